@@ -1,0 +1,200 @@
+//! The declared cluster configuration (nodes, resources, groups, constraints), its
+//! consistency checks, and the scheduler's whole input.
+//!
+//! Persisted in the Raft log. Maps are keyed by id and the key always equals the value's
+//! own `id` field; [`ClusterConfig::validate`] checks this and every cross-reference.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::{Constraint, Group, GroupId, Millis, NodeId, ObservedState, Resource, ResourceId};
+
+/// The most nodes a configuration may declare.
+pub const NODE_COUNT_MAX: usize = 1_000;
+/// The most resources a configuration may declare.
+pub const RESOURCE_COUNT_MAX: usize = 100_000;
+/// The most constraints a configuration may declare.
+pub const CONSTRAINT_COUNT_MAX: usize = 200_000;
+
+/// What the operator declared about one node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeConfig {
+    /// The node.
+    pub id: NodeId,
+    /// Standby: run nothing here; resources move off.
+    #[serde(default)]
+    pub standby: bool,
+    /// Maintenance: leave the resources on this node exactly as they are, with no start, stop
+    /// or recovery, and place nothing new here.
+    #[serde(default)]
+    pub maintenance: bool,
+    /// How much of each named capacity (for example `memory`, `cpu`) the node offers; the
+    /// summed utilization of its resources never exceeds it. A capacity the node does not
+    /// name is unlimited.
+    #[serde(default)]
+    pub capacity: BTreeMap<String, u64>,
+}
+
+/// The whole declared configuration the scheduler places.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ClusterConfig {
+    /// The nodes, by id.
+    #[serde(default)]
+    pub nodes: BTreeMap<NodeId, NodeConfig>,
+    /// The resources, by id.
+    #[serde(default)]
+    pub resources: BTreeMap<ResourceId, Resource>,
+    /// The groups, by id.
+    #[serde(default)]
+    pub groups: BTreeMap<GroupId, Group>,
+    /// Order, colocation and location constraints.
+    #[serde(default)]
+    pub constraints: Vec<Constraint>,
+}
+
+/// Everything the scheduler needs: it reads no clock, so `now` is part of the input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedulerInput {
+    /// What the operator declared.
+    pub config: ClusterConfig,
+    /// What the cluster observed.
+    pub observed: ObservedState,
+    /// The current time, in milliseconds since the Unix epoch.
+    pub now: Millis,
+}
+
+/// Why a configuration is inconsistent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A map key differs from the value's own id.
+    #[error("entry {key} holds {id}: the key must equal the id")]
+    KeyMismatch { key: String, id: String },
+    /// A collection is larger than its limit.
+    #[error("too many {what}: {count} is above the maximum {max}")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
+    /// A group names a resource that does not exist.
+    #[error("group {group}: member {resource} does not exist")]
+    UnknownMember {
+        group: GroupId,
+        resource: ResourceId,
+    },
+    /// A group has no members.
+    #[error("group {group} has no members")]
+    EmptyGroup { group: GroupId },
+    /// A resource is in two groups (or twice in one).
+    #[error("resource {resource} is in both group {first} and group {second}")]
+    MemberOfTwoGroups {
+        resource: ResourceId,
+        first: GroupId,
+        second: GroupId,
+    },
+    /// A clone is in a group.
+    #[error("group {group}: member {resource} is a clone, and clones cannot be grouped")]
+    CloneInGroup {
+        group: GroupId,
+        resource: ResourceId,
+    },
+    /// A resource is both unique and a clone.
+    #[error("resource {resource} cannot be both unique and a clone")]
+    UniqueClone { resource: ResourceId },
+    /// A constraint names a resource that does not exist.
+    #[error("constraint names {resource}, which does not exist")]
+    UnknownConstraintResource { resource: ResourceId },
+    /// An order or colocation constraint relates a resource to itself.
+    #[error("constraint relates {resource} to itself")]
+    SelfConstraint { resource: ResourceId },
+}
+
+impl ClusterConfig {
+    /// Checks limits, keys and cross-references; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_count("nodes", self.nodes.len(), NODE_COUNT_MAX)?;
+        check_count("resources", self.resources.len(), RESOURCE_COUNT_MAX)?;
+        check_count("constraints", self.constraints.len(), CONSTRAINT_COUNT_MAX)?;
+        for (key, node) in &self.nodes {
+            check_key(key.to_string(), node.id.to_string())?;
+        }
+        for (key, resource) in &self.resources {
+            check_key(key.to_string(), resource.id.to_string())?;
+            if resource.unique && resource.clone.is_some() {
+                return Err(ConfigError::UniqueClone {
+                    resource: resource.id.clone(),
+                });
+            }
+        }
+        self.validate_groups()?;
+        self.validate_constraints()
+    }
+
+    fn validate_groups(&self) -> Result<(), ConfigError> {
+        let mut group_of: BTreeMap<&ResourceId, &GroupId> = BTreeMap::new();
+        for (key, group) in &self.groups {
+            check_key(key.to_string(), group.id.to_string())?;
+            if group.members.is_empty() {
+                return Err(ConfigError::EmptyGroup {
+                    group: group.id.clone(),
+                });
+            }
+            for member in &group.members {
+                let Some(resource) = self.resources.get(member) else {
+                    return Err(ConfigError::UnknownMember {
+                        group: group.id.clone(),
+                        resource: member.clone(),
+                    });
+                };
+                if resource.clone.is_some() {
+                    return Err(ConfigError::CloneInGroup {
+                        group: group.id.clone(),
+                        resource: member.clone(),
+                    });
+                }
+                if let Some(first) = group_of.insert(member, &group.id) {
+                    return Err(ConfigError::MemberOfTwoGroups {
+                        resource: member.clone(),
+                        first: first.clone(),
+                        second: group.id.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_constraints(&self) -> Result<(), ConfigError> {
+        for constraint in &self.constraints {
+            let named = constraint.resources();
+            for resource in &named {
+                if !self.resources.contains_key(*resource) {
+                    return Err(ConfigError::UnknownConstraintResource {
+                        resource: (*resource).clone(),
+                    });
+                }
+            }
+            let distinct: BTreeSet<&ResourceId> = named.iter().copied().collect();
+            if distinct.len() < named.len() {
+                return Err(ConfigError::SelfConstraint {
+                    resource: named[0].clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_count(what: &'static str, count: usize, max: usize) -> Result<(), ConfigError> {
+    if count > max {
+        return Err(ConfigError::TooMany { what, count, max });
+    }
+    Ok(())
+}
+
+fn check_key(key: String, id: String) -> Result<(), ConfigError> {
+    if key != id {
+        return Err(ConfigError::KeyMismatch { key, id });
+    }
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! What the cluster has observed, as opposed to what the operator declared: each node's
+//! health and, per resource and node, its state and fail count.
+//!
+//! The executor records operation outcomes here (through the cmdb); the scheduler reads
+//! them. Persisted in the Raft log: enums only ever gain variants at the end.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use crate::{Millis, NodeHealth, NodeId, ResourceId};
+
+/// The observed state of one resource on one node. Persisted: append variants only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceState {
+    /// The last operation or monitor found it running.
+    Running,
+    /// Not running here.
+    #[default]
+    Stopped,
+    /// A start or monitor failed: it may be half-running and must be stopped before it is
+    /// started again.
+    Failed,
+    /// Not known yet (for example before the first monitor after a restart); treated as
+    /// possibly running, so it is never started twice.
+    Unknown,
+}
+
+impl ResourceState {
+    /// Whether an instance may be running here, so it must be stopped before the resource
+    /// can be considered inactive on this node.
+    pub fn is_active(self) -> bool {
+        match self {
+            ResourceState::Running | ResourceState::Failed | ResourceState::Unknown => true,
+            ResourceState::Stopped => false,
+        }
+    }
+}
+
+impl fmt::Display for ResourceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResourceState::Running => "running",
+            ResourceState::Stopped => "stopped",
+            ResourceState::Failed => "failed",
+            ResourceState::Unknown => "unknown",
+        })
+    }
+}
+
+/// One resource on one node: its state and failure history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ResourceStatus {
+    /// The latest observed state.
+    pub state: ResourceState,
+    /// Failures on this node since the last cleanup.
+    #[serde(default)]
+    pub fail_count: u32,
+    /// When the latest failure happened, in milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub last_failure_at: Option<Millis>,
+    /// The latest failure in plain words, for `status` and `explain`.
+    #[serde(default)]
+    pub last_failure: Option<String>,
+}
+
+impl ResourceStatus {
+    /// The fail count that still counts at `now`: zero once `failure_timeout` has passed
+    /// since the last failure, so old failures stop banning the node by themselves.
+    pub fn effective_fail_count(&self, failure_timeout: Option<Duration>, now: Millis) -> u32 {
+        let (Some(timeout), Some(last_failure_at)) = (failure_timeout, self.last_failure_at) else {
+            return self.fail_count;
+        };
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        if last_failure_at.saturating_add(timeout_ms) <= now {
+            0
+        } else {
+            self.fail_count
+        }
+    }
+}
+
+/// Everything observed that the scheduler needs: node health and resource states.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ObservedState {
+    /// Each node's health; a configured node missing here counts as down.
+    #[serde(default)]
+    pub node_health: BTreeMap<NodeId, NodeHealth>,
+    /// Per resource, what each node reported; a missing entry means stopped, no failures.
+    #[serde(default)]
+    pub resources: BTreeMap<ResourceId, BTreeMap<NodeId, ResourceStatus>>,
+}
+
+impl ObservedState {
+    /// The observed status of `resource` on `node`, if any was recorded.
+    pub fn status(&self, resource: &ResourceId, node: NodeId) -> Option<&ResourceStatus> {
+        self.resources.get(resource)?.get(&node)
+    }
+
+    /// A node's health; a node never observed counts as down.
+    pub fn health(&self, node: NodeId) -> NodeHealth {
+        self.node_health
+            .get(&node)
+            .copied()
+            .unwrap_or(NodeHealth::Down)
+    }
+}

@@ -1,0 +1,87 @@
+//! Unit tests for the parts the scenario files cannot see directly: explanations and the
+//! handling of inputs that refer to unknown things.
+
+use std::collections::BTreeMap;
+
+use model::{
+    ClusterConfig, NodeConfig, NodeHealth, NodeId, ObservedState, Resource, ResourceId,
+    ResourceOptions, SchedulerInput,
+};
+
+fn input(node_count: u64, resources: &[&str]) -> SchedulerInput {
+    let mut config = ClusterConfig::default();
+    let mut observed = ObservedState::default();
+    for id in 1..=node_count {
+        let node = NodeConfig {
+            id: NodeId(id),
+            standby: false,
+            maintenance: false,
+            capacity: BTreeMap::new(),
+        };
+        config.nodes.insert(NodeId(id), node);
+        observed.node_health.insert(NodeId(id), NodeHealth::Online);
+    }
+    for name in resources {
+        let resource = Resource {
+            id: ResourceId((*name).to_owned()),
+            type_name: "process".to_owned(),
+            params: BTreeMap::new(),
+            options: ResourceOptions::default(),
+            unique: false,
+            clone: None,
+            utilization: BTreeMap::new(),
+        };
+        config.resources.insert(resource.id.clone(), resource);
+    }
+    SchedulerInput {
+        config,
+        observed,
+        now: 0,
+    }
+}
+
+#[test]
+fn explain_lists_every_node_and_the_decision() {
+    let mut input = input(2, &["web"]);
+    input
+        .observed
+        .node_health
+        .insert(NodeId(2), NodeHealth::Down);
+    let lines = crate::explain(&input, &ResourceId("web".to_owned()));
+    expect_test::expect![[r#"
+        [
+            "web is a process resource; stickiness 100",
+            "node 1: score 0 (location 0, colocation 0, stickiness 0)",
+            "node 2: cannot run it: node 2 is down",
+            "decision: on node 1: node 1 is the only node that can run it",
+            "planned: start web on node 1: node 1 is the only node that can run it",
+        ]
+    "#]]
+    .assert_debug_eq(&lines);
+}
+
+#[test]
+fn explain_of_an_unknown_resource_says_so() {
+    let input = input(1, &["web"]);
+    let lines = crate::explain(&input, &ResourceId("nope".to_owned()));
+    assert_eq!(lines, vec!["nope is not a configured resource".to_owned()]);
+}
+
+#[test]
+fn observed_resource_that_is_no_longer_configured_is_stopped() {
+    let mut input = input(1, &[]);
+    let status = model::ResourceStatus {
+        state: model::ResourceState::Running,
+        ..Default::default()
+    };
+    input.observed.resources.insert(
+        ResourceId("old".to_owned()),
+        BTreeMap::from([(NodeId(1), status)]),
+    );
+    let plan = crate::schedule(&input);
+    let actions: Vec<String> = plan.actions.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        actions,
+        vec!["stop old on node 1: resource is no longer configured".to_owned()]
+    );
+}
