@@ -1,0 +1,26 @@
+//! Resource agents: the code that starts, stops and monitors one kind of resource on this node.
+//!
+//! One trait, [`ResourceAgent`], with three built-in implementations: `process` (any
+//! command, supervised, with optional TCP or HTTP probes), `ocf` (an existing OCF resource
+//! agent script, run unmodified) and `vip` (a virtual IP address; loopback mode for local
+//! clusters). [`builtin`] maps a resource type name to its agent.
+//!
+//! This crate turns an operation request into an outcome and nothing more. It must never
+//! know about the cmdb, the scheduler or assignments, and a failed operation is never a
+//! Rust error: it is an [`Outcome`] with a reason in plain words, which the executor
+//! records. Every operation is bounded by the request's timeout, and any process it
+//! starts for an operation is killed, with its whole process group, when that runs out.
+
+mod child;
+mod limits;
+mod ocf;
+mod operation;
+mod process;
+mod registry;
+mod vip;
+
+pub use ocf::{OcfAgent, OcfType};
+pub use operation::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
+pub use process::ProcessAgent;
+pub use registry::{UnknownType, builtin};
+pub use vip::{LoopbackVip, VIP_CLAIM_DIR_DEFAULT, VipAgent, VipBackend, VipClaim};

@@ -1,0 +1,99 @@
+//! Turns an OCF agent's meta-data XML into the resource type's parameter schema.
+//!
+//! Each `<parameter name required unique>` becomes a [`ParamSpec`]: its `<content type
+//! default>` gives the kind and default (`select` with `<option value>` children becomes
+//! an enum), its `<shortdesc>` (or else `<longdesc>`) the description. Unknown content
+//! types become strings, so a newer agent never becomes unusable; a parameter declared
+//! twice keeps its first declaration.
+
+use super::xml::{self, Element};
+use model::{ParamKind, ParamSchema, ParamSpec};
+
+/// Parses meta-data into a schema; the error says what is wrong with the document.
+pub(crate) fn schema_from_meta_data(document: &str) -> Result<ParamSchema, String> {
+    let root = xml::parse(document)?;
+    if root.name != "resource-agent" {
+        return Err(format!(
+            "root element is <{}>, not <resource-agent>",
+            root.name
+        ));
+    }
+    let mut specs: Vec<ParamSpec> = Vec::new();
+    let parameters = root
+        .element("parameters")
+        .into_iter()
+        .flat_map(|list| list.elements("parameter"));
+    for parameter in parameters {
+        let spec = param_spec(parameter)?;
+        if specs.iter().all(|known| known.name != spec.name) {
+            specs.push(spec);
+        }
+    }
+    Ok(ParamSchema::new(specs))
+}
+
+fn param_spec(parameter: &Element) -> Result<ParamSpec, String> {
+    let name = parameter
+        .attribute("name")
+        .filter(|name| !name.is_empty())
+        .ok_or("a <parameter> has no name")?;
+    let content = parameter.element("content");
+    let kind = content.map_or(ParamKind::String, content_kind);
+    let description = describe(parameter);
+    let mut spec = ParamSpec::new(name, kind, description);
+    if content.is_some_and(|content| content.attribute("type") == Some("nonnegative_integer")) {
+        spec = spec.with_range(Some(0), None);
+    }
+    if let Some(default) = content.and_then(|content| content.attribute("default")) {
+        spec = spec.with_default(default);
+    }
+    if parameter.attribute("required").is_some_and(is_true) {
+        spec = spec.required();
+    }
+    if parameter.attribute("unique").is_some_and(is_true) {
+        spec = spec.unique();
+    }
+    Ok(spec)
+}
+
+fn content_kind(content: &Element) -> ParamKind {
+    match content.attribute("type").unwrap_or("string") {
+        "integer" | "nonnegative_integer" => ParamKind::Integer,
+        "boolean" => ParamKind::Boolean,
+        "time" | "timeout" | "duration" => ParamKind::Duration,
+        "port" => ParamKind::Port,
+        "select" => {
+            let options: Vec<String> = content
+                .elements("option")
+                .filter_map(|option| option.attribute("value"))
+                .map(str::to_owned)
+                .collect();
+            if options.is_empty() {
+                ParamKind::String
+            } else {
+                ParamKind::Enum(options)
+            }
+        }
+        _ => ParamKind::String,
+    }
+}
+
+fn describe(parameter: &Element) -> String {
+    let text = |name: &str| {
+        parameter
+            .element(name)
+            .map(|element| collapse(&element.text()))
+    };
+    text("shortdesc")
+        .filter(|short| !short.is_empty())
+        .or_else(|| text("longdesc"))
+        .unwrap_or_default()
+}
+
+fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn is_true(value: &str) -> bool {
+    matches!(value.trim(), "1" | "true" | "yes")
+}

@@ -1,0 +1,273 @@
+//! The `ocf` resource agent: runs an existing OCF resource agent script, unmodified.
+//!
+//! A type `ocf:<provider>:<agent>` runs `$OCF_ROOT/resource.d/<provider>/<agent>` with
+//! the environment of the OCF resource agent API, as Pacemaker's `services_ocf.c` does:
+//! `OCF_ROOT`, `OCF_FUNCTIONS_DIR`, `OCF_RA_VERSION_MAJOR/MINOR`, `OCF_RESOURCE_INSTANCE`,
+//! `OCF_RESOURCE_TYPE`, `OCF_RESOURCE_PROVIDER`, `OCF_RESKEY_<name>` for every parameter,
+//! `OCF_RESKEY_CRM_meta_timeout` and `_interval` in milliseconds, `OCF_CHECK_LEVEL=0`,
+//! and `HA_RSCTMP` pointing at the resource's state directory, where many agents keep
+//! their state. Only the parameters the operator gave are passed: the script applies its
+//! own defaults, which may depend on the environment (Dummy's state file does).
+//! Each action runs in its own process group, and the group is killed on timeout.
+
+mod exit;
+mod meta;
+mod xml;
+
+#[cfg(test)]
+mod tests;
+
+use crate::child::{RunEnd, run_bounded};
+use crate::limits::{META_DATA_BYTES_MAX, META_DATA_TIMEOUT, OUTPUT_TAIL_BYTES};
+use crate::operation::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
+use exit::{Action, detail_of, outcome_of};
+use model::ParamSchema;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// The parts of a type name `ocf:<provider>:<agent>`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OcfType {
+    /// For example `heartbeat`.
+    pub provider: String,
+    /// For example `Dummy`.
+    pub agent: String,
+}
+
+impl OcfType {
+    /// Parses `ocf:<provider>:<agent>`; `None` if the name has another shape or its parts
+    /// could escape the OCF directory.
+    pub fn parse(type_name: &str) -> Option<OcfType> {
+        let mut parts = type_name.split(':');
+        let (class, provider, agent) = (parts.next()?, parts.next()?, parts.next()?);
+        let safe = |part: &str| {
+            !part.is_empty()
+                && !part.starts_with('.')
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        (class == "ocf" && parts.next().is_none() && safe(provider) && safe(agent)).then(|| {
+            OcfType {
+                provider: provider.to_owned(),
+                agent: agent.to_owned(),
+            }
+        })
+    }
+}
+
+/// Runs one OCF resource agent script. Its schema is read once from its meta-data.
+pub struct OcfAgent {
+    type_name: String,
+    ocf_type: OcfType,
+    ocf_root: PathBuf,
+    schema: OnceCell<ParamSchema>,
+}
+
+impl OcfAgent {
+    /// An agent for `ocf_type`, found under `ocf_root` (usually `/usr/lib/ocf`). Whether
+    /// the script exists is checked when it runs: a missing script is a hard failure of
+    /// that node, not of the type.
+    pub fn new(ocf_type: OcfType, ocf_root: &Path) -> Self {
+        let type_name = format!("ocf:{}:{}", ocf_type.provider, ocf_type.agent);
+        OcfAgent {
+            type_name,
+            ocf_type,
+            ocf_root: ocf_root.to_path_buf(),
+            schema: OnceCell::new(),
+        }
+    }
+
+    /// The script this agent runs.
+    pub fn script(&self) -> PathBuf {
+        self.ocf_root
+            .join("resource.d")
+            .join(&self.ocf_type.provider)
+            .join(&self.ocf_type.agent)
+    }
+
+    fn command(&self, action: Action) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(self.script());
+        command.arg(action.as_str());
+        // Variables from our own environment must not leak into the agent's parameters.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("OCF_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .env("OCF_ROOT", &self.ocf_root)
+            .env("OCF_FUNCTIONS_DIR", self.ocf_root.join("lib/heartbeat"))
+            .env("OCF_RA_VERSION_MAJOR", "1")
+            .env("OCF_RA_VERSION_MINOR", "1")
+            .env("OCF_RESOURCE_TYPE", &self.ocf_type.agent)
+            .env("OCF_RESOURCE_PROVIDER", &self.ocf_type.provider)
+            .env("OCF_CHECK_LEVEL", "0");
+        command
+    }
+
+    /// Runs `action` for a resource and maps the result to an outcome.
+    async fn run(&self, action: Action, request: &OperationRequest) -> Outcome {
+        if !self.script().is_file() {
+            let script = self.script();
+            return Outcome::failed(
+                Severity::Hard,
+                format!(
+                    "OCF resource agent {} is not installed on this node",
+                    script.display()
+                ),
+            );
+        }
+        if let Some(bad) = request.params.keys().find(|name| !is_env_name(name)) {
+            return Outcome::failed(
+                Severity::Fatal,
+                format!("parameter name {bad:?} cannot be passed to an OCF agent"),
+            );
+        }
+        if let Err(error) = std::fs::create_dir_all(&request.state_dir) {
+            let dir = request.state_dir.display();
+            return Outcome::failed(Severity::Hard, format!("cannot create {dir}: {error}"));
+        }
+        let mut command = self.command(action);
+        let interval = if action == Action::Monitor {
+            request.interval
+        } else {
+            Duration::ZERO
+        };
+        command
+            .env("OCF_RESOURCE_INSTANCE", &request.resource.0)
+            .env(
+                "OCF_RESKEY_CRM_meta_timeout",
+                request.timeout.as_millis().to_string(),
+            )
+            .env(
+                "OCF_RESKEY_CRM_meta_interval",
+                interval.as_millis().to_string(),
+            )
+            .env("OCF_RESKEY_CRM_meta_on_node", &request.node_name)
+            .env("HA_RSCTMP", &request.state_dir)
+            .current_dir(&request.state_dir);
+        for (name, value) in &request.params {
+            command.env(format!("OCF_RESKEY_{name}"), value);
+        }
+        let result = match run_bounded(command, request.timeout, OUTPUT_TAIL_BYTES).await {
+            Ok(result) => result,
+            Err(error) => return spawn_failure(&self.script(), &error),
+        };
+        let outcome = match result.end {
+            RunEnd::TimedOut => Outcome::Timeout,
+            RunEnd::Exited(status) => match status.code() {
+                Some(code) => outcome_of(action, code, &detail_of(&result.stderr, &result.stdout)),
+                None => Outcome::failed(
+                    Severity::Soft,
+                    format!(
+                        "{} {}",
+                        action.as_str(),
+                        crate::child::describe_exit(&status)
+                    ),
+                ),
+            },
+        };
+        tracing::debug!(resource = %request.resource, action = action.as_str(), %outcome, "OCF action done");
+        outcome
+    }
+
+    async fn load_schema(&self) -> Result<ParamSchema, MetaError> {
+        let script = self.script();
+        if !script.is_file() {
+            return Err(MetaError::NotInstalled { path: script });
+        }
+        let unusable = |reason: String| MetaError::Unusable {
+            type_name: self.type_name.clone(),
+            reason,
+        };
+        let result = run_bounded(
+            self.command(Action::MetaData),
+            META_DATA_TIMEOUT,
+            META_DATA_BYTES_MAX,
+        )
+        .await
+        .map_err(|error| unusable(format!("cannot run {}: {error}", script.display())))?;
+        match result.end {
+            RunEnd::Exited(status) if status.success() => {}
+            RunEnd::Exited(status) => {
+                return Err(unusable(format!(
+                    "meta-data {}",
+                    crate::child::describe_exit(&status)
+                )));
+            }
+            RunEnd::TimedOut => {
+                return Err(unusable(format!("no answer within {META_DATA_TIMEOUT:?}")));
+            }
+        }
+        meta::schema_from_meta_data(&result.stdout).map_err(unusable)
+    }
+}
+
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn spawn_failure(script: &Path, error: &std::io::Error) -> Outcome {
+    let script = script.display();
+    match error.kind() {
+        std::io::ErrorKind::PermissionDenied => Outcome::failed(
+            Severity::Hard,
+            format!("OCF resource agent {script} is not executable"),
+        ),
+        std::io::ErrorKind::NotFound => Outcome::failed(
+            Severity::Hard,
+            format!("OCF resource agent {script} or its interpreter is not installed"),
+        ),
+        _ => Outcome::failed(Severity::Soft, format!("cannot run {script}: {error}")),
+    }
+}
+
+impl ResourceAgent for OcfAgent {
+    fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    fn meta(&self) -> BoxFuture<'_, Result<ParamSchema, MetaError>> {
+        Box::pin(async {
+            self.schema
+                .get_or_try_init(|| self.load_schema())
+                .await
+                .cloned()
+        })
+    }
+
+    fn validate<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            match self.meta().await {
+                Ok(schema) => {
+                    if let Err(errors) = schema.validate(&request.params) {
+                        return crate::operation::invalid_params(&errors);
+                    }
+                }
+                Err(MetaError::NotInstalled { path }) => {
+                    let path = path.display();
+                    let reason = format!("OCF resource agent {path} is not installed on this node");
+                    return Outcome::failed(Severity::Hard, reason);
+                }
+                Err(error @ MetaError::Unusable { .. }) => {
+                    return Outcome::failed(Severity::Hard, error.to_string());
+                }
+            }
+            self.run(Action::ValidateAll, request).await
+        })
+    }
+
+    fn start<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(self.run(Action::Start, request))
+    }
+
+    fn stop<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(self.run(Action::Stop, request))
+    }
+
+    fn monitor<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(self.run(Action::Monitor, request))
+    }
+}

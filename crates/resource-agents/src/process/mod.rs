@@ -1,0 +1,452 @@
+//! The `process` resource agent: runs any command as a supervised child.
+//!
+//! Start spawns the command in its own process group (so stop reaches everything it
+//! forked), sends its output to `process.log` in the state directory, records its pid
+//! and start time in `process.pid`, and keeps a task that reaps it the moment it exits.
+//! With a probe, start succeeds only once the probe answers. Monitor checks that the
+//! process lives (and is not a zombie), then runs the probes. Stop sends SIGTERM to the
+//! group and SIGKILL when the grace runs out; stopping a stopped resource is `Ok`.
+//!
+//! The pid file lets an agent that restarted monitor and stop a child an earlier agent
+//! started: the child runs in its own group, so it outlives the agent, and the recorded
+//! start time guards against a reused pid.
+
+mod config;
+mod probe;
+mod state;
+
+#[cfg(test)]
+mod tests;
+
+use crate::child::{describe_exit, signal_group, wait_group_gone};
+use crate::limits::{EXIT_EVENTS_CAPACITY, KILL_WAIT, PROBE_ATTEMPT_TIMEOUT, PROBE_POLL_INTERVAL};
+use crate::operation::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
+use config::ProcessConfig;
+use model::{ParamSchema, ResourceId};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use state::{Leader, PidRecord};
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// The `process` resource agent. Keep one per node: it owns the tasks that reap the
+/// children it started.
+pub struct ProcessAgent {
+    supervised: Mutex<HashMap<ResourceId, Supervised>>,
+    exit_events: broadcast::Sender<ResourceId>,
+}
+
+/// A child this agent started and still reaps.
+struct Supervised {
+    pid: Pid,
+    /// `Some(how it ended)` once it exited.
+    exit: watch::Receiver<Option<String>>,
+    reaper: JoinHandle<()>,
+}
+
+/// What is known about a resource's process right now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Observed {
+    /// No pid file: never started, or cleanly stopped.
+    Stopped,
+    Alive(PidRecord),
+    /// Started and not stopped, but no longer running.
+    Dead {
+        record: PidRecord,
+        how: String,
+    },
+}
+
+impl ProcessAgent {
+    /// A process agent that supervises nothing yet.
+    pub fn new() -> Self {
+        let (exit_events, _) = broadcast::channel(EXIT_EVENTS_CAPACITY);
+        ProcessAgent {
+            supervised: Mutex::new(HashMap::new()),
+            exit_events,
+        }
+    }
+
+    fn config(request: &OperationRequest) -> Result<ProcessConfig, Outcome> {
+        let filled = config::schema()
+            .validate(&request.params)
+            .map_err(|e| crate::operation::invalid_params(&e))?;
+        ProcessConfig::parse(&filled).map_err(|problems| {
+            Outcome::failed(
+                Severity::Fatal,
+                format!("invalid parameters: {}", problems.join("; ")),
+            )
+        })
+    }
+
+    fn observe(&self, state_dir: &Path, resource: &ResourceId) -> Observed {
+        let Some(record) = state::read_pid_file(state_dir) else {
+            return Observed::Stopped;
+        };
+        let supervised = self
+            .supervised
+            .lock()
+            .expect("supervised lock is never poisoned");
+        if let Some(child) = supervised
+            .get(resource)
+            .filter(|child| child.pid == record.pid)
+        {
+            return match child.exit.borrow().clone() {
+                Some(how) => Observed::Dead { record, how },
+                None => Observed::Alive(record),
+            };
+        }
+        match state::leader(&record) {
+            Leader::Alive => Observed::Alive(record),
+            Leader::Zombie => Observed::Dead {
+                record,
+                how: "exited".to_owned(),
+            },
+            Leader::Gone => Observed::Dead {
+                record,
+                how: "is gone".to_owned(),
+            },
+        }
+    }
+
+    async fn start_inner(&self, request: &OperationRequest) -> Outcome {
+        let config = match Self::config(request) {
+            Ok(config) => config,
+            Err(outcome) => return outcome,
+        };
+        let deadline = Instant::now() + request.timeout;
+        match self.observe(&request.state_dir, &request.resource) {
+            Observed::Alive(record) => {
+                return self.await_probes(request, &config, record, deadline).await;
+            }
+            Observed::Dead { record, .. } => {
+                // Children of a crashed leader may linger in its group; clear them first.
+                if signal_group(record.pid, Signal::SIGKILL) {
+                    wait_group_gone(record.pid, Instant::now() + KILL_WAIT).await;
+                }
+            }
+            Observed::Stopped => {}
+        }
+        if let Err(outcome) = prepare_dirs(&request.state_dir, &config) {
+            return outcome;
+        }
+        let record = match self.spawn(request, &config) {
+            Ok(record) => record,
+            Err(outcome) => return outcome,
+        };
+        tracing::info!(resource = %request.resource, pid = record.pid.as_raw(), "Process started");
+        self.await_probes(request, &config, record, deadline).await
+    }
+
+    fn spawn(
+        &self,
+        request: &OperationRequest,
+        config: &ProcessConfig,
+    ) -> Result<PidRecord, Outcome> {
+        let log = open_log(&request.state_dir)?;
+        let log_for_stderr = log.try_clone().map_err(|error| {
+            Outcome::failed(
+                Severity::Soft,
+                format!("cannot duplicate the log file: {error}"),
+            )
+        })?;
+        let mut command = tokio::process::Command::new(&config.command);
+        command
+            .args(&config.args)
+            .envs(config.env.iter().map(|(key, value)| (key, value)))
+            .env("ENCLUSTER_RESOURCE", &request.resource.0)
+            .env("ENCLUSTER_NODE", &request.node_name)
+            .env("ENCLUSTER_FENCING_TOKEN", request.fencing_token.to_string())
+            .env("ENCLUSTER_STATE_DIR", &request.state_dir)
+            .current_dir(config.cwd.as_deref().unwrap_or(&request.state_dir))
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_for_stderr)
+            .kill_on_drop(false);
+        let mut child = command
+            .spawn()
+            .map_err(|error| spawn_failure(&config.command, &error))?;
+        let pid = crate::child::pid_of(child.id().expect("a just-spawned child has a pid"));
+        let (exit_sender, exit) = watch::channel(None);
+        let exit_events = self.exit_events.clone();
+        let resource = request.resource.clone();
+        let reaper = tokio::spawn(async move {
+            let how = match child.wait().await {
+                Ok(status) => describe_exit(&status),
+                Err(error) => format!("could not be waited for ({error})"),
+            };
+            tracing::debug!(resource = %resource, how = %how, "Supervised process ended");
+            exit_sender.send_replace(Some(how));
+            // Nobody listening is fine: monitors still see the exit.
+            let _ = exit_events.send(resource);
+        });
+        let supervised = Supervised { pid, exit, reaper };
+        let previous = self
+            .supervised
+            .lock()
+            .expect("supervised lock is never poisoned")
+            .insert(request.resource.clone(), supervised);
+        if let Some(previous) = previous {
+            previous.reaper.abort();
+        }
+        state::write_pid_file(&request.state_dir, pid).map_err(|error| {
+            signal_group(pid, Signal::SIGKILL);
+            Outcome::failed(Severity::Soft, format!("cannot record the pid: {error}"))
+        })
+    }
+
+    /// Waits until every probe answers, the process dies, or the start deadline passes.
+    async fn await_probes(
+        &self,
+        request: &OperationRequest,
+        config: &ProcessConfig,
+        record: PidRecord,
+        deadline: Instant,
+    ) -> Outcome {
+        loop {
+            if let Observed::Dead { how, .. } = self.observe(&request.state_dir, &request.resource)
+            {
+                let tail = state::log_tail(&request.state_dir);
+                return Outcome::failed(
+                    Severity::Soft,
+                    with_output(format!("process {how} while starting"), &tail),
+                );
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if run_probes(&config.probes, remaining.min(PROBE_ATTEMPT_TIMEOUT))
+                .await
+                .is_ok()
+            {
+                return Outcome::Ok;
+            }
+            if Instant::now() + PROBE_POLL_INTERVAL >= deadline {
+                // A start that times out must not leave a half-started process behind.
+                signal_group(record.pid, Signal::SIGKILL);
+                wait_group_gone(record.pid, Instant::now() + KILL_WAIT).await;
+                return Outcome::Timeout;
+            }
+            tokio::time::sleep(PROBE_POLL_INTERVAL).await;
+        }
+    }
+
+    async fn stop_inner(&self, request: &OperationRequest) -> Outcome {
+        let Some(record) = state::read_pid_file(&request.state_dir) else {
+            self.forget(&request.resource);
+            return Outcome::Ok;
+        };
+        // If the pid now belongs to another process, our group is gone: the kernel never
+        // hands out a pid that is still some group's id.
+        let reused =
+            state::leader(&record) == Leader::Gone && crate::child::proc_stat(record.pid).is_some();
+        if !reused {
+            let start = Instant::now();
+            let grace_end = start + term_grace(request.timeout);
+            if signal_group(record.pid, Signal::SIGTERM)
+                && !wait_group_gone(record.pid, grace_end).await
+            {
+                tracing::warn!(resource = %request.resource, "Process ignored SIGTERM, sending SIGKILL");
+                signal_group(record.pid, Signal::SIGKILL);
+                let kill_end = (start + request.timeout).max(Instant::now() + KILL_WAIT);
+                if !wait_group_gone(record.pid, kill_end).await {
+                    let pgid = record.pid.as_raw();
+                    return Outcome::failed(
+                        Severity::Hard,
+                        format!("process group {pgid} is still there after SIGKILL"),
+                    );
+                }
+            }
+        }
+        if let Err(error) = state::remove_pid_file(&request.state_dir) {
+            return Outcome::failed(
+                Severity::Hard,
+                format!("cannot remove the pid file: {error}"),
+            );
+        }
+        self.forget(&request.resource);
+        tracing::info!(resource = %request.resource, "Process stopped");
+        Outcome::Ok
+    }
+
+    fn forget(&self, resource: &ResourceId) {
+        let mut supervised = self
+            .supervised
+            .lock()
+            .expect("supervised lock is never poisoned");
+        // The reaper has either reaped the child already or will when it exits; aborting
+        // it hands the child to tokio's orphan reaper.
+        if let Some(child) = supervised.remove(resource) {
+            child.reaper.abort();
+        }
+    }
+
+    async fn monitor_inner(&self, request: &OperationRequest) -> Outcome {
+        let config = match Self::config(request) {
+            Ok(config) => config,
+            Err(outcome) => return outcome,
+        };
+        match self.observe(&request.state_dir, &request.resource) {
+            Observed::Stopped => Outcome::NotRunning,
+            Observed::Dead { record, how } => {
+                let tail = state::log_tail(&request.state_dir);
+                let reason = format!("process {} {how}", record.pid.as_raw());
+                Outcome::failed(Severity::Soft, with_output(reason, &tail))
+            }
+            Observed::Alive(_) => match run_probes(&config.probes, request.timeout).await {
+                Ok(()) => Outcome::Ok,
+                Err(reason) => Outcome::failed(Severity::Soft, reason),
+            },
+        }
+    }
+
+    fn validate_inner(request: &OperationRequest) -> Outcome {
+        let config = match Self::config(request) {
+            Ok(config) => config,
+            Err(outcome) => return outcome,
+        };
+        if find_command(&config.command).is_none() {
+            return Outcome::failed(
+                Severity::Hard,
+                format!("command not found: {}", config.command),
+            );
+        }
+        match &config.cwd {
+            Some(cwd) if !cwd.is_dir() => Outcome::failed(
+                Severity::Hard,
+                format!("working directory {} does not exist", cwd.display()),
+            ),
+            _ => Outcome::Ok,
+        }
+    }
+}
+
+impl Default for ProcessAgent {
+    fn default() -> Self {
+        ProcessAgent::new()
+    }
+}
+
+impl Drop for ProcessAgent {
+    fn drop(&mut self) {
+        let supervised = self
+            .supervised
+            .get_mut()
+            .expect("supervised lock is never poisoned");
+        for (_, child) in supervised.drain() {
+            child.reaper.abort();
+        }
+    }
+}
+
+impl ResourceAgent for ProcessAgent {
+    fn type_name(&self) -> &str {
+        "process"
+    }
+
+    fn meta(&self) -> BoxFuture<'_, Result<ParamSchema, MetaError>> {
+        Box::pin(async { Ok(config::schema()) })
+    }
+
+    fn validate<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move { Self::validate_inner(request) })
+    }
+
+    fn start<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(self.start_inner(request))
+    }
+
+    fn stop<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(self.stop_inner(request))
+    }
+
+    fn monitor<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(self.monitor_inner(request))
+    }
+
+    fn exit_events(&self) -> Option<broadcast::Receiver<ResourceId>> {
+        Some(self.exit_events.subscribe())
+    }
+}
+
+/// How long a stopping process gets between SIGTERM and SIGKILL: the stop timeout less
+/// the time SIGKILL may need, but at least half of the timeout.
+fn term_grace(timeout: Duration) -> Duration {
+    timeout.saturating_sub(KILL_WAIT).max(timeout / 2)
+}
+
+async fn run_probes(probes: &[probe::Probe], timeout: Duration) -> Result<(), String> {
+    for probe in probes {
+        probe.check(timeout).await?;
+    }
+    Ok(())
+}
+
+fn prepare_dirs(state_dir: &Path, config: &ProcessConfig) -> Result<(), Outcome> {
+    std::fs::create_dir_all(state_dir).map_err(|error| {
+        let dir = state_dir.display();
+        Outcome::failed(
+            Severity::Hard,
+            format!("cannot create state directory {dir}: {error}"),
+        )
+    })?;
+    match &config.cwd {
+        Some(cwd) if !cwd.is_dir() => Err(Outcome::failed(
+            Severity::Hard,
+            format!("working directory {} does not exist", cwd.display()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn open_log(state_dir: &Path) -> Result<std::fs::File, Outcome> {
+    std::fs::File::create(state::log_path(state_dir)).map_err(|error| {
+        Outcome::failed(
+            Severity::Hard,
+            format!("cannot create the log file: {error}"),
+        )
+    })
+}
+
+fn spawn_failure(command: &str, error: &std::io::Error) -> Outcome {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => {
+            Outcome::failed(Severity::Hard, format!("command not found: {command}"))
+        }
+        std::io::ErrorKind::PermissionDenied => Outcome::failed(
+            Severity::Hard,
+            format!("permission denied running {command}"),
+        ),
+        _ => Outcome::failed(Severity::Soft, format!("cannot run {command}: {error}")),
+    }
+}
+
+/// Resolves a command as `execvp` would: a path as given, a bare name through PATH.
+fn find_command(command: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &Path| {
+        path.metadata()
+            .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    };
+    if command.contains('/') {
+        let path = Path::new(command).to_path_buf();
+        return executable(&path).then_some(path);
+    }
+    let search_path = std::env::var_os("PATH")?;
+    std::env::split_paths(&search_path)
+        .map(|dir| dir.join(command))
+        .find(|path| executable(path))
+}
+
+fn with_output(reason: String, tail: &str) -> String {
+    if tail.is_empty() {
+        reason
+    } else {
+        format!("{reason}; last output: {tail}")
+    }
+}

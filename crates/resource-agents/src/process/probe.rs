@@ -1,0 +1,161 @@
+//! Health probes of a supervised process: a TCP connect, or an HTTP GET expecting 2xx/3xx.
+//!
+//! The HTTP probe is plain HTTP/1.0 written by hand over a `TcpStream`: it needs only the
+//! status line, and a full client would be a large dependency for one request.
+
+use crate::limits::HTTP_RESPONSE_HEAD_BYTES_MAX;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// One configured probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Probe {
+    /// Connect to `address` (`host:port`).
+    Tcp { address: String },
+    /// GET `path` from `address`, sending `Host: host`.
+    Http {
+        url: String,
+        address: String,
+        host: String,
+        path: String,
+    },
+}
+
+impl Probe {
+    /// Parses `host:port`.
+    pub(crate) fn tcp(text: &str) -> Result<Probe, String> {
+        let address = text.trim();
+        check_host_port(address).map_err(|why| format!("probe_tcp: {address:?} {why}"))?;
+        Ok(Probe::Tcp {
+            address: address.to_owned(),
+        })
+    }
+
+    /// Parses `http://host[:port][/path]`; https is not supported.
+    pub(crate) fn http(text: &str) -> Result<Probe, String> {
+        let url = text.trim();
+        let rest = url.strip_prefix("http://").ok_or_else(|| {
+            format!("probe_http: {url:?} must start with http:// (https is not supported)")
+        })?;
+        let (authority, path) = match rest.find('/') {
+            Some(slash) => (&rest[..slash], &rest[slash..]),
+            None => (rest, "/"),
+        };
+        let address = if has_port(authority) {
+            authority.to_owned()
+        } else {
+            format!("{authority}:80")
+        };
+        check_host_port(&address).map_err(|why| format!("probe_http: {url:?} {why}"))?;
+        if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "probe_http: {url:?} has spaces or control characters in its path"
+            ));
+        }
+        Ok(Probe::Http {
+            url: url.to_owned(),
+            address,
+            host: authority.to_owned(),
+            path: path.to_owned(),
+        })
+    }
+
+    /// Runs the probe once within `timeout`; the error says what failed, in plain words.
+    pub(crate) async fn check(&self, timeout: Duration) -> Result<(), String> {
+        let attempt = async {
+            match self {
+                Probe::Tcp { address } => connect(address).await.map(drop),
+                Probe::Http {
+                    address,
+                    host,
+                    path,
+                    ..
+                } => http_get(address, host, path).await,
+            }
+        };
+        match tokio::time::timeout(timeout, attempt).await {
+            Ok(result) => result.map_err(|why| format!("{} failed: {why}", self.describe())),
+            Err(_) => Err(format!(
+                "{} got no answer within {timeout:?}",
+                self.describe()
+            )),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Probe::Tcp { address } => format!("TCP probe of {address}"),
+            Probe::Http { url, .. } => format!("HTTP probe of {url}"),
+        }
+    }
+}
+
+fn has_port(authority: &str) -> bool {
+    // An IPv6 literal is bracketed, so only a colon after the closing bracket is a port.
+    match authority.rfind(']') {
+        Some(bracket) => authority[bracket..].contains(':'),
+        None => authority.contains(':'),
+    }
+}
+
+fn check_host_port(address: &str) -> Result<(), &'static str> {
+    let colon = address.rfind(':').ok_or("is not host:port")?;
+    let (host, port) = (&address[..colon], &address[colon + 1..]);
+    if host.is_empty() {
+        return Err("has no host");
+    }
+    match port.parse::<u16>() {
+        Ok(port) if port != 0 => Ok(()),
+        _ => Err("has no valid port (1-65535)"),
+    }
+}
+
+async fn connect(address: &str) -> Result<TcpStream, String> {
+    TcpStream::connect(address)
+        .await
+        .map_err(|error| error.to_string())
+}
+
+async fn http_get(address: &str, host: &str, path: &str) -> Result<(), String> {
+    let mut stream = connect(address).await?;
+    let request = format!(
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: encluster-probe\r\n\
+         Connection: close\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|error| error.to_string())?;
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !head.contains(&b'\n') && head.len() < HTTP_RESPONSE_HEAD_BYTES_MAX {
+        let count = stream
+            .read(&mut buffer)
+            .await
+            .map_err(|error| error.to_string())?;
+        if count == 0 {
+            break;
+        }
+        head.extend_from_slice(&buffer[..count]);
+    }
+    let status_line = String::from_utf8_lossy(&head);
+    let status_line = status_line.lines().next().unwrap_or_default();
+    let code = parse_status_code(status_line)
+        .ok_or_else(|| format!("the answer {status_line:?} is not HTTP"))?;
+    if (200..400).contains(&code) {
+        Ok(())
+    } else {
+        Err(format!("status {code}"))
+    }
+}
+
+/// Parses the code of a status line such as `HTTP/1.1 204 No Content`.
+pub(crate) fn parse_status_code(status_line: &str) -> Option<u16> {
+    let mut words = status_line.split_whitespace();
+    let version = words.next()?;
+    if !version.starts_with("HTTP/") {
+        return None;
+    }
+    words.next()?.parse().ok()
+}
