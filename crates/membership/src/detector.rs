@@ -1,0 +1,271 @@
+//! The master's failure detector: heartbeats and ticks in, health transitions out.
+//!
+//! Silence makes an online node suspect after `suspect_after` and down after `down_after`.
+//! A suspect node that heartbeats is online again at once, because suspicion is cheap and
+//! has not moved any work. A down node is different: its work may have moved, so it must
+//! earn its way back with a probation of steady heartbeats, and every recent flap doubles
+//! that probation (flap damping, so a node with a bad link does not bounce resources around).
+//!
+//! Only real state changes are reported, so a late node produces one event, not a storm.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use model::{EventKind, Millis, NodeHealth, NodeId};
+
+use crate::config::DetectorConfig;
+use crate::limits::FLAP_HISTORY_MAX;
+
+/// A change of one node's health, to be recorded as an event in the cmdb.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub node: NodeId,
+    pub from: NodeHealth,
+    pub to: NodeHealth,
+    /// Milliseconds since the node's previous heartbeat when the transition happened: the
+    /// silence that caused a timeout, or the last gap of the heartbeat that ended one.
+    pub silence_ms: u64,
+}
+
+impl Transition {
+    /// The cmdb event that records this transition.
+    pub fn to_event_kind(&self) -> EventKind {
+        EventKind::NodeHealth {
+            node: self.node,
+            from: self.from,
+            to: self.to,
+            silence_ms: self.silence_ms,
+        }
+    }
+}
+
+/// Failure detector state for every node the master watches.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    timing: Timing,
+    nodes: BTreeMap<NodeId, NodeState>,
+}
+
+/// The configuration in milliseconds, converted once so that comparisons stay in `Millis`.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    suspect_after_ms: u64,
+    down_after_ms: u64,
+    rejoin_stable_ms: u64,
+    rejoin_stable_max_ms: u64,
+    flap_window_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+struct NodeState {
+    health: NodeHealth,
+    last_heard: Millis,
+    /// Set while a down node heartbeats steadily: when the probation started and its length.
+    probation: Option<Probation>,
+    /// When the node went down recently, oldest first; pruned to `flap_window`.
+    down_history: VecDeque<Millis>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Probation {
+    started: Millis,
+    length_ms: u64,
+}
+
+impl Detector {
+    /// A detector watching no node yet.
+    ///
+    /// Panics if `config` is invalid: the caller validates configuration when it loads it.
+    pub fn new(config: DetectorConfig, now: Millis) -> Detector {
+        Detector::with_nodes(config, now, [])
+    }
+
+    /// The fresh detector a new master starts with: every known node is online and heard
+    /// `now`. This grace period keeps a new master, which has no heartbeat history, from
+    /// declaring nodes down just because it has not heard from them yet.
+    pub fn with_nodes(
+        config: DetectorConfig,
+        now: Millis,
+        nodes: impl IntoIterator<Item = NodeId>,
+    ) -> Detector {
+        if let Err(error) = config.validate() {
+            panic!("invalid detector config: {error}");
+        }
+        let mut detector = Detector {
+            timing: Timing::new(&config),
+            nodes: BTreeMap::new(),
+        };
+        for node in nodes {
+            detector.track(node, now);
+        }
+        detector
+    }
+
+    /// Starts watching `node` as online and heard `now`. Tracking a watched node changes
+    /// nothing, so its history and health survive repeated membership updates.
+    pub fn track(&mut self, node: NodeId, now: Millis) {
+        self.nodes.entry(node).or_insert_with(|| NodeState {
+            health: NodeHealth::Online,
+            last_heard: now,
+            probation: None,
+            down_history: VecDeque::new(),
+        });
+    }
+
+    /// Stops watching `node` (it left the cluster) and forgets its history.
+    pub fn untrack(&mut self, node: NodeId) {
+        self.nodes.remove(&node);
+    }
+
+    /// Records a heartbeat from `node`. Returns the transition it causes, if any; heartbeats
+    /// from nodes that are not tracked are ignored.
+    pub fn heartbeat(&mut self, node: NodeId, now: Millis) -> Option<Transition> {
+        let timing = self.timing;
+        let state = self.nodes.get_mut(&node)?;
+        let silence_ms = now.saturating_sub(state.last_heard);
+        // A clock step backwards must not make a node look heard in the past.
+        state.last_heard = state.last_heard.max(now);
+        let to = match state.health {
+            NodeHealth::Online => return None,
+            NodeHealth::Suspect => NodeHealth::Online,
+            NodeHealth::Down => {
+                if !state.probation_passed(&timing, silence_ms, now) {
+                    return None;
+                }
+                NodeHealth::Online
+            }
+        };
+        let from = state.health;
+        state.health = to;
+        state.probation = None;
+        Some(Transition {
+            node,
+            from,
+            to,
+            silence_ms,
+        })
+    }
+
+    /// Applies the timeouts at `now`. Returns the transitions ordered by node id; a node
+    /// whose silence passed both timeouts since the last tick goes straight to down.
+    pub fn tick(&mut self, now: Millis) -> Vec<Transition> {
+        let timing = self.timing;
+        let mut transitions = Vec::new();
+        for (&node, state) in &mut self.nodes {
+            let silence_ms = now.saturating_sub(state.last_heard);
+            let to = match state.health {
+                NodeHealth::Online | NodeHealth::Suspect if silence_ms >= timing.down_after_ms => {
+                    NodeHealth::Down
+                }
+                NodeHealth::Online if silence_ms >= timing.suspect_after_ms => NodeHealth::Suspect,
+                _ => continue,
+            };
+            if to == NodeHealth::Down {
+                state.record_down(now);
+            }
+            transitions.push(Transition {
+                node,
+                from: state.health,
+                to,
+                silence_ms,
+            });
+            state.health = to;
+        }
+        transitions
+    }
+
+    /// The current health of `node`, or `None` when it is not tracked.
+    pub fn health(&self, node: NodeId) -> Option<NodeHealth> {
+        self.nodes.get(&node).map(|state| state.health)
+    }
+
+    /// When `node` was last heard (or started being tracked), or `None` when not tracked.
+    pub fn last_heard(&self, node: NodeId) -> Option<Millis> {
+        self.nodes.get(&node).map(|state| state.last_heard)
+    }
+
+    /// Every tracked node with its health and last-heard time, ordered by node id.
+    pub fn nodes(&self) -> impl Iterator<Item = (NodeId, NodeHealth, Millis)> + '_ {
+        self.nodes
+            .iter()
+            .map(|(&node, state)| (node, state.health, state.last_heard))
+    }
+
+    /// The health of every tracked node, as [`crate::QuorumInput`] wants it.
+    pub fn health_map(&self) -> BTreeMap<NodeId, NodeHealth> {
+        self.nodes
+            .iter()
+            .map(|(&node, state)| (node, state.health))
+            .collect()
+    }
+}
+
+impl Timing {
+    fn new(config: &DetectorConfig) -> Timing {
+        Timing {
+            suspect_after_ms: millis(config.suspect_after),
+            down_after_ms: millis(config.down_after),
+            rejoin_stable_ms: millis(config.rejoin_stable),
+            rejoin_stable_max_ms: millis(config.rejoin_stable_max),
+            flap_window_ms: millis(config.flap_window),
+        }
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).expect("validated durations are at most an hour")
+}
+
+impl NodeState {
+    /// Advances the probation of a down node that just heartbeated after `silence_ms`.
+    /// A gap long enough to make an online node suspect restarts the probation, because
+    /// the node has not been steady.
+    fn probation_passed(&mut self, timing: &Timing, silence_ms: u64, now: Millis) -> bool {
+        assert_eq!(self.health, NodeHealth::Down);
+        let probation = match self.probation {
+            Some(probation) if silence_ms < timing.suspect_after_ms => probation,
+            _ => {
+                let probation = Probation {
+                    started: now,
+                    length_ms: self.probation_ms(timing, now),
+                };
+                self.probation = Some(probation);
+                probation
+            }
+        };
+        now.saturating_sub(probation.started) >= probation.length_ms
+    }
+
+    /// The probation length: `rejoin_stable` doubled for every down transition in the last
+    /// `flap_window` beyond the first, capped at `rejoin_stable_max`.
+    fn probation_ms(&mut self, timing: &Timing, now: Millis) -> u64 {
+        self.forget_old_downs(timing, now);
+        let mut length_ms = timing.rejoin_stable_ms;
+        for _ in 1..self.down_history.len() {
+            length_ms = length_ms.saturating_mul(2).min(timing.rejoin_stable_max_ms);
+        }
+        assert!(length_ms <= timing.rejoin_stable_max_ms);
+        length_ms
+    }
+
+    fn record_down(&mut self, now: Millis) {
+        self.probation = None;
+        if self.down_history.len() == FLAP_HISTORY_MAX {
+            self.down_history.pop_front();
+        }
+        self.down_history.push_back(now);
+        assert!(self.down_history.len() <= FLAP_HISTORY_MAX);
+    }
+
+    fn forget_old_downs(&mut self, timing: &Timing, now: Millis) {
+        while let Some(&down_at) = self.down_history.front() {
+            if now.saturating_sub(down_at) < timing.flap_window_ms {
+                break;
+            }
+            self.down_history.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,285 @@
+//! Detector tests: feed a script of heartbeats and ticks, and compare every emitted transition
+//! (time, node, change, silence) with the expected log, so nothing extra or missing can hide.
+
+use model::{EventKind, Millis, NodeHealth, NodeId};
+
+use crate::{Detector, DetectorConfig, Transition};
+
+#[derive(Clone, Copy)]
+enum Step {
+    Beat(u64, Millis),
+    Tick(Millis),
+}
+use Step::{Beat, Tick};
+
+/// Runs `steps` on a detector that has watched nodes 1, 2 and 3 since time 0.
+fn run(detector: &mut Detector, steps: &[Step]) -> String {
+    let mut log = String::new();
+    for &step in steps {
+        let (now, transitions) = match step {
+            Beat(node, now) => (
+                now,
+                detector.heartbeat(NodeId(node), now).into_iter().collect(),
+            ),
+            Tick(now) => (now, detector.tick(now)),
+        };
+        for Transition {
+            node,
+            from,
+            to,
+            silence_ms,
+        } in transitions
+        {
+            log.push_str(&format!(
+                "{now} n{node} {from} -> {to} after {silence_ms}ms\n"
+            ));
+        }
+    }
+    log
+}
+
+fn check(steps: &[Step], expected: &str) {
+    let mut detector = Detector::with_nodes(DetectorConfig::default(), 0, [1, 2, 3].map(NodeId));
+    let steps: Vec<Step> = steps.to_vec();
+    // Nodes 2 and 3 heartbeat steadily so that each test only sees node 1's story.
+    let last = steps
+        .iter()
+        .map(|&s| match s {
+            Beat(_, t) | Tick(t) => t,
+        })
+        .max()
+        .unwrap_or(0);
+    let mut all = Vec::new();
+    for t in (0..=last).step_by(100) {
+        all.push(Beat(2, t));
+        all.push(Beat(3, t));
+        all.extend(
+            steps
+                .iter()
+                .filter(|&&s| matches!(s, Beat(_, b) | Tick(b) if b >= t && b < t + 100)),
+        );
+    }
+    assert_eq!(run(&mut detector, &all), expected);
+}
+
+/// A tick every millisecond from `from` to `to`, to show nothing happens early.
+fn ticks(from: Millis, to: Millis) -> Vec<Step> {
+    (from..=to).map(Tick).collect()
+}
+
+/// Node 1 heartbeats every 100 ms from `from` to `to`, with a tick after each heartbeat.
+fn steady(from: Millis, to: Millis) -> Vec<Step> {
+    (from..=to)
+        .step_by(100)
+        .flat_map(|t| [Beat(1, t), Tick(t)])
+        .collect()
+}
+
+#[test]
+fn silence_makes_node_suspect_at_300ms_and_down_at_500ms_and_not_before() {
+    check(
+        &ticks(1, 700),
+        "300 n1 online -> suspect after 300ms\n500 n1 suspect -> down after 500ms\n",
+    );
+}
+
+#[test]
+fn steady_heartbeats_cause_no_transitions() {
+    check(&[steady(0, 5_000), ticks(5_001, 5_299)].concat(), "");
+}
+
+#[test]
+fn heartbeat_while_suspect_makes_node_online_at_once() {
+    check(
+        &[Tick(300), Beat(1, 350), Tick(400), Tick(649), Tick(650)],
+        "300 n1 online -> suspect after 300ms\n350 n1 suspect -> online after 350ms\n\
+         650 n1 online -> suspect after 300ms\n",
+    );
+}
+
+#[test]
+fn infrequent_tick_moves_online_node_straight_to_down() {
+    check(&[Tick(1_000)], "1000 n1 online -> down after 1000ms\n");
+}
+
+#[test]
+fn down_node_stays_down_until_heartbeats_are_steady_for_rejoin_stable() {
+    check(
+        &[
+            vec![Tick(300), Tick(500)],
+            steady(1_000, 1_200),
+            vec![Beat(1, 1_299), Tick(1_299), Beat(1, 1_300)],
+        ]
+        .concat(),
+        "300 n1 online -> suspect after 300ms\n500 n1 suspect -> down after 500ms\n1300 n1 down -> online after 1ms\n",
+    );
+}
+
+#[test]
+fn gap_during_probation_restarts_it() {
+    // The gap from 1100 to 1400 would have made an online node suspect, so the probation
+    // starts again at 1400 and ends at 1700 instead of 1300.
+    check(
+        &[
+            vec![Tick(300), Tick(500)],
+            steady(1_000, 1_100),
+            steady(1_400, 1_700),
+        ]
+        .concat(),
+        "300 n1 online -> suspect after 300ms\n500 n1 suspect -> down after 500ms\n1700 n1 down -> online after 100ms\n",
+    );
+}
+
+#[test]
+fn down_is_reported_once_while_node_stays_silent() {
+    check(
+        &[Tick(300), Tick(500), Tick(600), Tick(10_000)],
+        "300 n1 online -> suspect after 300ms\n500 n1 suspect -> down after 500ms\n",
+    );
+}
+
+/// Lets node 1 go down at `start + 500`, then heartbeats every 100 ms from `start + 600` and
+/// returns how long the probation lasted and when the node came back.
+fn flap(detector: &mut Detector, start: Millis) -> (u64, Millis) {
+    let down = detector.tick(start + 500);
+    assert_eq!(down.len(), 1);
+    assert_eq!(down[0].to, NodeHealth::Down);
+    let first_beat = start + 600;
+    for now in (first_beat..).step_by(100) {
+        if let Some(transition) = detector.heartbeat(NodeId(1), now) {
+            assert_eq!(transition.to, NodeHealth::Online);
+            return (now - first_beat, now);
+        }
+        assert!(detector.tick(now).is_empty());
+    }
+    unreachable!("the probation is bounded by rejoin_stable_max")
+}
+
+#[test]
+fn flapping_doubles_probation_up_to_rejoin_stable_max() {
+    let mut detector = Detector::with_nodes(DetectorConfig::default(), 0, [NodeId(1)]);
+    let mut now = 0;
+    let mut probations = Vec::new();
+    for _ in 0..8 {
+        let (probation, online_at) = flap(&mut detector, now);
+        probations.push(probation);
+        now = online_at;
+    }
+    assert_eq!(
+        probations,
+        [300, 600, 1_200, 2_400, 4_800, 9_600, 10_000, 10_000]
+    );
+}
+
+#[test]
+fn flaps_older_than_flap_window_no_longer_count() {
+    let mut detector = Detector::with_nodes(DetectorConfig::default(), 0, [NodeId(1)]);
+    let (first, now) = flap(&mut detector, 0);
+    let (second, now) = flap(&mut detector, now);
+    // A minute of steady heartbeats ages both flaps out of the window.
+    let quiet_until = now + 60_000;
+    for t in (now..=quiet_until).step_by(100) {
+        assert_eq!(detector.heartbeat(NodeId(1), t), None);
+        assert!(detector.tick(t).is_empty());
+    }
+    let (third, _) = flap(&mut detector, quiet_until);
+    assert_eq!([first, second, third], [300, 600, 300]);
+}
+
+#[test]
+fn transitions_are_ordered_by_node_id() {
+    let mut detector = Detector::new(DetectorConfig::default(), 0);
+    for node in [7, 3, 5, 1] {
+        detector.track(NodeId(node), 0);
+    }
+    assert_eq!(detector.heartbeat(NodeId(5), 100), None);
+    let log = run(&mut detector, &[Tick(300), Tick(500)]);
+    assert_eq!(
+        log,
+        "300 n1 online -> suspect after 300ms\n300 n3 online -> suspect after 300ms\n\
+         300 n7 online -> suspect after 300ms\n500 n1 suspect -> down after 500ms\n\
+         500 n3 suspect -> down after 500ms\n500 n5 online -> suspect after 400ms\n\
+         500 n7 suspect -> down after 500ms\n"
+    );
+}
+
+#[test]
+fn new_master_detector_gives_known_nodes_a_grace_period() {
+    // A master elected at 10 s has heard nothing yet: its nodes start online, heard now.
+    let mut detector = Detector::with_nodes(DetectorConfig::default(), 10_000, [1, 2].map(NodeId));
+    assert!(detector.tick(10_299).is_empty());
+    let nodes: Vec<_> = detector.nodes().collect();
+    assert_eq!(
+        nodes,
+        [
+            (NodeId(1), NodeHealth::Online, 10_000),
+            (NodeId(2), NodeHealth::Online, 10_000)
+        ]
+    );
+    assert_eq!(detector.tick(10_300).len(), 2);
+}
+
+#[test]
+fn heartbeat_from_unknown_node_is_ignored() {
+    let mut detector = Detector::with_nodes(DetectorConfig::default(), 0, [NodeId(1)]);
+    assert_eq!(detector.heartbeat(NodeId(9), 100), None);
+    assert_eq!(detector.health(NodeId(9)), None);
+    assert_eq!(detector.last_heard(NodeId(9)), None);
+    assert_eq!(detector.nodes().count(), 1);
+}
+
+#[test]
+fn tracking_a_watched_node_again_keeps_its_state() {
+    let mut detector = Detector::with_nodes(DetectorConfig::default(), 0, [NodeId(1)]);
+    assert_eq!(detector.tick(300).len(), 1);
+    detector.track(NodeId(1), 350);
+    assert_eq!(detector.health(NodeId(1)), Some(NodeHealth::Suspect));
+    assert_eq!(detector.last_heard(NodeId(1)), Some(0));
+}
+
+#[test]
+fn untracked_node_is_forgotten() {
+    let mut detector = Detector::with_nodes(DetectorConfig::default(), 0, [1, 2].map(NodeId));
+    detector.untrack(NodeId(1));
+    assert_eq!(detector.health(NodeId(1)), None);
+    assert_eq!(detector.heartbeat(NodeId(1), 100), None);
+    let down: Vec<NodeId> = detector.tick(500).into_iter().map(|t| t.node).collect();
+    assert_eq!(down, [NodeId(2)]);
+}
+
+#[test]
+fn clock_stepping_back_does_not_age_last_heard() {
+    let mut detector = Detector::with_nodes(DetectorConfig::default(), 1_000, [NodeId(1)]);
+    assert_eq!(detector.heartbeat(NodeId(1), 900), None);
+    assert_eq!(detector.last_heard(NodeId(1)), Some(1_000));
+    assert!(detector.tick(900).is_empty());
+}
+
+#[test]
+fn transition_becomes_a_node_health_event() {
+    let transition = Transition {
+        node: NodeId(4),
+        from: NodeHealth::Suspect,
+        to: NodeHealth::Down,
+        silence_ms: 500,
+    };
+    assert_eq!(
+        transition.to_event_kind(),
+        EventKind::NodeHealth {
+            node: NodeId(4),
+            from: NodeHealth::Suspect,
+            to: NodeHealth::Down,
+            silence_ms: 500
+        }
+    );
+}
+
+#[test]
+fn health_map_lists_every_tracked_node() {
+    let mut detector = Detector::with_nodes(DetectorConfig::default(), 0, [1, 2].map(NodeId));
+    assert_eq!(detector.heartbeat(NodeId(2), 250), None);
+    assert_eq!(detector.tick(300).len(), 1);
+    let health = detector.health_map();
+    assert_eq!(health.get(&NodeId(1)), Some(&NodeHealth::Suspect));
+    assert_eq!(health.get(&NodeId(2)), Some(&NodeHealth::Online));
+}
