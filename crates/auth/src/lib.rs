@@ -1,0 +1,26 @@
+//! The cluster's security material: the cluster CA, node and client certificates, join and
+//! API tokens, and the rustls configurations for mutually authenticated TLS.
+//!
+//! This crate must never do network IO, read files or configuration, or log: callers pass PEM
+//! strings in and store what comes out. Secrets (private keys, token secrets) never appear in
+//! `Debug` output or error messages. Only SHA-256 hashes of tokens are meant to be stored.
+
+mod ca;
+mod error;
+mod identity;
+mod limits;
+mod tls;
+mod token;
+
+#[cfg(test)]
+mod tests;
+
+pub use ca::{CertifiedKey, ClusterCa, fingerprint_pem, new_key_and_csr};
+pub use error::AuthError;
+pub use identity::node_id_from_cert_der;
+pub use tls::{
+    api_server_config, api_server_config_with_client_ca, client_config, peer_server_config,
+};
+pub use token::{
+    JoinToken, generate_api_token, generate_join_token, parse_join_token, token_hash, token_matches,
+};
