@@ -210,3 +210,6 @@ pub(crate) fn parse_proc_stat(text: &str) -> Option<ProcStat> {
         start_ticks,
     })
 }
+
+#[cfg(test)]
+mod tests;

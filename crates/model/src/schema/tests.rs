@@ -250,3 +250,14 @@ fn port_range_can_be_narrowed_by_the_schema() {
         .expect_err("80 is privileged");
     assert_eq!(errors[0].to_string(), "port: 80 is below the minimum 1024");
 }
+
+#[test]
+fn swapped_letters_count_as_one_typo() {
+    assert_eq!(edit_distance("mdoe", "mode"), 1);
+    assert_eq!(edit_distance("kitten", "sitting"), 3);
+    assert_eq!(
+        closest_name("mdoe", &["mode".into(), "ip".into()]),
+        Some("mode".into())
+    );
+    assert_eq!(closest_name("colour", &["mode".into(), "ip".into()]), None);
+}

@@ -1,1 +1,192 @@
-//! Unit tests.
+//! Unit tests of the OCF pieces that need no script: type names, the XML reader, the
+//! meta-data to schema translation and the exit code table.
+
+use super::OcfType;
+use super::exit::{Action, detail_of, outcome_of};
+use super::meta::schema_from_meta_data;
+use super::xml;
+use crate::operation::{Outcome, Severity};
+use model::{ParamKind, ParamSpec};
+
+#[test]
+fn ocf_type_names_are_split_into_provider_and_agent() {
+    assert_eq!(
+        OcfType::parse("ocf:heartbeat:Dummy"),
+        Some(OcfType {
+            provider: "heartbeat".into(),
+            agent: "Dummy".into()
+        })
+    );
+}
+
+#[test]
+fn ocf_type_names_that_could_escape_the_ocf_root_are_refused() {
+    for name in [
+        "ocf:heartbeat",
+        "ocf:../x:y",
+        "ocf:a:..",
+        "ocf:a:b/c",
+        "lsb:a:b",
+        "ocf:a:b:c",
+        "ocf::b",
+    ] {
+        assert_eq!(OcfType::parse(name), None, "{name}");
+    }
+}
+
+#[test]
+fn xml_reader_handles_prolog_comments_cdata_and_entities() {
+    let document = r#"<?xml version="1.0"?>
+<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd" [ <!ENTITY x "y"> ]>
+<!-- a comment -->
+<root a='1' b="x &amp; &lt;y&gt; &#65;&#x42;">
+  <child/>text <![CDATA[<raw>]]><!-- inner --><child>more</child>
+</root>
+"#;
+    let root = xml::parse(document).expect("valid document");
+    assert_eq!(root.name, "root");
+    assert_eq!(root.attribute("a"), Some("1"));
+    assert_eq!(root.attribute("b"), Some("x & <y> AB"));
+    assert_eq!(root.elements("child").count(), 2);
+    assert_eq!(
+        root.text().split_whitespace().collect::<Vec<_>>(),
+        ["text", "<raw>more"]
+    );
+}
+
+#[test]
+fn xml_reader_reports_mismatched_and_unterminated_tags_with_a_line() {
+    assert_eq!(
+        xml::parse("<a>\n<b></a>"),
+        Err("</a> closes <b> on line 2".to_owned())
+    );
+    assert!(
+        xml::parse("<a>")
+            .expect_err("unterminated")
+            .contains("unexpected end")
+    );
+    assert!(
+        xml::parse("<a/><b/>")
+            .expect_err("two roots")
+            .contains("after the root")
+    );
+    assert!(
+        xml::parse("<a x=1/>")
+            .expect_err("unquoted")
+            .contains("quoted")
+    );
+}
+
+#[test]
+fn xml_reader_refuses_deep_nesting() {
+    let document = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
+    assert!(
+        xml::parse(&document)
+            .expect_err("too deep")
+            .contains("nested too deeply")
+    );
+}
+
+const META_DATA: &str = r#"<?xml version="1.0"?>
+<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">
+<resource-agent name="Example" version="1.0">
+<version>1.1</version>
+<longdesc lang="en">An example.</longdesc>
+<shortdesc lang="en">Example</shortdesc>
+<parameters>
+<parameter name="state" unique="1">
+<longdesc lang="en">Where the
+  state goes.</longdesc>
+<shortdesc lang="en">State file</shortdesc>
+<content type="string" default="/run/x.state" />
+</parameter>
+<parameter name="count" required="1">
+<longdesc lang="en">How many.</longdesc>
+<content type="integer"/>
+</parameter>
+<parameter name="mode">
+<shortdesc lang="en">Mode</shortdesc>
+<content type="select" default="fast"><option value="fast"/><option value="safe"/></content>
+</parameter>
+<parameter name="fake"><shortdesc lang="en">Fake</shortdesc><content type="boolean" default="false"/></parameter>
+<parameter name="count"><content type="string"/></parameter>
+</parameters>
+<actions><action name="start" timeout="20s"/></actions>
+</resource-agent>
+"#;
+
+#[test]
+fn meta_data_parameters_become_a_schema() {
+    let schema = schema_from_meta_data(META_DATA).expect("valid meta-data");
+    let expected = vec![
+        ParamSpec::new("state", ParamKind::String, "State file")
+            .with_default("/run/x.state")
+            .unique(),
+        ParamSpec::new("count", ParamKind::Integer, "How many.").required(),
+        ParamSpec::new(
+            "mode",
+            ParamKind::Enum(vec!["fast".into(), "safe".into()]),
+            "Mode",
+        )
+        .with_default("fast"),
+        ParamSpec::new("fake", ParamKind::Boolean, "Fake").with_default("false"),
+    ];
+    assert_eq!(schema.params, expected);
+}
+
+#[test]
+fn meta_data_with_another_root_is_unusable() {
+    let error = schema_from_meta_data("<html/>").expect_err("not meta-data");
+    assert_eq!(error, "root element is <html>, not <resource-agent>");
+}
+
+fn check(action: Action, code: i32, expected: Outcome) {
+    assert_eq!(
+        outcome_of(action, code, ""),
+        expected,
+        "{action:?} exit code {code}"
+    );
+}
+
+fn severity_of(action: Action, code: i32) -> Option<Severity> {
+    match outcome_of(action, code, "") {
+        Outcome::Failed { severity, .. } => Some(severity),
+        _ => None,
+    }
+}
+
+#[test]
+fn exit_codes_follow_the_ocf_recovery_types() {
+    check(Action::Start, 0, Outcome::Ok);
+    check(Action::Monitor, 8, Outcome::Ok);
+    check(Action::Monitor, 7, Outcome::NotRunning);
+    check(Action::Stop, 7, Outcome::Ok);
+    assert_eq!(severity_of(Action::Start, 1), Some(Severity::Soft));
+    for code in [2, 3, 4, 5] {
+        assert_eq!(
+            severity_of(Action::Start, code),
+            Some(Severity::Hard),
+            "code {code}"
+        );
+    }
+    assert_eq!(severity_of(Action::ValidateAll, 6), Some(Severity::Fatal));
+    assert_eq!(severity_of(Action::Start, 7), Some(Severity::Soft));
+    assert_eq!(severity_of(Action::Monitor, 9), Some(Severity::Soft));
+    assert_eq!(severity_of(Action::Monitor, 42), Some(Severity::Soft));
+}
+
+#[test]
+fn failure_reasons_name_the_action_the_meaning_and_the_agents_words() {
+    let outcome = outcome_of(Action::ValidateAll, 2, "State file is not writable");
+    let expected = "validate-all failed: invalid arguments for this node (OCF exit code 2): \
+                    State file is not writable";
+    assert_eq!(outcome, Outcome::failed(Severity::Hard, expected));
+}
+
+#[test]
+fn the_agents_exit_reason_wins_over_other_output() {
+    let stderr = "noise\nocf-exit-reason:No process state file found\nmore noise\n";
+    assert_eq!(detail_of(stderr, "stdout"), "No process state file found");
+    assert_eq!(detail_of("a\nb\nc\nd\n", "x"), "b | c | d");
+    assert_eq!(detail_of("", "only stdout"), "only stdout");
+}
