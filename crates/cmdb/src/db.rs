@@ -1,0 +1,218 @@
+//! The cluster database itself: plain data plus a deterministic `apply`.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use model::{Event, EventKind, Millis, NodeHealth, NodeId, NodeInfo};
+use serde::{Deserialize, Serialize};
+
+use crate::command::{Command, CommandResult};
+use crate::limits::{
+    EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEYS_MAX, KEY_BYTES_MAX, NODES_MAX, TOKENS_MAX,
+    VALUE_BYTES_MAX,
+};
+
+/// The cluster's identity, set once at bootstrap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ClusterMeta {
+    /// The cluster's name.
+    pub name: String,
+    /// The cluster CA certificate (public).
+    pub ca_cert_pem: String,
+    /// The cluster CA private key; replicated so that any master can admit a joining node.
+    /// Never served by the API.
+    pub ca_key_pem: String,
+    /// When the cluster was created.
+    pub created_at_ms: Millis,
+}
+
+/// What a token allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenKind {
+    /// Full API access.
+    Admin,
+    /// Admits a new node.
+    Join,
+}
+
+/// A stored token: only its SHA-256 hash is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// What the token allows.
+    pub kind: TokenKind,
+    /// A note for the operator.
+    pub label: String,
+    /// When it was created.
+    pub created_at_ms: Millis,
+}
+
+/// What the cluster records about a node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    /// How to reach it.
+    pub info: NodeInfo,
+    /// Health as last recorded by a master.
+    pub health: NodeHealth,
+    /// When `health` last changed.
+    pub health_since_ms: Millis,
+    /// When the node was added.
+    pub joined_at_ms: Millis,
+}
+
+/// The replicated state. Everything here is a pure function of the applied log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ClusterDb {
+    /// The cluster's identity; empty until `InitCluster`.
+    pub meta: ClusterMeta,
+    /// Key/value table for tests and tools: key to (value, revision).
+    pub kv: BTreeMap<String, (String, u64)>,
+    /// Revision of the last key/value change.
+    pub kv_revision: u64,
+    /// Known nodes.
+    pub nodes: BTreeMap<NodeId, NodeRecord>,
+    /// The next id `AllocateNodeId` hands out; ids are never reused.
+    pub next_node_id: u64,
+    /// Token hashes to their records.
+    pub tokens: BTreeMap<String, TokenRecord>,
+    /// The newest events, oldest first.
+    pub events: VecDeque<Event>,
+    /// The sequence number the next event gets.
+    pub next_event_seq: u64,
+}
+
+impl ClusterDb {
+    /// Apply one committed command. Deterministic, and never panics on bad input: an invalid
+    /// command is refused with `CommandResult::Rejected`.
+    pub fn apply(&mut self, command: Command) -> CommandResult {
+        match command {
+            Command::Put { key, value } => self.put(key, value),
+            Command::Delete { key } => {
+                if self.kv.remove(&key).is_some() {
+                    self.kv_revision += 1;
+                }
+                CommandResult::Revision(self.kv_revision)
+            }
+            Command::InitCluster { name, ca_cert_pem, ca_key_pem, at_ms } => {
+                if !self.meta.name.is_empty() {
+                    return rejected(format!("cluster {:?} is already initialised", self.meta.name));
+                }
+                self.meta = ClusterMeta { name, ca_cert_pem, ca_key_pem, created_at_ms: at_ms };
+                CommandResult::Ok
+            }
+            Command::AddToken { hash, kind, label, at_ms } => {
+                if self.tokens.len() >= TOKENS_MAX && !self.tokens.contains_key(&hash) {
+                    return rejected(format!("too many tokens (limit {TOKENS_MAX})"));
+                }
+                self.tokens.insert(hash, TokenRecord { kind, label, created_at_ms: at_ms });
+                CommandResult::Ok
+            }
+            Command::AllocateNodeId => {
+                let id = NodeId(self.next_node_id.max(1));
+                self.next_node_id = id.0 + 1;
+                CommandResult::NodeId(id)
+            }
+            Command::UpsertNode { id, info, at_ms } => self.upsert_node(id, info, at_ms),
+            Command::RemoveNode { id } => {
+                if self.nodes.remove(&id).is_none() {
+                    return rejected(format!("node {id} is not a member"));
+                }
+                CommandResult::Ok
+            }
+            Command::RecordEvents { at_ms, events } => {
+                if events.len() > EVENTS_PER_COMMAND_MAX {
+                    return rejected(format!(
+                        "{} events in one command (limit {EVENTS_PER_COMMAND_MAX})",
+                        events.len()
+                    ));
+                }
+                for kind in events {
+                    self.push_event(at_ms, kind);
+                }
+                CommandResult::Ok
+            }
+            Command::SetNodeHealth { at_ms, changes } => self.set_node_health(at_ms, changes),
+        }
+    }
+
+    fn put(&mut self, key: String, value: String) -> CommandResult {
+        if key.is_empty() || key.len() > KEY_BYTES_MAX {
+            return rejected(format!("key must be 1 to {KEY_BYTES_MAX} bytes"));
+        }
+        if value.len() > VALUE_BYTES_MAX {
+            return rejected(format!("value is above {VALUE_BYTES_MAX} bytes"));
+        }
+        if self.kv.len() >= KEYS_MAX && !self.kv.contains_key(&key) {
+            return rejected(format!("too many keys (limit {KEYS_MAX})"));
+        }
+        self.kv_revision += 1;
+        self.kv.insert(key, (value, self.kv_revision));
+        CommandResult::Revision(self.kv_revision)
+    }
+
+    fn upsert_node(&mut self, id: NodeId, info: NodeInfo, at_ms: Millis) -> CommandResult {
+        if id.0 == 0 {
+            return rejected("node id 0 is reserved".to_string());
+        }
+        if let Some(other) = self.nodes.iter().find(|(k, r)| **k != id && r.info.name == info.name)
+        {
+            return rejected(format!("node name {:?} is taken by node {}", info.name, other.0));
+        }
+        self.next_node_id = self.next_node_id.max(id.0 + 1);
+        match self.nodes.get_mut(&id) {
+            Some(record) => record.info = info,
+            None => {
+                if self.nodes.len() >= NODES_MAX {
+                    return rejected(format!("too many nodes (limit {NODES_MAX})"));
+                }
+                let name = info.name.clone();
+                let record = NodeRecord {
+                    info,
+                    health: NodeHealth::Online,
+                    health_since_ms: at_ms,
+                    joined_at_ms: at_ms,
+                };
+                self.nodes.insert(id, record);
+                self.push_event(at_ms, EventKind::NodeJoined { node: id, name });
+            }
+        }
+        CommandResult::Ok
+    }
+
+    fn set_node_health(
+        &mut self,
+        at_ms: Millis,
+        changes: Vec<(NodeId, NodeHealth, u64)>,
+    ) -> CommandResult {
+        if changes.len() > EVENTS_PER_COMMAND_MAX {
+            return rejected(format!("{} changes in one command", changes.len()));
+        }
+        for (node, health, silence_ms) in changes {
+            let Some(record) = self.nodes.get_mut(&node) else { continue };
+            if record.health == health {
+                continue;
+            }
+            let from = record.health;
+            record.health = health;
+            record.health_since_ms = at_ms;
+            self.push_event(at_ms, EventKind::NodeHealth { node, from, to: health, silence_ms });
+        }
+        CommandResult::Ok
+    }
+
+    fn push_event(&mut self, at_ms: Millis, kind: EventKind) {
+        self.events.push_back(Event { seq: self.next_event_seq, at_ms, kind });
+        self.next_event_seq += 1;
+        while self.events.len() > EVENTS_MAX {
+            self.events.pop_front();
+        }
+        debug_assert!(self.events.len() <= EVENTS_MAX, "event log over its bound");
+    }
+
+    /// Events with a sequence number of at least `from_seq`, oldest first, at most `limit`.
+    pub fn events_since(&self, from_seq: u64, limit: usize) -> Vec<Event> {
+        self.events.iter().filter(|e| e.seq >= from_seq).take(limit).cloned().collect()
+    }
+}
+
+fn rejected(reason: String) -> CommandResult {
+    CommandResult::Rejected(reason)
+}

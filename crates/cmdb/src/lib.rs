@@ -1,0 +1,31 @@
+//! The replicated cluster database (cmdb) on openraft.
+//!
+//! It holds the cluster's nodes, tokens, key/value data and bounded event log as one
+//! in-memory [`ClusterDb`] replicated by Raft: every change is a [`Command`] in the log,
+//! the log lives in redb ([`LogStore`]), and the state is persisted through versioned
+//! snapshots ([`StateMachine`]). The Raft leader is the cluster's master.
+//!
+//! This crate must never do network IO or read a clock: the transport is the caller's
+//! `RaftNetworkFactory`, and every timestamp arrives inside a command. `ClusterDb::apply`
+//! must accept every committed command and never panic, because a panicking entry would
+//! crash every replica that replays it.
+
+mod codec;
+mod command;
+mod db;
+mod limits;
+mod log_store;
+mod raft;
+mod state_machine;
+mod types;
+
+pub use command::{Command, CommandResult};
+pub use db::{ClusterDb, ClusterMeta, NodeRecord, TokenKind, TokenRecord};
+pub use limits::{EVENTS_MAX, KEY_BYTES_MAX, VALUE_BYTES_MAX};
+pub use log_store::LogStore;
+pub use raft::{RaftTimeouts, open, raft_config};
+pub use state_machine::{SharedDb, StateMachine};
+pub use types::*;
+
+#[cfg(test)]
+mod tests;

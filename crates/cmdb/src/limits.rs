@@ -1,0 +1,24 @@
+//! Limits of the cmdb, in one place so their relations can be checked at compile time.
+
+/// Events kept in the replicated event log; older ones are dropped first.
+pub const EVENTS_MAX: usize = 1000;
+/// Largest key of the key/value table, in bytes.
+pub const KEY_BYTES_MAX: usize = 512;
+/// Largest value of the key/value table, in bytes.
+pub const VALUE_BYTES_MAX: usize = 64 * 1024;
+/// Largest number of keys in the key/value table.
+pub const KEYS_MAX: usize = 1_000_000;
+/// Largest number of nodes in a cluster.
+pub const NODES_MAX: usize = 256;
+/// Largest number of stored API and join tokens.
+pub const TOKENS_MAX: usize = 1024;
+/// Events one command may record.
+pub const EVENTS_PER_COMMAND_MAX: usize = 64;
+/// Log entries since the last snapshot that trigger a new snapshot.
+pub const SNAPSHOT_LOGS_SINCE_LAST: u64 = 5000;
+/// Log entries kept behind a snapshot, so a slightly slow follower catches up from the log.
+pub const LOGS_KEPT_BEHIND_SNAPSHOT: u64 = 1000;
+
+const _: () = assert!(EVENTS_PER_COMMAND_MAX <= EVENTS_MAX);
+const _: () = assert!(KEY_BYTES_MAX < VALUE_BYTES_MAX);
+const _: () = assert!(LOGS_KEPT_BEHIND_SNAPSHOT < SNAPSHOT_LOGS_SINCE_LAST);

@@ -1,0 +1,99 @@
+//! Unit tests of the cluster database: deterministic apply, limits, and persisted formats.
+
+use model::{EventKind, NodeHealth, NodeId, NodeInfo};
+
+use crate::command::{Command, CommandResult};
+use crate::db::ClusterDb;
+use crate::limits::EVENTS_MAX;
+
+fn node(name: &str) -> NodeInfo {
+    NodeInfo { name: name.into(), peer_addr: "127.0.0.1:1".into(), api_addr: "127.0.0.1:2".into() }
+}
+
+#[test]
+fn put_bumps_revision_and_rejects_oversized_values() {
+    let mut db = ClusterDb::default();
+    let put = |k: &str, v: &str| Command::Put { key: k.into(), value: v.into() };
+    assert_eq!(db.apply(put("a", "1")), CommandResult::Revision(1));
+    assert_eq!(db.apply(put("a", "2")), CommandResult::Revision(2));
+    let big = "x".repeat(crate::VALUE_BYTES_MAX + 1);
+    assert!(matches!(db.apply(put("b", &big)), CommandResult::Rejected(_)));
+    assert!(matches!(db.apply(put("", "v")), CommandResult::Rejected(_)));
+    assert_eq!(db.kv.get("a"), Some(&("2".to_string(), 2)));
+    assert!(!db.kv.contains_key("b"));
+}
+
+#[test]
+fn node_ids_are_never_reused() {
+    let mut db = ClusterDb::default();
+    db.apply(Command::UpsertNode { id: NodeId(3), info: node("n3"), at_ms: 1 });
+    assert_eq!(db.apply(Command::AllocateNodeId), CommandResult::NodeId(NodeId(4)));
+    db.apply(Command::RemoveNode { id: NodeId(3) });
+    assert_eq!(db.apply(Command::AllocateNodeId), CommandResult::NodeId(NodeId(5)));
+}
+
+#[test]
+fn duplicate_node_name_is_rejected_deterministically() {
+    let mut db = ClusterDb::default();
+    db.apply(Command::UpsertNode { id: NodeId(1), info: node("a"), at_ms: 1 });
+    let result = db.apply(Command::UpsertNode { id: NodeId(2), info: node("a"), at_ms: 2 });
+    assert_eq!(result, CommandResult::Rejected("node name \"a\" is taken by node 1".into()));
+    assert_eq!(db.nodes.len(), 1);
+}
+
+#[test]
+fn event_log_keeps_the_newest_events() {
+    let mut db = ClusterDb::default();
+    for i in 0..(EVENTS_MAX as u64 + 10) {
+        let kind = EventKind::NodeRemoved { node: NodeId(i), reason: "test".into() };
+        db.apply(Command::RecordEvents { at_ms: i, events: vec![kind] });
+    }
+    assert_eq!(db.events.len(), EVENTS_MAX);
+    assert_eq!(db.events.front().map(|e| e.seq), Some(10));
+    assert_eq!(db.events.back().map(|e| e.seq), Some(EVENTS_MAX as u64 + 9));
+}
+
+#[test]
+fn health_change_records_one_event_per_real_change() {
+    let mut db = ClusterDb::default();
+    db.apply(Command::UpsertNode { id: NodeId(1), info: node("a"), at_ms: 1 });
+    let change = |h| Command::SetNodeHealth { at_ms: 5, changes: vec![(NodeId(1), h, 500)] };
+    db.apply(change(NodeHealth::Down));
+    db.apply(change(NodeHealth::Down));
+    let health_events =
+        db.events.iter().filter(|e| matches!(e.kind, EventKind::NodeHealth { .. })).count();
+    assert_eq!(health_events, 1);
+    assert_eq!(db.nodes[&NodeId(1)].health, NodeHealth::Down);
+}
+
+#[test]
+fn cluster_identity_is_set_once() {
+    let mut db = ClusterDb::default();
+    let init = |name: &str| Command::InitCluster {
+        name: name.into(),
+        ca_cert_pem: "c".into(),
+        ca_key_pem: "k".into(),
+        at_ms: 0,
+    };
+    assert_eq!(db.apply(init("one")), CommandResult::Ok);
+    assert!(matches!(db.apply(init("two")), CommandResult::Rejected(_)));
+    assert_eq!(db.meta.name, "one");
+}
+
+/// A command encoded by format 1 must stay readable by every later version. The bytes are
+/// a fixture: if this test fails, the persisted format changed without a new format byte.
+#[test]
+fn command_format_v1_stays_readable() {
+    let command = Command::Put { key: "k".into(), value: "v".into() };
+    let bytes = crate::codec::encode(&command).expect("encode");
+    expect_test::expect![[r#"[1, 0, 1, 107, 1, 118]"#]].assert_eq(&format!("{bytes:?}"));
+    let fixture: &[u8] = &[1, 0, 1, 107, 1, 118];
+    let decoded: Command = crate::codec::decode(fixture).expect("decode v1 fixture");
+    assert_eq!(decoded, command);
+}
+
+#[test]
+fn unknown_record_format_is_a_clear_error() {
+    let error = crate::codec::decode::<Command>(&[9, 0]).expect_err("format 9 is unknown");
+    assert!(error.to_string().contains("unknown record format 9"), "{error}");
+}
