@@ -8,6 +8,7 @@
 mod ca;
 mod error;
 mod identity;
+mod join;
 mod limits;
 mod tls;
 mod token;
@@ -18,6 +19,7 @@ mod tests;
 pub use ca::{CertifiedKey, ClusterCa, fingerprint_pem, new_key_and_csr};
 pub use error::AuthError;
 pub use identity::node_id_from_cert_der;
+pub use join::join_client_config;
 pub use tls::{
     api_server_config, api_server_config_with_client_ca, client_config, peer_server_config,
 };

@@ -350,3 +350,16 @@ fn malformed_join_tokens_give_clear_errors() {
         "secret part",
     );
 }
+
+#[test]
+fn join_client_config_refuses_a_hand_built_token_with_a_short_pin() {
+    let join_token = JoinToken {
+        ca_fingerprint_prefix: "ab".to_owned(),
+        secret: "00".repeat(32),
+    };
+    let error = join_client_config(&join_token).expect_err("short pin");
+    assert!(
+        matches!(error, AuthError::MalformedJoinToken { .. }),
+        "{error}"
+    );
+}

@@ -115,7 +115,7 @@ fn random_secret_hex() -> String {
     hex::encode(secret)
 }
 
-fn is_lower_hex(text: &str) -> bool {
+pub(crate) fn is_lower_hex(text: &str) -> bool {
     text.bytes()
         .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
 }

@@ -226,3 +226,62 @@ async fn api_listener_with_client_ca_identifies_optional_client_certificates() {
         .await
         .refused();
 }
+
+/// The API listener as a joining node meets it: the node's chain followed by the CA.
+fn api_server_with_chain(ca: &ClusterCa, server: &CertifiedKey) -> Arc<ServerConfig> {
+    let chain_pem = format!("{}{}", server.cert_pem, ca.cert_pem());
+    auth::api_server_config(&chain_pem, &server.key_pem).expect("api server config")
+}
+
+fn join_client(ca_fingerprint: &str) -> Arc<ClientConfig> {
+    let token = auth::generate_join_token(ca_fingerprint);
+    let join_token = auth::parse_join_token(&token).expect("fresh token parses");
+    auth::join_client_config(&join_token).expect("join client config")
+}
+
+#[tokio::test]
+async fn joining_node_trusts_the_server_whose_chain_holds_the_pinned_ca() {
+    let ca = ClusterCa::generate("it").expect("CA");
+    let server = api_server_with_chain(&ca, &node(&ca, 1));
+    let accepted = handshake(server, join_client(&ca.fingerprint()))
+        .await
+        .completed();
+    assert!(!accepted.client_sent_certificate);
+}
+
+#[tokio::test]
+async fn joining_node_refuses_a_cluster_other_than_the_pinned_one() {
+    let ca = ClusterCa::generate("it").expect("CA");
+    let other_ca = ClusterCa::generate("other").expect("other CA");
+    let server = api_server_with_chain(&other_ca, &node(&other_ca, 1));
+    let (_, client) = handshake(server, join_client(&ca.fingerprint()))
+        .await
+        .refused();
+    assert!(client.contains("UnknownIssuer"), "{client}");
+}
+
+#[tokio::test]
+async fn joining_node_refuses_an_impostor_that_shows_the_real_ca_certificate() {
+    // The CA certificate is public, so an impostor can put it in its chain; it cannot sign
+    // its own certificate with the CA key, and verification against the pinned CA catches it.
+    let ca = ClusterCa::generate("it").expect("CA");
+    let impostor_ca = ClusterCa::generate("impostor").expect("impostor CA");
+    let impostor = node(&impostor_ca, 1);
+    let chain_pem = format!("{}{}", impostor.cert_pem, ca.cert_pem());
+    let server = auth::api_server_config(&chain_pem, &impostor.key_pem).expect("api config");
+    let (_, client) = handshake(server, join_client(&ca.fingerprint()))
+        .await
+        .refused();
+    assert!(client.contains("invalid peer certificate"), "{client}");
+}
+
+#[tokio::test]
+async fn joining_node_refuses_a_server_that_does_not_send_the_ca() {
+    let ca = ClusterCa::generate("it").expect("CA");
+    let server_key = node(&ca, 1);
+    let server = auth::api_server_config(&server_key.cert_pem, &server_key.key_pem).expect("api");
+    let (_, client) = handshake(server, join_client(&ca.fingerprint()))
+        .await
+        .refused();
+    assert!(client.contains("UnknownIssuer"), "{client}");
+}
