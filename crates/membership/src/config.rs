@@ -101,3 +101,6 @@ impl DetectorConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

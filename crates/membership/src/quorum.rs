@@ -107,7 +107,7 @@ pub fn plan_quorum(input: &QuorumInput) -> Option<QuorumChange> {
         return None;
     }
     let reason = format!(
-        "{} of {} voters online (down: {}), {} members online: {} voters keep the master writing",
+        "{} of {} voters online (down: {}), {} members online: {} voters",
         online_voters.len(),
         input.voters.len(),
         format_nodes(&down_voters),
@@ -133,7 +133,7 @@ pub fn force_quorum_voters(survivors: &BTreeSet<NodeId>, me: NodeId) -> BTreeSet
 /// Even sizes add a node that must be up without tolerating one more failure.
 fn target_size(voters_max: usize, online_count: usize) -> usize {
     let size = voters_max.min(online_count).max(1);
-    if size % 2 == 0 { size - 1 } else { size }
+    if size.is_multiple_of(2) { size - 1 } else { size }
 }
 
 fn is_majority(count: usize, total: usize) -> bool {

@@ -111,7 +111,8 @@ fn down_node_stays_down_until_heartbeats_are_steady_for_rejoin_stable() {
             vec![Beat(1, 1_299), Tick(1_299), Beat(1, 1_300)],
         ]
         .concat(),
-        "300 n1 online -> suspect after 300ms\n500 n1 suspect -> down after 500ms\n1300 n1 down -> online after 1ms\n",
+        "300 n1 online -> suspect after 300ms\n500 n1 suspect -> down after 500ms\n\
+         1300 n1 down -> online after 1ms\n",
     );
 }
 
@@ -126,7 +127,8 @@ fn gap_during_probation_restarts_it() {
             steady(1_400, 1_700),
         ]
         .concat(),
-        "300 n1 online -> suspect after 300ms\n500 n1 suspect -> down after 500ms\n1700 n1 down -> online after 100ms\n",
+        "300 n1 online -> suspect after 300ms\n500 n1 suspect -> down after 500ms\n\
+         1700 n1 down -> online after 100ms\n",
     );
 }
 
