@@ -1,0 +1,179 @@
+//! Per-service and per-server counters: atomics on the hot path, plain snapshots for readers.
+//!
+//! Counters only ever go up, except the `active` gauges, which a lease guard decrements when a
+//! connection (or, in HTTP mode, a request to a real server) ends.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::config::{Protocol, ServerState};
+
+/// Counters of one virtual service.
+#[derive(Debug, Default)]
+pub(crate) struct ServiceCounters {
+    pub(crate) connections_total: AtomicU64,
+    pub(crate) connections_active: AtomicU64,
+    pub(crate) connections_rejected: AtomicU64,
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
+    pub(crate) requests_total: AtomicU64,
+    pub(crate) errors_total: AtomicU64,
+    pub(crate) sorry_total: AtomicU64,
+}
+
+/// Counters and health of one real server; it lives as long as the server stays in the config.
+#[derive(Debug)]
+pub(crate) struct ServerCounters {
+    pub(crate) connections_total: AtomicU64,
+    pub(crate) connections_active: AtomicU64,
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
+    pub(crate) requests_total: AtomicU64,
+    pub(crate) errors_total: AtomicU64,
+    pub(crate) health_checks_failed: AtomicU64,
+    pub(crate) healthy: AtomicBool,
+}
+
+impl ServerCounters {
+    /// A server starts healthy, as in HAProxy, and goes down after `fall` failed checks.
+    pub(crate) fn new() -> ServerCounters {
+        ServerCounters {
+            connections_total: AtomicU64::new(0),
+            connections_active: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            requests_total: AtomicU64::new(0),
+            errors_total: AtomicU64::new(0),
+            health_checks_failed: AtomicU64::new(0),
+            healthy: AtomicBool::new(true),
+        }
+    }
+
+    pub(crate) fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn active(&self) -> u64 {
+        self.connections_active.load(Ordering::Relaxed)
+    }
+
+    /// Takes a connection slot if the server is below `max_conns`.
+    pub(crate) fn try_acquire(self: &Arc<Self>, max_conns: Option<u32>) -> Option<ServerLease> {
+        let limit = max_conns.map_or(u64::MAX, u64::from);
+        self.connections_active
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |active| {
+                (active < limit).then_some(active + 1)
+            })
+            .ok()?;
+        self.connections_total.fetch_add(1, Ordering::Relaxed);
+        Some(ServerLease {
+            counters: Arc::clone(self),
+        })
+    }
+}
+
+/// One active connection (or request) to a real server; dropping it frees the slot.
+#[derive(Debug)]
+pub(crate) struct ServerLease {
+    pub(crate) counters: Arc<ServerCounters>,
+}
+
+impl Drop for ServerLease {
+    fn drop(&mut self) {
+        self.counters
+            .connections_active
+            .fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// One active client connection to a service; dropping it frees the slot.
+#[derive(Debug)]
+pub(crate) struct ServiceLease {
+    pub(crate) counters: Arc<ServiceCounters>,
+}
+
+impl ServiceCounters {
+    /// Takes a client-connection slot if the service is below `max_conns`.
+    pub(crate) fn try_acquire(self: &Arc<Self>, max_conns: Option<u32>) -> Option<ServiceLease> {
+        let limit = max_conns.map_or(u64::MAX, u64::from);
+        let acquired =
+            self.connections_active
+                .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |active| {
+                    (active < limit).then_some(active + 1)
+                });
+        if acquired.is_err() {
+            self.connections_rejected.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        self.connections_total.fetch_add(1, Ordering::Relaxed);
+        Some(ServiceLease {
+            counters: Arc::clone(self),
+        })
+    }
+}
+
+impl Drop for ServiceLease {
+    fn drop(&mut self) {
+        self.counters
+            .connections_active
+            .fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Counters of every service, read at one moment (each value is read atomically on its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LbSnapshot {
+    /// One entry per running service, in configuration order.
+    pub services: Vec<ServiceSnapshot>,
+}
+
+/// Counters of one virtual service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSnapshot {
+    pub name: String,
+    pub protocol: Protocol,
+    /// Client connections accepted since the service started.
+    pub connections_total: u64,
+    /// Client connections open now.
+    pub connections_active: u64,
+    /// Client connections refused by the service's `max_conns` or because every server was full.
+    pub connections_rejected: u64,
+    /// Bytes received from clients.
+    pub bytes_in: u64,
+    /// Bytes sent to clients.
+    pub bytes_out: u64,
+    /// HTTP requests received (HTTP mode only).
+    pub requests_total: u64,
+    /// Failed connects, proxy errors and error responses made by the director.
+    pub errors_total: u64,
+    /// Connections or requests sent to the sorry server.
+    pub sorry_total: u64,
+    pub servers: Vec<ServerSnapshot>,
+}
+
+/// Counters and health of one real server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSnapshot {
+    pub name: String,
+    pub addr: std::net::SocketAddr,
+    pub weight: u32,
+    pub state: ServerState,
+    /// Whether the health check currently passes.
+    pub healthy: bool,
+    pub connections_total: u64,
+    /// Connections (requests in HTTP mode) in flight now.
+    pub connections_active: u64,
+    /// Bytes sent to the server.
+    pub bytes_in: u64,
+    /// Bytes received from the server.
+    pub bytes_out: u64,
+    pub requests_total: u64,
+    pub errors_total: u64,
+    pub health_checks_failed: u64,
+    /// The server is draining and has no connection in flight: it can be removed.
+    pub drained: bool,
+}
+
+pub(crate) fn read(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}

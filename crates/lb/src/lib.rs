@@ -1,0 +1,29 @@
+//! The load-balancer data plane: TCP and HTTP proxying for virtual services.
+//!
+//! It receives immutable configuration snapshots and exposes counters.
+//! It must never know about the cluster database or the scheduler, and its hot path must never
+//! wait on control-plane code or its locks.
+
+mod config;
+mod counters;
+mod director;
+mod health;
+mod http;
+pub mod limits;
+mod maglev;
+mod metered;
+mod metrics;
+mod persistence;
+mod pool;
+mod relay;
+mod service;
+
+pub use config::{
+    Algorithm, ConfigError, HealthCheck, HealthCheckKind, LbConfig, Protocol, ServerConfig,
+    ServerState, ServiceConfig,
+};
+pub use counters::{LbSnapshot, ServerSnapshot, ServiceSnapshot};
+pub use director::{ApplyError, BindFailure, Director, DirectorOptions, LbCounters, run};
+pub use health::{fall_bound, rise_bound};
+pub use metrics::render_prometheus;
+pub use relay::TcpRelay;
