@@ -147,8 +147,15 @@ pub(crate) fn group_exists(pgid: Pid) -> bool {
 }
 
 /// Polls until the group `pgid` is gone or `deadline` passes. Returns whether it is gone.
-pub(crate) async fn wait_group_gone(pgid: Pid, deadline: Instant) -> bool {
+///
+/// With `reap_leader`, also reaps the group's leader if it is an unsupervised child of
+/// this process (one whose reaper task is gone), since its zombie would keep the group
+/// alive. Never set it for a supervised child: its reaper task must collect the status.
+pub(crate) async fn wait_group_gone(pgid: Pid, deadline: Instant, reap_leader: bool) -> bool {
     loop {
+        if reap_leader {
+            try_reap(pgid);
+        }
         if !group_exists(pgid) {
             return true;
         }
@@ -157,6 +164,13 @@ pub(crate) async fn wait_group_gone(pgid: Pid, deadline: Instant) -> bool {
         }
         tokio::time::sleep(GROUP_POLL_INTERVAL).await;
     }
+}
+
+/// Reaps `pid` if it is an exited child of this process; does nothing otherwise.
+pub(crate) fn try_reap(pid: Pid) {
+    use nix::sys::wait::{WaitPidFlag, waitpid};
+    // ECHILD (not our child) and "still running" are both fine: there is nothing to reap.
+    let _ = waitpid(pid, Some(WaitPidFlag::WNOHANG));
 }
 
 /// Describes how a process ended, in plain words.

@@ -102,6 +102,9 @@ impl ProcessAgent {
                 None => Observed::Alive(record),
             };
         }
+        // Not supervised: started by an earlier agent. If it is our child after all (the
+        // earlier agent lived in this process), reap it so its zombie does not linger.
+        crate::child::try_reap(record.pid);
         match state::leader(&record) {
             Leader::Alive => Observed::Alive(record),
             Leader::Zombie => Observed::Dead {
@@ -128,7 +131,8 @@ impl ProcessAgent {
             Observed::Dead { record, .. } => {
                 // Children of a crashed leader may linger in its group; clear them first.
                 if signal_group(record.pid, Signal::SIGKILL) {
-                    wait_group_gone(record.pid, Instant::now() + KILL_WAIT).await;
+                    let adopted = !self.supervises(&request.resource, record.pid);
+                    wait_group_gone(record.pid, Instant::now() + KILL_WAIT, adopted).await;
                 }
             }
             Observed::Stopped => {}
@@ -229,7 +233,8 @@ impl ProcessAgent {
             if Instant::now() + PROBE_POLL_INTERVAL >= deadline {
                 // A start that times out must not leave a half-started process behind.
                 signal_group(record.pid, Signal::SIGKILL);
-                wait_group_gone(record.pid, Instant::now() + KILL_WAIT).await;
+                let adopted = !self.supervises(&request.resource, record.pid);
+                wait_group_gone(record.pid, Instant::now() + KILL_WAIT, adopted).await;
                 return Outcome::Timeout;
             }
             tokio::time::sleep(PROBE_POLL_INTERVAL).await;
@@ -246,21 +251,9 @@ impl ProcessAgent {
         let reused =
             state::leader(&record) == Leader::Gone && crate::child::proc_stat(record.pid).is_some();
         if !reused {
-            let start = Instant::now();
-            let grace_end = start + term_grace(request.timeout);
-            if signal_group(record.pid, Signal::SIGTERM)
-                && !wait_group_gone(record.pid, grace_end).await
-            {
-                tracing::warn!(resource = %request.resource, "Process ignored SIGTERM, sending SIGKILL");
-                signal_group(record.pid, Signal::SIGKILL);
-                let kill_end = (start + request.timeout).max(Instant::now() + KILL_WAIT);
-                if !wait_group_gone(record.pid, kill_end).await {
-                    let pgid = record.pid.as_raw();
-                    return Outcome::failed(
-                        Severity::Hard,
-                        format!("process group {pgid} is still there after SIGKILL"),
-                    );
-                }
+            let adopted = !self.supervises(&request.resource, record.pid);
+            if let Err(outcome) = terminate_group(request, record.pid, adopted).await {
+                return outcome;
             }
         }
         if let Err(error) = state::remove_pid_file(&request.state_dir) {
@@ -272,6 +265,17 @@ impl ProcessAgent {
         self.forget(&request.resource);
         tracing::info!(resource = %request.resource, "Process stopped");
         Outcome::Ok
+    }
+
+    /// Whether a reaper task of this agent waits for `pid`.
+    fn supervises(&self, resource: &ResourceId, pid: Pid) -> bool {
+        let supervised = self
+            .supervised
+            .lock()
+            .expect("supervised lock is never poisoned");
+        supervised
+            .get(resource)
+            .is_some_and(|child| child.pid == pid)
     }
 
     fn forget(&self, resource: &ResourceId) {
@@ -371,6 +375,32 @@ impl ResourceAgent for ProcessAgent {
 
     fn exit_events(&self) -> Option<broadcast::Receiver<ResourceId>> {
         Some(self.exit_events.subscribe())
+    }
+}
+
+/// Sends SIGTERM to the group, then SIGKILL once the grace runs out, and waits until
+/// the group is gone. `adopted` says the leader is not reaped by one of our tasks.
+async fn terminate_group(
+    request: &OperationRequest,
+    pgid: Pid,
+    adopted: bool,
+) -> Result<(), Outcome> {
+    let start = Instant::now();
+    let grace_end = start + term_grace(request.timeout);
+    if !signal_group(pgid, Signal::SIGTERM) || wait_group_gone(pgid, grace_end, adopted).await {
+        return Ok(());
+    }
+    tracing::warn!(resource = %request.resource, "Process ignored SIGTERM, sending SIGKILL");
+    signal_group(pgid, Signal::SIGKILL);
+    let kill_end = (start + request.timeout).max(Instant::now() + KILL_WAIT);
+    if wait_group_gone(pgid, kill_end, adopted).await {
+        Ok(())
+    } else {
+        let pgid = pgid.as_raw();
+        Err(Outcome::failed(
+            Severity::Hard,
+            format!("process group {pgid} is still there after SIGKILL"),
+        ))
     }
 }
 

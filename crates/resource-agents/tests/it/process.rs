@@ -1,0 +1,316 @@
+//! The `process` agent with real children: `sleep`, `sh` and Python's HTTP server.
+
+use super::{eventually, failure_reason, free_port, group_exists, request};
+use resource_agents::{Outcome, ProcessAgent, ResourceAgent, Severity, builtin};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn recorded_pid(state_dir: &Path) -> i32 {
+    let text = std::fs::read_to_string(state_dir.join("process.pid")).expect("pid file");
+    text.split_whitespace()
+        .next()
+        .expect("pid")
+        .parse()
+        .expect("numeric pid")
+}
+
+#[tokio::test]
+async fn sleep_process_starts_is_monitored_and_stops() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = builtin("process", Path::new("/usr/lib/ocf")).expect("process is built in");
+    let request = request(
+        "sleeper",
+        &[("command", "sleep"), ("args", "100")],
+        dir.path(),
+    );
+    assert_eq!(agent.monitor(&request).await, Outcome::NotRunning);
+    assert_eq!(agent.validate(&request).await, Outcome::Ok);
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    let pid = recorded_pid(&request.state_dir);
+    assert!(group_exists(pid));
+    assert_eq!(
+        agent.start(&request).await,
+        Outcome::Ok,
+        "start is idempotent"
+    );
+    assert_eq!(
+        recorded_pid(&request.state_dir),
+        pid,
+        "a second start must not spawn again"
+    );
+    assert_eq!(agent.monitor(&request).await, Outcome::Ok);
+    assert_eq!(agent.stop(&request).await, Outcome::Ok);
+    assert!(
+        !group_exists(pid),
+        "the process group must be gone after stop"
+    );
+    assert!(!request.state_dir.join("process.pid").exists());
+    assert_eq!(agent.monitor(&request).await, Outcome::NotRunning);
+    assert_eq!(
+        agent.stop(&request).await,
+        Outcome::Ok,
+        "stop is idempotent"
+    );
+}
+
+#[tokio::test]
+async fn http_server_process_starts_once_its_probes_answer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    let port = free_port().to_string();
+    let args = format!("-m http.server --bind 127.0.0.1 {port}");
+    let tcp = format!("127.0.0.1:{port}");
+    let http = format!("http://127.0.0.1:{port}/");
+    let params = [
+        ("command", "python3"),
+        ("args", &args),
+        ("probe_tcp", &tcp),
+        ("probe_http", &http),
+    ];
+    let request = request("web", &params, dir.path());
+    // Start returns only once the server answers, so a connect right after must work.
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    std::net::TcpStream::connect(&tcp).expect("the server answers after start");
+    assert_eq!(agent.monitor(&request).await, Outcome::Ok);
+    assert_eq!(agent.stop(&request).await, Outcome::Ok);
+    assert!(
+        std::net::TcpStream::connect(&tcp).is_err(),
+        "nothing listens after stop"
+    );
+}
+
+#[tokio::test]
+async fn failing_probe_makes_monitor_fail_while_the_process_lives() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    let port = free_port().to_string();
+    let args = format!("-m http.server --bind 127.0.0.1 {port}");
+    let probe = format!("http://127.0.0.1:{port}/no-such-page");
+    let mut request = request(
+        "web404",
+        &[("command", "python3"), ("args", &args)],
+        dir.path(),
+    );
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    request.params.insert("probe_http".into(), probe.clone());
+    let outcome = eventually(
+        Duration::from_secs(10),
+        "the server to answer 404",
+        || async {
+            let outcome = agent.monitor(&request).await;
+            failure_reason(&outcome)
+                .contains("status 404")
+                .then_some(outcome)
+        },
+    )
+    .await;
+    assert_eq!(
+        outcome,
+        Outcome::failed(
+            Severity::Soft,
+            format!("HTTP probe of {probe} failed: status 404")
+        )
+    );
+    assert_eq!(agent.stop(&request).await, Outcome::Ok);
+}
+
+#[tokio::test]
+async fn crashed_process_is_detected_by_monitor_and_announced() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    let mut exits = agent
+        .exit_events()
+        .expect("the process agent announces exits");
+    let script = r#"["-c", "sleep 0.3; echo boom >&2; exit 3"]"#;
+    let request = request(
+        "crasher",
+        &[("command", "sh"), ("args", script)],
+        dir.path(),
+    );
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    let exited = tokio::time::timeout(Duration::from_secs(10), exits.recv()).await;
+    assert_eq!(
+        exited
+            .expect("an exit event in time")
+            .expect("open channel"),
+        request.resource
+    );
+    let outcome = agent.monitor(&request).await;
+    let pid = recorded_pid(&request.state_dir);
+    assert_eq!(
+        outcome,
+        Outcome::failed(
+            Severity::Soft,
+            format!("process {pid} exited with status 3; last output: boom")
+        )
+    );
+    // A restart after a crash starts a fresh process.
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    assert_ne!(recorded_pid(&request.state_dir), pid);
+    assert_eq!(agent.stop(&request).await, Outcome::Ok);
+}
+
+#[tokio::test]
+async fn stop_escalates_to_sigkill_for_a_group_that_ignores_sigterm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    // The background sleep is a second member of the group; both ignore SIGTERM.
+    let script = r#"["-c", "trap '' TERM; sleep 100 & sleep 100; wait"]"#;
+    let mut request = request(
+        "stubborn",
+        &[("command", "sh"), ("args", script)],
+        dir.path(),
+    );
+    request.timeout = Duration::from_secs(3);
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    let pid = recorded_pid(&request.state_dir);
+    eventually(Duration::from_secs(5), "the background sleep", || async {
+        let members = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+        (members.split_whitespace().count() >= 2).then_some(())
+    })
+    .await;
+    let started = Instant::now();
+    assert_eq!(agent.stop(&request).await, Outcome::Ok);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1400),
+        "SIGKILL came before the grace ended: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "stop overran its timeout: {took:?}"
+    );
+    assert!(!group_exists(pid), "every member of the group must be gone");
+}
+
+#[tokio::test]
+async fn start_that_never_answers_its_probe_times_out_and_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    let closed = format!("127.0.0.1:{}", free_port());
+    let params = [
+        ("command", "sleep"),
+        ("args", "100"),
+        ("probe_tcp", closed.as_str()),
+    ];
+    let mut request = request("deaf", &params, dir.path());
+    request.timeout = Duration::from_secs(1);
+    let started = Instant::now();
+    assert_eq!(agent.start(&request).await, Outcome::Timeout);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !group_exists(recorded_pid(&request.state_dir)),
+        "a timed-out start is killed"
+    );
+    assert_eq!(agent.stop(&request).await, Outcome::Ok);
+}
+
+#[tokio::test]
+async fn missing_command_is_a_hard_failure() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    let request = request("ghost", &[("command", "/nonexistent/daemon")], dir.path());
+    let expected = Outcome::failed(Severity::Hard, "command not found: /nonexistent/daemon");
+    assert_eq!(agent.validate(&request).await, expected);
+    assert_eq!(agent.start(&request).await, expected);
+}
+
+#[tokio::test]
+async fn invalid_parameters_are_fatal_and_list_every_problem() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    let request = request("bad", &[("comand", "sleep"), ("env", "X")], dir.path());
+    let outcome = agent.start(&request).await;
+    assert_eq!(
+        outcome,
+        Outcome::failed(
+            Severity::Fatal,
+            "invalid parameters: command: required parameter is missing; comand: unknown \
+             parameter (did you mean command?); known parameters: command, args, env, cwd, \
+             probe_tcp, probe_http"
+        )
+    );
+}
+
+#[tokio::test]
+async fn environment_and_working_directory_reach_the_process() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    let cwd = dir.path().to_str().expect("utf-8 temp dir");
+    let script = r#"["-c", "echo \"$GREETING $ENCLUSTER_RESOURCE $(pwd)\" > out; sleep 100"]"#;
+    let params = [
+        ("command", "sh"),
+        ("args", script),
+        ("env", "GREETING=hello; X=1"),
+        ("cwd", cwd),
+    ];
+    let request = request("envy", &params, dir.path());
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    let out = dir.path().join("out");
+    let text = eventually(Duration::from_secs(5), "the output file", || async {
+        std::fs::read_to_string(&out)
+            .ok()
+            .filter(|text| text.ends_with('\n'))
+    })
+    .await;
+    assert_eq!(text.trim(), format!("hello envy {cwd}"));
+    assert_eq!(agent.stop(&request).await, Outcome::Ok);
+}
+
+#[tokio::test]
+async fn restarted_agent_monitors_and_stops_the_process_an_earlier_agent_started() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let request = request(
+        "survivor",
+        &[("command", "sleep"), ("args", "100")],
+        dir.path(),
+    );
+    let earlier = ProcessAgent::new();
+    assert_eq!(earlier.start(&request).await, Outcome::Ok);
+    let pid = recorded_pid(&request.state_dir);
+    drop(earlier);
+    assert!(
+        group_exists(pid),
+        "the child outlives the agent that started it"
+    );
+    let later = ProcessAgent::new();
+    assert_eq!(later.monitor(&request).await, Outcome::Ok);
+    assert_eq!(later.stop(&request).await, Outcome::Ok);
+    assert!(!group_exists(pid));
+    assert_eq!(later.monitor(&request).await, Outcome::NotRunning);
+}
+
+#[tokio::test]
+async fn monitor_respects_its_timeout_when_a_probe_hangs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    // A listener that accepts but never answers makes the HTTP probe hang.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/", silent.local_addr().expect("address"));
+    let mut request = request("hang", &[("command", "sleep"), ("args", "100")], dir.path());
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    request.params.insert("probe_http".into(), url.clone());
+    request.timeout = Duration::from_millis(500);
+    let started = Instant::now();
+    let outcome = agent.monitor(&request).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        outcome,
+        Outcome::failed(
+            Severity::Soft,
+            format!("HTTP probe of {url} got no answer within 500ms")
+        )
+    );
+    request.timeout = Duration::from_secs(10);
+    assert_eq!(agent.stop(&request).await, Outcome::Ok);
+}
