@@ -31,6 +31,88 @@ pub(crate) struct Placement {
     done: Vec<bool>,
     load: Vec<u32>,
     used: Vec<Vec<u64>>,
+    /// Capacity held by active instances of units not placed yet, so that a unit placed
+    /// earlier cannot take the room a running resource still occupies; a unit releases its
+    /// own reservation when it is placed. Without this, the result would depend on which
+    /// units happened to be active, and carrying out a plan could lead to another plan.
+    reserved: Vec<Vec<u64>>,
+    /// Per resource, the nodes where it holds a reservation.
+    reservations: Vec<Vec<NodeIdx>>,
+    /// Whether some node was refused for lack of capacity in this pass; if none was, the
+    /// reservations made no difference and another pass would give the same result.
+    capacity_blocked: bool,
+}
+
+/// What evaluating a unit on a node needs, computed once per unit rather than per node.
+struct UnitFacts {
+    unit: UnitIdx,
+    /// Maintenance nodes where any member is active: the unit is left alone there.
+    frozen: Vec<NodeIdx>,
+    /// Nodes (not down) where a runnable member is active.
+    active_nodes: Vec<NodeIdx>,
+    /// Per node with location constraints on any member (a constraint on any member applies
+    /// to the whole group, even to members that are stopped): the summed score, and the
+    /// member whose constraint made it `-INFINITY`.
+    locations: Vec<(NodeIdx, i64, Option<ResIdx>)>,
+    /// The runnable members' summed utilization of each limited capacity.
+    needs: Vec<(usize, u64)>,
+}
+
+impl UnitFacts {
+    fn new(index: &Index<'_>, unit: UnitIdx, members: &[ResIdx]) -> UnitFacts {
+        let all_members = &index.units[unit].members;
+        let active_on = |member: ResIdx| {
+            let view = &index.resources[member];
+            view.instances
+                .iter()
+                .map(|instance| instance.node)
+                .filter(move |&node| view.is_active_on(node, &index.nodes))
+        };
+        let mut frozen: Vec<NodeIdx> = all_members
+            .iter()
+            .flat_map(|&member| active_on(member))
+            .filter(|&node| index.nodes[node].maintenance)
+            .collect();
+        frozen.sort_unstable();
+        frozen.dedup();
+        let active_nodes = members
+            .iter()
+            .flat_map(|&member| active_on(member))
+            .collect();
+        let mut locations: Vec<(NodeIdx, i64, Option<ResIdx>)> = Vec::new();
+        for &member in all_members {
+            for &(node, score) in &index.resources[member].locations {
+                let position = match locations.iter().position(|l| l.0 == node) {
+                    Some(position) => position,
+                    None => {
+                        locations.push((node, 0, None));
+                        locations.len() - 1
+                    }
+                };
+                let entry = &mut locations[position];
+                entry.1 = score_add(entry.1, score);
+                if entry.1 <= -SCORE_INFINITY && entry.2.is_none() {
+                    entry.2 = Some(member);
+                }
+            }
+        }
+        let mut needs: Vec<(usize, u64)> = Vec::new();
+        for &member in members {
+            for &(key, amount) in &index.resources[member].utilization {
+                match needs.iter_mut().find(|need| need.0 == key) {
+                    Some(need) => need.1 += amount,
+                    None => needs.push((key, amount)),
+                }
+            }
+        }
+        UnitFacts {
+            unit,
+            frozen,
+            active_nodes,
+            locations,
+            needs,
+        }
+    }
 }
 
 /// A node that can run the unit, with what breaks ties.
@@ -53,7 +135,44 @@ impl Candidate {
     }
 }
 
+/// The most placement passes in one round; see `place`.
+const PLACEMENT_PASS_MAX: usize = 8;
+
+/// Places every unit. The first pass reserves capacity where resources are active now; each
+/// further pass reserves it where the previous pass placed them, until a pass changes
+/// nothing. At that fixed point every unit's node was chosen knowing where every later unit
+/// will be, so carrying out the plan and scheduling again gives the same placement and no
+/// actions. Without it, a resource moving off a full node in this round would let a clone
+/// or a resource placed earlier claim that room only in the next round.
 pub(crate) fn place(index: &Index<'_>, explain_unit: Option<UnitIdx>) -> Placement {
+    let order = unit_order(index);
+    let mut reserve_at: Vec<Vec<NodeIdx>> = index
+        .resources
+        .iter()
+        .map(|view| {
+            let nodes = view.instances.iter().map(|instance| instance.node);
+            nodes
+                .filter(|&node| view.is_active_on(node, &index.nodes))
+                .collect()
+        })
+        .collect();
+    let mut placement = place_once(index, &order, &reserve_at, explain_unit);
+    for _ in 1..PLACEMENT_PASS_MAX {
+        if !placement.capacity_blocked || placement.nodes == reserve_at {
+            break;
+        }
+        reserve_at = placement.nodes;
+        placement = place_once(index, &order, &reserve_at, explain_unit);
+    }
+    placement
+}
+
+fn place_once(
+    index: &Index<'_>,
+    order: &[UnitIdx],
+    reserve_at: &[Vec<NodeIdx>],
+    explain_unit: Option<UnitIdx>,
+) -> Placement {
     let resource_count = index.resources.len();
     let mut placement = Placement {
         nodes: vec![Vec::new(); resource_count],
@@ -64,17 +183,27 @@ pub(crate) fn place(index: &Index<'_>, explain_unit: Option<UnitIdx>) -> Placeme
         done: vec![false; index.units.len()],
         load: vec![0; index.nodes.len()],
         used: vec![vec![0; index.capacity_keys.len()]; index.nodes.len()],
+        reserved: vec![vec![0; index.capacity_keys.len()]; index.nodes.len()],
+        reservations: vec![Vec::new(); resource_count],
+        capacity_blocked: false,
     };
-    for unit in unit_order(index) {
+    for &unit in order {
+        for &member in &index.units[unit].members {
+            placement.reserve(index, member, &reserve_at[member]);
+        }
+    }
+    for &unit in order {
         placement.place_unit(index, unit, explain_unit == Some(unit));
         placement.done[unit] = true;
     }
     placement
 }
 
-/// Orders units so that dependencies come first; among free units, those already active
-/// come first (so they keep their capacity), then by name. Cycles are broken by taking the
-/// smallest remaining unit, whose constraints towards unplaced units are then ignored.
+/// Orders units so that dependencies come first, then by name; the order depends only on
+/// the configuration, never on the observed state, so a round after a carried-out plan
+/// weighs units in the same order. Running resources keep their room through reservations,
+/// not through the order. Cycles are broken by taking the smallest remaining unit, whose
+/// constraints towards units not yet placed are then ignored.
 fn unit_order(index: &Index<'_>) -> Vec<UnitIdx> {
     let unit_count = index.units.len();
     let mut successors: Vec<Vec<UnitIdx>> = vec![Vec::new(); unit_count];
@@ -97,19 +226,11 @@ fn unit_order(index: &Index<'_>) -> Vec<UnitIdx> {
     }
     let key = |unit: UnitIdx| {
         let members = &index.units[unit].members;
-        let active = members.iter().any(|&member| {
-            let resource = &index.resources[member];
-            resource
-                .instances
-                .iter()
-                .any(|instance| resource.is_active_on(instance.node, &index.nodes))
-        });
-        let name = index.resources[members[0]].id().0.as_str();
         let name = match &index.units[unit].kind {
             UnitKind::Group(group) => group.id.0.as_str(),
-            _ => name,
+            _ => index.resources[members[0]].id().0.as_str(),
         };
-        Reverse((!active, name, unit))
+        Reverse((name, unit))
     };
     let mut ready: BinaryHeap<_> = (0..unit_count)
         .filter(|&unit| in_degree[unit] == 0)
@@ -119,10 +240,10 @@ fn unit_order(index: &Index<'_>) -> Vec<UnitIdx> {
     let mut taken = vec![false; unit_count];
     while order.len() < unit_count {
         let unit = match ready.pop() {
-            Some(Reverse((_, _, unit))) => unit,
+            Some(Reverse((_, unit))) => unit,
             None => {
                 let remaining = (0..unit_count).filter(|&unit| !taken[unit]).map(key).max();
-                let Reverse((_, _, unit)) = remaining.expect("some unit remains");
+                let Reverse((_, unit)) = remaining.expect("some unit remains");
                 unit
             }
         };
@@ -144,54 +265,64 @@ fn unit_order(index: &Index<'_>) -> Vec<UnitIdx> {
 impl Placement {
     fn place_unit(&mut self, index: &Index<'_>, unit_idx: UnitIdx, explain: bool) {
         let unit = &index.units[unit_idx];
+        for &member in &unit.members {
+            self.release(index, member);
+        }
         let runnable = self.runnable_count(index, &unit.members);
         let members = &unit.members[..runnable];
         if members.is_empty() {
             return;
         }
-        let frozen: Vec<NodeIdx> = (0..index.nodes.len())
-            .filter(|&node| index.nodes[node].maintenance)
-            .filter(|&node| {
-                unit.members
-                    .iter()
-                    .any(|&member| index.resources[member].is_active_on(node, &index.nodes))
-            })
-            .collect();
-        let mut candidates = Vec::new();
+        let facts = UnitFacts::new(index, unit_idx, members);
+        let is_clone = matches!(unit.kind, UnitKind::Clone { .. });
+        let mut clone_candidates = Vec::new();
+        let (mut best, mut second): (Option<Candidate>, Option<Candidate>) = (None, None);
         for node in 0..index.nodes.len() {
-            if frozen.contains(&node) {
+            if facts.frozen.contains(&node) {
                 continue;
             }
-            let verdict = self.evaluate(index, unit_idx, members, node);
-            let active = members
-                .iter()
-                .any(|&m| index.resources[m].is_active_on(node, &index.nodes));
+            let active = facts.active_nodes.contains(&node);
+            let verdict = self.evaluate(index, &facts, members, node, active);
             if active {
                 self.active_verdicts[unit_idx].push((node, verdict));
             }
             if explain && index.nodes[node].configured {
                 self.explained.push((node, verdict));
             }
-            if let Ok(score) = verdict {
-                candidates.push(Candidate {
-                    node,
-                    score,
-                    active,
-                    load: self.load[node],
-                });
+            let score = match verdict {
+                Ok(score) => score,
+                Err(Block::Capacity { .. }) => {
+                    self.capacity_blocked = true;
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            let candidate = Candidate {
+                node,
+                score,
+                active,
+                load: self.load[node],
+            };
+            if is_clone {
+                clone_candidates.push(candidate);
+            } else if best.is_none_or(|b| candidate.key() > b.key()) {
+                second = best;
+                best = Some(candidate);
+            } else if second.is_none_or(|s| candidate.key() > s.key()) {
+                second = Some(candidate);
             }
         }
-        candidates.sort_by_key(|candidate| Reverse(candidate.key()));
         match unit.kind {
             UnitKind::Clone { max } => {
-                self.place_clone(index, members[0], &frozen, &candidates, max)
+                clone_candidates.sort_by_key(|candidate| Reverse(candidate.key()));
+                self.place_clone(index, members[0], &facts.frozen, &clone_candidates, max);
             }
-            UnitKind::Single | UnitKind::Group(_) if !frozen.is_empty() => {
-                self.freeze(index, members, &frozen);
+            UnitKind::Single | UnitKind::Group(_) if !facts.frozen.is_empty() => {
+                self.freeze(index, members, &facts.frozen);
             }
-            UnitKind::Single | UnitKind::Group(_) => match candidates.first() {
+            UnitKind::Single | UnitKind::Group(_) => match best {
                 Some(best) => {
-                    let why = why_best(best, candidates.get(1));
+                    let why = why_best(&best, second.as_ref());
                     self.assign(index, members, best.node, Some(best.score), why);
                 }
                 None => {
@@ -200,6 +331,38 @@ impl Placement {
                     }
                 }
             },
+        }
+    }
+
+    /// Reserves the capacity `resource` occupies on `nodes`, where it still fits after the
+    /// reservations made before it (an instance that does not fit will not stay there, so
+    /// it must not hold room it cannot keep).
+    fn reserve(&mut self, index: &Index<'_>, resource: ResIdx, nodes: &[NodeIdx]) {
+        let view = &index.resources[resource];
+        for &node in nodes {
+            if index.nodes[node].maintenance {
+                continue;
+            }
+            let fits = view.utilization.iter().all(|&(key, amount)| {
+                index.nodes[node].capacity[key].is_none_or(|capacity| {
+                    self.reserved[node][key].saturating_add(amount) <= capacity
+                })
+            });
+            if !fits {
+                continue;
+            }
+            for &(key, amount) in &view.utilization {
+                self.reserved[node][key] += amount;
+            }
+            self.reservations[resource].push(node);
+        }
+    }
+
+    fn release(&mut self, index: &Index<'_>, resource: ResIdx) {
+        for node in std::mem::take(&mut self.reservations[resource]) {
+            for &(key, amount) in &index.resources[resource].utilization {
+                self.reserved[node][key] -= amount;
+            }
         }
     }
 
@@ -244,14 +407,12 @@ impl Placement {
     fn evaluate(
         &self,
         index: &Index<'_>,
-        unit: UnitIdx,
+        facts: &UnitFacts,
         members: &[ResIdx],
         node: NodeIdx,
+        active_here: bool,
     ) -> Verdict {
         let view = &index.nodes[node];
-        let active_here = members
-            .iter()
-            .any(|&m| index.resources[m].is_active_on(node, &index.nodes));
         if !view.configured {
             return Err(Block::NotConfigured);
         }
@@ -273,10 +434,16 @@ impl Placement {
             colocation: 0,
             stickiness: 0,
         };
-        for &member in members {
-            self.score_member(index, unit, member, node, &mut score)?;
+        if let Some(&(_, location, banned_by)) = facts.locations.iter().find(|l| l.0 == node) {
+            if let Some(resource) = banned_by {
+                return Err(Block::Banned { resource });
+            }
+            score.location = location;
         }
-        self.check_capacity(index, members, node)?;
+        for &member in members {
+            self.score_member(index, facts.unit, member, node, &mut score)?;
+        }
+        self.check_capacity(index, &facts.needs, node)?;
         score.total = score_add(
             score_add(score.location, score.colocation),
             score.stickiness,
@@ -293,16 +460,9 @@ impl Placement {
         score: &mut Score,
     ) -> Result<(), Block> {
         let resource = &index.resources[member];
-        for &(location_node, location_score) in &resource.locations {
-            if location_node == node {
-                score.location = score_add(score.location, location_score);
-            }
-        }
-        if score.location <= -SCORE_INFINITY {
-            return Err(Block::Banned { resource: member });
-        }
         let threshold = resource.resource.options.migration_threshold;
-        if let Some(instance) = resource.instance(node) {
+        let instance = resource.instance(node);
+        if let Some(instance) = instance {
             if threshold > 0 && instance.fail_count >= threshold {
                 let failures = instance.fail_count;
                 return Err(Block::Threshold {
@@ -334,7 +494,7 @@ impl Placement {
                 score.colocation = score_add(score.colocation, colocation_score);
             }
         }
-        if resource.is_active_on(node, &index.nodes) {
+        if instance.is_some_and(|instance| instance.state.is_active()) {
             score.stickiness = score_add(score.stickiness, resource.resource.options.stickiness);
         }
         Ok(())
@@ -343,20 +503,15 @@ impl Placement {
     fn check_capacity(
         &self,
         index: &Index<'_>,
-        members: &[ResIdx],
+        needs: &[(usize, u64)],
         node: NodeIdx,
     ) -> Result<(), Block> {
-        for (key, capacity) in index.nodes[node].capacity.iter().enumerate() {
-            let Some(capacity) = capacity else {
+        for &(key, needed) in needs {
+            let Some(capacity) = index.nodes[node].capacity[key] else {
                 continue;
             };
-            let needed: u64 = members
-                .iter()
-                .flat_map(|&m| &index.resources[m].utilization)
-                .filter(|(k, _)| *k == key)
-                .map(|(_, amount)| amount)
-                .sum();
-            let free = capacity.saturating_sub(self.used[node][key]);
+            let taken = self.used[node][key].saturating_add(self.reserved[node][key]);
+            let free = capacity.saturating_sub(taken);
             if needed > free {
                 return Err(Block::Capacity { key, needed, free });
             }
