@@ -1,0 +1,126 @@
+//! HTTP mode: per-request balancing, forwarded headers, upgrades and metrics.
+
+use std::collections::HashMap;
+
+use lb::{Algorithm, Protocol};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+
+use crate::support::{Backend, Client, fetch, read_head, service, start};
+
+#[tokio::test]
+async fn backend_sees_x_forwarded_for_and_proto() {
+    let backend = Backend::start("a").await;
+    let (_director, addr) = start(service(
+        Protocol::Http,
+        Algorithm::RoundRobin,
+        vec![backend.config(1)],
+    ))
+    .await;
+    let (status, body) = fetch(addr, "/xff").await.expect("request");
+    assert_eq!((status, body.as_str()), (200, "xff=127.0.0.1;proto=http"));
+    let mut client = Client::connect(addr).await.expect("connect");
+    let (_, body) = client
+        .get("/xff", "X-Forwarded-For: 10.1.2.3\r\n")
+        .await
+        .expect("request");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "xff=10.1.2.3, 127.0.0.1;proto=http"
+    );
+}
+
+#[tokio::test]
+async fn weighted_round_robin_balances_each_request_of_one_keep_alive_connection() {
+    let backends = [
+        Backend::start("a").await,
+        Backend::start("b").await,
+        Backend::start("c").await,
+    ];
+    let servers = backends
+        .iter()
+        .zip([1, 2, 3])
+        .map(|(backend, weight)| backend.config(weight))
+        .collect();
+    let (director, addr) = start(service(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        servers,
+    ))
+    .await;
+    let mut client = Client::connect(addr).await.expect("connect");
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for _ in 0..60 {
+        let (status, body) = client.get("/name", "").await.expect("request");
+        assert_eq!(status, 200);
+        *counts
+            .entry(String::from_utf8(body).expect("utf-8"))
+            .or_insert(0) += 1;
+    }
+    assert_eq!((counts["a"], counts["b"], counts["c"]), (10, 20, 30));
+    let snapshot = director.snapshot();
+    assert_eq!(snapshot.services[0].connections_total, 1);
+    assert_eq!(snapshot.services[0].requests_total, 60);
+    assert_eq!(snapshot.services[0].servers[2].requests_total, 30);
+}
+
+#[tokio::test]
+async fn websocket_upgrade_is_passed_through_as_bytes() {
+    let backend = Backend::start("a").await;
+    let (_director, addr) = start(service(
+        Protocol::Http,
+        Algorithm::RoundRobin,
+        vec![backend.config(1)],
+    ))
+    .await;
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut reader = BufReader::new(stream);
+    let request = "GET /chat HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\n\
+                   Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    reader
+        .get_mut()
+        .write_all(request.as_bytes())
+        .await
+        .expect("send");
+    let head = read_head(&mut reader).await.expect("response head");
+    assert!(
+        head.first_line.starts_with("HTTP/1.1 101"),
+        "{}",
+        head.first_line
+    );
+    for message in ["ping", "a longer second frame"] {
+        reader
+            .get_mut()
+            .write_all(message.as_bytes())
+            .await
+            .expect("send frame");
+        let mut echo = vec![0; message.len()];
+        reader.read_exact(&mut echo).await.expect("echo");
+        assert_eq!(echo, message.as_bytes());
+    }
+}
+
+#[tokio::test]
+async fn prometheus_text_carries_service_and_server_counters() {
+    let backend = Backend::start("a").await;
+    let (director, addr) = start(service(
+        Protocol::Http,
+        Algorithm::RoundRobin,
+        vec![backend.config(1)],
+    ))
+    .await;
+    for _ in 0..3 {
+        fetch(addr, "/name").await.expect("request");
+    }
+    let text = lb::render_prometheus(&director.snapshot());
+    assert!(
+        text.contains("# TYPE lb_connections_active gauge\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lb_requests_total{service=\"web\"} 3\n"),
+        "{text}"
+    );
+    assert!(text.contains("lb_server_requests_total{service=\"web\",server=\"a\"} 3\n"));
+    assert!(text.contains("lb_server_healthy{service=\"web\",server=\"a\"} 1\n"));
+    assert!(!text.contains("127.0.0.1"), "no address labels");
+}
