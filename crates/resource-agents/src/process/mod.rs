@@ -104,13 +104,16 @@ impl ProcessAgent {
         }
         // Not supervised: started by an earlier agent. If it is our child after all (the
         // earlier agent lived in this process), reap it so its zombie does not linger.
-        crate::child::try_reap(record.pid);
+        // Only a zombie whose start time matches is reaped: never someone else's child.
         match state::leader(&record) {
             Leader::Alive => Observed::Alive(record),
-            Leader::Zombie => Observed::Dead {
-                record,
-                how: "exited".to_owned(),
-            },
+            Leader::Zombie => {
+                crate::child::try_reap(record.pid);
+                Observed::Dead {
+                    record,
+                    how: "exited".to_owned(),
+                }
+            }
             Leader::Gone => Observed::Dead {
                 record,
                 how: "is gone".to_owned(),
