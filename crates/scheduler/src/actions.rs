@@ -9,12 +9,12 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use model::{OrderKind, ResourceState};
+use model::{NodeHealth, OrderKind, ResourceState};
 
 use crate::index::{Index, NodeIdx, ResIdx, UnitKind};
 use crate::placement::Placement;
 use crate::plan::{Action, ActionKind};
-use crate::reason::Decision;
+use crate::reason::{Block, Decision, StopWhy};
 
 /// Per resource, the (node, reason) pairs of its stops and of its starts.
 struct Drafts {
@@ -33,6 +33,7 @@ pub(crate) fn plan_actions(index: &Index<'_>, placement: &Placement) -> Vec<Acti
     }
     let start_order = dependency_order(index, false);
     cascade_restarts(index, placement, &start_order, &mut drafts);
+    add_group_notes(index, &mut drafts);
     let mut actions = orphan_stops(index);
     for resource in dependency_order(index, true) {
         push_sorted(
@@ -84,23 +85,47 @@ fn diff(index: &Index<'_>, placement: &Placement, resource: ResIdx, drafts: &mut
         }
         if !placed.contains(&node) {
             let reason = index.stop_reason(placement, resource, node);
-            drafts.stops[resource].push((node, index.with_group_note(resource, reason, true)));
+            drafts.stops[resource].push((node, reason));
         } else if instance.state == ResourceState::Failed {
             let failure = match instance.last_failure {
-                Some(text) => format!("{} failures, last: {text}", instance.fail_count),
-                None => format!("{} failures", instance.fail_count),
+                Some(text) => format!("{}, last: {text}", failures(instance.fail_count)),
+                None => failures(instance.fail_count),
             };
             let node_id = index.node_id(node);
             let stop = format!("recovering: failed on node {node_id} ({failure})");
             let start = format!("recovering on node {node_id} after the failure");
-            drafts.stops[resource].push((node, index.with_group_note(resource, stop, true)));
-            drafts.starts[resource].push((node, index.with_group_note(resource, start, false)));
+            drafts.stops[resource].push((node, stop));
+            drafts.starts[resource].push((node, start));
         }
     }
     for &node in placed {
         if !view.is_active_on(node, &index.nodes) {
             let reason = index.start_reason(placement, resource, node);
-            drafts.starts[resource].push((node, index.with_group_note(resource, reason, false)));
+            drafts.starts[resource].push((node, reason));
+        }
+    }
+}
+
+/// Where a group member and the member before it both change on one node, says so: the
+/// member starts after the one before it and stops before it. Reasons that already name
+/// the group are left as they are.
+fn add_group_notes(index: &Index<'_>, drafts: &mut Drafts) {
+    for unit in &index.units {
+        let UnitKind::Group(group) = &unit.kind else {
+            continue;
+        };
+        let mention = format!("group {}", group.id);
+        for pair in unit.members.windows(2) {
+            let (previous, member) = (pair[0], pair[1]);
+            let previous_id = index.resources[previous].id();
+            for (lists, word) in [(&mut drafts.starts, "after"), (&mut drafts.stops, "before")] {
+                let nodes: Vec<NodeIdx> = lists[previous].iter().map(|(node, _)| *node).collect();
+                for (node, reason) in &mut lists[member] {
+                    if nodes.contains(node) && !reason.contains(&mention) {
+                        reason.push_str(&format!("; {mention}: {word} {previous_id}"));
+                    }
+                }
+            }
         }
     }
 }
@@ -126,8 +151,7 @@ fn cascade_restarts(
                     continue;
                 }
                 let first_id = index.resources[first].id();
-                let stop =
-                    format!("restart: {first_id} starts, and this must start after it ({via})");
+                let stop = format!("restart: must start after {first_id}, which starts ({via})");
                 let start = format!("restart after {first_id} ({via})");
                 drafts.stops[then].push((node, stop));
                 drafts.starts[then].push((node, start));
@@ -236,17 +260,16 @@ impl Index<'_> {
         resource: ResIdx,
         node: NodeIdx,
     ) -> String {
-        let (target, why) = match placement.decisions[resource] {
-            Decision::Stopped(why) => return self.stop_text(resource, why),
-            Decision::Placed { node: target, why } => (target, why),
+        let block = self.block_at(placement, resource, node);
+        let (target, why) = match (placement.decisions[resource], block) {
+            (Decision::Stopped(StopWhy::NoNode), Some(block)) => {
+                return format!("{}, and no other node can run it", block);
+            }
+            (Decision::Stopped(why), _) => return self.stop_text(resource, why),
+            (Decision::Placed { .. }, Some(block)) => return block,
+            (Decision::Placed { node: target, why }, None) => (target, why),
         };
         let unit = self.resources[resource].unit;
-        let verdict = placement.active_verdicts[unit]
-            .iter()
-            .find(|(n, _)| *n == node);
-        if let Some((_, Err(block))) = verdict {
-            return self.block_text(node, *block);
-        }
         if let UnitKind::Clone { max } = self.units[unit].kind {
             return format!("at most {max} instances, and other nodes score higher");
         }
@@ -261,6 +284,19 @@ impl Index<'_> {
         }
         let why_text = self.why_text(target, placement.scores[resource], why);
         format!("moves to node {target_id}: {why_text}")
+    }
+
+    /// Why the unit of `resource` cannot stay on `node`, where it is active, if a node-level
+    /// reason (standby, ban, threshold, ...) says so.
+    fn block_at(&self, placement: &Placement, resource: ResIdx, node: NodeIdx) -> Option<String> {
+        let unit = self.resources[resource].unit;
+        let verdict = placement.active_verdicts[unit]
+            .iter()
+            .find(|(n, _)| *n == node);
+        match verdict {
+            Some((_, Err(block))) => Some(self.block_text(node, *block)),
+            _ => None,
+        }
     }
 
     /// Why `resource` starts on `node`, naming where it comes from when it moves.
@@ -288,36 +324,25 @@ impl Index<'_> {
                     .map(move |instance| (member, instance.node))
             })
             .next();
-        match previous {
-            Some((_, from)) if !self.nodes[from].is_actionable() => {
-                format!(
-                    "{}; {base}",
-                    self.block_text(from, crate::reason::Block::Down)
-                )
-            }
-            Some((member, from)) => {
-                let from_id = self.node_id(from);
-                format!(
-                    "moves from node {from_id}: {}",
-                    self.stop_reason(placement, member, from)
-                )
-            }
-            None => base,
+        let Some((member, from)) = previous else {
+            return base;
+        };
+        if self.nodes[from].health == NodeHealth::Down {
+            return format!("{}; {base}", self.block_text(from, Block::Down));
+        }
+        let from_id = self.node_id(from);
+        match self.block_at(placement, member, from) {
+            Some(block) => format!("moves from node {from_id}: {block}"),
+            None => format!("moves from node {from_id}: {base}"),
         }
     }
+}
 
-    /// Adds where a group member sits in its group's start order.
-    fn with_group_note(&self, resource: ResIdx, reason: String, stopping: bool) -> String {
-        let unit = self.unit_of(resource);
-        let UnitKind::Group(group) = &unit.kind else {
-            return reason;
-        };
-        let position = unit.members.iter().position(|&member| member == resource);
-        let Some(position) = position.filter(|&position| position > 0) else {
-            return reason;
-        };
-        let previous = self.resources[unit.members[position - 1]].id();
-        let word = if stopping { "before" } else { "after" };
-        format!("{reason}; group {}: {word} {previous}", group.id)
+/// "1 failure", "3 failures".
+pub(crate) fn failures(count: u32) -> String {
+    if count == 1 {
+        "1 failure".to_owned()
+    } else {
+        format!("{count} failures")
     }
 }

@@ -36,6 +36,9 @@ pub(crate) struct Placement {
     /// own reservation when it is placed. Without this, the result would depend on which
     /// units happened to be active, and carrying out a plan could lead to another plan.
     reserved: Vec<Vec<u64>>,
+    /// Per node, how many resources not placed yet are reserved there; counts as load, so
+    /// a recovered resource avoids nodes busy with resources that stay.
+    reserved_load: Vec<u32>,
     /// Per resource, the nodes where it holds a reservation.
     reservations: Vec<Vec<NodeIdx>>,
     /// Whether some node was refused for lack of capacity in this pass; if none was, the
@@ -184,6 +187,7 @@ fn place_once(
         load: vec![0; index.nodes.len()],
         used: vec![vec![0; index.capacity_keys.len()]; index.nodes.len()],
         reserved: vec![vec![0; index.capacity_keys.len()]; index.nodes.len()],
+        reserved_load: vec![0; index.nodes.len()],
         reservations: vec![Vec::new(); resource_count],
         capacity_blocked: false,
     };
@@ -301,7 +305,7 @@ impl Placement {
                 node,
                 score,
                 active,
-                load: self.load[node],
+                load: self.load[node] + self.reserved_load[node],
             };
             if is_clone {
                 clone_candidates.push(candidate);
@@ -354,12 +358,14 @@ impl Placement {
             for &(key, amount) in &view.utilization {
                 self.reserved[node][key] += amount;
             }
+            self.reserved_load[node] += 1;
             self.reservations[resource].push(node);
         }
     }
 
     fn release(&mut self, index: &Index<'_>, resource: ResIdx) {
         for node in std::mem::take(&mut self.reservations[resource]) {
+            self.reserved_load[node] -= 1;
             for &(key, amount) in &index.resources[resource].utilization {
                 self.reserved[node][key] -= amount;
             }

@@ -127,8 +127,8 @@ impl Index<'_> {
                 threshold,
                 failures,
             } => format!(
-                "migration threshold {threshold} reached on node {node_id} ({failures} failures \
-                 of {})",
+                "migration threshold {threshold} reached on node {node_id} ({} of {})",
+                crate::actions::failures(failures),
                 self.resources[resource].id()
             ),
             Block::MustRunWith { resource, with } => format!(
@@ -171,7 +171,10 @@ impl Index<'_> {
             }
             Why::StaysTie => format!("it stays on node {node_id}: no node scores higher"),
             Why::Location { runner: other } => {
-                format!("location preference for node {node_id} ({})", runner(other))
+                format!(
+                    "location constraints favour node {node_id} ({})",
+                    runner(other)
+                )
             }
             Why::Colocation { runner: other } => {
                 format!("colocation draws it to node {node_id} ({})", runner(other))
@@ -180,10 +183,10 @@ impl Index<'_> {
                 format!("node {node_id} has the best score ({})", runner(other))
             }
             Why::LeastLoaded { load } => {
-                format!("node {node_id} is the least loaded of the best nodes ({load} resources)")
+                format!("node {node_id} is the least loaded of the best nodes (load {load})")
             }
             Why::LowestId => {
-                format!("node {node_id} has the lowest id of the equally good nodes")
+                format!("node {node_id} has the lowest id of the best, equally loaded nodes")
             }
             Why::CloneInstance => format!("clone instance on eligible node {node_id}"),
             Why::Frozen => format!("node {node_id} is in maintenance: left as it is"),
@@ -199,7 +202,10 @@ impl Index<'_> {
                     crate::index::UnitKind::Group(group) => group.id.to_string(),
                     _ => String::new(),
                 };
-                format!("group {group}: after {}, which is stopped", name(member))
+                format!(
+                    "group {group}: {}, earlier in the group, is stopped",
+                    name(member)
+                )
             }
             StopWhy::NeedsFirst { first } => {
                 format!("order constraint: needs {}, which is stopped", name(first))

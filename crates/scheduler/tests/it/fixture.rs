@@ -218,6 +218,19 @@ fn render_resources(out: &mut String, input: &SchedulerInput) {
         }
         writeln!(out, "  {} ({}): {state}", resource.id, traits.join(", ")).unwrap();
     }
+    for (resource, statuses) in &input.observed.resources {
+        if input.config.resources.contains_key(resource) {
+            continue;
+        }
+        for (node, status) in statuses {
+            writeln!(
+                out,
+                "  {resource} (not configured): {} on node {node}",
+                status.state
+            )
+            .unwrap();
+        }
+    }
 }
 
 fn render_structure(out: &mut String, input: &SchedulerInput) {
