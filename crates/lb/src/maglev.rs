@@ -47,7 +47,7 @@ fn is_prime(value: usize) -> bool {
     }
     let mut divisor = 2;
     while divisor * divisor <= value {
-        if value % divisor == 0 {
+        if value.is_multiple_of(divisor) {
             return false;
         }
         divisor += 1;

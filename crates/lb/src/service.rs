@@ -94,7 +94,7 @@ impl ServiceShared {
             servers: pool
                 .servers
                 .iter()
-                .map(|server| server_snapshot(server))
+                .map(server_snapshot)
                 .collect(),
         }
     }
@@ -281,7 +281,7 @@ impl Service {
 fn new_counters(
     config: &ServiceConfig,
     old: Option<&Pool>,
-) -> HashMap<String, Arc<ServerCounters>> {
+) -> CountersByName {
     config
         .servers
         .iter()
@@ -299,11 +299,14 @@ fn new_counters(
         .collect()
 }
 
+/// Counters of each server of a pool, by server name.
+type CountersByName = HashMap<String, Arc<ServerCounters>>;
+
 /// Builds a pool off the lock and swaps it in only if nobody published in between, so the
 /// health rebuilder never overwrites a newer configuration and readers never wait for a build.
 fn publish(
     pool_tx: &watch::Sender<Arc<Pool>>,
-    replacement: Option<(Arc<ServiceConfig>, HashMap<String, Arc<ServerCounters>>)>,
+    replacement: Option<(Arc<ServiceConfig>, CountersByName)>,
 ) {
     let (config, server_counters) = match replacement {
         Some(replacement) => replacement,
