@@ -62,25 +62,16 @@ struct UnitFacts {
 }
 
 impl UnitFacts {
-    fn new(index: &Index<'_>, unit: UnitIdx, members: &[ResIdx]) -> UnitFacts {
+    fn new(
+        index: &Index<'_>,
+        unit: UnitIdx,
+        members: &[ResIdx],
+        frozen: Vec<NodeIdx>,
+    ) -> UnitFacts {
         let all_members = &index.units[unit].members;
-        let active_on = |member: ResIdx| {
-            let view = &index.resources[member];
-            view.instances
-                .iter()
-                .map(|instance| instance.node)
-                .filter(move |&node| view.is_active_on(node, &index.nodes))
-        };
-        let mut frozen: Vec<NodeIdx> = all_members
-            .iter()
-            .flat_map(|&member| active_on(member))
-            .filter(|&node| index.nodes[node].maintenance)
-            .collect();
-        frozen.sort_unstable();
-        frozen.dedup();
         let active_nodes = members
             .iter()
-            .flat_map(|&member| active_on(member))
+            .flat_map(|&member| active_nodes(index, member))
             .collect();
         let mut locations: Vec<(NodeIdx, i64, Option<ResIdx>)> = Vec::new();
         for &member in all_members {
@@ -116,6 +107,27 @@ impl UnitFacts {
             needs,
         }
     }
+}
+
+/// The nodes (not down) where `member` may be running.
+fn active_nodes<'a>(index: &'a Index<'_>, member: ResIdx) -> impl Iterator<Item = NodeIdx> + 'a {
+    let view = &index.resources[member];
+    view.instances
+        .iter()
+        .map(|instance| instance.node)
+        .filter(move |&node| view.is_active_on(node, &index.nodes))
+}
+
+/// Maintenance nodes where any member is active: the unit is left alone there.
+fn frozen_nodes(index: &Index<'_>, members: &[ResIdx]) -> Vec<NodeIdx> {
+    let mut frozen: Vec<NodeIdx> = members
+        .iter()
+        .flat_map(|&member| active_nodes(index, member))
+        .filter(|&node| index.nodes[node].maintenance)
+        .collect();
+    frozen.sort_unstable();
+    frozen.dedup();
+    frozen
 }
 
 /// A node that can run the unit, with what breaks ties.
@@ -272,13 +284,22 @@ impl Placement {
         for &member in &unit.members {
             self.release(index, member);
         }
+        let frozen = frozen_nodes(index, &unit.members);
+        let is_clone = matches!(unit.kind, UnitKind::Clone { .. });
+        if !frozen.is_empty() && !is_clone {
+            self.freeze(index, &unit.members, &frozen);
+            return;
+        }
         let runnable = self.runnable_count(index, &unit.members);
         let members = &unit.members[..runnable];
         if members.is_empty() {
+            if !frozen.is_empty() {
+                // A clone that should stop keeps its instances on maintenance nodes.
+                self.place_clone(index, unit.members[0], &frozen, &[], 0);
+            }
             return;
         }
-        let facts = UnitFacts::new(index, unit_idx, members);
-        let is_clone = matches!(unit.kind, UnitKind::Clone { .. });
+        let facts = UnitFacts::new(index, unit_idx, members, frozen);
         let mut clone_candidates = Vec::new();
         let (mut best, mut second): (Option<Candidate>, Option<Candidate>) = (None, None);
         for node in 0..index.nodes.len() {

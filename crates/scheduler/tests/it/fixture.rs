@@ -176,7 +176,13 @@ fn render_resources(out: &mut String, input: &SchedulerInput) {
             for (node, status) in statuses {
                 let mut text = format!("{} on node {node}", status.state);
                 if status.fail_count > 0 {
-                    write!(text, " ({} failures", status.fail_count).unwrap();
+                    write!(
+                        text,
+                        " ({} failure{}",
+                        status.fail_count,
+                        if status.fail_count == 1 { "" } else { "s" }
+                    )
+                    .unwrap();
                     if let Some(at) = status.last_failure_at {
                         write!(text, ", last at {at}").unwrap();
                     }
