@@ -164,10 +164,9 @@ fn restart_successors(index: &Index<'_>, first: ResIdx) -> Vec<(ResIdx, String)>
     let mut successors = Vec::new();
     if let UnitKind::Group(group) = &index.unit_of(first).kind {
         let members = &index.unit_of(first).members;
-        if let Some(position) = members.iter().position(|&member| member == first) {
-            if let Some(&next) = members.get(position + 1) {
-                successors.push((next, format!("group {}", group.id)));
-            }
+        let position = members.iter().position(|&member| member == first);
+        if let Some(&next) = position.and_then(|position| members.get(position + 1)) {
+            successors.push((next, format!("group {}", group.id)));
         }
     }
     if index.resources[first].resource.clone.is_none() {

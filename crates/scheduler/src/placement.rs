@@ -489,15 +489,16 @@ impl Placement {
         let resource = &index.resources[member];
         let threshold = resource.resource.options.migration_threshold;
         let instance = resource.instance(node);
-        if let Some(instance) = instance {
-            if threshold > 0 && instance.fail_count >= threshold {
-                let failures = instance.fail_count;
-                return Err(Block::Threshold {
-                    resource: member,
-                    threshold,
-                    failures,
-                });
-            }
+        if let Some(instance) = instance
+            && threshold > 0
+            && instance.fail_count >= threshold
+        {
+            let failures = instance.fail_count;
+            return Err(Block::Threshold {
+                resource: member,
+                threshold,
+                failures,
+            });
         }
         for &(with, colocation_score) in &resource.colocations {
             let with_unit = index.resources[with].unit;

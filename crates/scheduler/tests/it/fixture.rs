@@ -112,15 +112,15 @@ pub(crate) fn parse(text: &str) -> SchedulerInput {
 /// resulting placement with each decision.
 pub(crate) fn render(title: &str, input: &SchedulerInput, plan: &Plan) -> String {
     let mut out = String::new();
-    writeln!(out, "{title}").unwrap();
-    writeln!(out, "now: {}", input.now).unwrap();
-    writeln!(out, "\nstarting state").unwrap();
+    writeln!(out, "{title}").expect("writing to a String cannot fail");
+    writeln!(out, "now: {}", input.now).expect("writing to a String cannot fail");
+    writeln!(out, "\nstarting state").expect("writing to a String cannot fail");
     render_nodes(&mut out, input);
     render_resources(&mut out, input);
     render_structure(&mut out, input);
-    writeln!(out, "\nactions").unwrap();
+    writeln!(out, "\nactions").expect("writing to a String cannot fail");
     if plan.actions.is_empty() {
-        writeln!(out, "  (none)").unwrap();
+        writeln!(out, "  (none)").expect("writing to a String cannot fail");
     }
     for (position, action) in plan.actions.iter().enumerate() {
         let kind = match action.kind {
@@ -135,9 +135,9 @@ pub(crate) fn render(title: &str, input: &SchedulerInput, plan: &Plan) -> String
             action.node,
             action.reason
         )
-        .unwrap();
+        .expect("writing to a String cannot fail");
     }
-    writeln!(out, "\nresulting placement").unwrap();
+    writeln!(out, "\nresulting placement").expect("writing to a String cannot fail");
     for (resource, nodes) in &plan.placement {
         let nodes = if nodes.is_empty() {
             "-".to_owned()
@@ -148,7 +148,8 @@ pub(crate) fn render(title: &str, input: &SchedulerInput, plan: &Plan) -> String
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        writeln!(out, "  {resource} -> {nodes}: {}", plan.decisions[resource]).unwrap();
+        writeln!(out, "  {resource} -> {nodes}: {}", plan.decisions[resource])
+            .expect("writing to a String cannot fail");
     }
     out
 }
@@ -163,9 +164,9 @@ fn render_nodes(out: &mut String, input: &SchedulerInput) {
             line.push_str(", maintenance");
         }
         for (key, amount) in &node.capacity {
-            write!(line, ", {key} capacity {amount}").unwrap();
+            write!(line, ", {key} capacity {amount}").expect("writing to a String cannot fail");
         }
-        writeln!(out, "{line}").unwrap();
+        writeln!(out, "{line}").expect("writing to a String cannot fail");
     }
 }
 
@@ -182,9 +183,9 @@ fn render_resources(out: &mut String, input: &SchedulerInput) {
                         status.fail_count,
                         if status.fail_count == 1 { "" } else { "s" }
                     )
-                    .unwrap();
+                    .expect("writing to a String cannot fail");
                     if let Some(at) = status.last_failure_at {
-                        write!(text, ", last at {at}").unwrap();
+                        write!(text, ", last at {at}").expect("writing to a String cannot fail");
                     }
                     text.push(')');
                 }
@@ -222,7 +223,8 @@ fn render_resources(out: &mut String, input: &SchedulerInput) {
         for (key, amount) in &resource.utilization {
             traits.push(format!("uses {key} {amount}"));
         }
-        writeln!(out, "  {} ({}): {state}", resource.id, traits.join(", ")).unwrap();
+        writeln!(out, "  {} ({}): {state}", resource.id, traits.join(", "))
+            .expect("writing to a String cannot fail");
     }
     for (resource, statuses) in &input.observed.resources {
         if input.config.resources.contains_key(resource) {
@@ -234,7 +236,7 @@ fn render_resources(out: &mut String, input: &SchedulerInput) {
                 "  {resource} (not configured): {} on node {node}",
                 status.state
             )
-            .unwrap();
+            .expect("writing to a String cannot fail");
         }
     }
 }
@@ -242,7 +244,8 @@ fn render_resources(out: &mut String, input: &SchedulerInput) {
 fn render_structure(out: &mut String, input: &SchedulerInput) {
     for group in input.config.groups.values() {
         let members: Vec<String> = group.members.iter().map(ToString::to_string).collect();
-        writeln!(out, "  group {}: {}", group.id, members.join(", ")).unwrap();
+        writeln!(out, "  group {}: {}", group.id, members.join(", "))
+            .expect("writing to a String cannot fail");
     }
     for constraint in &input.config.constraints {
         let text = match constraint {
@@ -266,11 +269,12 @@ fn render_structure(out: &mut String, input: &SchedulerInput) {
                     score_display(location.score)
                 );
                 if let Some(expires_at) = location.expires_at {
-                    write!(text, ", expires at {expires_at}").unwrap();
+                    write!(text, ", expires at {expires_at}")
+                        .expect("writing to a String cannot fail");
                 }
                 text
             }
         };
-        writeln!(out, "  {text}").unwrap();
+        writeln!(out, "  {text}").expect("writing to a String cannot fail");
     }
 }

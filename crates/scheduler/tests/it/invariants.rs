@@ -220,13 +220,13 @@ fn check_capacity(input: &SchedulerInput, plan: &Plan) {
     }
     for ((node, key), amount) in used {
         let node_config = &input.config.nodes[&node];
-        if let Some(capacity) = node_config.capacity.get(key) {
-            if !node_config.maintenance {
-                assert!(
-                    amount <= *capacity,
-                    "node {node} {key}: {amount} above capacity {capacity}"
-                );
-            }
+        if let Some(capacity) = node_config.capacity.get(key)
+            && !node_config.maintenance
+        {
+            assert!(
+                amount <= *capacity,
+                "node {node} {key}: {amount} above capacity {capacity}"
+            );
         }
     }
 }
