@@ -1,0 +1,136 @@
+//! Running one CLI command: connect, call the API, print the rendered answer.
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use crate::config::{Target, connect_target};
+use crate::errors::explain;
+use crate::events::run_events;
+use crate::render::{render_json, render_nodes, render_status};
+use crate::{ApiArgs, CliCommand, KvCommand, NodeCommand};
+
+/// Runs `command` against the API that `api` resolves to.
+///
+/// Errors name the problem and its fix; the caller prints them and exits non-zero.
+pub async fn run(api: &ApiArgs, command: CliCommand) -> anyhow::Result<()> {
+    let (client, target) = connect_target(api)?;
+    let mut output = Output::stdout();
+    match command {
+        CliCommand::Status { json } => {
+            let status = client
+                .status()
+                .await
+                .map_err(|error| explain(error, &target))?;
+            let text = if json {
+                render_json(&status)
+            } else {
+                render_status(&status)
+            };
+            output.text(&text)
+        }
+        CliCommand::Node(NodeCommand::List { json }) => {
+            let nodes = client
+                .nodes()
+                .await
+                .map_err(|error| explain(error, &target))?;
+            let text = if json {
+                render_json(&nodes)
+            } else {
+                render_nodes(&nodes)
+            };
+            output.text(&text)
+        }
+        CliCommand::Node(NodeCommand::Remove { id }) => {
+            remove_node(&client, &target, id, &mut output).await
+        }
+        CliCommand::Events { follow, json, last } => {
+            run_events(&client, &target, follow, json, last).await
+        }
+        CliCommand::Kv(KvCommand::Get { key, stale }) => {
+            let value = client
+                .kv_get(&key, stale)
+                .await
+                .map_err(|error| explain(error, &target))?;
+            output.line(&value.value)
+        }
+        CliCommand::Kv(KvCommand::Put { key, value }) => {
+            let written = client
+                .kv_put(&key, &value)
+                .await
+                .map_err(|error| explain(error, &target))?;
+            output.line(&written.revision.to_string())
+        }
+    }
+}
+
+/// Removes a node, naming it in the message when the node list is available.
+async fn remove_node(
+    client: &api::Client,
+    target: &Target,
+    id: u64,
+    output: &mut Output,
+) -> anyhow::Result<()> {
+    // The name only makes the message friendlier, so a failed lookup is not an error.
+    let name = match client.nodes().await {
+        Ok(nodes) => nodes
+            .into_iter()
+            .find(|node| node.id == id)
+            .map(|node| node.name),
+        Err(_) => None,
+    };
+    client
+        .remove_node(id)
+        .await
+        .map_err(|error| explain(error, target))?;
+    output.line(&removed_message(id, name.as_deref()))
+}
+
+pub(crate) fn removed_message(id: u64, name: Option<&str>) -> String {
+    let node = match name {
+        Some(name) => format!("node {id} ({name})"),
+        None => format!("node {id}"),
+    };
+    format!("removed {node} from the cluster; stop its agent if it still runs")
+}
+
+/// Standard output that treats a closed pipe (`encluster events | head`) as a normal end.
+pub(crate) struct Output {
+    stdout: std::io::Stdout,
+    closed: bool,
+}
+
+impl Output {
+    pub(crate) fn stdout() -> Output {
+        Output {
+            stdout: std::io::stdout(),
+            closed: false,
+        }
+    }
+
+    /// Whether the reader went away, so `--follow` can stop.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Writes `line` and a newline, flushed so `--follow` shows events at once.
+    pub(crate) fn line(&mut self, line: &str) -> anyhow::Result<()> {
+        self.text(&format!("{line}\n"))
+    }
+
+    /// Writes `text` as is.
+    pub(crate) fn text(&mut self, text: &str) -> anyhow::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let mut lock = self.stdout.lock();
+        let result = lock.write_all(text.as_bytes()).and_then(|()| lock.flush());
+        match result {
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other.context("cannot write to standard output"),
+        }
+    }
+}

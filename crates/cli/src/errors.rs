@@ -1,0 +1,134 @@
+//! Turning API client errors into messages that name the problem and the fix.
+
+use std::error::Error as StdError;
+
+use api::ClientError;
+
+use crate::config::{Origin, Target};
+
+/// What went wrong underneath a transport error, as far as the CLI can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransportCause {
+    /// Nothing listens at the address.
+    Refused,
+    /// The server's certificate is not signed by the configured cluster CA (or not for
+    /// this address).
+    Certificate,
+    /// The connection or the answer took too long.
+    Timeout,
+    /// Anything else: reset connections, DNS failures and the like.
+    Other,
+}
+
+/// Explains a failed API call.
+pub(crate) fn explain(error: ClientError, target: &Target) -> anyhow::Error {
+    let message = match &error {
+        ClientError::Transport { url, source } => {
+            explain_transport(url, transport_cause(source), target)
+        }
+        ClientError::Api {
+            status: 401,
+            message,
+        } => explain_unauthorized(message, target.token_origin.as_ref()),
+        ClientError::Api {
+            status: 403,
+            message,
+        } => format!(
+            "the API token is not allowed to do this ({message}): use the admin token \
+            printed by `encluster init`"
+        ),
+        ClientError::Api { status, message } => {
+            format!(
+                "the agent at {} refused the request: {message} (HTTP {status})",
+                target.api
+            )
+        }
+        ClientError::Decode { url, detail } => format!(
+            "the answer from {url} is not what this CLI expects ({detail}): \
+            is it an encluster agent of the same version?"
+        ),
+    };
+    anyhow::Error::new(error).context(message)
+}
+
+/// The message for a transport error, naming the fix for its cause.
+pub(crate) fn explain_transport(url: &str, cause: TransportCause, target: &Target) -> String {
+    match cause {
+        TransportCause::Refused => {
+            format!("cannot reach the encluster API at {url}: is the agent running?")
+        }
+        TransportCause::Certificate => {
+            let fix = match &target.ca_origin {
+                Origin::Argument => "--ca / ENCLUSTER_CA".to_string(),
+                Origin::File(path) => format!("`ca` in {}", path.display()),
+            };
+            format!(
+                "the API at {url} presented a certificate that the cluster CA in {} does not \
+                vouch for: check {fix} and --api (is it this cluster's agent?)",
+                target.ca.display()
+            )
+        }
+        TransportCause::Timeout => {
+            format!("the encluster API at {url} did not answer in time: is the agent overloaded?")
+        }
+        TransportCause::Other => {
+            format!("cannot reach the encluster API at {url}: check --api and the network")
+        }
+    }
+}
+
+fn explain_unauthorized(message: &str, token_origin: Option<&Origin>) -> String {
+    match token_origin {
+        None => format!(
+            "the API needs a token ({message}): pass --token, set ENCLUSTER_TOKEN or put \
+            token = \"...\" in the CLI config file (the admin token printed by `encluster init`)"
+        ),
+        Some(Origin::Argument) => "the API token was refused: check --token / ENCLUSTER_TOKEN \
+            (the admin token printed by `encluster init`)"
+            .to_string(),
+        Some(Origin::File(path)) => format!(
+            "the API token from {} was refused: fix `token` there or pass --token / \
+            ENCLUSTER_TOKEN (the admin token printed by `encluster init`)",
+            path.display()
+        ),
+    }
+}
+
+/// Finds the cause of a transport error by walking its sources.
+///
+/// `std::io::Error::source` skips the error it wraps, so each IO error's inner error is
+/// inspected with `get_ref` as well.
+pub(crate) fn transport_cause(error: &(dyn StdError + 'static)) -> TransportCause {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
+    let mut cause = TransportCause::Other;
+    while let Some(error) = current {
+        if let Some(io_error) = error.downcast_ref::<std::io::Error>() {
+            match io_error.kind() {
+                std::io::ErrorKind::ConnectionRefused => return TransportCause::Refused,
+                std::io::ErrorKind::TimedOut => cause = TransportCause::Timeout,
+                _ => {}
+            }
+            if io_error
+                .get_ref()
+                .is_some_and(|inner| is_certificate_error(inner))
+            {
+                return TransportCause::Certificate;
+            }
+        }
+        if is_certificate_error(error) {
+            return TransportCause::Certificate;
+        }
+        if error.to_string().contains("timed out") {
+            cause = TransportCause::Timeout;
+        }
+        current = error.source();
+    }
+    cause
+}
+
+fn is_certificate_error(error: &(dyn StdError + 'static)) -> bool {
+    matches!(
+        error.downcast_ref::<rustls::Error>(),
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+    )
+}

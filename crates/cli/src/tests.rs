@@ -1,0 +1,1 @@
+//! Unit tests of the CLI: rendering, config resolution, error messages and follow.
