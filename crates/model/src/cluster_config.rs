@@ -9,6 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{Constraint, Group, GroupId, Millis, NodeId, ObservedState, Resource, ResourceId};
 
+#[cfg(test)]
+mod tests;
+
 /// The most nodes a configuration may declare.
 pub const NODE_COUNT_MAX: usize = 1_000;
 /// The most resources a configuration may declare.
@@ -107,6 +110,15 @@ pub enum ConfigError {
     /// An order or colocation constraint relates a resource to itself.
     #[error("constraint relates {resource} to itself")]
     SelfConstraint { resource: ResourceId },
+    /// A colocation relates two members of one group, which always share a node already.
+    #[error(
+        "colocation of {resource} with {with}: both are in group {group}, which already colocates them"
+    )]
+    ColocationInGroup {
+        resource: ResourceId,
+        with: ResourceId,
+        group: GroupId,
+    },
 }
 
 impl ClusterConfig {
@@ -180,8 +192,30 @@ impl ClusterConfig {
                     resource: named[0].clone(),
                 });
             }
+            if let Constraint::Colocation(colocation) = constraint {
+                self.check_colocation_outside_groups(colocation)?;
+            }
         }
         Ok(())
+    }
+}
+
+impl ClusterConfig {
+    fn check_colocation_outside_groups(
+        &self,
+        colocation: &crate::ColocationConstraint,
+    ) -> Result<(), ConfigError> {
+        let shared = self.groups.values().find(|group| {
+            group.members.contains(&colocation.resource) && group.members.contains(&colocation.with)
+        });
+        match shared {
+            Some(group) => Err(ConfigError::ColocationInGroup {
+                resource: colocation.resource.clone(),
+                with: colocation.with.clone(),
+                group: group.id.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 }
 

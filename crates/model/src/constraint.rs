@@ -15,6 +15,7 @@ pub const SCORE_INFINITY: i64 = 1_000_000;
 
 /// Adds two scores the way Pacemaker does: the sum is clamped to plus or minus
 /// [`SCORE_INFINITY`], and "never" wins over "always" (`-INFINITY + INFINITY = -INFINITY`).
+#[inline]
 pub fn score_add(a: i64, b: i64) -> i64 {
     if a <= -SCORE_INFINITY || b <= -SCORE_INFINITY {
         return -SCORE_INFINITY;
