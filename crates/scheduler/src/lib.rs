@@ -23,6 +23,8 @@ mod index;
 mod placement;
 mod plan;
 mod reason;
+mod unit_facts;
+mod unit_order;
 
 #[cfg(test)]
 mod tests;

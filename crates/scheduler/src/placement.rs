@@ -9,12 +9,13 @@
 //! result is deterministic and a running resource never moves for a tie.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 use model::{NodeHealth, OrderKind, SCORE_INFINITY, score_add};
 
 use crate::index::{Index, NodeIdx, ResIdx, UnitIdx, UnitKind};
 use crate::reason::{Block, Decision, Score, StopWhy, Verdict, Why};
+use crate::unit_facts::{UnitFacts, frozen_nodes};
+use crate::unit_order::unit_order;
 
 /// The result of placement, by resource and unit position.
 pub(crate) struct Placement {
@@ -44,90 +45,8 @@ pub(crate) struct Placement {
     /// Whether some node was refused for lack of capacity in this pass; if none was, the
     /// reservations made no difference and another pass would give the same result.
     capacity_blocked: bool,
-}
-
-/// What evaluating a unit on a node needs, computed once per unit rather than per node.
-struct UnitFacts {
-    unit: UnitIdx,
-    /// Maintenance nodes where any member is active: the unit is left alone there.
-    frozen: Vec<NodeIdx>,
-    /// Nodes (not down) where a runnable member is active.
-    active_nodes: Vec<NodeIdx>,
-    /// Per node with location constraints on any member (a constraint on any member applies
-    /// to the whole group, even to members that are stopped): the summed score, and the
-    /// member whose constraint made it `-INFINITY`.
-    locations: Vec<(NodeIdx, i64, Option<ResIdx>)>,
-    /// The runnable members' summed utilization of each limited capacity.
-    needs: Vec<(usize, u64)>,
-}
-
-impl UnitFacts {
-    fn new(
-        index: &Index<'_>,
-        unit: UnitIdx,
-        members: &[ResIdx],
-        frozen: Vec<NodeIdx>,
-    ) -> UnitFacts {
-        let all_members = &index.units[unit].members;
-        let active_nodes = members
-            .iter()
-            .flat_map(|&member| active_nodes(index, member))
-            .collect();
-        let mut locations: Vec<(NodeIdx, i64, Option<ResIdx>)> = Vec::new();
-        for &member in all_members {
-            for &(node, score) in &index.resources[member].locations {
-                let position = match locations.iter().position(|l| l.0 == node) {
-                    Some(position) => position,
-                    None => {
-                        locations.push((node, 0, None));
-                        locations.len() - 1
-                    }
-                };
-                let entry = &mut locations[position];
-                entry.1 = score_add(entry.1, score);
-                if entry.1 <= -SCORE_INFINITY && entry.2.is_none() {
-                    entry.2 = Some(member);
-                }
-            }
-        }
-        let mut needs: Vec<(usize, u64)> = Vec::new();
-        for &member in members {
-            for &(key, amount) in &index.resources[member].utilization {
-                match needs.iter_mut().find(|need| need.0 == key) {
-                    Some(need) => need.1 += amount,
-                    None => needs.push((key, amount)),
-                }
-            }
-        }
-        UnitFacts {
-            unit,
-            frozen,
-            active_nodes,
-            locations,
-            needs,
-        }
-    }
-}
-
-/// The nodes (not down) where `member` may be running.
-fn active_nodes<'a>(index: &'a Index<'_>, member: ResIdx) -> impl Iterator<Item = NodeIdx> + 'a {
-    let view = &index.resources[member];
-    view.instances
-        .iter()
-        .map(|instance| instance.node)
-        .filter(move |&node| view.is_active_on(node, &index.nodes))
-}
-
-/// Maintenance nodes where any member is active: the unit is left alone there.
-fn frozen_nodes(index: &Index<'_>, members: &[ResIdx]) -> Vec<NodeIdx> {
-    let mut frozen: Vec<NodeIdx> = members
-        .iter()
-        .flat_map(|&member| active_nodes(index, member))
-        .filter(|&node| index.nodes[node].maintenance)
-        .collect();
-    frozen.sort_unstable();
-    frozen.dedup();
-    frozen
+    /// A buffer reused for every unit's candidates, to spare an allocation per unit.
+    candidates: Vec<Candidate>,
 }
 
 /// A node that can run the unit, with what breaks ties.
@@ -202,6 +121,7 @@ fn place_once(
         reserved_load: vec![0; index.nodes.len()],
         reservations: vec![Vec::new(); resource_count],
         capacity_blocked: false,
+        candidates: Vec::with_capacity(index.nodes.len()),
     };
     for &unit in order {
         for &member in &index.units[unit].members {
@@ -213,69 +133,6 @@ fn place_once(
         placement.done[unit] = true;
     }
     placement
-}
-
-/// Orders units so that dependencies come first, then by name; the order depends only on
-/// the configuration, never on the observed state, so a round after a carried-out plan
-/// weighs units in the same order. Running resources keep their room through reservations,
-/// not through the order. Cycles are broken by taking the smallest remaining unit, whose
-/// constraints towards units not yet placed are then ignored.
-fn unit_order(index: &Index<'_>) -> Vec<UnitIdx> {
-    let unit_count = index.units.len();
-    let mut successors: Vec<Vec<UnitIdx>> = vec![Vec::new(); unit_count];
-    let mut in_degree = vec![0_usize; unit_count];
-    for resource in &index.resources {
-        let dependencies = resource.colocations.iter().map(|&(with, _)| with).chain(
-            resource
-                .order_firsts
-                .iter()
-                .filter(|(_, kind)| *kind == OrderKind::Mandatory)
-                .map(|&(first, _)| first),
-        );
-        for dependency in dependencies {
-            let from = index.resources[dependency].unit;
-            if from != resource.unit {
-                successors[from].push(resource.unit);
-                in_degree[resource.unit] += 1;
-            }
-        }
-    }
-    let key = |unit: UnitIdx| {
-        let members = &index.units[unit].members;
-        let name = match &index.units[unit].kind {
-            UnitKind::Group(group) => group.id.0.as_str(),
-            _ => index.resources[members[0]].id().0.as_str(),
-        };
-        Reverse((name, unit))
-    };
-    let mut ready: BinaryHeap<_> = (0..unit_count)
-        .filter(|&unit| in_degree[unit] == 0)
-        .map(key)
-        .collect();
-    let mut order = Vec::with_capacity(unit_count);
-    let mut taken = vec![false; unit_count];
-    while order.len() < unit_count {
-        let unit = match ready.pop() {
-            Some(Reverse((_, unit))) => unit,
-            None => {
-                let remaining = (0..unit_count).filter(|&unit| !taken[unit]).map(key).max();
-                let Reverse((_, unit)) = remaining.expect("some unit remains");
-                unit
-            }
-        };
-        if taken[unit] {
-            continue;
-        }
-        taken[unit] = true;
-        order.push(unit);
-        for &next in &successors[unit] {
-            in_degree[next] -= 1;
-            if in_degree[next] == 0 && !taken[next] {
-                ready.push(key(next));
-            }
-        }
-    }
-    order
 }
 
 impl Placement {
@@ -300,62 +157,64 @@ impl Placement {
             return;
         }
         let facts = UnitFacts::new(index, unit_idx, members, frozen);
-        let mut clone_candidates = Vec::new();
-        let (mut best, mut second): (Option<Candidate>, Option<Candidate>) = (None, None);
-        for node in 0..index.nodes.len() {
-            if facts.frozen.contains(&node) {
-                continue;
-            }
-            let active = facts.active_nodes.contains(&node);
-            let verdict = self.evaluate(index, &facts, members, node, active);
-            if active {
-                self.active_verdicts[unit_idx].push((node, verdict));
-            }
-            if explain && index.nodes[node].configured {
-                self.explained.push((node, verdict));
-            }
-            let score = match verdict {
-                Ok(score) => score,
-                Err(Block::Capacity { .. }) => {
-                    self.capacity_blocked = true;
-                    continue;
-                }
-                Err(_) => continue,
-            };
-            let candidate = Candidate {
-                node,
-                score,
-                active,
-                load: self.load[node] + self.reserved_load[node],
-            };
-            if is_clone {
-                clone_candidates.push(candidate);
-            } else if best.is_none_or(|b| candidate.key() > b.key()) {
-                second = best;
-                best = Some(candidate);
-            } else if second.is_none_or(|s| candidate.key() > s.key()) {
-                second = Some(candidate);
-            }
-        }
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
+        self.weigh_nodes(index, &facts, members, explain, &mut candidates);
         match unit.kind {
             UnitKind::Clone { max } => {
-                clone_candidates.sort_by_key(|candidate| Reverse(candidate.key()));
-                self.place_clone(index, members[0], &facts.frozen, &clone_candidates, max);
+                candidates.sort_by_key(|candidate| Reverse(candidate.key()));
+                self.place_clone(index, members[0], &facts.frozen, &candidates, max);
             }
-            UnitKind::Single | UnitKind::Group(_) if !facts.frozen.is_empty() => {
-                self.freeze(index, members, &facts.frozen);
-            }
-            UnitKind::Single | UnitKind::Group(_) => match best {
-                Some(best) => {
+            UnitKind::Single | UnitKind::Group(_) => match top_two(&candidates) {
+                (Some(best), second) => {
                     let why = why_best(&best, second.as_ref());
                     self.assign(index, members, best.node, Some(best.score), why);
                 }
-                None => {
+                (None, _) => {
                     for &member in members {
                         self.decisions[member] = Decision::Stopped(StopWhy::NoNode);
                     }
                 }
             },
+        }
+        self.candidates = candidates;
+    }
+
+    /// Weighs every node that is not frozen for the unit and returns those that can run it.
+    /// Records the verdicts that stop reasons and explanations need.
+    fn weigh_nodes(
+        &mut self,
+        index: &Index<'_>,
+        facts: &UnitFacts,
+        members: &[ResIdx],
+        explain: bool,
+        candidates: &mut Vec<Candidate>,
+    ) {
+        for node in 0..index.nodes.len() {
+            if facts.frozen.contains(&node) {
+                continue;
+            }
+            let active = facts.active_nodes.contains(&node);
+            let verdict = self.evaluate(index, facts, members, node, active);
+            if active {
+                self.active_verdicts[facts.unit].push((node, verdict));
+            }
+            if explain && index.nodes[node].configured {
+                self.explained.push((node, verdict));
+            }
+            match verdict {
+                Ok(score) => {
+                    let load = self.load[node] + self.reserved_load[node];
+                    candidates.push(Candidate {
+                        node,
+                        score,
+                        active,
+                        load,
+                    });
+                }
+                Err(Block::Capacity { .. }) => self.capacity_blocked = true,
+                Err(_) => {}
+            }
         }
     }
 
@@ -618,6 +477,20 @@ impl Placement {
         };
         self.nodes[member] = nodes;
     }
+}
+
+/// The best and the second-best candidates, without sorting them all.
+fn top_two(candidates: &[Candidate]) -> (Option<Candidate>, Option<Candidate>) {
+    let (mut best, mut second): (Option<Candidate>, Option<Candidate>) = (None, None);
+    for &candidate in candidates {
+        if best.is_none_or(|best| candidate.key() > best.key()) {
+            second = best;
+            best = Some(candidate);
+        } else if second.is_none_or(|second| candidate.key() > second.key()) {
+            second = Some(candidate);
+        }
+    }
+    (best, second)
 }
 
 /// Says why `best` beat the runner-up.
