@@ -16,6 +16,7 @@ mod db;
 mod limits;
 mod log_store;
 mod raft;
+mod recovery;
 mod state_machine;
 mod types;
 
@@ -24,8 +25,15 @@ pub use db::{ClusterDb, ClusterMeta, NodeRecord, TokenKind, TokenRecord};
 pub use limits::{EVENTS_MAX, KEY_BYTES_MAX, VALUE_BYTES_MAX};
 pub use log_store::LogStore;
 pub use raft::{RaftTimeouts, open, raft_config};
+pub use recovery::{ForceReport, force_single_voter};
 pub use state_machine::{SharedDb, StateMachine};
 pub use types::*;
 
 #[cfg(test)]
 mod tests;
+
+/// A copy of the Raft metrics; never holds the watch borrow (openraft#1238).
+pub fn metrics(raft: &Raft) -> RaftMetrics {
+    use openraft::async_runtime::WatchReceiver;
+    raft.metrics().borrow_watched().clone()
+}

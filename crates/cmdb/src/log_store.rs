@@ -86,6 +86,21 @@ impl LogStore {
     }
 }
 
+impl LogStore {
+    /// Append entries synchronously (offline recovery only; Raft uses `append`).
+    pub(crate) fn append_now(&self, entries: Vec<Entry>) -> io::Result<()> {
+        let txn = self.db.begin_write().map_err(io::Error::other)?;
+        {
+            let mut table = txn.open_table(LOGS).map_err(io::Error::other)?;
+            for entry in entries {
+                let bytes = encode(&entry)?;
+                table.insert(entry.log_id().index(), bytes.as_slice()).map_err(io::Error::other)?;
+            }
+        }
+        txn.commit().map_err(io::Error::other)
+    }
+}
+
 fn collect_keys<R: RangeBounds<u64>>(
     table: &redb::Table<u64, &[u8]>,
     range: R,

@@ -16,8 +16,9 @@ pub struct Event {
 }
 
 /// What an event records. Persisted in the Raft log: append variants, never reorder.
+/// Externally tagged on purpose: the compact log encoding cannot read internally tagged enums.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// The failure detector changed a node's health.
     NodeHealth { node: NodeId, from: NodeHealth, to: NodeHealth, silence_ms: u64 },

@@ -1,0 +1,346 @@
+//! The HTTPS JSON API every node serves. Writes (and linearizable reads) that reach a node
+//! that is not the master are forwarded to the master's API, so clients may talk to any node.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use cmdb::{Command, CommandResult, Raft, SharedDb, TokenKind};
+use model::{NodeHealth, NodeId};
+use openraft::{ChangeMembers, ReadPolicy};
+use serde::Deserialize;
+
+use crate::clock::now_ms;
+use crate::config::AgentConfig;
+use crate::limits::{API_BODY_BYTES_MAX, EVENTS_PAGE_MAX, EVENTS_WAIT_MAX, FORWARD_TIMEOUT};
+use crate::master::DetectorView;
+use crate::tls::NodeTls;
+
+mod join;
+mod views;
+
+/// What the API handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    pub(crate) node_id: u64,
+    pub(crate) cluster_name: String,
+    pub(crate) raft: Raft,
+    pub(crate) shared: SharedDb,
+    pub(crate) view: DetectorView,
+    pub(crate) ca_pem: Arc<String>,
+    pub(crate) forward: reqwest::Client,
+}
+
+impl ApiState {
+    /// State for one agent.
+    pub fn new(
+        config: &AgentConfig,
+        raft: Raft,
+        shared: SharedDb,
+        view: DetectorView,
+        tls: &NodeTls,
+    ) -> ApiState {
+        let forward = reqwest::Client::builder()
+            .tls_backend_preconfigured((*tls.api_client).clone())
+            .timeout(FORWARD_TIMEOUT)
+            .tcp_nodelay(true)
+            .build()
+            .expect("a reqwest client with a preconfigured rustls backend always builds");
+        ApiState {
+            node_id: config.node_id,
+            cluster_name: config.cluster_name.clone(),
+            raft,
+            shared,
+            view,
+            ca_pem: Arc::new(tls.ca_pem.clone()),
+            forward,
+        }
+    }
+}
+
+/// A JSON error answer: `{"error": "..."}`.
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(::api::ErrorBody { error: message.into() })).into_response()
+}
+
+/// The API router.
+pub fn router(state: ApiState) -> Router {
+    let protected = Router::new()
+        .route("/v1/status", get(views::status))
+        .route("/v1/nodes", get(views::nodes))
+        .route("/v1/nodes/{id}", delete(remove_node))
+        .route("/v1/events", get(views::events))
+        .route("/v1/kv/{*key}", get(kv_get).put(kv_put))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
+    Router::new()
+        .route("/v1/health", get(views::health))
+        .route("/v1/ca", get(views::ca))
+        .route("/v1/join", post(join::join))
+        .merge(protected)
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such API endpoint; see /v1/...") })
+        .layer(DefaultBodyLimit::max(API_BODY_BYTES_MAX))
+        .with_state(state)
+}
+
+/// The bearer token of a request, if any.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
+}
+
+/// Whether `token` is a stored token of `kind`.
+pub(crate) fn token_valid(shared: &SharedDb, token: &str, kind: TokenKind) -> bool {
+    let hash = auth::token_hash(token);
+    shared.read(|db| db.tokens.get(&hash).is_some_and(|record| record.kind == kind))
+}
+
+async fn require_admin(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    match bearer(request.headers()) {
+        None => error(
+            StatusCode::UNAUTHORIZED,
+            "missing API token: send `Authorization: Bearer <admin token>` \
+             (the CLI reads --token or ENCLUSTER_TOKEN)",
+        ),
+        Some(token) if token_valid(&state.shared, token, TokenKind::Admin) => next.run(request).await,
+        Some(_) => error(
+            StatusCode::UNAUTHORIZED,
+            "the API token was refused: use the admin token printed by `encluster init`",
+        ),
+    }
+}
+
+/// Where the master's API is, if another node is the master right now.
+fn master_api(state: &ApiState) -> Option<(u64, String)> {
+    let metrics = cmdb::metrics(&state.raft);
+    let master = metrics.current_leader?;
+    if master == state.node_id {
+        return None;
+    }
+    let node = metrics.membership_config.membership().get_node(&master)?;
+    Some((master, node.api_addr.clone()))
+}
+
+/// Run `local` when this node is master, else forward the request to the master; while an
+/// election is under way, wait (up to the forward timeout) instead of failing at once.
+pub(crate) async fn on_master<F, Fut>(
+    state: &ApiState,
+    request: &ForwardRequest<'_>,
+    mut local: F,
+) -> Response
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<Response>>,
+{
+    let deadline = tokio::time::Instant::now() + FORWARD_TIMEOUT;
+    loop {
+        if state.raft.is_leader()
+            && let Some(response) = local().await
+        {
+            return response;
+        }
+        if let Some((master, api_addr)) = master_api(state) {
+            return forward(state, master, &api_addr, request).await;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return error(StatusCode::SERVICE_UNAVAILABLE, "no master: the cluster has no quorum");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The parts of a request needed to forward it.
+pub(crate) struct ForwardRequest<'a> {
+    pub(crate) method: Method,
+    pub(crate) path_and_query: String,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+/// Send the request on to the master's API and relay its answer.
+async fn forward(
+    state: &ApiState,
+    master: u64,
+    api_addr: &str,
+    request: &ForwardRequest<'_>,
+) -> Response {
+    let (method, path_and_query, headers, body) =
+        (request.method.clone(), &request.path_and_query, request.headers, request.body.clone());
+    let mut request = state.forward.request(method, format!("https://{api_addr}{path_and_query}"));
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        request = request.header(header::AUTHORIZATION, value.clone());
+    }
+    if let Some(value) = headers.get(header::CONTENT_TYPE) {
+        request = request.header(header::CONTENT_TYPE, value.clone());
+    }
+    match request.body(body).send().await {
+        Ok(answer) => {
+            let status = StatusCode::from_u16(answer.status().as_u16())
+                .unwrap_or(StatusCode::BAD_GATEWAY);
+            let bytes = answer.bytes().await.unwrap_or_default();
+            (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+        }
+        Err(e) => error(StatusCode::BAD_GATEWAY, format!("master {master} unreachable: {e}")),
+    }
+}
+
+/// Propose a command on the master; `None` means this node is not (or no longer) master.
+pub(crate) async fn propose(state: &ApiState, command: Command) -> Option<Result<CommandResult, Response>> {
+    if !state.raft.is_leader() {
+        return None;
+    }
+    match state.raft.client_write(command).await {
+        Ok(response) => Some(Ok(response.data)),
+        Err(e) if e.forward_to_leader().is_some() => None,
+        Err(e) => Some(Err(error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))),
+    }
+}
+
+fn rejected_or(result: CommandResult, ok: impl FnOnce(CommandResult) -> Response) -> Response {
+    match result {
+        CommandResult::Rejected(reason) => error(StatusCode::BAD_REQUEST, reason),
+        other => ok(other),
+    }
+}
+
+#[derive(Deserialize)]
+struct KvQuery {
+    consistency: Option<String>,
+}
+
+async fn kv_get(
+    State(state): State<ApiState>,
+    Path(key): Path<String>,
+    Query(query): Query<KvQuery>,
+    method: Method,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let stale = match query.consistency.as_deref() {
+        None | Some("linearizable") => false,
+        Some("stale") => true,
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("consistency {other:?} is unknown; use linearizable or stale"),
+            );
+        }
+    };
+    let read = || {
+        let key = key.clone();
+        match state.shared.read(|db| db.kv.get(&key).cloned()) {
+            Some((value, revision)) => Json(::api::KvValue { key, value, revision }).into_response(),
+            None => error(StatusCode::NOT_FOUND, format!("key {key:?} not found")),
+        }
+    };
+    if stale {
+        return read();
+    }
+    let request = ForwardRequest { method, path_and_query: path_of(&uri), headers: &headers, body: Bytes::new() };
+    on_master(&state, &request, || async {
+        match state.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+            Ok(_) => Some(read()),
+            Err(e) if e.forward_to_leader().is_some() => None,
+            Err(e) => Some(error(StatusCode::SERVICE_UNAVAILABLE, format!("read not confirmed: {e}"))),
+        }
+    })
+    .await
+}
+
+fn path_of(uri: &axum::http::Uri) -> String {
+    uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| uri.path().to_string())
+}
+
+async fn kv_put(
+    State(state): State<ApiState>,
+    Path(key): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> Response {
+    let Ok(value) = String::from_utf8(body.to_vec()) else {
+        return error(StatusCode::BAD_REQUEST, "the value must be UTF-8 text");
+    };
+    let request = ForwardRequest { method, path_and_query: path_of(&uri), headers: &headers, body };
+    on_master(&state, &request, || async {
+        let command = Command::Put { key: key.clone(), value: value.clone() };
+        let result = match propose(&state, command).await? {
+            Ok(result) => result,
+            Err(response) => return Some(response),
+        };
+        Some(rejected_or(result, |result| match result {
+            CommandResult::Revision(revision) => Json(::api::KvWritten { revision }).into_response(),
+            other => error(StatusCode::INTERNAL_SERVER_ERROR, format!("unexpected {other:?}")),
+        }))
+    })
+    .await
+}
+
+async fn remove_node(
+    State(state): State<ApiState>,
+    Path(id): Path<u64>,
+    method: Method,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let request =
+        ForwardRequest { method, path_and_query: path_of(&uri), headers: &headers, body: Bytes::new() };
+    on_master(&state, &request, || async { Some(remove_node_here(&state, id).await) }).await
+}
+
+async fn remove_node_here(state: &ApiState, id: u64) -> Response {
+    if id == state.node_id {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("node {id} is the master; stop its agent first so another node takes over"),
+        );
+    }
+    let metrics = cmdb::metrics(&state.raft);
+    let membership = metrics.membership_config.membership();
+    let known = state.shared.read(|db| db.nodes.contains_key(&NodeId(id)));
+    if !known && membership.get_node(&id).is_none() {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("node {id} is not a member; see `encluster node list`"),
+        );
+    }
+    let change = if membership.voter_ids().any(|v| v == id) {
+        ChangeMembers::RemoveVoters(BTreeSet::from([id]))
+    } else {
+        ChangeMembers::RemoveNodes(BTreeSet::from([id]))
+    };
+    if membership.get_node(&id).is_some()
+        && let Err(e) = state.raft.change_membership(change, false).await
+    {
+        return error(StatusCode::CONFLICT, format!("cannot remove node {id} now: {e}"));
+    }
+    let at_ms = now_ms();
+    let _ = propose(state, Command::RemoveNode { id: NodeId(id) }).await;
+    let event = model::EventKind::NodeRemoved { node: NodeId(id), reason: "operator".into() };
+    let _ = propose(state, Command::RecordEvents { at_ms, events: vec![event] }).await;
+    Json(serde_json::json!({ "removed": id })).into_response()
+}
+
+/// The detector's view of a node, when this node is the master.
+pub(crate) fn detector_view(state: &ApiState, id: u64) -> Option<(NodeHealth, u64)> {
+    if !state.raft.is_leader() {
+        return None;
+    }
+    state.view.lock().expect("detector view lock poisoned").get(&id).copied()
+}
+
+/// Clamp a client's wait to the server's maximum.
+pub(crate) fn clamp_wait(wait_ms: u64) -> Duration {
+    Duration::from_millis(wait_ms).min(EVENTS_WAIT_MAX)
+}
+
+/// Clamp a client's page size.
+pub(crate) fn clamp_page(limit: Option<usize>) -> usize {
+    limit.unwrap_or(EVENTS_PAGE_MAX).min(EVENTS_PAGE_MAX)
+}

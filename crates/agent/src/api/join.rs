@@ -1,0 +1,100 @@
+//! `POST /v1/join`: admit a new node with a join token. Runs on the master (forwarded
+//! there otherwise): checks the token, reserves a node id, signs the node's CSR with the
+//! cluster CA, records the node and adds it as a Raft learner. The dynamic-quorum policy
+//! promotes it to voter once its heartbeats show it online.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cmdb::{Command, CommandResult, TokenKind};
+use model::NodeInfo;
+
+use super::{ApiState, ForwardRequest, bearer, error, on_master, propose, token_valid};
+use crate::clock::now_ms;
+
+pub(crate) async fn join(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(token) = bearer(&headers) else {
+        return error(StatusCode::UNAUTHORIZED, "missing join token: pass --token to `encluster join`");
+    };
+    if !token_valid(&state.shared, token, TokenKind::Join) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "the join token was refused: copy it again from `encluster init` output",
+        );
+    }
+    let forward = ForwardRequest {
+        method: Method::POST,
+        path_and_query: "/v1/join".into(),
+        headers: &headers,
+        body: body.clone(),
+    };
+    on_master(&state, &forward, || async { Some(admit(&state, &body).await) }).await
+}
+
+async fn admit(state: &ApiState, body: &Bytes) -> Response {
+    let request: ::api::JoinRequest = match serde_json::from_slice(body) {
+        Ok(request) => request,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad join request: {e}")),
+    };
+    for (field, value) in [("peer_addr", &request.peer_addr), ("api_addr", &request.api_addr)] {
+        if value.parse::<std::net::SocketAddr>().is_err() {
+            return error(StatusCode::BAD_REQUEST, format!("{field}: {value:?} is not host:port"));
+        }
+    }
+    if state.shared.read(|db| db.nodes.values().any(|n| n.info.name == request.name)) {
+        return error(StatusCode::CONFLICT, format!("node name {:?} is taken", request.name));
+    }
+    let Some((ca_cert, ca_key)) = state.shared.read(|db| {
+        (!db.meta.ca_key_pem.is_empty()).then(|| (db.meta.ca_cert_pem.clone(), db.meta.ca_key_pem.clone()))
+    }) else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the cluster CA is not in the cmdb yet; retry");
+    };
+    let node_id = match propose(state, Command::AllocateNodeId).await {
+        Some(Ok(CommandResult::NodeId(id))) => id,
+        Some(Err(response)) => return response,
+        _ => return error(StatusCode::SERVICE_UNAVAILABLE, "master changed during the join; retry"),
+    };
+    let ca = match auth::ClusterCa::from_pem(&ca_cert, &ca_key) {
+        Ok(ca) => ca,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("cluster CA unusable: {e}")),
+    };
+    let sans = sans_of(&request);
+    let cert_pem = match ca.sign_node_csr(&request.csr_pem, node_id, &sans) {
+        Ok(cert) => cert,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad CSR: {e}")),
+    };
+    let info = NodeInfo { name: request.name.clone(), peer_addr: request.peer_addr, api_addr: request.api_addr };
+    let upsert = Command::UpsertNode { id: node_id, info: info.clone(), at_ms: now_ms() };
+    match propose(state, upsert).await {
+        Some(Ok(CommandResult::Rejected(reason))) => return error(StatusCode::CONFLICT, reason),
+        Some(Ok(_)) => {}
+        Some(Err(response)) => return response,
+        None => return error(StatusCode::SERVICE_UNAVAILABLE, "master changed during the join; retry"),
+    }
+    if let Err(e) = state.raft.add_learner(node_id.0, info, false).await {
+        return error(StatusCode::SERVICE_UNAVAILABLE, format!("cannot add the learner: {e}"));
+    }
+    let answer = ::api::JoinResponse {
+        node_id: node_id.0,
+        cluster_name: state.cluster_name.clone(),
+        cert_pem,
+        ca_pem: ca_cert,
+    };
+    Json(answer).into_response()
+}
+
+/// Certificate names for a joining node: the IPs of its listeners, and localhost.
+fn sans_of(request: &::api::JoinRequest) -> Vec<String> {
+    let mut sans = vec!["localhost".to_string()];
+    for addr in [&request.peer_addr, &request.api_addr] {
+        if let Ok(socket) = addr.parse::<std::net::SocketAddr>() {
+            let ip = socket.ip().to_string();
+            if !sans.contains(&ip) {
+                sans.push(ip);
+            }
+        }
+    }
+    sans
+}

@@ -1,0 +1,222 @@
+//! The agent's configuration file (`encluster.toml`), with validation that names the field
+//! and the fix.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+/// One node's configuration. Paths are relative to the config file's directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The cluster's name (must match the cluster's).
+    pub cluster_name: String,
+    /// This node's id, given by `encluster init` or by the cluster at `join`.
+    pub node_id: u64,
+    /// This node's name, unique in the cluster.
+    pub name: String,
+    /// Where the Raft log, snapshots and local state live.
+    pub data_dir: PathBuf,
+    /// `host:port` of the mutually authenticated peer listener; also advertised to peers.
+    pub peer_addr: String,
+    /// `host:port` of the HTTPS API listener; also advertised.
+    pub api_addr: String,
+    /// Largest number of Raft voters (odd, 1 to 7); further nodes are learners.
+    #[serde(default = "default_voters_max")]
+    pub voters_max: usize,
+    /// Certificate files.
+    pub tls: TlsFiles,
+    /// Failure-detection timing.
+    #[serde(default)]
+    pub failure: FailureConfig,
+    /// Raft timing.
+    #[serde(default)]
+    pub raft: RaftConfig,
+    /// Present only on the node that creates the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<Bootstrap>,
+}
+
+/// Certificate and key files of the node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The cluster CA certificate.
+    pub ca_cert: PathBuf,
+    /// This node's certificate, signed by the cluster CA.
+    pub cert: PathBuf,
+    /// This node's private key.
+    pub key: PathBuf,
+}
+
+/// Heartbeat and failure-detector timing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureConfig {
+    /// How often this node sends a heartbeat to the master.
+    #[serde(with = "humantime_serde", default = "default_heartbeat")]
+    pub heartbeat_interval: Duration,
+    /// Silence after which the master marks a node suspect.
+    #[serde(with = "humantime_serde", default = "default_suspect")]
+    pub suspect_after: Duration,
+    /// Silence after which the master marks a node down.
+    #[serde(with = "humantime_serde", default = "default_down")]
+    pub down_after: Duration,
+}
+
+/// Raft election timing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaftConfig {
+    /// How often the master sends Raft heartbeats.
+    #[serde(with = "humantime_serde", default = "default_raft_heartbeat")]
+    pub heartbeat_interval: Duration,
+    /// Lower bound of the election timeout.
+    #[serde(with = "humantime_serde", default = "default_election_min")]
+    pub election_timeout_min: Duration,
+    /// Upper bound of the election timeout.
+    #[serde(with = "humantime_serde", default = "default_election_max")]
+    pub election_timeout_max: Duration,
+}
+
+/// How the first node creates the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bootstrap {
+    /// The CA private key file (copied into the cmdb so any master can admit nodes).
+    pub ca_key: PathBuf,
+    /// SHA-256 of the admin API token.
+    pub admin_token_hash: String,
+    /// SHA-256 of the join token.
+    pub join_token_hash: String,
+    /// The initial members (for `init --local`): id to (name, peer_addr, api_addr).
+    #[serde(default)]
+    pub members: Vec<BootstrapMember>,
+}
+
+/// A member known at bootstrap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapMember {
+    /// Node id.
+    pub id: u64,
+    /// Node name.
+    pub name: String,
+    /// Peer address.
+    pub peer_addr: String,
+    /// API address.
+    pub api_addr: String,
+}
+
+fn default_voters_max() -> usize {
+    5
+}
+fn default_heartbeat() -> Duration {
+    Duration::from_millis(100)
+}
+fn default_suspect() -> Duration {
+    Duration::from_millis(300)
+}
+fn default_down() -> Duration {
+    Duration::from_millis(500)
+}
+fn default_raft_heartbeat() -> Duration {
+    Duration::from_millis(50)
+}
+fn default_election_min() -> Duration {
+    Duration::from_millis(150)
+}
+fn default_election_max() -> Duration {
+    Duration::from_millis(300)
+}
+
+impl Default for FailureConfig {
+    fn default() -> FailureConfig {
+        FailureConfig {
+            heartbeat_interval: default_heartbeat(),
+            suspect_after: default_suspect(),
+            down_after: default_down(),
+        }
+    }
+}
+
+impl Default for RaftConfig {
+    fn default() -> RaftConfig {
+        RaftConfig {
+            heartbeat_interval: default_raft_heartbeat(),
+            election_timeout_min: default_election_min(),
+            election_timeout_max: default_election_max(),
+        }
+    }
+}
+
+impl AgentConfig {
+    /// Read and validate a config file; relative paths are resolved against its directory.
+    pub fn load(path: &Path) -> anyhow::Result<AgentConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let mut config: AgentConfig = toml::from_str(&text).map_err(|error| {
+            anyhow::anyhow!(
+                "config file {} is not valid: {}\nfix the file, or write a new one with \
+                 `encluster init`",
+                path.display(),
+                error.to_string().trim_end()
+            )
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        config.validate().with_context(|| format!("config file {} is not valid", path.display()))?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut self.data_dir);
+        resolve(&mut self.tls.ca_cert);
+        resolve(&mut self.tls.cert);
+        resolve(&mut self.tls.key);
+        if let Some(bootstrap) = &mut self.bootstrap {
+            resolve(&mut bootstrap.ca_key);
+        }
+    }
+
+    /// Check relations between fields.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.node_id == 0 {
+            bail!("node_id: 0 is reserved; use the id `encluster init` or `join` gave");
+        }
+        if self.name.trim().is_empty() {
+            bail!("name: must not be empty");
+        }
+        for (field, value) in [("peer_addr", &self.peer_addr), ("api_addr", &self.api_addr)] {
+            value.parse::<std::net::SocketAddr>().map_err(|_| {
+                anyhow::anyhow!("{field}: {value:?} is not an address like 127.0.0.1:7500")
+            })?;
+        }
+        if self.voters_max == 0 || self.voters_max > 7 || self.voters_max % 2 == 0 {
+            bail!("voters_max: {} must be odd and between 1 and 7", self.voters_max);
+        }
+        let f = &self.failure;
+        if f.heartbeat_interval.is_zero() || f.heartbeat_interval >= f.suspect_after {
+            bail!("failure.heartbeat_interval must be above 0 and below failure.suspect_after");
+        }
+        if f.suspect_after >= f.down_after {
+            bail!("failure.suspect_after must be below failure.down_after");
+        }
+        let r = &self.raft;
+        if r.heartbeat_interval >= r.election_timeout_min
+            || r.election_timeout_min >= r.election_timeout_max
+        {
+            bail!(
+                "raft: need heartbeat_interval < election_timeout_min < election_timeout_max"
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,21 @@
+//! The per-node agent: wires the cmdb, the peer channel, the API, the master role and the
+//! heartbeat sender into one process (`encluster agent`), plus cluster setup (`init`,
+//! `join`).
+//!
+//! This is the application layer: it may use `anyhow` and read the clock (in `clock`
+//! only). Core decisions live in the crates it calls (`membership`, `cmdb`); this crate
+//! must not grow its own copies of them.
+
+pub mod api;
+pub mod clock;
+pub mod config;
+mod limits;
+mod master;
+pub mod node;
+mod peer;
+pub mod recovery;
+pub mod serve;
+pub mod setup;
+mod tls;
+
+pub use config::AgentConfig;

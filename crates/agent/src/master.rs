@@ -1,0 +1,220 @@
+//! The master role: failure detection, dynamic quorum and cluster bootstrap, run only on
+//! the node whose agent is the Raft leader.
+//!
+//! Heartbeats arrive on a bounded channel; every tick the detector's transitions are
+//! written to the cmdb as one command, and the quorum policy may change the voter set
+//! (one membership change at a time, awaited before the next decision).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use cmdb::{Command, Raft, SharedDb, TokenKind};
+use membership::{Detector, DetectorConfig, QuorumChange, QuorumInput, plan_quorum};
+use model::{EventKind, NodeHealth, NodeId, NodeInfo, NodeRole};
+use openraft::ChangeMembers;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::clock::now_ms;
+use crate::config::AgentConfig;
+use crate::limits::MASTER_TICK;
+
+/// What the API shows of the detector: per node, health and last heartbeat time.
+pub type DetectorView = Arc<Mutex<BTreeMap<u64, (NodeHealth, u64)>>>;
+
+/// Inputs of the master loop.
+pub struct MasterLoop {
+    /// This node's config.
+    pub config: AgentConfig,
+    /// Raft handle.
+    pub raft: Raft,
+    /// Local replica.
+    pub shared: SharedDb,
+    /// Heartbeats from the peer listener.
+    pub heartbeats: mpsc::Receiver<u64>,
+    /// Published detector state.
+    pub view: DetectorView,
+}
+
+impl MasterLoop {
+    /// Run until `shutdown`. Acts only while this node is the master.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut ticker = tokio::time::interval(MASTER_TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut term_led: Option<u64> = None;
+        let mut detector: Option<Detector> = None;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                Some(node) = self.heartbeats.recv() => {
+                    if let Some(detector) = detector.as_mut() {
+                        self.record(detector.heartbeat(NodeId(node), now_ms()).into_iter().collect()).await;
+                    }
+                }
+                _ = ticker.tick() => {
+                    let metrics = cmdb::metrics(&self.raft);
+                    let leading = metrics.current_leader == Some(self.config.node_id)
+                        && metrics.state.is_leader();
+                    if !leading {
+                        term_led = None;
+                        detector = None;
+                        continue;
+                    }
+                    if term_led != Some(metrics.current_term) {
+                        term_led = Some(metrics.current_term);
+                        detector = Some(self.take_over(metrics.current_term).await);
+                    }
+                    if let Some(detector) = detector.as_mut() {
+                        self.tick(detector).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A new term as master: bootstrap the cmdb if needed, announce, start a fresh
+    /// detector that gives every member a grace period.
+    async fn take_over(&self, term: u64) -> Detector {
+        info!(node = self.config.node_id, term, "Became master");
+        self.bootstrap_if_needed().await;
+        let at_ms = now_ms();
+        let event = EventKind::MasterElected { node: NodeId(self.config.node_id), term };
+        self.write(Command::RecordEvents { at_ms, events: vec![event] }).await;
+        let config = DetectorConfig {
+            suspect_after: self.config.failure.suspect_after,
+            down_after: self.config.failure.down_after,
+            ..DetectorConfig::default()
+        };
+        Detector::with_nodes(config, at_ms, self.members().into_keys().map(NodeId))
+    }
+
+    async fn tick(&self, detector: &mut Detector) {
+        let now = now_ms();
+        let me = NodeId(self.config.node_id);
+        let members = self.members();
+        for id in members.keys() {
+            detector.track(NodeId(*id), now);
+        }
+        let tracked: Vec<NodeId> = detector.nodes().map(|(id, _, _)| id).collect();
+        for id in tracked {
+            if !members.contains_key(&id.0) {
+                detector.untrack(id);
+            }
+        }
+        let mut transitions: Vec<_> = detector.heartbeat(me, now).into_iter().collect();
+        transitions.extend(detector.tick(now));
+        self.record(transitions).await;
+        self.publish(detector);
+        self.register_missing_nodes(&members).await;
+        self.adjust_quorum(detector).await;
+    }
+
+    fn publish(&self, detector: &Detector) {
+        let view: BTreeMap<u64, (NodeHealth, u64)> =
+            detector.nodes().map(|(id, health, heard)| (id.0, (health, heard))).collect();
+        *self.view.lock().expect("detector view lock poisoned") = view;
+    }
+
+    async fn record(&self, transitions: Vec<membership::Transition>) {
+        if transitions.is_empty() {
+            return;
+        }
+        for t in &transitions {
+            info!(node = t.node.0, from = %t.from, to = %t.to, silence_ms = t.silence_ms, "Node health changed");
+        }
+        let changes = transitions.iter().map(|t| (t.node, t.to, t.silence_ms)).collect();
+        self.write(Command::SetNodeHealth { at_ms: now_ms(), changes }).await;
+    }
+
+    /// Raft members (voters and learners) with their addresses.
+    fn members(&self) -> BTreeMap<u64, NodeInfo> {
+        let metrics = cmdb::metrics(&self.raft);
+        metrics.membership_config.membership().nodes().map(|(id, n)| (*id, n.clone())).collect()
+    }
+
+    /// Every Raft member gets a node record (bootstrap members and joiners).
+    async fn register_missing_nodes(&self, members: &BTreeMap<u64, NodeInfo>) {
+        let missing: Vec<(u64, NodeInfo)> = self.shared.read(|db| {
+            members
+                .iter()
+                .filter(|(id, _)| !db.nodes.contains_key(&NodeId(**id)))
+                .map(|(id, info)| (*id, info.clone()))
+                .collect()
+        });
+        for (id, info) in missing {
+            self.write(Command::UpsertNode { id: NodeId(id), info, at_ms: now_ms() }).await;
+        }
+    }
+
+    async fn adjust_quorum(&self, detector: &Detector) {
+        let metrics = cmdb::metrics(&self.raft);
+        let membership = metrics.membership_config.membership();
+        if membership.get_joint_config().len() > 1 {
+            return; // A change is still in progress.
+        }
+        let voters: BTreeSet<NodeId> = membership.voter_ids().map(NodeId).collect();
+        let learners: BTreeSet<NodeId> = membership.learner_ids().map(NodeId).collect();
+        let health = detector.health_map();
+        let input = QuorumInput {
+            voters: &voters,
+            learners: &learners,
+            health: &health,
+            voters_max: self.config.voters_max,
+            master: NodeId(self.config.node_id),
+        };
+        let Some(QuorumChange::SetVoters { voters: new_voters, reason }) = plan_quorum(&input)
+        else {
+            return;
+        };
+        info!(?new_voters, %reason, "Changing the voter set");
+        let ids: BTreeSet<u64> = new_voters.iter().map(|n| n.0).collect();
+        match self.raft.change_membership(ChangeMembers::ReplaceAllVoters(ids), true).await {
+            Ok(_) => {
+                let at_ms = now_ms();
+                let mut events = Vec::new();
+                for node in voters.union(&learners) {
+                    let was = voters.contains(node);
+                    let is = new_voters.contains(node);
+                    if was != is {
+                        let role = if is { NodeRole::Voter } else { NodeRole::Learner };
+                        events.push(EventKind::NodeRole { node: *node, role, reason: reason.clone() });
+                    }
+                }
+                self.write(Command::RecordEvents { at_ms, events }).await;
+            }
+            Err(error) => warn!(%error, "Voter change failed"),
+        }
+    }
+
+    /// On the bootstrap node's first term: store the cluster identity and tokens.
+    async fn bootstrap_if_needed(&self) {
+        let Some(bootstrap) = &self.config.bootstrap else { return };
+        if self.shared.read(|db| !db.meta.name.is_empty()) {
+            return;
+        }
+        let ca_cert = std::fs::read_to_string(&self.config.tls.ca_cert);
+        let ca_key = std::fs::read_to_string(&bootstrap.ca_key);
+        let (Ok(ca_cert_pem), Ok(ca_key_pem)) = (ca_cert, ca_key) else {
+            warn!("Cannot read the CA files named by the bootstrap section; joins will fail");
+            return;
+        };
+        let at_ms = now_ms();
+        let name = self.config.cluster_name.clone();
+        self.write(Command::InitCluster { name, ca_cert_pem, ca_key_pem, at_ms }).await;
+        for (hash, kind, label) in [
+            (&bootstrap.admin_token_hash, TokenKind::Admin, "admin (from init)"),
+            (&bootstrap.join_token_hash, TokenKind::Join, "join (from init)"),
+        ] {
+            let command =
+                Command::AddToken { hash: hash.clone(), kind, label: label.to_string(), at_ms };
+            self.write(command).await;
+        }
+    }
+
+    async fn write(&self, command: Command) {
+        if let Err(error) = self.raft.client_write(command).await {
+            warn!(%error, "Master write failed");
+        }
+    }
+}

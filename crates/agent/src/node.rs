@@ -1,0 +1,149 @@
+//! One running agent: listeners, the cmdb, the master loop and the heartbeat sender, all
+//! owned here and stopped together on shutdown.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use cmdb::{Raft, SharedDb};
+use model::NodeInfo;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::api::{self, ApiState};
+use crate::config::AgentConfig;
+use crate::limits::HEARTBEAT_TIMEOUT;
+use crate::master::{DetectorView, MasterLoop};
+use crate::peer::{self, Heartbeat, HeartbeatAck, Network, PeerClient, PeerState};
+use crate::serve::serve_tls;
+use crate::tls::NodeTls;
+
+/// Run an agent until `shutdown` is cancelled.
+pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let tls = NodeTls::load(&config.tls)?;
+    let peer_listener = bind(&config.peer_addr, "peer_addr").await?;
+    let api_listener = bind(&config.api_addr, "api_addr").await?;
+    let peer_client = PeerClient::new(tls.peer_client.clone());
+    let timeouts = cmdb::RaftTimeouts {
+        heartbeat_interval: config.raft.heartbeat_interval,
+        election_timeout_min: config.raft.election_timeout_min,
+        election_timeout_max: config.raft.election_timeout_max,
+    };
+    let raft_config = cmdb::raft_config(&config.cluster_name, timeouts)
+        .context("raft timing in the config is not valid")?;
+    let (raft, shared) =
+        cmdb::open(config.node_id, &config.data_dir, raft_config, Network::new(peer_client.clone()))
+            .await
+            .with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))?;
+
+    let (heartbeat_tx, heartbeat_rx) = mpsc::channel(1024);
+    let view: DetectorView = Arc::new(Mutex::new(BTreeMap::new()));
+    let mut tasks = JoinSet::new();
+    let peer_state = PeerState { raft: raft.clone(), shared: shared.clone(), heartbeats: heartbeat_tx };
+    tasks.spawn(serve_tls(peer_listener, tls.peer_server.clone(), peer::router(peer_state), shutdown.clone()));
+    let api_state = ApiState::new(&config, raft.clone(), shared.clone(), view.clone(), &tls);
+    tasks.spawn(serve_tls(api_listener, tls.api_server.clone(), api::router(api_state), shutdown.clone()));
+    let master = MasterLoop { config: config.clone(), raft: raft.clone(), shared: shared.clone(), heartbeats: heartbeat_rx, view };
+    tasks.spawn(master.run(shutdown.clone()));
+    tasks.spawn(send_heartbeats(config.clone(), raft.clone(), peer_client, shutdown.clone()));
+    info!(node = config.node_id, peer = %config.peer_addr, api = %config.api_addr, "Agent started");
+
+    bootstrap(&config, &raft, &shared, &tls).await;
+
+    shutdown.cancelled().await;
+    info!(node = config.node_id, "Agent stopping");
+    if let Err(error) = raft.shutdown().await {
+        warn!(%error, "Raft did not shut down cleanly");
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn bind(addr: &str, field: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {field} {addr}: is another agent running there?")
+    })
+}
+
+/// On the node that creates the cluster: initialise Raft once, unless another member
+/// already reports a master (then this node lost its data and must rejoin instead).
+async fn bootstrap(config: &AgentConfig, raft: &Raft, shared: &SharedDb, tls: &NodeTls) {
+    let Some(bootstrap) = &config.bootstrap else { return };
+    if raft.is_initialized().await.unwrap_or(true) || shared.read(|db| !db.meta.name.is_empty()) {
+        return;
+    }
+    for member in bootstrap.members.iter().filter(|m| m.id != config.node_id) {
+        let client = ::api::Client::new(&format!("https://{}", member.api_addr), tls.api_client.clone(), None);
+        let probe = tokio::time::timeout(Duration::from_millis(500), client.health()).await;
+        if let Ok(Ok(health)) = probe
+            && health.master.is_some()
+        {
+            info!(member = member.id, "Cluster already exists; not bootstrapping again");
+            return;
+        }
+    }
+    let mut members: BTreeMap<u64, NodeInfo> = bootstrap
+        .members
+        .iter()
+        .map(|m| (m.id, NodeInfo { name: m.name.clone(), peer_addr: m.peer_addr.clone(), api_addr: m.api_addr.clone() }))
+        .collect();
+    members.entry(config.node_id).or_insert_with(|| NodeInfo {
+        name: config.name.clone(),
+        peer_addr: config.peer_addr.clone(),
+        api_addr: config.api_addr.clone(),
+    });
+    // The first voters_max members vote; the dynamic-quorum policy adds the rest later.
+    let learners: BTreeMap<u64, NodeInfo> = members.split_off(
+        &members.keys().nth(config.voters_max).copied().unwrap_or(u64::MAX),
+    );
+    match raft.initialize(members).await {
+        Ok(()) => info!(node = config.node_id, "Cluster initialised"),
+        Err(error) => warn!(%error, "Cluster initialisation skipped"),
+    }
+    for (id, info) in learners {
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            for _ in 0..100 {
+                if raft.add_learner(id, info.clone(), false).await.is_ok() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+    }
+}
+
+/// Send a heartbeat to the master every interval, outside the Raft log.
+async fn send_heartbeats(
+    config: AgentConfig,
+    raft: Raft,
+    client: PeerClient,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(config.failure.heartbeat_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let beat = Heartbeat { node_id: config.node_id };
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let metrics = cmdb::metrics(&raft);
+        let Some(master) = metrics.current_leader else { continue };
+        if master == config.node_id {
+            continue;
+        }
+        let Some(node) = metrics.membership_config.membership().get_node(&master).cloned() else {
+            continue;
+        };
+        let sent: Result<HeartbeatAck, _> =
+            client.call(&node.peer_addr, "/peer/heartbeat", &beat, HEARTBEAT_TIMEOUT).await;
+        if let Err(error) = sent {
+            tracing::debug!(%error, "Heartbeat not delivered");
+        }
+    }
+}

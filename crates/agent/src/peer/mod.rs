@@ -1,0 +1,36 @@
+//! The peer channel: node-to-node traffic over mutually authenticated TLS.
+//!
+//! Raft RPCs, heartbeats to the master, and writes forwarded to the master all travel as
+//! postcard bodies in HTTP POSTs. Only clients with a node certificate from the cluster CA
+//! get past the TLS handshake, and handlers refuse certificates that name no node.
+
+mod client;
+mod network;
+mod server;
+
+pub use client::PeerClient;
+pub use network::Network;
+pub use server::{PeerState, router};
+
+use serde::{Deserialize, Serialize};
+
+/// A heartbeat from a node to the master.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// The sender.
+    pub node_id: u64,
+}
+
+/// The master's answer to a heartbeat.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeartbeatAck {
+    /// Whether the receiver is still the master.
+    pub is_master: bool,
+}
+
+/// A read forwarded to the master for a linearizable answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ForwardedRead {
+    /// The key to read.
+    pub key: String,
+}

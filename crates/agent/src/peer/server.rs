@@ -1,0 +1,148 @@
+//! The peer listener's handlers. Every route requires a node certificate.
+
+use std::io::Cursor;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Router, middleware};
+use cmdb::{Command, CommandResult, Raft, SharedDb, SnapshotMeta, TypeConfig, Vote};
+use openraft::ReadPolicy;
+use openraft::raft::{AppendEntriesRequest, VoteRequest};
+use serde::{Serialize, de::DeserializeOwned};
+use tokio::sync::mpsc;
+
+use super::{ForwardedRead, Heartbeat, HeartbeatAck};
+use crate::limits::PEER_BODY_BYTES_MAX;
+use crate::serve::PeerIdentity;
+
+/// What the peer handlers need.
+#[derive(Clone)]
+pub struct PeerState {
+    /// This node's Raft instance.
+    pub raft: Raft,
+    /// The local replica.
+    pub shared: SharedDb,
+    /// Heartbeats go to the master loop; full means it is busy, and a dropped heartbeat is
+    /// harmless because the next one follows within one interval.
+    pub heartbeats: mpsc::Sender<u64>,
+}
+
+/// The peer router.
+pub fn router(state: PeerState) -> Router {
+    Router::new()
+        .route("/raft/append", post(append))
+        .route("/raft/vote", post(vote))
+        .route("/raft/pre-vote", post(pre_vote))
+        .route("/raft/snapshot", post(snapshot))
+        .route("/peer/heartbeat", post(heartbeat))
+        .route("/peer/write", post(write))
+        .route("/peer/read", post(read))
+        .layer(middleware::from_fn(require_node))
+        .layer(DefaultBodyLimit::max(PEER_BODY_BYTES_MAX))
+        .with_state(state)
+}
+
+async fn require_node(
+    Extension(identity): Extension<PeerIdentity>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    match identity.0 {
+        Some(_) => next.run(request).await,
+        None => (StatusCode::FORBIDDEN, "a node certificate from the cluster CA is required")
+            .into_response(),
+    }
+}
+
+fn decode<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+    postcard::from_bytes(body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("undecodable body: {e}")).into_response())
+}
+
+fn encode<T: Serialize>(value: &T) -> Response {
+    match postcard::to_stdvec(value) {
+        Ok(bytes) => (StatusCode::OK, bytes).into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
+}
+
+fn answer<T: Serialize, E: std::fmt::Display>(result: Result<T, E>) -> Response {
+    encode(&result.map_err(|e| e.to_string()))
+}
+
+async fn append(State(state): State<PeerState>, body: Bytes) -> Response {
+    let request: AppendEntriesRequest<TypeConfig> = match decode(&body) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    answer(state.raft.append_entries(request).await)
+}
+
+async fn vote(State(state): State<PeerState>, body: Bytes) -> Response {
+    let request: VoteRequest<TypeConfig> = match decode(&body) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    answer(state.raft.vote(request).await)
+}
+
+async fn pre_vote(State(state): State<PeerState>, body: Bytes) -> Response {
+    let request: VoteRequest<TypeConfig> = match decode(&body) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    answer(state.raft.pre_vote(request).await)
+}
+
+async fn snapshot(State(state): State<PeerState>, body: Bytes) -> Response {
+    let (vote, meta, data): (Vote, SnapshotMeta, Vec<u8>) = match decode(&body) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let snapshot = openraft::storage::Snapshot { meta, snapshot: Cursor::new(data) };
+    answer(state.raft.install_full_snapshot(vote, snapshot).await)
+}
+
+async fn heartbeat(
+    State(state): State<PeerState>,
+    Extension(identity): Extension<PeerIdentity>,
+    body: Bytes,
+) -> Response {
+    let beat: Heartbeat = match decode(&body) {
+        Ok(beat) => beat,
+        Err(response) => return response,
+    };
+    if identity.0 != Some(beat.node_id) {
+        return (StatusCode::FORBIDDEN, "heartbeat for another node's id").into_response();
+    }
+    let _ = state.heartbeats.try_send(beat.node_id);
+    encode(&HeartbeatAck { is_master: state.raft.is_leader() })
+}
+
+async fn write(State(state): State<PeerState>, body: Bytes) -> Response {
+    let command: Command = match decode(&body) {
+        Ok(command) => command,
+        Err(response) => return response,
+    };
+    let result: Result<CommandResult, String> = match state.raft.client_write(command).await {
+        Ok(response) => Ok(response.data),
+        Err(error) => Err(error.to_string()),
+    };
+    encode(&result)
+}
+
+async fn read(State(state): State<PeerState>, body: Bytes) -> Response {
+    let request: ForwardedRead = match decode(&body) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let result: Result<Option<(String, u64)>, String> =
+        match state.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+            Ok(_) => Ok(state.shared.read(|db| db.kv.get(&request.key).cloned())),
+            Err(error) => Err(error.to_string()),
+        };
+    encode(&result)
+}

@@ -1,0 +1,146 @@
+//! A typed HTTP client for the API, used by the CLI, tests and tools.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::types::{
+    CaCert, ErrorBody, Events, Health, JoinRequest, JoinResponse, KvValue, KvWritten, NodeStatus,
+    Status,
+};
+
+/// Why an API call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server could not be reached or the connection broke.
+    #[error("cannot reach the encluster API at {url}: {source}")]
+    Transport { url: String, source: reqwest::Error },
+    /// The server answered with an error status.
+    #[error("{message} (HTTP {status})")]
+    Api { status: u16, message: String },
+    /// The answer was not the expected JSON.
+    #[error("unexpected answer from {url}: {detail}")]
+    Decode { url: String, detail: String },
+}
+
+impl ClientError {
+    /// The HTTP status of an API error, if the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A client for one agent's API. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    /// A client for `base` (for example `https://127.0.0.1:7501`) that trusts the TLS
+    /// configuration given (normally: only the cluster CA) and sends `token` as bearer.
+    pub fn new(base: &str, tls: Arc<rustls::ClientConfig>, token: Option<String>) -> Client {
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured((*tls).clone())
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .expect("a reqwest client with a preconfigured rustls backend always builds");
+        Client { http, base: base.trim_end_matches('/').to_string(), token }
+    }
+
+    /// The base URL this client talks to.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET /v1/health`.
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        self.get("/v1/health").await
+    }
+
+    /// `GET /v1/ca`.
+    pub async fn ca(&self) -> Result<CaCert, ClientError> {
+        self.get("/v1/ca").await
+    }
+
+    /// `GET /v1/status`.
+    pub async fn status(&self) -> Result<Status, ClientError> {
+        self.get("/v1/status").await
+    }
+
+    /// `GET /v1/nodes`.
+    pub async fn nodes(&self) -> Result<Vec<NodeStatus>, ClientError> {
+        self.get("/v1/nodes").await
+    }
+
+    /// `DELETE /v1/nodes/{id}`.
+    pub async fn remove_node(&self, id: u64) -> Result<(), ClientError> {
+        let request = self.http.delete(self.url(&format!("/v1/nodes/{id}")));
+        self.send::<serde_json::Value>(request).await.map(|_| ())
+    }
+
+    /// `GET /v1/events?since=N&wait_ms=W`: events from `since`; with `wait_ms`, the server
+    /// holds the request until an event arrives or the wait ends (for `--follow`).
+    pub async fn events(&self, since: u64, wait_ms: u64) -> Result<Events, ClientError> {
+        self.get(&format!("/v1/events?since={since}&wait_ms={wait_ms}")).await
+    }
+
+    /// `GET /v1/kv/{key}`; `stale` allows a local, possibly stale read.
+    pub async fn kv_get(&self, key: &str, stale: bool) -> Result<KvValue, ClientError> {
+        let consistency = if stale { "stale" } else { "linearizable" };
+        self.get(&format!("/v1/kv/{key}?consistency={consistency}")).await
+    }
+
+    /// `PUT /v1/kv/{key}`.
+    pub async fn kv_put(&self, key: &str, value: &str) -> Result<KvWritten, ClientError> {
+        let request = self.http.put(self.url(&format!("/v1/kv/{key}"))).body(value.to_string());
+        self.send(request).await
+    }
+
+    /// `POST /v1/join` with the join token as bearer.
+    pub async fn join(&self, request: &JoinRequest) -> Result<JoinResponse, ClientError> {
+        let request = self.http.post(self.url("/v1/join")).json(request);
+        self.send(request).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let request = match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        let url = self.base.clone();
+        let response =
+            request.send().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+        if !(200..300).contains(&status) {
+            let message = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|body| body.error)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+            return Err(ClientError::Api { status, message });
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|error| ClientError::Decode { url, detail: error.to_string() })
+    }
+}

@@ -1,0 +1,12 @@
+//! The REST API's wire types and a typed client.
+//!
+//! These types are the only HTTP JSON format of encluster: the agent converts between them
+//! and `model`, the CLI and tools read them. Few dependencies on purpose (like Nomad's
+//! separate api module), so a tool can use the client without pulling in the agent.
+//! Fields are only added, never renamed, so the JSON stays stable for scripts.
+
+mod client;
+mod types;
+
+pub use client::{Client, ClientError};
+pub use types::*;

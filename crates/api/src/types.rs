@@ -1,0 +1,137 @@
+//! JSON request and response bodies of `/v1/...`.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /v1/health`: whether this agent is up, without authentication.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Always "ok" when the agent answers.
+    pub status: String,
+    /// This node's id.
+    pub node_id: u64,
+    /// The master this node knows of, if any.
+    pub master: Option<u64>,
+}
+
+/// `GET /v1/status`: the cluster as seen by the answering node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// The cluster's name.
+    pub cluster_name: String,
+    /// The node that answered.
+    pub answered_by: u64,
+    /// The current master's node id, if one is known.
+    pub master: Option<u64>,
+    /// The current Raft term.
+    pub term: u64,
+    /// The highest committed log index.
+    pub commit_index: u64,
+    /// The highest log index applied on the answering node.
+    pub applied_index: u64,
+    /// Every node of the cluster, ordered by id.
+    pub nodes: Vec<NodeStatus>,
+}
+
+/// One node in `Status` and `GET /v1/nodes`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// The node's id.
+    pub id: u64,
+    /// The node's name.
+    pub name: String,
+    /// `online`, `suspect` or `down`, as decided by the master.
+    pub state: String,
+    /// `voter`, `learner`, or `none` when not (yet) in the Raft membership.
+    pub role: String,
+    /// Whether this node is the master.
+    pub is_master: bool,
+    /// Milliseconds since the master last heard this node's heartbeat; `None` when the
+    /// answering node is not the master and so has no heartbeat data.
+    pub last_heartbeat_ms: Option<u64>,
+    /// Peer listener address.
+    pub peer_addr: String,
+    /// API listener address.
+    pub api_addr: String,
+}
+
+/// One event of `GET /v1/events`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Sequence number; increases by one per event.
+    pub seq: u64,
+    /// When it happened, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// Machine-readable kind, e.g. `node_health`.
+    pub kind: String,
+    /// Human-readable description.
+    pub message: String,
+    /// The event's structured fields.
+    pub detail: serde_json::Value,
+}
+
+/// `GET /v1/events`: events with `seq >= since`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Events {
+    /// The events, oldest first.
+    pub events: Vec<Event>,
+    /// The `since` to ask for next to get only newer events.
+    pub next: u64,
+}
+
+/// `GET /v1/kv/{key}`: a value and the revision that wrote it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvValue {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// The key/value revision of the write that set it.
+    pub revision: u64,
+}
+
+/// `PUT /v1/kv/{key}` result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvWritten {
+    /// The key/value revision of this write.
+    pub revision: u64,
+}
+
+/// `POST /v1/join` request: sent by `encluster join` with a join token as bearer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRequest {
+    /// The new node's name (unique in the cluster).
+    pub name: String,
+    /// Where the new node's peer listener will be.
+    pub peer_addr: String,
+    /// Where the new node's API listener will be.
+    pub api_addr: String,
+    /// A PEM certificate signing request made with the new node's own key.
+    pub csr_pem: String,
+}
+
+/// `POST /v1/join` answer: the new node's identity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinResponse {
+    /// The id the cluster gave the node.
+    pub node_id: u64,
+    /// The cluster's name.
+    pub cluster_name: String,
+    /// The node's certificate, signed by the cluster CA.
+    pub cert_pem: String,
+    /// The cluster CA certificate.
+    pub ca_pem: String,
+}
+
+/// `GET /v1/ca`: the cluster CA certificate (public), so a joining node can pin it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaCert {
+    /// PEM of the CA certificate.
+    pub ca_pem: String,
+}
+
+/// Every error answer: a status code plus this body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong and, where possible, how to fix it.
+    pub error: String,
+}

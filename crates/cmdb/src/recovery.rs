@@ -1,0 +1,80 @@
+//! Offline recovery after a majority of voters is lost for good (`encluster force-quorum`).
+//!
+//! With the agent stopped, this appends a membership entry that makes this node the only
+//! voter (every other member stays, as a learner) under a term above any this node has
+//! seen, and records a vote for itself in that term. On start the node elects itself with
+//! its own single vote, commits the entry, and replicates it to the surviving learners,
+//! which the dynamic-quorum policy then promotes. This is the Raft equivalent of etcd's
+//! `--force-new-cluster` and WSFC's ForceQuorum: if a lost voter was in fact alive and
+//! cut off, it may hold writes this node never saw, and those are discarded when it
+//! rejoins. That is why the command demands explicit confirmation.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::Path;
+
+use openraft::entry::RaftEntry;
+use openraft::storage::{RaftLogReader, RaftLogStorage, RaftStateMachine};
+use openraft::vote::RaftLeaderId;
+use openraft::{EntryPayload, StoredMembership};
+
+use crate::log_store::LogStore;
+use crate::state_machine::StateMachine;
+use crate::types::{Entry, LogId, Membership, Vote};
+
+/// What `force_single_voter` did.
+#[derive(Debug)]
+pub struct ForceReport {
+    /// The voters before.
+    pub voters_before: BTreeSet<u64>,
+    /// The members that remain, as learners.
+    pub learners_after: BTreeSet<u64>,
+    /// The term of the new membership entry.
+    pub term: u64,
+    /// The index of the new membership entry.
+    pub index: u64,
+}
+
+/// Make `me` the only voter of the cluster stored in `data_dir`. The agent must be stopped.
+pub async fn force_single_voter(data_dir: &Path, me: u64) -> io::Result<ForceReport> {
+    let mut log_store = LogStore::open(&data_dir.join("raft-log.redb"))?;
+    let mut state_machine = StateMachine::open(data_dir)?;
+    let state = log_store.get_log_state().await?;
+    let last_log_id: Option<LogId> = state.last_log_id;
+    let vote: Option<Vote> = log_store.read_vote().await?;
+    let (_, snapshot_membership) = state_machine.applied_state().await?;
+    let membership = last_membership(&mut log_store, state.last_purged_log_id, snapshot_membership).await?;
+    let nodes: BTreeMap<u64, model::NodeInfo> =
+        membership.nodes().map(|(id, node)| (*id, node.clone())).collect();
+    if !nodes.contains_key(&me) {
+        return Err(io::Error::other(format!("node {me} is not a member of the stored cluster")));
+    }
+    let voters_before: BTreeSet<u64> = membership.voter_ids().collect();
+    let term_seen = vote.map(|v| v.leader_id().term).unwrap_or(0);
+    let term_logged = last_log_id.map(|id| id.leader_id.term).unwrap_or(0);
+    let term = term_seen.max(term_logged) + 1;
+    let index = last_log_id.map(|id| id.index + 1).unwrap_or(0);
+    let new_membership = Membership::new(vec![BTreeSet::from([me])], nodes.clone())
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    let leader = openraft::impls::leader_id_adv::LeaderId::new(term, me).to_committed();
+    let entry = Entry::new(LogId::new(leader, index), EntryPayload::Membership(new_membership));
+    log_store.append_now(vec![entry])?;
+    log_store.save_vote(&Vote::new_committed(term, me)).await?;
+    let learners_after = nodes.keys().copied().filter(|id| *id != me).collect();
+    Ok(ForceReport { voters_before, learners_after, term, index })
+}
+
+/// The newest membership: the last membership entry in the log, else the snapshot's.
+async fn last_membership(
+    log_store: &mut LogStore,
+    last_purged: Option<LogId>,
+    snapshot_membership: StoredMembership<crate::alias::CommittedLeaderIdOf<crate::TypeConfig>, u64, model::NodeInfo>,
+) -> io::Result<Membership> {
+    let from = last_purged.map(|id| id.index + 1).unwrap_or(0);
+    let entries = log_store.try_get_log_entries(from..).await?;
+    let logged = entries.iter().rev().find_map(|entry| match &entry.payload {
+        EntryPayload::Membership(m) => Some(m.clone()),
+        _ => None,
+    });
+    Ok(logged.unwrap_or_else(|| snapshot_membership.membership().clone()))
+}

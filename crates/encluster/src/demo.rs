@@ -1,0 +1,120 @@
+//! `encluster demo`: a local 3-node cluster on 127.0.0.x as child processes, stopped
+//! cleanly on Ctrl-C.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+
+const NODES: usize = 3;
+
+/// Run the demo until Ctrl-C or SIGTERM.
+pub async fn run(dir: Option<PathBuf>, base_ip: Ipv4Addr) -> anyhow::Result<()> {
+    let dir = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("encluster-demo-{}", std::process::id()))
+    });
+    let output = agent::setup::init_local(&agent::setup::LocalOptions {
+        cluster_name: "demo".into(),
+        dir: dir.clone(),
+        count: NODES,
+        base_ip,
+        peer_port: 7510,
+        api_port: 7511,
+        voters_max: 5,
+    })?;
+    let exe = std::env::current_exe().context("cannot find the encluster binary")?;
+    let mut children = Vec::new();
+    for config in &output.configs {
+        let log_path = config.with_file_name("agent.log");
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("cannot create {}", log_path.display()))?;
+        let child = Command::new(&exe)
+            .arg("agent")
+            .arg("--config")
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start the agent for {}", config.display()))?;
+        children.push(child);
+    }
+    let ready = wait_for_master(&output.cli_config, &output.api_addrs[0]).await;
+    print_banner(&output, &dir, ready);
+    wait_for_signal().await;
+    println!("\nstopping the demo cluster...");
+    stop_all(&mut children).await;
+    println!("stopped; files kept in {}", dir.display());
+    Ok(())
+}
+
+async fn wait_for_master(cli_config: &std::path::Path, api_addr: &str) -> bool {
+    let api = cli::ApiArgs {
+        api: Some(format!("https://{api_addr}")),
+        token: None,
+        ca: None,
+        cli_config: Some(cli_config.to_path_buf()),
+    };
+    let Ok(client) = cli::connect(&api) else { return false };
+    for _ in 0..100 {
+        if let Ok(health) = client.health().await
+            && health.master.is_some()
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+fn print_banner(output: &agent::setup::InitOutput, dir: &std::path::Path, ready: bool) {
+    let state = if ready { "is up" } else { "is starting (no master yet)" };
+    println!("encluster demo: a {NODES}-node cluster {state}");
+    for (i, api) in output.api_addrs.iter().enumerate() {
+        println!("  node{}  API https://{api}", i + 1);
+    }
+    println!("  admin token: {}", output.admin_token);
+    println!("  files and agent logs: {}", dir.display());
+    println!();
+    println!("try, in another terminal:");
+    println!("  export ENCLUSTER_CLI_CONFIG={}", output.cli_config.display());
+    println!("  encluster status");
+    println!("  encluster kv put greeting hello && encluster kv get greeting");
+    println!("  encluster events --follow");
+    println!("  kill -9 <pid of an agent> and watch `encluster status` elect a new master");
+    println!();
+    println!("press Ctrl-C to stop all agents");
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+async fn stop_all(children: &mut [Child]) {
+    for child in children.iter() {
+        if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+    }
+    for child in children.iter_mut() {
+        if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_err() {
+            let _ = child.kill().await;
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! The single `encluster` binary: the agent, cluster setup, the demo and the CLI.
+//!
+//! Thin on purpose: parsing arguments and mapping errors to exit codes; the work is in
+//! the `agent` and `cli` crates.
+
+mod demo;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+/// encluster: a high-availability cluster manager.
+#[derive(Parser, Debug)]
+#[command(name = "encluster", version, about)]
+struct Args {
+    #[command(flatten)]
+    api: cli::ApiArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run this node's agent.
+    Agent {
+        /// The node's config file (written by `init` or `join`).
+        #[arg(long, env = "ENCLUSTER_CONFIG", default_value = "/etc/encluster/encluster.toml")]
+        config: PathBuf,
+    },
+    /// Create a new cluster: CA, tokens, and the first node's (or a local cluster's) configs.
+    Init(InitArgs),
+    /// Add a new node to an existing cluster with a join token.
+    Join(JoinArgs),
+    /// Start a local 3-node cluster on 127.0.0.x and show what to try.
+    Demo {
+        /// Where to keep the demo's files (default: a new temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Address of the first node.
+        #[arg(long, default_value = "127.0.0.11")]
+        base_ip: Ipv4Addr,
+    },
+    /// DANGER: make this node's surviving members the whole voter set after a majority was
+    /// lost for good. Run with the agent stopped.
+    ForceQuorum {
+        /// The node's config file.
+        #[arg(long, env = "ENCLUSTER_CONFIG")]
+        config: PathBuf,
+        /// Confirm that the lost voters are really gone (powered off or wiped).
+        #[arg(long)]
+        yes_i_understand_the_risk: bool,
+    },
+    #[command(flatten)]
+    Cli(cli::CliCommand),
+}
+
+#[derive(clap::Args, Debug)]
+struct InitArgs {
+    /// The cluster's name.
+    #[arg(long, default_value = "encluster")]
+    cluster_name: String,
+    /// Directory for the files; must not exist or be empty.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Write configs for N local nodes on consecutive 127.0.0.x addresses.
+    #[arg(long)]
+    local: Option<usize>,
+    /// First address for --local.
+    #[arg(long, default_value = "127.0.0.11")]
+    base_ip: Ipv4Addr,
+    /// Peer port for --local.
+    #[arg(long, default_value_t = 7510)]
+    peer_port: u16,
+    /// API port for --local.
+    #[arg(long, default_value_t = 7511)]
+    api_port: u16,
+    /// Largest number of voters (odd).
+    #[arg(long, default_value_t = 5)]
+    voters_max: usize,
+    /// This node's name (without --local).
+    #[arg(long, default_value = "node1")]
+    name: String,
+    /// This node's peer address (without --local).
+    #[arg(long, default_value = "127.0.0.1:7510")]
+    peer_addr: String,
+    /// This node's API address (without --local).
+    #[arg(long, default_value = "127.0.0.1:7511")]
+    api_addr: String,
+}
+
+#[derive(clap::Args, Debug)]
+struct JoinArgs {
+    /// API address of any member, host:port.
+    #[arg(long)]
+    server: String,
+    /// The join token printed by `encluster init`.
+    #[arg(long, env = "ENCLUSTER_JOIN_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Directory for this node's files; must not exist or be empty.
+    #[arg(long)]
+    dir: PathBuf,
+    /// This node's name, unique in the cluster.
+    #[arg(long)]
+    name: String,
+    /// This node's peer address.
+    #[arg(long)]
+    peer_addr: String,
+    /// This node's API address.
+    #[arg(long)]
+    api_addr: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ENCLUSTER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=error"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        Command::Agent { config } => {
+            let config = agent::AgentConfig::load(&config)?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(stop_on_signal(shutdown.clone()));
+            agent::node::run(config, shutdown).await
+        }
+        Command::Init(init) => run_init(init),
+        Command::Join(join) => {
+            let options = agent::setup::JoinOptions {
+                server: join.server,
+                token: join.token,
+                dir: join.dir,
+                addrs: agent::setup::NodeAddrs {
+                    name: join.name,
+                    peer_addr: join.peer_addr,
+                    api_addr: join.api_addr,
+                },
+            };
+            let config = agent::setup::join(&options).await?;
+            println!("joined; start the agent with:\n  encluster agent --config {}", config.display());
+            Ok(())
+        }
+        Command::Demo { dir, base_ip } => demo::run(dir, base_ip).await,
+        Command::ForceQuorum { config, yes_i_understand_the_risk } => {
+            let config = agent::AgentConfig::load(&config)?;
+            agent::recovery::force_quorum(&config, yes_i_understand_the_risk).await
+        }
+        Command::Cli(command) => cli::run(&args.api, command).await,
+    }
+}
+
+fn run_init(init: InitArgs) -> anyhow::Result<()> {
+    let output = match init.local {
+        Some(count) => agent::setup::init_local(&agent::setup::LocalOptions {
+            cluster_name: init.cluster_name,
+            dir: init.dir,
+            count,
+            base_ip: init.base_ip,
+            peer_port: init.peer_port,
+            api_port: init.api_port,
+            voters_max: init.voters_max,
+        })?,
+        None => {
+            let addrs = agent::setup::NodeAddrs {
+                name: init.name,
+                peer_addr: init.peer_addr,
+                api_addr: init.api_addr,
+            };
+            agent::setup::init(&init.cluster_name, &init.dir, &[addrs], init.voters_max)?
+        }
+    };
+    println!("cluster created");
+    println!("admin token: {}", output.admin_token);
+    println!("join token:  {}", output.join_token);
+    println!("CLI config:  {} (export ENCLUSTER_CLI_CONFIG=...)", output.cli_config.display());
+    for config in &output.configs {
+        println!("start:       encluster agent --config {}", config.display());
+    }
+    Ok(())
+}
+
+/// Cancel `shutdown` on SIGINT or SIGTERM.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    shutdown.cancel();
+}
