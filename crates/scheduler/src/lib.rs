@@ -20,6 +20,7 @@
 mod actions;
 mod explain;
 mod index;
+mod node_load;
 mod placement;
 mod plan;
 mod reason;
@@ -38,20 +39,21 @@ pub fn schedule(input: &SchedulerInput) -> Plan {
     let index = index::Index::new(input);
     let placement = placement::place(&index, None);
     let actions = actions::plan_actions(&index, &placement);
-    let mut plan = Plan {
-        placement: Default::default(),
-        decisions: Default::default(),
-        actions,
-    };
-    for (position, view) in index.resources.iter().enumerate() {
-        let nodes = placement.nodes[position]
+    // Resources are indexed in id order, so both maps are built from sorted input.
+    let ids = index.resources.iter().map(|view| view.id().clone());
+    let placement_nodes = placement.nodes.iter().map(|nodes| {
+        nodes
             .iter()
             .map(|&node| index.node_id(node))
-            .collect();
-        plan.placement.insert(view.id().clone(), nodes);
-        plan.decisions
-            .insert(view.id().clone(), index.decision_text(&placement, position));
-    }
+            .collect::<Vec<_>>()
+    });
+    let decisions =
+        (0..index.resources.len()).map(|position| index.decision_text(&placement, position));
+    let plan = Plan {
+        placement: ids.clone().zip(placement_nodes).collect(),
+        decisions: ids.zip(decisions).collect(),
+        actions,
+    };
     plan
 }
 

@@ -13,6 +13,7 @@ use std::cmp::Reverse;
 use model::{NodeHealth, OrderKind, SCORE_INFINITY, score_add};
 
 use crate::index::{Index, NodeIdx, ResIdx, UnitIdx, UnitKind};
+use crate::node_load::NodeLoad;
 use crate::reason::{Block, Decision, Score, StopWhy, Verdict, Why};
 use crate::unit_facts::{UnitFacts, frozen_nodes};
 use crate::unit_order::unit_order;
@@ -30,16 +31,15 @@ pub(crate) struct Placement {
     /// The verdict of every configured node for the unit being explained.
     pub(crate) explained: Vec<(NodeIdx, Verdict)>,
     done: Vec<bool>,
-    load: Vec<u32>,
+    /// Resources placed or reserved per node; running resources count as load, so a
+    /// recovered resource avoids nodes busy with resources that stay.
+    load: NodeLoad,
     used: Vec<Vec<u64>>,
     /// Capacity held by active instances of units not placed yet, so that a unit placed
     /// earlier cannot take the room a running resource still occupies; a unit releases its
     /// own reservation when it is placed. Without this, the result would depend on which
     /// units happened to be active, and carrying out a plan could lead to another plan.
     reserved: Vec<Vec<u64>>,
-    /// Per node, how many resources not placed yet are reserved there; counts as load, so
-    /// a recovered resource avoids nodes busy with resources that stay.
-    reserved_load: Vec<u32>,
     /// Per resource, the nodes where it holds a reservation.
     reservations: Vec<Vec<NodeIdx>>,
     /// Whether some node was refused for lack of capacity in this pass; if none was, the
@@ -115,10 +115,9 @@ fn place_once(
         active_verdicts: vec![Vec::new(); index.units.len()],
         explained: Vec::new(),
         done: vec![false; index.units.len()],
-        load: vec![0; index.nodes.len()],
+        load: NodeLoad::new(index),
         used: vec![vec![0; index.capacity_keys.len()]; index.nodes.len()],
         reserved: vec![vec![0; index.capacity_keys.len()]; index.nodes.len()],
-        reserved_load: vec![0; index.nodes.len()],
         reservations: vec![Vec::new(); resource_count],
         capacity_blocked: false,
         candidates: Vec::with_capacity(index.nodes.len()),
@@ -159,7 +158,11 @@ impl Placement {
         let facts = UnitFacts::new(index, unit_idx, members, frozen);
         let mut candidates = std::mem::take(&mut self.candidates);
         candidates.clear();
-        self.weigh_nodes(index, &facts, members, explain, &mut candidates);
+        if facts.is_plain(index, members) && !explain && !is_clone {
+            self.least_loaded_two(index, &facts, &mut candidates);
+        } else {
+            self.weigh_nodes(index, &facts, members, explain, &mut candidates);
+        }
         match unit.kind {
             UnitKind::Clone { max } => {
                 candidates.sort_by_key(|candidate| Reverse(candidate.key()));
@@ -178,6 +181,32 @@ impl Placement {
             },
         }
         self.candidates = candidates;
+    }
+
+    /// For a unit with no preferences, no history and nothing running, every open node
+    /// scores 0 and the least loaded one that has room wins: walks the open nodes by load
+    /// and keeps the first two with room, as weighing every node would.
+    fn least_loaded_two(&mut self, index: &Index<'_>, facts: &UnitFacts, out: &mut Vec<Candidate>) {
+        let score = Score {
+            total: 0,
+            location: 0,
+            colocation: 0,
+            stickiness: 0,
+        };
+        for (load, node) in self.load.open_by_load() {
+            match self.check_capacity(index, &facts.needs, node) {
+                Ok(()) => out.push(Candidate {
+                    node,
+                    score,
+                    active: false,
+                    load,
+                }),
+                Err(_) => self.capacity_blocked = true,
+            }
+            if out.len() == 2 {
+                break;
+            }
+        }
     }
 
     /// Weighs every node that is not frozen for the unit and returns those that can run it.
@@ -204,7 +233,7 @@ impl Placement {
             }
             match verdict {
                 Ok(score) => {
-                    let load = self.load[node] + self.reserved_load[node];
+                    let load = self.load.total(node);
                     candidates.push(Candidate {
                         node,
                         score,
@@ -238,14 +267,14 @@ impl Placement {
             for &(key, amount) in &view.utilization {
                 self.reserved[node][key] += amount;
             }
-            self.reserved_load[node] += 1;
+            self.load.add_reserved(node);
             self.reservations[resource].push(node);
         }
     }
 
     fn release(&mut self, index: &Index<'_>, resource: ResIdx) {
         for node in std::mem::take(&mut self.reservations[resource]) {
-            self.reserved_load[node] -= 1;
+            self.load.remove_reserved(node);
             for &(key, amount) in &index.resources[resource].utilization {
                 self.reserved[node][key] -= amount;
             }
@@ -418,7 +447,7 @@ impl Placement {
             self.nodes[member].push(node);
             self.decisions[member] = Decision::Placed { node, why };
             self.scores[member] = score;
-            self.load[node] += 1;
+            self.load.add_placed(node);
             for &(key, amount) in &index.resources[member].utilization {
                 self.used[node][key] += amount;
             }
@@ -440,7 +469,7 @@ impl Placement {
                 why: Why::Frozen,
             };
             for &node in &nodes {
-                self.load[node] += 1;
+                self.load.add_placed(node);
             }
             self.nodes[member] = nodes;
         }
@@ -459,7 +488,7 @@ impl Placement {
         nodes.extend(candidates.iter().take(room).map(|candidate| candidate.node));
         nodes.sort_unstable();
         for &node in &nodes {
-            self.load[node] += 1;
+            self.load.add_placed(node);
             for &(key, amount) in &index.resources[member].utilization {
                 self.used[node][key] += amount;
             }

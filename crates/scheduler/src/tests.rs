@@ -85,3 +85,53 @@ fn observed_resource_that_is_no_longer_configured_is_stopped() {
         vec!["stop old on node 1: resource is no longer configured".to_owned()]
     );
 }
+
+#[test]
+fn configured_node_without_observed_health_counts_as_down() {
+    let mut input = input(2, &["web"]);
+    input.observed.node_health.remove(&NodeId(2));
+    let status = model::ResourceStatus {
+        state: model::ResourceState::Running,
+        ..Default::default()
+    };
+    input.observed.resources.insert(
+        ResourceId("web".to_owned()),
+        BTreeMap::from([(NodeId(2), status)]),
+    );
+    let plan = crate::schedule(&input);
+    let actions: Vec<String> = plan.actions.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        actions,
+        vec!["start web on node 1: node 2 is down; node 1 is the only node that can run it"]
+    );
+}
+
+#[test]
+fn resource_on_a_node_no_longer_configured_is_stopped_there() {
+    let mut input = input(1, &["web"]);
+    input
+        .observed
+        .node_health
+        .insert(NodeId(9), NodeHealth::Online);
+    let status = model::ResourceStatus {
+        state: model::ResourceState::Running,
+        ..Default::default()
+    };
+    input.observed.resources.insert(
+        ResourceId("web".to_owned()),
+        BTreeMap::from([(NodeId(9), status)]),
+    );
+    let plan = crate::schedule(&input);
+    let actions: Vec<String> = plan.actions.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        actions,
+        vec![
+            "stop web on node 9: node 9 is not in the configuration",
+            "start web on node 1: moves from node 9: node 9 is not in the configuration",
+        ]
+    );
+    assert_eq!(
+        plan.placement[&ResourceId("web".to_owned())],
+        vec![NodeId(1)]
+    );
+}

@@ -68,6 +68,20 @@ impl UnitFacts {
     }
 }
 
+impl UnitFacts {
+    /// Whether every open node would score 0 for the unit: no location constraints, no
+    /// colocations, and no observed history (so no stickiness and no fail counts).
+    pub(crate) fn is_plain(&self, index: &Index<'_>, members: &[ResIdx]) -> bool {
+        self.locations.is_empty()
+            && self.frozen.is_empty()
+            && self.active_nodes.is_empty()
+            && members.iter().all(|&member| {
+                let view = &index.resources[member];
+                view.instances.is_empty() && view.colocations.is_empty()
+            })
+    }
+}
+
 /// The nodes (not down) where `member` may be running.
 fn active_nodes<'a>(index: &'a Index<'_>, member: ResIdx) -> impl Iterator<Item = NodeIdx> + 'a {
     let view = &index.resources[member];

@@ -33,14 +33,21 @@ pub(crate) fn unit_order(index: &Index<'_>) -> Vec<UnitIdx> {
             }
         }
     }
-    let key = |unit: UnitIdx| {
-        let members = &index.units[unit].members;
-        let name = match &index.units[unit].kind {
-            UnitKind::Group(group) => group.id.0.as_str(),
-            _ => index.resources[members[0]].id().0.as_str(),
-        };
-        Reverse((name, unit))
+    // Rank units by name once, so the queue compares integers rather than strings.
+    let name = |unit: UnitIdx| match &index.units[unit].kind {
+        UnitKind::Group(group) => group.id.0.as_str(),
+        _ => index.resources[index.units[unit].members[0]]
+            .id()
+            .0
+            .as_str(),
     };
+    let mut by_name: Vec<UnitIdx> = (0..unit_count).collect();
+    by_name.sort_by(|a, b| name(*a).cmp(name(*b)).then(a.cmp(b)));
+    let mut rank = vec![0_usize; unit_count];
+    for (position, &unit) in by_name.iter().enumerate() {
+        rank[unit] = position;
+    }
+    let key = |unit: UnitIdx| Reverse((rank[unit], unit));
     let mut ready: BinaryHeap<_> = (0..unit_count)
         .filter(|&unit| in_degree[unit] == 0)
         .map(key)
