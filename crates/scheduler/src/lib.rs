@@ -49,12 +49,11 @@ pub fn schedule(input: &SchedulerInput) -> Plan {
     });
     let decisions =
         (0..index.resources.len()).map(|position| index.decision_text(&placement, position));
-    let plan = Plan {
+    Plan {
         placement: ids.clone().zip(placement_nodes).collect(),
         decisions: ids.zip(decisions).collect(),
         actions,
-    };
-    plan
+    }
 }
 
 /// Explains, line by line, why `resource` runs where it runs or why it is stopped: what it
