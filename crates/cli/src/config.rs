@@ -158,16 +158,19 @@ pub(crate) fn resolve(args: &ApiArgs, default_paths: &[PathBuf]) -> anyhow::Resu
 /// Turns `host:port` into `https://host:port` and refuses other schemes: the agent serves
 /// its API over TLS only, so plain HTTP would fail with a confusing protocol error.
 pub(crate) fn normalize_api(api: &str) -> anyhow::Result<String> {
-    let api = api.trim().trim_end_matches('/');
-    match api.split_once("://") {
-        None if api.is_empty() => bail!("the API address is empty"),
-        None => Ok(format!("https://{api}")),
-        Some(("https", rest)) if !rest.is_empty() => Ok(api.to_string()),
-        Some(_) => bail!(
+    let api = api.trim();
+    let (scheme, rest) = api.split_once("://").unwrap_or(("https", api));
+    let rest = rest.trim_end_matches('/');
+    if scheme != "https" {
+        bail!(
             "the API address {api:?} must be https://HOST:PORT (or HOST:PORT): \
             the agent serves its API over TLS only"
-        ),
+        );
     }
+    if rest.is_empty() {
+        bail!("the API address {api:?} has no host: give it as https://HOST:PORT");
+    }
+    Ok(format!("https://{rest}"))
 }
 
 fn relative_to_file(path: &Path, file_path: Option<&Path>) -> PathBuf {

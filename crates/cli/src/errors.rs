@@ -21,34 +21,40 @@ pub(crate) enum TransportCause {
 }
 
 /// Explains a failed API call.
+///
+/// A transport error keeps its sources (the OS or TLS reason) after the explanation; an
+/// answer from the agent already carries the agent's own message.
 pub(crate) fn explain(error: ClientError, target: &Target) -> anyhow::Error {
-    let message = match &error {
+    match error {
         ClientError::Transport { url, source } => {
-            explain_transport(url, transport_cause(source), target)
+            let message = explain_transport(&url, transport_cause(&source), target);
+            anyhow::Error::new(source).context(message)
         }
         ClientError::Api {
             status: 401,
             message,
-        } => explain_unauthorized(message, target.token_origin.as_ref()),
+        } => {
+            anyhow::anyhow!(
+                "{}",
+                explain_unauthorized(&message, target.token_origin.as_ref())
+            )
+        }
         ClientError::Api {
             status: 403,
             message,
-        } => format!(
+        } => anyhow::anyhow!(
             "the API token is not allowed to do this ({message}): use the admin token \
             printed by `encluster init`"
         ),
-        ClientError::Api { status, message } => {
-            format!(
-                "the agent at {} refused the request: {message} (HTTP {status})",
-                target.api
-            )
-        }
-        ClientError::Decode { url, detail } => format!(
+        ClientError::Api { status, message } => anyhow::anyhow!(
+            "the agent at {} refused the request: {message} (HTTP {status})",
+            target.api
+        ),
+        ClientError::Decode { url, detail } => anyhow::anyhow!(
             "the answer from {url} is not what this CLI expects ({detail}): \
             is it an encluster agent of the same version?"
         ),
-    };
-    anyhow::Error::new(error).context(message)
+    }
 }
 
 /// The message for a transport error, naming the fix for its cause.
@@ -83,11 +89,12 @@ fn explain_unauthorized(message: &str, token_origin: Option<&Origin>) -> String 
             "the API needs a token ({message}): pass --token, set ENCLUSTER_TOKEN or put \
             token = \"...\" in the CLI config file (the admin token printed by `encluster init`)"
         ),
-        Some(Origin::Argument) => "the API token was refused: check --token / ENCLUSTER_TOKEN \
+        Some(Origin::Argument) => format!(
+            "the API token was refused ({message}): check --token / ENCLUSTER_TOKEN \
             (the admin token printed by `encluster init`)"
-            .to_string(),
+        ),
         Some(Origin::File(path)) => format!(
-            "the API token from {} was refused: fix `token` there or pass --token / \
+            "the API token from {} was refused ({message}): fix `token` there or pass --token / \
             ENCLUSTER_TOKEN (the admin token printed by `encluster init`)",
             path.display()
         ),
@@ -96,32 +103,26 @@ fn explain_unauthorized(message: &str, token_origin: Option<&Origin>) -> String 
 
 /// Finds the cause of a transport error by walking its sources.
 ///
-/// `std::io::Error::source` skips the error it wraps, so each IO error's inner error is
-/// inspected with `get_ref` as well.
+/// `std::io::Error::source` skips the error it wraps, and the TLS error sits inside two
+/// nested IO errors, so an IO error's next link is its inner error (`get_ref`).
 pub(crate) fn transport_cause(error: &(dyn StdError + 'static)) -> TransportCause {
     let mut current: Option<&(dyn StdError + 'static)> = Some(error);
     let mut cause = TransportCause::Other;
     while let Some(error) = current {
-        if let Some(io_error) = error.downcast_ref::<std::io::Error>() {
-            match io_error.kind() {
-                std::io::ErrorKind::ConnectionRefused => return TransportCause::Refused,
-                std::io::ErrorKind::TimedOut => cause = TransportCause::Timeout,
-                _ => {}
-            }
-            if io_error
-                .get_ref()
-                .is_some_and(|inner| is_certificate_error(inner))
-            {
-                return TransportCause::Certificate;
-            }
-        }
         if is_certificate_error(error) {
             return TransportCause::Certificate;
         }
-        if error.to_string().contains("timed out") {
-            cause = TransportCause::Timeout;
+        let io_error = error.downcast_ref::<std::io::Error>();
+        match io_error.map(std::io::Error::kind) {
+            Some(std::io::ErrorKind::ConnectionRefused) => return TransportCause::Refused,
+            Some(std::io::ErrorKind::TimedOut) => cause = TransportCause::Timeout,
+            _ if error.to_string().contains("timed out") => cause = TransportCause::Timeout,
+            _ => {}
         }
-        current = error.source();
+        current = match io_error.and_then(std::io::Error::get_ref) {
+            Some(inner) => Some(inner),
+            None => error.source(),
+        };
     }
     cause
 }

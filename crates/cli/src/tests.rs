@@ -1,1 +1,323 @@
-//! Unit tests of the CLI: rendering, config resolution, error messages and follow.
+//! Unit tests of the CLI: rendering, config resolution, error messages and `--follow`.
+//!
+//! Rendering is pinned with expect-test snapshots (`UPDATE_EXPECT=1` rewrites them).
+//! Config resolution runs on temporary directories and explicit argument values, never on
+//! the process environment. The `fake_agent` module checks the error messages against a real
+//! TLS listener on loopback.
+
+mod config;
+mod fake_agent;
+mod follow;
+
+use clap::{CommandFactory, Parser};
+use expect_test::{Expect, expect};
+
+use crate::render::{
+    format_heartbeat, format_time, render_event_json, render_event_line, render_json, render_nodes,
+    render_status,
+};
+use crate::{ApiArgs, CliCommand, KvCommand, NodeCommand};
+
+fn node(id: u64, state: &str, role: &str, heartbeat_ms: Option<u64>) -> api::NodeStatus {
+    api::NodeStatus {
+        id,
+        name: format!("node{id}"),
+        state: state.to_string(),
+        role: role.to_string(),
+        is_master: id == 2,
+        last_heartbeat_ms: heartbeat_ms,
+        peer_addr: format!("127.0.0.1{id}:7510"),
+        api_addr: format!("127.0.0.1{id}:7511"),
+    }
+}
+
+fn three_node_status() -> api::Status {
+    api::Status {
+        cluster_name: "demo".to_string(),
+        answered_by: 2,
+        master: Some(2),
+        term: 7,
+        commit_index: 1234,
+        applied_index: 1230,
+        nodes: vec![
+            node(1, "online", "voter", Some(42)),
+            node(2, "online", "voter", Some(0)),
+            node(3, "down", "learner", Some(5_300)),
+        ],
+    }
+}
+
+fn check(actual: String, expected: Expect) {
+    expected.assert_eq(&actual);
+}
+
+#[test]
+fn status_shows_master_term_commit_and_every_node() {
+    check(
+        render_status(&three_node_status()),
+        expect![[r#"
+            cluster demo  master node 2 (node2)  term 7  commit 1234  answered by node 2
+            ┌────┬───────┬────────┬─────────┬────────┬───────────┬─────────────────┬─────────────────┐
+            │ ID ┆ NAME  ┆ STATE  ┆ ROLE    ┆ MASTER ┆ HEARTBEAT ┆ PEER            ┆ API             │
+            ╞════╪═══════╪════════╪═════════╪════════╪═══════════╪═════════════════╪═════════════════╡
+            │ 1  ┆ node1 ┆ online ┆ voter   ┆        ┆ 42 ms ago ┆ 127.0.0.11:7510 ┆ 127.0.0.11:7511 │
+            │ 2  ┆ node2 ┆ online ┆ voter   ┆ *      ┆ 0 ms ago  ┆ 127.0.0.12:7510 ┆ 127.0.0.12:7511 │
+            │ 3  ┆ node3 ┆ down   ┆ learner ┆        ┆ 5.3 s ago ┆ 127.0.0.13:7510 ┆ 127.0.0.13:7511 │
+            └────┴───────┴────────┴─────────┴────────┴───────────┴─────────────────┴─────────────────┘
+        "#]],
+    );
+}
+
+#[test]
+fn status_without_master_warns_that_writes_stop() {
+    let mut status = three_node_status();
+    status.master = None;
+    status.answered_by = 1;
+    status.nodes = vec![node(1, "online", "voter", None)];
+    check(
+        render_status(&status),
+        expect![[r#"
+            cluster demo  no master  term 7  commit 1234  answered by node 1
+            warning: no master is known, so the cluster accepts no writes
+            ┌────┬───────┬────────┬───────┬────────┬───────────┬─────────────────┬─────────────────┐
+            │ ID ┆ NAME  ┆ STATE  ┆ ROLE  ┆ MASTER ┆ HEARTBEAT ┆ PEER            ┆ API             │
+            ╞════╪═══════╪════════╪═══════╪════════╪═══════════╪═════════════════╪═════════════════╡
+            │ 1  ┆ node1 ┆ online ┆ voter ┆        ┆ -         ┆ 127.0.0.11:7510 ┆ 127.0.0.11:7511 │
+            └────┴───────┴────────┴───────┴────────┴───────────┴─────────────────┴─────────────────┘
+        "#]],
+    );
+}
+
+#[test]
+fn status_names_a_master_missing_from_the_node_list_by_id() {
+    let mut status = three_node_status();
+    status.master = Some(9);
+    let text = render_status(&status);
+    let header = text.lines().next().expect("a header line");
+    assert_eq!(
+        header,
+        "cluster demo  master node 9  term 7  commit 1234  answered by node 2"
+    );
+}
+
+#[test]
+fn status_json_is_the_api_json_in_struct_order() {
+    let mut status = three_node_status();
+    status.nodes.truncate(1);
+    check(
+        render_json(&status),
+        expect![[r#"
+            {
+              "cluster_name": "demo",
+              "answered_by": 2,
+              "master": 2,
+              "term": 7,
+              "commit_index": 1234,
+              "applied_index": 1230,
+              "nodes": [
+                {
+                  "id": 1,
+                  "name": "node1",
+                  "state": "online",
+                  "role": "voter",
+                  "is_master": false,
+                  "last_heartbeat_ms": 42,
+                  "peer_addr": "127.0.0.11:7510",
+                  "api_addr": "127.0.0.11:7511"
+                }
+              ]
+            }
+        "#]],
+    );
+    let parsed: api::Status = serde_json::from_str(&render_json(&status)).expect("valid JSON");
+    assert_eq!(parsed, status);
+}
+
+#[test]
+fn empty_node_list_renders_only_the_header() {
+    check(
+        render_nodes(&[]),
+        expect![[r#"
+            ┌────┬──────┬───────┬──────┬────────┬───────────┬──────┬─────┐
+            │ ID ┆ NAME ┆ STATE ┆ ROLE ┆ MASTER ┆ HEARTBEAT ┆ PEER ┆ API │
+            ╞════╪══════╪═══════╪══════╪════════╪═══════════╪══════╪═════╡
+            └────┴──────┴───────┴──────┴────────┴───────────┴──────┴─────┘
+        "#]],
+    );
+}
+
+#[test]
+fn heartbeat_age_uses_milliseconds_under_a_second_then_coarser_units() {
+    let ages = [
+        None,
+        Some(0),
+        Some(42),
+        Some(999),
+        Some(1_000),
+        Some(1_540),
+        Some(59_999),
+    ];
+    let more = [Some(61_000), Some(3_600_000), Some(90_061_000)];
+    let rendered: Vec<String> = ages.into_iter().chain(more).map(format_heartbeat).collect();
+    check(
+        rendered.join("\n"),
+        expect![[r#"
+            -
+            0 ms ago
+            42 ms ago
+            999 ms ago
+            1.0 s ago
+            1.5 s ago
+            59.9 s ago
+            1m 1s ago
+            1h ago
+            1day 1h 1m 1s ago"#]],
+    );
+}
+
+fn event(seq: u64, at_ms: u64, kind: &str, message: &str) -> api::Event {
+    api::Event {
+        seq,
+        at_ms,
+        kind: kind.to_string(),
+        message: message.to_string(),
+        detail: serde_json::json!({ "node": 3, "state": "down" }),
+    }
+}
+
+#[test]
+fn event_time_is_rfc3339_utc_with_milliseconds() {
+    assert_eq!(format_time(0), "1970-01-01T00:00:00.000Z");
+    assert_eq!(format_time(1_763_692_812_345), "2025-11-21T02:40:12.345Z");
+}
+
+#[test]
+fn event_line_shows_time_kind_and_message() {
+    let node_down = event(
+        17,
+        1_763_692_812_345,
+        "node_health",
+        "node 3 (node3) is down",
+    );
+    let master = event(
+        18,
+        1_763_692_812_400,
+        "master_changed",
+        "node 2 is the master",
+    );
+    let lines = [render_event_line(&node_down), render_event_line(&master)];
+    check(
+        lines.join("\n"),
+        expect![[r#"
+            2025-11-21T02:40:12.345Z  node_health      node 3 (node3) is down
+            2025-11-21T02:40:12.400Z  master_changed   node 2 is the master"#]],
+    );
+}
+
+#[test]
+fn event_json_is_one_line_per_event() {
+    let node_down = event(17, 1_763_692_812_345, "node_health", "node 3 is down");
+    check(
+        render_event_json(&node_down),
+        expect![[
+            r#"{"seq":17,"at_ms":1763692812345,"kind":"node_health","message":"node 3 is down","detail":{"node":3,"state":"down"}}"#
+        ]],
+    );
+}
+
+#[test]
+fn node_removal_message_names_the_node_when_known() {
+    let named = crate::commands::removed_message(3, Some("node3"));
+    let unnamed = crate::commands::removed_message(3, None);
+    check(
+        format!("{named}\n{unnamed}"),
+        expect![[r#"
+            removed node 3 (node3) from the cluster; stop its agent if it still runs
+            removed node 3 from the cluster; stop its agent if it still runs"#]],
+    );
+}
+
+/// The `encluster` binary flattens `ApiArgs` and the subcommands like this.
+#[derive(clap::Parser, Debug)]
+struct TestCli {
+    #[command(flatten)]
+    api: ApiArgs,
+    #[command(subcommand)]
+    command: CliCommand,
+}
+
+#[test]
+fn command_line_definition_is_consistent() {
+    TestCli::command().debug_assert();
+}
+
+#[test]
+fn global_flags_are_accepted_after_the_subcommand() {
+    let cli = TestCli::try_parse_from([
+        "encluster",
+        "node",
+        "list",
+        "--json",
+        "--api",
+        "127.0.0.11:7511",
+        "--ca",
+        "ca.pem",
+    ])
+    .expect("valid command line");
+    assert_eq!(cli.api.api.as_deref(), Some("127.0.0.11:7511"));
+    assert_eq!(cli.api.ca.as_deref(), Some(std::path::Path::new("ca.pem")));
+    assert!(matches!(
+        cli.command,
+        CliCommand::Node(NodeCommand::List { json: true })
+    ));
+}
+
+#[test]
+fn subcommands_parse_their_arguments_and_defaults() {
+    let parse = |args: &[&str]| {
+        TestCli::try_parse_from(std::iter::once("encluster").chain(args.iter().copied()))
+            .expect("valid command line")
+            .command
+    };
+    let events = parse(&["events", "--follow"]);
+    assert!(matches!(
+        events,
+        CliCommand::Events {
+            follow: true,
+            json: false,
+            last: 50
+        }
+    ));
+    assert!(matches!(
+        parse(&["node", "remove", "4"]),
+        CliCommand::Node(NodeCommand::Remove { id: 4 })
+    ));
+    let CliCommand::Kv(KvCommand::Get { key, stale }) = parse(&["kv", "get", "k1", "--stale"])
+    else {
+        panic!("kv get parsed as another command");
+    };
+    assert_eq!((key.as_str(), stale), ("k1", true));
+    let CliCommand::Kv(KvCommand::Put { key, value }) = parse(&["kv", "put", "k1", "v 1"]) else {
+        panic!("kv put parsed as another command");
+    };
+    assert_eq!((key.as_str(), value.as_str()), ("k1", "v 1"));
+    assert!(TestCli::try_parse_from(["encluster", "node", "remove", "x"]).is_err());
+}
+
+#[test]
+fn every_api_flag_has_its_environment_variable() {
+    let command = TestCli::command();
+    let envs: Vec<(String, String)> = command
+        .get_arguments()
+        .filter_map(|arg| {
+            let env = arg.get_env()?.to_string_lossy().into_owned();
+            Some((arg.get_id().to_string(), env))
+        })
+        .collect();
+    check(
+        format!("{envs:?}"),
+        expect![[
+            r#"[("api", "ENCLUSTER_API"), ("token", "ENCLUSTER_TOKEN"), ("ca", "ENCLUSTER_CA"), ("cli_config", "ENCLUSTER_CLI_CONFIG")]"#
+        ]],
+    );
+}

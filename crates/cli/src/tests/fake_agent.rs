@@ -1,0 +1,213 @@
+//! Commands against a fake agent: a TLS listener on loopback that answers canned responses.
+//!
+//! This checks what only a real connection shows: that the CLI sends the token to the right
+//! path, trusts only the configured CA, and explains refused connections, foreign
+//! certificates and refused tokens with their fix. It is not a live agent; the integration
+//! tests of the binary cover that.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use auth::ClusterCa;
+use model::NodeId;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+
+use crate::{ApiArgs, CliCommand, KvCommand, NodeCommand, run};
+
+/// The largest request head the fake agent reads.
+const REQUEST_HEAD_BYTES_MAX: usize = 16 * 1024;
+
+struct FakeAgent {
+    addr: SocketAddr,
+    /// The head (request line and headers) of every request, in order.
+    requests: mpsc::Receiver<String>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Serves one connection per response, each closed after its answer.
+async fn fake_agent(ca: &ClusterCa, responses: Vec<(u16, String)>) -> FakeAgent {
+    let node = ca
+        .issue_node(NodeId(1), &["127.0.0.1".to_string()])
+        .expect("node cert");
+    let config = auth::api_server_config(&node.cert_pem, &node.key_pem).expect("server config");
+    // The canned answers are HTTP/1.1, so HTTP/2 is not offered.
+    let mut config = (*config).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let (sender, requests) = mpsc::channel(responses.len().max(1));
+    let task = tokio::spawn(async move {
+        for (status, body) in responses {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let Ok(mut tls) = acceptor.accept(tcp).await else {
+                continue;
+            };
+            let head = read_head(&mut tls).await;
+            let _ = sender.send(head).await;
+            let response = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n\
+                content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tls.write_all(response.as_bytes()).await;
+            let _ = tls.shutdown().await;
+        }
+    });
+    FakeAgent {
+        addr,
+        requests,
+        task,
+    }
+}
+
+async fn read_head<S: AsyncReadExt + Unpin>(stream: &mut S) -> String {
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !head.windows(4).any(|window| window == b"\r\n\r\n")
+        && head.len() < REQUEST_HEAD_BYTES_MAX
+    {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(count) => head.extend_from_slice(&buffer[..count]),
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+fn write_ca(dir: &Path, ca: &ClusterCa) -> PathBuf {
+    let path = dir.join("ca.pem");
+    std::fs::write(&path, ca.cert_pem()).expect("write CA");
+    path
+}
+
+fn api_args(addr: SocketAddr, ca: PathBuf) -> ApiArgs {
+    ApiArgs {
+        api: Some(addr.to_string()),
+        token: Some("enc_api_test".to_string()),
+        ca: Some(ca),
+        cli_config: None,
+    }
+}
+
+/// The error's whole chain, with the address replaced by `ADDR`.
+fn error_text(error: anyhow::Error, addr: SocketAddr) -> String {
+    format!("{error:#}").replace(&addr.to_string(), "ADDR")
+}
+
+#[tokio::test]
+async fn status_sends_the_token_to_the_status_path() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ClusterCa::generate("test").expect("CA");
+    let status = super::three_node_status();
+    let body = serde_json::to_string(&status).expect("JSON");
+    let mut agent = fake_agent(&ca, vec![(200, body)]).await;
+    let args = api_args(agent.addr, write_ca(dir.path(), &ca));
+    run(&args, CliCommand::Status { json: true })
+        .await
+        .expect("status works");
+    let head = agent.requests.recv().await.expect("one request");
+    assert!(head.starts_with("GET /v1/status HTTP/1.1\r\n"), "{head}");
+    assert!(
+        head.to_lowercase()
+            .contains("authorization: bearer enc_api_test\r\n"),
+        "{head}"
+    );
+    agent.task.await.expect("fake agent ends");
+}
+
+#[tokio::test]
+async fn node_remove_looks_up_the_name_then_deletes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ClusterCa::generate("test").expect("CA");
+    let nodes = serde_json::to_string(&super::three_node_status().nodes).expect("JSON");
+    let mut agent = fake_agent(&ca, vec![(200, nodes), (200, "{}".to_string())]).await;
+    let args = api_args(agent.addr, write_ca(dir.path(), &ca));
+    run(&args, CliCommand::Node(NodeCommand::Remove { id: 3 }))
+        .await
+        .expect("removed");
+    let lookup = agent.requests.recv().await.expect("lookup request");
+    assert!(lookup.starts_with("GET /v1/nodes HTTP/1.1\r\n"), "{lookup}");
+    let delete = agent.requests.recv().await.expect("delete request");
+    assert!(
+        delete.starts_with("DELETE /v1/nodes/3 HTTP/1.1\r\n"),
+        "{delete}"
+    );
+    agent.task.await.expect("fake agent ends");
+}
+
+#[tokio::test]
+async fn refused_token_names_the_token_flag_and_env() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ClusterCa::generate("test").expect("CA");
+    let body = r#"{"error":"invalid API token"}"#.to_string();
+    let agent = fake_agent(&ca, vec![(401, body)]).await;
+    let args = api_args(agent.addr, write_ca(dir.path(), &ca));
+    let error = run(&args, CliCommand::Status { json: false })
+        .await
+        .expect_err("401");
+    expect_test::expect!["the API token was refused (invalid API token): check --token / ENCLUSTER_TOKEN (the admin token printed by `encluster init`)"]
+        .assert_eq(&error_text(error, agent.addr));
+}
+
+#[tokio::test]
+async fn other_api_errors_pass_the_agents_message_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ClusterCa::generate("test").expect("CA");
+    let body = r#"{"error":"key k1 not found"}"#.to_string();
+    let agent = fake_agent(&ca, vec![(404, body)]).await;
+    let args = api_args(agent.addr, write_ca(dir.path(), &ca));
+    let command = CliCommand::Kv(KvCommand::Get {
+        key: "k1".to_string(),
+        stale: false,
+    });
+    let error = run(&args, command).await.expect_err("404");
+    expect_test::expect!["the agent at https://ADDR refused the request: key k1 not found (HTTP 404)"]
+        .assert_eq(&error_text(error, agent.addr));
+}
+
+#[tokio::test]
+async fn closed_port_asks_whether_the_agent_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ClusterCa::generate("test").expect("CA");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    drop(listener);
+    let args = api_args(addr, write_ca(dir.path(), &ca));
+    let error = run(&args, CliCommand::Status { json: false })
+        .await
+        .expect_err("refused");
+    let text = error_text(error, addr);
+    let expected = "cannot reach the encluster API at https://ADDR: is the agent running?: ";
+    assert!(text.starts_with(expected), "{text}");
+}
+
+#[tokio::test]
+async fn agent_of_another_cluster_is_refused_with_a_ca_hint() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ours = ClusterCa::generate("ours").expect("CA");
+    let theirs = ClusterCa::generate("theirs").expect("CA");
+    let agent = fake_agent(&theirs, vec![(200, "{}".to_string())]).await;
+    let ca = write_ca(dir.path(), &ours);
+    let error = run(
+        &api_args(agent.addr, ca),
+        CliCommand::Status { json: false },
+    )
+    .await
+    .expect_err("foreign certificate");
+    let text = error_text(error, agent.addr).replace(&dir.path().display().to_string(), "$DIR");
+    let expected = "the API at https://ADDR presented a certificate that the cluster CA in \
+        $DIR/ca.pem does not vouch for: check --ca / ENCLUSTER_CA and --api (is it this \
+        cluster's agent?): ";
+    assert!(text.starts_with(expected), "{text}");
+}
