@@ -47,34 +47,31 @@ fn render(event: &api::Event, json: bool) -> String {
 
 /// The newest `last` events, oldest first, and the `since` that asks for newer ones.
 ///
-/// The first answer's `next` tells how many events exist; the CLI then reads from
-/// `next - last`, page by page in case the agent caps the size of an answer.
-async fn fetch_last(
+/// The agent answers a page at a time, oldest first, with `next` just after the page, so the
+/// CLI pages from the start of the (bounded) event log until an answer is empty and keeps
+/// the newest `last`. With the agent's page as large as its event log that is two requests.
+pub(crate) async fn fetch_last(
     client: &api::Client,
     last: usize,
 ) -> Result<(Vec<api::Event>, u64), ClientError> {
     let last = last.min(EVENTS_LAST_MAX);
-    let first = client.events(0, 0).await?;
-    let newest = first.next;
-    let since = newest.saturating_sub(last as u64);
-    let covers_since = first.events.first().is_none_or(|event| event.seq <= since);
-    let mut answer = if covers_since {
-        first
-    } else {
-        client.events(since, 0).await?
-    };
     let mut kept = VecDeque::new();
-    let mut next = answer.next;
+    let mut answer = client.events(0, 0).await?;
     for _ in 0..EVENT_PAGES_MAX {
-        next = answer.next;
-        let done = answer.events.is_empty() || answer.next >= newest;
-        keep_last(&mut kept, answer.events, since, last);
+        let since = answer.next;
+        let done = answer.events.is_empty();
+        keep_last(&mut kept, answer.events, 0, last);
         if done {
             break;
         }
-        answer = client.events(next, 0).await?;
+        answer = client.events(since, 0).await?;
+        // An agent whose `next` does not advance would otherwise be asked forever.
+        if answer.next <= since {
+            keep_last(&mut kept, answer.events, since, last);
+            break;
+        }
     }
-    Ok((kept.into(), next.max(newest)))
+    Ok((kept.into(), answer.next))
 }
 
 /// Appends the events at or after `since` and drops the oldest beyond `last`.

@@ -6,6 +6,7 @@
 //! TLS listener on loopback.
 
 mod config;
+mod errors;
 mod fake_agent;
 mod follow;
 

@@ -170,8 +170,10 @@ async fn other_api_errors_pass_the_agents_message_on() {
         stale: false,
     });
     let error = run(&args, command).await.expect_err("404");
-    expect_test::expect!["the agent at https://ADDR refused the request: key k1 not found (HTTP 404)"]
-        .assert_eq(&error_text(error, agent.addr));
+    expect_test::expect![
+        "the agent at https://ADDR refused the request: key k1 not found (HTTP 404)"
+    ]
+    .assert_eq(&error_text(error, agent.addr));
 }
 
 #[tokio::test]
@@ -210,4 +212,72 @@ async fn agent_of_another_cluster_is_refused_with_a_ca_hint() {
         $DIR/ca.pem does not vouch for: check --ca / ENCLUSTER_CA and --api (is it this \
         cluster's agent?): ";
     assert!(text.starts_with(expected), "{text}");
+}
+
+fn events_body(seqs: std::ops::Range<u64>, next: u64) -> String {
+    let events: Vec<api::Event> = seqs
+        .map(|seq| api::Event {
+            seq,
+            at_ms: 1_000 + seq,
+            kind: "test".to_string(),
+            message: format!("event {seq}"),
+            detail: serde_json::Value::Null,
+        })
+        .collect();
+    serde_json::to_string(&api::Events { events, next }).expect("JSON")
+}
+
+#[tokio::test]
+async fn events_pages_through_the_log_and_keeps_the_newest() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ClusterCa::generate("test").expect("CA");
+    // Like the agent with a page of three: `next` is just after each page.
+    let pages = [
+        events_body(0..3, 3),
+        events_body(3..6, 6),
+        events_body(6..8, 8),
+    ];
+    let mut responses: Vec<(u16, String)> = pages.into_iter().map(|page| (200, page)).collect();
+    responses.push((200, events_body(8..8, 8)));
+    let mut agent = fake_agent(&ca, responses).await;
+    let args = api_args(agent.addr, write_ca(dir.path(), &ca));
+    let target = crate::config::resolve(&args, &[]).expect("resolves");
+    let client = crate::config::client_for(&target).expect("client");
+    let (events, next) = crate::events::fetch_last(&client, 4).await.expect("events");
+    let seqs: Vec<u64> = events.iter().map(|event| event.seq).collect();
+    assert_eq!((seqs, next), (vec![4, 5, 6, 7], 8));
+    let mut paths = Vec::new();
+    while let Some(head) = agent.requests.recv().await {
+        paths.push(head.lines().next().unwrap_or_default().to_string());
+    }
+    expect_test::expect![[r#"
+        [
+            "GET /v1/events?since=0&wait_ms=0 HTTP/1.1",
+            "GET /v1/events?since=3&wait_ms=0 HTTP/1.1",
+            "GET /v1/events?since=6&wait_ms=0 HTTP/1.1",
+            "GET /v1/events?since=8&wait_ms=0 HTTP/1.1",
+        ]
+    "#]]
+    .assert_debug_eq(&paths);
+    agent.task.await.expect("fake agent ends");
+}
+
+#[tokio::test]
+async fn events_on_an_empty_log_asks_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ClusterCa::generate("test").expect("CA");
+    let mut agent = fake_agent(&ca, vec![(200, events_body(0..0, 0))]).await;
+    let args = api_args(agent.addr, write_ca(dir.path(), &ca));
+    let target = crate::config::resolve(&args, &[]).expect("resolves");
+    let client = crate::config::client_for(&target).expect("client");
+    let (events, next) = crate::events::fetch_last(&client, 50)
+        .await
+        .expect("events");
+    assert_eq!((events.len(), next), (0, 0));
+    assert!(agent.requests.recv().await.is_some());
+    agent.task.await.expect("fake agent ends");
+    assert!(
+        agent.requests.recv().await.is_none(),
+        "one request was enough"
+    );
 }
