@@ -30,14 +30,9 @@ pub(crate) fn explain(error: ClientError, target: &Target) -> anyhow::Error {
             let message = explain_transport(&url, transport_cause(&source), target);
             anyhow::Error::new(source).context(message)
         }
-        ClientError::Api {
-            status: 401,
-            message,
-        } => {
-            anyhow::anyhow!(
-                "{}",
-                explain_unauthorized(&message, target.token_origin.as_ref())
-            )
+        // The agent's own 401 message names the token too, so only the CLI's fix is shown.
+        ClientError::Api { status: 401, .. } => {
+            anyhow::anyhow!("{}", explain_unauthorized(target.token_origin.as_ref()))
         }
         ClientError::Api {
             status: 403,
@@ -83,18 +78,18 @@ pub(crate) fn explain_transport(url: &str, cause: TransportCause, target: &Targe
     }
 }
 
-fn explain_unauthorized(message: &str, token_origin: Option<&Origin>) -> String {
+fn explain_unauthorized(token_origin: Option<&Origin>) -> String {
     match token_origin {
         None => format!(
-            "the API needs a token ({message}): pass --token, set ENCLUSTER_TOKEN or put \
+            "the API needs a token: pass --token, set ENCLUSTER_TOKEN or put \
             token = \"...\" in the CLI config file (the admin token printed by `encluster init`)"
         ),
         Some(Origin::Argument) => format!(
-            "the API token was refused ({message}): check --token / ENCLUSTER_TOKEN \
+            "the API token was refused: check --token / ENCLUSTER_TOKEN \
             (the admin token printed by `encluster init`)"
         ),
         Some(Origin::File(path)) => format!(
-            "the API token from {} was refused ({message}): fix `token` there or pass --token / \
+            "the API token from {} was refused: fix `token` there or pass --token / \
             ENCLUSTER_TOKEN (the admin token printed by `encluster init`)",
             path.display()
         ),

@@ -19,8 +19,21 @@ pub(crate) fn render_status(status: &api::Status) -> String {
         "cluster {}  {master}  term {}  commit {}  answered by node {}\n",
         status.cluster_name, status.term, status.commit_index, status.answered_by
     );
-    if status.master.is_none() {
-        text.push_str("warning: no master is known, so the cluster accepts no writes\n");
+    match status.master {
+        None => text.push_str("warning: no master is known, so the cluster accepts no writes\n"),
+        // Only the master hears heartbeats, so another node's answer has no heartbeat ages.
+        Some(id) if id != status.answered_by => {
+            let api = status
+                .nodes
+                .iter()
+                .find(|node| node.id == id)
+                .map(|node| &node.api_addr);
+            let hint = api.map(|api| format!(" (--api {api})")).unwrap_or_default();
+            text.push_str(&format!(
+                "note: heartbeat ages are known only to the master; ask node {id}{hint}\n"
+            ));
+        }
+        Some(_) => {}
     }
     text.push_str(&render_nodes(&status.nodes));
     text

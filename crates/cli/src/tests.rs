@@ -90,6 +90,29 @@ fn status_without_master_warns_that_writes_stop() {
 }
 
 #[test]
+fn status_from_a_non_master_points_to_the_master_for_heartbeats() {
+    let mut status = three_node_status();
+    status.answered_by = 1;
+    for node in &mut status.nodes {
+        node.last_heartbeat_ms = None;
+    }
+    check(
+        render_status(&status),
+        expect![[r#"
+            cluster demo  master node 2 (node2)  term 7  commit 1234  answered by node 1
+            note: heartbeat ages are known only to the master; ask node 2 (--api 127.0.0.12:7511)
+            ┌────┬───────┬────────┬─────────┬────────┬───────────┬─────────────────┬─────────────────┐
+            │ ID ┆ NAME  ┆ STATE  ┆ ROLE    ┆ MASTER ┆ HEARTBEAT ┆ PEER            ┆ API             │
+            ╞════╪═══════╪════════╪═════════╪════════╪═══════════╪═════════════════╪═════════════════╡
+            │ 1  ┆ node1 ┆ online ┆ voter   ┆        ┆ -         ┆ 127.0.0.11:7510 ┆ 127.0.0.11:7511 │
+            │ 2  ┆ node2 ┆ online ┆ voter   ┆ *      ┆ -         ┆ 127.0.0.12:7510 ┆ 127.0.0.12:7511 │
+            │ 3  ┆ node3 ┆ down   ┆ learner ┆        ┆ -         ┆ 127.0.0.13:7510 ┆ 127.0.0.13:7511 │
+            └────┴───────┴────────┴─────────┴────────┴───────────┴─────────────────┴─────────────────┘
+        "#]],
+    );
+}
+
+#[test]
 fn status_names_a_master_missing_from_the_node_list_by_id() {
     let mut status = three_node_status();
     status.master = Some(9);

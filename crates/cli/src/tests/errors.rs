@@ -42,9 +42,9 @@ fn unauthorized_names_where_the_token_came_from() {
         })
         .collect();
     expect![[r#"
-        the API needs a token (bad token): pass --token, set ENCLUSTER_TOKEN or put token = "..." in the CLI config file (the admin token printed by `encluster init`)
-        the API token was refused (bad token): check --token / ENCLUSTER_TOKEN (the admin token printed by `encluster init`)
-        the API token from /home/u/.config/encluster/cli.toml was refused (bad token): fix `token` there or pass --token / ENCLUSTER_TOKEN (the admin token printed by `encluster init`)"#]]
+        the API needs a token: pass --token, set ENCLUSTER_TOKEN or put token = "..." in the CLI config file (the admin token printed by `encluster init`)
+        the API token was refused: check --token / ENCLUSTER_TOKEN (the admin token printed by `encluster init`)
+        the API token from /home/u/.config/encluster/cli.toml was refused: fix `token` there or pass --token / ENCLUSTER_TOKEN (the admin token printed by `encluster init`)"#]]
     .assert_eq(&messages.join("\n"));
 }
 

@@ -154,7 +154,7 @@ async fn refused_token_names_the_token_flag_and_env() {
     let error = run(&args, CliCommand::Status { json: false })
         .await
         .expect_err("401");
-    expect_test::expect!["the API token was refused (invalid API token): check --token / ENCLUSTER_TOKEN (the admin token printed by `encluster init`)"]
+    expect_test::expect!["the API token was refused: check --token / ENCLUSTER_TOKEN (the admin token printed by `encluster init`)"]
         .assert_eq(&error_text(error, agent.addr));
 }
 
