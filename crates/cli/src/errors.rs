@@ -80,14 +80,12 @@ pub(crate) fn explain_transport(url: &str, cause: TransportCause, target: &Targe
 
 fn explain_unauthorized(token_origin: Option<&Origin>) -> String {
     match token_origin {
-        None => format!(
-            "the API needs a token: pass --token, set ENCLUSTER_TOKEN or put \
+        None => "the API needs a token: pass --token, set ENCLUSTER_TOKEN or put \
             token = \"...\" in the CLI config file (the admin token printed by `encluster init`)"
-        ),
-        Some(Origin::Argument) => format!(
-            "the API token was refused: check --token / ENCLUSTER_TOKEN \
+            .to_string(),
+        Some(Origin::Argument) => "the API token was refused: check --token / ENCLUSTER_TOKEN \
             (the admin token printed by `encluster init`)"
-        ),
+            .to_string(),
         Some(Origin::File(path)) => format!(
             "the API token from {} was refused: fix `token` there or pass --token / \
             ENCLUSTER_TOKEN (the admin token printed by `encluster init`)",
