@@ -94,47 +94,7 @@ fn check_placement(input: &SchedulerInput, plan: &Plan) {
             ),
         }
         for node in nodes {
-            let node_config = config.nodes.get(node).expect("placed on a configured node");
-            let health = input.observed.health(*node);
-            assert_ne!(
-                health,
-                NodeHealth::Down,
-                "{resource_id} placed on down node {node}"
-            );
-            let frozen = node_config.maintenance;
-            assert!(
-                !node_config.standby || frozen,
-                "{resource_id} placed on standby node {node}"
-            );
-            let was_active = is_active(input, resource_id, *node);
-            if node_config.maintenance {
-                assert!(
-                    was_active,
-                    "{resource_id} newly placed on maintenance node {node}"
-                );
-            }
-            // A suspect node keeps what it runs; a group there stays complete.
-            let unit_was_active = unit_members(input, resource_id)
-                .iter()
-                .any(|member| is_active(input, member, *node));
-            if health == NodeHealth::Suspect {
-                assert!(
-                    unit_was_active,
-                    "{resource_id} newly placed on suspect node {node}"
-                );
-            }
-            if node_config.maintenance {
-                continue;
-            }
-            let threshold = resource.options.migration_threshold;
-            if let Some(status) = input.observed.status(resource_id, *node) {
-                let failures =
-                    status.effective_fail_count(resource.options.failure_timeout, input.now);
-                assert!(
-                    threshold == 0 || failures < threshold,
-                    "{resource_id} placed on node {node} past its migration threshold"
-                );
-            }
+            check_node(input, resource_id, *node);
         }
     }
     for group in config.groups.values() {
@@ -151,6 +111,53 @@ fn check_placement(input: &SchedulerInput, plan: &Plan) {
                 group.id
             );
         }
+    }
+}
+
+/// Checks one placed node: configured, not down, not standby, nothing new on maintenance or
+/// suspect nodes, and not past the migration threshold.
+fn check_node(input: &SchedulerInput, resource_id: &ResourceId, node: NodeId) {
+    let config = &input.config;
+    let resource = &config.resources[resource_id];
+    let node_config = config.nodes.get(&node).expect("placed on a configured node");
+    let health = input.observed.health(node);
+    assert_ne!(
+        health,
+        NodeHealth::Down,
+        "{resource_id} placed on down node {node}"
+    );
+    let frozen = node_config.maintenance;
+    assert!(
+        !node_config.standby || frozen,
+        "{resource_id} placed on standby node {node}"
+    );
+    let was_active = is_active(input, resource_id, node);
+    if node_config.maintenance {
+        assert!(
+            was_active,
+            "{resource_id} newly placed on maintenance node {node}"
+        );
+    }
+    // A suspect node keeps what it runs; a group there stays complete.
+    let unit_was_active = unit_members(input, resource_id)
+        .iter()
+        .any(|member| is_active(input, member, node));
+    if health == NodeHealth::Suspect {
+        assert!(
+            unit_was_active,
+            "{resource_id} newly placed on suspect node {node}"
+        );
+    }
+    if node_config.maintenance {
+        return;
+    }
+    let threshold = resource.options.migration_threshold;
+    if let Some(status) = input.observed.status(resource_id, node) {
+        let failures = status.effective_fail_count(resource.options.failure_timeout, input.now);
+        assert!(
+            threshold == 0 || failures < threshold,
+            "{resource_id} placed on node {node} past its migration threshold"
+        );
     }
 }
 
