@@ -115,13 +115,17 @@ fn add_group_notes(index: &Index<'_>, drafts: &mut Drafts) {
             continue;
         };
         let mention = format!("group {}", group.id);
+        // Reasons that already relate the member to its group (a stopped predecessor, a
+        // restart after one) need no note.
+        let noted = [format!("{mention}:"), format!("({mention})")];
         for pair in unit.members.windows(2) {
             let (previous, member) = (pair[0], pair[1]);
             let previous_id = index.resources[previous].id();
             for (lists, word) in [(&mut drafts.starts, "after"), (&mut drafts.stops, "before")] {
                 let nodes: Vec<NodeIdx> = lists[previous].iter().map(|(node, _)| *node).collect();
                 for (node, reason) in &mut lists[member] {
-                    if nodes.contains(node) && !reason.contains(&mention) {
+                    let already = noted.iter().any(|note| reason.contains(note.as_str()));
+                    if nodes.contains(node) && !already {
                         reason.push_str(&format!("; {mention}: {word} {previous_id}"));
                     }
                 }
@@ -310,8 +314,21 @@ impl Index<'_> {
         };
         let base = self.why_text(node, placement.scores[resource], why);
         let unit = self.unit_of(resource);
-        if matches!(unit.kind, UnitKind::Clone { .. }) {
-            return base;
+        match &unit.kind {
+            UnitKind::Clone { .. } => return base,
+            UnitKind::Group(group) => {
+                let joins = unit.members.iter().any(|&member| {
+                    member != resource && self.resources[member].is_active_on(node, &self.nodes)
+                });
+                if joins {
+                    return format!(
+                        "group {} already runs on node {}; {base}",
+                        group.id,
+                        self.node_id(node)
+                    );
+                }
+            }
+            UnitKind::Single => {}
         }
         let previous = std::iter::once(resource)
             .chain(unit.members.iter().copied())
