@@ -108,12 +108,9 @@ pub(crate) fn resolve(args: &ApiArgs, default_paths: &[PathBuf]) -> anyhow::Resu
     let file = match &args.cli_config {
         Some(path) => Some((
             path.clone(),
-            load_config_file(path).with_context(|| {
-                format!(
-                    "check --cli-config / ENCLUSTER_CLI_CONFIG ({})",
-                    path.display()
-                )
-            })?,
+            load_config_file(path).context(
+                "the CLI config file named by --cli-config / ENCLUSTER_CLI_CONFIG is unusable",
+            )?,
         )),
         None if complete => None,
         None => load_first_existing(default_paths)?,

@@ -27,8 +27,8 @@ fn node(id: u64, state: &str, role: &str, heartbeat_ms: Option<u64>) -> api::Nod
         role: role.to_string(),
         is_master: id == 2,
         last_heartbeat_ms: heartbeat_ms,
-        peer_addr: format!("127.0.0.1{id}:7510"),
-        api_addr: format!("127.0.0.1{id}:7511"),
+        peer_addr: format!("10.0.0.{id}:7510"),
+        api_addr: format!("10.0.0.{id}:7511"),
     }
 }
 
@@ -52,19 +52,36 @@ fn check(actual: String, expected: Expect) {
     expected.assert_eq(&actual);
 }
 
+/// Wraps a long message at spaces so its snapshot fits the line width.
+pub(crate) fn wrap(text: &str) -> String {
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().expect("there is always a line");
+        if !line.is_empty() && line.len() + 1 + word.len() > 80 {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines.join("\n")
+}
+
 #[test]
 fn status_shows_master_term_commit_and_every_node() {
     check(
         render_status(&three_node_status()),
         expect![[r#"
             cluster demo  master node 2 (node2)  term 7  commit 1234  answered by node 2
-            ┌────┬───────┬────────┬─────────┬────────┬───────────┬─────────────────┬─────────────────┐
-            │ ID ┆ NAME  ┆ STATE  ┆ ROLE    ┆ MASTER ┆ HEARTBEAT ┆ PEER            ┆ API             │
-            ╞════╪═══════╪════════╪═════════╪════════╪═══════════╪═════════════════╪═════════════════╡
-            │ 1  ┆ node1 ┆ online ┆ voter   ┆        ┆ 42 ms ago ┆ 127.0.0.11:7510 ┆ 127.0.0.11:7511 │
-            │ 2  ┆ node2 ┆ online ┆ voter   ┆ *      ┆ 0 ms ago  ┆ 127.0.0.12:7510 ┆ 127.0.0.12:7511 │
-            │ 3  ┆ node3 ┆ down   ┆ learner ┆        ┆ 5.3 s ago ┆ 127.0.0.13:7510 ┆ 127.0.0.13:7511 │
-            └────┴───────┴────────┴─────────┴────────┴───────────┴─────────────────┴─────────────────┘
+            ┌────┬───────┬────────┬─────────┬────────┬───────────┬───────────────┬───────────────┐
+            │ ID ┆ NAME  ┆ STATE  ┆ ROLE    ┆ MASTER ┆ HEARTBEAT ┆ PEER          ┆ API           │
+            ╞════╪═══════╪════════╪═════════╪════════╪═══════════╪═══════════════╪═══════════════╡
+            │ 1  ┆ node1 ┆ online ┆ voter   ┆        ┆ 42 ms ago ┆ 10.0.0.1:7510 ┆ 10.0.0.1:7511 │
+            │ 2  ┆ node2 ┆ online ┆ voter   ┆ *      ┆ 0 ms ago  ┆ 10.0.0.2:7510 ┆ 10.0.0.2:7511 │
+            │ 3  ┆ node3 ┆ down   ┆ learner ┆        ┆ 5.3 s ago ┆ 10.0.0.3:7510 ┆ 10.0.0.3:7511 │
+            └────┴───────┴────────┴─────────┴────────┴───────────┴───────────────┴───────────────┘
         "#]],
     );
 }
@@ -80,11 +97,11 @@ fn status_without_master_warns_that_writes_stop() {
         expect![[r#"
             cluster demo  no master  term 7  commit 1234  answered by node 1
             warning: no master is known, so the cluster accepts no writes
-            ┌────┬───────┬────────┬───────┬────────┬───────────┬─────────────────┬─────────────────┐
-            │ ID ┆ NAME  ┆ STATE  ┆ ROLE  ┆ MASTER ┆ HEARTBEAT ┆ PEER            ┆ API             │
-            ╞════╪═══════╪════════╪═══════╪════════╪═══════════╪═════════════════╪═════════════════╡
-            │ 1  ┆ node1 ┆ online ┆ voter ┆        ┆ -         ┆ 127.0.0.11:7510 ┆ 127.0.0.11:7511 │
-            └────┴───────┴────────┴───────┴────────┴───────────┴─────────────────┴─────────────────┘
+            ┌────┬───────┬────────┬───────┬────────┬───────────┬───────────────┬───────────────┐
+            │ ID ┆ NAME  ┆ STATE  ┆ ROLE  ┆ MASTER ┆ HEARTBEAT ┆ PEER          ┆ API           │
+            ╞════╪═══════╪════════╪═══════╪════════╪═══════════╪═══════════════╪═══════════════╡
+            │ 1  ┆ node1 ┆ online ┆ voter ┆        ┆ -         ┆ 10.0.0.1:7510 ┆ 10.0.0.1:7511 │
+            └────┴───────┴────────┴───────┴────────┴───────────┴───────────────┴───────────────┘
         "#]],
     );
 }
@@ -100,14 +117,14 @@ fn status_from_a_non_master_points_to_the_master_for_heartbeats() {
         render_status(&status),
         expect![[r#"
             cluster demo  master node 2 (node2)  term 7  commit 1234  answered by node 1
-            note: heartbeat ages are known only to the master; ask node 2 (--api 127.0.0.12:7511)
-            ┌────┬───────┬────────┬─────────┬────────┬───────────┬─────────────────┬─────────────────┐
-            │ ID ┆ NAME  ┆ STATE  ┆ ROLE    ┆ MASTER ┆ HEARTBEAT ┆ PEER            ┆ API             │
-            ╞════╪═══════╪════════╪═════════╪════════╪═══════════╪═════════════════╪═════════════════╡
-            │ 1  ┆ node1 ┆ online ┆ voter   ┆        ┆ -         ┆ 127.0.0.11:7510 ┆ 127.0.0.11:7511 │
-            │ 2  ┆ node2 ┆ online ┆ voter   ┆ *      ┆ -         ┆ 127.0.0.12:7510 ┆ 127.0.0.12:7511 │
-            │ 3  ┆ node3 ┆ down   ┆ learner ┆        ┆ -         ┆ 127.0.0.13:7510 ┆ 127.0.0.13:7511 │
-            └────┴───────┴────────┴─────────┴────────┴───────────┴─────────────────┴─────────────────┘
+            note: heartbeat ages are known only to the master; ask node 2 (--api 10.0.0.2:7511)
+            ┌────┬───────┬────────┬─────────┬────────┬───────────┬───────────────┬───────────────┐
+            │ ID ┆ NAME  ┆ STATE  ┆ ROLE    ┆ MASTER ┆ HEARTBEAT ┆ PEER          ┆ API           │
+            ╞════╪═══════╪════════╪═════════╪════════╪═══════════╪═══════════════╪═══════════════╡
+            │ 1  ┆ node1 ┆ online ┆ voter   ┆        ┆ -         ┆ 10.0.0.1:7510 ┆ 10.0.0.1:7511 │
+            │ 2  ┆ node2 ┆ online ┆ voter   ┆ *      ┆ -         ┆ 10.0.0.2:7510 ┆ 10.0.0.2:7511 │
+            │ 3  ┆ node3 ┆ down   ┆ learner ┆        ┆ -         ┆ 10.0.0.3:7510 ┆ 10.0.0.3:7511 │
+            └────┴───────┴────────┴─────────┴────────┴───────────┴───────────────┴───────────────┘
         "#]],
     );
 }
@@ -146,8 +163,8 @@ fn status_json_is_the_api_json_in_struct_order() {
                   "role": "voter",
                   "is_master": false,
                   "last_heartbeat_ms": 42,
-                  "peer_addr": "127.0.0.11:7510",
-                  "api_addr": "127.0.0.11:7511"
+                  "peer_addr": "10.0.0.1:7510",
+                  "api_addr": "10.0.0.1:7511"
                 }
               ]
             }
@@ -241,12 +258,11 @@ fn event_line_shows_time_kind_and_message() {
 #[test]
 fn event_json_is_one_line_per_event() {
     let node_down = event(17, 1_763_692_812_345, "node_health", "node 3 is down");
-    check(
-        render_event_json(&node_down),
-        expect![[
-            r#"{"seq":17,"at_ms":1763692812345,"kind":"node_health","message":"node 3 is down","detail":{"node":3,"state":"down"}}"#
-        ]],
+    let expected = concat!(
+        r#"{"seq":17,"at_ms":1763692812345,"kind":"node_health","#,
+        r#""message":"node 3 is down","detail":{"node":3,"state":"down"}}"#
     );
+    assert_eq!(render_event_json(&node_down), expected);
 }
 
 #[test]
@@ -339,9 +355,25 @@ fn every_api_flag_has_its_environment_variable() {
         })
         .collect();
     check(
-        format!("{envs:?}"),
-        expect![[
-            r#"[("api", "ENCLUSTER_API"), ("token", "ENCLUSTER_TOKEN"), ("ca", "ENCLUSTER_CA"), ("cli_config", "ENCLUSTER_CLI_CONFIG")]"#
-        ]],
+        format!("{envs:#?}"),
+        expect![[r#"
+            [
+                (
+                    "api",
+                    "ENCLUSTER_API",
+                ),
+                (
+                    "token",
+                    "ENCLUSTER_TOKEN",
+                ),
+                (
+                    "ca",
+                    "ENCLUSTER_CA",
+                ),
+                (
+                    "cli_config",
+                    "ENCLUSTER_CLI_CONFIG",
+                ),
+            ]"#]],
     );
 }

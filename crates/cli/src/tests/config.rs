@@ -34,6 +34,10 @@ fn error_text(error: anyhow::Error, dir: &Path) -> String {
     format!("{error:#}").replace(&dir.display().to_string(), "$DIR")
 }
 
+fn wrapped_error(error: anyhow::Error, dir: &Path) -> String {
+    super::wrap(&error_text(error, dir))
+}
+
 const FULL_FILE: &str = "api = \"127.0.0.11:7511\"\ntoken = \"enc_api_file\"\nca = \"ca.pem\"\n";
 
 #[test]
@@ -118,8 +122,11 @@ fn explicit_config_file_must_exist() {
     let mut api_args = args(Some("h:1"), Some("t"), Some("ca.pem"));
     api_args.cli_config = Some(dir.path().join("missing.toml"));
     let error = resolve(&api_args, &[]).expect_err("missing file");
-    expect![[r#"check --cli-config / ENCLUSTER_CLI_CONFIG ($DIR/missing.toml): cannot open the CLI config file $DIR/missing.toml: No such file or directory (os error 2)"#]]
-        .assert_eq(&error_text(error, dir.path()));
+    expect![[r#"
+        the CLI config file named by --cli-config / ENCLUSTER_CLI_CONFIG is unusable:
+        cannot open the CLI config file $DIR/missing.toml: No such file or directory (os
+        error 2)"#]]
+    .assert_eq(&wrapped_error(error, dir.path()));
 }
 
 #[test]
@@ -150,8 +157,12 @@ fn missing_api_names_flag_env_and_config_file() {
         dir.path().join("etc/cli.toml"),
     ];
     let error = resolve(&args(None, Some("t"), Some("ca.pem")), &paths).expect_err("no api");
-    expect![[r#"no encluster API address given: pass --api https://HOST:PORT, set ENCLUSTER_API, or put api = "https://HOST:PORT" in a CLI config file (--cli-config / ENCLUSTER_CLI_CONFIG; `encluster init` writes one); no CLI config file was found (looked at $DIR/user/cli.toml, $DIR/etc/cli.toml)"#]]
-        .assert_eq(&error_text(error, dir.path()));
+    expect![[r#"
+        no encluster API address given: pass --api https://HOST:PORT, set ENCLUSTER_API,
+        or put api = "https://HOST:PORT" in a CLI config file (--cli-config /
+        ENCLUSTER_CLI_CONFIG; `encluster init` writes one); no CLI config file was found
+        (looked at $DIR/user/cli.toml, $DIR/etc/cli.toml)"#]]
+    .assert_eq(&wrapped_error(error, dir.path()));
 
     let file = write(dir.path(), "cli.toml", "token = \"t\"\n");
     let error = resolve(&args(None, None, None), &[file]).expect_err("no api in file");
@@ -164,8 +175,11 @@ fn missing_ca_names_flag_env_and_config_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = write(dir.path(), "cli.toml", "api = \"h:1\"\n");
     let error = resolve(&args(None, None, None), &[file]).expect_err("no ca");
-    expect![[r#"no cluster CA given, so the API's certificate cannot be checked: pass --ca FILE.pem, set ENCLUSTER_CA, or put ca = "ca.pem" in the CLI config file; $DIR/cli.toml has no `ca`"#]]
-        .assert_eq(&error_text(error, dir.path()));
+    expect![[r#"
+        no cluster CA given, so the API's certificate cannot be checked: pass --ca
+        FILE.pem, set ENCLUSTER_CA, or put ca = "ca.pem" in the CLI config file;
+        $DIR/cli.toml has no `ca`"#]]
+    .assert_eq(&wrapped_error(error, dir.path()));
 }
 
 #[test]
@@ -224,8 +238,10 @@ fn api_address_gets_https_and_loses_trailing_slashes() {
         normalized("[::1]:7511"),
         Ok("https://[::1]:7511".to_string())
     );
-    expect![[r#"Err("the API address \"http://h:1\" must be https://HOST:PORT (or HOST:PORT): the agent serves its API over TLS only")"#]]
-        .assert_eq(&format!("{:?}", normalized("http://h:1")));
+    expect![[r#"
+        Err("the API address \"http://h:1\" must be https://HOST:PORT (or HOST:PORT):
+        the agent serves its API over TLS only")"#]]
+    .assert_eq(&super::wrap(&format!("{:?}", normalized("http://h:1"))));
     assert!(normalized("https://").is_err());
     assert!(normalized("  ").is_err());
 }
@@ -273,8 +289,10 @@ fn missing_ca_file_is_named_with_where_it_came_from() {
     let error = crate::config::client_for(&target)
         .err()
         .expect("no CA file");
-    expect![[r#"cannot read the cluster CA file $DIR/ca.pem: check `ca` in $DIR/cli.toml: No such file or directory (os error 2)"#]]
-        .assert_eq(&error_text(error, dir.path()));
+    expect![[r#"
+        cannot read the cluster CA file $DIR/ca.pem: check `ca` in $DIR/cli.toml: No
+        such file or directory (os error 2)"#]]
+    .assert_eq(&wrapped_error(error, dir.path()));
 }
 
 #[test]

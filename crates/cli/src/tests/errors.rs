@@ -34,18 +34,20 @@ fn unauthorized_names_where_the_token_came_from() {
     )));
     let messages: Vec<String> = [None, Some(Origin::Argument), file]
         .into_iter()
-        .map(|origin| {
-            format!(
-                "{:#}",
-                explain(api_error(401, "bad token"), &target(origin))
-            )
-        })
+        .map(|origin| explain(api_error(401, "bad token"), &target(origin)))
+        .map(|error| super::wrap(&format!("{error:#}")))
         .collect();
     expect![[r#"
-        the API needs a token: pass --token, set ENCLUSTER_TOKEN or put token = "..." in the CLI config file (the admin token printed by `encluster init`)
-        the API token was refused: check --token / ENCLUSTER_TOKEN (the admin token printed by `encluster init`)
-        the API token from /home/u/.config/encluster/cli.toml was refused: fix `token` there or pass --token / ENCLUSTER_TOKEN (the admin token printed by `encluster init`)"#]]
-    .assert_eq(&messages.join("\n"));
+        the API needs a token: pass --token, set ENCLUSTER_TOKEN or put token = "..." in
+        the CLI config file (the admin token printed by `encluster init`)
+
+        the API token was refused: check --token / ENCLUSTER_TOKEN (the admin token
+        printed by `encluster init`)
+
+        the API token from /home/u/.config/encluster/cli.toml was refused: fix `token`
+        there or pass --token / ENCLUSTER_TOKEN (the admin token printed by `encluster
+        init`)"#]]
+    .assert_eq(&messages.join("\n\n"));
 }
 
 #[test]
@@ -61,13 +63,17 @@ fn other_answers_carry_the_agents_message() {
     ];
     let messages: Vec<String> = errors
         .into_iter()
-        .map(|error| format!("{:#}", explain(error, &target)))
+        .map(|error| super::wrap(&format!("{:#}", explain(error, &target))))
         .collect();
     expect![[r#"
-        the API token is not allowed to do this (read-only token): use the admin token printed by `encluster init`
+        the API token is not allowed to do this (read-only token): use the admin token
+        printed by `encluster init`
+
         the agent at https://127.0.0.11:7511 refused the request: no master (HTTP 503)
-        the answer from https://h:1 is not what this CLI expects (missing field): is it an encluster agent of the same version?"#]]
-    .assert_eq(&messages.join("\n"));
+
+        the answer from https://h:1 is not what this CLI expects (missing field): is it
+        an encluster agent of the same version?"#]]
+    .assert_eq(&messages.join("\n\n"));
 }
 
 /// An error with a source, like hyper's error around the connector's IO error.

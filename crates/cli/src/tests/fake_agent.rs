@@ -154,8 +154,10 @@ async fn refused_token_names_the_token_flag_and_env() {
     let error = run(&args, CliCommand::Status { json: false })
         .await
         .expect_err("401");
-    expect_test::expect!["the API token was refused: check --token / ENCLUSTER_TOKEN (the admin token printed by `encluster init`)"]
-        .assert_eq(&error_text(error, agent.addr));
+    expect_test::expect![[r#"
+        the API token was refused: check --token / ENCLUSTER_TOKEN (the admin token
+        printed by `encluster init`)"#]]
+    .assert_eq(&super::wrap(&error_text(error, agent.addr)));
 }
 
 #[tokio::test]
@@ -173,7 +175,7 @@ async fn other_api_errors_pass_the_agents_message_on() {
     expect_test::expect![
         "the agent at https://ADDR refused the request: key k1 not found (HTTP 404)"
     ]
-    .assert_eq(&error_text(error, agent.addr));
+    .assert_eq(&super::wrap(&error_text(error, agent.addr)));
 }
 
 #[tokio::test]
