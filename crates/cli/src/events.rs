@@ -98,7 +98,7 @@ async fn follow_from(
     loop {
         let answer = tokio::select! {
             answer = client.events(follower.since(), FOLLOW_WAIT_MS) => answer,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            result = interrupted() => return result,
         };
         let delay = match answer {
             Ok(answer) => {
@@ -131,9 +131,19 @@ async fn follow_from(
         };
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            result = interrupted() => return result,
         }
     }
+}
+
+/// Waits for Ctrl-C, the normal end of `--follow`.
+///
+/// A runtime without signal support would make `ctrl_c` fail at once, which must not look
+/// like a clean end.
+async fn interrupted() -> anyhow::Result<()> {
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen for Ctrl-C to end --follow: {error}"))
 }
 
 /// Transport errors and server-side errors (an election, a restarting agent) pass; a

@@ -283,3 +283,41 @@ async fn events_on_an_empty_log_asks_once() {
         "one request was enough"
     );
 }
+
+#[tokio::test]
+async fn follow_long_polls_from_next_and_retries_after_a_server_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ClusterCa::generate("test").expect("CA");
+    let responses = vec![
+        (200, events_body(0..2, 2)),
+        (200, events_body(2..2, 2)),
+        (200, events_body(2..3, 3)),
+        (503, r#"{"error":"no master"}"#.to_string()),
+        (200, events_body(3..4, 4)),
+    ];
+    let mut agent = fake_agent(&ca, responses).await;
+    let args = api_args(agent.addr, write_ca(dir.path(), &ca));
+    let command = CliCommand::Events {
+        follow: true,
+        json: true,
+        last: 50,
+    };
+    // `--follow` only ends on Ctrl-C, so the test aborts it after the last expected request.
+    let follow = tokio::spawn(async move { run(&args, command).await });
+    let mut paths = Vec::new();
+    while let Some(head) = agent.requests.recv().await {
+        paths.push(head.lines().next().unwrap_or_default().to_string());
+    }
+    assert!(!follow.is_finished(), "follow ended early: {paths:?}");
+    follow.abort();
+    expect_test::expect![[r#"
+        [
+            "GET /v1/events?since=0&wait_ms=0 HTTP/1.1",
+            "GET /v1/events?since=2&wait_ms=0 HTTP/1.1",
+            "GET /v1/events?since=2&wait_ms=10000 HTTP/1.1",
+            "GET /v1/events?since=3&wait_ms=10000 HTTP/1.1",
+            "GET /v1/events?since=3&wait_ms=10000 HTTP/1.1",
+        ]
+    "#]]
+    .assert_debug_eq(&paths);
+}
