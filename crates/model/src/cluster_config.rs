@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{Constraint, Group, GroupId, Millis, NodeId, ObservedState, Resource, ResourceId};
 
+mod cycles;
 #[cfg(test)]
 mod tests;
 
@@ -110,10 +111,11 @@ pub enum ConfigError {
     /// An order or colocation constraint relates a resource to itself.
     #[error("constraint relates {resource} to itself")]
     SelfConstraint { resource: ResourceId },
+    /// Colocation constraints form a loop between groups or resources.
+    #[error("colocation constraints form a cycle: {}", cycle_text(.cycle))]
+    ColocationCycle { cycle: Vec<ResourceId> },
     /// A colocation relates two members of one group, which always share a node already.
-    #[error(
-        "colocation of {resource} with {with}: both are in group {group}, which already colocates them"
-    )]
+    #[error("colocation of {resource} with {with}: group {group} already colocates them")]
     ColocationInGroup {
         resource: ResourceId,
         with: ResourceId,
@@ -196,6 +198,9 @@ impl ClusterConfig {
                 self.check_colocation_outside_groups(colocation)?;
             }
         }
+        if let Some(cycle) = cycles::colocation_cycle(self) {
+            return Err(ConfigError::ColocationCycle { cycle });
+        }
         Ok(())
     }
 }
@@ -217,6 +222,12 @@ impl ClusterConfig {
             None => Ok(()),
         }
     }
+}
+
+/// `a with b with a`, naming each unit by the resource (or group's first member) involved.
+fn cycle_text(cycle: &[ResourceId]) -> String {
+    let names: Vec<&str> = cycle.iter().map(|id| id.0.as_str()).collect();
+    names.join(" -> ")
 }
 
 fn check_count(what: &'static str, count: usize, max: usize) -> Result<(), ConfigError> {

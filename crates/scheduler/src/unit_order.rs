@@ -11,25 +11,31 @@ use crate::index::{Index, UnitIdx, UnitKind};
 /// Orders units so that dependencies come first, then by name; the order depends only on
 /// the configuration, never on the observed state, so a round after a carried-out plan
 /// weighs units in the same order. Running resources keep their room through reservations,
-/// not through the order. Cycles are broken by taking the smallest remaining unit, whose
-/// constraints towards units not yet placed are then ignored.
+/// not through the order. A loop of colocations and mandatory orders is broken at an order
+/// constraint: the `then` is weighed before its `first`, so it does not stop when the
+/// `first` cannot run (the actions are still ordered).
 pub(crate) fn unit_order(index: &Index<'_>) -> Vec<UnitIdx> {
     let unit_count = index.units.len();
-    let mut successors: Vec<Vec<UnitIdx>> = vec![Vec::new(); unit_count];
+    // Edges carry whether they come from a colocation: when mandatory orders and
+    // colocations loop, the colocation wins (validation rejects loops of colocations alone).
+    let mut successors: Vec<Vec<(UnitIdx, bool)>> = vec![Vec::new(); unit_count];
     let mut in_degree = vec![0_usize; unit_count];
+    let mut colocation_in_degree = vec![0_usize; unit_count];
     for resource in &index.resources {
-        let dependencies = resource.colocations.iter().map(|&(with, _)| with).chain(
-            resource
-                .order_firsts
-                .iter()
-                .filter(|(_, kind)| *kind == OrderKind::Mandatory)
-                .map(|&(first, _)| first),
-        );
-        for dependency in dependencies {
+        let colocations = resource.colocations.iter().map(|&(with, _)| (with, true));
+        let orders = resource
+            .order_firsts
+            .iter()
+            .filter(|(_, kind)| *kind == OrderKind::Mandatory)
+            .map(|&(first, _)| (first, false));
+        for (dependency, is_colocation) in colocations.chain(orders) {
             let from = index.resources[dependency].unit;
             if from != resource.unit {
-                successors[from].push(resource.unit);
+                successors[from].push((resource.unit, is_colocation));
                 in_degree[resource.unit] += 1;
+                if is_colocation {
+                    colocation_in_degree[resource.unit] += 1;
+                }
             }
         }
     }
@@ -58,8 +64,18 @@ pub(crate) fn unit_order(index: &Index<'_>) -> Vec<UnitIdx> {
         let unit = match ready.pop() {
             Some(Reverse((_, unit))) => unit,
             None => {
-                let remaining = (0..unit_count).filter(|&unit| !taken[unit]).map(key).max();
-                let Reverse((_, unit)) = remaining.expect("some unit remains");
+                // A loop: take the first remaining unit by name that no colocation waits
+                // for, so only an order constraint is ignored; if colocations loop too
+                // (unvalidated input), take the first remaining unit.
+                let remaining = (0..unit_count).filter(|&unit| !taken[unit]);
+                let free = remaining
+                    .clone()
+                    .filter(|&unit| colocation_in_degree[unit] == 0);
+                let Reverse((_, unit)) = free
+                    .map(key)
+                    .max()
+                    .or_else(|| remaining.map(key).max())
+                    .expect("some unit remains");
                 unit
             }
         };
@@ -68,8 +84,11 @@ pub(crate) fn unit_order(index: &Index<'_>) -> Vec<UnitIdx> {
         }
         taken[unit] = true;
         order.push(unit);
-        for &next in &successors[unit] {
+        for &(next, is_colocation) in &successors[unit] {
             in_degree[next] -= 1;
+            if is_colocation {
+                colocation_in_degree[next] -= 1;
+            }
             if in_degree[next] == 0 && !taken[next] {
                 ready.push(key(next));
             }

@@ -271,3 +271,50 @@ fn empty_group_is_rejected() {
     config.groups.insert(empty.id.clone(), empty);
     check_error(&config, "group empty has no members");
 }
+
+fn colocation(resource: &str, with: &str) -> Constraint {
+    Constraint::Colocation(ColocationConstraint {
+        resource: ResourceId(resource.to_owned()),
+        with: ResourceId(with.to_owned()),
+        score: 100,
+    })
+}
+
+#[test]
+fn colocation_cycle_is_rejected_and_named() {
+    let mut config = config(&["a", "b", "c"]);
+    config.constraints.push(colocation("a", "b"));
+    config.constraints.push(colocation("b", "c"));
+    assert_eq!(config.validate(), Ok(()));
+    config.constraints.push(colocation("c", "a"));
+    check_error(
+        &config,
+        "colocation constraints form a cycle: a -> c -> b -> a",
+    );
+}
+
+#[test]
+fn colocation_cycle_through_a_group_is_rejected() {
+    let mut config = config(&["vip", "app", "db"]);
+    let web = group("web", &["vip", "app"]);
+    config.groups.insert(web.id.clone(), web);
+    config.constraints.push(colocation("db", "vip"));
+    assert_eq!(config.validate(), Ok(()));
+    config.constraints.push(colocation("app", "db"));
+    check_error(
+        &config,
+        "colocation constraints form a cycle: db -> vip -> db",
+    );
+}
+
+#[test]
+fn order_against_a_colocation_is_not_a_cycle() {
+    let mut config = config(&["vip", "app"]);
+    config.constraints.push(colocation("vip", "app"));
+    config.constraints.push(Constraint::Order(OrderConstraint {
+        first: ResourceId("vip".to_owned()),
+        then: ResourceId("app".to_owned()),
+        kind: OrderKind::Mandatory,
+    }));
+    assert_eq!(config.validate(), Ok(()));
+}

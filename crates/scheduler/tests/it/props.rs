@@ -46,6 +46,8 @@ struct GenCluster {
     colocations: Vec<(usize, usize, i64)>,
     orders: Vec<(usize, usize, bool)>,
     statuses: Vec<(usize, usize, ResourceState, u32, Option<u64>)>,
+    /// Whether colocations and orders may point either way, so they may form loops.
+    any_direction: bool,
 }
 
 fn node() -> impl Strategy<Value = GenNode> {
@@ -139,15 +141,19 @@ fn cluster() -> impl Strategy<Value = GenCluster> {
             ),
             0..20,
         ),
+        any::<bool>(),
     )
         .prop_map(
-            |(nodes, resources, locations, colocations, orders, statuses)| GenCluster {
-                nodes,
-                resources,
-                locations,
-                colocations,
-                orders,
-                statuses,
+            |(nodes, resources, locations, colocations, orders, statuses, any_direction)| {
+                GenCluster {
+                    nodes,
+                    resources,
+                    locations,
+                    colocations,
+                    orders,
+                    statuses,
+                    any_direction,
+                }
             },
         )
 }
@@ -156,7 +162,9 @@ fn resource_id(position: usize) -> ResourceId {
     ResourceId(format!("r{position:02}"))
 }
 
-fn build(cluster: &GenCluster) -> SchedulerInput {
+/// The scheduler input, or `None` when the generated configuration is invalid (only
+/// possible with `any_direction`, whose colocations may loop).
+fn build(cluster: &GenCluster) -> Option<SchedulerInput> {
     let mut config = ClusterConfig::default();
     let mut observed = ObservedState::default();
     let node_count = cluster.nodes.len();
@@ -194,14 +202,17 @@ fn build(cluster: &GenCluster) -> SchedulerInput {
             .or_default();
         statuses.insert(NodeId((node % node_count) as u64 + 1), status);
     }
+    if cluster.any_direction && config.validate().is_err() {
+        return None;
+    }
     config
         .validate()
         .expect("generated configuration is consistent");
-    SchedulerInput {
+    Some(SchedulerInput {
         config,
         observed,
         now: NOW,
-    }
+    })
 }
 
 fn build_resource(position: usize, generated: &GenResource) -> Resource {
@@ -272,6 +283,12 @@ fn build_constraints(cluster: &GenCluster, config: &mut ClusterConfig) {
     }
     for &(a, b, score) in &cluster.colocations {
         let (a, b) = (a % resource_count, b % resource_count);
+        // Pointing from higher to lower positions never loops; any direction may.
+        let (dependent, with) = if cluster.any_direction {
+            (a, b)
+        } else {
+            (a.max(b), a.min(b))
+        };
         let same_group = config.groups.values().any(|group| {
             group.members.contains(&resource_id(a)) && group.members.contains(&resource_id(b))
         });
@@ -279,14 +296,19 @@ fn build_constraints(cluster: &GenCluster, config: &mut ClusterConfig) {
             config
                 .constraints
                 .push(Constraint::Colocation(ColocationConstraint {
-                    resource: resource_id(a.max(b)),
-                    with: resource_id(a.min(b)),
+                    resource: resource_id(dependent),
+                    with: resource_id(with),
                     score,
                 }));
         }
     }
     for &(a, b, mandatory) in &cluster.orders {
         let (a, b) = (a % resource_count, b % resource_count);
+        let (first, then) = if cluster.any_direction {
+            (a, b)
+        } else {
+            (a.min(b), a.max(b))
+        };
         if a != b {
             let kind = if mandatory {
                 OrderKind::Mandatory
@@ -294,8 +316,8 @@ fn build_constraints(cluster: &GenCluster, config: &mut ClusterConfig) {
                 OrderKind::Optional
             };
             config.constraints.push(Constraint::Order(OrderConstraint {
-                first: resource_id(a.min(b)),
-                then: resource_id(a.max(b)),
+                first: resource_id(first),
+                then: resource_id(then),
                 kind,
             }));
         }
@@ -308,6 +330,8 @@ proptest! {
     #[test]
     fn every_generated_plan_keeps_the_invariants(cluster in cluster()) {
         let input = build(&cluster);
+        prop_assume!(input.is_some(), "colocations loop, which validation rejects");
+        let input = input.expect("assumed valid");
         let plan = scheduler::schedule(&input);
         invariants::check(&input, &plan);
     }
