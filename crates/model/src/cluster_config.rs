@@ -179,6 +179,11 @@ impl ClusterConfig {
     }
 
     fn validate_constraints(&self) -> Result<(), ConfigError> {
+        let group_of: BTreeMap<&ResourceId, &GroupId> = self
+            .groups
+            .values()
+            .flat_map(|group| group.members.iter().map(move |member| (member, &group.id)))
+            .collect();
         for constraint in &self.constraints {
             let named = constraint.resources();
             for resource in &named {
@@ -194,33 +199,21 @@ impl ClusterConfig {
                     resource: named[0].clone(),
                 });
             }
-            if let Constraint::Colocation(colocation) = constraint {
-                self.check_colocation_outside_groups(colocation)?;
+            if let Constraint::Colocation(colocation) = constraint
+                && let Some(&group) = group_of.get(&colocation.resource)
+                && group_of.get(&colocation.with) == Some(&group)
+            {
+                return Err(ConfigError::ColocationInGroup {
+                    resource: colocation.resource.clone(),
+                    with: colocation.with.clone(),
+                    group: group.clone(),
+                });
             }
         }
         if let Some(cycle) = cycles::colocation_cycle(self) {
             return Err(ConfigError::ColocationCycle { cycle });
         }
         Ok(())
-    }
-}
-
-impl ClusterConfig {
-    fn check_colocation_outside_groups(
-        &self,
-        colocation: &crate::ColocationConstraint,
-    ) -> Result<(), ConfigError> {
-        let shared = self.groups.values().find(|group| {
-            group.members.contains(&colocation.resource) && group.members.contains(&colocation.with)
-        });
-        match shared {
-            Some(group) => Err(ConfigError::ColocationInGroup {
-                resource: colocation.resource.clone(),
-                with: colocation.with.clone(),
-                group: group.id.clone(),
-            }),
-            None => Ok(()),
-        }
     }
 }
 
