@@ -101,6 +101,12 @@ pub(crate) fn token_valid(shared: &SharedDb, token: &str, kind: TokenKind) -> bo
 }
 
 async fn require_admin(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    if state.shared.read(|db| db.meta.name.is_empty()) {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the cluster is still starting (no master has stored its identity yet); retry",
+        );
+    }
     match bearer(request.headers()) {
         None => error(
             StatusCode::UNAUTHORIZED,

@@ -79,6 +79,9 @@ pub struct RaftConfig {
     /// Upper bound of the election timeout.
     #[serde(with = "humantime_serde", default = "default_election_max")]
     pub election_timeout_max: Duration,
+    /// Log entries after which a snapshot is taken and older entries are purged.
+    #[serde(default = "default_snapshot_logs")]
+    pub snapshot_logs_since_last: u64,
 }
 
 /// How the first node creates the cluster.
@@ -131,6 +134,9 @@ fn default_election_min() -> Duration {
 fn default_election_max() -> Duration {
     Duration::from_millis(300)
 }
+fn default_snapshot_logs() -> u64 {
+    5000
+}
 
 impl Default for FailureConfig {
     fn default() -> FailureConfig {
@@ -148,6 +154,7 @@ impl Default for RaftConfig {
             heartbeat_interval: default_raft_heartbeat(),
             election_timeout_min: default_election_min(),
             election_timeout_max: default_election_max(),
+            snapshot_logs_since_last: default_snapshot_logs(),
         }
     }
 }
@@ -216,6 +223,9 @@ impl AgentConfig {
             bail!(
                 "raft: need heartbeat_interval < election_timeout_min < election_timeout_max"
             );
+        }
+        if r.snapshot_logs_since_last < 10 {
+            bail!("raft.snapshot_logs_since_last: {} is below the minimum 10", r.snapshot_logs_since_last);
         }
         Ok(())
     }

@@ -18,5 +18,9 @@ pub const EVENTS_WAIT_MAX: Duration = Duration::from_secs(30);
 pub const EVENTS_PAGE_MAX: usize = 1000;
 /// How often the master's loop checks the failure detector.
 pub const MASTER_TICK: Duration = Duration::from_millis(20);
+/// Attempts of a master write while a fresh master is not yet accepting writes.
+pub const MASTER_WRITE_ATTEMPTS: u32 = 50;
+/// Longest wait for a voter change to commit before the master re-plans.
+pub const MEMBERSHIP_CHANGE_TIMEOUT: Duration = Duration::from_secs(5);
 
 const _: () = assert!(HEARTBEAT_TIMEOUT.as_millis() < FORWARD_TIMEOUT.as_millis());

@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use crate::clock::now_ms;
 use crate::config::AgentConfig;
-use crate::limits::MASTER_TICK;
+use crate::limits::{MASTER_TICK, MASTER_WRITE_ATTEMPTS, MEMBERSHIP_CHANGE_TIMEOUT};
 
 /// What the API shows of the detector: per node, health and last heartbeat time.
 pub type DetectorView = Arc<Mutex<BTreeMap<u64, (NodeHealth, u64)>>>;
@@ -44,11 +44,16 @@ impl MasterLoop {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut term_led: Option<u64> = None;
         let mut detector: Option<Detector> = None;
+        // Nodes heard from during this term. The detector's grace period starts every node
+        // online, but only a node heard from may count towards quorum changes: promoting a
+        // node that is in fact dead would make a voter set that can never commit.
+        let mut heard: BTreeSet<u64> = BTreeSet::new();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 Some(node) = self.heartbeats.recv() => {
                     if let Some(detector) = detector.as_mut() {
+                        heard.insert(node);
                         self.record(detector.heartbeat(NodeId(node), now_ms()).into_iter().collect()).await;
                     }
                 }
@@ -63,10 +68,11 @@ impl MasterLoop {
                     }
                     if term_led != Some(metrics.current_term) {
                         term_led = Some(metrics.current_term);
+                        heard = BTreeSet::from([self.config.node_id]);
                         detector = Some(self.take_over(metrics.current_term).await);
                     }
                     if let Some(detector) = detector.as_mut() {
-                        self.tick(detector).await;
+                        self.tick(detector, &heard).await;
                     }
                 }
             }
@@ -89,7 +95,7 @@ impl MasterLoop {
         Detector::with_nodes(config, at_ms, self.members().into_keys().map(NodeId))
     }
 
-    async fn tick(&self, detector: &mut Detector) {
+    async fn tick(&self, detector: &mut Detector, heard: &BTreeSet<u64>) {
         let now = now_ms();
         let me = NodeId(self.config.node_id);
         let members = self.members();
@@ -107,7 +113,7 @@ impl MasterLoop {
         self.record(transitions).await;
         self.publish(detector);
         self.register_missing_nodes(&members).await;
-        self.adjust_quorum(detector).await;
+        self.adjust_quorum(detector, heard).await;
     }
 
     fn publish(&self, detector: &Detector) {
@@ -147,7 +153,7 @@ impl MasterLoop {
         }
     }
 
-    async fn adjust_quorum(&self, detector: &Detector) {
+    async fn adjust_quorum(&self, detector: &Detector, heard: &BTreeSet<u64>) {
         let metrics = cmdb::metrics(&self.raft);
         let membership = metrics.membership_config.membership();
         if membership.get_joint_config().len() > 1 {
@@ -155,7 +161,12 @@ impl MasterLoop {
         }
         let voters: BTreeSet<NodeId> = membership.voter_ids().map(NodeId).collect();
         let learners: BTreeSet<NodeId> = membership.learner_ids().map(NodeId).collect();
-        let health = detector.health_map();
+        let mut health = detector.health_map();
+        for (node, state) in health.iter_mut() {
+            if *state == NodeHealth::Online && !heard.contains(&node.0) {
+                *state = NodeHealth::Suspect;
+            }
+        }
         let input = QuorumInput {
             voters: &voters,
             learners: &learners,
@@ -169,8 +180,10 @@ impl MasterLoop {
         };
         info!(?new_voters, %reason, "Changing the voter set");
         let ids: BTreeSet<u64> = new_voters.iter().map(|n| n.0).collect();
-        match self.raft.change_membership(ChangeMembers::ReplaceAllVoters(ids), true).await {
-            Ok(_) => {
+        let change = self.raft.change_membership(ChangeMembers::ReplaceAllVoters(ids), true);
+        match tokio::time::timeout(MEMBERSHIP_CHANGE_TIMEOUT, change).await {
+            Err(_) => warn!("Voter change did not commit in time; will re-plan"),
+            Ok(Ok(_)) => {
                 let at_ms = now_ms();
                 let mut events = Vec::new();
                 for node in voters.union(&learners) {
@@ -183,7 +196,7 @@ impl MasterLoop {
                 }
                 self.write(Command::RecordEvents { at_ms, events }).await;
             }
-            Err(error) => warn!(%error, "Voter change failed"),
+            Ok(Err(error)) => warn!(%error, "Voter change failed"),
         }
     }
 
@@ -199,9 +212,8 @@ impl MasterLoop {
             warn!("Cannot read the CA files named by the bootstrap section; joins will fail");
             return;
         };
+        // Tokens first, identity last: a replica that sees the identity also has the tokens.
         let at_ms = now_ms();
-        let name = self.config.cluster_name.clone();
-        self.write(Command::InitCluster { name, ca_cert_pem, ca_key_pem, at_ms }).await;
         for (hash, kind, label) in [
             (&bootstrap.admin_token_hash, TokenKind::Admin, "admin (from init)"),
             (&bootstrap.join_token_hash, TokenKind::Join, "join (from init)"),
@@ -210,11 +222,25 @@ impl MasterLoop {
                 Command::AddToken { hash: hash.clone(), kind, label: label.to_string(), at_ms };
             self.write(command).await;
         }
+        let name = self.config.cluster_name.clone();
+        self.write(Command::InitCluster { name, ca_cert_pem, ca_key_pem, at_ms }).await;
     }
 
+    /// Write a command; a master that was just elected may not accept writes for a few
+    /// milliseconds, so retry while this node still leads.
     async fn write(&self, command: Command) {
-        if let Err(error) = self.raft.client_write(command).await {
-            warn!(%error, "Master write failed");
+        for attempt in 0..MASTER_WRITE_ATTEMPTS {
+            match self.raft.client_write(command.clone()).await {
+                Ok(_) => return,
+                Err(error) if error.forward_to_leader().is_some() && self.raft.is_leader() => {
+                    tokio::time::sleep(MASTER_TICK * attempt.min(5)).await;
+                }
+                Err(error) => {
+                    warn!(%error, "Master write failed");
+                    return;
+                }
+            }
         }
+        warn!("Master write not accepted after retries");
     }
 }

@@ -32,6 +32,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         heartbeat_interval: config.raft.heartbeat_interval,
         election_timeout_min: config.raft.election_timeout_min,
         election_timeout_max: config.raft.election_timeout_max,
+        snapshot_logs_since_last: config.raft.snapshot_logs_since_last,
     };
     let raft_config = cmdb::raft_config(&config.cluster_name, timeouts)
         .context("raft timing in the config is not valid")?;

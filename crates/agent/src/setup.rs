@@ -119,12 +119,22 @@ pub fn init(
     nodes: &[NodeAddrs],
     voters_max: usize,
 ) -> anyhow::Result<InitOutput> {
+    init_layout(cluster_name, dir, nodes, voters_max, nodes.len() > 1)
+}
+
+fn init_layout(
+    cluster_name: &str,
+    dir: &Path,
+    nodes: &[NodeAddrs],
+    voters_max: usize,
+    per_node_dirs: bool,
+) -> anyhow::Result<InitOutput> {
     if nodes.is_empty() {
         bail!("at least one node is needed");
     }
     check_target(dir)?;
     let tmp = staging(dir)?;
-    let result = init_into(cluster_name, &tmp, dir, nodes, voters_max);
+    let result = init_into(cluster_name, &tmp, dir, nodes, voters_max, per_node_dirs);
     match result {
         Ok(output) => {
             finish(&tmp, dir)?;
@@ -143,6 +153,7 @@ fn init_into(
     dir: &Path,
     nodes: &[NodeAddrs],
     voters_max: usize,
+    per_node_dirs: bool,
 ) -> anyhow::Result<InitOutput> {
     let ca = auth::ClusterCa::generate(cluster_name).context("cannot create the cluster CA")?;
     let admin_token = auth::generate_api_token();
@@ -150,7 +161,7 @@ fn init_into(
     write(&tmp.join("ca.pem"), &ca.cert_pem(), false)?;
     write(&tmp.join("ca.key"), &ca.key_pem(), true)?;
     write(&tmp.join("cli.toml"), &cli_toml(&nodes[0].api_addr, &admin_token), true)?;
-    let single = nodes.len() == 1;
+    let single = !per_node_dirs;
     let members: Vec<BootstrapMember> = nodes
         .iter()
         .enumerate()
@@ -229,7 +240,7 @@ pub fn init_local(options: &LocalOptions) -> anyhow::Result<InitOutput> {
             }
         })
         .collect();
-    init(&options.cluster_name, &options.dir, &nodes, options.voters_max)
+    init_layout(&options.cluster_name, &options.dir, &nodes, options.voters_max, true)
 }
 
 /// Options of `encluster join`.

@@ -23,6 +23,8 @@ pub struct RaftTimeouts {
     pub election_timeout_min: Duration,
     /// Upper bound of the randomised election timeout.
     pub election_timeout_max: Duration,
+    /// Log entries since the last snapshot that trigger a new one.
+    pub snapshot_logs_since_last: u64,
 }
 
 impl Default for RaftTimeouts {
@@ -31,6 +33,7 @@ impl Default for RaftTimeouts {
             heartbeat_interval: Duration::from_millis(50),
             election_timeout_min: Duration::from_millis(150),
             election_timeout_max: Duration::from_millis(300),
+            snapshot_logs_since_last: SNAPSHOT_LOGS_SINCE_LAST,
         }
     }
 }
@@ -46,10 +49,14 @@ pub fn raft_config(
         heartbeat_interval: millis(timeouts.heartbeat_interval),
         election_timeout_min: millis(timeouts.election_timeout_min),
         election_timeout_max: millis(timeouts.election_timeout_max),
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(SNAPSHOT_LOGS_SINCE_LAST),
-        max_in_snapshot_log_to_keep: LOGS_KEPT_BEHIND_SNAPSHOT,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(timeouts.snapshot_logs_since_last.max(1)),
+        max_in_snapshot_log_to_keep: LOGS_KEPT_BEHIND_SNAPSHOT
+            .min(timeouts.snapshot_logs_since_last / 2),
         install_snapshot_timeout: 2000,
         enable_pre_vote: Some(true),
+        // A node that lost its data directory must be able to rejoin: its log reverts to
+        // empty, and the master then refills it from a snapshot.
+        allow_log_reversion: Some(true),
         ..Config::default()
     };
     config.validate()

@@ -209,7 +209,8 @@ impl Placement {
         }
     }
 
-    /// Weighs every node that is not frozen for the unit and returns those that can run it.
+    /// Weighs every node that is not frozen for the unit and adds those that can run it to
+    /// `candidates`.
     /// Records the verdicts that stop reasons and explanations need.
     fn weigh_nodes(
         &mut self,
@@ -285,7 +286,7 @@ impl Placement {
     /// is stopped, and that the members after it stop with it.
     fn runnable_count(&mut self, index: &Index<'_>, members: &[ResIdx]) -> usize {
         for (position, &member) in members.iter().enumerate() {
-            let Some(why) = self.stop_reason(index, member) else {
+            let Some(why) = self.why_not_runnable(index, member) else {
                 continue;
             };
             self.decisions[member] = Decision::Stopped(why);
@@ -297,7 +298,9 @@ impl Placement {
         members.len()
     }
 
-    fn stop_reason(&self, index: &Index<'_>, member: ResIdx) -> Option<StopWhy> {
+    /// Why `member` cannot run anywhere, whatever the node: stopped by the operator, or a
+    /// mandatory `first` or an `INFINITY` colocation `with` that is placed nowhere.
+    fn why_not_runnable(&self, index: &Index<'_>, member: ResIdx) -> Option<StopWhy> {
         let resource = &index.resources[member];
         if resource.wants_stopped() {
             return Some(StopWhy::TargetStopped);

@@ -15,6 +15,9 @@ use super::{ApiState, ForwardRequest, bearer, error, on_master, propose, token_v
 use crate::clock::now_ms;
 
 pub(crate) async fn join(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
+    if state.shared.read(|db| db.meta.name.is_empty()) {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the cluster is still starting; retry");
+    }
     let Some(token) = bearer(&headers) else {
         return error(StatusCode::UNAUTHORIZED, "missing join token: pass --token to `encluster join`");
     };

@@ -116,30 +116,33 @@ fn state() -> impl Strategy<Value = ResourceState> {
     ]
 }
 
-fn cluster() -> impl Strategy<Value = GenCluster> {
+/// A cluster of up to `node_max` nodes and `resource_max` resources; positions are drawn
+/// freely and taken modulo the counts.
+fn cluster(node_max: usize, resource_max: usize) -> impl Strategy<Value = GenCluster> {
+    let position = || any::<usize>();
     (
-        prop::collection::vec(node(), 1..6),
-        prop::collection::vec(resource(), 1..12),
+        prop::collection::vec(node(), 1..node_max),
+        prop::collection::vec(resource(), 1..resource_max),
         prop::collection::vec(
             (
-                0..12_usize,
-                0..6_usize,
+                position(),
+                position(),
                 score(),
                 prop::option::of(5_000..15_000_u64),
             ),
-            0..6,
+            0..resource_max / 2,
         ),
-        prop::collection::vec((0..12_usize, 0..12_usize, score()), 0..4),
-        prop::collection::vec((0..12_usize, 0..12_usize, any::<bool>()), 0..4),
+        prop::collection::vec((position(), position(), score()), 0..resource_max / 3),
+        prop::collection::vec((position(), position(), any::<bool>()), 0..resource_max / 3),
         prop::collection::vec(
             (
-                0..12_usize,
-                0..6_usize,
+                position(),
+                position(),
                 state(),
                 0..4_u32,
                 prop::option::of(0..NOW),
             ),
-            0..20,
+            0..resource_max * 2,
         ),
         any::<bool>(),
     )
@@ -328,11 +331,28 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn every_generated_plan_keeps_the_invariants(cluster in cluster()) {
-        let input = build(&cluster);
-        prop_assume!(input.is_some(), "colocations loop, which validation rejects");
-        let input = input.expect("assumed valid");
-        let plan = scheduler::schedule(&input);
-        invariants::check(&input, &plan);
+    fn every_generated_plan_keeps_the_invariants(cluster in cluster(6, 12)) {
+        check_generated(&cluster)?;
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn every_generated_plan_keeps_the_invariants_in_larger_clusters(cluster in cluster(20, 80)) {
+        check_generated(&cluster)?;
+    }
+}
+
+fn check_generated(cluster: &GenCluster) -> Result<(), TestCaseError> {
+    let input = build(cluster);
+    prop_assume!(
+        input.is_some(),
+        "colocations loop, which validation rejects"
+    );
+    let input = input.expect("assumed valid");
+    let plan = scheduler::schedule(&input);
+    invariants::check(&input, &plan);
+    Ok(())
 }

@@ -1,0 +1,253 @@
+//! A local cluster of agent processes, driven through the CLI binary and `api::Client`.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+static NEXT_SUBNET: AtomicU32 = AtomicU32::new(0);
+
+/// The `encluster` binary under test: `$ENCLUSTER_BIN`, or the one next to the test
+/// executable's `deps` directory (`target/<profile>/encluster`).
+pub fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("ENCLUSTER_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let path = profile_dir.join("encluster");
+    assert!(
+        path.exists(),
+        "{} does not exist: run `cargo build -p encluster` first (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// Poll `check` every 20 ms until it returns `Some`, or fail after `timeout`.
+pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One node of a test cluster.
+pub struct Node {
+    /// Node id.
+    pub id: u64,
+    /// Config file.
+    pub config: PathBuf,
+    /// API `host:port`.
+    pub api_addr: String,
+    /// Peer `host:port`.
+    pub peer_addr: String,
+    child: Option<Child>,
+}
+
+/// A cluster of agent processes in a temporary directory.
+pub struct Cluster {
+    /// The cluster's directory (CA, CLI config, one subdirectory per node).
+    pub dir: tempfile::TempDir,
+    /// The nodes, index = id - 1.
+    pub nodes: Vec<Node>,
+    /// The admin API token.
+    pub admin_token: String,
+    /// The join token.
+    pub join_token: String,
+    /// The first address of this cluster's block (node i has last octet + i - 1).
+    pub base_ip: Ipv4Addr,
+}
+
+fn unique_base_ip() -> Ipv4Addr {
+    // 127.<pid-derived>.<counter>.1: distinct across parallel tests and test binaries.
+    let counter = NEXT_SUBNET.fetch_add(1, Ordering::Relaxed);
+    let second = 20 + (std::process::id() % 200) as u8;
+    Ipv4Addr::new(127, second, (counter % 250) as u8 + 1, 1)
+}
+
+impl Cluster {
+    /// `encluster init --local n` with the given extra TOML edits applied to every node
+    /// config (pairs of `from`, `to` text replacements), then start every node.
+    pub fn start(n: usize, voters_max: usize, edits: &[(&str, &str)]) -> anyhow::Result<Cluster> {
+        let dir = tempfile::tempdir()?;
+        let base_ip = unique_base_ip();
+        let cluster_dir = dir.path().join("cluster");
+        let output = Command::new(binary())
+            .args(["init", "--cluster-name", "test", "--local", &n.to_string()])
+            .args(["--voters-max", &voters_max.to_string(), "--base-ip", &base_ip.to_string()])
+            .arg("--dir")
+            .arg(&cluster_dir)
+            .output()?;
+        if !output.status.success() {
+            bail!("init failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let token = |prefix: &str| {
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(prefix).map(|t| t.trim().to_string()))
+                .context("init output lacks a token")
+        };
+        let mut cluster = Cluster {
+            admin_token: token("admin token:")?,
+            join_token: token("join token:")?,
+            nodes: Vec::new(),
+            base_ip,
+            dir,
+        };
+        for i in 0..n {
+            let octets = base_ip.octets();
+            let ip = Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3] + i as u8);
+            let config = cluster_dir.join(format!("node{}", i + 1)).join("encluster.toml");
+            let mut text = std::fs::read_to_string(&config)?;
+            for (from, to) in edits {
+                text = text.replace(from, to);
+            }
+            std::fs::write(&config, text)?;
+            cluster.nodes.push(Node {
+                id: i as u64 + 1,
+                config,
+                api_addr: format!("{ip}:7511"),
+                peer_addr: format!("{ip}:7510"),
+                child: None,
+            });
+        }
+        for id in 1..=n as u64 {
+            cluster.start_node(id)?;
+        }
+        Ok(cluster)
+    }
+
+    /// The cluster directory (holds `ca.pem`, `cli.toml`, `nodeN/`).
+    pub fn cluster_dir(&self) -> PathBuf {
+        self.dir.path().join("cluster")
+    }
+
+    fn node(&self, id: u64) -> &Node {
+        &self.nodes[(id - 1) as usize]
+    }
+
+    /// Start (or restart) node `id`'s agent; its log goes to `nodeN/agent.log`.
+    pub fn start_node(&mut self, id: u64) -> anyhow::Result<()> {
+        let node = &mut self.nodes[(id - 1) as usize];
+        let log_path = node.config.with_file_name("agent.log");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+        let child = Command::new(binary())
+            .arg("agent")
+            .arg("--config")
+            .arg(&node.config)
+            .env("ENCLUSTER_LOG", "info,openraft=error")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        node.child = Some(child);
+        Ok(())
+    }
+
+    /// Add a node started from a config written elsewhere (for example by `join`).
+    pub fn adopt(&mut self, id: u64, config: PathBuf, api_addr: String, peer_addr: String) {
+        assert_eq!(self.nodes.len() as u64, id - 1, "node ids are handed out in order");
+        self.nodes.push(Node { id, config, api_addr, peer_addr, child: None });
+    }
+
+    /// kill -9 node `id` (a node crash) and reap it.
+    pub fn kill9(&mut self, id: u64) {
+        self.signal(id, Signal::SIGKILL);
+    }
+
+    /// SIGTERM node `id` and wait for it to exit.
+    pub fn stop(&mut self, id: u64) {
+        self.signal(id, Signal::SIGTERM);
+    }
+
+    fn signal(&mut self, id: u64, signal: Signal) {
+        let node = &mut self.nodes[(id - 1) as usize];
+        if let Some(mut child) = node.child.take() {
+            let pid = i32::try_from(child.id()).expect("pid fits in i32");
+            let _ = kill(Pid::from_raw(pid), signal);
+            let _ = child.wait();
+        }
+    }
+
+    /// The pid of node `id`'s agent, if running.
+    pub fn pid(&self, id: u64) -> Option<u32> {
+        self.node(id).child.as_ref().map(Child::id)
+    }
+
+    /// An API client for node `id` with the admin token.
+    pub fn client(&self, id: u64) -> api::Client {
+        self.client_with_token(id, Some(self.admin_token.clone()))
+    }
+
+    /// An API client for node `id` with any token.
+    pub fn client_with_token(&self, id: u64, token: Option<String>) -> api::Client {
+        let ca = std::fs::read_to_string(self.cluster_dir().join("ca.pem")).expect("ca.pem");
+        let tls = auth::client_config(&ca, None).expect("client TLS config");
+        api::Client::new(&format!("https://{}", self.node(id).api_addr), tls, token)
+    }
+
+    /// Run the CLI binary against node `id` with the admin token.
+    pub fn cli(&self, id: u64, args: &[&str]) -> Output {
+        Command::new(binary())
+            .args(args)
+            .env("ENCLUSTER_API", format!("https://{}", self.node(id).api_addr))
+            .env("ENCLUSTER_TOKEN", &self.admin_token)
+            .env("ENCLUSTER_CA", self.cluster_dir().join("ca.pem"))
+            .env_remove("ENCLUSTER_CLI_CONFIG")
+            .output()
+            .expect("run the encluster CLI")
+    }
+
+    /// Wait until a running node reports a master that all running nodes agree on.
+    pub async fn wait_master(&self, timeout: Duration) -> u64 {
+        let running: Vec<u64> =
+            self.nodes.iter().filter(|n| n.child.is_some()).map(|n| n.id).collect();
+        wait_until("an agreed master", timeout, || async {
+            let mut seen = None;
+            for id in &running {
+                // Status needs the admin token, so this also waits until the cluster's
+                // identity and tokens have reached every running node.
+                self.client(*id).status().await.ok()?;
+                let health = self.client(*id).health().await.ok()?;
+                let master = health.master?;
+                if seen.is_some_and(|s| s != master) || !running.contains(&master) {
+                    return None;
+                }
+                seen = Some(master);
+            }
+            seen
+        })
+        .await
+    }
+
+    /// Ids of running nodes.
+    pub fn running(&self) -> Vec<u64> {
+        self.nodes.iter().filter(|n| n.child.is_some()).map(|n| n.id).collect()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            if let Some(mut child) = node.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}

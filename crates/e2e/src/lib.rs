@@ -1,0 +1,10 @@
+//! Multi-process test harness: real `encluster` binaries on loopback.
+//!
+//! Each cluster gets its own 127.x.y.z addresses, so tests run in parallel without port
+//! clashes, and its own temporary directory. Every child process is killed when the
+//! `Cluster` is dropped, also when a test fails. Waits poll for the expected state with a
+//! deadline instead of sleeping.
+
+mod cluster;
+
+pub use cluster::{Cluster, Node, binary, wait_until};
