@@ -67,7 +67,13 @@ impl ApiState {
 
 /// A JSON error answer: `{"error": "..."}`.
 pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(::api::ErrorBody { error: message.into() })).into_response()
+    (
+        status,
+        Json(::api::ErrorBody {
+            error: message.into(),
+        }),
+    )
+        .into_response()
 }
 
 /// The API router.
@@ -91,13 +97,21 @@ pub fn router(state: ApiState) -> Router {
 
 /// The bearer token of a request, if any.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
 }
 
 /// Whether `token` is a stored token of `kind`.
 pub(crate) fn token_valid(shared: &SharedDb, token: &str, kind: TokenKind) -> bool {
     let hash = auth::token_hash(token);
-    shared.read(|db| db.tokens.get(&hash).is_some_and(|record| record.kind == kind))
+    shared.read(|db| {
+        db.tokens
+            .get(&hash)
+            .is_some_and(|record| record.kind == kind)
+    })
 }
 
 async fn require_admin(State(state): State<ApiState>, request: Request, next: Next) -> Response {
@@ -113,7 +127,9 @@ async fn require_admin(State(state): State<ApiState>, request: Request, next: Ne
             "missing API token: send `Authorization: Bearer <admin token>` \
              (the CLI reads --token or ENCLUSTER_TOKEN)",
         ),
-        Some(token) if token_valid(&state.shared, token, TokenKind::Admin) => next.run(request).await,
+        Some(token) if token_valid(&state.shared, token, TokenKind::Admin) => {
+            next.run(request).await
+        }
         Some(_) => error(
             StatusCode::UNAUTHORIZED,
             "the API token was refused: use the admin token printed by `encluster init`",
@@ -154,7 +170,10 @@ where
             return forward(state, master, &api_addr, request).await;
         }
         if tokio::time::Instant::now() >= deadline {
-            return error(StatusCode::SERVICE_UNAVAILABLE, "no master: the cluster has no quorum");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no master: the cluster has no quorum",
+            );
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -175,9 +194,15 @@ async fn forward(
     api_addr: &str,
     request: &ForwardRequest<'_>,
 ) -> Response {
-    let (method, path_and_query, headers, body) =
-        (request.method.clone(), &request.path_and_query, request.headers, request.body.clone());
-    let mut request = state.forward.request(method, format!("https://{api_addr}{path_and_query}"));
+    let (method, path_and_query, headers, body) = (
+        request.method.clone(),
+        &request.path_and_query,
+        request.headers,
+        request.body.clone(),
+    );
+    let mut request = state
+        .forward
+        .request(method, format!("https://{api_addr}{path_and_query}"));
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         request = request.header(header::AUTHORIZATION, value.clone());
     }
@@ -186,17 +211,23 @@ async fn forward(
     }
     match request.body(body).send().await {
         Ok(answer) => {
-            let status = StatusCode::from_u16(answer.status().as_u16())
-                .unwrap_or(StatusCode::BAD_GATEWAY);
+            let status =
+                StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
             let bytes = answer.bytes().await.unwrap_or_default();
             (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
         }
-        Err(e) => error(StatusCode::BAD_GATEWAY, format!("master {master} unreachable: {e}")),
+        Err(e) => error(
+            StatusCode::BAD_GATEWAY,
+            format!("master {master} unreachable: {e}"),
+        ),
     }
 }
 
 /// Propose a command on the master; `None` means this node is not (or no longer) master.
-pub(crate) async fn propose(state: &ApiState, command: Command) -> Option<Result<CommandResult, Response>> {
+pub(crate) async fn propose(
+    state: &ApiState,
+    command: Command,
+) -> Option<Result<CommandResult, Response>> {
     if !state.raft.is_leader() {
         return None;
     }
@@ -240,26 +271,41 @@ async fn kv_get(
     let read = || {
         let key = key.clone();
         match state.shared.read(|db| db.kv.get(&key).cloned()) {
-            Some((value, revision)) => Json(::api::KvValue { key, value, revision }).into_response(),
+            Some((value, revision)) => Json(::api::KvValue {
+                key,
+                value,
+                revision,
+            })
+            .into_response(),
             None => error(StatusCode::NOT_FOUND, format!("key {key:?} not found")),
         }
     };
     if stale {
         return read();
     }
-    let request = ForwardRequest { method, path_and_query: path_of(&uri), headers: &headers, body: Bytes::new() };
+    let request = ForwardRequest {
+        method,
+        path_and_query: path_of(&uri),
+        headers: &headers,
+        body: Bytes::new(),
+    };
     on_master(&state, &request, || async {
         match state.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
             Ok(_) => Some(read()),
             Err(e) if e.forward_to_leader().is_some() => None,
-            Err(e) => Some(error(StatusCode::SERVICE_UNAVAILABLE, format!("read not confirmed: {e}"))),
+            Err(e) => Some(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("read not confirmed: {e}"),
+            )),
         }
     })
     .await
 }
 
 fn path_of(uri: &axum::http::Uri) -> String {
-    uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| uri.path().to_string())
+    uri.path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| uri.path().to_string())
 }
 
 async fn kv_put(
@@ -273,16 +319,29 @@ async fn kv_put(
     let Ok(value) = String::from_utf8(body.to_vec()) else {
         return error(StatusCode::BAD_REQUEST, "the value must be UTF-8 text");
     };
-    let request = ForwardRequest { method, path_and_query: path_of(&uri), headers: &headers, body };
+    let request = ForwardRequest {
+        method,
+        path_and_query: path_of(&uri),
+        headers: &headers,
+        body,
+    };
     on_master(&state, &request, || async {
-        let command = Command::Put { key: key.clone(), value: value.clone() };
+        let command = Command::Put {
+            key: key.clone(),
+            value: value.clone(),
+        };
         let result = match propose(&state, command).await? {
             Ok(result) => result,
             Err(response) => return Some(response),
         };
         Some(rejected_or(result, |result| match result {
-            CommandResult::Revision(revision) => Json(::api::KvWritten { revision }).into_response(),
-            other => error(StatusCode::INTERNAL_SERVER_ERROR, format!("unexpected {other:?}")),
+            CommandResult::Revision(revision) => {
+                Json(::api::KvWritten { revision }).into_response()
+            }
+            other => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("unexpected {other:?}"),
+            ),
         }))
     })
     .await
@@ -295,9 +354,16 @@ async fn remove_node(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
-    let request =
-        ForwardRequest { method, path_and_query: path_of(&uri), headers: &headers, body: Bytes::new() };
-    on_master(&state, &request, || async { Some(remove_node_here(&state, id).await) }).await
+    let request = ForwardRequest {
+        method,
+        path_and_query: path_of(&uri),
+        headers: &headers,
+        body: Bytes::new(),
+    };
+    on_master(&state, &request, || async {
+        Some(remove_node_here(&state, id).await)
+    })
+    .await
 }
 
 async fn remove_node_here(state: &ApiState, id: u64) -> Response {
@@ -324,12 +390,25 @@ async fn remove_node_here(state: &ApiState, id: u64) -> Response {
     if membership.get_node(&id).is_some()
         && let Err(e) = state.raft.change_membership(change, false).await
     {
-        return error(StatusCode::CONFLICT, format!("cannot remove node {id} now: {e}"));
+        return error(
+            StatusCode::CONFLICT,
+            format!("cannot remove node {id} now: {e}"),
+        );
     }
     let at_ms = now_ms();
     let _ = propose(state, Command::RemoveNode { id: NodeId(id) }).await;
-    let event = model::EventKind::NodeRemoved { node: NodeId(id), reason: "operator".into() };
-    let _ = propose(state, Command::RecordEvents { at_ms, events: vec![event] }).await;
+    let event = model::EventKind::NodeRemoved {
+        node: NodeId(id),
+        reason: "operator".into(),
+    };
+    let _ = propose(
+        state,
+        Command::RecordEvents {
+            at_ms,
+            events: vec![event],
+        },
+    )
+    .await;
     Json(serde_json::json!({ "removed": id })).into_response()
 }
 
@@ -338,7 +417,12 @@ pub(crate) fn detector_view(state: &ApiState, id: u64) -> Option<(NodeHealth, u6
     if !state.raft.is_leader() {
         return None;
     }
-    state.view.lock().expect("detector view lock poisoned").get(&id).copied()
+    state
+        .view
+        .lock()
+        .expect("detector view lock poisoned")
+        .get(&id)
+        .copied()
 }
 
 /// Clamp a client's wait to the server's maximum.

@@ -174,7 +174,9 @@ impl AgentConfig {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
-        config.validate().with_context(|| format!("config file {} is not valid", path.display()))?;
+        config
+            .validate()
+            .with_context(|| format!("config file {} is not valid", path.display()))?;
         Ok(config)
     }
 
@@ -207,7 +209,10 @@ impl AgentConfig {
             })?;
         }
         if self.voters_max == 0 || self.voters_max > 7 || self.voters_max % 2 == 0 {
-            bail!("voters_max: {} must be odd and between 1 and 7", self.voters_max);
+            bail!(
+                "voters_max: {} must be odd and between 1 and 7",
+                self.voters_max
+            );
         }
         let f = &self.failure;
         if f.heartbeat_interval.is_zero() || f.heartbeat_interval >= f.suspect_after {
@@ -220,12 +225,13 @@ impl AgentConfig {
         if r.heartbeat_interval >= r.election_timeout_min
             || r.election_timeout_min >= r.election_timeout_max
         {
-            bail!(
-                "raft: need heartbeat_interval < election_timeout_min < election_timeout_max"
-            );
+            bail!("raft: need heartbeat_interval < election_timeout_min < election_timeout_max");
         }
         if r.snapshot_logs_since_last < 10 {
-            bail!("raft.snapshot_logs_since_last: {} is below the minimum 10", r.snapshot_logs_since_last);
+            bail!(
+                "raft.snapshot_logs_since_last: {} is below the minimum 10",
+                r.snapshot_logs_since_last
+            );
         }
         Ok(())
     }

@@ -54,7 +54,8 @@ impl MasterLoop {
                 Some(node) = self.heartbeats.recv() => {
                     if let Some(detector) = detector.as_mut() {
                         heard.insert(node);
-                        self.record(detector.heartbeat(NodeId(node), now_ms()).into_iter().collect()).await;
+                        let transition = detector.heartbeat(NodeId(node), now_ms());
+                        self.record(transition.into_iter().collect()).await;
                     }
                 }
                 _ = ticker.tick() => {
@@ -85,8 +86,15 @@ impl MasterLoop {
         info!(node = self.config.node_id, term, "Became master");
         self.bootstrap_if_needed().await;
         let at_ms = now_ms();
-        let event = EventKind::MasterElected { node: NodeId(self.config.node_id), term };
-        self.write(Command::RecordEvents { at_ms, events: vec![event] }).await;
+        let event = EventKind::MasterElected {
+            node: NodeId(self.config.node_id),
+            term,
+        };
+        self.write(Command::RecordEvents {
+            at_ms,
+            events: vec![event],
+        })
+        .await;
         let config = DetectorConfig {
             suspect_after: self.config.failure.suspect_after,
             down_after: self.config.failure.down_after,
@@ -117,8 +125,10 @@ impl MasterLoop {
     }
 
     fn publish(&self, detector: &Detector) {
-        let view: BTreeMap<u64, (NodeHealth, u64)> =
-            detector.nodes().map(|(id, health, heard)| (id.0, (health, heard))).collect();
+        let view: BTreeMap<u64, (NodeHealth, u64)> = detector
+            .nodes()
+            .map(|(id, health, heard)| (id.0, (health, heard)))
+            .collect();
         *self.view.lock().expect("detector view lock poisoned") = view;
     }
 
@@ -127,16 +137,29 @@ impl MasterLoop {
             return;
         }
         for t in &transitions {
-            info!(node = t.node.0, from = %t.from, to = %t.to, silence_ms = t.silence_ms, "Node health changed");
+            let (node, silence_ms) = (t.node.0, t.silence_ms);
+            info!(node, from = %t.from, to = %t.to, silence_ms, "Node health changed");
         }
-        let changes = transitions.iter().map(|t| (t.node, t.to, t.silence_ms)).collect();
-        self.write(Command::SetNodeHealth { at_ms: now_ms(), changes }).await;
+        let changes = transitions
+            .iter()
+            .map(|t| (t.node, t.to, t.silence_ms))
+            .collect();
+        self.write(Command::SetNodeHealth {
+            at_ms: now_ms(),
+            changes,
+        })
+        .await;
     }
 
     /// Raft members (voters and learners) with their addresses.
     fn members(&self) -> BTreeMap<u64, NodeInfo> {
         let metrics = cmdb::metrics(&self.raft);
-        metrics.membership_config.membership().nodes().map(|(id, n)| (*id, n.clone())).collect()
+        metrics
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, n)| (*id, n.clone()))
+            .collect()
     }
 
     /// Every Raft member gets a node record (bootstrap members and joiners).
@@ -149,7 +172,12 @@ impl MasterLoop {
                 .collect()
         });
         for (id, info) in missing {
-            self.write(Command::UpsertNode { id: NodeId(id), info, at_ms: now_ms() }).await;
+            self.write(Command::UpsertNode {
+                id: NodeId(id),
+                info,
+                at_ms: now_ms(),
+            })
+            .await;
         }
     }
 
@@ -174,13 +202,18 @@ impl MasterLoop {
             voters_max: self.config.voters_max,
             master: NodeId(self.config.node_id),
         };
-        let Some(QuorumChange::SetVoters { voters: new_voters, reason }) = plan_quorum(&input)
+        let Some(QuorumChange::SetVoters {
+            voters: new_voters,
+            reason,
+        }) = plan_quorum(&input)
         else {
             return;
         };
         info!(?new_voters, %reason, "Changing the voter set");
         let ids: BTreeSet<u64> = new_voters.iter().map(|n| n.0).collect();
-        let change = self.raft.change_membership(ChangeMembers::ReplaceAllVoters(ids), true);
+        let change = self
+            .raft
+            .change_membership(ChangeMembers::ReplaceAllVoters(ids), true);
         match tokio::time::timeout(MEMBERSHIP_CHANGE_TIMEOUT, change).await {
             Err(_) => warn!("Voter change did not commit in time; will re-plan"),
             Ok(Ok(_)) => {
@@ -190,8 +223,16 @@ impl MasterLoop {
                     let was = voters.contains(node);
                     let is = new_voters.contains(node);
                     if was != is {
-                        let role = if is { NodeRole::Voter } else { NodeRole::Learner };
-                        events.push(EventKind::NodeRole { node: *node, role, reason: reason.clone() });
+                        let role = if is {
+                            NodeRole::Voter
+                        } else {
+                            NodeRole::Learner
+                        };
+                        events.push(EventKind::NodeRole {
+                            node: *node,
+                            role,
+                            reason: reason.clone(),
+                        });
                     }
                 }
                 self.write(Command::RecordEvents { at_ms, events }).await;
@@ -202,7 +243,9 @@ impl MasterLoop {
 
     /// On the bootstrap node's first term: store the cluster identity and tokens.
     async fn bootstrap_if_needed(&self) {
-        let Some(bootstrap) = &self.config.bootstrap else { return };
+        let Some(bootstrap) = &self.config.bootstrap else {
+            return;
+        };
         if self.shared.read(|db| !db.meta.name.is_empty()) {
             return;
         }
@@ -215,15 +258,33 @@ impl MasterLoop {
         // Tokens first, identity last: a replica that sees the identity also has the tokens.
         let at_ms = now_ms();
         for (hash, kind, label) in [
-            (&bootstrap.admin_token_hash, TokenKind::Admin, "admin (from init)"),
-            (&bootstrap.join_token_hash, TokenKind::Join, "join (from init)"),
+            (
+                &bootstrap.admin_token_hash,
+                TokenKind::Admin,
+                "admin (from init)",
+            ),
+            (
+                &bootstrap.join_token_hash,
+                TokenKind::Join,
+                "join (from init)",
+            ),
         ] {
-            let command =
-                Command::AddToken { hash: hash.clone(), kind, label: label.to_string(), at_ms };
+            let command = Command::AddToken {
+                hash: hash.clone(),
+                kind,
+                label: label.to_string(),
+                at_ms,
+            };
             self.write(command).await;
         }
         let name = self.config.cluster_name.clone();
-        self.write(Command::InitCluster { name, ca_cert_pem, ca_key_pem, at_ms }).await;
+        self.write(Command::InitCluster {
+            name,
+            ca_cert_pem,
+            ca_key_pem,
+            at_ms,
+        })
+        .await;
     }
 
     /// Write a command; a master that was just elected may not accept writes for a few

@@ -36,21 +36,55 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     };
     let raft_config = cmdb::raft_config(&config.cluster_name, timeouts)
         .context("raft timing in the config is not valid")?;
-    let (raft, shared) =
-        cmdb::open(config.node_id, &config.data_dir, raft_config, Network::new(peer_client.clone()))
-            .await
-            .with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))?;
+    let (raft, shared) = cmdb::open(
+        config.node_id,
+        &config.data_dir,
+        raft_config,
+        Network::new(peer_client.clone()),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "cannot open the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
 
     let (heartbeat_tx, heartbeat_rx) = mpsc::channel(1024);
     let view: DetectorView = Arc::new(Mutex::new(BTreeMap::new()));
     let mut tasks = JoinSet::new();
-    let peer_state = PeerState { raft: raft.clone(), shared: shared.clone(), heartbeats: heartbeat_tx };
-    tasks.spawn(serve_tls(peer_listener, tls.peer_server.clone(), peer::router(peer_state), shutdown.clone()));
+    let peer_state = PeerState {
+        raft: raft.clone(),
+        shared: shared.clone(),
+        heartbeats: heartbeat_tx,
+    };
+    tasks.spawn(serve_tls(
+        peer_listener,
+        tls.peer_server.clone(),
+        peer::router(peer_state),
+        shutdown.clone(),
+    ));
     let api_state = ApiState::new(&config, raft.clone(), shared.clone(), view.clone(), &tls);
-    tasks.spawn(serve_tls(api_listener, tls.api_server.clone(), api::router(api_state), shutdown.clone()));
-    let master = MasterLoop { config: config.clone(), raft: raft.clone(), shared: shared.clone(), heartbeats: heartbeat_rx, view };
+    tasks.spawn(serve_tls(
+        api_listener,
+        tls.api_server.clone(),
+        api::router(api_state),
+        shutdown.clone(),
+    ));
+    let master = MasterLoop {
+        config: config.clone(),
+        raft: raft.clone(),
+        shared: shared.clone(),
+        heartbeats: heartbeat_rx,
+        view,
+    };
     tasks.spawn(master.run(shutdown.clone()));
-    tasks.spawn(send_heartbeats(config.clone(), raft.clone(), peer_client, shutdown.clone()));
+    tasks.spawn(send_heartbeats(
+        config.clone(),
+        raft.clone(),
+        peer_client,
+        shutdown.clone(),
+    ));
     info!(node = config.node_id, peer = %config.peer_addr, api = %config.api_addr, "Agent started");
 
     bootstrap(&config, &raft, &shared, &tls).await;
@@ -73,24 +107,42 @@ async fn bind(addr: &str, field: &str) -> anyhow::Result<TcpListener> {
 /// On the node that creates the cluster: initialise Raft once, unless another member
 /// already reports a master (then this node lost its data and must rejoin instead).
 async fn bootstrap(config: &AgentConfig, raft: &Raft, shared: &SharedDb, tls: &NodeTls) {
-    let Some(bootstrap) = &config.bootstrap else { return };
+    let Some(bootstrap) = &config.bootstrap else {
+        return;
+    };
     if raft.is_initialized().await.unwrap_or(true) || shared.read(|db| !db.meta.name.is_empty()) {
         return;
     }
     for member in bootstrap.members.iter().filter(|m| m.id != config.node_id) {
-        let client = ::api::Client::new(&format!("https://{}", member.api_addr), tls.api_client.clone(), None);
+        let client = ::api::Client::new(
+            &format!("https://{}", member.api_addr),
+            tls.api_client.clone(),
+            None,
+        );
         let probe = tokio::time::timeout(Duration::from_millis(500), client.health()).await;
         if let Ok(Ok(health)) = probe
             && health.master.is_some()
         {
-            info!(member = member.id, "Cluster already exists; not bootstrapping again");
+            info!(
+                member = member.id,
+                "Cluster already exists; not bootstrapping again"
+            );
             return;
         }
     }
     let mut members: BTreeMap<u64, NodeInfo> = bootstrap
         .members
         .iter()
-        .map(|m| (m.id, NodeInfo { name: m.name.clone(), peer_addr: m.peer_addr.clone(), api_addr: m.api_addr.clone() }))
+        .map(|m| {
+            (
+                m.id,
+                NodeInfo {
+                    name: m.name.clone(),
+                    peer_addr: m.peer_addr.clone(),
+                    api_addr: m.api_addr.clone(),
+                },
+            )
+        })
         .collect();
     members.entry(config.node_id).or_insert_with(|| NodeInfo {
         name: config.name.clone(),
@@ -99,7 +151,11 @@ async fn bootstrap(config: &AgentConfig, raft: &Raft, shared: &SharedDb, tls: &N
     });
     // The first voters_max members vote; the dynamic-quorum policy adds the rest later.
     let learners: BTreeMap<u64, NodeInfo> = members.split_off(
-        &members.keys().nth(config.voters_max).copied().unwrap_or(u64::MAX),
+        &members
+            .keys()
+            .nth(config.voters_max)
+            .copied()
+            .unwrap_or(u64::MAX),
     );
     match raft.initialize(members).await {
         Ok(()) => info!(node = config.node_id, "Cluster initialised"),
@@ -127,22 +183,32 @@ async fn send_heartbeats(
 ) {
     let mut ticker = tokio::time::interval(config.failure.heartbeat_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let beat = Heartbeat { node_id: config.node_id };
+    let beat = Heartbeat {
+        node_id: config.node_id,
+    };
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
         let metrics = cmdb::metrics(&raft);
-        let Some(master) = metrics.current_leader else { continue };
+        let Some(master) = metrics.current_leader else {
+            continue;
+        };
         if master == config.node_id {
             continue;
         }
-        let Some(node) = metrics.membership_config.membership().get_node(&master).cloned() else {
+        let Some(node) = metrics
+            .membership_config
+            .membership()
+            .get_node(&master)
+            .cloned()
+        else {
             continue;
         };
-        let sent: Result<HeartbeatAck, _> =
-            client.call(&node.peer_addr, "/peer/heartbeat", &beat, HEARTBEAT_TIMEOUT).await;
+        let sent: Result<HeartbeatAck, _> = client
+            .call(&node.peer_addr, "/peer/heartbeat", &beat, HEARTBEAT_TIMEOUT)
+            .await;
         if let Err(error) = sent {
             tracing::debug!(%error, "Heartbeat not delivered");
         }

@@ -16,7 +16,10 @@ Power off or isolate the lost voters before you start this node again.";
 pub async fn force_quorum(config: &AgentConfig, confirmed: bool) -> anyhow::Result<()> {
     eprintln!("{WARNING}\n");
     if !confirmed {
-        bail!("not confirmed: rerun with --yes-i-understand-the-risk once the lost voters are really gone");
+        bail!(
+            "not confirmed: rerun with --yes-i-understand-the-risk once the lost voters \
+             are really gone"
+        );
     }
     if std::net::TcpListener::bind(&config.peer_addr).is_err() {
         bail!(

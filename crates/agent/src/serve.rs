@@ -34,7 +34,9 @@ pub async fn serve_tls(
             accepted = listener.accept() => accepted,
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
-        let Ok((stream, remote)) = accepted else { continue };
+        let Ok((stream, remote)) = accepted else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let router = router.clone();
@@ -60,7 +62,9 @@ pub async fn serve_tls(
                 router.clone().oneshot(request.map(axum::body::Body::new))
             });
             let builder = auto::Builder::new(TokioExecutor::new());
-            let _ = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service).await;
+            let _ = builder
+                .serve_connection_with_upgrades(TokioIo::new(tls_stream), service)
+                .await;
         });
     }
 }

@@ -53,7 +53,11 @@ pub struct NodeAddrs {
 }
 
 fn check_target(dir: &Path) -> anyhow::Result<()> {
-    if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
         bail!(
             "{} already exists and is not empty; choose a new --dir or remove it first",
             dir.display()
@@ -63,10 +67,16 @@ fn check_target(dir: &Path) -> anyhow::Result<()> {
 }
 
 fn staging(dir: &Path) -> anyhow::Result<PathBuf> {
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)
         .with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
@@ -160,7 +170,11 @@ fn init_into(
     let join_token = auth::generate_join_token(&ca.fingerprint());
     write(&tmp.join("ca.pem"), &ca.cert_pem(), false)?;
     write(&tmp.join("ca.key"), &ca.key_pem(), true)?;
-    write(&tmp.join("cli.toml"), &cli_toml(&nodes[0].api_addr, &admin_token), true)?;
+    write(
+        &tmp.join("cli.toml"),
+        &cli_toml(&nodes[0].api_addr, &admin_token),
+        true,
+    )?;
     let single = !per_node_dirs;
     let members: Vec<BootstrapMember> = nodes
         .iter()
@@ -175,7 +189,11 @@ fn init_into(
     let mut configs = Vec::new();
     for (i, addrs) in nodes.iter().enumerate() {
         let node_id = i as u64 + 1;
-        let (node_dir, up) = if single { (tmp.to_path_buf(), "") } else { (tmp.join(&addrs.name), "../") };
+        let (node_dir, up) = if single {
+            (tmp.to_path_buf(), "")
+        } else {
+            (tmp.join(&addrs.name), "../")
+        };
         std::fs::create_dir_all(&node_dir)?;
         let cert = ca.issue_node(model::NodeId(node_id), &sans_for(addrs))?;
         write(&node_dir.join("node.pem"), &cert.cert_pem, false)?;
@@ -206,7 +224,11 @@ fn init_into(
         config.validate()?;
         let text = toml::to_string(&config).context("cannot encode the config")?;
         write(&node_dir.join("encluster.toml"), &text, false)?;
-        let final_dir = if single { dir.to_path_buf() } else { dir.join(&addrs.name) };
+        let final_dir = if single {
+            dir.to_path_buf()
+        } else {
+            dir.join(&addrs.name)
+        };
         configs.push(final_dir.join("encluster.toml"));
     }
     Ok(InitOutput {
@@ -224,11 +246,18 @@ pub fn init_local(options: &LocalOptions) -> anyhow::Result<InitOutput> {
         bail!("--local {}: give between 1 and 64 nodes", options.count);
     }
     if !options.base_ip.is_loopback() {
-        bail!("--base-ip {}: a local cluster must use a 127.x.y.z address", options.base_ip);
+        bail!(
+            "--base-ip {}: a local cluster must use a 127.x.y.z address",
+            options.base_ip
+        );
     }
     let octets = options.base_ip.octets();
     if usize::from(octets[3]) + options.count > 255 {
-        bail!("--base-ip {}: not enough addresses left for {} nodes", options.base_ip, options.count);
+        bail!(
+            "--base-ip {}: not enough addresses left for {} nodes",
+            options.base_ip,
+            options.count
+        );
     }
     let nodes: Vec<NodeAddrs> = (0..options.count)
         .map(|i| {
@@ -240,7 +269,13 @@ pub fn init_local(options: &LocalOptions) -> anyhow::Result<InitOutput> {
             }
         })
         .collect();
-    init_layout(&options.cluster_name, &options.dir, &nodes, options.voters_max, true)
+    init_layout(
+        &options.cluster_name,
+        &options.dir,
+        &nodes,
+        options.voters_max,
+        true,
+    )
 }
 
 /// Options of `encluster join`.
@@ -262,7 +297,11 @@ pub async fn join(options: &JoinOptions) -> anyhow::Result<PathBuf> {
     let pinned = auth::join_client_config(&token)?;
     let base = format!("https://{}", options.server.trim_start_matches("https://"));
     let client = ::api::Client::new(&base, pinned, Some(options.token.trim().to_string()));
-    let ca_pem = client.ca().await.context("cannot fetch the cluster CA")?.ca_pem;
+    let ca_pem = client
+        .ca()
+        .await
+        .context("cannot fetch the cluster CA")?
+        .ca_pem;
     if !token.pins_ca(&auth::fingerprint_pem(&ca_pem)?) {
         bail!("the server's CA does not match the join token: is --server the right cluster?");
     }
@@ -273,7 +312,10 @@ pub async fn join(options: &JoinOptions) -> anyhow::Result<PathBuf> {
         api_addr: options.addrs.api_addr.clone(),
         csr_pem,
     };
-    let answer = client.join(&request).await.context("the cluster refused the join")?;
+    let answer = client
+        .join(&request)
+        .await
+        .context("the cluster refused the join")?;
     let tmp = staging(&options.dir)?;
     let written = write_joined(&tmp, &options.addrs, &answer, &key_pem);
     if let Err(error) = written {
@@ -310,5 +352,9 @@ fn write_joined(
         raft: RaftConfig::default(),
         bootstrap: None,
     };
-    write(&tmp.join("encluster.toml"), &toml::to_string(&config)?, false)
+    write(
+        &tmp.join("encluster.toml"),
+        &toml::to_string(&config)?,
+        false,
+    )
 }

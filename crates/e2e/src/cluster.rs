@@ -19,7 +19,10 @@ pub fn binary() -> PathBuf {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("the test executable has a path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
     let path = profile_dir.join("encluster");
     assert!(
         path.exists(),
@@ -40,7 +43,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -88,7 +94,12 @@ impl Cluster {
         let cluster_dir = dir.path().join("cluster");
         let output = Command::new(binary())
             .args(["init", "--cluster-name", "test", "--local", &n.to_string()])
-            .args(["--voters-max", &voters_max.to_string(), "--base-ip", &base_ip.to_string()])
+            .args([
+                "--voters-max",
+                &voters_max.to_string(),
+                "--base-ip",
+                &base_ip.to_string(),
+            ])
             .arg("--dir")
             .arg(&cluster_dir)
             .output()?;
@@ -112,7 +123,9 @@ impl Cluster {
         for i in 0..n {
             let octets = base_ip.octets();
             let ip = Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3] + i as u8);
-            let config = cluster_dir.join(format!("node{}", i + 1)).join("encluster.toml");
+            let config = cluster_dir
+                .join(format!("node{}", i + 1))
+                .join("encluster.toml");
             let mut text = std::fs::read_to_string(&config)?;
             for (from, to) in edits {
                 text = text.replace(from, to);
@@ -145,7 +158,10 @@ impl Cluster {
     pub fn start_node(&mut self, id: u64) -> anyhow::Result<()> {
         let node = &mut self.nodes[(id - 1) as usize];
         let log_path = node.config.with_file_name("agent.log");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
         let child = Command::new(binary())
             .arg("agent")
             .arg("--config")
@@ -161,8 +177,18 @@ impl Cluster {
 
     /// Add a node started from a config written elsewhere (for example by `join`).
     pub fn adopt(&mut self, id: u64, config: PathBuf, api_addr: String, peer_addr: String) {
-        assert_eq!(self.nodes.len() as u64, id - 1, "node ids are handed out in order");
-        self.nodes.push(Node { id, config, api_addr, peer_addr, child: None });
+        assert_eq!(
+            self.nodes.len() as u64,
+            id - 1,
+            "node ids are handed out in order"
+        );
+        self.nodes.push(Node {
+            id,
+            config,
+            api_addr,
+            peer_addr,
+            child: None,
+        });
     }
 
     /// kill -9 node `id` (a node crash) and reap it.
@@ -205,7 +231,10 @@ impl Cluster {
     pub fn cli(&self, id: u64, args: &[&str]) -> Output {
         Command::new(binary())
             .args(args)
-            .env("ENCLUSTER_API", format!("https://{}", self.node(id).api_addr))
+            .env(
+                "ENCLUSTER_API",
+                format!("https://{}", self.node(id).api_addr),
+            )
             .env("ENCLUSTER_TOKEN", &self.admin_token)
             .env("ENCLUSTER_CA", self.cluster_dir().join("ca.pem"))
             .env_remove("ENCLUSTER_CLI_CONFIG")
@@ -215,8 +244,12 @@ impl Cluster {
 
     /// Wait until a running node reports a master that all running nodes agree on.
     pub async fn wait_master(&self, timeout: Duration) -> u64 {
-        let running: Vec<u64> =
-            self.nodes.iter().filter(|n| n.child.is_some()).map(|n| n.id).collect();
+        let running: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|n| n.child.is_some())
+            .map(|n| n.id)
+            .collect();
         wait_until("an agreed master", timeout, || async {
             let mut seen = None;
             for id in &running {
@@ -237,7 +270,11 @@ impl Cluster {
 
     /// Ids of running nodes.
     pub fn running(&self) -> Vec<u64> {
-        self.nodes.iter().filter(|n| n.child.is_some()).map(|n| n.id).collect()
+        self.nodes
+            .iter()
+            .filter(|n| n.child.is_some())
+            .map(|n| n.id)
+            .collect()
     }
 }
 

@@ -14,12 +14,22 @@ use model::NodeInfo;
 use super::{ApiState, ForwardRequest, bearer, error, on_master, propose, token_valid};
 use crate::clock::now_ms;
 
-pub(crate) async fn join(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn join(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if state.shared.read(|db| db.meta.name.is_empty()) {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "the cluster is still starting; retry");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the cluster is still starting; retry",
+        );
     }
     let Some(token) = bearer(&headers) else {
-        return error(StatusCode::UNAUTHORIZED, "missing join token: pass --token to `encluster join`");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "missing join token: pass --token to `encluster join`",
+        );
     };
     if !token_valid(&state.shared, token, TokenKind::Join) {
         return error(
@@ -33,7 +43,10 @@ pub(crate) async fn join(State(state): State<ApiState>, headers: HeaderMap, body
         headers: &headers,
         body: body.clone(),
     };
-    on_master(&state, &forward, || async { Some(admit(&state, &body).await) }).await
+    on_master(&state, &forward, || async {
+        Some(admit(&state, &body).await)
+    })
+    .await
 }
 
 async fn admit(state: &ApiState, body: &Bytes) -> Response {
@@ -41,43 +54,85 @@ async fn admit(state: &ApiState, body: &Bytes) -> Response {
         Ok(request) => request,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad join request: {e}")),
     };
-    for (field, value) in [("peer_addr", &request.peer_addr), ("api_addr", &request.api_addr)] {
+    for (field, value) in [
+        ("peer_addr", &request.peer_addr),
+        ("api_addr", &request.api_addr),
+    ] {
         if value.parse::<std::net::SocketAddr>().is_err() {
-            return error(StatusCode::BAD_REQUEST, format!("{field}: {value:?} is not host:port"));
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("{field}: {value:?} is not host:port"),
+            );
         }
     }
-    if state.shared.read(|db| db.nodes.values().any(|n| n.info.name == request.name)) {
-        return error(StatusCode::CONFLICT, format!("node name {:?} is taken", request.name));
+    if state
+        .shared
+        .read(|db| db.nodes.values().any(|n| n.info.name == request.name))
+    {
+        return error(
+            StatusCode::CONFLICT,
+            format!("node name {:?} is taken", request.name),
+        );
     }
     let Some((ca_cert, ca_key)) = state.shared.read(|db| {
-        (!db.meta.ca_key_pem.is_empty()).then(|| (db.meta.ca_cert_pem.clone(), db.meta.ca_key_pem.clone()))
+        (!db.meta.ca_key_pem.is_empty())
+            .then(|| (db.meta.ca_cert_pem.clone(), db.meta.ca_key_pem.clone()))
     }) else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "the cluster CA is not in the cmdb yet; retry");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the cluster CA is not in the cmdb yet; retry",
+        );
     };
     let node_id = match propose(state, Command::AllocateNodeId).await {
         Some(Ok(CommandResult::NodeId(id))) => id,
         Some(Err(response)) => return response,
-        _ => return error(StatusCode::SERVICE_UNAVAILABLE, "master changed during the join; retry"),
+        _ => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "master changed during the join; retry",
+            );
+        }
     };
     let ca = match auth::ClusterCa::from_pem(&ca_cert, &ca_key) {
         Ok(ca) => ca,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("cluster CA unusable: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cluster CA unusable: {e}"),
+            );
+        }
     };
     let sans = sans_of(&request);
     let cert_pem = match ca.sign_node_csr(&request.csr_pem, node_id, &sans) {
         Ok(cert) => cert,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad CSR: {e}")),
     };
-    let info = NodeInfo { name: request.name.clone(), peer_addr: request.peer_addr, api_addr: request.api_addr };
-    let upsert = Command::UpsertNode { id: node_id, info: info.clone(), at_ms: now_ms() };
+    let info = NodeInfo {
+        name: request.name.clone(),
+        peer_addr: request.peer_addr,
+        api_addr: request.api_addr,
+    };
+    let upsert = Command::UpsertNode {
+        id: node_id,
+        info: info.clone(),
+        at_ms: now_ms(),
+    };
     match propose(state, upsert).await {
         Some(Ok(CommandResult::Rejected(reason))) => return error(StatusCode::CONFLICT, reason),
         Some(Ok(_)) => {}
         Some(Err(response)) => return response,
-        None => return error(StatusCode::SERVICE_UNAVAILABLE, "master changed during the join; retry"),
+        None => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "master changed during the join; retry",
+            );
+        }
     }
     if let Err(e) = state.raft.add_learner(node_id.0, info, false).await {
-        return error(StatusCode::SERVICE_UNAVAILABLE, format!("cannot add the learner: {e}"));
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("cannot add the learner: {e}"),
+        );
     }
     let answer = ::api::JoinResponse {
         node_id: node_id.0,

@@ -13,11 +13,17 @@ use crate::clock::now_ms;
 
 pub(crate) async fn health(State(state): State<ApiState>) -> Json<::api::Health> {
     let master = cmdb::metrics(&state.raft).current_leader;
-    Json(::api::Health { status: "ok".into(), node_id: state.node_id, master })
+    Json(::api::Health {
+        status: "ok".into(),
+        node_id: state.node_id,
+        master,
+    })
 }
 
 pub(crate) async fn ca(State(state): State<ApiState>) -> Json<::api::CaCert> {
-    Json(::api::CaCert { ca_pem: state.ca_pem.to_string() })
+    Json(::api::CaCert {
+        ca_pem: state.ca_pem.to_string(),
+    })
 }
 
 pub(crate) async fn status(State(state): State<ApiState>) -> Json<::api::Status> {
@@ -48,7 +54,9 @@ fn node_list(state: &ApiState) -> Vec<::api::NodeStatus> {
     }
     state.shared.read(|db| {
         for (id, record) in &db.nodes {
-            let entry = nodes.entry(id.0).or_insert_with(|| blank_status(id.0, &record.info));
+            let entry = nodes
+                .entry(id.0)
+                .or_insert_with(|| blank_status(id.0, &record.info));
             entry.state = record.health.to_string();
         }
     });
@@ -99,16 +107,23 @@ pub(crate) async fn events(
     let deadline = tokio::time::Instant::now() + clamp_wait(query.wait_ms);
     let mut applied = state.shared.subscribe();
     loop {
-        let (events, next_seq) =
-            state.shared.read(|db| (db.events_since(query.since, limit), db.next_event_seq));
+        let (events, next_seq) = state
+            .shared
+            .read(|db| (db.events_since(query.since, limit), db.next_event_seq));
         if !events.is_empty() || query.wait_ms == 0 {
             let next = events.last().map(|e| e.seq + 1).unwrap_or(next_seq);
             let events = events.into_iter().map(to_wire).collect();
             return Json(::api::Events { events, next }).into_response();
         }
-        if tokio::time::timeout_at(deadline, applied.changed()).await.is_err() {
-            return Json(::api::Events { events: Vec::new(), next: query.since.max(next_seq) })
-                .into_response();
+        if tokio::time::timeout_at(deadline, applied.changed())
+            .await
+            .is_err()
+        {
+            return Json(::api::Events {
+                events: Vec::new(),
+                next: query.since.max(next_seq),
+            })
+            .into_response();
         }
     }
 }
@@ -123,5 +138,11 @@ fn to_wire(event: Event) -> ::api::Event {
         }
         other => ("unknown".to_string(), other),
     };
-    ::api::Event { seq: event.seq, at_ms: event.at_ms, kind, message: event.kind.describe(), detail }
+    ::api::Event {
+        seq: event.seq,
+        at_ms: event.at_ms,
+        kind,
+        message: event.kind.describe(),
+        detail,
+    }
 }

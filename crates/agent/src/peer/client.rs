@@ -10,10 +10,17 @@ use serde::{Serialize, de::DeserializeOwned};
 pub enum PeerError {
     /// The peer could not be reached (connection refused, timeout, TLS refused).
     #[error("peer {addr} unreachable: {source}")]
-    Unreachable { addr: String, source: reqwest::Error },
+    Unreachable {
+        addr: String,
+        source: reqwest::Error,
+    },
     /// The peer answered with an error.
     #[error("peer {addr} answered {status}: {message}")]
-    Remote { addr: String, status: u16, message: String },
+    Remote {
+        addr: String,
+        status: u16,
+        message: String,
+    },
     /// The answer could not be decoded.
     #[error("peer {addr} sent an undecodable answer: {detail}")]
     Decode { addr: String, detail: String },
@@ -57,15 +64,25 @@ impl PeerClient {
             .body(body)
             .send()
             .await
-            .map_err(|source| PeerError::Unreachable { addr: addr.to_string(), source })?;
+            .map_err(|source| PeerError::Unreachable {
+                addr: addr.to_string(),
+                source,
+            })?;
         let status = response.status().as_u16();
         let bytes = response
             .bytes()
             .await
-            .map_err(|source| PeerError::Unreachable { addr: addr.to_string(), source })?;
+            .map_err(|source| PeerError::Unreachable {
+                addr: addr.to_string(),
+                source,
+            })?;
         if status != 200 {
             let message = String::from_utf8_lossy(&bytes).into_owned();
-            return Err(PeerError::Remote { addr: addr.to_string(), status, message });
+            return Err(PeerError::Remote {
+                addr: addr.to_string(),
+                status,
+                message,
+            });
         }
         postcard::from_bytes(&bytes).map_err(|error| PeerError::Decode {
             addr: addr.to_string(),

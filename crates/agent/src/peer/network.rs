@@ -39,7 +39,10 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Connection;
 
     async fn new_client(&mut self, _target: u64, node: &NodeInfo) -> Connection {
-        Connection { client: self.client.clone(), addr: node.peer_addr.clone() }
+        Connection {
+            client: self.client.clone(),
+            addr: node.peer_addr.clone(),
+        }
     }
 }
 
@@ -101,10 +104,12 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
         let request = (vote, snapshot.meta, snapshot.snapshot.into_inner());
-        self.rpc("/raft/snapshot", &request, &option).await.map_err(|error| match error {
-            RPCError::Unreachable(e) => StreamingError::Unreachable(e),
-            RPCError::Timeout(e) => StreamingError::Timeout(e),
-            other => StreamingError::Network(NetworkError::new(&other)),
-        })
+        self.rpc("/raft/snapshot", &request, &option)
+            .await
+            .map_err(|error| match error {
+                RPCError::Unreachable(e) => StreamingError::Unreachable(e),
+                RPCError::Timeout(e) => StreamingError::Timeout(e),
+                other => StreamingError::Network(NetworkError::new(&other)),
+            })
     }
 }

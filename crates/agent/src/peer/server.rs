@@ -52,7 +52,10 @@ async fn require_node(
 ) -> Response {
     match identity.0 {
         Some(_) => next.run(request).await,
-        None => (StatusCode::FORBIDDEN, "a node certificate from the cluster CA is required")
+        None => (
+            StatusCode::FORBIDDEN,
+            "a node certificate from the cluster CA is required",
+        )
             .into_response(),
     }
 }
@@ -102,7 +105,10 @@ async fn snapshot(State(state): State<PeerState>, body: Bytes) -> Response {
         Ok(request) => request,
         Err(response) => return response,
     };
-    let snapshot = openraft::storage::Snapshot { meta, snapshot: Cursor::new(data) };
+    let snapshot = openraft::storage::Snapshot {
+        meta,
+        snapshot: Cursor::new(data),
+    };
     answer(state.raft.install_full_snapshot(vote, snapshot).await)
 }
 
@@ -119,7 +125,9 @@ async fn heartbeat(
         return (StatusCode::FORBIDDEN, "heartbeat for another node's id").into_response();
     }
     let _ = state.heartbeats.try_send(beat.node_id);
-    encode(&HeartbeatAck { is_master: state.raft.is_leader() })
+    encode(&HeartbeatAck {
+        is_master: state.raft.is_leader(),
+    })
 }
 
 async fn write(State(state): State<PeerState>, body: Bytes) -> Response {

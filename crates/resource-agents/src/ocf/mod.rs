@@ -169,7 +169,8 @@ impl OcfAgent {
                 ),
             },
         };
-        tracing::debug!(resource = %request.resource, action = action.as_str(), %outcome, "OCF action done");
+        let action = action.as_str();
+        tracing::debug!(resource = %request.resource, action, %outcome, "OCF action done");
         outcome
     }
 

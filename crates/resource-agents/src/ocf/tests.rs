@@ -108,7 +108,8 @@ const META_DATA: &str = r#"<?xml version="1.0"?>
 <shortdesc lang="en">Mode</shortdesc>
 <content type="select" default="fast"><option value="fast"/><option value="safe"/></content>
 </parameter>
-<parameter name="fake"><shortdesc lang="en">Fake</shortdesc><content type="boolean" default="false"/></parameter>
+<parameter name="fake"><shortdesc lang="en">Fake</shortdesc>
+<content type="boolean" default="false"/></parameter>
 <parameter name="count"><content type="string"/></parameter>
 </parameters>
 <actions><action name="start" timeout="20s"/></actions>

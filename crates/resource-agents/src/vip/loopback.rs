@@ -80,7 +80,8 @@ impl LoopbackVip {
             }
             other => {
                 if let Some(previous) = other.filter(|holder| !is_ours(holder, claim)) {
-                    tracing::warn!(ip = %claim.ip, previous = %describe(&previous), "Taking over an older VIP claim");
+                    let previous = describe(&previous);
+                    tracing::warn!(ip = %claim.ip, %previous, "Taking over an older VIP claim");
                 }
                 self.replace_claim(claim)
                     .map_or_else(|error| claim_io_failure(claim, &error), |()| Outcome::Ok)

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole test suite. Installs what the tests need from Debian's packages when it is
+# missing, builds the binary the multi-process tests run, then runs every test: unit,
+# property, scheduler golden files, real OCF agents, real TLS, real multi-process
+# clusters on loopback, the tidy check and clippy.
+#
+#   scripts/test.sh              everything
+#   scripts/test.sh -p cmdb      extra arguments go to `cargo test`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use: real OCF resource agents, python3 for test servers,
+# iproute2 for network namespaces.
+packages=(resource-agents python3 iproute2 procps)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' \
+        || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    echo "== installing missing Debian packages: ${missing[*]}"
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "error: need root to install ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Multi-host tests in network namespaces run when this is set; CI (as root) sets it so
+# they never silently skip there.
+if [[ "${CI:-}" == "true" ]]; then
+    export RUN_NETNS_TESTS=1
+fi
+
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+echo "== building the encluster binary for the multi-process tests"
+cargo build --locked -p encluster
+echo "== running the tests"
+cargo test --locked --workspace --no-fail-fast "$@"
+if [[ $# -eq 0 ]]; then
+    echo "== clippy"
+    cargo clippy --locked --workspace --all-targets -- -D warnings
+fi
