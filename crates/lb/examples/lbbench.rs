@@ -17,7 +17,11 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { config: String::new(), relay: TcpRelay::Splice, threads: 1 };
+    let mut args = Args {
+        config: String::new(),
+        relay: TcpRelay::Splice,
+        threads: 1,
+    };
     let mut words = std::env::args().skip(1);
     while let Some(word) = words.next() {
         let value = words.next().ok_or(format!("{word} needs a value"))?;
@@ -39,18 +43,26 @@ fn main() -> Result<(), Box<dyn Error>> {
     let args = parse_args()?;
     let config: LbConfig = toml::from_str(&std::fs::read_to_string(&args.config)?)?;
     let runtime = match args.threads {
-        1 => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
         threads => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .enable_all()
             .build()?,
     };
     runtime.block_on(async move {
-        let options =
-            DirectorOptions { tcp_relay: args.relay, shutdown_grace: Duration::from_secs(1) };
+        let options = DirectorOptions {
+            tcp_relay: args.relay,
+            shutdown_grace: Duration::from_secs(1),
+        };
         let mut director = Director::new(options);
         director.apply(&config).await?;
-        eprintln!("lbbench: {} service(s) running, relay {:?}", config.services.len(), args.relay);
+        eprintln!(
+            "lbbench: {} service(s) running, relay {:?}",
+            config.services.len(),
+            args.relay
+        );
         let mut terminate = signal(SignalKind::terminate())?;
         tokio::select! {
             _ = terminate.recv() => {}

@@ -55,16 +55,26 @@ fn is_prime(value: usize) -> bool {
     true
 }
 
-/// Builds the lookup table: entry `i` is an index into `names` (the servers that may take
-/// new connections). Each server fills entries in its own permutation order, taking turns, so
-/// each gets an almost equal share and a change of one server moves few other entries.
-/// `table_len` must be prime and is kept from the full server list so that it does not change
-/// when only the healthy subset changes.
-pub(crate) fn build_table(names: &[&str], table_len: usize) -> Vec<u32> {
+/// Builds the lookup table: entry `i` is an index into `servers` (name and weight of each
+/// server that may take new connections). Each server fills entries in its own permutation
+/// order; in each turn a server claims as many entries as its weight (divided by the weights'
+/// greatest common divisor), so shares follow the weights and a change of one server moves few
+/// other entries. `table_len` must be prime and is kept from the full server list so that it
+/// does not change when only the healthy subset changes.
+pub(crate) fn build_table(servers: &[(&str, u32)], table_len: usize) -> Vec<u32> {
     assert!(is_prime(table_len), "maglev table length must be prime");
-    if names.is_empty() {
+    assert!(
+        servers.iter().all(|(_, weight)| *weight > 0),
+        "only weighted servers are in the table"
+    );
+    if servers.is_empty() {
         return Vec::new();
     }
+    let divisor = servers
+        .iter()
+        .fold(0, |divisor, (_, weight)| gcd(divisor, *weight));
+    let turns: Vec<u32> = servers.iter().map(|(_, weight)| weight / divisor).collect();
+    let names: Vec<&str> = servers.iter().map(|(name, _)| *name).collect();
     let len = table_len as u64;
     let permutations: Vec<(u64, u64)> = names
         .iter()
@@ -79,18 +89,28 @@ pub(crate) fn build_table(names: &[&str], table_len: usize) -> Vec<u32> {
     let mut filled = 0;
     while filled < table_len {
         for (server, (offset, skip)) in permutations.iter().enumerate() {
-            let mut slot = ((offset + next[server] * skip) % len) as usize;
-            while table[slot] != u32::MAX {
+            for _ in 0..turns[server] {
+                let mut slot = ((offset + next[server] * skip) % len) as usize;
+                while table[slot] != u32::MAX {
+                    next[server] += 1;
+                    slot = ((offset + next[server] * skip) % len) as usize;
+                }
+                table[slot] = u32::try_from(server).expect("server count fits u32 by limits");
                 next[server] += 1;
-                slot = ((offset + next[server] * skip) % len) as usize;
-            }
-            table[slot] = u32::try_from(server).expect("server count fits u32 by limits");
-            next[server] += 1;
-            filled += 1;
-            if filled == table_len {
-                break;
+                filled += 1;
+                if filled == table_len {
+                    return table;
+                }
             }
         }
     }
     table
+}
+
+fn gcd(first: u32, second: u32) -> u32 {
+    if second == 0 {
+        first
+    } else {
+        gcd(second, first % second)
+    }
 }

@@ -62,11 +62,16 @@ impl Pool {
             let up: Vec<usize> = (0..servers.len())
                 .filter(|index| is_up(&servers[*index]))
                 .collect();
-            let names: Vec<&str> = up
+            let weighted: Vec<(&str, u32)> = up
                 .iter()
-                .map(|index| servers[*index].config.name.as_str())
+                .map(|index| {
+                    (
+                        servers[*index].config.name.as_str(),
+                        servers[*index].config.weight,
+                    )
+                })
                 .collect();
-            let table = maglev::build_table(&names, maglev::table_len(servers.len()));
+            let table = maglev::build_table(&weighted, maglev::table_len(servers.len()));
             table
                 .into_iter()
                 .map(|entry| up[entry as usize] as u32)

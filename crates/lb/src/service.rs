@@ -91,11 +91,7 @@ impl ServiceShared {
             requests_total: counters::read(&counters.requests_total),
             errors_total: counters::read(&counters.errors_total),
             sorry_total: counters::read(&counters.sorry_total),
-            servers: pool
-                .servers
-                .iter()
-                .map(server_snapshot)
-                .collect(),
+            servers: pool.servers.iter().map(server_snapshot).collect(),
         }
     }
 }
@@ -278,10 +274,7 @@ impl Service {
 
 /// Counters for each server of `config`, kept from `old` for a server with the same name and
 /// address so that counts and health survive re-weighting and draining.
-fn new_counters(
-    config: &ServiceConfig,
-    old: Option<&Pool>,
-) -> CountersByName {
+fn new_counters(config: &ServiceConfig, old: Option<&Pool>) -> CountersByName {
     config
         .servers
         .iter()

@@ -314,3 +314,15 @@ fn no_server_up_reports_so_for_the_sorry_server() {
     assert!(pool.pick(client(0), &[]).is_none());
     assert!(!pool.any_up());
 }
+
+#[test]
+fn maglev_shares_follow_weights() {
+    let pool = pool(service(
+        Algorithm::Maglev,
+        vec![server("a", 1), server("b", 3)],
+    ));
+    let spread = counts(&pool, 8000);
+    // Expected 2000 and 6000; allow 10%.
+    assert!((1800..=2200).contains(&spread["a"]), "{spread:?}");
+    assert!((5400..=6600).contains(&spread["b"]), "{spread:?}");
+}
