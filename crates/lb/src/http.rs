@@ -18,6 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
+use crate::activity::Activity;
 use crate::counters::{ServerLease, ServiceCounters};
 use crate::limits;
 use crate::metered::Metered;
@@ -42,22 +43,28 @@ pub(crate) fn new_client() -> HttpClient {
         .build(connector)
 }
 
-/// Serves one client connection until it closes.
+/// Serves one client connection until it closes or stays idle for the idle timeout.
 pub(crate) async fn serve(shared: Arc<ServiceShared>, stream: TcpStream, peer: SocketAddr) {
-    let io = TokioIo::new(Metered::new(stream, Arc::clone(&shared.counters)));
+    let idle_timeout = shared.pool().config.idle_timeout;
+    let activity = Arc::new(Activity::new());
+    let metered = Metered::new(stream, Arc::clone(&shared.counters), Arc::clone(&activity));
     let handler_shared = Arc::clone(&shared);
     let handler = hyper::service::service_fn(move |request| {
         handle(Arc::clone(&handler_shared), peer, request)
     });
-    let served = hyper::server::conn::http1::Builder::new()
+    let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits::HEADER_READ_TIMEOUT)
         .keep_alive(true)
-        .serve_connection(io, handler)
-        .with_upgrades()
-        .await;
-    if let Err(error) = served {
-        tracing::debug!(service = %shared.name, %peer, %error, "Http connection ended with an error");
+        .serve_connection(TokioIo::new(metered), handler)
+        .with_upgrades();
+    tokio::select! {
+        served = connection => if let Err(error) = served {
+            tracing::debug!(service = %shared.name, %peer, %error, "Http connection failed");
+        },
+        () = activity.idle_for(idle_timeout) => {
+            tracing::debug!(service = %shared.name, %peer, "Http connection idle");
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! It must never know about the cluster database or the scheduler, and its hot path must never
 //! wait on control-plane code or its locks.
 
+mod activity;
 mod config;
 mod counters;
 mod director;

@@ -1,5 +1,5 @@
 //! A socket wrapper that counts the bytes read and written into the service counters, for HTTP
-//! mode where the bytes do not pass through the relay.
+//! mode where the bytes do not pass through the relay, and touches the idle-timeout activity.
 
 use std::io;
 use std::pin::Pin;
@@ -10,16 +10,26 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::activity::Activity;
 use crate::counters::ServiceCounters;
 
 pub(crate) struct Metered {
     stream: TcpStream,
     counters: Arc<ServiceCounters>,
+    activity: Arc<Activity>,
 }
 
 impl Metered {
-    pub(crate) fn new(stream: TcpStream, counters: Arc<ServiceCounters>) -> Metered {
-        Metered { stream, counters }
+    pub(crate) fn new(
+        stream: TcpStream,
+        counters: Arc<ServiceCounters>,
+        activity: Arc<Activity>,
+    ) -> Metered {
+        Metered {
+            stream,
+            counters,
+            activity,
+        }
     }
 }
 
@@ -33,9 +43,12 @@ impl AsyncRead for Metered {
         let before = buffer.filled().len();
         let poll = Pin::new(&mut this.stream).poll_read(context, buffer);
         let read = buffer.filled().len() - before;
-        this.counters
-            .bytes_in
-            .fetch_add(read as u64, Ordering::Relaxed);
+        if read > 0 {
+            this.counters
+                .bytes_in
+                .fetch_add(read as u64, Ordering::Relaxed);
+            this.activity.touch();
+        }
         poll
     }
 }
@@ -52,6 +65,7 @@ impl AsyncWrite for Metered {
             this.counters
                 .bytes_out
                 .fetch_add(*written as u64, Ordering::Relaxed);
+            this.activity.touch();
         }
         poll
     }
@@ -67,6 +81,7 @@ impl AsyncWrite for Metered {
             this.counters
                 .bytes_out
                 .fetch_add(*written as u64, Ordering::Relaxed);
+            this.activity.touch();
         }
         poll
     }

@@ -9,13 +9,14 @@ use std::io;
 use std::net::Shutdown;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
+
 use std::time::Duration;
 
 use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
-use tokio::time::Instant;
 
+use crate::activity::Activity;
 use crate::limits;
 
 /// How bytes cross the proxy in TCP mode.
@@ -43,30 +44,6 @@ impl Tally<'_> {
     }
 }
 
-/// Last traffic either way, in milliseconds since the connection started.
-struct Activity {
-    origin: Instant,
-    last_ms: AtomicU64,
-}
-
-impl Activity {
-    fn touch(&self) {
-        let elapsed = self.origin.elapsed().as_millis() as u64;
-        self.last_ms.store(elapsed, Ordering::Relaxed);
-    }
-
-    async fn idle_for(&self, idle_timeout: Duration) {
-        loop {
-            let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-            let deadline = self.origin + last + idle_timeout;
-            if Instant::now() >= deadline {
-                return;
-            }
-            tokio::time::sleep_until(deadline).await;
-        }
-    }
-}
-
 /// Relays until both directions end, either fails, or nothing moves for `idle_timeout`.
 /// `up` counts client-to-server bytes and `down` server-to-client bytes.
 pub(crate) async fn relay(
@@ -77,10 +54,7 @@ pub(crate) async fn relay(
     up: Tally<'_>,
     down: Tally<'_>,
 ) -> io::Result<()> {
-    let activity = Activity {
-        origin: Instant::now(),
-        last_ms: AtomicU64::new(0),
-    };
+    let activity = Activity::new();
     let both = async {
         match mode {
             TcpRelay::Copy => tokio::try_join!(

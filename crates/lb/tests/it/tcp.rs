@@ -282,3 +282,34 @@ async fn failed_connect_is_retried_on_another_server() {
         director.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    let backend = Backend::start("a").await;
+    for protocol in [Protocol::Tcp, Protocol::Http] {
+        let mut config = service(protocol, Algorithm::RoundRobin, vec![backend.config(1)]);
+        config.idle_timeout = Duration::from_millis(300);
+        let (director, addr) = start(config).await;
+        let mut client = Client::connect(addr).await.expect("connect");
+        // Traffic every 100 ms keeps the connection open well past the timeout.
+        for _ in 0..8 {
+            client
+                .get("/name", "")
+                .await
+                .expect("an active connection stays open");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let started = tokio::time::Instant::now();
+        client.get("/name", "").await.expect("request");
+        let closed = eventually(Duration::from_secs(3), || async {
+            director.snapshot().services[0].connections_active == 0
+        });
+        assert!(closed.await, "{protocol:?}: idle connection still open");
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "{protocol:?}: closed too early"
+        );
+        assert!(client.get("/name", "").await.is_err(), "{protocol:?}");
+        director.shutdown().await;
+    }
+}
