@@ -15,7 +15,7 @@ use model::{NodeHealth, OrderKind, SCORE_INFINITY, score_add};
 use crate::index::{Index, NodeIdx, ResIdx, UnitIdx, UnitKind};
 use crate::node_load::NodeLoad;
 use crate::reason::{Block, Decision, Score, StopWhy, Verdict, Why};
-use crate::unit_facts::{UnitFacts, frozen_nodes};
+use crate::unit_facts::{UnitFacts, active_nodes, frozen_nodes};
 use crate::unit_order::unit_order;
 
 /// The result of placement, by resource and unit position.
@@ -40,8 +40,12 @@ pub(crate) struct Placement {
     /// own reservation when it is placed. Without this, the result would depend on which
     /// units happened to be active, and carrying out a plan could lead to another plan.
     reserved: Vec<Vec<u64>>,
-    /// Per resource, the nodes where it holds a reservation.
+    /// Per resource, the nodes where it holds a capacity reservation.
     reservations: Vec<Vec<NodeIdx>>,
+    /// Per resource, the nodes where it counts as load before it is placed: where it is
+    /// active now, in every pass, so that ties are broken the same way in every pass (a
+    /// load taken from the previous pass could make passes alternate).
+    load_reservations: Vec<Vec<NodeIdx>>,
     /// Whether some node was refused for lack of capacity in this pass; if none was, the
     /// reservations made no difference and another pass would give the same result.
     capacity_blocked: bool,
@@ -119,12 +123,19 @@ fn place_once(
         used: vec![vec![0; index.capacity_keys.len()]; index.nodes.len()],
         reserved: vec![vec![0; index.capacity_keys.len()]; index.nodes.len()],
         reservations: vec![Vec::new(); resource_count],
+        load_reservations: vec![Vec::new(); resource_count],
         capacity_blocked: false,
         candidates: Vec::with_capacity(index.nodes.len()),
     };
     for &unit in order {
         for &member in &index.units[unit].members {
             placement.reserve(index, member, &reserve_at[member]);
+            for node in active_nodes(index, member) {
+                if !index.nodes[node].maintenance {
+                    placement.load.add_reserved(node);
+                    placement.load_reservations[member].push(node);
+                }
+            }
         }
     }
     for &unit in order {
@@ -268,14 +279,15 @@ impl Placement {
             for &(key, amount) in &view.utilization {
                 self.reserved[node][key] += amount;
             }
-            self.load.add_reserved(node);
             self.reservations[resource].push(node);
         }
     }
 
     fn release(&mut self, index: &Index<'_>, resource: ResIdx) {
-        for node in std::mem::take(&mut self.reservations[resource]) {
+        for node in std::mem::take(&mut self.load_reservations[resource]) {
             self.load.remove_reserved(node);
+        }
+        for node in std::mem::take(&mut self.reservations[resource]) {
             for &(key, amount) in &index.resources[resource].utilization {
                 self.reserved[node][key] -= amount;
             }

@@ -83,7 +83,10 @@ impl UnitFacts {
 }
 
 /// The nodes (not down) where `member` may be running.
-fn active_nodes<'a>(index: &'a Index<'_>, member: ResIdx) -> impl Iterator<Item = NodeIdx> + 'a {
+pub(crate) fn active_nodes<'a>(
+    index: &'a Index<'_>,
+    member: ResIdx,
+) -> impl Iterator<Item = NodeIdx> + 'a {
     let view = &index.resources[member];
     view.instances
         .iter()

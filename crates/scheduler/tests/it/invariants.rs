@@ -119,7 +119,10 @@ fn check_placement(input: &SchedulerInput, plan: &Plan) {
 fn check_node(input: &SchedulerInput, resource_id: &ResourceId, node: NodeId) {
     let config = &input.config;
     let resource = &config.resources[resource_id];
-    let node_config = config.nodes.get(&node).expect("placed on a configured node");
+    let node_config = config
+        .nodes
+        .get(&node)
+        .expect("placed on a configured node");
     let health = input.observed.health(node);
     assert_ne!(
         health,
