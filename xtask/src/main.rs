@@ -1,12 +1,19 @@
-//! Project automation written in Rust: `cargo xtask tidy`.
+//! Project automation written in Rust: `cargo xtask tidy`, `cargo xtask bench-core`.
 
+mod bench;
 mod tidy;
 
 fn main() -> anyhow::Result<()> {
-    let task = std::env::args().nth(1).unwrap_or_default();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = args.first().cloned().unwrap_or_default();
     match task.as_str() {
         "tidy" => run_tidy(),
-        _ => anyhow::bail!("unknown task {task:?}; known tasks: tidy"),
+        "bench-core" => {
+            let quick = args.iter().any(|a| a == "--quick");
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(bench::run(bench::Settings::from_env(quick)))
+        }
+        _ => anyhow::bail!("unknown task {task:?}; known tasks: tidy, bench-core [--quick]"),
     }
 }
 
@@ -15,7 +22,11 @@ fn run_tidy() -> anyhow::Result<()> {
     let mut problems = 0;
     for path in tidy::rust_files(&root) {
         let text = std::fs::read_to_string(&path)?;
-        let name = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
+        let name = path
+            .strip_prefix(&root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
         for violation in tidy::check_file(&name, &text) {
             println!("{}: {}", violation.place, violation.problem);
             problems += 1;

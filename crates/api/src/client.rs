@@ -52,7 +52,11 @@ impl Client {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .expect("a reqwest client with a preconfigured rustls backend always builds");
-        Client { http, base: base.trim_end_matches('/').to_string(), token }
+        Client {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token,
+        }
     }
 
     /// The base URL this client talks to.
@@ -89,18 +93,23 @@ impl Client {
     /// `GET /v1/events?since=N&wait_ms=W`: events from `since`; with `wait_ms`, the server
     /// holds the request until an event arrives or the wait ends (for `--follow`).
     pub async fn events(&self, since: u64, wait_ms: u64) -> Result<Events, ClientError> {
-        self.get(&format!("/v1/events?since={since}&wait_ms={wait_ms}")).await
+        self.get(&format!("/v1/events?since={since}&wait_ms={wait_ms}"))
+            .await
     }
 
     /// `GET /v1/kv/{key}`; `stale` allows a local, possibly stale read.
     pub async fn kv_get(&self, key: &str, stale: bool) -> Result<KvValue, ClientError> {
         let consistency = if stale { "stale" } else { "linearizable" };
-        self.get(&format!("/v1/kv/{key}?consistency={consistency}")).await
+        self.get(&format!("/v1/kv/{key}?consistency={consistency}"))
+            .await
     }
 
     /// `PUT /v1/kv/{key}`.
     pub async fn kv_put(&self, key: &str, value: &str) -> Result<KvWritten, ClientError> {
-        let request = self.http.put(self.url(&format!("/v1/kv/{key}"))).body(value.to_string());
+        let request = self
+            .http
+            .put(self.url(&format!("/v1/kv/{key}")))
+            .body(value.to_string());
         self.send(request).await
     }
 
@@ -127,20 +136,46 @@ impl Client {
             None => request,
         };
         let url = self.base.clone();
-        let response =
-            request.send().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
         let status = response.status().as_u16();
         let bytes = response
             .bytes()
             .await
-            .map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
         if !(200..300).contains(&status) {
             let message = serde_json::from_slice::<ErrorBody>(&bytes)
                 .map(|body| body.error)
                 .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
             return Err(ClientError::Api { status, message });
         }
-        serde_json::from_slice(&bytes)
-            .map_err(|error| ClientError::Decode { url, detail: error.to_string() })
+        serde_json::from_slice(&bytes).map_err(|error| ClientError::Decode {
+            url,
+            detail: error.to_string(),
+        })
     }
 }
+
+/// Percent-encode a key for the URL path; `/` stays, so `a/b` reads naturally in logs.
+fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for byte in key.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

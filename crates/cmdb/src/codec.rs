@@ -38,9 +38,14 @@ pub(crate) fn encode_snapshot<T: Serialize>(value: &T) -> io::Result<Vec<u8>> {
 }
 
 pub(crate) fn decode_snapshot<T: DeserializeOwned>(bytes: &[u8]) -> io::Result<T> {
-    let body = bytes.strip_prefix(SNAPSHOT_MAGIC.as_slice()).ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidData, "not an encluster snapshot (bad magic)")
-    })?;
+    let body = bytes
+        .strip_prefix(SNAPSHOT_MAGIC.as_slice())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not an encluster snapshot (bad magic)",
+            )
+        })?;
     decode(body)
 }
 

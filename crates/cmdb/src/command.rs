@@ -16,19 +16,39 @@ pub enum Command {
     /// Remove a key of the key/value table.
     Delete { key: String },
     /// Set the cluster's identity once, at bootstrap. Later attempts are rejected.
-    InitCluster { name: String, ca_cert_pem: String, ca_key_pem: String, at_ms: Millis },
+    InitCluster {
+        name: String,
+        ca_cert_pem: String,
+        ca_key_pem: String,
+        at_ms: Millis,
+    },
     /// Store the hash of an API or join token.
-    AddToken { hash: String, kind: TokenKind, label: String, at_ms: Millis },
+    AddToken {
+        hash: String,
+        kind: TokenKind,
+        label: String,
+        at_ms: Millis,
+    },
     /// Reserve the next node id (ids are never reused).
     AllocateNodeId,
     /// Add or update a node's address record.
-    UpsertNode { id: NodeId, info: NodeInfo, at_ms: Millis },
+    UpsertNode {
+        id: NodeId,
+        info: NodeInfo,
+        at_ms: Millis,
+    },
     /// Forget a node.
     RemoveNode { id: NodeId },
     /// Append events to the bounded event log; `at_ms` is the master's clock.
-    RecordEvents { at_ms: Millis, events: Vec<EventKind> },
+    RecordEvents {
+        at_ms: Millis,
+        events: Vec<EventKind>,
+    },
     /// Record health transitions decided by the master's failure detector, with their events.
-    SetNodeHealth { at_ms: Millis, changes: Vec<(NodeId, model::NodeHealth, u64)> },
+    SetNodeHealth {
+        at_ms: Millis,
+        changes: Vec<(NodeId, model::NodeHealth, u64)>,
+    },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{Command, CommandResult};
 use crate::limits::{
-    EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEYS_MAX, KEY_BYTES_MAX, NODES_MAX, TOKENS_MAX,
+    EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, KEYS_MAX, NODES_MAX, TOKENS_MAX,
     VALUE_BYTES_MAX,
 };
 
@@ -91,18 +91,43 @@ impl ClusterDb {
                 }
                 CommandResult::Revision(self.kv_revision)
             }
-            Command::InitCluster { name, ca_cert_pem, ca_key_pem, at_ms } => {
+            Command::InitCluster {
+                name,
+                ca_cert_pem,
+                ca_key_pem,
+                at_ms,
+            } => {
                 if !self.meta.name.is_empty() {
-                    return rejected(format!("cluster {:?} is already initialised", self.meta.name));
+                    return rejected(format!(
+                        "cluster {:?} is already initialised",
+                        self.meta.name
+                    ));
                 }
-                self.meta = ClusterMeta { name, ca_cert_pem, ca_key_pem, created_at_ms: at_ms };
+                self.meta = ClusterMeta {
+                    name,
+                    ca_cert_pem,
+                    ca_key_pem,
+                    created_at_ms: at_ms,
+                };
                 CommandResult::Ok
             }
-            Command::AddToken { hash, kind, label, at_ms } => {
+            Command::AddToken {
+                hash,
+                kind,
+                label,
+                at_ms,
+            } => {
                 if self.tokens.len() >= TOKENS_MAX && !self.tokens.contains_key(&hash) {
                     return rejected(format!("too many tokens (limit {TOKENS_MAX})"));
                 }
-                self.tokens.insert(hash, TokenRecord { kind, label, created_at_ms: at_ms });
+                self.tokens.insert(
+                    hash,
+                    TokenRecord {
+                        kind,
+                        label,
+                        created_at_ms: at_ms,
+                    },
+                );
                 CommandResult::Ok
             }
             Command::AllocateNodeId => {
@@ -152,9 +177,15 @@ impl ClusterDb {
         if id.0 == 0 {
             return rejected("node id 0 is reserved".to_string());
         }
-        if let Some(other) = self.nodes.iter().find(|(k, r)| **k != id && r.info.name == info.name)
+        if let Some(other) = self
+            .nodes
+            .iter()
+            .find(|(k, r)| **k != id && r.info.name == info.name)
         {
-            return rejected(format!("node name {:?} is taken by node {}", info.name, other.0));
+            return rejected(format!(
+                "node name {:?} is taken by node {}",
+                info.name, other.0
+            ));
         }
         self.next_node_id = self.next_node_id.max(id.0 + 1);
         match self.nodes.get_mut(&id) {
@@ -186,20 +217,34 @@ impl ClusterDb {
             return rejected(format!("{} changes in one command", changes.len()));
         }
         for (node, health, silence_ms) in changes {
-            let Some(record) = self.nodes.get_mut(&node) else { continue };
+            let Some(record) = self.nodes.get_mut(&node) else {
+                continue;
+            };
             if record.health == health {
                 continue;
             }
             let from = record.health;
             record.health = health;
             record.health_since_ms = at_ms;
-            self.push_event(at_ms, EventKind::NodeHealth { node, from, to: health, silence_ms });
+            self.push_event(
+                at_ms,
+                EventKind::NodeHealth {
+                    node,
+                    from,
+                    to: health,
+                    silence_ms,
+                },
+            );
         }
         CommandResult::Ok
     }
 
     fn push_event(&mut self, at_ms: Millis, kind: EventKind) {
-        self.events.push_back(Event { seq: self.next_event_seq, at_ms, kind });
+        self.events.push_back(Event {
+            seq: self.next_event_seq,
+            at_ms,
+            kind,
+        });
         self.next_event_seq += 1;
         while self.events.len() > EVENTS_MAX {
             self.events.pop_front();
@@ -209,7 +254,12 @@ impl ClusterDb {
 
     /// Events with a sequence number of at least `from_seq`, oldest first, at most `limit`.
     pub fn events_since(&self, from_seq: u64, limit: usize) -> Vec<Event> {
-        self.events.iter().filter(|e| e.seq >= from_seq).take(limit).cloned().collect()
+        self.events
+            .iter()
+            .filter(|e| e.seq >= from_seq)
+            .take(limit)
+            .cloned()
+            .collect()
     }
 }
 

@@ -56,7 +56,9 @@ impl LogStore {
         let txn = self.db.begin_write().map_err(io::Error::other)?;
         {
             let mut table = txn.open_table(META).map_err(io::Error::other)?;
-            table.insert(key, bytes.as_slice()).map_err(io::Error::other)?;
+            table
+                .insert(key, bytes.as_slice())
+                .map_err(io::Error::other)?;
         }
         txn.commit().map_err(io::Error::other)
     }
@@ -94,7 +96,9 @@ impl LogStore {
             let mut table = txn.open_table(LOGS).map_err(io::Error::other)?;
             for entry in entries {
                 let bytes = encode(&entry)?;
-                table.insert(entry.log_id().index(), bytes.as_slice()).map_err(io::Error::other)?;
+                table
+                    .insert(entry.log_id().index(), bytes.as_slice())
+                    .map_err(io::Error::other)?;
             }
         }
         txn.commit().map_err(io::Error::other)
@@ -158,7 +162,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn get_log_state(&mut self) -> io::Result<LogState<TypeConfig>> {
         let last_purged_log_id: Option<LogId> = self.meta_get(KEY_LAST_PURGED)?;
         let last_log_id = self.last_entry_log_id()?.or(last_purged_log_id);
-        Ok(LogState { last_purged_log_id, last_log_id })
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -193,7 +200,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             {
                 let mut table = txn.open_table(LOGS).map_err(io::Error::other)?;
                 for (index, bytes) in &encoded {
-                    table.insert(*index, bytes.as_slice()).map_err(io::Error::other)?;
+                    table
+                        .insert(*index, bytes.as_slice())
+                        .map_err(io::Error::other)?;
                 }
             }
             txn.commit().map_err(io::Error::other)

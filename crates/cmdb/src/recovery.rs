@@ -43,11 +43,20 @@ pub async fn force_single_voter(data_dir: &Path, me: u64) -> io::Result<ForceRep
     let last_log_id: Option<LogId> = state.last_log_id;
     let vote: Option<Vote> = log_store.read_vote().await?;
     let (_, snapshot_membership) = state_machine.applied_state().await?;
-    let membership = last_membership(&mut log_store, state.last_purged_log_id, snapshot_membership).await?;
-    let nodes: BTreeMap<u64, model::NodeInfo> =
-        membership.nodes().map(|(id, node)| (*id, node.clone())).collect();
+    let membership = last_membership(
+        &mut log_store,
+        state.last_purged_log_id,
+        snapshot_membership,
+    )
+    .await?;
+    let nodes: BTreeMap<u64, model::NodeInfo> = membership
+        .nodes()
+        .map(|(id, node)| (*id, node.clone()))
+        .collect();
     if !nodes.contains_key(&me) {
-        return Err(io::Error::other(format!("node {me} is not a member of the stored cluster")));
+        return Err(io::Error::other(format!(
+            "node {me} is not a member of the stored cluster"
+        )));
     }
     let voters_before: BTreeSet<u64> = membership.voter_ids().collect();
     let term_seen = vote.map(|v| v.leader_id().term).unwrap_or(0);
@@ -57,18 +66,30 @@ pub async fn force_single_voter(data_dir: &Path, me: u64) -> io::Result<ForceRep
     let new_membership = Membership::new(vec![BTreeSet::from([me])], nodes.clone())
         .map_err(|e| io::Error::other(e.to_string()))?;
     let leader = openraft::impls::leader_id_adv::LeaderId::new(term, me).to_committed();
-    let entry = Entry::new(LogId::new(leader, index), EntryPayload::Membership(new_membership));
+    let entry = Entry::new(
+        LogId::new(leader, index),
+        EntryPayload::Membership(new_membership),
+    );
     log_store.append_now(vec![entry])?;
     log_store.save_vote(&Vote::new_committed(term, me)).await?;
     let learners_after = nodes.keys().copied().filter(|id| *id != me).collect();
-    Ok(ForceReport { voters_before, learners_after, term, index })
+    Ok(ForceReport {
+        voters_before,
+        learners_after,
+        term,
+        index,
+    })
 }
 
 /// The newest membership: the last membership entry in the log, else the snapshot's.
 async fn last_membership(
     log_store: &mut LogStore,
     last_purged: Option<LogId>,
-    snapshot_membership: StoredMembership<crate::alias::CommittedLeaderIdOf<crate::TypeConfig>, u64, model::NodeInfo>,
+    snapshot_membership: StoredMembership<
+        crate::alias::CommittedLeaderIdOf<crate::TypeConfig>,
+        u64,
+        model::NodeInfo,
+    >,
 ) -> io::Result<Membership> {
     let from = last_purged.map(|id| id.index + 1).unwrap_or(0);
     let entries = log_store.try_get_log_entries(from..).await?;

@@ -32,12 +32,18 @@ pub struct SharedDb {
 impl SharedDb {
     fn new() -> SharedDb {
         let (applied, _) = watch::channel(0);
-        SharedDb { db: Arc::new(RwLock::new(ClusterDb::default())), applied: Arc::new(applied) }
+        SharedDb {
+            db: Arc::new(RwLock::new(ClusterDb::default())),
+            applied: Arc::new(applied),
+        }
     }
 
     /// Read the local replica (possibly stale). Never hold the result across an await.
     pub fn read<R>(&self, f: impl FnOnce(&ClusterDb) -> R) -> R {
-        let guard = self.db.read().expect("cmdb lock poisoned: a reader panicked");
+        let guard = self
+            .db
+            .read()
+            .expect("cmdb lock poisoned: a reader panicked");
         f(&guard)
     }
 
@@ -47,7 +53,10 @@ impl SharedDb {
     }
 
     fn write<R>(&self, f: impl FnOnce(&mut ClusterDb) -> R) -> R {
-        let mut guard = self.db.write().expect("cmdb lock poisoned: a reader panicked");
+        let mut guard = self
+            .db
+            .write()
+            .expect("cmdb lock poisoned: a reader panicked");
         f(&mut guard)
     }
 }
@@ -101,10 +110,11 @@ impl StateMachine {
         self.shared.write(|current| *current = db);
         self.last_applied = file.last_log_id;
         self.membership = file.membership;
-        self.shared.applied.send_replace(file.last_log_id.map(|id| id.index).unwrap_or(0));
+        self.shared
+            .applied
+            .send_replace(file.last_log_id.map(|id| id.index).unwrap_or(0));
         Ok(())
     }
-
 
     fn snapshot_now(&self) -> io::Result<(SnapshotMeta, Vec<u8>)> {
         let db_bytes = self.shared.read(encode_snapshot)?;
@@ -143,17 +153,17 @@ pub struct SnapshotBuilder {
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     type SnapshotData = Cursor<Vec<u8>>;
 
-    async fn build_snapshot(
-        &mut self,
-    ) -> io::Result<SnapshotOf>
-    {
+    async fn build_snapshot(&mut self) -> io::Result<SnapshotOf> {
         let file = SnapshotFile {
             last_log_id: self.meta.last_log_id,
             membership: self.meta.last_membership.clone(),
             db: self.db.clone(),
         };
         write_snapshot_file(&self.path, &file)?;
-        Ok(Snapshot { meta: self.meta.clone(), snapshot: Cursor::new(self.db.clone()) })
+        Ok(Snapshot {
+            meta: self.meta.clone(),
+            snapshot: Cursor::new(self.db.clone()),
+        })
     }
 }
 
@@ -188,8 +198,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        let (meta, db) = self.snapshot_now().expect("encoding the in-memory cmdb cannot fail");
-        SnapshotBuilder { meta, db, path: self.snapshot_path.clone() }
+        let (meta, db) = self
+            .snapshot_now()
+            .expect("encoding the in-memory cmdb cannot fail");
+        SnapshotBuilder {
+            meta,
+            db,
+            path: self.snapshot_path.clone(),
+        }
     }
 
     async fn install_snapshot(
@@ -208,12 +224,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.load(file)
     }
 
-    async fn get_current_snapshot(
-        &mut self,
-    ) -> io::Result<Option<SnapshotOf>>
-    {
-        let Some(file) = self.read_snapshot_file()? else { return Ok(None) };
-        let meta = SnapshotMeta { last_log_id: file.last_log_id, last_membership: file.membership };
-        Ok(Some(Snapshot { meta, snapshot: Cursor::new(file.db) }))
+    async fn get_current_snapshot(&mut self) -> io::Result<Option<SnapshotOf>> {
+        let Some(file) = self.read_snapshot_file()? else {
+            return Ok(None);
+        };
+        let meta = SnapshotMeta {
+            last_log_id: file.last_log_id,
+            last_membership: file.membership,
+        };
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: Cursor::new(file.db),
+        }))
     }
 }

@@ -7,17 +7,27 @@ use crate::db::ClusterDb;
 use crate::limits::EVENTS_MAX;
 
 fn node(name: &str) -> NodeInfo {
-    NodeInfo { name: name.into(), peer_addr: "127.0.0.1:1".into(), api_addr: "127.0.0.1:2".into() }
+    NodeInfo {
+        name: name.into(),
+        peer_addr: "127.0.0.1:1".into(),
+        api_addr: "127.0.0.1:2".into(),
+    }
 }
 
 #[test]
 fn put_bumps_revision_and_rejects_oversized_values() {
     let mut db = ClusterDb::default();
-    let put = |k: &str, v: &str| Command::Put { key: k.into(), value: v.into() };
+    let put = |k: &str, v: &str| Command::Put {
+        key: k.into(),
+        value: v.into(),
+    };
     assert_eq!(db.apply(put("a", "1")), CommandResult::Revision(1));
     assert_eq!(db.apply(put("a", "2")), CommandResult::Revision(2));
     let big = "x".repeat(crate::VALUE_BYTES_MAX + 1);
-    assert!(matches!(db.apply(put("b", &big)), CommandResult::Rejected(_)));
+    assert!(matches!(
+        db.apply(put("b", &big)),
+        CommandResult::Rejected(_)
+    ));
     assert!(matches!(db.apply(put("", "v")), CommandResult::Rejected(_)));
     assert_eq!(db.kv.get("a"), Some(&("2".to_string(), 2)));
     assert!(!db.kv.contains_key("b"));
@@ -26,18 +36,39 @@ fn put_bumps_revision_and_rejects_oversized_values() {
 #[test]
 fn node_ids_are_never_reused() {
     let mut db = ClusterDb::default();
-    db.apply(Command::UpsertNode { id: NodeId(3), info: node("n3"), at_ms: 1 });
-    assert_eq!(db.apply(Command::AllocateNodeId), CommandResult::NodeId(NodeId(4)));
+    db.apply(Command::UpsertNode {
+        id: NodeId(3),
+        info: node("n3"),
+        at_ms: 1,
+    });
+    assert_eq!(
+        db.apply(Command::AllocateNodeId),
+        CommandResult::NodeId(NodeId(4))
+    );
     db.apply(Command::RemoveNode { id: NodeId(3) });
-    assert_eq!(db.apply(Command::AllocateNodeId), CommandResult::NodeId(NodeId(5)));
+    assert_eq!(
+        db.apply(Command::AllocateNodeId),
+        CommandResult::NodeId(NodeId(5))
+    );
 }
 
 #[test]
 fn duplicate_node_name_is_rejected_deterministically() {
     let mut db = ClusterDb::default();
-    db.apply(Command::UpsertNode { id: NodeId(1), info: node("a"), at_ms: 1 });
-    let result = db.apply(Command::UpsertNode { id: NodeId(2), info: node("a"), at_ms: 2 });
-    assert_eq!(result, CommandResult::Rejected("node name \"a\" is taken by node 1".into()));
+    db.apply(Command::UpsertNode {
+        id: NodeId(1),
+        info: node("a"),
+        at_ms: 1,
+    });
+    let result = db.apply(Command::UpsertNode {
+        id: NodeId(2),
+        info: node("a"),
+        at_ms: 2,
+    });
+    assert_eq!(
+        result,
+        CommandResult::Rejected("node name \"a\" is taken by node 1".into())
+    );
     assert_eq!(db.nodes.len(), 1);
 }
 
@@ -45,8 +76,14 @@ fn duplicate_node_name_is_rejected_deterministically() {
 fn event_log_keeps_the_newest_events() {
     let mut db = ClusterDb::default();
     for i in 0..(EVENTS_MAX as u64 + 10) {
-        let kind = EventKind::NodeRemoved { node: NodeId(i), reason: "test".into() };
-        db.apply(Command::RecordEvents { at_ms: i, events: vec![kind] });
+        let kind = EventKind::NodeRemoved {
+            node: NodeId(i),
+            reason: "test".into(),
+        };
+        db.apply(Command::RecordEvents {
+            at_ms: i,
+            events: vec![kind],
+        });
     }
     assert_eq!(db.events.len(), EVENTS_MAX);
     assert_eq!(db.events.front().map(|e| e.seq), Some(10));
@@ -56,12 +93,22 @@ fn event_log_keeps_the_newest_events() {
 #[test]
 fn health_change_records_one_event_per_real_change() {
     let mut db = ClusterDb::default();
-    db.apply(Command::UpsertNode { id: NodeId(1), info: node("a"), at_ms: 1 });
-    let change = |h| Command::SetNodeHealth { at_ms: 5, changes: vec![(NodeId(1), h, 500)] };
+    db.apply(Command::UpsertNode {
+        id: NodeId(1),
+        info: node("a"),
+        at_ms: 1,
+    });
+    let change = |h| Command::SetNodeHealth {
+        at_ms: 5,
+        changes: vec![(NodeId(1), h, 500)],
+    };
     db.apply(change(NodeHealth::Down));
     db.apply(change(NodeHealth::Down));
-    let health_events =
-        db.events.iter().filter(|e| matches!(e.kind, EventKind::NodeHealth { .. })).count();
+    let health_events = db
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::NodeHealth { .. }))
+        .count();
     assert_eq!(health_events, 1);
     assert_eq!(db.nodes[&NodeId(1)].health, NodeHealth::Down);
 }
@@ -84,7 +131,10 @@ fn cluster_identity_is_set_once() {
 /// a fixture: if this test fails, the persisted format changed without a new format byte.
 #[test]
 fn command_format_v1_stays_readable() {
-    let command = Command::Put { key: "k".into(), value: "v".into() };
+    let command = Command::Put {
+        key: "k".into(),
+        value: "v".into(),
+    };
     let bytes = crate::codec::encode(&command).expect("encode");
     expect_test::expect![[r#"[1, 0, 1, 107, 1, 118]"#]].assert_eq(&format!("{bytes:?}"));
     let fixture: &[u8] = &[1, 0, 1, 107, 1, 118];
@@ -95,5 +145,8 @@ fn command_format_v1_stays_readable() {
 #[test]
 fn unknown_record_format_is_a_clear_error() {
     let error = crate::codec::decode::<Command>(&[9, 0]).expect_err("format 9 is unknown");
-    assert!(error.to_string().contains("unknown record format 9"), "{error}");
+    assert!(
+        error.to_string().contains("unknown record format 9"),
+        "{error}"
+    );
 }

@@ -47,7 +47,8 @@ pub async fn run(dir: Option<PathBuf>, base_ip: Ipv4Addr) -> anyhow::Result<()> 
         children.push(child);
     }
     let ready = wait_for_master(&output.cli_config, &output.api_addrs[0]).await;
-    print_banner(&output, &dir, ready);
+    let pids: Vec<u32> = children.iter().filter_map(Child::id).collect();
+    print_banner(&output, &dir, &pids, ready);
     wait_for_signal().await;
     println!("\nstopping the demo cluster...");
     stop_all(&mut children).await;
@@ -62,7 +63,9 @@ async fn wait_for_master(cli_config: &std::path::Path, api_addr: &str) -> bool {
         ca: None,
         cli_config: Some(cli_config.to_path_buf()),
     };
-    let Ok(client) = cli::connect(&api) else { return false };
+    let Ok(client) = cli::connect(&api) else {
+        return false;
+    };
     for _ in 0..100 {
         if let Ok(health) = client.health().await
             && health.master.is_some()
@@ -74,30 +77,44 @@ async fn wait_for_master(cli_config: &std::path::Path, api_addr: &str) -> bool {
     false
 }
 
-fn print_banner(output: &agent::setup::InitOutput, dir: &std::path::Path, ready: bool) {
-    let state = if ready { "is up" } else { "is starting (no master yet)" };
+fn print_banner(
+    output: &agent::setup::InitOutput,
+    dir: &std::path::Path,
+    pids: &[u32],
+    ready: bool,
+) {
+    let state = if ready {
+        "is up"
+    } else {
+        "is starting (no master yet)"
+    };
     println!("encluster demo: a {NODES}-node cluster {state}");
     for (i, api) in output.api_addrs.iter().enumerate() {
-        println!("  node{}  API https://{api}", i + 1);
+        let pid = pids.get(i).map(|p| p.to_string()).unwrap_or_default();
+        println!("  node{}  API https://{api}  (agent pid {pid})", i + 1);
     }
     println!("  admin token: {}", output.admin_token);
     println!("  files and agent logs: {}", dir.display());
     println!();
     println!("try, in another terminal:");
-    println!("  export ENCLUSTER_CLI_CONFIG={}", output.cli_config.display());
+    println!(
+        "  export ENCLUSTER_CLI_CONFIG={}",
+        output.cli_config.display()
+    );
     println!("  encluster status");
     println!("  encluster kv put greeting hello && encluster kv get greeting");
     println!("  encluster events --follow");
-    println!("  kill -9 <pid of an agent> and watch `encluster status` elect a new master");
+    println!("  kill -9 <an agent pid above> and watch `encluster status` elect a new master");
     println!();
     println!("press Ctrl-C to stop all agents");
 }
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) =
-        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         return;
     };
     tokio::select! {
@@ -113,7 +130,10 @@ async fn stop_all(children: &mut [Child]) {
         }
     }
     for child in children.iter_mut() {
-        if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), child.wait())
+            .await
+            .is_err()
+        {
             let _ = child.kill().await;
         }
     }

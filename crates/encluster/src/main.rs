@@ -27,7 +27,11 @@ enum Command {
     /// Run this node's agent.
     Agent {
         /// The node's config file (written by `init` or `join`).
-        #[arg(long, env = "ENCLUSTER_CONFIG", default_value = "/etc/encluster/encluster.toml")]
+        #[arg(
+            long,
+            env = "ENCLUSTER_CONFIG",
+            default_value = "/etc/encluster/encluster.toml"
+        )]
         config: PathBuf,
     },
     /// Create a new cluster: CA, tokens, and the first node's (or a local cluster's) configs.
@@ -116,7 +120,10 @@ struct JoinArgs {
 fn main() -> ExitCode {
     let args = Args::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -135,7 +142,10 @@ fn main() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ENCLUSTER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=error"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -159,11 +169,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 },
             };
             let config = agent::setup::join(&options).await?;
-            println!("joined; start the agent with:\n  encluster agent --config {}", config.display());
+            println!(
+                "joined; start the agent with:\n  encluster agent --config {}",
+                config.display()
+            );
             Ok(())
         }
         Command::Demo { dir, base_ip } => demo::run(dir, base_ip).await,
-        Command::ForceQuorum { config, yes_i_understand_the_risk } => {
+        Command::ForceQuorum {
+            config,
+            yes_i_understand_the_risk,
+        } => {
             let config = agent::AgentConfig::load(&config)?;
             agent::recovery::force_quorum(&config, yes_i_understand_the_risk).await
         }
@@ -194,7 +210,10 @@ fn run_init(init: InitArgs) -> anyhow::Result<()> {
     println!("cluster created");
     println!("admin token: {}", output.admin_token);
     println!("join token:  {}", output.join_token);
-    println!("CLI config:  {} (export ENCLUSTER_CLI_CONFIG=...)", output.cli_config.display());
+    println!(
+        "CLI config:  {} (export ENCLUSTER_CLI_CONFIG=...)",
+        output.cli_config.display()
+    );
     for config in &output.configs {
         println!("start:       encluster agent --config {}", config.display());
     }
@@ -204,9 +223,10 @@ fn run_init(init: InitArgs) -> anyhow::Result<()> {
 /// Cancel `shutdown` on SIGINT or SIGTERM.
 async fn stop_on_signal(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) =
-        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         return;
     };
     tokio::select! {

@@ -21,5 +21,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Red
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redb_store_passes_openraft_storage_suite() {
-    Suite::test_all(RedbBuilder).await.expect("openraft storage suite");
+    Suite::test_all(RedbBuilder)
+        .await
+        .expect("openraft storage suite");
 }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Cluster-core benchmarks (issue 2): encluster and etcd side by side on this machine in
+# one run, with the same Rust load generator (`cargo xtask bench-core`). Needs root the
+# first time, to install Debian's etcd.
+#
+#   bench/cluster_core.sh            full run (about 15 minutes)
+#   bench/cluster_core.sh --quick    a smoke run
+# Environment: CLIENTS="1 16 64", DUR=10 (s per write run), ROUNDS=3, TRIALS=12.
+# The Markdown report goes to stdout and to bench/results/cluster-core-<date>.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source ../shared/bench/peers/lib.sh 2>/dev/null || ensure_pkgs() {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+ensure_pkgs etcd-server etcd-client
+cargo build --release --locked -p encluster -p xtask
+mkdir -p bench/results
+out="bench/results/cluster-core-$(date -u +%Y-%m-%d).md"
+ENCLUSTER_BIN="$PWD/target/release/encluster" target/release/xtask bench-core "$@" | tee "$out"
