@@ -16,6 +16,12 @@
 //! node where the resource already runs, then to the least loaded node, then to the lowest
 //! node id. A down node's instances are considered lost and recovered elsewhere at once: the
 //! caller declares a node down only after its leases have surely expired.
+//!
+//! No resource other than a clone is ever placed on two nodes; `unique` changes nothing here
+//! and tells the executor to hold a lease. The caller carries out the actions in order and
+//! starts a resource only after the stops listed before it have succeeded. Colocations are
+//! placed before their dependents, so they must not loop (`ClusterConfig::validate` rejects
+//! that); a loop through a mandatory order is broken at the order.
 
 mod actions;
 mod explain;
