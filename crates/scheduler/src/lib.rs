@@ -26,6 +26,7 @@
 mod actions;
 mod explain;
 mod index;
+mod limits;
 mod node_load;
 mod placement;
 mod plan;

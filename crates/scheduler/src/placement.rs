@@ -13,6 +13,7 @@ use std::cmp::Reverse;
 use model::{NodeHealth, OrderKind, SCORE_INFINITY, score_add};
 
 use crate::index::{Index, NodeIdx, ResIdx, UnitIdx, UnitKind};
+use crate::limits::PLACEMENT_PASS_MAX;
 use crate::node_load::NodeLoad;
 use crate::reason::{Block, Decision, Score, StopWhy, Verdict, Why};
 use crate::unit_facts::{UnitFacts, active_nodes, frozen_nodes};
@@ -72,9 +73,6 @@ impl Candidate {
         )
     }
 }
-
-/// The most placement passes in one round; see `place`.
-const PLACEMENT_PASS_MAX: usize = 8;
 
 /// Places every unit. The first pass reserves capacity where resources are active now; each
 /// further pass reserves it where the previous pass placed them, until a pass changes

@@ -1,0 +1,11 @@
+//! The scheduler's limits.
+
+/// The most placement passes in one round. Passes repeat only while capacity reservations
+/// change the result (see `placement::place`); the property tests have not seen more than
+/// a few, and a bound keeps a pathological input from looping.
+pub(crate) const PLACEMENT_PASS_MAX: usize = 8;
+
+const _: () = assert!(
+    PLACEMENT_PASS_MAX >= 2,
+    "a second pass is what makes plans converge"
+);
