@@ -31,6 +31,7 @@ mod node_load;
 mod placement;
 mod plan;
 mod reason;
+mod render;
 mod unit_facts;
 mod unit_order;
 
@@ -40,6 +41,7 @@ mod tests;
 use model::{ResourceId, SchedulerInput};
 
 pub use plan::{Action, ActionKind, Plan};
+pub use render::render_plan;
 
 /// Computes where every configured resource should run and the ordered actions to get there.
 pub fn schedule(input: &SchedulerInput) -> Plan {
