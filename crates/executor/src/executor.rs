@@ -1,0 +1,201 @@
+//! The executor's state machine: events and `now` in, commands out. No IO, no clock.
+//!
+//! Every event updates what the node knows (assignments, lease, outcomes), then every
+//! instance is evaluated once: operations that must give way to a stop are cancelled, and
+//! due operations are started, stops first, up to [`OPERATIONS_IN_FLIGHT_MAX`] at once.
+//! The same events and times always give the same commands.
+
+use crate::instance::{Context, Instance, Step, millis};
+use crate::limits::{INSTANCE_COUNT_MAX, OPERATIONS_IN_FLIGHT_MAX};
+use crate::types::{Assignment, Command, Event, ExecutorConfig, InstanceView, OperationKind};
+use model::{Millis, ResourceId};
+use resource_agents::Outcome;
+use std::collections::BTreeMap;
+
+/// Carries out this node's assignments: see the crate documentation for the rules.
+#[derive(Debug)]
+pub struct Executor {
+    config: ExecutorConfig,
+    instances: BTreeMap<ResourceId, Instance>,
+    /// The end of this node's lease; zero until the first [`Event::Lease`].
+    lease_valid_until: Millis,
+    /// Whether an assignment set arrived: before that, nothing is started or stopped
+    /// (except by self-fencing), since the executor does not know what is wanted.
+    assignments_known: bool,
+}
+
+impl Executor {
+    /// An executor that runs nothing and holds no lease yet.
+    pub fn new(config: ExecutorConfig) -> Executor {
+        Executor {
+            config,
+            instances: BTreeMap::new(),
+            lease_valid_until: 0,
+            assignments_known: false,
+        }
+    }
+
+    /// Applies one event at time `now` and returns what to do, in order.
+    pub fn handle(&mut self, event: Event, now: Millis) -> Vec<Command> {
+        let mut commands = Vec::new();
+        match event {
+            Event::Assignments(assignments) => self.assign(assignments),
+            Event::Lease { valid_until } => self.lease_valid_until = valid_until,
+            Event::OperationDone {
+                resource,
+                operation,
+                fencing_token,
+                outcome,
+                started_at,
+            } => {
+                let done = Done {
+                    operation,
+                    fencing_token,
+                    outcome,
+                    started_at,
+                };
+                self.complete(&resource, done, now, &mut commands);
+            }
+            Event::Exited(resource) => {
+                if let Some(instance) = self.instances.get_mut(&resource) {
+                    instance.exited();
+                }
+            }
+            Event::Found(records) => self.found(records),
+            Event::Tick => {}
+        }
+        self.evaluate(now, &mut commands);
+        self.instances
+            .retain(|_, instance| !instance.is_forgettable());
+        commands
+    }
+
+    /// Every instance this executor knows, by resource id, for status and debugging.
+    pub fn instances(&self) -> impl Iterator<Item = (&ResourceId, InstanceView)> + '_ {
+        self.instances
+            .iter()
+            .map(|(id, instance)| (id, instance.view()))
+    }
+
+    /// Whether unique resources may run at `now`: more than the fence margin is left of
+    /// the lease.
+    pub fn lease_ok(&self, now: Millis) -> bool {
+        now.saturating_add(millis(self.config.fence_margin)) < self.lease_valid_until
+    }
+
+    fn assign(&mut self, assignments: Vec<Assignment>) {
+        let mut wanted: BTreeMap<ResourceId, Assignment> = BTreeMap::new();
+        for assignment in assignments {
+            let id = assignment.resource.id.clone();
+            // A duplicate is a master bug; the newest grant is the safe reading of it.
+            match wanted.get(&id) {
+                Some(kept) if kept.fencing_token >= assignment.fencing_token => {}
+                _ => {
+                    wanted.insert(id, assignment);
+                }
+            }
+        }
+        if wanted.len() > INSTANCE_COUNT_MAX {
+            tracing::warn!(
+                count = wanted.len(),
+                max = INSTANCE_COUNT_MAX,
+                "Too many assignments, ignoring those past the limit"
+            );
+            while wanted.len() > INSTANCE_COUNT_MAX {
+                wanted.pop_last();
+            }
+        }
+        for (id, instance) in &mut self.instances {
+            instance.set_assigned(wanted.remove(id));
+        }
+        for (id, assignment) in wanted {
+            self.instances.insert(id, Instance::assigned(assignment));
+        }
+        self.assignments_known = true;
+    }
+
+    fn found(&mut self, records: Vec<Assignment>) {
+        for record in records {
+            if self.instances.len() >= INSTANCE_COUNT_MAX {
+                tracing::warn!(
+                    max = INSTANCE_COUNT_MAX,
+                    "Too many resources found, ignoring the rest"
+                );
+                break;
+            }
+            let id = record.resource.id.clone();
+            self.instances
+                .entry(id)
+                .or_insert_with(|| Instance::found(record));
+        }
+    }
+
+    fn complete(
+        &mut self,
+        resource: &ResourceId,
+        done: Done,
+        now: Millis,
+        commands: &mut Vec<Command>,
+    ) {
+        let Some(instance) = self.instances.get_mut(resource) else {
+            tracing::debug!(resource = %resource, "Ignoring the outcome of an unknown resource");
+            return;
+        };
+        let applied = instance.complete(
+            done.operation,
+            done.fencing_token,
+            done.started_at,
+            done.outcome,
+            now,
+        );
+        match applied {
+            None => tracing::debug!(resource = %resource, "Ignoring a stale operation outcome"),
+            Some(Some(record)) => commands.push(Command::Report(record)),
+            Some(None) => {}
+        }
+    }
+
+    fn evaluate(&mut self, now: Millis, commands: &mut Vec<Command>) {
+        let context = Context {
+            now,
+            lease_ok: self.lease_ok(now),
+            lease_valid_until: self.lease_valid_until,
+            assignments_known: self.assignments_known,
+        };
+        for (id, instance) in &mut self.instances {
+            if instance.must_preempt(&context) {
+                instance.abandon();
+                commands.push(Command::Cancel {
+                    resource: id.clone(),
+                });
+            }
+        }
+        let mut due: Vec<(Step, ResourceId)> = Vec::new();
+        let mut busy = 0;
+        for (id, instance) in &self.instances {
+            if instance.is_busy() {
+                busy += 1;
+            } else if let Some(step) = instance.decide(&context) {
+                due.push((step, id.clone()));
+            }
+        }
+        // A stable sort keeps resource-id order within a priority: deterministic.
+        due.sort_by_key(|(step, _)| step.priority());
+        let free = OPERATIONS_IN_FLIGHT_MAX.saturating_sub(busy);
+        for (step, id) in due.into_iter().take(free) {
+            if let Step::Stop { fence: true } = step {
+                tracing::warn!(resource = %id, "Lease ending, stopping unique resource");
+            }
+            let instance = self.instances.get_mut(&id).expect("decided from this map");
+            commands.push(instance.begin(step, &context));
+        }
+    }
+}
+
+/// A finished operation, as carried by [`Event::OperationDone`].
+struct Done {
+    operation: OperationKind,
+    fencing_token: u64,
+    outcome: Outcome,
+    started_at: Millis,
+}

@@ -1,0 +1,462 @@
+//! One resource on this node: what it is doing, what it should do next, and how an
+//! operation's outcome changes it.
+//!
+//! The decision table, applied only while no operation runs for the resource:
+//!
+//! | state            | wanted here?                  | next step                      |
+//! |------------------|-------------------------------|--------------------------------|
+//! | Running          | no (unassigned or fenced)     | stop                           |
+//! | Running          | yes, under a newer token      | stop (then start: a restart)   |
+//! | Running          | yes, same token               | monitor when due or on exit    |
+//! | Failed           | any                           | stop, to clean up              |
+//! | Unknown (found)  | no                            | stop                           |
+//! | Unknown (found)  | yes                           | probe (one-shot monitor)       |
+//! | Stopped          | yes, token not spent          | start                          |
+//!
+//! "Wanted" means assigned, and for a unique resource also a lease that is valid for more
+//! than the fence margin. A token is *spent* once the instance failed under it: the
+//! executor never restarts by itself, the master decides with a new token (this keeps the
+//! fail counts in one place, the cmdb).
+
+use crate::limits::{FENCE_STOP_TIMEOUT_MIN, REASON_BYTES_MAX, STOP_RETRY_INITIAL, STOP_RETRY_MAX};
+use crate::types::{
+    Assignment, Command, InstanceState, InstanceView, OperationKind, OperationRecord,
+};
+use model::{Millis, Resource};
+use resource_agents::Outcome;
+use std::time::Duration;
+
+/// What the whole node knows when deciding for one instance.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Context {
+    pub(crate) now: Millis,
+    /// The lease is valid for more than the fence margin.
+    pub(crate) lease_ok: bool,
+    pub(crate) lease_valid_until: Millis,
+    /// At least one assignment set arrived, so "unassigned" means "stop it".
+    pub(crate) assignments_known: bool,
+}
+
+/// The next operation for an idle instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    Stop { fence: bool },
+    Start,
+    Monitor { probe: bool },
+}
+
+impl Step {
+    /// Lower runs first when more operations are due than may run at once: safety first.
+    pub(crate) fn priority(self) -> u8 {
+        match self {
+            Step::Stop { fence: true } => 0,
+            Step::Stop { fence: false } => 1,
+            Step::Start => 2,
+            Step::Monitor { probe: true } => 3,
+            Step::Monitor { probe: false } => 4,
+        }
+    }
+}
+
+/// The operation running for an instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct InFlight {
+    operation: OperationKind,
+    fencing_token: u64,
+    started_at: Millis,
+    timeout: Duration,
+    probe: bool,
+}
+
+/// When a stop that failed may be tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct StopRetry {
+    attempts: u32,
+    not_before: Millis,
+}
+
+/// One resource on this node.
+#[derive(Clone, Debug)]
+pub(crate) struct Instance {
+    /// The definition the instance was started (or found) with; stops and monitors use it,
+    /// so a changed configuration applies from the next start.
+    running: Resource,
+    /// The grant in the current assignment set.
+    assigned: Option<Assignment>,
+    state: InstanceState,
+    /// The grant the instance runs or last ran under.
+    token: u64,
+    /// The newest token under which the instance failed: never started again under it.
+    spent: Option<u64>,
+    in_flight: Option<InFlight>,
+    next_monitor_at: Option<Millis>,
+    monitor_requested: bool,
+    stop_retry: Option<StopRetry>,
+}
+
+impl Instance {
+    /// A newly assigned resource with no record on this node: nothing of it runs here.
+    pub(crate) fn assigned(assignment: Assignment) -> Instance {
+        Instance {
+            running: assignment.resource.clone(),
+            token: 0,
+            assigned: Some(assignment),
+            state: InstanceState::Stopped,
+            spent: None,
+            in_flight: None,
+            next_monitor_at: None,
+            monitor_requested: false,
+            stop_retry: None,
+        }
+    }
+
+    /// A resource recorded in a state directory by an earlier life: it may run.
+    pub(crate) fn found(record: Assignment) -> Instance {
+        Instance {
+            running: record.resource,
+            token: record.fencing_token,
+            assigned: None,
+            state: InstanceState::Unknown,
+            spent: None,
+            in_flight: None,
+            next_monitor_at: None,
+            monitor_requested: false,
+            stop_retry: None,
+        }
+    }
+
+    pub(crate) fn set_assigned(&mut self, assignment: Option<Assignment>) {
+        self.assigned = assignment;
+    }
+
+    pub(crate) fn is_busy(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Nothing left to do or remember: not assigned, stopped and idle.
+    pub(crate) fn is_forgettable(&self) -> bool {
+        self.assigned.is_none() && self.state == InstanceState::Stopped && self.in_flight.is_none()
+    }
+
+    /// A process of the resource exited: check it as soon as it is idle.
+    pub(crate) fn exited(&mut self) {
+        if self.state == InstanceState::Running {
+            self.monitor_requested = true;
+        }
+    }
+
+    pub(crate) fn view(&self) -> InstanceView {
+        InstanceView {
+            state: self.state.clone(),
+            fencing_token: self.token,
+            assigned_token: self.assigned.as_ref().map(|a| a.fencing_token),
+            operation: self.in_flight.as_ref().map(|f| f.operation),
+            next_monitor_at: self.next_monitor_at,
+        }
+    }
+
+    fn unique(&self) -> bool {
+        // Either definition saying unique is enough: it only makes the executor safer.
+        self.running.unique || self.assigned.as_ref().is_some_and(|a| a.resource.unique)
+    }
+
+    fn fenced(&self, context: &Context) -> bool {
+        self.unique() && !context.lease_ok
+    }
+
+    fn wanted(&self, context: &Context) -> bool {
+        self.assigned.is_some() && !self.fenced(context)
+    }
+
+    /// Whether the running operation must be abandoned so that a stop can run now: a
+    /// monitor gives way to any needed stop, and a start to self-fencing.
+    pub(crate) fn must_preempt(&self, context: &Context) -> bool {
+        let Some(in_flight) = &self.in_flight else {
+            return false;
+        };
+        match in_flight.operation {
+            OperationKind::Stop => false,
+            OperationKind::Start => self.fenced(context),
+            OperationKind::Monitor => matches!(self.decide(context), Some(Step::Stop { .. })),
+        }
+    }
+
+    /// Forgets the running operation after a [`Command::Cancel`]. An abandoned start may
+    /// have left something running, so the instance becomes unknown and gets stopped.
+    pub(crate) fn abandon(&mut self) {
+        let in_flight = self
+            .in_flight
+            .take()
+            .expect("only a running operation is abandoned");
+        if in_flight.operation == OperationKind::Start {
+            self.state = InstanceState::Unknown;
+            self.token = in_flight.fencing_token;
+        }
+    }
+
+    /// The next step for an idle instance, per the table in the module documentation.
+    pub(crate) fn decide(&self, context: &Context) -> Option<Step> {
+        let fenced = self.fenced(context);
+        if !context.assignments_known && !fenced {
+            return None;
+        }
+        let wanted = self.wanted(context);
+        let stop = Step::Stop { fence: fenced };
+        let stop_allowed = self
+            .stop_retry
+            .is_none_or(|retry| retry.not_before <= context.now);
+        match &self.state {
+            InstanceState::Running | InstanceState::Unknown if !wanted => {
+                stop_allowed.then_some(stop)
+            }
+            InstanceState::Failed { .. } => stop_allowed.then_some(stop),
+            InstanceState::Unknown => Some(Step::Monitor { probe: true }),
+            InstanceState::Running => {
+                let assigned = self.assigned.as_ref().expect("wanted means assigned");
+                if assigned.fencing_token > self.token {
+                    return Some(stop);
+                }
+                let due = self.next_monitor_at.is_some_and(|at| at <= context.now);
+                (self.monitor_requested || due).then_some(Step::Monitor { probe: false })
+            }
+            InstanceState::Stopped => {
+                let assigned = self.assigned.as_ref().filter(|_| wanted)?;
+                let token = assigned.fencing_token;
+                let fresh = token >= self.token && self.spent.is_none_or(|spent| token > spent);
+                fresh.then_some(Step::Start)
+            }
+        }
+    }
+
+    /// Starts `step` and returns the command that runs it.
+    pub(crate) fn begin(&mut self, step: Step, context: &Context) -> Command {
+        assert!(
+            self.in_flight.is_none(),
+            "one operation at a time per resource"
+        );
+        let options = &self.running.options;
+        let (operation, token, timeout, interval) = match step {
+            Step::Start => {
+                let assigned = self
+                    .assigned
+                    .as_ref()
+                    .expect("only an assigned resource starts");
+                self.running = assigned.resource.clone();
+                let timeout = self.running.options.start_timeout;
+                (
+                    OperationKind::Start,
+                    assigned.fencing_token,
+                    timeout,
+                    Duration::ZERO,
+                )
+            }
+            Step::Stop { fence } => {
+                let timeout = if fence {
+                    fence_stop_timeout(options.stop_timeout, context)
+                } else {
+                    options.stop_timeout
+                };
+                (OperationKind::Stop, self.token, timeout, Duration::ZERO)
+            }
+            Step::Monitor { probe: true } => {
+                let token = self
+                    .assigned
+                    .as_ref()
+                    .map_or(self.token, |a| a.fencing_token);
+                (
+                    OperationKind::Monitor,
+                    token,
+                    options.monitor_timeout,
+                    Duration::ZERO,
+                )
+            }
+            Step::Monitor { probe: false } => {
+                self.monitor_requested = false;
+                let interval = options.monitor_interval;
+                (
+                    OperationKind::Monitor,
+                    self.token,
+                    options.monitor_timeout,
+                    interval,
+                )
+            }
+        };
+        self.in_flight = Some(InFlight {
+            operation,
+            fencing_token: token,
+            started_at: context.now,
+            timeout,
+            probe: step == Step::Monitor { probe: true },
+        });
+        Command::Run {
+            resource: self.running.clone(),
+            operation,
+            fencing_token: token,
+            timeout,
+            interval,
+            started_at: context.now,
+        }
+    }
+
+    /// Applies a finished operation; `None` if it is not the one running (a stale answer,
+    /// for example from an abandoned monitor). Returns the record to report, if any.
+    pub(crate) fn complete(
+        &mut self,
+        operation: OperationKind,
+        fencing_token: u64,
+        started_at: Millis,
+        outcome: Outcome,
+        now: Millis,
+    ) -> Option<Option<OperationRecord>> {
+        let in_flight = self.in_flight.as_ref()?;
+        let matches = in_flight.operation == operation
+            && in_flight.fencing_token == fencing_token
+            && in_flight.started_at == started_at;
+        if !matches {
+            return None;
+        }
+        let in_flight = self.in_flight.take().expect("checked above");
+        let reported = match in_flight.operation {
+            OperationKind::Start => self.started(&in_flight, &outcome, now),
+            OperationKind::Stop => self.stopped(&in_flight, &outcome, now),
+            OperationKind::Monitor => self.monitored(&in_flight, &outcome, now),
+        };
+        Some(reported.then(|| OperationRecord {
+            resource: self.running.id.clone(),
+            operation,
+            fencing_token,
+            outcome: bounded(outcome),
+            started_at,
+            finished_at: now,
+            state_after: self.state.clone(),
+        }))
+    }
+
+    fn started(&mut self, in_flight: &InFlight, outcome: &Outcome, now: Millis) -> bool {
+        self.token = in_flight.fencing_token;
+        if outcome.is_ok() {
+            self.state = InstanceState::Running;
+            self.schedule_monitor(now);
+        } else {
+            self.fail(in_flight, outcome);
+        }
+        true
+    }
+
+    fn stopped(&mut self, in_flight: &InFlight, outcome: &Outcome, now: Millis) -> bool {
+        self.next_monitor_at = None;
+        self.monitor_requested = false;
+        match outcome {
+            Outcome::Ok | Outcome::NotRunning => {
+                self.state = InstanceState::Stopped;
+                self.stop_retry = None;
+            }
+            Outcome::Failed { .. } | Outcome::Timeout => {
+                self.state = InstanceState::Failed {
+                    reason: failure_reason(in_flight, outcome),
+                };
+                let attempts = self
+                    .stop_retry
+                    .map_or(1, |retry| retry.attempts.saturating_add(1));
+                let wait = stop_retry_wait(attempts);
+                let not_before = now.saturating_add(millis(wait));
+                self.stop_retry = Some(StopRetry {
+                    attempts,
+                    not_before,
+                });
+            }
+        }
+        true
+    }
+
+    /// Returns whether to report: probes always, recurring monitors only when they fail.
+    fn monitored(&mut self, in_flight: &InFlight, outcome: &Outcome, now: Millis) -> bool {
+        match outcome {
+            Outcome::Ok => {
+                if in_flight.probe {
+                    self.state = InstanceState::Running;
+                    self.token = in_flight.fencing_token;
+                }
+                self.schedule_monitor(now);
+                in_flight.probe
+            }
+            Outcome::NotRunning if in_flight.probe => {
+                self.state = InstanceState::Stopped;
+                true
+            }
+            Outcome::NotRunning | Outcome::Failed { .. } | Outcome::Timeout => {
+                self.token = in_flight.fencing_token;
+                self.fail(in_flight, outcome);
+                true
+            }
+        }
+    }
+
+    fn fail(&mut self, in_flight: &InFlight, outcome: &Outcome) {
+        self.state = InstanceState::Failed {
+            reason: failure_reason(in_flight, outcome),
+        };
+        self.spent = Some(
+            self.spent
+                .map_or(in_flight.fencing_token, |s| s.max(in_flight.fencing_token)),
+        );
+        self.next_monitor_at = None;
+        self.monitor_requested = false;
+    }
+
+    fn schedule_monitor(&mut self, now: Millis) {
+        let interval = self.running.options.monitor_interval;
+        self.next_monitor_at = (!interval.is_zero()).then(|| now.saturating_add(millis(interval)));
+    }
+}
+
+/// A self-fencing stop must end before the lease does: its timeout is what is left of the
+/// lease (so the process agent escalates to SIGKILL in time), but never less than a floor.
+fn fence_stop_timeout(stop_timeout: Duration, context: &Context) -> Duration {
+    let left = Duration::from_millis(context.lease_valid_until.saturating_sub(context.now));
+    stop_timeout.min(left.max(FENCE_STOP_TIMEOUT_MIN))
+}
+
+fn stop_retry_wait(attempts: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(16));
+    STOP_RETRY_INITIAL
+        .saturating_mul(factor)
+        .min(STOP_RETRY_MAX)
+}
+
+fn failure_reason(in_flight: &InFlight, outcome: &Outcome) -> String {
+    let operation = in_flight.operation;
+    let reason = match outcome {
+        Outcome::Failed { reason, .. } => format!("{operation} failed: {reason}"),
+        Outcome::Timeout => format!("{operation} timed out after {:?}", in_flight.timeout),
+        Outcome::NotRunning => format!("{operation} found it not running"),
+        Outcome::Ok => unreachable!("an ok outcome is not a failure"),
+    };
+    truncate(reason)
+}
+
+/// The outcome with its reason cut to [`REASON_BYTES_MAX`].
+fn bounded(outcome: Outcome) -> Outcome {
+    match outcome {
+        Outcome::Failed { reason, severity } => Outcome::Failed {
+            reason: truncate(reason),
+            severity,
+        },
+        other => other,
+    }
+}
+
+fn truncate(mut text: String) -> String {
+    if text.len() > REASON_BYTES_MAX {
+        let mut end = REASON_BYTES_MAX;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+pub(crate) fn millis(duration: Duration) -> Millis {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,36 @@
+//! The executor: carries out this node's assignments through the resource agents, runs
+//! periodic monitors, and reports every outcome for the cmdb (Pacemaker's `pacemaker-execd`).
+//!
+//! [`Executor`] is a sans-IO state machine: [`Event`]s and `now` in, [`Command`]s out.
+//! [`runtime::run`] does the IO: it runs the operations, feeds their outcomes back, forwards
+//! process-exit hints and ticks the clock.
+//!
+//! Rules it keeps:
+//! * at most one operation runs per resource; the next one is decided when it ends;
+//! * a unique resource starts only while the lease is valid for more than the fence margin,
+//!   and is stopped at once when less is left (self-fencing), abandoning a start or monitor;
+//! * monitors run every `monitor_interval` while running, and at once on a process exit;
+//! * a failure is reported and the instance stopped to clean up, never restarted by the
+//!   executor itself: the master asks for a restart in place with a new fencing token, or
+//!   moves the resource, so fail counts live in one place;
+//! * every report carries the fencing token of the grant it ran under.
+//!
+//! This crate must never write to the cmdb or decide placement: it only runs what it is
+//! assigned and says what happened. The state machine must never read a clock or do IO.
+
+mod clock;
+mod executor;
+mod instance;
+mod limits;
+pub mod runtime;
+mod types;
+
+pub use clock::wall_clock_ms;
+pub use executor::Executor;
+pub use types::{
+    Assignment, Command, Event, ExecutorConfig, InstanceState, InstanceView, OperationKind,
+    OperationRecord,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,50 @@
+//! Every bound this crate puts on time, memory and concurrency, in one place.
+
+use std::time::Duration;
+
+/// The most resources one node carries out at once; assignments beyond it are ignored (the
+/// lowest ids are kept, so the choice is deterministic) and logged.
+pub(crate) const INSTANCE_COUNT_MAX: usize = 10_000;
+
+/// The most operations running at once on this node. Stops go first when more are due.
+pub(crate) const OPERATIONS_IN_FLIGHT_MAX: usize = 256;
+
+/// The longest failure reason kept and reported; longer ones are cut at a character boundary.
+pub(crate) const REASON_BYTES_MAX: usize = 1024;
+
+/// The first wait before a failed stop is tried again; it doubles with every failure.
+pub(crate) const STOP_RETRY_INITIAL: Duration = Duration::from_secs(1);
+
+/// The longest wait between two attempts to stop a resource whose stop keeps failing.
+pub(crate) const STOP_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// The shortest timeout given to a self-fencing stop, even when the lease has already ended.
+pub(crate) const FENCE_STOP_TIMEOUT_MIN: Duration = Duration::from_millis(100);
+
+/// The default time before the lease ends at which unique resources are stopped.
+pub(crate) const FENCE_MARGIN_DEFAULT: Duration = Duration::from_millis(150);
+
+/// How often the runtime lets the state machine look at the clock.
+pub(crate) const TICK_INTERVAL: Duration = Duration::from_millis(20);
+
+/// How long past an operation's own timeout the runtime waits before it gives up on the
+/// resource agent (which should have returned `Timeout` itself, after killing its children).
+pub(crate) const OPERATION_BACKSTOP_GRACE: Duration = Duration::from_secs(5);
+
+/// How many reports may wait for a slow reader before the oldest are dropped.
+pub(crate) const REPORT_QUEUE_MAX: usize = 4096;
+
+/// How many process-exit hints may wait for the event loop.
+pub(crate) const EXIT_QUEUE_MAX: usize = 256;
+
+/// How long shutdown waits for running operations to finish before it abandons them.
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The largest assignment record read back from a state directory at startup.
+pub(crate) const RECORD_BYTES_MAX: u64 = 1024 * 1024;
+
+const _: () = assert!(OPERATIONS_IN_FLIGHT_MAX <= INSTANCE_COUNT_MAX);
+const _: () = assert!(STOP_RETRY_INITIAL.as_millis() <= STOP_RETRY_MAX.as_millis());
+const _: () = assert!(TICK_INTERVAL.as_millis() * 2 < FENCE_MARGIN_DEFAULT.as_millis());
+const _: () = assert!(FENCE_STOP_TIMEOUT_MIN.as_millis() < FENCE_MARGIN_DEFAULT.as_millis());
+const _: () = assert!(REPORT_QUEUE_MAX >= OPERATIONS_IN_FLIGHT_MAX);

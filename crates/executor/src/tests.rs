@@ -1,0 +1,666 @@
+//! State-machine tests: feed events at given times and compare the exact commands.
+//!
+//! Method: `check` runs a script of `(now, event)` steps through a fresh executor and renders
+//! every step with the commands it produced, one per line, against an `expect!` block
+//! (`UPDATE_EXPECT=1` rewrites them). Resources monitor every second with 20 s timeouts
+//! (stop: 5 s) and the fence margin is the default 150 ms, so the numbers stay readable.
+
+use crate::{Assignment, Command, Event, Executor, ExecutorConfig, OperationKind};
+use expect_test::{Expect, expect};
+use model::{Millis, Resource, ResourceId, ResourceOptions};
+use resource_agents::{Outcome, Severity};
+use std::fmt::Write;
+use std::time::Duration;
+
+fn resource(id: &str, unique: bool) -> Resource {
+    Resource {
+        id: ResourceId(id.into()),
+        type_name: "process".into(),
+        params: [("command".to_owned(), "sleep".to_owned())].into(),
+        options: ResourceOptions {
+            monitor_interval: Duration::from_secs(1),
+            stop_timeout: Duration::from_secs(5),
+            ..ResourceOptions::default()
+        },
+        unique,
+        clone: None,
+        utilization: Default::default(),
+    }
+}
+
+fn web(token: u64) -> Assignment {
+    Assignment {
+        resource: resource("web", false),
+        fencing_token: token,
+    }
+}
+
+fn vip(token: u64) -> Assignment {
+    Assignment {
+        resource: resource("vip", true),
+        fencing_token: token,
+    }
+}
+
+fn assign(assignments: &[Assignment]) -> Event {
+    Event::Assignments(assignments.to_vec())
+}
+
+fn done(
+    id: &str,
+    operation: OperationKind,
+    token: u64,
+    outcome: Outcome,
+    started_at: Millis,
+) -> Event {
+    Event::OperationDone {
+        resource: ResourceId(id.into()),
+        operation,
+        fencing_token: token,
+        outcome,
+        started_at,
+    }
+}
+
+fn crashed() -> Outcome {
+    Outcome::failed(Severity::Soft, "process 42 was killed by SIGKILL")
+}
+
+use OperationKind::{Monitor, Start, Stop};
+
+fn check(steps: Vec<(Millis, Event)>, expected: Expect) {
+    let mut executor = Executor::new(ExecutorConfig::default());
+    let mut actual = String::new();
+    for (now, event) in steps {
+        let label = event_label(&event);
+        writeln!(actual, "@{now} {label}").expect("write to a string");
+        for command in executor.handle(event, now) {
+            writeln!(actual, "  {}", command_label(&command)).expect("write to a string");
+        }
+    }
+    expected.assert_eq(&actual);
+}
+
+fn event_label(event: &Event) -> String {
+    match event {
+        Event::Assignments(list) => {
+            let items: Vec<String> = list
+                .iter()
+                .map(|a| format!("{}#{}", a.resource.id, a.fencing_token))
+                .collect();
+            format!("assignments [{}]", items.join(", "))
+        }
+        Event::Lease { valid_until } => format!("lease until {valid_until}"),
+        Event::OperationDone {
+            resource,
+            operation,
+            fencing_token,
+            outcome,
+            started_at,
+        } => {
+            format!("done {resource} {operation}#{fencing_token} (started {started_at}): {outcome}")
+        }
+        Event::Exited(resource) => format!("exited {resource}"),
+        Event::Found(list) => {
+            let items: Vec<String> = list
+                .iter()
+                .map(|a| format!("{}#{}", a.resource.id, a.fencing_token))
+                .collect();
+            format!("found [{}]", items.join(", "))
+        }
+        Event::Tick => "tick".to_owned(),
+    }
+}
+
+fn command_label(command: &Command) -> String {
+    match command {
+        Command::Run {
+            resource,
+            operation,
+            fencing_token,
+            timeout,
+            interval,
+            started_at,
+        } => {
+            format!(
+                "run {} {operation}#{fencing_token} timeout={timeout:?} interval={interval:?} at={started_at}",
+                resource.id
+            )
+        }
+        Command::Cancel { resource } => format!("cancel {resource}"),
+        Command::Report(record) => format!(
+            "report {} {}#{} {}..{}: {} -> {}",
+            record.resource,
+            record.operation,
+            record.fencing_token,
+            record.started_at,
+            record.finished_at,
+            record.outcome,
+            record.state_after
+        ),
+    }
+}
+
+#[test]
+fn assigned_resource_is_started_and_reported_running() {
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (5, done("web", Start, 1, Outcome::Ok, 0)),
+            (6, Event::Tick),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @5 done web start#1 (started 0): ok
+              report web start#1 0..5: ok -> running
+            @6 tick
+        "#]],
+    );
+}
+
+#[test]
+fn nothing_is_started_before_the_first_assignment_set() {
+    check(
+        vec![
+            (
+                0,
+                Event::Lease {
+                    valid_until: 10_000,
+                },
+            ),
+            (20, Event::Tick),
+        ],
+        expect![[r#"
+            @0 lease until 10000
+            @20 tick
+        "#]],
+    );
+}
+
+#[test]
+fn unique_resource_waits_for_a_lease_longer_than_the_fence_margin() {
+    check(
+        vec![
+            (0, assign(&[vip(1)])),
+            (10, Event::Lease { valid_until: 160 }),
+            (20, Event::Lease { valid_until: 1_000 }),
+        ],
+        expect![[r#"
+            @0 assignments [vip#1]
+            @10 lease until 160
+            @20 lease until 1000
+              run vip start#1 timeout=20s interval=0ns at=20
+        "#]],
+    );
+}
+
+#[test]
+fn unique_resource_is_stopped_before_the_lease_ends_and_restarted_on_renewal() {
+    check(
+        vec![
+            (0, Event::Lease { valid_until: 1_000 }),
+            (0, assign(&[vip(1)])),
+            (5, done("vip", Start, 1, Outcome::Ok, 0)),
+            (849, Event::Tick),
+            (850, Event::Tick),
+            (860, done("vip", Stop, 1, Outcome::Ok, 850)),
+            (900, Event::Lease { valid_until: 2_000 }),
+        ],
+        expect![[r#"
+            @0 lease until 1000
+            @0 assignments [vip#1]
+              run vip start#1 timeout=20s interval=0ns at=0
+            @5 done vip start#1 (started 0): ok
+              report vip start#1 0..5: ok -> running
+            @849 tick
+            @850 tick
+              run vip stop#1 timeout=150ms interval=0ns at=850
+            @860 done vip stop#1 (started 850): ok
+              report vip stop#1 850..860: ok -> stopped
+            @900 lease until 2000
+              run vip start#1 timeout=20s interval=0ns at=900
+        "#]],
+    );
+}
+
+#[test]
+fn self_fencing_abandons_a_running_start_or_monitor() {
+    let mut vip2 = resource("vip2", true);
+    vip2.options.monitor_interval = Duration::from_millis(800);
+    let vip2 = Assignment {
+        resource: vip2,
+        fencing_token: 1,
+    };
+    check(
+        vec![
+            (0, Event::Lease { valid_until: 1_000 }),
+            (0, assign(&[vip(1), vip2])),
+            (5, done("vip2", Start, 1, Outcome::Ok, 0)),
+            (805, Event::Tick),
+            (850, Event::Tick),
+            (860, done("vip", Start, 1, Outcome::Ok, 0)),
+            (861, done("vip2", Monitor, 1, Outcome::Ok, 805)),
+        ],
+        expect![[r#"
+            @0 lease until 1000
+            @0 assignments [vip#1, vip2#1]
+              run vip start#1 timeout=20s interval=0ns at=0
+              run vip2 start#1 timeout=20s interval=0ns at=0
+            @5 done vip2 start#1 (started 0): ok
+              report vip2 start#1 0..5: ok -> running
+            @805 tick
+              run vip2 monitor#1 timeout=20s interval=800ms at=805
+            @850 tick
+              cancel vip
+              cancel vip2
+              run vip stop#1 timeout=150ms interval=0ns at=850
+              run vip2 stop#1 timeout=150ms interval=0ns at=850
+            @860 done vip start#1 (started 0): ok
+            @861 done vip2 monitor#1 (started 805): ok
+        "#]],
+    );
+}
+
+#[test]
+fn running_resource_is_monitored_every_interval() {
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (5, done("web", Start, 1, Outcome::Ok, 0)),
+            (1_004, Event::Tick),
+            (1_005, Event::Tick),
+            (1_010, done("web", Monitor, 1, Outcome::Ok, 1_005)),
+            (2_009, Event::Tick),
+            (2_010, Event::Tick),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @5 done web start#1 (started 0): ok
+              report web start#1 0..5: ok -> running
+            @1004 tick
+            @1005 tick
+              run web monitor#1 timeout=20s interval=1s at=1005
+            @1010 done web monitor#1 (started 1005): ok
+            @2009 tick
+            @2010 tick
+              run web monitor#1 timeout=20s interval=1s at=2010
+        "#]],
+    );
+}
+
+#[test]
+fn process_exit_triggers_a_monitor_at_once() {
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (5, done("web", Start, 1, Outcome::Ok, 0)),
+            (300, Event::Exited(ResourceId("web".into()))),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @5 done web start#1 (started 0): ok
+              report web start#1 0..5: ok -> running
+            @300 exited web
+              run web monitor#1 timeout=20s interval=1s at=300
+        "#]],
+    );
+}
+
+#[test]
+fn monitor_failure_is_reported_cleaned_up_and_not_restarted() {
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (5, done("web", Start, 1, Outcome::Ok, 0)),
+            (300, Event::Exited(ResourceId("web".into()))),
+            (302, done("web", Monitor, 1, crashed(), 300)),
+            (305, done("web", Stop, 1, Outcome::Ok, 302)),
+            (5_000, Event::Tick),
+            (5_001, assign(&[web(1)])),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @5 done web start#1 (started 0): ok
+              report web start#1 0..5: ok -> running
+            @300 exited web
+              run web monitor#1 timeout=20s interval=1s at=300
+            @302 done web monitor#1 (started 300): failed (soft): process 42 was killed by SIGKILL
+              report web monitor#1 300..302: failed (soft): process 42 was killed by SIGKILL -> failed: monitor failed: process 42 was killed by SIGKILL
+              run web stop#1 timeout=5s interval=0ns at=302
+            @305 done web stop#1 (started 302): ok
+              report web stop#1 302..305: ok -> stopped
+            @5000 tick
+            @5001 assignments [web#1]
+        "#]],
+    );
+}
+
+#[test]
+fn new_fencing_token_restarts_in_place() {
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (5, done("web", Start, 1, Outcome::Ok, 0)),
+            (100, assign(&[web(2)])),
+            (110, done("web", Stop, 1, Outcome::Ok, 100)),
+            (120, done("web", Start, 2, Outcome::Ok, 110)),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @5 done web start#1 (started 0): ok
+              report web start#1 0..5: ok -> running
+            @100 assignments [web#2]
+              run web stop#1 timeout=5s interval=0ns at=100
+            @110 done web stop#1 (started 100): ok
+              report web stop#1 100..110: ok -> stopped
+              run web start#2 timeout=20s interval=0ns at=110
+            @120 done web start#2 (started 110): ok
+              report web start#2 110..120: ok -> running
+        "#]],
+    );
+}
+
+#[test]
+fn restart_after_a_crash_needs_a_new_token() {
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (5, done("web", Start, 1, Outcome::Ok, 0)),
+            (300, Event::Exited(ResourceId("web".into()))),
+            (302, done("web", Monitor, 1, crashed(), 300)),
+            (303, assign(&[web(2)])),
+            (305, done("web", Stop, 1, Outcome::Ok, 302)),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @5 done web start#1 (started 0): ok
+              report web start#1 0..5: ok -> running
+            @300 exited web
+              run web monitor#1 timeout=20s interval=1s at=300
+            @302 done web monitor#1 (started 300): failed (soft): process 42 was killed by SIGKILL
+              report web monitor#1 300..302: failed (soft): process 42 was killed by SIGKILL -> failed: monitor failed: process 42 was killed by SIGKILL
+              run web stop#1 timeout=5s interval=0ns at=302
+            @303 assignments [web#2]
+            @305 done web stop#1 (started 302): ok
+              report web stop#1 302..305: ok -> stopped
+              run web start#2 timeout=20s interval=0ns at=305
+        "#]],
+    );
+}
+
+#[test]
+fn unassigned_resource_is_stopped_and_forgotten() {
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (5, done("web", Start, 1, Outcome::Ok, 0)),
+            (100, assign(&[])),
+            (110, done("web", Stop, 1, Outcome::Ok, 100)),
+            (2_000, Event::Tick),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @5 done web start#1 (started 0): ok
+              report web start#1 0..5: ok -> running
+            @100 assignments []
+              run web stop#1 timeout=5s interval=0ns at=100
+            @110 done web stop#1 (started 100): ok
+              report web stop#1 100..110: ok -> stopped
+            @2000 tick
+        "#]],
+    );
+}
+
+#[test]
+fn only_one_operation_runs_per_resource() {
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (1, assign(&[web(2)])),
+            (2, assign(&[])),
+            (3, assign(&[web(3)])),
+            (10, done("web", Start, 1, Outcome::Ok, 0)),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @1 assignments [web#2]
+            @2 assignments []
+            @3 assignments [web#3]
+            @10 done web start#1 (started 0): ok
+              report web start#1 0..10: ok -> running
+              run web stop#1 timeout=5s interval=0ns at=10
+        "#]],
+    );
+}
+
+#[test]
+fn stale_operation_outcomes_are_ignored() {
+    check(
+        vec![
+            (0, assign(&[web(2)])),
+            (5, done("web", Start, 1, Outcome::Ok, 0)),
+            (6, done("web", Start, 2, Outcome::Ok, 3)),
+            (7, done("web", Stop, 2, Outcome::Ok, 0)),
+            (8, done("db", Start, 2, Outcome::Ok, 0)),
+            (9, done("web", Start, 2, Outcome::Ok, 0)),
+        ],
+        expect![[r#"
+            @0 assignments [web#2]
+              run web start#2 timeout=20s interval=0ns at=0
+            @5 done web start#1 (started 0): ok
+            @6 done web start#2 (started 3): ok
+            @7 done web stop#2 (started 0): ok
+            @8 done db start#2 (started 0): ok
+            @9 done web start#2 (started 0): ok
+              report web start#2 0..9: ok -> running
+        "#]],
+    );
+}
+
+#[test]
+fn monitor_gives_way_to_a_stop_and_its_late_outcome_is_ignored() {
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (5, done("web", Start, 1, Outcome::Ok, 0)),
+            (1_005, Event::Tick),
+            (1_006, assign(&[])),
+            (1_010, done("web", Monitor, 1, Outcome::Ok, 1_005)),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @5 done web start#1 (started 0): ok
+              report web start#1 0..5: ok -> running
+            @1005 tick
+              run web monitor#1 timeout=20s interval=1s at=1005
+            @1006 assignments []
+              cancel web
+              run web stop#1 timeout=5s interval=0ns at=1006
+            @1010 done web monitor#1 (started 1005): ok
+        "#]],
+    );
+}
+
+#[test]
+fn failed_start_is_reported_then_stopped_to_clean_up() {
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (20_000, done("web", Start, 1, Outcome::Timeout, 0)),
+            (20_010, done("web", Stop, 1, Outcome::Ok, 20_000)),
+            (20_020, Event::Tick),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @20000 done web start#1 (started 0): timed out
+              report web start#1 0..20000: timed out -> failed: start timed out after 20s
+              run web stop#1 timeout=5s interval=0ns at=20000
+            @20010 done web stop#1 (started 20000): ok
+              report web stop#1 20000..20010: ok -> stopped
+            @20020 tick
+        "#]],
+    );
+}
+
+#[test]
+fn failed_stop_is_reported_and_retried_with_backoff() {
+    let stuck = Outcome::failed(Severity::Hard, "process group 42 survived SIGKILL");
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (5, done("web", Start, 1, Outcome::Ok, 0)),
+            (100, assign(&[])),
+            (5_100, done("web", Stop, 1, stuck.clone(), 100)),
+            (6_099, Event::Tick),
+            (6_100, Event::Tick),
+            (6_200, done("web", Stop, 1, stuck, 6_100)),
+            (8_199, Event::Tick),
+            (8_200, Event::Tick),
+            (8_210, done("web", Stop, 1, Outcome::Ok, 8_200)),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @5 done web start#1 (started 0): ok
+              report web start#1 0..5: ok -> running
+            @100 assignments []
+              run web stop#1 timeout=5s interval=0ns at=100
+            @5100 done web stop#1 (started 100): failed (hard): process group 42 survived SIGKILL
+              report web stop#1 100..5100: failed (hard): process group 42 survived SIGKILL -> failed: stop failed: process group 42 survived SIGKILL
+            @6099 tick
+            @6100 tick
+              run web stop#1 timeout=5s interval=0ns at=6100
+            @6200 done web stop#1 (started 6100): failed (hard): process group 42 survived SIGKILL
+              report web stop#1 6100..6200: failed (hard): process group 42 survived SIGKILL -> failed: stop failed: process group 42 survived SIGKILL
+            @8199 tick
+            @8200 tick
+              run web stop#1 timeout=5s interval=0ns at=8200
+            @8210 done web stop#1 (started 8200): ok
+              report web stop#1 8200..8210: ok -> stopped
+        "#]],
+    );
+}
+
+#[test]
+fn found_resources_wait_for_assignments_then_are_adopted_or_stopped() {
+    check(
+        vec![
+            (
+                0,
+                Event::Found(vec![
+                    web(3),
+                    Assignment {
+                        resource: resource("db", false),
+                        fencing_token: 2,
+                    },
+                ]),
+            ),
+            (20, Event::Tick),
+            (
+                40,
+                assign(&[Assignment {
+                    resource: resource("db", false),
+                    fencing_token: 2,
+                }]),
+            ),
+            (45, done("db", Monitor, 2, Outcome::Ok, 40)),
+            (50, done("web", Stop, 3, Outcome::Ok, 40)),
+        ],
+        expect![[r#"
+            @0 found [web#3, db#2]
+            @20 tick
+            @40 assignments [db#2]
+              run web stop#3 timeout=5s interval=0ns at=40
+              run db monitor#2 timeout=20s interval=0ns at=40
+            @45 done db monitor#2 (started 40): ok
+              report db monitor#2 40..45: ok -> running
+            @50 done web stop#3 (started 40): ok
+              report web stop#3 40..50: ok -> stopped
+        "#]],
+    );
+}
+
+#[test]
+fn found_resource_not_running_is_started() {
+    check(
+        vec![
+            (0, Event::Found(vec![web(3)])),
+            (40, assign(&[web(3)])),
+            (45, done("web", Monitor, 3, Outcome::NotRunning, 40)),
+            (60, done("web", Start, 3, Outcome::Ok, 45)),
+        ],
+        expect![[r#"
+            @0 found [web#3]
+            @40 assignments [web#3]
+              run web monitor#3 timeout=20s interval=0ns at=40
+            @45 done web monitor#3 (started 40): not running
+              report web monitor#3 40..45: not running -> stopped
+              run web start#3 timeout=20s interval=0ns at=45
+            @60 done web start#3 (started 45): ok
+              report web start#3 45..60: ok -> running
+        "#]],
+    );
+}
+
+#[test]
+fn found_unique_resource_without_a_lease_is_fenced_at_once() {
+    check(
+        vec![
+            (0, Event::Found(vec![vip(4)])),
+            (5, done("vip", Stop, 4, Outcome::Ok, 0)),
+        ],
+        expect![[r#"
+            @0 found [vip#4]
+              run vip stop#4 timeout=100ms interval=0ns at=0
+            @5 done vip stop#4 (started 0): ok
+              report vip stop#4 0..5: ok -> stopped
+        "#]],
+    );
+}
+
+#[test]
+fn long_failure_reasons_are_cut() {
+    let mut executor = Executor::new(ExecutorConfig::default());
+    executor.handle(assign(&[web(1)]), 0);
+    let long = Outcome::failed(Severity::Soft, "é".repeat(5_000));
+    let commands = executor.handle(done("web", Start, 1, long, 0), 5);
+    let Some(Command::Report(record)) = commands.first() else {
+        panic!("expected a report first, got {commands:?}");
+    };
+    let Outcome::Failed { reason, .. } = &record.outcome else {
+        panic!("expected a failure, got {:?}", record.outcome);
+    };
+    assert!(
+        reason.len() <= crate::limits::REASON_BYTES_MAX,
+        "reason is {} bytes",
+        reason.len()
+    );
+    assert!(reason.starts_with("éé"));
+}
+
+#[test]
+fn instances_show_state_token_and_running_operation() {
+    let mut executor = Executor::new(ExecutorConfig::default());
+    executor.handle(assign(&[web(1)]), 0);
+    executor.handle(done("web", Start, 1, Outcome::Ok, 0), 5);
+    executor.handle(Event::Tick, 1_005);
+    let views: Vec<String> = executor
+        .instances()
+        .map(|(id, view)| format!("{id}: {view:?}"))
+        .collect();
+    expect![[r#"
+        [
+            "web: InstanceView { state: Running, fencing_token: 1, assigned_token: Some(1), operation: Some(Monitor), next_monitor_at: Some(1005) }",
+        ]
+    "#]].assert_debug_eq(&views);
+}

@@ -1,0 +1,172 @@
+//! The values that go in and out of the executor's state machine: events, commands,
+//! reports and the read-only view of each instance.
+
+use model::{Millis, Resource, ResourceId, ResourceState};
+use resource_agents::Outcome;
+use std::fmt;
+use std::time::Duration;
+
+/// What the master wants this node to run.
+///
+/// A new fencing token for the same resource means "a new grant": if the instance runs
+/// under an older token, the executor stops it and starts it again. This is how the master
+/// asks for a restart in place after a failure.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Assignment {
+    /// The resource, as configured when the master wrote the assignment.
+    pub resource: Resource,
+    /// Grows with every new grant of the resource, cluster-wide.
+    pub fencing_token: u64,
+}
+
+/// One input of the state machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The full set of assignments for this node, replacing the previous set. Resources not
+    /// in the set are stopped if they run.
+    Assignments(Vec<Assignment>),
+    /// This node's lease: unique resources may run only while `now < valid_until`, on the
+    /// same clock as the `now` given to [`crate::Executor::handle`].
+    Lease { valid_until: Millis },
+    /// An operation that a [`Command::Run`] asked for has finished.
+    OperationDone {
+        resource: ResourceId,
+        operation: OperationKind,
+        fencing_token: u64,
+        outcome: Outcome,
+        /// The `started_at` of the [`Command::Run`], echoed back.
+        started_at: Millis,
+    },
+    /// A supervised process of this resource exited (a hint from the resource agent's
+    /// exit events): monitor it now.
+    Exited(ResourceId),
+    /// Resources that an earlier life of this executor may have left running, as recorded
+    /// in their state directories. The runtime sends it once, before anything else. Until
+    /// the first [`Event::Assignments`] they are left alone (except by self-fencing); then
+    /// the unassigned ones are stopped and the assigned ones probed and adopted.
+    Found(Vec<Assignment>),
+    /// Time passed: run what became due.
+    Tick,
+}
+
+/// Which resource-agent operation to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OperationKind {
+    Start,
+    Stop,
+    Monitor,
+}
+
+/// One output of the state machine, for the runtime to carry out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Run a resource-agent operation and answer with [`Event::OperationDone`].
+    Run {
+        resource: Resource,
+        operation: OperationKind,
+        fencing_token: u64,
+        timeout: Duration,
+        /// The monitor interval for recurring monitors; zero for everything else, including
+        /// the one-shot probe that finds out whether a resource already runs.
+        interval: Duration,
+        /// Echo it in [`Event::OperationDone`], so a late answer to an older run is ignored.
+        started_at: Millis,
+    },
+    /// Abandon the operation running for this resource (its answer, if any, is ignored).
+    /// Only monitors, and starts when the lease ends, are abandoned, so that a stop can run
+    /// at once.
+    Cancel { resource: ResourceId },
+    /// Tell the cluster (the integrator writes it to the cmdb).
+    Report(OperationRecord),
+}
+
+/// The outcome of one operation, for the cmdb. Recurring monitors that find the resource
+/// healthy are not reported; everything else is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperationRecord {
+    pub resource: ResourceId,
+    pub operation: OperationKind,
+    /// The grant the operation ran under; the master ignores records of older grants.
+    pub fencing_token: u64,
+    /// The resource agent's outcome; a failure reason is cut to a bounded length.
+    pub outcome: Outcome,
+    pub started_at: Millis,
+    pub finished_at: Millis,
+    /// The instance's state once the outcome is applied.
+    pub state_after: InstanceState,
+}
+
+/// What the executor believes about one resource on this node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InstanceState {
+    /// Started, and the latest monitor (if any) found it healthy.
+    Running,
+    /// Nothing of it runs here.
+    Stopped,
+    /// A start, monitor or stop failed: it may be half running. The executor stops it to
+    /// clean up but does not start it again under the same fencing token.
+    Failed { reason: String },
+    /// Found in a state directory and not probed yet; never appears in a report.
+    Unknown,
+}
+
+impl InstanceState {
+    /// The cmdb's word for this state.
+    pub fn resource_state(&self) -> ResourceState {
+        match self {
+            InstanceState::Running => ResourceState::Running,
+            InstanceState::Stopped => ResourceState::Stopped,
+            InstanceState::Failed { .. } => ResourceState::Failed,
+            InstanceState::Unknown => ResourceState::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for InstanceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InstanceState::Failed { reason } => write!(f, "failed: {reason}"),
+            other => write!(f, "{}", other.resource_state()),
+        }
+    }
+}
+
+impl fmt::Display for OperationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OperationKind::Start => "start",
+            OperationKind::Stop => "stop",
+            OperationKind::Monitor => "monitor",
+        })
+    }
+}
+
+/// A read-only view of one instance, for status and debugging.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceView {
+    pub state: InstanceState,
+    /// The grant the instance runs or last ran under.
+    pub fencing_token: u64,
+    /// The grant in the current assignment set, if the resource is assigned here.
+    pub assigned_token: Option<u64>,
+    /// The operation running now, if any.
+    pub operation: Option<OperationKind>,
+    /// When the next recurring monitor is due, while running.
+    pub next_monitor_at: Option<Millis>,
+}
+
+/// How the executor behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecutorConfig {
+    /// Unique resources are stopped this long before the lease ends, and started only while
+    /// more than this is left of it.
+    pub fence_margin: Duration,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        ExecutorConfig {
+            fence_margin: crate::limits::FENCE_MARGIN_DEFAULT,
+        }
+    }
+}
