@@ -1,1 +1,433 @@
-//! placeholder
+//! The thin runtime around [`Executor`]: it reads the clock, runs operations as tasks,
+//! feeds their outcomes back, forwards process-exit hints, ticks every
+//! [`TICK_INTERVAL`] and hands reports to the integrator.
+//!
+//! At startup it feeds the lease end and the assignment records left by an earlier life
+//! (see `records.rs`), so that unassigned leftovers get stopped and assigned ones are
+//! probed and adopted instead of started twice.
+//!
+//! Shutdown stops no resource: the agent restarting (an upgrade, a crash) must not bounce
+//! services. Unique resources stay safe because the lease still bounds them; the next
+//! agent adopts them. Shutdown waits for running operations, up to [`SHUTDOWN_GRACE`], and
+//! joins every task it started.
+
+mod records;
+
+use crate::executor::Executor;
+use crate::limits::{
+    EXIT_QUEUE_MAX, OPERATION_BACKSTOP_GRACE, REPORT_QUEUE_MAX, SHUTDOWN_GRACE, TICK_INTERVAL,
+};
+use crate::types::{Assignment, Command, Event, OperationKind, OperationRecord};
+use model::{Millis, Resource, ResourceId};
+use resource_agents::{OperationRequest, Outcome, ResourceAgent, Severity};
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::{AbortHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+/// The resource agents of this node, by type name: created on first use with
+/// `resource_agents::builtin` and kept, since the process agent owns the tasks that reap
+/// its children.
+pub struct Agents {
+    ocf_root: PathBuf,
+    by_type: HashMap<String, Arc<dyn ResourceAgent>>,
+}
+
+impl Agents {
+    /// No agent yet; OCF scripts are looked up under `ocf_root` (usually `/usr/lib/ocf`).
+    pub fn new(ocf_root: impl Into<PathBuf>) -> Agents {
+        Agents {
+            ocf_root: ocf_root.into(),
+            by_type: HashMap::new(),
+        }
+    }
+
+    /// Uses `agent` for its type instead of the built-in one (a fake in tests or the
+    /// simulator, or an agent the integrator also uses elsewhere).
+    pub fn insert(&mut self, agent: Arc<dyn ResourceAgent>) {
+        self.by_type.insert(agent.type_name().to_owned(), agent);
+    }
+
+    /// The agent for `type_name`, and whether it was just created.
+    fn get(&mut self, type_name: &str) -> Result<(Arc<dyn ResourceAgent>, bool), String> {
+        if let Some(agent) = self.by_type.get(type_name) {
+            return Ok((Arc::clone(agent), false));
+        }
+        let agent = resource_agents::builtin(type_name, &self.ocf_root)
+            .map_err(|error| error.to_string())?;
+        self.by_type
+            .insert(type_name.to_owned(), Arc::clone(&agent));
+        Ok((agent, true))
+    }
+}
+
+/// Where and as whom the runtime runs operations.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Each resource gets `state_root/<resource id>` as its state directory; the runtime
+    /// also keeps its records there. It must survive agent restarts.
+    pub state_root: PathBuf,
+    /// This node's name, given to resource agents.
+    pub node_name: String,
+    /// The clock of `now` and of the lease's `valid_until`, in milliseconds. It must be the
+    /// same across agent restarts for the recorded lease to mean anything:
+    /// [`crate::wall_clock_ms`] is.
+    pub clock: fn() -> Millis,
+}
+
+/// Runs `executor` until `shutdown` is cancelled, then returns it.
+///
+/// `inputs` carries assignments and leases from the integrator; if it closes, the runtime
+/// keeps monitoring and fencing until shutdown, since stopping silently would leave unique
+/// resources running past their lease. Reports wait in a bounded queue while `reports` is
+/// full; past [`REPORT_QUEUE_MAX`] the oldest are dropped, with a warning.
+pub async fn run(
+    executor: Executor,
+    agents: Agents,
+    config: RuntimeConfig,
+    mut inputs: mpsc::Receiver<Event>,
+    reports: mpsc::Sender<OperationRecord>,
+    shutdown: CancellationToken,
+) -> Executor {
+    let (exits_sender, mut exits) = mpsc::channel(EXIT_QUEUE_MAX);
+    let mut runtime = Runtime {
+        executor,
+        agents,
+        config,
+        tasks: JoinSet::new(),
+        running: HashMap::new(),
+        pending: VecDeque::new(),
+        watchers: JoinSet::new(),
+        exits_sender,
+        watchers_stop: shutdown.child_token(),
+    };
+    runtime.watch_inserted_agents();
+    runtime.recover();
+    let mut ticker = tokio::time::interval(TICK_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut inputs_open = true;
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            Some(joined) = runtime.tasks.join_next_with_id() => runtime.joined(joined),
+            Some(resource) = exits.recv() => runtime.feed(Event::Exited(resource)),
+            event = inputs.recv(), if inputs_open => match event {
+                Some(event) => runtime.feed(event),
+                None => {
+                    tracing::warn!("Executor inputs closed, monitoring and fencing go on");
+                    inputs_open = false;
+                }
+            },
+            _ = ticker.tick() => runtime.feed(Event::Tick),
+            permit = reports.reserve(), if !runtime.pending.is_empty() => match permit {
+                Ok(permit) => permit.send(runtime.pending.pop_front().expect("not empty")),
+                Err(_) => {
+                    tracing::warn!(dropped = runtime.pending.len(), "Report receiver gone");
+                    runtime.pending.clear();
+                }
+            },
+        }
+    }
+    runtime.shut_down().await;
+    runtime.executor
+}
+
+/// What a running operation is about, to turn a panic into an outcome.
+struct Running {
+    resource: ResourceId,
+    operation: OperationKind,
+    fencing_token: u64,
+    started_at: Millis,
+    abort: AbortHandle,
+}
+
+struct Runtime {
+    executor: Executor,
+    agents: Agents,
+    config: RuntimeConfig,
+    tasks: JoinSet<Event>,
+    running: HashMap<tokio::task::Id, Running>,
+    pending: VecDeque<OperationRecord>,
+    watchers: JoinSet<()>,
+    exits_sender: mpsc::Sender<ResourceId>,
+    watchers_stop: CancellationToken,
+}
+
+impl Runtime {
+    /// Feeds what an earlier life left: the lease first, so found unique resources it
+    /// still covers are not fenced, then the records.
+    fn recover(&mut self) {
+        if let Some(valid_until) = records::read_lease(&self.config.state_root) {
+            self.feed(Event::Lease { valid_until });
+        }
+        let found = records::scan(&self.config.state_root);
+        if !found.is_empty() {
+            tracing::info!(count = found.len(), "Found resources from an earlier agent");
+        }
+        self.feed(Event::Found(found));
+    }
+
+    fn feed(&mut self, event: Event) {
+        if let Event::Lease { valid_until } = &event
+            && let Err(error) = records::write_lease(&self.config.state_root, *valid_until)
+        {
+            tracing::warn!(error = %error, "Cannot record the lease");
+        }
+        let now = (self.config.clock)();
+        for command in self.executor.handle(event, now) {
+            self.carry_out(command);
+        }
+    }
+
+    fn carry_out(&mut self, command: Command) {
+        match command {
+            Command::Run {
+                resource,
+                operation,
+                fencing_token,
+                timeout,
+                interval,
+                started_at,
+            } => {
+                let run = RunSpec {
+                    resource,
+                    operation,
+                    fencing_token,
+                    timeout,
+                    interval,
+                    started_at,
+                };
+                self.spawn(run);
+            }
+            Command::Cancel { resource } => {
+                for running in self.running.values().filter(|r| r.resource == resource) {
+                    tracing::debug!(
+                        resource = %resource,
+                        operation = %running.operation,
+                        "Abandoning operation"
+                    );
+                    running.abort.abort();
+                }
+            }
+            Command::Report(record) => {
+                if self.pending.len() >= REPORT_QUEUE_MAX {
+                    self.pending.pop_front();
+                    tracing::warn!("Report queue full, dropping the oldest report");
+                }
+                self.pending.push_back(record);
+            }
+        }
+    }
+
+    fn spawn(&mut self, run: RunSpec) {
+        let agent = match self.agents.get(&run.resource.type_name) {
+            Ok((agent, created)) => {
+                if created {
+                    self.watch(&agent);
+                }
+                Ok(agent)
+            }
+            Err(reason) => Err(reason),
+        };
+        let state_dir = records::state_dir(&self.config.state_root, &run.resource.id);
+        let node_name = self.config.node_name.clone();
+        let resource = run.resource.id.clone();
+        let (operation, fencing_token, started_at) =
+            (run.operation, run.fencing_token, run.started_at);
+        let abort = self
+            .tasks
+            .spawn(async move { operate(agent, state_dir, node_name, run).await });
+        let running = Running {
+            resource,
+            operation,
+            fencing_token,
+            started_at,
+            abort,
+        };
+        self.running.insert(running.abort.id(), running);
+    }
+
+    fn joined(&mut self, joined: Result<(tokio::task::Id, Event), tokio::task::JoinError>) {
+        let id = match &joined {
+            Ok((id, _)) => *id,
+            Err(error) => error.id(),
+        };
+        let running = self.running.remove(&id);
+        match joined {
+            Ok((_, event)) => self.feed(event),
+            Err(error) if error.is_cancelled() => {}
+            Err(error) => {
+                // A panicking resource agent is a bug; the operation still needs an outcome.
+                let running = running.expect("every task is registered when spawned");
+                tracing::error!(resource = %running.resource, error = %error, "Operation panicked");
+                self.feed(Event::OperationDone {
+                    resource: running.resource,
+                    operation: running.operation,
+                    fencing_token: running.fencing_token,
+                    outcome: Outcome::failed(Severity::Hard, "the resource agent panicked"),
+                    started_at: running.started_at,
+                });
+            }
+        }
+    }
+
+    fn watch_inserted_agents(&mut self) {
+        let agents: Vec<_> = self.agents.by_type.values().cloned().collect();
+        for agent in agents {
+            self.watch(&agent);
+        }
+    }
+
+    /// Forwards the agent's process-exit hints, if it has any, until shutdown.
+    fn watch(&mut self, agent: &Arc<dyn ResourceAgent>) {
+        let Some(mut exit_events) = agent.exit_events() else {
+            return;
+        };
+        let exits = self.exits_sender.clone();
+        let stop = self.watchers_stop.clone();
+        self.watchers.spawn(async move {
+            loop {
+                let resource = tokio::select! {
+                    () = stop.cancelled() => return,
+                    received = exit_events.recv() => match received {
+                        Ok(resource) => resource,
+                        // Hints only: a lost one delays detection to the next monitor.
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                };
+                if exits.send(resource).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    async fn shut_down(&mut self) {
+        self.watchers_stop.cancel();
+        let waited = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if waited.is_err() {
+            tracing::warn!(
+                count = self.tasks.len(),
+                "Abandoning operations still running at shutdown"
+            );
+            self.tasks.shutdown().await;
+        }
+        while self.watchers.join_next().await.is_some() {}
+        self.running.clear();
+    }
+}
+
+/// One operation to run, as the state machine asked.
+struct RunSpec {
+    resource: Resource,
+    operation: OperationKind,
+    fencing_token: u64,
+    timeout: Duration,
+    interval: Duration,
+    started_at: Millis,
+}
+
+/// Runs one operation and turns it into the event that reports its end.
+async fn operate(
+    agent: Result<Arc<dyn ResourceAgent>, String>,
+    state_dir: Result<PathBuf, String>,
+    node_name: String,
+    run: RunSpec,
+) -> Event {
+    let outcome = match (agent, state_dir) {
+        (Ok(agent), Ok(state_dir)) => {
+            let request = OperationRequest {
+                resource: run.resource.id.clone(),
+                params: run.resource.params.clone(),
+                timeout: run.timeout,
+                interval: run.interval,
+                state_dir,
+                node_name,
+                fencing_token: run.fencing_token,
+            };
+            bounded_operation(agent.as_ref(), &run, &request).await
+        }
+        (Err(reason), _) | (_, Err(reason)) => Outcome::failed(Severity::Fatal, reason),
+    };
+    log_outcome(&run, &outcome);
+    Event::OperationDone {
+        resource: run.resource.id,
+        operation: run.operation,
+        fencing_token: run.fencing_token,
+        outcome,
+        started_at: run.started_at,
+    }
+}
+
+/// The operation, with the record kept up to date and a backstop past its own timeout.
+async fn bounded_operation(
+    agent: &dyn ResourceAgent,
+    run: &RunSpec,
+    request: &OperationRequest,
+) -> Outcome {
+    if run.operation == OperationKind::Start {
+        let assignment = Assignment {
+            resource: run.resource.clone(),
+            fencing_token: run.fencing_token,
+        };
+        if let Err(error) = records::write_assignment(&request.state_dir, &assignment) {
+            let reason = format!(
+                "cannot record the assignment in {}: {error}",
+                request.state_dir.display()
+            );
+            return Outcome::failed(Severity::Hard, reason);
+        }
+    }
+    let operation = async {
+        match run.operation {
+            OperationKind::Start => agent.start(request).await,
+            OperationKind::Stop => agent.stop(request).await,
+            OperationKind::Monitor => agent.monitor(request).await,
+        }
+    };
+    let backstop = run.timeout.saturating_add(OPERATION_BACKSTOP_GRACE);
+    let outcome = tokio::time::timeout(backstop, operation)
+        .await
+        .unwrap_or(Outcome::Timeout);
+    if run.operation == OperationKind::Stop
+        && matches!(outcome, Outcome::Ok | Outcome::NotRunning)
+        && let Err(error) = records::remove_assignment(&request.state_dir)
+    {
+        let dir = request.state_dir.display();
+        tracing::warn!(dir = %dir, error = %error, "Cannot remove the assignment record");
+    }
+    outcome
+}
+
+fn log_outcome(run: &RunSpec, outcome: &Outcome) {
+    let resource = &run.resource.id;
+    let token = run.fencing_token;
+    match (run.operation, outcome) {
+        (OperationKind::Start, Outcome::Ok) => {
+            tracing::info!(resource = %resource, token, "Resource started");
+        }
+        (OperationKind::Stop, Outcome::Ok | Outcome::NotRunning) => {
+            tracing::info!(resource = %resource, token, "Resource stopped");
+        }
+        (OperationKind::Monitor, Outcome::Ok | Outcome::NotRunning) => {
+            tracing::debug!(resource = %resource, token, outcome = %outcome, "Resource monitored");
+        }
+        (operation, outcome) => {
+            tracing::warn!(
+                resource = %resource,
+                token,
+                operation = %operation,
+                outcome = %outcome,
+                "Operation failed"
+            );
+        }
+    }
+}

@@ -5,7 +5,7 @@
 //! (`UPDATE_EXPECT=1` rewrites them). Resources monitor every second with 20 s timeouts
 //! (stop: 5 s) and the fence margin is the default 150 ms, so the numbers stay readable.
 
-use crate::{Assignment, Command, Event, Executor, ExecutorConfig, OperationKind};
+use crate::{Assignment, Command, Event, Executor, ExecutorConfig, InstanceState, OperationKind};
 use expect_test::{Expect, expect};
 use model::{Millis, Resource, ResourceId, ResourceOptions};
 use resource_agents::{Outcome, Severity};
@@ -63,7 +63,7 @@ fn done(
 }
 
 fn crashed() -> Outcome {
-    Outcome::failed(Severity::Soft, "process 42 was killed by SIGKILL")
+    Outcome::failed(Severity::Soft, "killed by SIGKILL")
 }
 
 use OperationKind::{Monitor, Start, Stop};
@@ -123,21 +123,27 @@ fn command_label(command: &Command) -> String {
             started_at,
         } => {
             format!(
-                "run {} {operation}#{fencing_token} timeout={timeout:?} interval={interval:?} at={started_at}",
+                "run {} {operation}#{fencing_token} timeout={timeout:?} interval={interval:?} \
+                 at={started_at}",
                 resource.id
             )
         }
         Command::Cancel { resource } => format!("cancel {resource}"),
-        Command::Report(record) => format!(
-            "report {} {}#{} {}..{}: {} -> {}",
-            record.resource,
-            record.operation,
-            record.fencing_token,
-            record.started_at,
-            record.finished_at,
-            record.outcome,
-            record.state_after
-        ),
+        Command::Report(record) => {
+            let state = match &record.state_after {
+                InstanceState::Failed { reason } => format!("failed\n    because {reason}"),
+                other => other.to_string(),
+            };
+            format!(
+                "report {} {}#{} {}..{}: {} -> {state}",
+                record.resource,
+                record.operation,
+                record.fencing_token,
+                record.started_at,
+                record.finished_at,
+                record.outcome,
+            )
+        }
     }
 }
 
@@ -328,8 +334,9 @@ fn monitor_failure_is_reported_cleaned_up_and_not_restarted() {
               report web start#1 0..5: ok -> running
             @300 exited web
               run web monitor#1 timeout=20s interval=1s at=300
-            @302 done web monitor#1 (started 300): failed (soft): process 42 was killed by SIGKILL
-              report web monitor#1 300..302: failed (soft): process 42 was killed by SIGKILL -> failed: monitor failed: process 42 was killed by SIGKILL
+            @302 done web monitor#1 (started 300): failed (soft): killed by SIGKILL
+              report web monitor#1 300..302: failed (soft): killed by SIGKILL -> failed
+                because monitor failed: killed by SIGKILL
               run web stop#1 timeout=5s interval=0ns at=302
             @305 done web stop#1 (started 302): ok
               report web stop#1 302..305: ok -> stopped
@@ -383,8 +390,9 @@ fn restart_after_a_crash_needs_a_new_token() {
               report web start#1 0..5: ok -> running
             @300 exited web
               run web monitor#1 timeout=20s interval=1s at=300
-            @302 done web monitor#1 (started 300): failed (soft): process 42 was killed by SIGKILL
-              report web monitor#1 300..302: failed (soft): process 42 was killed by SIGKILL -> failed: monitor failed: process 42 was killed by SIGKILL
+            @302 done web monitor#1 (started 300): failed (soft): killed by SIGKILL
+              report web monitor#1 300..302: failed (soft): killed by SIGKILL -> failed
+                because monitor failed: killed by SIGKILL
               run web stop#1 timeout=5s interval=0ns at=302
             @303 assignments [web#2]
             @305 done web stop#1 (started 302): ok
@@ -503,7 +511,8 @@ fn failed_start_is_reported_then_stopped_to_clean_up() {
             @0 assignments [web#1]
               run web start#1 timeout=20s interval=0ns at=0
             @20000 done web start#1 (started 0): timed out
-              report web start#1 0..20000: timed out -> failed: start timed out after 20s
+              report web start#1 0..20000: timed out -> failed
+                because start timed out after 20s
               run web stop#1 timeout=5s interval=0ns at=20000
             @20010 done web stop#1 (started 20000): ok
               report web stop#1 20000..20010: ok -> stopped
@@ -514,7 +523,7 @@ fn failed_start_is_reported_then_stopped_to_clean_up() {
 
 #[test]
 fn failed_stop_is_reported_and_retried_with_backoff() {
-    let stuck = Outcome::failed(Severity::Hard, "process group 42 survived SIGKILL");
+    let stuck = Outcome::failed(Severity::Hard, "group survived SIGKILL");
     check(
         vec![
             (0, assign(&[web(1)])),
@@ -535,13 +544,15 @@ fn failed_stop_is_reported_and_retried_with_backoff() {
               report web start#1 0..5: ok -> running
             @100 assignments []
               run web stop#1 timeout=5s interval=0ns at=100
-            @5100 done web stop#1 (started 100): failed (hard): process group 42 survived SIGKILL
-              report web stop#1 100..5100: failed (hard): process group 42 survived SIGKILL -> failed: stop failed: process group 42 survived SIGKILL
+            @5100 done web stop#1 (started 100): failed (hard): group survived SIGKILL
+              report web stop#1 100..5100: failed (hard): group survived SIGKILL -> failed
+                because stop failed: group survived SIGKILL
             @6099 tick
             @6100 tick
               run web stop#1 timeout=5s interval=0ns at=6100
-            @6200 done web stop#1 (started 6100): failed (hard): process group 42 survived SIGKILL
-              report web stop#1 6100..6200: failed (hard): process group 42 survived SIGKILL -> failed: stop failed: process group 42 survived SIGKILL
+            @6200 done web stop#1 (started 6100): failed (hard): group survived SIGKILL
+              report web stop#1 6100..6200: failed (hard): group survived SIGKILL -> failed
+                because stop failed: group survived SIGKILL
             @8199 tick
             @8200 tick
               run web stop#1 timeout=5s interval=0ns at=8200
@@ -656,11 +667,20 @@ fn instances_show_state_token_and_running_operation() {
     executor.handle(Event::Tick, 1_005);
     let views: Vec<String> = executor
         .instances()
-        .map(|(id, view)| format!("{id}: {view:?}"))
+        .map(|(id, view)| {
+            format!(
+                "{id}: {} token {} assigned {:?} running {:?} next monitor {:?}",
+                view.state,
+                view.fencing_token,
+                view.assigned_token,
+                view.operation,
+                view.next_monitor_at
+            )
+        })
         .collect();
     expect![[r#"
         [
-            "web: InstanceView { state: Running, fencing_token: 1, assigned_token: Some(1), operation: Some(Monitor), next_monitor_at: Some(1005) }",
+            "web: running token 1 assigned Some(1) running Some(Monitor) next monitor Some(1005)",
         ]
     "#]].assert_debug_eq(&views);
 }
