@@ -10,6 +10,8 @@ fn main() -> anyhow::Result<()> {
         "tidy" => run_tidy(),
         "bench-core" => {
             let quick = args.iter().any(|a| a == "--quick");
+            // reqwest needs a process-wide rustls provider even for plain-HTTP clients.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(bench::run(bench::Settings::from_env(quick)))
         }

@@ -100,16 +100,14 @@ impl Client {
     /// `GET /v1/kv/{key}`; `stale` allows a local, possibly stale read.
     pub async fn kv_get(&self, key: &str, stale: bool) -> Result<KvValue, ClientError> {
         let consistency = if stale { "stale" } else { "linearizable" };
-        self.get(&format!("/v1/kv/{key}?consistency={consistency}"))
-            .await
+        let key = encode_key(key);
+        self.get(&format!("/v1/kv/{key}?consistency={consistency}")).await
     }
 
     /// `PUT /v1/kv/{key}`.
     pub async fn kv_put(&self, key: &str, value: &str) -> Result<KvWritten, ClientError> {
-        let request = self
-            .http
-            .put(self.url(&format!("/v1/kv/{key}")))
-            .body(value.to_string());
+        let path = format!("/v1/kv/{}", encode_key(key));
+        let request = self.http.put(self.url(&path)).body(value.to_string());
         self.send(request).await
     }
 
