@@ -138,9 +138,15 @@ impl Instance {
         self.assigned.is_none() && self.state == InstanceState::Stopped && self.in_flight.is_none()
     }
 
-    /// A process of the resource exited: check it as soon as it is idle.
+    /// A process of the resource exited: check it as soon as it is idle. An exit during a
+    /// start may be the new process dying at once, so it counts too (at worst, the late
+    /// hint of an earlier stop costs one needless monitor).
     pub(crate) fn exited(&mut self) {
-        if self.state == InstanceState::Running {
+        let starting = self
+            .in_flight
+            .as_ref()
+            .is_some_and(|in_flight| in_flight.operation == OperationKind::Start);
+        if self.state == InstanceState::Running || starting {
             self.monitor_requested = true;
         }
     }
@@ -259,16 +265,10 @@ impl Instance {
                 (OperationKind::Stop, self.token, timeout, Duration::ZERO)
             }
             Step::Monitor { probe: true } => {
-                let token = self
-                    .assigned
-                    .as_ref()
-                    .map_or(self.token, |a| a.fencing_token);
-                (
-                    OperationKind::Monitor,
-                    token,
-                    options.monitor_timeout,
-                    Duration::ZERO,
-                )
+                // A probe asks about the grant recorded by the earlier life; if the master
+                // has granted a newer one since, the adopted instance is then restarted.
+                let timeout = options.monitor_timeout;
+                (OperationKind::Monitor, self.token, timeout, Duration::ZERO)
             }
             Step::Monitor { probe: false } => {
                 self.monitor_requested = false;
@@ -375,7 +375,6 @@ impl Instance {
             Outcome::Ok => {
                 if in_flight.probe {
                     self.state = InstanceState::Running;
-                    self.token = in_flight.fencing_token;
                 }
                 self.schedule_monitor(now);
                 in_flight.probe

@@ -12,6 +12,8 @@
 //! joins every task it started.
 
 mod records;
+#[cfg(test)]
+mod tests;
 
 use crate::executor::Executor;
 use crate::limits::{
@@ -355,7 +357,13 @@ async fn operate(
             };
             bounded_operation(agent.as_ref(), &run, &request).await
         }
-        (Err(reason), _) | (_, Err(reason)) => Outcome::failed(Severity::Fatal, reason),
+        // Nothing can have started without an agent or a state directory, so a stop
+        // succeeds and a monitor finds nothing; only a start fails.
+        (Err(reason), _) | (_, Err(reason)) => match run.operation {
+            OperationKind::Start => Outcome::failed(Severity::Fatal, reason),
+            OperationKind::Stop => Outcome::Ok,
+            OperationKind::Monitor => Outcome::NotRunning,
+        },
     };
     log_outcome(&run, &outcome);
     Event::OperationDone {

@@ -640,6 +640,48 @@ fn found_unique_resource_without_a_lease_is_fenced_at_once() {
 }
 
 #[test]
+fn exit_during_start_is_checked_once_started() {
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (2, Event::Exited(ResourceId("web".into()))),
+            (5, done("web", Start, 1, Outcome::Ok, 0)),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @2 exited web
+            @5 done web start#1 (started 0): ok
+              report web start#1 0..5: ok -> running
+              run web monitor#1 timeout=20s interval=1s at=5
+        "#]],
+    );
+}
+
+#[test]
+fn found_resource_granted_anew_is_probed_then_restarted() {
+    check(
+        vec![
+            (0, Event::Found(vec![web(3)])),
+            (40, assign(&[web(4)])),
+            (45, done("web", Monitor, 3, Outcome::Ok, 40)),
+            (50, done("web", Stop, 3, Outcome::Ok, 45)),
+        ],
+        expect![[r#"
+            @0 found [web#3]
+            @40 assignments [web#4]
+              run web monitor#3 timeout=20s interval=0ns at=40
+            @45 done web monitor#3 (started 40): ok
+              report web monitor#3 40..45: ok -> running
+              run web stop#3 timeout=5s interval=0ns at=45
+            @50 done web stop#3 (started 45): ok
+              report web stop#3 45..50: ok -> stopped
+              run web start#4 timeout=20s interval=0ns at=50
+        "#]],
+    );
+}
+
+#[test]
 fn long_failure_reasons_are_cut() {
     let mut executor = Executor::new(ExecutorConfig::default());
     executor.handle(assign(&[web(1)]), 0);
@@ -682,5 +724,6 @@ fn instances_show_state_token_and_running_operation() {
         [
             "web: running token 1 assigned Some(1) running Some(Monitor) next monitor Some(1005)",
         ]
-    "#]].assert_debug_eq(&views);
+    "#]]
+    .assert_debug_eq(&views);
 }

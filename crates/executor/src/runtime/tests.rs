@@ -1,0 +1,205 @@
+//! Runtime tests with a fake resource agent on paused tokio time: the backstop timeout,
+//! unknown resource types, and shutdown leaving resources alone.
+//!
+//! Method: a `FakeAgent` whose start can hang forever stands in for a real resource agent;
+//! the test drives the runtime through its channels as the integrator does, and tokio's
+//! paused clock jumps over the waits, so nothing sleeps for real.
+
+use super::{Agents, RuntimeConfig, run};
+use crate::{Assignment, Event, Executor, ExecutorConfig, InstanceState, OperationKind};
+use model::{ParamSchema, Resource, ResourceId, ResourceOptions};
+use resource_agents::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Starts hang forever; stops succeed and are counted; monitors say it runs.
+#[derive(Default)]
+struct FakeAgent {
+    stops: AtomicUsize,
+}
+
+impl ResourceAgent for FakeAgent {
+    fn type_name(&self) -> &str {
+        "fake"
+    }
+
+    fn meta(&self) -> BoxFuture<'_, Result<ParamSchema, MetaError>> {
+        Box::pin(async { Ok(ParamSchema::new(Vec::new())) })
+    }
+
+    fn validate<'a>(&'a self, _: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::Ok })
+    }
+
+    fn start<'a>(&'a self, _: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(std::future::pending())
+    }
+
+    fn stop<'a>(&'a self, _: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        self.stops.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Outcome::Ok })
+    }
+
+    fn monitor<'a>(&'a self, _: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::Ok })
+    }
+}
+
+fn resource(id: &str, type_name: &str) -> Resource {
+    Resource {
+        id: ResourceId(id.into()),
+        type_name: type_name.into(),
+        params: Default::default(),
+        options: ResourceOptions {
+            start_timeout: Duration::from_secs(1),
+            ..ResourceOptions::default()
+        },
+        unique: false,
+        clone: None,
+        utilization: Default::default(),
+    }
+}
+
+struct Harness {
+    inputs: mpsc::Sender<Event>,
+    reports: mpsc::Receiver<crate::OperationRecord>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<Executor>,
+    _state_root: tempfile::TempDir,
+}
+
+fn start(agent: Arc<FakeAgent>) -> Harness {
+    let state_root = tempfile::tempdir().expect("temp dir");
+    let mut agents = Agents::new("/nonexistent/ocf");
+    agents.insert(agent);
+    let (inputs, inputs_receiver) = mpsc::channel(4);
+    let (reports_sender, reports) = mpsc::channel(4);
+    let shutdown = CancellationToken::new();
+    let config = RuntimeConfig {
+        state_root: state_root.path().to_owned(),
+        node_name: "n1".into(),
+        clock: crate::wall_clock_ms,
+    };
+    let executor = Executor::new(ExecutorConfig::default());
+    let task = tokio::spawn(run(
+        executor,
+        agents,
+        config,
+        inputs_receiver,
+        reports_sender,
+        shutdown.clone(),
+    ));
+    Harness {
+        inputs,
+        reports,
+        shutdown,
+        task,
+        _state_root: state_root,
+    }
+}
+
+fn assignments(resources: &[Resource]) -> Event {
+    let assignments = resources
+        .iter()
+        .map(|resource| Assignment {
+            resource: resource.clone(),
+            fencing_token: 1,
+        })
+        .collect();
+    Event::Assignments(assignments)
+}
+
+impl Harness {
+    async fn report(&mut self) -> crate::OperationRecord {
+        tokio::time::timeout(Duration::from_secs(60), self.reports.recv())
+            .await
+            .expect("a report within a minute of paused time")
+            .expect("the runtime runs")
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn hung_start_times_out_by_the_backstop_and_is_cleaned_up() {
+    let agent = Arc::new(FakeAgent::default());
+    let mut harness = start(Arc::clone(&agent));
+    let begun = tokio::time::Instant::now();
+    harness
+        .inputs
+        .send(assignments(&[resource("hung", "fake")]))
+        .await
+        .expect("runs");
+    let started = harness.report().await;
+    assert_eq!(
+        (started.operation, started.outcome),
+        (OperationKind::Start, Outcome::Timeout)
+    );
+    let waited = begun.elapsed();
+    assert!(
+        waited >= Duration::from_secs(6),
+        "1 s timeout plus the 5 s backstop: {waited:?}"
+    );
+    let cleaned = harness.report().await;
+    assert_eq!(
+        (cleaned.operation, cleaned.outcome),
+        (OperationKind::Stop, Outcome::Ok)
+    );
+    assert_eq!(agent.stops.load(Ordering::SeqCst), 1);
+    harness.shutdown.cancel();
+    harness.task.await.expect("no panic");
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_type_fails_to_start_fatally_and_stops_cleanly() {
+    let mut harness = start(Arc::new(FakeAgent::default()));
+    harness
+        .inputs
+        .send(assignments(&[resource("odd", "nosuchtype")]))
+        .await
+        .expect("runs");
+    let started = harness.report().await;
+    let Outcome::Failed { reason, severity } = &started.outcome else {
+        panic!("an unknown type cannot start: {:?}", started.outcome);
+    };
+    assert_eq!(*severity, Severity::Fatal);
+    assert!(reason.contains("unknown resource type"), "{reason}");
+    let cleaned = harness.report().await;
+    assert_eq!(
+        (cleaned.outcome, cleaned.state_after),
+        (Outcome::Ok, InstanceState::Stopped)
+    );
+    harness.shutdown.cancel();
+    harness.task.await.expect("no panic");
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_stops_no_resource() {
+    let agent = Arc::new(FakeAgent::default());
+    let mut harness = start(Arc::clone(&agent));
+    let mut steady = resource("steady", "fake");
+    steady.options.start_timeout = Duration::from_secs(3600);
+    harness
+        .inputs
+        .send(assignments(&[steady]))
+        .await
+        .expect("runs");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    harness.shutdown.cancel();
+    let executor = harness.task.await.expect("no panic");
+    assert_eq!(
+        agent.stops.load(Ordering::SeqCst),
+        0,
+        "shutdown must not stop resources"
+    );
+    assert!(harness.reports.try_recv().is_err(), "nothing to report");
+    let views: Vec<_> = executor
+        .instances()
+        .map(|(id, view)| (id.0.clone(), view.operation))
+        .collect();
+    assert_eq!(
+        views,
+        vec![("steady".to_owned(), Some(OperationKind::Start))]
+    );
+}
