@@ -19,16 +19,17 @@ use crate::executor::Executor;
 use crate::limits::{
     EXIT_QUEUE_MAX, OPERATION_BACKSTOP_GRACE, REPORT_QUEUE_MAX, SHUTDOWN_GRACE, TICK_INTERVAL,
 };
-use crate::types::{Assignment, Command, Event, OperationKind, OperationRecord};
+use crate::types::{Assignment, Command, Event, InstanceView, OperationKind, OperationRecord};
 use model::{Millis, Resource, ResourceId};
 use resource_agents::{OperationRequest, Outcome, ResourceAgent, Severity};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// The resource agents of this node, by type name: created on first use with
 /// `resource_agents::builtin` and kept, since the process agent owns the tasks that reap
@@ -67,7 +68,7 @@ impl Agents {
 }
 
 /// Where and as whom the runtime runs operations.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct RuntimeConfig {
     /// Each resource gets `state_root/<resource id>` as its state directory; the runtime
     /// also keeps its records there. It must survive agent restarts.
@@ -78,7 +79,13 @@ pub struct RuntimeConfig {
     /// same across agent restarts for the recorded lease to mean anything:
     /// [`crate::wall_clock_ms`] is.
     pub clock: fn() -> Millis,
+    /// Where to publish every instance's view after each change, for `status` and
+    /// debugging; `None` publishes nothing.
+    pub status: Option<watch::Sender<Status>>,
 }
+
+/// Every instance the executor knows, by resource id.
+pub type Status = BTreeMap<ResourceId, InstanceView>;
 
 /// Runs `executor` until `shutdown` is cancelled, then returns it.
 ///
@@ -179,9 +186,21 @@ impl Runtime {
         {
             tracing::warn!(error = %error, "Cannot record the lease");
         }
+        // Ticks and exit hints change nothing visible unless they lead to commands.
+        let visible = !matches!(event, Event::Tick | Event::Exited(_));
         let now = (self.config.clock)();
-        for command in self.executor.handle(event, now) {
+        let commands = self.executor.handle(event, now);
+        let changed = visible || !commands.is_empty();
+        for command in commands {
             self.carry_out(command);
+        }
+        if changed && let Some(status) = &self.config.status {
+            status.send_replace(
+                self.executor
+                    .instances()
+                    .map(|(id, view)| (id.clone(), view))
+                    .collect(),
+            );
         }
     }
 
@@ -240,9 +259,15 @@ impl Runtime {
         let resource = run.resource.id.clone();
         let (operation, fencing_token, started_at) =
             (run.operation, run.fencing_token, run.started_at);
+        let span = tracing::info_span!(
+            "operation",
+            resource = %resource,
+            %operation,
+            token = fencing_token
+        );
         let abort = self
             .tasks
-            .spawn(async move { operate(agent, state_dir, node_name, run).await });
+            .spawn(operate(agent, state_dir, node_name, run).instrument(span));
         let running = Running {
             resource,
             operation,

@@ -82,6 +82,7 @@ fn start(agent: Arc<FakeAgent>) -> Harness {
         state_root: state_root.path().to_owned(),
         node_name: "n1".into(),
         clock: crate::wall_clock_ms,
+        status: None,
     };
     let executor = Executor::new(ExecutorConfig::default());
     let task = tokio::spawn(run(

@@ -6,7 +6,7 @@
 //! so the test knows the pid to kill. The OCF test needs Debian's `resource-agents` package
 //! under /usr/lib/ocf and fails, saying so, when it is missing.
 
-use executor::runtime::{Agents, RuntimeConfig};
+use executor::runtime::{Agents, RuntimeConfig, Status};
 use executor::{
     Assignment, Event, Executor, ExecutorConfig, InstanceState, OperationKind, OperationRecord,
     wall_clock_ms,
@@ -15,7 +15,7 @@ use model::{Resource, ResourceId, ResourceOptions};
 use resource_agents::Outcome;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -28,6 +28,7 @@ struct Node {
     reports: mpsc::Receiver<OperationRecord>,
     shutdown: CancellationToken,
     task: JoinHandle<Executor>,
+    status: watch::Receiver<Status>,
 }
 
 impl Node {
@@ -35,10 +36,12 @@ impl Node {
         let (inputs, inputs_receiver) = mpsc::channel(16);
         let (reports_sender, reports) = mpsc::channel(16);
         let shutdown = CancellationToken::new();
+        let (status_sender, status) = watch::channel(Status::new());
         let config = RuntimeConfig {
             state_root: state_root.to_owned(),
             node_name: "n1".into(),
             clock: wall_clock_ms,
+            status: Some(status_sender),
         };
         let task = tokio::spawn(executor::runtime::run(
             Executor::new(ExecutorConfig::default()),
@@ -53,6 +56,7 @@ impl Node {
             reports,
             shutdown,
             task,
+            status,
         }
     }
 
@@ -181,6 +185,12 @@ async fn assigned_process_runs_and_unassigned_process_stops() {
     );
     let pid = read_pid(&pid_file(&pids, "web")).await;
     assert!(alive(pid));
+    let status = node.status.borrow().clone();
+    let view = &status[&ResourceId("web".into())];
+    assert_eq!(
+        (&view.state, view.fencing_token),
+        (&InstanceState::Running, 1)
+    );
     node.send(assignments(&[])).await;
     let stopped = node
         .report("web", OperationKind::Stop, Duration::from_secs(5))
