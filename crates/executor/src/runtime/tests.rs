@@ -204,3 +204,31 @@ async fn shutdown_stops_no_resource() {
         vec![("steady".to_owned(), Some(OperationKind::Start))]
     );
 }
+
+#[test]
+fn resource_ids_that_are_not_one_path_component_get_no_state_directory() {
+    let root = std::path::Path::new("/state");
+    let dir = |id: &str| super::records::state_dir(root, &ResourceId(id.into()));
+    assert_eq!(dir("web-1"), Ok(root.join("web-1")));
+    for bad in ["", ".", "..", "../etc", "a/b", "/abs", "web/"] {
+        let error = dir(bad).expect_err(bad);
+        assert!(error.contains("cannot name a state directory"), "{error}");
+    }
+}
+
+#[test]
+fn records_survive_a_restart_and_vanish_after_a_stop() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let web = Assignment {
+        resource: resource("web", "process"),
+        fencing_token: 7,
+    };
+    let dir = super::records::state_dir(root.path(), &web.resource.id).expect("plain id");
+    super::records::write_assignment(&dir, &web).expect("write the record");
+    super::records::write_lease(root.path(), 12_345).expect("write the lease");
+    assert_eq!(super::records::scan(root.path()), vec![web]);
+    assert_eq!(super::records::read_lease(root.path()), Some(12_345));
+    super::records::remove_assignment(&dir).expect("remove the record");
+    super::records::remove_assignment(&dir).expect("removing twice is fine");
+    assert_eq!(super::records::scan(root.path()), Vec::new());
+}
