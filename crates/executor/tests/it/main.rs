@@ -29,6 +29,8 @@ struct Node {
     shutdown: CancellationToken,
     task: JoinHandle<Executor>,
     status: watch::Receiver<Status>,
+    /// Reports received while waiting for another one.
+    unclaimed: Vec<OperationRecord>,
 }
 
 impl Node {
@@ -57,6 +59,7 @@ impl Node {
             shutdown,
             task,
             status,
+            unclaimed: Vec::new(),
         }
     }
 
@@ -64,23 +67,31 @@ impl Node {
         self.inputs.send(event).await.expect("the runtime runs");
     }
 
-    /// The next report about `resource` and `operation`, skipping others; fails the test
-    /// after `within`.
+    /// The next report about `resource` and `operation`; fails the test after `within`.
+    /// Reports about other things are kept for later calls, since two resources' reports
+    /// may arrive in either order.
     async fn report(
         &mut self,
         resource: &str,
         operation: OperationKind,
         within: Duration,
     ) -> OperationRecord {
+        let wanted = |record: &OperationRecord| {
+            record.resource.0 == resource && record.operation == operation
+        };
+        if let Some(index) = self.unclaimed.iter().position(wanted) {
+            return self.unclaimed.remove(index);
+        }
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let record = tokio::time::timeout_at(deadline, self.reports.recv())
                 .await
                 .unwrap_or_else(|_| panic!("no {operation} report for {resource} in {within:?}"))
                 .expect("the runtime runs");
-            if record.resource.0 == resource && record.operation == operation {
+            if wanted(&record) {
                 return record;
             }
+            self.unclaimed.push(record);
         }
     }
 
