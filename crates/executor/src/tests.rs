@@ -727,3 +727,47 @@ fn instances_show_state_token_and_running_operation() {
     "#]]
     .assert_debug_eq(&views);
 }
+
+#[test]
+fn operations_beyond_the_in_flight_limit_wait_their_turn() {
+    let max = crate::limits::OPERATIONS_IN_FLIGHT_MAX;
+    let mut executor = Executor::new(ExecutorConfig::default());
+    let many: Vec<Assignment> = (0..max + 10)
+        .map(|i| Assignment {
+            resource: resource(&format!("r{i:04}"), false),
+            fencing_token: 1,
+        })
+        .collect();
+    let runs = |commands: &[Command]| -> Vec<String> {
+        commands
+            .iter()
+            .filter_map(|command| match command {
+                Command::Run { resource, .. } => Some(resource.id.0.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let first = runs(&executor.handle(Event::Assignments(many), 0));
+    assert_eq!(first.len(), max);
+    assert_eq!(
+        first.last().map(String::as_str),
+        Some(format!("r{:04}", max - 1).as_str())
+    );
+    let next = runs(&executor.handle(done("r0000", Start, 1, Outcome::Ok, 0), 5));
+    assert_eq!(
+        next,
+        vec![format!("r{max:04}")],
+        "one finished, one more starts"
+    );
+}
+
+#[test]
+fn duplicate_assignments_keep_the_newest_grant() {
+    check(
+        vec![(0, assign(&[web(3), web(5), web(4)]))],
+        expect![[r#"
+            @0 assignments [web#3, web#5, web#4]
+              run web start#5 timeout=20s interval=0ns at=0
+        "#]],
+    );
+}
