@@ -23,7 +23,13 @@ use crate::limits::{API_BODY_BYTES_MAX, EVENTS_PAGE_MAX, EVENTS_WAIT_MAX, FORWAR
 use crate::master::DetectorView;
 use crate::tls::NodeTls;
 
+mod apply;
 mod join;
+mod resource_views;
+mod resources;
+mod spec;
+
+pub(crate) use spec::ocf_root;
 mod views;
 
 /// What the API handlers share.
@@ -84,6 +90,24 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/nodes/{id}", delete(remove_node))
         .route("/v1/events", get(views::events))
         .route("/v1/kv/{*key}", get(kv_get).put(kv_put))
+        .route(
+            "/v1/resources",
+            get(resources::list).post(resources::create),
+        )
+        .route(
+            "/v1/resources/{name}",
+            get(resources::show)
+                .put(resources::update)
+                .delete(resources::delete),
+        )
+        .route("/v1/resources/{name}/explain", get(resources::explain))
+        .route("/v1/resources/{name}/{action}", post(resources::action))
+        .route("/v1/groups", post(resources::create_group))
+        .route("/v1/groups/{name}", delete(resources::delete_group))
+        .route("/v1/groups/{name}/move", post(resources::move_group))
+        .route("/v1/constraints", post(resources::add_constraint))
+        .route("/v1/nodes/{id}/mode", post(resources::node_mode))
+        .route("/v1/apply", post(resources::apply))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/v1/health", get(views::health))
@@ -302,7 +326,7 @@ async fn kv_get(
     .await
 }
 
-fn path_of(uri: &axum::http::Uri) -> String {
+pub(crate) fn path_of(uri: &axum::http::Uri) -> String {
     uri.path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| uri.path().to_string())

@@ -23,4 +23,23 @@ pub const MASTER_WRITE_ATTEMPTS: u32 = 50;
 /// Longest wait for a voter change to commit before the master re-plans.
 pub const MEMBERSHIP_CHANGE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a node may run unique resources after the heartbeat that renewed its lease
+/// was sent. Longer than a master election plus a heartbeat interval, so that a master
+/// failover does not make every node stop its unique resources.
+pub const NODE_LEASE: Duration = Duration::from_millis(800);
+/// Added to a lease before the master treats it as ended (clock-rate drift, scheduling).
+pub const LEASE_MARGIN: Duration = Duration::from_millis(50);
+/// A master grants leases only while its last quorum acknowledgement is at most this old;
+/// kept below the election timeout so that a deposed master stops granting before a new
+/// master can be elected.
+pub const QUORUM_FRESH: Duration = Duration::from_millis(100);
+/// Attempts to deliver one operation report to the master.
+pub const REPORT_ATTEMPTS: u32 = 100;
+/// Longest interval between scheduling rounds when nothing changed (expiring moves).
+pub const SCHEDULE_INTERVAL_MAX: Duration = Duration::from_millis(250);
+
+const _: () = assert!(
+    QUORUM_FRESH.as_millis() < 150,
+    "below the default election timeout"
+);
 const _: () = assert!(HEARTBEAT_TIMEOUT.as_millis() < FORWARD_TIMEOUT.as_millis());

@@ -18,7 +18,10 @@ use tracing::{info, warn};
 
 use crate::clock::now_ms;
 use crate::config::AgentConfig;
-use crate::limits::{MASTER_TICK, MASTER_WRITE_ATTEMPTS, MEMBERSHIP_CHANGE_TIMEOUT};
+use crate::limits::{
+    LEASE_MARGIN, MASTER_TICK, MASTER_WRITE_ATTEMPTS, MEMBERSHIP_CHANGE_TIMEOUT, NODE_LEASE,
+    SCHEDULE_INTERVAL_MAX,
+};
 
 /// What the API shows of the detector: per node, health and last heartbeat time.
 pub type DetectorView = Arc<Mutex<BTreeMap<u64, (NodeHealth, u64)>>>;
@@ -48,6 +51,8 @@ impl MasterLoop {
         // online, but only a node heard from may count towards quorum changes: promoting a
         // node that is in fact dead would make a voter set that can never commit.
         let mut heard: BTreeSet<u64> = BTreeSet::new();
+        let mut term_start_ms = 0;
+        let mut rounds = RoundTrigger::default();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -70,10 +75,13 @@ impl MasterLoop {
                     if term_led != Some(metrics.current_term) {
                         term_led = Some(metrics.current_term);
                         heard = BTreeSet::from([self.config.node_id]);
+                        term_start_ms = now_ms();
+                        rounds = RoundTrigger::default();
                         detector = Some(self.take_over(metrics.current_term).await);
                     }
                     if let Some(detector) = detector.as_mut() {
                         self.tick(detector, &heard).await;
+                        self.schedule(detector, term_start_ms, &mut rounds).await;
                     }
                 }
             }
@@ -304,4 +312,126 @@ impl MasterLoop {
         }
         warn!("Master write not accepted after retries");
     }
+}
+
+/// When the master last ran the scheduler, and on what.
+#[derive(Default)]
+struct RoundTrigger {
+    applied: u64,
+    health: BTreeMap<NodeId, NodeHealth>,
+    at_ms: u64,
+}
+
+impl MasterLoop {
+    /// Node health as the scheduler may use it. A node the detector declared down counts
+    /// as down only once its lease has surely ended: it was renewed at most until the
+    /// last heartbeat heard (or the start of this term, since a previous master may have
+    /// renewed it) plus the lease and a margin. Until then it is suspect: it keeps what it
+    /// runs and nothing starts elsewhere in its place.
+    fn scheduling_health(
+        &self,
+        detector: &Detector,
+        term_start_ms: u64,
+        now: u64,
+    ) -> BTreeMap<NodeId, NodeHealth> {
+        let lease_ms = u64::try_from((NODE_LEASE + LEASE_MARGIN).as_millis()).unwrap_or(u64::MAX);
+        let known: BTreeSet<NodeId> = self.shared.read(|db| db.nodes.keys().copied().collect());
+        let tracked = detector.nodes().map(|(id, _, _)| id);
+        known
+            .into_iter()
+            .chain(tracked)
+            .map(|id| {
+                let health = match detector.health(id) {
+                    Some(NodeHealth::Down) => {
+                        let heard = detector
+                            .last_heard(id)
+                            .unwrap_or(term_start_ms)
+                            .max(term_start_ms);
+                        if now >= heard + lease_ms {
+                            NodeHealth::Down
+                        } else {
+                            NodeHealth::Suspect
+                        }
+                    }
+                    Some(other) => other,
+                    None => NodeHealth::Down,
+                };
+                (id, health)
+            })
+            .collect()
+    }
+
+    /// Run the scheduler when something changed (or now and then, for expiring moves) and
+    /// write the resulting assignment changes with their reasons as events.
+    async fn schedule(&self, detector: &Detector, term_start_ms: u64, rounds: &mut RoundTrigger) {
+        let now = now_ms();
+        let health = self.scheduling_health(detector, term_start_ms, now);
+        let applied = *self.shared.subscribe().borrow();
+        let interval_ms = u64::try_from(SCHEDULE_INTERVAL_MAX.as_millis()).unwrap_or(u64::MAX);
+        if applied == rounds.applied && health == rounds.health && now < rounds.at_ms + interval_ms
+        {
+            return;
+        }
+        *rounds = RoundTrigger {
+            applied,
+            health: health.clone(),
+            at_ms: now,
+        };
+        let round = self
+            .shared
+            .read(|db| crate::placement::round(&db.resources, &health, now));
+        if round.changes.is_empty() {
+            return;
+        }
+        let events = crate::placement::describe(&round);
+        for event in &events {
+            if let EventKind::ResourceAction {
+                resource,
+                node,
+                action,
+                reason,
+            } = event
+            {
+                info!(%resource, node = node.0, action = %action, %reason, "Resource action");
+            }
+        }
+        self.write(Command::ChangeAssignments {
+            changes: round.changes,
+        })
+        .await;
+        for chunk in events.chunks(cmdb::EVENTS_PER_COMMAND_MAX) {
+            self.write(Command::RecordEvents {
+                at_ms: now,
+                events: chunk.to_vec(),
+            })
+            .await;
+        }
+    }
+}
+
+/// Node health as recorded in the cmdb by the master (for explanations on any node).
+pub fn recorded_health(shared: &SharedDb) -> BTreeMap<NodeId, NodeHealth> {
+    shared.read(|db| {
+        db.nodes
+            .iter()
+            .map(|(id, record)| (*id, record.health))
+            .collect()
+    })
+}
+
+/// Whether this master heard from a quorum recently enough to grant leases (see
+/// `limits::QUORUM_FRESH`). A single voter is its own quorum.
+pub fn quorum_fresh(metrics: &cmdb::RaftMetrics) -> bool {
+    if !metrics.state.is_leader() {
+        return false;
+    }
+    let voters: Vec<u64> = metrics.membership_config.membership().voter_ids().collect();
+    if voters == [metrics.id] {
+        return true;
+    }
+    use openraft::Instant as _;
+    metrics
+        .last_quorum_acked
+        .as_ref()
+        .is_some_and(|at| at.elapsed() <= crate::limits::QUORUM_FRESH)
 }

@@ -15,10 +15,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::api::{self, ApiState};
+use crate::clock::now_ms;
 use crate::config::AgentConfig;
-use crate::limits::HEARTBEAT_TIMEOUT;
+use crate::limits::{HEARTBEAT_TIMEOUT, NODE_LEASE};
 use crate::master::{DetectorView, MasterLoop};
 use crate::peer::{self, Heartbeat, HeartbeatAck, Network, PeerClient, PeerState};
+use crate::resources::{ExecutorInputs, LeaseGrant};
 use crate::serve::serve_tls;
 use crate::tls::NodeTls;
 
@@ -79,12 +81,24 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         view,
     };
     tasks.spawn(master.run(shutdown.clone()));
-    tasks.spawn(send_heartbeats(
+    let executor = crate::resources::start(
+        &mut tasks,
+        config.node_id,
+        config.name.clone(),
+        config.data_dir.clone(),
+        raft.clone(),
+        shared.clone(),
+        peer_client.clone(),
+        shutdown.clone(),
+    );
+    let heartbeats = send_heartbeats(
         config.clone(),
         raft.clone(),
         peer_client,
+        executor,
         shutdown.clone(),
-    ));
+    );
+    tasks.spawn(heartbeats);
     info!(node = config.node_id, peer = %config.peer_addr, api = %config.api_addr, "Agent started");
 
     bootstrap(&config, &raft, &shared, &tls).await;
@@ -174,11 +188,13 @@ async fn bootstrap(config: &AgentConfig, raft: &Raft, shared: &SharedDb, tls: &N
     }
 }
 
-/// Send a heartbeat to the master every interval, outside the Raft log.
+/// Send a heartbeat to the master every interval, outside the Raft log, and pass the
+/// lease it grants to this node's executor. The master grants its own lease.
 async fn send_heartbeats(
     config: AgentConfig,
     raft: Raft,
     client: PeerClient,
+    executor: ExecutorInputs,
     shutdown: CancellationToken,
 ) {
     let mut ticker = tokio::time::interval(config.failure.heartbeat_interval);
@@ -195,7 +211,15 @@ async fn send_heartbeats(
         let Some(master) = metrics.current_leader else {
             continue;
         };
+        let lease = u64::try_from(NODE_LEASE.as_millis()).unwrap_or(u64::MAX);
         if master == config.node_id {
+            if crate::master::quorum_fresh(&metrics) {
+                let required_index = metrics.local_committed.map(|id| id.index).unwrap_or(0);
+                executor.lease(LeaseGrant {
+                    valid_until: now_ms() + lease,
+                    required_index,
+                });
+            }
             continue;
         }
         let Some(node) = metrics
@@ -206,11 +230,20 @@ async fn send_heartbeats(
         else {
             continue;
         };
+        let sent_at = now_ms();
         let sent: Result<HeartbeatAck, _> = client
             .call(&node.peer_addr, "/peer/heartbeat", &beat, HEARTBEAT_TIMEOUT)
             .await;
-        if let Err(error) = sent {
-            tracing::debug!(%error, "Heartbeat not delivered");
+        match sent {
+            Ok(ack) if ack.lease_granted => {
+                let required_index = ack.commit_index;
+                executor.lease(LeaseGrant {
+                    valid_until: sent_at + lease,
+                    required_index,
+                });
+            }
+            Ok(_) => {}
+            Err(error) => tracing::debug!(%error, "Heartbeat not delivered"),
         }
     }
 }

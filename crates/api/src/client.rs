@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use crate::resources::{
+    ApplyResult, ClusterSpec, ConstraintSpec, Explanation, GroupSpec, MoveRequest, NodeModeRequest,
+    ResourceSpec, ResourceView,
+};
 use crate::types::{
     CaCert, ErrorBody, Events, Health, JoinRequest, JoinResponse, KvValue, KvWritten, NodeStatus,
     Status,
@@ -101,7 +105,8 @@ impl Client {
     pub async fn kv_get(&self, key: &str, stale: bool) -> Result<KvValue, ClientError> {
         let consistency = if stale { "stale" } else { "linearizable" };
         let key = encode_key(key);
-        self.get(&format!("/v1/kv/{key}?consistency={consistency}")).await
+        self.get(&format!("/v1/kv/{key}?consistency={consistency}"))
+            .await
     }
 
     /// `PUT /v1/kv/{key}`.
@@ -117,6 +122,122 @@ impl Client {
         self.send(request).await
     }
 
+    /// `GET /v1/resources`: every resource with its instances.
+    pub async fn resources(&self) -> Result<Vec<ResourceView>, ClientError> {
+        self.get("/v1/resources").await
+    }
+
+    /// `GET /v1/resources/{name}`.
+    pub async fn resource(&self, name: &str) -> Result<ResourceView, ClientError> {
+        self.get(&resource_path(name, "")).await
+    }
+
+    /// `POST /v1/resources`: creates a resource; the agent validates it against its type's
+    /// parameter schema and answers 400 with every problem joined by `; `.
+    pub async fn create_resource(&self, spec: &ResourceSpec) -> Result<ResourceView, ClientError> {
+        let request = self.http.post(self.url("/v1/resources")).json(spec);
+        self.send(request).await
+    }
+
+    /// `PUT /v1/resources/{name}`: replaces a resource's configuration.
+    pub async fn update_resource(
+        &self,
+        name: &str,
+        spec: &ResourceSpec,
+    ) -> Result<ResourceView, ClientError> {
+        let request = self.http.put(self.url(&resource_path(name, ""))).json(spec);
+        self.send(request).await
+    }
+
+    /// `DELETE /v1/resources/{name}`.
+    pub async fn delete_resource(&self, name: &str) -> Result<(), ClientError> {
+        let request = self.http.delete(self.url(&resource_path(name, "")));
+        self.send_ignoring_body(request).await
+    }
+
+    /// `POST /v1/resources/{name}/move`: a temporary preference for a node, or away from
+    /// where it runs.
+    pub async fn move_resource(
+        &self,
+        name: &str,
+        request: &MoveRequest,
+    ) -> Result<ResourceView, ClientError> {
+        let request = self
+            .http
+            .post(self.url(&resource_path(name, "/move")))
+            .json(request);
+        self.send(request).await
+    }
+
+    /// `POST /v1/resources/{name}/start`: sets the target role to started.
+    pub async fn start_resource(&self, name: &str) -> Result<ResourceView, ClientError> {
+        self.post_empty(&resource_path(name, "/start")).await
+    }
+
+    /// `POST /v1/resources/{name}/stop`: sets the target role to stopped.
+    pub async fn stop_resource(&self, name: &str) -> Result<ResourceView, ClientError> {
+        self.post_empty(&resource_path(name, "/stop")).await
+    }
+
+    /// `POST /v1/resources/{name}/cleanup`: forgets fail counts and failures.
+    pub async fn cleanup_resource(&self, name: &str) -> Result<ResourceView, ClientError> {
+        self.post_empty(&resource_path(name, "/cleanup")).await
+    }
+
+    /// `GET /v1/resources/{name}/explain`: why it runs where it runs, or why it is stopped.
+    pub async fn explain_resource(&self, name: &str) -> Result<Explanation, ClientError> {
+        self.get(&resource_path(name, "/explain")).await
+    }
+
+    /// `POST /v1/groups`.
+    pub async fn create_group(&self, spec: &GroupSpec) -> Result<(), ClientError> {
+        let request = self.http.post(self.url("/v1/groups")).json(spec);
+        self.send_ignoring_body(request).await
+    }
+
+    /// `DELETE /v1/groups/{name}`.
+    pub async fn delete_group(&self, name: &str) -> Result<(), ClientError> {
+        let path = format!("/v1/groups/{}", encode_key(name));
+        self.send_ignoring_body(self.http.delete(self.url(&path)))
+            .await
+    }
+
+    /// `POST /v1/groups/{name}/move`.
+    pub async fn move_group(&self, name: &str, request: &MoveRequest) -> Result<(), ClientError> {
+        let path = format!("/v1/groups/{}/move", encode_key(name));
+        let request = self.http.post(self.url(&path)).json(request);
+        self.send_ignoring_body(request).await
+    }
+
+    /// `POST /v1/constraints`.
+    pub async fn add_constraint(&self, spec: &ConstraintSpec) -> Result<(), ClientError> {
+        let request = self.http.post(self.url("/v1/constraints")).json(spec);
+        self.send_ignoring_body(request).await
+    }
+
+    /// `POST /v1/nodes/{id}/mode`: standby, online, maintenance or ready.
+    pub async fn set_node_mode(
+        &self,
+        id: u64,
+        request: &NodeModeRequest,
+    ) -> Result<(), ClientError> {
+        let path = format!("/v1/nodes/{id}/mode");
+        let request = self.http.post(self.url(&path)).json(request);
+        self.send_ignoring_body(request).await
+    }
+
+    /// `POST /v1/apply?dry_run=...`: the changes that make the cluster match `spec`; with
+    /// `dry_run`, nothing is changed.
+    pub async fn apply(
+        &self,
+        spec: &ClusterSpec,
+        dry_run: bool,
+    ) -> Result<ApplyResult, ClientError> {
+        let path = format!("/v1/apply?dry_run={dry_run}");
+        let request = self.http.post(self.url(&path)).json(spec);
+        self.send(request).await
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -125,10 +246,36 @@ impl Client {
         self.send(self.http.get(self.url(path))).await
     }
 
+    async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.send(self.http.post(self.url(path))).await
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<T, ClientError> {
+        let bytes = self.send_bytes(request).await?;
+        serde_json::from_slice(&bytes).map_err(|error| ClientError::Decode {
+            url: self.base.clone(),
+            detail: error.to_string(),
+        })
+    }
+
+    /// For calls whose answer carries nothing the caller needs: an empty body (204) or any
+    /// JSON is fine, only the status counts.
+    async fn send_ignoring_body(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(), ClientError> {
+        self.send_bytes(request).await.map(|_| ())
+    }
+
+    /// Sends the request with the bearer token; a non-2xx answer becomes `ClientError::Api`
+    /// with the agent's `{"error": ...}` message.
+    async fn send_bytes(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<bytes::Bytes, ClientError> {
         let request = match &self.token {
             Some(token) => request.bearer_auth(token),
             None => request,
@@ -145,21 +292,20 @@ impl Client {
         let bytes = response
             .bytes()
             .await
-            .map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
+            .map_err(|source| ClientError::Transport { url, source })?;
         if !(200..300).contains(&status) {
             let message = serde_json::from_slice::<ErrorBody>(&bytes)
                 .map(|body| body.error)
                 .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
             return Err(ClientError::Api { status, message });
         }
-        serde_json::from_slice(&bytes).map_err(|error| ClientError::Decode {
-            url,
-            detail: error.to_string(),
-        })
+        Ok(bytes)
     }
+}
+
+/// The path of a resource, or of one of its actions (`suffix` like `/move`).
+fn resource_path(name: &str, suffix: &str) -> String {
+    format!("/v1/resources/{}{suffix}", encode_key(name))
 }
 
 /// Percent-encode a key for the URL path; `/` stays, so `a/b` reads naturally in logs.

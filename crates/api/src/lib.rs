@@ -6,7 +6,9 @@
 //! Fields are only added, never renamed, so the JSON stays stable for scripts.
 
 mod client;
+mod resources;
 mod types;
 
 pub use client::{Client, ClientError};
+pub use resources::*;
 pub use types::*;

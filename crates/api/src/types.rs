@@ -30,6 +30,9 @@ pub struct Status {
     pub applied_index: u64,
     /// Every node of the cluster, ordered by id.
     pub nodes: Vec<NodeStatus>,
+    /// Every resource with its state, ordered by name.
+    #[serde(default)]
+    pub resources: Vec<crate::ResourceView>,
 }
 
 /// One node in `Status` and `GET /v1/nodes`.

@@ -7,6 +7,7 @@ use model::{EventKind, Millis, NodeId, NodeInfo};
 use serde::{Deserialize, Serialize};
 
 use crate::db::TokenKind;
+use crate::resources::{AssignmentChange, OperationReport, StoredConstraint};
 
 /// A change to the cluster database.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +50,50 @@ pub enum Command {
         at_ms: Millis,
         changes: Vec<(NodeId, model::NodeHealth, u64)>,
     },
+    /// Create (`create`) or replace a resource; refused if the result is not a valid config.
+    PutResource {
+        resource: model::Resource,
+        create: bool,
+    },
+    /// Delete a resource and the constraints and group memberships naming it.
+    DeleteResource { id: model::ResourceId },
+    /// Create or replace a group.
+    PutGroup { group: model::Group },
+    /// Delete a group (its members stay, ungrouped).
+    DeleteGroup { id: model::GroupId },
+    /// Add a constraint.
+    AddConstraint { constraint: StoredConstraint },
+    /// Replace the temporary preferences of `resource move` (empty clears them).
+    SetMove {
+        resource: model::ResourceId,
+        constraints: Vec<model::LocationConstraint>,
+    },
+    /// Set a node's standby, maintenance and capacity.
+    SetNodeConfig { node: model::NodeConfig },
+    /// Start or stop a resource (its target role).
+    SetTargetRole {
+        resource: model::ResourceId,
+        role: model::TargetRole,
+    },
+    /// Forget a resource's failures, on one node or all.
+    Cleanup {
+        resource: model::ResourceId,
+        node: Option<NodeId>,
+    },
+    /// The master's assignment changes; new grants get increasing fencing tokens.
+    ChangeAssignments { changes: Vec<AssignmentChange> },
+    /// An executor's report of an operation.
+    RecordOperation {
+        node: NodeId,
+        report: OperationReport,
+        at_ms: Millis,
+    },
+    /// Replace the declared resources, groups and constraints at once (`apply -f`).
+    ReplaceConfig {
+        resources: Vec<model::Resource>,
+        groups: Vec<model::Group>,
+        constraints: Vec<StoredConstraint>,
+    },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -61,8 +106,10 @@ pub enum CommandResult {
     Revision(u64),
     /// The node id reserved by `AllocateNodeId`.
     NodeId(NodeId),
-    /// The command was deterministic-ly refused; the reason is for the operator.
+    /// The command was deterministically refused; the reason is for the operator.
     Rejected(String),
+    /// The fencing tokens of new grants, in the order of the changes.
+    Tokens(Vec<u64>),
 }
 
 impl std::fmt::Display for Command {
@@ -78,6 +125,28 @@ impl std::fmt::Display for Command {
             Command::RecordEvents { events, .. } => write!(f, "record {} events", events.len()),
             Command::SetNodeHealth { changes, .. } => {
                 write!(f, "set health of {} nodes", changes.len())
+            }
+            Command::PutResource { resource, .. } => write!(f, "put resource {}", resource.id),
+            Command::DeleteResource { id } => write!(f, "delete resource {id}"),
+            Command::PutGroup { group } => write!(f, "put group {}", group.id.0),
+            Command::DeleteGroup { id } => write!(f, "delete group {}", id.0),
+            Command::AddConstraint { .. } => f.write_str("add constraint"),
+            Command::SetMove { resource, .. } => write!(f, "move {resource}"),
+            Command::SetNodeConfig { node } => write!(f, "configure node {}", node.id),
+            Command::SetTargetRole { resource, role } => write!(f, "{resource} target {role:?}"),
+            Command::Cleanup { resource, .. } => write!(f, "cleanup {resource}"),
+            Command::ChangeAssignments { changes } => {
+                write!(f, "{} assignment changes", changes.len())
+            }
+            Command::RecordOperation { node, report, .. } => {
+                write!(
+                    f,
+                    "record {} of {} on {node}",
+                    report.operation, report.resource
+                )
+            }
+            Command::ReplaceConfig { resources, .. } => {
+                write!(f, "replace config ({} resources)", resources.len())
             }
         }
     }

@@ -10,6 +10,7 @@ use crate::limits::{
     EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, KEYS_MAX, NODES_MAX, TOKENS_MAX,
     VALUE_BYTES_MAX,
 };
+use crate::resources::ResourceDb;
 
 /// The cluster's identity, set once at bootstrap.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -77,6 +78,8 @@ pub struct ClusterDb {
     pub events: VecDeque<Event>,
     /// The sequence number the next event gets.
     pub next_event_seq: u64,
+    /// Resources: configuration, status, assignments, operation log.
+    pub resources: ResourceDb,
 }
 
 impl ClusterDb {
@@ -155,6 +158,77 @@ impl ClusterDb {
                 CommandResult::Ok
             }
             Command::SetNodeHealth { at_ms, changes } => self.set_node_health(at_ms, changes),
+            other => self.apply_resource_command(other),
+        }
+    }
+
+    fn apply_resource_command(&mut self, command: Command) -> CommandResult {
+        let resources = &mut self.resources;
+        match command {
+            Command::PutResource { resource, create } => {
+                let exists = resources.resources.contains_key(&resource.id);
+                if create && exists {
+                    return rejected(format!("resource {} already exists", resource.id));
+                }
+                if !create && !exists {
+                    return rejected(format!("resource {} does not exist", resource.id));
+                }
+                resources.try_config(|db| {
+                    db.resources.insert(resource.id.clone(), resource);
+                })
+            }
+            Command::DeleteResource { id } => resources.delete_resource(&id),
+            Command::PutGroup { group } => resources.try_config(|db| {
+                db.groups.insert(group.id.clone(), group);
+            }),
+            Command::DeleteGroup { id } => match resources.groups.remove(&id) {
+                Some(_) => CommandResult::Ok,
+                None => rejected(format!("group {} does not exist", id.0)),
+            },
+            Command::AddConstraint { constraint } => {
+                resources.try_config(|db| db.constraints.push(constraint))
+            }
+            Command::SetMove {
+                resource,
+                constraints,
+            } => resources.try_config(|db| {
+                if constraints.is_empty() {
+                    db.moves.remove(&resource);
+                } else {
+                    db.moves.insert(resource, constraints);
+                }
+            }),
+            Command::SetNodeConfig { node } => {
+                resources.node_config.insert(node.id, node);
+                CommandResult::Ok
+            }
+            Command::SetTargetRole { resource, role } => resources.set_target_role(&resource, role),
+            Command::Cleanup { resource, node } => {
+                resources.cleanup(&resource, node);
+                CommandResult::Ok
+            }
+            Command::ChangeAssignments { changes } => {
+                CommandResult::Tokens(resources.change_assignments(changes))
+            }
+            Command::RecordOperation {
+                node,
+                report,
+                at_ms,
+            } => {
+                resources.record(node, report, at_ms);
+                CommandResult::Ok
+            }
+            Command::ReplaceConfig {
+                resources: list,
+                groups,
+                constraints,
+            } => resources.try_config(|db| {
+                db.resources = list.into_iter().map(|r| (r.id.clone(), r)).collect();
+                db.groups = groups.into_iter().map(|g| (g.id.clone(), g)).collect();
+                db.constraints = constraints;
+                db.moves.retain(|id, _| db.resources.contains_key(id));
+            }),
+            other => rejected(format!("command {other} is not a resource command")),
         }
     }
 

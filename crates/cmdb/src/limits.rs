@@ -12,6 +12,8 @@ pub const KEYS_MAX: usize = 1_000_000;
 pub const NODES_MAX: usize = 256;
 /// Largest number of stored API and join tokens.
 pub const TOKENS_MAX: usize = 1024;
+/// Operation reports kept in the operation log.
+pub const OPERATIONS_MAX: usize = 5000;
 /// Events one command may record.
 pub const EVENTS_PER_COMMAND_MAX: usize = 64;
 /// Log entries since the last snapshot that trigger a new snapshot.

@@ -21,24 +21,46 @@ pub struct Event {
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// The failure detector changed a node's health.
-    NodeHealth { node: NodeId, from: NodeHealth, to: NodeHealth, silence_ms: u64 },
+    NodeHealth {
+        node: NodeId,
+        from: NodeHealth,
+        to: NodeHealth,
+        silence_ms: u64,
+    },
     /// A node joined the cluster.
     NodeJoined { node: NodeId, name: String },
     /// A node was removed from the cluster.
     NodeRemoved { node: NodeId, reason: String },
     /// A node's Raft role changed (dynamic quorum promotes learners and shrinks voters).
-    NodeRole { node: NodeId, role: NodeRole, reason: String },
+    NodeRole {
+        node: NodeId,
+        role: NodeRole,
+        reason: String,
+    },
     /// A new master took over.
     MasterElected { node: NodeId, term: u64 },
     /// The operator forced quorum on a surviving minority.
     QuorumForced { node: NodeId, voters: Vec<NodeId> },
+    /// The master granted (`start`), withdrew (`stop`) or wrote off (`lost`) a resource on a
+    /// node, with the scheduler's reason.
+    ResourceAction {
+        resource: crate::ResourceId,
+        node: NodeId,
+        action: String,
+        reason: String,
+    },
 }
 
 impl EventKind {
     /// A one-line description for humans (CLI and UI).
     pub fn describe(&self) -> String {
         match self {
-            EventKind::NodeHealth { node, from, to, silence_ms } => {
+            EventKind::NodeHealth {
+                node,
+                from,
+                to,
+                silence_ms,
+            } => {
                 format!("node {node} {from} -> {to} (silent {silence_ms} ms)")
             }
             EventKind::NodeJoined { node, name } => format!("node {node} ({name}) joined"),
@@ -51,6 +73,14 @@ impl EventKind {
             }
             EventKind::QuorumForced { node, voters } => {
                 format!("quorum forced by node {node}; voters now {voters:?}")
+            }
+            EventKind::ResourceAction {
+                resource,
+                node,
+                action,
+                reason,
+            } => {
+                format!("{action} {resource} on node {node}: {reason}")
             }
         }
     }

@@ -36,6 +36,7 @@ pub(crate) async fn status(State(state): State<ApiState>) -> Json<::api::Status>
         commit_index: metrics.local_committed.map(|id| id.index).unwrap_or(0),
         applied_index: metrics.last_applied.map(|id| id.index).unwrap_or(0),
         nodes: node_list(&state),
+        resources: super::resource_views::all_views(&state),
     })
 }
 

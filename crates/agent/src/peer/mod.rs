@@ -26,6 +26,12 @@ pub struct Heartbeat {
 pub struct HeartbeatAck {
     /// Whether the receiver is still the master.
     pub is_master: bool,
+    /// Whether the master renewed the sender's lease (only a master with a fresh quorum
+    /// acknowledgement does).
+    pub lease_granted: bool,
+    /// The master's committed log index when it answered; the sender uses the lease only
+    /// after applying this far, so it has seen every assignment made before the grant.
+    pub commit_index: u64,
 }
 
 /// A read forwarded to the master for a linearizable answer.

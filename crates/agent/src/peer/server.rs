@@ -125,8 +125,14 @@ async fn heartbeat(
         return (StatusCode::FORBIDDEN, "heartbeat for another node's id").into_response();
     }
     let _ = state.heartbeats.try_send(beat.node_id);
+    let metrics = cmdb::metrics(&state.raft);
+    let commit_index = metrics.local_committed.map(|id| id.index).unwrap_or(0);
+    let is_master = state.raft.is_leader();
+    let lease_granted = is_master && crate::master::quorum_fresh(&metrics);
     encode(&HeartbeatAck {
-        is_master: state.raft.is_leader(),
+        is_master,
+        lease_granted,
+        commit_index,
     })
 }
 

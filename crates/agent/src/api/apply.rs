@@ -1,0 +1,148 @@
+//! `encluster apply -f`: compare a declared cluster file with the current configuration,
+//! list the differences, and build the one command that replaces the configuration.
+
+use std::collections::BTreeMap;
+
+use cmdb::{Command, StoredConstraint};
+use model::{Group, GroupId, Resource, ResourceId};
+
+use super::ApiState;
+use super::resources::to_constraint;
+use super::spec::{ocf_root, to_resource};
+
+/// Validate the file and compute the changes; every problem is reported.
+pub(crate) async fn plan(
+    state: &ApiState,
+    spec: ::api::ClusterSpec,
+) -> Result<(Command, Vec<String>), Vec<String>> {
+    let mut errors = Vec::new();
+    let mut resources = Vec::new();
+    for resource in &spec.resources {
+        match to_resource(resource, &ocf_root()).await {
+            Ok(resource) => resources.push(resource),
+            Err(problems) => {
+                errors.extend(
+                    problems
+                        .into_iter()
+                        .map(|p| format!("resource {}: {p}", resource.name)),
+                );
+            }
+        }
+    }
+    let groups: Vec<Group> = spec
+        .groups
+        .iter()
+        .map(|g| Group {
+            id: GroupId(g.name.clone()),
+            members: g.members.iter().cloned().map(ResourceId).collect(),
+        })
+        .collect();
+    let mut constraints = Vec::new();
+    for constraint in spec.constraints {
+        match to_constraint(constraint) {
+            Ok(c) => constraints.push(StoredConstraint::from(c)),
+            Err(problem) => errors.push(format!("constraint: {problem}")),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let changes = state
+        .shared
+        .read(|db| diff(&db.resources, &resources, &groups, &constraints));
+    Ok((
+        Command::ReplaceConfig {
+            resources,
+            groups,
+            constraints,
+        },
+        changes,
+    ))
+}
+
+fn diff(
+    current: &cmdb::ResourceDb,
+    resources: &[Resource],
+    groups: &[Group],
+    constraints: &[StoredConstraint],
+) -> Vec<String> {
+    let mut changes = Vec::new();
+    let wanted: BTreeMap<&ResourceId, &Resource> = resources.iter().map(|r| (&r.id, r)).collect();
+    for (id, resource) in &wanted {
+        match current.resources.get(*id) {
+            None => changes.push(format!("+ resource {id} ({})", resource.type_name)),
+            Some(old) if old != *resource => {
+                changes.push(format!(
+                    "~ resource {id}: {}",
+                    describe_change(old, resource)
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    for id in current
+        .resources
+        .keys()
+        .filter(|id| !wanted.contains_key(id))
+    {
+        changes.push(format!("- resource {id}"));
+    }
+    let wanted_groups: BTreeMap<&GroupId, &Group> = groups.iter().map(|g| (&g.id, g)).collect();
+    for (id, group) in &wanted_groups {
+        let members: Vec<&str> = group.members.iter().map(|m| m.0.as_str()).collect();
+        match current.groups.get(*id) {
+            None => changes.push(format!("+ group {} [{}]", id.0, members.join(", "))),
+            Some(old) if old != *group => {
+                changes.push(format!("~ group {} [{}]", id.0, members.join(", ")))
+            }
+            Some(_) => {}
+        }
+    }
+    for id in current
+        .groups
+        .keys()
+        .filter(|id| !wanted_groups.contains_key(id))
+    {
+        changes.push(format!("- group {}", id.0));
+    }
+    for constraint in constraints
+        .iter()
+        .filter(|c| !current.constraints.contains(c))
+    {
+        changes.push(format!("+ constraint {constraint:?}"));
+    }
+    for constraint in current
+        .constraints
+        .iter()
+        .filter(|c| !constraints.contains(c))
+    {
+        changes.push(format!("- constraint {constraint:?}"));
+    }
+    changes
+}
+
+fn describe_change(old: &Resource, new: &Resource) -> String {
+    let mut parts = Vec::new();
+    if old.type_name != new.type_name {
+        parts.push(format!("type {} -> {}", old.type_name, new.type_name));
+    }
+    let keys: std::collections::BTreeSet<&String> =
+        old.params.keys().chain(new.params.keys()).collect();
+    for key in keys {
+        let (a, b) = (old.params.get(key), new.params.get(key));
+        if a != b {
+            let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(unset)".into());
+            parts.push(format!("params.{key} {} -> {}", show(a), show(b)));
+        }
+    }
+    if old.options != new.options {
+        parts.push("options".into());
+    }
+    if old.unique != new.unique || old.clone != new.clone {
+        parts.push("unique/clone".into());
+    }
+    if parts.is_empty() {
+        parts.push("utilization".into());
+    }
+    parts.join(", ")
+}

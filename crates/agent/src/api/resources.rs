@@ -1,0 +1,599 @@
+//! Resource, group, constraint and node-mode endpoints. Reads come from the local replica;
+//! changes are validated here (parameter schemas need the resource agents on this node)
+//! and proposed on the master, forwarded there if needed.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use cmdb::{Command, CommandResult, StoredConstraint};
+use model::{
+    ColocationConstraint, Constraint, Group, GroupId, LocationConstraint, NodeConfig, NodeId,
+    OrderConstraint, OrderKind, ResourceId, SCORE_INFINITY, TargetRole,
+};
+use serde::Deserialize;
+
+use super::spec::{ocf_root, to_resource};
+use super::{ApiState, ForwardRequest, error, on_master, path_of, propose};
+use crate::clock::now_ms;
+
+/// The parts of a request every mutating handler needs.
+pub(crate) struct Call {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Call {
+    fn forward(&self) -> ForwardRequest<'_> {
+        ForwardRequest {
+            method: self.method.clone(),
+            path_and_query: path_of(&self.uri),
+            headers: &self.headers,
+            body: self.body.clone(),
+        }
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+    serde_json::from_slice(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad request body: {e}")))
+}
+
+/// Propose commands on the master (one after another) and answer with `ok`.
+async fn propose_all(
+    state: &ApiState,
+    call: &Call,
+    commands: Vec<Command>,
+    ok: impl Fn(&ApiState) -> Response,
+) -> Response {
+    on_master(state, &call.forward(), || async {
+        for command in commands.clone() {
+            match propose(state, command).await? {
+                Ok(CommandResult::Rejected(reason)) => {
+                    return Some(error(StatusCode::BAD_REQUEST, reason));
+                }
+                Ok(_) => {}
+                Err(response) => return Some(response),
+            }
+        }
+        Some(ok(state))
+    })
+    .await
+}
+
+fn view_response(state: &ApiState, name: &str) -> Response {
+    match views::resource_view(state, &ResourceId(name.to_string())) {
+        Some(view) => Json(view).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("resource {name:?} does not exist"),
+        ),
+    }
+}
+
+pub(crate) async fn list(State(state): State<ApiState>) -> Json<Vec<::api::ResourceView>> {
+    Json(views::all_views(&state))
+}
+
+pub(crate) async fn show(State(state): State<ApiState>, Path(name): Path<String>) -> Response {
+    view_response(&state, &name)
+}
+
+async fn put_resource(
+    state: &ApiState,
+    call: Call,
+    name: Option<String>,
+    create: bool,
+) -> Response {
+    let mut spec: ::api::ResourceSpec = match parse(&call.body) {
+        Ok(spec) => spec,
+        Err(response) => return response,
+    };
+    if let Some(name) = name {
+        if !spec.name.is_empty() && spec.name != name {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("name: body says {:?}, path says {name:?}", spec.name),
+            );
+        }
+        spec.name = name;
+    }
+    let resource = match to_resource(&spec, &ocf_root()).await {
+        Ok(resource) => resource,
+        Err(errors) => return error(StatusCode::BAD_REQUEST, errors.join("; ")),
+    };
+    let name = spec.name.clone();
+    let command = Command::PutResource { resource, create };
+    propose_all(state, &call, vec![command], |state| {
+        view_response(state, &name)
+    })
+    .await
+}
+
+pub(crate) async fn create(
+    State(state): State<ApiState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    put_resource(
+        &state,
+        Call {
+            method,
+            uri,
+            headers,
+            body,
+        },
+        None,
+        true,
+    )
+    .await
+}
+
+pub(crate) async fn update(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    put_resource(
+        &state,
+        Call {
+            method,
+            uri,
+            headers,
+            body,
+        },
+        Some(name),
+        false,
+    )
+    .await
+}
+
+pub(crate) async fn delete(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let call = Call {
+        method,
+        uri,
+        headers,
+        body: Bytes::new(),
+    };
+    let command = Command::DeleteResource {
+        id: ResourceId(name.clone()),
+    };
+    propose_all(&state, &call, vec![command], |_| {
+        Json(serde_json::json!({ "deleted": name })).into_response()
+    })
+    .await
+}
+
+pub(crate) async fn action(
+    State(state): State<ApiState>,
+    Path((name, action)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let call = Call {
+        method,
+        uri,
+        headers,
+        body,
+    };
+    let id = ResourceId(name.clone());
+    if !state
+        .shared
+        .read(|db| db.resources.resources.contains_key(&id))
+    {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("resource {name:?} does not exist"),
+        );
+    }
+    let command = match action.as_str() {
+        "start" => Command::SetTargetRole {
+            resource: id,
+            role: TargetRole::Started,
+        },
+        "stop" => Command::SetTargetRole {
+            resource: id,
+            role: TargetRole::Stopped,
+        },
+        "cleanup" => Command::Cleanup {
+            resource: id,
+            node: None,
+        },
+        "move" => match move_command(&state, &call.body, &id) {
+            Ok(command) => command,
+            Err(response) => return response,
+        },
+        other => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("unknown action {other:?}; use start, stop, cleanup or move"),
+            );
+        }
+    };
+    propose_all(&state, &call, vec![command], |state| {
+        view_response(state, &name)
+    })
+    .await
+}
+
+/// A move is a temporary location preference (to a node) or a ban (from where it runs),
+/// replacing any earlier move of the same resource and clearing itself at its expiry.
+fn move_command(state: &ApiState, body: &Bytes, id: &ResourceId) -> Result<Command, Response> {
+    let request: ::api::MoveRequest = if body.is_empty() {
+        Default::default()
+    } else {
+        parse(body)?
+    };
+    let expires_at = match &request.for_duration {
+        None => None,
+        Some(text) => match model::parse_duration(text) {
+            Some(d) if !d.is_zero() => {
+                Some(now_ms() + u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2))
+            }
+            _ => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    format!("for: {text:?} is not a duration like 10m"),
+                ));
+            }
+        },
+    };
+    let constraints = match request.to {
+        Some(node) => {
+            if !state.shared.read(|db| db.nodes.contains_key(&NodeId(node))) {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    format!("to: node {node} is not a member"),
+                ));
+            }
+            vec![LocationConstraint {
+                resource: id.clone(),
+                node: NodeId(node),
+                score: SCORE_INFINITY,
+                expires_at,
+            }]
+        }
+        None => {
+            let running: Vec<NodeId> = state.shared.read(|db| {
+                db.resources
+                    .status
+                    .get(id)
+                    .map(|m| {
+                        m.iter()
+                            .filter(|(_, s)| s.state.is_active())
+                            .map(|(n, _)| *n)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            });
+            if running.is_empty() {
+                return Err(error(
+                    StatusCode::CONFLICT,
+                    format!("{id} runs nowhere; give --to NODE"),
+                ));
+            }
+            running
+                .into_iter()
+                .map(|node| LocationConstraint {
+                    resource: id.clone(),
+                    node,
+                    score: -SCORE_INFINITY,
+                    expires_at,
+                })
+                .collect()
+        }
+    };
+    Ok(Command::SetMove {
+        resource: id.clone(),
+        constraints,
+    })
+}
+
+pub(crate) async fn explain(State(state): State<ApiState>, Path(name): Path<String>) -> Response {
+    let id = ResourceId(name.clone());
+    let health = crate::master::recorded_health(&state.shared);
+    let (input, exists) = state.shared.read(|db| {
+        (
+            crate::placement::scheduler_input(&db.resources, &health, now_ms()),
+            db.resources.resources.contains_key(&id),
+        )
+    });
+    if !exists {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("resource {name:?} does not exist"),
+        );
+    }
+    let plan = scheduler::schedule(&input);
+    let nodes = plan
+        .placement
+        .get(&id)
+        .map(|n| n.iter().map(|n| n.0).collect())
+        .unwrap_or_default();
+    let reasons = scheduler::explain(&input, &id);
+    Json(::api::Explanation {
+        resource: name,
+        nodes,
+        reasons,
+    })
+    .into_response()
+}
+
+pub(crate) async fn create_group(
+    State(state): State<ApiState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let call = Call {
+        method,
+        uri,
+        headers,
+        body,
+    };
+    let spec: ::api::GroupSpec = match parse(&call.body) {
+        Ok(spec) => spec,
+        Err(response) => return response,
+    };
+    let group = Group {
+        id: GroupId(spec.name.clone()),
+        members: spec.members.into_iter().map(ResourceId).collect(),
+    };
+    propose_all(&state, &call, vec![Command::PutGroup { group }], |_| {
+        Json(serde_json::json!({ "group": spec.name })).into_response()
+    })
+    .await
+}
+
+pub(crate) async fn delete_group(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let call = Call {
+        method,
+        uri,
+        headers,
+        body: Bytes::new(),
+    };
+    let command = Command::DeleteGroup {
+        id: GroupId(name.clone()),
+    };
+    propose_all(&state, &call, vec![command], |_| {
+        Json(serde_json::json!({ "deleted": name })).into_response()
+    })
+    .await
+}
+
+pub(crate) async fn move_group(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let call = Call {
+        method,
+        uri,
+        headers,
+        body,
+    };
+    let first = state.shared.read(|db| {
+        db.resources
+            .groups
+            .get(&GroupId(name.clone()))
+            .and_then(|g| g.members.first().cloned())
+    });
+    let Some(first) = first else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("group {name:?} does not exist"),
+        );
+    };
+    // A constraint on any member applies to the whole group.
+    let command = match move_command(&state, &call.body, &first) {
+        Ok(command) => command,
+        Err(response) => return response,
+    };
+    propose_all(&state, &call, vec![command], |state| {
+        view_response(state, &first.0)
+    })
+    .await
+}
+
+pub(crate) fn to_constraint(spec: ::api::ConstraintSpec) -> Result<Constraint, String> {
+    let score = |text: &str| -> Result<i64, String> {
+        match text.trim() {
+            "INFINITY" | "+INFINITY" | "inf" => Ok(SCORE_INFINITY),
+            "-INFINITY" | "-inf" => Ok(-SCORE_INFINITY),
+            other => other
+                .parse::<i64>()
+                .map_err(|_| format!("score: {other:?} is not a number or INFINITY")),
+        }
+    };
+    Ok(match spec {
+        ::api::ConstraintSpec::Order { first, then, kind } => {
+            let kind = match kind.as_deref() {
+                None | Some("mandatory") => OrderKind::Mandatory,
+                Some("optional") => OrderKind::Optional,
+                Some(other) => return Err(format!("kind: {other:?} is not mandatory or optional")),
+            };
+            Constraint::Order(OrderConstraint {
+                first: ResourceId(first),
+                then: ResourceId(then),
+                kind,
+            })
+        }
+        ::api::ConstraintSpec::Colocation {
+            resource,
+            with,
+            score: s,
+        } => Constraint::Colocation(ColocationConstraint {
+            resource: ResourceId(resource),
+            with: ResourceId(with),
+            score: score(&s)?,
+        }),
+        ::api::ConstraintSpec::Location {
+            resource,
+            node,
+            score: s,
+        } => Constraint::Location(LocationConstraint {
+            resource: ResourceId(resource),
+            node: NodeId(node),
+            score: score(&s)?,
+            expires_at: None,
+        }),
+    })
+}
+
+pub(crate) async fn add_constraint(
+    State(state): State<ApiState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let call = Call {
+        method,
+        uri,
+        headers,
+        body,
+    };
+    let spec: ::api::ConstraintSpec = match parse(&call.body) {
+        Ok(spec) => spec,
+        Err(response) => return response,
+    };
+    let constraint = match to_constraint(spec) {
+        Ok(constraint) => StoredConstraint::from(constraint),
+        Err(reason) => return error(StatusCode::BAD_REQUEST, reason),
+    };
+    propose_all(
+        &state,
+        &call,
+        vec![Command::AddConstraint { constraint }],
+        |_| Json(serde_json::json!({ "added": true })).into_response(),
+    )
+    .await
+}
+
+pub(crate) async fn node_mode(
+    State(state): State<ApiState>,
+    Path(id): Path<u64>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let call = Call {
+        method,
+        uri,
+        headers,
+        body,
+    };
+    let request: ::api::NodeModeRequest = match parse(&call.body) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let node = NodeId(id);
+    if !state.shared.read(|db| db.nodes.contains_key(&node)) {
+        return error(StatusCode::NOT_FOUND, format!("node {id} is not a member"));
+    }
+    let mut config = state
+        .shared
+        .read(|db| db.resources.node_config.get(&node).cloned())
+        .unwrap_or(NodeConfig {
+            id: node,
+            standby: false,
+            maintenance: false,
+            capacity: BTreeMap::new(),
+        });
+    match request.mode.as_str() {
+        "standby" => config.standby = true,
+        "online" => config.standby = false,
+        "maintenance" => config.maintenance = true,
+        "ready" => config.maintenance = false,
+        other => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("mode: {other:?} is not one of standby, online, maintenance, ready"),
+            );
+        }
+    }
+    let mode = request.mode.clone();
+    propose_all(
+        &state,
+        &call,
+        vec![Command::SetNodeConfig { node: config }],
+        move |_| Json(serde_json::json!({ "node": id, "mode": mode })).into_response(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ApplyQuery {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+pub(crate) async fn apply(
+    State(state): State<ApiState>,
+    Query(query): Query<ApplyQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let call = Call {
+        method,
+        uri,
+        headers,
+        body,
+    };
+    let spec: ::api::ClusterSpec = match parse(&call.body) {
+        Ok(spec) => spec,
+        Err(response) => return response,
+    };
+    let (command, changes) = match super::apply::plan(&state, spec).await {
+        Ok(planned) => planned,
+        Err(errors) => return error(StatusCode::BAD_REQUEST, errors.join("; ")),
+    };
+    if query.dry_run || changes.is_empty() {
+        return Json(::api::ApplyResult {
+            changes,
+            applied: false,
+        })
+        .into_response();
+    }
+    propose_all(&state, &call, vec![command], move |_| {
+        Json(::api::ApplyResult {
+            changes: changes.clone(),
+            applied: true,
+        })
+        .into_response()
+    })
+    .await
+}
+
+use super::resource_views as views;

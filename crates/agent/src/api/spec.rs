@@ -1,0 +1,144 @@
+//! Converting the operator's `ResourceSpec` into a `model::Resource`, checking every field
+//! and the parameters against the resource type's schema, and back for display.
+
+use std::path::Path;
+use std::time::Duration;
+
+use model::{CloneOptions, Resource, ResourceId, ResourceOptions, TargetRole};
+
+/// Where OCF resource agents live (`OCF_ROOT`).
+pub(crate) fn ocf_root() -> std::path::PathBuf {
+    std::env::var_os("OCF_ROOT")
+        .map(Into::into)
+        .unwrap_or_else(|| "/usr/lib/ocf".into())
+}
+
+fn duration(field: &str, value: &Option<String>, errors: &mut Vec<String>) -> Option<Duration> {
+    let text = value.as_ref()?;
+    match model::parse_duration(text) {
+        Some(parsed) if !parsed.is_zero() => Some(parsed),
+        _ => {
+            errors.push(format!(
+                "{field}: {text:?} is not a duration like 10s or 500ms"
+            ));
+            None
+        }
+    }
+}
+
+/// Check a spec and build the resource; every problem is reported, not just the first.
+pub(crate) async fn to_resource(
+    spec: &::api::ResourceSpec,
+    ocf_root: &Path,
+) -> Result<Resource, Vec<String>> {
+    let mut errors = Vec::new();
+    let name_ok = !spec.name.is_empty()
+        && spec.name.len() <= 128
+        && spec
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !name_ok {
+        errors.push(format!(
+            "name: {:?} must be 1 to 128 letters, digits, '-', '_' or '.'",
+            spec.name
+        ));
+    }
+    let mut options = ResourceOptions::default();
+    if let Some(d) = duration("monitor_interval", &spec.monitor_interval, &mut errors) {
+        options.monitor_interval = d;
+    }
+    if let Some(d) = duration("monitor_timeout", &spec.monitor_timeout, &mut errors) {
+        options.monitor_timeout = d;
+    }
+    if let Some(d) = duration("start_timeout", &spec.start_timeout, &mut errors) {
+        options.start_timeout = d;
+    }
+    if let Some(d) = duration("stop_timeout", &spec.stop_timeout, &mut errors) {
+        options.stop_timeout = d;
+    }
+    options.failure_timeout = duration("failure_timeout", &spec.failure_timeout, &mut errors);
+    if let Some(stickiness) = spec.stickiness {
+        options.stickiness = stickiness;
+    }
+    if let Some(threshold) = spec.migration_threshold {
+        options.migration_threshold = threshold;
+    }
+    options.target_role = match spec.target_role.as_deref() {
+        None | Some("started") => TargetRole::Started,
+        Some("stopped") => TargetRole::Stopped,
+        Some(other) => {
+            errors.push(format!(
+                "target_role: {other:?} is not one of started, stopped"
+            ));
+            TargetRole::Started
+        }
+    };
+    if spec.clone && spec.unique == Some(true) {
+        errors.push("unique: a clone runs on many nodes, so it cannot be unique".into());
+    }
+    check_params(spec, ocf_root, &mut errors).await;
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Resource {
+        id: ResourceId(spec.name.clone()),
+        type_name: spec.type_name.clone(),
+        params: spec.params.clone(),
+        options,
+        unique: !spec.clone && spec.unique.unwrap_or(true),
+        clone: spec.clone.then_some(CloneOptions {
+            max: spec.clone_max,
+        }),
+        utilization: spec.utilization.clone(),
+    })
+}
+
+/// Validate parameters against the type's schema (for OCF types, from its meta-data).
+async fn check_params(spec: &::api::ResourceSpec, ocf_root: &Path, errors: &mut Vec<String>) {
+    let agent = match resource_agents::builtin(&spec.type_name, ocf_root) {
+        Ok(agent) => agent,
+        Err(_) => {
+            errors.push(format!(
+                "type: {:?} is unknown; use process, vip, or ocf:<provider>:<agent> \
+                 (e.g. ocf:heartbeat:Dummy)",
+                spec.type_name
+            ));
+            return;
+        }
+    };
+    match agent.meta().await {
+        Ok(schema) => {
+            if let Err(problems) = schema.validate(&spec.params) {
+                errors.extend(problems.iter().map(ToString::to_string));
+            }
+        }
+        Err(error) => errors.push(format!("type: {}: {error}", spec.type_name)),
+    }
+}
+
+/// The spec as shown back to the operator, with effective option values.
+pub(crate) fn to_spec(resource: &Resource) -> ::api::ResourceSpec {
+    let show = |d: Duration| humantime::format_duration(d).to_string();
+    let options = &resource.options;
+    ::api::ResourceSpec {
+        name: resource.id.0.clone(),
+        type_name: resource.type_name.clone(),
+        params: resource.params.clone(),
+        unique: Some(resource.unique),
+        clone: resource.clone.is_some(),
+        clone_max: resource.clone.as_ref().and_then(|c| c.max),
+        monitor_interval: Some(show(options.monitor_interval)),
+        monitor_timeout: Some(show(options.monitor_timeout)),
+        start_timeout: Some(show(options.start_timeout)),
+        stop_timeout: Some(show(options.stop_timeout)),
+        stickiness: Some(options.stickiness),
+        migration_threshold: Some(options.migration_threshold),
+        failure_timeout: options.failure_timeout.map(show),
+        target_role: Some(match options.target_role {
+            TargetRole::Started => "started".into(),
+            TargetRole::Stopped => "stopped".into(),
+        }),
+        utilization: resource.utilization.clone(),
+    }
+}

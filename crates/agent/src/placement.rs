@@ -1,0 +1,196 @@
+//! The master's scheduling round, without IO: given the cmdb's resource state, each node's
+//! health as the scheduler may see it, and `now`, decide the assignment changes to write.
+//!
+//! The scheduler's plan lists stops before starts. Carrying it out safely means: withdraw
+//! the grants the plan stops, and grant nothing new while any planned stop is not yet
+//! confirmed (a moved unique resource must be stopped before it starts elsewhere); then
+//! grant starts in plan order, each only once the resources it must follow (earlier group
+//! members, the `first` of an order constraint) are running.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cmdb::{AssignmentChange, ResourceDb};
+use model::{
+    Constraint, Millis, NodeHealth, NodeId, ObservedState, OrderKind, ResourceId, ResourceState,
+    SchedulerInput,
+};
+use scheduler::{ActionKind, Plan};
+
+/// One scheduling round's result.
+pub struct Round {
+    /// The plan, for explanations and logs.
+    pub plan: Plan,
+    /// What to write to the cmdb (may be empty).
+    pub changes: Vec<AssignmentChange>,
+}
+
+/// Build the scheduler's input from the cmdb and the lease-aware health of each node.
+pub fn scheduler_input(
+    resources: &ResourceDb,
+    health: &BTreeMap<NodeId, NodeHealth>,
+    now: Millis,
+) -> SchedulerInput {
+    let config = resources.cluster_config(health.keys().copied());
+    let observed = ObservedState {
+        node_health: health.clone(),
+        resources: resources.status.clone(),
+    };
+    SchedulerInput {
+        config,
+        observed,
+        now,
+    }
+}
+
+/// Plan and translate into assignment changes.
+pub fn round(resources: &ResourceDb, health: &BTreeMap<NodeId, NodeHealth>, now: Millis) -> Round {
+    let input = scheduler_input(resources, health, now);
+    let plan = scheduler::schedule(&input);
+    let changes = changes_for(resources, health, &input, &plan);
+    Round { plan, changes }
+}
+
+/// One event per assignment change, with the scheduler's reason.
+pub fn describe(round: &Round) -> Vec<model::EventKind> {
+    round
+        .changes
+        .iter()
+        .map(|change| {
+            let (action, node, resource, kind) = match change {
+                AssignmentChange::Assign { node, resource } => {
+                    ("start", node, resource, Some(ActionKind::Start))
+                }
+                AssignmentChange::Unassign { node, resource } => {
+                    ("stop", node, resource, Some(ActionKind::Stop))
+                }
+                AssignmentChange::Lost { node, resource } => ("lost", node, resource, None),
+            };
+            let reason = match kind {
+                Some(kind) => round
+                    .plan
+                    .actions
+                    .iter()
+                    .find(|a| a.kind == kind && a.node == *node && a.resource == *resource)
+                    .map(|a| a.reason.clone())
+                    .unwrap_or_else(|| "as planned".into()),
+                None => format!("node {node} is down and its lease has ended"),
+            };
+            model::EventKind::ResourceAction {
+                resource: resource.clone(),
+                node: *node,
+                action: action.to_string(),
+                reason,
+            }
+        })
+        .collect()
+}
+
+fn assigned(resources: &ResourceDb, node: NodeId, resource: &ResourceId) -> bool {
+    resources
+        .assignments
+        .get(&node)
+        .is_some_and(|m| m.contains_key(resource))
+}
+
+fn changes_for(
+    resources: &ResourceDb,
+    health: &BTreeMap<NodeId, NodeHealth>,
+    input: &SchedulerInput,
+    plan: &Plan,
+) -> Vec<AssignmentChange> {
+    let mut changes = Vec::new();
+    // A down node (its lease has surely ended) runs nothing any more.
+    for (node, map) in &resources.assignments {
+        if health.get(node).is_none_or(|h| *h == NodeHealth::Down) {
+            for resource in map.keys() {
+                changes.push(AssignmentChange::Lost {
+                    node: *node,
+                    resource: resource.clone(),
+                });
+            }
+        }
+    }
+    let mut stops_pending = false;
+    for action in plan.actions.iter().filter(|a| a.kind == ActionKind::Stop) {
+        stops_pending = true;
+        if assigned(resources, action.node, &action.resource) {
+            changes.push(AssignmentChange::Unassign {
+                node: action.node,
+                resource: action.resource.clone(),
+            });
+        }
+    }
+    if stops_pending {
+        return changes;
+    }
+    let predecessors = predecessors(input);
+    let running = |resource: &ResourceId| {
+        resources
+            .status
+            .get(resource)
+            .is_some_and(|m| m.values().any(|s| s.state == ResourceState::Running))
+    };
+    let starting: BTreeSet<&ResourceId> = plan
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Start)
+        .map(|a| &a.resource)
+        .collect();
+    for action in plan.actions.iter().filter(|a| a.kind == ActionKind::Start) {
+        // A grant the executor has spent (its instance failed or stopped under it) is
+        // renewed with a new token: that is how a restart in place is asked for.
+        if assigned(resources, action.node, &action.resource)
+            && !resources.grant_spent(action.node, &action.resource)
+        {
+            continue;
+        }
+        let waiting = predecessors.get(&action.resource).is_some_and(|before| {
+            before
+                .iter()
+                .any(|p| starting.contains(p) || (!running(p) && is_started(input, p)))
+        });
+        if !waiting {
+            changes.push(AssignmentChange::Assign {
+                node: action.node,
+                resource: action.resource.clone(),
+            });
+        }
+    }
+    changes
+}
+
+fn is_started(input: &SchedulerInput, resource: &ResourceId) -> bool {
+    input
+        .config
+        .resources
+        .get(resource)
+        .is_some_and(|r| r.options.target_role == model::TargetRole::Started)
+}
+
+/// For each resource, the resources that must be running before it starts: the earlier
+/// members of its group and the `first` of mandatory order constraints.
+fn predecessors(input: &SchedulerInput) -> BTreeMap<ResourceId, Vec<ResourceId>> {
+    let mut before: BTreeMap<ResourceId, Vec<ResourceId>> = BTreeMap::new();
+    for group in input.config.groups.values() {
+        for (index, member) in group.members.iter().enumerate() {
+            before
+                .entry(member.clone())
+                .or_default()
+                .extend(group.members[..index].iter().cloned());
+        }
+    }
+    for constraint in &input.config.constraints {
+        if let Constraint::Order(order) = constraint
+            && order.kind == OrderKind::Mandatory
+        {
+            before
+                .entry(order.then.clone())
+                .or_default()
+                .push(order.first.clone());
+        }
+    }
+    before
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+//! The master's translation of plans into assignments: moves stop before they start,
+//! groups start in order, and a down node loses its grants.
+
+use std::collections::BTreeMap;
+
+use cmdb::{AssignmentChange, ResourceDb};
+use model::{
+    Group, GroupId, NodeHealth, NodeId, Resource, ResourceId, ResourceState, ResourceStatus,
+};
+
+use super::round;
+
+fn resource(name: &str) -> Resource {
+    Resource {
+        id: ResourceId(name.into()),
+        type_name: "process".into(),
+        params: BTreeMap::new(),
+        options: Default::default(),
+        unique: true,
+        clone: None,
+        utilization: BTreeMap::new(),
+    }
+}
+
+fn healthy(nodes: &[u64]) -> BTreeMap<NodeId, NodeHealth> {
+    nodes
+        .iter()
+        .map(|n| (NodeId(*n), NodeHealth::Online))
+        .collect()
+}
+
+fn with_group() -> ResourceDb {
+    let mut db = ResourceDb::default();
+    for name in ["vip", "web"] {
+        db.resources.insert(ResourceId(name.into()), resource(name));
+    }
+    let members = vec![ResourceId("vip".into()), ResourceId("web".into())];
+    db.groups.insert(
+        GroupId("site".into()),
+        Group {
+            id: GroupId("site".into()),
+            members,
+        },
+    );
+    db
+}
+
+fn running(db: &mut ResourceDb, name: &str, node: u64) {
+    let status = ResourceStatus {
+        state: ResourceState::Running,
+        ..Default::default()
+    };
+    db.status
+        .entry(ResourceId(name.into()))
+        .or_default()
+        .insert(NodeId(node), status);
+}
+
+#[test]
+fn group_members_are_granted_one_after_another() {
+    let mut db = with_group();
+    let first = round(&db, &healthy(&[1, 2]), 0).changes;
+    let node = match &first[..] {
+        [AssignmentChange::Assign { node, resource }] if resource.0 == "vip" => *node,
+        other => panic!("expected only vip to be granted first, got {other:?}"),
+    };
+    db.change_assignments(first);
+    assert!(
+        round(&db, &healthy(&[1, 2]), 0).changes.is_empty(),
+        "web must wait for vip"
+    );
+    running(&mut db, "vip", node.0);
+    let second = round(&db, &healthy(&[1, 2]), 0).changes;
+    assert_eq!(
+        second,
+        vec![AssignmentChange::Assign {
+            node,
+            resource: ResourceId("web".into())
+        }]
+    );
+}
+
+#[test]
+fn a_move_withdraws_the_old_grant_before_granting_the_new_one() {
+    let mut db = ResourceDb::default();
+    db.resources
+        .insert(ResourceId("vip".into()), resource("vip"));
+    db.change_assignments(vec![AssignmentChange::Assign {
+        node: NodeId(1),
+        resource: ResourceId("vip".into()),
+    }]);
+    running(&mut db, "vip", 1);
+    let mut health = healthy(&[1, 2]);
+    health.insert(NodeId(1), NodeHealth::Online);
+    db.node_config.insert(
+        NodeId(1),
+        model::NodeConfig {
+            id: NodeId(1),
+            standby: true,
+            maintenance: false,
+            capacity: BTreeMap::new(),
+        },
+    );
+    let changes = round(&db, &health, 0).changes;
+    assert_eq!(
+        changes,
+        vec![AssignmentChange::Unassign {
+            node: NodeId(1),
+            resource: ResourceId("vip".into())
+        }]
+    );
+}
+
+#[test]
+fn a_down_node_loses_its_grants_and_the_resource_starts_elsewhere() {
+    let mut db = ResourceDb::default();
+    db.resources
+        .insert(ResourceId("vip".into()), resource("vip"));
+    db.change_assignments(vec![AssignmentChange::Assign {
+        node: NodeId(1),
+        resource: ResourceId("vip".into()),
+    }]);
+    running(&mut db, "vip", 1);
+    let mut health = healthy(&[1, 2]);
+    health.insert(NodeId(1), NodeHealth::Down);
+    let changes = round(&db, &health, 0).changes;
+    assert_eq!(
+        changes,
+        vec![
+            AssignmentChange::Lost {
+                node: NodeId(1),
+                resource: ResourceId("vip".into())
+            },
+            AssignmentChange::Assign {
+                node: NodeId(2),
+                resource: ResourceId("vip".into())
+            },
+        ]
+    );
+}

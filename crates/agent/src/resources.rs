@@ -1,0 +1,251 @@
+//! This node's side of resources: the executor runtime, fed with this node's assignments
+//! from the cmdb and with leases from heartbeat acknowledgements, and its reports carried
+//! to the master as cmdb commands.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cmdb::{Command, OperationReport, Raft, SharedDb};
+use executor::runtime::{Agents, RuntimeConfig};
+use executor::{
+    Assignment, Event, Executor, ExecutorConfig, InstanceState, OperationKind, OperationRecord,
+};
+use model::{NodeId, ResourceState};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::clock::now_ms;
+use crate::limits::{FORWARD_TIMEOUT, REPORT_ATTEMPTS};
+use crate::peer::PeerClient;
+
+/// A lease grant: valid until `valid_until` (ms, wall clock), usable once the local replica
+/// has applied `required_index` (the master's commit index when it granted the lease), so
+/// a lease never reaches the executor ahead of the assignments it was granted with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaseGrant {
+    /// End of the lease.
+    pub valid_until: u64,
+    /// Log index the local replica must have applied first.
+    pub required_index: u64,
+}
+
+/// The way into this node's executor.
+#[derive(Clone)]
+pub struct ExecutorInputs {
+    lease: std::sync::Arc<watch::Sender<Option<LeaseGrant>>>,
+}
+
+impl ExecutorInputs {
+    /// Offer a lease; it replaces any earlier offer not yet delivered.
+    pub fn lease(&self, grant: LeaseGrant) {
+        self.lease.send_replace(Some(grant));
+    }
+}
+
+/// Start the executor runtime, the assignment feed and the report forwarder.
+pub fn start(
+    tasks: &mut tokio::task::JoinSet<()>,
+    node_id: u64,
+    node_name: String,
+    data_dir: PathBuf,
+    raft: Raft,
+    shared: SharedDb,
+    peer_client: PeerClient,
+    shutdown: CancellationToken,
+) -> ExecutorInputs {
+    let (events_tx, events_rx) = mpsc::channel(256);
+    let (reports_tx, reports_rx) = mpsc::channel(1024);
+    let config = RuntimeConfig {
+        state_root: data_dir.join("resources"),
+        node_name,
+        clock: executor::wall_clock_ms,
+        status: None,
+    };
+    let agents = Agents::new(crate::api::ocf_root());
+    let runtime_shutdown = shutdown.clone();
+    tasks.spawn(async move {
+        let executor = Executor::new(ExecutorConfig::default());
+        executor::runtime::run(
+            executor,
+            agents,
+            config,
+            events_rx,
+            reports_tx,
+            runtime_shutdown,
+        )
+        .await;
+    });
+    let (lease_tx, lease_rx) = watch::channel(None);
+    let feed = feed(
+        NodeId(node_id),
+        shared,
+        events_tx,
+        lease_rx,
+        shutdown.clone(),
+    );
+    tasks.spawn(feed);
+    tasks.spawn(forward_reports(
+        NodeId(node_id),
+        raft,
+        peer_client,
+        reports_rx,
+        shutdown,
+    ));
+    ExecutorInputs {
+        lease: std::sync::Arc::new(lease_tx),
+    }
+}
+
+/// This node's assignments from the local replica.
+fn assignments_of(shared: &SharedDb, node: NodeId) -> Vec<Assignment> {
+    shared.read(|db| {
+        let resources = &db.resources;
+        let Some(map) = resources.assignments.get(&node) else {
+            return Vec::new();
+        };
+        map.iter()
+            .filter_map(|(id, token)| {
+                let resource = resources.resources.get(id)?.clone();
+                Some(Assignment {
+                    resource,
+                    fencing_token: *token,
+                })
+            })
+            .collect()
+    })
+}
+
+/// The one task that talks to the executor: assignments whenever they change in the cmdb,
+/// then leases once the replica has caught up with their grant. One sender keeps the order.
+async fn feed(
+    node: NodeId,
+    shared: SharedDb,
+    events: mpsc::Sender<Event>,
+    mut lease: watch::Receiver<Option<LeaseGrant>>,
+    shutdown: CancellationToken,
+) {
+    let mut applied = shared.subscribe();
+    let mut last: Option<Vec<Assignment>> = None;
+    let mut pending: Option<LeaseGrant> = None;
+    loop {
+        let current = assignments_of(&shared, node);
+        if last.as_ref() != Some(&current) {
+            if events
+                .send(Event::Assignments(current.clone()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            last = Some(current);
+        }
+        if let Some(grant) = pending
+            && *applied.borrow() >= grant.required_index
+        {
+            pending = None;
+            let valid_until = grant.valid_until;
+            if events.send(Event::Lease { valid_until }).await.is_err() {
+                return;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            changed = applied.changed() => if changed.is_err() { return },
+            changed = lease.changed() => {
+                if changed.is_err() { return }
+                pending = *lease.borrow_and_update();
+            }
+        }
+    }
+}
+
+fn to_report(record: OperationRecord) -> OperationReport {
+    let (state_after, reason) = match &record.state_after {
+        InstanceState::Running => (ResourceState::Running, None),
+        InstanceState::Stopped => (ResourceState::Stopped, None),
+        InstanceState::Failed { reason } => (ResourceState::Failed, Some(reason.clone())),
+        InstanceState::Unknown => (ResourceState::Unknown, None),
+    };
+    let ok = record.outcome.is_ok()
+        || matches!(record.outcome, resource_agents::Outcome::NotRunning if record.operation == OperationKind::Stop);
+    let reason = reason.or_else(|| (!ok).then(|| record.outcome.to_string()));
+    OperationReport {
+        resource: record.resource,
+        operation: match record.operation {
+            OperationKind::Start => "start",
+            OperationKind::Stop => "stop",
+            OperationKind::Monitor => "monitor",
+        }
+        .to_string(),
+        fencing_token: record.fencing_token,
+        ok,
+        state_after,
+        reason,
+        started_at: record.started_at,
+        finished_at: record.finished_at,
+    }
+}
+
+/// Carry each report to the master as a cmdb command, in order, retrying while no master
+/// is reachable (bounded attempts; a lost report is repaired by the next monitor).
+async fn forward_reports(
+    node: NodeId,
+    raft: Raft,
+    client: PeerClient,
+    mut reports: mpsc::Receiver<OperationRecord>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let record = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            record = reports.recv() => match record { Some(r) => r, None => return },
+        };
+        let command = Command::RecordOperation {
+            node,
+            report: to_report(record),
+            at_ms: now_ms(),
+        };
+        for attempt in 0..REPORT_ATTEMPTS {
+            match write_to_master(&raft, &client, &command).await {
+                Ok(()) => break,
+                Err(error) => {
+                    debug!(%error, attempt, "Report not delivered yet");
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt.min(10) + 1)))
+                        .await;
+                }
+            }
+            if attempt + 1 == REPORT_ATTEMPTS {
+                warn!(%command, "Operation report dropped after retries");
+            }
+        }
+    }
+}
+
+/// Propose on the local Raft if this node is master, else send to the master's peer port.
+pub async fn write_to_master(
+    raft: &Raft,
+    client: &PeerClient,
+    command: &Command,
+) -> Result<(), String> {
+    if raft.is_leader() {
+        return raft
+            .client_write(command.clone())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+    }
+    let metrics = cmdb::metrics(raft);
+    let master = metrics.current_leader.ok_or("no master")?;
+    let node = metrics
+        .membership_config
+        .membership()
+        .get_node(&master)
+        .cloned()
+        .ok_or("master unknown")?;
+    let answer: Result<cmdb::CommandResult, String> = client
+        .call(&node.peer_addr, "/peer/write", command, FORWARD_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())?;
+    answer.map(|_| ())
+}

@@ -1,0 +1,194 @@
+//! JSON bodies of the resource API: `/v1/resources`, `/v1/groups`, `/v1/constraints`,
+//! node standby and maintenance, and explanations.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A resource as the operator writes it (create and update). Durations are strings like
+/// `10s` or `500ms`; unset options take the cluster defaults.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceSpec {
+    /// The resource's name, unique in the cluster.
+    pub name: String,
+    /// Its type: `process`, `vip`, or `ocf:<provider>:<agent>`.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Parameters, checked against the type's schema.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Only one instance cluster-wide (a VIP, a singleton service). Defaults to true.
+    #[serde(default)]
+    pub unique: Option<bool>,
+    /// Run one instance on every eligible node instead (at most `clone_max` if set).
+    #[serde(default)]
+    pub clone: bool,
+    /// Largest number of clone instances.
+    #[serde(default)]
+    pub clone_max: Option<u32>,
+    /// Monitor interval, e.g. `10s`.
+    #[serde(default)]
+    pub monitor_interval: Option<String>,
+    /// Monitor timeout.
+    #[serde(default)]
+    pub monitor_timeout: Option<String>,
+    /// Start timeout.
+    #[serde(default)]
+    pub start_timeout: Option<String>,
+    /// Stop timeout.
+    #[serde(default)]
+    pub stop_timeout: Option<String>,
+    /// Preference for staying where it runs.
+    #[serde(default)]
+    pub stickiness: Option<i64>,
+    /// Failures on one node after which it moves away (0 = never).
+    #[serde(default)]
+    pub migration_threshold: Option<u32>,
+    /// Fail counts older than this expire, e.g. `10m`.
+    #[serde(default)]
+    pub failure_timeout: Option<String>,
+    /// `started` or `stopped`.
+    #[serde(default)]
+    pub target_role: Option<String>,
+    /// Resource utilization, e.g. `{"memory": 100}`, checked against node capacity.
+    #[serde(default)]
+    pub utilization: BTreeMap<String, u64>,
+}
+
+/// A resource with its state, for `resource show` and `resource list`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceView {
+    /// The resource as configured, options filled with their effective values.
+    pub spec: ResourceSpec,
+    /// The group it belongs to, if any.
+    pub group: Option<String>,
+    /// Per node where it has state: running, stopped, failed, with fail counts.
+    pub instances: Vec<InstanceView>,
+}
+
+/// One node's view of a resource.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceView {
+    /// Node id.
+    pub node: u64,
+    /// `running`, `stopped`, `failed` or `unknown`.
+    pub state: String,
+    /// Failures counted towards the migration threshold.
+    pub fail_count: u32,
+    /// The last failure in plain words, if any.
+    pub last_failure: Option<String>,
+    /// When it last failed (ms since the Unix epoch).
+    pub last_failure_at_ms: Option<u64>,
+    /// Whether the master currently assigns it to this node, and the grant's fencing token.
+    pub assigned_token: Option<u64>,
+}
+
+/// `POST /v1/resources/{name}/move`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequest {
+    /// Target node id; without it, the resource moves away from where it runs.
+    #[serde(default)]
+    pub to: Option<u64>,
+    /// How long the temporary preference lasts, e.g. `10m`; without it, until cleared.
+    #[serde(default)]
+    pub for_duration: Option<String>,
+}
+
+/// A group: members colocated, started in order, stopped in reverse.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    /// The group's name.
+    pub name: String,
+    /// Member resources, in start order.
+    pub members: Vec<String>,
+}
+
+/// A constraint, as JSON: `{"type": "order", "first": "a", "then": "b"}`,
+/// `{"type": "colocation", "resource": "a", "with": "b", "score": "INFINITY"}`,
+/// `{"type": "location", "resource": "a", "node": 2, "score": "-INFINITY"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConstraintSpec {
+    /// Start `first` before `then`; stop in reverse.
+    Order {
+        /// Started first.
+        first: String,
+        /// Started after `first`.
+        then: String,
+        /// `mandatory` (default) or `optional`.
+        #[serde(default)]
+        kind: Option<String>,
+    },
+    /// Place `resource` relative to `with`; a negative score keeps them apart.
+    Colocation {
+        /// The resource placed.
+        resource: String,
+        /// The resource it follows.
+        with: String,
+        /// A number or `INFINITY` / `-INFINITY`.
+        score: String,
+    },
+    /// Prefer (positive), avoid (negative) or ban (`-INFINITY`) a node.
+    Location {
+        /// The resource.
+        resource: String,
+        /// The node id.
+        node: u64,
+        /// A number or `INFINITY` / `-INFINITY`.
+        score: String,
+    },
+}
+
+/// `POST /v1/nodes/{id}/mode`: standby, online or maintenance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeModeRequest {
+    /// `standby` (drain), `online` (take work again), `maintenance` (leave resources alone),
+    /// or `ready` (end maintenance).
+    pub mode: String,
+}
+
+/// `GET /v1/resources/{name}/explain`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// The resource.
+    pub resource: String,
+    /// Where it is placed (empty when stopped).
+    pub nodes: Vec<u64>,
+    /// Why, in plain words, one line each.
+    pub reasons: Vec<String>,
+}
+
+/// The declarative cluster file of `encluster apply -f cluster.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// Resources.
+    #[serde(default, rename = "resource")]
+    pub resources: Vec<ResourceSpec>,
+    /// Groups.
+    #[serde(default, rename = "group")]
+    pub groups: Vec<GroupSpec>,
+    /// Constraints.
+    #[serde(default, rename = "constraint")]
+    pub constraints: Vec<ConstraintSpec>,
+}
+
+/// The result of `POST /v1/apply` (with `dry_run`, nothing is changed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyResult {
+    /// One line per change, like `+ resource web`, `~ resource db: params.port 5432 -> 5433`.
+    pub changes: Vec<String>,
+    /// Whether the changes were made.
+    pub applied: bool,
+}
+
+/// A parameter-schema violation, one per problem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidationErrors {
+    /// What is wrong, e.g. `MaxUser: 11 is above the maximum 10`.
+    pub errors: Vec<String>,
+}

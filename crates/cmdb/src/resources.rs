@@ -1,0 +1,314 @@
+//! Resources in the cluster database: the declared configuration, the observed status, the
+//! master's assignments with fencing tokens, and the bounded operation log.
+//!
+//! Everything here changes only through `apply`, deterministically: fencing tokens come
+//! from a counter in the replicated state, so every replica hands out the same tokens.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use model::{
+    ClusterConfig, ColocationConstraint, Constraint, Group, GroupId, LocationConstraint, Millis,
+    NodeConfig, NodeId, OrderConstraint, Resource, ResourceId, ResourceState, ResourceStatus,
+    TargetRole,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::command::CommandResult;
+use crate::limits::OPERATIONS_MAX;
+
+/// A constraint as stored in the log. `model::Constraint` is internally tagged for TOML and
+/// JSON, which the compact log encoding cannot read, so the log keeps this mirror.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredConstraint {
+    /// See `model::OrderConstraint`.
+    Order(OrderConstraint),
+    /// See `model::ColocationConstraint`.
+    Colocation(ColocationConstraint),
+    /// See `model::LocationConstraint`.
+    Location(LocationConstraint),
+}
+
+impl From<Constraint> for StoredConstraint {
+    fn from(constraint: Constraint) -> StoredConstraint {
+        match constraint {
+            Constraint::Order(c) => StoredConstraint::Order(c),
+            Constraint::Colocation(c) => StoredConstraint::Colocation(c),
+            Constraint::Location(c) => StoredConstraint::Location(c),
+        }
+    }
+}
+
+impl From<StoredConstraint> for Constraint {
+    fn from(constraint: StoredConstraint) -> Constraint {
+        match constraint {
+            StoredConstraint::Order(c) => Constraint::Order(c),
+            StoredConstraint::Colocation(c) => Constraint::Colocation(c),
+            StoredConstraint::Location(c) => Constraint::Location(c),
+        }
+    }
+}
+
+/// What an executor did, as reported to the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationReport {
+    /// The resource.
+    pub resource: ResourceId,
+    /// `start`, `stop` or `monitor`.
+    pub operation: String,
+    /// The grant the operation ran under.
+    pub fencing_token: u64,
+    /// Whether it succeeded, in the executor's words.
+    pub ok: bool,
+    /// The instance's state afterwards.
+    pub state_after: ResourceState,
+    /// Failure reason in plain words.
+    pub reason: Option<String>,
+    /// When it started and finished, on the reporting node's clock.
+    pub started_at: Millis,
+    /// When it finished.
+    pub finished_at: Millis,
+}
+
+/// One entry of the operation log (for audits: who ran what, when, under which token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationEntry {
+    /// The node that ran it.
+    pub node: NodeId,
+    /// What it reported.
+    pub report: OperationReport,
+}
+
+/// The master's decisions and the observed state of resources.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ResourceDb {
+    /// Resources, by id.
+    pub resources: BTreeMap<ResourceId, Resource>,
+    /// Groups, by id.
+    pub groups: BTreeMap<GroupId, Group>,
+    /// Constraints declared by the operator.
+    pub constraints: Vec<StoredConstraint>,
+    /// Temporary preferences from `resource move`, one set per resource, replaced by the
+    /// next move of the same resource and ignored by the scheduler once expired.
+    pub moves: BTreeMap<ResourceId, Vec<LocationConstraint>>,
+    /// Per-node standby, maintenance and capacity.
+    pub node_config: BTreeMap<NodeId, NodeConfig>,
+    /// Observed state per resource and node.
+    pub status: BTreeMap<ResourceId, BTreeMap<NodeId, ResourceStatus>>,
+    /// The master's assignments: node to resource to the grant's fencing token.
+    pub assignments: BTreeMap<NodeId, BTreeMap<ResourceId, u64>>,
+    /// The next fencing token; tokens only ever increase.
+    pub next_fencing_token: u64,
+    /// The newest operation reports, oldest first.
+    pub operations: VecDeque<OperationEntry>,
+    /// The fencing token of the last report accepted per resource and node: a stopped or
+    /// failed instance reported under the current grant's token has spent that grant.
+    pub reported_tokens: BTreeMap<ResourceId, BTreeMap<NodeId, u64>>,
+}
+
+/// A change of the master's assignments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AssignmentChange {
+    /// Grant `resource` to `node` under a new fencing token.
+    Assign { node: NodeId, resource: ResourceId },
+    /// Withdraw the grant: the node must stop the resource.
+    Unassign { node: NodeId, resource: ResourceId },
+    /// The node is down and its lease has ended: its instances are gone.
+    Lost { node: NodeId, resource: ResourceId },
+}
+
+impl ResourceDb {
+    /// The configuration as the scheduler sees it: declared constraints plus moves, and a
+    /// node config for every known node.
+    pub fn cluster_config(&self, nodes: impl Iterator<Item = NodeId>) -> ClusterConfig {
+        let mut node_config = self.node_config.clone();
+        for node in nodes {
+            node_config.entry(node).or_insert_with(|| NodeConfig {
+                id: node,
+                standby: false,
+                maintenance: false,
+                capacity: BTreeMap::new(),
+            });
+        }
+        let mut constraints: Vec<Constraint> = self
+            .constraints
+            .iter()
+            .cloned()
+            .map(Constraint::from)
+            .collect();
+        for moves in self.moves.values() {
+            constraints.extend(moves.iter().cloned().map(Constraint::Location));
+        }
+        ClusterConfig {
+            nodes: node_config,
+            resources: self.resources.clone(),
+            groups: self.groups.clone(),
+            constraints,
+        }
+    }
+
+    /// Check a changed configuration; on success keep it, else report why and change
+    /// nothing.
+    pub(crate) fn try_config(&mut self, change: impl FnOnce(&mut ResourceDb)) -> CommandResult {
+        let mut candidate = self.clone();
+        change(&mut candidate);
+        let config = candidate.cluster_config(std::iter::empty());
+        match config.validate() {
+            Ok(()) => {
+                *self = candidate;
+                CommandResult::Ok
+            }
+            Err(error) => CommandResult::Rejected(error.to_string()),
+        }
+    }
+
+    /// Delete a resource with everything that names it.
+    pub(crate) fn delete_resource(&mut self, id: &ResourceId) -> CommandResult {
+        if self.resources.remove(id).is_none() {
+            return CommandResult::Rejected(format!("resource {id} does not exist"));
+        }
+        self.constraints
+            .retain(|c| !Constraint::from(c.clone()).resources().contains(&id));
+        self.moves.remove(id);
+        for group in self.groups.values_mut() {
+            group.members.retain(|m| m != id);
+        }
+        self.groups.retain(|_, g| !g.members.is_empty());
+        // Status and assignments stay until the instances are confirmed stopped: the
+        // master unassigns it, and the executors stop what is no longer assigned.
+        CommandResult::Ok
+    }
+
+    /// Apply the master's assignment changes; returns the tokens of new grants in order.
+    pub(crate) fn change_assignments(&mut self, changes: Vec<AssignmentChange>) -> Vec<u64> {
+        let mut tokens = Vec::new();
+        for change in changes {
+            match change {
+                AssignmentChange::Assign { node, resource } => {
+                    self.next_fencing_token = self.next_fencing_token.max(1);
+                    let token = self.next_fencing_token;
+                    self.next_fencing_token += 1;
+                    self.assignments
+                        .entry(node)
+                        .or_default()
+                        .insert(resource, token);
+                    tokens.push(token);
+                }
+                AssignmentChange::Unassign { node, resource } => {
+                    if let Some(map) = self.assignments.get_mut(&node) {
+                        map.remove(&resource);
+                    }
+                }
+                AssignmentChange::Lost { node, resource } => {
+                    if let Some(map) = self.assignments.get_mut(&node) {
+                        map.remove(&resource);
+                    }
+                    if let Some(status) = self
+                        .status
+                        .get_mut(&resource)
+                        .and_then(|m| m.get_mut(&node))
+                    {
+                        status.state = ResourceState::Stopped;
+                    }
+                }
+            }
+        }
+        self.assignments.retain(|_, map| !map.is_empty());
+        tokens
+    }
+
+    /// Record an executor's report. A report under an older token than the current grant
+    /// on that node describes an instance that has since been replaced, and changes only
+    /// the log, except a stop, which is always the truth about the node.
+    pub(crate) fn record(&mut self, node: NodeId, report: OperationReport, at_ms: Millis) {
+        let current = self
+            .assignments
+            .get(&node)
+            .and_then(|m| m.get(&report.resource))
+            .copied();
+        let stale =
+            current.is_some_and(|token| report.fencing_token < token) && report.operation != "stop";
+        if !stale && self.resources.contains_key(&report.resource) {
+            self.reported_tokens
+                .entry(report.resource.clone())
+                .or_default()
+                .insert(node, report.fencing_token);
+            let status = self.status.entry(report.resource.clone()).or_default();
+            let entry = status.entry(node).or_default();
+            entry.state = report.state_after;
+            if !report.ok && report.operation != "stop" {
+                entry.fail_count = entry.fail_count.saturating_add(1);
+                entry.last_failure_at = Some(at_ms);
+                entry.last_failure = report.reason.clone();
+            }
+        }
+        if !self.resources.contains_key(&report.resource)
+            && report.state_after == ResourceState::Stopped
+        {
+            if let Some(map) = self.status.get_mut(&report.resource) {
+                map.remove(&node);
+            }
+            self.status.retain(|_, m| !m.is_empty());
+        }
+        self.operations.push_back(OperationEntry { node, report });
+        while self.operations.len() > OPERATIONS_MAX {
+            self.operations.pop_front();
+        }
+    }
+
+    /// Whether the grant of `resource` on `node` is spent: the executor reported the
+    /// instance stopped or failed under the grant's own token, so only a new grant (a new
+    /// token) starts it again.
+    pub fn grant_spent(&self, node: NodeId, resource: &ResourceId) -> bool {
+        let Some(token) = self.assignments.get(&node).and_then(|m| m.get(resource)) else {
+            return false;
+        };
+        let reported = self
+            .reported_tokens
+            .get(resource)
+            .and_then(|m| m.get(&node));
+        let state = self
+            .status
+            .get(resource)
+            .and_then(|m| m.get(&node))
+            .map(|s| s.state);
+        reported == Some(token)
+            && matches!(state, Some(ResourceState::Stopped | ResourceState::Failed))
+    }
+
+    /// Forget failures so the scheduler may use the node again.
+    pub(crate) fn cleanup(&mut self, resource: &ResourceId, node: Option<NodeId>) {
+        if let Some(map) = self.status.get_mut(resource) {
+            for (id, status) in map.iter_mut() {
+                if node.is_none_or(|n| n == *id) {
+                    status.fail_count = 0;
+                    status.last_failure = None;
+                    status.last_failure_at = None;
+                    // A failed instance that is no longer assigned has been stopped by its
+                    // executor; one still assigned is probed again by its monitor.
+                    let assigned = self
+                        .assignments
+                        .get(id)
+                        .is_some_and(|m| m.contains_key(resource));
+                    if status.state == ResourceState::Failed {
+                        status.state = if assigned {
+                            ResourceState::Unknown
+                        } else {
+                            ResourceState::Stopped
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    /// Set a resource's target role.
+    pub(crate) fn set_target_role(&mut self, id: &ResourceId, role: TargetRole) -> CommandResult {
+        match self.resources.get_mut(id) {
+            Some(resource) => {
+                resource.options.target_role = role;
+                CommandResult::Ok
+            }
+            None => CommandResult::Rejected(format!("resource {id} does not exist")),
+        }
+    }
+}
