@@ -275,7 +275,7 @@ impl Client {
     async fn send_bytes(
         &self,
         request: reqwest::RequestBuilder,
-    ) -> Result<bytes::Bytes, ClientError> {
+    ) -> Result<Vec<u8>, ClientError> {
         let request = match &self.token {
             Some(token) => request.bearer_auth(token),
             None => request,
@@ -299,7 +299,7 @@ impl Client {
                 .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
             return Err(ClientError::Api { status, message });
         }
-        Ok(bytes)
+        Ok(bytes.to_vec())
     }
 }
 
