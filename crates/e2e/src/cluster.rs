@@ -196,6 +196,37 @@ impl Cluster {
         self.signal(id, Signal::SIGKILL);
     }
 
+    /// A node crash: SIGKILL node `id`'s agent together with every process it started
+    /// (resource processes run in their own process groups, so they must be found first).
+    pub fn crash(&mut self, id: u64) {
+        if let Some(pid) = self.pid(id) {
+            for child in descendants(pid) {
+                let _ = kill(Pid::from_raw(child as i32), Signal::SIGKILL);
+            }
+        }
+        self.kill9(id);
+    }
+
+    /// The pid of resource `name`'s process on node `id`, if it runs there.
+    pub fn resource_pid(&self, id: u64, name: &str) -> Option<u32> {
+        let root = self
+            .node(id)
+            .config
+            .with_file_name("data")
+            .join("resources");
+        for entry in std::fs::read_dir(root).ok()?.flatten() {
+            if entry.file_name().to_string_lossy() != name {
+                continue;
+            }
+            let text = std::fs::read_to_string(entry.path().join("process.pid")).ok()?;
+            let pid: u32 = text.split_whitespace().next()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let state = stat.rsplit(')').next()?.split_whitespace().next()?;
+            return (state != "Z").then_some(pid);
+        }
+        None
+    }
+
     /// SIGTERM node `id` and wait for it to exit.
     pub fn stop(&mut self, id: u64) {
         self.signal(id, Signal::SIGTERM);
@@ -278,9 +309,53 @@ impl Cluster {
     }
 }
 
+/// Every descendant of `pid`, children first found, from /proc.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(parent) = queue.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
+                found.push(child);
+                queue.push(child);
+            }
+        }
+    }
+    found
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
+        // Resource processes outlive a stopped agent by design; end them with the test.
+        for node in &self.nodes {
+            let root = node.config.with_file_name("data").join("resources");
+            for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+                let text =
+                    std::fs::read_to_string(entry.path().join("process.pid")).unwrap_or_default();
+                if let Some(pid) = text
+                    .split_whitespace()
+                    .next()
+                    .and_then(|p| p.parse::<i32>().ok())
+                    && pid > 1
+                {
+                    let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+            }
+        }
         for node in &mut self.nodes {
+            if let Some(child) = &node.child {
+                for pid in descendants(child.id()) {
+                    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                }
+            }
             if let Some(mut child) = node.child.take() {
                 let _ = child.kill();
                 let _ = child.wait();

@@ -9,4 +9,5 @@
 mod core;
 mod errors;
 mod membership;
+mod resources;
 mod security;
