@@ -4,10 +4,15 @@ use std::io::Write;
 
 use anyhow::Context;
 
+use crate::apply::run_apply;
 use crate::config::{Target, connect_target};
 use crate::errors::explain;
 use crate::events::run_events;
 use crate::render::{render_json, render_nodes, render_status};
+use crate::resource_args::WaitArgs;
+use crate::resource_commands::{
+    Session, run_constraint, run_explain, run_group, run_node_mode, run_resource,
+};
 use crate::{ApiArgs, CliCommand, KvCommand, NodeCommand};
 
 /// Runs `command` against the API that `api` resolves to.
@@ -25,7 +30,7 @@ pub async fn run(api: &ApiArgs, command: CliCommand) -> anyhow::Result<()> {
             let text = if json {
                 render_json(&status)
             } else {
-                render_status(&status)
+                render_status(&status, crate::resource_commands::now_ms())
             };
             output.text(&text)
         }
@@ -61,6 +66,42 @@ pub async fn run(api: &ApiArgs, command: CliCommand) -> anyhow::Result<()> {
                 .map_err(|error| explain(error, &target))?;
             output.line(&written.revision.to_string())
         }
+        command => run_resources(&client, &target, command).await,
+    }
+}
+
+/// The resource commands, and node modes, which change where resources run.
+async fn run_resources(
+    client: &api::Client,
+    target: &Target,
+    command: CliCommand,
+) -> anyhow::Result<()> {
+    let session = Session { client, target };
+    let no_wait = WaitArgs::default();
+    match command {
+        CliCommand::Resource(command) => run_resource(&session, command).await,
+        CliCommand::Group(command) => run_group(&session, command).await,
+        CliCommand::Constraint(command) => run_constraint(&session, command).await,
+        CliCommand::Apply { file, dry_run, yes } => {
+            run_apply(client, target, &file, dry_run, yes).await
+        }
+        CliCommand::Explain { name } => run_explain(&session, &name).await,
+        CliCommand::Node(NodeCommand::Standby { id, wait }) => {
+            run_node_mode(&session, id, "standby", &wait).await
+        }
+        CliCommand::Node(NodeCommand::Online { id }) => {
+            run_node_mode(&session, id, "online", &no_wait).await
+        }
+        CliCommand::Node(NodeCommand::Maintenance { id }) => {
+            run_node_mode(&session, id, "maintenance", &no_wait).await
+        }
+        CliCommand::Node(NodeCommand::Ready { id }) => {
+            run_node_mode(&session, id, "ready", &no_wait).await
+        }
+        CliCommand::Status { .. }
+        | CliCommand::Node(NodeCommand::List { .. } | NodeCommand::Remove { .. })
+        | CliCommand::Events { .. }
+        | CliCommand::Kv(_) => unreachable!("`run` handles the cluster-core commands itself"),
     }
 }
 

@@ -52,6 +52,27 @@ pub(crate) fn explain(error: ClientError, target: &Target) -> anyhow::Error {
     }
 }
 
+/// Explains a failed create, update or apply: a 400 carries every schema problem joined by
+/// `; `, shown one per line; other errors are explained as usual.
+pub(crate) fn explain_invalid(error: ClientError, target: &Target, what: &str) -> anyhow::Error {
+    match error {
+        ClientError::Api {
+            status: 400,
+            message,
+        } => {
+            let problems: Vec<String> = message
+                .split("; ")
+                .map(|problem| format!("  - {problem}"))
+                .collect();
+            anyhow::anyhow!(
+                "the agent refused {what}, nothing was changed:\n{}",
+                problems.join("\n")
+            )
+        }
+        error => explain(error, target),
+    }
+}
+
 /// The message for a transport error, naming the fix for its cause.
 pub(crate) fn explain_transport(url: &str, cause: TransportCause, target: &Target) -> String {
     match cause {

@@ -1,16 +1,22 @@
-//! The operator CLI: `status`, `node list|remove`, `events` and `kv`, all over `api::Client`.
+//! The operator CLI over `api::Client`: `status`, `node`, `events`, `kv`, and resources:
+//! `resource`, `group`, `constraint`, `apply` and `explain`.
 //!
 //! This crate finds the API (flag, environment variable or CLI config file), calls it and
 //! prints what it answers, as a table for people or as stable JSON for scripts.
 //! It never talks to `cmdb` or the agent's internals and never writes cluster state except
 //! through the API; the `encluster` binary parses the command line and calls [`run`].
 
+mod apply;
 mod commands;
 mod config;
 mod errors;
 mod events;
 mod limits;
 mod render;
+mod resource_args;
+mod resource_commands;
+mod views;
+mod wait;
 
 #[cfg(test)]
 mod tests;
@@ -19,6 +25,10 @@ use std::path::PathBuf;
 
 pub use commands::run;
 pub use config::connect;
+pub use resource_args::{
+    ConstraintAdd, ConstraintCommand, GroupCommand, MoveArgs, ResourceCommand, ResourceOptionArgs,
+    WaitArgs,
+};
 
 /// Where the API is and how to authenticate.
 /// Flags win over environment variables, and those over the CLI config file.
@@ -67,6 +77,33 @@ pub enum CliCommand {
     /// Key/value access for tests and tools.
     #[command(subcommand)]
     Kv(KvCommand),
+    /// Resources: create, update, delete, show, list, move, start, stop, cleanup.
+    #[command(subcommand)]
+    Resource(ResourceCommand),
+    /// Groups of resources that run together: create, delete, move.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Order, colocation and location constraints.
+    #[command(subcommand)]
+    Constraint(ConstraintCommand),
+    /// Make the cluster's resources, groups and constraints match a TOML file: shows the
+    /// changes, asks, then applies them. Anything not in the file is removed.
+    Apply {
+        /// The cluster file: [[resource]], [[group]] and [[constraint]] tables.
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: PathBuf,
+        /// Only show the changes.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply without asking (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Why a resource runs where it runs, or why it is stopped.
+    Explain {
+        /// The resource's name.
+        name: String,
+    },
 }
 
 /// `encluster node ...`.
@@ -81,6 +118,28 @@ pub enum NodeCommand {
     /// Remove a node from the cluster (its agent should be stopped first).
     Remove {
         /// The node's id, as shown by `encluster node list`.
+        id: u64,
+    },
+    /// Move every resource off a node and keep it free until `node online`.
+    Standby {
+        /// The node's id.
+        id: u64,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Let a node in standby run resources again.
+    Online {
+        /// The node's id.
+        id: u64,
+    },
+    /// Leave a node's resources alone (no starts, stops or recovery) until `node ready`.
+    Maintenance {
+        /// The node's id.
+        id: u64,
+    },
+    /// End maintenance: encluster manages the node's resources again.
+    Ready {
+        /// The node's id.
         id: u64,
     },
 }

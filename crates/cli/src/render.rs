@@ -6,8 +6,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use comfy_table::{Table, presets};
 
-/// The `status` header line and node table.
-pub(crate) fn render_status(status: &api::Status) -> String {
+use crate::views::{node_names, render_status_resources};
+
+/// The `status` header line, node table and resources section; `now_ms` dates failures.
+pub(crate) fn render_status(status: &api::Status, now_ms: u64) -> String {
     let master = match status.master {
         Some(id) => match status.nodes.iter().find(|node| node.id == id) {
             Some(node) => format!("master node {id} ({})", node.name),
@@ -36,6 +38,8 @@ pub(crate) fn render_status(status: &api::Status) -> String {
         Some(_) => {}
     }
     text.push_str(&render_nodes(&status.nodes));
+    let names = node_names(&status.nodes);
+    text.push_str(&render_status_resources(&status.resources, &names, now_ms));
     text
 }
 

@@ -5,10 +5,14 @@
 //! the process environment. The `fake_agent` module checks the error messages against a real
 //! TLS listener on loopback.
 
+mod apply;
 mod config;
 mod errors;
 mod fake_agent;
 mod follow;
+mod resource_agent;
+mod resources;
+mod wait;
 
 use clap::{CommandFactory, Parser};
 use expect_test::{Expect, expect};
@@ -45,6 +49,7 @@ fn three_node_status() -> api::Status {
             node(2, "online", "voter", Some(0)),
             node(3, "down", "learner", Some(5_300)),
         ],
+        resources: Vec::new(),
     }
 }
 
@@ -72,7 +77,7 @@ pub(crate) fn wrap(text: &str) -> String {
 #[test]
 fn status_shows_master_term_commit_and_every_node() {
     check(
-        render_status(&three_node_status()),
+        render_status(&three_node_status(), 0),
         expect![[r#"
             cluster demo  master node 2 (node2)  term 7  commit 1234  answered by node 2
             ┌────┬───────┬────────┬─────────┬────────┬───────────┬───────────────┬───────────────┐
@@ -82,6 +87,7 @@ fn status_shows_master_term_commit_and_every_node() {
             │ 2  ┆ node2 ┆ online ┆ voter   ┆ *      ┆ 0 ms ago  ┆ 10.0.0.2:7510 ┆ 10.0.0.2:7511 │
             │ 3  ┆ node3 ┆ down   ┆ learner ┆        ┆ 5.3 s ago ┆ 10.0.0.3:7510 ┆ 10.0.0.3:7511 │
             └────┴───────┴────────┴─────────┴────────┴───────────┴───────────────┴───────────────┘
+            no resources configured
         "#]],
     );
 }
@@ -93,7 +99,7 @@ fn status_without_master_warns_that_writes_stop() {
     status.answered_by = 1;
     status.nodes = vec![node(1, "online", "voter", None)];
     check(
-        render_status(&status),
+        render_status(&status, 0),
         expect![[r#"
             cluster demo  no master  term 7  commit 1234  answered by node 1
             warning: no master is known, so the cluster accepts no writes
@@ -102,6 +108,7 @@ fn status_without_master_warns_that_writes_stop() {
             ╞════╪═══════╪════════╪═══════╪════════╪═══════════╪═══════════════╪═══════════════╡
             │ 1  ┆ node1 ┆ online ┆ voter ┆        ┆ -         ┆ 10.0.0.1:7510 ┆ 10.0.0.1:7511 │
             └────┴───────┴────────┴───────┴────────┴───────────┴───────────────┴───────────────┘
+            no resources configured
         "#]],
     );
 }
@@ -114,7 +121,7 @@ fn status_from_a_non_master_points_to_the_master_for_heartbeats() {
         node.last_heartbeat_ms = None;
     }
     check(
-        render_status(&status),
+        render_status(&status, 0),
         expect![[r#"
             cluster demo  master node 2 (node2)  term 7  commit 1234  answered by node 1
             note: heartbeat ages are known only to the master; ask node 2 (--api 10.0.0.2:7511)
@@ -125,6 +132,7 @@ fn status_from_a_non_master_points_to_the_master_for_heartbeats() {
             │ 2  ┆ node2 ┆ online ┆ voter   ┆ *      ┆ -         ┆ 10.0.0.2:7510 ┆ 10.0.0.2:7511 │
             │ 3  ┆ node3 ┆ down   ┆ learner ┆        ┆ -         ┆ 10.0.0.3:7510 ┆ 10.0.0.3:7511 │
             └────┴───────┴────────┴─────────┴────────┴───────────┴───────────────┴───────────────┘
+            no resources configured
         "#]],
     );
 }
@@ -133,7 +141,7 @@ fn status_from_a_non_master_points_to_the_master_for_heartbeats() {
 fn status_names_a_master_missing_from_the_node_list_by_id() {
     let mut status = three_node_status();
     status.master = Some(9);
-    let text = render_status(&status);
+    let text = render_status(&status, 0);
     let header = text.lines().next().expect("a header line");
     assert_eq!(
         header,
@@ -166,7 +174,8 @@ fn status_json_is_the_api_json_in_struct_order() {
                   "peer_addr": "10.0.0.1:7510",
                   "api_addr": "10.0.0.1:7511"
                 }
-              ]
+              ],
+              "resources": []
             }
         "#]],
     );

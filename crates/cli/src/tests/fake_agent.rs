@@ -21,15 +21,15 @@ use crate::{ApiArgs, CliCommand, KvCommand, NodeCommand, run};
 /// The largest request head the fake agent reads.
 const REQUEST_HEAD_BYTES_MAX: usize = 16 * 1024;
 
-struct FakeAgent {
-    addr: SocketAddr,
-    /// The head (request line and headers) of every request, in order.
-    requests: mpsc::Receiver<String>,
-    task: tokio::task::JoinHandle<()>,
+pub(super) struct FakeAgent {
+    pub(super) addr: SocketAddr,
+    /// Every request (request line, headers and body), in order.
+    pub(super) requests: mpsc::Receiver<String>,
+    pub(super) task: tokio::task::JoinHandle<()>,
 }
 
 /// Serves one connection per response, each closed after its answer.
-async fn fake_agent(ca: &ClusterCa, responses: Vec<(u16, String)>) -> FakeAgent {
+pub(super) async fn fake_agent(ca: &ClusterCa, responses: Vec<(u16, String)>) -> FakeAgent {
     let node = ca
         .issue_node(NodeId(1), &["127.0.0.1".to_string()])
         .expect("node cert");
@@ -51,7 +51,7 @@ async fn fake_agent(ca: &ClusterCa, responses: Vec<(u16, String)>) -> FakeAgent 
             let Ok(mut tls) = acceptor.accept(tcp).await else {
                 continue;
             };
-            let head = read_head(&mut tls).await;
+            let head = read_request(&mut tls).await;
             let _ = sender.send(head).await;
             let response = format!(
                 "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n\
@@ -69,27 +69,50 @@ async fn fake_agent(ca: &ClusterCa, responses: Vec<(u16, String)>) -> FakeAgent 
     }
 }
 
-async fn read_head<S: AsyncReadExt + Unpin>(stream: &mut S) -> String {
-    let mut head = Vec::new();
+/// Reads the head and then as much body as its `content-length` announces.
+async fn read_request<S: AsyncReadExt + Unpin>(stream: &mut S) -> String {
+    let mut request = Vec::new();
     let mut buffer = [0u8; 1024];
-    while !head.windows(4).any(|window| window == b"\r\n\r\n")
-        && head.len() < REQUEST_HEAD_BYTES_MAX
-    {
+    let mut head_end = None;
+    let mut wanted = REQUEST_HEAD_BYTES_MAX;
+    while request.len() < wanted {
         match stream.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
-            Ok(count) => head.extend_from_slice(&buffer[..count]),
+            Ok(count) => request.extend_from_slice(&buffer[..count]),
+        }
+        if head_end.is_none() {
+            head_end = request
+                .windows(4)
+                .position(|window| window == b"\r\n\r\n")
+                .map(|position| position + 4);
+            if let Some(end) = head_end {
+                wanted = end + content_length(&request[..end]);
+            }
         }
     }
-    String::from_utf8_lossy(&head).into_owned()
+    String::from_utf8_lossy(&request).into_owned()
 }
 
-fn write_ca(dir: &Path, ca: &ClusterCa) -> PathBuf {
+fn content_length(head: &[u8]) -> usize {
+    let head = String::from_utf8_lossy(head).to_lowercase();
+    head.lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The body of a request that `read_request` captured.
+pub(super) fn body(request: &str) -> &str {
+    request.split_once("\r\n\r\n").map_or("", |(_, body)| body)
+}
+
+pub(super) fn write_ca(dir: &Path, ca: &ClusterCa) -> PathBuf {
     let path = dir.join("ca.pem");
     std::fs::write(&path, ca.cert_pem()).expect("write CA");
     path
 }
 
-fn api_args(addr: SocketAddr, ca: PathBuf) -> ApiArgs {
+pub(super) fn api_args(addr: SocketAddr, ca: PathBuf) -> ApiArgs {
     ApiArgs {
         api: Some(addr.to_string()),
         token: Some("enc_api_test".to_string()),
@@ -99,7 +122,7 @@ fn api_args(addr: SocketAddr, ca: PathBuf) -> ApiArgs {
 }
 
 /// The error's whole chain, with the address replaced by `ADDR`.
-fn error_text(error: anyhow::Error, addr: SocketAddr) -> String {
+pub(super) fn error_text(error: anyhow::Error, addr: SocketAddr) -> String {
     format!("{error:#}").replace(&addr.to_string(), "ADDR")
 }
 

@@ -1,0 +1,438 @@
+//! Running `resource`, `group`, `constraint`, `node standby|online|maintenance|ready` and
+//! `explain`: build the request, call the API, print what happened, and `--wait` if asked.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::commands::Output;
+use crate::config::Target;
+use crate::errors::{explain, explain_invalid};
+use crate::limits::WAIT_POLL_INTERVAL;
+use crate::render::render_json;
+use crate::resource_args::{
+    ConstraintAdd, ConstraintCommand, GroupCommand, MoveArgs, ResourceCommand, WaitArgs,
+    constraint_spec, move_request, new_spec, resolve_node, update_spec,
+};
+use crate::views::{
+    NodeNames, instance_phase, node_label, node_names, render_explanation, render_resource,
+    render_resource_table,
+};
+use crate::wait::{Goal, WaitConfig, wait_for};
+
+/// The API calls of one command, with errors explained against the target.
+pub(crate) struct Session<'a> {
+    pub(crate) client: &'a api::Client,
+    pub(crate) target: &'a Target,
+}
+
+impl Session<'_> {
+    /// Node names for labels; the labels only read better with them, so a failure is no error.
+    async fn names(&self) -> NodeNames {
+        match self.client.nodes().await {
+            Ok(nodes) => node_names(&nodes),
+            Err(_) => NodeNames::new(),
+        }
+    }
+
+    /// Resolves `--to NODE` (id or name) and returns the node names as well.
+    async fn resolve(&self, node: Option<&str>) -> anyhow::Result<(Option<u64>, NodeNames)> {
+        let Some(node) = node else {
+            return Ok((None, self.names().await));
+        };
+        let nodes = self
+            .client
+            .nodes()
+            .await
+            .map_err(|error| explain(error, self.target))?;
+        Ok((Some(resolve_node(node, &nodes)?), node_names(&nodes)))
+    }
+
+    async fn wait(&self, goal: &Goal, names: &NodeNames, wait: &WaitArgs) -> anyhow::Result<()> {
+        let config = WaitConfig {
+            poll: WAIT_POLL_INTERVAL,
+            timeout: wait.timeout,
+        };
+        wait_for(self.client, self.target, goal, names, config).await
+    }
+}
+
+/// The wall clock in milliseconds since the Unix epoch, for failure ages.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// `resource ...`.
+pub(crate) async fn run_resource(
+    session: &Session<'_>,
+    command: ResourceCommand,
+) -> anyhow::Result<()> {
+    let client = session.client;
+    let target = session.target;
+    let mut output = Output::stdout();
+    match command {
+        ResourceCommand::Create {
+            name,
+            type_name,
+            options,
+        } => {
+            let spec = new_spec(&name, &type_name, &options);
+            let what = format!("resource {name}");
+            let view = client
+                .create_resource(&spec)
+                .await
+                .map_err(|error| explain_invalid(error, target, &what))?;
+            output.line(&format!(
+                "created resource {} ({})",
+                view.spec.name, view.spec.type_name
+            ))
+        }
+        ResourceCommand::Update {
+            name,
+            type_name,
+            options,
+            unset_param,
+        } => {
+            let current = client
+                .resource(&name)
+                .await
+                .map_err(|error| explain(error, target))?;
+            let spec = update_spec(current.spec, type_name.as_deref(), &options, &unset_param)?;
+            let what = format!("the update of resource {name}");
+            client
+                .update_resource(&name, &spec)
+                .await
+                .map_err(|error| explain_invalid(error, target, &what))?;
+            output.line(&format!("updated resource {name}"))
+        }
+        ResourceCommand::Delete { name } => {
+            client
+                .delete_resource(&name)
+                .await
+                .map_err(|error| explain(error, target))?;
+            output.line(&format!(
+                "deleted resource {name}; it stops wherever it ran"
+            ))
+        }
+        ResourceCommand::Show { name, json } => {
+            let view = client
+                .resource(&name)
+                .await
+                .map_err(|error| explain(error, target))?;
+            if json {
+                return output.text(&render_json(&view));
+            }
+            let names = session.names().await;
+            output.text(&render_resource(&view, &names, now_ms()))
+        }
+        ResourceCommand::List { json } => {
+            let views = client
+                .resources()
+                .await
+                .map_err(|error| explain(error, target))?;
+            if json {
+                return output.text(&render_json(&views));
+            }
+            let names = session.names().await;
+            output.text(&render_resource_table(&views, &names, now_ms()))
+        }
+        ResourceCommand::Move { name, target, wait } => {
+            move_resource(session, &name, &target, &wait).await
+        }
+        ResourceCommand::Start { name, wait } => {
+            client
+                .start_resource(&name)
+                .await
+                .map_err(|error| explain(error, target))?;
+            output.line(&format!(
+                "resource {name} may run again (target role started)"
+            ))?;
+            let goal = Goal::Running { resource: name };
+            wait_if(session, &goal, &wait).await
+        }
+        ResourceCommand::Stop { name, wait } => {
+            client
+                .stop_resource(&name)
+                .await
+                .map_err(|error| explain(error, target))?;
+            output.line(&format!(
+                "resource {name} stops and stays stopped until `encluster resource start {name}`"
+            ))?;
+            let goal = Goal::Stopped { resource: name };
+            wait_if(session, &goal, &wait).await
+        }
+        ResourceCommand::Cleanup { name, wait } => {
+            client
+                .cleanup_resource(&name)
+                .await
+                .map_err(|error| explain(error, target))?;
+            output.line(&format!(
+                "cleared the fail counts and failures of resource {name}"
+            ))?;
+            let goal = Goal::Cleaned { resource: name };
+            wait_if(session, &goal, &wait).await
+        }
+    }
+}
+
+async fn wait_if(session: &Session<'_>, goal: &Goal, wait: &WaitArgs) -> anyhow::Result<()> {
+    if !wait.wait {
+        return Ok(());
+    }
+    let names = session.names().await;
+    session.wait(goal, &names, wait).await
+}
+
+/// The nodes where any of `views` may be active, which a move without `--to` leaves.
+fn active_nodes<'a>(views: impl IntoIterator<Item = &'a api::ResourceView>) -> Vec<u64> {
+    let mut nodes: Vec<u64> = views
+        .into_iter()
+        .flat_map(|view| &view.instances)
+        .filter(|instance| instance_phase(instance).is_active())
+        .map(|instance| instance.node)
+        .collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    nodes
+}
+
+async fn move_resource(
+    session: &Session<'_>,
+    name: &str,
+    args: &MoveArgs,
+    wait: &WaitArgs,
+) -> anyhow::Result<()> {
+    let (to, names) = session.resolve(args.to.as_deref()).await?;
+    // A move away from where it runs is only checkable against where it ran before.
+    let before = match (wait.wait, to) {
+        (true, None) => Some(
+            session
+                .client
+                .resource(name)
+                .await
+                .map_err(|error| explain(error, session.target))?,
+        ),
+        _ => None,
+    };
+    let request = move_request(to, args.for_duration.as_deref());
+    session
+        .client
+        .move_resource(name, &request)
+        .await
+        .map_err(|error| explain(error, session.target))?;
+    let mut output = Output::stdout();
+    output.line(&move_message(
+        "resource",
+        name,
+        to,
+        args.for_duration.as_deref(),
+        &names,
+    ))?;
+    if !wait.wait {
+        return Ok(());
+    }
+    let resources = vec![name.to_string()];
+    let goal = match to {
+        Some(node) => Goal::RunningOn { resources, node },
+        None => Goal::MovedAway {
+            resources,
+            from: active_nodes(before.as_ref()),
+        },
+    };
+    session.wait(&goal, &names, wait).await
+}
+
+/// What `move` says it asked for.
+pub(crate) fn move_message(
+    kind: &str,
+    name: &str,
+    to: Option<u64>,
+    for_duration: Option<&str>,
+    names: &NodeNames,
+) -> String {
+    let place = match to {
+        Some(node) => format!("moves to {}", node_label(node, names)),
+        None => "moves away from where it runs".to_string(),
+    };
+    let lasting = match for_duration {
+        Some(duration) => format!("; the preference expires after {duration}"),
+        None => "; the preference stays until it is moved again".to_string(),
+    };
+    format!("{kind} {name} {place}{lasting}")
+}
+
+/// `group ...`.
+pub(crate) async fn run_group(session: &Session<'_>, command: GroupCommand) -> anyhow::Result<()> {
+    let client = session.client;
+    let mut output = Output::stdout();
+    match command {
+        GroupCommand::Create { name, members } => {
+            let spec = api::GroupSpec {
+                name: name.clone(),
+                members: members.clone(),
+            };
+            let what = format!("group {name}");
+            client
+                .create_group(&spec)
+                .await
+                .map_err(|error| explain_invalid(error, session.target, &what))?;
+            output.line(&format!(
+                "created group {name}: {} run together, started in this order",
+                members.join(", ")
+            ))
+        }
+        GroupCommand::Delete { name } => {
+            client
+                .delete_group(&name)
+                .await
+                .map_err(|error| explain(error, session.target))?;
+            output.line(&format!(
+                "deleted group {name}; its members stay as resources"
+            ))
+        }
+        GroupCommand::Move { name, target, wait } => {
+            move_group(session, &name, &target, &wait).await
+        }
+    }
+}
+
+async fn move_group(
+    session: &Session<'_>,
+    name: &str,
+    args: &MoveArgs,
+    wait: &WaitArgs,
+) -> anyhow::Result<()> {
+    let (to, names) = session.resolve(args.to.as_deref()).await?;
+    let members: Vec<api::ResourceView> = if wait.wait {
+        let views = session
+            .client
+            .resources()
+            .await
+            .map_err(|error| explain(error, session.target))?;
+        views
+            .into_iter()
+            .filter(|view| view.group.as_deref() == Some(name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let request = move_request(to, args.for_duration.as_deref());
+    session
+        .client
+        .move_group(name, &request)
+        .await
+        .map_err(|error| explain(error, session.target))?;
+    let mut output = Output::stdout();
+    output.line(&move_message(
+        "group",
+        name,
+        to,
+        args.for_duration.as_deref(),
+        &names,
+    ))?;
+    if !wait.wait {
+        return Ok(());
+    }
+    let resources: Vec<String> = members.iter().map(|view| view.spec.name.clone()).collect();
+    let goal = match to {
+        Some(node) => Goal::RunningOn { resources, node },
+        None => Goal::MovedAway {
+            resources,
+            from: active_nodes(&members),
+        },
+    };
+    session.wait(&goal, &names, wait).await
+}
+
+/// `constraint add ...`.
+pub(crate) async fn run_constraint(
+    session: &Session<'_>,
+    command: ConstraintCommand,
+) -> anyhow::Result<()> {
+    let ConstraintCommand::Add(add) = command;
+    let node = match &add {
+        ConstraintAdd::Location { node, .. } => session.resolve(Some(node)).await?.0,
+        _ => None,
+    };
+    let spec = constraint_spec(&add, node);
+    session
+        .client
+        .add_constraint(&spec)
+        .await
+        .map_err(|error| explain_invalid(error, session.target, "the constraint"))?;
+    Output::stdout().line(&format!("added {}", constraint_text(&spec)))
+}
+
+/// A constraint in words.
+pub(crate) fn constraint_text(spec: &api::ConstraintSpec) -> String {
+    match spec {
+        api::ConstraintSpec::Order { first, then, kind } => {
+            let kind = kind.as_deref().unwrap_or("mandatory");
+            format!("{kind} order: {first} starts before {then}, {then} stops before {first}")
+        }
+        api::ConstraintSpec::Colocation {
+            resource,
+            with,
+            score,
+        } => format!("colocation: {resource} with {with}, score {score}"),
+        api::ConstraintSpec::Location {
+            resource,
+            node,
+            score,
+        } => format!("location: {resource} on node {node}, score {score}"),
+    }
+}
+
+/// `node standby|online|maintenance|ready ID`.
+pub(crate) async fn run_node_mode(
+    session: &Session<'_>,
+    id: u64,
+    mode: &str,
+    wait: &WaitArgs,
+) -> anyhow::Result<()> {
+    let request = api::NodeModeRequest {
+        mode: mode.to_string(),
+    };
+    session
+        .client
+        .set_node_mode(id, &request)
+        .await
+        .map_err(|error| explain(error, session.target))?;
+    let names = session.names().await;
+    Output::stdout().line(&node_mode_message(id, mode, &names))?;
+    if mode == "standby" && wait.wait {
+        return session
+            .wait(&Goal::Drained { node: id }, &names, wait)
+            .await;
+    }
+    Ok(())
+}
+
+/// What a node mode change means for its resources.
+pub(crate) fn node_mode_message(id: u64, mode: &str, names: &NodeNames) -> String {
+    let node = node_label(id, names);
+    match mode {
+        "standby" => format!(
+            "{node} is in standby: its resources move away; `encluster node online {id}` ends it"
+        ),
+        "online" => format!("{node} is online: it may run resources again"),
+        "maintenance" => format!(
+            "{node} is in maintenance: encluster leaves its resources alone until \
+            `encluster node ready {id}`"
+        ),
+        _ => format!("{node} is {mode}: encluster manages its resources again"),
+    }
+}
+
+/// `explain NAME`.
+pub(crate) async fn run_explain(session: &Session<'_>, name: &str) -> anyhow::Result<()> {
+    let explanation = session
+        .client
+        .explain_resource(name)
+        .await
+        .map_err(|error| explain(error, session.target))?;
+    let names = session.names().await;
+    Output::stdout().text(&render_explanation(&explanation, &names))
+}

@@ -1,0 +1,321 @@
+//! `--wait`: polling the API until a move, start, stop, cleanup or drain is done, with
+//! progress on one updating line (a terminal) or one line per change (a pipe or a log).
+//!
+//! Whether the goal is reached and what the progress line says are pure functions of the
+//! resource views (`Goal::check`); only `wait_for` does IO and reads the clock.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use api::ClientError;
+
+use crate::commands::Output;
+use crate::config::Target;
+use crate::errors::explain;
+use crate::limits::PROGRESS_NAMES_MAX;
+use crate::views::{NodeNames, Phase, instance_phase, node_label, resource_summary, running_nodes};
+
+/// What `--wait` waits for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Goal {
+    /// Every resource runs on `node` and is active nowhere else (`move --to`).
+    RunningOn { resources: Vec<String>, node: u64 },
+    /// Every resource runs, and is active on none of `from` (`move` without `--to`).
+    MovedAway {
+        resources: Vec<String>,
+        from: Vec<u64>,
+    },
+    /// The resource runs and nothing is starting or stopping (`start`).
+    Running { resource: String },
+    /// The resource runs nowhere and nothing is stopping (`stop`).
+    Stopped { resource: String },
+    /// No failures are left, and it runs unless it is disabled (`cleanup`).
+    Cleaned { resource: String },
+    /// No resource runs or changes on the node (`node standby`).
+    Drained { node: u64 },
+}
+
+/// One look at the cluster: whether the goal is reached and what to show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Check {
+    pub(crate) done: bool,
+    pub(crate) summary: String,
+}
+
+impl Goal {
+    /// The resources to fetch: one (`GET /v1/resources/{name}`) or all (`GET /v1/resources`).
+    fn single_resource(&self) -> Option<&str> {
+        match self {
+            Goal::RunningOn { resources, .. } | Goal::MovedAway { resources, .. }
+                if resources.len() == 1 =>
+            {
+                Some(&resources[0])
+            }
+            Goal::Running { resource }
+            | Goal::Stopped { resource }
+            | Goal::Cleaned { resource } => Some(resource),
+            _ => None,
+        }
+    }
+
+    /// What is awaited, for the timeout message: `web to run on node2`.
+    pub(crate) fn describe(&self, names: &NodeNames) -> String {
+        match self {
+            Goal::RunningOn { resources, node } => {
+                format!(
+                    "{} to run on {}",
+                    resources.join(", "),
+                    node_label(*node, names)
+                )
+            }
+            Goal::MovedAway { resources, from } => {
+                let from: Vec<String> = from.iter().map(|node| node_label(*node, names)).collect();
+                format!(
+                    "{} to run away from {}",
+                    resources.join(", "),
+                    from.join(", ")
+                )
+            }
+            Goal::Running { resource } => format!("{resource} to run"),
+            Goal::Stopped { resource } => format!("{resource} to stop"),
+            Goal::Cleaned { resource } => format!("the failures of {resource} to clear"),
+            Goal::Drained { node } => format!("{} to drain", node_label(*node, names)),
+        }
+    }
+
+    /// Whether `views` (the answer to the poll) show the goal reached, and a summary line.
+    pub(crate) fn check(&self, views: &[api::ResourceView], names: &NodeNames) -> Check {
+        match self {
+            Goal::RunningOn { resources, node } => check_each(resources, views, names, |view| {
+                settled(view) && running_nodes(view) == [*node]
+            }),
+            Goal::MovedAway { resources, from } => check_each(resources, views, names, |view| {
+                let running = running_nodes(view);
+                settled(view) && !running.is_empty() && running.iter().all(|n| !from.contains(n))
+            }),
+            Goal::Running { resource } => {
+                check_each(std::slice::from_ref(resource), views, names, |view| {
+                    settled(view) && !running_nodes(view).is_empty()
+                })
+            }
+            Goal::Stopped { resource } => {
+                check_each(std::slice::from_ref(resource), views, names, |view| {
+                    view.instances.iter().all(|i| !instance_phase(i).is_busy())
+                })
+            }
+            Goal::Cleaned { resource } => {
+                check_each(std::slice::from_ref(resource), views, names, is_clean)
+            }
+            Goal::Drained { node } => check_drained(*node, views, names),
+        }
+    }
+}
+
+/// Nothing is starting, stopping, recovering or unknown: every busy instance runs.
+fn settled(view: &api::ResourceView) -> bool {
+    view.instances.iter().all(|instance| {
+        let phase = instance_phase(instance);
+        phase == Phase::Running || !phase.is_busy()
+    })
+}
+
+fn is_clean(view: &api::ResourceView) -> bool {
+    let no_failures = view
+        .instances
+        .iter()
+        .all(|instance| instance.fail_count == 0 && instance.last_failure.is_none());
+    let disabled = view.spec.target_role.as_deref() == Some("stopped");
+    no_failures && settled(view) && (disabled || !running_nodes(view).is_empty())
+}
+
+fn check_each(
+    resources: &[String],
+    views: &[api::ResourceView],
+    names: &NodeNames,
+    reached: impl Fn(&api::ResourceView) -> bool,
+) -> Check {
+    let mut done = true;
+    let mut parts = Vec::new();
+    for name in resources {
+        match views.iter().find(|view| &view.spec.name == name) {
+            Some(view) => {
+                done &= reached(view);
+                parts.push(resource_summary(view, names));
+            }
+            None => {
+                done = false;
+                parts.push(format!("{name}: not found"));
+            }
+        }
+    }
+    Check {
+        done,
+        summary: join_limited(&parts, "; "),
+    }
+}
+
+fn check_drained(node: u64, views: &[api::ResourceView], names: &NodeNames) -> Check {
+    let active: Vec<String> = views
+        .iter()
+        .filter_map(|view| {
+            let instance = view.instances.iter().find(|i| i.node == node)?;
+            let phase = instance_phase(instance);
+            phase
+                .is_busy()
+                .then(|| format!("{} ({})", view.spec.name, phase.word()))
+        })
+        .collect();
+    let label = node_label(node, names);
+    if active.is_empty() {
+        return Check {
+            done: true,
+            summary: format!("{label}: drained, no resource is active there"),
+        };
+    }
+    Check {
+        done: false,
+        summary: format!(
+            "{label}: {} still active: {}",
+            active.len(),
+            join_limited(&active, ", ")
+        ),
+    }
+}
+
+fn join_limited(parts: &[String], separator: &str) -> String {
+    let mut text = parts
+        .iter()
+        .take(PROGRESS_NAMES_MAX)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(separator);
+    if parts.len() > PROGRESS_NAMES_MAX {
+        text.push_str(&format!(" and {} more", parts.len() - PROGRESS_NAMES_MAX));
+    }
+    text
+}
+
+/// The progress line: elapsed seconds, then the summary.
+pub(crate) fn progress_line(elapsed: Duration, summary: &str) -> String {
+    format!("{:.1}s  {summary}", elapsed.as_secs_f64())
+}
+
+/// Remembers the last summary shown, so a pipe gets a line only when something changed.
+#[derive(Debug, Default)]
+pub(crate) struct Watcher {
+    last: Option<String>,
+}
+
+impl Watcher {
+    /// Whether `summary` differs from the previous one (the first always does).
+    pub(crate) fn changed(&mut self, summary: &str) -> bool {
+        if self.last.as_deref() == Some(summary) {
+            return false;
+        }
+        self.last = Some(summary.to_string());
+        true
+    }
+
+    /// The last summary seen, for the timeout message.
+    pub(crate) fn last(&self) -> Option<&str> {
+        self.last.as_deref()
+    }
+}
+
+/// The message of a wait that ran out of time.
+pub(crate) fn timeout_message(
+    goal: &Goal,
+    names: &NodeNames,
+    timeout: Duration,
+    last: Option<&str>,
+) -> String {
+    let last = last.unwrap_or("no answer from the API");
+    let hint = match goal.single_resource() {
+        Some(resource) => {
+            format!("`encluster resource show {resource}` and `encluster explain {resource}`")
+        }
+        None => "`encluster resource list` and `encluster explain NAME`".to_string(),
+    };
+    format!(
+        "timed out after {} waiting for {}; last seen: {last}; it may still get there: \
+        see {hint}",
+        humantime::format_duration(timeout),
+        goal.describe(names)
+    )
+}
+
+/// How to wait: poll interval and timeout.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WaitConfig {
+    pub(crate) poll: Duration,
+    pub(crate) timeout: Duration,
+}
+
+/// Polls until `goal` is reached, printing progress; an error after the timeout.
+///
+/// A transport error or a server error (a master change during a failover) is shown and
+/// retried until the timeout; a refused request (4xx) ends the wait at once.
+pub(crate) async fn wait_for(
+    client: &api::Client,
+    target: &Target,
+    goal: &Goal,
+    names: &NodeNames,
+    config: WaitConfig,
+) -> anyhow::Result<()> {
+    let tty = std::io::stdout().is_terminal();
+    let mut output = Output::stdout();
+    let mut watcher = Watcher::default();
+    let start = tokio::time::Instant::now();
+    loop {
+        let summary = match fetch(client, goal).await {
+            Ok(views) => {
+                let check = goal.check(&views, names);
+                if check.done {
+                    if watcher.changed(&check.summary) || tty {
+                        let line = progress_line(start.elapsed(), &check.summary);
+                        show(&mut output, tty, &line, true)?;
+                    }
+                    return Ok(());
+                }
+                check.summary
+            }
+            Err(error) if error.status().is_some_and(|status| status < 500) => {
+                return Err(explain(error, target));
+            }
+            Err(error) => format!("cannot ask the API ({error}); retrying"),
+        };
+        if watcher.changed(&summary) || tty {
+            show(
+                &mut output,
+                tty,
+                &progress_line(start.elapsed(), &summary),
+                false,
+            )?;
+        }
+        if start.elapsed() >= config.timeout {
+            if tty {
+                output.text("\n")?;
+            }
+            let message = timeout_message(goal, names, config.timeout, watcher.last());
+            anyhow::bail!("{message}");
+        }
+        tokio::time::sleep(config.poll).await;
+    }
+}
+
+async fn fetch(client: &api::Client, goal: &Goal) -> Result<Vec<api::ResourceView>, ClientError> {
+    match goal.single_resource() {
+        Some(name) => client.resource(name).await.map(|view| vec![view]),
+        None => client.resources().await,
+    }
+}
+
+/// On a terminal the line is redrawn in place; elsewhere each line is printed once.
+fn show(output: &mut Output, tty: bool, line: &str, last: bool) -> anyhow::Result<()> {
+    if tty {
+        let end = if last { "\n" } else { "" };
+        output.text(&format!("\r\x1b[2K{line}{end}"))
+    } else {
+        output.line(line)
+    }
+}
