@@ -15,7 +15,15 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(bench::run(bench::Settings::from_env(quick)))
         }
-        _ => anyhow::bail!("unknown task {task:?}; known tasks: tidy, bench-core [--quick]"),
+        "bench-resources" => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let trials = std::env::var("TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(bench::resources::run(trials))
+        }
+        _ => anyhow::bail!(
+            "unknown task {task:?}; known tasks: tidy, bench-core [--quick], bench-resources"
+        ),
     }
 }
 

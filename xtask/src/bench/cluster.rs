@@ -29,7 +29,7 @@ pub struct Cluster {
     members: Vec<Member>,
 }
 
-fn encluster_binary() -> PathBuf {
+pub(crate) fn encluster_binary() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     std::env::var_os("ENCLUSTER_BIN")
         .map(PathBuf::from)
@@ -260,6 +260,29 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         bail!("the cluster did not settle within 60 s")
+    }
+
+    /// Wait until the master reports every node online (encluster only).
+    pub async fn wait_all_online(&self) -> anyhow::Result<()> {
+        let Kind::Encluster { token, .. } = &self.kind else { return Ok(()) };
+        let client = self.http_client();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(master) = self.master().await {
+                let endpoint = &self.members[(master - 1) as usize].endpoint;
+                let url = format!("https://{endpoint}/v1/status");
+                if let Ok(response) = client.get(url).bearer_auth(token).send().await
+                    && let Ok(status) = response.json::<serde_json::Value>().await
+                    && status["nodes"].as_array().is_some_and(|nodes| {
+                        nodes.iter().all(|n| n["state"] == "online")
+                    })
+                {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("not every node came back online within 60 s")
     }
 
     /// SIGKILL member `id` and reap it.
