@@ -2,8 +2,8 @@
 //!
 //! One trait, [`ResourceAgent`], with three built-in implementations: `process` (any
 //! command, supervised, with optional TCP or HTTP probes), `ocf` (an existing OCF resource
-//! agent script, run unmodified) and `vip` (a virtual IP address; loopback mode for local
-//! clusters). [`builtin`] maps a resource type name to its agent.
+//! agent script, run unmodified) and `vip` (a virtual IP address: netlink mode for real
+//! hosts, loopback mode for local clusters). [`builtin`] maps a resource type name to its agent.
 //!
 //! This crate turns an operation request into an outcome and nothing more. It must never
 //! know about the cmdb, the scheduler or assignments, and a failed operation is never a
@@ -23,4 +23,7 @@ pub use ocf::{OcfAgent, OcfType};
 pub use operation::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
 pub use process::ProcessAgent;
 pub use registry::{UnknownType, builtin};
-pub use vip::{LoopbackVip, VIP_CLAIM_DIR_DEFAULT, VipAgent, VipBackend, VipClaim};
+pub use vip::{
+    LoopbackVip, NetlinkVip, NetlinkVipConfig, VIP_CLAIM_DIR_DEFAULT, VipAgent, VipBackend,
+    VipClaim,
+};

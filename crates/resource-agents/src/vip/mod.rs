@@ -1,7 +1,9 @@
 //! The `vip` resource agent: a virtual IP address owned by one node at a time.
 //!
-//! Two modes sit behind the [`VipBackend`] seam. `netlink` (a real address on an
-//! interface plus gratuitous ARP) is not built yet and fails fatally. `loopback` is for
+//! Two modes sit behind the [`VipBackend`] seam. `netlink` ([`NetlinkVip`]) adds a real
+//! address to an interface, announces it with gratuitous ARP or unsolicited neighbour
+//! advertisements, and monitors that it is still there; its parameters follow
+//! `ocf:heartbeat:IPaddr2`. `loopback` is for
 //! local clusters whose nodes are processes on one host: every 127.0.0.0/8 address is
 //! already routable on `lo`, so ownership cannot be an address on an interface. It is a
 //! claim file in a per-host directory ([`VIP_CLAIM_DIR_DEFAULT`] unless the `claim_dir`
@@ -13,12 +15,16 @@
 //! token takes the claim over, and the former holder's monitor then fails, naming the
 //! new holder.
 
+mod announce;
 mod loopback;
+mod netlink;
+mod netlink_vip;
 
 #[cfg(test)]
 mod tests;
 
 pub use loopback::LoopbackVip;
+pub use netlink_vip::{NetlinkVip, NetlinkVipConfig};
 
 use crate::operation::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
 use model::{ParamKind, ParamSchema, ParamSpec, ResourceId};
@@ -38,7 +44,7 @@ pub struct VipClaim {
     pub fencing_token: u64,
 }
 
-/// One way of owning an address. Loopback now; netlink later.
+/// One way of owning an address: loopback claims or netlink addresses.
 pub trait VipBackend: Send + Sync {
     /// Takes the address for `claim`; `Ok` if held afterwards (also if held already).
     fn acquire<'a>(&'a self, claim: &'a VipClaim) -> BoxFuture<'a, Outcome>;
@@ -58,9 +64,30 @@ fn schema() -> ParamSchema {
         ParamSpec::new(
             "mode",
             ParamKind::Enum(vec!["loopback".into(), "netlink".into()]),
-            "loopback for local clusters on one host; netlink for real hosts (not built yet)",
+            "loopback for local clusters on one host; netlink for real hosts",
         )
         .with_default("loopback"),
+        ParamSpec::new(
+            "cidr_netmask",
+            ParamKind::String,
+            "netlink: prefix length (or IPv4 netmask); default 32 for IPv4, 128 for IPv6",
+        ),
+        ParamSpec::new(
+            "nic",
+            ParamKind::String,
+            "netlink: the interface; default: the one with an address in a subnet containing ip",
+        ),
+        ParamSpec::new(
+            "iflabel",
+            ParamKind::String,
+            "netlink, IPv4 only: label the address <nic>:<iflabel> (15 characters at most)",
+        ),
+        ParamSpec::new(
+            "arp_count",
+            ParamKind::Integer,
+            "netlink: gratuitous ARPs or neighbour advertisements sent after adding the address",
+        )
+        .with_default("3"),
         ParamSpec::new(
             "claim_dir",
             ParamKind::Path,
@@ -91,10 +118,11 @@ impl VipAgent {
                 let claim_dir = PathBuf::from(&params["claim_dir"]);
                 Ok((claim, Box::new(LoopbackVip::new(claim_dir))))
             }
-            _ => Err(Outcome::failed(
-                Severity::Fatal,
-                "netlink mode not built yet",
-            )),
+            _ => {
+                let config = NetlinkVipConfig::from_params(ip, &params)
+                    .map_err(|reason| Outcome::failed(Severity::Fatal, reason))?;
+                Ok((claim, Box::new(NetlinkVip::new(config))))
+            }
         }
     }
 

@@ -105,13 +105,20 @@ async fn non_loopback_address_is_a_fatal_configuration_error() {
 }
 
 #[tokio::test]
-async fn netlink_mode_is_not_built_yet() {
+async fn netlink_mode_validates_ipaddr2_parameters_without_touching_the_network() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut netlink = request(dir.path(), "127.0.0.45", "n1", 1);
+    let mut netlink = request(dir.path(), "198.18.0.45", "n1", 1);
     netlink.params.insert("mode".into(), "netlink".into());
+    netlink.params.insert("nic".into(), "eth0".into());
+    netlink.params.insert("cidr_netmask".into(), "24".into());
+    assert_eq!(VipAgent.validate(&netlink).await, Outcome::Ok);
+    netlink.params.insert("iflabel".into(), "much-too-long".into());
     assert_eq!(
         VipAgent.start(&netlink).await,
-        Outcome::failed(Severity::Fatal, "netlink mode not built yet")
+        Outcome::failed(
+            Severity::Fatal,
+            "iflabel: the label \"eth0:much-too-long\" is longer than 15 characters"
+        )
     );
 }
 
