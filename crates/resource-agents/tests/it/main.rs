@@ -8,8 +8,11 @@
 //! tests need Debian's `resource-agents` package under /usr/lib/ocf and fail, saying so,
 //! when it is missing.
 
+mod ipaddr2;
+mod netns;
 mod ocf;
 mod process;
+mod vip_netlink;
 
 use model::ResourceId;
 use resource_agents::{OperationRequest, Outcome};
