@@ -198,6 +198,25 @@ fn active_nodes<'a>(views: impl IntoIterator<Item = &'a api::ResourceView>) -> V
     nodes
 }
 
+/// The nodes where every member of a group is active: where the group runs.
+///
+/// The agent moves a group away from where its first member runs; members that ran apart
+/// (just grouped) have no common node, and then any settled placement counts as moved.
+pub(crate) fn group_nodes(members: &[api::ResourceView]) -> Vec<u64> {
+    let mut common: Option<Vec<u64>> = None;
+    for member in members {
+        let nodes = active_nodes([member]);
+        common = Some(match common {
+            None => nodes,
+            Some(common) => common
+                .into_iter()
+                .filter(|node| nodes.contains(node))
+                .collect(),
+        });
+    }
+    common.unwrap_or_default()
+}
+
 async fn move_resource(
     session: &Session<'_>,
     name: &str,
@@ -340,7 +359,7 @@ async fn move_group(
         Some(node) => Goal::RunningOn { resources, node },
         None => Goal::MovedAway {
             resources,
-            from: active_nodes(&members),
+            from: group_nodes(&members),
         },
     };
     session.wait(&goal, &names, wait).await

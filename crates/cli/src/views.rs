@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use comfy_table::{Table, presets};
+use comfy_table::{ContentArrangement, Table, presets};
 
 /// Node names by id, for labels; an unknown id is shown as `node N`.
 pub(crate) type NodeNames = BTreeMap<u64, String>;
@@ -217,6 +217,8 @@ pub(crate) fn render_resource_table(
     let mut table = Table::new();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
+        // Long failure messages wrap to the terminal's width; a pipe gets whole lines.
+        .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(vec![
             "NAME",
             "TYPE",
@@ -257,7 +259,10 @@ pub(crate) fn render_status_resources(
         .iter()
         .filter(|view| matches!(resource_state(view).as_str(), "failed" | "recovering"))
         .count();
-    let mut text = format!("{} resources", views.len());
+    let mut text = match views.len() {
+        1 => "1 resource".to_string(),
+        count => format!("{count} resources"),
+    };
     if failed > 0 {
         text.push_str(&format!(", {failed} failed or recovering"));
     }
@@ -282,7 +287,9 @@ pub(crate) fn render_resource(view: &api::ResourceView, names: &NodeNames, now_m
             text.push_str(&format!("    {key} = {value:?}\n"));
         }
     }
-    text.push_str(&format!("  options: {}\n", options_text(spec)));
+    for line in options_lines(spec) {
+        text.push_str(&format!("  {line}\n"));
+    }
     if !spec.utilization.is_empty() {
         let parts: Vec<String> = spec
             .utilization
@@ -304,10 +311,13 @@ pub(crate) fn render_resource(view: &api::ResourceView, names: &NodeNames, now_m
 
 fn instance_line(instance: &api::InstanceView, names: &NodeNames, now_ms: u64) -> String {
     let mut line = format!(
-        "{}: {}, {} failures",
+        "{}: {}, {}",
         node_label(instance.node, names),
         instance_phase(instance).word(),
-        instance.fail_count
+        match instance.fail_count {
+            1 => "1 failure".to_string(),
+            count => format!("{count} failures"),
+        }
     );
     if instance.last_failure.is_some() {
         let message = instance.last_failure.as_deref().unwrap_or("failed");
@@ -322,34 +332,50 @@ fn instance_line(instance: &api::InstanceView, names: &NodeNames, now_ms: u64) -
     line
 }
 
-fn options_text(spec: &api::ResourceSpec) -> String {
-    let mut parts = Vec::new();
+/// The options of `resource show`, as lines: placement, operations, target role.
+fn options_lines(spec: &api::ResourceSpec) -> Vec<String> {
+    let mut placement = Vec::new();
     if spec.clone {
         match spec.clone_max {
-            Some(max) => parts.push(format!("clone (at most {max})")),
-            None => parts.push("clone (every eligible node)".to_string()),
+            Some(max) => placement.push(format!("clone (at most {max})")),
+            None => placement.push("clone (every eligible node)".to_string()),
         }
     } else if spec.unique != Some(false) {
-        parts.push("unique".to_string());
+        placement.push("unique".to_string());
     }
-    let mut add = |label: &str, value: &Option<String>| {
-        if let Some(value) = value {
-            parts.push(format!("{label} {value}"));
-        }
-    };
-    add("monitor every", &spec.monitor_interval);
-    add("monitor timeout", &spec.monitor_timeout);
-    add("start timeout", &spec.start_timeout);
-    add("stop timeout", &spec.stop_timeout);
-    add("failure timeout", &spec.failure_timeout);
-    add("target role", &spec.target_role);
     if let Some(stickiness) = spec.stickiness {
-        parts.push(format!("stickiness {stickiness}"));
+        placement.push(format!("stickiness {stickiness}"));
     }
-    if let Some(threshold) = spec.migration_threshold {
-        parts.push(format!("migration threshold {threshold}"));
+    match spec.migration_threshold {
+        Some(0) => placement.push("never moves after failures".to_string()),
+        Some(threshold) => placement.push(format!("moves after {threshold} failures")),
+        None => {}
     }
-    parts.join(", ")
+    if let Some(timeout) = &spec.failure_timeout {
+        placement.push(format!("failures expire after {timeout}"));
+    }
+    let mut operations = Vec::new();
+    if let Some(interval) = &spec.monitor_interval {
+        operations.push(format!("monitor every {interval}"));
+    }
+    let timeouts = [
+        ("monitor", &spec.monitor_timeout),
+        ("start", &spec.start_timeout),
+        ("stop", &spec.stop_timeout),
+    ];
+    for (operation, timeout) in timeouts {
+        if let Some(timeout) = timeout {
+            operations.push(format!("{operation} timeout {timeout}"));
+        }
+    }
+    let mut lines = vec![format!("placement: {}", placement.join(", "))];
+    if !operations.is_empty() {
+        lines.push(format!("operations: {}", operations.join(", ")));
+    }
+    if let Some(role) = &spec.target_role {
+        lines.push(format!("target role: {role}"));
+    }
+    lines
 }
 
 /// `explain`: where the resource is placed and every reason, one per line.

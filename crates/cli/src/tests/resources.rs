@@ -179,7 +179,8 @@ fn resource_show_lists_configuration_and_every_node() {
               params:
                 args = "-m http.server 8080"
                 command = "/usr/bin/python3"
-              options: unique, monitor every 10s, stickiness 100, migration threshold 3
+              placement: unique, stickiness 100, moves after 3 failures
+              operations: monitor every 10s
               utilization: memory=512
               nodes:
                 n1: failed, 2 failures, last: exit 1 (2m 5s ago)
@@ -199,7 +200,7 @@ fn resource_show_of_a_new_clone_says_it_has_no_nodes_yet() {
             resource agents (process)
               state: stopped
               params: none
-              options: clone (at most 2)
+              placement: clone (at most 2)
               nodes: none yet
         "#]],
     );

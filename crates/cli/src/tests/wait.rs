@@ -222,3 +222,31 @@ fn timeout_message_says_what_was_awaited_what_was_seen_and_where_to_look() {
             explain NAME`"#]],
     );
 }
+
+#[test]
+fn group_move_away_leaves_the_node_all_members_shared() {
+    let together = [
+        view("vip", vec![instance(1, "running", true)]),
+        view(
+            "web",
+            vec![instance(1, "running", true), instance(2, "failed", false)],
+        ),
+    ];
+    assert_eq!(crate::resource_commands::group_nodes(&together), [1]);
+    // Members grouped while apart share no node, so any settled placement counts as moved.
+    let apart = [
+        view("vip", vec![instance(1, "running", true)]),
+        view("web", vec![instance(2, "running", true)]),
+    ];
+    let from = crate::resource_commands::group_nodes(&apart);
+    assert!(from.is_empty());
+    let goal = Goal::MovedAway {
+        resources: vec!["vip".to_string(), "web".to_string()],
+        from,
+    };
+    let moved = [
+        view("vip", vec![instance(2, "running", true)]),
+        view("web", vec![instance(2, "running", true)]),
+    ];
+    assert!(goal.check(&moved, &names()).done);
+}
