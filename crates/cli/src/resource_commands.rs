@@ -9,8 +9,8 @@ use crate::errors::{explain, explain_invalid};
 use crate::limits::WAIT_POLL_INTERVAL;
 use crate::render::render_json;
 use crate::resource_args::{
-    ConstraintAdd, ConstraintCommand, GroupCommand, MoveArgs, ResourceCommand, WaitArgs,
-    constraint_spec, move_request, new_spec, resolve_node, update_spec,
+    ConstraintAdd, ConstraintCommand, GroupCommand, MoveArgs, ResourceCommand, ResourceOptionArgs,
+    WaitArgs, constraint_spec, move_request, new_spec, resolve_node, update_spec,
 };
 use crate::views::{
     NodeNames, instance_phase, node_label, node_names, render_explanation, render_resource,
@@ -69,9 +69,6 @@ pub(crate) async fn run_resource(
     session: &Session<'_>,
     command: ResourceCommand,
 ) -> anyhow::Result<()> {
-    let client = session.client;
-    let target = session.target;
-    let mut output = Output::stdout();
     match command {
         ResourceCommand::Create {
             name,
@@ -80,11 +77,12 @@ pub(crate) async fn run_resource(
         } => {
             let spec = new_spec(&name, &type_name, &options);
             let what = format!("resource {name}");
-            let view = client
+            let view = session
+                .client
                 .create_resource(&spec)
                 .await
-                .map_err(|error| explain_invalid(error, target, &what))?;
-            output.line(&format!(
+                .map_err(|error| explain_invalid(error, session.target, &what))?;
+            Output::stdout().line(&format!(
                 "created resource {} ({})",
                 view.spec.name, view.spec.type_name
             ))
@@ -94,87 +92,122 @@ pub(crate) async fn run_resource(
             type_name,
             options,
             unset_param,
-        } => {
-            let current = client
-                .resource(&name)
-                .await
-                .map_err(|error| explain(error, target))?;
-            let spec = update_spec(current.spec, type_name.as_deref(), &options, &unset_param)?;
-            let what = format!("the update of resource {name}");
-            client
-                .update_resource(&name, &spec)
-                .await
-                .map_err(|error| explain_invalid(error, target, &what))?;
-            output.line(&format!("updated resource {name}"))
-        }
+        } => update_resource(session, &name, type_name.as_deref(), &options, &unset_param).await,
         ResourceCommand::Delete { name } => {
-            client
+            session
+                .client
                 .delete_resource(&name)
                 .await
-                .map_err(|error| explain(error, target))?;
-            output.line(&format!(
+                .map_err(|error| explain(error, session.target))?;
+            Output::stdout().line(&format!(
                 "deleted resource {name}; it stops wherever it ran"
             ))
         }
-        ResourceCommand::Show { name, json } => {
-            let view = client
-                .resource(&name)
-                .await
-                .map_err(|error| explain(error, target))?;
-            if json {
-                return output.text(&render_json(&view));
-            }
-            let names = session.names().await;
-            output.text(&render_resource(&view, &names, now_ms()))
-        }
-        ResourceCommand::List { json } => {
-            let views = client
-                .resources()
-                .await
-                .map_err(|error| explain(error, target))?;
-            if json {
-                return output.text(&render_json(&views));
-            }
-            let names = session.names().await;
-            output.text(&render_resource_table(&views, &names, now_ms()))
-        }
+        ResourceCommand::Show { name, json } => show_resources(session, Some(&name), json).await,
+        ResourceCommand::List { json } => show_resources(session, None, json).await,
         ResourceCommand::Move { name, target, wait } => {
             move_resource(session, &name, &target, &wait).await
         }
         ResourceCommand::Start { name, wait } => {
-            client
-                .start_resource(&name)
-                .await
-                .map_err(|error| explain(error, target))?;
-            output.line(&format!(
-                "resource {name} may run again (target role started)"
-            ))?;
-            let goal = Goal::Running { resource: name };
-            wait_if(session, &goal, &wait).await
+            role_action(session, RoleAction::Start, name, &wait).await
         }
         ResourceCommand::Stop { name, wait } => {
-            client
-                .stop_resource(&name)
-                .await
-                .map_err(|error| explain(error, target))?;
-            output.line(&format!(
-                "resource {name} stops and stays stopped until `encluster resource start {name}`"
-            ))?;
-            let goal = Goal::Stopped { resource: name };
-            wait_if(session, &goal, &wait).await
+            role_action(session, RoleAction::Stop, name, &wait).await
         }
         ResourceCommand::Cleanup { name, wait } => {
-            client
-                .cleanup_resource(&name)
-                .await
-                .map_err(|error| explain(error, target))?;
-            output.line(&format!(
-                "cleared the fail counts and failures of resource {name}"
-            ))?;
-            let goal = Goal::Cleaned { resource: name };
-            wait_if(session, &goal, &wait).await
+            role_action(session, RoleAction::Cleanup, name, &wait).await
         }
     }
+}
+
+/// `resource update`: read the current spec, change it as asked, write it back.
+async fn update_resource(
+    session: &Session<'_>,
+    name: &str,
+    type_name: Option<&str>,
+    options: &ResourceOptionArgs,
+    unset_params: &[String],
+) -> anyhow::Result<()> {
+    let current = session
+        .client
+        .resource(name)
+        .await
+        .map_err(|error| explain(error, session.target))?;
+    let spec = update_spec(current.spec, type_name, options, unset_params)?;
+    let what = format!("the update of resource {name}");
+    session
+        .client
+        .update_resource(name, &spec)
+        .await
+        .map_err(|error| explain_invalid(error, session.target, &what))?;
+    Output::stdout().line(&format!("updated resource {name}"))
+}
+
+/// `resource show NAME` (with `name`) or `resource list`.
+async fn show_resources(
+    session: &Session<'_>,
+    name: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut output = Output::stdout();
+    let views = match name {
+        Some(name) => session.client.resource(name).await.map(|view| vec![view]),
+        None => session.client.resources().await,
+    }
+    .map_err(|error| explain(error, session.target))?;
+    match (name, json) {
+        (Some(_), true) => output.text(&render_json(&views[0])),
+        (None, true) => output.text(&render_json(&views)),
+        (Some(_), false) => {
+            let names = session.names().await;
+            output.text(&render_resource(&views[0], &names, now_ms()))
+        }
+        (None, false) => {
+            let names = session.names().await;
+            output.text(&render_resource_table(&views, &names, now_ms()))
+        }
+    }
+}
+
+/// The actions that change a resource's target role or failures, each with its goal.
+#[derive(Clone, Copy, Debug)]
+enum RoleAction {
+    Start,
+    Stop,
+    Cleanup,
+}
+
+async fn role_action(
+    session: &Session<'_>,
+    action: RoleAction,
+    name: String,
+    wait: &WaitArgs,
+) -> anyhow::Result<()> {
+    let client = session.client;
+    let result = match action {
+        RoleAction::Start => client.start_resource(&name).await,
+        RoleAction::Stop => client.stop_resource(&name).await,
+        RoleAction::Cleanup => client.cleanup_resource(&name).await,
+    };
+    result.map_err(|error| explain(error, session.target))?;
+    let (message, goal) = match action {
+        RoleAction::Start => (
+            format!("resource {name} may run again (target role started)"),
+            Goal::Running { resource: name },
+        ),
+        RoleAction::Stop => (
+            format!(
+                "resource {name} stops and stays stopped until `encluster resource start {name}`"
+            ),
+            Goal::Stopped { resource: name },
+        ),
+        RoleAction::Cleanup => (
+            format!("cleared the fail counts and failures of resource {name}"),
+            Goal::Cleaned { resource: name },
+        ),
+    };
+    Output::stdout().line(&message)?;
+    wait_if(session, &goal, wait).await
 }
 
 async fn wait_if(session: &Session<'_>, goal: &Goal, wait: &WaitArgs) -> anyhow::Result<()> {
