@@ -312,10 +312,15 @@ async fn fetch(client: &api::Client, goal: &Goal) -> Result<Vec<api::ResourceVie
 
 /// On a terminal the line is redrawn in place; elsewhere each line is printed once.
 fn show(output: &mut Output, tty: bool, line: &str, last: bool) -> anyhow::Result<()> {
-    if tty {
-        let end = if last { "\n" } else { "" };
-        output.text(&format!("\r\x1b[2K{line}{end}"))
-    } else {
-        output.line(line)
+    output.text(&progress_text(tty, line, last))
+}
+
+/// The bytes that show one progress line: on a terminal, return to the line's start, clear
+/// it and write over it, ending the line only after the last one.
+pub(crate) fn progress_text(tty: bool, line: &str, last: bool) -> String {
+    match (tty, last) {
+        (true, false) => format!("\r\x1b[2K{line}"),
+        (true, true) => format!("\r\x1b[2K{line}\n"),
+        (false, _) => format!("{line}\n"),
     }
 }

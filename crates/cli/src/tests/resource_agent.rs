@@ -343,3 +343,72 @@ async fn wait_stops_at_once_when_the_resource_is_gone() {
         "the agent at https://ADDR refused the request: resource \"web\" does not exist (HTTP 404)"
     );
 }
+
+#[tokio::test]
+async fn move_to_a_named_node_with_wait_resolves_moves_then_polls() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ClusterCa::generate("test").expect("CA");
+    let before = view("web", vec![instance(1, "running", true)]);
+    let after = view("web", vec![instance(2, "running", true)]);
+    let responses = vec![(200, nodes()), (200, json(&before)), (200, json(&after))];
+    let agent = fake_agent(&ca, responses).await;
+    let args = api_args(agent.addr, write_ca(dir.path(), &ca));
+    let command = ResourceCommand::Move {
+        name: "web".to_string(),
+        target: crate::MoveArgs {
+            to: Some("node2".to_string()),
+            for_duration: Some("10m".to_string()),
+        },
+        wait: WaitArgs {
+            wait: true,
+            timeout: Duration::from_secs(30),
+        },
+    };
+    run(&args, CliCommand::Resource(command))
+        .await
+        .expect("moved");
+    expect![[r#"
+        [
+            "GET /v1/nodes",
+            "POST /v1/resources/web/move {\"to\":2,\"for_duration\":\"10m\"}",
+            "GET /v1/resources/web",
+        ]
+    "#]]
+    .assert_debug_eq(&requests(agent).await);
+}
+
+#[tokio::test]
+async fn move_away_with_wait_remembers_where_it_ran_before_moving() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ClusterCa::generate("test").expect("CA");
+    let before = view("web", vec![instance(1, "running", true)]);
+    let after = view("web", vec![instance(3, "running", true)]);
+    let responses = vec![
+        (200, nodes()),
+        (200, json(&before)),
+        (200, json(&before)),
+        (200, json(&after)),
+    ];
+    let agent = fake_agent(&ca, responses).await;
+    let args = api_args(agent.addr, write_ca(dir.path(), &ca));
+    let command = ResourceCommand::Move {
+        name: "web".to_string(),
+        target: crate::MoveArgs::default(),
+        wait: WaitArgs {
+            wait: true,
+            timeout: Duration::from_secs(30),
+        },
+    };
+    run(&args, CliCommand::Resource(command))
+        .await
+        .expect("moved away");
+    expect![[r#"
+        [
+            "GET /v1/nodes",
+            "GET /v1/resources/web",
+            "POST /v1/resources/web/move {\"to\":null,\"for_duration\":null}",
+            "GET /v1/resources/web",
+        ]
+    "#]]
+    .assert_debug_eq(&requests(agent).await);
+}

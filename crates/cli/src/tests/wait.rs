@@ -250,3 +250,18 @@ fn group_move_away_leaves_the_node_all_members_shared() {
     ];
     assert!(goal.check(&moved, &names()).done);
 }
+
+#[test]
+fn a_terminal_redraws_one_line_and_a_pipe_gets_one_line_each() {
+    use crate::wait::progress_text;
+    let terminal = [
+        progress_text(true, "0.0s  web: running on n1", false),
+        progress_text(true, "0.2s  web: running on n2", true),
+    ];
+    assert_eq!(
+        terminal.concat(),
+        "\r\x1b[2K0.0s  web: running on n1\r\x1b[2K0.2s  web: running on n2\n"
+    );
+    assert_eq!(progress_text(false, "0.0s  x", false), "0.0s  x\n");
+    assert_eq!(progress_text(false, "0.2s  y", true), "0.2s  y\n");
+}
