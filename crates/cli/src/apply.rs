@@ -34,12 +34,49 @@ pub(crate) fn load_cluster_file(path: &Path) -> anyhow::Result<api::ClusterSpec>
 }
 
 /// Parses the TOML of a cluster file; an error names the line, the column and the problem.
+///
+/// Parameters are strings on the wire, but `port = 8080` is what people write in TOML, so
+/// numbers and booleans in `params` tables are accepted as their text.
 pub(crate) fn parse_cluster_file(text: &str) -> anyhow::Result<api::ClusterSpec> {
-    toml::from_str(text).map_err(|error| {
+    let error = match toml::from_str(text) {
+        Ok(spec) => return Ok(spec),
+        Err(error) => error,
+    };
+    // Only the direct parse has positions, so its error is the one reported.
+    if let Some(spec) = parse_with_text_params(text) {
+        return Ok(spec);
+    }
+    Err(describe_toml_error(text, &error))
+}
+
+/// Parses again with every scalar in `[resource.params]` turned into its text.
+fn parse_with_text_params(text: &str) -> Option<api::ClusterSpec> {
+    let mut table: toml::Table = toml::from_str(text).ok()?;
+    if let Some(toml::Value::Array(resources)) = table.get_mut("resource") {
+        for resource in resources.iter_mut() {
+            let Some(toml::Value::Table(params)) = resource.get_mut("params") else {
+                continue;
+            };
+            for (_, value) in params.iter_mut() {
+                let text = match value {
+                    toml::Value::Integer(number) => number.to_string(),
+                    toml::Value::Float(number) => number.to_string(),
+                    toml::Value::Boolean(flag) => flag.to_string(),
+                    _ => continue,
+                };
+                *value = toml::Value::String(text);
+            }
+        }
+    }
+    toml::Value::Table(table).try_into().ok()
+}
+
+fn describe_toml_error(text: &str, error: &toml::de::Error) -> anyhow::Error {
+    {
         let mut message = error.message().trim_end().to_string();
         if message.contains("expected a string") {
             message.push_str(
-                " (quote it: names, parameters and durations are strings, like port = \"8080\")",
+                " (quote it: names and durations are strings, like monitor_interval = \"10s\")",
             );
         }
         match error.span() {
@@ -50,7 +87,7 @@ pub(crate) fn parse_cluster_file(text: &str) -> anyhow::Result<api::ClusterSpec>
             }
             None => anyhow::anyhow!("{message}"),
         }
-    })
+    }
 }
 
 /// The 1-based line and column (in characters) of a byte offset.

@@ -78,7 +78,7 @@ fn cluster_file_errors_name_the_line_and_the_problem() {
     let errors = [
         error("[[resource]]\nname = \"web\"\ntype = process\n"),
         error("[[resource]]\nname = \"web\"\ntype = \"process\"\nstickyness = 5\n"),
-        error("[[resource]]\nname = \"web\"\ntype = \"p\"\n[resource.params]\nport = 8080\n"),
+        error("[[resource]]\nname = \"web\"\ntype = \"p\"\nmonitor_interval = 10\n"),
         error("[[resource]]\nname = \"web\"\n"),
         error("[[constraint]]\ntype = \"nearby\"\nresource = \"web\"\n"),
         error("[[resorce]]\nname = \"web\"\n"),
@@ -92,14 +92,35 @@ fn cluster_file_errors_name_the_line_and_the_problem() {
             `params`, `unique`, `clone`, `clone_max`, `monitor_interval`, `monitor_timeout`,
             `start_timeout`, `stop_timeout`, `stickiness`, `migration_threshold`,
             `failure_timeout`, `target_role`, `utilization` (in `stickyness = 5`)
-            line 5, column 8: invalid type: integer `8080`, expected a string (quote it:
-            names, parameters and durations are strings, like port = "8080") (in `port =
-            8080`)
+            line 4, column 20: invalid type: integer `10`, expected a string (quote it:
+            names and durations are strings, like monitor_interval = "10s") (in
+            `monitor_interval = 10`)
             line 1, column 1: missing field `type` (in `[[resource]]`)
             line 2, column 8: unknown variant `nearby`, expected one of `order`,
             `colocation`, `location` (in `type = "nearby"`)
             line 1, column 3: unknown field `resorce`, expected one of `resource`, `group`,
             `constraint` (in `[[resorce]]`)"#]],
+    );
+}
+
+#[test]
+fn numbers_and_booleans_in_params_are_taken_as_their_text() {
+    let text = "[[resource]]\nname = \"web\"\ntype = \"p\"\n\
+        [resource.params]\nport = 8080\ndebug = true\nratio = 0.5\ncommand = \"/bin/web\"\n";
+    let spec = parse_cluster_file(text).expect("valid file");
+    let params: Vec<(&str, &str)> = spec.resources[0]
+        .params
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect();
+    assert_eq!(
+        params,
+        [
+            ("command", "/bin/web"),
+            ("debug", "true"),
+            ("port", "8080"),
+            ("ratio", "0.5")
+        ]
     );
 }
 

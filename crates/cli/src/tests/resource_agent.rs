@@ -245,8 +245,8 @@ async fn apply_dry_run_changes_nothing_and_a_bad_file_sends_nothing() {
     let text = format!("{error:#}").replace(&dir.path().display().to_string(), "$DIR");
     expect![[r#"
         $DIR/cluster.toml is not a valid cluster file: line 2, column 8: invalid type:
-        integer `1`, expected a string (quote it: names, parameters and durations are
-        strings, like port = "8080") (in `name = 1`)"#]]
+        integer `1`, expected a string (quote it: names and durations are strings, like
+        monitor_interval = "10s") (in `name = 1`)"#]]
     .assert_eq(&super::wrap(&text));
     let empty = r#"{"resource":[],"group":[],"constraint":[]}"#;
     assert_eq!(
