@@ -59,7 +59,7 @@ pub enum CliCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Nodes: list, remove.
+    /// Nodes: list, remove, standby, online, maintenance, ready.
     #[command(subcommand)]
     Node(NodeCommand),
     /// Show the event log; --follow keeps printing new events.
