@@ -7,7 +7,7 @@ encluster's lbbench (tcp mode, splice relay, one thread) listens on :18180 and H
 open N client connections that send nothing, wait until the backend holds all N, read VmRSS
 again, close everything. Prints (after - before) / N.
 
-Run as root (it raises RLIMIT_NOFILE):  python3 bench/lb/idle_mem.py [N]   (default 10000)
+Needs a hard RLIMIT_NOFILE above 3 N (it raises the soft limit to the hard one):  python3 bench/lb/idle_mem.py [N]   (default 10000)
 """
 import asyncio
 import os
@@ -56,7 +56,8 @@ async def measure(name, pid, port):
 
 
 async def main():
-    resource.setrlimit(resource.RLIMIT_NOFILE, (200000, 200000))
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     server = await asyncio.start_server(backend, "127.0.0.1", 18181, backlog=4096)
     tmp = tempfile.mkdtemp()
     with open(os.path.join(tmp, "lb.toml"), "w") as f:

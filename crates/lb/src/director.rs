@@ -29,10 +29,11 @@ pub struct DirectorOptions {
 }
 
 impl DirectorOptions {
-    /// Splice measured faster than copying for large bodies on loopback (see BENCH.md).
+    /// Copying, because on loopback it beat splice(2) with four concurrent large transfers
+    /// while splice won only for a single one (crates/lb/BENCH.md), and a director serves many.
     pub fn recommended() -> DirectorOptions {
         DirectorOptions {
-            tcp_relay: TcpRelay::Splice,
+            tcp_relay: TcpRelay::Copy,
             shutdown_grace: limits::SHUTDOWN_GRACE,
         }
     }

@@ -77,3 +77,6 @@ impl AffinityTable {
         );
     }
 }
+
+#[cfg(test)]
+mod tests;
