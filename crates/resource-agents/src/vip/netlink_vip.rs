@@ -232,6 +232,7 @@ impl NetlinkVip {
             .filter(|address| address.ip == ip && nic_index.is_none_or(|n| n == address.index))
             .map(|address| address.index)
             .collect();
+        indexes.sort_unstable();
         indexes.dedup();
         Ok(indexes)
     }

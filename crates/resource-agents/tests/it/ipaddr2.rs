@@ -2,11 +2,10 @@
 //! the `ocf` type inside a network namespace, next to the `vip` agent's netlink mode:
 //! both must see the same address, so an operator can move from one to the other.
 
-use super::netns::{HOST_NIC, Link, PEER_NIC, netns_tests_enabled, poll};
+use super::netns::{HOST_NIC, Link, netns_tests_enabled};
 use super::request;
 use resource_agents::{Outcome, ResourceAgent, VipAgent, builtin};
 use std::path::Path;
-use std::time::Duration;
 
 const OCF_ROOT: &str = "/usr/lib/ocf";
 const VIP: &str = "198.18.0.101";
@@ -38,18 +37,7 @@ fn ipaddr2_starts_is_monitored_and_stops_through_the_ocf_type() {
         &[("ip", VIP), ("mode", "netlink"), ("nic", HOST_NIC)],
         dir.path(),
     );
-    // The peer still believes the address lives at a former holder's MAC.
-    link.peer.ip(&[
-        "neigh",
-        "add",
-        VIP,
-        "lladdr",
-        "02:00:5e:00:00:99",
-        "dev",
-        PEER_NIC,
-        "nud",
-        "stale",
-    ]);
+    link.seed_stale_peer_neighbour(VIP);
     link.host.run(|| async {
         assert_eq!(agent.monitor(&ocf_request).await, Outcome::NotRunning);
         assert_eq!(agent.start(&ocf_request).await, Outcome::Ok);
@@ -60,10 +48,7 @@ fn ipaddr2_starts_is_monitored_and_stops_through_the_ocf_type() {
     assert!(shown.contains(&format!("inet {VIP}/24 ")), "{shown}");
     assert!(shown.contains("vip0:ocf"), "{shown}");
     // IPaddr2's send_arp announces the address, as the netlink mode does.
-    poll(Duration::from_secs(5), "the peer to learn the VIP", || {
-        let neighbour = link.peer.ip(&["neigh", "show", VIP, "dev", PEER_NIC]);
-        neighbour.contains(super::netns::HOST_MAC).then_some(())
-    });
+    link.wait_until_peer_learns(VIP);
     link.host.run(|| async {
         assert_eq!(agent.stop(&ocf_request).await, Outcome::Ok);
         assert_eq!(agent.monitor(&ocf_request).await, Outcome::NotRunning);

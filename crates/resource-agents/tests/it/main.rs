@@ -6,7 +6,9 @@
 //! outcomes and the system afterwards (pid files, process groups, TCP ports). Tests that
 //! wait for a process poll with a deadline instead of sleeping a fixed time. The OCF
 //! tests need Debian's `resource-agents` package under /usr/lib/ocf and fail, saying so,
-//! when it is missing.
+//! when it is missing. Tests that change network interfaces (`vip` in netlink mode,
+//! IPaddr2) build their own network namespaces and run only with `RUN_NETNS_TESTS=1`
+//! (root and iproute2 needed); without it they print that they were not run.
 
 mod ipaddr2;
 mod netns;

@@ -58,6 +58,11 @@ impl Netns {
         run_ip(&all)
     }
 
+    /// [`Netns::ip`] with the arguments written as one line of words.
+    pub(crate) fn ip_words(&self, words: &str) -> String {
+        self.ip(&words.split_whitespace().collect::<Vec<_>>())
+    }
+
     /// Moves the calling thread into this namespace. Only for threads that run nothing
     /// else afterwards: a runtime's worker thread would carry the namespace to other work.
     pub(crate) fn enter(&self) {
@@ -135,6 +140,29 @@ impl Link {
         host.ip(&["link", "set", HOST_NIC, "up"]);
         peer.ip(&["link", "set", PEER_NIC, "up"]);
         Link { host, peer }
+    }
+}
+
+impl Link {
+    /// Makes the peer believe that `ip` lives at a former holder's MAC address, as a
+    /// neighbour on the link would after the previous holder's announcements.
+    pub(crate) fn seed_stale_peer_neighbour(&self, ip: &str) {
+        let former = "02:00:5e:00:00:99";
+        self.peer.ip(&[
+            "neigh", "add", ip, "lladdr", former, "dev", PEER_NIC, "nud", "stale",
+        ]);
+    }
+
+    /// Waits until the peer's neighbour entry for `ip` names the host's MAC address.
+    pub(crate) fn wait_until_peer_learns(&self, ip: &str) {
+        poll(
+            Duration::from_secs(2),
+            "the peer to learn the new MAC",
+            || {
+                let neighbour = self.peer.ip(&["neigh", "show", ip, "dev", PEER_NIC]);
+                neighbour.contains(HOST_MAC).then_some(())
+            },
+        );
     }
 }
 

@@ -2,7 +2,7 @@
 //! is added with its label and announced (the peer sees the frames and its neighbour
 //! entry moves to our MAC), monitored, and removed without touching other addresses.
 
-use super::netns::{HOST_MAC, HOST_NIC, Link, PEER_NIC, netns_tests_enabled, poll};
+use super::netns::{HOST_MAC, HOST_NIC, Link, netns_tests_enabled, poll};
 use super::request;
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType};
 use resource_agents::{OperationRequest, Outcome, ResourceAgent, Severity, VipAgent};
@@ -83,6 +83,27 @@ fn mac_bytes(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// Starts the VIP in the host namespace while capturing in the peer namespace; returns
+/// the outcome and the frames' delays since the start was called.
+fn start_while_capturing(
+    link: &Link,
+    vip_request: &OperationRequest,
+    count: usize,
+) -> (Outcome, Vec<(Duration, Vec<u8>)>) {
+    let vip: Ipv4Addr = VIP.parse().expect("ipv4");
+    let (ready_sender, ready) = mpsc::sync_channel(1);
+    std::thread::scope(|scope| {
+        let within = Duration::from_secs(3);
+        let capture = scope.spawn(move || capture_garps(link, vip, count, within, ready_sender));
+        ready.recv().expect("the capture starts");
+        let started = Instant::now();
+        let outcome = link.host.run(|| VipAgent.start(vip_request));
+        let frames = capture.join().expect("capture thread");
+        let frames = frames.into_iter().map(|(at, frame)| (at - started, frame));
+        (outcome, frames.collect())
+    })
+}
+
 #[test]
 fn netlink_vip_is_added_with_its_label_announced_monitored_and_removed() {
     if !netns_tests_enabled("netlink_vip_is_added_with_its_label_announced_monitored_and_removed") {
@@ -90,37 +111,15 @@ fn netlink_vip_is_added_with_its_label_announced_monitored_and_removed() {
     }
     let link = Link::new();
     let dir = tempfile::tempdir().expect("temp dir");
-    let params = [("nic", HOST_NIC), ("iflabel", "web")];
-    let vip_request = vip_request(dir.path(), &params);
+    let vip_request = vip_request(dir.path(), &[("nic", HOST_NIC), ("iflabel", "web")]);
     poll(
         Duration::from_secs(5),
         "the IPv6 link-local address",
         || has_link_local(&link).then_some(()),
     );
-    // The peer still believes the address lives at a former holder's MAC.
-    link.peer.ip(&[
-        "neigh",
-        "add",
-        VIP,
-        "lladdr",
-        "02:00:5e:00:00:99",
-        "dev",
-        PEER_NIC,
-        "nud",
-        "stale",
-    ]);
-    let vip: Ipv4Addr = VIP.parse().expect("ipv4");
-    let (ready_sender, ready) = mpsc::sync_channel(1);
-    let (frames, started, start_outcome) = std::thread::scope(|scope| {
-        let link = &link;
-        let capture =
-            scope.spawn(move || capture_garps(link, vip, 3, Duration::from_secs(3), ready_sender));
-        ready.recv().expect("the capture starts");
-        let started = Instant::now();
-        let outcome = link.host.run(|| VipAgent.start(&vip_request));
-        (capture.join().expect("capture thread"), started, outcome)
-    });
-    assert_eq!(start_outcome, Outcome::Ok);
+    link.seed_stale_peer_neighbour(VIP);
+    let (outcome, frames) = start_while_capturing(&link, &vip_request, 3);
+    assert_eq!(outcome, Outcome::Ok);
     let lines = vip_lines(&link);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains(&format!("inet {VIP}/32 ")), "{lines:?}");
@@ -130,34 +129,22 @@ fn netlink_vip_is_added_with_its_label_announced_monitored_and_removed() {
     for (_, frame) in &frames {
         assert_eq!(frame[6..12], mac_bytes(HOST_MAC), "from the host's MAC");
         assert_eq!(frame[22..28], mac_bytes(HOST_MAC), "ARP sender MAC");
-        assert_eq!(frame[38..42], vip.octets(), "ARP target is the VIP itself");
+        assert_eq!(frame[38..42], frame[28..32], "ARP target is the VIP itself");
     }
-    let offsets: Vec<Duration> = frames.iter().map(|(at, _)| *at - started).collect();
+    let delays: Vec<Duration> = frames.iter().map(|(delay, _)| *delay).collect();
+    let burst = delays[2] - delays[0];
+    assert!(burst >= Duration::from_millis(140), "{delays:?}");
     assert!(
-        offsets[2] - offsets[0] >= Duration::from_millis(140),
-        "{offsets:?}"
+        delays[2] < Duration::from_secs(1),
+        "a short burst: {delays:?}"
     );
-    assert!(
-        offsets[2] < Duration::from_secs(1),
-        "a short burst: {offsets:?}"
-    );
-    // Packet sockets see a frame just before ARP processes it, hence the poll.
-    poll(
-        Duration::from_secs(2),
-        "the peer to learn the new MAC",
-        || {
-            let neighbour = link.peer.ip(&["neigh", "show", VIP, "dev", PEER_NIC]);
-            neighbour.contains(HOST_MAC).then_some(())
-        },
-    );
+    // Packet sockets see a frame just before ARP processes it, hence the wait.
+    link.wait_until_peer_learns(VIP);
 
     link.host.run(|| async {
         assert_eq!(VipAgent.monitor(&vip_request).await, Outcome::Ok);
-        assert_eq!(
-            VipAgent.start(&vip_request).await,
-            Outcome::Ok,
-            "idempotent"
-        );
+        let again = VipAgent.start(&vip_request).await;
+        assert_eq!(again, Outcome::Ok, "idempotent");
     });
     assert_eq!(vip_lines(&link).len(), 1, "a second start adds nothing");
 
@@ -251,43 +238,19 @@ fn netlink_ipv6_vip_is_usable_at_once_and_advertised_to_the_peer() {
     const VIP6: &str = "2001:2::100";
     let link = Link::new();
     let dir = tempfile::tempdir().expect("temp dir");
-    link.host.ip(&[
-        "-6",
-        "addr",
-        "add",
-        "2001:2::1/64",
-        "dev",
-        HOST_NIC,
-        "nodad",
-    ]);
-    link.peer.ip(&[
-        "-6",
-        "addr",
-        "add",
-        "2001:2::2/64",
-        "dev",
-        PEER_NIC,
-        "nodad",
-    ]);
-    link.peer.ip(&[
-        "-6",
-        "neigh",
-        "add",
-        VIP6,
-        "lladdr",
-        "02:00:5e:00:00:99",
-        "dev",
-        PEER_NIC,
-        "nud",
-        "stale",
-    ]);
+    link.host
+        .ip_words("-6 addr add 2001:2::1/64 dev vip0 nodad");
+    link.peer
+        .ip_words("-6 addr add 2001:2::2/64 dev peer0 nodad");
+    link.seed_stale_peer_neighbour(VIP6);
     let mut vip_request = vip_request(dir.path(), &[("nic", HOST_NIC), ("arp_count", "2")]);
     vip_request.params.insert("ip".into(), VIP6.into());
     link.host.run(|| async {
         assert_eq!(VipAgent.start(&vip_request).await, Outcome::Ok);
         assert_eq!(VipAgent.monitor(&vip_request).await, Outcome::Ok);
         // Without duplicate address detection the address is usable at once.
-        let bound = std::net::UdpSocket::bind((VIP6.parse::<std::net::Ipv6Addr>().expect("v6"), 0));
+        let vip6: std::net::Ipv6Addr = VIP6.parse().expect("ipv6");
+        let bound = std::net::UdpSocket::bind((vip6, 0));
         assert!(bound.is_ok(), "{bound:?}");
     });
     let shown = link.host.ip(&["-6", "addr", "show", "dev", HOST_NIC]);
@@ -299,16 +262,7 @@ fn netlink_ipv6_vip_is_usable_at_once_and_advertised_to_the_peer() {
         vip_line.contains("nodad") && !vip_line.contains("tentative"),
         "{shown}"
     );
-    poll(
-        Duration::from_secs(2),
-        "the peer to learn the new MAC",
-        || {
-            let neighbour = link
-                .peer
-                .ip(&["-6", "neigh", "show", VIP6, "dev", PEER_NIC]);
-            neighbour.contains(HOST_MAC).then_some(())
-        },
-    );
+    link.wait_until_peer_learns(VIP6);
     link.host.run(|| async {
         assert_eq!(VipAgent.stop(&vip_request).await, Outcome::Ok);
         assert_eq!(VipAgent.monitor(&vip_request).await, Outcome::NotRunning);
