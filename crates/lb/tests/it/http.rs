@@ -124,3 +124,25 @@ async fn prometheus_text_carries_service_and_server_counters() {
     assert!(text.contains("lb_server_healthy{service=\"web\",server=\"a\"} 1\n"));
     assert!(!text.contains("127.0.0.1"), "no address labels");
 }
+
+#[tokio::test]
+async fn upstream_connections_are_kept_alive_across_client_connections() {
+    let backend = Backend::start("a").await;
+    let (_director, addr) = start(service(
+        Protocol::Http,
+        Algorithm::RoundRobin,
+        vec![backend.config(1)],
+    ))
+    .await;
+    for _ in 0..20 {
+        let (status, _) = fetch(addr, "/name").await.expect("request");
+        assert_eq!(status, 200);
+    }
+    let upstream = backend
+        .request_connections
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        upstream, 1,
+        "20 sequential requests reuse one pooled upstream connection"
+    );
+}

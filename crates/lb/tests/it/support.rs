@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lb::{
@@ -23,6 +23,8 @@ pub struct Backend {
     pub name: String,
     pub addr: SocketAddr,
     pub healthy: Arc<AtomicBool>,
+    /// Connections on which at least one request arrived.
+    pub request_connections: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -43,11 +45,17 @@ impl Backend {
     fn serve(name: &str, listener: TcpListener) -> Backend {
         let addr = listener.local_addr().expect("local addr");
         let healthy = Arc::new(AtomicBool::new(true));
-        let task = tokio::spawn(accept(name.to_owned(), listener, Arc::clone(&healthy)));
+        let request_connections = Arc::new(AtomicUsize::new(0));
+        let shared = Shared {
+            healthy: Arc::clone(&healthy),
+            request_connections: Arc::clone(&request_connections),
+        };
+        let task = tokio::spawn(accept(name.to_owned(), listener, shared));
         Backend {
             name: name.to_owned(),
             addr,
             healthy,
+            request_connections,
             task,
         }
     }
@@ -63,24 +71,34 @@ impl Backend {
     }
 }
 
-async fn accept(name: String, listener: TcpListener, healthy: Arc<AtomicBool>) {
+#[derive(Clone)]
+struct Shared {
+    healthy: Arc<AtomicBool>,
+    request_connections: Arc<AtomicUsize>,
+}
+
+async fn accept(name: String, listener: TcpListener, shared: Shared) {
     // The set owns the connections, so aborting this task closes them all.
     let mut connections = JoinSet::new();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        connections.spawn(serve_connection(name.clone(), stream, Arc::clone(&healthy)));
+        connections.spawn(serve_connection(name.clone(), stream, shared.clone()));
         while connections.try_join_next().is_some() {}
     }
 }
 
-async fn serve_connection(name: String, stream: TcpStream, healthy: Arc<AtomicBool>) {
+async fn serve_connection(name: String, stream: TcpStream, shared: Shared) {
     let mut reader = BufReader::new(stream);
+    let mut first = true;
     loop {
         let Some(request) = read_head(&mut reader).await else {
             return;
         };
+        if std::mem::take(&mut first) {
+            shared.request_connections.fetch_add(1, Ordering::SeqCst);
+        }
         if let Some(len) = header(&request.headers, "content-length") {
             let mut body = vec![0; len.parse().unwrap_or(0)];
             if reader.read_exact(&mut body).await.is_err() {
@@ -95,7 +113,7 @@ async fn serve_connection(name: String, stream: TcpStream, healthy: Arc<AtomicBo
             let _ = tokio::io::copy(&mut read, &mut write).await;
             return;
         }
-        let (status, body) = respond(&name, &request, &healthy).await;
+        let (status, body) = respond(&name, &request, &shared.healthy).await;
         let head = format!(
             "HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n",
             body.len()
