@@ -43,8 +43,8 @@ pub(crate) const GARP_FRAME_LEN: usize = 42;
 pub(crate) enum AnnounceError {
     #[error("cannot list interfaces: {0}")]
     Interfaces(#[source] nix::Error),
-    #[error("interface {nic} has no link-layer address to announce from")]
-    NoLinkAddress { nic: String },
+    #[error("interface {nic} does not exist")]
+    NoInterface { nic: String },
     #[error("cannot send the announcement on {nic}: {source}")]
     Send {
         nic: String,
@@ -66,8 +66,18 @@ pub(crate) fn announce_gap(sequence: u32) -> Duration {
 
 /// Sends `count` announcements of `ip` on `nic` with growing gaps.
 pub(crate) async fn announce_burst(nic: &str, ip: IpAddr, count: u32) -> Result<(), AnnounceError> {
-    let link = link_addr(nic)?;
-    let mac = link.addr().ok_or_else(|| AnnounceError::NoLinkAddress {
+    if count == 0 {
+        return Ok(());
+    }
+    let Some(link) = ethernet_link_addr(nic)? else {
+        // Neighbour caches keyed by MAC exist only on Ethernet-like links.
+        tracing::debug!(
+            nic,
+            "Not announcing on an interface without an Ethernet address"
+        );
+        return Ok(());
+    };
+    let mac = link.addr().ok_or_else(|| AnnounceError::NoInterface {
         nic: nic.to_owned(),
     })?;
     for sequence in 0..count.min(ANNOUNCE_COUNT_MAX) {
@@ -116,16 +126,17 @@ pub(crate) fn neighbour_advertisement(mac: [u8; 6], ip: Ipv6Addr) -> [u8; 32] {
     message
 }
 
-/// The link-layer address of `nic`: its index and MAC, as `getifaddrs` reports it.
-fn link_addr(nic: &str) -> Result<LinkAddr, AnnounceError> {
+/// The link-layer address of `nic` (its index and MAC, as `getifaddrs` reports it), or
+/// `None` if it is not an Ethernet interface (loopback, tunnels).
+fn ethernet_link_addr(nic: &str) -> Result<Option<LinkAddr>, AnnounceError> {
     let interfaces = nix::ifaddrs::getifaddrs().map_err(AnnounceError::Interfaces)?;
-    interfaces
+    let link = interfaces
         .filter(|interface| interface.interface_name == nic)
         .find_map(|interface| interface.address?.as_link_addr().copied())
-        .filter(|link| link.halen() == 6)
-        .ok_or_else(|| AnnounceError::NoLinkAddress {
+        .ok_or_else(|| AnnounceError::NoInterface {
             nic: nic.to_owned(),
-        })
+        })?;
+    Ok((link.hatype() == ARP_HARDWARE_ETHERNET && link.halen() == 6).then_some(link))
 }
 
 /// Sends one Ethernet frame. The socket has protocol 0, so it never receives anything,

@@ -132,6 +132,7 @@ fn netlink_vip_is_added_with_its_label_announced_monitored_and_removed() {
         assert_eq!(frame[38..42], frame[28..32], "ARP target is the VIP itself");
     }
     let delays: Vec<Duration> = frames.iter().map(|(delay, _)| *delay).collect();
+    eprintln!("gratuitous ARPs reached the peer {delays:?} after the start was called");
     let burst = delays[2] - delays[0];
     assert!(burst >= Duration::from_millis(140), "{delays:?}");
     assert!(
@@ -271,4 +272,32 @@ fn netlink_ipv6_vip_is_usable_at_once_and_advertised_to_the_peer() {
     assert!(!shown.contains(VIP6), "{shown}");
     assert!(shown.contains("inet6 2001:2::1/64 "), "{shown}");
     assert!(has_link_local(&link), "{shown}");
+}
+
+#[test]
+fn netlink_vip_on_an_interface_without_ethernet_is_added_without_announcing() {
+    if !netns_tests_enabled(
+        "netlink_vip_on_an_interface_without_ethernet_is_added_without_announcing",
+    ) {
+        return;
+    }
+    let link = Link::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut vip_request = vip_request(dir.path(), &[("nic", "lo")]);
+    vip_request.params.insert("ip".into(), "198.18.1.1".into());
+    link.host.run(|| async {
+        assert_eq!(VipAgent.start(&vip_request).await, Outcome::Ok);
+        assert_eq!(VipAgent.monitor(&vip_request).await, Outcome::Ok);
+    });
+    let shown = link.host.ip_words("-o -4 addr show dev lo");
+    assert!(shown.contains("inet 198.18.1.1/32 "), "{shown}");
+    link.host.run(|| async {
+        assert_eq!(VipAgent.stop(&vip_request).await, Outcome::Ok);
+        assert_eq!(VipAgent.monitor(&vip_request).await, Outcome::NotRunning);
+    });
+    let shown = link.host.ip_words("-o -4 addr show dev lo");
+    assert!(
+        shown.contains("inet 127.0.0.1/8 ") && !shown.contains("198.18.1.1"),
+        "{shown}"
+    );
 }
