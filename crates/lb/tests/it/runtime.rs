@@ -200,3 +200,28 @@ async fn removed_service_closes_its_listener_but_keeps_open_connections() {
         .expect("open connection still served");
     assert_eq!((status, name.as_slice()), (200, b"a".as_slice()));
 }
+
+#[tokio::test]
+async fn listener_binds_a_vip_the_node_does_not_hold_yet() {
+    let backend = Backend::start("a").await;
+    let mut config = service(
+        Protocol::Tcp,
+        Algorithm::RoundRobin,
+        vec![backend.config(1)],
+    );
+    // TEST-NET-1 is never configured here; IP_FREEBIND lets the bind succeed anyway, and no
+    // packet is sent to it.
+    config.listen = "192.0.2.77:18443".parse().expect("address");
+    let mut director = crate::support::director(lb::TcpRelay::Copy);
+    director
+        .apply(&LbConfig {
+            services: vec![config],
+        })
+        .await
+        .expect("freebind allows the bind");
+    assert_eq!(
+        director.local_addr("web"),
+        Some("192.0.2.77:18443".parse().expect("address"))
+    );
+    director.shutdown().await;
+}
