@@ -386,12 +386,16 @@ async fn accept_loop(
         };
         let connection_shared = Arc::clone(&shared);
         let kill = shared.kill.clone();
-        shared.tasks.spawn(async move {
+        let span = tracing::debug_span!("lb_connection", service = %shared.name, %peer);
+        let connection = async move {
             tokio::select! {
                 () = kill.cancelled() => {}
                 () = serve(connection_shared, stream, peer, protocol) => {}
             }
-        });
+        };
+        shared
+            .tasks
+            .spawn(tracing::Instrument::instrument(connection, span));
     }
 }
 
