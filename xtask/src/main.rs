@@ -17,7 +17,10 @@ fn main() -> anyhow::Result<()> {
         }
         "bench-resources" => {
             let _ = rustls::crypto::ring::default_provider().install_default();
-            let trials = std::env::var("TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+            let trials = std::env::var("TRIALS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(20);
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(bench::resources::run(trials))
         }

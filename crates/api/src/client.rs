@@ -272,10 +272,7 @@ impl Client {
 
     /// Sends the request with the bearer token; a non-2xx answer becomes `ClientError::Api`
     /// with the agent's `{"error": ...}` message.
-    async fn send_bytes(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<Vec<u8>, ClientError> {
+    async fn send_bytes(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, ClientError> {
         let request = match &self.token {
             Some(token) => request.bearer_auth(token),
             None => request,

@@ -179,7 +179,7 @@ impl ResourceDb {
     }
 
     /// Apply the master's assignment changes; returns the tokens of new grants in order.
-    pub(crate) fn change_assignments(&mut self, changes: Vec<AssignmentChange>) -> Vec<u64> {
+    pub fn change_assignments(&mut self, changes: Vec<AssignmentChange>) -> Vec<u64> {
         let mut tokens = Vec::new();
         for change in changes {
             match change {

@@ -338,14 +338,7 @@ impl Drop for Cluster {
         for node in &self.nodes {
             let root = node.config.with_file_name("data").join("resources");
             for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
-                let text =
-                    std::fs::read_to_string(entry.path().join("process.pid")).unwrap_or_default();
-                if let Some(pid) = text
-                    .split_whitespace()
-                    .next()
-                    .and_then(|p| p.parse::<i32>().ok())
-                    && pid > 1
-                {
+                if let Some(pid) = recorded_live_pid(&entry.path().join("process.pid")) {
                     let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
                 }
             }
@@ -362,4 +355,17 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// The pid in a resource's pid file (`<pid> <start time in clock ticks>`), only if that
+/// process still exists with the same start time: a recycled pid is never signalled.
+fn recorded_live_pid(path: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut words = text.split_whitespace();
+    let pid: i32 = words.next()?.parse().ok()?;
+    let start: u64 = words.next()?.parse().ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = stat.rsplit_once(')')?.1;
+    let now_start: u64 = after_name.split_whitespace().nth(19)?.parse().ok()?;
+    (pid > 1 && now_start == start).then_some(pid)
 }

@@ -51,7 +51,7 @@ pub async fn run(dir: Option<PathBuf>, base_ip: Ipv4Addr) -> anyhow::Result<()> 
     print_banner(&output, &dir, &pids, ready);
     wait_for_signal().await;
     println!("\nstopping the demo cluster...");
-    stop_all(&mut children).await;
+    stop_all(&mut children, &dir).await;
     println!("stopped; files kept in {}", dir.display());
     Ok(())
 }
@@ -123,7 +123,22 @@ async fn wait_for_signal() {
     }
 }
 
-async fn stop_all(children: &mut [Child]) {
+/// Stop the agents, then the resource processes they supervised: an agent leaves them
+/// running when it stops (so that restarting an agent never bounces services), but the
+/// demo's resources must end with the demo.
+async fn stop_all(children: &mut [Child], dir: &std::path::Path) {
+    stop_agents(children).await;
+    for node in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let resources = node.path().join("data").join("resources");
+        for entry in std::fs::read_dir(resources).into_iter().flatten().flatten() {
+            if let Some(pid) = recorded_live_pid(&entry.path().join("process.pid")) {
+                let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGTERM);
+            }
+        }
+    }
+}
+
+async fn stop_agents(children: &mut [Child]) {
     for child in children.iter() {
         if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
@@ -137,4 +152,18 @@ async fn stop_all(children: &mut [Child]) {
             let _ = child.kill().await;
         }
     }
+}
+
+/// The pid in a resource's pid file (`<pid> <start time in clock ticks>`), only if that
+/// process still exists with the same start time: a recycled pid is never signalled.
+fn recorded_live_pid(path: &std::path::Path) -> Option<i32> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut words = text.split_whitespace();
+    let pid: i32 = words.next()?.parse().ok()?;
+    let start: u64 = words.next()?.parse().ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22 (starttime) counted after the command name, which ends with ')'.
+    let after_name = stat.rsplit_once(')')?.1;
+    let now_start: u64 = after_name.split_whitespace().nth(19)?.parse().ok()?;
+    (pid > 1 && now_start == start).then_some(pid)
 }

@@ -264,7 +264,9 @@ impl Cluster {
 
     /// Wait until the master reports every node online (encluster only).
     pub async fn wait_all_online(&self) -> anyhow::Result<()> {
-        let Kind::Encluster { token, .. } = &self.kind else { return Ok(()) };
+        let Kind::Encluster { token, .. } = &self.kind else {
+            return Ok(());
+        };
         let client = self.http_client();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
@@ -273,9 +275,9 @@ impl Cluster {
                 let url = format!("https://{endpoint}/v1/status");
                 if let Ok(response) = client.get(url).bearer_auth(token).send().await
                     && let Ok(status) = response.json::<serde_json::Value>().await
-                    && status["nodes"].as_array().is_some_and(|nodes| {
-                        nodes.iter().all(|n| n["state"] == "online")
-                    })
+                    && status["nodes"]
+                        .as_array()
+                        .is_some_and(|nodes| nodes.iter().all(|n| n["state"] == "online"))
                 {
                     return Ok(());
                 }

@@ -33,10 +33,15 @@ fn descendants(pid: u32) -> Vec<u32> {
     let mut found = Vec::new();
     let mut queue = vec![pid];
     while let Some(parent) = queue.pop() {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else { continue };
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+            continue;
+        };
         for task in tasks.flatten() {
             let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            for child in text.split_whitespace().filter_map(|c| c.parse::<u32>().ok()) {
+            for child in text
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
                 found.push(child);
                 queue.push(child);
             }
@@ -57,11 +62,23 @@ impl Cluster {
     async fn start(dir: &Path) -> anyhow::Result<Cluster> {
         let binary = super::cluster::encluster_binary();
         let out = Command::new(&binary)
-            .args(["init", "--local", "3", "--base-ip", "127.0.12.1", "--cluster-name", "res"])
+            .args([
+                "init",
+                "--local",
+                "3",
+                "--base-ip",
+                "127.0.12.1",
+                "--cluster-name",
+                "res",
+            ])
             .arg("--dir")
             .arg(dir)
             .output()?;
-        anyhow::ensure!(out.status.success(), "init: {}", String::from_utf8_lossy(&out.stderr));
+        anyhow::ensure!(
+            out.status.success(),
+            "init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let nodes = (1..=3)
             .map(|i| Node {
                 config: dir.join(format!("node{i}/encluster.toml")),
@@ -78,7 +95,10 @@ impl Cluster {
 
     fn spawn(&mut self, id: u64) -> anyhow::Result<()> {
         let node = &mut self.nodes[(id - 1) as usize];
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(node.config.with_file_name("agent.log"))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(node.config.with_file_name("agent.log"))?;
         node.child = Some(
             Command::new(&self.binary)
                 .arg("agent")
@@ -104,7 +124,12 @@ impl Cluster {
     }
 
     fn pid_file(&self, id: u64, name: &str) -> PathBuf {
-        self.nodes[(id - 1) as usize].config.with_file_name("data").join("resources").join(name).join("process.pid")
+        self.nodes[(id - 1) as usize]
+            .config
+            .with_file_name("data")
+            .join("resources")
+            .join(name)
+            .join("process.pid")
     }
 
     /// The node whose pid file names a live process, if any.
@@ -128,25 +153,46 @@ impl Cluster {
     }
 
     fn tls(&self) -> std::sync::Arc<rustls::ClientConfig> {
-        let dir = self.nodes[0].config.parent().and_then(Path::parent).expect("cluster dir");
+        let dir = self.nodes[0]
+            .config
+            .parent()
+            .and_then(Path::parent)
+            .expect("cluster dir");
         let ca = std::fs::read_to_string(dir.join("ca.pem")).expect("ca");
         auth::client_config(&ca, None).expect("tls")
     }
 
     fn client_for(&self, id: u64) -> api::Client {
         let token = self.token();
-        api::Client::new(&format!("https://{}", self.nodes[(id - 1) as usize].api), self.tls(), Some(token))
+        api::Client::new(
+            &format!("https://{}", self.nodes[(id - 1) as usize].api),
+            self.tls(),
+            Some(token),
+        )
     }
 
     fn token(&self) -> String {
-        let dir = self.nodes[0].config.parent().and_then(Path::parent).expect("cluster dir");
+        let dir = self.nodes[0]
+            .config
+            .parent()
+            .and_then(Path::parent)
+            .expect("cluster dir");
         let text = std::fs::read_to_string(dir.join("cli.toml")).expect("cli.toml");
-        text.lines().find_map(|l| l.strip_prefix("token = ")).map(|t| t.trim_matches('"').to_string()).expect("token")
+        text.lines()
+            .find_map(|l| l.strip_prefix("token = "))
+            .map(|t| t.trim_matches('"').to_string())
+            .expect("token")
     }
 
     /// Poll every 2 ms until `name` runs on a node other than `not_on` with a pid other
     /// than `not_pid`; the elapsed time since `since`.
-    async fn wait_running(&self, name: &str, not_on: Option<u64>, not_pid: Option<u32>, since: Instant) -> anyhow::Result<f64> {
+    async fn wait_running(
+        &self,
+        name: &str,
+        not_on: Option<u64>,
+        not_pid: Option<u32>,
+        since: Instant,
+    ) -> anyhow::Result<f64> {
         let deadline = since + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Some((node, pid)) = self.running_on(name)
@@ -192,7 +238,11 @@ fn spec() -> api::ResourceSpec {
     api::ResourceSpec {
         name: "bench".into(),
         type_name: "process".into(),
-        params: [("command".to_string(), "sleep".to_string()), ("args".to_string(), "100000".to_string())].into(),
+        params: [
+            ("command".to_string(), "sleep".to_string()),
+            ("args".to_string(), "100000".to_string()),
+        ]
+        .into(),
         monitor_interval: Some("1s".into()),
         stop_timeout: Some("2s".into()),
         ..Default::default()
@@ -215,37 +265,68 @@ pub async fn run(trials: usize) -> anyhow::Result<()> {
         let (_, pid) = cluster.running_on("bench").context("not running")?;
         let killed = Instant::now();
         kill(Pid::from_raw(pid as i32), Signal::SIGKILL)?;
-        crash.push(cluster.wait_running("bench", None, Some(pid), killed).await?);
+        crash.push(
+            cluster
+                .wait_running("bench", None, Some(pid), killed)
+                .await?,
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let non_master = node_loss(&mut cluster, trials, false).await?;
     let of_master = node_loss(&mut cluster, trials, true).await?;
     println!("| scenario | runs | median ms | p99 ms | min ms | max ms |");
     println!("|---|---|---|---|---|---|");
-    println!("| process kill -9 until running again (in place) | {} |", Summary::of(crash).row());
-    println!("| crash of the non-master node running it, until running on a survivor | {} |", Summary::of(non_master).row());
-    println!("| crash of the master node running it, until running on a survivor | {} |", Summary::of(of_master).row());
+    println!(
+        "| process kill -9 until running again (in place) | {} |",
+        Summary::of(crash).row()
+    );
+    println!(
+        "| crash of the non-master node running it, until running on a survivor | {} |",
+        Summary::of(non_master).row()
+    );
+    println!(
+        "| crash of the master node running it, until running on a survivor | {} |",
+        Summary::of(of_master).row()
+    );
     Ok(())
 }
 
-async fn node_loss(cluster: &mut Cluster, trials: usize, on_master: bool) -> anyhow::Result<Vec<f64>> {
+async fn node_loss(
+    cluster: &mut Cluster,
+    trials: usize,
+    on_master: bool,
+) -> anyhow::Result<Vec<f64>> {
     let mut samples = Vec::new();
     for _ in 0..trials {
         cluster.settle().await?;
         let master = cluster.master().await?;
-        let target = if on_master { master } else { (1..=3).find(|n| *n != master).expect("other") };
+        let target = if on_master {
+            master
+        } else {
+            (1..=3).find(|n| *n != master).expect("other")
+        };
         let client = cluster.client_for(master);
-        let request = api::MoveRequest { to: Some(target), for_duration: Some("2s".into()) };
+        let request = api::MoveRequest {
+            to: Some(target),
+            for_duration: Some("2s".into()),
+        };
         client.move_resource("bench", &request).await?;
         let deadline = Instant::now() + Duration::from_secs(30);
         while cluster.running_on("bench").map(|(n, _)| n) != Some(target) {
-            anyhow::ensure!(Instant::now() < deadline, "could not place the resource on node {target}");
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "could not place the resource on node {target}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tokio::time::sleep(Duration::from_millis(2500)).await; // let the move preference expire
         let crashed = Instant::now();
         cluster.crash(target);
-        samples.push(cluster.wait_running("bench", Some(target), None, crashed).await?);
+        samples.push(
+            cluster
+                .wait_running("bench", Some(target), None, crashed)
+                .await?,
+        );
         cluster.spawn(target)?;
     }
     Ok(samples)
