@@ -4,30 +4,30 @@
 //! hold global state: time arrives as a value (`Millis` since the Unix epoch) from
 //! the caller, so everything built on it stays deterministic and testable.
 
+mod cluster_config;
+mod constraint;
+mod event;
 mod ids;
 mod node;
-mod event;
-mod schema;
-mod resource;
-mod constraint;
 mod observed;
-mod cluster_config;
+mod resource;
+mod schema;
 
-pub use event::{Event, EventKind};
-pub use ids::{NodeId, ResourceId};
-pub use node::{NodeHealth, NodeInfo, NodeRole};
-pub use resource::{
-    CloneOptions, Group, GroupId, MONITOR_INTERVAL_DEFAULT, OPERATION_TIMEOUT_DEFAULT, Resource,
-    ResourceOptions, STICKINESS_DEFAULT, TargetRole,
+pub use cluster_config::{
+    CONSTRAINT_COUNT_MAX, ClusterConfig, ConfigError, NODE_COUNT_MAX, NodeConfig,
+    RESOURCE_COUNT_MAX, SchedulerInput,
 };
 pub use constraint::{
     ColocationConstraint, Constraint, LocationConstraint, OrderConstraint, OrderKind,
     SCORE_INFINITY, score_add, score_display,
 };
+pub use event::{Event, EventKind};
+pub use ids::{NodeId, ResourceId};
+pub use node::{NodeHealth, NodeInfo, NodeRole};
 pub use observed::{ObservedState, ResourceState, ResourceStatus};
-pub use cluster_config::{
-    CONSTRAINT_COUNT_MAX, ClusterConfig, ConfigError, NODE_COUNT_MAX, NodeConfig,
-    RESOURCE_COUNT_MAX, SchedulerInput,
+pub use resource::{
+    CloneOptions, Group, GroupId, MONITOR_INTERVAL_DEFAULT, OPERATION_TIMEOUT_DEFAULT, Resource,
+    ResourceOptions, STICKINESS_DEFAULT, TargetRole,
 };
 pub use schema::{ParamError, ParamKind, ParamSchema, ParamSpec, parse_bool, parse_duration};
 

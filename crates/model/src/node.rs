@@ -57,6 +57,10 @@ impl fmt::Display for NodeRole {
 
 impl fmt::Display for NodeInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (peer {}, api {})", self.name, self.peer_addr, self.api_addr)
+        write!(
+            f,
+            "{} (peer {}, api {})",
+            self.name, self.peer_addr, self.api_addr
+        )
     }
 }
