@@ -208,7 +208,7 @@ impl AgentConfig {
                 anyhow::anyhow!("{field}: {value:?} is not an address like 127.0.0.1:7500")
             })?;
         }
-        if self.voters_max == 0 || self.voters_max > 7 || self.voters_max % 2 == 0 {
+        if self.voters_max == 0 || self.voters_max > 7 || self.voters_max.is_multiple_of(2) {
             bail!(
                 "voters_max: {} must be odd and between 1 and 7",
                 self.voters_max

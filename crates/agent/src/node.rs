@@ -83,9 +83,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     tasks.spawn(master.run(shutdown.clone()));
     let executor = crate::resources::start(
         &mut tasks,
-        config.node_id,
-        config.name.clone(),
-        config.data_dir.clone(),
+        &config,
         raft.clone(),
         shared.clone(),
         peer_client.clone(),

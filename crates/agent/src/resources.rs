@@ -2,7 +2,6 @@
 //! from the cmdb and with leases from heartbeat acknowledgements, and its reports carried
 //! to the master as cmdb commands.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use cmdb::{Command, OperationReport, Raft, SharedDb};
@@ -46,9 +45,7 @@ impl ExecutorInputs {
 /// Start the executor runtime, the assignment feed and the report forwarder.
 pub fn start(
     tasks: &mut tokio::task::JoinSet<()>,
-    node_id: u64,
-    node_name: String,
-    data_dir: PathBuf,
+    node: &crate::AgentConfig,
     raft: Raft,
     shared: SharedDb,
     peer_client: PeerClient,
@@ -57,12 +54,13 @@ pub fn start(
     let (events_tx, events_rx) = mpsc::channel(256);
     let (reports_tx, reports_rx) = mpsc::channel(1024);
     let config = RuntimeConfig {
-        state_root: data_dir.join("resources"),
-        node_name,
+        state_root: node.data_dir.join("resources"),
+        node_name: node.name.clone(),
         clock: executor::wall_clock_ms,
         status: None,
     };
-    let agents = Agents::new(crate::api::ocf_root());
+    let mut agents = Agents::new(crate::api::ocf_root());
+    agents.insert(std::sync::Arc::new(crate::lb_agent::LbAgent::new()));
     let runtime_shutdown = shutdown.clone();
     tasks.spawn(async move {
         let executor = Executor::new(ExecutorConfig::default());
@@ -78,7 +76,7 @@ pub fn start(
     });
     let (lease_tx, lease_rx) = watch::channel(None);
     let feed = feed(
-        NodeId(node_id),
+        NodeId(node.node_id),
         shared,
         events_tx,
         lease_rx,
@@ -86,7 +84,7 @@ pub fn start(
     );
     tasks.spawn(feed);
     tasks.spawn(forward_reports(
-        NodeId(node_id),
+        NodeId(node.node_id),
         raft,
         peer_client,
         reports_rx,
@@ -168,7 +166,8 @@ fn to_report(record: OperationRecord) -> OperationReport {
         InstanceState::Unknown => (ResourceState::Unknown, None),
     };
     let ok = record.outcome.is_ok()
-        || matches!(record.outcome, resource_agents::Outcome::NotRunning if record.operation == OperationKind::Stop);
+        || (record.operation == OperationKind::Stop
+            && matches!(record.outcome, resource_agents::Outcome::NotRunning));
     let reason = reason.or_else(|| (!ok).then(|| record.outcome.to_string()));
     OperationReport {
         resource: record.resource,

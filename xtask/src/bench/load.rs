@@ -103,10 +103,10 @@ pub async fn kill_and_probe(
             kill(Pid::from_raw(pid as i32), Signal::SIGKILL)?;
             killed_at = Some(Instant::now());
         }
-        if let Some(killed) = killed_at {
-            if first_success.lock().await.is_some() || killed.elapsed() > Duration::from_secs(15) {
-                break;
-            }
+        if let Some(killed) = killed_at
+            && (first_success.lock().await.is_some() || killed.elapsed() > Duration::from_secs(15))
+        {
+            break;
         }
         let index = n % survivors.len();
         let (client, endpoint) = (clients[index].clone(), survivors[index].clone());

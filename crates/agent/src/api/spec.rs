@@ -96,6 +96,12 @@ pub(crate) async fn to_resource(
 
 /// Validate parameters against the type's schema (for OCF types, from its meta-data).
 async fn check_params(spec: &::api::ResourceSpec, ocf_root: &Path, errors: &mut Vec<String>) {
+    if spec.type_name == "lb" {
+        if let Err(problems) = crate::lb_agent::service_config(&spec.name, &spec.params) {
+            errors.extend(problems.split("; ").map(str::to_string));
+        }
+        return;
+    }
     let agent = match resource_agents::builtin(&spec.type_name, ocf_root) {
         Ok(agent) => agent,
         Err(_) => {

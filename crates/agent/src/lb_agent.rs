@@ -1,0 +1,322 @@
+//! The `lb` resource type: one virtual service on this node's load-balancer data plane.
+//!
+//! A node runs an `lb` resource by adding its service to the in-process `lb::Director`;
+//! the node that also holds the service's VIP (put both in a group) is its director.
+//! Several VIP + `lb` groups kept apart by anti-colocation give several active directors.
+//! Parameters are plain strings so the CLI, the API and `apply -f` all share one schema.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lb::{
+    Algorithm, Director, DirectorOptions, HealthCheck, HealthCheckKind, LbConfig, Protocol,
+    ServerConfig, ServerState, ServiceConfig,
+};
+use model::{ParamKind, ParamSchema, ParamSpec};
+use resource_agents::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
+use tokio::sync::Mutex;
+
+/// The `lb` type's parameter schema.
+pub fn schema() -> ParamSchema {
+    let text = ParamKind::String;
+    let algorithms = [
+        "round_robin",
+        "weighted_round_robin",
+        "least_connections",
+        "weighted_least_connections",
+        "source_hash",
+        "maglev",
+    ];
+    ParamSchema::new(vec![
+        ParamSpec::new(
+            "listen",
+            text.clone(),
+            "address:port the director listens on (the VIP)",
+        )
+        .required(),
+        ParamSpec::new(
+            "servers",
+            text.clone(),
+            "real servers: name=host:port, comma-separated",
+        )
+        .required(),
+        ParamSpec::new(
+            "weights",
+            text.clone(),
+            "weights: name=N, comma-separated (default 1)",
+        )
+        .with_default(""),
+        ParamSpec::new(
+            "draining",
+            text.clone(),
+            "servers taking no new connections",
+        )
+        .with_default(""),
+        ParamSpec::new("disabled", text.clone(), "servers taking no connections").with_default(""),
+        ParamSpec::new(
+            "protocol",
+            ParamKind::Enum(vec!["tcp".into(), "http".into()]),
+            "tcp or http",
+        )
+        .with_default("tcp"),
+        ParamSpec::new(
+            "algorithm",
+            ParamKind::Enum(algorithms.iter().map(|a| a.to_string()).collect()),
+            "how connections are spread",
+        )
+        .with_default("round_robin"),
+        ParamSpec::new(
+            "health",
+            ParamKind::Enum(vec!["tcp".into(), "http".into()]),
+            "check kind",
+        )
+        .with_default("tcp"),
+        ParamSpec::new("health_path", ParamKind::String, "HTTP check path").with_default("/"),
+        ParamSpec::new("health_status", ParamKind::Integer, "expected HTTP status")
+            .with_default("200")
+            .with_range(Some(100), Some(599)),
+        ParamSpec::new("health_interval", ParamKind::Duration, "check interval").with_default("2s"),
+        ParamSpec::new("health_timeout", ParamKind::Duration, "check timeout").with_default("1s"),
+        ParamSpec::new("rise", ParamKind::Integer, "passes to become healthy")
+            .with_default("2")
+            .with_range(Some(1), Some(100)),
+        ParamSpec::new("fall", ParamKind::Integer, "failures to become unhealthy")
+            .with_default("3")
+            .with_range(Some(1), Some(100)),
+        ParamSpec::new(
+            "persistence",
+            ParamKind::Duration,
+            "client affinity timeout",
+        ),
+        ParamSpec::new(
+            "sorry_server",
+            ParamKind::String,
+            "host:port used when none is healthy",
+        ),
+        ParamSpec::new(
+            "max_conns",
+            ParamKind::Integer,
+            "connection limit of the service",
+        )
+        .with_range(Some(1), Some(1_000_000)),
+    ])
+}
+
+fn list(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn pairs(field: &str, text: &str) -> Result<BTreeMap<String, String>, String> {
+    list(text)
+        .map(|item| {
+            item.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| format!("{field}: {item:?} must look like name=value"))
+        })
+        .collect()
+}
+
+fn addr(field: &str, text: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|_| format!("{field}: {text:?} is not an address like 127.0.0.1:8080"))
+}
+
+/// The data plane's service for an `lb` resource (`name` is the resource's name).
+pub fn service_config(name: &str, p: &BTreeMap<String, String>) -> Result<ServiceConfig, String> {
+    let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
+    let schema = schema();
+    let filled = schema.validate(p).map_err(|errors| {
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    let value = |k: &str| filled.get(k).cloned().unwrap_or_default();
+    let weights = pairs("weights", get("weights"))?;
+    let draining: Vec<&str> = list(get("draining")).collect();
+    let disabled: Vec<&str> = list(get("disabled")).collect();
+    let mut servers = Vec::new();
+    for (server, target) in pairs("servers", get("servers"))? {
+        let weight = match weights.get(&server) {
+            Some(w) => w
+                .parse()
+                .map_err(|_| format!("weights: {server}={w} is not a number"))?,
+            None => 1,
+        };
+        let state = if disabled.contains(&server.as_str()) {
+            ServerState::Disabled
+        } else if draining.contains(&server.as_str()) {
+            ServerState::Draining
+        } else {
+            ServerState::Active
+        };
+        let addr = addr("servers", &target)?;
+        servers.push(ServerConfig {
+            name: server,
+            addr,
+            weight,
+            state,
+            max_conns: None,
+        });
+    }
+    for name in weights
+        .keys()
+        .map(String::as_str)
+        .chain(draining.iter().copied())
+        .chain(disabled.iter().copied())
+    {
+        if !servers.iter().any(|s| s.name == name) {
+            return Err(format!("server {name:?} is named but not in servers"));
+        }
+    }
+    let duration = |k: &str| model::parse_duration(&value(k)).unwrap_or(Duration::from_secs(1));
+    let number = |k: &str| value(k).parse::<u32>().unwrap_or(1);
+    let kind = match value("health").as_str() {
+        "http" => HealthCheckKind::Http {
+            path: value("health_path"),
+            expect_status: value("health_status").parse().unwrap_or(200),
+            body_contains: None,
+        },
+        _ => HealthCheckKind::Tcp,
+    };
+    let algorithm = match value("algorithm").as_str() {
+        "weighted_round_robin" => Algorithm::WeightedRoundRobin,
+        "least_connections" => Algorithm::LeastConnections,
+        "weighted_least_connections" => Algorithm::WeightedLeastConnections,
+        "source_hash" => Algorithm::SourceHash,
+        "maglev" => Algorithm::Maglev,
+        _ => Algorithm::RoundRobin,
+    };
+    let config = ServiceConfig {
+        name: name.to_string(),
+        listen: addr("listen", get("listen"))?,
+        protocol: if value("protocol") == "http" {
+            Protocol::Http
+        } else {
+            Protocol::Tcp
+        },
+        servers,
+        algorithm,
+        persistence: p.get("persistence").and_then(|d| model::parse_duration(d)),
+        health: HealthCheck {
+            kind,
+            interval: duration("health_interval"),
+            timeout: duration("health_timeout"),
+            rise: number("rise"),
+            fall: number("fall"),
+        },
+        sorry_server: match p.get("sorry_server") {
+            Some(text) => Some(addr("sorry_server", text)?),
+            None => None,
+        },
+        max_conns: p.get("max_conns").and_then(|m| m.parse().ok()),
+        idle_timeout: Duration::from_secs(300),
+    };
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+/// The director and the services it serves now.
+struct Plane {
+    director: Director,
+    config: LbConfig,
+}
+
+/// The `lb` resource agent, sharing one `Director` for the whole node.
+pub struct LbAgent {
+    plane: Arc<Mutex<Plane>>,
+}
+
+impl LbAgent {
+    /// A node's data plane, serving nothing yet.
+    pub fn new() -> LbAgent {
+        let plane = Plane {
+            director: Director::new(DirectorOptions::recommended()),
+            config: LbConfig {
+                services: Vec::new(),
+            },
+        };
+        LbAgent {
+            plane: Arc::new(Mutex::new(plane)),
+        }
+    }
+
+    async fn set(&self, name: &str, service: Option<ServiceConfig>) -> Outcome {
+        let mut plane = self.plane.lock().await;
+        let mut config = plane.config.clone();
+        config.services.retain(|s| s.name != name);
+        config.services.extend(service);
+        match plane.director.apply(&config).await {
+            Ok(()) => {
+                plane.config = config;
+                Outcome::Ok
+            }
+            Err(error) => {
+                // Keep the services that did bind; the failed one is reported.
+                plane.config = config;
+                Outcome::failed(Severity::Soft, error.to_string())
+            }
+        }
+    }
+}
+
+impl Default for LbAgent {
+    fn default() -> LbAgent {
+        LbAgent::new()
+    }
+}
+
+fn config_of(request: &OperationRequest) -> Result<ServiceConfig, Outcome> {
+    service_config(&request.resource.0, &request.params)
+        .map_err(|reason| Outcome::failed(Severity::Fatal, reason))
+}
+
+impl ResourceAgent for LbAgent {
+    fn type_name(&self) -> &str {
+        "lb"
+    }
+
+    fn meta(&self) -> BoxFuture<'_, Result<ParamSchema, MetaError>> {
+        Box::pin(async { Ok(schema()) })
+    }
+
+    fn validate<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            config_of(request)
+                .map(|_| Outcome::Ok)
+                .unwrap_or_else(|o| o)
+        })
+    }
+
+    fn start<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            match config_of(request) {
+                Ok(service) => self.set(&request.resource.0, Some(service)).await,
+                Err(outcome) => outcome,
+            }
+        })
+    }
+
+    fn stop<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move { self.set(&request.resource.0, None).await })
+    }
+
+    fn monitor<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let plane = self.plane.lock().await;
+            let name = &request.resource.0;
+            let configured = plane.config.services.iter().any(|s| &s.name == name);
+            match (configured, plane.director.local_addr(name)) {
+                (true, Some(_)) => Outcome::Ok,
+                (true, None) => Outcome::failed(Severity::Soft, "the listener is not bound"),
+                (false, _) => Outcome::NotRunning,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
