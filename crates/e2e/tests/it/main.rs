@@ -8,6 +8,7 @@
 
 mod core;
 mod errors;
+mod lb;
 mod membership;
 mod resources;
 mod security;
