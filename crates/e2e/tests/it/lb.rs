@@ -133,15 +133,21 @@ async fn two_directors_serve_one_service_and_a_crashed_director_is_taken_over() 
         .await
         .expect("anti-colocation");
 
-    let first = node_of(&cluster, "web1", None).await;
-    let second = node_of(&cluster, "web2", None).await;
-    assert_ne!(
-        first, second,
-        "the two directors must run on different nodes"
-    );
+    // The constraint may arrive after both groups were first placed: wait until settled.
+    let (first, second) = wait_until("the directors on different nodes", SETTLE, || async {
+        let first = node_of(&cluster, "web1", None).await;
+        let second = node_of(&cluster, "web2", None).await;
+        (first != second).then_some((first, second))
+    })
+    .await;
     assert_eq!(
         node_of(&cluster, "vip1", None).await,
         first,
+        "VIP and listener stay together"
+    );
+    assert_eq!(
+        node_of(&cluster, "vip2", None).await,
+        second,
         "VIP and listener stay together"
     );
     let mut answered = BTreeSet::new();
