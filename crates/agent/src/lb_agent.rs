@@ -17,6 +17,7 @@ use lb::{
 use model::{ParamKind, ParamSchema, ParamSpec};
 use resource_agents::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
 use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 
 /// The `lb` type's parameter schema.
 pub fn schema() -> ParamSchema {
@@ -241,6 +242,50 @@ impl LbAgent {
         };
         LbAgent {
             plane: Arc::new(Mutex::new(plane)),
+        }
+    }
+
+    /// Follow the cmdb: when an `lb` resource this node serves changes its parameters
+    /// (servers added, removed, drained, re-weighted, another algorithm), apply the new
+    /// service at once, without restarting the listener or dropping in-flight connections.
+    /// The executor keeps running the instance it started; this is a reload, not a restart.
+    pub async fn follow(self: Arc<Self>, shared: cmdb::SharedDb, shutdown: CancellationToken) {
+        let mut applied = shared.subscribe();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                changed = applied.changed() => if changed.is_err() { return },
+            }
+            let serving: Vec<String> = self
+                .plane
+                .lock()
+                .await
+                .config
+                .services
+                .iter()
+                .map(|s| s.name.clone())
+                .collect();
+            for name in serving {
+                let id = model::ResourceId(name.clone());
+                let params =
+                    shared.read(|db| db.resources.resources.get(&id).map(|r| r.params.clone()));
+                let Some(params) = params else { continue };
+                let Ok(wanted) = service_config(&name, &params) else {
+                    continue;
+                };
+                let plane = self.plane.lock().await;
+                let current = plane
+                    .config
+                    .services
+                    .iter()
+                    .find(|s| s.name == name)
+                    .cloned();
+                drop(plane);
+                if current.as_ref() != Some(&wanted) {
+                    tracing::info!(service = %name, "Reloading load-balancer service");
+                    let _ = self.set(&name, Some(wanted)).await;
+                }
+            }
         }
     }
 

@@ -60,7 +60,9 @@ pub fn start(
         status: None,
     };
     let mut agents = Agents::new(crate::api::ocf_root());
-    agents.insert(std::sync::Arc::new(crate::lb_agent::LbAgent::new()));
+    let lb = std::sync::Arc::new(crate::lb_agent::LbAgent::new());
+    agents.insert(lb.clone());
+    tasks.spawn(lb.follow(shared.clone(), shutdown.clone()));
     let runtime_shutdown = shutdown.clone();
     tasks.spawn(async move {
         let executor = Executor::new(ExecutorConfig::default());

@@ -11,6 +11,7 @@ mod commands;
 mod config;
 mod errors;
 mod events;
+mod lb;
 mod limits;
 mod render;
 mod resource_args;
@@ -25,6 +26,7 @@ use std::path::PathBuf;
 
 pub use commands::run;
 pub use config::connect;
+pub use lb::{LbCommand, ServerCommand};
 pub use resource_args::{
     ConstraintAdd, ConstraintCommand, GroupCommand, MoveArgs, ResourceCommand, ResourceOptionArgs,
     WaitArgs,
@@ -99,6 +101,9 @@ pub enum CliCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Virtual services (load balancing): list, show, and change their real servers.
+    #[command(subcommand)]
+    Lb(lb::LbCommand),
     /// Why a resource runs where it runs, or why it is stopped.
     Explain {
         /// The resource's name.

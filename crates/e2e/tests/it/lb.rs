@@ -13,6 +13,11 @@ const SETTLE: Duration = Duration::from_secs(30);
 
 /// An HTTP server answering every request with its name; returns its address.
 async fn backend(name: &'static str) -> String {
+    slow_backend(name, Duration::ZERO).await
+}
+
+/// Like `backend`, but waiting `delay` before each answer (a request in flight).
+async fn slow_backend(name: &'static str, delay: Duration) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind backend");
@@ -25,6 +30,7 @@ async fn backend(name: &'static str) -> String {
             tokio::spawn(async move {
                 let mut buffer = [0u8; 1024];
                 let _ = stream.read(&mut buffer).await;
+                tokio::time::sleep(delay).await;
                 let body = format!(
                     "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{name}",
                     name.len()
@@ -88,6 +94,36 @@ fn director(ip: &str, index: u32, servers: &str) -> (ResourceSpec, ResourceSpec,
     )
 }
 
+/// Wait until both directors are settled: each VIP on the node of its listener, the two
+/// listeners on different nodes, none on `not_on`. Returns the nodes of web1 and web2.
+async fn settled_directors(cluster: &Cluster, not_on: Option<u64>) -> (u64, u64) {
+    wait_until(
+        "both directors settled on different nodes",
+        SETTLE,
+        || async {
+            let client = cluster.client(cluster.running()[0]);
+            let mut nodes = Vec::new();
+            for name in ["web1", "vip1", "web2", "vip2"] {
+                let view = client.resource(name).await.ok()?;
+                let running: Vec<u64> = view
+                    .instances
+                    .iter()
+                    .filter(|i| i.state == "running")
+                    .map(|i| i.node)
+                    .collect();
+                let [node] = running[..] else { return None };
+                nodes.push(node);
+            }
+            let settled = nodes[0] == nodes[1]
+                && nodes[2] == nodes[3]
+                && nodes[0] != nodes[2]
+                && !nodes.iter().any(|n| Some(*n) == not_on);
+            settled.then_some((nodes[0], nodes[2]))
+        },
+    )
+    .await
+}
+
 async fn node_of(cluster: &Cluster, name: &str, not_on: Option<u64>) -> u64 {
     wait_until(&format!("{name} running"), SETTLE, || async {
         let view = cluster
@@ -134,22 +170,7 @@ async fn two_directors_serve_one_service_and_a_crashed_director_is_taken_over() 
         .expect("anti-colocation");
 
     // The constraint may arrive after both groups were first placed: wait until settled.
-    let (first, second) = wait_until("the directors on different nodes", SETTLE, || async {
-        let first = node_of(&cluster, "web1", None).await;
-        let second = node_of(&cluster, "web2", None).await;
-        (first != second).then_some((first, second))
-    })
-    .await;
-    assert_eq!(
-        node_of(&cluster, "vip1", None).await,
-        first,
-        "VIP and listener stay together"
-    );
-    assert_eq!(
-        node_of(&cluster, "vip2", None).await,
-        second,
-        "VIP and listener stay together"
-    );
+    let (first, _) = settled_directors(&cluster, None).await;
     let mut answered = BTreeSet::new();
     for round in 0..12 {
         let target = format!("{}:8080", vips[round % 2]);
@@ -164,27 +185,75 @@ async fn two_directors_serve_one_service_and_a_crashed_director_is_taken_over() 
 
     cluster.crash(first);
     // The scheduler places web1 first and moves web2 away from it if needed (the
-    // constraint says web2 avoids web1), so check the settled state: both directors run,
-    // on different surviving nodes, and both VIPs answer.
-    let (one, two) = wait_until("both directors on different survivors", SETTLE, || async {
-        let one = node_of(&cluster, "web1", Some(first)).await;
-        let two = node_of(&cluster, "web2", Some(first)).await;
-        (one != two).then_some((one, two))
-    })
-    .await;
-    assert_eq!(
-        node_of(&cluster, "vip1", Some(first)).await,
-        one,
-        "VIP1 follows its listener"
-    );
-    assert_eq!(
-        node_of(&cluster, "vip2", Some(first)).await,
-        two,
-        "VIP2 follows its listener"
-    );
+    // constraint says web2 avoids web1), so check the settled state.
+    settled_directors(&cluster, Some(first)).await;
     for vip in &vips {
         let target = format!("{vip}:8080");
         let name = wait_until("an answer after the takeover", SETTLE, || fetch(&target)).await;
         assert!(["a", "b", "c"].contains(&name.as_str()), "{name}");
+    }
+}
+
+/// Servers are added and drained at runtime through the CLI: the director applies each
+/// change without restarting its listener, a request in flight to the drained server
+/// finishes, and the drained server gets no new requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_change_at_runtime_without_dropping_a_request_in_flight() {
+    let cluster = Cluster::start(2, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    let servers = format!(
+        "slow={}",
+        slow_backend("slow", Duration::from_millis(1500)).await
+    );
+    let octets = cluster.base_ip.octets();
+    let ip = format!("{}.{}.{}.60", octets[0], octets[1], octets[2]);
+    let (vip, lb, group) = director(&ip, 1, &servers);
+    let client = cluster.client(master);
+    client.create_resource(&vip).await.expect("vip");
+    client.create_resource(&lb).await.expect("lb");
+    client.create_group(&group).await.expect("group");
+    node_of(&cluster, "web1", None).await;
+    let target = format!("{ip}:8080");
+    wait_until("the service answers", SETTLE, || fetch(&target)).await;
+
+    let in_flight = tokio::spawn({
+        let target = target.clone();
+        async move { fetch(&target).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fast = backend("fast").await;
+    let add = cluster.cli(master, &["lb", "server", "add", "web1", "fast", &fast]);
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    let drain = cluster.cli(master, &["lb", "server", "drain", "web1", "slow"]);
+    assert!(
+        drain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&drain.stderr)
+    );
+    let shown = String::from_utf8_lossy(&drain.stdout).into_owned();
+    assert!(
+        shown.contains("slow") && shown.contains("draining"),
+        "{shown}"
+    );
+    let answer = in_flight.await.expect("join");
+    assert_eq!(
+        answer.as_deref(),
+        Some("slow"),
+        "the request in flight was dropped"
+    );
+    wait_until("new requests reach the added server", SETTLE, || async {
+        (fetch(&target).await.as_deref() == Some("fast")).then_some(())
+    })
+    .await;
+    for _ in 0..6 {
+        assert_eq!(
+            fetch(&target).await.as_deref(),
+            Some("fast"),
+            "a drained server got a request"
+        );
     }
 }

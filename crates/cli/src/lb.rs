@@ -1,0 +1,289 @@
+//! `encluster lb`: virtual services are `lb` resources; these commands read them and edit
+//! their server lists. The agent applies an edit to the running director at once, without
+//! restarting its listener (in-flight connections finish).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, bail};
+
+use crate::commands::Output;
+use crate::errors::explain;
+use crate::resource_commands::Session;
+
+/// `encluster lb ...`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum LbCommand {
+    /// Virtual services (lb resources) with their listen address and where they run.
+    List,
+    /// One virtual service: its servers with weights and states.
+    Show {
+        /// The lb resource's name.
+        name: String,
+    },
+    /// Change a service's real servers.
+    #[command(subcommand)]
+    Server(ServerCommand),
+}
+
+/// `encluster lb server ...`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum ServerCommand {
+    /// Add a real server.
+    Add {
+        /// The lb resource.
+        service: String,
+        /// The server's name.
+        server: String,
+        /// host:port.
+        addr: String,
+        /// Weight (default 1).
+        #[arg(long)]
+        weight: Option<u32>,
+    },
+    /// Remove a real server (drain it first to let its connections finish).
+    Remove {
+        /// The lb resource.
+        service: String,
+        /// The server's name.
+        server: String,
+    },
+    /// Stop sending new connections to a server; in-flight ones finish.
+    Drain {
+        /// The lb resource.
+        service: String,
+        /// The server's name.
+        server: String,
+    },
+    /// Send new connections to a drained or disabled server again.
+    Enable {
+        /// The lb resource.
+        service: String,
+        /// The server's name.
+        server: String,
+    },
+    /// Change a server's weight.
+    Weight {
+        /// The lb resource.
+        service: String,
+        /// The server's name.
+        server: String,
+        /// The new weight (0 takes no new connections).
+        weight: u32,
+    },
+}
+
+fn split(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn pairs(text: &str) -> Vec<(String, String)> {
+    split(text)
+        .into_iter()
+        .filter_map(|item| {
+            item.split_once('=')
+                .map(|(k, v)| (k.trim().into(), v.trim().into()))
+        })
+        .collect()
+}
+
+fn join_pairs(items: &[(String, String)]) -> String {
+    items
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Apply one server edit to an lb resource's parameters.
+pub fn edit(
+    params: &BTreeMap<String, String>,
+    command: &ServerCommand,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut params = params.clone();
+    let get = |p: &BTreeMap<String, String>, k: &str| p.get(k).cloned().unwrap_or_default();
+    let mut servers = pairs(&get(&params, "servers"));
+    let mut weights = pairs(&get(&params, "weights"));
+    let mut draining = split(&get(&params, "draining"));
+    let mut disabled = split(&get(&params, "disabled"));
+    let known = |servers: &[(String, String)], name: &str| servers.iter().any(|(n, _)| n == name);
+    let require = |name: &str| -> anyhow::Result<()> {
+        if known(&servers, name) {
+            return Ok(());
+        }
+        let names: Vec<&str> = servers.iter().map(|(n, _)| n.as_str()).collect();
+        bail!(
+            "no server {name:?} in this service; it has: {}",
+            names.join(", ")
+        )
+    };
+    match command {
+        ServerCommand::Add {
+            server,
+            addr,
+            weight,
+            ..
+        } => {
+            if known(&servers, server) {
+                bail!("server {server:?} already exists; remove it first or change its weight");
+            }
+            servers.push((server.clone(), addr.clone()));
+            if let Some(weight) = weight {
+                weights.push((server.clone(), weight.to_string()));
+            }
+        }
+        ServerCommand::Remove { server, .. } => {
+            require(server)?;
+            servers.retain(|(n, _)| n != server);
+            weights.retain(|(n, _)| n != server);
+            draining.retain(|n| n != server);
+            disabled.retain(|n| n != server);
+            if servers.is_empty() {
+                bail!("cannot remove the last server; delete the service instead");
+            }
+        }
+        ServerCommand::Drain { server, .. } => {
+            require(server)?;
+            if !draining.contains(server) {
+                draining.push(server.clone());
+            }
+        }
+        ServerCommand::Enable { server, .. } => {
+            require(server)?;
+            draining.retain(|n| n != server);
+            disabled.retain(|n| n != server);
+        }
+        ServerCommand::Weight { server, weight, .. } => {
+            require(server)?;
+            weights.retain(|(n, _)| n != server);
+            weights.push((server.clone(), weight.to_string()));
+        }
+    }
+    params.insert("servers".into(), join_pairs(&servers));
+    for (key, value) in [
+        ("weights", join_pairs(&weights)),
+        ("draining", draining.join(",")),
+        ("disabled", disabled.join(",")),
+    ] {
+        if value.is_empty() {
+            params.remove(key);
+        } else {
+            params.insert(key.into(), value);
+        }
+    }
+    Ok(params)
+}
+
+/// The table of `lb show`: one line per server.
+pub fn render_service(view: &api::ResourceView) -> String {
+    let params = &view.spec.params;
+    let get = |k: &str| params.get(k).cloned().unwrap_or_default();
+    let weights: BTreeMap<String, String> = pairs(&get("weights")).into_iter().collect();
+    let draining = split(&get("draining"));
+    let disabled = split(&get("disabled"));
+    let nodes: Vec<String> = view
+        .instances
+        .iter()
+        .filter(|i| i.state == "running")
+        .map(|i| i.node.to_string())
+        .collect();
+    let mut text = format!(
+        "service {}  listen {}  protocol {}  algorithm {}  director node {}\n",
+        view.spec.name,
+        get("listen"),
+        params.get("protocol").map(String::as_str).unwrap_or("tcp"),
+        params
+            .get("algorithm")
+            .map(String::as_str)
+            .unwrap_or("round_robin"),
+        if nodes.is_empty() {
+            "-".to_string()
+        } else {
+            nodes.join(",")
+        },
+    );
+    for (name, addr) in pairs(&get("servers")) {
+        let state = if disabled.contains(&name) {
+            "disabled"
+        } else if draining.contains(&name) {
+            "draining"
+        } else {
+            "active"
+        };
+        let weight = weights.get(&name).cloned().unwrap_or_else(|| "1".into());
+        text.push_str(&format!(
+            "  {name:<16} {addr:<24} weight {weight:<4} {state}\n"
+        ));
+    }
+    text
+}
+
+/// Run an `lb` command.
+pub(crate) async fn run_lb(session: &Session<'_>, command: LbCommand) -> anyhow::Result<()> {
+    let client = session.client;
+    let mut output = Output::stdout();
+    match command {
+        LbCommand::List => {
+            let all = client
+                .resources()
+                .await
+                .map_err(|e| explain(e, session.target))?;
+            let services: Vec<_> = all
+                .into_iter()
+                .filter(|r| r.spec.type_name == "lb")
+                .collect();
+            if services.is_empty() {
+                return output.line("no virtual services (create an lb resource)");
+            }
+            for view in &services {
+                output.text(&render_service(view))?;
+            }
+            Ok(())
+        }
+        LbCommand::Show { name } => {
+            let view = client
+                .resource(&name)
+                .await
+                .map_err(|e| explain(e, session.target))?;
+            if view.spec.type_name != "lb" {
+                bail!(
+                    "{name} is a {} resource, not a virtual service (lb)",
+                    view.spec.type_name
+                );
+            }
+            output.text(&render_service(&view))
+        }
+        LbCommand::Server(server) => {
+            let service = match &server {
+                ServerCommand::Add { service, .. }
+                | ServerCommand::Remove { service, .. }
+                | ServerCommand::Drain { service, .. }
+                | ServerCommand::Enable { service, .. }
+                | ServerCommand::Weight { service, .. } => service.clone(),
+            };
+            let view = client
+                .resource(&service)
+                .await
+                .map_err(|e| explain(e, session.target))?;
+            if view.spec.type_name != "lb" {
+                bail!(
+                    "{service} is a {} resource, not a virtual service (lb)",
+                    view.spec.type_name
+                );
+            }
+            let mut spec = view.spec.clone();
+            spec.params = edit(&view.spec.params, &server).context("nothing was changed")?;
+            let updated = client
+                .update_resource(&service, &spec)
+                .await
+                .map_err(|e| explain(e, session.target))?;
+            output.text(&render_service(&updated))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,97 @@
+//! Server edits of `encluster lb server`: pure functions over an lb resource's params.
+
+use std::collections::BTreeMap;
+
+use super::{ServerCommand, edit};
+
+fn params() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("listen".to_string(), "127.0.0.50:80".to_string()),
+        (
+            "servers".to_string(),
+            "a=127.0.0.1:1,b=127.0.0.1:2".to_string(),
+        ),
+    ])
+}
+
+fn server(name: &str) -> (String, String) {
+    ("web".to_string(), name.to_string())
+}
+
+#[test]
+fn add_drain_weight_and_remove_edit_the_lists() {
+    let (service, name) = server("c");
+    let add = ServerCommand::Add {
+        service,
+        server: name,
+        addr: "127.0.0.1:3".into(),
+        weight: Some(2),
+    };
+    let p = edit(&params(), &add).expect("add");
+    assert_eq!(p["servers"], "a=127.0.0.1:1,b=127.0.0.1:2,c=127.0.0.1:3");
+    assert_eq!(p["weights"], "c=2");
+    let (service, name) = server("a");
+    let p = edit(
+        &p,
+        &ServerCommand::Drain {
+            service,
+            server: name,
+        },
+    )
+    .expect("drain");
+    assert_eq!(p["draining"], "a");
+    let (service, name) = server("a");
+    let p = edit(
+        &p,
+        &ServerCommand::Weight {
+            service,
+            server: name,
+            weight: 5,
+        },
+    )
+    .expect("weight");
+    assert_eq!(p["weights"], "c=2,a=5");
+    let (service, name) = server("a");
+    let p = edit(
+        &p,
+        &ServerCommand::Remove {
+            service,
+            server: name,
+        },
+    )
+    .expect("remove");
+    assert_eq!(p["servers"], "b=127.0.0.1:2,c=127.0.0.1:3");
+    assert!(
+        !p.contains_key("draining"),
+        "a removed server leaves no drain entry"
+    );
+    assert_eq!(p["weights"], "c=2");
+}
+
+#[test]
+fn unknown_servers_and_duplicates_are_refused_with_the_names() {
+    let (service, name) = server("z");
+    let error = edit(
+        &params(),
+        &ServerCommand::Drain {
+            service,
+            server: name,
+        },
+    )
+    .expect_err("z");
+    assert!(error.to_string().contains("no server \"z\""), "{error}");
+    assert!(error.to_string().contains("a, b"), "{error}");
+    let (service, name) = server("a");
+    let add = ServerCommand::Add {
+        service,
+        server: name,
+        addr: "127.0.0.1:9".into(),
+        weight: None,
+    };
+    assert!(
+        edit(&params(), &add)
+            .expect_err("dup")
+            .to_string()
+            .contains("already exists")
+    );
+}
