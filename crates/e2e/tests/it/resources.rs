@@ -383,3 +383,82 @@ async fn schema_violations_are_refused_with_every_problem_and_nothing_changes() 
         Some("sleep")
     );
 }
+
+/// `encluster apply -f`: a dry run shows the changes and changes nothing; with `--yes`
+/// the cluster matches the file; applying the same file again changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_shows_the_diff_then_makes_the_cluster_match_the_file() {
+    let cluster = Cluster::start(2, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    let file = cluster.dir.path().join("cluster.toml");
+    let text = r#"
+[[resource]]
+name = "alpha"
+type = "process"
+params = { command = "sleep", args = "1000" }
+monitor_interval = "1s"
+
+[[resource]]
+name = "beta"
+type = "process"
+params = { command = "sleep", args = "1000" }
+
+[[group]]
+name = "pair"
+members = ["alpha", "beta"]
+"#;
+    std::fs::write(&file, text).expect("write the cluster file");
+    let path = file.to_str().expect("utf-8 path");
+    let dry = cluster.cli(master, &["apply", "-f", path, "--dry-run"]);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let diff = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(
+        diff.contains("+ resource alpha") && diff.contains("+ group pair"),
+        "{diff}"
+    );
+    assert!(
+        cluster
+            .client(master)
+            .resources()
+            .await
+            .expect("list")
+            .is_empty(),
+        "dry run changed"
+    );
+
+    let applied = cluster.cli(master, &["apply", "-f", path, "--yes"]);
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let (node, _) = running_on(&cluster, "beta", None).await;
+    assert_eq!(
+        running_on(&cluster, "alpha", None).await.0,
+        node,
+        "the group runs together"
+    );
+
+    let again = cluster.cli(master, &["apply", "-f", path, "--dry-run"]);
+    let again = String::from_utf8_lossy(&again.stdout).into_owned();
+    assert!(
+        !again.contains("+ resource"),
+        "a second apply would change things: {again}"
+    );
+
+    std::fs::write(
+        &file,
+        text.replacen("args = \"1000\"", "args = \"2000\"", 1),
+    )
+    .expect("edit");
+    let changed = cluster.cli(master, &["apply", "-f", path, "--dry-run"]);
+    let changed = String::from_utf8_lossy(&changed.stdout).into_owned();
+    assert!(
+        changed.contains("~ resource alpha") && changed.contains("params.args 1000 -> 2000"),
+        "{changed}"
+    );
+}
