@@ -40,7 +40,8 @@ pub fn schema() -> ParamSchema {
         ParamSpec::new(
             "servers",
             text.clone(),
-            "real servers: name=host:port, comma-separated",
+            "real servers, comma-separated: name=host:port, or name=@resource:port for every \
+             node where that cluster resource runs (followed as it moves)",
         )
         .required(),
         ParamSpec::new(
@@ -125,7 +126,23 @@ fn addr(field: &str, text: &str) -> Result<SocketAddr, String> {
 }
 
 /// The data plane's service for an `lb` resource (`name` is the resource's name).
+/// Where a cluster resource runs: (node name, node address) of each running instance.
+pub type Resolver<'a> = &'a dyn Fn(&str) -> Vec<(String, std::net::IpAddr)>;
+
+/// The data plane's service for an `lb` resource, checking syntax only: servers given as
+/// `@resource:port` are left out (see `resolved_service_config`).
 pub fn service_config(name: &str, p: &BTreeMap<String, String>) -> Result<ServiceConfig, String> {
+    resolved_service_config(name, p, &|_| Vec::new())
+}
+
+/// The data plane's service for an `lb` resource (`name` is the resource's name), with
+/// `name=@resource:port` servers expanded to one server per node running that resource,
+/// named `name:node`.
+pub fn resolved_service_config(
+    name: &str,
+    p: &BTreeMap<String, String>,
+    resolve: Resolver<'_>,
+) -> Result<ServiceConfig, String> {
     let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
     let schema = schema();
     let filled = schema.validate(p).map_err(|errors| {
@@ -154,6 +171,26 @@ pub fn service_config(name: &str, p: &BTreeMap<String, String>) -> Result<Servic
         } else {
             ServerState::Active
         };
+        if let Some(reference) = target.strip_prefix('@') {
+            let (resource, port) = reference.rsplit_once(':').ok_or_else(|| {
+                format!("servers: {server}={target} must look like {server}=@resource:port")
+            })?;
+            let port: u16 = port
+                .parse()
+                .map_err(|_| format!("servers: {port:?} in {server}={target} is not a port"))?;
+            for (node, ip) in resolve(resource) {
+                let addr = SocketAddr::new(ip, port);
+                let name = format!("{server}:{node}");
+                servers.push(ServerConfig {
+                    name,
+                    addr,
+                    weight,
+                    state,
+                    max_conns: None,
+                });
+            }
+            continue;
+        }
         let addr = addr("servers", &target)?;
         servers.push(ServerConfig {
             name: server,
@@ -163,13 +200,14 @@ pub fn service_config(name: &str, p: &BTreeMap<String, String>) -> Result<Servic
             max_conns: None,
         });
     }
+    let named: Vec<String> = pairs("servers", get("servers"))?.into_keys().collect();
     for name in weights
         .keys()
         .map(String::as_str)
         .chain(draining.iter().copied())
         .chain(disabled.iter().copied())
     {
-        if !servers.iter().any(|s| s.name == name) {
+        if !named.iter().any(|s| s == name) {
             return Err(format!("server {name:?} is named but not in servers"));
         }
     }
@@ -229,6 +267,28 @@ struct Plane {
 /// The `lb` resource agent, sharing one `Director` for the whole node.
 pub struct LbAgent {
     plane: Arc<Mutex<Plane>>,
+    /// The local replica, to find where `@resource` servers run.
+    shared: Option<cmdb::SharedDb>,
+}
+
+/// Where a resource runs now, from the local replica: each running instance's node name
+/// and the address of that node (from its API address).
+fn running_instances(shared: &cmdb::SharedDb, resource: &str) -> Vec<(String, std::net::IpAddr)> {
+    let id = model::ResourceId(resource.to_string());
+    shared.read(|db| {
+        let Some(instances) = db.resources.status.get(&id) else {
+            return Vec::new();
+        };
+        instances
+            .iter()
+            .filter(|(_, status)| status.state == model::ResourceState::Running)
+            .filter_map(|(node, _)| {
+                let info = &db.nodes.get(node)?.info;
+                let ip = info.api_addr.parse::<SocketAddr>().ok()?.ip();
+                Some((info.name.clone(), ip))
+            })
+            .collect()
+    })
 }
 
 impl LbAgent {
@@ -242,6 +302,29 @@ impl LbAgent {
         };
         LbAgent {
             plane: Arc::new(Mutex::new(plane)),
+            shared: None,
+        }
+    }
+
+    /// A node's data plane that resolves `@resource` servers from the local replica.
+    pub fn with_cluster(shared: cmdb::SharedDb) -> LbAgent {
+        LbAgent {
+            shared: Some(shared),
+            ..LbAgent::new()
+        }
+    }
+
+    /// The service an `lb` resource's parameters describe, `@resource` servers resolved.
+    fn service(
+        &self,
+        name: &str,
+        params: &BTreeMap<String, String>,
+    ) -> Result<ServiceConfig, String> {
+        match &self.shared {
+            Some(shared) => {
+                resolved_service_config(name, params, &|r| running_instances(shared, r))
+            }
+            None => service_config(name, params),
         }
     }
 
@@ -270,7 +353,7 @@ impl LbAgent {
                 let params =
                     shared.read(|db| db.resources.resources.get(&id).map(|r| r.params.clone()));
                 let Some(params) = params else { continue };
-                let Ok(wanted) = service_config(&name, &params) else {
+                let Ok(wanted) = self.service(&name, &params) else {
                     continue;
                 };
                 let plane = self.plane.lock().await;
@@ -314,9 +397,11 @@ impl Default for LbAgent {
     }
 }
 
-fn config_of(request: &OperationRequest) -> Result<ServiceConfig, Outcome> {
-    service_config(&request.resource.0, &request.params)
-        .map_err(|reason| Outcome::failed(Severity::Fatal, reason))
+impl LbAgent {
+    fn config_of(&self, request: &OperationRequest) -> Result<ServiceConfig, Outcome> {
+        self.service(&request.resource.0, &request.params)
+            .map_err(|reason| Outcome::failed(Severity::Fatal, reason))
+    }
 }
 
 impl ResourceAgent for LbAgent {
@@ -330,7 +415,7 @@ impl ResourceAgent for LbAgent {
 
     fn validate<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            config_of(request)
+            self.config_of(request)
                 .map(|_| Outcome::Ok)
                 .unwrap_or_else(|o| o)
         })
@@ -338,7 +423,7 @@ impl ResourceAgent for LbAgent {
 
     fn start<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            match config_of(request) {
+            match self.config_of(request) {
                 Ok(service) => self.set(&request.resource.0, Some(service)).await,
                 Err(outcome) => outcome,
             }

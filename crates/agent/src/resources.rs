@@ -60,7 +60,7 @@ pub fn start(
         status: None,
     };
     let mut agents = Agents::new(crate::api::ocf_root());
-    let lb = std::sync::Arc::new(crate::lb_agent::LbAgent::new());
+    let lb = std::sync::Arc::new(crate::lb_agent::LbAgent::with_cluster(shared.clone()));
     agents.insert(lb.clone());
     tasks.spawn(lb.follow(shared.clone(), shutdown.clone()));
     let runtime_shutdown = shutdown.clone();

@@ -69,3 +69,41 @@ fn bad_parameters_are_named() {
             .contains("name=value")
     );
 }
+
+#[test]
+fn resource_servers_expand_to_one_server_per_running_instance() {
+    let p = params(&[
+        ("listen", "127.0.0.50:8080"),
+        ("servers", "app=@web-app:9000,fixed=127.0.0.1:9100"),
+        ("weights", "app=2"),
+    ]);
+    let resolve = |resource: &str| {
+        assert_eq!(resource, "web-app");
+        vec![
+            ("n1".to_string(), "127.0.0.11".parse().expect("ip")),
+            ("n2".to_string(), "127.0.0.12".parse().expect("ip")),
+        ]
+    };
+    let service = super::resolved_service_config("web", &p, &resolve).expect("valid");
+    let names: Vec<(&str, String, u32)> = service
+        .servers
+        .iter()
+        .map(|s| (s.name.as_str(), s.addr.to_string(), s.weight))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("app:n1", "127.0.0.11:9000".to_string(), 2),
+            ("app:n2", "127.0.0.12:9000".to_string(), 2),
+            ("fixed", "127.0.0.1:9100".to_string(), 1),
+        ]
+    );
+    let unresolved = service_config("web", &p).expect("syntax is fine without a cluster");
+    assert_eq!(unresolved.servers.len(), 1);
+    let bad = params(&[("listen", "127.0.0.50:8080"), ("servers", "app=@web-app")]);
+    assert!(
+        service_config("web", &bad)
+            .expect_err("no port")
+            .contains("@resource:port")
+    );
+}

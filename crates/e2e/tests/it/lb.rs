@@ -257,3 +257,64 @@ async fn servers_change_at_runtime_without_dropping_a_request_in_flight() {
         );
     }
 }
+
+/// A real server that is itself a cluster resource (`app=@backend:PORT`) is followed as it
+/// moves: the director sends requests to wherever the resource runs now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_server_that_is_a_cluster_resource_is_followed_as_it_moves() {
+    let cluster = Cluster::start(3, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    let port = {
+        let probe = std::net::TcpListener::bind("0.0.0.0:0").expect("a free port");
+        probe.local_addr().expect("addr").port()
+    };
+    let client = cluster.client(master);
+    let backend = ResourceSpec {
+        name: "backend".into(),
+        type_name: "process".into(),
+        params: BTreeMap::from([
+            ("command".into(), "python3".into()),
+            (
+                "args".into(),
+                format!("-m http.server {port} --bind 0.0.0.0 --directory /"),
+            ),
+            ("probe_tcp".into(), format!("127.0.0.1:{port}")),
+        ]),
+        monitor_interval: Some("1s".into()),
+        ..Default::default()
+    };
+    client.create_resource(&backend).await.expect("backend");
+    let octets = cluster.base_ip.octets();
+    let ip = format!("{}.{}.{}.70", octets[0], octets[1], octets[2]);
+    let (vip, lb, group) = director(&ip, 1, &format!("app=@backend:{port}"));
+    client.create_resource(&vip).await.expect("vip");
+    client.create_resource(&lb).await.expect("lb");
+    client.create_group(&group).await.expect("group");
+    let target = format!("{ip}:8080");
+    wait_until("an answer from the backend resource", SETTLE, || {
+        fetch(&target)
+    })
+    .await;
+
+    let from = node_of(&cluster, "backend", None).await;
+    let to = (1..=3).find(|n| *n != from).expect("another node");
+    let request = api::MoveRequest {
+        to: Some(to),
+        for_duration: None,
+    };
+    client
+        .move_resource("backend", &request)
+        .await
+        .expect("move the backend");
+    assert_eq!(node_of(&cluster, "backend", Some(from)).await, to);
+    wait_until("an answer after the backend moved", SETTLE, || {
+        fetch(&target)
+    })
+    .await;
+    for _ in 0..5 {
+        assert!(
+            fetch(&target).await.is_some(),
+            "the director lost the moved backend"
+        );
+    }
+}
