@@ -25,6 +25,7 @@ use crate::tls::NodeTls;
 
 mod apply;
 mod join;
+mod lb_stats;
 mod resource_views;
 mod resources;
 mod spec;
@@ -42,6 +43,7 @@ pub struct ApiState {
     pub(crate) view: DetectorView,
     pub(crate) ca_pem: Arc<String>,
     pub(crate) forward: reqwest::Client,
+    pub(crate) lb: Option<std::sync::Arc<crate::lb_agent::LbAgent>>,
 }
 
 impl ApiState {
@@ -67,7 +69,14 @@ impl ApiState {
             view,
             ca_pem: Arc::new(tls.ca_pem.clone()),
             forward,
+            lb: None,
         }
+    }
+
+    /// Serve this node's load-balancer counters from `lb`.
+    pub fn with_lb(mut self, lb: std::sync::Arc<crate::lb_agent::LbAgent>) -> ApiState {
+        self.lb = Some(lb);
+        self
     }
 }
 
@@ -108,6 +117,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/constraints", post(resources::add_constraint))
         .route("/v1/nodes/{id}/mode", post(resources::node_mode))
         .route("/v1/apply", post(resources::apply))
+        .route("/v1/lb/{name}/stats", get(lb_stats::stats))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/v1/health", get(views::health))
@@ -212,7 +222,7 @@ pub(crate) struct ForwardRequest<'a> {
 }
 
 /// Send the request on to the master's API and relay its answer.
-async fn forward(
+pub(crate) async fn forward(
     state: &ApiState,
     master: u64,
     api_addr: &str,

@@ -314,6 +314,17 @@ impl LbAgent {
         }
     }
 
+    /// The counters of a service this node serves, if it serves it.
+    pub async fn stats(&self, name: &str) -> Option<lb::ServiceSnapshot> {
+        let plane = self.plane.lock().await;
+        plane
+            .director
+            .snapshot()
+            .services
+            .into_iter()
+            .find(|s| s.name == name)
+    }
+
     /// The service an `lb` resource's parameters describe, `@resource` servers resolved.
     fn service(
         &self,

@@ -66,7 +66,9 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         peer::router(peer_state),
         shutdown.clone(),
     ));
-    let api_state = ApiState::new(&config, raft.clone(), shared.clone(), view.clone(), &tls);
+    let lb = std::sync::Arc::new(crate::lb_agent::LbAgent::with_cluster(shared.clone()));
+    let api_state = ApiState::new(&config, raft.clone(), shared.clone(), view.clone(), &tls)
+        .with_lb(lb.clone());
     tasks.spawn(serve_tls(
         api_listener,
         tls.api_server.clone(),
@@ -84,6 +86,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     let executor = crate::resources::start(
         &mut tasks,
         &config,
+        lb,
         raft.clone(),
         shared.clone(),
         peer_client.clone(),

@@ -46,6 +46,7 @@ impl ExecutorInputs {
 pub fn start(
     tasks: &mut tokio::task::JoinSet<()>,
     node: &crate::AgentConfig,
+    lb: std::sync::Arc<crate::lb_agent::LbAgent>,
     raft: Raft,
     shared: SharedDb,
     peer_client: PeerClient,
@@ -60,7 +61,6 @@ pub fn start(
         status: None,
     };
     let mut agents = Agents::new(crate::api::ocf_root());
-    let lb = std::sync::Arc::new(crate::lb_agent::LbAgent::with_cluster(shared.clone()));
     agents.insert(lb.clone());
     tasks.spawn(lb.follow(shared.clone(), shutdown.clone()));
     let runtime_shutdown = shutdown.clone();

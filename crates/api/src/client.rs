@@ -116,6 +116,12 @@ impl Client {
         self.send(request).await
     }
 
+    /// `GET /v1/lb/{name}/stats`: a virtual service's counters from its director.
+    pub async fn lb_stats(&self, name: &str) -> Result<crate::LbStats, ClientError> {
+        self.get(&format!("/v1/lb/{}/stats", encode_key(name)))
+            .await
+    }
+
     /// `POST /v1/join` with the join token as bearer.
     pub async fn join(&self, request: &JoinRequest) -> Result<JoinResponse, ClientError> {
         let request = self.http.post(self.url("/v1/join")).json(request);

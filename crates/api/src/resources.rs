@@ -192,3 +192,53 @@ pub struct ValidationErrors {
     /// What is wrong, e.g. `MaxUser: 11 is above the maximum 10`.
     pub errors: Vec<String>,
 }
+
+/// `GET /v1/lb/{name}/stats`: a virtual service's counters, from its director node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LbStats {
+    /// The lb resource.
+    pub service: String,
+    /// The node whose director answered.
+    pub node: u64,
+    /// Connections accepted since the director started serving it.
+    pub connections_total: u64,
+    /// Connections open now.
+    pub connections_active: u64,
+    /// Connections refused by limits.
+    pub connections_rejected: u64,
+    /// Bytes from clients.
+    pub bytes_in: u64,
+    /// Bytes to clients.
+    pub bytes_out: u64,
+    /// HTTP requests (http mode).
+    pub requests_total: u64,
+    /// Failed connections or requests.
+    pub errors_total: u64,
+    /// Per real server.
+    pub servers: Vec<LbServerStats>,
+}
+
+/// One real server's counters and health.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LbServerStats {
+    /// Server name.
+    pub name: String,
+    /// host:port.
+    pub addr: String,
+    /// `active`, `draining` or `disabled`.
+    pub state: String,
+    /// Whether its health check passes.
+    pub healthy: bool,
+    /// Weight.
+    pub weight: u32,
+    /// Connections open now.
+    pub connections_active: u64,
+    /// Connections since it was added.
+    pub connections_total: u64,
+    /// HTTP requests.
+    pub requests_total: u64,
+    /// Failures.
+    pub errors_total: u64,
+    /// Draining with no connection left: safe to remove.
+    pub drained: bool,
+}

@@ -221,6 +221,42 @@ pub fn render_service(view: &api::ResourceView) -> String {
     text
 }
 
+/// The counters of `lb show`, from the director node.
+pub fn render_stats(stats: &api::LbStats) -> String {
+    let mut text = format!(
+        "counters from node {}: connections {} total, {} active, {} refused; requests {}; \
+         errors {}; bytes in {} out {}\n",
+        stats.node,
+        stats.connections_total,
+        stats.connections_active,
+        stats.connections_rejected,
+        stats.requests_total,
+        stats.errors_total,
+        stats.bytes_in,
+        stats.bytes_out,
+    );
+    for server in &stats.servers {
+        let health = if server.healthy { "healthy" } else { "DOWN" };
+        let drained = if server.drained {
+            " (drained: safe to remove)"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "  {:<16} {:<24} {:<8} {:<8} weight {:<3} active {:<4} total {:<6} errors {}{drained}\n",
+            server.name,
+            server.addr,
+            server.state,
+            health,
+            server.weight,
+            server.connections_active,
+            server.connections_total,
+            server.errors_total,
+        ));
+    }
+    text
+}
+
 /// Run an `lb` command.
 pub(crate) async fn run_lb(session: &Session<'_>, command: LbCommand) -> anyhow::Result<()> {
     let client = session.client;
@@ -254,7 +290,12 @@ pub(crate) async fn run_lb(session: &Session<'_>, command: LbCommand) -> anyhow:
                     view.spec.type_name
                 );
             }
-            output.text(&render_service(&view))
+            let mut text = render_service(&view);
+            // Counters live on the director node; a stopped service has none to show.
+            if let Ok(stats) = client.lb_stats(&name).await {
+                text.push_str(&render_stats(&stats));
+            }
+            output.text(&text)
         }
         LbCommand::Server(server) => {
             let service = match &server {

@@ -95,3 +95,44 @@ fn unknown_servers_and_duplicates_are_refused_with_the_names() {
             .contains("already exists")
     );
 }
+
+#[test]
+fn counters_name_every_server_with_its_health_and_drain_state() {
+    let server = |name: &str, healthy: bool, drained: bool| api::LbServerStats {
+        name: name.into(),
+        addr: "127.0.0.1:1".into(),
+        state: if drained {
+            "draining".into()
+        } else {
+            "active".into()
+        },
+        healthy,
+        weight: 1,
+        connections_active: 0,
+        connections_total: 3,
+        requests_total: 3,
+        errors_total: 0,
+        drained,
+    };
+    let stats = api::LbStats {
+        service: "web".into(),
+        node: 2,
+        connections_total: 6,
+        connections_active: 0,
+        connections_rejected: 0,
+        bytes_in: 10,
+        bytes_out: 20,
+        requests_total: 6,
+        errors_total: 0,
+        servers: vec![server("a", true, false), server("b", false, true)],
+    };
+    let text = super::render_stats(&stats);
+    assert!(
+        text.starts_with("counters from node 2: connections 6 total"),
+        "{text}"
+    );
+    assert!(
+        text.contains("DOWN") && text.contains("drained: safe to remove"),
+        "{text}"
+    );
+}

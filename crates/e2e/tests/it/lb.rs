@@ -256,6 +256,30 @@ async fn servers_change_at_runtime_without_dropping_a_request_in_flight() {
             "a drained server got a request"
         );
     }
+    // Counters come from the director node, whichever node the CLI asks.
+    for node in [1, 2] {
+        let shown = cluster.cli(node, &["lb", "show", "web1"]);
+        let text = String::from_utf8_lossy(&shown.stdout).into_owned();
+        assert!(
+            text.contains("counters from node"),
+            "no counters via node {node}: {text}"
+        );
+        assert!(
+            text.contains("drained: safe to remove"),
+            "slow is drained and idle: {text}"
+        );
+    }
+    let stats = cluster
+        .client(master)
+        .lb_stats("web1")
+        .await
+        .expect("stats");
+    let fast = stats
+        .servers
+        .iter()
+        .find(|s| s.name == "fast")
+        .expect("fast counted");
+    assert!(fast.connections_total >= 7, "{fast:?}");
 }
 
 /// A real server that is itself a cluster resource (`app=@backend:PORT`) is followed as it
