@@ -243,7 +243,7 @@ pub fn render_stats(stats: &api::LbStats) -> String {
             ""
         };
         text.push_str(&format!(
-            "  {:<16} {:<24} {:<8} {:<8} weight {:<3} active {:<4} total {:<6} errors {}{drained}\n",
+            "  {:<16} {:<24} {:<8} {:<8} weight {:<3} active {:<4} total {:<6} errors {}{}\n",
             server.name,
             server.addr,
             server.state,
@@ -252,6 +252,7 @@ pub fn render_stats(stats: &api::LbStats) -> String {
             server.connections_active,
             server.connections_total,
             server.errors_total,
+            drained,
         ));
     }
     text
