@@ -47,8 +47,16 @@ pub async fn run(dir: Option<PathBuf>, base_ip: Ipv4Addr) -> anyhow::Result<()> 
         children.push(child);
     }
     let ready = wait_for_master(&output.cli_config, &output.api_addrs[0]).await;
+    let samples = match client_for(&output.cli_config, &output.api_addrs[0]) {
+        Ok(client) if ready => crate::samples::install(&client, &dir).await,
+        Ok(_) => Err(anyhow::anyhow!("no master yet")),
+        Err(error) => Err(error),
+    };
+    if let Err(error) = &samples {
+        eprintln!("warning: the sample services were not created: {error:#}");
+    }
     let pids: Vec<u32> = children.iter().filter_map(Child::id).collect();
-    print_banner(&output, &dir, &pids, ready);
+    print_banner(&output, &dir, &pids, ready, samples.is_ok());
     wait_for_signal().await;
     println!("\nstopping the demo cluster...");
     stop_all(&mut children, &dir).await;
@@ -56,14 +64,18 @@ pub async fn run(dir: Option<PathBuf>, base_ip: Ipv4Addr) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn wait_for_master(cli_config: &std::path::Path, api_addr: &str) -> bool {
+fn client_for(cli_config: &std::path::Path, api_addr: &str) -> anyhow::Result<api::Client> {
     let api = cli::ApiArgs {
         api: Some(format!("https://{api_addr}")),
         token: None,
         ca: None,
         cli_config: Some(cli_config.to_path_buf()),
     };
-    let Ok(client) = cli::connect(&api) else {
+    cli::connect(&api)
+}
+
+async fn wait_for_master(cli_config: &std::path::Path, api_addr: &str) -> bool {
+    let Ok(client) = client_for(cli_config, api_addr) else {
         return false;
     };
     for _ in 0..100 {
@@ -82,6 +94,7 @@ fn print_banner(
     dir: &std::path::Path,
     pids: &[u32],
     ready: bool,
+    samples: bool,
 ) {
     let state = if ready {
         "is up"
@@ -104,6 +117,13 @@ fn print_banner(
     println!("  encluster status");
     println!("  encluster kv put greeting hello && encluster kv get greeting");
     println!("  encluster events --follow");
+    if samples {
+        let [one, two] = crate::samples::VIPS;
+        let port = crate::samples::PORT;
+        println!("  curl http://{one}:{port}/ ; curl http://{two}:{port}/   (two directors)");
+        println!("  encluster resource list ; encluster lb show web1 ; encluster explain web1");
+        println!("  encluster lb server drain web1 site-a ; encluster node standby 2 --wait");
+    }
     println!("  kill -9 <an agent pid above> and watch `encluster status` elect a new master");
     println!();
     println!("press Ctrl-C to stop all agents");

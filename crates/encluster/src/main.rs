@@ -4,6 +4,7 @@
 //! the `agent` and `cli` crates.
 
 mod demo;
+mod samples;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
