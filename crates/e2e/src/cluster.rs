@@ -310,7 +310,7 @@ impl Cluster {
 }
 
 /// Every descendant of `pid`, children first found, from /proc.
-fn descendants(pid: u32) -> Vec<u32> {
+pub(crate) fn descendants(pid: u32) -> Vec<u32> {
     let mut found = Vec::new();
     let mut queue = vec![pid];
     while let Some(parent) = queue.pop() {

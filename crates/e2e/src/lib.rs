@@ -6,5 +6,6 @@
 //! deadline instead of sleeping.
 
 mod cluster;
+pub mod netns;
 
 pub use cluster::{Cluster, Node, binary, wait_until};

@@ -85,6 +85,10 @@ struct InitArgs {
     /// Largest number of voters (odd).
     #[arg(long, default_value_t = 5)]
     voters_max: usize,
+    /// Nodes on real hosts, NAME=IP, repeated: configs for all of them in one go (peer and
+    /// API on --peer-port and --api-port of each IP).
+    #[arg(long = "node", value_name = "NAME=IP", conflicts_with = "local")]
+    nodes: Vec<String>,
     /// This node's name (without --local).
     #[arg(long, default_value = "node1")]
     name: String,
@@ -189,6 +193,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn run_init(init: InitArgs) -> anyhow::Result<()> {
+    if !init.nodes.is_empty() {
+        let mut addrs = Vec::new();
+        for node in &init.nodes {
+            let Some((name, ip)) = node.split_once('=') else {
+                anyhow::bail!("--node {node:?}: expected NAME=IP, e.g. --node web1=10.0.0.1");
+            };
+            let ip: std::net::IpAddr = ip
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--node {node:?}: {ip:?} is not an IP address"))?;
+            addrs.push(agent::setup::NodeAddrs {
+                name: name.to_string(),
+                peer_addr: std::net::SocketAddr::new(ip, init.peer_port).to_string(),
+                api_addr: std::net::SocketAddr::new(ip, init.api_port).to_string(),
+            });
+        }
+        let output =
+            agent::setup::init(&init.cluster_name, &init.dir, &addrs, init.voters_max)?;
+        return print_init(&output);
+    }
     let output = match init.local {
         Some(count) => agent::setup::init_local(&agent::setup::LocalOptions {
             cluster_name: init.cluster_name,
@@ -208,6 +231,10 @@ fn run_init(init: InitArgs) -> anyhow::Result<()> {
             agent::setup::init(&init.cluster_name, &init.dir, &[addrs], init.voters_max)?
         }
     };
+    print_init(&output)
+}
+
+fn print_init(output: &agent::setup::InitOutput) -> anyhow::Result<()> {
     println!("cluster created");
     println!("admin token: {}", output.admin_token);
     println!("join token:  {}", output.join_token);

@@ -8,6 +8,7 @@
 
 mod core;
 mod errors;
+mod hosts;
 mod lb;
 mod membership;
 mod resources;

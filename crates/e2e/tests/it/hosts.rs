@@ -1,0 +1,187 @@
+//! Multi-host tests in network namespaces: real agents on 198.18.x hosts behind a bridge,
+//! a real VIP (netlink, gratuitous ARP) with a web server in one group, and faults: a host
+//! crash and a partition. An audit polls every host's addresses every 5 ms and records the
+//! most hosts that held the VIP at one instant; it must never exceed one.
+//! These run when RUN_NETNS_TESTS=1 (as root; the test command sets it under CI).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use e2e::netns::{TestBed, enabled};
+
+const SETTLE: Duration = Duration::from_secs(30);
+
+fn wait<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A bed of three hosts with a cluster, a VIP and a web server grouped together.
+fn bed_with_site() -> (TestBed, String) {
+    let mut bed = TestBed::new(3).expect("build the test bed");
+    for id in 1..=3 {
+        bed.start(id).expect("start agent");
+    }
+    wait("a master", || {
+        bed.cli(1, &["status", "--json"])
+            .status
+            .success()
+            .then_some(())
+    });
+    let vip = format!("198.18.{}.100", bed.subnet);
+    let ok = |output: std::process::Output| {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    ok(bed.cli(
+        1,
+        &[
+            "resource",
+            "create",
+            "vip",
+            "--type",
+            "vip",
+            "--param",
+            &format!("ip={vip}"),
+            "--param",
+            "mode=netlink",
+            "--param",
+            "nic=eth0",
+            "--param",
+            "cidr_netmask=24",
+            "--monitor-interval",
+            "1s",
+        ],
+    ));
+    ok(bed.cli(
+        1,
+        &[
+            "resource",
+            "create",
+            "web",
+            "--type",
+            "process",
+            "--param",
+            "command=python3",
+            "--param",
+            "args=-m http.server 8080 --bind 0.0.0.0 --directory /",
+            "--param",
+            "probe_tcp=127.0.0.1:8080",
+            "--monitor-interval",
+            "1s",
+        ],
+    ));
+    ok(bed.cli(1, &["group", "create", "site", "vip", "web"]));
+    (bed, vip)
+}
+
+fn holders(bed: &TestBed, vip: &str, counted: &[u64]) -> Vec<u64> {
+    counted
+        .iter()
+        .copied()
+        .filter(|id| bed.holds(*id, vip))
+        .collect()
+}
+
+/// Poll every 5 ms until stopped; the most hosts (of `counted`) holding `vip` at once.
+fn audit(
+    bed: Arc<TestBed>,
+    vip: String,
+    counted: Vec<u64>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let most = AtomicUsize::new(0);
+        while !stop.load(Ordering::Relaxed) {
+            let now = holders(&bed, &vip, &counted).len();
+            most.fetch_max(now, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        most.load(Ordering::Relaxed)
+    })
+}
+
+#[test]
+fn host_crash_moves_the_vip_and_the_site_keeps_answering_with_one_holder() {
+    if !enabled("host_crash_moves_the_vip") {
+        return;
+    }
+    let (mut bed, vip) = bed_with_site();
+    let url = format!("http://{vip}:8080/");
+    let holder = wait("one VIP holder", || {
+        match holders(&bed, &vip, &[1, 2, 3])[..] {
+            [one] => Some(one),
+            _ => None,
+        }
+    });
+    wait("the site through the VIP", || bed.client_get(&url));
+    // A crashed host answers nothing: its processes die and its link goes dark.
+    bed.crash(holder);
+    bed.link(holder, false).expect("cut the crashed host");
+    let survivors: Vec<u64> = (1..=3).filter(|id| *id != holder).collect();
+    let bed = Arc::new(bed);
+    let stop = Arc::new(AtomicBool::new(false));
+    let auditor = audit(bed.clone(), vip.clone(), survivors.clone(), stop.clone());
+    let crashed_at = Instant::now();
+    let new_holder = wait("a survivor holding the VIP", || {
+        match holders(&bed, &vip, &survivors)[..] {
+            [one] => Some(one),
+            _ => None,
+        }
+    });
+    wait("the site through the VIP again", || bed.client_get(&url));
+    let gap = crashed_at.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let most = auditor.join().expect("audit");
+    assert_ne!(new_holder, holder);
+    assert!(most <= 1, "{most} survivors held the VIP at one instant");
+    println!("host crash: the site answered again after {gap:?}");
+}
+
+#[test]
+fn partitioned_holder_fences_itself_before_the_vip_starts_elsewhere() {
+    if !enabled("partitioned_holder_fences_itself") {
+        return;
+    }
+    let (bed, vip) = bed_with_site();
+    let holder = wait("one VIP holder", || {
+        match holders(&bed, &vip, &[1, 2, 3])[..] {
+            [one] => Some(one),
+            _ => None,
+        }
+    });
+    let bed = Arc::new(bed);
+    let stop = Arc::new(AtomicBool::new(false));
+    // Count every host, the isolated one too: its agent keeps running, and it must drop the
+    // address (its lease ends) before the majority's master starts the VIP elsewhere.
+    let auditor = audit(bed.clone(), vip.clone(), vec![1, 2, 3], stop.clone());
+    bed.link(holder, false).expect("isolate the holder");
+    let others: Vec<u64> = (1..=3).filter(|id| *id != holder).collect();
+    wait("the VIP on the majority side", || {
+        (holders(&bed, &vip, &others).len() == 1).then_some(())
+    });
+    wait("the isolated holder to drop the VIP", || {
+        (!bed.holds(holder, &vip)).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let most = auditor.join().expect("audit");
+    assert!(
+        most <= 1,
+        "split brain: {most} hosts held the VIP at one instant"
+    );
+    bed.link(holder, true).expect("heal the partition");
+    wait("one holder after healing", || {
+        (holders(&bed, &vip, &[1, 2, 3]).len() == 1).then_some(())
+    });
+}
