@@ -15,6 +15,13 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(bench::run(bench::Settings::from_env(quick)))
         }
+        "bench-hosts" => {
+            let runs = std::env::var("RUNS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10);
+            bench::hosts::run(runs)
+        }
         "bench-resources" => {
             let _ = rustls::crypto::ring::default_provider().install_default();
             let trials = std::env::var("TRIALS")
@@ -25,7 +32,8 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(bench::resources::run(trials))
         }
         _ => anyhow::bail!(
-            "unknown task {task:?}; known tasks: tidy, bench-core [--quick], bench-resources"
+            "unknown task {task:?}; known tasks: \
+             tidy, bench-core [--quick], bench-resources, bench-hosts"
         ),
     }
 }

@@ -202,6 +202,23 @@ impl TestBed {
         }
     }
 
+    /// Stop (SIGSTOP) or continue (SIGCONT) host `id`'s agent: a hung host.
+    pub fn hang(&self, id: u64, hung: bool) {
+        let signal = if hung {
+            Signal::SIGSTOP
+        } else {
+            Signal::SIGCONT
+        };
+        if let Some(child) = &self.hosts[(id - 1) as usize].agent {
+            let _ = kill(Pid::from_raw(child.id() as i32), signal);
+        }
+    }
+
+    /// The pid of host `id`'s agent.
+    pub fn agent_pid(&self, id: u64) -> Option<u32> {
+        self.hosts[(id - 1) as usize].agent.as_ref().map(Child::id)
+    }
+
     /// Cut or restore host `id`'s link (the switch side goes down: no frames pass).
     pub fn link(&self, id: u64, up: bool) -> anyhow::Result<()> {
         let state = if up { "up" } else { "down" };

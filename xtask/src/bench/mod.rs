@@ -11,6 +11,7 @@
 //! election timeout 300 ms and heartbeat 50 ms, close to encluster's 150-300 ms / 50 ms.
 
 mod cluster;
+pub mod hosts;
 mod load;
 pub mod resources;
 mod stats;
