@@ -185,3 +185,43 @@ fn partitioned_holder_fences_itself_before_the_vip_starts_elsewhere() {
         (holders(&bed, &vip, &[1, 2, 3]).len() == 1).then_some(())
     });
 }
+
+/// A hung agent (SIGSTOP) cannot stop anything itself; its VIP watchdog, a separate
+/// process, removes the address when the lease runs out, before the master starts the VIP
+/// on a survivor. After SIGCONT the cluster converges to one holder.
+#[test]
+fn hung_holder_gives_the_vip_up_before_it_starts_elsewhere() {
+    if !enabled("hung_holder_gives_the_vip_up") {
+        return;
+    }
+    let (bed, vip) = bed_with_site();
+    let holder = wait("one VIP holder", || {
+        match holders(&bed, &vip, &[1, 2, 3])[..] {
+            [one] => Some(one),
+            _ => None,
+        }
+    });
+    let bed = Arc::new(bed);
+    let stop = Arc::new(AtomicBool::new(false));
+    let auditor = audit(bed.clone(), vip.clone(), vec![1, 2, 3], stop.clone());
+    bed.hang(holder, true);
+    let others: Vec<u64> = (1..=3).filter(|id| *id != holder).collect();
+    wait("the VIP on a survivor", || {
+        (holders(&bed, &vip, &others).len() == 1).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let most = auditor.join().expect("audit");
+    assert!(
+        !bed.holds(holder, &vip),
+        "the hung host still holds the VIP"
+    );
+    assert!(
+        most <= 1,
+        "split brain: {most} hosts held the VIP at one instant"
+    );
+    bed.hang(holder, false);
+    wait("one holder after the hang", || {
+        (holders(&bed, &vip, &[1, 2, 3]).len() == 1).then_some(())
+    });
+}

@@ -73,10 +73,8 @@ fn http_probe_url_is_split_into_address_host_and_path() {
         }
     );
     let probe = Probe::http("http://localhost").expect("valid url");
-    assert!(
-        matches!(probe, Probe::Http { ref address, ref path, .. }
-            if address == "localhost:80" && path == "/")
-    );
+    assert!(matches!(probe, Probe::Http { ref address, ref path, .. }
+            if address == "localhost:80" && path == "/"));
     let probe = Probe::http("http://[::1]").expect("valid url");
     assert!(matches!(probe, Probe::Http { ref address, .. } if address == "[::1]:80"));
 }

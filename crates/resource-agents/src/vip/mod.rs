@@ -19,6 +19,7 @@ mod announce;
 mod loopback;
 mod netlink;
 mod netlink_vip;
+mod watchdog;
 
 #[cfg(test)]
 mod tests;
@@ -42,6 +43,8 @@ pub struct VipClaim {
     pub resource: ResourceId,
     pub node_name: String,
     pub fencing_token: u64,
+    /// The resource's state directory (the netlink mode keeps its watchdog's pid there).
+    pub state_dir: std::path::PathBuf,
 }
 
 /// One way of owning an address: loopback claims or netlink addresses.
@@ -112,6 +115,7 @@ impl VipAgent {
             resource: request.resource.clone(),
             node_name: request.node_name.clone(),
             fencing_token: request.fencing_token,
+            state_dir: request.state_dir.clone(),
         };
         match params["mode"].as_str() {
             "loopback" => {

@@ -177,6 +177,17 @@ impl NetlinkVip {
                 .await?;
             tracing::info!(ip = %claim.ip, prefix_len, nic = %link.name, "Added the VIP");
         }
+        // A watchdog process gives the address up on its own if this agent hangs past its
+        // lease (see `watchdog`).
+        let prefix_len = self.config.prefix_len;
+        if let Err(error) =
+            super::watchdog::start(&claim.state_dir, claim.ip, prefix_len, &link.name)
+        {
+            return Ok(Outcome::failed(
+                Severity::Soft,
+                format!("cannot start the VIP watchdog for {}: {error}", claim.ip),
+            ));
+        }
         // Announce even if the address was there already: a start after a partial
         // failure must still tell the neighbours where the address lives.
         if let Err(error) = announce_burst(&link.name, claim.ip, self.config.arp_count).await {
@@ -192,6 +203,7 @@ impl NetlinkVip {
     }
 
     async fn release_now(&self, claim: &VipClaim) -> Result<Outcome, NetlinkError> {
+        super::watchdog::stop(&claim.state_dir);
         let rtnl = Rtnl::connect()?;
         for index in self.holding_links(&rtnl, claim.ip).await? {
             if rtnl.delete_address(index, claim.ip).await? {

@@ -112,7 +112,9 @@ async fn netlink_mode_validates_ipaddr2_parameters_without_touching_the_network(
     netlink.params.insert("nic".into(), "eth0".into());
     netlink.params.insert("cidr_netmask".into(), "24".into());
     assert_eq!(VipAgent.validate(&netlink).await, Outcome::Ok);
-    netlink.params.insert("iflabel".into(), "much-too-long".into());
+    netlink
+        .params
+        .insert("iflabel".into(), "much-too-long".into());
     assert_eq!(
         VipAgent.start(&netlink).await,
         Outcome::failed(
