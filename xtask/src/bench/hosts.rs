@@ -272,7 +272,8 @@ pub fn run(runs: usize) -> anyhow::Result<()> {
          runs with 2+ reachable holders | runs with 2+ holders, faulty host included |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for fault in ["crash", "hang", "linkdown"] {
+    let faults = std::env::var("FAULTS").unwrap_or_else(|_| "crash hang linkdown".into());
+    for fault in faults.split_whitespace() {
         let mut gaps = Vec::new();
         let (mut split, mut overlap) = (0, 0);
         for _ in 0..runs {
