@@ -85,6 +85,23 @@ fn bed_with_site() -> (TestBed, String) {
     (bed, vip)
 }
 
+/// Audit after faults heal: every host's replica reaches the same applied index and then
+/// serves the same resources (configuration, instances, grants), read locally on each.
+fn replicas_agree(bed: &TestBed) {
+    wait("every replica to agree", || {
+        let mut seen = Vec::new();
+        for id in 1..=3 {
+            let status = bed.cli(id, &["status", "--json"]);
+            let status: serde_json::Value = serde_json::from_slice(&status.stdout).ok()?;
+            let list = bed.cli(id, &["resource", "list", "--json"]);
+            let list: serde_json::Value = serde_json::from_slice(&list.stdout).ok()?;
+            seen.push((status["applied_index"].as_u64()?, list));
+        }
+        let first = &seen[0];
+        seen.iter().all(|other| other == first).then_some(())
+    });
+}
+
 fn holders(bed: &TestBed, vip: &str, counted: &[u64]) -> Vec<u64> {
     counted
         .iter()
@@ -184,6 +201,7 @@ fn partitioned_holder_fences_itself_before_the_vip_starts_elsewhere() {
     wait("one holder after healing", || {
         (holders(&bed, &vip, &[1, 2, 3]).len() == 1).then_some(())
     });
+    replicas_agree(&bed);
 }
 
 /// A hung agent (SIGSTOP) cannot stop anything itself; its VIP watchdog, a separate
@@ -224,4 +242,5 @@ fn hung_holder_gives_the_vip_up_before_it_starts_elsewhere() {
     wait("one holder after the hang", || {
         (holders(&bed, &vip, &[1, 2, 3]).len() == 1).then_some(())
     });
+    replicas_agree(&bed);
 }
