@@ -19,6 +19,7 @@ use serde::Deserialize;
 use super::spec::{ocf_root, to_resource};
 use super::{ApiState, ForwardRequest, error, on_master, path_of, propose};
 use crate::clock::now_ms;
+use crate::limits::API_BODY_BYTES_MAX;
 
 /// The parts of a request every mutating handler needs.
 pub(crate) struct Call {
@@ -26,6 +27,31 @@ pub(crate) struct Call {
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Call {
+    type Rejection = Response;
+
+    /// Everything a handler may need to forward the request, the body read up to the
+    /// API's body limit.
+    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Call, Response> {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, API_BODY_BYTES_MAX)
+            .await
+            .map_err(|_| {
+                let limit = API_BODY_BYTES_MAX;
+                error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body above {limit} bytes"),
+                )
+            })?;
+        Ok(Call {
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            body,
+        })
+    }
 }
 
 impl Call {
@@ -115,62 +141,23 @@ async fn put_resource(
     .await
 }
 
-pub(crate) async fn create(
-    State(state): State<ApiState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    put_resource(
-        &state,
-        Call {
-            method,
-            uri,
-            headers,
-            body,
-        },
-        None,
-        true,
-    )
-    .await
+pub(crate) async fn create(State(state): State<ApiState>, call: Call) -> Response {
+    put_resource(&state, call, None, true).await
 }
 
 pub(crate) async fn update(
     State(state): State<ApiState>,
     Path(name): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    call: Call,
 ) -> Response {
-    put_resource(
-        &state,
-        Call {
-            method,
-            uri,
-            headers,
-            body,
-        },
-        Some(name),
-        false,
-    )
-    .await
+    put_resource(&state, call, Some(name), false).await
 }
 
 pub(crate) async fn delete(
     State(state): State<ApiState>,
     Path(name): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    call: Call,
 ) -> Response {
-    let call = Call {
-        method,
-        uri,
-        headers,
-        body: Bytes::new(),
-    };
     let command = Command::DeleteResource {
         id: ResourceId(name.clone()),
     };
@@ -183,17 +170,8 @@ pub(crate) async fn delete(
 pub(crate) async fn action(
     State(state): State<ApiState>,
     Path((name, action)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    call: Call,
 ) -> Response {
-    let call = Call {
-        method,
-        uri,
-        headers,
-        body,
-    };
     let id = ResourceId(name.clone());
     if !state
         .shared
@@ -337,19 +315,7 @@ pub(crate) async fn explain(State(state): State<ApiState>, Path(name): Path<Stri
     .into_response()
 }
 
-pub(crate) async fn create_group(
-    State(state): State<ApiState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let call = Call {
-        method,
-        uri,
-        headers,
-        body,
-    };
+pub(crate) async fn create_group(State(state): State<ApiState>, call: Call) -> Response {
     let spec: ::api::GroupSpec = match parse(&call.body) {
         Ok(spec) => spec,
         Err(response) => return response,
@@ -367,16 +333,8 @@ pub(crate) async fn create_group(
 pub(crate) async fn delete_group(
     State(state): State<ApiState>,
     Path(name): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    call: Call,
 ) -> Response {
-    let call = Call {
-        method,
-        uri,
-        headers,
-        body: Bytes::new(),
-    };
     let command = Command::DeleteGroup {
         id: GroupId(name.clone()),
     };
@@ -389,17 +347,8 @@ pub(crate) async fn delete_group(
 pub(crate) async fn move_group(
     State(state): State<ApiState>,
     Path(name): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    call: Call,
 ) -> Response {
-    let call = Call {
-        method,
-        uri,
-        headers,
-        body,
-    };
     let first = state.shared.read(|db| {
         db.resources
             .groups
@@ -468,19 +417,7 @@ pub(crate) fn to_constraint(spec: ::api::ConstraintSpec) -> Result<Constraint, S
     })
 }
 
-pub(crate) async fn add_constraint(
-    State(state): State<ApiState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let call = Call {
-        method,
-        uri,
-        headers,
-        body,
-    };
+pub(crate) async fn add_constraint(State(state): State<ApiState>, call: Call) -> Response {
     let spec: ::api::ConstraintSpec = match parse(&call.body) {
         Ok(spec) => spec,
         Err(response) => return response,
@@ -501,17 +438,8 @@ pub(crate) async fn add_constraint(
 pub(crate) async fn node_mode(
     State(state): State<ApiState>,
     Path(id): Path<u64>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    call: Call,
 ) -> Response {
-    let call = Call {
-        method,
-        uri,
-        headers,
-        body,
-    };
     let request: ::api::NodeModeRequest = match parse(&call.body) {
         Ok(request) => request,
         Err(response) => return response,
@@ -560,17 +488,8 @@ pub(crate) struct ApplyQuery {
 pub(crate) async fn apply(
     State(state): State<ApiState>,
     Query(query): Query<ApplyQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    call: Call,
 ) -> Response {
-    let call = Call {
-        method,
-        uri,
-        headers,
-        body,
-    };
     let spec: ::api::ClusterSpec = match parse(&call.body) {
         Ok(spec) => spec,
         Err(response) => return response,
