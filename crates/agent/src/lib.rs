@@ -13,6 +13,7 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+mod contact;
 pub mod lb_agent;
 mod limits;
 mod master;

@@ -33,6 +33,9 @@ pub const LEASE_MARGIN: Duration = Duration::from_millis(50);
 /// kept below the election timeout so that a deposed master stops granting before a new
 /// master can be elected.
 pub const QUORUM_FRESH: Duration = Duration::from_millis(100);
+/// How long a new master waits for a node to check in before it may treat the node as
+/// down (once its lease has surely ended); two heartbeat intervals.
+pub const UNHEARD_GRACE: Duration = Duration::from_millis(200);
 /// Attempts to deliver one operation report to the master.
 pub const REPORT_ATTEMPTS: u32 = 100;
 /// Longest interval between scheduling rounds when nothing changed (expiring moves).

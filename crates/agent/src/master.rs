@@ -18,10 +18,12 @@ use tracing::{info, warn};
 
 use crate::clock::now_ms;
 use crate::config::AgentConfig;
+use crate::contact::{LeaderContact, LeaseFacts, scheduling_health};
 use crate::limits::{
     LEASE_MARGIN, MASTER_TICK, MASTER_WRITE_ATTEMPTS, MEMBERSHIP_CHANGE_TIMEOUT, NODE_LEASE,
-    SCHEDULE_INTERVAL_MAX,
+    SCHEDULE_INTERVAL_MAX, UNHEARD_GRACE,
 };
+use crate::peer::HeartbeatSeen;
 
 /// What the API shows of the detector: per node, health and last heartbeat time.
 pub type DetectorView = Arc<Mutex<BTreeMap<u64, (NodeHealth, u64)>>>;
@@ -35,7 +37,9 @@ pub struct MasterLoop {
     /// Local replica.
     pub shared: SharedDb,
     /// Heartbeats from the peer listener.
-    pub heartbeats: mpsc::Receiver<u64>,
+    pub heartbeats: mpsc::Receiver<HeartbeatSeen>,
+    /// When this node last heard from leaders of each term.
+    pub contact: Arc<LeaderContact>,
     /// Published detector state.
     pub view: DetectorView,
 }
@@ -53,13 +57,21 @@ impl MasterLoop {
         let mut heard: BTreeSet<u64> = BTreeSet::new();
         let mut term_start_ms = 0;
         let mut rounds = RoundTrigger::default();
+        // Per node, the newest contact with older leaders it reported, and for which term;
+        // kept across terms since heartbeats may arrive before this loop sees its new term.
+        let mut reports: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                Some(node) = self.heartbeats.recv() => {
+                Some(beat) = self.heartbeats.recv() => {
+                    let report = reports.entry(beat.node).or_insert((beat.term, 0));
+                    if report.0 != beat.term {
+                        *report = (beat.term, 0);
+                    }
+                    report.1 = report.1.max(beat.older_contact_ms);
                     if let Some(detector) = detector.as_mut() {
-                        heard.insert(node);
-                        let transition = detector.heartbeat(NodeId(node), now_ms());
+                        heard.insert(beat.node);
+                        let transition = detector.heartbeat(NodeId(beat.node), now_ms());
                         self.record(transition.into_iter().collect()).await;
                     }
                 }
@@ -81,7 +93,8 @@ impl MasterLoop {
                     }
                     if let Some(detector) = detector.as_mut() {
                         self.tick(detector, &heard).await;
-                        self.schedule(detector, term_start_ms, &mut rounds).await;
+                        let facts = self.lease_facts(&metrics, term_start_ms, &reports);
+                        self.schedule(detector, &heard, &facts, &mut rounds).await;
                     }
                 }
             }
@@ -323,39 +336,57 @@ struct RoundTrigger {
 }
 
 impl MasterLoop {
-    /// Node health as the scheduler may use it. A node the detector declared down counts
-    /// as down only once its lease has surely ended: it was renewed at most until the
-    /// last heartbeat heard (or the start of this term, since a previous master may have
-    /// renewed it) plus the lease and a margin. Until then it is suspect: it keeps what it
-    /// runs and nothing starts elsewhere in its place.
+    /// What bounds the leases of nodes in this term: granted by this master since it
+    /// heard from them, or by earlier masters no later than the voters' reports say (see
+    /// `contact`), and in any case before this term began.
+    fn lease_facts(
+        &self,
+        metrics: &cmdb::RaftMetrics,
+        term_start_ms: u64,
+        reports: &BTreeMap<u64, (u64, u64)>,
+    ) -> LeaseFacts {
+        let term = metrics.current_term;
+        let mut reported: BTreeMap<u64, u64> = reports
+            .iter()
+            .filter(|(_, (reported_term, _))| *reported_term == term)
+            .map(|(node, (_, at))| (*node, *at))
+            .collect();
+        reported.insert(self.config.node_id, self.contact.newest_before(term));
+        let configs: Vec<Vec<u64>> = metrics
+            .membership_config
+            .membership()
+            .get_joint_config()
+            .iter()
+            .map(|voters| voters.iter().copied().collect())
+            .collect();
+        let from_reports = crate::contact::older_leaders_bound(&reported, &configs);
+        LeaseFacts {
+            term_start_ms,
+            older_leases_from: from_reports.map_or(term_start_ms, |at| at.min(term_start_ms)),
+            lease_ms: u64::try_from((NODE_LEASE + LEASE_MARGIN).as_millis()).unwrap_or(u64::MAX),
+            unheard_grace_ms: u64::try_from(UNHEARD_GRACE.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// Node health as the scheduler may use it (see `contact::scheduling_health`).
     fn scheduling_health(
         &self,
         detector: &Detector,
-        term_start_ms: u64,
+        heard: &BTreeSet<u64>,
+        facts: &LeaseFacts,
         now: u64,
     ) -> BTreeMap<NodeId, NodeHealth> {
-        let lease_ms = u64::try_from((NODE_LEASE + LEASE_MARGIN).as_millis()).unwrap_or(u64::MAX);
         let known: BTreeSet<NodeId> = self.shared.read(|db| db.nodes.keys().copied().collect());
         let tracked = detector.nodes().map(|(id, _, _)| id);
         known
             .into_iter()
             .chain(tracked)
             .map(|id| {
-                let health = match detector.health(id) {
-                    Some(NodeHealth::Down) => {
-                        let heard = detector
-                            .last_heard(id)
-                            .unwrap_or(term_start_ms)
-                            .max(term_start_ms);
-                        if now >= heard + lease_ms {
-                            NodeHealth::Down
-                        } else {
-                            NodeHealth::Suspect
-                        }
-                    }
-                    Some(other) => other,
-                    None => NodeHealth::Down,
-                };
+                let heard_at = heard
+                    .contains(&id.0)
+                    .then(|| detector.last_heard(id))
+                    .flatten();
+                let health = scheduling_health(detector.health(id), heard_at, facts, now);
                 (id, health)
             })
             .collect()
@@ -363,9 +394,15 @@ impl MasterLoop {
 
     /// Run the scheduler when something changed (or now and then, for expiring moves) and
     /// write the resulting assignment changes with their reasons as events.
-    async fn schedule(&self, detector: &Detector, term_start_ms: u64, rounds: &mut RoundTrigger) {
+    async fn schedule(
+        &self,
+        detector: &Detector,
+        heard: &BTreeSet<u64>,
+        facts: &LeaseFacts,
+        rounds: &mut RoundTrigger,
+    ) {
         let now = now_ms();
-        let health = self.scheduling_health(detector, term_start_ms, now);
+        let health = self.scheduling_health(detector, heard, facts, now);
         let applied = *self.shared.subscribe().borrow();
         let interval_ms = u64::try_from(SCHEDULE_INTERVAL_MAX.as_millis()).unwrap_or(u64::MAX);
         if applied == rounds.applied && health == rounds.health && now < rounds.at_ms + interval_ms
@@ -419,19 +456,18 @@ pub fn recorded_health(shared: &SharedDb) -> BTreeMap<NodeId, NodeHealth> {
     })
 }
 
-/// Whether this master heard from a quorum recently enough to grant leases (see
-/// `limits::QUORUM_FRESH`). A single voter is its own quorum.
-pub fn quorum_fresh(metrics: &cmdb::RaftMetrics) -> bool {
+/// How old this master's last quorum acknowledgement is, in milliseconds, when it is recent
+/// enough to grant leases (see `limits::QUORUM_FRESH`); None when it is not, or when this
+/// node is not the leader. A single voter is its own quorum, acknowledged now.
+pub fn quorum_ack_age(metrics: &cmdb::RaftMetrics) -> Option<u64> {
     if !metrics.state.is_leader() {
-        return false;
+        return None;
     }
     let voters: Vec<u64> = metrics.membership_config.membership().voter_ids().collect();
     if voters == [metrics.id] {
-        return true;
+        return Some(0);
     }
     use openraft::Instant as _;
-    metrics
-        .last_quorum_acked
-        .as_ref()
-        .is_some_and(|at| at.elapsed() <= crate::limits::QUORUM_FRESH)
+    let age = metrics.last_quorum_acked.as_ref()?.elapsed();
+    (age <= crate::limits::QUORUM_FRESH).then(|| u64::try_from(age.as_millis()).unwrap_or(u64::MAX))
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use cmdb::{Raft, SharedDb};
 use model::NodeInfo;
+use openraft::async_runtime::WatchReceiver;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -17,6 +18,7 @@ use tracing::{info, warn};
 use crate::api::{self, ApiState};
 use crate::clock::now_ms;
 use crate::config::AgentConfig;
+use crate::contact::LeaderContact;
 use crate::limits::{HEARTBEAT_TIMEOUT, NODE_LEASE};
 use crate::master::{DetectorView, MasterLoop};
 use crate::peer::{self, Heartbeat, HeartbeatAck, Network, PeerClient, PeerState};
@@ -53,12 +55,14 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     })?;
 
     let (heartbeat_tx, heartbeat_rx) = mpsc::channel(1024);
+    let contact = Arc::new(LeaderContact::new(now_ms()));
     let view: DetectorView = Arc::new(Mutex::new(BTreeMap::new()));
     let mut tasks = JoinSet::new();
     let peer_state = PeerState {
         raft: raft.clone(),
         shared: shared.clone(),
         heartbeats: heartbeat_tx,
+        contact: contact.clone(),
     };
     tasks.spawn(serve_tls(
         peer_listener,
@@ -80,6 +84,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         raft: raft.clone(),
         shared: shared.clone(),
         heartbeats: heartbeat_rx,
+        contact: contact.clone(),
         view,
     };
     tasks.spawn(master.run(shutdown.clone()));
@@ -97,6 +102,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         raft.clone(),
         peer_client,
         executor,
+        contact,
         shutdown.clone(),
     );
     tasks.spawn(heartbeats);
@@ -189,38 +195,42 @@ async fn bootstrap(config: &AgentConfig, raft: &Raft, shared: &SharedDb, tls: &N
     }
 }
 
-/// Send a heartbeat to the master every interval, outside the Raft log, and pass the
-/// lease it grants to this node's executor. The master grants its own lease.
+/// Send a heartbeat to the master every interval, and at once when a new master appears,
+/// outside the Raft log, and pass the lease it grants to this node's executor. The master
+/// grants its own lease. A lease runs from when the heartbeat was sent, less the age of the
+/// quorum acknowledgement the master granted it on (see `contact`).
 async fn send_heartbeats(
     config: AgentConfig,
     raft: Raft,
     client: PeerClient,
     executor: ExecutorInputs,
+    contact: Arc<LeaderContact>,
     shutdown: CancellationToken,
 ) {
     let mut ticker = tokio::time::interval(config.failure.heartbeat_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let beat = Heartbeat {
-        node_id: config.node_id,
-    };
+    // Server metrics change only with the vote, the leader or the membership.
+    let mut server_rx = raft.server_metrics();
+    let mut addressed: Option<(u64, u64)> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
+            changed = server_rx.changed() => {
+                let metrics = cmdb::metrics(&raft);
+                let now_addressing = metrics.current_leader.map(|m| (m, metrics.current_term));
+                if changed.is_err() || now_addressing == addressed || now_addressing.is_none() {
+                    continue;
+                }
+            }
         }
         let metrics = cmdb::metrics(&raft);
         let Some(master) = metrics.current_leader else {
             continue;
         };
-        let lease = u64::try_from(NODE_LEASE.as_millis()).unwrap_or(u64::MAX);
+        addressed = Some((master, metrics.current_term));
         if master == config.node_id {
-            if crate::master::quorum_fresh(&metrics) {
-                let required_index = metrics.local_committed.map(|id| id.index).unwrap_or(0);
-                executor.lease(LeaseGrant {
-                    valid_until: now_ms() + lease,
-                    required_index,
-                });
-            }
+            grant_own_lease(&metrics, &executor, &contact);
             continue;
         }
         let Some(node) = metrics
@@ -232,19 +242,43 @@ async fn send_heartbeats(
             continue;
         };
         let sent_at = now_ms();
+        let beat = Heartbeat {
+            node_id: config.node_id,
+            term: metrics.current_term,
+            older_contact_age_ms: contact.age_before(metrics.current_term, sent_at),
+        };
         let sent: Result<HeartbeatAck, _> = client
             .call(&node.peer_addr, "/peer/heartbeat", &beat, HEARTBEAT_TIMEOUT)
             .await;
         match sent {
-            Ok(ack) if ack.lease_granted => {
-                let required_index = ack.commit_index;
-                executor.lease(LeaseGrant {
-                    valid_until: sent_at + lease,
-                    required_index,
-                });
-            }
+            Ok(ack) if ack.lease_granted => executor.lease(LeaseGrant {
+                valid_until: (sent_at + lease_ms()).saturating_sub(ack.quorum_age_ms),
+                required_index: ack.commit_index,
+            }),
             Ok(_) => {}
             Err(error) => tracing::debug!(%error, "Heartbeat not delivered"),
         }
     }
+}
+
+/// The master's own lease: from its last quorum acknowledgement, like everyone else's.
+fn grant_own_lease(
+    metrics: &cmdb::RaftMetrics,
+    executor: &ExecutorInputs,
+    contact: &LeaderContact,
+) {
+    let Some(age) = crate::master::quorum_ack_age(metrics) else {
+        return;
+    };
+    let now = now_ms();
+    contact.record(metrics.current_term, now);
+    let required_index = metrics.local_committed.map(|id| id.index).unwrap_or(0);
+    executor.lease(LeaseGrant {
+        valid_until: (now + lease_ms()).saturating_sub(age),
+        required_index,
+    });
+}
+
+fn lease_ms() -> u64 {
+    u64::try_from(NODE_LEASE.as_millis()).unwrap_or(u64::MAX)
 }

@@ -113,7 +113,7 @@ fn setup() -> anyhow::Result<(TestBed, String)> {
 
 /// One fault: the gap in ms, the most simultaneous VIP holders among hosts the client can
 /// reach, and among all hosts (the faulty one included, still holding it or not).
-fn run_once(bed: &mut TestBed, vip: &str, fault: &str) -> anyhow::Result<(f64, usize, usize)> {
+fn run_once(bed: &mut TestBed, vip: &str, fault: &str) -> anyhow::Result<Outcome> {
     let holder = wait_for(
         "one VIP holder",
         Duration::from_secs(30),
@@ -122,6 +122,7 @@ fn run_once(bed: &mut TestBed, vip: &str, fault: &str) -> anyhow::Result<(f64, u
             _ => None,
         },
     )?;
+    let holder_was_master = master(bed, holder) == Some(holder);
     let mut client = Command::new("ip")
         .args([
             "netns",
@@ -254,8 +255,30 @@ fn run_once(bed: &mut TestBed, vip: &str, fault: &str) -> anyhow::Result<(f64, u
         (holders(bed, vip).len() == 1).then_some(())
     })?;
     std::thread::sleep(Duration::from_millis(2500));
-    let all = most_all.load(Ordering::Relaxed);
-    Ok((gap * 1000.0, most.load(Ordering::Relaxed), all))
+    Ok(Outcome {
+        gap_ms: gap * 1000.0,
+        most: most.load(Ordering::Relaxed),
+        most_all: most_all.load(Ordering::Relaxed),
+        holder_was_master,
+    })
+}
+
+/// What one fault run measured.
+struct Outcome {
+    gap_ms: f64,
+    /// Most simultaneous holders among hosts the client can reach.
+    most: usize,
+    /// Most simultaneous holders among all hosts.
+    most_all: usize,
+    /// Whether the faulty host was the master (its loss needs an election first).
+    holder_was_master: bool,
+}
+
+/// The master as `id`'s agent sees it.
+fn master(bed: &TestBed, id: u64) -> Option<u64> {
+    let output = bed.cli(id, &["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    status.get("master")?.as_u64()
 }
 
 /// Run every fault `runs` times and print Markdown.
@@ -273,15 +296,19 @@ pub fn run(runs: usize) -> anyhow::Result<()> {
     );
     println!("|---|---|---|---|---|---|---|---|");
     let faults = std::env::var("FAULTS").unwrap_or_else(|_| "crash hang linkdown".into());
+    let mut by_role = Vec::new();
     for fault in faults.split_whitespace() {
         let mut gaps = Vec::new();
         let (mut split, mut overlap) = (0, 0);
+        let mut role_gaps: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
         for _ in 0..runs {
-            let (gap, most, all) = run_once(&mut bed, &vip, fault)?;
-            gaps.push(gap);
-            split += usize::from(most > 1);
-            overlap += usize::from(all > 1);
+            let outcome = run_once(&mut bed, &vip, fault)?;
+            gaps.push(outcome.gap_ms);
+            role_gaps[usize::from(outcome.holder_was_master)].push(outcome.gap_ms);
+            split += usize::from(outcome.most > 1);
+            overlap += usize::from(outcome.most_all > 1);
         }
+        by_role.push((fault.to_string(), role_gaps));
         // A crashed host keeps the address in its (dead) namespace, as keepalived's does.
         let overlap = if fault == "crash" {
             "n/a".to_string()
@@ -292,6 +319,16 @@ pub fn run(runs: usize) -> anyhow::Result<()> {
             "| {fault} | {} | {split} | {overlap} |",
             Summary::of(gaps).row()
         );
+    }
+    println!("\nThe same runs by the faulty host's role:\n");
+    println!("| fault | holder was | runs | gap median ms | gap p99 ms | min ms | max ms |");
+    println!("|---|---|---|---|---|---|---|");
+    for (fault, role_gaps) in by_role {
+        for (role, gaps) in ["not master", "master"].iter().zip(role_gaps) {
+            if !gaps.is_empty() {
+                println!("| {fault} | {role} | {} |", Summary::of(gaps).row());
+            }
+        }
     }
     Ok(())
 }

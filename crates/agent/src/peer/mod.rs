@@ -19,6 +19,23 @@ use serde::{Deserialize, Serialize};
 pub struct Heartbeat {
     /// The sender.
     pub node_id: u64,
+    /// The term of the master the sender addresses.
+    pub term: u64,
+    /// Milliseconds since the sender last received anything from a leader of an older
+    /// term (or since its agent started): see `contact`.
+    pub older_contact_age_ms: u64,
+}
+
+/// A heartbeat as the master loop sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeartbeatSeen {
+    /// The sender.
+    pub node: u64,
+    /// The term it addressed.
+    pub term: u64,
+    /// Its newest contact with a leader of an older term, on the master's clock (an
+    /// upper bound: the heartbeat's transit only makes the time later).
+    pub older_contact_ms: u64,
 }
 
 /// The master's answer to a heartbeat.
@@ -32,6 +49,10 @@ pub struct HeartbeatAck {
     /// The master's committed log index when it answered; the sender uses the lease only
     /// after applying this far, so it has seen every assignment made before the grant.
     pub commit_index: u64,
+    /// Age of the quorum acknowledgement the grant rests on: the sender's lease runs from
+    /// when it sent the heartbeat minus this, so that it ends no later than the lease
+    /// measured from the acknowledged Raft message.
+    pub quorum_age_ms: u64,
 }
 
 /// A read forwarded to the master for a linearizable answer.

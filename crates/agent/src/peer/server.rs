@@ -1,6 +1,7 @@
 //! The peer listener's handlers. Every route requires a node certificate.
 
 use std::io::Cursor;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, State};
@@ -11,10 +12,13 @@ use axum::{Router, middleware};
 use cmdb::{Command, CommandResult, Raft, SharedDb, SnapshotMeta, TypeConfig, Vote};
 use openraft::ReadPolicy;
 use openraft::raft::{AppendEntriesRequest, VoteRequest};
+use openraft::vote::RaftLeaderId;
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::mpsc;
 
-use super::{ForwardedRead, Heartbeat, HeartbeatAck};
+use super::{ForwardedRead, Heartbeat, HeartbeatAck, HeartbeatSeen};
+use crate::clock::now_ms;
+use crate::contact::LeaderContact;
 use crate::limits::PEER_BODY_BYTES_MAX;
 use crate::serve::PeerIdentity;
 
@@ -27,7 +31,9 @@ pub struct PeerState {
     pub shared: SharedDb,
     /// Heartbeats go to the master loop; full means it is busy, and a dropped heartbeat is
     /// harmless because the next one follows within one interval.
-    pub heartbeats: mpsc::Sender<u64>,
+    pub heartbeats: mpsc::Sender<HeartbeatSeen>,
+    /// When leaders of each term were last heard from.
+    pub contact: Arc<LeaderContact>,
 }
 
 /// The peer router.
@@ -81,6 +87,9 @@ async fn append(State(state): State<PeerState>, body: Bytes) -> Response {
         Ok(request) => request,
         Err(response) => return response,
     };
+    state
+        .contact
+        .record(request.vote.leader_id().term(), now_ms());
     answer(state.raft.append_entries(request).await)
 }
 
@@ -105,6 +114,7 @@ async fn snapshot(State(state): State<PeerState>, body: Bytes) -> Response {
         Ok(request) => request,
         Err(response) => return response,
     };
+    state.contact.record(vote.leader_id().term(), now_ms());
     let snapshot = openraft::storage::Snapshot {
         meta,
         snapshot: Cursor::new(data),
@@ -124,15 +134,25 @@ async fn heartbeat(
     if identity.0 != Some(beat.node_id) {
         return (StatusCode::FORBIDDEN, "heartbeat for another node's id").into_response();
     }
-    let _ = state.heartbeats.try_send(beat.node_id);
+    let now = now_ms();
+    let _ = state.heartbeats.try_send(HeartbeatSeen {
+        node: beat.node_id,
+        term: beat.term,
+        older_contact_ms: now.saturating_sub(beat.older_contact_age_ms),
+    });
     let metrics = cmdb::metrics(&state.raft);
     let commit_index = metrics.local_committed.map(|id| id.index).unwrap_or(0);
     let is_master = state.raft.is_leader();
-    let lease_granted = is_master && crate::master::quorum_fresh(&metrics);
+    let quorum_age = crate::master::quorum_ack_age(&metrics).filter(|_| is_master);
+    if quorum_age.is_some() {
+        // A grant under this term: a later master must count it among older leaders' leases.
+        state.contact.record(metrics.current_term, now);
+    }
     encode(&HeartbeatAck {
         is_master,
-        lease_granted,
+        lease_granted: quorum_age.is_some(),
         commit_index,
+        quorum_age_ms: quorum_age.unwrap_or(0),
     })
 }
 

@@ -16,7 +16,8 @@ fn peer_client(tls: std::sync::Arc<rustls::ClientConfig>) -> reqwest::Client {
 }
 
 async fn heartbeat_status(client: &reqwest::Client, peer_addr: &str) -> Result<u16, String> {
-    let body = vec![1u8]; // postcard of Heartbeat { node_id: 1 }
+    // postcard of Heartbeat { node_id: 1, term: 1, older_contact_age_ms: 0 }
+    let body = vec![1u8, 1, 0];
     match client
         .post(format!("https://{peer_addr}/peer/heartbeat"))
         .body(body)

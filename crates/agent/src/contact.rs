@@ -1,0 +1,146 @@
+//! When this node last heard from a Raft leader of each term: the evidence a new master
+//! needs to know how long leases granted by earlier masters can still run.
+//!
+//! A master grants a lease only on the strength of a quorum's acknowledgement of a Raft
+//! message it sent at some time `s`, and the lease it grants ends by `s + lease`. Every
+//! voter of that quorum received the message at or after `s`. A new master that learns,
+//! from a majority of voters, the newest time each received anything from a leader of an
+//! older term, therefore knows that every old lease ended by the largest of those times
+//! plus the lease: its majority and the old quorum share a voter. A crashed master's
+//! leases are then known to be over about one lease after the crash, instead of one lease
+//! after the end of the election that replaced it.
+//!
+//! Times are wall-clock milliseconds on this node; what crosses the network is only an
+//! age (a duration), so the nodes' clocks need not agree.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use model::NodeHealth;
+
+/// Terms remembered one by one; older ones are folded into one conservative time.
+const TERMS_KEPT: usize = 8;
+
+/// Receipt times of leaders' messages, by term.
+#[derive(Debug)]
+pub struct LeaderContact {
+    started_ms: u64,
+    inner: Mutex<Terms>,
+}
+
+#[derive(Debug, Default)]
+struct Terms {
+    newest_by_term: BTreeMap<u64, u64>,
+    /// Newest receipt among terms no longer kept one by one.
+    folded_ms: u64,
+}
+
+impl LeaderContact {
+    /// A tracker for a process that started at `started_ms`. Messages received before the
+    /// start (by an earlier run of the agent) are older than the start, which is therefore
+    /// the bound used when nothing newer is known.
+    pub fn new(started_ms: u64) -> LeaderContact {
+        LeaderContact {
+            started_ms,
+            inner: Mutex::new(Terms::default()),
+        }
+    }
+
+    /// A message from the leader of `term` arrived at `now_ms` (or, on the leader itself,
+    /// a lease is being granted under `term`).
+    pub fn record(&self, term: u64, now_ms: u64) {
+        let mut terms = self.inner.lock().expect("leader contact lock poisoned");
+        let newest = terms.newest_by_term.entry(term).or_insert(now_ms);
+        *newest = (*newest).max(now_ms);
+        while terms.newest_by_term.len() > TERMS_KEPT {
+            let Some((_, at)) = terms.newest_by_term.pop_first() else {
+                break;
+            };
+            terms.folded_ms = terms.folded_ms.max(at);
+        }
+    }
+
+    /// The newest time anything arrived from a leader of a term below `term`, or the
+    /// process start if that is newer (an earlier run may have heard from one).
+    pub fn newest_before(&self, term: u64) -> u64 {
+        let terms = self.inner.lock().expect("leader contact lock poisoned");
+        let kept = terms
+            .newest_by_term
+            .range(..term)
+            .map(|(_, at)| *at)
+            .max()
+            .unwrap_or(0);
+        kept.max(terms.folded_ms).max(self.started_ms)
+    }
+
+    /// [`Self::newest_before`] as an age at `now_ms`, for a heartbeat.
+    pub fn age_before(&self, term: u64, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.newest_before(term))
+    }
+}
+
+/// What voters reported, as a bound: the time by which every message a leader of an older
+/// term sent and had acknowledged by a quorum had been received by some voter of any
+/// majority. `reported` maps voters to their newest contact with older leaders (on this
+/// node's clock); each config (two while a membership change is joint) needs a majority of
+/// reports, and the bound is the smallest time that a majority of each reached.
+/// None until every config has a majority of reports.
+pub fn older_leaders_bound(reported: &BTreeMap<u64, u64>, configs: &[Vec<u64>]) -> Option<u64> {
+    let mut bound: Option<u64> = None;
+    for voters in configs {
+        let mut times: Vec<u64> = voters
+            .iter()
+            .filter_map(|voter| reported.get(voter).copied())
+            .collect();
+        let majority = voters.len() / 2 + 1;
+        if voters.is_empty() || times.len() < majority {
+            return None;
+        }
+        times.sort_unstable();
+        let reached = times[majority - 1];
+        bound = Some(bound.map_or(reached, |b| b.max(reached)));
+    }
+    bound
+}
+
+/// What the master knows about a node's lease in its own term.
+#[derive(Clone, Copy, Debug)]
+pub struct LeaseFacts {
+    /// When this master's term began.
+    pub term_start_ms: u64,
+    /// A time by which every lease granted by an earlier master had started: the start of
+    /// this term, or the voters' reports if earlier ([`older_leaders_bound`]).
+    pub older_leases_from: u64,
+    /// Lease length plus margin.
+    pub lease_ms: u64,
+    /// How long a node not yet heard from in this term gets to check in before it may be
+    /// declared down (a live node sends a heartbeat as soon as it learns of a new master).
+    pub unheard_grace_ms: u64,
+}
+
+/// What the scheduler may take a node's health to be, given the failure detector's view
+/// (`None`: not tracked) and when this master last heard from it in its own term (`None`:
+/// not yet). A node whose lease may still run is at worst suspect: it keeps what it runs
+/// and nothing starts elsewhere in its place. One never heard in this term is down once
+/// its grace is over and its lease has surely ended, before the detector's own grace
+/// period (which starts every node online) would say so.
+pub fn scheduling_health(
+    detected: Option<NodeHealth>,
+    heard_at: Option<u64>,
+    facts: &LeaseFacts,
+    now_ms: u64,
+) -> NodeHealth {
+    let lease_start = heard_at.unwrap_or(0).max(facts.older_leases_from);
+    let lease_over = now_ms >= lease_start + facts.lease_ms;
+    let unheard_long = heard_at.is_none() && now_ms >= facts.term_start_ms + facts.unheard_grace_ms;
+    match detected {
+        None => NodeHealth::Down,
+        Some(_) if unheard_long && lease_over => NodeHealth::Down,
+        Some(NodeHealth::Down) if lease_over => NodeHealth::Down,
+        Some(NodeHealth::Down) => NodeHealth::Suspect,
+        Some(other) => other,
+    }
+}
+
+#[cfg(test)]
+mod tests;
