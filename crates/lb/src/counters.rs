@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::config::{Protocol, ServerState};
+use crate::upstream::IdleConns;
 
 /// Counters of one virtual service.
 #[derive(Debug, Default)]
@@ -21,7 +22,8 @@ pub(crate) struct ServiceCounters {
     pub(crate) sorry_total: AtomicU64,
 }
 
-/// Counters and health of one real server; it lives as long as the server stays in the config.
+/// Counters and health of one real server, and its idle HTTP connections; it lives as long as
+/// the server stays in the config with the same address.
 #[derive(Debug)]
 pub(crate) struct ServerCounters {
     pub(crate) connections_total: AtomicU64,
@@ -32,6 +34,8 @@ pub(crate) struct ServerCounters {
     pub(crate) errors_total: AtomicU64,
     pub(crate) health_checks_failed: AtomicU64,
     pub(crate) healthy: AtomicBool,
+    /// Kept-alive HTTP connections to this server, waiting for a request.
+    pub(crate) idle: Arc<IdleConns>,
 }
 
 impl ServerCounters {
@@ -46,6 +50,7 @@ impl ServerCounters {
             errors_total: AtomicU64::new(0),
             health_checks_failed: AtomicU64::new(0),
             healthy: AtomicBool::new(true),
+            idle: Arc::new(IdleConns::new()),
         }
     }
 

@@ -10,12 +10,10 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::{Body, Frame, Incoming};
+use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use crate::activity::Activity;
@@ -23,25 +21,15 @@ use crate::counters::{ServerLease, ServiceCounters};
 use crate::limits;
 use crate::metered::Metered;
 use crate::pool::Pool;
+use crate::proxy_body::{Checkin, RequestBody, UpstreamBody};
 use crate::service::{self, Choice, ServiceShared};
+use crate::upstream::{self, IdleConns, Upstream};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
-pub(crate) type HttpClient = Client<HttpConnector, ProxyBody>;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-
-pub(crate) fn new_client() -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(limits::CONNECT_TIMEOUT));
-    Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(limits::UPSTREAM_IDLE_TIMEOUT)
-        .pool_max_idle_per_host(limits::UPSTREAM_IDLE_PER_SERVER_MAX)
-        .build(connector)
-}
 
 /// Serves one client connection until it closes or stays idle for the idle timeout.
 pub(crate) async fn serve(shared: Arc<ServiceShared>, stream: TcpStream, peer: SocketAddr) {
@@ -49,8 +37,11 @@ pub(crate) async fn serve(shared: Arc<ServiceShared>, stream: TcpStream, peer: S
     let activity = Arc::new(Activity::new());
     let metered = Metered::new(stream, Arc::clone(&shared.counters), Arc::clone(&activity));
     let handler_shared = Arc::clone(&shared);
+    // The client's address goes into every request's X-Forwarded-For: format it once.
+    let client = HeaderValue::from_str(&peer.ip().to_string())
+        .expect("an ip address is a valid header value");
     let handler = hyper::service::service_fn(move |request| {
-        handle(Arc::clone(&handler_shared), peer, request)
+        handle(Arc::clone(&handler_shared), peer, client.clone(), request)
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -71,6 +62,7 @@ pub(crate) async fn serve(shared: Arc<ServiceShared>, stream: TcpStream, peer: S
 async fn handle(
     shared: Arc<ServiceShared>,
     peer: SocketAddr,
+    client: HeaderValue,
     request: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     shared
@@ -79,128 +71,133 @@ async fn handle(
         .fetch_add(1, Ordering::Relaxed);
     let pool = shared.pool();
     if is_upgrade(request.headers()) {
-        return Ok(upgrade(&shared, &pool, peer, request).await);
+        return Ok(upgrade(&shared, &pool, peer, &client, request).await);
     }
     let (mut parts, body) = request.into_parts();
-    prepare_headers(&mut parts.headers, peer, false);
+    prepare_headers(&mut parts.headers, &client, false);
     let mut body = RequestBody::new(body).await;
+    let target = match checkout_any(&shared, &pool, peer).await {
+        Ok(target) => target,
+        Err(status) => return Ok(error_response(status)),
+    };
+    let Some(upstream_body) = body.take(target.lease.as_ref()) else {
+        shared.counters.errors_total.fetch_add(1, Ordering::Relaxed);
+        return Ok(error_response(StatusCode::SERVICE_UNAVAILABLE));
+    };
+    if let Some(lease) = &target.lease {
+        lease
+            .counters
+            .requests_total
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    if !parts.headers.contains_key(header::HOST)
+        && let Ok(host) = HeaderValue::from_str(&target.addr.to_string())
+    {
+        parts.headers.insert(header::HOST, host);
+    }
+    parts.uri = origin_form(parts.uri);
+    let request = Request::from_parts(parts, upstream_body);
+    Ok(forward(&shared, target, request).await)
+}
+
+/// A real server (or the sorry server) with a connection ready for the request.
+struct Target {
+    addr: SocketAddr,
+    lease: Option<ServerLease>,
+    idle: Arc<IdleConns>,
+    upstream: Upstream,
+}
+
+/// Picks a server and gets a connection to it, trying other servers when a connect fails.
+async fn checkout_any(
+    shared: &ServiceShared,
+    pool: &Pool,
+    peer: SocketAddr,
+) -> Result<Target, StatusCode> {
     let mut tried = Vec::new();
     for _ in 0..limits::CONNECT_ATTEMPTS_MAX {
-        let (addr, lease) = match shared.choose(&pool, peer.ip(), &tried) {
+        let (addr, lease, idle) = match shared.choose(pool, peer.ip(), &tried) {
             Choice::Server(picked) => {
                 tried.push(picked.index);
-                (pool.servers[picked.index].config.addr, Some(picked.lease))
+                let idle = Arc::clone(&picked.lease.counters.idle);
+                (
+                    pool.servers[picked.index].config.addr,
+                    Some(picked.lease),
+                    idle,
+                )
             }
             Choice::Sorry(addr) => {
                 shared.counters.sorry_total.fetch_add(1, Ordering::Relaxed);
-                (addr, None)
+                (addr, None, Arc::clone(&shared.sorry_idle))
             }
             Choice::Unavailable => break,
         };
-        let Some(upstream_body) = body.take(lease.as_ref()) else {
-            break;
-        };
-        let mut upstream = Request::new(upstream_body);
-        *upstream.method_mut() = parts.method.clone();
-        *upstream.uri_mut() = upstream_uri(addr, &parts.uri);
-        *upstream.headers_mut() = parts.headers.clone();
-        if let Some(lease) = &lease {
-            lease
-                .counters
-                .requests_total
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        match shared.http_client.request(upstream).await {
-            Ok(response) => return Ok(relay_response(response, lease)),
+        match upstream::checkout(&idle, addr).await {
+            Ok(upstream) => {
+                return Ok(Target {
+                    addr,
+                    lease,
+                    idle,
+                    upstream,
+                });
+            }
             Err(error) => {
                 count_error(&shared.counters, lease.as_ref());
-                tracing::debug!(service = %shared.name, %addr, %error, "Upstream request failed");
-                if !error.is_connect() || lease.is_none() {
-                    return Ok(error_response(StatusCode::BAD_GATEWAY));
+                tracing::debug!(service = %shared.name, %addr, %error, "Upstream connect failed");
+                if lease.is_none() {
+                    return Err(StatusCode::BAD_GATEWAY);
                 }
             }
         }
     }
     shared.counters.errors_total.fetch_add(1, Ordering::Relaxed);
-    Ok(error_response(StatusCode::SERVICE_UNAVAILABLE))
+    Err(StatusCode::SERVICE_UNAVAILABLE)
 }
 
-/// A request body: small bodies are buffered so that a failed connect can be retried on
-/// another server; larger ones stream and get one attempt.
-enum RequestBody {
-    Replayable(Bytes),
-    Stream(Option<Incoming>),
-}
-
-impl RequestBody {
-    async fn new(body: Incoming) -> RequestBody {
-        let exact = body.size_hint().exact();
-        if body.is_end_stream() {
-            return RequestBody::Replayable(Bytes::new());
-        }
-        match exact {
-            Some(len) if len <= limits::RETRY_BODY_LEN_MAX => match body.collect().await {
-                Ok(collected) => RequestBody::Replayable(collected.to_bytes()),
-                Err(_) => RequestBody::Stream(None),
-            },
-            _ => RequestBody::Stream(Some(body)),
-        }
-    }
-
-    fn take(&mut self, lease: Option<&ServerLease>) -> Option<ProxyBody> {
-        let counters = lease.map(|lease| Arc::clone(&lease.counters));
-        match self {
-            RequestBody::Replayable(bytes) => {
-                if let Some(counters) = &counters {
-                    counters
-                        .bytes_in
-                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+/// Sends the request; when a kept-alive connection turns out to have been closed before the
+/// request went out, it goes once more over a new connection to the same server.
+async fn forward(
+    shared: &ServiceShared,
+    mut target: Target,
+    request: Request<ProxyBody>,
+) -> Response<ProxyBody> {
+    let sent = match target.upstream.sender.try_send_request(request).await {
+        Ok(response) => Ok(response),
+        Err(mut error) => match error.take_message() {
+            Some(request) if target.upstream.reused => match upstream::connect(target.addr).await {
+                Ok(sender) => {
+                    target.upstream = Upstream {
+                        sender,
+                        reused: false,
+                    };
+                    target.upstream.sender.send_request(request).await
                 }
-                Some(
-                    Full::new(bytes.clone())
-                        .map_err(|never| match never {})
-                        .boxed_unsync(),
-                )
-            }
-            RequestBody::Stream(body) => {
-                let body = body.take()?;
-                let counted = body.map_frame(move |frame| {
-                    if let (Some(counters), Some(data)) = (&counters, frame.data_ref()) {
-                        counters
-                            .bytes_in
-                            .fetch_add(data.len() as u64, Ordering::Relaxed);
-                    }
-                    frame
-                });
-                Some(counted.map_err(BoxError::from).boxed_unsync())
-            }
+                Err(error) => {
+                    count_error(&shared.counters, target.lease.as_ref());
+                    tracing::debug!(service = %shared.name, addr = %target.addr, %error, "Upstream reconnect failed");
+                    return error_response(StatusCode::BAD_GATEWAY);
+                }
+            },
+            _ => Err(error.into_error()),
+        },
+    };
+    match sent {
+        Ok(response) => {
+            let (mut parts, body) = response.into_parts();
+            remove_hop_headers(&mut parts.headers, false);
+            let checkin = Checkin {
+                idle: target.idle,
+                addr: target.addr,
+                sender: target.upstream.sender,
+            };
+            let body = UpstreamBody::new(body, target.lease, Some(checkin));
+            Response::from_parts(parts, body.boxed_unsync())
         }
-    }
-}
-
-/// Streams the response back, counting its bytes and holding the server's slot until the
-/// body ends.
-fn relay_response(response: Response<Incoming>, lease: Option<ServerLease>) -> Response<ProxyBody> {
-    let (mut parts, body) = response.into_parts();
-    remove_hop_headers(&mut parts.headers, false);
-    let meter = ResponseMeter { lease };
-    let body = body.map_frame(move |frame| meter.count(frame));
-    Response::from_parts(parts, body.map_err(BoxError::from).boxed_unsync())
-}
-
-struct ResponseMeter {
-    lease: Option<ServerLease>,
-}
-
-impl ResponseMeter {
-    fn count(&self, frame: Frame<Bytes>) -> Frame<Bytes> {
-        if let (Some(lease), Some(data)) = (&self.lease, frame.data_ref()) {
-            lease
-                .counters
-                .bytes_out
-                .fetch_add(data.len() as u64, Ordering::Relaxed);
+        Err(error) => {
+            count_error(&shared.counters, target.lease.as_ref());
+            tracing::debug!(service = %shared.name, addr = %target.addr, %error, "Upstream request failed");
+            error_response(StatusCode::BAD_GATEWAY)
         }
-        frame
     }
 }
 
@@ -210,11 +207,12 @@ async fn upgrade(
     shared: &Arc<ServiceShared>,
     pool: &Pool,
     peer: SocketAddr,
+    client: &HeaderValue,
     mut request: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let client_upgrade = hyper::upgrade::on(&mut request);
     let (mut parts, body) = request.into_parts();
-    prepare_headers(&mut parts.headers, peer, true);
+    prepare_headers(&mut parts.headers, client, true);
     let Some((stream, lease)) = connect_any(shared, pool, peer).await else {
         shared.counters.errors_total.fetch_add(1, Ordering::Relaxed);
         return error_response(StatusCode::SERVICE_UNAVAILABLE);
@@ -306,23 +304,42 @@ fn is_upgrade(headers: &HeaderMap) -> bool {
 
 /// Drops hop-by-hop headers (keeping Connection and Upgrade for an upgrade), then appends the
 /// client address to X-Forwarded-For and sets X-Forwarded-Proto.
-pub(crate) fn prepare_headers(headers: &mut HeaderMap, peer: SocketAddr, upgrade: bool) {
+pub(crate) fn prepare_headers(headers: &mut HeaderMap, client: &HeaderValue, upgrade: bool) {
     remove_hop_headers(headers, upgrade);
-    let client = peer.ip().to_string();
-    let forwarded = match headers
-        .get(&X_FORWARDED_FOR)
-        .and_then(|value| value.to_str().ok())
-    {
-        Some(previous) => format!("{previous}, {client}"),
-        None => client,
+    let forwarded = match headers.get(&X_FORWARDED_FOR) {
+        Some(previous) => {
+            let mut joined = Vec::with_capacity(previous.len() + 2 + client.len());
+            joined.extend_from_slice(previous.as_bytes());
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(client.as_bytes());
+            HeaderValue::from_maybe_shared(Bytes::from(joined)).ok()
+        }
+        None => Some(client.clone()),
     };
-    if let Ok(value) = HeaderValue::from_str(&forwarded) {
+    if let Some(value) = forwarded {
         headers.insert(X_FORWARDED_FOR, value);
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
 }
 
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+
+fn is_hop_header(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::UPGRADE
+        || name == header::PROXY_AUTHORIZATION
+        || name == header::TE
+        || name == header::TRAILER
+        || name == header::TRANSFER_ENCODING
+        || name == KEEP_ALIVE
+}
+
 fn remove_hop_headers(headers: &mut HeaderMap, upgrade: bool) {
+    // Most requests and responses carry none: one pass over the names avoids a hash lookup
+    // per hop-by-hop header.
+    if !headers.keys().any(is_hop_header) {
+        return;
+    }
     if !upgrade {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -337,21 +354,21 @@ fn remove_hop_headers(headers: &mut HeaderMap, upgrade: bool) {
         headers.remove(header::CONNECTION);
         headers.remove(header::UPGRADE);
     }
-    headers.remove("keep-alive");
+    headers.remove(KEEP_ALIVE);
     headers.remove(header::PROXY_AUTHORIZATION);
     headers.remove(header::TE);
     headers.remove(header::TRAILER);
     headers.remove(header::TRANSFER_ENCODING);
 }
 
-fn upstream_uri(addr: SocketAddr, original: &Uri) -> Uri {
-    let path = original.path_and_query().map_or("/", |path| path.as_str());
-    Uri::builder()
-        .scheme("http")
-        .authority(addr.to_string())
-        .path_and_query(path)
-        .build()
-        .expect("a socket address and a parsed path make a valid uri")
+/// The request target as an origin server expects it: a client talking to us as to a proxy
+/// may have sent the absolute form.
+fn origin_form(uri: Uri) -> Uri {
+    if uri.authority().is_none() {
+        return uri;
+    }
+    let path = uri.path_and_query().map_or("/", |path| path.as_str());
+    Uri::try_from(path).unwrap_or_else(|_| Uri::from_static("/"))
 }
 
 fn error_response(status: StatusCode) -> Response<ProxyBody> {

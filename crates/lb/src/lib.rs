@@ -16,8 +16,10 @@ mod metered;
 mod metrics;
 mod persistence;
 mod pool;
+mod proxy_body;
 mod relay;
 mod service;
+mod upstream;
 
 pub use config::{
     Algorithm, ConfigError, HealthCheck, HealthCheckKind, LbConfig, Protocol, ServerConfig,

@@ -20,11 +20,12 @@ use tokio_util::task::TaskTracker;
 use crate::config::{HealthCheck, Protocol, ServerState, ServiceConfig};
 use crate::counters::{self, ServerCounters, ServerSnapshot, ServiceCounters, ServiceSnapshot};
 use crate::health::HealthTask;
-use crate::http::{self, HttpClient};
+use crate::http;
 use crate::limits;
 use crate::persistence::AffinityTable;
 use crate::pool::{Picked, Pool};
 use crate::relay::{self, Tally, TcpRelay};
+use crate::upstream::IdleConns;
 
 /// What every connection of a service shares.
 pub(crate) struct ServiceShared {
@@ -33,7 +34,8 @@ pub(crate) struct ServiceShared {
     pub(crate) affinity: AffinityTable,
     pool: watch::Receiver<Arc<Pool>>,
     pub(crate) relay: TcpRelay,
-    pub(crate) http_client: HttpClient,
+    /// Kept-alive HTTP connections to the sorry server.
+    pub(crate) sorry_idle: Arc<IdleConns>,
     /// Connections and their helper tasks; the director waits for them on shutdown.
     pub(crate) tasks: TaskTracker,
     /// Cancelled only when the director gives up waiting for connections at shutdown.
@@ -166,7 +168,7 @@ impl Service {
             affinity: AffinityTable::new(),
             pool: pool_rx,
             relay,
-            http_client: http::new_client(),
+            sorry_idle: Arc::new(IdleConns::new()),
             tasks: TaskTracker::new(),
             kill,
         });
@@ -184,13 +186,17 @@ impl Service {
             Arc::clone(&health_changed),
             stop.clone(),
         ));
+        let mut control_tasks = vec![accept, rebuild];
+        if config.protocol == Protocol::Http {
+            control_tasks.push(tokio::spawn(prune_loop(Arc::clone(&shared), stop.clone())));
+        }
         tracing::info!(service = %config.name, listen = %local_addr, "Service started");
         let mut service = Service {
             shared,
             pool_tx,
             local_addr,
             stop,
-            control_tasks: vec![accept, rebuild],
+            control_tasks,
             health_tasks: HashMap::new(),
             health_changed,
         };
@@ -343,6 +349,24 @@ async fn rebuild_loop(
         tokio::select! {
             () = stop.cancelled() => return,
             () = health_changed.notified() => publish(&pool_tx, None),
+        }
+    }
+}
+
+/// Closes upstream HTTP connections left idle for longer than the upstream idle timeout; the
+/// request path prunes only the servers it visits.
+async fn prune_loop(shared: Arc<ServiceShared>, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(limits::UPSTREAM_IDLE_TIMEOUT / 4);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            now = ticks.tick() => {
+                for server in &shared.pool().servers {
+                    server.counters.idle.prune(now);
+                }
+                shared.sorry_idle.prune(now);
+            }
         }
     }
 }

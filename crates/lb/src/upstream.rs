@@ -1,0 +1,152 @@
+//! Keep-alive HTTP/1.1 connections to real servers, without a general-purpose client.
+//!
+//! Each real server keeps a small stack of idle `SendRequest` handles. A request checks one
+//! out (the most recently used, whose socket is warmest) or opens a new connection, and the
+//! response body checks it back in when its last byte has been relayed. One task per upstream
+//! connection drives hyper's client dispatcher; nothing else runs per request, unlike
+//! hyper-util's pooled client, which spawned a task per request to wait for the connection to
+//! become idle again.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::time::Instant;
+
+use crate::http::ProxyBody;
+use crate::limits;
+use crate::service;
+
+/// A handle that sends requests over one upstream connection.
+pub(crate) type Sender = SendRequest<ProxyBody>;
+
+/// Idle connections to one address, newest last.
+pub(crate) struct IdleConns {
+    idle: Mutex<Vec<Idle>>,
+}
+
+struct Idle {
+    sender: Sender,
+    addr: SocketAddr,
+    since: Instant,
+}
+
+impl std::fmt::Debug for IdleConns {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("IdleConns")
+            .field("idle", &self.lock().len())
+            .finish()
+    }
+}
+
+impl IdleConns {
+    pub(crate) fn new() -> IdleConns {
+        IdleConns {
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
+        self.idle.lock().expect("no panic while holding the lock")
+    }
+
+    /// The newest idle connection to `addr` that the server has not closed; older or closed
+    /// ones found on the way are dropped, which closes them.
+    fn pop(&self, addr: SocketAddr) -> Option<Sender> {
+        let mut idle = self.lock();
+        let now = Instant::now();
+        while let Some(entry) = idle.pop() {
+            let fresh = now.saturating_duration_since(entry.since) < limits::UPSTREAM_IDLE_TIMEOUT;
+            if fresh && entry.addr == addr && !entry.sender.is_closed() {
+                return Some(entry.sender);
+            }
+        }
+        None
+    }
+
+    /// Keeps a connection whose last response has ended, unless the stack is full.
+    pub(crate) fn put(&self, addr: SocketAddr, sender: Sender) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.lock();
+        if idle.len() < limits::UPSTREAM_IDLE_PER_SERVER_MAX {
+            idle.push(Idle {
+                sender,
+                addr,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    /// Closes the connections idle for longer than the upstream idle timeout.
+    pub(crate) fn prune(&self, now: Instant) {
+        let mut idle = self.lock();
+        let stale = idle
+            .iter()
+            .take_while(|entry| {
+                now.saturating_duration_since(entry.since) >= limits::UPSTREAM_IDLE_TIMEOUT
+            })
+            .count();
+        idle.drain(..stale);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// A connection checked out for one request.
+pub(crate) struct Upstream {
+    pub(crate) sender: Sender,
+    /// It served a request before, so the server may have closed it in the meantime.
+    pub(crate) reused: bool,
+}
+
+/// Why no connection could be had.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectError {
+    #[error("connect failed: {0}")]
+    Connect(#[from] io::Error),
+    #[error("http handshake failed: {0}")]
+    Handshake(#[from] hyper::Error),
+}
+
+/// An idle connection to `addr` that is ready for a request, or a new one.
+pub(crate) async fn checkout(idle: &IdleConns, addr: SocketAddr) -> Result<Upstream, ConnectError> {
+    while let Some(mut sender) = idle.pop(addr) {
+        // The dispatcher may not have taken up the next request yet when the last response
+        // body ended; waiting for it is short, and an error means the server closed it.
+        if sender.is_ready() || sender.ready().await.is_ok() {
+            return Ok(Upstream {
+                sender,
+                reused: true,
+            });
+        }
+    }
+    let sender = connect(addr).await?;
+    Ok(Upstream {
+        sender,
+        reused: false,
+    })
+}
+
+/// Opens a new connection and spawns the task that drives it; the task ends when the server
+/// closes the connection or when the last handle to it is dropped.
+pub(crate) async fn connect(addr: SocketAddr) -> Result<Sender, ConnectError> {
+    let stream = service::connect(addr).await?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%addr, %error, "Upstream connection failed");
+        }
+    });
+    Ok(sender)
+}
+
+#[cfg(test)]
+mod tests;
