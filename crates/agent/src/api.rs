@@ -26,6 +26,7 @@ use crate::tls::NodeTls;
 mod apply;
 mod join;
 mod lb_stats;
+mod operations;
 mod resource_views;
 mod resources;
 mod spec;
@@ -118,6 +119,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/nodes/{id}/mode", post(resources::node_mode))
         .route("/v1/apply", post(resources::apply))
         .route("/v1/lb/{name}/stats", get(lb_stats::stats))
+        .route("/v1/operations", get(operations::list))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/v1/health", get(views::health))

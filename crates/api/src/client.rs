@@ -122,6 +122,21 @@ impl Client {
             .await
     }
 
+    /// `GET /v1/operations[?resource=NAME]`: the operation log, oldest first, of one
+    /// resource or of all; `stale` reads the answering node's own replica.
+    pub async fn operations(
+        &self,
+        resource: Option<&str>,
+        stale: bool,
+    ) -> Result<crate::Operations, ClientError> {
+        let consistency = if stale { "stale" } else { "linearizable" };
+        let mut path = format!("/v1/operations?consistency={consistency}");
+        if let Some(resource) = resource {
+            path.push_str(&format!("&resource={}", encode_key(resource)));
+        }
+        self.get(&path).await
+    }
+
     /// `POST /v1/join` with the join token as bearer.
     pub async fn join(&self, request: &JoinRequest) -> Result<JoinResponse, ClientError> {
         let request = self.http.post(self.url("/v1/join")).json(request);

@@ -6,9 +6,11 @@
 //! Fields are only added, never renamed, so the JSON stays stable for scripts.
 
 mod client;
+mod operations;
 mod resources;
 mod types;
 
 pub use client::{Client, ClientError};
+pub use operations::*;
 pub use resources::*;
 pub use types::*;

@@ -13,6 +13,7 @@ mod errors;
 mod events;
 mod lb;
 mod limits;
+mod oplog;
 mod render;
 mod resource_args;
 mod resource_commands;

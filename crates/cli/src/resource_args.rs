@@ -83,6 +83,18 @@ pub enum ResourceCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
+    /// The operation log: starts, stops and failed monitors with node, fencing token and
+    /// times, oldest first; of one resource or of all.
+    Log {
+        /// Only this resource's operations.
+        name: Option<String>,
+        /// Print the API's JSON instead.
+        #[arg(long)]
+        json: bool,
+        /// Read the answering node's own replica (works without a master; may lag).
+        #[arg(long)]
+        stale: bool,
+    },
 }
 
 /// The options shared by `resource create` and `resource update`.

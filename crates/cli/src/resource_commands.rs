@@ -7,6 +7,7 @@ use crate::commands::Output;
 use crate::config::Target;
 use crate::errors::{explain, explain_invalid};
 use crate::limits::WAIT_POLL_INTERVAL;
+use crate::oplog::render_operations;
 use crate::render::render_json;
 use crate::resource_args::{
     ConstraintAdd, ConstraintCommand, GroupCommand, MoveArgs, ResourceCommand, ResourceOptionArgs,
@@ -117,6 +118,29 @@ pub(crate) async fn run_resource(
         ResourceCommand::Cleanup { name, wait } => {
             role_action(session, RoleAction::Cleanup, name, &wait).await
         }
+        ResourceCommand::Log { name, json, stale } => {
+            show_log(session, name.as_deref(), json, stale).await
+        }
+    }
+}
+
+/// `resource log`: the operation log as a table or as the API's JSON.
+async fn show_log(
+    session: &Session<'_>,
+    name: Option<&str>,
+    json: bool,
+    stale: bool,
+) -> anyhow::Result<()> {
+    let log = session
+        .client
+        .operations(name, stale)
+        .await
+        .map_err(|error| explain(error, session.target))?;
+    let mut output = Output::stdout();
+    if json {
+        output.text(&render_json(&log))
+    } else {
+        output.text(&render_operations(&log.operations))
     }
 }
 

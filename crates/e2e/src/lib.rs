@@ -5,6 +5,7 @@
 //! `Cluster` is dropped, also when a test fails. Waits poll for the expected state with a
 //! deadline instead of sleeping.
 
+pub mod audit;
 mod cluster;
 pub mod netns;
 
