@@ -8,7 +8,9 @@
 #     a_http    LBBENCH_A, protocol http (:18096)  a_tcp    LBBENCH_A, protocol tcp, copy (:18097)
 #     b_http    LBBENCH_B, protocol http (:18098)  b_tcp    LBBENCH_B, protocol tcp, copy (:18099)
 # Each round runs every case once (2 s warm-up, then wrk -t1 -c$CONNS -d$DUR --latency), in an
-# order rotated by one per round; prints one line per run and medians at the end.
+# order rotated by one per round; prints one line per run and medians at the end. Next to wrk's
+# figures it records the proxy's own CPU time per request (from /proc/PID/schedstat), which is
+# far less disturbed by other load on the host than requests/s.
 #
 #   LBBENCH_A=/tmp/lbbench-before LBBENCH_B=target-lb/release/examples/lbbench \
 #       ROUNDS=5 DUR=5s bench/lb/http_ab.sh
@@ -71,8 +73,13 @@ for p in "${BACKEND_PORTS[@]}"; do
     start_bg "$SCRATCH/log/backend-$p.out" taskset -c 1 nginx -c "$SCRATCH/conf/backend-$p.conf"
 done
 start_bg "$SCRATCH/log/haproxy.out" taskset -c 1 haproxy -db -f "$SCRATCH/conf/haproxy.cfg"
+HAP_PID=$LAST_PID
 start_bg "$SCRATCH/log/a.out" taskset -c 1 "$LBBENCH_A" --config "$SCRATCH/conf/a.toml" --relay copy
+A_PID=$LAST_PID
 start_bg "$SCRATCH/log/b.out" taskset -c 1 "$LBBENCH_B" --config "$SCRATCH/conf/b.toml" --relay copy
+B_PID=$LAST_PID
+declare -A PID=([hap_tcp]=$HAP_PID [hap_http]=$HAP_PID [a_http]=$A_PID [a_tcp]=$A_PID [b_http]=$B_PID [b_tcp]=$B_PID)
+cpu_ns() { awk '{print $1}' "/proc/$1/schedstat"; }  # time on CPU of the process's main thread
 declare -A PORT=([hap_tcp]=18090 [hap_http]=18091 [a_http]=18096 [a_tcp]=18097 [b_http]=18098 [b_tcp]=18099)
 for port in "${BACKEND_PORTS[@]}" 18090 18091 18096 18097 18098 18099; do
     wait_port "$port" || { tail -n 5 "$SCRATCH"/log/* >&2; exit 1; }
@@ -91,12 +98,16 @@ for ((r = 1; r <= ROUNDS; r++)); do
         c=${cases[$(((k + r - 1) % n))]}
         url="http://127.0.0.1:${PORT[$c]}$PATH_"
         taskset -c 0 wrk -t1 -c"$CONNS" -d2s "$url" >/dev/null
+        cpu0=$(cpu_ns "${PID[$c]}")
         out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"$DUR" --latency "$url")
+        cpu1=$(cpu_ns "${PID[$c]}")
         rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
+        reqs=$(awk '/requests in/{print $1}' <<<"$out")
+        us_per_req=$(python3 -c "import sys; print('%.2f' % ((int(sys.argv[2]) - int(sys.argv[1])) / 1000 / int(sys.argv[3])))" "$cpu0" "$cpu1" "$reqs")
         p50=$(awk '$1=="50%"{print $2}' <<<"$out")
         p99=$(awk '$1=="99%"{print $2}' <<<"$out")
         errs=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ' | tr '\n' ' ' || true)
-        printf 'round %d %-9s req/s %9s p50 %8s p99 %8s %s\n' "$r" "$c" "$rps" "$p50" "$p99" "$errs" | tee -a "$RESULTS"
+        printf 'round %d %-9s req/s %9s p50 %8s p99 %8s cpu_us/req %6s %s\n' "$r" "$c" "$rps" "$p50" "$p99" "$us_per_req" "$errs" | tee -a "$RESULTS"
     done
 done
 python3 - "$RESULTS" <<'PY'
@@ -107,15 +118,18 @@ def ms(v):
 rows = {}
 for line in open(sys.argv[1]):
     f = line.split()
-    rows.setdefault(f[2], {}).setdefault(int(f[1]), (float(f[4]), ms(f[8])))
-print("\n| case | req/s median (min-max) | p99 ms median (min-max) | req/s ratio vs hap_http, paired median |")
-print("|---|---|---|---|")
+    rows.setdefault(f[2], {}).setdefault(int(f[1]), (float(f[4]), ms(f[8]), float(f[10])))
+def paired(by_round, base, i):
+    if base not in rows:
+        return ""
+    pairs = [by_round[r][i] / rows[base][r][i] for r in by_round if r in rows[base]]
+    return "%.3f" % statistics.median(pairs)
+print("\n| case | req/s median (min-max) | p99 ms median (min-max) | proxy CPU us/req median (min-max) | req/s vs HAProxy, paired median | CPU/req vs HAProxy, paired median |")
+print("|---|---|---|---|---|---|")
 for case, by_round in rows.items():
-    rps = [v[0] for v in by_round.values()]; p99 = [v[1] for v in by_round.values()]
-    ratio = ""
-    if "hap_http" in rows:
-        pairs = [by_round[r][0] / rows["hap_http"][r][0] for r in by_round if r in rows["hap_http"]]
-        ratio = "%.3f" % statistics.median(pairs)
-    print("| %s | %.0f (%.0f-%.0f) | %.2f (%.2f-%.2f) | %s |" % (case, statistics.median(rps), min(rps), max(rps),
-          statistics.median(p99), min(p99), max(p99), ratio))
+    rps = [v[0] for v in by_round.values()]; p99 = [v[1] for v in by_round.values()]; cpu = [v[2] for v in by_round.values()]
+    base = "hap_tcp" if case.endswith("_tcp") else "hap_http"
+    print("| %s | %.0f (%.0f-%.0f) | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %s | %s |" % (case, statistics.median(rps), min(rps), max(rps),
+          statistics.median(p99), min(p99), max(p99), statistics.median(cpu), min(cpu), max(cpu),
+          paired(by_round, base, 0), paired(by_round, base, 2)))
 PY

@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri};
@@ -20,13 +18,12 @@ use crate::activity::Activity;
 use crate::counters::{ServerLease, ServiceCounters};
 use crate::limits;
 use crate::metered::Metered;
-use crate::pool::Pool;
-use crate::proxy_body::{Checkin, RequestBody, UpstreamBody};
+use crate::pool::{Pool, Tried};
+use crate::proxy_body::{Checkin, OutBody, RequestBody, UpstreamBody};
 use crate::service::{self, Choice, ServiceShared};
 use crate::upstream::{self, IdleConns, Upstream};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
-pub(crate) type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -64,7 +61,7 @@ async fn handle(
     peer: SocketAddr,
     client: HeaderValue,
     request: Request<Incoming>,
-) -> Result<Response<ProxyBody>, Infallible> {
+) -> Result<Response<OutBody>, Infallible> {
     shared
         .counters
         .requests_total
@@ -114,9 +111,9 @@ async fn checkout_any(
     pool: &Pool,
     peer: SocketAddr,
 ) -> Result<Target, StatusCode> {
-    let mut tried = Vec::new();
+    let mut tried = Tried::default();
     for _ in 0..limits::CONNECT_ATTEMPTS_MAX {
-        let (addr, lease, idle) = match shared.choose(pool, peer.ip(), &tried) {
+        let (addr, lease, idle) = match shared.choose(pool, peer.ip(), tried.as_slice()) {
             Choice::Server(picked) => {
                 tried.push(picked.index);
                 let idle = Arc::clone(&picked.lease.counters.idle);
@@ -159,8 +156,8 @@ async fn checkout_any(
 async fn forward(
     shared: &ServiceShared,
     mut target: Target,
-    request: Request<ProxyBody>,
-) -> Response<ProxyBody> {
+    request: Request<OutBody>,
+) -> Response<OutBody> {
     let sent = match target.upstream.sender.try_send_request(request).await {
         Ok(response) => Ok(response),
         Err(mut error) => match error.take_message() {
@@ -191,7 +188,7 @@ async fn forward(
                 sender: target.upstream.sender,
             };
             let body = UpstreamBody::new(body, target.lease, Some(checkin));
-            Response::from_parts(parts, body.boxed_unsync())
+            Response::from_parts(parts, OutBody::Upstream(body))
         }
         Err(error) => {
             count_error(&shared.counters, target.lease.as_ref());
@@ -209,7 +206,7 @@ async fn upgrade(
     peer: SocketAddr,
     client: &HeaderValue,
     mut request: Request<Incoming>,
-) -> Response<ProxyBody> {
+) -> Response<OutBody> {
     let client_upgrade = hyper::upgrade::on(&mut request);
     let (mut parts, body) = request.into_parts();
     prepare_headers(&mut parts.headers, client, true);
@@ -225,7 +222,13 @@ async fn upgrade(
     shared.tasks.spawn(async move {
         let _ = connection.with_upgrades().await;
     });
-    let upstream = Request::from_parts(parts, body.map_err(BoxError::from).boxed_unsync());
+    let upstream = Request::from_parts(
+        parts,
+        OutBody::Stream {
+            inner: body,
+            counters: None,
+        },
+    );
     let mut response = match sender.send_request(upstream).await {
         Ok(response) => response,
         Err(_) => {
@@ -253,10 +256,13 @@ async fn upgrade(
             drop(lease);
         });
         let (parts, _) = response.into_parts();
-        return Response::from_parts(parts, empty_body());
+        return Response::from_parts(parts, OutBody::empty());
     }
     let (parts, body) = response.into_parts();
-    Response::from_parts(parts, body.map_err(BoxError::from).boxed_unsync())
+    Response::from_parts(
+        parts,
+        OutBody::Upstream(UpstreamBody::new(body, None, None)),
+    )
 }
 
 /// Connects to a chosen server (or the sorry server), trying others when a connect fails.
@@ -265,9 +271,9 @@ async fn connect_any(
     pool: &Pool,
     peer: SocketAddr,
 ) -> Option<(TcpStream, Option<ServerLease>)> {
-    let mut tried = Vec::new();
+    let mut tried = Tried::default();
     for _ in 0..limits::CONNECT_ATTEMPTS_MAX {
-        let (addr, lease) = match shared.choose(pool, peer.ip(), &tried) {
+        let (addr, lease) = match shared.choose(pool, peer.ip(), tried.as_slice()) {
             Choice::Server(picked) => {
                 tried.push(picked.index);
                 (pool.servers[picked.index].config.addr, Some(picked.lease))
@@ -371,16 +377,11 @@ fn origin_form(uri: Uri) -> Uri {
     Uri::try_from(path).unwrap_or_else(|_| Uri::from_static("/"))
 }
 
-fn error_response(status: StatusCode) -> Response<ProxyBody> {
-    let body = Full::new(Bytes::from(format!("{status}\n"))).map_err(|never| match never {});
-    let mut response = Response::new(body.boxed_unsync());
+fn error_response(status: StatusCode) -> Response<OutBody> {
+    let mut response = Response::new(OutBody::full(Bytes::from(format!("{status}\n"))));
     *response.status_mut() = status;
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     response
-}
-
-fn empty_body() -> ProxyBody {
-    Empty::new().map_err(|never| match never {}).boxed_unsync()
 }

@@ -12,7 +12,29 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::{Algorithm, ServerConfig, ServerState, ServiceConfig};
 use crate::counters::{ServerCounters, ServerLease};
+use crate::limits;
 use crate::maglev;
+
+/// The servers already tried for one connection or request, kept on the stack: a request
+/// tries at most `CONNECT_ATTEMPTS_MAX` of them.
+#[derive(Debug, Default)]
+pub(crate) struct Tried {
+    indices: [usize; limits::CONNECT_ATTEMPTS_MAX],
+    len: usize,
+}
+
+impl Tried {
+    pub(crate) fn push(&mut self, index: usize) {
+        if let Some(slot) = self.indices.get_mut(self.len) {
+            *slot = index;
+            self.len += 1;
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[usize] {
+        &self.indices[..self.len]
+    }
+}
 
 /// One real server as this pool sees it.
 #[derive(Debug)]

@@ -8,19 +8,19 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
-use crate::counters::ServerLease;
-use crate::http::{BoxError, ProxyBody};
+use crate::counters::{ServerCounters, ServerLease};
+use crate::http::BoxError;
 use crate::limits;
 use crate::upstream::{IdleConns, Sender};
 
-/// A request body: small bodies are buffered so that a failed connect can be retried on
-/// another server; larger ones stream and get one attempt.
+/// A request body as the client sent it: small bodies are buffered so that a failed connect
+/// can be retried on another server; larger ones stream and get one attempt.
 pub(crate) enum RequestBody {
     Replayable(Bytes),
     Stream(Option<Incoming>),
@@ -41,7 +41,7 @@ impl RequestBody {
     }
 
     /// The body for one attempt, or `None` once a streamed body has been used.
-    pub(crate) fn take(&mut self, lease: Option<&ServerLease>) -> Option<ProxyBody> {
+    pub(crate) fn take(&mut self, lease: Option<&ServerLease>) -> Option<OutBody> {
         let counters = lease.map(|lease| Arc::clone(&lease.counters));
         match self {
             RequestBody::Replayable(bytes) => {
@@ -50,24 +50,77 @@ impl RequestBody {
                         .bytes_in
                         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 }
-                Some(
-                    Full::new(bytes.clone())
-                        .map_err(|never| match never {})
-                        .boxed_unsync(),
-                )
+                Some(OutBody::full(bytes.clone()))
             }
-            RequestBody::Stream(body) => {
-                let body = body.take()?;
-                let counted = body.map_frame(move |frame| {
-                    if let (Some(counters), Some(data)) = (&counters, frame.data_ref()) {
-                        counters
-                            .bytes_in
-                            .fetch_add(data.len() as u64, Ordering::Relaxed);
-                    }
-                    frame
-                });
-                Some(counted.map_err(BoxError::from).boxed_unsync())
+            RequestBody::Stream(body) => Some(OutBody::Stream {
+                inner: body.take()?,
+                counters,
+            }),
+        }
+    }
+}
+
+/// A body hyper sends, to a real server or to the client, without boxing: a body held in
+/// memory or one streamed from the other side, counted into a server's counters.
+pub(crate) enum OutBody {
+    Full(Option<Bytes>),
+    Stream {
+        inner: Incoming,
+        counters: Option<Arc<ServerCounters>>,
+    },
+    Upstream(UpstreamBody),
+}
+
+impl OutBody {
+    pub(crate) fn full(bytes: Bytes) -> OutBody {
+        OutBody::Full((!bytes.is_empty()).then_some(bytes))
+    }
+
+    pub(crate) fn empty() -> OutBody {
+        OutBody::Full(None)
+    }
+}
+
+impl Body for OutBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            OutBody::Full(bytes) => Poll::Ready(bytes.take().map(|bytes| Ok(Frame::data(bytes)))),
+            OutBody::Stream { inner, counters } => {
+                let polled = ready!(Pin::new(inner).poll_frame(context));
+                if let (Some(counters), Some(Ok(frame))) = (counters, &polled)
+                    && let Some(data) = frame.data_ref()
+                {
+                    counters
+                        .bytes_in
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                Poll::Ready(polled.map(|frame| frame.map_err(BoxError::from)))
             }
+            OutBody::Upstream(body) => Pin::new(body).poll_frame(context),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            OutBody::Full(bytes) => bytes.is_none(),
+            OutBody::Stream { inner, .. } => inner.is_end_stream(),
+            OutBody::Upstream(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            OutBody::Full(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |bytes| bytes.len() as u64))
+            }
+            OutBody::Stream { inner, .. } => inner.size_hint(),
+            OutBody::Upstream(body) => body.size_hint(),
         }
     }
 }

@@ -15,12 +15,12 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 
-use crate::http::ProxyBody;
 use crate::limits;
+use crate::proxy_body::OutBody;
 use crate::service;
 
 /// A handle that sends requests over one upstream connection.
-pub(crate) type Sender = SendRequest<ProxyBody>;
+pub(crate) type Sender = SendRequest<OutBody>;
 
 /// Idle connections to one address, newest last.
 pub(crate) struct IdleConns {

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use lb::{Algorithm, Protocol};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 
-use crate::support::{Backend, Client, fetch, read_head, service, start};
+use crate::support::{
+    Backend, Client, eventually, fetch, read_head, server_snapshot, service, start,
+};
 
 #[tokio::test]
 async fn backend_sees_x_forwarded_for_and_proto() {
@@ -145,4 +147,60 @@ async fn upstream_connections_are_kept_alive_across_client_connections() {
         upstream, 1,
         "20 sequential requests reuse one pooled upstream connection"
     );
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_the_server_closed_is_replaced_without_an_error() {
+    let backend = Backend::start("a").await;
+    let (director, addr) = start(service(
+        Protocol::Http,
+        Algorithm::RoundRobin,
+        vec![backend.config(1)],
+    ))
+    .await;
+    let mut client = Client::connect(addr).await.expect("connect");
+    for round in 0..5 {
+        let (status, body) = client.get("/close", "").await.expect("request");
+        assert_eq!((status, body.as_slice()), (200, b"a".as_slice()), "{round}");
+        let (status, body) = client.get("/name", "").await.expect("request");
+        assert_eq!((status, body.as_slice()), (200, b"a".as_slice()), "{round}");
+    }
+    let upstream = backend
+        .request_connections
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        upstream >= 5,
+        "each close needs a new connection: {upstream}"
+    );
+    assert_eq!(director.snapshot().services[0].errors_total, 0);
+}
+
+#[tokio::test]
+async fn server_max_conns_counts_requests_in_flight_until_their_body_ends() {
+    let backend = Backend::start("a").await;
+    let mut server = backend.config(1);
+    server.max_conns = Some(1);
+    let (director, addr) =
+        start(service(Protocol::Http, Algorithm::RoundRobin, vec![server])).await;
+    let mut kept = Client::connect(addr).await.expect("connect");
+    let slow = tokio::spawn(fetch(addr, "/slow/600"));
+    let started = eventually(std::time::Duration::from_secs(2), || async {
+        server_snapshot(&director, "a").connections_active == 1
+    });
+    assert!(started.await, "the slow request holds the slot");
+    let (status, _) = kept.get("/name", "").await.expect("answered");
+    assert_eq!(status, 503, "the only server is full");
+    assert_eq!(slow.await.expect("joins").expect("served").0, 200);
+    for _ in 0..3 {
+        let (status, body) = kept.get("/big/200000", "").await.expect("served");
+        assert_eq!((status, body.len()), (200, 200_000));
+        assert_eq!(
+            server_snapshot(&director, "a").connections_active,
+            0,
+            "the slot is free once the body has been relayed"
+        );
+    }
+    let server = server_snapshot(&director, "a");
+    assert!(server.bytes_out >= 600_000, "{}", server.bytes_out);
+    assert_eq!(server.requests_total, 4);
 }

@@ -2,7 +2,8 @@
 //! polling with a deadline.
 //!
 //! The real server is hand-written so that tests control it exactly: its name, its health
-//! answer, slow responses, large bodies and an Upgrade that turns the connection into an echo.
+//! answer, slow responses, large bodies, a silent close after a response and an Upgrade that
+//! turns the connection into an echo.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -124,7 +125,10 @@ async fn serve_connection(name: String, stream: TcpStream, shared: Shared) {
         {
             return;
         }
-        if header(&request.headers, "connection").is_some_and(|value| value == "close") {
+        // "/close" closes without saying so first, as a server whose keep-alive timeout ran out.
+        if request.path == "/close"
+            || header(&request.headers, "connection").is_some_and(|value| value == "close")
+        {
             return;
         }
     }
