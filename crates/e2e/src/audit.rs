@@ -10,8 +10,10 @@
 //! a node the caller says ended at some time (a crashed host) ends then at the latest.
 //! Then it checks that
 //! (a) no two nodes' intervals of one resource overlap,
-//! (b) the fencing tokens of successive instances strictly increase, and
-//! (c) every replica holds the same log.
+//! (b) the fencing tokens of successive instances strictly increase,
+//! (c) every replica holds the same log, and
+//! (d) no node stopped an instance whose start the log lacks (the executor does not report
+//! a start it abandoned when its lease ended, so such an instance is invisible otherwise).
 //! Timestamps come from the reporting nodes' clocks; on the namespace test bed every host
 //! shares one kernel clock, so they compare directly.
 
@@ -63,6 +65,13 @@ pub enum Violation {
         earlier: RunInterval,
         later: RunInterval,
     },
+    /// A node stopped an instance whose start is not in the log (an abandoned start is not
+    /// reported): it may have run, and the audit cannot say when.
+    StartNotRecorded {
+        resource: String,
+        node: u64,
+        fencing_token: u64,
+    },
     /// A later instance did not have a larger fencing token than the one before it.
     TokenNotIncreasing {
         resource: String,
@@ -95,6 +104,15 @@ impl fmt::Display for Violation {
                 earlier,
                 later,
             } => write!(f, "{resource} ran twice at once: [{earlier}] and [{later}]"),
+            Violation::StartNotRecorded {
+                resource,
+                node,
+                fencing_token,
+            } => write!(
+                f,
+                "{resource}: node {node} stopped an instance under token {fencing_token} \
+                 whose start is not in the log"
+            ),
             Violation::TokenNotIncreasing {
                 resource,
                 earlier,
@@ -116,6 +134,28 @@ pub fn check(input: &AuditInput<'_>) -> Vec<Violation> {
     for resource in input.unique {
         let intervals = run_intervals(&log.operations, resource, input);
         violations.extend(overlaps(resource, &intervals));
+        violations.extend(starts_not_recorded(&log.operations, resource));
+    }
+    violations
+}
+
+/// Stops of instances under a token the node never reported a start for.
+fn starts_not_recorded(operations: &[api::OperationRecord], resource: &str) -> Vec<Violation> {
+    let mut started: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut violations = Vec::new();
+    for record in operations.iter().filter(|r| r.resource == resource) {
+        let newest = started.entry(record.node).or_default();
+        match record.operation.as_str() {
+            "start" => *newest = (*newest).max(record.fencing_token),
+            "stop" if record.fencing_token > *newest => {
+                violations.push(Violation::StartNotRecorded {
+                    resource: resource.to_string(),
+                    node: record.node,
+                    fencing_token: record.fencing_token,
+                });
+            }
+            _ => {}
+        }
     }
     violations
 }

@@ -47,12 +47,14 @@ impl Executor {
                 fencing_token,
                 outcome,
                 started_at,
+                ended_at,
             } => {
                 let done = Done {
                     operation,
                     fencing_token,
                     outcome,
                     started_at,
+                    ended_at,
                 };
                 self.complete(&resource, done, now, &mut commands);
             }
@@ -141,12 +143,20 @@ impl Executor {
             tracing::debug!(resource = %resource, "Ignoring the outcome of an unknown resource");
             return;
         };
+        // A stopped instance that had ended before now (its watchdog fenced it while the
+        // agent hung) finished then; nothing else in a successful stop depends on `now`.
+        let ended = matches!(done.outcome, Outcome::Ok | Outcome::NotRunning)
+            && done.operation == OperationKind::Stop;
+        let finished_at = match done.ended_at {
+            Some(ended_at) if ended && ended_at < now => ended_at,
+            _ => now,
+        };
         let applied = instance.complete(
             done.operation,
             done.fencing_token,
             done.started_at,
             done.outcome,
-            now,
+            finished_at,
         );
         match applied {
             None => tracing::debug!(resource = %resource, "Ignoring a stale operation outcome"),
@@ -164,10 +174,11 @@ impl Executor {
         };
         for (id, instance) in &mut self.instances {
             if instance.must_preempt(&context) {
-                instance.abandon();
+                let record = instance.abandon(now);
                 commands.push(Command::Cancel {
                     resource: id.clone(),
                 });
+                commands.extend(record.map(Command::Report));
             }
         }
         let mut due: Vec<(Step, ResourceId)> = Vec::new();
@@ -198,4 +209,5 @@ struct Done {
     fencing_token: u64,
     outcome: Outcome,
     started_at: Millis,
+    ended_at: Option<Millis>,
 }

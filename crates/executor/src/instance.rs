@@ -23,7 +23,7 @@ use crate::types::{
     Assignment, Command, InstanceState, InstanceView, OperationKind, OperationRecord,
 };
 use model::{Millis, Resource};
-use resource_agents::Outcome;
+use resource_agents::{Outcome, Severity};
 use std::time::Duration;
 
 /// What the whole node knows when deciding for one instance.
@@ -188,16 +188,27 @@ impl Instance {
     }
 
     /// Forgets the running operation after a [`Command::Cancel`]. An abandoned start may
-    /// have left something running, so the instance becomes unknown and gets stopped.
-    pub(crate) fn abandon(&mut self) {
+    /// have left something running, so the instance becomes unknown and gets stopped; the
+    /// start is reported, so the operation log shows every instance that may have run.
+    pub(crate) fn abandon(&mut self, now: Millis) -> Option<OperationRecord> {
         let in_flight = self
             .in_flight
             .take()
             .expect("only a running operation is abandoned");
-        if in_flight.operation == OperationKind::Start {
-            self.state = InstanceState::Unknown;
-            self.token = in_flight.fencing_token;
+        if in_flight.operation != OperationKind::Start {
+            return None;
         }
+        self.state = InstanceState::Unknown;
+        self.token = in_flight.fencing_token;
+        Some(OperationRecord {
+            resource: self.running.id.clone(),
+            operation: OperationKind::Start,
+            fencing_token: in_flight.fencing_token,
+            outcome: Outcome::failed(Severity::Soft, "abandoned: the lease was ending"),
+            started_at: in_flight.started_at,
+            finished_at: now,
+            state_after: self.state.clone(),
+        })
     }
 
     /// The next step for an idle instance, per the table in the module documentation.

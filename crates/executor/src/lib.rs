@@ -8,7 +8,9 @@
 //! Rules it keeps:
 //! * at most one operation runs per resource; the next one is decided when it ends;
 //! * a unique resource starts only while the lease is valid for more than the fence margin,
-//!   and is stopped at once when less is left (self-fencing), abandoning a start or monitor;
+//!   and is stopped at once when less is left (self-fencing), abandoning a start or monitor
+//!   (an abandoned start is reported as failed, so the log shows every instance that may
+//!   have run);
 //! * monitors run every `monitor_interval` while running, and at once on a process exit;
 //! * a failure is reported and the instance stopped to clean up, never restarted by the
 //!   executor itself: the master asks for a restart in place with a new fencing token, or

@@ -297,6 +297,7 @@ impl Runtime {
                     fencing_token: running.fencing_token,
                     outcome: Outcome::failed(Severity::Hard, "the resource agent panicked"),
                     started_at: running.started_at,
+                    ended_at: None,
                 });
             }
         }
@@ -369,6 +370,7 @@ async fn operate(
     node_name: String,
     run: RunSpec,
 ) -> Event {
+    let mut ended_at = None;
     let outcome = match (agent, state_dir) {
         (Ok(agent), Ok(state_dir)) => {
             let request = OperationRequest {
@@ -379,8 +381,17 @@ async fn operate(
                 state_dir,
                 node_name,
                 fencing_token: run.fencing_token,
+                unique: run.resource.unique,
             };
-            bounded_operation(agent.as_ref(), &run, &request).await
+            let outcome = bounded_operation(agent.as_ref(), &run, &request).await;
+            // A lease watchdog that fenced the instance while this agent hung left the time
+            // it did; the stop reports it as the instance's end.
+            if run.operation == OperationKind::Stop
+                && matches!(outcome, Outcome::Ok | Outcome::NotRunning)
+            {
+                ended_at = resource_agents::take_fenced_at(&request.state_dir);
+            }
+            outcome
         }
         // Nothing can have started without an agent or a state directory, so a stop
         // succeeds and a monitor finds nothing; only a start fails.
@@ -397,6 +408,7 @@ async fn operate(
         fencing_token: run.fencing_token,
         outcome,
         started_at: run.started_at,
+        ended_at,
     }
 }
 

@@ -59,6 +59,7 @@ fn done(
         fencing_token: token,
         outcome,
         started_at,
+        ended_at: None,
     }
 }
 
@@ -97,8 +98,15 @@ fn event_label(event: &Event) -> String {
             fencing_token,
             outcome,
             started_at,
+            ended_at,
         } => {
-            format!("done {resource} {operation}#{fencing_token} (started {started_at}): {outcome}")
+            let ended = ended_at
+                .map(|at| format!(" (ended {at})"))
+                .unwrap_or_default();
+            format!(
+                "done {resource} {operation}#{fencing_token} (started {started_at}){ended}: \
+                 {outcome}"
+            )
         }
         Event::Exited(resource) => format!("exited {resource}"),
         Event::Found(list) => {
@@ -230,6 +238,51 @@ fn unique_resource_is_stopped_before_the_lease_ends_and_restarted_on_renewal() {
     );
 }
 
+/// A hung agent resumes long after its lease ended; its lease watchdog had already fenced
+/// the instance at 900, so the stop reports that as the end, not the time it ran. A failed
+/// stop keeps its own time: nothing is known to have ended.
+#[test]
+fn a_stop_after_the_watchdog_fenced_the_instance_reports_when_it_ended() {
+    let stop_done = |at: Millis, outcome: Outcome| Event::OperationDone {
+        resource: ResourceId("vip".into()),
+        operation: Stop,
+        fencing_token: 1,
+        outcome,
+        started_at: at,
+        ended_at: Some(900),
+    };
+    check(
+        vec![
+            (0, Event::Lease { valid_until: 1_000 }),
+            (0, assign(&[vip(1)])),
+            (5, done("vip", Start, 1, Outcome::Ok, 0)),
+            (5_000, Event::Tick),
+            (
+                5_010,
+                stop_done(5_000, Outcome::failed(Severity::Soft, "busy")),
+            ),
+            (9_000, Event::Tick),
+            (9_010, stop_done(9_000, Outcome::Ok)),
+        ],
+        expect![[r#"
+            @0 lease until 1000
+            @0 assignments [vip#1]
+              run vip start#1 timeout=20s interval=0ns at=0
+            @5 done vip start#1 (started 0): ok
+              report vip start#1 0..5: ok -> running
+            @5000 tick
+              run vip stop#1 timeout=100ms interval=0ns at=5000
+            @5010 done vip stop#1 (started 5000) (ended 900): failed (soft): busy
+              report vip stop#1 5000..5010: failed (soft): busy -> failed
+                because stop failed: busy
+            @9000 tick
+              run vip stop#1 timeout=100ms interval=0ns at=9000
+            @9010 done vip stop#1 (started 9000) (ended 900): ok
+              report vip stop#1 9000..900: ok -> stopped
+        "#]],
+    );
+}
+
 #[test]
 fn self_fencing_abandons_a_running_start_or_monitor() {
     let mut vip2 = resource("vip2", true);
@@ -259,6 +312,7 @@ fn self_fencing_abandons_a_running_start_or_monitor() {
               run vip2 monitor#1 timeout=20s interval=800ms at=805
             @850 tick
               cancel vip
+              report vip start#1 0..850: failed (soft): abandoned: the lease was ending -> unknown
               cancel vip2
               run vip stop#1 timeout=150ms interval=0ns at=850
               run vip2 stop#1 timeout=150ms interval=0ns at=850

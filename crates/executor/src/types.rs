@@ -36,6 +36,10 @@ pub enum Event {
         outcome: Outcome,
         /// The `started_at` of the [`Command::Run`], echoed back.
         started_at: Millis,
+        /// For a successful stop: when the instance had in fact ended, if something outside
+        /// the agent ended it earlier (a lease watchdog of a hung agent). The record then
+        /// reports that time as `finished_at`, so the log never claims it ran until then.
+        ended_at: Option<Millis>,
     },
     /// A supervised process of this resource exited (a hint from the resource agent's
     /// exit events): monitor it now.

@@ -71,6 +71,9 @@ pub struct OperationRequest {
     pub node_name: String,
     /// The fencing token of the assignment: newer assignments carry larger tokens.
     pub fencing_token: u64,
+    /// Only one instance may run cluster-wide: such an instance must end with the node's
+    /// lease, so agents that start something long-lived guard it with a watchdog.
+    pub unique: bool,
 }
 
 /// The result of an operation. A failure is a value with a reason, not a Rust error.

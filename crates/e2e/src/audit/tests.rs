@@ -1,6 +1,6 @@
 //! The audit on hand-made logs: a clean failover passes; two nodes running one resource at
 //! once, a token that does not increase and replicas that differ are each found; a crashed
-//! node's open instance ends when the caller says.
+//! node's open instance ends when the caller says; a stop without its start is found.
 
 use std::collections::BTreeMap;
 
@@ -176,4 +176,21 @@ fn monitors_and_other_resources_do_not_open_instances() {
         op(2, "start", 2, (500, 600), "running"),
     ];
     assert_eq!(audit(&[log(1, &operations)], &[]), vec![]);
+}
+
+#[test]
+fn a_stop_of_an_instance_whose_start_is_missing_is_found() {
+    let operations = [
+        op(1, "start", 1, (100, 200), "running"),
+        op(1, "stop", 1, (300, 400), "stopped"),
+        op(1, "stop", 3, (500, 600), "stopped"),
+    ];
+    assert_eq!(
+        audit(&[log(1, &operations)], &[]),
+        vec![Violation::StartNotRecorded {
+            resource: "web".to_string(),
+            node: 1,
+            fencing_token: 3,
+        }]
+    );
 }

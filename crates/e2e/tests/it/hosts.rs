@@ -66,6 +66,7 @@ fn bed_with_site() -> (TestBed, String) {
             "cidr_netmask=24",
             "--monitor-interval",
             "1s",
+            "--stopped",
         ],
     ));
     ok(bed.cli(
@@ -84,20 +85,17 @@ fn bed_with_site() -> (TestBed, String) {
             "probe_tcp=127.0.0.1:8080",
             "--monitor-interval",
             "1s",
+            "--stopped",
         ],
     ));
-    // Group them only once both run. FIXME: grouping while `web`'s first start is still in
-    // flight makes the master grant it on the VIP's host before the first host's start
-    // ended and its stop was confirmed; the operation audit caught both hosts running
-    // `web` for about 270 ms (an in-flight start is not yet counted as active there).
-    wait("vip and web running", || {
-        let list = bed.cli(1, &["resource", "list", "--json"]);
-        let list: Vec<api::ResourceView> = serde_json::from_slice(&list.stdout).ok()?;
-        let running =
-            |view: &api::ResourceView| view.instances.iter().any(|i| i.state == "running");
-        (list.len() == 2 && list.iter().all(running)).then_some(())
-    });
+    // Created stopped, grouped, then started: the group places both on one host at once.
+    // FIXME: created running (and grouped once running), the master granted `web` to a
+    // second host about 100 ms after the first, while the first host's start was still in
+    // flight (an instance counts as stopped until its start is reported); the operation
+    // audit caught both hosts running `web` for up to a second, in 3 of 8 runs.
     ok(bed.cli(1, &["group", "create", "site", "vip", "web"]));
+    ok(bed.cli(1, &["resource", "start", "vip"]));
+    ok(bed.cli(1, &["resource", "start", "web"]));
     (bed, vip)
 }
 
@@ -134,28 +132,34 @@ fn operations_audit(
     hosts: &[u64],
     ended: &BTreeMap<u64, u64>,
 ) -> Vec<api::Operations> {
-    let logs = wait("every replica's operation log to agree", || {
-        let logs: Option<Vec<api::Operations>> = hosts
+    // Reports of an isolated or resumed host arrive after the fault heals (retried), so
+    // poll until the audit passes; a real double run never passes, whatever arrives later.
+    let deadline = Instant::now() + SETTLE;
+    let (logs, problems) = loop {
+        let logs: Vec<api::Operations> = hosts
             .iter()
-            .map(|id| {
+            .filter_map(|id| {
                 let output = bed.cli(*id, &["resource", "log", "--json", "--stale"]);
                 serde_json::from_slice(&output.stdout).ok()
             })
             .collect();
-        let logs = logs?;
-        logs.iter()
-            .all(|log| log.operations == logs[0].operations)
-            .then_some(logs)
-    });
-    let violations = audit::check(&AuditInput {
-        logs: &logs,
-        unique: &["vip", "web"],
-        node_ended_at_ms: ended,
-        now_ms: now_ms(),
-    });
+        let violations = audit::check(&AuditInput {
+            logs: &logs,
+            unique: &["vip", "web"],
+            node_ended_at_ms: ended,
+            now_ms: now_ms(),
+        });
+        let mut problems: Vec<String> = violations.iter().map(ToString::to_string).collect();
+        if logs.len() < hosts.len() {
+            problems.push(format!("{} of {} logs read", logs.len(), hosts.len()));
+        }
+        if problems.is_empty() || Instant::now() >= deadline {
+            break (logs, problems);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let table = bed.cli(hosts[0], &["resource", "log", "--stale"]);
     let table = String::from_utf8_lossy(&table.stdout);
-    let problems: Vec<String> = violations.iter().map(ToString::to_string).collect();
     assert!(
         problems.is_empty(),
         "operation audit: {}\n{table}",
@@ -178,6 +182,22 @@ fn operations_audit(
     logs
 }
 
+/// Wait until `holder`'s starts of the site are in the cluster's records (the observed
+/// state comes from those reports), so that a fault cannot cut a start's report off: the
+/// operation audit cannot vouch for an instance whose start it never saw.
+fn site_reported_on(bed: &TestBed, holder: u64) {
+    wait("the site's starts reported", || {
+        let list = bed.cli(holder, &["resource", "list", "--json"]);
+        let list: Vec<api::ResourceView> = serde_json::from_slice(&list.stdout).ok()?;
+        let here = |view: &api::ResourceView| {
+            view.instances
+                .iter()
+                .any(|i| i.node == holder && i.state == "running")
+        };
+        (list.len() == 2 && list.iter().all(here)).then_some(())
+    });
+}
+
 fn holders(bed: &TestBed, vip: &str, counted: &[u64]) -> Vec<u64> {
     counted
         .iter()
@@ -186,21 +206,49 @@ fn holders(bed: &TestBed, vip: &str, counted: &[u64]) -> Vec<u64> {
         .collect()
 }
 
-/// Poll every 5 ms until stopped; the most hosts (of `counted`) holding `vip` at once.
+/// The pid of `web`'s process on host `id` while it lives (a zombie has ended; a hung
+/// agent cannot reap its children).
+fn web_pid(bed: &TestBed, id: u64) -> Option<u32> {
+    let host = &bed.hosts[(id - 1) as usize];
+    let state_dir = host
+        .config
+        .with_file_name("data")
+        .join("resources")
+        .join("web");
+    let text = std::fs::read_to_string(state_dir.join("process.pid")).ok()?;
+    let pid: u32 = text.split_whitespace().next()?.parse().ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let state = stat.rsplit(')').next()?.split_whitespace().next()?;
+    (state != "Z").then_some(pid)
+}
+
+fn web_runners(bed: &TestBed, counted: &[u64]) -> Vec<u64> {
+    counted
+        .iter()
+        .copied()
+        .filter(|id| web_pid(bed, *id).is_some())
+        .collect()
+}
+
+/// Poll every 5 ms until stopped; the most hosts (of `counted`) holding `vip` at once, and
+/// the most running `web`'s process at once.
 fn audit(
     bed: Arc<TestBed>,
     vip: String,
     counted: Vec<u64>,
     stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<usize> {
+) -> std::thread::JoinHandle<(usize, usize)> {
     std::thread::spawn(move || {
-        let most = AtomicUsize::new(0);
+        let (most_vip, most_web) = (AtomicUsize::new(0), AtomicUsize::new(0));
         while !stop.load(Ordering::Relaxed) {
-            let now = holders(&bed, &vip, &counted).len();
-            most.fetch_max(now, Ordering::Relaxed);
+            most_vip.fetch_max(holders(&bed, &vip, &counted).len(), Ordering::Relaxed);
+            most_web.fetch_max(web_runners(&bed, &counted).len(), Ordering::Relaxed);
             std::thread::sleep(Duration::from_millis(5));
         }
-        most.load(Ordering::Relaxed)
+        (
+            most_vip.load(Ordering::Relaxed),
+            most_web.load(Ordering::Relaxed),
+        )
     })
 }
 
@@ -218,6 +266,7 @@ fn host_crash_moves_the_vip_and_the_site_keeps_answering_with_one_holder() {
         }
     });
     wait("the site through the VIP", || bed.client_get(&url));
+    site_reported_on(&bed, holder);
     // A crashed host answers nothing: its processes die and its link goes dark.
     let crashed_at_ms = now_ms();
     bed.crash(holder);
@@ -236,9 +285,10 @@ fn host_crash_moves_the_vip_and_the_site_keeps_answering_with_one_holder() {
     wait("the site through the VIP again", || bed.client_get(&url));
     let gap = crashed_at.elapsed();
     stop.store(true, Ordering::Relaxed);
-    let most = auditor.join().expect("audit");
+    let (most, most_web) = auditor.join().expect("audit");
     assert_ne!(new_holder, holder);
     assert!(most <= 1, "{most} survivors held the VIP at one instant");
+    assert!(most_web <= 1, "{most_web} survivors ran web at one instant");
     println!("host crash: the site answered again after {gap:?}");
     // The crashed host's replica went with it; the survivors' replicas are audited.
     let ended = BTreeMap::from([(holder, crashed_at_ms)]);
@@ -257,6 +307,7 @@ fn partitioned_holder_fences_itself_before_the_vip_starts_elsewhere() {
             _ => None,
         }
     });
+    site_reported_on(&bed, holder);
     let bed = Arc::new(bed);
     let stop = Arc::new(AtomicBool::new(false));
     // Count every host, the isolated one too: its agent keeps running, and it must drop the
@@ -272,11 +323,12 @@ fn partitioned_holder_fences_itself_before_the_vip_starts_elsewhere() {
     });
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
-    let most = auditor.join().expect("audit");
+    let (most, most_web) = auditor.join().expect("audit");
     assert!(
         most <= 1,
         "split brain: {most} hosts held the VIP at one instant"
     );
+    assert!(most_web <= 1, "{most_web} hosts ran web at one instant");
     bed.link(holder, true).expect("heal the partition");
     wait("one holder after healing", || {
         (holders(&bed, &vip, &[1, 2, 3]).len() == 1).then_some(())
@@ -285,9 +337,11 @@ fn partitioned_holder_fences_itself_before_the_vip_starts_elsewhere() {
     operations_audit(&bed, &[1, 2, 3], &BTreeMap::new());
 }
 
-/// A hung agent (SIGSTOP) cannot stop anything itself; its VIP watchdog, a separate
-/// process, removes the address when the lease runs out, before the master starts the VIP
-/// on a survivor. After SIGCONT the cluster converges to one holder.
+/// A hung agent (SIGSTOP) cannot stop anything itself; its lease watchdogs, separate
+/// processes, remove the VIP and kill the web server when the lease runs out, before the
+/// master starts them on a survivor. After SIGCONT the resumed agent's stops report when the
+/// watchdogs ended the instances, so the operation audit sees no double run; the cluster
+/// converges to one holder.
 #[test]
 fn hung_holder_gives_the_vip_up_before_it_starts_elsewhere() {
     if !enabled("hung_holder_gives_the_vip_up") {
@@ -300,6 +354,8 @@ fn hung_holder_gives_the_vip_up_before_it_starts_elsewhere() {
             _ => None,
         }
     });
+    site_reported_on(&bed, holder);
+    assert_eq!(web_runners(&bed, &[1, 2, 3]), [holder]);
     let bed = Arc::new(bed);
     let stop = Arc::new(AtomicBool::new(false));
     let auditor = audit(bed.clone(), vip.clone(), vec![1, 2, 3], stop.clone());
@@ -308,20 +364,46 @@ fn hung_holder_gives_the_vip_up_before_it_starts_elsewhere() {
     wait("the VIP on a survivor", || {
         (holders(&bed, &vip, &others).len() == 1).then_some(())
     });
+    wait("web on a survivor", || {
+        (web_runners(&bed, &others).len() == 1).then_some(())
+    });
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
-    let most = auditor.join().expect("audit");
+    let (most, most_web) = auditor.join().expect("audit");
     assert!(
         !bed.holds(holder, &vip),
         "the hung host still holds the VIP"
     );
+    assert_eq!(
+        web_pid(&bed, holder),
+        None,
+        "web still runs on the hung host"
+    );
     assert!(
         most <= 1,
         "split brain: {most} hosts held the VIP at one instant"
+    );
+    assert!(
+        most_web <= 1,
+        "{most_web} hosts ran web at one instant: the hung host's was not killed in time"
     );
     bed.hang(holder, false);
     wait("one holder after the hang", || {
         (holders(&bed, &vip, &[1, 2, 3]).len() == 1).then_some(())
     });
     replicas_agree(&bed);
+    let logs = operations_audit(&bed, &[1, 2, 3], &BTreeMap::new());
+    // The resumed host did record its stops, each ending before it ran.
+    for resource in ["vip", "web"] {
+        let fenced = logs[0].operations.iter().any(|op| {
+            op.node == holder
+                && op.resource == resource
+                && op.operation == "stop"
+                && op.finished_at_ms < op.started_at_ms
+        });
+        assert!(
+            fenced,
+            "no stop of {resource} on node {holder} reports the watchdog's time"
+        );
+    }
 }

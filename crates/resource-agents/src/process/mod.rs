@@ -7,6 +7,10 @@
 //! process lives (and is not a zombie), then runs the probes. Stop sends SIGTERM to the
 //! group and SIGKILL when the grace runs out; stopping a stopped resource is `Ok`.
 //!
+//! A unique resource's process also gets a lease watchdog (see `watchdog`): if the agent
+//! hangs past the node's lease, the watchdog kills the group, so the process never runs on
+//! while the master starts it elsewhere.
+//!
 //! The pid file lets an agent that restarted monitor and stop a child an earlier agent
 //! started: the child runs in its own group, so it outlives the agent, and the recorded
 //! start time guards against a reused pid.
@@ -21,6 +25,7 @@ mod tests;
 use crate::child::{describe_exit, signal_group, wait_group_gone};
 use crate::limits::{EXIT_EVENTS_CAPACITY, KILL_WAIT, PROBE_ATTEMPT_TIMEOUT, PROBE_POLL_INTERVAL};
 use crate::operation::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
+use crate::watchdog::{self, Fence};
 use config::ProcessConfig;
 use model::{ParamSchema, ResourceId};
 use nix::sys::signal::Signal;
@@ -129,6 +134,9 @@ impl ProcessAgent {
         let deadline = Instant::now() + request.timeout;
         match self.observe(&request.state_dir, &request.resource) {
             Observed::Alive(record) => {
+                if let Err(outcome) = guard(request, record) {
+                    return outcome;
+                }
                 return self.await_probes(request, &config, record, deadline).await;
             }
             Observed::Dead { record, .. } => {
@@ -148,6 +156,10 @@ impl ProcessAgent {
             Err(outcome) => return outcome,
         };
         tracing::info!(resource = %request.resource, pid = record.pid.as_raw(), "Process started");
+        if let Err(outcome) = guard(request, record) {
+            signal_group(record.pid, Signal::SIGKILL);
+            return outcome;
+        }
         self.await_probes(request, &config, record, deadline).await
     }
 
@@ -246,6 +258,7 @@ impl ProcessAgent {
 
     async fn stop_inner(&self, request: &OperationRequest) -> Outcome {
         let Some(record) = state::read_pid_file(&request.state_dir) else {
+            watchdog::stop(&request.state_dir);
             self.forget(&request.resource);
             return Outcome::Ok;
         };
@@ -259,6 +272,9 @@ impl ProcessAgent {
                 return outcome;
             }
         }
+        // Only now that the group is gone: a stop that hangs with its agent is still
+        // covered by the watchdog.
+        watchdog::stop(&request.state_dir);
         if let Err(error) = state::remove_pid_file(&request.state_dir) {
             return Outcome::failed(
                 Severity::Hard,
@@ -379,6 +395,24 @@ impl ResourceAgent for ProcessAgent {
     fn exit_events(&self) -> Option<broadcast::Receiver<ResourceId>> {
         Some(self.exit_events.subscribe())
     }
+}
+
+/// For a unique resource, start the lease watchdog that kills the process group when the
+/// node's lease ends, even if this agent hangs (see `watchdog`).
+fn guard(request: &OperationRequest, record: PidRecord) -> Result<(), Outcome> {
+    if !request.unique {
+        return Ok(());
+    }
+    let fence = Fence::KillGroup {
+        pid: record.pid,
+        start_ticks: record.start_ticks,
+    };
+    watchdog::start(&request.state_dir, &fence).map_err(|error| {
+        Outcome::failed(
+            Severity::Soft,
+            format!("cannot start the lease watchdog: {error}"),
+        )
+    })
 }
 
 /// Sends SIGTERM to the group, then SIGKILL once the grace runs out, and waits until

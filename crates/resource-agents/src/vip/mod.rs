@@ -19,7 +19,6 @@ mod announce;
 mod loopback;
 mod netlink;
 mod netlink_vip;
-mod watchdog;
 
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,7 @@ use super::announce::announce_burst;
 use super::netlink::{InterfaceAddress, Link, NetlinkError, Rtnl};
 use super::{VipBackend, VipClaim};
 use crate::operation::{BoxFuture, Outcome, Severity};
+use crate::watchdog::{self, Fence};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -180,9 +181,12 @@ impl NetlinkVip {
         // A watchdog process gives the address up on its own if this agent hangs past its
         // lease (see `watchdog`).
         let prefix_len = self.config.prefix_len;
-        if let Err(error) =
-            super::watchdog::start(&claim.state_dir, claim.ip, prefix_len, &link.name)
-        {
+        let fence = Fence::DeleteAddress {
+            ip: claim.ip,
+            prefix_len,
+            dev: link.name.clone(),
+        };
+        if let Err(error) = watchdog::start(&claim.state_dir, &fence) {
             return Ok(Outcome::failed(
                 Severity::Soft,
                 format!("cannot start the VIP watchdog for {}: {error}", claim.ip),
@@ -203,7 +207,7 @@ impl NetlinkVip {
     }
 
     async fn release_now(&self, claim: &VipClaim) -> Result<Outcome, NetlinkError> {
-        super::watchdog::stop(&claim.state_dir);
+        watchdog::stop(&claim.state_dir);
         let rtnl = Rtnl::connect()?;
         for index in self.holding_links(&rtnl, claim.ip).await? {
             if rtnl.delete_address(index, claim.ip).await? {

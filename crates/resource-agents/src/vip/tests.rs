@@ -23,6 +23,7 @@ fn request(claim_dir: &Path, ip: &str, node: &str, token: u64) -> OperationReque
         state_dir: claim_dir.join("state"),
         node_name: node.into(),
         fencing_token: token,
+        unique: true,
     }
 }
 

@@ -35,6 +35,7 @@ fn request(resource: &str, params: &[(&str, &str)], state_dir: &Path) -> Operati
         state_dir: state_dir.join(resource),
         node_name: "n1".into(),
         fencing_token: 1,
+        unique: false,
     }
 }
 

@@ -314,3 +314,89 @@ async fn monitor_respects_its_timeout_when_a_probe_hangs() {
     request.timeout = Duration::from_secs(10);
     assert_eq!(agent.stop(&request).await, Outcome::Ok);
 }
+
+fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    u64::try_from(since.as_millis()).expect("milliseconds fit in u64")
+}
+
+/// Writes the lease the executor keeps next to the resources' state directories.
+fn write_lease(state_root: &Path, valid_until: u64) {
+    let text = format!("{{\"format\":1,\"valid_until\":{valid_until}}}\n");
+    std::fs::write(state_root.join("executor-lease.json"), text).expect("write the lease");
+}
+
+/// A hung agent: nobody stops the unique process, nobody renews the lease. The watchdog
+/// kills its group before the lease ends; the monitor then finds it dead, and the stop that
+/// the resumed agent runs succeeds and leaves the time it ended for the executor.
+#[tokio::test]
+async fn unique_process_is_killed_by_its_watchdog_when_the_lease_ends() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    let mut request = request(
+        "singleton",
+        &[("command", "sleep"), ("args", "100")],
+        dir.path(),
+    );
+    request.unique = true;
+    let valid_until = now_ms() + 800;
+    write_lease(dir.path(), valid_until);
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    let pid = recorded_pid(&request.state_dir);
+    assert!(group_exists(pid));
+    eventually(
+        Duration::from_secs(5),
+        "the watchdog to kill the group",
+        || async { (!group_exists(pid)).then_some(()) },
+    )
+    .await;
+    let gone_seen_at = now_ms();
+    assert!(matches!(
+        agent.monitor(&request).await,
+        Outcome::Failed { .. }
+    ));
+    assert_eq!(agent.stop(&request).await, Outcome::Ok);
+    let fenced_at = resource_agents::take_fenced_at(&request.state_dir)
+        .expect("the watchdog recorded when it killed the group");
+    let margin = u64::try_from(resource_agents::WATCHDOG_MARGIN.as_millis()).expect("small");
+    assert!(fenced_at >= valid_until - margin && fenced_at < valid_until);
+    assert!(fenced_at <= gone_seen_at);
+}
+
+/// A clone (not unique) may outlive the lease: no watchdog guards it. A unique process
+/// stopped normally takes its watchdog with it and leaves no fencing time.
+#[tokio::test]
+async fn only_unique_processes_are_guarded_and_stop_ends_the_guard() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    write_lease(dir.path(), now_ms() + 60_000);
+    let clone = request(
+        "clone",
+        &[("command", "sleep"), ("args", "100")],
+        dir.path(),
+    );
+    assert_eq!(agent.start(&clone).await, Outcome::Ok);
+    assert!(!clone.state_dir.join("watchdog.pid").exists());
+    assert_eq!(agent.stop(&clone).await, Outcome::Ok);
+    let mut unique = request(
+        "single",
+        &[("command", "sleep"), ("args", "100")],
+        dir.path(),
+    );
+    unique.unique = true;
+    assert_eq!(agent.start(&unique).await, Outcome::Ok);
+    let watchdog: i32 = std::fs::read_to_string(unique.state_dir.join("watchdog.pid"))
+        .expect("the watchdog's pid is recorded")
+        .trim()
+        .parse()
+        .expect("numeric pid");
+    assert_eq!(agent.stop(&unique).await, Outcome::Ok);
+    eventually(Duration::from_secs(5), "the watchdog to end", || async {
+        let stat = std::fs::read_to_string(format!("/proc/{watchdog}/stat"));
+        stat.map_or(true, |s| s.contains(") Z")).then_some(())
+    })
+    .await;
+    assert_eq!(resource_agents::take_fenced_at(&unique.state_dir), None);
+}

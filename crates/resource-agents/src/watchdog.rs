@@ -1,0 +1,156 @@
+//! The lease watchdog: a small process, separate from the agent, that fences a unique
+//! resource by itself when the node's lease is about to end. The agent's executor already
+//! stops unique resources before its lease ends, but a hung agent (stopped, starved, stuck)
+//! cannot; the watchdog can, so a node whose agent hangs still gives its VIP up and kills
+//! its unique processes before the master starts them elsewhere.
+//!
+//! It reads the lease the executor records in `executor-lease.json` next to the resources'
+//! state directories (`{"format":1,"valid_until":<ms since the epoch>}`) every 50 ms, and
+//! acts once `now >= valid_until - margin`: for a VIP it `ip addr del`s the address, for a
+//! process it sends SIGKILL to the process group. Then it writes the time it acted (ms
+//! since the epoch) to `fenced-at` in the state directory and exits. The next stop reports
+//! that time as when the instance ended ([`take_fenced_at`]), so the operation log does not
+//! claim the instance ran until the resumed agent got round to stopping it.
+//!
+//! It is a bash loop that forks only `sleep`, in its own process group, so signals to the
+//! agent do not reach it. Without any readable lease for 10 s (no executor writes one) it
+//! exits; a process watchdog also exits once its process is gone (the start time in
+//! `/proc` tells a reused pid apart). A normal stop kills it first. Its pid is kept in
+//! `watchdog.pid`.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+/// Acts a little after the executor's own fencing (150 ms before the lease end), so that
+/// with a healthy agent the executor always acts first.
+pub const WATCHDOG_MARGIN: Duration = Duration::from_millis(100);
+/// The name the watchdog shows in `ps`, and by which a pid file is trusted.
+const NAME: &str = "encluster-watchdog";
+const PID_FILE: &str = "watchdog.pid";
+/// Where the watchdog records when it fenced the resource.
+const FENCED_AT_FILE: &str = "fenced-at";
+
+/// What the watchdog does when the lease ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Fence {
+    /// Remove `ip/prefix_len` from `dev`.
+    DeleteAddress {
+        ip: IpAddr,
+        prefix_len: u8,
+        dev: String,
+    },
+    /// SIGKILL the process group led by `pid`, while that pid still has `start_ticks`.
+    KillGroup { pid: Pid, start_ticks: u64 },
+}
+
+/// `$1` lease file, `$2` margin, `$3` fenced-at file, `$4` action (`addr` or `group`),
+/// then `$5 $6`: address and device, or pid and start time.
+const SCRIPT: &str = r#"lease=$1 margin=$2 fenced=$3 action=$4 a=$5 b=$6 misses=0
+ours() {
+  local stat rest
+  IFS= read -r stat 2>/dev/null < "/proc/$a/stat" || return 1
+  rest=${stat##*) }
+  set -- $rest
+  [[ ${20} == "$b" ]]
+}
+while :; do
+  if [[ $action == group ]] && ! ours; then exit 0; fi
+  line=
+  IFS= read -r line 2>/dev/null < "$lease"
+  v=${line#*\"valid_until\":}
+  v=${v%%[!0-9]*}
+  if [[ -z $v ]]; then
+    misses=$((misses + 1))
+    if ((misses > 200)); then exit 0; fi
+  else
+    misses=0
+    now=${EPOCHREALTIME/./}
+    now=${now:0:13}
+    if (( now >= v - margin )); then
+      if [[ $action == group ]]; then kill -KILL -- "-$a"; else ip addr del "$a" dev "$b"; fi
+      now=${EPOCHREALTIME/./}
+      printf '%s\n' "${now:0:13}" > "$fenced.tmp" && mv -f "$fenced.tmp" "$fenced"
+      exit 0
+    fi
+  fi
+  sleep 0.05
+done"#;
+
+/// Where the executor keeps the lease, given a resource's state directory.
+pub fn lease_file(state_dir: &Path) -> PathBuf {
+    state_dir
+        .parent()
+        .unwrap_or(state_dir)
+        .join("executor-lease.json")
+}
+
+/// Start a watchdog for the resource of `state_dir` (replacing a previous one, and
+/// forgetting an earlier fencing time: a new instance runs).
+pub(crate) fn start(state_dir: &Path, fence: &Fence) -> std::io::Result<()> {
+    stop(state_dir);
+    std::fs::create_dir_all(state_dir)?;
+    match std::fs::remove_file(state_dir.join(FENCED_AT_FILE)) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+        _ => {}
+    }
+    let (action, a, b) = match fence {
+        Fence::DeleteAddress {
+            ip,
+            prefix_len,
+            dev,
+        } => ("addr", format!("{ip}/{prefix_len}"), dev.clone()),
+        Fence::KillGroup { pid, start_ticks } => {
+            ("group", pid.as_raw().to_string(), start_ticks.to_string())
+        }
+    };
+    let mut child = tokio::process::Command::new("bash")
+        .args(["-c", SCRIPT, NAME])
+        .arg(lease_file(state_dir))
+        .arg(WATCHDOG_MARGIN.as_millis().to_string())
+        .arg(state_dir.join(FENCED_AT_FILE))
+        .args([action, &a, &b])
+        .process_group(0)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let pid = child.id().unwrap_or(0);
+    std::fs::write(state_dir.join(PID_FILE), pid.to_string())?;
+    // Reap it when it ends, so it never lingers as a zombie of a running agent.
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+    Ok(())
+}
+
+/// Stop the watchdog of this state directory, if one runs.
+pub(crate) fn stop(state_dir: &Path) {
+    let path = state_dir.join(PID_FILE);
+    let pid = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| text.trim().parse::<i32>().ok());
+    if let Some(pid) = pid.filter(|pid| *pid > 1) {
+        // Trust the pid only if it still is our watchdog (never a recycled pid).
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(NAME) {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+    let _ = std::fs::remove_file(path);
+}
+
+/// When a watchdog fenced the resource of `state_dir` (ms since the epoch), if it did since
+/// the instance started; the record is removed, so it describes one instance only. The
+/// executor calls it after a successful stop and reports the time as the instance's end.
+pub fn take_fenced_at(state_dir: &Path) -> Option<u64> {
+    let path = state_dir.join(FENCED_AT_FILE);
+    let text = std::fs::read_to_string(&path).ok()?;
+    let _ = std::fs::remove_file(&path);
+    text.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests;
