@@ -11,5 +11,6 @@ mod errors;
 mod hosts;
 mod lb;
 mod membership;
+mod operations;
 mod resources;
 mod security;
