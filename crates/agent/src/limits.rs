@@ -36,6 +36,11 @@ pub const QUORUM_FRESH: Duration = Duration::from_millis(100);
 /// How long a new master waits for a node to check in before it may treat the node as
 /// down (once its lease has surely ended); two heartbeat intervals.
 pub const UNHEARD_GRACE: Duration = Duration::from_millis(200);
+/// How soon a node asks again when a master did not renew its lease (a master just
+/// elected renews once a quorum has acknowledged it).
+pub const LEASE_RETRY: Duration = Duration::from_millis(15);
+/// For how long after a new master appears a node retries that quickly.
+pub const LEASE_RETRY_WINDOW: Duration = Duration::from_millis(500);
 /// Attempts to deliver one operation report to the master.
 pub const REPORT_ATTEMPTS: u32 = 100;
 /// Longest interval between scheduling rounds when nothing changed (expiring moves).

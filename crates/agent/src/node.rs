@@ -19,7 +19,7 @@ use crate::api::{self, ApiState};
 use crate::clock::now_ms;
 use crate::config::AgentConfig;
 use crate::contact::LeaderContact;
-use crate::limits::{HEARTBEAT_TIMEOUT, NODE_LEASE};
+use crate::limits::{HEARTBEAT_TIMEOUT, LEASE_RETRY, LEASE_RETRY_WINDOW, NODE_LEASE};
 use crate::master::{DetectorView, MasterLoop};
 use crate::peer::{self, Heartbeat, HeartbeatAck, Network, PeerClient, PeerState};
 use crate::resources::{ExecutorInputs, LeaseGrant};
@@ -212,6 +212,7 @@ async fn send_heartbeats(
     // Server metrics change only with the vote, the leader or the membership.
     let mut server_rx = raft.server_metrics();
     let mut addressed: Option<(u64, u64)> = None;
+    let mut addressed_since = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -228,9 +229,16 @@ async fn send_heartbeats(
         let Some(master) = metrics.current_leader else {
             continue;
         };
-        addressed = Some((master, metrics.current_term));
+        if addressed != Some((master, metrics.current_term)) {
+            addressed = Some((master, metrics.current_term));
+            addressed_since = tokio::time::Instant::now();
+        }
+        // Quick retries only just after a failover, not against a master cut off for good.
+        let retry_soon = addressed_since.elapsed() < LEASE_RETRY_WINDOW;
         if master == config.node_id {
-            grant_own_lease(&metrics, &executor, &contact);
+            if !grant_own_lease(&metrics, &executor, &contact) && retry_soon {
+                ticker.reset_after(LEASE_RETRY);
+            }
             continue;
         }
         let Some(node) = metrics
@@ -255,6 +263,10 @@ async fn send_heartbeats(
                 valid_until: (sent_at + lease_ms()).saturating_sub(ack.quorum_age_ms),
                 required_index: ack.commit_index,
             }),
+            // A master just elected grants once a quorum has acknowledged it, within a
+            // Raft round trip: ask again soon rather than a whole interval later, since
+            // this node's lease is running out across the failover.
+            Ok(ack) if ack.is_master && retry_soon => ticker.reset_after(LEASE_RETRY),
             Ok(_) => {}
             Err(error) => tracing::debug!(%error, "Heartbeat not delivered"),
         }
@@ -262,13 +274,14 @@ async fn send_heartbeats(
 }
 
 /// The master's own lease: from its last quorum acknowledgement, like everyone else's.
+/// Whether it was granted.
 fn grant_own_lease(
     metrics: &cmdb::RaftMetrics,
     executor: &ExecutorInputs,
     contact: &LeaderContact,
-) {
+) -> bool {
     let Some(age) = crate::master::quorum_ack_age(metrics) else {
-        return;
+        return false;
     };
     let now = now_ms();
     contact.record(metrics.current_term, now);
@@ -277,6 +290,7 @@ fn grant_own_lease(
         valid_until: (now + lease_ms()).saturating_sub(age),
         required_index,
     });
+    true
 }
 
 fn lease_ms() -> u64 {

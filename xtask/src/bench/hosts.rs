@@ -9,6 +9,7 @@
 //! 5 ms over every host, the faulty one included).
 
 use std::io::BufRead;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -107,8 +108,23 @@ fn setup() -> anyhow::Result<(TestBed, String)> {
             "1s",
         ],
     )?;
-    cli_ok(&bed, &["group", "create", "site", "vip", "web"])?;
+    if cloned_web() {
+        // As with keepalived: the web server runs on every host and only the VIP moves.
+        cli_ok(&bed, &["resource", "update", "web", "--clone"])?;
+        cli_ok(
+            &bed,
+            &["constraint", "add", "colocation", "vip", "web", "INFINITY"],
+        )?;
+    } else {
+        cli_ok(&bed, &["group", "create", "site", "vip", "web"])?;
+    }
     Ok((bed, vip))
+}
+
+/// `SITE=clone`: a cloned web server with the VIP colocated; otherwise (`SITE=group`) the
+/// VIP and one web server in a group, both moving on failover.
+fn cloned_web() -> bool {
+    std::env::var("SITE").is_ok_and(|site| site == "clone")
 }
 
 /// One fault: the gap in ms, the most simultaneous VIP holders among hosts the client can
@@ -290,6 +306,12 @@ pub fn run(runs: usize) -> anyhow::Result<()> {
     let (mut bed, vip) = setup()?;
     println!("# real-host failover benchmark (namespace test bed)\n");
     println!("machine: {}\n", super::machine());
+    let site = if cloned_web() {
+        "a VIP colocated with a web server cloned on every host (only the VIP moves)"
+    } else {
+        "a group of a VIP and a web server (both move)"
+    };
+    println!("site: {site}\n");
     println!(
         "| fault | runs | gap median ms | gap p99 ms | min ms | max ms | \
          runs with 2+ reachable holders | runs with 2+ holders, faulty host included |"
@@ -319,6 +341,13 @@ pub fn run(runs: usize) -> anyhow::Result<()> {
             "| {fault} | {} | {split} | {overlap} |",
             Summary::of(gaps).row()
         );
+    }
+    if let Some(to) = std::env::var_os("KEEP_LOGS") {
+        // For a post-mortem: every agent's log, with its timestamps.
+        for (index, host) in bed.hosts.iter().enumerate() {
+            let log = host.config.with_file_name("agent.log");
+            let _ = std::fs::copy(log, Path::new(&to).join(format!("agent{}.log", index + 1)));
+        }
     }
     println!("\nThe same runs by the faulty host's role:\n");
     println!("| fault | holder was | runs | gap median ms | gap p99 ms | min ms | max ms |");
