@@ -8,5 +8,6 @@
 pub mod audit;
 mod cluster;
 pub mod netns;
+pub mod site;
 
 pub use cluster::{Cluster, Node, binary, wait_until};

@@ -13,4 +13,5 @@ mod lb;
 mod membership;
 mod operations;
 mod resources;
+mod roles;
 mod security;

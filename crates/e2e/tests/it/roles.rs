@@ -1,0 +1,195 @@
+//! Every role fails in turn while a client uses the site: a web service of three real
+//! servers behind two directors on a five-host bed, the master in standby so that it runs
+//! nothing. For each role (plain real server, director, master) and each fault (crash,
+//! hang, link cut), the fault hits a host with that role, stays until the cluster has
+//! reacted, and heals. The client sends a request to each VIP every 10 ms throughout; per
+//! VIP the scenario records the gap (the longest time between two answers) and the failed
+//! requests, and asserts that requests failed only within that gap, that no two hosts held
+//! a VIP at one instant, and that the site converged again (one holder per VIP, all three
+//! real servers healthy in both directors). Figures: bench/results/roles-2026-11-21.md.
+//! Runs when RUN_NETNS_TESTS=1 (as root; the test command sets it under CI).
+
+use std::time::{Duration, Instant};
+
+use e2e::netns::enabled;
+use e2e::site::{Fault, Outage, Role, Site, wait_for};
+
+/// Hosts: three real servers, two directors (one may share a host with a server) and the
+/// master, each on a host of its own where the bed allows.
+const HOSTS: usize = 5;
+/// Service before the fault, so that the gap is measured against a working site.
+const BEFORE: Duration = Duration::from_secs(1);
+/// How long the fault stays after the cluster has reacted to it.
+const HOLD: Duration = Duration::from_secs(1);
+/// Service after the site converged again.
+const AFTER: Duration = Duration::from_millis(500);
+
+/// One scenario's figures.
+struct Row {
+    role: Role,
+    fault: Fault,
+    host: u64,
+    roles: Vec<&'static str>,
+    outages: Vec<Outage>,
+    most_holders: Vec<usize>,
+}
+
+/// Wait until the cluster has reacted to the fault on `host`: it sees the host down, each
+/// VIP is held by exactly one other host, and both VIPs answer requests sent after that.
+fn reacted(site: &Site, host: u64) {
+    wait_for("the cluster to see the faulted host down", || {
+        site.sees_down(host).then_some(())
+    });
+    wait_for("each VIP on exactly one host without the fault", || {
+        let holders = site.audit.holders();
+        holders
+            .iter()
+            .all(|held| held.len() == 1 && held[0] != host)
+            .then_some(())
+    });
+    let since = Instant::now();
+    wait_for("both VIPs answering", || {
+        site.client
+            .answered_since(since, site.vips.len())
+            .then_some(())
+    });
+}
+
+fn scenario(site: &mut Site, role: Role, fault: Fault) -> Row {
+    let layout = site.prepare().expect("prepare the site");
+    let before = site.audit.take_most();
+    assert!(
+        before.iter().all(|most| *most <= 1),
+        "two hosts held a VIP while the site settled: {before:?}; {}",
+        doubles(site)
+    );
+    let (host, roles) = layout.pick(role);
+    let start = Instant::now();
+    std::thread::sleep(BEFORE);
+    let fault_at = Instant::now();
+    site.inject(host, fault).expect("inject the fault");
+    reacted(site, host);
+    std::thread::sleep(HOLD);
+    let heal_at = Instant::now();
+    site.heal(host, fault).expect("heal the fault");
+    site.wait_converged("the site to converge after healing");
+    std::thread::sleep(AFTER);
+    let end = Instant::now();
+    let most_holders = site.audit.take_most();
+    let samples = site.client.sent_between(start, end);
+    let outages = (0..site.vips.len())
+        .map(|vip| {
+            Outage::of(&samples, vip, &[fault_at, heal_at])
+                .expect("answers before and after the fault")
+        })
+        .collect();
+    let row = Row {
+        role,
+        fault,
+        host,
+        roles,
+        outages,
+        most_holders,
+    };
+    println!("{}", render(&row));
+    assert!(
+        row.most_holders.iter().all(|most| *most <= 1),
+        "{:?} {:?}: two hosts held a VIP at one instant: {:?}; {}",
+        role,
+        fault,
+        row.most_holders,
+        doubles(site)
+    );
+    row
+}
+
+/// The double holdings the audit saw, with the agents' logs to read next to them.
+fn doubles(site: &Site) -> String {
+    let now = Instant::now();
+    let seen: Vec<String> = site
+        .audit
+        .doubles()
+        .iter()
+        .map(|(at, vip, hosts)| {
+            format!(
+                "{} ms ago VIP {} on {hosts:?}",
+                (now - *at).as_millis(),
+                vip + 1
+            )
+        })
+        .collect();
+    format!(
+        "{}; agent logs in {}",
+        seen.join(", "),
+        site.save_logs().display()
+    )
+}
+
+fn render(row: &Row) -> String {
+    let outages: Vec<String> = row
+        .outages
+        .iter()
+        .map(|o| {
+            format!(
+                "{} ms ({} of {} failed: {} in flight at the fault or heal, {} others outside \
+                 the gap; slowest answer {} ms)",
+                o.gap.as_millis(),
+                o.failed,
+                o.sent,
+                o.lost_in_flight,
+                o.failed_outside_gap,
+                o.slowest.as_millis()
+            )
+        })
+        .collect();
+    format!(
+        "| {:?} | {:?} | {} ({}) | {} | {:?} |",
+        row.role,
+        row.fault,
+        row.host,
+        row.roles.join(" + "),
+        outages.join(" | "),
+        row.most_holders
+    )
+}
+
+#[test]
+fn each_role_fails_in_turn_and_the_site_answers_apart_from_one_gap() {
+    if !enabled("each_role_fails_in_turn") {
+        return;
+    }
+    let mut site = Site::start(HOSTS).expect("start the site");
+    site.wait_converged("the new site to converge");
+    // The audit asserts from here on. While the site is first placed, a node whose
+    // heartbeats are late on a loaded machine can be declared down and restart its VIP
+    // under its spent grant (seen on 2026-11-21, reported with issue 5): shown, not failed.
+    if site.audit.take_most().iter().any(|most| *most > 1) {
+        println!("while the site was first placed: {}", doubles(&site));
+    }
+    let mut rows = Vec::new();
+    for fault in [Fault::Crash, Fault::Hang, Fault::Cut] {
+        for role in [Role::Server, Role::Director, Role::Master] {
+            rows.push(scenario(&mut site, role, fault));
+        }
+    }
+    println!("| role | fault | host (its roles) | VIP 1 | VIP 2 | most holders |");
+    println!("|---|---|---|---|---|---|");
+    for row in &rows {
+        println!("{}", render(row));
+    }
+    for row in &rows {
+        for (vip, outage) in row.outages.iter().enumerate() {
+            // A request fails only while its VIP does not answer at all, or because the
+            // host answering it died under it; never while the site is up.
+            assert_eq!(
+                outage.failed_outside_gap,
+                0,
+                "{:?} {:?}: VIP {} had {} failed requests outside its gap: {outage:?}",
+                row.role,
+                row.fault,
+                vip + 1,
+                outage.failed_outside_gap
+            );
+        }
+    }
+}
