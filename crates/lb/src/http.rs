@@ -68,7 +68,9 @@ async fn handle(
         .fetch_add(1, Ordering::Relaxed);
     let pool = shared.pool();
     if is_upgrade(request.headers()) {
-        return Ok(upgrade(&shared, &pool, peer, &client, request).await);
+        // Boxed, as the other cold paths, so that the future of every request stays small: hyper
+        // moves it, and its size is that of its largest state.
+        return Ok(Box::pin(upgrade(&shared, &pool, peer, &client, request)).await);
     }
     let (mut parts, body) = request.into_parts();
     prepare_headers(&mut parts.headers, &client, false);
@@ -161,20 +163,22 @@ async fn forward(
     let sent = match target.upstream.sender.try_send_request(request).await {
         Ok(response) => Ok(response),
         Err(mut error) => match error.take_message() {
-            Some(request) if target.upstream.reused => match upstream::connect(target.addr).await {
-                Ok(sender) => {
-                    target.upstream = Upstream {
-                        sender,
-                        reused: false,
-                    };
-                    target.upstream.sender.send_request(request).await
+            Some(request) if target.upstream.reused => {
+                match Box::pin(upstream::connect(target.addr)).await {
+                    Ok(sender) => {
+                        target.upstream = Upstream {
+                            sender,
+                            reused: false,
+                        };
+                        target.upstream.sender.send_request(request).await
+                    }
+                    Err(error) => {
+                        count_error(&shared.counters, target.lease.as_ref());
+                        tracing::debug!(service = %shared.name, addr = %target.addr, %error, "Upstream reconnect failed");
+                        return error_response(StatusCode::BAD_GATEWAY);
+                    }
                 }
-                Err(error) => {
-                    count_error(&shared.counters, target.lease.as_ref());
-                    tracing::debug!(service = %shared.name, addr = %target.addr, %error, "Upstream reconnect failed");
-                    return error_response(StatusCode::BAD_GATEWAY);
-                }
-            },
+            }
             _ => Err(error.into_error()),
         },
     };
@@ -330,41 +334,51 @@ pub(crate) fn prepare_headers(headers: &mut HeaderMap, client: &HeaderValue, upg
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
-fn is_hop_header(name: &HeaderName) -> bool {
-    name == header::CONNECTION
-        || name == header::UPGRADE
-        || name == header::PROXY_AUTHORIZATION
-        || name == header::TE
-        || name == header::TRAILER
-        || name == header::TRANSFER_ENCODING
-        || name == KEEP_ALIVE
-}
+const HOP_COUNT: usize = 7;
+
+/// Hop-by-hop headers end at the proxy; the first two stay on an upgrade request.
+static HOP_HEADERS: [HeaderName; HOP_COUNT] = [
+    header::CONNECTION,
+    header::UPGRADE,
+    KEEP_ALIVE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+];
 
 fn remove_hop_headers(headers: &mut HeaderMap, upgrade: bool) {
-    // Most requests and responses carry none: one pass over the names avoids a hash lookup
-    // per hop-by-hop header.
-    if !headers.keys().any(is_hop_header) {
-        return;
+    // One pass over the names finds the hop-by-hop headers present, so that a message with
+    // none, or with Connection only, costs no hash lookup for the others.
+    let mut present = [false; HOP_COUNT];
+    for name in headers.keys() {
+        if let Some(index) = HOP_HEADERS.iter().position(|hop| hop == name) {
+            present[index] = true;
+        }
     }
-    if !upgrade {
+    if upgrade {
+        present[0] = false;
+        present[1] = false;
+    } else if present[0] {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
-            .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+            .map(str::trim)
+            .filter(|token| !token.eq_ignore_ascii_case("close"))
+            .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
+            .filter(|name| !HOP_HEADERS.contains(name))
             .collect();
         for name in named {
             headers.remove(name);
         }
-        headers.remove(header::CONNECTION);
-        headers.remove(header::UPGRADE);
     }
-    headers.remove(KEEP_ALIVE);
-    headers.remove(header::PROXY_AUTHORIZATION);
-    headers.remove(header::TE);
-    headers.remove(header::TRAILER);
-    headers.remove(header::TRANSFER_ENCODING);
+    for (hop, present) in HOP_HEADERS.iter().zip(present) {
+        if present {
+            headers.remove(hop);
+        }
+    }
 }
 
 /// The request target as an origin server expects it: a client talking to us as to a proxy
@@ -385,3 +399,6 @@ fn error_response(status: StatusCode) -> Response<OutBody> {
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     response
 }
+
+#[cfg(test)]
+mod tests;

@@ -32,10 +32,12 @@ impl RequestBody {
             return RequestBody::Replayable(Bytes::new());
         }
         match body.size_hint().exact() {
-            Some(len) if len <= limits::RETRY_BODY_LEN_MAX => match body.collect().await {
-                Ok(collected) => RequestBody::Replayable(collected.to_bytes()),
-                Err(_) => RequestBody::Stream(None),
-            },
+            Some(len) if len <= limits::RETRY_BODY_LEN_MAX => {
+                match Box::pin(body.collect()).await {
+                    Ok(collected) => RequestBody::Replayable(collected.to_bytes()),
+                    Err(_) => RequestBody::Stream(None),
+                }
+            }
             _ => RequestBody::Stream(Some(body)),
         }
     }

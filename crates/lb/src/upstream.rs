@@ -128,7 +128,8 @@ pub(crate) async fn checkout(idle: &IdleConns, addr: SocketAddr) -> Result<Upstr
             });
         }
     }
-    let sender = connect(addr).await?;
+    // Boxed: the connect and handshake futures are large and rare once connections are kept.
+    let sender = Box::pin(connect(addr)).await?;
     Ok(Upstream {
         sender,
         reused: false,
