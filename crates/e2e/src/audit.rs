@@ -10,7 +10,8 @@
 //! a node the caller says ended at some time (a crashed host) ends then at the latest.
 //! Then it checks that
 //! (a) no two nodes' intervals of one resource overlap,
-//! (b) the fencing tokens of successive instances strictly increase,
+//! (b) the fencing tokens of successive holders strictly increase (one node may run the same
+//! grant again after fencing itself; tokens never go back),
 //! (c) every replica holds the same log, and
 //! (d) no node stopped an instance whose start the log lacks (the executor does not report
 //! a start it abandoned when its lease ended, so such an instance is invisible otherwise).
@@ -72,7 +73,8 @@ pub enum Violation {
         node: u64,
         fencing_token: u64,
     },
-    /// A later instance did not have a larger fencing token than the one before it.
+    /// A later holder did not have a larger fencing token than the one before it, or a
+    /// node's later instance a smaller one.
     TokenNotIncreasing {
         resource: String,
         earlier: RunInterval,
@@ -225,8 +227,11 @@ fn overlaps(resource: &str, intervals: &[RunInterval]) -> Vec<Violation> {
                 });
             }
         }
+        // A node may run one grant again after fencing itself (its lease came back before
+        // the master moved the resource); a new holder needs a newer grant.
         if let Some(earlier) = index.checked_sub(1).map(|i| &intervals[i])
-            && later.fencing_token <= earlier.fencing_token
+            && (later.fencing_token < earlier.fencing_token
+                || (later.node != earlier.node && later.fencing_token == earlier.fencing_token))
         {
             violations.push(Violation::TokenNotIncreasing {
                 resource: resource.to_string(),

@@ -34,9 +34,13 @@ pub(crate) const PROBE_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The most bytes read of an HTTP probe's response, which only needs the status line.
 pub(crate) const HTTP_RESPONSE_HEAD_BYTES_MAX: usize = 8 * 1024;
 
+/// How long a stop waits for a lease watchdog that has begun to fence to record when.
+pub(crate) const FENCING_SETTLE_MAX: Duration = Duration::from_secs(1);
+
 /// How many exit notifications of supervised processes may wait for a slow reader.
 pub(crate) const EXIT_EVENTS_CAPACITY: usize = 256;
 
 const _: () = assert!(OUTPUT_TAIL_BYTES <= META_DATA_BYTES_MAX);
 const _: () = assert!(GROUP_POLL_INTERVAL.as_millis() * 10 <= KILL_WAIT.as_millis());
 const _: () = assert!(PROBE_POLL_INTERVAL.as_millis() < PROBE_ATTEMPT_TIMEOUT.as_millis());
+const _: () = assert!(GROUP_POLL_INTERVAL.as_millis() * 10 <= FENCING_SETTLE_MAX.as_millis());

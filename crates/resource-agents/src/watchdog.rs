@@ -10,7 +10,9 @@
 //! process it sends SIGKILL to the process group. Then it writes the time it acted (ms
 //! since the epoch) to `fenced-at` in the state directory and exits. The next stop reports
 //! that time as when the instance ended ([`take_fenced_at`]), so the operation log does not
-//! claim the instance ran until the resumed agent got round to stopping it.
+//! claim the instance ran until the resumed agent got round to stopping it. It marks the
+//! start of its action with `fenced-at.tmp`, so a stop racing with it waits for the time
+//! ([`settle`]).
 //!
 //! It is a bash loop that forks only `sleep`, in its own process group, so signals to the
 //! agent do not reach it. Without any readable lease for 10 s (no executor writes one) it
@@ -24,6 +26,8 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+
+use crate::limits::{FENCING_SETTLE_MAX, GROUP_POLL_INTERVAL};
 
 /// Acts a little after the executor's own fencing (150 ms before the lease end), so that
 /// with a healthy agent the executor always acts first.
@@ -71,6 +75,7 @@ while :; do
     now=${EPOCHREALTIME/./}
     now=${now:0:13}
     if (( now >= v - margin )); then
+      : > "$fenced.tmp"
       if [[ $action == group ]]; then kill -KILL -- "-$a"; else ip addr del "$a" dev "$b"; fi
       now=${EPOCHREALTIME/./}
       printf '%s\n' "${now:0:13}" > "$fenced.tmp" && mv -f "$fenced.tmp" "$fenced"
@@ -93,9 +98,11 @@ pub fn lease_file(state_dir: &Path) -> PathBuf {
 pub(crate) fn start(state_dir: &Path, fence: &Fence) -> std::io::Result<()> {
     stop(state_dir);
     std::fs::create_dir_all(state_dir)?;
-    match std::fs::remove_file(state_dir.join(FENCED_AT_FILE)) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
-        _ => {}
+    for name in [FENCED_AT_FILE.to_string(), format!("{FENCED_AT_FILE}.tmp")] {
+        match std::fs::remove_file(state_dir.join(name)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
     }
     let (action, a, b) = match fence {
         Fence::DeleteAddress {
@@ -126,20 +133,41 @@ pub(crate) fn start(state_dir: &Path, fence: &Fence) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Waits (at most [`FENCING_SETTLE_MAX`]) for a watchdog that has begun to fence to record
+/// when it did, so a stop that raced with it still finds the time.
+pub(crate) async fn settle(state_dir: &Path) {
+    let begun = state_dir.join(format!("{FENCED_AT_FILE}.tmp"));
+    let deadline = tokio::time::Instant::now() + FENCING_SETTLE_MAX;
+    while begun.exists() && running(state_dir) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(GROUP_POLL_INTERVAL).await;
+    }
+}
+
+/// Whether the watchdog of this state directory runs.
+pub(crate) fn running(state_dir: &Path) -> bool {
+    recorded_pid(state_dir).is_some()
+}
+
+/// The recorded watchdog's pid, only if that process still is our watchdog (never a
+/// recycled pid).
+fn recorded_pid(state_dir: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(state_dir.join(PID_FILE)).ok()?;
+    let pid = text.trim().parse::<i32>().ok().filter(|pid| *pid > 1)?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let zombie = stat
+        .rsplit(')')
+        .next()
+        .is_some_and(|rest| rest.trim_start().starts_with('Z'));
+    (String::from_utf8_lossy(&cmdline).contains(NAME) && !zombie).then_some(pid)
+}
+
 /// Stop the watchdog of this state directory, if one runs.
 pub(crate) fn stop(state_dir: &Path) {
-    let path = state_dir.join(PID_FILE);
-    let pid = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|text| text.trim().parse::<i32>().ok());
-    if let Some(pid) = pid.filter(|pid| *pid > 1) {
-        // Trust the pid only if it still is our watchdog (never a recycled pid).
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(NAME) {
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-        }
+    if let Some(pid) = recorded_pid(state_dir) {
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
     }
-    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(state_dir.join(PID_FILE));
 }
 
 /// When a watchdog fenced the resource of `state_dir` (ms since the epoch), if it did since

@@ -194,3 +194,22 @@ fn a_stop_of_an_instance_whose_start_is_missing_is_found() {
         }]
     );
 }
+
+#[test]
+fn one_node_may_run_its_grant_again_after_fencing_itself_but_never_an_older_one() {
+    let operations = [
+        op(1, "start", 2, (100, 200), "running"),
+        op(1, "stop", 2, (300, 400), "stopped"),
+        op(1, "start", 2, (500, 600), "running"),
+        op(1, "stop", 2, (700, 800), "stopped"),
+        op(2, "start", 3, (900, 1_000), "running"),
+        op(2, "stop", 3, (1_100, 1_200), "stopped"),
+    ];
+    assert_eq!(audit(&[log(1, &operations)], &[]), vec![]);
+    let mut older = operations.to_vec();
+    older.push(op(2, "start", 2, (1_300, 1_400), "running"));
+    assert_eq!(audit(&[log(1, &older)], &[]).len(), 1);
+    let mut same_on_another = operations[..4].to_vec();
+    same_on_another.push(op(2, "start", 2, (900, 1_000), "running"));
+    assert_eq!(audit(&[log(1, &same_on_another)], &[]).len(), 1);
+}

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use e2e::audit::{self, AuditInput};
@@ -230,26 +230,48 @@ fn web_runners(bed: &TestBed, counted: &[u64]) -> Vec<u64> {
         .collect()
 }
 
-/// Poll every 5 ms until stopped; the most hosts (of `counted`) holding `vip` at once, and
-/// the most running `web`'s process at once.
-fn audit(
-    bed: Arc<TestBed>,
-    vip: String,
-    counted: Vec<u64>,
+/// Polls every 5 ms until finished: the most hosts (of `counted`) holding `vip` at once,
+/// and the most running `web`'s process at once. Dropping it (also when a test fails)
+/// stops and joins the thread, so its handle on the bed never keeps the agents alive.
+struct Auditor {
     stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<(usize, usize)> {
-    std::thread::spawn(move || {
-        let (most_vip, most_web) = (AtomicUsize::new(0), AtomicUsize::new(0));
-        while !stop.load(Ordering::Relaxed) {
-            most_vip.fetch_max(holders(&bed, &vip, &counted).len(), Ordering::Relaxed);
-            most_web.fetch_max(web_runners(&bed, &counted).len(), Ordering::Relaxed);
-            std::thread::sleep(Duration::from_millis(5));
+    thread: Option<std::thread::JoinHandle<(usize, usize)>>,
+}
+
+impl Auditor {
+    fn start(bed: Arc<TestBed>, vip: String, counted: Vec<u64>) -> Auditor {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut most_vip, mut most_web) = (0, 0);
+            while !stopped.load(Ordering::Relaxed) {
+                most_vip = most_vip.max(holders(&bed, &vip, &counted).len());
+                most_web = most_web.max(web_runners(&bed, &counted).len());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (most_vip, most_web)
+        });
+        Auditor {
+            stop,
+            thread: Some(thread),
         }
-        (
-            most_vip.load(Ordering::Relaxed),
-            most_web.load(Ordering::Relaxed),
-        )
-    })
+    }
+
+    /// Stop polling; the most VIP holders and `web` runners seen at one instant.
+    fn finish(mut self) -> (usize, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        let thread = self.thread.take().expect("finished once");
+        thread.join().expect("the auditor thread")
+    }
+}
+
+impl Drop for Auditor {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 #[test]
@@ -273,8 +295,7 @@ fn host_crash_moves_the_vip_and_the_site_keeps_answering_with_one_holder() {
     bed.link(holder, false).expect("cut the crashed host");
     let survivors: Vec<u64> = (1..=3).filter(|id| *id != holder).collect();
     let bed = Arc::new(bed);
-    let stop = Arc::new(AtomicBool::new(false));
-    let auditor = audit(bed.clone(), vip.clone(), survivors.clone(), stop.clone());
+    let auditor = Auditor::start(bed.clone(), vip.clone(), survivors.clone());
     let crashed_at = Instant::now();
     let new_holder = wait("a survivor holding the VIP", || {
         match holders(&bed, &vip, &survivors)[..] {
@@ -284,8 +305,7 @@ fn host_crash_moves_the_vip_and_the_site_keeps_answering_with_one_holder() {
     });
     wait("the site through the VIP again", || bed.client_get(&url));
     let gap = crashed_at.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    let (most, most_web) = auditor.join().expect("audit");
+    let (most, most_web) = auditor.finish();
     assert_ne!(new_holder, holder);
     assert!(most <= 1, "{most} survivors held the VIP at one instant");
     assert!(most_web <= 1, "{most_web} survivors ran web at one instant");
@@ -309,10 +329,9 @@ fn partitioned_holder_fences_itself_before_the_vip_starts_elsewhere() {
     });
     site_reported_on(&bed, holder);
     let bed = Arc::new(bed);
-    let stop = Arc::new(AtomicBool::new(false));
     // Count every host, the isolated one too: its agent keeps running, and it must drop the
     // address (its lease ends) before the majority's master starts the VIP elsewhere.
-    let auditor = audit(bed.clone(), vip.clone(), vec![1, 2, 3], stop.clone());
+    let auditor = Auditor::start(bed.clone(), vip.clone(), vec![1, 2, 3]);
     bed.link(holder, false).expect("isolate the holder");
     let others: Vec<u64> = (1..=3).filter(|id| *id != holder).collect();
     wait("the VIP on the majority side", || {
@@ -322,8 +341,7 @@ fn partitioned_holder_fences_itself_before_the_vip_starts_elsewhere() {
         (!bed.holds(holder, &vip)).then_some(())
     });
     std::thread::sleep(Duration::from_millis(300));
-    stop.store(true, Ordering::Relaxed);
-    let (most, most_web) = auditor.join().expect("audit");
+    let (most, most_web) = auditor.finish();
     assert!(
         most <= 1,
         "split brain: {most} hosts held the VIP at one instant"
@@ -357,8 +375,7 @@ fn hung_holder_gives_the_vip_up_before_it_starts_elsewhere() {
     site_reported_on(&bed, holder);
     assert_eq!(web_runners(&bed, &[1, 2, 3]), [holder]);
     let bed = Arc::new(bed);
-    let stop = Arc::new(AtomicBool::new(false));
-    let auditor = audit(bed.clone(), vip.clone(), vec![1, 2, 3], stop.clone());
+    let auditor = Auditor::start(bed.clone(), vip.clone(), vec![1, 2, 3]);
     bed.hang(holder, true);
     let others: Vec<u64> = (1..=3).filter(|id| *id != holder).collect();
     wait("the VIP on a survivor", || {
@@ -368,8 +385,7 @@ fn hung_holder_gives_the_vip_up_before_it_starts_elsewhere() {
         (web_runners(&bed, &others).len() == 1).then_some(())
     });
     std::thread::sleep(Duration::from_millis(300));
-    stop.store(true, Ordering::Relaxed);
-    let (most, most_web) = auditor.join().expect("audit");
+    let (most, most_web) = auditor.finish();
     assert!(
         !bed.holds(holder, &vip),
         "the hung host still holds the VIP"

@@ -273,7 +273,8 @@ impl ProcessAgent {
             }
         }
         // Only now that the group is gone: a stop that hangs with its agent is still
-        // covered by the watchdog.
+        // covered by the watchdog. One that has just fenced is let finish its record.
+        watchdog::settle(&request.state_dir).await;
         watchdog::stop(&request.state_dir);
         if let Err(error) = state::remove_pid_file(&request.state_dir) {
             return Outcome::failed(
@@ -321,10 +322,20 @@ impl ProcessAgent {
                 let reason = format!("process {} {how}", record.pid.as_raw());
                 Outcome::failed(Severity::Soft, with_output(reason, &tail))
             }
-            Observed::Alive(_) => match run_probes(&config.probes, request.timeout).await {
-                Ok(()) => Outcome::Ok,
-                Err(reason) => Outcome::failed(Severity::Soft, reason),
-            },
+            Observed::Alive(record) => {
+                // A process adopted after an agent restart (probed, never started by this
+                // agent) gets its watchdog here.
+                if request.unique
+                    && !watchdog::running(&request.state_dir)
+                    && let Err(outcome) = guard(request, record)
+                {
+                    return outcome;
+                }
+                match run_probes(&config.probes, request.timeout).await {
+                    Ok(()) => Outcome::Ok,
+                    Err(reason) => Outcome::failed(Severity::Soft, reason),
+                }
+            }
         }
     }
 

@@ -207,6 +207,8 @@ impl NetlinkVip {
     }
 
     async fn release_now(&self, claim: &VipClaim) -> Result<Outcome, NetlinkError> {
+        // A watchdog that has just begun to fence is let record when.
+        watchdog::settle(&claim.state_dir).await;
         watchdog::stop(&claim.state_dir);
         let rtnl = Rtnl::connect()?;
         for index in self.holding_links(&rtnl, claim.ip).await? {

@@ -78,6 +78,8 @@ async fn kills_the_group_just_before_the_lease_ends_and_records_when() {
         ends_before(&mut child, Instant::now() + DEADLINE),
         "the watchdog did not kill the process"
     );
+    // The time is recorded just after the kill; a stop waits for it the same way.
+    super::settle(&state_dir).await;
     let killed_seen_at = now_ms();
     let fenced_at = take_fenced_at(&state_dir).expect("the watchdog recorded when it fenced");
     let margin = u64::try_from(super::WATCHDOG_MARGIN.as_millis()).expect("small");

@@ -400,3 +400,59 @@ async fn only_unique_processes_are_guarded_and_stop_ends_the_guard() {
     .await;
     assert_eq!(resource_agents::take_fenced_at(&unique.state_dir), None);
 }
+
+/// An agent that restarted adopts a running unique process by monitoring it (it never
+/// starts it again); the earlier watchdog died with the earlier agent, so the monitor arms
+/// a new one, which still kills the process when the lease ends.
+#[tokio::test]
+async fn a_monitor_rearms_the_watchdog_of_an_adopted_unique_process() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut request = request(
+        "adopted",
+        &[("command", "sleep"), ("args", "100")],
+        dir.path(),
+    );
+    request.unique = true;
+    write_lease(dir.path(), now_ms() + 60_000);
+    let earlier = ProcessAgent::new();
+    assert_eq!(earlier.start(&request).await, Outcome::Ok);
+    drop(earlier);
+    let watchdog_file = request.state_dir.join("watchdog.pid");
+    let watchdog: i32 = std::fs::read_to_string(&watchdog_file)
+        .expect("the watchdog's pid is recorded")
+        .trim()
+        .parse()
+        .expect("numeric pid");
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(watchdog),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the earlier watchdog");
+    eventually(
+        Duration::from_secs(5),
+        "the earlier watchdog to die",
+        || async {
+            let stat = std::fs::read_to_string(format!("/proc/{watchdog}/stat"));
+            stat.map_or(true, |s| s.contains(") Z")).then_some(())
+        },
+    )
+    .await;
+    let pid = recorded_pid(&request.state_dir);
+    let restarted = ProcessAgent::new();
+    assert_eq!(restarted.monitor(&request).await, Outcome::Ok);
+    let rearmed: i32 = std::fs::read_to_string(&watchdog_file)
+        .expect("the monitor recorded a new watchdog")
+        .trim()
+        .parse()
+        .expect("numeric pid");
+    assert_ne!(rearmed, watchdog);
+    write_lease(dir.path(), now_ms() + 400);
+    eventually(
+        Duration::from_secs(5),
+        "the new watchdog to kill the group",
+        || async { (!group_exists(pid)).then_some(()) },
+    )
+    .await;
+    assert_eq!(restarted.stop(&request).await, Outcome::Ok);
+    assert!(resource_agents::take_fenced_at(&request.state_dir).is_some());
+}
