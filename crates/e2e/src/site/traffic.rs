@@ -188,8 +188,37 @@ struct Seen {
     doubles: Vec<(Instant, usize, Vec<u64>)>,
 }
 
-/// How many double holdings the audit keeps to show in a failure message.
-const DOUBLES_KEPT_MAX: usize = 8;
+/// How many double holdings the audit keeps per period to show in a failure message.
+const DOUBLES_KEPT_MAX: usize = 4;
+
+/// What the audit saw in one period.
+#[derive(Clone, Debug)]
+pub struct Held {
+    /// Per VIP, the most hosts that held it at one instant.
+    pub most: Vec<usize>,
+    /// The first rounds that saw a VIP on two hosts: when, which VIP (index), which hosts.
+    pub doubles: Vec<(Instant, usize, Vec<u64>)>,
+}
+
+impl Held {
+    /// Whether no VIP was ever on two hosts at once.
+    pub fn single(&self) -> bool {
+        self.most.iter().all(|most| *most <= 1)
+    }
+
+    /// The double holdings in words, timed from `origin`.
+    pub fn describe(&self, origin: Instant) -> String {
+        let doubles: Vec<String> = self
+            .doubles
+            .iter()
+            .map(|(at, vip, hosts)| {
+                let ms = at.saturating_duration_since(origin).as_millis();
+                format!("VIP {} on hosts {hosts:?} at +{ms} ms", vip + 1)
+            })
+            .collect();
+        format!("most holders {:?}: {}", self.most, doubles.join(", "))
+    }
+}
 
 /// The audit: every host's addresses, read every 2 ms, and per VIP the most hosts that
 /// held it at one instant. Hosts in `excluded` are not counted: a crashed host is off, and
@@ -261,18 +290,16 @@ impl Audit {
         }
     }
 
-    /// Per VIP, the most hosts that held it at one instant since the last reset; resets.
-    pub fn take_most(&self) -> Vec<usize> {
+    /// What the audit saw since the last call; starts a new period.
+    pub fn take(&self) -> Held {
         self.assert_running();
         let mut seen = self.seen.lock().expect("seen lock");
-        let most = seen.most.clone();
+        let held = Held {
+            most: seen.most.clone(),
+            doubles: std::mem::take(&mut seen.doubles),
+        };
         seen.most = seen.now.iter().map(Vec::len).collect();
-        most
-    }
-
-    /// The first instants a VIP was seen on two hosts: when, which VIP (index), which hosts.
-    pub fn doubles(&self) -> Vec<(Instant, usize, Vec<u64>)> {
-        self.seen.lock().expect("seen lock").doubles.clone()
+        held
     }
 
     /// Per VIP, the hosts holding it at the last round.
@@ -338,9 +365,14 @@ pub struct Outage {
     /// The other failed requests outside the gap: failed while answers still came before
     /// it, or sent after answers came again.
     pub failed_outside_gap: usize,
+    /// The first few of those: when each was sent and how long it took to fail.
+    pub outside_examples: Vec<(Instant, Duration)>,
     /// The slowest answer.
     pub slowest: Duration,
 }
+
+/// How many failed requests outside the gap an [`Outage`] keeps as examples.
+const OUTSIDE_EXAMPLES_MAX: usize = 5;
 
 impl Outage {
     /// Measure one VIP's finished requests (all sent within the scenario); `events` are the
@@ -367,10 +399,14 @@ impl Outage {
             .iter()
             .filter(|(s, done)| *done < start || s.sent > end)
             .collect();
-        let lost_in_flight = outside
+        let (lost, others): (Vec<&&(&Sample, Instant)>, Vec<_>) = outside
+            .into_iter()
+            .partition(|(s, done)| events.iter().any(|at| s.sent <= *at && at <= done));
+        let outside_examples = others
             .iter()
-            .filter(|(s, done)| events.iter().any(|at| s.sent <= *at && at <= done))
-            .count();
+            .take(OUTSIDE_EXAMPLES_MAX)
+            .map(|(s, done)| (s.sent, done.duration_since(s.sent)))
+            .collect();
         let slowest = mine
             .iter()
             .filter(|(s, _)| s.answer.is_some())
@@ -381,8 +417,9 @@ impl Outage {
             sent: mine.len(),
             failed: failed.len(),
             gap: end.duration_since(start),
-            lost_in_flight,
-            failed_outside_gap: outside.len() - lost_in_flight,
+            lost_in_flight: lost.len(),
+            failed_outside_gap: others.len(),
+            outside_examples,
             slowest,
         })
     }
