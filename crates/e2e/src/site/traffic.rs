@@ -359,8 +359,8 @@ pub struct Outage {
     pub failed: usize,
     /// The longest time between two answers (the gap).
     pub gap: Duration,
-    /// Failed requests that were in flight at the instant of the fault or of the heal
-    /// (a request a real server was answering when it died), outside the gap.
+    /// Failed requests outside the gap that were in flight at one of the `events` (the
+    /// fault: a request a real server was answering when it died).
     pub lost_in_flight: usize,
     /// The other failed requests outside the gap: failed while answers still came before
     /// it, or sent after answers came again.
@@ -376,7 +376,7 @@ const OUTSIDE_EXAMPLES_MAX: usize = 5;
 
 impl Outage {
     /// Measure one VIP's finished requests (all sent within the scenario); `events` are the
-    /// instants of the fault and the heal.
+    /// instants that may take requests in flight down with them (the fault).
     pub fn of(samples: &[Sample], vip: usize, events: &[Instant]) -> Option<Outage> {
         let mine: Vec<(&Sample, Instant)> = samples
             .iter()
