@@ -419,7 +419,11 @@ impl Placement {
                     with,
                 });
             }
-            if together {
+            // A mandatory colocation restricts the nodes (above) but adds nothing: added as
+            // INFINITY it would saturate every allowed node's score and drown a move's
+            // location preference and stickiness, as Pacemaker's mandatory colocations
+            // do not.
+            if together && colocation_score.abs() < SCORE_INFINITY {
                 score.colocation = score_add(score.colocation, colocation_score);
             }
         }
