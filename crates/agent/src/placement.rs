@@ -33,13 +33,61 @@ pub fn scheduler_input(
     let config = resources.cluster_config(health.keys().copied());
     let observed = ObservedState {
         node_health: health.clone(),
-        resources: resources.status.clone(),
+        resources: with_grants_in_flight(resources),
     };
     SchedulerInput {
         config,
         observed,
         now,
     }
+}
+
+/// Whether `node` holds a grant of `resource` on which it has not reported yet and is not
+/// seen running: its start may be under way.
+fn in_flight(resources: &ResourceDb, node: NodeId, resource: &ResourceId) -> bool {
+    let Some(token) = resources
+        .assignments
+        .get(&node)
+        .and_then(|m| m.get(resource))
+    else {
+        return false;
+    };
+    let reported = resources
+        .reported_tokens
+        .get(resource)
+        .and_then(|m| m.get(&node));
+    let state = resources
+        .status
+        .get(resource)
+        .and_then(|m| m.get(&node))
+        .map(|s| s.state);
+    reported != Some(token) && state != Some(ResourceState::Running)
+}
+
+/// The observed state, with every instance granted but not reported on under its grant
+/// (its start may be under way) as unknown: possibly running. Otherwise a plan changed
+/// while a start is in flight would start the resource elsewhere without first stopping
+/// and confirming it here.
+fn with_grants_in_flight(
+    resources: &ResourceDb,
+) -> BTreeMap<ResourceId, BTreeMap<NodeId, model::ResourceStatus>> {
+    let mut status = resources.status.clone();
+    for (node, granted) in &resources.assignments {
+        for resource in granted.keys() {
+            if !in_flight(resources, *node, resource) {
+                continue;
+            }
+            let instance = status
+                .entry(resource.clone())
+                .or_default()
+                .entry(*node)
+                .or_default();
+            if instance.state == ResourceState::Stopped {
+                instance.state = ResourceState::Unknown;
+            }
+        }
+    }
+    status
 }
 
 /// Plan and translate into assignment changes.
@@ -113,7 +161,11 @@ fn changes_for(
     let mut stops_pending = false;
     for action in plan.actions.iter().filter(|a| a.kind == ActionKind::Stop) {
         stops_pending = true;
-        if assigned(resources, action.node, &action.resource) {
+        // A grant whose start may be under way is left to finish and report first: once
+        // withdrawn, nothing in the cmdb would say it may be running there.
+        if assigned(resources, action.node, &action.resource)
+            && !in_flight(resources, action.node, &action.resource)
+        {
             changes.push(AssignmentChange::Unassign {
                 node: action.node,
                 resource: action.resource.clone(),

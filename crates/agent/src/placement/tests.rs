@@ -138,3 +138,75 @@ fn a_down_node_loses_its_grants_and_the_resource_starts_elsewhere() {
         ]
     );
 }
+
+/// What a node's report under its current grant does to the cmdb.
+fn report(db: &mut ResourceDb, name: &str, node: NodeId, state: ResourceState) {
+    let resource = ResourceId(name.into());
+    let token = db
+        .assignments
+        .get(&node)
+        .and_then(|m| m.get(&resource))
+        .copied();
+    let token = token.or_else(|| db.reported_tokens.get(&resource)?.get(&node).copied());
+    let status = ResourceStatus {
+        state,
+        ..Default::default()
+    };
+    db.status
+        .entry(resource.clone())
+        .or_default()
+        .insert(node, status);
+    let reported = db.reported_tokens.entry(resource).or_default();
+    reported.insert(node, token.expect("a grant to report under"));
+}
+
+#[test]
+fn a_start_in_flight_finishes_and_stops_before_the_resource_starts_elsewhere() {
+    let mut db = ResourceDb::default();
+    db.resources
+        .insert(ResourceId("web".into()), resource("web"));
+    let nodes = healthy(&[1, 2]);
+    let first = round(&db, &nodes, 0).changes;
+    let node = match &first[..] {
+        [AssignmentChange::Assign { node, .. }] => *node,
+        other => panic!("expected one grant, got {other:?}"),
+    };
+    db.change_assignments(first);
+    // Before any report, the granted node goes into standby: the plan now wants web on the
+    // other node, but the start may already be under way here.
+    let standby = model::NodeConfig {
+        id: node,
+        standby: true,
+        maintenance: false,
+        capacity: BTreeMap::new(),
+    };
+    db.node_config.insert(node, standby);
+    assert_eq!(
+        round(&db, &nodes, 0).changes,
+        vec![],
+        "nothing may start elsewhere, nor the grant be withdrawn, while its start is in flight"
+    );
+    report(&mut db, "web", node, ResourceState::Running);
+    let web = ResourceId("web".into());
+    let stop = vec![AssignmentChange::Unassign {
+        node,
+        resource: web.clone(),
+    }];
+    assert_eq!(round(&db, &nodes, 0).changes, stop, "then it is stopped");
+    db.change_assignments(stop);
+    assert_eq!(
+        round(&db, &nodes, 0).changes,
+        vec![],
+        "and confirmed stopped"
+    );
+    report(&mut db, "web", node, ResourceState::Stopped);
+    let other = NodeId(if node.0 == 1 { 2 } else { 1 });
+    assert_eq!(
+        round(&db, &nodes, 0).changes,
+        vec![AssignmentChange::Assign {
+            node: other,
+            resource: web
+        }],
+        "before it starts elsewhere"
+    );
+}
