@@ -30,14 +30,15 @@ async fn operation_log_records_start_and_stop_on_every_replica() {
     let cluster = Cluster::start(3, 3, &[]).expect("start cluster");
     cluster.wait_master(SETTLE).await;
     let client = cluster.client(1);
-    // One after the other, each once its start is in the log. FIXME: created together, the
-    // master sometimes granted `worker` to a second node while the first node's start was
-    // not yet reported, and both ran it for about 80 ms (the audit below finds that).
+    // Created together: the master must not start either twice while the first start is
+    // still in flight (the audit below would find that).
     for name in ["worker", "other"] {
         client
             .create_resource(&sleeper(name))
             .await
             .expect("create");
+    }
+    for name in ["worker", "other"] {
         wait_until(&format!("{name} started in the log"), SETTLE, || async {
             let log = client.operations(Some(name), false).await.ok()?;
             log.operations
