@@ -64,9 +64,20 @@ pub(crate) fn announce_gap(sequence: u32) -> Duration {
         .min(ANNOUNCE_GAP_MAX)
 }
 
-/// Sends `count` announcements of `ip` on `nic` with growing gaps.
-pub(crate) async fn announce_burst(nic: &str, ip: IpAddr, count: u32) -> Result<(), AnnounceError> {
-    if count == 0 {
+/// Sends announcements number `sequences` of `ip` on `nic`, each after its gap (the first
+/// of a burst at once), as long as `still_held` says this node holds the address: a burst
+/// must not outlive a release, nor the watchdog's removal while the agent was hung.
+pub(crate) async fn announce_burst<F, H>(
+    nic: &str,
+    ip: IpAddr,
+    sequences: std::ops::Range<u32>,
+    still_held: H,
+) -> Result<(), AnnounceError>
+where
+    H: Fn() -> F,
+    F: std::future::Future<Output = bool>,
+{
+    if sequences.is_empty() {
         return Ok(());
     }
     let Some(link) = ethernet_link_addr(nic)? else {
@@ -80,8 +91,11 @@ pub(crate) async fn announce_burst(nic: &str, ip: IpAddr, count: u32) -> Result<
     let mac = link.addr().ok_or_else(|| AnnounceError::NoInterface {
         nic: nic.to_owned(),
     })?;
-    for sequence in 0..count.min(ANNOUNCE_COUNT_MAX) {
+    for sequence in sequences.start..sequences.end.min(ANNOUNCE_COUNT_MAX) {
         tokio::time::sleep(announce_gap(sequence)).await;
+        if !still_held().await {
+            return Ok(());
+        }
         let sent = match ip {
             IpAddr::V4(ip) => send_garp(&link, &garp_frame(mac, ip)),
             IpAddr::V6(ip) => send_unsolicited_na(&link, ip, &neighbour_advertisement(mac, ip)),

@@ -193,8 +193,14 @@ impl NetlinkVip {
             ));
         }
         // Announce even if the address was there already: a start after a partial
-        // failure must still tell the neighbours where the address lives.
-        if let Err(error) = announce_burst(&link.name, claim.ip, self.config.arp_count).await {
+        // failure must still tell the neighbours where the address lives. The first
+        // announcement goes out before the start returns; the rest of the burst follows in
+        // the background, so that what starts after the VIP (a group's next member) does
+        // not wait for the gaps between announcements.
+        let count = self.config.arp_count;
+        let (nic, ip) = (link.name.clone(), claim.ip);
+        let held = move || async move { held_anywhere(ip).await };
+        if let Err(error) = announce_burst(&nic, ip, 0..count.min(1), held).await {
             return Ok(Outcome::failed(
                 Severity::Soft,
                 format!(
@@ -202,6 +208,13 @@ impl NetlinkVip {
                     claim.ip, link.name
                 ),
             ));
+        }
+        if count > 1 {
+            tokio::spawn(async move {
+                if let Err(error) = announce_burst(&nic, ip, 1..count, held).await {
+                    tracing::warn!(%ip, %error, "VIP announcement not sent");
+                }
+            });
         }
         Ok(Outcome::Ok)
     }
@@ -316,4 +329,15 @@ impl VipBackend for NetlinkVip {
                 .unwrap_or_else(|error| netlink_failure(claim, &error))
         })
     }
+}
+
+/// Whether any interface of this network namespace still holds `ip` (false when netlink
+/// cannot say: an announcement is then better not sent).
+async fn held_anywhere(ip: IpAddr) -> bool {
+    let Ok(rtnl) = Rtnl::connect() else {
+        return false;
+    };
+    rtnl.addresses()
+        .await
+        .is_ok_and(|addresses| addresses.iter().any(|address| address.ip == ip))
 }

@@ -85,11 +85,14 @@ fn mac_bytes(text: &str) -> Vec<u8> {
 
 /// Starts the VIP in the host namespace while capturing in the peer namespace; returns
 /// the outcome and the frames' delays since the start was called.
+/// Start the VIP while capturing `count` announcements: the outcome, how long the start
+/// took, and each frame with its delay after the start was called. The agent's runtime
+/// lives on for the rest of the burst, which goes on in the background, as in an agent.
 fn start_while_capturing(
     link: &Link,
     vip_request: &OperationRequest,
     count: usize,
-) -> (Outcome, Vec<(Duration, Vec<u8>)>) {
+) -> (Outcome, Duration, Vec<(Duration, Vec<u8>)>) {
     let vip: Ipv4Addr = VIP.parse().expect("ipv4");
     let (ready_sender, ready) = mpsc::sync_channel(1);
     std::thread::scope(|scope| {
@@ -97,10 +100,15 @@ fn start_while_capturing(
         let capture = scope.spawn(move || capture_garps(link, vip, count, within, ready_sender));
         ready.recv().expect("the capture starts");
         let started = Instant::now();
-        let outcome = link.host.run(|| VipAgent.start(vip_request));
+        let (outcome, took) = link.host.run(|| async {
+            let outcome = VipAgent.start(vip_request).await;
+            let took = started.elapsed();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            (outcome, took)
+        });
         let frames = capture.join().expect("capture thread");
         let frames = frames.into_iter().map(|(at, frame)| (at - started, frame));
-        (outcome, frames.collect())
+        (outcome, took, frames.collect())
     })
 }
 
@@ -118,7 +126,7 @@ fn netlink_vip_is_added_with_its_label_announced_monitored_and_removed() {
         || has_link_local(&link).then_some(()),
     );
     link.seed_stale_peer_neighbour(VIP);
-    let (outcome, frames) = start_while_capturing(&link, &vip_request, 3);
+    let (outcome, took, frames) = start_while_capturing(&link, &vip_request, 3);
     assert_eq!(outcome, Outcome::Ok);
     let lines = vip_lines(&link);
     assert_eq!(lines.len(), 1, "{lines:?}");
@@ -135,6 +143,11 @@ fn netlink_vip_is_added_with_its_label_announced_monitored_and_removed() {
     eprintln!("gratuitous ARPs reached the peer {delays:?} after the start was called");
     let burst = delays[2] - delays[0];
     assert!(burst >= Duration::from_millis(140), "{delays:?}");
+    assert!(
+        took < delays[2],
+        "the start returns after the first announcement, not after the burst: took {took:?}, \
+         frames at {delays:?}"
+    );
     assert!(
         delays[2] < Duration::from_secs(1),
         "a short burst: {delays:?}"
@@ -164,6 +177,33 @@ fn netlink_vip_is_added_with_its_label_announced_monitored_and_removed() {
         has_link_local(&link),
         "the IPv6 link-local address is left alone"
     );
+}
+
+#[test]
+fn announcements_stop_once_the_vip_is_released() {
+    if !netns_tests_enabled("announcements_stop_once_the_vip_is_released") {
+        return;
+    }
+    let link = Link::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let vip_request = vip_request(dir.path(), &[("nic", HOST_NIC), ("arp_count", "5")]);
+    let vip: Ipv4Addr = VIP.parse().expect("ipv4");
+    let (ready_sender, ready) = mpsc::sync_channel(1);
+    let frames = std::thread::scope(|scope| {
+        let within = Duration::from_millis(1500);
+        let link = &link;
+        let capture = scope.spawn(move || capture_garps(link, vip, 5, within, ready_sender));
+        ready.recv().expect("the capture starts");
+        link.host.run(|| async {
+            assert_eq!(VipAgent.start(&vip_request).await, Outcome::Ok);
+            // Released before the second announcement is due (50 ms after the first): a
+            // later one would point the neighbours at a host without the address.
+            assert_eq!(VipAgent.stop(&vip_request).await, Outcome::Ok);
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        });
+        capture.join().expect("capture thread")
+    });
+    assert_eq!(frames.len(), 1, "only the first announcement went out");
 }
 
 #[test]
