@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 
 use crate::activity::Activity;
 use crate::counters::{ServerLease, ServiceCounters};
+use crate::h1::{self, Conn};
 use crate::limits;
 use crate::metered::Metered;
 use crate::pool::{Pool, Tried};
@@ -75,13 +76,10 @@ async fn handle(
     let (mut parts, body) = request.into_parts();
     prepare_headers(&mut parts.headers, &client, false);
     let mut body = RequestBody::new(body).await;
-    let target = match checkout_any(&shared, &pool, peer).await {
+    let lean = matches!(body, RequestBody::Replayable(_));
+    let target = match checkout_any(&shared, &pool, peer, lean).await {
         Ok(target) => target,
         Err(status) => return Ok(error_response(status)),
-    };
-    let Some(upstream_body) = body.take(target.lease.as_ref()) else {
-        shared.counters.errors_total.fetch_add(1, Ordering::Relaxed);
-        return Ok(error_response(StatusCode::SERVICE_UNAVAILABLE));
     };
     if let Some(lease) = &target.lease {
         lease
@@ -95,6 +93,14 @@ async fn handle(
         parts.headers.insert(header::HOST, host);
     }
     parts.uri = origin_form(parts.uri);
+    if let (Link::Raw { .. }, RequestBody::Replayable(bytes)) = (&target.link, &body) {
+        let bytes = bytes.clone();
+        return Ok(forward_raw(&shared, target, &parts, &bytes).await);
+    }
+    let Some(upstream_body) = body.take(target.lease.as_ref()) else {
+        shared.counters.errors_total.fetch_add(1, Ordering::Relaxed);
+        return Ok(error_response(StatusCode::SERVICE_UNAVAILABLE));
+    };
     let request = Request::from_parts(parts, upstream_body);
     Ok(forward(&shared, target, request).await)
 }
@@ -104,7 +110,15 @@ struct Target {
     addr: SocketAddr,
     lease: Option<ServerLease>,
     idle: Arc<IdleConns>,
-    upstream: Upstream,
+    link: Link,
+}
+
+/// The connection a request goes out on.
+enum Link {
+    /// hyper's client, for a streamed request body.
+    Hyper(Upstream),
+    /// The lean exchange, for a body held in memory; `reused` if it served a request before.
+    Raw { conn: Conn, reused: bool },
 }
 
 /// Picks a server and gets a connection to it, trying other servers when a connect fails.
@@ -112,6 +126,7 @@ async fn checkout_any(
     shared: &ServiceShared,
     pool: &Pool,
     peer: SocketAddr,
+    lean: bool,
 ) -> Result<Target, StatusCode> {
     let mut tried = Tried::default();
     for _ in 0..limits::CONNECT_ATTEMPTS_MAX {
@@ -131,13 +146,19 @@ async fn checkout_any(
             }
             Choice::Unavailable => break,
         };
-        match upstream::checkout(&idle, addr).await {
-            Ok(upstream) => {
+        let link = match lean {
+            true => upstream::checkout_raw(&idle, addr)
+                .await
+                .map(|(conn, reused)| Link::Raw { conn, reused }),
+            false => upstream::checkout(&idle, addr).await.map(Link::Hyper),
+        };
+        match link {
+            Ok(link) => {
                 return Ok(Target {
                     addr,
                     lease,
                     idle,
-                    upstream,
+                    link,
                 });
             }
             Err(error) => {
@@ -153,13 +174,99 @@ async fn checkout_any(
     Err(StatusCode::SERVICE_UNAVAILABLE)
 }
 
+struct HyperTarget {
+    addr: SocketAddr,
+    lease: Option<ServerLease>,
+    idle: Arc<IdleConns>,
+    upstream: Upstream,
+}
+
+/// Sends a request whose body is in memory over the lean exchange; when nothing at all came
+/// back on a kept-alive connection and the request is idempotent, it goes once more over a new
+/// connection, as the server may have closed the idle connection just as the request left.
+async fn forward_raw(
+    shared: &ServiceShared,
+    target: Target,
+    parts: &hyper::http::request::Parts,
+    body: &Bytes,
+) -> Response<OutBody> {
+    let Target {
+        addr,
+        lease,
+        idle,
+        link,
+    } = target;
+    let Link::Raw { conn, reused } = link else {
+        return error_response(StatusCode::BAD_GATEWAY);
+    };
+    if let Some(lease) = &lease {
+        lease
+            .counters
+            .bytes_in
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+    }
+    let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+    let mut result = h1::exchange(conn, &parts.method, path, &parts.headers, body).await;
+    if reused
+        && parts.method.is_idempotent()
+        && matches!(result, Err(h1::ExchangeError::NoResponse(_)))
+    {
+        result = match Box::pin(upstream::connect_conn(addr)).await {
+            Ok(conn) => {
+                Box::pin(h1::exchange(
+                    conn,
+                    &parts.method,
+                    path,
+                    &parts.headers,
+                    body,
+                ))
+                .await
+            }
+            Err(error) => Err(h1::ExchangeError::NoResponse(std::io::Error::other(error))),
+        };
+    }
+    match result {
+        Ok(response) => {
+            let mut body = response.body;
+            body.attach(lease, idle, addr);
+            let mut headers = response.headers;
+            remove_hop_headers(&mut headers, false);
+            let mut relayed = Response::new(OutBody::Raw(body));
+            *relayed.status_mut() = response.status;
+            *relayed.version_mut() = response.version;
+            *relayed.headers_mut() = headers;
+            relayed
+        }
+        Err(error) => {
+            count_error(&shared.counters, lease.as_ref());
+            tracing::debug!(service = %shared.name, %addr, %error, "Upstream exchange failed");
+            error_response(StatusCode::BAD_GATEWAY)
+        }
+    }
+}
+
 /// Sends the request; when a kept-alive connection turns out to have been closed before the
 /// request went out, it goes once more over a new connection to the same server.
 async fn forward(
     shared: &ServiceShared,
-    mut target: Target,
+    target: Target,
     request: Request<OutBody>,
 ) -> Response<OutBody> {
+    let Target {
+        addr,
+        lease,
+        idle,
+        link,
+    } = target;
+    let Link::Hyper(upstream) = link else {
+        return error_response(StatusCode::BAD_GATEWAY);
+    };
+    let mut target = HyperTarget {
+        addr,
+        lease,
+        idle,
+        upstream,
+    };
     let sent = match target.upstream.sender.try_send_request(request).await {
         Ok(response) => Ok(response),
         Err(mut error) => match error.take_message() {

@@ -8,6 +8,7 @@ mod activity;
 mod config;
 mod counters;
 mod director;
+mod h1;
 mod health;
 mod http;
 pub mod limits;

@@ -36,6 +36,12 @@ pub const SPLICE_CHUNK_LEN: usize = 256 * 1024;
 pub const RETRY_BODY_LEN_MAX: u64 = 64 * 1024;
 /// Idle upstream HTTP connections kept per real server.
 pub const UPSTREAM_IDLE_PER_SERVER_MAX: usize = 256;
+/// Longest response head (or chunk-size line) read from a real server.
+pub const UPSTREAM_HEAD_LEN_MAX: usize = 64 * 1024;
+/// Most header fields in a response head from a real server.
+pub const UPSTREAM_HEADERS_MAX: usize = 100;
+/// Room made in a connection's read buffer before each read from a real server.
+pub const UPSTREAM_READ_CHUNK: usize = 16 * 1024;
 /// Idle upstream HTTP connections are closed after this long.
 pub const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Time to wait for in-flight connections when the director shuts down.

@@ -15,6 +15,7 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use crate::counters::{ServerCounters, ServerLease};
+use crate::h1::RawBody;
 use crate::http::BoxError;
 use crate::limits;
 use crate::upstream::{IdleConns, Sender};
@@ -71,6 +72,7 @@ pub(crate) enum OutBody {
         counters: Option<Arc<ServerCounters>>,
     },
     Upstream(UpstreamBody),
+    Raw(RawBody),
 }
 
 impl OutBody {
@@ -105,6 +107,7 @@ impl Body for OutBody {
                 Poll::Ready(polled.map(|frame| frame.map_err(BoxError::from)))
             }
             OutBody::Upstream(body) => Pin::new(body).poll_frame(context),
+            OutBody::Raw(body) => Pin::new(body).poll_frame(context),
         }
     }
 
@@ -113,6 +116,7 @@ impl Body for OutBody {
             OutBody::Full(bytes) => bytes.is_none(),
             OutBody::Stream { inner, .. } => inner.is_end_stream(),
             OutBody::Upstream(body) => body.is_end_stream(),
+            OutBody::Raw(body) => body.is_end_stream(),
         }
     }
 
@@ -123,6 +127,7 @@ impl Body for OutBody {
             }
             OutBody::Stream { inner, .. } => inner.size_hint(),
             OutBody::Upstream(body) => body.size_hint(),
+            OutBody::Raw(body) => body.size_hint(),
         }
     }
 }

@@ -15,6 +15,7 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 
+use crate::h1::Conn;
 use crate::limits;
 use crate::proxy_body::OutBody;
 use crate::service;
@@ -22,13 +23,21 @@ use crate::service;
 /// A handle that sends requests over one upstream connection.
 pub(crate) type Sender = SendRequest<OutBody>;
 
-/// Idle connections to one address, newest last.
+/// Idle connections to one address, newest last: hyper's for streamed request bodies, and
+/// the lean exchange's for everything else.
 pub(crate) struct IdleConns {
     idle: Mutex<Vec<Idle>>,
+    raw: Mutex<Vec<IdleRaw>>,
 }
 
 struct Idle {
     sender: Sender,
+    addr: SocketAddr,
+    since: Instant,
+}
+
+struct IdleRaw {
+    conn: Conn,
     addr: SocketAddr,
     since: Instant,
 }
@@ -46,6 +55,36 @@ impl IdleConns {
     pub(crate) fn new() -> IdleConns {
         IdleConns {
             idle: Mutex::new(Vec::new()),
+            raw: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn lock_raw(&self) -> std::sync::MutexGuard<'_, Vec<IdleRaw>> {
+        self.raw.lock().expect("no panic while holding the lock")
+    }
+
+    /// The newest idle lean connection to `addr` that is still usable.
+    fn pop_raw(&self, addr: SocketAddr) -> Option<Conn> {
+        let mut idle = self.lock_raw();
+        let now = Instant::now();
+        while let Some(entry) = idle.pop() {
+            let fresh = now.saturating_duration_since(entry.since) < limits::UPSTREAM_IDLE_TIMEOUT;
+            if fresh && entry.addr == addr && !entry.conn.is_stale() {
+                return Some(entry.conn);
+            }
+        }
+        None
+    }
+
+    /// Keeps a lean connection whose last response has ended, unless the stack is full.
+    pub(crate) fn put_raw(&self, addr: SocketAddr, conn: Conn) {
+        let mut idle = self.lock_raw();
+        if idle.len() < limits::UPSTREAM_IDLE_PER_SERVER_MAX {
+            idle.push(IdleRaw {
+                conn,
+                addr,
+                since: Instant::now(),
+            });
         }
     }
 
@@ -92,11 +131,20 @@ impl IdleConns {
             })
             .count();
         idle.drain(..stale);
+        drop(idle);
+        let mut raw = self.lock_raw();
+        let stale = raw
+            .iter()
+            .take_while(|entry| {
+                now.saturating_duration_since(entry.since) >= limits::UPSTREAM_IDLE_TIMEOUT
+            })
+            .count();
+        raw.drain(..stale);
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().len() + self.lock_raw().len()
     }
 }
 
@@ -134,6 +182,22 @@ pub(crate) async fn checkout(idle: &IdleConns, addr: SocketAddr) -> Result<Upstr
         sender,
         reused: false,
     })
+}
+
+/// An idle lean connection to `addr`, or a new one; `true` with a reused one.
+pub(crate) async fn checkout_raw(
+    idle: &IdleConns,
+    addr: SocketAddr,
+) -> Result<(Conn, bool), ConnectError> {
+    if let Some(conn) = idle.pop_raw(addr) {
+        return Ok((conn, true));
+    }
+    Ok((Box::pin(connect_conn(addr)).await?, false))
+}
+
+/// Opens a new connection for the lean exchange.
+pub(crate) async fn connect_conn(addr: SocketAddr) -> Result<Conn, ConnectError> {
+    Ok(Conn::new(service::connect(addr).await?))
 }
 
 /// Opens a new connection and spawns the task that drives it; the task ends when the server
