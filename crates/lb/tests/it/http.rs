@@ -204,3 +204,39 @@ async fn server_max_conns_counts_requests_in_flight_until_their_body_ends() {
     assert!(server.bytes_out >= 600_000, "{}", server.bytes_out);
     assert_eq!(server.requests_total, 4);
 }
+
+#[tokio::test]
+async fn a_large_request_body_streams_through_to_the_server_and_is_counted() {
+    let backend = Backend::start("a").await;
+    let (director, addr) = start(service(
+        Protocol::Http,
+        Algorithm::RoundRobin,
+        vec![backend.config(1)],
+    ))
+    .await;
+    // Larger than RETRY_BODY_LEN_MAX, so it is streamed instead of buffered.
+    let body = vec![b'x'; 200_000];
+    for _ in 0..2 {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let mut reader = BufReader::new(stream);
+        let head = format!(
+            "POST /name HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let writer = reader.get_mut();
+        writer.write_all(head.as_bytes()).await.expect("head");
+        writer.write_all(&body).await.expect("body");
+        let response = read_head(&mut reader).await.expect("response head");
+        assert!(
+            response.first_line.starts_with("HTTP/1.1 200"),
+            "{}",
+            response.first_line
+        );
+        let mut name = [0; 1];
+        reader.read_exact(&mut name).await.expect("response body");
+        assert_eq!(&name, b"a");
+    }
+    let server = server_snapshot(&director, "a");
+    assert!(server.bytes_in >= 400_000, "{}", server.bytes_in);
+    assert_eq!(server.requests_total, 2);
+}
