@@ -22,6 +22,8 @@ const SERVER_PORT: u16 = 8080;
 pub const SETTLE: Duration = Duration::from_secs(30);
 /// The lb resources, one per director; `director{n}` groups `vip{n}` with `web{n}`.
 pub const SERVICES: [&str; 2] = ["web1", "web2"];
+/// How many requests in a row each VIP must answer for the site to count as converged.
+pub const ANSWERS_CONVERGED: usize = 10;
 /// How many real servers the site has.
 pub const SERVER_COUNT: usize = 3;
 
@@ -335,17 +337,40 @@ impl Site {
         Ok(layout)
     }
 
-    /// Wait for [`Site::convergence`]; panic with what was still missing after [`SETTLE`].
+    /// Wait for [`Site::convergence`] and then for the client: each VIP answers the first
+    /// [`ANSWERS_CONVERGED`] requests sent after it (a client can still send to a VIP's old
+    /// holder for a while). Panic with what was still missing after [`SETTLE`].
     pub fn wait_converged(&self, what: &str) -> Layout {
         let deadline = Instant::now() + SETTLE;
+        let mut converged: Option<(Layout, Instant)> = None;
         loop {
-            match self.convergence() {
-                Ok(layout) => return layout,
-                Err(missing) => assert!(
-                    Instant::now() < deadline,
-                    "timed out waiting for {what}: {missing}"
-                ),
-            }
+            let missing = match &converged {
+                None => match self.convergence() {
+                    Ok(layout) => {
+                        converged = Some((layout, Instant::now()));
+                        continue;
+                    }
+                    Err(missing) => missing,
+                },
+                Some((layout, since)) => {
+                    let vips = self.vips.len();
+                    match self
+                        .client
+                        .all_answered_since(*since, vips, ANSWERS_CONVERGED)
+                    {
+                        Some(true) => return layout.clone(),
+                        Some(false) => {
+                            converged = None;
+                            "a VIP failed a request of the client".to_string()
+                        }
+                        None => "the client's requests are under way".to_string(),
+                    }
+                }
+            };
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {missing}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -103,6 +103,32 @@ impl Client {
         }
     }
 
+    /// Whether each VIP answered its first `count` requests sent after `since`: `None`
+    /// while fewer have finished, `Some(false)` as soon as one of them failed.
+    pub fn all_answered_since(
+        &self,
+        since: Instant,
+        vip_count: usize,
+        count: usize,
+    ) -> Option<bool> {
+        let samples = self.samples.lock().expect("samples lock");
+        let mut verdict = Some(true);
+        for vip in 0..vip_count {
+            let mine: Vec<&Sample> = samples
+                .iter()
+                .filter(|s| s.vip == vip && s.sent > since)
+                .take(count)
+                .collect();
+            if mine.iter().any(|s| s.done.is_some() && s.answer.is_none()) {
+                return Some(false);
+            }
+            if mine.len() < count || mine.iter().any(|s| s.done.is_none()) {
+                verdict = None;
+            }
+        }
+        verdict
+    }
+
     /// Whether each VIP answered a request sent after `since`.
     pub fn answered_since(&self, since: Instant, vip_count: usize) -> bool {
         let samples = self.samples.lock().expect("samples lock");
@@ -359,11 +385,11 @@ pub struct Outage {
     pub failed: usize,
     /// The longest time between two answers (the gap).
     pub gap: Duration,
-    /// Failed requests outside the gap that were in flight at one of the `events` (the
-    /// fault: a request a real server was answering when it died).
+    /// Failed requests sent before the gap that were in flight at the fault (a request a
+    /// real server was answering when it died).
     pub lost_in_flight: usize,
-    /// The other failed requests outside the gap: failed while answers still came before
-    /// it, or sent after answers came again.
+    /// The other failed requests outside the gap: sent before the fault and the gap, or
+    /// after answers came again.
     pub failed_outside_gap: usize,
     /// The first few of those: when each was sent and how long it took to fail.
     pub outside_examples: Vec<(Instant, Duration)>,
@@ -371,13 +397,21 @@ pub struct Outage {
     pub slowest: Duration,
 }
 
+/// How long after the fault answers to requests already under way may still arrive: a gap
+/// that begins within it began with the fault.
+pub const GAP_START_SLACK: Duration = Duration::from_millis(100);
+
 /// How many failed requests outside the gap an [`Outage`] keeps as examples.
 const OUTSIDE_EXAMPLES_MAX: usize = 5;
 
 impl Outage {
-    /// Measure one VIP's finished requests (all sent within the scenario); `events` are the
-    /// instants that may take requests in flight down with them (the fault).
-    pub fn of(samples: &[Sample], vip: usize, events: &[Instant]) -> Option<Outage> {
+    /// Measure one VIP's finished requests (all sent within the scenario) around a fault
+    /// injected at `fault`. A failed request counts in the gap when it was sent during the
+    /// gap, or between the fault and the gap when the gap began within [`GAP_START_SLACK`]
+    /// after the fault (answers already on their way still arrive for a moment). A request
+    /// that merely hung across a gap is not excused by it.
+    /// The gap is measured from `from`, the start of the window, when the site answered.
+    pub fn of(samples: &[Sample], vip: usize, from: Instant, fault: Instant) -> Option<Outage> {
         let mine: Vec<(&Sample, Instant)> = samples
             .iter()
             .filter(|s| s.vip == vip)
@@ -388,6 +422,7 @@ impl Outage {
             .filter(|(s, _)| s.answer.is_some())
             .map(|(_, done)| *done)
             .collect();
+        answered.push(from);
         answered.sort();
         let (start, end) = answered
             .windows(2)
@@ -395,13 +430,15 @@ impl Outage {
             .max_by_key(|(start, end)| end.duration_since(*start))?;
         let failed: Vec<&(&Sample, Instant)> =
             mine.iter().filter(|(s, _)| s.answer.is_none()).collect();
+        let began_at_fault = start >= fault && start.duration_since(fault) <= GAP_START_SLACK;
+        let excused_from = if began_at_fault { fault } else { start };
         let outside: Vec<_> = failed
             .iter()
-            .filter(|(s, done)| *done < start || s.sent > end)
+            .filter(|(s, _)| s.sent < excused_from || s.sent > end)
             .collect();
         let (lost, others): (Vec<&&(&Sample, Instant)>, Vec<_>) = outside
             .into_iter()
-            .partition(|(s, done)| events.iter().any(|at| s.sent <= *at && at <= done));
+            .partition(|(s, done)| s.sent <= fault && fault <= *done);
         let outside_examples = others
             .iter()
             .take(OUTSIDE_EXAMPLES_MAX)

@@ -79,7 +79,7 @@ fn scenario(site: &mut Site, role: Role, fault: Fault) -> Row {
     let samples = site.client.sent_between(start, end);
     let outages = (0..site.vips.len())
         .map(|vip| {
-            Outage::of(&samples, vip, &[fault_at]).expect("answers before and after the fault")
+            Outage::of(&samples, vip, start, fault_at).expect("answers before and after the fault")
         })
         .collect();
     let row = Row {
