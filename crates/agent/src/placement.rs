@@ -42,6 +42,16 @@ pub fn scheduler_input(
     }
 }
 
+/// Whether `node` reported `resource` stopped under the grant it still holds.
+fn stopped_under_grant(resources: &ResourceDb, node: NodeId, resource: &ResourceId) -> bool {
+    let stopped = resources
+        .status
+        .get(resource)
+        .and_then(|m| m.get(&node))
+        .is_some_and(|s| s.state == ResourceState::Stopped);
+    stopped && resources.grant_spent(node, resource)
+}
+
 /// Whether `node` holds a grant of `resource` on which it has not reported yet and is not
 /// seen running: its start may be under way.
 fn in_flight(resources: &ResourceDb, node: NodeId, resource: &ResourceId) -> bool {
@@ -152,6 +162,26 @@ fn changes_for(
         if health.get(node).is_none_or(|h| *h == NodeHealth::Down) {
             for resource in map.keys() {
                 changes.push(AssignmentChange::Lost {
+                    node: *node,
+                    resource: resource.clone(),
+                });
+            }
+        }
+    }
+    // A grant spent by a stop (the node fenced itself when its lease ran out) is withdrawn
+    // unless the plan restarts the resource there, so that no node keeps a grant for what
+    // the plan runs elsewhere.
+    for (node, map) in &resources.assignments {
+        for resource in map.keys() {
+            let restarted_here = plan
+                .actions
+                .iter()
+                .any(|a| a.kind == ActionKind::Start && a.node == *node && &a.resource == resource);
+            if health.get(node).is_some_and(|h| *h != NodeHealth::Down)
+                && stopped_under_grant(resources, *node, resource)
+                && !restarted_here
+            {
+                changes.push(AssignmentChange::Unassign {
                     node: *node,
                     resource: resource.clone(),
                 });

@@ -14,9 +14,10 @@
 //! | Stopped          | yes, token not spent          | start                          |
 //!
 //! "Wanted" means assigned, and for a unique resource also a lease that is valid for more
-//! than the fence margin. A token is *spent* once the instance failed under it: the
+//! than the fence margin. A token is *spent* once the instance failed under it, or was
+//! stopped while still assigned under it (self-fencing when the lease ran out): the
 //! executor never restarts by itself, the master decides with a new token (this keeps the
-//! fail counts in one place, the cmdb).
+//! fail counts in one place, the cmdb, and the master's view of who may run what exact).
 
 use crate::limits::{FENCE_STOP_TIMEOUT_MIN, REASON_BYTES_MAX, STOP_RETRY_INITIAL, STOP_RETRY_MAX};
 use crate::types::{
@@ -361,6 +362,17 @@ impl Instance {
             Outcome::Ok | Outcome::NotRunning => {
                 self.state = InstanceState::Stopped;
                 self.stop_retry = None;
+                // Stopped by this node itself (its lease was ending) while the grant still
+                // stands: the master, seeing the stop under that grant, may start the
+                // resource elsewhere, so the grant is spent and only a new one restarts it.
+                let same_grant = self
+                    .assigned
+                    .as_ref()
+                    .is_some_and(|a| a.fencing_token == in_flight.fencing_token);
+                if same_grant {
+                    let token = in_flight.fencing_token;
+                    self.spent = Some(self.spent.map_or(token, |spent| spent.max(token)));
+                }
             }
             Outcome::Failed { .. } | Outcome::Timeout => {
                 self.state = InstanceState::Failed {

@@ -210,7 +210,9 @@ fn unique_resource_waits_for_a_lease_longer_than_the_fence_margin() {
 }
 
 #[test]
-fn unique_resource_is_stopped_before_the_lease_ends_and_restarted_on_renewal() {
+/// The stop under a standing grant spends it: the master, seeing it, may already have
+/// granted the resource elsewhere, so a renewed lease alone must not restart it here.
+fn unique_resource_is_stopped_before_the_lease_ends_and_restarts_only_under_a_new_grant() {
     check(
         vec![
             (0, Event::Lease { valid_until: 1_000 }),
@@ -220,6 +222,7 @@ fn unique_resource_is_stopped_before_the_lease_ends_and_restarted_on_renewal() {
             (850, Event::Tick),
             (860, done("vip", Stop, 1, Outcome::Ok, 850)),
             (900, Event::Lease { valid_until: 2_000 }),
+            (950, assign(&[vip(2)])),
         ],
         expect![[r#"
             @0 lease until 1000
@@ -233,7 +236,8 @@ fn unique_resource_is_stopped_before_the_lease_ends_and_restarted_on_renewal() {
             @860 done vip stop#1 (started 850): ok
               report vip stop#1 850..860: ok -> stopped
             @900 lease until 2000
-              run vip start#1 timeout=20s interval=0ns at=900
+            @950 assignments [vip#2]
+              run vip start#2 timeout=20s interval=0ns at=950
         "#]],
     );
 }

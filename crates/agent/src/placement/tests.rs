@@ -210,3 +210,37 @@ fn a_start_in_flight_finishes_and_stops_before_the_resource_starts_elsewhere() {
         "before it starts elsewhere"
     );
 }
+
+#[test]
+fn a_grant_spent_by_self_fencing_is_withdrawn_when_the_resource_runs_elsewhere() {
+    let mut db = ResourceDb::default();
+    db.resources
+        .insert(ResourceId("vip".into()), resource("vip"));
+    db.change_assignments(vec![AssignmentChange::Assign {
+        node: NodeId(1),
+        resource: ResourceId("vip".into()),
+    }]);
+    // Node 1's lease ran out: it stopped vip by itself and reported that under its grant.
+    report(&mut db, "vip", NodeId(1), ResourceState::Stopped);
+    let standby = model::NodeConfig {
+        id: NodeId(1),
+        standby: true,
+        maintenance: false,
+        capacity: BTreeMap::new(),
+    };
+    db.node_config.insert(NodeId(1), standby);
+    let vip = ResourceId("vip".into());
+    assert_eq!(
+        round(&db, &healthy(&[1, 2]), 0).changes,
+        vec![
+            AssignmentChange::Unassign {
+                node: NodeId(1),
+                resource: vip.clone(),
+            },
+            AssignmentChange::Assign {
+                node: NodeId(2),
+                resource: vip,
+            },
+        ]
+    );
+}
