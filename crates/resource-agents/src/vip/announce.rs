@@ -19,7 +19,7 @@ use std::time::Duration;
 pub(crate) const ANNOUNCE_COUNT_MAX: u32 = 20;
 
 /// The gap after the first announcement; each later gap doubles, up to
-/// [`ANNOUNCE_GAP_MAX`]. The default count of 3 goes out at 0, 50 and 150 ms.
+/// [`ANNOUNCE_GAP_MAX`]. The default count of 6 goes out at 0, 50, 150, 350, 750 and 1550 ms.
 pub(crate) const ANNOUNCE_GAP_FIRST: Duration = Duration::from_millis(50);
 
 /// The longest gap between two announcements.

@@ -89,7 +89,7 @@ fn schema() -> ParamSchema {
             ParamKind::Integer,
             "netlink: gratuitous ARPs or neighbour advertisements sent after adding the address",
         )
-        .with_default("3"),
+        .with_default("6"),
         ParamSpec::new(
             "claim_dir",
             ParamKind::Path,

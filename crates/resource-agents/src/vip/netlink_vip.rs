@@ -21,6 +21,11 @@ use std::net::IpAddr;
 #[cfg(test)]
 mod tests;
 
+/// Announcements after a takeover: at 0, 50, 150, 350, 750 and 1550 ms, so the last ones
+/// come after Linux's one-second ARP lock time, within which a neighbour ignores a second
+/// update (a VIP that moved twice within a second would otherwise stay on the first mover).
+const ARP_COUNT_DEFAULT: u32 = 6;
+
 /// The longest interface name or address label Linux accepts (IFNAMSIZ minus the NUL).
 pub(crate) const LABEL_LEN_MAX: usize = 15;
 
@@ -70,7 +75,7 @@ impl NetlinkVipConfig {
             label(nic, iflabel)?;
         }
         let arp_count = match text("arp_count") {
-            None => 3,
+            None => ARP_COUNT_DEFAULT,
             Some(count) => count
                 .parse::<u32>()
                 .ok()

@@ -25,7 +25,7 @@ fn config(address: &str, params: &[(&str, &str)]) -> Result<NetlinkVipConfig, St
 fn prefix_defaults_to_a_host_route_per_family() {
     assert_eq!(config("198.18.0.10", &[]).expect("valid").prefix_len, 32);
     assert_eq!(config("2001:db8::10", &[]).expect("valid").prefix_len, 128);
-    assert_eq!(config("198.18.0.10", &[]).expect("valid").arp_count, 3);
+    assert_eq!(config("198.18.0.10", &[]).expect("valid").arp_count, 6);
 }
 
 #[test]
