@@ -10,7 +10,7 @@
 
 use std::cmp::Reverse;
 
-use model::{NodeHealth, OrderKind, SCORE_INFINITY, score_add};
+use model::{NodeHealth, OrderKind, ResourceState, SCORE_INFINITY, score_add};
 
 use crate::index::{Index, NodeIdx, ResIdx, UnitIdx, UnitKind};
 use crate::limits::PLACEMENT_PASS_MAX;
@@ -427,7 +427,15 @@ impl Placement {
                 score.colocation = score_add(score.colocation, colocation_score);
             }
         }
-        if instance.is_some_and(|instance| instance.state.is_active()) {
+        // An instance in unknown state (found after an agent restart, not yet probed) is
+        // treated as possibly running, but for a clone it earns no stickiness: otherwise it
+        // could displace a running instance elsewhere, which would be stopped for an
+        // instance that may well be dead, and started again once the probe says so.
+        let sticky = instance.is_some_and(|instance| match instance.state {
+            ResourceState::Unknown => resource.resource.clone.is_none(),
+            state => state.is_active(),
+        });
+        if sticky {
             score.stickiness = score_add(score.stickiness, resource.resource.options.stickiness);
         }
         Ok(())
