@@ -210,6 +210,11 @@ impl MasterLoop {
         }
         let voters: BTreeSet<NodeId> = membership.voter_ids().map(NodeId).collect();
         let learners: BTreeSet<NodeId> = membership.learner_ids().map(NodeId).collect();
+        if !voters.contains(&NodeId(self.config.node_id)) {
+            // A deposed master that has not noticed yet: a partition healed and it received
+            // the new master's voter set, which left it out. Only a voter plans.
+            return;
+        }
         let mut health = detector.health_map();
         for (node, state) in health.iter_mut() {
             if *state == NodeHealth::Online && !heard.contains(&node.0) {

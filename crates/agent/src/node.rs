@@ -87,7 +87,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         contact: contact.clone(),
         view,
     };
-    tasks.spawn(master.run(shutdown.clone()));
+    spawn_critical(&mut tasks, "master loop", master.run(shutdown.clone()));
     let executor = crate::resources::start(
         &mut tasks,
         &config,
@@ -105,7 +105,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         contact,
         shutdown.clone(),
     );
-    tasks.spawn(heartbeats);
+    spawn_critical(&mut tasks, "heartbeats", heartbeats);
     info!(node = config.node_id, peer = %config.peer_addr, api = %config.api_addr, "Agent started");
 
     bootstrap(&config, &raft, &shared, &tls).await;
@@ -117,6 +117,25 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     }
     while tasks.join_next().await.is_some() {}
     Ok(())
+}
+
+/// Runs a task the agent cannot do its job without. If it panics, the whole agent stops
+/// (fail-stop): a node whose master loop died would keep its Raft leadership and leases
+/// but schedule nothing; stopped, it is a crashed node the survivors take over from, and
+/// the lease watchdogs fence what it ran.
+fn spawn_critical<F>(tasks: &mut JoinSet<()>, name: &'static str, task: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let handle = tokio::spawn(task);
+    tasks.spawn(async move {
+        if let Err(error) = handle.await
+            && error.is_panic()
+        {
+            tracing::error!(task = name, "A critical task panicked; the agent stops");
+            std::process::exit(70);
+        }
+    });
 }
 
 async fn bind(addr: &str, field: &str) -> anyhow::Result<TcpListener> {
