@@ -130,6 +130,9 @@ fn cloned_web() -> bool {
 /// One fault: the gap in ms, the most simultaneous VIP holders among hosts the client can
 /// reach, and among all hosts (the faulty one included, still holding it or not).
 fn run_once(bed: &mut TestBed, vip: &str, fault: &str) -> anyhow::Result<Outcome> {
+    if std::env::var("HOLDER").is_ok_and(|holder| holder == "master") {
+        put_vip_on_master(bed, vip)?;
+    }
     let holder = wait_for(
         "one VIP holder",
         Duration::from_secs(30),
@@ -290,6 +293,39 @@ struct Outcome {
     holder_was_master: bool,
 }
 
+/// `HOLDER=master`: move the VIP (or its group) to the master first, for 20 s, so that
+/// the fault hits the master and the new master must first be elected.
+fn put_vip_on_master(bed: &TestBed, vip: &str) -> anyhow::Result<()> {
+    let master = wait_for("a master", Duration::from_secs(30), || master(bed, 1))?;
+    if holders(bed, vip) == [master] {
+        return Ok(());
+    }
+    let to = format!("node{master}");
+    let moved = if cloned_web() {
+        ["resource", "move", "vip", "--to", &to, "--for", "20s"]
+    } else {
+        ["group", "move", "site", "--to", &to, "--for", "20s"]
+    };
+    cli_ok(bed, &moved)?;
+    wait_for("the VIP on the master", Duration::from_secs(30), || {
+        (holders(bed, vip) == [master]).then_some(())
+    })?;
+    // Let the web server come up behind it.
+    std::thread::sleep(Duration::from_millis(1500));
+    Ok(())
+}
+
+/// `KEEP_LOGS=DIR`: copy every agent's log there, for a post-mortem.
+fn keep_logs(bed: &TestBed) {
+    let Some(to) = std::env::var_os("KEEP_LOGS") else {
+        return;
+    };
+    for (index, host) in bed.hosts.iter().enumerate() {
+        let log = host.config.with_file_name("agent.log");
+        let _ = std::fs::copy(log, Path::new(&to).join(format!("agent{}.log", index + 1)));
+    }
+}
+
 /// The master as `id`'s agent sees it.
 fn master(bed: &TestBed, id: u64) -> Option<u64> {
     let output = bed.cli(id, &["status", "--json"]);
@@ -324,7 +360,7 @@ pub fn run(runs: usize) -> anyhow::Result<()> {
         let (mut split, mut overlap) = (0, 0);
         let mut role_gaps: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
         for _ in 0..runs {
-            let outcome = run_once(&mut bed, &vip, fault)?;
+            let outcome = run_once(&mut bed, &vip, fault).inspect_err(|_| keep_logs(&bed))?;
             gaps.push(outcome.gap_ms);
             role_gaps[usize::from(outcome.holder_was_master)].push(outcome.gap_ms);
             split += usize::from(outcome.most > 1);
@@ -342,13 +378,7 @@ pub fn run(runs: usize) -> anyhow::Result<()> {
             Summary::of(gaps).row()
         );
     }
-    if let Some(to) = std::env::var_os("KEEP_LOGS") {
-        // For a post-mortem: every agent's log, with its timestamps.
-        for (index, host) in bed.hosts.iter().enumerate() {
-            let log = host.config.with_file_name("agent.log");
-            let _ = std::fs::copy(log, Path::new(&to).join(format!("agent{}.log", index + 1)));
-        }
-    }
+    keep_logs(&bed);
     println!("\nThe same runs by the faulty host's role:\n");
     println!("| fault | holder was | runs | gap median ms | gap p99 ms | min ms | max ms |");
     println!("|---|---|---|---|---|---|---|");
