@@ -437,16 +437,7 @@ impl RawBody {
                     }
                     return Ok(None);
                 };
-                let line = &buffer[..end];
-                let digits = line
-                    .iter()
-                    .position(|byte| *byte == b';' || *byte == b' ' || *byte == b'\t')
-                    .unwrap_or(line.len());
-                let size = std::str::from_utf8(&line[..digits])
-                    .ok()
-                    .and_then(|hex| u64::from_str_radix(hex, 16).ok())
-                    .filter(|_| digits > 0)
-                    .ok_or_else(invalid)?;
+                let size = chunk_size(&buffer[..end]).ok_or_else(invalid)?;
                 buffer.advance(end + 2);
                 self.framing = Framing::Chunked(match size {
                     0 => Chunk::Trailers,
@@ -496,6 +487,18 @@ impl RawBody {
             }
         }
     }
+}
+
+/// The size on a chunk-size line, ignoring chunk extensions.
+fn chunk_size(line: &[u8]) -> Option<u64> {
+    let digits = line
+        .iter()
+        .position(|byte| *byte == b';' || *byte == b' ' || *byte == b'\t')
+        .unwrap_or(line.len());
+    if digits == 0 {
+        return None;
+    }
+    u64::from_str_radix(std::str::from_utf8(&line[..digits]).ok()?, 16).ok()
 }
 
 impl Body for RawBody {
