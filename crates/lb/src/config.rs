@@ -43,7 +43,8 @@ pub struct ServiceConfig {
     /// Most concurrent client connections for the whole service; more are refused.
     #[serde(default)]
     pub max_conns: Option<u32>,
-    /// A proxied connection with no traffic either way for this long is closed.
+    /// A proxied connection with no traffic either way for this long is closed (checked in
+    /// quarters, so it closes within a quarter more).
     #[serde(default = "idle_timeout_default", with = "humantime_serde")]
     pub idle_timeout: Duration,
 }
