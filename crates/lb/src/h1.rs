@@ -94,6 +94,12 @@ pub(crate) async fn exchange(
             continue;
         }
         let framing = framing(method, status, &headers)?;
+        // With a transfer coding the length comes from the coding, and a Content-Length
+        // beside it must not reach the client (RFC 9112 section 6.3).
+        let mut headers = headers;
+        if headers.contains_key(header::TRANSFER_ENCODING) {
+            headers.remove(header::CONTENT_LENGTH);
+        }
         let keep_alive = keeps_alive(version, &headers) && framing != Framing::Close;
         let body = RawBody {
             conn: Some(conn),

@@ -102,7 +102,8 @@ async fn content_length_body_is_relayed_and_the_connection_kept() {
 
 #[tokio::test]
 async fn chunked_body_is_decoded_and_its_trailers_dropped() {
-    let answer: &'static [u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+    let answer: &'static [u8] =
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n\
         5;ext=1\r\nhello\r\n1\r\n \r\n6\r\nworld!\r\n0\r\nTrailer-A: x\r\n\r\n";
     let (addr, _server) = scripted(vec![answer], false).await;
     let idle = Arc::new(IdleConns::new());
@@ -115,6 +116,10 @@ async fn chunked_body_is_decoded_and_its_trailers_dropped() {
     )
     .await
     .expect("exchange");
+    assert!(
+        !response.headers.contains_key("content-length"),
+        "a length beside a transfer coding is dropped"
+    );
     let mut body = response.body;
     body.attach(None, Arc::clone(&idle), addr);
     let collected = body.collect().await.expect("body");
