@@ -1,11 +1,12 @@
 //! Keep-alive HTTP/1.1 connections to real servers, without a general-purpose client.
 //!
-//! Each real server keeps a small stack of idle `SendRequest` handles. A request checks one
-//! out (the most recently used, whose socket is warmest) or opens a new connection, and the
-//! response body checks it back in when its last byte has been relayed. One task per upstream
-//! connection drives hyper's client dispatcher; nothing else runs per request, unlike
-//! hyper-util's pooled client, which spawned a task per request to wait for the connection to
-//! become idle again.
+//! Each real server keeps two small stacks of idle connections: lean ones (`h1::Conn`), used
+//! by every request whose body is in memory, and hyper `SendRequest` handles, used by requests
+//! whose body streams. A request checks one out (the most recently used, whose socket is
+//! warmest) or opens a new connection, and the response body checks it back in when its last
+//! byte has been relayed. A hyper connection is driven by one task of its own; nothing else
+//! runs per request, unlike hyper-util's pooled client, which spawned a task per request to
+//! wait for the connection to become idle again.
 
 use std::io;
 use std::net::SocketAddr;
