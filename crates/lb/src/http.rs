@@ -281,7 +281,8 @@ async fn forward(
                     }
                     Err(error) => {
                         count_error(&shared.counters, target.lease.as_ref());
-                        tracing::debug!(service = %shared.name, addr = %target.addr, %error, "Upstream reconnect failed");
+                        let (service, addr) = (&shared.name, target.addr);
+                        tracing::debug!(%service, %addr, %error, "Upstream reconnect failed");
                         return error_response(StatusCode::BAD_GATEWAY);
                     }
                 }
@@ -303,7 +304,8 @@ async fn forward(
         }
         Err(error) => {
             count_error(&shared.counters, target.lease.as_ref());
-            tracing::debug!(service = %shared.name, addr = %target.addr, %error, "Upstream request failed");
+            let (service, addr) = (&shared.name, target.addr);
+            tracing::debug!(%service, %addr, %error, "Upstream request failed");
             error_response(StatusCode::BAD_GATEWAY)
         }
     }

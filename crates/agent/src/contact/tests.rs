@@ -1,3 +1,5 @@
+//! The leader-contact bound on old leases and the scheduling health built on it.
+
 use std::collections::BTreeMap;
 
 use super::*;
