@@ -87,7 +87,7 @@ async fn pump_copy(
         if buffer.is_empty() {
             buffer = vec![0; limits::COPY_BUFFER_LEN];
         }
-        let read = match from.try_read(&mut buffer) {
+        let read = match read_draining(from, &mut buffer) {
             Ok(0) => break,
             Ok(read) => read,
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
@@ -100,12 +100,33 @@ async fn pump_copy(
     half_close(to)
 }
 
+/// One read. A read shorter than the buffer found the socket's queue empty, so the socket's
+/// readiness is cleared there and then: the next `readable()` waits for new data instead of
+/// costing a read(2) that only says EAGAIN (one system call fewer per message each way).
+/// The reactor's edge-triggered events set readiness again for anything arriving later.
+fn read_draining(from: &TcpStream, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    let outcome = from.try_io(Interest::READABLE, || {
+        let read = nix::unistd::read(from, buffer).map_err(io::Error::from)?;
+        got = read;
+        if read > 0 && read < buffer.len() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(read)
+    });
+    match outcome {
+        Err(error) if error.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
+        other => other,
+    }
+}
+
+/// Writes everything, trying at once (a socket with room in its send buffer is the common
+/// case) and waiting for writability only when the buffer is full.
 async fn write_all(to: &TcpStream, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
-        to.writable().await?;
         match to.try_write(data) {
             Ok(written) => data = &data[written..],
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => to.writable().await?,
             Err(error) => return Err(error),
         }
     }
