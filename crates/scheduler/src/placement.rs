@@ -427,12 +427,14 @@ impl Placement {
                 score.colocation = score_add(score.colocation, colocation_score);
             }
         }
-        // An instance in unknown state (found after an agent restart, not yet probed) is
-        // treated as possibly running, but for a clone it earns no stickiness: otherwise it
-        // could displace a running instance elsewhere, which would be stopped for an
-        // instance that may well be dead, and started again once the probe says so.
+        // An instance that is failed or in unknown state (found after an agent restart, not
+        // yet probed) is treated as possibly running, but for a clone it earns no
+        // stickiness: otherwise it could displace a running instance elsewhere, which would
+        // be stopped (failing what it was serving) for an instance that is dead or may be.
         let sticky = instance.is_some_and(|instance| match instance.state {
-            ResourceState::Unknown => resource.resource.clone.is_none(),
+            ResourceState::Unknown | ResourceState::Failed => {
+                resource.resource.clone.is_none() && instance.state.is_active()
+            }
             state => state.is_active(),
         });
         if sticky {
