@@ -388,8 +388,12 @@ pub struct Outage {
     /// Failed requests sent before the gap that were in flight at the fault (a request a
     /// real server was answering when it died).
     pub lost_in_flight: usize,
+    /// Failed requests sent after the fault but before the directors' health checks can
+    /// have noticed a lost real server ([`DETECTION`]): a director still sends requests to
+    /// that server for up to its fall bound, as HAProxy and LVS do, and those may fail.
+    pub failed_before_detection: usize,
     /// The other failed requests outside the gap: sent before the fault and the gap, or
-    /// after answers came again.
+    /// after answers came again (and after [`DETECTION`]).
     pub failed_outside_gap: usize,
     /// The first few of those: when each was sent and how long it took to fail.
     pub outside_examples: Vec<(Instant, Duration)>,
@@ -400,6 +404,10 @@ pub struct Outage {
 /// How long after the fault answers to requests already under way may still arrive: a gap
 /// that begins within it began with the fault.
 pub const GAP_START_SLACK: Duration = Duration::from_millis(100);
+
+/// The longest a director may keep sending requests to a lost real server: the site's
+/// health checks (every 300 ms, 200 ms timeout, down after two misses) plus slack.
+pub const DETECTION: Duration = Duration::from_millis(1000);
 
 /// How many failed requests outside the gap an [`Outage`] keeps as examples.
 const OUTSIDE_EXAMPLES_MAX: usize = 5;
@@ -439,6 +447,9 @@ impl Outage {
         let (lost, others): (Vec<&&(&Sample, Instant)>, Vec<_>) = outside
             .into_iter()
             .partition(|(s, done)| s.sent <= fault && fault <= *done);
+        let (detecting, others): (Vec<&&(&Sample, Instant)>, Vec<_>) = others
+            .into_iter()
+            .partition(|(s, _)| s.sent >= fault && s.sent <= fault + DETECTION);
         let outside_examples = others
             .iter()
             .take(OUTSIDE_EXAMPLES_MAX)
@@ -455,6 +466,7 @@ impl Outage {
             failed: failed.len(),
             gap: end.duration_since(start),
             lost_in_flight: lost.len(),
+            failed_before_detection: detecting.len(),
             failed_outside_gap: others.len(),
             outside_examples,
             slowest,

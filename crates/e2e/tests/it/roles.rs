@@ -102,12 +102,13 @@ fn render(row: &Row) -> String {
         .iter()
         .map(|o| {
             format!(
-                "{} ms ({} of {} failed: {} in flight at the fault, {} others outside \
-                 the gap; slowest answer {} ms)",
+                "{} ms ({} of {} failed: {} in flight at the fault, {} sent before the \
+                 directors could notice, {} others outside the gap; slowest answer {} ms)",
                 o.gap.as_millis(),
                 o.failed,
                 o.sent,
                 o.lost_in_flight,
+                o.failed_before_detection,
                 o.failed_outside_gap,
                 o.slowest.as_millis()
             )
@@ -146,8 +147,10 @@ fn judge(site: &Site, rows: &[Row]) {
             continue;
         }
         for (vip, outage) in row.outages.iter().enumerate() {
-            // A request fails only while its VIP does not answer at all, or because the
-            // host answering it died under it; never while the site is up.
+            // A request fails only while its VIP does not answer at all, because the host
+            // answering it died under it, or because a director sent it to a lost real
+            // server before its health checks could notice (within their fall bound, as
+            // issue 4 allows); never while the site is up.
             let examples: Vec<String> = outage
                 .outside_examples
                 .iter()
