@@ -47,6 +47,15 @@ pub async fn run(dir: Option<PathBuf>, base_ip: Ipv4Addr) -> anyhow::Result<()> 
         children.push(child);
     }
     let ready = wait_for_master(&output.cli_config, &output.api_addrs[0]).await;
+    let exited = exited_agents(&mut children, &output.configs);
+    if !exited.is_empty() {
+        stop_all(&mut children, &dir).await;
+        anyhow::bail!(
+            "the demo cluster did not start:\n  {}\nif another encluster or demo holds these \
+             addresses, stop it, or start the demo on others with --base-ip (e.g. 127.0.0.21)",
+            exited.join("\n  ")
+        );
+    }
     let samples = match client_for(&output.cli_config, &output.api_addrs[0]) {
         Ok(client) if ready => crate::samples::install(&client, &dir).await,
         Ok(_) => Err(anyhow::anyhow!("no master yet")),
@@ -62,6 +71,24 @@ pub async fn run(dir: Option<PathBuf>, base_ip: Ipv4Addr) -> anyhow::Result<()> 
     stop_all(&mut children, &dir).await;
     println!("stopped; files kept in {}", dir.display());
     Ok(())
+}
+
+/// The agents that have already exited, each with the last line of its log.
+fn exited_agents(children: &mut [Child], configs: &[PathBuf]) -> Vec<String> {
+    let mut exited = Vec::new();
+    for (index, (child, config)) in children.iter_mut().zip(configs).enumerate() {
+        if let Ok(Some(status)) = child.try_wait() {
+            let log =
+                std::fs::read_to_string(config.with_file_name("agent.log")).unwrap_or_default();
+            let last = log
+                .lines()
+                .rev()
+                .find(|line| !line.trim().is_empty())
+                .unwrap_or("");
+            exited.push(format!("node{} exited ({status}): {last}", index + 1));
+        }
+    }
+    exited
 }
 
 fn client_for(cli_config: &std::path::Path, api_addr: &str) -> anyhow::Result<api::Client> {
