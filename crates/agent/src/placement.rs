@@ -42,14 +42,16 @@ pub fn scheduler_input(
     }
 }
 
+/// The observed state of `resource` on `node`, if any report was recorded.
+fn state_on(resources: &ResourceDb, node: NodeId, resource: &ResourceId) -> Option<ResourceState> {
+    let status = resources.status.get(resource)?.get(&node)?;
+    Some(status.state)
+}
+
 /// Whether `node` reported `resource` stopped under the grant it still holds.
 fn stopped_under_grant(resources: &ResourceDb, node: NodeId, resource: &ResourceId) -> bool {
-    let stopped = resources
-        .status
-        .get(resource)
-        .and_then(|m| m.get(&node))
-        .is_some_and(|s| s.state == ResourceState::Stopped);
-    stopped && resources.grant_spent(node, resource)
+    state_on(resources, node, resource) == Some(ResourceState::Stopped)
+        && resources.grant_spent(node, resource)
 }
 
 /// Whether `node` holds a grant of `resource` on which it has not reported yet and is not
@@ -66,12 +68,7 @@ fn in_flight(resources: &ResourceDb, node: NodeId, resource: &ResourceId) -> boo
         .reported_tokens
         .get(resource)
         .and_then(|m| m.get(&node));
-    let state = resources
-        .status
-        .get(resource)
-        .and_then(|m| m.get(&node))
-        .map(|s| s.state);
-    reported != Some(token) && state != Some(ResourceState::Running)
+    reported != Some(token) && state_on(resources, node, resource) != Some(ResourceState::Running)
 }
 
 /// The observed state, with every instance granted but not reported on under its grant

@@ -283,6 +283,19 @@ impl TestBed {
             .output()
             .expect("run the CLI in a host namespace")
     }
+
+    /// Create (through host 1) a netlink VIP resource `name` for `ip` on every host's eth0,
+    /// in the bed's /24, monitored every second.
+    pub fn create_netlink_vip(&self, name: &str, ip: &str) -> std::process::Output {
+        let ip = format!("ip={ip}");
+        #[rustfmt::skip]
+        let args = [
+            "resource", "create", name, "--type", "vip",
+            "--param", &ip, "--param", "mode=netlink", "--param", "nic=eth0",
+            "--param", "cidr_netmask=24", "--monitor-interval", "1s",
+        ];
+        self.cli(1, &args)
+    }
 }
 
 impl Drop for TestBed {

@@ -187,14 +187,12 @@ impl Site {
             let n = index + 1;
             let listen = format!("listen={vip}:{PORT}");
             let servers = format!("servers=site=@site:{SERVER_PORT}");
-            let ip = format!("ip={vip}");
-            #[rustfmt::skip]
-            let vip_args = [
-                "resource", "create", &format!("vip{n}"), "--type", "vip",
-                "--param", &ip, "--param", "mode=netlink", "--param", "nic=eth0",
-                "--param", "cidr_netmask=24", "--monitor-interval", "1s",
-            ];
-            self.cli(&vip_args)?;
+            let created = self.bed.create_netlink_vip(&format!("vip{n}"), vip);
+            anyhow::ensure!(
+                created.status.success(),
+                "{}",
+                String::from_utf8_lossy(&created.stderr)
+            );
             // Health checks every 300 ms, down after two misses: a dead real server
             // leaves the set in well under a second.
             #[rustfmt::skip]

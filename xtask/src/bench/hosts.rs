@@ -29,7 +29,11 @@ fn epoch() -> f64 {
 }
 
 fn cli_ok(bed: &TestBed, args: &[&str]) -> anyhow::Result<()> {
-    let output = bed.cli(1, args);
+    succeeded(bed.cli(1, args))
+}
+
+/// A CLI run's failure as an error with what it printed.
+fn succeeded(output: std::process::Output) -> anyhow::Result<()> {
     anyhow::ensure!(
         output.status.success(),
         "{}",
@@ -68,26 +72,7 @@ fn setup() -> anyhow::Result<(TestBed, String)> {
         bed.cli(1, &["status"]).status.success().then_some(())
     })?;
     let vip = format!("198.18.{}.100", bed.subnet);
-    cli_ok(
-        &bed,
-        &[
-            "resource",
-            "create",
-            "vip",
-            "--type",
-            "vip",
-            "--param",
-            &format!("ip={vip}"),
-            "--param",
-            "mode=netlink",
-            "--param",
-            "nic=eth0",
-            "--param",
-            "cidr_netmask=24",
-            "--monitor-interval",
-            "1s",
-        ],
-    )?;
+    succeeded(bed.create_netlink_vip("vip", &vip))?;
     let serve = "d=/tmp/encbench-$ENCLUSTER_NODE && mkdir -p $d && echo $ENCLUSTER_NODE > \
                  $d/index.html && exec python3 -m http.server 8080 --bind 0.0.0.0 --directory $d";
     cli_ok(

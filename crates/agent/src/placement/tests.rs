@@ -56,6 +56,16 @@ fn running(db: &mut ResourceDb, name: &str, node: u64) {
         .insert(NodeId(node), status);
 }
 
+fn standby(db: &mut ResourceDb, node: NodeId) {
+    let config = model::NodeConfig {
+        id: node,
+        standby: true,
+        maintenance: false,
+        capacity: BTreeMap::new(),
+    };
+    db.node_config.insert(node, config);
+}
+
 #[test]
 fn group_members_are_granted_one_after_another() {
     let mut db = with_group();
@@ -92,15 +102,7 @@ fn a_move_withdraws_the_old_grant_before_granting_the_new_one() {
     running(&mut db, "vip", 1);
     let mut health = healthy(&[1, 2]);
     health.insert(NodeId(1), NodeHealth::Online);
-    db.node_config.insert(
-        NodeId(1),
-        model::NodeConfig {
-            id: NodeId(1),
-            standby: true,
-            maintenance: false,
-            capacity: BTreeMap::new(),
-        },
-    );
+    standby(&mut db, NodeId(1));
     let changes = round(&db, &health, 0).changes;
     assert_eq!(
         changes,
@@ -174,13 +176,7 @@ fn a_start_in_flight_finishes_and_stops_before_the_resource_starts_elsewhere() {
     db.change_assignments(first);
     // Before any report, the granted node goes into standby: the plan now wants web on the
     // other node, but the start may already be under way here.
-    let standby = model::NodeConfig {
-        id: node,
-        standby: true,
-        maintenance: false,
-        capacity: BTreeMap::new(),
-    };
-    db.node_config.insert(node, standby);
+    standby(&mut db, node);
     assert_eq!(
         round(&db, &nodes, 0).changes,
         vec![],
@@ -222,13 +218,7 @@ fn a_grant_spent_by_self_fencing_is_withdrawn_when_the_resource_runs_elsewhere()
     }]);
     // Node 1's lease ran out: it stopped vip by itself and reported that under its grant.
     report(&mut db, "vip", NodeId(1), ResourceState::Stopped);
-    let standby = model::NodeConfig {
-        id: NodeId(1),
-        standby: true,
-        maintenance: false,
-        capacity: BTreeMap::new(),
-    };
-    db.node_config.insert(NodeId(1), standby);
+    standby(&mut db, NodeId(1));
     let vip = ResourceId("vip".into());
     assert_eq!(
         round(&db, &healthy(&[1, 2]), 0).changes,

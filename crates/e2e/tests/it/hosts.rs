@@ -48,26 +48,7 @@ fn bed_with_site() -> (TestBed, String) {
             String::from_utf8_lossy(&output.stderr)
         );
     };
-    ok(bed.cli(
-        1,
-        &[
-            "resource",
-            "create",
-            "vip",
-            "--type",
-            "vip",
-            "--param",
-            &format!("ip={vip}"),
-            "--param",
-            "mode=netlink",
-            "--param",
-            "nic=eth0",
-            "--param",
-            "cidr_netmask=24",
-            "--monitor-interval",
-            "1s",
-        ],
-    ));
+    ok(bed.create_netlink_vip("vip", &vip));
     ok(bed.cli(
         1,
         &[

@@ -55,6 +55,18 @@ fn request_headers() -> HeaderMap {
     headers
 }
 
+/// A GET of `/` without a body, on a new connection to `addr`.
+async fn get(addr: SocketAddr) -> Result<super::Response, ExchangeError> {
+    exchange(
+        conn(addr).await,
+        &Method::GET,
+        "/",
+        &request_headers(),
+        &Bytes::new(),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn content_length_body_is_relayed_and_the_connection_kept() {
     let answers: Vec<&'static [u8]> = vec![
@@ -107,15 +119,7 @@ async fn chunked_body_is_decoded_and_its_trailers_dropped() {
         5;ext=1\r\nhello\r\n1\r\n \r\n6\r\nworld!\r\n0\r\nTrailer-A: x\r\n\r\n";
     let (addr, _server) = scripted(vec![answer], false).await;
     let idle = Arc::new(IdleConns::new());
-    let response = exchange(
-        conn(addr).await,
-        &Method::GET,
-        "/",
-        &request_headers(),
-        &Bytes::new(),
-    )
-    .await
-    .expect("exchange");
+    let response = get(addr).await.expect("exchange");
     assert!(
         !response.headers.contains_key("content-length"),
         "a length beside a transfer coding is dropped"
@@ -137,15 +141,7 @@ async fn close_delimited_body_runs_to_the_close_and_is_not_kept() {
     let answer: &'static [u8] = b"HTTP/1.0 200 OK\r\nServer: old\r\n\r\nuntil the end";
     let (addr, _server) = scripted(vec![answer], true).await;
     let idle = Arc::new(IdleConns::new());
-    let response = exchange(
-        conn(addr).await,
-        &Method::GET,
-        "/",
-        &request_headers(),
-        &Bytes::new(),
-    )
-    .await
-    .expect("exchange");
+    let response = get(addr).await.expect("exchange");
     assert_eq!(response.version, Version::HTTP_10);
     let mut body = response.body;
     body.attach(None, Arc::clone(&idle), addr);
@@ -186,14 +182,7 @@ async fn interim_responses_are_skipped_and_head_has_no_body() {
 #[tokio::test]
 async fn a_connection_closed_before_any_answer_is_reported_as_no_response() {
     let (addr, _server) = scripted(Vec::new(), true).await;
-    let result = exchange(
-        conn(addr).await,
-        &Method::GET,
-        "/",
-        &request_headers(),
-        &Bytes::new(),
-    )
-    .await;
+    let result = get(addr).await;
     assert!(matches!(result, Err(ExchangeError::NoResponse(_))));
 }
 
@@ -202,15 +191,7 @@ async fn a_body_cut_short_is_an_error_and_the_connection_is_dropped() {
     let answer: &'static [u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort";
     let (addr, _server) = scripted(vec![answer], true).await;
     let idle = Arc::new(IdleConns::new());
-    let response = exchange(
-        conn(addr).await,
-        &Method::GET,
-        "/",
-        &request_headers(),
-        &Bytes::new(),
-    )
-    .await
-    .expect("head arrives");
+    let response = get(addr).await.expect("head arrives");
     let mut body = response.body;
     body.attach(None, Arc::clone(&idle), addr);
     assert!(body.collect().await.is_err());
