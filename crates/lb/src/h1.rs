@@ -25,6 +25,9 @@ use crate::http::BoxError;
 use crate::limits;
 use crate::upstream::IdleConns;
 
+pub(crate) mod direct;
+pub(crate) mod head;
+
 /// One kept-alive connection to a real server.
 pub(crate) struct Conn {
     stream: TcpStream,

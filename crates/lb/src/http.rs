@@ -1,6 +1,10 @@
 //! HTTP mode: each request picks a real server, goes out over a keep-alive pool with
 //! X-Forwarded-For and X-Forwarded-Proto, is retried elsewhere when the connect fails, and an
 //! Upgrade (WebSocket) is passed through as bytes.
+//!
+//! The common requests are read, parsed and answered by the own loop in `server`; the others
+//! (upgrades, streamed or chunked request bodies, `Expect`) go to hyper's server, which then
+//! keeps the connection.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -24,36 +28,69 @@ use crate::proxy_body::{Checkin, OutBody, RequestBody, UpstreamBody};
 use crate::service::{self, Choice, ServiceShared};
 use crate::upstream::{self, IdleConns, Upstream};
 
+mod rewind;
+mod server;
+
+use rewind::Rewind;
+use server::Served;
+
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
-/// Serves one client connection until it closes or stays idle for the idle timeout.
+/// Serves one client connection until it closes or stays idle for the idle timeout: the own
+/// loop first, then hyper's server if a request needs it.
 pub(crate) async fn serve(shared: Arc<ServiceShared>, stream: TcpStream, peer: SocketAddr) {
     let idle_timeout = shared.pool().config.idle_timeout;
     let activity = Arc::new(Activity::new());
     let metered = Metered::new(stream, Arc::clone(&shared.counters), Arc::clone(&activity));
+    let header_deadline = tokio::time::sleep(limits::HEADER_READ_TIMEOUT);
+    let connection = async {
+        tokio::pin!(header_deadline);
+        match server::run(&shared, peer, metered, header_deadline).await {
+            Served::Closed => {}
+            Served::HandOff { client, replay } => {
+                let client = Rewind::new(replay, client);
+                Box::pin(serve_hyper(Arc::clone(&shared), peer, client)).await;
+            }
+        }
+    };
+    tokio::select! {
+        biased;
+        () = connection => {}
+        () = activity.idle_for(idle_timeout) => {
+            tracing::debug!(service = %shared.name, %peer, "Http connection idle");
+        }
+    }
+}
+
+/// Serves the rest of a connection with hyper's server.
+async fn serve_hyper(
+    shared: Arc<ServiceShared>,
+    peer: SocketAddr,
+    client: Rewind<server::ClientIo>,
+) {
     let handler_shared = Arc::clone(&shared);
     // The client's address goes into every request's X-Forwarded-For: format it once.
-    let client = HeaderValue::from_str(&peer.ip().to_string())
+    let client_ip = HeaderValue::from_str(&peer.ip().to_string())
         .expect("an ip address is a valid header value");
     let handler = hyper::service::service_fn(move |request| {
-        handle(Arc::clone(&handler_shared), peer, client.clone(), request)
+        handle(
+            Arc::clone(&handler_shared),
+            peer,
+            client_ip.clone(),
+            request,
+        )
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits::HEADER_READ_TIMEOUT)
         .keep_alive(true)
-        .serve_connection(TokioIo::new(metered), handler)
+        .serve_connection(TokioIo::new(client), handler)
         .with_upgrades();
-    tokio::select! {
-        served = connection => if let Err(error) = served {
-            tracing::debug!(service = %shared.name, %peer, %error, "Http connection failed");
-        },
-        () = activity.idle_for(idle_timeout) => {
-            tracing::debug!(service = %shared.name, %peer, "Http connection idle");
-        }
+    if let Err(error) = connection.await {
+        tracing::debug!(service = %shared.name, %peer, %error, "Http connection failed");
     }
 }
 

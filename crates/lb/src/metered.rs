@@ -8,23 +8,22 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
 use crate::activity::Activity;
 use crate::counters::ServiceCounters;
 
-pub(crate) struct Metered {
-    stream: TcpStream,
+pub(crate) struct Metered<S> {
+    stream: S,
     counters: Arc<ServiceCounters>,
     activity: Arc<Activity>,
 }
 
-impl Metered {
+impl<S> Metered<S> {
     pub(crate) fn new(
-        stream: TcpStream,
+        stream: S,
         counters: Arc<ServiceCounters>,
         activity: Arc<Activity>,
-    ) -> Metered {
+    ) -> Metered<S> {
         Metered {
             stream,
             counters,
@@ -33,7 +32,7 @@ impl Metered {
     }
 }
 
-impl AsyncRead for Metered {
+impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         context: &mut Context<'_>,
@@ -53,7 +52,7 @@ impl AsyncRead for Metered {
     }
 }
 
-impl AsyncWrite for Metered {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         context: &mut Context<'_>,

@@ -1,0 +1,454 @@
+//! The client side of HTTP mode for the common requests, run in the client connection's task.
+//!
+//! Requests are read into one reusable buffer and parsed in place (`h1::head`); a request with
+//! no body, or a Content-Length body of at most `RETRY_BODY_LEN_MAX`, is encoded straight into
+//! the request for the real server (hop-by-hop fields dropped, X-Forwarded-For appended,
+//! X-Forwarded-Proto set) and its response is written back by `h1::direct`. Nothing is
+//! allocated per request once the buffers have grown, and a small response costs one write.
+//!
+//! Anything unusual (an Upgrade, a transfer coding or a large body in the request, `Expect`,
+//! an absolute or authority request target) is handed over, with the bytes read so far, to
+//! hyper's server, which then serves the connection to its end.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+
+use super::{Link, Target, checkout_any, count_error};
+use crate::h1::direct::{self, ClientSide, Home};
+use crate::h1::head::{self, HeadError, Name, RequestHead, ResponseHead};
+use crate::h1::{Conn, ExchangeError};
+use crate::limits;
+use crate::metered::Metered;
+use crate::service::ServiceShared;
+use crate::upstream;
+
+pub(super) type ClientIo = Metered<TcpStream>;
+
+/// How the own loop left a connection.
+pub(super) enum Served {
+    Closed,
+    /// A request the own loop does not serve: hyper takes the connection over, reading `replay`
+    /// (the unserved bytes already read) first.
+    HandOff {
+        client: ClientIo,
+        replay: Bytes,
+    },
+}
+
+/// What a parsed request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Request {
+    pub(crate) body_len: usize,
+    pub(crate) side: ClientSide,
+    pub(crate) idempotent: bool,
+    pub(crate) has_host: bool,
+    pub(crate) has_content_length: bool,
+    /// The Connection field names other fields, which end here too.
+    pub(crate) names_fields: bool,
+}
+
+/// Why a request is not served by the own loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unserved {
+    /// Valid, but hyper's server handles it.
+    HandOff,
+    /// Answered with this status, then the connection closes.
+    Reject(StatusCode),
+}
+
+/// The buffers one client connection reuses for every request.
+struct Buffers {
+    read: Vec<u8>,
+    request: RequestHead,
+    response: ResponseHead,
+    /// The request as it goes to the real server.
+    upstream: Vec<u8>,
+    /// What goes to the client next.
+    out: Vec<u8>,
+    /// The client's address, as X-Forwarded-For carries it.
+    client_ip: String,
+}
+
+/// Serves requests until the connection closes, fails, or a request is handed over.
+pub(super) async fn run(
+    shared: &Arc<ServiceShared>,
+    peer: SocketAddr,
+    mut client: ClientIo,
+    mut header_deadline: Pin<&mut Sleep>,
+) -> Served {
+    let mut buffers = Buffers {
+        read: Vec::new(),
+        request: RequestHead::default(),
+        response: ResponseHead::default(),
+        upstream: Vec::new(),
+        out: Vec::new(),
+        client_ip: peer.ip().to_string(),
+    };
+    loop {
+        let len = match read_head(&mut client, &mut buffers.read, header_deadline.as_mut()).await {
+            Ok(Some(len)) => len,
+            Ok(None) => return Served::Closed,
+            Err(status) => return reject(client, &mut buffers.out, status).await,
+        };
+        let request = match parse(&buffers.read, len, &mut buffers.request) {
+            Ok(request) => request,
+            Err(Unserved::HandOff) => {
+                let replay = Bytes::copy_from_slice(&buffers.read);
+                return Served::HandOff { client, replay };
+            }
+            Err(Unserved::Reject(status)) => return reject(client, &mut buffers.out, status).await,
+        };
+        let end = len + request.body_len;
+        if read_to(&mut client, &mut buffers.read, end).await.is_err() {
+            return Served::Closed;
+        }
+        if !forward(shared, peer, &mut client, &mut buffers, len, request).await {
+            let _ = client.shutdown().await;
+            return Served::Closed;
+        }
+        buffers.read.drain(..end);
+    }
+}
+
+/// Reads until a request head is complete; `None` when the client closed or stalled.
+async fn read_head(
+    client: &mut ClientIo,
+    read: &mut Vec<u8>,
+    mut deadline: Pin<&mut Sleep>,
+) -> Result<Option<usize>, StatusCode> {
+    let mut searched = 0;
+    let mut armed = false;
+    loop {
+        // Empty lines before a request line are ignored (RFC 9112 section 2.2).
+        let blank = read
+            .iter()
+            .take_while(|byte| **byte == b'\r' || **byte == b'\n')
+            .count();
+        if blank > 0 {
+            read.drain(..blank);
+            searched = 0;
+        }
+        if let Some(len) = head::head_end(read, searched) {
+            if len > limits::REQUEST_HEAD_LEN_MAX {
+                return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+            }
+            return Ok(Some(len));
+        }
+        if read.len() > limits::REQUEST_HEAD_LEN_MAX {
+            return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        }
+        searched = read.len();
+        if !armed {
+            // The timer is only moved when the head is not already here; moving it later is
+            // a store, with no timer-wheel work.
+            deadline
+                .as_mut()
+                .reset(Instant::now() + limits::HEADER_READ_TIMEOUT);
+            armed = true;
+        }
+        read.reserve(limits::REQUEST_READ_CHUNK);
+        let received = tokio::select! {
+            biased;
+            received = client.read_buf(read) => received,
+            () = deadline.as_mut() => return Ok(None),
+        };
+        match received {
+            Ok(0) | Err(_) => return Ok(None),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Reads until `end` bytes are buffered (the head and a body of known length).
+async fn read_to(client: &mut ClientIo, read: &mut Vec<u8>, end: usize) -> std::io::Result<()> {
+    while read.len() < end {
+        read.reserve(end - read.len());
+        if client.read_buf(read).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(())
+}
+
+/// Parses the head at the start of `read` and decides whether the own loop serves it.
+pub(crate) fn parse(read: &[u8], len: usize, head: &mut RequestHead) -> Result<Request, Unserved> {
+    let bad = Unserved::Reject(StatusCode::BAD_REQUEST);
+    match head::parse_request(read, len, limits::REQUEST_HEADERS_MAX, head) {
+        Ok(()) => {}
+        Err(HeadError::TooManyFields(_)) => {
+            return Err(Unserved::Reject(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ));
+        }
+        Err(HeadError::Malformed(_)) => return Err(bad),
+    }
+    let method = head.method.of(read);
+    let target = head.target.of(read);
+    if method == b"CONNECT" || !(target.starts_with(b"/") || target == b"*") {
+        return Err(Unserved::HandOff);
+    }
+    let mut content_length = None;
+    let (mut has_host, mut upgrade) = (false, false);
+    for field in &head.fields {
+        match field.known {
+            Name::TransferEncoding | Name::Expect => return Err(Unserved::HandOff),
+            Name::Upgrade => upgrade = true,
+            Name::Host => has_host = true,
+            Name::ContentLength => {
+                let length = head::content_length(field.value.of(read)).ok_or(bad)?;
+                if content_length.is_some_and(|previous| previous != length) {
+                    return Err(bad);
+                }
+                content_length = Some(length);
+            }
+            _ => {}
+        }
+    }
+    if upgrade && direct::has_token(&head.fields, read, b"upgrade") {
+        return Err(Unserved::HandOff);
+    }
+    let body_len = match content_length {
+        Some(length) if length > limits::RETRY_BODY_LEN_MAX => return Err(Unserved::HandOff),
+        Some(length) => usize::try_from(length).map_err(|_| Unserved::HandOff)?,
+        None => 0,
+    };
+    let keep_alive = match head.http10 {
+        false => !direct::has_token(&head.fields, read, b"close"),
+        true => direct::has_token(&head.fields, read, b"keep-alive"),
+    };
+    Ok(Request {
+        body_len,
+        side: ClientSide {
+            head_request: method == b"HEAD",
+            http10: head.http10,
+            keep_alive,
+        },
+        idempotent: matches!(
+            method,
+            b"GET" | b"HEAD" | b"PUT" | b"DELETE" | b"OPTIONS" | b"TRACE"
+        ),
+        has_host,
+        has_content_length: content_length.is_some(),
+        names_fields: direct::connection_names_fields(&head.fields, read),
+    })
+}
+
+/// Encodes the request for the real server at `addr`.
+pub(crate) fn encode(
+    out: &mut Vec<u8>,
+    read: &[u8],
+    head: &RequestHead,
+    request: &Request,
+    body: &[u8],
+    client_ip: &str,
+    addr: SocketAddr,
+) {
+    out.clear();
+    out.extend_from_slice(head.method.of(read));
+    out.push(b' ');
+    out.extend_from_slice(head.target.of(read));
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for field in &head.fields {
+        let name = field.name.of(read);
+        if field.known.is_hop_by_hop()
+            || matches!(
+                field.known,
+                Name::ContentLength | Name::XForwardedFor | Name::XForwardedProto
+            )
+            || (request.names_fields && direct::has_token(&head.fields, read, name))
+        {
+            continue;
+        }
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(field.value.of(read));
+        out.extend_from_slice(b"\r\n");
+    }
+    // Writing into a vector cannot fail.
+    if !request.has_host {
+        let _ = write!(out, "host: {addr}\r\n");
+    }
+    // The body is all here, so its length is known and replaces whatever the client said.
+    if !body.is_empty() || request.has_content_length {
+        let _ = write!(out, "content-length: {}\r\n", body.len());
+    }
+    out.extend_from_slice(b"x-forwarded-for: ");
+    for field in &head.fields {
+        if field.known == Name::XForwardedFor {
+            out.extend_from_slice(field.value.of(read));
+            out.extend_from_slice(b", ");
+        }
+    }
+    out.extend_from_slice(client_ip.as_bytes());
+    out.extend_from_slice(b"\r\nx-forwarded-proto: http\r\n\r\n");
+    out.extend_from_slice(body);
+}
+
+/// Proxies one request; returns whether the client connection stays open.
+async fn forward(
+    shared: &Arc<ServiceShared>,
+    peer: SocketAddr,
+    client: &mut ClientIo,
+    buffers: &mut Buffers,
+    len: usize,
+    request: Request,
+) -> bool {
+    shared
+        .counters
+        .requests_total
+        .fetch_add(1, Ordering::Relaxed);
+    let pool = shared.pool();
+    let target = match checkout_any(shared, &pool, peer, true).await {
+        Ok(target) => target,
+        Err(status) => return answer_error(client, &mut buffers.out, status, request.side).await,
+    };
+    let Target {
+        addr,
+        lease,
+        idle,
+        link,
+    } = target;
+    let Link::Raw { conn, reused } = link else {
+        return answer_error(
+            client,
+            &mut buffers.out,
+            StatusCode::BAD_GATEWAY,
+            request.side,
+        )
+        .await;
+    };
+    let body = &buffers.read[len..len + request.body_len];
+    if let Some(lease) = &lease {
+        let counters = &lease.counters;
+        counters.requests_total.fetch_add(1, Ordering::Relaxed);
+        counters
+            .bytes_in
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+    }
+    let (read, head) = (&buffers.read, &buffers.request);
+    encode(
+        &mut buffers.upstream,
+        read,
+        head,
+        &request,
+        body,
+        &buffers.client_ip,
+        addr,
+    );
+    let retry = reused && request.idempotent;
+    let head_request = request.side.head_request;
+    let exchanged = exchange(
+        conn,
+        &buffers.upstream,
+        head_request,
+        retry,
+        addr,
+        &mut buffers.response,
+    )
+    .await;
+    let (conn, incoming) = match exchanged {
+        Ok(exchanged) => exchanged,
+        Err(error) => {
+            count_error(&shared.counters, lease.as_ref());
+            tracing::debug!(service = %shared.name, %addr, %error, "Upstream exchange failed");
+            return answer_error(
+                client,
+                &mut buffers.out,
+                StatusCode::BAD_GATEWAY,
+                request.side,
+            )
+            .await;
+        }
+    };
+    let home = Home { idle, addr, lease };
+    let relayed = direct::relay(
+        conn,
+        &buffers.response,
+        incoming,
+        home,
+        request.side,
+        client,
+        &mut buffers.out,
+    )
+    .await;
+    relayed.unwrap_or(false)
+}
+
+/// Sends the request and reads the response head; when nothing at all came back on a
+/// kept-alive connection and `retry` is set, the request goes once more over a new connection,
+/// as the server may have closed the idle connection just as the request left.
+async fn exchange(
+    mut conn: Conn,
+    request: &[u8],
+    head_request: bool,
+    retry: bool,
+    addr: SocketAddr,
+    response: &mut ResponseHead,
+) -> Result<(Conn, direct::Incoming), ExchangeError> {
+    let first = match direct::send(&mut conn, request).await {
+        Ok(()) => direct::read_response(&mut conn, head_request, response).await,
+        Err(error) => Err(error),
+    };
+    match first {
+        Ok(incoming) => return Ok((conn, incoming)),
+        Err(ExchangeError::NoResponse(_)) if retry => {}
+        Err(error) => return Err(error),
+    }
+    drop(conn);
+    let mut conn = Box::pin(upstream::connect_conn(addr))
+        .await
+        .map_err(|error| ExchangeError::NoResponse(std::io::Error::other(error)))?;
+    direct::send(&mut conn, request).await?;
+    let incoming = direct::read_response(&mut conn, head_request, response).await?;
+    Ok((conn, incoming))
+}
+
+/// Answers with an error of the proxy's own; returns whether the connection stays open.
+async fn answer_error(
+    client: &mut ClientIo,
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    side: ClientSide,
+) -> bool {
+    encode_error(out, status, side.keep_alive, side.http10);
+    client.write_all(out).await.is_ok() && side.keep_alive
+}
+
+/// Answers a request that cannot be served with `status` and closes the connection.
+async fn reject(mut client: ClientIo, out: &mut Vec<u8>, status: StatusCode) -> Served {
+    encode_error(out, status, false, false);
+    if client.write_all(out).await.is_ok() {
+        let _ = client.shutdown().await;
+    }
+    Served::Closed
+}
+
+/// An error response of the proxy's own, with the status as its plain-text body.
+pub(crate) fn encode_error(out: &mut Vec<u8>, status: StatusCode, keep_alive: bool, http10: bool) {
+    let reason = status.canonical_reason().unwrap_or("");
+    let body_len = 3 + 1 + reason.len() + 1;
+    out.clear();
+    let _ = write!(
+        out,
+        "HTTP/1.1 {} {reason}\r\ncontent-type: text/plain\r\ncontent-length: {body_len}\r\n",
+        status.as_u16()
+    );
+    match (keep_alive, http10) {
+        (false, _) => out.extend_from_slice(b"connection: close\r\n"),
+        (true, true) => out.extend_from_slice(b"connection: keep-alive\r\n"),
+        (true, false) => {}
+    }
+    let _ = write!(out, "\r\n{} {reason}\n", status.as_u16());
+}
+
+#[cfg(test)]
+mod tests;
