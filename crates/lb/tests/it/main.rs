@@ -5,6 +5,7 @@
 //! deadline; nothing sleeps for a fixed time to let something happen.
 
 mod http;
+mod http_wire;
 mod runtime;
 mod support;
 mod tcp;

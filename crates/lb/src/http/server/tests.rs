@@ -168,3 +168,55 @@ fn error_responses_carry_their_status_as_text_and_say_when_they_close() {
     encode_error(&mut out, StatusCode::SERVICE_UNAVAILABLE, true, true);
     assert!(String::from_utf8_lossy(&out).contains("\r\nconnection: keep-alive\r\n"));
 }
+
+/// A client connection as `run` sees it, and the peer that writes into it.
+async fn client_pair() -> (super::ClientIo, tokio::net::TcpStream) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let peer = tokio::net::TcpStream::connect(listener.local_addr().expect("addr"))
+        .await
+        .expect("connect");
+    let (accepted, _) = listener.accept().await.expect("accept");
+    let counters = std::sync::Arc::new(crate::counters::ServiceCounters::default());
+    let activity = std::sync::Arc::new(crate::activity::Activity::new());
+    (
+        crate::metered::Metered::new(accepted, counters, activity),
+        peer,
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_head_not_complete_within_the_header_read_timeout_ends_the_connection() {
+    use tokio::io::AsyncWriteExt;
+    let (mut client, mut peer) = client_pair().await;
+    peer.write_all(b"GET / HTTP/1.1\r\nHost:")
+        .await
+        .expect("send");
+    let deadline = tokio::time::sleep(std::time::Duration::ZERO);
+    tokio::pin!(deadline);
+    let started = tokio::time::Instant::now();
+    let mut read = Vec::new();
+    let head = super::read_head(&mut client, &mut read, deadline.as_mut()).await;
+    assert_eq!(head, Ok(None));
+    assert!(started.elapsed() >= crate::limits::HEADER_READ_TIMEOUT);
+}
+
+#[tokio::test(start_paused = true)]
+async fn pipelined_heads_are_found_one_after_another_after_blank_lines() {
+    use tokio::io::AsyncWriteExt;
+    let (mut client, mut peer) = client_pair().await;
+    peer.write_all(b"\r\nGET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n")
+        .await
+        .expect("send");
+    let deadline = tokio::time::sleep(std::time::Duration::ZERO);
+    tokio::pin!(deadline);
+    let mut read = Vec::new();
+    let first = super::read_head(&mut client, &mut read, deadline.as_mut()).await;
+    assert_eq!(first, Ok(Some(19)));
+    assert!(read.starts_with(b"GET /a "));
+    read.drain(..19);
+    let second = super::read_head(&mut client, &mut read, deadline.as_mut()).await;
+    assert_eq!(second, Ok(Some(19)));
+    assert!(read.starts_with(b"GET /b "));
+}
