@@ -287,12 +287,38 @@ impl Iterator for Lines<'_> {
 
 /// A token character (RFC 9110 section 5.6.2).
 fn is_tchar(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+    CLASSES[byte as usize] & TCHAR != 0
 }
 
 /// A byte allowed in a field value or reason phrase: visible, space, tab or obs-text.
 fn is_vchar(byte: u8) -> bool {
-    byte == b'\t' || (byte >= 0x20 && byte != 0x7f)
+    CLASSES[byte as usize] & VCHAR != 0
+}
+
+const TCHAR: u8 = 1;
+const VCHAR: u8 = 2;
+
+/// The character classes of every byte, looked up once per byte of a head: the parser's
+/// inner loops are over these tables.
+static CLASSES: [u8; 256] = classes();
+
+const fn classes() -> [u8; 256] {
+    let symbols = b"!#$%&'*+-.^_`|~";
+    let mut classes = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        let mut tchar = b.is_ascii_alphanumeric();
+        let mut at = 0;
+        while at < symbols.len() {
+            tchar |= symbols[at] == b;
+            at += 1;
+        }
+        let vchar = b == b'\t' || (b >= 0x20 && b != 0x7f);
+        classes[byte] = if tchar { TCHAR } else { 0 } | if vchar { VCHAR } else { 0 };
+        byte += 1;
+    }
+    classes
 }
 
 fn is_space(byte: u8) -> bool {
