@@ -220,3 +220,37 @@ async fn pipelined_heads_are_found_one_after_another_after_blank_lines() {
     assert_eq!(second, Ok(Some(19)));
     assert!(read.starts_with(b"GET /b "));
 }
+
+#[test]
+fn no_prefix_or_byte_mutation_of_a_request_makes_the_parser_panic() {
+    let valid = b"POST /a?b=c HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-A\r\n\
+                  Content-Length: 3\r\nX-Forwarded-For: 192.0.2.1\r\nX-A: v\r\n\r\nabc";
+    let specials = [
+        0, b'\r', b'\n', b' ', b'\t', b':', b',', 0x7f, 0x80, 0xff, b'0', b'9',
+    ];
+    let mut head = RequestHead::default();
+    let mut out = Vec::new();
+    let mut check = |buffer: &[u8]| {
+        for from in [0, buffer.len() / 2, buffer.len()] {
+            let Some(len) = head_end(buffer, from) else {
+                continue;
+            };
+            if let Ok(request) = parse(buffer, len, &mut head)
+                && let Some(body) = buffer.get(len..len + request.body_len)
+            {
+                let addr = SocketAddr::from(([127, 0, 0, 1], 1));
+                encode(&mut out, buffer, &head, &request, body, "::1", addr);
+            }
+        }
+    };
+    for end in 0..=valid.len() {
+        check(&valid[..end]);
+    }
+    for at in 0..valid.len() {
+        for special in specials {
+            let mut mutated = valid.to_vec();
+            mutated[at] = special;
+            check(&mutated);
+        }
+    }
+}
