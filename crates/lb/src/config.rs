@@ -14,7 +14,7 @@ use crate::limits;
 /// Every virtual service this director runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LbConfig {
-    /// The services; names and listen addresses are unique.
+    /// The services; names and listen addresses are unique across all of them.
     pub services: Vec<ServiceConfig>,
 }
 
@@ -23,8 +23,11 @@ pub struct LbConfig {
 pub struct ServiceConfig {
     /// Unique name, used in counters and logs.
     pub name: String,
-    /// Address the listener binds; it may be a VIP this node does not hold yet.
-    pub listen: SocketAddr,
+    /// Addresses the service listens on, one listener each; any may be a VIP this node does
+    /// not hold (yet), so that every node can listen on every VIP of the service and the
+    /// node holding a VIP is its director. Written as one address or a list.
+    #[serde(deserialize_with = "one_or_many")]
+    pub listen: Vec<SocketAddr>,
     /// Whether connections are proxied as bytes or as HTTP/1.1 requests.
     pub protocol: Protocol,
     /// The real servers.
@@ -47,6 +50,23 @@ pub struct ServiceConfig {
     /// quarters, so it closes within a quarter more).
     #[serde(default = "idle_timeout_default", with = "humantime_serde")]
     pub idle_timeout: Duration,
+}
+
+/// Reads `listen` given as `"ip:port"` or as `["ip:port", ...]`.
+fn one_or_many<'de, D>(deserializer: D) -> Result<Vec<SocketAddr>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(SocketAddr),
+        Many(Vec<SocketAddr>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(addr) => vec![addr],
+        OneOrMany::Many(addrs) => addrs,
+    })
 }
 
 fn idle_timeout_default() -> Duration {
@@ -197,14 +217,16 @@ impl LbConfig {
                     service: service.name.clone(),
                 });
             }
-            if let Some((_, first)) = listens.iter().find(|(addr, _)| *addr == service.listen) {
-                return Err(ConfigError::DuplicateListen {
-                    first: (*first).to_owned(),
-                    second: service.name.clone(),
-                    listen: service.listen,
-                });
+            for listen in &service.listen {
+                if let Some((_, first)) = listens.iter().find(|(addr, _)| addr == listen) {
+                    return Err(ConfigError::DuplicateListen {
+                        first: (*first).to_owned(),
+                        second: service.name.clone(),
+                        listen: *listen,
+                    });
+                }
+                listens.push((*listen, &service.name));
             }
-            listens.push((service.listen, &service.name));
         }
         Ok(())
     }
@@ -218,6 +240,17 @@ impl ServiceConfig {
             reason,
         };
         check_name(&self.name).map_err(fail)?;
+        if self.listen.is_empty() || self.listen.len() > limits::LISTEN_ADDRS_MAX {
+            return Err(fail(format!(
+                "listen needs 1..={} addresses, got {}",
+                limits::LISTEN_ADDRS_MAX,
+                self.listen.len()
+            )));
+        }
+        let distinct: HashSet<&SocketAddr> = self.listen.iter().collect();
+        if distinct.len() != self.listen.len() {
+            return Err(fail("listen names one address twice".to_owned()));
+        }
         if self.servers.len() > limits::SERVERS_PER_SERVICE_MAX {
             return Err(fail(format!(
                 "too many servers: {} (max {})",

@@ -158,13 +158,13 @@ impl Director {
                 Ok(service) => self.services.push(service),
                 Err(error) => {
                     tracing::error!(
-                        service = %service_config.name, listen = %service_config.listen, %error,
+                        service = %service_config.name, listen = %error.listen, %error.error,
                         "Service could not listen"
                     );
                     failures.push(BindFailure {
                         service: service_config.name.clone(),
-                        listen: service_config.listen,
-                        error,
+                        listen: error.listen,
+                        error: error.error,
                     });
                 }
             }
@@ -186,12 +186,17 @@ impl Director {
         }
     }
 
-    /// The address a service's listener is bound to (useful when it listens on port 0).
+    /// The address a service's first listener is bound to (useful when it listens on port 0).
     pub fn local_addr(&self, service: &str) -> Option<SocketAddr> {
+        self.local_addrs(service)?.first().copied()
+    }
+
+    /// The addresses a service's listeners are bound to, in `listen` order.
+    pub fn local_addrs(&self, service: &str) -> Option<Vec<SocketAddr>> {
         self.services
             .iter()
             .find(|running| running.shared.name == service)
-            .map(|running| running.local_addr)
+            .map(|running| running.local_addrs.clone())
     }
 
     pub fn counters(&self) -> LbCounters {

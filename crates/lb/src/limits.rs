@@ -6,6 +6,8 @@ use std::time::Duration;
 pub const SERVICES_MAX: usize = 1024;
 /// Real servers in one service.
 pub const SERVERS_PER_SERVICE_MAX: usize = 1024;
+/// Most listen addresses (VIPs) of one service: one listener each on every node.
+pub const LISTEN_ADDRS_MAX: usize = 64;
 /// Largest server weight; weights multiply in least-connection comparisons, so they stay small.
 pub const WEIGHT_MAX: u32 = 65_536;
 /// Longest service or server name.

@@ -122,7 +122,7 @@ fn server_snapshot(server: &crate::pool::PoolServer) -> ServerSnapshot {
 pub(crate) struct Service {
     pub(crate) shared: Arc<ServiceShared>,
     pool_tx: Arc<watch::Sender<Arc<Pool>>>,
-    pub(crate) local_addr: SocketAddr,
+    pub(crate) local_addrs: Vec<SocketAddr>,
     stop: CancellationToken,
     control_tasks: Vec<JoinHandle<()>>,
     health_tasks: HashMap<String, HealthHandle>,
@@ -150,15 +150,39 @@ impl RetiredService {
     }
 }
 
+/// A listen address that could not be bound.
+pub(crate) struct ListenError {
+    pub(crate) listen: SocketAddr,
+    pub(crate) error: io::Error,
+}
+
+/// Binds every listen address, or none: a listener already bound is closed when a later one
+/// fails, so that a failed start leaves nothing half-open.
+fn bind_all(listen: &[SocketAddr]) -> Result<Vec<(TcpListener, SocketAddr)>, ListenError> {
+    listen
+        .iter()
+        .map(|&addr| {
+            let listener = bind_listener(addr).map_err(|error| ListenError {
+                listen: addr,
+                error,
+            })?;
+            let local = listener
+                .local_addr()
+                .map_err(|error| ListenError { listen: addr, error })?;
+            Ok((listener, local))
+        })
+        .collect()
+}
+
 impl Service {
-    /// Binds the listener and starts the accept loop, the pool rebuilder and health checks.
+    /// Binds the listeners and starts their accept loops, the pool rebuilder and health checks.
     pub(crate) fn start(
         config: Arc<ServiceConfig>,
         relay: TcpRelay,
         kill: CancellationToken,
-    ) -> io::Result<Service> {
-        let listener = bind_listener(config.listen)?;
-        let local_addr = listener.local_addr()?;
+    ) -> Result<Service, ListenError> {
+        let listeners = bind_all(&config.listen)?;
+        let local_addrs: Vec<SocketAddr> = listeners.iter().map(|(_, local)| *local).collect();
         let server_counters = new_counters(&config, None);
         let pool = Arc::new(Pool::new(Arc::clone(&config), &server_counters));
         let (pool_tx, pool_rx) = watch::channel(pool);
@@ -175,26 +199,30 @@ impl Service {
         let stop = CancellationToken::new();
         let pool_tx = Arc::new(pool_tx);
         let health_changed = Arc::new(Notify::new());
-        let accept = tokio::spawn(accept_loop(
-            listener,
-            Arc::clone(&shared),
-            config.protocol,
-            stop.clone(),
-        ));
-        let rebuild = tokio::spawn(rebuild_loop(
+        let mut control_tasks: Vec<JoinHandle<()>> = listeners
+            .into_iter()
+            .map(|(listener, _)| {
+                tokio::spawn(accept_loop(
+                    listener,
+                    Arc::clone(&shared),
+                    config.protocol,
+                    stop.clone(),
+                ))
+            })
+            .collect();
+        control_tasks.push(tokio::spawn(rebuild_loop(
             Arc::clone(&pool_tx),
             Arc::clone(&health_changed),
             stop.clone(),
-        ));
-        let mut control_tasks = vec![accept, rebuild];
+        )));
         if config.protocol == Protocol::Http {
             control_tasks.push(tokio::spawn(prune_loop(Arc::clone(&shared), stop.clone())));
         }
-        tracing::info!(service = %config.name, listen = %local_addr, "Service started");
+        tracing::info!(service = %config.name, listen = ?local_addrs, "Service started");
         let mut service = Service {
             shared,
             pool_tx,
-            local_addr,
+            local_addrs,
             stop,
             control_tasks,
             health_tasks: HashMap::new(),

@@ -136,3 +136,45 @@ fn bad_names_and_paths_are_rejected() {
         })
     );
 }
+
+#[test]
+fn listen_is_one_address_or_a_list_of_vips() {
+    assert_eq!(
+        parse(VALID).services[0].listen,
+        vec!["10.0.0.10:80".parse().expect("address")]
+    );
+    let many = VALID.replace(
+        r#"listen = "10.0.0.10:80""#,
+        r#"listen = ["10.0.0.10:80", "10.0.0.11:80"]"#,
+    );
+    let config = parse(&many);
+    assert_eq!(config.services[0].listen.len(), 2);
+    assert_eq!(config.validate(), Ok(()));
+}
+
+#[test]
+fn empty_repeated_or_shared_listen_addresses_are_rejected() {
+    check(
+        |config| config.services[0].listen.clear(),
+        "service \"web\": listen needs 1..=64 addresses, got 0",
+    );
+    check(
+        |config| {
+            let first = config.services[0].listen[0];
+            config.services[0].listen.push(first);
+        },
+        "service \"web\": listen names one address twice",
+    );
+    check(
+        |config| {
+            let mut other = config.services[0].clone();
+            other.name = "api".to_owned();
+            other.listen = vec![
+                "10.0.0.99:80".parse().expect("address"),
+                config.services[0].listen[0],
+            ];
+            config.services.push(other);
+        },
+        "services \"web\" and \"api\" both listen on 10.0.0.10:80",
+    );
+}

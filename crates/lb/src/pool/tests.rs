@@ -29,7 +29,7 @@ fn server(name: &str, weight: u32) -> ServerConfig {
 fn service(algorithm: Algorithm, servers: Vec<ServerConfig>) -> ServiceConfig {
     ServiceConfig {
         name: "web".to_owned(),
-        listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
         protocol: Protocol::Tcp,
         servers,
         algorithm,

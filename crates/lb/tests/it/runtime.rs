@@ -211,7 +211,7 @@ async fn listener_binds_a_vip_the_node_does_not_hold_yet() {
     );
     // TEST-NET-1 is never configured here; IP_FREEBIND lets the bind succeed anyway, and no
     // packet is sent to it.
-    config.listen = "192.0.2.77:18443".parse().expect("address");
+    config.listen = vec!["192.0.2.77:18443".parse().expect("address")];
     let mut director = crate::support::director(lb::TcpRelay::Copy);
     director
         .apply(&LbConfig {
@@ -223,5 +223,88 @@ async fn listener_binds_a_vip_the_node_does_not_hold_yet() {
         director.local_addr("web"),
         Some("192.0.2.77:18443".parse().expect("address"))
     );
+    director.shutdown().await;
+}
+
+#[tokio::test]
+async fn one_service_serves_every_listen_address_with_shared_servers_and_counters() {
+    let a = Backend::start("a").await;
+    let b = Backend::start("b").await;
+    let mut config = service(
+        Protocol::Http,
+        Algorithm::RoundRobin,
+        vec![a.config(1), b.config(1)],
+    );
+    // Two loopback addresses stand in for two VIPs of one service.
+    config.listen = vec![
+        "127.0.0.1:0".parse().expect("address"),
+        "127.0.0.2:0".parse().expect("address"),
+    ];
+    let mut director = crate::support::director(lb::TcpRelay::Copy);
+    director
+        .apply(&LbConfig {
+            services: vec![config.clone()],
+        })
+        .await
+        .expect("both addresses bind");
+    let addrs = director.local_addrs("web").expect("service runs");
+    assert_eq!(addrs.len(), 2);
+    assert_eq!(addrs[1].ip().to_string(), "127.0.0.2");
+    let mut answered = Vec::new();
+    for addr in &addrs {
+        for _ in 0..2 {
+            let (status, name) = fetch(*addr, "/name").await.expect("served");
+            assert_eq!(status, 200);
+            answered.push(name);
+        }
+    }
+    answered.sort();
+    // Round robin runs across both listeners: one pool, one rotation.
+    assert_eq!(answered, ["a", "a", "b", "b"]);
+    let snapshot = director.snapshot();
+    assert_eq!(snapshot.services.len(), 1, "one service, not one per address");
+    assert_eq!(snapshot.services[0].requests_total, 4);
+
+    // A server change keeps both listeners.
+    config.servers = vec![a.config(1)];
+    director
+        .apply(&LbConfig {
+            services: vec![config],
+        })
+        .await
+        .expect("applies");
+    assert_eq!(director.local_addrs("web"), Some(addrs.clone()));
+    for addr in &addrs {
+        assert_eq!(fetch(*addr, "/name").await.expect("served").1, "a");
+    }
+    director.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_service_whose_second_address_cannot_bind_leaves_no_listener_open() {
+    let backend = Backend::start("a").await;
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let taken_addr = taken.local_addr().expect("local addr");
+    let free = crate::support::dead_addr().await;
+    let mut config = service(
+        Protocol::Tcp,
+        Algorithm::RoundRobin,
+        vec![backend.config(1)],
+    );
+    config.listen = vec![free, taken_addr];
+    let mut director = crate::support::director(lb::TcpRelay::Copy);
+    let error = director
+        .apply(&LbConfig {
+            services: vec![config],
+        })
+        .await
+        .expect_err("the second address is taken");
+    assert!(error.to_string().contains(&taken_addr.to_string()), "{error}");
+    assert_eq!(director.local_addrs("web"), None);
+    tokio::net::TcpListener::bind(free)
+        .await
+        .expect("the first address was released again");
     director.shutdown().await;
 }

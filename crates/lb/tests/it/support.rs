@@ -265,7 +265,7 @@ pub fn service(
 ) -> ServiceConfig {
     ServiceConfig {
         name: "web".to_owned(),
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
         protocol,
         servers,
         algorithm,
