@@ -34,7 +34,8 @@ pub fn schema() -> ParamSchema {
         ParamSpec::new(
             "listen",
             text.clone(),
-            "address:port the director listens on (the VIP)",
+            "address:port the director listens on (the VIP); several, comma-separated, for a \
+             service with several VIPs (run it as a clone and colocate each VIP with it)",
         )
         .required(),
         ParamSpec::new(
@@ -231,7 +232,9 @@ pub fn resolved_service_config(
     };
     let config = ServiceConfig {
         name: name.to_string(),
-        listen: addr("listen", get("listen"))?,
+        listen: list(get("listen"))
+            .map(|text| addr("listen", text))
+            .collect::<Result<_, _>>()?,
         protocol: if value("protocol") == "http" {
             Protocol::Http
         } else {

@@ -122,6 +122,13 @@ impl Client {
             .await
     }
 
+    /// `GET /v1/lb/{name}/stats?node=N`: the counters of one node running the service (a
+    /// service with several VIPs runs on several nodes, each with counters of its own).
+    pub async fn lb_stats_on(&self, name: &str, node: u64) -> Result<crate::LbStats, ClientError> {
+        self.get(&format!("/v1/lb/{}/stats?node={node}", encode_key(name)))
+            .await
+    }
+
     /// `GET /v1/operations[?resource=NAME]`: the operation log, oldest first, of one
     /// resource or of all; `stale` reads the answering node's own replica.
     pub async fn operations(

@@ -184,14 +184,12 @@ pub fn render_service(view: &api::ResourceView) -> String {
     let weights: BTreeMap<String, String> = pairs(&get("weights")).into_iter().collect();
     let draining = split(&get("draining"));
     let disabled = split(&get("disabled"));
-    let nodes: Vec<String> = view
-        .instances
-        .iter()
-        .filter(|i| i.state == "running")
-        .map(|i| i.node.to_string())
+    let nodes: Vec<String> = running_nodes(view)
+        .into_iter()
+        .map(|node| node.to_string())
         .collect();
     let mut text = format!(
-        "service {}  listen {}  protocol {}  algorithm {}  director node {}\n",
+        "service {}  listen {}  protocol {}  algorithm {}  running on node {}\n",
         view.spec.name,
         get("listen"),
         params.get("protocol").map(String::as_str).unwrap_or("tcp"),
@@ -221,7 +219,49 @@ pub fn render_service(view: &api::ResourceView) -> String {
     text
 }
 
-/// The counters of `lb show`, from the director node.
+/// Who directs each listen address: the nodes where a running resource whose `ip` parameter
+/// is that address (a `vip` or an IPaddr2) holds it; `-` when none does.
+pub fn render_directors(view: &api::ResourceView, all: &[api::ResourceView]) -> String {
+    let listen = view.spec.params.get("listen").cloned().unwrap_or_default();
+    let mut text = String::new();
+    for address in split(&listen) {
+        let ip = address
+            .rsplit_once(':')
+            .map_or(address.as_str(), |(ip, _)| ip)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let holders: Vec<String> = all
+            .iter()
+            .filter(|r| r.spec.params.get("ip").map(String::as_str) == Some(ip))
+            .flat_map(|r| {
+                running_nodes(r)
+                    .into_iter()
+                    .map(move |node| format!("node {node} ({})", r.spec.name))
+            })
+            .collect();
+        let holders = if holders.is_empty() {
+            "-".to_string()
+        } else {
+            holders.join(", ")
+        };
+        text.push_str(&format!("  director of {address}: {holders}\n"));
+    }
+    text
+}
+
+/// The nodes running a service, in order.
+fn running_nodes(view: &api::ResourceView) -> Vec<u64> {
+    let mut nodes: Vec<u64> = view
+        .instances
+        .iter()
+        .filter(|i| i.state == "running")
+        .map(|i| i.node)
+        .collect();
+    nodes.sort_unstable();
+    nodes
+}
+
+/// The counters of `lb show`, from one node running the service.
 pub fn render_stats(stats: &api::LbStats) -> String {
     let mut text = format!(
         "counters from node {}: connections {} total, {} active, {} refused; requests {}; \
@@ -268,15 +308,13 @@ pub(crate) async fn run_lb(session: &Session<'_>, command: LbCommand) -> anyhow:
                 .resources()
                 .await
                 .map_err(|e| explain(e, session.target))?;
-            let services: Vec<_> = all
-                .into_iter()
-                .filter(|r| r.spec.type_name == "lb")
-                .collect();
+            let services: Vec<_> = all.iter().filter(|r| r.spec.type_name == "lb").collect();
             if services.is_empty() {
                 return output.line("no virtual services (create an lb resource)");
             }
             for view in &services {
                 output.text(&render_service(view))?;
+                output.text(&render_directors(view, &all))?;
             }
             Ok(())
         }
@@ -292,9 +330,15 @@ pub(crate) async fn run_lb(session: &Session<'_>, command: LbCommand) -> anyhow:
                 );
             }
             let mut text = render_service(&view);
-            // Counters live on the director node; a stopped service has none to show.
-            if let Ok(stats) = client.lb_stats(&name).await {
-                text.push_str(&render_stats(&stats));
+            if let Ok(all) = client.resources().await {
+                text.push_str(&render_directors(&view, &all));
+            }
+            // Counters live on each node running the service (one director, or one per VIP
+            // for a service with several); a stopped service has none to show.
+            for node in running_nodes(&view) {
+                if let Ok(stats) = client.lb_stats_on(&name, node).await {
+                    text.push_str(&render_stats(&stats));
+                }
             }
             output.text(&text)
         }

@@ -1,5 +1,7 @@
-//! `GET /v1/lb/{name}/stats`: a virtual service's counters. Only the director node has
-//! them, so another node forwards the request to the node running the `lb` resource.
+//! `GET /v1/lb/{name}/stats[?node=N]`: a virtual service's counters. Only a node running the
+//! `lb` resource has them, so another node forwards the request to one that does: node N when
+//! asked (a service with several VIPs runs on several nodes, each with its own counters), or
+//! else any.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -52,14 +54,26 @@ pub(crate) async fn stats(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Some(lb) = &state.lb
+    let query = uri.query().unwrap_or("");
+    let wanted = match query_value(query, "node").map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(node)) => Some(node),
+        Some(Err(_)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "node must be a node id, for example ?node=2".to_string(),
+            );
+        }
+    };
+    if wanted.is_none_or(|node| node == state.node_id)
+        && let Some(lb) = &state.lb
         && let Some(service) = lb.stats(&name).await
     {
         return Json(to_wire(state.node_id, service)).into_response();
     }
     // A forwarded request carries `local`: answer from here or not at all, so two nodes
     // with different views never pass it back and forth.
-    let forwarded = uri.query().is_some_and(|q| q.contains("local=1"));
+    let forwarded = query_value(query, "local") == Some("1");
     let id = ResourceId(name.clone());
     let director = state.shared.read(|db| {
         let node = db
@@ -67,6 +81,7 @@ pub(crate) async fn stats(
             .status
             .get(&id)?
             .iter()
+            .filter(|(node, _)| wanted.is_none_or(|wanted| node.0 == wanted))
             .find(|(_, s)| s.state == ResourceState::Running)
             .map(|(node, _)| *node)?;
         let api_addr = db.nodes.get(&node)?.info.api_addr.clone();
@@ -82,9 +97,25 @@ pub(crate) async fn stats(
             };
             forward(&state, node, &api_addr, &request).await
         }
-        _ => error(
-            StatusCode::NOT_FOUND,
-            format!("no director serves {name:?} now: is it an lb resource, and running?"),
-        ),
+        _ => match wanted {
+            Some(node) => error(
+                StatusCode::NOT_FOUND,
+                format!("node {node} does not serve {name:?} now; `encluster lb show {name}` \
+                         lists the nodes that do"),
+            ),
+            None => error(
+                StatusCode::NOT_FOUND,
+                format!("no director serves {name:?} now: is it an lb resource, and running?"),
+            ),
+        },
     }
+}
+
+/// The value of `key` in a query string such as `node=2&local=1`.
+fn query_value<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
 }

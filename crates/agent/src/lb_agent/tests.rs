@@ -107,3 +107,27 @@ fn resource_servers_expand_to_one_server_per_running_instance() {
             .contains("@resource:port")
     );
 }
+
+#[test]
+fn a_service_lists_several_vips_in_listen() {
+    let p = params(&[
+        ("listen", "198.18.0.101:80, 198.18.0.102:80"),
+        ("servers", "a=127.0.0.1:9001"),
+    ]);
+    let service = service_config("web", &p).expect("valid");
+    let listen: Vec<String> = service.listen.iter().map(ToString::to_string).collect();
+    assert_eq!(listen, ["198.18.0.101:80", "198.18.0.102:80"]);
+
+    let twice = params(&[
+        ("listen", "198.18.0.101:80,198.18.0.101:80"),
+        ("servers", "a=127.0.0.1:9001"),
+    ]);
+    let error = service_config("web", &twice).expect_err("one address twice");
+    assert!(error.contains("listen names one address twice"), "{error}");
+    let bad = params(&[
+        ("listen", "198.18.0.101:80,nowhere"),
+        ("servers", "a=127.0.0.1:9001"),
+    ]);
+    let error = service_config("web", &bad).expect_err("a bad second address");
+    assert!(error.contains("\"nowhere\""), "{error}");
+}

@@ -136,3 +136,42 @@ fn counters_name_every_server_with_its_health_and_drain_state() {
         "{text}"
     );
 }
+
+fn view(name: &str, type_name: &str, params: &[(&str, &str)], running: &[u64]) -> api::ResourceView {
+    let spec = serde_json::json!({
+        "name": name,
+        "type": type_name,
+        "params": params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+    });
+    let instances: Vec<serde_json::Value> = running
+        .iter()
+        .map(|node| serde_json::json!({"node": node, "state": "running", "fail_count": 0}))
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "spec": spec,
+        "group": null,
+        "instances": instances,
+    }))
+    .expect("a resource view")
+}
+
+#[test]
+fn each_vip_of_a_service_names_its_director() {
+    let web = view(
+        "web",
+        "lb",
+        &[("listen", "198.18.0.101:80,198.18.0.102:80,198.18.0.103:80")],
+        &[1, 2, 3],
+    );
+    let all = vec![
+        web.clone(),
+        view("vip1", "vip", &[("ip", "198.18.0.101")], &[2]),
+        view("vip2", "ocf:heartbeat:IPaddr2", &[("ip", "198.18.0.102")], &[3]),
+    ];
+    assert_eq!(
+        super::render_directors(&web, &all),
+        "  director of 198.18.0.101:80: node 2 (vip1)\n\
+         \x20 director of 198.18.0.102:80: node 3 (vip2)\n\
+         \x20 director of 198.18.0.103:80: -\n"
+    );
+}
