@@ -2,7 +2,9 @@
 //!
 //! A node runs an `lb` resource by adding its service to the in-process `lb::Director`;
 //! the node that also holds the service's VIP (put both in a group) is its director.
-//! Several VIP + `lb` groups kept apart by anti-colocation give several active directors.
+//! A service with several VIPs lists them in `listen` and runs as a clone: each node running
+//! it listens on all of them, and each VIP, colocated with the clone and kept apart from the
+//! others, makes its holder a director; so several directors are active at once.
 //! Parameters are plain strings so the CLI, the API and `apply -f` all share one schema.
 
 use std::collections::BTreeMap;

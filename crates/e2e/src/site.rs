@@ -1,6 +1,7 @@
 //! A web site on the multi-host test bed, for scenarios that fail each role in turn: three
-//! real servers (a clone of a small HTTP server answering with its node's name) behind two
-//! directors (a netlink VIP grouped with an `lb` service, the two groups kept apart), the
+//! real servers (a clone of a small HTTP server answering with its node's name) behind one
+//! virtual service with two VIPs (an `lb` clone listening on both, each a netlink VIP
+//! colocated with it and kept apart from the other), so two directors serve it at once; the
 //! master kept free of resources (standby) so that each role can be failed on its own, a
 //! client sending requests to both VIPs every 10 ms, and an audit of who holds each VIP.
 
@@ -20,8 +21,13 @@ pub const PORT: u16 = 80;
 const SERVER_PORT: u16 = 8080;
 /// How long any wait for the cluster may take.
 pub const SETTLE: Duration = Duration::from_secs(30);
-/// The lb resources, one per director; `director{n}` groups `vip{n}` with `web{n}`.
-pub const SERVICES: [&str; 2] = ["web1", "web2"];
+/// The virtual service: an `lb` clone listening on every VIP.
+pub const SERVICE: &str = "web";
+/// The VIP resources, `vip{n}` for the n-th VIP; whoever holds one directs it.
+pub const VIPS: [&str; 2] = ["vip1", "vip2"];
+/// The score keeping the VIPs apart: below the VIP's stickiness (100), so that the VIPs share
+/// the last node rather than one going dark, and a running VIP never moves only to spread.
+const VIPS_APART: &str = "-50";
 /// How many requests in a row each VIP must answer for the site to count as converged.
 pub const ANSWERS_CONVERGED: usize = 10;
 /// How many real servers the site has.
@@ -81,7 +87,7 @@ pub enum Fault {
 pub struct Layout {
     /// The master.
     pub master: u64,
-    /// The director of each service, in [`SERVICES`] order.
+    /// The director of each VIP (its holder), in [`VIPS`] order.
     pub directors: Vec<u64>,
     /// The hosts running a real server.
     pub servers: BTreeSet<u64>,
@@ -127,7 +133,7 @@ pub struct Site {
     pub client: Client,
     /// The audit of VIP holders.
     pub audit: Audit,
-    /// The VIPs, in [`SERVICES`] order.
+    /// The VIPs' addresses, in [`VIPS`] order.
     pub vips: Vec<String>,
     /// The host kept in standby (the master, once [`Site::prepare`] ran).
     standby: Option<u64>,
@@ -147,7 +153,7 @@ impl Site {
         }
         let script = bed.dir.path().join("server.py");
         std::fs::write(&script, SERVER_SCRIPT).context("write the real server")?;
-        let vips: Vec<String> = (1..=SERVICES.len())
+        let vips: Vec<String> = (1..=VIPS.len())
             .map(|n| format!("198.18.{}.{}", bed.subnet, 100 + n))
             .collect();
         let hosts = bed.hosts.iter().map(|h| h.netns.clone()).collect();
@@ -183,45 +189,34 @@ impl Site {
             "--monitor-interval",
             "1s",
         ])?;
-        for (index, vip) in self.vips.iter().enumerate() {
-            let n = index + 1;
-            let listen = format!("listen={vip}:{PORT}");
-            let servers = format!("servers=site=@site:{SERVER_PORT}");
-            let created = self.bed.create_netlink_vip(&format!("vip{n}"), vip);
+        let listen: Vec<String> = self.vips.iter().map(|vip| format!("{vip}:{PORT}")).collect();
+        let listen = format!("listen={}", listen.join(","));
+        let servers = format!("servers=site=@site:{SERVER_PORT}");
+        // Health checks every 300 ms, down after two misses: a dead real server leaves the
+        // set in well under a second. A clone without a maximum: every node that may hold a
+        // VIP listens on both, with warm health state, so a VIP that moves finds its
+        // listener already there.
+        #[rustfmt::skip]
+        let lb_args = [
+            "resource", "create", SERVICE, "--type", "lb", "--clone",
+            "--param", &listen, "--param", &servers, "--param", "protocol=http",
+            "--param", "health=http", "--param", "health_interval=300ms",
+            "--param", "health_timeout=200ms", "--param", "fall=2",
+            "--monitor-interval", "1s",
+        ];
+        self.cli(&lb_args)?;
+        for (vip, address) in VIPS.iter().zip(&self.vips) {
+            let created = self.bed.create_netlink_vip(vip, address);
             anyhow::ensure!(
                 created.status.success(),
                 "{}",
                 String::from_utf8_lossy(&created.stderr)
             );
-            // Health checks every 300 ms, down after two misses: a dead real server
-            // leaves the set in well under a second.
-            #[rustfmt::skip]
-            let lb_args = [
-                "resource", "create", SERVICES[index], "--type", "lb",
-                "--param", &listen, "--param", &servers, "--param", "protocol=http",
-                "--param", "health=http", "--param", "health_interval=300ms",
-                "--param", "health_timeout=200ms", "--param", "fall=2",
-                "--monitor-interval", "1s",
-            ];
-            self.cli(&lb_args)?;
-            let group = format!("director{n}");
-            self.cli(&[
-                "group",
-                "create",
-                &group,
-                &format!("vip{n}"),
-                SERVICES[index],
-            ])?;
+            self.cli(&["constraint", "add", "colocation", vip, SERVICE, "INFINITY"])?;
         }
-        let [first, second] = SERVICES;
-        self.cli(&[
-            "constraint",
-            "add",
-            "colocation",
-            second,
-            first,
-            "-INFINITY",
-        ])?;
+        let [first, second] = VIPS;
+        #[rustfmt::skip]
+        self.cli(&["constraint", "add", "colocation", second, first, VIPS_APART])?;
         Ok(())
     }
 
@@ -260,16 +255,16 @@ impl Site {
                 .map(|i| i.node)
                 .collect()
         };
+        let listening = running(SERVICE);
         let mut directors = Vec::new();
-        for (index, service) in SERVICES.iter().enumerate() {
-            let (vip, lb) = (running(&format!("vip{}", index + 1)), running(service));
-            let ([vip], [lb]) = (&vip[..], &lb[..]) else {
+        for vip in VIPS {
+            let [holder] = running(vip)[..] else {
                 return None;
             };
-            if vip != lb {
+            if !listening.contains(&holder) {
                 return None;
             }
-            directors.push(*lb);
+            directors.push(holder);
         }
         (directors[0] != directors[1]).then_some(())?;
         Some(Layout {
@@ -279,23 +274,28 @@ impl Site {
         })
     }
 
-    /// The healthy real servers of `service`, as its director sees them.
-    pub fn healthy(&self, service: &str) -> Option<Vec<String>> {
-        let text = self.cli(&["lb", "show", service]).ok()?;
-        let counters = text.split_once("counters from node")?.1;
-        let healthy = counters
-            .lines()
-            .skip(1)
-            .filter_map(|line| {
-                let words: Vec<&str> = line.split_whitespace().collect();
-                (words.get(3) == Some(&"healthy")).then(|| words[0].to_string())
-            })
-            .collect();
-        Some(healthy)
+    /// The healthy real servers as each node running the service sees them.
+    pub fn healthy(&self) -> Option<Vec<(u64, Vec<String>)>> {
+        let text = self.cli(&["lb", "show", SERVICE]).ok()?;
+        let mut nodes: Vec<(u64, Vec<String>)> = Vec::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("counters from node ") {
+                let node = rest.split(':').next()?.trim().parse().ok()?;
+                nodes.push((node, Vec::new()));
+                continue;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let Some((_, healthy)) = nodes.last_mut()
+                && words.get(3) == Some(&"healthy")
+            {
+                healthy.push(words[0].to_string());
+            }
+        }
+        Some(nodes)
     }
 
     /// The layout once the site has settled: every node online, each VIP held by exactly
-    /// its director, three real servers on three hosts, all healthy in both services.
+    /// its director, three real servers on three hosts, all healthy in both directors.
     pub fn converged(&self) -> Option<Layout> {
         self.convergence().ok()
     }
@@ -326,10 +326,12 @@ impl Site {
                 ));
             }
         }
-        for service in SERVICES {
-            let healthy = self.healthy(service).ok_or("no lb show")?;
-            if healthy.len() != SERVER_COUNT {
-                return Err(format!("{service} has healthy servers {healthy:?}"));
+        let healthy = self.healthy().ok_or("no lb show")?;
+        for director in &layout.directors {
+            let seen = healthy.iter().find(|(node, _)| node == director);
+            let seen = seen.map(|(_, seen)| seen);
+            if seen.is_none_or(|seen| seen.len() != SERVER_COUNT) {
+                return Err(format!("director {director} sees healthy servers {seen:?}"));
             }
         }
         Ok(layout)
@@ -384,10 +386,21 @@ impl Site {
             self.cli(&["node", "standby", &layout.master.to_string()])?;
             self.standby = Some(layout.master);
         }
-        let layout = wait_for("the site to converge with the master in standby", || {
-            self.converged()
-                .filter(|l| !l.servers.contains(&l.master) && !l.directors.contains(&l.master))
-        });
+        let deadline = Instant::now() + SETTLE;
+        let layout = loop {
+            let missing = match self.convergence() {
+                Ok(l) if !l.servers.contains(&l.master) && !l.directors.contains(&l.master) => {
+                    break l;
+                }
+                Ok(l) => format!("the master still runs something: {l:?}"),
+                Err(missing) => missing,
+            };
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for the site to converge with the master in standby: {missing}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
         let free = (1..=self.bed.hosts.len() as u64).find(|host| {
             *host != layout.master
                 && !layout.servers.contains(host)
@@ -404,7 +417,7 @@ impl Site {
             let moved_at = Instant::now();
             #[rustfmt::skip]
             self.cli(&[
-                "group", "move", "director1", "--to", &free.to_string(),
+                "resource", "move", VIPS[0], "--to", &free.to_string(),
                 "--for", &format!("{}s", lasting.as_secs()),
             ])?;
             std::thread::sleep(

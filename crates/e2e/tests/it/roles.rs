@@ -1,6 +1,6 @@
 //! Every role fails in turn while a client uses the site: a web service of three real
-//! servers behind two directors on a five-host bed, the master in standby so that it runs
-//! nothing. For each role (plain real server, director, master) and each fault (crash,
+//! servers behind one virtual service with two VIPs, so two directors, on a five-host bed,
+//! the master in standby so that it runs nothing. For each role (plain real server, director, master) and each fault (crash,
 //! hang, link cut), the fault hits a host with that role, stays until the cluster has
 //! reacted, and heals. The client sends a request to each VIP every 10 ms throughout; per
 //! VIP the scenario records the gap (the longest time between two answers) and the failed
@@ -211,4 +211,46 @@ fn each_role_fails_in_turn_and_the_site_answers_apart_from_one_gap() {
         println!("{}", render(row));
     }
     judge(&site, &rows);
+    down_to_the_last_node(&site);
+}
+
+/// With every host but one (and the master) in standby, both VIPs share the last node and
+/// both answer: the VIPs are kept apart by a score, not a ban, so none goes dark.
+fn down_to_the_last_node(site: &Site) {
+    let layout = site.wait_converged("the site to converge before shrinking");
+    let last = layout.directors[0];
+    for host in 1..=HOSTS as u64 {
+        if host != last && host != layout.master {
+            site.cli(&["node", "standby", &host.to_string()])
+                .expect("put a host in standby");
+        }
+    }
+    let deadline = Instant::now() + e2e::site::SETTLE;
+    while !site.audit.holders().iter().all(|held| held == &[last]) {
+        if Instant::now() > deadline {
+            let explain: Vec<String> = ["vip1", "vip2", "web"]
+                .iter()
+                .map(|r| site.cli(&["explain", r]).unwrap_or_else(|e| e.to_string()))
+                .collect();
+            panic!(
+                "both VIPs not on the last node {last}: holders {:?}\n{}\nagent logs in {}",
+                site.audit.holders(),
+                explain.join("\n"),
+                site.save_logs().display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let since = Instant::now();
+    wait_for("both VIPs answering from the last node", || {
+        site.client
+            .answered_since(since, site.vips.len())
+            .then_some(())
+    });
+    let held = site.audit.take();
+    assert!(
+        held.single(),
+        "while shrinking to one node, two hosts held a VIP at one instant: {}",
+        held.describe(since)
+    );
 }
