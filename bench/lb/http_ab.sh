@@ -12,6 +12,8 @@
 # figures it records the proxy's own CPU time per request (from /proc/PID/schedstat), which is
 # far less disturbed by other load on the host than requests/s.
 #
+# With CLOSE=1 every request carries "Connection: close", so each one costs a new connection.
+#
 #   LBBENCH_A=/tmp/lbbench-before LBBENCH_B=target-lb/release/examples/lbbench \
 #       ROUNDS=5 DUR=5s bench/lb/http_ab.sh
 set -euo pipefail
@@ -26,6 +28,8 @@ DUR=${DUR:-5s}
 CONNS=${CONNS:-50}
 CASES=${CASES:-"hap_http a_http b_http hap_tcp a_tcp b_tcp"}
 PATH_=${URL_PATH:-/hello.txt}
+WRK_HEADERS=()
+[[ ${CLOSE:-0} == 1 ]] && WRK_HEADERS=(-H "Connection: close")
 BACKEND_PORTS=(18081 18082 18083)
 
 SCRATCH=$(mktemp -d)
@@ -97,9 +101,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
     for ((k = 0; k < n; k++)); do
         c=${cases[$(((k + r - 1) % n))]}
         url="http://127.0.0.1:${PORT[$c]}$PATH_"
-        taskset -c 0 wrk -t1 -c"$CONNS" -d2s "$url" >/dev/null
+        taskset -c 0 wrk -t1 -c"$CONNS" -d2s "${WRK_HEADERS[@]}" "$url" >/dev/null
         cpu0=$(cpu_ns "${PID[$c]}")
-        out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"$DUR" --latency "$url")
+        out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"$DUR" --latency "${WRK_HEADERS[@]}" "$url")
         cpu1=$(cpu_ns "${PID[$c]}")
         rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
         reqs=$(awk '/requests in/{print $1}' <<<"$out")
