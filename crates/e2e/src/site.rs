@@ -189,7 +189,11 @@ impl Site {
             "--monitor-interval",
             "1s",
         ])?;
-        let listen: Vec<String> = self.vips.iter().map(|vip| format!("{vip}:{PORT}")).collect();
+        let listen: Vec<String> = self
+            .vips
+            .iter()
+            .map(|vip| format!("{vip}:{PORT}"))
+            .collect();
         let listen = format!("listen={}", listen.join(","));
         let servers = format!("servers=site=@site:{SERVER_PORT}");
         // Health checks every 300 ms, down after two misses: a dead real server leaves the

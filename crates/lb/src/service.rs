@@ -166,9 +166,10 @@ fn bind_all(listen: &[SocketAddr]) -> Result<Vec<(TcpListener, SocketAddr)>, Lis
                 listen: addr,
                 error,
             })?;
-            let local = listener
-                .local_addr()
-                .map_err(|error| ListenError { listen: addr, error })?;
+            let local = listener.local_addr().map_err(|error| ListenError {
+                listen: addr,
+                error,
+            })?;
             Ok((listener, local))
         })
         .collect()

@@ -100,8 +100,10 @@ pub(crate) async fn stats(
         _ => match wanted {
             Some(node) => error(
                 StatusCode::NOT_FOUND,
-                format!("node {node} does not serve {name:?} now; `encluster lb show {name}` \
-                         lists the nodes that do"),
+                format!(
+                    "node {node} does not serve {name:?} now; `encluster lb show {name}` \
+                         lists the nodes that do"
+                ),
             ),
             None => error(
                 StatusCode::NOT_FOUND,

@@ -137,12 +137,17 @@ fn counters_name_every_server_with_its_health_and_drain_state() {
     );
 }
 
-fn view(name: &str, type_name: &str, params: &[(&str, &str)], running: &[u64]) -> api::ResourceView {
-    let spec = serde_json::json!({
-        "name": name,
-        "type": type_name,
-        "params": params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
-    });
+fn view(
+    name: &str,
+    type_name: &str,
+    params: &[(&str, &str)],
+    running: &[u64],
+) -> api::ResourceView {
+    let params: BTreeMap<String, String> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let spec = serde_json::json!({ "name": name, "type": type_name, "params": params });
     let instances: Vec<serde_json::Value> = running
         .iter()
         .map(|node| serde_json::json!({"node": node, "state": "running", "fail_count": 0}))
@@ -166,7 +171,12 @@ fn each_vip_of_a_service_names_its_director() {
     let all = vec![
         web.clone(),
         view("vip1", "vip", &[("ip", "198.18.0.101")], &[2]),
-        view("vip2", "ocf:heartbeat:IPaddr2", &[("ip", "198.18.0.102")], &[3]),
+        view(
+            "vip2",
+            "ocf:heartbeat:IPaddr2",
+            &[("ip", "198.18.0.102")],
+            &[3],
+        ),
     ];
     assert_eq!(
         super::render_directors(&web, &all),

@@ -1,12 +1,14 @@
 //! Every role fails in turn while a client uses the site: a web service of three real
 //! servers behind one virtual service with two VIPs, so two directors, on a five-host bed,
-//! the master in standby so that it runs nothing. For each role (plain real server, director, master) and each fault (crash,
-//! hang, link cut), the fault hits a host with that role, stays until the cluster has
-//! reacted, and heals. The client sends a request to each VIP every 10 ms throughout; per
-//! VIP the scenario records the gap (the longest time between two answers) and the failed
-//! requests, and asserts that requests failed only within that gap, that no two hosts held
-//! a VIP at one instant, and that the site converged again (one holder per VIP, all three
-//! real servers healthy in both directors). Figures: bench/results/roles-2026-11-21.md.
+//! the master in standby so that it runs nothing. For each role (plain real server,
+//! director, master) and each fault (crash, hang, link cut), the fault hits a host with that
+//! role, stays until the cluster has reacted, and heals. The client sends a request to each
+//! VIP every 10 ms throughout; per VIP the scenario records the gap (the longest time
+//! between two answers) and the failed requests, and asserts that requests failed only
+//! within that gap, that no two hosts held a VIP at one instant, and that the site converged
+//! again (one holder per VIP, all three real servers healthy in both directors). Last, every
+//! host but one goes to standby and both VIPs must answer from that one.
+//! Figures: bench/results/roles-2026-11-21.md.
 //! Runs when RUN_NETNS_TESTS=1 (as root; the test command sets it under CI).
 
 use std::time::{Duration, Instant};

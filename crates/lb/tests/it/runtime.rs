@@ -262,7 +262,11 @@ async fn one_service_serves_every_listen_address_with_shared_servers_and_counter
     // Round robin runs across both listeners: one pool, one rotation.
     assert_eq!(answered, ["a", "a", "b", "b"]);
     let snapshot = director.snapshot();
-    assert_eq!(snapshot.services.len(), 1, "one service, not one per address");
+    assert_eq!(
+        snapshot.services.len(),
+        1,
+        "one service, not one per address"
+    );
     assert_eq!(snapshot.services[0].requests_total, 4);
 
     // A server change keeps both listeners.
@@ -301,7 +305,10 @@ async fn a_service_whose_second_address_cannot_bind_leaves_no_listener_open() {
         })
         .await
         .expect_err("the second address is taken");
-    assert!(error.to_string().contains(&taken_addr.to_string()), "{error}");
+    assert!(
+        error.to_string().contains(&taken_addr.to_string()),
+        "{error}"
+    );
     assert_eq!(director.local_addrs("web"), None);
     tokio::net::TcpListener::bind(free)
         .await
