@@ -97,7 +97,7 @@ pub(super) async fn run(
         let len = match read_head(&mut client, &mut buffers.read, header_deadline.as_mut()).await {
             Ok(Some(len)) => len,
             Ok(None) => return Served::Closed,
-            Err(status) => return reject(client, &mut buffers.out, status).await,
+            Err(status) => return reject(shared, peer, client, &mut buffers.out, status).await,
         };
         let request = match parse(&buffers.read, len, &mut buffers.request) {
             Ok(request) => request,
@@ -105,7 +105,9 @@ pub(super) async fn run(
                 let replay = Bytes::copy_from_slice(&buffers.read);
                 return Served::HandOff { client, replay };
             }
-            Err(Unserved::Reject(status)) => return reject(client, &mut buffers.out, status).await,
+            Err(Unserved::Reject(status)) => {
+                return reject(shared, peer, client, &mut buffers.out, status).await;
+            }
         };
         let end = len + request.body_len;
         if read_to(&mut client, &mut buffers.read, end).await.is_err() {
@@ -306,25 +308,35 @@ async fn forward(
         .counters
         .requests_total
         .fetch_add(1, Ordering::Relaxed);
+    match send_upstream(shared, peer, buffers, len, &request).await {
+        Ok((conn, incoming, home)) => {
+            let response = &buffers.response;
+            let out = &mut buffers.out;
+            let relayed = direct::relay(conn, response, incoming, home, request.side, client, out);
+            relayed.await.unwrap_or(false)
+        }
+        Err(status) => answer_error(client, &mut buffers.out, status, request.side).await,
+    }
+}
+
+/// Picks a server, sends it the request and reads its response head into `buffers.response`;
+/// the error is the status to answer the client with.
+async fn send_upstream(
+    shared: &Arc<ServiceShared>,
+    peer: SocketAddr,
+    buffers: &mut Buffers,
+    len: usize,
+    request: &Request,
+) -> Result<(Conn, direct::Incoming, Home), StatusCode> {
     let pool = shared.pool();
-    let target = match checkout_any(shared, &pool, peer, true).await {
-        Ok(target) => target,
-        Err(status) => return answer_error(client, &mut buffers.out, status, request.side).await,
-    };
     let Target {
         addr,
         lease,
         idle,
         link,
-    } = target;
+    } = checkout_any(shared, &pool, peer, true).await?;
     let Link::Raw { conn, reused } = link else {
-        return answer_error(
-            client,
-            &mut buffers.out,
-            StatusCode::BAD_GATEWAY,
-            request.side,
-        )
-        .await;
+        return Err(StatusCode::BAD_GATEWAY);
     };
     let body = &buffers.read[len..len + request.body_len];
     if let Some(lease) = &lease {
@@ -334,53 +346,27 @@ async fn forward(
             .bytes_in
             .fetch_add(body.len() as u64, Ordering::Relaxed);
     }
-    let (read, head) = (&buffers.read, &buffers.request);
+    let (read, head, client_ip) = (&buffers.read, &buffers.request, &buffers.client_ip);
     encode(
         &mut buffers.upstream,
         read,
         head,
-        &request,
+        request,
         body,
-        &buffers.client_ip,
+        client_ip,
         addr,
     );
     let retry = reused && request.idempotent;
     let head_request = request.side.head_request;
-    let exchanged = exchange(
-        conn,
-        &buffers.upstream,
-        head_request,
-        retry,
-        addr,
-        &mut buffers.response,
-    )
-    .await;
-    let (conn, incoming) = match exchanged {
-        Ok(exchanged) => exchanged,
+    let response = &mut buffers.response;
+    match exchange(conn, &buffers.upstream, head_request, retry, addr, response).await {
+        Ok((conn, incoming)) => Ok((conn, incoming, Home { idle, addr, lease })),
         Err(error) => {
             count_error(&shared.counters, lease.as_ref());
             tracing::debug!(service = %shared.name, %addr, %error, "Upstream exchange failed");
-            return answer_error(
-                client,
-                &mut buffers.out,
-                StatusCode::BAD_GATEWAY,
-                request.side,
-            )
-            .await;
+            Err(StatusCode::BAD_GATEWAY)
         }
-    };
-    let home = Home { idle, addr, lease };
-    let relayed = direct::relay(
-        conn,
-        &buffers.response,
-        incoming,
-        home,
-        request.side,
-        client,
-        &mut buffers.out,
-    )
-    .await;
-    relayed.unwrap_or(false)
+    }
 }
 
 /// Sends the request and reads the response head; when nothing at all came back on a
@@ -419,21 +405,34 @@ async fn answer_error(
     status: StatusCode,
     side: ClientSide,
 ) -> bool {
-    encode_error(out, status, side.keep_alive, side.http10);
+    encode_error(out, status, side);
     client.write_all(out).await.is_ok() && side.keep_alive
 }
 
 /// Answers a request that cannot be served with `status` and closes the connection.
-async fn reject(mut client: ClientIo, out: &mut Vec<u8>, status: StatusCode) -> Served {
-    encode_error(out, status, false, false);
+async fn reject(
+    shared: &ServiceShared,
+    peer: SocketAddr,
+    mut client: ClientIo,
+    out: &mut Vec<u8>,
+    status: StatusCode,
+) -> Served {
+    tracing::debug!(service = %shared.name, %peer, %status, "Http request rejected");
+    let closing = ClientSide {
+        head_request: false,
+        http10: false,
+        keep_alive: false,
+    };
+    encode_error(out, status, closing);
     if client.write_all(out).await.is_ok() {
         let _ = client.shutdown().await;
     }
     Served::Closed
 }
 
-/// An error response of the proxy's own, with the status as its plain-text body.
-pub(crate) fn encode_error(out: &mut Vec<u8>, status: StatusCode, keep_alive: bool, http10: bool) {
+/// An error response of the proxy's own, with the status as its plain-text body (also for a
+/// HEAD request: hyper's server did the same, and the length tells the client what to skip).
+pub(crate) fn encode_error(out: &mut Vec<u8>, status: StatusCode, side: ClientSide) {
     let reason = status.canonical_reason().unwrap_or("");
     let body_len = 3 + 1 + reason.len() + 1;
     out.clear();
@@ -442,7 +441,7 @@ pub(crate) fn encode_error(out: &mut Vec<u8>, status: StatusCode, keep_alive: bo
         "HTTP/1.1 {} {reason}\r\ncontent-type: text/plain\r\ncontent-length: {body_len}\r\n",
         status.as_u16()
     );
-    match (keep_alive, http10) {
+    match (side.keep_alive, side.http10) {
         (false, _) => out.extend_from_slice(b"connection: close\r\n"),
         (true, true) => out.extend_from_slice(b"connection: keep-alive\r\n"),
         (true, false) => {}

@@ -152,20 +152,25 @@ fn the_body_follows_with_its_own_length() {
 
 #[test]
 fn error_responses_carry_their_status_as_text_and_say_when_they_close() {
+    let side = |keep_alive, http10| crate::h1::direct::ClientSide {
+        head_request: false,
+        http10,
+        keep_alive,
+    };
     let mut out = Vec::new();
-    encode_error(&mut out, StatusCode::BAD_GATEWAY, true, false);
+    encode_error(&mut out, StatusCode::BAD_GATEWAY, side(true, false));
     assert_eq!(
         String::from_utf8_lossy(&out),
         "HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: 16\r\n\r\n\
          502 Bad Gateway\n"
     );
-    encode_error(&mut out, StatusCode::BAD_REQUEST, false, false);
+    encode_error(&mut out, StatusCode::BAD_REQUEST, side(false, false));
     assert_eq!(
         String::from_utf8_lossy(&out),
         "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: 16\r\n\
          connection: close\r\n\r\n400 Bad Request\n"
     );
-    encode_error(&mut out, StatusCode::SERVICE_UNAVAILABLE, true, true);
+    encode_error(&mut out, StatusCode::SERVICE_UNAVAILABLE, side(true, true));
     assert!(String::from_utf8_lossy(&out).contains("\r\nconnection: keep-alive\r\n"));
 }
 
