@@ -416,3 +416,34 @@ async fn unreachable_and_broken_servers_give_503_and_502_on_a_connection_kept_op
     }
     assert!(director.snapshot().services[0].errors_total >= 2);
 }
+
+#[tokio::test]
+async fn persistence_and_source_hash_keep_every_request_of_a_client_on_one_server() {
+    let backends = [
+        crate::support::Backend::start("a").await,
+        crate::support::Backend::start("b").await,
+        crate::support::Backend::start("c").await,
+    ];
+    for (algorithm, persistence) in [
+        (Algorithm::SourceHash, None),
+        (Algorithm::RoundRobin, Some(Duration::from_secs(60))),
+    ] {
+        let servers = backends.iter().map(|backend| backend.config(1)).collect();
+        let mut config = service(Protocol::Http, algorithm, servers);
+        config.persistence = persistence;
+        let (director, addr) = start(config).await;
+        let mut kept = crate::support::Client::connect(addr)
+            .await
+            .expect("connect");
+        let (_, first) = kept.get("/name", "").await.expect("request");
+        for _ in 0..10 {
+            let (_, name) = kept.get("/name", "").await.expect("request");
+            assert_eq!(name, first, "{algorithm:?}, one connection");
+            let (_, name) = crate::support::fetch(addr, "/name").await.expect("request");
+            assert_eq!(name.as_bytes(), first, "{algorithm:?}, new connections");
+        }
+        assert_eq!(director.snapshot().services[0].requests_total, 21);
+        drop(kept);
+        director.shutdown().await;
+    }
+}
