@@ -5,6 +5,11 @@
 //! socket. No task, channel or wake-up sits between the client's request and the server's
 //! socket, which is where hyper's client spent a third of the proxy's user time per request.
 //! Streamed request bodies and upgrades still go through hyper's client.
+//!
+//! Two submodules serve the proxy's own client loop (`http::server`): `head` parses request and
+//! response heads in place, and `direct` sends an encoded request and writes the response to
+//! the client without building a message. `exchange` below, with its header map, remains for
+//! requests that came through hyper's server.
 
 use std::io;
 use std::net::SocketAddr;
