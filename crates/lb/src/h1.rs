@@ -30,6 +30,7 @@ use crate::http::BoxError;
 use crate::limits;
 use crate::upstream::IdleConns;
 
+mod date;
 pub(crate) mod direct;
 pub(crate) mod head;
 

@@ -259,6 +259,10 @@ fn encode_head(
         out.extend_from_slice(field.value.of(buffer));
         out.extend_from_slice(b"\r\n");
     }
+    // A proxy adds the Date a response lacks (RFC 9110 section 6.6.1), as hyper's server did.
+    if !head.fields.iter().any(|field| field.known == Name::Date) {
+        super::date::write_field(out);
+    }
     if chunked && !side.http10 && !side.head_request {
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }

@@ -30,6 +30,7 @@ impl Span {
 pub(crate) enum Name {
     Connection,
     ContentLength,
+    Date,
     Expect,
     Host,
     KeepAlive,
@@ -47,7 +48,7 @@ impl Name {
     pub(crate) fn classify(name: &[u8]) -> Name {
         let known: &[(&[u8], Name)] = match name.len() {
             2 => &[(b"te", Name::Te)],
-            4 => &[(b"host", Name::Host)],
+            4 => &[(b"host", Name::Host), (b"date", Name::Date)],
             6 => &[(b"expect", Name::Expect)],
             7 => &[(b"upgrade", Name::Upgrade), (b"trailer", Name::Trailer)],
             10 => &[

@@ -67,7 +67,19 @@ async fn proxied(
     let mut received = Vec::new();
     far.read_to_end(&mut received).await.expect("read");
     let received = String::from_utf8(received).expect("utf-8");
-    Ok((received, keep_alive, idle.len()))
+    Ok((stamped(&received), keep_alive, idle.len()))
+}
+
+/// The response with the value of a Date field the proxy added replaced by `NOW`.
+fn stamped(received: &str) -> String {
+    let Some(start) = received.find("\r\ndate: ") else {
+        return received.to_owned();
+    };
+    let value = start + "\r\ndate: ".len();
+    let end = value + received[value..].find("\r\n").expect("line end");
+    assert_eq!(end - value, "Sun, 06 Nov 1994 08:49:37 GMT".len());
+    assert!(received[value..end].ends_with(" GMT"));
+    format!("{}NOW{}", &received[..value], &received[end..])
 }
 
 #[tokio::test]
@@ -77,7 +89,7 @@ async fn a_response_with_a_length_is_relayed_and_its_connection_kept() {
     let (received, keep_alive, idle) = proxied(answer, false, HTTP11).await.expect("relayed");
     assert_eq!(
         received,
-        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello"
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\ndate: NOW\r\n\r\nhello"
     );
     assert!(keep_alive);
     assert_eq!(idle, 1);
@@ -105,7 +117,10 @@ async fn a_chunked_body_is_chunked_again_for_an_http_1_1_client() {
                    3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n";
     let (received, keep_alive, idle) = proxied(answer, false, HTTP11).await.expect("relayed");
     let (head, body) = received.split_once("\r\n\r\n").expect("head");
-    assert_eq!(head, "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked");
+    assert_eq!(
+        head,
+        "HTTP/1.1 200 OK\r\ndate: NOW\r\ntransfer-encoding: chunked"
+    );
     assert_eq!(body, "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
     assert!(keep_alive);
     assert_eq!(idle, 1);
@@ -119,7 +134,10 @@ async fn a_chunked_body_reaches_an_http_1_0_client_decoded_and_the_connection_cl
         ..HTTP11
     };
     let (received, keep_alive, _) = proxied(answer, false, side).await.expect("relayed");
-    assert_eq!(received, "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nabc");
+    assert_eq!(
+        received,
+        "HTTP/1.1 200 OK\r\ndate: NOW\r\nconnection: close\r\n\r\nabc"
+    );
     assert!(!keep_alive);
 }
 
@@ -129,7 +147,7 @@ async fn a_body_delimited_by_close_is_relayed_and_the_client_closed() {
     let (received, keep_alive, idle) = proxied(answer, true, HTTP11).await.expect("relayed");
     assert_eq!(
         received,
-        "HTTP/1.1 200 OK\r\nX-A: b\r\nconnection: close\r\n\r\nuntil the end"
+        "HTTP/1.1 200 OK\r\nX-A: b\r\ndate: NOW\r\nconnection: close\r\n\r\nuntil the end"
     );
     assert!(!keep_alive);
     assert_eq!(idle, 0);
@@ -141,9 +159,12 @@ async fn head_204_and_304_responses_have_no_body_but_keep_their_length_field() {
         head_request: true,
         ..HTTP11
     };
-    let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n";
+    let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nDate: then\r\n\r\n";
     let (received, keep_alive, idle) = proxied(answer, false, head_side).await.expect("relayed");
-    assert_eq!(received, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n");
+    assert_eq!(
+        received, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nDate: then\r\n\r\n",
+        "a Date the server sent is kept"
+    );
     assert!(keep_alive);
     assert_eq!(idle, 1);
     for answer in [
@@ -161,7 +182,10 @@ async fn head_204_and_304_responses_have_no_body_but_keep_their_length_field() {
 async fn interim_responses_are_skipped_and_a_protocol_switch_is_refused() {
     let answer = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
     let (received, _, _) = proxied(answer, false, HTTP11).await.expect("relayed");
-    assert_eq!(received, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!(
+        received,
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\ndate: NOW\r\n\r\nok"
+    );
     let answer = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n";
     let refused = proxied(answer, false, HTTP11).await;
     assert!(matches!(refused, Err(ExchangeError::Malformed(_))));
@@ -180,7 +204,10 @@ async fn a_response_with_connection_close_is_not_pooled_and_named_fields_are_dro
     let answer = b"HTTP/1.1 200 OK\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\n\
                    Content-Length: 2\r\n\r\nok";
     let (received, keep_alive, idle) = proxied(answer, true, HTTP11).await.expect("relayed");
-    assert_eq!(received, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!(
+        received,
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\ndate: NOW\r\n\r\nok"
+    );
     assert!(
         keep_alive,
         "the client connection does not depend on the server's"
