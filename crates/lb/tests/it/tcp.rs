@@ -313,3 +313,70 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
         director.shutdown().await;
     }
 }
+
+/// A raw TCP server that reads until the client's end of stream, then answers with the byte
+/// count and a checksum of what it got and closes.
+async fn counting_server() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                if stream.read_to_end(&mut got).await.is_ok() {
+                    let sum: u64 = got.iter().map(|b| u64::from(*b)).sum();
+                    let answer = format!("{} {sum}", got.len());
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                }
+            });
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test]
+async fn a_half_closed_upload_reaches_the_server_whole_and_its_answer_comes_back() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (server, task) = counting_server().await;
+    // Larger than socket buffers, so that writes in both relays have to wait for room.
+    let upload: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 253) as u8).collect();
+    let sum: u64 = upload.iter().map(|b| u64::from(*b)).sum();
+    for relay in [TcpRelay::Copy, TcpRelay::Splice] {
+        let mut director = director(relay);
+        let mut config = service(Protocol::Tcp, Algorithm::RoundRobin, vec![]);
+        config.servers = vec![lb::ServerConfig {
+            name: "counter".to_owned(),
+            addr: server,
+            weight: 1,
+            state: lb::ServerState::Active,
+            max_conns: None,
+        }];
+        director
+            .apply(&LbConfig {
+                services: vec![config],
+            })
+            .await
+            .expect("applies");
+        let addr = director.local_addr("web").expect("runs");
+        let mut client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        client.write_all(&upload).await.expect("upload");
+        client.shutdown().await.expect("half-close");
+        let mut answer = String::new();
+        // The server answers only once the end of the upload reached it through the relay.
+        tokio::time::timeout(Duration::from_secs(10), client.read_to_string(&mut answer))
+            .await
+            .expect("the end of stream was passed on")
+            .expect("answer until the server closes");
+        assert_eq!(answer, format!("{} {sum}", upload.len()), "{relay:?}");
+        let counted = director.snapshot().services[0].bytes_in;
+        assert!(counted >= upload.len() as u64, "{relay:?}: {counted}");
+        director.shutdown().await;
+    }
+    task.abort();
+}
