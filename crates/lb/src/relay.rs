@@ -10,7 +10,6 @@ use std::net::Shutdown;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags};
@@ -58,112 +57,47 @@ pub(crate) async fn relay(
     let activity = Activity::new();
     let both = async {
         match mode {
-            TcpRelay::Copy => copy_both(client, server, &activity, &up, &down).await,
+            TcpRelay::Copy => tokio::try_join!(
+                pump_copy(client, server, &activity, &up),
+                pump_copy(server, client, &activity, &down)
+            ),
             TcpRelay::Splice => tokio::try_join!(
                 pump_splice(client, server, &activity, &up),
                 pump_splice(server, client, &activity, &down)
-            )
-            .map(|_| ()),
+            ),
         }
     };
     tokio::select! {
-        result = both => result,
+        result = both => result.map(|_| ()),
         () = activity.idle_for(idle_timeout) => {
             Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))
         }
     }
 }
 
-/// One direction of a copied connection: bytes read from one socket wait in
-/// `buffer[start..end]` until they are written to the other.
-struct CopyDirection {
-    buffer: Vec<u8>,
-    start: usize,
-    end: usize,
-    done: bool,
-}
-
-impl CopyDirection {
-    /// No buffer yet: it is made on the first byte, so an idle connection costs none.
-    fn new() -> CopyDirection {
-        CopyDirection {
-            buffer: Vec::new(),
-            start: 0,
-            end: 0,
-            done: false,
-        }
-    }
-
-    /// Moves bytes from `from` to `to` until one of them is not ready (Pending, with the
-    /// waker registered on that socket's readiness) or `from` ended (Ready, once the end was
-    /// passed on). Polled straight from the relay's task: no future per wait, no waiter list,
-    /// and the direction with nothing to do costs one readiness check.
-    fn poll(
-        &mut self,
-        cx: &mut Context<'_>,
-        from: &TcpStream,
-        to: &TcpStream,
-        activity: &Activity,
-        tally: &Tally<'_>,
-    ) -> Poll<io::Result<()>> {
-        loop {
-            if self.done {
-                return Poll::Ready(Ok(()));
-            }
-            if self.start < self.end {
-                ready!(to.poll_write_ready(cx))?;
-                match to.try_write(&self.buffer[self.start..self.end]) {
-                    Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                    Ok(written) => self.start += written,
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(error) => return Poll::Ready(Err(error)),
-                }
-                if self.start == self.end {
-                    tally.add(self.end);
-                    (self.start, self.end) = (0, 0);
-                }
-                continue;
-            }
-            ready!(from.poll_read_ready(cx))?;
-            if self.buffer.is_empty() {
-                self.buffer = vec![0; limits::COPY_BUFFER_LEN];
-            }
-            match read_draining(from, &mut self.buffer) {
-                Ok(0) => {
-                    half_close(to)?;
-                    self.done = true;
-                }
-                Ok(read) => {
-                    activity.touch();
-                    self.end = read;
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(error) => return Poll::Ready(Err(error)),
-            }
-        }
-    }
-}
-
-/// Copies both ways until both directions ended or one failed.
-async fn copy_both(
-    client: &TcpStream,
-    server: &TcpStream,
+async fn pump_copy(
+    from: &TcpStream,
+    to: &TcpStream,
     activity: &Activity,
-    up: &Tally<'_>,
-    down: &Tally<'_>,
+    tally: &Tally<'_>,
 ) -> io::Result<()> {
-    let mut upstream = CopyDirection::new();
-    let mut downstream = CopyDirection::new();
-    std::future::poll_fn(|cx| {
-        let up = upstream.poll(cx, client, server, activity, up)?;
-        let down = downstream.poll(cx, server, client, activity, down)?;
-        if up.is_ready() && down.is_ready() {
-            Poll::Ready(Ok(()))
-        } else {
-            Poll::Pending
+    let mut buffer = Vec::new();
+    loop {
+        from.readable().await?;
+        if buffer.is_empty() {
+            buffer = vec![0; limits::COPY_BUFFER_LEN];
         }
-    })
-    .await
+        let read = match read_draining(from, &mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(error) => return Err(error),
+        };
+        activity.touch();
+        write_all(to, &buffer[..read]).await?;
+        tally.add(read);
+    }
+    half_close(to)
 }
 
 /// One read. A read shorter than the buffer found the socket's queue empty, so the socket's
@@ -184,6 +118,19 @@ fn read_draining(from: &TcpStream, buffer: &mut [u8]) -> io::Result<usize> {
         Err(error) if error.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
         other => other,
     }
+}
+
+/// Writes everything, trying at once (a socket with room in its send buffer is the common
+/// case) and waiting for writability only when the buffer is full.
+async fn write_all(to: &TcpStream, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        match to.try_write(data) {
+            Ok(written) => data = &data[written..],
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => to.writable().await?,
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 /// Passes on an end of stream: the peer may still send the other way.
