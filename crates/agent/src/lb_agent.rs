@@ -79,6 +79,11 @@ pub fn schema() -> ParamSchema {
         )
         .with_default("tcp"),
         ParamSpec::new("health_path", ParamKind::String, "HTTP check path").with_default("/"),
+        ParamSpec::new(
+            "health_body",
+            ParamKind::String,
+            "HTTP check: text the response body must contain",
+        ),
         ParamSpec::new("health_status", ParamKind::Integer, "expected HTTP status")
             .with_default("200")
             .with_range(Some(100), Some(599)),
@@ -220,7 +225,7 @@ pub fn resolved_service_config(
         "http" => HealthCheckKind::Http {
             path: value("health_path"),
             expect_status: value("health_status").parse().unwrap_or(200),
-            body_contains: None,
+            body_contains: p.get("health_body").filter(|b| !b.is_empty()).cloned(),
         },
         _ => HealthCheckKind::Tcp,
     };

@@ -26,6 +26,7 @@ fn servers_weights_and_drain_states_become_the_service() {
         ("protocol", "http"),
         ("health", "http"),
         ("health_path", "/health"),
+        ("health_body", "ok"),
     ]);
     let service = service_config("web", &p).expect("valid");
     assert_eq!(service.name, "web");
@@ -35,7 +36,8 @@ fn servers_weights_and_drain_states_become_the_service() {
     assert_eq!(service.servers[2].state, lb::ServerState::Disabled);
     assert_eq!(service.algorithm, lb::Algorithm::Maglev);
     assert!(
-        matches!(&service.health.kind, lb::HealthCheckKind::Http { path, .. } if path == "/health")
+        matches!(&service.health.kind, lb::HealthCheckKind::Http { path, body_contains, .. }
+            if path == "/health" && body_contains.as_deref() == Some("ok"))
     );
 }
 
