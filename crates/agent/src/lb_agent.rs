@@ -133,9 +133,20 @@ fn addr(field: &str, text: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("{field}: {text:?} is not an address like 127.0.0.1:8080"))
 }
 
-/// The data plane's service for an `lb` resource (`name` is the resource's name).
-/// Where a cluster resource runs: (node name, node address) of each running instance.
-pub type Resolver<'a> = &'a dyn Fn(&str) -> Vec<(String, std::net::IpAddr)>;
+/// A running instance of a cluster resource that an `lb` service names as `@resource`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningInstance {
+    /// The node's name.
+    pub node: String,
+    /// The node's address.
+    pub ip: std::net::IpAddr,
+    /// Its grant was withdrawn: it is being stopped (after its drain), so it takes no new
+    /// connections and its connections in flight finish.
+    pub draining: bool,
+}
+
+/// Where a cluster resource runs now: each running instance.
+pub type Resolver<'a> = &'a dyn Fn(&str) -> Vec<RunningInstance>;
 
 /// The data plane's service for an `lb` resource, checking syntax only: servers given as
 /// `@resource:port` are left out (see `resolved_service_config`).
@@ -145,7 +156,7 @@ pub fn service_config(name: &str, p: &BTreeMap<String, String>) -> Result<Servic
 
 /// The data plane's service for an `lb` resource (`name` is the resource's name), with
 /// `name=@resource:port` servers expanded to one server per node running that resource,
-/// named `name:node`.
+/// named `name:node`; an instance whose grant was withdrawn is draining.
 pub fn resolved_service_config(
     name: &str,
     p: &BTreeMap<String, String>,
@@ -186,12 +197,14 @@ pub fn resolved_service_config(
             let port: u16 = port
                 .parse()
                 .map_err(|_| format!("servers: {port:?} in {server}={target} is not a port"))?;
-            for (node, ip) in resolve(resource) {
-                let addr = SocketAddr::new(ip, port);
-                let name = format!("{server}:{node}");
+            for instance in resolve(resource) {
+                let state = match state {
+                    ServerState::Active if instance.draining => ServerState::Draining,
+                    state => state,
+                };
                 servers.push(ServerConfig {
-                    name,
-                    addr,
+                    name: format!("{server}:{}", instance.node),
+                    addr: SocketAddr::new(instance.ip, port),
                     weight,
                     state,
                     max_conns: None,
@@ -281,9 +294,10 @@ pub struct LbAgent {
     shared: Option<cmdb::SharedDb>,
 }
 
-/// Where a resource runs now, from the local replica: each running instance's node name
-/// and the address of that node (from its API address).
-fn running_instances(shared: &cmdb::SharedDb, resource: &str) -> Vec<(String, std::net::IpAddr)> {
+/// Where a resource runs now, from the local replica: each running instance's node name,
+/// the address of that node (from its API address), and whether the master has withdrawn
+/// its grant (the node drains it, then stops it).
+fn running_instances(shared: &cmdb::SharedDb, resource: &str) -> Vec<RunningInstance> {
     let id = model::ResourceId(resource.to_string());
     shared.read(|db| {
         let Some(instances) = db.resources.status.get(&id) else {
@@ -295,7 +309,16 @@ fn running_instances(shared: &cmdb::SharedDb, resource: &str) -> Vec<(String, st
             .filter_map(|(node, _)| {
                 let info = &db.nodes.get(node)?.info;
                 let ip = info.api_addr.parse::<SocketAddr>().ok()?.ip();
-                Some((info.name.clone(), ip))
+                let granted = db
+                    .resources
+                    .assignments
+                    .get(node)
+                    .is_some_and(|granted| granted.contains_key(&id));
+                Some(RunningInstance {
+                    node: info.name.clone(),
+                    ip,
+                    draining: !granted,
+                })
             })
             .collect()
     })

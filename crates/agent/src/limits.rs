@@ -4,6 +4,8 @@ use std::time::Duration;
 
 /// Largest API request body (key/value writes, joins).
 pub const API_BODY_BYTES_MAX: usize = 256 * 1024;
+/// The longest drain of a resource: a planned stop waits at most this long.
+pub const DRAIN_MAX: Duration = Duration::from_secs(600);
 /// Largest peer request body (Raft appends and snapshots).
 pub const PEER_BODY_BYTES_MAX: usize = 256 * 1024 * 1024;
 /// Time a client gets to finish the TLS handshake.

@@ -48,6 +48,10 @@ pub struct ResourceSpec {
     /// Fail counts older than this expire, e.g. `10m`.
     #[serde(default)]
     pub failure_timeout: Option<String>,
+    /// On a planned stop, how long the instance keeps running while load balancers drain
+    /// it, e.g. `5s`; absent or `0s` stops at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain: Option<String>,
     /// `started` or `stopped`.
     #[serde(default)]
     pub target_role: Option<String>,

@@ -18,8 +18,9 @@ pub enum ResourceCommand {
         /// Its type: `process`, `vip`, or `ocf:<provider>:<agent>`.
         #[arg(long = "type", value_name = "TYPE")]
         type_name: String,
+        /// Boxed: the options are most of a command's size.
         #[command(flatten)]
-        options: ResourceOptionArgs,
+        options: Box<ResourceOptionArgs>,
     },
     /// Change a resource: only the options given change, --param merges into the parameters.
     Update {
@@ -28,8 +29,9 @@ pub enum ResourceCommand {
         /// A new type.
         #[arg(long = "type", value_name = "TYPE")]
         type_name: Option<String>,
+        /// Boxed: the options are most of a command's size.
         #[command(flatten)]
-        options: ResourceOptionArgs,
+        options: Box<ResourceOptionArgs>,
         /// Remove this parameter (repeatable).
         #[arg(long, value_name = "KEY")]
         unset_param: Vec<String>,
@@ -133,6 +135,10 @@ pub struct ResourceOptionArgs {
     /// Fail counts older than this expire, e.g. 10m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_text)]
     pub failure_timeout: Option<String>,
+    /// On a planned stop (move, standby), keep the instance running this long while load
+    /// balancers drain it, e.g. 5s (0s: stop at once).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_text)]
+    pub drain: Option<String>,
     /// How much of a node capacity one instance uses, KEY=N (repeatable).
     #[arg(long, value_name = "KEY=N", value_parser = parse_utilization)]
     pub utilization: Vec<(String, u64)>,
@@ -372,6 +378,7 @@ fn apply_options(spec: &mut api::ResourceSpec, options: &ResourceOptionArgs) {
     set(&mut spec.start_timeout, &options.start_timeout);
     set(&mut spec.stop_timeout, &options.stop_timeout);
     set(&mut spec.failure_timeout, &options.failure_timeout);
+    set(&mut spec.drain, &options.drain);
     if options.stickiness.is_some() {
         spec.stickiness = options.stickiness;
     }

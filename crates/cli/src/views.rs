@@ -368,6 +368,9 @@ fn options_lines(spec: &api::ResourceSpec) -> Vec<String> {
             operations.push(format!("{operation} timeout {timeout}"));
         }
     }
+    if let Some(drain) = &spec.drain {
+        operations.push(format!("drain {drain} before a planned stop"));
+    }
     let mut lines = vec![format!("placement: {}", placement.join(", "))];
     if !operations.is_empty() {
         lines.push(format!("operations: {}", operations.join(", ")));

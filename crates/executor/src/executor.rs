@@ -39,7 +39,7 @@ impl Executor {
     pub fn handle(&mut self, event: Event, now: Millis) -> Vec<Command> {
         let mut commands = Vec::new();
         match event {
-            Event::Assignments(assignments) => self.assign(assignments),
+            Event::Assignments(assignments) => self.assign(assignments, now),
             Event::Lease { valid_until } => self.lease_valid_until = valid_until,
             Event::OperationDone {
                 resource,
@@ -85,7 +85,7 @@ impl Executor {
         now.saturating_add(millis(self.config.fence_margin)) < self.lease_valid_until
     }
 
-    fn assign(&mut self, assignments: Vec<Assignment>) {
+    fn assign(&mut self, assignments: Vec<Assignment>, now: Millis) {
         let mut wanted: BTreeMap<ResourceId, Assignment> = BTreeMap::new();
         for assignment in assignments {
             let id = assignment.resource.id.clone();
@@ -108,7 +108,7 @@ impl Executor {
             }
         }
         for (id, instance) in &mut self.instances {
-            instance.set_assigned(wanted.remove(id));
+            instance.set_assigned(wanted.remove(id), now);
         }
         for (id, assignment) in wanted {
             self.instances.insert(id, Instance::assigned(assignment));

@@ -5,7 +5,8 @@
 //!
 //! | state            | wanted here?                  | next step                      |
 //! |------------------|-------------------------------|--------------------------------|
-//! | Running          | no (unassigned or fenced)     | stop                           |
+//! | Running          | no (fenced)                   | stop                           |
+//! | Running          | no (unassigned)               | stop, once its drain is over   |
 //! | Running          | yes, under a newer token      | stop (then start: a restart)   |
 //! | Running          | yes, same token               | monitor when due or on exit    |
 //! | Failed           | any                           | stop, to clean up              |
@@ -18,6 +19,10 @@
 //! stopped while still assigned under it (self-fencing when the lease ran out): the
 //! executor never restarts by itself, the master decides with a new token (this keeps the
 //! fail counts in one place, the cmdb, and the master's view of who may run what exact).
+//! The drain (the resource's `drain` option, zero by default) starts when a running
+//! instance's grant is withdrawn; it keeps the instance running, unmonitored, so that load
+//! balancers following the resource can let its requests in flight finish. A new grant ends
+//! it, and a lease that is ending overrides it.
 
 use crate::limits::{FENCE_STOP_TIMEOUT_MIN, REASON_BYTES_MAX, STOP_RETRY_INITIAL, STOP_RETRY_MAX};
 use crate::types::{
@@ -93,6 +98,8 @@ pub(crate) struct Instance {
     next_monitor_at: Option<Millis>,
     monitor_requested: bool,
     stop_retry: Option<StopRetry>,
+    /// A running instance whose grant was withdrawn stops only at this time (its drain).
+    drain_until: Option<Millis>,
 }
 
 impl Instance {
@@ -108,6 +115,7 @@ impl Instance {
             next_monitor_at: None,
             monitor_requested: false,
             stop_retry: None,
+            drain_until: None,
         }
     }
 
@@ -123,10 +131,24 @@ impl Instance {
             next_monitor_at: None,
             monitor_requested: false,
             stop_retry: None,
+            drain_until: None,
         }
     }
 
-    pub(crate) fn set_assigned(&mut self, assignment: Option<Assignment>) {
+    /// Takes the current grant, `None` when it is withdrawn. A running instance that loses
+    /// its grant starts its drain (its `drain` option) now; a new grant ends the drain.
+    pub(crate) fn set_assigned(&mut self, assignment: Option<Assignment>, now: Millis) {
+        let drain = self.running.options.drain;
+        self.drain_until = match &assignment {
+            Some(_) => None,
+            None if self.assigned.is_some()
+                && self.state == InstanceState::Running
+                && !drain.is_zero() =>
+            {
+                Some(now.saturating_add(millis(drain)))
+            }
+            None => self.drain_until,
+        };
         self.assigned = assignment;
     }
 
@@ -225,7 +247,9 @@ impl Instance {
             .is_none_or(|retry| retry.not_before <= context.now);
         match &self.state {
             InstanceState::Running | InstanceState::Unknown if !wanted => {
-                stop_allowed.then_some(stop)
+                // A drain waits, unless the lease is ending: self-fencing never waits.
+                let draining = !fenced && self.drain_until.is_some_and(|at| context.now < at);
+                (stop_allowed && !draining).then_some(stop)
             }
             InstanceState::Failed { .. } => stop_allowed.then_some(stop),
             InstanceState::Unknown => Some(Step::Monitor { probe: true }),

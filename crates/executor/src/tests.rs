@@ -829,3 +829,82 @@ fn duplicate_assignments_keep_the_newest_grant() {
         "#]],
     );
 }
+
+fn draining_web(token: u64) -> Assignment {
+    let mut assignment = web(token);
+    assignment.resource.options.drain = Duration::from_millis(500);
+    assignment
+}
+
+fn draining_vip(token: u64) -> Assignment {
+    let mut assignment = vip(token);
+    assignment.resource.options.drain = Duration::from_millis(500);
+    assignment
+}
+
+/// A withdrawn grant stops the instance only once its drain is over; monitors pause
+/// meanwhile, and a grant coming back ends the drain without a stop.
+#[test]
+fn a_withdrawn_grant_stops_the_instance_after_its_drain() {
+    check(
+        vec![
+            (0, assign(&[draining_web(1)])),
+            (5, done("web", Start, 1, Outcome::Ok, 0)),
+            (100, assign(&[])),
+            (599, Event::Tick),
+            (600, Event::Tick),
+            (610, done("web", Stop, 1, Outcome::Ok, 600)),
+            (700, assign(&[draining_web(2)])),
+            (705, done("web", Start, 2, Outcome::Ok, 700)),
+            (800, assign(&[])),
+            (900, assign(&[draining_web(2)])),
+            (1_400, Event::Tick),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @5 done web start#1 (started 0): ok
+              report web start#1 0..5: ok -> running
+            @100 assignments []
+            @599 tick
+            @600 tick
+              run web stop#1 timeout=5s interval=0ns at=600
+            @610 done web stop#1 (started 600): ok
+              report web stop#1 600..610: ok -> stopped
+            @700 assignments [web#2]
+              run web start#2 timeout=20s interval=0ns at=700
+            @705 done web start#2 (started 700): ok
+              report web start#2 700..705: ok -> running
+            @800 assignments []
+            @900 assignments [web#2]
+            @1400 tick
+        "#]],
+    );
+}
+
+/// A lease that is ending stops a draining unique resource at once: the drain never
+/// outlives the right to run.
+#[test]
+fn a_lease_ending_cuts_a_drain_short() {
+    check(
+        vec![
+            (0, Event::Lease { valid_until: 1_000 }),
+            (0, assign(&[draining_vip(1)])),
+            (5, done("vip", Start, 1, Outcome::Ok, 0)),
+            (700, assign(&[])),
+            (849, Event::Tick),
+            (850, Event::Tick),
+        ],
+        expect![[r#"
+            @0 lease until 1000
+            @0 assignments [vip#1]
+              run vip start#1 timeout=20s interval=0ns at=0
+            @5 done vip start#1 (started 0): ok
+              report vip start#1 0..5: ok -> running
+            @700 assignments []
+            @849 tick
+            @850 tick
+              run vip stop#1 timeout=150ms interval=0ns at=850
+        "#]],
+    );
+}

@@ -83,6 +83,13 @@ pub struct ResourceOptions {
     pub failure_timeout: Option<Duration>,
     /// Whether the operator wants the resource running.
     pub target_role: TargetRole,
+    /// On a planned stop (its grant withdrawn: a move, a standby, a scale-down; not a
+    /// failure, and never when the lease is ending), how long the node keeps the instance
+    /// running before it stops it. Load balancers following the resource drain it from the
+    /// moment the grant is withdrawn, so this is the time its requests in flight get to
+    /// finish. Zero, the default, stops at once.
+    #[serde(rename = "drain_ms", with = "duration_ms")]
+    pub drain: Duration,
 }
 
 /// The default monitor interval: 10 s.
@@ -103,6 +110,7 @@ impl Default for ResourceOptions {
             migration_threshold: 0,
             failure_timeout: None,
             target_role: TargetRole::Started,
+            drain: Duration::ZERO,
         }
     }
 }

@@ -58,6 +58,15 @@ pub(crate) async fn to_resource(
         options.stop_timeout = d;
     }
     options.failure_timeout = duration("failure_timeout", &spec.failure_timeout, &mut errors);
+    if let Some(text) = &spec.drain {
+        match model::parse_duration(text) {
+            Some(drain) if drain <= crate::limits::DRAIN_MAX => options.drain = drain,
+            _ => errors.push(format!(
+                "drain: {text:?} must be a duration from 0s to {}, like 5s",
+                humantime::format_duration(crate::limits::DRAIN_MAX)
+            )),
+        }
+    }
     if let Some(stickiness) = spec.stickiness {
         options.stickiness = stickiness;
     }
@@ -141,6 +150,7 @@ pub(crate) fn to_spec(resource: &Resource) -> ::api::ResourceSpec {
         stickiness: Some(options.stickiness),
         migration_threshold: Some(options.migration_threshold),
         failure_timeout: options.failure_timeout.map(show),
+        drain: (!options.drain.is_zero()).then(|| show(options.drain)),
         target_role: Some(match options.target_role {
             TargetRole::Started => "started".into(),
             TargetRole::Stopped => "stopped".into(),

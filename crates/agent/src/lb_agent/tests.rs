@@ -81,23 +81,37 @@ fn resource_servers_expand_to_one_server_per_running_instance() {
     ]);
     let resolve = |resource: &str| {
         assert_eq!(resource, "web-app");
+        let instance = |node: &str, ip: &str, draining: bool| super::RunningInstance {
+            node: node.to_string(),
+            ip: ip.parse().expect("ip"),
+            draining,
+        };
         vec![
-            ("n1".to_string(), "127.0.0.11".parse().expect("ip")),
-            ("n2".to_string(), "127.0.0.12".parse().expect("ip")),
+            instance("n1", "127.0.0.11", false),
+            instance("n2", "127.0.0.12", false),
+            instance("n3", "127.0.0.13", true),
         ]
     };
     let service = super::resolved_service_config("web", &p, &resolve).expect("valid");
-    let names: Vec<(&str, String, u32)> = service
+    let names: Vec<(&str, String, u32, lb::ServerState)> = service
         .servers
         .iter()
-        .map(|s| (s.name.as_str(), s.addr.to_string(), s.weight))
+        .map(|s| (s.name.as_str(), s.addr.to_string(), s.weight, s.state))
         .collect();
+    let active = lb::ServerState::Active;
     assert_eq!(
         names,
         vec![
-            ("app:n1", "127.0.0.11:9000".to_string(), 2),
-            ("app:n2", "127.0.0.12:9000".to_string(), 2),
-            ("fixed", "127.0.0.1:9100".to_string(), 1),
+            ("app:n1", "127.0.0.11:9000".to_string(), 2, active),
+            ("app:n2", "127.0.0.12:9000".to_string(), 2, active),
+            // Its grant is withdrawn: it finishes what it has and gets nothing new.
+            (
+                "app:n3",
+                "127.0.0.13:9000".to_string(),
+                2,
+                lb::ServerState::Draining
+            ),
+            ("fixed", "127.0.0.1:9100".to_string(), 1, active),
         ]
     );
     let unresolved = service_config("web", &p).expect("syntax is fine without a cluster");

@@ -50,7 +50,7 @@ async fn resource_create_posts_the_spec() {
     let command = ResourceCommand::Create {
         name: "web".to_string(),
         type_name: "process".to_string(),
-        options,
+        options: Box::new(options),
     };
     run(&args, CliCommand::Resource(command))
         .await
@@ -90,10 +90,10 @@ async fn resource_update_reads_then_puts_the_merged_spec() {
     let command = ResourceCommand::Update {
         name: "my web".to_string(),
         type_name: None,
-        options: ResourceOptionArgs {
+        options: Box::new(ResourceOptionArgs {
             param: vec![("port".to_string(), "8080".to_string())],
             ..ResourceOptionArgs::default()
-        },
+        }),
         unset_param: vec!["debug".to_string()],
     };
     run(&args, CliCommand::Resource(command))
@@ -122,7 +122,7 @@ async fn schema_violation_lists_every_problem_and_names_the_resource() {
     let command = ResourceCommand::Create {
         name: "app".to_string(),
         type_name: "ocf:heartbeat:Dummy".to_string(),
-        options: ResourceOptionArgs::default(),
+        options: Box::default(),
     };
     let error = run(&args, CliCommand::Resource(command))
         .await

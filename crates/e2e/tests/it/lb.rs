@@ -342,3 +342,132 @@ async fn a_real_server_that_is_a_cluster_resource_is_followed_as_it_moves() {
         );
     }
 }
+
+/// A real server that waits 2 s on `/slow`, answers `app`, and dies at once on SIGTERM
+/// (Python's default), so that only a drain can let its requests in flight finish.
+const SLOW_APP: &str = r#"import http.server, sys, time
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.startswith("/slow"):
+            time.sleep(2)
+        self.send_response(200)
+        self.send_header("Content-Length", "3")
+        self.end_headers()
+        self.wfile.write(b"app")
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("0.0.0.0", int(sys.argv[1])), Handler).serve_forever()
+"#;
+
+/// One request for `path` through `addr`: the status line and the body.
+async fn fetch_path(addr: &str, path: &str) -> Option<(String, String)> {
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let request = format!("GET {path} HTTP/1.0\r\nHost: test\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.ok()?;
+        let (head, body) = answer.split_once("\r\n\r\n")?;
+        Some((head.lines().next()?.to_string(), body.to_string()))
+    };
+    tokio::time::timeout(Duration::from_secs(10), attempt)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Moving a real server that is a cluster resource with a drain: the directors stop sending
+/// it new requests as soon as its grant is withdrawn, the node keeps it running for the
+/// drain, so the request in flight finishes, and only then stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_real_server_is_drained_before_it_stops() {
+    let cluster = Cluster::start(3, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    let port = {
+        let probe = std::net::TcpListener::bind("0.0.0.0:0").expect("a free port");
+        probe.local_addr().expect("addr").port()
+    };
+    let script = std::env::temp_dir().join(format!("encluster-slow-app-{port}.py"));
+    std::fs::write(&script, SLOW_APP).expect("write the real server");
+    let client = cluster.client(master);
+    let app = ResourceSpec {
+        name: "app".into(),
+        type_name: "process".into(),
+        params: BTreeMap::from([
+            ("command".into(), "python3".into()),
+            ("args".into(), format!("{} {port}", script.display())),
+            ("probe_tcp".into(), format!("127.0.0.1:{port}")),
+        ]),
+        monitor_interval: Some("1s".into()),
+        drain: Some("3s".into()),
+        ..Default::default()
+    };
+    client.create_resource(&app).await.expect("app");
+    let fixed = backend("fixed").await;
+    let octets = cluster.base_ip.octets();
+    let ip = format!("{}.{}.{}.71", octets[0], octets[1], octets[2]);
+    let servers = format!("app=@app:{port},fixed={fixed}");
+    let (vip, lb, group) = director(&ip, 1, &servers);
+    client.create_resource(&vip).await.expect("vip");
+    client.create_resource(&lb).await.expect("lb");
+    client.create_group(&group).await.expect("group");
+    let target = format!("{ip}:8080");
+    wait_until("both real servers answering", SETTLE, || async {
+        let mut seen = BTreeSet::new();
+        for _ in 0..4 {
+            seen.insert(fetch_path(&target, "/").await?.1);
+        }
+        (seen.len() == 2).then_some(())
+    })
+    .await;
+
+    // Round robin sends one of two concurrent requests to the app, which holds it 2 s.
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let target = target.clone();
+            tokio::spawn(async move { fetch_path(&target, "/slow").await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let from = node_of(&cluster, "app", None).await;
+    let to = (1..=3).find(|n| *n != from).expect("another node");
+    let request = api::MoveRequest {
+        to: Some(to),
+        for_duration: None,
+    };
+    client.move_resource("app", &request).await.expect("move");
+    // During the drain the app is still running, and new requests all go to `fixed`.
+    wait_until("the directors draining the app", SETTLE, || async {
+        let stats = client.lb_stats("web1").await.ok()?;
+        let app = stats.servers.iter().find(|s| s.name.starts_with("app:"))?;
+        (app.state == "draining").then_some(())
+    })
+    .await;
+    for _ in 0..5 {
+        let answer = fetch_path(&target, "/")
+            .await
+            .expect("answered during the drain");
+        assert_eq!(answer.1, "fixed", "a draining server got a new request");
+    }
+    let mut bodies = Vec::new();
+    for request in slow {
+        let (status, body) = request
+            .await
+            .expect("joined")
+            .expect("the request in flight finished");
+        assert!(status.contains("200"), "{status}");
+        bodies.push(body);
+    }
+    bodies.sort();
+    assert_eq!(bodies, ["app", "fixed"]);
+    assert_eq!(node_of(&cluster, "app", Some(from)).await, to);
+    wait_until("the moved app answering", SETTLE, || async {
+        let mut seen = BTreeSet::new();
+        for _ in 0..4 {
+            seen.insert(fetch_path(&target, "/").await?.1);
+        }
+        seen.contains("app").then_some(())
+    })
+    .await;
+    let _ = std::fs::remove_file(&script);
+}
