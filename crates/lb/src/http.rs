@@ -30,6 +30,7 @@ use crate::upstream::{self, IdleConns, Upstream};
 
 mod rewind;
 mod server;
+mod spare;
 
 use rewind::Rewind;
 use server::Served;

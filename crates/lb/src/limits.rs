@@ -63,3 +63,7 @@ pub const REQUEST_HEAD_LEN_MAX: usize = 64 * 1024;
 pub const REQUEST_HEADERS_MAX: usize = 100;
 /// Room made in a client connection's read buffer before each read of a request head.
 pub const REQUEST_READ_CHUNK: usize = 4 * 1024;
+/// Spare HTTP buffers kept per thread for connections between requests.
+pub const SPARE_BUFFERS_MAX: usize = 256;
+/// A buffer larger than this is freed rather than kept spare.
+pub const SPARE_BUFFER_LEN_MAX: usize = 16 * 1024;

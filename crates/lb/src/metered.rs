@@ -30,6 +30,11 @@ impl<S> Metered<S> {
             activity,
         }
     }
+
+    /// The wrapped stream, to wait for readiness without reading.
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.stream
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {

@@ -31,6 +31,8 @@ use crate::metered::Metered;
 use crate::service::ServiceShared;
 use crate::upstream;
 
+use super::spare;
+
 pub(super) type ClientIo = Metered<TcpStream>;
 
 /// How the own loop left a connection.
@@ -78,6 +80,36 @@ struct Buffers {
     client_ip: String,
 }
 
+impl Buffers {
+    /// A connection's buffers, holding nothing until its first request arrives.
+    fn new(client: std::net::IpAddr) -> Buffers {
+        Buffers {
+            read: Vec::new(),
+            request: RequestHead::default(),
+            response: ResponseHead::default(),
+            upstream: Vec::new(),
+            out: Vec::new(),
+            client_ip: client.to_string(),
+        }
+    }
+
+    /// Takes spare buffers for a request that is arriving.
+    fn acquire(&mut self) {
+        for buffer in [&mut self.read, &mut self.upstream, &mut self.out] {
+            if buffer.capacity() == 0 {
+                *buffer = spare::take();
+            }
+        }
+    }
+
+    /// Gives the buffers back while the connection waits for its next request.
+    fn release(&mut self) {
+        for buffer in [&mut self.read, &mut self.upstream, &mut self.out] {
+            spare::give(std::mem::take(buffer));
+        }
+    }
+}
+
 /// Serves requests until the connection closes, fails, or a request is handed over.
 pub(super) async fn run(
     shared: &Arc<ServiceShared>,
@@ -85,16 +117,9 @@ pub(super) async fn run(
     mut client: ClientIo,
     mut header_deadline: Pin<&mut Sleep>,
 ) -> Served {
-    let mut buffers = Buffers {
-        read: Vec::new(),
-        request: RequestHead::default(),
-        response: ResponseHead::default(),
-        upstream: Vec::new(),
-        out: Vec::new(),
-        client_ip: peer.ip().to_string(),
-    };
+    let mut buffers = Buffers::new(peer.ip());
     loop {
-        let len = match read_head(&mut client, &mut buffers.read, header_deadline.as_mut()).await {
+        let len = match read_head(&mut client, &mut buffers, header_deadline.as_mut()).await {
             Ok(Some(len)) => len,
             Ok(None) => return Served::Closed,
             Err(status) => return reject(shared, peer, client, &mut buffers.out, status).await,
@@ -118,18 +143,22 @@ pub(super) async fn run(
             return Served::Closed;
         }
         buffers.read.drain(..end);
+        if buffers.read.is_empty() {
+            buffers.release();
+        }
     }
 }
 
 /// Reads until a request head is complete; `None` when the client closed or stalled.
 async fn read_head(
     client: &mut ClientIo,
-    read: &mut Vec<u8>,
+    buffers: &mut Buffers,
     mut deadline: Pin<&mut Sleep>,
 ) -> Result<Option<usize>, StatusCode> {
     let mut searched = 0;
     let mut armed = false;
     loop {
+        let read = &mut buffers.read;
         // Empty lines before a request line are ignored (RFC 9112 section 2.2).
         let blank = read
             .iter()
@@ -157,6 +186,21 @@ async fn read_head(
                 .reset(Instant::now() + limits::HEADER_READ_TIMEOUT);
             armed = true;
         }
+        if read.capacity() == 0 {
+            // Between requests the connection holds no buffer: wait for the next request's
+            // first byte, then take spare ones.
+            let ready = tokio::select! {
+                biased;
+                // Polled like a read (one waker slot), not through a readiness future.
+                ready = std::future::poll_fn(|cx| client.get_ref().poll_read_ready(cx)) => ready,
+                () = deadline.as_mut() => return Ok(None),
+            };
+            if ready.is_err() {
+                return Ok(None);
+            }
+            buffers.acquire();
+        }
+        let read = &mut buffers.read;
         read.reserve(limits::REQUEST_READ_CHUNK);
         let received = tokio::select! {
             biased;

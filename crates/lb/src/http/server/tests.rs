@@ -201,8 +201,8 @@ async fn a_head_not_complete_within_the_header_read_timeout_ends_the_connection(
     let deadline = tokio::time::sleep(std::time::Duration::ZERO);
     tokio::pin!(deadline);
     let started = tokio::time::Instant::now();
-    let mut read = Vec::new();
-    let head = super::read_head(&mut client, &mut read, deadline.as_mut()).await;
+    let mut buffers = super::Buffers::new([127, 0, 0, 1].into());
+    let head = super::read_head(&mut client, &mut buffers, deadline.as_mut()).await;
     assert_eq!(head, Ok(None));
     assert!(started.elapsed() >= crate::limits::HEADER_READ_TIMEOUT);
 }
@@ -216,14 +216,44 @@ async fn pipelined_heads_are_found_one_after_another_after_blank_lines() {
         .expect("send");
     let deadline = tokio::time::sleep(std::time::Duration::ZERO);
     tokio::pin!(deadline);
-    let mut read = Vec::new();
-    let first = super::read_head(&mut client, &mut read, deadline.as_mut()).await;
+    let mut buffers = super::Buffers::new([127, 0, 0, 1].into());
+    let first = super::read_head(&mut client, &mut buffers, deadline.as_mut()).await;
     assert_eq!(first, Ok(Some(19)));
-    assert!(read.starts_with(b"GET /a "));
-    read.drain(..19);
-    let second = super::read_head(&mut client, &mut read, deadline.as_mut()).await;
+    assert!(buffers.read.starts_with(b"GET /a "));
+    buffers.read.drain(..19);
+    let second = super::read_head(&mut client, &mut buffers, deadline.as_mut()).await;
     assert_eq!(second, Ok(Some(19)));
-    assert!(read.starts_with(b"GET /b "));
+    assert!(buffers.read.starts_with(b"GET /b "));
+}
+
+/// Between requests a connection holds no buffer; the next request takes the spare ones.
+#[tokio::test(start_paused = true)]
+async fn an_idle_connection_holds_no_buffer_and_reuses_spare_ones() {
+    use tokio::io::AsyncWriteExt;
+    let (mut client, mut peer) = client_pair().await;
+    let deadline = tokio::time::sleep(std::time::Duration::ZERO);
+    tokio::pin!(deadline);
+    let mut buffers = super::Buffers::new([127, 0, 0, 1].into());
+    peer.write_all(b"GET /a HTTP/1.1\r\n\r\n")
+        .await
+        .expect("send");
+    let first = super::read_head(&mut client, &mut buffers, deadline.as_mut()).await;
+    assert_eq!(first, Ok(Some(19)));
+    let address = buffers.read.as_ptr();
+    buffers.read.clear();
+    buffers.release();
+    assert_eq!(buffers.read.capacity(), 0);
+    assert_eq!(buffers.out.capacity() + buffers.upstream.capacity(), 0);
+    peer.write_all(b"GET /b HTTP/1.1\r\n\r\n")
+        .await
+        .expect("send");
+    let second = super::read_head(&mut client, &mut buffers, deadline.as_mut()).await;
+    assert_eq!(second, Ok(Some(19)));
+    assert_eq!(
+        buffers.read.as_ptr(),
+        address,
+        "the spare read buffer was taken again"
+    );
 }
 
 #[test]
