@@ -354,6 +354,27 @@ impl Drop for Cluster {
                 let _ = child.wait();
             }
         }
+        if std::thread::panicking() {
+            eprintln!("agent logs of the failed test: {}", self.save_logs().display());
+        }
+    }
+}
+
+impl Cluster {
+    /// Copy every agent's log out of the cluster's directory (deleted on drop), for a failure
+    /// message; the directory they are in.
+    pub fn save_logs(&self) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "encluster-cluster-{}-{}",
+            std::process::id(),
+            self.base_ip
+        ));
+        let _ = std::fs::create_dir_all(&dir);
+        for node in &self.nodes {
+            let log = node.config.with_file_name("agent.log");
+            let _ = std::fs::copy(log, dir.join(format!("node{}.log", node.id)));
+        }
+        dir
     }
 }
 
