@@ -165,6 +165,23 @@ fn changes_for(
             }
         }
     }
+    // So is an instance whose grant was withdrawn just before its node went down, before
+    // the node could report the stop: no grant is left to lose, and nothing else would ever
+    // say that it stopped (its status would stay running on a dead node).
+    for (resource, nodes) in &resources.status {
+        for (node, status) in nodes {
+            let down = health.get(node).is_none_or(|h| *h == NodeHealth::Down);
+            if down
+                && status.state != ResourceState::Stopped
+                && !assigned(resources, *node, resource)
+            {
+                changes.push(AssignmentChange::Lost {
+                    node: *node,
+                    resource: resource.clone(),
+                });
+            }
+        }
+    }
     // A grant spent by a stop (the node fenced itself when its lease ran out) is withdrawn
     // unless the plan restarts the resource there, so that no node keeps a grant for what
     // the plan runs elsewhere.

@@ -234,3 +234,48 @@ fn a_grant_spent_by_self_fencing_is_withdrawn_when_the_resource_runs_elsewhere()
         ]
     );
 }
+
+/// A grant withdrawn just before its node went down leaves an instance whose stop was never
+/// reported: once the node is down it is lost too, not shown running on a dead node forever.
+#[test]
+fn a_down_node_loses_an_instance_whose_withdrawn_stop_it_never_reported() {
+    let mut db = ResourceDb::default();
+    db.resources
+        .insert(ResourceId("web".into()), resource("web"));
+    db.change_assignments(vec![AssignmentChange::Assign {
+        node: NodeId(1),
+        resource: ResourceId("web".into()),
+    }]);
+    running(&mut db, "web", 1);
+    db.change_assignments(vec![AssignmentChange::Unassign {
+        node: NodeId(1),
+        resource: ResourceId("web".into()),
+    }]);
+    let mut health = healthy(&[1, 2]);
+    health.insert(NodeId(1), NodeHealth::Down);
+    let changes = round(&db, &health, 0).changes;
+    assert_eq!(
+        changes,
+        vec![
+            AssignmentChange::Lost {
+                node: NodeId(1),
+                resource: ResourceId("web".into())
+            },
+            AssignmentChange::Assign {
+                node: NodeId(2),
+                resource: ResourceId("web".into())
+            },
+        ]
+    );
+    db.change_assignments(changes);
+    let state = db.status[&ResourceId("web".into())][&NodeId(1)].state;
+    assert_eq!(state, ResourceState::Stopped);
+    // Nothing more to lose in the next round.
+    let again = round(&db, &health, 0).changes;
+    assert!(
+        !again
+            .iter()
+            .any(|c| matches!(c, AssignmentChange::Lost { .. })),
+        "{again:?}"
+    );
+}
