@@ -138,7 +138,12 @@ impl Instance {
     /// Takes the current grant, `None` when it is withdrawn. A running instance that loses
     /// its grant starts its drain (its `drain` option) now; a new grant ends the drain.
     pub(crate) fn set_assigned(&mut self, assignment: Option<Assignment>, now: Millis) {
-        let drain = self.running.options.drain;
+        // The newest definition says how long to drain: an operator may set it on a running
+        // resource just before moving it.
+        let drain = self
+            .assigned
+            .as_ref()
+            .map_or(self.running.options.drain, |a| a.resource.options.drain);
         self.drain_until = match &assignment {
             Some(_) => None,
             None if self.assigned.is_some()

@@ -908,3 +908,30 @@ fn a_lease_ending_cuts_a_drain_short() {
         "#]],
     );
 }
+
+/// A drain set on a running resource (its definition updated under the same grant) applies
+/// to the next planned stop, without a restart.
+#[test]
+fn a_drain_set_while_running_applies_to_the_next_stop() {
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (5, done("web", Start, 1, Outcome::Ok, 0)),
+            (50, assign(&[draining_web(1)])),
+            (100, assign(&[])),
+            (599, Event::Tick),
+            (600, Event::Tick),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @5 done web start#1 (started 0): ok
+              report web start#1 0..5: ok -> running
+            @50 assignments [web#1]
+            @100 assignments []
+            @599 tick
+            @600 tick
+              run web stop#1 timeout=5s interval=0ns at=600
+        "#]],
+    );
+}
