@@ -39,6 +39,9 @@ pub fn spec(site: &Path) -> api::ClusterSpec {
                 ("probe_tcp", format!("127.0.0.1:{port}")),
             ]),
             monitor_interval: Some("2s".into()),
+            // A move or a standby first takes the backend out of both directors, then stops
+            // it a second later, so the requests it is serving finish.
+            drain: Some("1s".into()),
             ..Default::default()
         });
         servers.push(format!("{name}=@{name}:{port}"));
