@@ -1,12 +1,13 @@
 //! End-to-end tests with real `encluster` processes on loopback: cluster formation,
 //! failover, catch-up, rejoin from a snapshot, sequential failures down to one node,
-//! security refusals and clear errors for bad input.
+//! security refusals, clear errors for bad input, and the README's `encluster demo`.
 //!
 //! Method: each test starts its own cluster on its own 127.x.y.z block, drives it through
 //! the HTTPS API and the CLI binary, injects crashes with SIGKILL, and polls for the
 //! expected state with a deadline.
 
 mod core;
+mod demo;
 mod errors;
 mod hosts;
 mod lb;
