@@ -22,7 +22,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use hyper::body::{Body, Frame, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, StatusCode, Version};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::counters::ServerLease;
@@ -159,108 +159,35 @@ fn encode_request(
 
 /// Reads until a complete head is buffered and splits it off.
 async fn read_head(conn: &mut Conn, received: &mut bool) -> Result<Bytes, ExchangeError> {
-    let mut searched = 0;
-    loop {
-        if let Some(end) = find_head_end(&conn.read, searched) {
-            return Ok(conn.read.split_to(end).freeze());
-        }
-        searched = conn.read.len().saturating_sub(3);
-        if conn.read.len() > limits::UPSTREAM_HEAD_LEN_MAX {
-            return Err(ExchangeError::Malformed("response head too long"));
-        }
-        conn.read.reserve(limits::UPSTREAM_READ_CHUNK);
-        match conn.stream.read_buf(&mut conn.read).await {
-            Ok(0) if !*received => {
-                let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "closed");
-                return Err(ExchangeError::NoResponse(eof));
-            }
-            Ok(0) => return Err(ExchangeError::Malformed("response head cut short")),
-            Ok(_) => *received = true,
-            Err(error) if !*received => return Err(ExchangeError::NoResponse(error)),
-            Err(error) => return Err(ExchangeError::Io(error)),
-        }
-    }
+    let end = direct::read_head(conn, received).await?;
+    Ok(conn.read.split_to(end).freeze())
 }
 
-/// The length of the head including its blank line, searching from `from`.
-fn find_head_end(buffer: &[u8], from: usize) -> Option<usize> {
-    buffer
-        .get(from..)?
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .map(|at| from + at + 4)
-}
-
-/// Parses a status line and header lines; header values share the head's buffer.
+/// Parses a status line and header lines with the proxy's own head parser; header values
+/// share the head's buffer.
 pub(crate) fn parse_head(head: Bytes) -> Result<(StatusCode, Version, HeaderMap), ExchangeError> {
     let malformed = ExchangeError::Malformed;
-    let mut lines = Lines { head: &head, at: 0 };
-    let status_line = lines.next().ok_or(malformed("empty head"))?;
-    let line = &head[status_line.0..status_line.1];
-    let version = match line.get(..9) {
-        Some(b"HTTP/1.1 ") => Version::HTTP_11,
-        Some(b"HTTP/1.0 ") => Version::HTTP_10,
-        _ => return Err(malformed("bad status line")),
+    let mut parsed = self::head::ResponseHead::default();
+    self::head::parse_response(&head, head.len(), limits::UPSTREAM_HEADERS_MAX, &mut parsed)
+        .map_err(|error| match error {
+            self::head::HeadError::TooManyFields(_) => malformed("too many headers"),
+            self::head::HeadError::Malformed(what) => malformed(what),
+        })?;
+    let status = StatusCode::from_u16(parsed.status).map_err(|_| malformed("bad status code"))?;
+    let version = if parsed.http10 {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
     };
-    let code = line.get(9..12).ok_or(malformed("bad status line"))?;
-    if line.get(12).is_some_and(|byte| *byte != b' ') {
-        return Err(malformed("bad status line"));
-    }
-    let status = StatusCode::from_bytes(code).map_err(|_| malformed("bad status code"))?;
-    let mut headers = HeaderMap::new();
-    for (start, end) in lines {
-        if start == end {
-            break;
-        }
-        if headers.len() >= limits::UPSTREAM_HEADERS_MAX {
-            return Err(malformed("too many headers"));
-        }
-        let line = &head[start..end];
-        let colon = line
-            .iter()
-            .position(|byte| *byte == b':')
-            .ok_or(malformed("header without colon"))?;
-        let name = HeaderName::from_bytes(&line[..colon]).map_err(|_| malformed("bad name"))?;
-        let value_start = start + colon + 1 + leading_space(&line[colon + 1..]);
-        let value_end = value_start.max(end - trailing_space(&line[colon + 1..]));
-        let value = HeaderValue::from_maybe_shared(head.slice(value_start..value_end))
+    let mut headers = HeaderMap::with_capacity(parsed.fields.len());
+    for field in &parsed.fields {
+        let name =
+            HeaderName::from_bytes(field.name.of(&head)).map_err(|_| malformed("bad name"))?;
+        let value = HeaderValue::from_maybe_shared(head.slice_ref(field.value.of(&head)))
             .map_err(|_| malformed("bad header value"))?;
         headers.append(name, value);
     }
     Ok((status, version, headers))
-}
-
-fn leading_space(value: &[u8]) -> usize {
-    value
-        .iter()
-        .take_while(|byte| **byte == b' ' || **byte == b'\t')
-        .count()
-}
-
-fn trailing_space(value: &[u8]) -> usize {
-    value
-        .iter()
-        .rev()
-        .take_while(|byte| **byte == b' ' || **byte == b'\t')
-        .count()
-}
-
-/// Line boundaries (without CRLF) of a head.
-struct Lines<'a> {
-    head: &'a [u8],
-    at: usize,
-}
-
-impl Iterator for Lines<'_> {
-    type Item = (usize, usize);
-
-    fn next(&mut self) -> Option<(usize, usize)> {
-        let rest = self.head.get(self.at..)?;
-        let length = rest.windows(2).position(|pair| pair == b"\r\n")?;
-        let line = (self.at, self.at + length);
-        self.at += length + 2;
-        Some(line)
-    }
 }
 
 /// How the response body is delimited (RFC 9112 section 6.3).
@@ -286,31 +213,45 @@ pub(crate) fn framing(
     status: StatusCode,
     headers: &HeaderMap,
 ) -> Result<Framing, ExchangeError> {
-    if method == Method::HEAD
+    let bodiless = method == Method::HEAD
         || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
-        return Ok(Framing::Empty);
-    }
-    if let Some(codings) = headers
+        || status == StatusCode::NOT_MODIFIED;
+    let codings = headers
         .get_all(header::TRANSFER_ENCODING)
         .iter()
-        .next_back()
-    {
-        let last = codings.as_bytes().rsplit(|byte| *byte == b',').next();
-        let chunked =
-            last.is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        return Ok(if chunked {
-            Framing::Chunked(Chunk::Size)
-        } else {
-            Framing::Close
+        .next_back();
+    let lengths = headers.get_all(header::CONTENT_LENGTH).iter();
+    body_framing(
+        bodiless,
+        codings.map(HeaderValue::as_bytes),
+        lengths.map(HeaderValue::as_bytes),
+    )
+}
+
+/// How a response body is delimited (RFC 9112 section 6.3), from what both kinds of head
+/// give: whether the response has no body by its method or status, its last
+/// Transfer-Encoding value, and its Content-Length values (all equal, digits only).
+pub(crate) fn body_framing<'a>(
+    bodiless: bool,
+    last_codings: Option<&[u8]>,
+    lengths: impl Iterator<Item = &'a [u8]>,
+) -> Result<Framing, ExchangeError> {
+    if bodiless {
+        return Ok(Framing::Empty);
+    }
+    if let Some(codings) = last_codings {
+        let last = codings
+            .rsplit(|byte| *byte == b',')
+            .next()
+            .unwrap_or_default();
+        return Ok(match last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+            true => Framing::Chunked(Chunk::Size),
+            false => Framing::Close,
         });
     }
     let mut length = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        let parsed = std::str::from_utf8(value.as_bytes())
-            .ok()
-            .and_then(|text| text.trim().parse::<u64>().ok())
+    for value in lengths {
+        let parsed = head::content_length(value.trim_ascii())
             .ok_or(ExchangeError::Malformed("bad content-length"))?;
         if length.is_some_and(|length| length != parsed) {
             return Err(ExchangeError::Malformed("conflicting content-length"));

@@ -18,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{HealthCheck, Protocol, ServerState, ServiceConfig};
-use crate::counters::{self, ServerCounters, ServerSnapshot, ServiceCounters, ServiceSnapshot};
+use crate::counters::{
+    self, ServerCounters, ServerSnapshot, ServiceCounters, ServiceLease, ServiceSnapshot,
+};
 use crate::health::HealthTask;
 use crate::http;
 use crate::limits;
@@ -437,40 +439,63 @@ async fn accept_loop(
                 continue;
             }
         };
+        // One task type per protocol, so that a TCP connection's task is only as large as
+        // the TCP relay's future, not the HTTP client loop's.
         let connection_shared = Arc::clone(&shared);
-        let kill = shared.kill.clone();
-        let span = tracing::debug_span!("lb_connection", service = %shared.name, %peer);
-        let connection = async move {
-            tokio::select! {
-                () = kill.cancelled() => {}
-                () = serve(connection_shared, stream, peer, protocol) => {}
-            }
-        };
-        shared
-            .tasks
-            .spawn(tracing::Instrument::instrument(connection, span));
+        match protocol {
+            Protocol::Tcp => spawn_connection(&shared, peer, move || {
+                serve_tcp(connection_shared, stream, peer)
+            }),
+            Protocol::Http => spawn_connection(&shared, peer, move || {
+                serve_http(connection_shared, stream, peer)
+            }),
+        }
     }
 }
 
-async fn serve(
-    shared: Arc<ServiceShared>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    protocol: Protocol,
-) {
+/// Runs one client connection as a task of the service until it ends or the service's
+/// connections are cut. The connection's future is made inside the task (`serve` is called
+/// there): a future passed in would be stored twice in the task, once as captured and once
+/// where it is polled.
+fn spawn_connection<F, S>(shared: &ServiceShared, peer: SocketAddr, serve: S)
+where
+    F: Future<Output = ()> + Send + 'static,
+    S: FnOnce() -> F + Send + 'static,
+{
+    let kill = shared.kill.clone();
+    let span = tracing::debug_span!("lb_connection", service = %shared.name, %peer);
+    let connection = async move {
+        tokio::select! {
+            () = kill.cancelled() => {}
+            () = serve() => {}
+        }
+    };
+    shared
+        .tasks
+        .spawn(tracing::Instrument::instrument(connection, span));
+}
+
+/// Counts a client connection against the service's limit (`None`: refused, the stream is
+/// dropped) and turns Nagle off, as the proxy forwards whole writes.
+fn admit(shared: &ServiceShared, pool: &Pool, stream: &TcpStream) -> Option<ServiceLease> {
+    let lease = shared.counters.try_acquire(pool.config.max_conns)?;
+    let _ = stream.set_nodelay(true);
+    Some(lease)
+}
+
+async fn serve_http(shared: Arc<ServiceShared>, stream: TcpStream, peer: SocketAddr) {
+    let lease = admit(&shared, &shared.pool(), &stream);
+    if let Some(_lease) = lease {
+        http::serve(shared, stream, peer).await;
+    }
+}
+
+async fn serve_tcp(shared: Arc<ServiceShared>, client: TcpStream, peer: SocketAddr) {
     let pool = shared.pool();
-    let Some(_service_lease) = shared.counters.try_acquire(pool.config.max_conns) else {
+    let Some(_lease) = admit(&shared, &pool, &client) else {
         return;
     };
-    let _ = stream.set_nodelay(true);
-    match protocol {
-        Protocol::Tcp => serve_tcp(&shared, &pool, stream, peer).await,
-        Protocol::Http => http::serve(Arc::clone(&shared), stream, peer).await,
-    }
-}
-
-async fn serve_tcp(shared: &ServiceShared, pool: &Pool, client: TcpStream, peer: SocketAddr) {
-    let Some((server, picked)) = connect_tcp(shared, pool, peer.ip()).await else {
+    let Some((server, picked)) = connect_tcp(&shared, &pool, peer.ip()).await else {
         return;
     };
     let server_counters = picked.as_ref().map(|picked| &picked.lease.counters);

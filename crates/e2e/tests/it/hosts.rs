@@ -14,19 +14,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use e2e::audit::{self, AuditInput};
 use e2e::netns::{TestBed, enabled};
+use e2e::site::{SETTLE, wait_for as wait};
 
-const SETTLE: Duration = Duration::from_secs(30);
-
-fn wait<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// A bed of three hosts with a cluster, a VIP and a web server grouped together.
 fn bed_with_site() -> (TestBed, String) {

@@ -18,7 +18,7 @@ use hyper::body::Body;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::head::{self, Field, Name, ResponseHead};
-use super::{Chunk, Conn, ExchangeError, Framing, RawBody};
+use super::{Conn, ExchangeError, Framing, RawBody};
 use crate::counters::ServerLease;
 use crate::limits;
 use crate::upstream::IdleConns;
@@ -86,7 +86,11 @@ pub(crate) async fn read_response(
     }
 }
 
-async fn read_head(conn: &mut Conn, received: &mut bool) -> Result<usize, ExchangeError> {
+/// Reads until a complete response head is buffered; its length.
+pub(super) async fn read_head(
+    conn: &mut Conn,
+    received: &mut bool,
+) -> Result<usize, ExchangeError> {
     let mut searched = 0;
     loop {
         if let Some(end) = head::head_end(&conn.read, searched) {
@@ -116,39 +120,17 @@ fn framing(
     head: &ResponseHead,
     buffer: &[u8],
 ) -> Result<Framing, ExchangeError> {
-    if head_request || head.status == 204 || head.status == 304 {
-        return Ok(Framing::Empty);
-    }
     let values = |name| {
         head.fields
             .iter()
             .filter(move |field| field.known == name)
             .map(|field| field.value.of(buffer))
     };
-    if let Some(codings) = values(Name::TransferEncoding).next_back() {
-        let last = codings
-            .rsplit(|byte| *byte == b',')
-            .next()
-            .unwrap_or_default();
-        return Ok(match last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-            true => Framing::Chunked(Chunk::Size),
-            false => Framing::Close,
-        });
-    }
-    let mut length = None;
-    for value in values(Name::ContentLength) {
-        let parsed =
-            head::content_length(value).ok_or(ExchangeError::Malformed("bad content-length"))?;
-        if length.is_some_and(|length| length != parsed) {
-            return Err(ExchangeError::Malformed("conflicting content-length"));
-        }
-        length = Some(parsed);
-    }
-    Ok(match length {
-        Some(0) => Framing::Empty,
-        Some(length) => Framing::Length(length),
-        None => Framing::Close,
-    })
+    super::body_framing(
+        head_request || head.status == 204 || head.status == 304,
+        values(Name::TransferEncoding).next_back(),
+        values(Name::ContentLength),
+    )
 }
 
 /// Whether a Connection field of the head lists `token`: a keyword, or the name of a field
