@@ -33,6 +33,9 @@ mod spec;
 
 pub(crate) use spec::ocf_root;
 mod views;
+mod writes;
+
+pub(crate) use writes::{NodeSession, WriteId};
 
 /// What the API handlers share.
 #[derive(Clone)]
@@ -45,6 +48,8 @@ pub struct ApiState {
     pub(crate) ca_pem: Arc<String>,
     pub(crate) forward: reqwest::Client,
     pub(crate) lb: Option<std::sync::Arc<crate::lb_agent::LbAgent>>,
+    /// This node's session for writes that come without one of their own.
+    pub(crate) session: Arc<NodeSession>,
 }
 
 impl ApiState {
@@ -71,6 +76,7 @@ impl ApiState {
             ca_pem: Arc::new(tls.ca_pem.clone()),
             forward,
             lb: None,
+            session: NodeSession::new(),
         }
     }
 
@@ -186,6 +192,9 @@ fn master_api(state: &ApiState) -> Option<(u64, String)> {
 
 /// Run `local` when this node is master, else forward the request to the master; while an
 /// election is under way, wait (up to the forward timeout) instead of failing at once.
+/// A forwarded request follows the master: when another node becomes master before the
+/// answer came, or the master cannot be reached, the request goes to the new master (a
+/// write carries its session number, so it is never applied twice).
 pub(crate) async fn on_master<F, Fut>(
     state: &ApiState,
     request: &ForwardRequest<'_>,
@@ -196,6 +205,7 @@ where
     Fut: std::future::Future<Output = Option<Response>>,
 {
     let deadline = tokio::time::Instant::now() + FORWARD_TIMEOUT;
+    let mut last_failure = None;
     loop {
         if state.raft.is_leader()
             && let Some(response) = local().await
@@ -203,15 +213,71 @@ where
             return response;
         }
         if let Some((master, api_addr)) = master_api(state) {
-            return forward(state, master, &api_addr, request).await;
+            let forwarded = tokio::time::timeout_at(
+                deadline,
+                forward_following(state, master, &api_addr, request),
+            );
+            match forwarded.await {
+                Ok(Ok(response)) => return response,
+                Ok(Err(failure)) => last_failure = Some(failure),
+                Err(_) => return last_failure.unwrap_or_else(|| timed_out(master)),
+            }
         }
         if tokio::time::Instant::now() >= deadline {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no master: the cluster has no quorum",
-            );
+            return last_failure.unwrap_or_else(|| {
+                error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no master: the cluster has no quorum",
+                )
+            });
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn timed_out(master: u64) -> Response {
+    error(
+        StatusCode::GATEWAY_TIMEOUT,
+        format!("master {master} did not answer in time; the request's outcome is unknown"),
+    )
+}
+
+/// Forward to `master` until it answers; `Err` when it cannot be reached or another node
+/// became master meanwhile (then the caller sends the request again).
+async fn forward_following(
+    state: &ApiState,
+    master: u64,
+    api_addr: &str,
+    request: &ForwardRequest<'_>,
+) -> Result<Response, Response> {
+    use openraft::async_runtime::WatchReceiver as _;
+    let mut metrics = state.raft.metrics();
+    let master_changed = async {
+        loop {
+            let leader = metrics.borrow_watched().current_leader;
+            if leader.is_some() && leader != Some(master) {
+                return;
+            }
+            if metrics.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        answer = forward(state, master, api_addr, request) => {
+            match answer {
+                Ok(response) => Ok(response),
+                Err(failure) => {
+                    // Unreachable: wait briefly for a master change rather than spin.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    Err(failure)
+                }
+            }
+        }
+        () = master_changed => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("master {master} was replaced before it answered"),
+        )),
     }
 }
 
@@ -221,42 +287,47 @@ pub(crate) struct ForwardRequest<'a> {
     pub(crate) path_and_query: String,
     pub(crate) headers: &'a HeaderMap,
     pub(crate) body: Bytes,
+    /// A write's identity, fixed where it entered the cluster; none for reads.
+    pub(crate) write: Option<&'a WriteId>,
 }
 
-/// Send the request on to the master's API and relay its answer.
+/// Send the request on to the master's API and relay its answer; `Err` when the master
+/// could not be reached.
 pub(crate) async fn forward(
     state: &ApiState,
     master: u64,
     api_addr: &str,
     request: &ForwardRequest<'_>,
-) -> Response {
+) -> Result<Response, Response> {
     let (method, path_and_query, headers, body) = (
         request.method.clone(),
         &request.path_and_query,
         request.headers,
         request.body.clone(),
     );
-    let mut request = state
+    let mut outgoing = state
         .forward
         .request(method, format!("https://{api_addr}{path_and_query}"));
     if let Some(value) = headers.get(header::AUTHORIZATION) {
-        request = request.header(header::AUTHORIZATION, value.clone());
+        outgoing = outgoing.header(header::AUTHORIZATION, value.clone());
     }
     if let Some(value) = headers.get(header::CONTENT_TYPE) {
-        request = request.header(header::CONTENT_TYPE, value.clone());
+        outgoing = outgoing.header(header::CONTENT_TYPE, value.clone());
     }
-    match request.body(body).send().await {
-        Ok(answer) => {
-            let status =
-                StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            let bytes = answer.bytes().await.unwrap_or_default();
-            (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
-        }
-        Err(e) => error(
+    for (name, value) in request.write.map(WriteId::headers).into_iter().flatten() {
+        outgoing = outgoing.header(name, value);
+    }
+    let answer = outgoing.body(body).send().await;
+    let unreachable = |e: reqwest::Error| {
+        error(
             StatusCode::BAD_GATEWAY,
             format!("master {master} unreachable: {e}"),
-        ),
-    }
+        )
+    };
+    let answer = answer.map_err(unreachable)?;
+    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let bytes = answer.bytes().await.map_err(unreachable)?;
+    Ok((status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
 /// Propose a command on the master; `None` means this node is not (or no longer) master.
@@ -324,6 +395,7 @@ async fn kv_get(
         path_and_query: path_of(&uri),
         headers: &headers,
         body: Bytes::new(),
+        write: None,
     };
     on_master(&state, &request, || async {
         match state.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
@@ -355,17 +427,25 @@ async fn kv_put(
     let Ok(value) = String::from_utf8(body.to_vec()) else {
         return error(StatusCode::BAD_REQUEST, "the value must be UTF-8 text");
     };
+    let write = match WriteId::of(&headers, &state.session) {
+        Ok(write) => write,
+        Err(response) => return response,
+    };
     let request = ForwardRequest {
         method,
         path_and_query: path_of(&uri),
         headers: &headers,
         body,
+        write: Some(&write),
     };
     on_master(&state, &request, || async {
-        let command = Command::Put {
-            key: key.clone(),
-            value: value.clone(),
-        };
+        let command = write.command(
+            0,
+            Command::Put {
+                key: key.clone(),
+                value: value.clone(),
+            },
+        );
         let result = match propose(&state, command).await? {
             Ok(result) => result,
             Err(response) => return Some(response),
@@ -390,19 +470,24 @@ async fn remove_node(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
+    let write = match WriteId::of(&headers, &state.session) {
+        Ok(write) => write,
+        Err(response) => return response,
+    };
     let request = ForwardRequest {
         method,
         path_and_query: path_of(&uri),
         headers: &headers,
         body: Bytes::new(),
+        write: Some(&write),
     };
     on_master(&state, &request, || async {
-        Some(remove_node_here(&state, id).await)
+        Some(remove_node_here(&state, &write, id).await)
     })
     .await
 }
 
-async fn remove_node_here(state: &ApiState, id: u64) -> Response {
+async fn remove_node_here(state: &ApiState, write: &WriteId, id: u64) -> Response {
     if id == state.node_id {
         return error(
             StatusCode::BAD_REQUEST,
@@ -432,19 +517,17 @@ async fn remove_node_here(state: &ApiState, id: u64) -> Response {
         );
     }
     let at_ms = now_ms();
-    let _ = propose(state, Command::RemoveNode { id: NodeId(id) }).await;
+    let remove = write.command(0, Command::RemoveNode { id: NodeId(id) });
+    let _ = propose(state, remove).await;
     let event = model::EventKind::NodeRemoved {
         node: NodeId(id),
         reason: "operator".into(),
     };
-    let _ = propose(
-        state,
-        Command::RecordEvents {
-            at_ms,
-            events: vec![event],
-        },
-    )
-    .await;
+    let record = Command::RecordEvents {
+        at_ms,
+        events: vec![event],
+    };
+    let _ = propose(state, write.command(1, record)).await;
     Json(serde_json::json!({ "removed": id })).into_response()
 }
 

@@ -116,6 +116,25 @@ impl Client {
         self.send(request).await
     }
 
+    /// `PUT /v1/kv/{key}` as write `seq` of `session`: applied at most once, however
+    /// often it is sent (see `session`).
+    pub async fn kv_put_once(
+        &self,
+        key: &str,
+        value: &str,
+        session: u64,
+        seq: u64,
+    ) -> Result<KvWritten, ClientError> {
+        let path = format!("/v1/kv/{}", encode_key(key));
+        let request = self
+            .http
+            .put(self.url(&path))
+            .header(crate::SESSION_HEADER, format!("{session:016x}"))
+            .header(crate::SEQ_HEADER, seq.to_string())
+            .body(value.to_string());
+        self.send(request).await
+    }
+
     /// `GET /v1/lb/{name}/stats`: a virtual service's counters from its director.
     pub async fn lb_stats(&self, name: &str) -> Result<crate::LbStats, ClientError> {
         self.get(&format!("/v1/lb/{}/stats", encode_key(name)))

@@ -8,9 +8,11 @@
 mod client;
 mod operations;
 mod resources;
+mod session;
 mod types;
 
 pub use client::{Client, ClientError};
 pub use operations::*;
 pub use resources::*;
+pub use session::{FLOOR_HEADER, SEQ_HEADER, SESSION_HEADER, WriteSession};
 pub use types::*;

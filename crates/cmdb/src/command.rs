@@ -94,6 +94,16 @@ pub enum Command {
         groups: Vec<model::Group>,
         constraints: Vec<StoredConstraint>,
     },
+    /// A client's write, applied at most once: a duplicate of `(session, seq)` is answered
+    /// with the first result (see `sessions`). `floor` is the lowest sequence number the
+    /// client still waits for; `at_ms` is the proposing master's clock, for expiry.
+    Session {
+        session: u64,
+        seq: u64,
+        floor: u64,
+        at_ms: Millis,
+        command: Box<Command>,
+    },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -148,6 +158,12 @@ impl std::fmt::Display for Command {
             Command::ReplaceConfig { resources, .. } => {
                 write!(f, "replace config ({} resources)", resources.len())
             }
+            Command::Session {
+                session,
+                seq,
+                command,
+                ..
+            } => write!(f, "{command} (session {session:016x} #{seq})"),
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::limits::{
     VALUE_BYTES_MAX,
 };
 use crate::resources::ResourceDb;
+use crate::sessions::{Admission, Sessions};
 
 /// The cluster's identity, set once at bootstrap.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -80,6 +81,8 @@ pub struct ClusterDb {
     pub next_event_seq: u64,
     /// Resources: configuration, status, assignments, operation log.
     pub resources: ResourceDb,
+    /// Client sessions, for exactly-once writes.
+    pub sessions: Sessions,
 }
 
 impl ClusterDb {
@@ -158,6 +161,13 @@ impl ClusterDb {
                 CommandResult::Ok
             }
             Command::SetNodeHealth { at_ms, changes } => self.set_node_health(at_ms, changes),
+            Command::Session {
+                session,
+                seq,
+                floor,
+                at_ms,
+                command,
+            } => self.apply_once(session, seq, floor, at_ms, *command),
             other => self.apply_resource_command(other),
         }
     }
@@ -229,6 +239,28 @@ impl ClusterDb {
                 db.moves.retain(|id, _| db.resources.contains_key(id));
             }),
             other => rejected(format!("command {other} is not a resource command")),
+        }
+    }
+
+    /// Apply a client's write unless it was applied before (then answer as the first time).
+    fn apply_once(
+        &mut self,
+        session: u64,
+        seq: u64,
+        floor: u64,
+        at_ms: Millis,
+        command: Command,
+    ) -> CommandResult {
+        if matches!(command, Command::Session { .. }) {
+            return rejected("a session write cannot wrap another session write".into());
+        }
+        match self.sessions.admit(session, seq, floor, at_ms) {
+            Admission::Duplicate(result) => result,
+            Admission::Apply => {
+                let result = self.apply(command);
+                self.sessions.record(session, seq, floor, &result);
+                result
+            }
         }
     }
 

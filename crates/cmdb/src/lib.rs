@@ -18,18 +18,23 @@ mod log_store;
 mod raft;
 mod recovery;
 mod resources;
+mod sessions;
 mod state_machine;
 mod types;
 
 pub use command::{Command, CommandResult};
 pub use db::{ClusterDb, ClusterMeta, NodeRecord, TokenKind, TokenRecord};
-pub use limits::{EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, VALUE_BYTES_MAX};
+pub use limits::{
+    EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, SESSION_RESULTS_MAX, SESSIONS_MAX,
+    VALUE_BYTES_MAX,
+};
 pub use log_store::LogStore;
 pub use raft::{RaftTimeouts, open, raft_config};
 pub use recovery::{ForceReport, force_single_voter};
 pub use resources::{
     AssignmentChange, OperationEntry, OperationReport, ResourceDb, StoredConstraint,
 };
+pub use sessions::{Admission, SessionRecord, Sessions};
 pub use state_machine::{SharedDb, StateMachine};
 pub use types::*;
 

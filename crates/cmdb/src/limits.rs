@@ -21,6 +21,14 @@ pub const SNAPSHOT_LOGS_SINCE_LAST: u64 = 5000;
 /// Log entries kept behind a snapshot, so a slightly slow follower catches up from the log.
 pub const LOGS_KEPT_BEHIND_SNAPSHOT: u64 = 1000;
 
+/// Client sessions remembered for exactly-once writes; the idlest is forgotten first.
+pub const SESSIONS_MAX: usize = 4096;
+/// Results remembered per session (requests of one session that may be in flight at once).
+pub const SESSION_RESULTS_MAX: usize = 1024;
+/// A session idle this long (by the masters' clocks) is forgotten: far longer than any
+/// retry of a write lasts (the API gives up forwarding after 10 s).
+pub const SESSION_IDLE_MS: u64 = 5 * 60 * 1000;
+
 const _: () = assert!(EVENTS_PER_COMMAND_MAX <= EVENTS_MAX);
 const _: () = assert!(KEY_BYTES_MAX < VALUE_BYTES_MAX);
 const _: () = assert!(LOGS_KEPT_BEHIND_SNAPSHOT < SNAPSHOT_LOGS_SINCE_LAST);

@@ -14,7 +14,7 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::codec::{decode_snapshot, encode_snapshot};
+use crate::codec::{decode_db, decode_snapshot, encode_db, encode_snapshot};
 use crate::command::CommandResult;
 use crate::db::ClusterDb;
 use crate::types::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
@@ -106,7 +106,7 @@ impl StateMachine {
     }
 
     fn load(&mut self, file: SnapshotFile) -> io::Result<()> {
-        let db: ClusterDb = decode_snapshot(&file.db)?;
+        let db = decode_db(&file.db)?;
         self.shared.write(|current| *current = db);
         self.last_applied = file.last_log_id;
         self.membership = file.membership;
@@ -117,7 +117,7 @@ impl StateMachine {
     }
 
     fn snapshot_now(&self) -> io::Result<(SnapshotMeta, Vec<u8>)> {
-        let db_bytes = self.shared.read(encode_snapshot)?;
+        let db_bytes = self.shared.read(encode_db)?;
         let meta = SnapshotMeta {
             last_log_id: self.last_applied,
             last_membership: self.membership.clone(),
@@ -219,7 +219,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             db: snapshot.into_inner(),
         };
         // Validate before replacing anything: a corrupt snapshot must not wipe the state.
-        let _: ClusterDb = decode_snapshot(&file.db)?;
+        decode_db(&file.db)?;
         write_snapshot_file(&self.snapshot_path, &file)?;
         self.load(file)
     }

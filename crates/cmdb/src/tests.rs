@@ -150,3 +150,132 @@ fn unknown_record_format_is_a_clear_error() {
         "{error}"
     );
 }
+
+fn once(session: u64, seq: u64, floor: u64, at_ms: u64, key: &str, value: &str) -> Command {
+    Command::Session {
+        session,
+        seq,
+        floor,
+        at_ms,
+        command: Box::new(Command::Put {
+            key: key.into(),
+            value: value.into(),
+        }),
+    }
+}
+
+/// The write applied twice of issue 10: a write retried after a change of master (or
+/// forwarded again) must not overwrite a later write by another client.
+#[test]
+fn a_retried_session_write_is_applied_once_with_its_first_answer() {
+    let mut db = ClusterDb::default();
+    assert_eq!(
+        db.apply(once(7, 1, 1, 10, "k", "a")),
+        CommandResult::Revision(1)
+    );
+    assert_eq!(
+        db.apply(once(8, 1, 1, 11, "k", "b")),
+        CommandResult::Revision(2)
+    );
+    // Client 7's retry of its first write: the first answer, and "b" stays.
+    assert_eq!(
+        db.apply(once(7, 1, 1, 12, "k", "a")),
+        CommandResult::Revision(1)
+    );
+    assert_eq!(db.kv["k"], ("b".to_string(), 2));
+    assert_eq!(db.kv_revision, 2);
+    // Its next write is new.
+    assert_eq!(
+        db.apply(once(7, 2, 2, 13, "k", "c")),
+        CommandResult::Revision(3)
+    );
+}
+
+#[test]
+fn out_of_order_writes_of_one_session_are_each_applied_once() {
+    let mut db = ClusterDb::default();
+    // Requests 1..=3 in flight at once; 3 and 1 arrive first.
+    assert_eq!(
+        db.apply(once(5, 3, 1, 1, "c", "3")),
+        CommandResult::Revision(1)
+    );
+    assert_eq!(
+        db.apply(once(5, 1, 1, 1, "a", "1")),
+        CommandResult::Revision(2)
+    );
+    assert_eq!(
+        db.apply(once(5, 2, 2, 1, "b", "2")),
+        CommandResult::Revision(3)
+    );
+    assert_eq!(
+        db.apply(once(5, 3, 2, 1, "c", "3")),
+        CommandResult::Revision(1)
+    );
+    // Once the client moved its floor past 2, a late copy of 1 is refused, not applied.
+    assert!(matches!(
+        db.apply(once(5, 1, 3, 2, "a", "late")),
+        CommandResult::Rejected(reason) if reason.contains("outcome is unknown")
+    ));
+    assert_eq!(db.kv["a"].0, "1");
+    assert_eq!(
+        db.sessions.by_id[&5].results.len(),
+        1,
+        "results below the floor are forgotten"
+    );
+}
+
+#[test]
+fn sessions_are_bounded_and_expire_by_the_masters_clock() {
+    let mut db = ClusterDb::default();
+    for session in 1..=(crate::SESSIONS_MAX as u64 + 5) {
+        db.apply(once(session, 1, 1, session, "k", "v"));
+    }
+    assert_eq!(db.sessions.by_id.len(), crate::SESSIONS_MAX);
+    assert!(
+        !db.sessions.by_id.contains_key(&1),
+        "the idlest session goes first"
+    );
+    // A master whose clock is behind does not turn time back.
+    db.apply(once(1, 1, 1, 0, "other", "v"));
+    assert_eq!(db.sessions.clock_ms, crate::SESSIONS_MAX as u64 + 5);
+    let later = db.sessions.clock_ms + crate::limits::SESSION_IDLE_MS + 1;
+    db.apply(once(99_999, 1, 1, later, "k", "v"));
+    assert_eq!(db.sessions.by_id.len(), 1, "idle sessions expired");
+    assert_eq!(db.sessions.by_age.len(), 1);
+}
+
+#[test]
+fn one_session_keeps_a_bounded_number_of_answers_and_refuses_forgotten_ones() {
+    let mut db = ClusterDb::default();
+    let n = crate::SESSION_RESULTS_MAX as u64 + 3;
+    for seq in 1..=n {
+        db.apply(once(3, seq, 1, 1, &format!("k{seq}"), "v"));
+    }
+    assert_eq!(
+        db.sessions.by_id[&3].results.len(),
+        crate::SESSION_RESULTS_MAX
+    );
+    let revision = db.kv_revision;
+    assert!(matches!(
+        db.apply(once(3, 1, 1, 1, "k1", "again")),
+        CommandResult::Rejected(_)
+    ));
+    assert_eq!(
+        db.kv_revision, revision,
+        "a forgotten write is refused, never re-applied"
+    );
+}
+
+#[test]
+fn a_session_write_cannot_nest() {
+    let mut db = ClusterDb::default();
+    let nested = Command::Session {
+        session: 1,
+        seq: 1,
+        floor: 1,
+        at_ms: 0,
+        command: Box::new(once(1, 2, 1, 0, "k", "v")),
+    };
+    assert!(matches!(db.apply(nested), CommandResult::Rejected(_)));
+    assert!(db.kv.is_empty());
+}

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use cmdb::{Command, CommandResult, TokenKind};
 use model::NodeInfo;
 
-use super::{ApiState, ForwardRequest, bearer, error, on_master, propose, token_valid};
+use super::{ApiState, ForwardRequest, WriteId, bearer, error, on_master, propose, token_valid};
 use crate::clock::now_ms;
 
 pub(crate) async fn join(
@@ -37,19 +37,24 @@ pub(crate) async fn join(
             "the join token was refused: copy it again from `encluster init` output",
         );
     }
+    let write = match WriteId::of(&headers, &state.session) {
+        Ok(write) => write,
+        Err(response) => return response,
+    };
     let forward = ForwardRequest {
         method: Method::POST,
         path_and_query: "/v1/join".into(),
         headers: &headers,
         body: body.clone(),
+        write: Some(&write),
     };
     on_master(&state, &forward, || async {
-        Some(admit(&state, &body).await)
+        Some(admit(&state, &write, &body).await)
     })
     .await
 }
 
-async fn admit(state: &ApiState, body: &Bytes) -> Response {
+async fn admit(state: &ApiState, write: &WriteId, body: &Bytes) -> Response {
     let request: ::api::JoinRequest = match serde_json::from_slice(body) {
         Ok(request) => request,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad join request: {e}")),
@@ -83,7 +88,7 @@ async fn admit(state: &ApiState, body: &Bytes) -> Response {
             "the cluster CA is not in the cmdb yet; retry",
         );
     };
-    let node_id = match propose(state, Command::AllocateNodeId).await {
+    let node_id = match propose(state, write.command(0, Command::AllocateNodeId)).await {
         Some(Ok(CommandResult::NodeId(id))) => id,
         Some(Err(response)) => return response,
         _ => {
@@ -117,7 +122,7 @@ async fn admit(state: &ApiState, body: &Bytes) -> Response {
         info: info.clone(),
         at_ms: now_ms(),
     };
-    match propose(state, upsert).await {
+    match propose(state, write.command(1, upsert)).await {
         Some(Ok(CommandResult::Rejected(reason))) => return error(StatusCode::CONFLICT, reason),
         Some(Ok(_)) => {}
         Some(Err(response)) => return response,

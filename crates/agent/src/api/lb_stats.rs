@@ -94,8 +94,11 @@ pub(crate) async fn stats(
                 path_and_query: format!("{}?local=1", uri.path()),
                 headers: &headers,
                 body: Bytes::new(),
+                write: None,
             };
-            forward(&state, node, &api_addr, &request).await
+            forward(&state, node, &api_addr, &request)
+                .await
+                .unwrap_or_else(|failure| failure)
         }
         _ => match wanted {
             Some(node) => error(

@@ -48,6 +48,7 @@ pub(crate) async fn list(
         path_and_query: path_of(&uri),
         headers: &headers,
         body: Bytes::new(),
+        write: None,
     };
     on_master(&state, &request, || async {
         match state.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {

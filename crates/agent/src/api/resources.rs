@@ -17,7 +17,7 @@ use model::{
 use serde::Deserialize;
 
 use super::spec::{ocf_root, to_resource};
-use super::{ApiState, ForwardRequest, error, on_master, path_of, propose};
+use super::{ApiState, ForwardRequest, WriteId, error, on_master, path_of, propose};
 use crate::clock::now_ms;
 use crate::limits::API_BODY_BYTES_MAX;
 
@@ -27,15 +27,21 @@ pub(crate) struct Call {
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
+    /// The write's identity, fixed here where the request entered the cluster.
+    write: WriteId,
 }
 
-impl<S: Send + Sync> axum::extract::FromRequest<S> for Call {
+impl axum::extract::FromRequest<ApiState> for Call {
     type Rejection = Response;
 
     /// Everything a handler may need to forward the request, the body read up to the
     /// API's body limit.
-    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Call, Response> {
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &ApiState,
+    ) -> Result<Call, Response> {
         let (parts, body) = request.into_parts();
+        let write = WriteId::of(&parts.headers, &state.session)?;
         let body = axum::body::to_bytes(body, API_BODY_BYTES_MAX)
             .await
             .map_err(|_| {
@@ -50,6 +56,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Call {
             uri: parts.uri,
             headers: parts.headers,
             body,
+            write,
         })
     }
 }
@@ -61,6 +68,7 @@ impl Call {
             path_and_query: path_of(&self.uri),
             headers: &self.headers,
             body: self.body.clone(),
+            write: Some(&self.write),
         }
     }
 }
@@ -78,8 +86,8 @@ async fn propose_all(
     ok: impl Fn(&ApiState) -> Response,
 ) -> Response {
     on_master(state, &call.forward(), || async {
-        for command in commands.clone() {
-            match propose(state, command).await? {
+        for (part, command) in (0..).zip(commands.clone()) {
+            match propose(state, call.write.command(part, command)).await? {
                 Ok(CommandResult::Rejected(reason)) => {
                     return Some(error(StatusCode::BAD_REQUEST, reason));
                 }
