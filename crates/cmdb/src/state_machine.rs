@@ -63,10 +63,11 @@ impl SharedDb {
 
 /// What a snapshot file holds.
 #[derive(Serialize, Deserialize)]
-struct SnapshotFile {
-    last_log_id: Option<LogId>,
-    membership: StoredMembership,
-    db: Vec<u8>,
+pub(crate) struct SnapshotFile {
+    pub(crate) last_log_id: Option<LogId>,
+    pub(crate) membership: StoredMembership,
+    /// The cluster database, encoded by `codec::encode_db`.
+    pub(crate) db: Vec<u8>,
 }
 
 /// The state machine handed to openraft.

@@ -6,6 +6,9 @@ use crate::command::{Command, CommandResult};
 use crate::db::ClusterDb;
 use crate::limits::EVENTS_MAX;
 
+mod formats;
+mod samples;
+
 fn node(name: &str) -> NodeInfo {
     NodeInfo {
         name: name.into(),

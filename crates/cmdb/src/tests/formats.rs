@@ -1,0 +1,350 @@
+//! Persisted formats pinned by byte fixtures (issue 10): every `Command` variant, every
+//! variant of the enums with data inside commands and snapshots, log entries, the vote, and
+//! a full snapshot file in both layouts of the cluster database.
+//!
+//! Method: each sample of `samples` is encoded as encluster persists it, compared with the
+//! committed fixture `test_data/formats/<kind>-v<format byte>/<name>.hex`, and the fixture
+//! is decoded and compared with the sample. A mismatch means a persisted layout changed
+//! (postcard does not default missing fields, so a field added anywhere changes it): the
+//! change needs a new format byte, a decoder branch that keeps the old fixture readable, and
+//! a new fixture (see ARCHITECTURE.md, "Persisted formats"). Fixtures are never edited;
+//! `every_committed_fixture_still_decodes` reads all of them, old format bytes included.
+//!
+//! The samples cannot fall behind the types: the fixture names come from `match`es with no
+//! wildcard, and `samples_cover_every_variant_of_the_persisted_enums` asks serde for every
+//! variant name, so a new variant fails to compile or to test until it has a sample.
+//!
+//! Writing fixtures: `UPDATE_FIXTURES=1 cargo test -p cmdb formats` writes the missing ones
+//! (a new variant, a new format byte) and refuses to overwrite a committed one.
+//! `UPDATE_FIXTURES=overwrite` also rewrites fixtures that differ: only for a fixture written
+//! on your branch and never released.
+
+use std::fmt::Debug;
+use std::io;
+
+use model::EventKind;
+use openraft::EntryPayload;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::samples;
+use crate::codec;
+use crate::command::{Command, CommandResult};
+use crate::db::ClusterDb;
+use crate::resources::{AssignmentChange, StoredConstraint};
+use crate::sessions::Sessions;
+use crate::state_machine::SnapshotFile;
+use crate::types::{Entry, LogId, StoredMembership, Vote};
+
+mod fixture;
+mod variants;
+
+use fixture::{Layout, check};
+
+/// The fixture name of each command variant. No wildcard: a new variant needs a name here,
+/// a sample in `samples::command_samples` and a fixture.
+fn command_fixture_name(command: &Command) -> &'static str {
+    match command {
+        Command::Put { .. } => "Put",
+        Command::Delete { .. } => "Delete",
+        Command::InitCluster { .. } => "InitCluster",
+        Command::AddToken { .. } => "AddToken",
+        Command::AllocateNodeId => "AllocateNodeId",
+        Command::UpsertNode { .. } => "UpsertNode",
+        Command::RemoveNode { .. } => "RemoveNode",
+        Command::RecordEvents { .. } => "RecordEvents",
+        Command::SetNodeHealth { .. } => "SetNodeHealth",
+        Command::PutResource { .. } => "PutResource",
+        Command::DeleteResource { .. } => "DeleteResource",
+        Command::PutGroup { .. } => "PutGroup",
+        Command::DeleteGroup { .. } => "DeleteGroup",
+        Command::AddConstraint { .. } => "AddConstraint",
+        Command::SetMove { .. } => "SetMove",
+        Command::SetNodeConfig { .. } => "SetNodeConfig",
+        Command::SetTargetRole { .. } => "SetTargetRole",
+        Command::Cleanup { .. } => "Cleanup",
+        Command::ChangeAssignments { .. } => "ChangeAssignments",
+        Command::RecordOperation { .. } => "RecordOperation",
+        Command::ReplaceConfig { .. } => "ReplaceConfig",
+        Command::Session { .. } => "Session",
+    }
+}
+
+/// The fixture name of each event kind (events live in log entries and in snapshots).
+fn event_fixture_name(kind: &EventKind) -> &'static str {
+    match kind {
+        EventKind::NodeHealth { .. } => "NodeHealth",
+        EventKind::NodeJoined { .. } => "NodeJoined",
+        EventKind::NodeRemoved { .. } => "NodeRemoved",
+        EventKind::NodeRole { .. } => "NodeRole",
+        EventKind::MasterElected { .. } => "MasterElected",
+        EventKind::QuorumForced { .. } => "QuorumForced",
+        EventKind::ResourceAction { .. } => "ResourceAction",
+    }
+}
+
+fn entry_fixture_name(entry: &Entry) -> &'static str {
+    match entry.payload {
+        EntryPayload::Blank => "Blank",
+        EntryPayload::Normal(_) => "Normal",
+        EntryPayload::Membership(_) => "Membership",
+    }
+}
+
+/// Fails with every failure at once, so one run lists everything that changed.
+fn assert_pinned(failures: impl IntoIterator<Item = String>) {
+    let failures: Vec<String> = failures.into_iter().collect();
+    assert!(failures.is_empty(), "\n\n{}\n", failures.join("\n\n"));
+}
+
+/// Pins each sample as laid out in log entries, at `<kind>-v<format>/<name>.hex`.
+fn pin_each<T>(
+    kind: &str,
+    type_name: &str,
+    samples: &[T],
+    name: fn(&T) -> &'static str,
+) -> Vec<String>
+where
+    T: Serialize + DeserializeOwned + PartialEq + Debug,
+{
+    let mut failures = Vec::new();
+    for sample in samples {
+        let encoded = codec::encode(sample).expect("encoding a sample cannot fail");
+        let name = name(sample);
+        let what = format!("{type_name}::{name} (log entry format {})", encoded[0]);
+        let path = format!("{kind}-v{}/{name}.hex", encoded[0]);
+        let decode = codec::decode::<T>;
+        failures.extend(check(Layout::Current, &what, &path, &encoded, decode, sample).err());
+    }
+    failures
+}
+
+#[test]
+fn every_command_variant_matches_its_fixture() {
+    let commands = samples::command_samples();
+    assert_pinned(pin_each(
+        "command",
+        "Command",
+        &commands,
+        command_fixture_name,
+    ));
+}
+
+#[test]
+fn every_event_kind_matches_its_fixture() {
+    let kinds = samples::event_kind_samples();
+    assert_pinned(pin_each(
+        "event-kind",
+        "EventKind",
+        &kinds,
+        event_fixture_name,
+    ));
+}
+
+#[test]
+fn every_variant_inside_commands_and_snapshots_matches_its_fixture() {
+    let mut failures = pin_each(
+        "command-result",
+        "CommandResult",
+        &samples::command_result_samples(),
+        variants::name_of,
+    );
+    failures.extend(pin_each(
+        "assignment-change",
+        "AssignmentChange",
+        &samples::assignment_change_samples(),
+        variants::name_of,
+    ));
+    failures.extend(pin_each(
+        "stored-constraint",
+        "StoredConstraint",
+        &samples::constraint_samples(),
+        variants::name_of,
+    ));
+    assert_pinned(failures);
+}
+
+#[test]
+fn samples_cover_every_variant_of_the_persisted_enums() {
+    let mut failures = Vec::new();
+    failures.extend(variants::uncovered("Command", &samples::command_samples()));
+    failures.extend(variants::uncovered(
+        "EventKind",
+        &samples::event_kind_samples(),
+    ));
+    let results = samples::command_result_samples();
+    failures.extend(variants::uncovered("CommandResult", &results));
+    let changes = samples::assignment_change_samples();
+    failures.extend(variants::uncovered("AssignmentChange", &changes));
+    let constraints = samples::constraint_samples();
+    failures.extend(variants::uncovered("StoredConstraint", &constraints));
+    assert_pinned(failures);
+}
+
+/// Log entries and the vote, committed index and purge point, as `log_store` stores them.
+#[test]
+fn log_entries_and_raft_meta_match_their_fixtures() {
+    let entries = samples::entry_samples();
+    let mut failures = pin_each("entry", "EntryPayload", &entries, entry_fixture_name);
+    let committed = Some(samples::log_id(1_235));
+    failures.extend(pin_meta("vote", &samples::vote()).err());
+    failures.extend(pin_meta("committed", &committed).err());
+    failures.extend(pin_meta("last_purged", &samples::log_id(1_000)).err());
+    assert_pinned(failures);
+}
+
+fn pin_meta<T>(key: &str, value: &T) -> Result<(), String>
+where
+    T: Serialize + DeserializeOwned + PartialEq + Debug,
+{
+    let encoded = codec::encode(value).expect("encoding a sample cannot fail");
+    let what = format!("the Raft {key} (log store format {})", encoded[0]);
+    let path = format!("raft-meta-v{}/{key}.hex", encoded[0]);
+    check(
+        Layout::Current,
+        &what,
+        &path,
+        &encoded,
+        codec::decode,
+        value,
+    )
+}
+
+/// A snapshot file's contents, with the cluster database inside decoded as well.
+type SnapshotContents = (Option<LogId>, StoredMembership, ClusterDb);
+
+fn snapshot_file(db: Vec<u8>) -> Vec<u8> {
+    let file = SnapshotFile {
+        last_log_id: Some(samples::log_id(1_234)),
+        membership: samples::stored_membership(),
+        db,
+    };
+    codec::encode_snapshot(&file).expect("encoding a sample cannot fail")
+}
+
+/// What the sample snapshot file holds, around `db`.
+fn snapshot_contents(db: ClusterDb) -> SnapshotContents {
+    let last_log_id = Some(samples::log_id(1_234));
+    (last_log_id, samples::stored_membership(), db)
+}
+
+fn read_snapshot_file(bytes: &[u8]) -> io::Result<SnapshotContents> {
+    let file: SnapshotFile = codec::decode_snapshot(bytes)?;
+    Ok((
+        file.last_log_id,
+        file.membership,
+        codec::decode_db(&file.db)?,
+    ))
+}
+
+/// The format byte after the snapshot magic.
+fn snapshot_format(bytes: &[u8]) -> u8 {
+    bytes[codec::SNAPSHOT_MAGIC.len()]
+}
+
+#[test]
+fn full_snapshot_matches_its_fixture() {
+    let db = samples::db();
+    let db_bytes = codec::encode_db(&db).expect("encoding a sample cannot fail");
+    let db_format = snapshot_format(&db_bytes);
+    let encoded = snapshot_file(db_bytes);
+    let format = snapshot_format(&encoded);
+    let what = format!("the snapshot file (format {format}) or the cluster database in it");
+    let path = format!("snapshot-v{format}/db-v{db_format}.hex");
+    let expected = snapshot_contents(db);
+    let found = check(
+        Layout::Current,
+        &what,
+        &path,
+        &encoded,
+        read_snapshot_file,
+        &expected,
+    );
+    assert_pinned(found.err());
+}
+
+/// The cluster database as encluster wrote it before client sessions: format byte 1, then
+/// the fields of layout 2 up to `resources`, in order (postcard writes a struct as its
+/// fields one after the other, as it does a tuple). Only used to write the fixture once.
+fn db_layout_1(db: &ClusterDb) -> Vec<u8> {
+    let fields = (
+        &db.meta,
+        &db.kv,
+        db.kv_revision,
+        &db.nodes,
+        db.next_node_id,
+        &db.tokens,
+        &db.events,
+        db.next_event_seq,
+        &db.resources,
+    );
+    let mut out = codec::SNAPSHOT_MAGIC.to_vec();
+    out.push(codec::FORMAT_V1);
+    out.extend(postcard::to_stdvec(&fields).expect("encoding a sample cannot fail"));
+    out
+}
+
+/// A snapshot from before client sessions (`codec::decode_db`'s branch for format 1) loads
+/// the same cluster database, with no sessions.
+#[test]
+fn snapshot_of_db_layout_1_fixture_loads_with_empty_sessions() {
+    let db = samples::db();
+    let written_once = snapshot_file(db_layout_1(&db));
+    let what = "a snapshot file holding the cluster database in layout 1 (before sessions)";
+    let expected = snapshot_contents(ClusterDb {
+        sessions: Sessions::default(),
+        ..db
+    });
+    let path = "snapshot-v1/db-v1.hex";
+    let outcome = check(
+        Layout::Old,
+        what,
+        path,
+        &written_once,
+        read_snapshot_file,
+        &expected,
+    );
+    assert_pinned(outcome.err());
+}
+
+/// Reads a fixture as the type its folder names, whatever its format byte.
+fn read_any(kind: &str, name: &str, bytes: &[u8]) -> io::Result<()> {
+    match (kind, name) {
+        ("command", _) => codec::decode::<Command>(bytes).map(drop),
+        ("event-kind", _) => codec::decode::<EventKind>(bytes).map(drop),
+        ("command-result", _) => codec::decode::<CommandResult>(bytes).map(drop),
+        ("assignment-change", _) => codec::decode::<AssignmentChange>(bytes).map(drop),
+        ("stored-constraint", _) => codec::decode::<StoredConstraint>(bytes).map(drop),
+        ("entry", _) => codec::decode::<Entry>(bytes).map(drop),
+        ("raft-meta", "vote") => codec::decode::<Vote>(bytes).map(drop),
+        ("raft-meta", "committed") => codec::decode::<Option<LogId>>(bytes).map(drop),
+        ("raft-meta", "last_purged") => codec::decode::<LogId>(bytes).map(drop),
+        ("snapshot", _) => read_snapshot_file(bytes).map(drop),
+        _ => Err(io::Error::other(
+            "no reader for this kind of fixture: add one to read_any",
+        )),
+    }
+}
+
+/// Every fixture ever committed still decodes, including those of format bytes that
+/// encluster no longer writes.
+#[test]
+fn every_committed_fixture_still_decodes() {
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for (folder, name, bytes) in fixture::all().expect("read the fixtures") {
+        count += 1;
+        let kind = folder
+            .rsplit_once("-v")
+            .map_or(folder.as_str(), |(kind, _)| kind);
+        if let Err(error) = read_any(kind, &name, &bytes) {
+            failures.push(format!(
+                "fixture {folder}/{name}.hex no longer decodes: {error}. Old records on disk \
+                 must stay readable: keep a decoder branch for its format byte, and never \
+                 edit a fixture; see ARCHITECTURE.md, \"Persisted formats\""
+            ));
+        }
+    }
+    assert!(count > 0, "no fixtures under {}", fixture::ROOT);
+    assert_pinned(failures);
+}

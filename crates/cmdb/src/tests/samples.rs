@@ -1,0 +1,449 @@
+//! Sample values of every persisted type, for the format fixtures in `formats`.
+//!
+//! Every field holds a value that shows in the encoding: options are `Some`, collections
+//! hold two entries where they can, numbers are non-zero (several above one varint byte),
+//! and every variant of an enum with data appears. The values need not make a valid
+//! cluster (the resource sample is both unique and a clone); they pin a layout.
+//!
+//! A sample is frozen once its fixture is committed: changing it would change the fixture.
+//! A new variant gets a new sample appended to its `*_samples` list (and so its own fixture);
+//! the `first_*` lists inside larger samples stay as they are.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use model::{
+    CloneOptions, ColocationConstraint, Event, EventKind, Group, GroupId, LocationConstraint,
+    NodeConfig, NodeHealth, NodeId, NodeInfo, NodeRole, OrderConstraint, OrderKind, Resource,
+    ResourceId, ResourceOptions, ResourceState, ResourceStatus, TargetRole,
+};
+use openraft::EntryPayload;
+use openraft::entry::RaftEntry;
+use openraft::vote::RaftLeaderId;
+
+use crate::command::{Command, CommandResult};
+use crate::db::{ClusterDb, ClusterMeta, NodeRecord, TokenKind, TokenRecord};
+use crate::resources::{
+    AssignmentChange, OperationEntry, OperationReport, ResourceDb, StoredConstraint,
+};
+use crate::sessions::{SessionRecord, Sessions};
+use crate::types::{Entry, LogId, Membership, StoredMembership, Vote};
+
+/// A time on the masters' clock, in milliseconds since the Unix epoch (a 6-byte varint).
+pub(super) const AT_MS: u64 = 1_765_000_000_123;
+
+fn id(name: &str) -> ResourceId {
+    ResourceId(name.into())
+}
+
+fn node_info(n: u64) -> NodeInfo {
+    NodeInfo {
+        name: format!("node-{n}"),
+        peer_addr: format!("10.0.0.{n}:7946"),
+        api_addr: format!("10.0.0.{n}:7947"),
+    }
+}
+
+/// A resource with every option away from its default.
+pub(super) fn resource(name: &str) -> Resource {
+    Resource {
+        id: id(name),
+        type_name: "process".into(),
+        params: BTreeMap::from([
+            ("command".into(), "/usr/bin/web".into()),
+            ("probe_tcp".into(), "127.0.0.1:8080".into()),
+        ]),
+        options: ResourceOptions {
+            monitor_interval: Duration::from_millis(7_000),
+            monitor_timeout: Duration::from_millis(3_000),
+            start_timeout: Duration::from_millis(45_000),
+            stop_timeout: Duration::from_millis(30_000),
+            stickiness: -250,
+            migration_threshold: 3,
+            failure_timeout: Some(Duration::from_millis(600_000)),
+            target_role: TargetRole::Stopped,
+            drain: Duration::from_millis(1_500),
+        },
+        unique: true,
+        clone: Some(CloneOptions { max: Some(4) }),
+        utilization: BTreeMap::from([("cpu".into(), 2), ("memory".into(), 512)]),
+    }
+}
+
+fn group() -> Group {
+    Group {
+        id: GroupId("web".into()),
+        members: vec![id("web-vip"), id("web")],
+    }
+}
+
+fn location() -> LocationConstraint {
+    LocationConstraint {
+        resource: id("web"),
+        node: NodeId(2),
+        score: -1_000_000,
+        expires_at: Some(AT_MS + 60_000),
+    }
+}
+
+/// One constraint of each kind, as in the first fixtures.
+pub(super) fn first_constraints() -> Vec<StoredConstraint> {
+    vec![
+        StoredConstraint::Order(OrderConstraint {
+            first: id("db"),
+            then: id("web"),
+            kind: OrderKind::Optional,
+        }),
+        StoredConstraint::Colocation(ColocationConstraint {
+            resource: id("web"),
+            with: id("db"),
+            score: 500,
+        }),
+        StoredConstraint::Location(location()),
+    ]
+}
+
+/// One sample per `StoredConstraint` variant; append for a new variant.
+pub(super) fn constraint_samples() -> Vec<StoredConstraint> {
+    first_constraints()
+}
+
+/// One change of each kind, as in the first fixtures.
+pub(super) fn first_assignment_changes() -> Vec<AssignmentChange> {
+    vec![
+        AssignmentChange::Assign {
+            node: NodeId(1),
+            resource: id("web"),
+        },
+        AssignmentChange::Unassign {
+            node: NodeId(2),
+            resource: id("web"),
+        },
+        AssignmentChange::Lost {
+            node: NodeId(3),
+            resource: id("db"),
+        },
+    ]
+}
+
+/// One sample per `AssignmentChange` variant; append for a new variant.
+pub(super) fn assignment_change_samples() -> Vec<AssignmentChange> {
+    first_assignment_changes()
+}
+
+fn node_config() -> NodeConfig {
+    NodeConfig {
+        id: NodeId(2),
+        standby: true,
+        maintenance: true,
+        capacity: BTreeMap::from([("cpu".into(), 8), ("memory".into(), 16_384)]),
+    }
+}
+
+fn operation_report() -> OperationReport {
+    OperationReport {
+        resource: id("web"),
+        operation: "start".into(),
+        fencing_token: 300,
+        ok: true,
+        state_after: ResourceState::Failed,
+        reason: Some("probe 127.0.0.1:8080 refused".into()),
+        started_at: AT_MS - 2_000,
+        finished_at: AT_MS - 1_000,
+    }
+}
+
+/// One event of each kind, as in the first fixtures.
+pub(super) fn first_event_kinds() -> Vec<EventKind> {
+    vec![
+        EventKind::NodeHealth {
+            node: NodeId(2),
+            from: NodeHealth::Suspect,
+            to: NodeHealth::Down,
+            silence_ms: 1_500,
+        },
+        EventKind::NodeJoined {
+            node: NodeId(3),
+            name: "node-3".into(),
+        },
+        EventKind::NodeRemoved {
+            node: NodeId(4),
+            reason: "removed by the operator".into(),
+        },
+        EventKind::NodeRole {
+            node: NodeId(3),
+            role: NodeRole::Learner,
+            reason: "voters shrink to 3".into(),
+        },
+        EventKind::MasterElected {
+            node: NodeId(1),
+            term: 130,
+        },
+        EventKind::QuorumForced {
+            node: NodeId(1),
+            voters: vec![NodeId(1), NodeId(2)],
+        },
+        EventKind::ResourceAction {
+            resource: id("web"),
+            node: NodeId(1),
+            action: "start".into(),
+            reason: "due to node availability".into(),
+        },
+    ]
+}
+
+/// One sample per `EventKind` variant; append for a new variant.
+pub(super) fn event_kind_samples() -> Vec<EventKind> {
+    first_event_kinds()
+}
+
+/// One result of each kind, as in the first fixtures.
+pub(super) fn first_command_results() -> Vec<CommandResult> {
+    vec![
+        CommandResult::Ok,
+        CommandResult::Revision(1_000),
+        CommandResult::NodeId(NodeId(5)),
+        CommandResult::Rejected("key must be 1 to 1024 bytes".into()),
+        CommandResult::Tokens(vec![300, 301]),
+    ]
+}
+
+/// One sample per `CommandResult` variant; append for a new variant.
+pub(super) fn command_result_samples() -> Vec<CommandResult> {
+    first_command_results()
+}
+
+/// One sample per `Command` variant; append for a new variant.
+pub(super) fn command_samples() -> Vec<Command> {
+    let mut commands = cluster_commands();
+    commands.extend(resource_commands());
+    commands
+}
+
+fn cluster_commands() -> Vec<Command> {
+    vec![
+        Command::Put {
+            key: "config/web".into(),
+            value: "blue".into(),
+        },
+        Command::Delete {
+            key: "config/old".into(),
+        },
+        Command::InitCluster {
+            name: "prod".into(),
+            ca_cert_pem: "-----BEGIN CERTIFICATE-----".into(),
+            ca_key_pem: "-----BEGIN PRIVATE KEY-----".into(),
+            at_ms: AT_MS,
+        },
+        Command::AddToken {
+            hash: "9f86d081884c7d65".into(),
+            kind: TokenKind::Join,
+            label: "rack 2".into(),
+            at_ms: AT_MS,
+        },
+        Command::AllocateNodeId,
+        Command::UpsertNode {
+            id: NodeId(3),
+            info: node_info(3),
+            at_ms: AT_MS,
+        },
+        Command::RemoveNode { id: NodeId(4) },
+        Command::RecordEvents {
+            at_ms: AT_MS,
+            events: first_event_kinds(),
+        },
+        Command::SetNodeHealth {
+            at_ms: AT_MS,
+            changes: vec![
+                (NodeId(2), NodeHealth::Suspect, 400),
+                (NodeId(3), NodeHealth::Down, 1_500),
+            ],
+        },
+        Command::Session {
+            session: 0x9e37_79b9_7f4a_7c15,
+            seq: 42,
+            floor: 40,
+            at_ms: AT_MS,
+            command: Box::new(Command::Put {
+                key: "config/web".into(),
+                value: "green".into(),
+            }),
+        },
+    ]
+}
+
+fn resource_commands() -> Vec<Command> {
+    vec![
+        Command::PutResource {
+            resource: resource("web"),
+            create: true,
+        },
+        Command::DeleteResource { id: id("old") },
+        Command::PutGroup { group: group() },
+        Command::DeleteGroup {
+            id: GroupId("old".into()),
+        },
+        Command::AddConstraint {
+            constraint: StoredConstraint::Location(location()),
+        },
+        Command::SetMove {
+            resource: id("web"),
+            constraints: vec![location()],
+        },
+        Command::SetNodeConfig {
+            node: node_config(),
+        },
+        Command::SetTargetRole {
+            resource: id("web"),
+            role: TargetRole::Stopped,
+        },
+        Command::Cleanup {
+            resource: id("web"),
+            node: Some(NodeId(2)),
+        },
+        Command::ChangeAssignments {
+            changes: first_assignment_changes(),
+        },
+        Command::RecordOperation {
+            node: NodeId(2),
+            report: operation_report(),
+            at_ms: AT_MS,
+        },
+        Command::ReplaceConfig {
+            resources: vec![resource("db"), resource("web")],
+            groups: vec![group()],
+            constraints: first_constraints(),
+        },
+    ]
+}
+
+fn resource_db() -> ResourceDb {
+    let status = ResourceStatus {
+        state: ResourceState::Running,
+        fail_count: 2,
+        last_failure_at: Some(AT_MS - 5_000),
+        last_failure: Some("monitor timed out".into()),
+    };
+    ResourceDb {
+        resources: BTreeMap::from([(id("db"), resource("db")), (id("web"), resource("web"))]),
+        groups: BTreeMap::from([(group().id, group())]),
+        constraints: first_constraints(),
+        moves: BTreeMap::from([(id("web"), vec![location()])]),
+        node_config: BTreeMap::from([(NodeId(2), node_config())]),
+        status: BTreeMap::from([(id("web"), BTreeMap::from([(NodeId(1), status)]))]),
+        assignments: BTreeMap::from([(NodeId(1), BTreeMap::from([(id("web"), 300)]))]),
+        next_fencing_token: 302,
+        operations: VecDeque::from([OperationEntry {
+            node: NodeId(1),
+            report: operation_report(),
+        }]),
+        reported_tokens: BTreeMap::from([(id("web"), BTreeMap::from([(NodeId(1), 300)]))]),
+    }
+}
+
+fn sessions() -> Sessions {
+    let results = first_command_results()
+        .into_iter()
+        .zip(40..)
+        .map(|(result, seq)| (seq, result))
+        .collect();
+    let busy = SessionRecord {
+        floor: 40,
+        results,
+        last_ms: AT_MS,
+    };
+    let idle = SessionRecord {
+        floor: 7,
+        results: BTreeMap::from([(7, CommandResult::Revision(999))]),
+        last_ms: AT_MS - 60_000,
+    };
+    Sessions {
+        by_id: BTreeMap::from([(0x9e37_79b9_7f4a_7c15, busy), (3, idle)]),
+        by_age: BTreeSet::from([(AT_MS - 60_000, 3), (AT_MS, 0x9e37_79b9_7f4a_7c15)]),
+        clock_ms: AT_MS,
+    }
+}
+
+/// A cluster database with every table filled.
+pub(super) fn db() -> ClusterDb {
+    let node = |n: u64, health| NodeRecord {
+        info: node_info(n),
+        health,
+        health_since_ms: AT_MS - 1_000,
+        joined_at_ms: AT_MS - 90_000,
+    };
+    let token = |kind, label: &str| TokenRecord {
+        kind,
+        label: label.into(),
+        created_at_ms: AT_MS - 100_000,
+    };
+    let events = first_event_kinds().into_iter().zip(1_000..);
+    ClusterDb {
+        meta: ClusterMeta {
+            name: "prod".into(),
+            ca_cert_pem: "-----BEGIN CERTIFICATE-----".into(),
+            ca_key_pem: "-----BEGIN PRIVATE KEY-----".into(),
+            created_at_ms: AT_MS - 100_000,
+        },
+        kv: BTreeMap::from([
+            ("config/db".into(), ("primary".into(), 7)),
+            ("config/web".into(), ("blue".into(), 9)),
+        ]),
+        kv_revision: 9,
+        nodes: BTreeMap::from([
+            (NodeId(1), node(1, NodeHealth::Online)),
+            (NodeId(2), node(2, NodeHealth::Suspect)),
+        ]),
+        next_node_id: 3,
+        tokens: BTreeMap::from([
+            ("5e884898da280471".into(), token(TokenKind::Admin, "ops")),
+            ("9f86d081884c7d65".into(), token(TokenKind::Join, "rack 2")),
+        ]),
+        events: events
+            .map(|(kind, seq)| Event {
+                seq,
+                at_ms: AT_MS - 10_000 + seq,
+                kind,
+            })
+            .collect(),
+        next_event_seq: 1_007,
+        resources: resource_db(),
+        sessions: sessions(),
+    }
+}
+
+/// The id of log entry `index`, written in term 130 under node 1's leadership.
+pub(super) fn log_id(index: u64) -> LogId {
+    let leader = openraft::impls::leader_id_adv::LeaderId::new(130, 1).to_committed();
+    LogId::new(leader, index)
+}
+
+/// A joint membership (voters {1, 2} then {1, 2, 3}) with a learner, 4.
+pub(super) fn membership() -> Membership {
+    let voters = vec![BTreeSet::from([1, 2]), BTreeSet::from([1, 2, 3])];
+    let nodes: BTreeMap<u64, NodeInfo> = (1..=4).map(|n| (n, node_info(n))).collect();
+    Membership::new(voters, nodes).expect("a valid joint membership")
+}
+
+/// The membership a snapshot stores, with the log id of the entry that set it.
+pub(super) fn stored_membership() -> StoredMembership {
+    StoredMembership::new(Some(log_id(1_200)), membership())
+}
+
+/// One log entry per payload kind; append for a new kind.
+pub(super) fn entry_samples() -> Vec<Entry> {
+    let put = Command::Put {
+        key: "config/web".into(),
+        value: "blue".into(),
+    };
+    vec![
+        Entry::new(log_id(1_234), EntryPayload::Blank),
+        Entry::new(log_id(1_235), EntryPayload::Normal(put)),
+        Entry::new(log_id(1_236), EntryPayload::Membership(membership())),
+    ]
+}
+
+/// A vote granted by a quorum: term 130, node 1.
+pub(super) fn vote() -> Vote {
+    Vote::new_committed(130, 1)
+}
