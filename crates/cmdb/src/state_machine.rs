@@ -117,13 +117,16 @@ impl StateMachine {
         Ok(())
     }
 
-    fn snapshot_now(&self) -> io::Result<(SnapshotMeta, Vec<u8>)> {
-        let db_bytes = self.shared.read(encode_db)?;
+    /// A copy of the state for a snapshot. Only the copy is taken on the apply path; the
+    /// builder encodes and writes it on a blocking thread, so a large database delays
+    /// applies by a copy, not by its encoding and fsync.
+    fn snapshot_now(&self) -> (SnapshotMeta, ClusterDb) {
+        let db = self.shared.read(ClusterDb::clone);
         let meta = SnapshotMeta {
             last_log_id: self.last_applied,
             last_membership: self.membership.clone(),
         };
-        Ok((meta, db_bytes))
+        (meta, db)
     }
 }
 
@@ -147,7 +150,7 @@ fn write_snapshot_file(path: &Path, file: &SnapshotFile) -> io::Result<()> {
 /// Builds a snapshot from a copy taken under the lock; serialises and writes outside it.
 pub struct SnapshotBuilder {
     meta: SnapshotMeta,
-    db: Vec<u8>,
+    db: Option<ClusterDb>,
     path: PathBuf,
 }
 
@@ -155,15 +158,25 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     type SnapshotData = Cursor<Vec<u8>>;
 
     async fn build_snapshot(&mut self) -> io::Result<SnapshotOf> {
-        let file = SnapshotFile {
-            last_log_id: self.meta.last_log_id,
-            membership: self.meta.last_membership.clone(),
-            db: self.db.clone(),
-        };
-        write_snapshot_file(&self.path, &file)?;
+        let db = self
+            .db
+            .take()
+            .ok_or_else(|| io::Error::other("a snapshot builder builds once"))?;
+        let (meta, path) = (self.meta.clone(), self.path.clone());
+        let db = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
+            let file = SnapshotFile {
+                last_log_id: meta.last_log_id,
+                membership: meta.last_membership.clone(),
+                db: encode_db(&db)?,
+            };
+            write_snapshot_file(&path, &file)?;
+            Ok(file.db)
+        })
+        .await
+        .map_err(io::Error::other)??;
         Ok(Snapshot {
             meta: self.meta.clone(),
-            snapshot: Cursor::new(self.db.clone()),
+            snapshot: Cursor::new(db),
         })
     }
 }
@@ -199,12 +212,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        let (meta, db) = self
-            .snapshot_now()
-            .expect("encoding the in-memory cmdb cannot fail");
+        let (meta, db) = self.snapshot_now();
         SnapshotBuilder {
             meta,
-            db,
+            db: Some(db),
             path: self.snapshot_path.clone(),
         }
     }
