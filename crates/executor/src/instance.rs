@@ -90,8 +90,8 @@ impl Preempt {
         match self {
             Preempt::ForStop => "abandoned for a stop",
             Preempt::LeaseEnding => "abandoned: the lease was ending",
-            Preempt::Withdrawn => "abandoned: its grant was withdrawn",
-            Preempt::Redefined => "abandoned: its parameters changed",
+            Preempt::Withdrawn => "abandoned: grant withdrawn",
+            Preempt::Redefined => "abandoned: parameters changed",
         }
     }
 }

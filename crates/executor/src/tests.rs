@@ -973,7 +973,7 @@ fn r10_a_start_whose_grant_is_withdrawn_is_abandoned_and_stopped_at_once() {
               run web start#1 timeout=20s interval=0ns at=0
             @5000 assignments []
               cancel web
-              report web start#1 0..5000: failed (soft): abandoned: its grant was withdrawn -> unknown
+              report web start#1 0..5000: failed (soft): abandoned: grant withdrawn -> unknown
               run web stop#1 timeout=5s interval=0ns at=5000
             @5010 done web start#1 (started 0): timed out
             @5020 done web stop#1 (started 5000): ok
@@ -1010,7 +1010,7 @@ fn r10_a_start_whose_parameters_change_is_abandoned_and_restarts_under_a_new_gra
             @10 assignments [web#1]
             @20 assignments [web#1]
               cancel web
-              report web start#1 0..20: failed (soft): abandoned: its parameters changed -> unknown
+              report web start#1 0..20: failed (soft): abandoned: parameters changed -> unknown
               run web stop#1 timeout=5s interval=0ns at=20
             @30 done web stop#1 (started 20): ok
               report web stop#1 20..30: ok -> stopped

@@ -53,7 +53,7 @@ fn report(db: &mut ResourceDb, name: &str, operation: &str, token: u64, state: R
         fencing_token: token,
         ok,
         state_after: state,
-        reason: (!ok).then(|| "abandoned: its grant was withdrawn".to_owned()),
+        reason: (!ok).then(|| "abandoned: grant withdrawn".to_owned()),
         started_at: 0,
         finished_at: 1,
     };

@@ -7,10 +7,10 @@
 //! what changed, the fake agent finishes the operations that are due, and the executors
 //! tick. A start on a node listed in its resource's `hang_on` parameter waits for ever
 //! (like a start waiting on a TCP probe of a port nobody listens on), with its process
-//! already spawned; a stop takes `stop_steps` steps. After every step no unique resource may have a process on two nodes. Each test
-//! then asks that the cluster settles: what was deleted or stopped has no process and no
-//! record left, what was moved or updated runs as asked, and a resource created afterwards
-//! starts.
+//! already spawned; a stop takes `stop_steps` steps. After every step no unique resource
+//! may have a process on two nodes. Each test then asks that the cluster settles: what was
+//! deleted or stopped has no process and no record left, what was moved or updated runs as
+//! asked, and a resource created afterwards starts.
 
 use std::collections::BTreeMap;
 
