@@ -2,10 +2,15 @@
 //! health as the scheduler may see it, and `now`, decide the assignment changes to write.
 //!
 //! The scheduler's plan lists stops before starts. Carrying it out safely means: withdraw
-//! the grants the plan stops, and grant nothing new while any planned stop is not yet
-//! confirmed (a moved unique resource must be stopped before it starts elsewhere); then
-//! grant starts in plan order, each only once the resources it must follow (earlier group
-//! members, the `first` of an order constraint) are running.
+//! the grants the plan stops (and every grant of a deleted resource), and grant nothing new
+//! while any planned stop is not yet confirmed (a moved unique resource must be stopped
+//! before it starts elsewhere); then grant starts in plan order, each only once the
+//! resources it must follow (earlier group members, the `first` of an order constraint)
+//! are running.
+//!
+//! A grant withdrawn before its node reported under it (its start may be under way) leaves
+//! the instance unknown in the cmdb, so it is still stopped and confirmed before anything
+//! takes its place; the executor abandons such a start, or confirms that it never began.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -202,20 +207,7 @@ fn changes_for(
             }
         }
     }
-    let mut stops_pending = false;
-    for action in plan.actions.iter().filter(|a| a.kind == ActionKind::Stop) {
-        stops_pending = true;
-        // A grant whose start may be under way is left to finish and report first: once
-        // withdrawn, nothing in the cmdb would say it may be running there.
-        if assigned(resources, action.node, &action.resource)
-            && !in_flight(resources, action.node, &action.resource)
-        {
-            changes.push(AssignmentChange::Unassign {
-                node: action.node,
-                resource: action.resource.clone(),
-            });
-        }
-    }
+    let stops_pending = withdraw_stopped(resources, health, input, plan, &mut changes);
     if stops_pending {
         return changes;
     }
@@ -253,6 +245,54 @@ fn changes_for(
         }
     }
     changes
+}
+
+/// Withdraws every grant of a deleted resource and every grant the plan stops; returns
+/// whether the plan stops anything (then nothing new may be granted in this round).
+fn withdraw_stopped(
+    resources: &ResourceDb,
+    health: &BTreeMap<NodeId, NodeHealth>,
+    input: &SchedulerInput,
+    plan: &Plan,
+    changes: &mut Vec<AssignmentChange>,
+) -> bool {
+    // A deleted resource's grants are withdrawn at once (its executor treats them as
+    // withdrawn already); what may still run is tracked by its status until stopped. A
+    // down node's grants are lost instead.
+    for (node, map) in &resources.assignments {
+        let up = health.get(node).is_some_and(|h| *h != NodeHealth::Down);
+        for resource in map.keys() {
+            if up && !input.config.resources.contains_key(resource) {
+                let change = AssignmentChange::Unassign {
+                    node: *node,
+                    resource: resource.clone(),
+                };
+                push_once(changes, change);
+            }
+        }
+    }
+    let mut stops_pending = false;
+    for action in plan.actions.iter().filter(|a| a.kind == ActionKind::Stop) {
+        stops_pending = true;
+        // A grant whose start may be under way is withdrawn too: the cmdb then records the
+        // instance as unknown until its node reports it stopped, and the executor abandons
+        // such a start at once. Waiting for the start to end instead would hold every
+        // other start back meanwhile, for ever if the node never reports under the grant.
+        if assigned(resources, action.node, &action.resource) {
+            let change = AssignmentChange::Unassign {
+                node: action.node,
+                resource: action.resource.clone(),
+            };
+            push_once(changes, change);
+        }
+    }
+    stops_pending
+}
+
+fn push_once(changes: &mut Vec<AssignmentChange>, change: AssignmentChange) {
+    if !changes.contains(&change) {
+        changes.push(change);
+    }
 }
 
 fn is_started(input: &SchedulerInput, resource: &ResourceId) -> bool {

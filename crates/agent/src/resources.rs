@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use cmdb::{Command, OperationReport, Raft, SharedDb};
+use cmdb::{Command, OperationReport, Raft, ResourceDb, SharedDb};
 use executor::runtime::{Agents, RuntimeConfig};
 use executor::{
     Assignment, Event, Executor, ExecutorConfig, InstanceState, OperationKind, OperationRecord,
+    Unconfirmed,
 };
 use model::{NodeId, ResourceState};
 use tokio::sync::{mpsc, watch};
@@ -97,27 +98,52 @@ pub fn start(
     }
 }
 
-/// This node's assignments from the local replica.
-fn assignments_of(shared: &SharedDb, node: NodeId) -> Vec<Assignment> {
-    shared.read(|db| {
-        let resources = &db.resources;
-        let Some(map) = resources.assignments.get(&node) else {
-            return Vec::new();
-        };
-        map.iter()
-            .filter_map(|(id, token)| {
-                let resource = resources.resources.get(id)?.clone();
-                Some(Assignment {
-                    resource,
-                    fencing_token: *token,
-                })
+/// This node's assignments: its grants of resources that are still configured (a deleted
+/// resource's grant is, for the executor, withdrawn).
+pub(crate) fn assignments_of(resources: &ResourceDb, node: NodeId) -> Vec<Assignment> {
+    let Some(map) = resources.assignments.get(&node) else {
+        return Vec::new();
+    };
+    map.iter()
+        .filter_map(|(id, token)| {
+            let resource = resources.resources.get(id)?.clone();
+            Some(Assignment {
+                resource,
+                fencing_token: *token,
             })
-            .collect()
-    })
+        })
+        .collect()
 }
 
-/// The one task that talks to the executor: assignments whenever they change in the cmdb,
-/// then leases once the replica has caught up with their grant. One sender keeps the order.
+/// What the cmdb records as possibly running on `node` (not stopped) without a grant the
+/// executor sees there, with the newest token the node reported it under: the executor
+/// confirms those it does not run (see `executor::Event::Unconfirmed`).
+pub(crate) fn unconfirmed_of(resources: &ResourceDb, node: NodeId) -> Vec<Unconfirmed> {
+    let granted = resources.assignments.get(&node);
+    resources
+        .status
+        .iter()
+        .filter(|(id, nodes)| {
+            let active = nodes.get(&node).is_some_and(|s| s.state.is_active());
+            let assigned = granted.is_some_and(|m| m.contains_key(*id))
+                && resources.resources.contains_key(*id);
+            active && !assigned
+        })
+        .map(|(id, _)| Unconfirmed {
+            resource: id.clone(),
+            fencing_token: resources
+                .reported_tokens
+                .get(id)
+                .and_then(|m| m.get(&node))
+                .copied()
+                .unwrap_or(0),
+        })
+        .collect()
+}
+
+/// The one task that talks to the executor: assignments and doubts whenever they change in
+/// the cmdb, then leases once the replica has caught up with their grant. One sender keeps
+/// the order.
 async fn feed(
     node: NodeId,
     shared: SharedDb,
@@ -127,9 +153,16 @@ async fn feed(
 ) {
     let mut applied = shared.subscribe();
     let mut last: Option<Vec<Assignment>> = None;
+    let mut last_unconfirmed: Option<Vec<Unconfirmed>> = None;
     let mut pending: Option<LeaseGrant> = None;
     loop {
-        let current = assignments_of(&shared, node);
+        let (current, unconfirmed) = shared.read(|db| {
+            let resources = &db.resources;
+            (
+                assignments_of(resources, node),
+                unconfirmed_of(resources, node),
+            )
+        });
         if last.as_ref() != Some(&current) {
             if events
                 .send(Event::Assignments(current.clone()))
@@ -139,6 +172,13 @@ async fn feed(
                 return;
             }
             last = Some(current);
+        }
+        if last_unconfirmed.as_ref() != Some(&unconfirmed) {
+            let event = Event::Unconfirmed(unconfirmed.clone());
+            if events.send(event).await.is_err() {
+                return;
+            }
+            last_unconfirmed = Some(unconfirmed);
         }
         if let Some(grant) = pending
             && *applied.borrow() >= grant.required_index
@@ -160,7 +200,7 @@ async fn feed(
     }
 }
 
-fn to_report(record: OperationRecord) -> OperationReport {
+pub(crate) fn to_report(record: OperationRecord) -> OperationReport {
     let (state_after, reason) = match &record.state_after {
         InstanceState::Running => (ResourceState::Running, None),
         InstanceState::Stopped => (ResourceState::Stopped, None),

@@ -173,8 +173,17 @@ impl ResourceDb {
             group.members.retain(|m| m != id);
         }
         self.groups.retain(|_, g| !g.members.is_empty());
-        // Status and assignments stay until the instances are confirmed stopped: the
-        // master unassigns it, and the executors stop what is no longer assigned.
+        // Instances that may still run, and grants, stay until the instances are confirmed
+        // stopped: the master withdraws the grants, the executors stop what is no longer
+        // assigned and report it. What is known stopped is forgotten now.
+        let nodes: Vec<NodeId> = self
+            .status
+            .get(id)
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default();
+        for node in nodes {
+            self.forget_if_gone(id, node);
+        }
         CommandResult::Ok
     }
 
@@ -194,9 +203,14 @@ impl ResourceDb {
                     tokens.push(token);
                 }
                 AssignmentChange::Unassign { node, resource } => {
-                    if let Some(map) = self.assignments.get_mut(&node) {
-                        map.remove(&resource);
+                    let withdrawn = self
+                        .assignments
+                        .get_mut(&node)
+                        .and_then(|map| map.remove(&resource));
+                    if let Some(token) = withdrawn {
+                        self.doubt_unreported(node, &resource, token);
                     }
+                    self.forget_if_gone(&resource, node);
                 }
                 AssignmentChange::Lost { node, resource } => {
                     if let Some(map) = self.assignments.get_mut(&node) {
@@ -209,6 +223,7 @@ impl ResourceDb {
                     {
                         status.state = ResourceState::Stopped;
                     }
+                    self.forget_if_gone(&resource, node);
                 }
             }
         }
@@ -216,9 +231,69 @@ impl ResourceDb {
         tokens
     }
 
+    /// A grant withdrawn before its node reported under it: the start may be under way, so
+    /// the instance counts as unknown (possibly running) until the node reports it
+    /// stopped. The executor abandons such a start and stops it, or, if it never saw the
+    /// grant, confirms that nothing runs (it is told what the cluster doubts). Without
+    /// this, either the master would have to wait for the start to end before withdrawing
+    /// (blocking every other start meanwhile, for ever if the resource was deleted and the
+    /// node never reports), or nothing would say the instance may still run.
+    fn doubt_unreported(&mut self, node: NodeId, resource: &ResourceId, token: u64) {
+        let reported = self
+            .reported_tokens
+            .get(resource)
+            .and_then(|m| m.get(&node));
+        if reported == Some(&token) {
+            return;
+        }
+        let status = self
+            .status
+            .entry(resource.clone())
+            .or_default()
+            .entry(node)
+            .or_default();
+        if status.state == ResourceState::Stopped {
+            status.state = ResourceState::Unknown;
+        }
+    }
+
+    /// Forget what is left of a resource that is no longer configured on `node` once
+    /// nothing of it may run there: no grant, and no instance that is not stopped.
+    fn forget_if_gone(&mut self, resource: &ResourceId, node: NodeId) {
+        if self.resources.contains_key(resource) {
+            return;
+        }
+        let assigned = self
+            .assignments
+            .get(&node)
+            .is_some_and(|m| m.contains_key(resource));
+        if assigned {
+            return;
+        }
+        if let Some(map) = self.status.get_mut(resource) {
+            if map.get(&node).is_some_and(|s| s.state.is_active()) {
+                return;
+            }
+            map.remove(&node);
+            if map.is_empty() {
+                self.status.remove(resource);
+            }
+        }
+        if let Some(map) = self.reported_tokens.get_mut(resource) {
+            map.remove(&node);
+            if map.is_empty() {
+                self.reported_tokens.remove(resource);
+            }
+        }
+    }
+
     /// Record an executor's report. A report under an older token than the current grant
     /// on that node describes an instance that has since been replaced, and changes only
     /// the log, except a stop, which is always the truth about the node.
+    ///
+    /// Reports about a deleted resource are recorded too, until it is stopped there: the
+    /// master keeps its instances stopping, and learns that a grant it still holds was
+    /// reported on (otherwise it would count as a start under way for ever).
     pub(crate) fn record(&mut self, node: NodeId, report: OperationReport, at_ms: Millis) {
         let current = self
             .assignments
@@ -227,7 +302,7 @@ impl ResourceDb {
             .copied();
         let stale =
             current.is_some_and(|token| report.fencing_token < token) && report.operation != "stop";
-        if !stale && self.resources.contains_key(&report.resource) {
+        if !stale {
             self.reported_tokens
                 .entry(report.resource.clone())
                 .or_default()
@@ -235,20 +310,18 @@ impl ResourceDb {
             let status = self.status.entry(report.resource.clone()).or_default();
             let entry = status.entry(node).or_default();
             entry.state = report.state_after;
-            if !report.ok && report.operation != "stop" {
+            // A start that left the instance unknown was abandoned (the lease was ending,
+            // its grant was withdrawn, its parameters changed), not failed: no fail count.
+            let failed = !report.ok
+                && report.operation != "stop"
+                && report.state_after != ResourceState::Unknown;
+            if failed {
                 entry.fail_count = entry.fail_count.saturating_add(1);
                 entry.last_failure_at = Some(at_ms);
                 entry.last_failure = report.reason.clone();
             }
         }
-        if !self.resources.contains_key(&report.resource)
-            && report.state_after == ResourceState::Stopped
-        {
-            if let Some(map) = self.status.get_mut(&report.resource) {
-                map.remove(&node);
-            }
-            self.status.retain(|_, m| !m.is_empty());
-        }
+        self.forget_if_gone(&report.resource, node);
         self.operations.push_back(OperationEntry { node, report });
         while self.operations.len() > OPERATIONS_MAX {
             self.operations.pop_front();
@@ -312,3 +385,6 @@ impl ResourceDb {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,8 +6,11 @@
 //! The same events and times always give the same commands.
 
 use crate::instance::{Context, Instance, Step, millis};
-use crate::limits::{INSTANCE_COUNT_MAX, OPERATIONS_IN_FLIGHT_MAX};
-use crate::types::{Assignment, Command, Event, ExecutorConfig, InstanceView, OperationKind};
+use crate::limits::{INSTANCE_COUNT_MAX, OPERATIONS_IN_FLIGHT_MAX, UNCONFIRMED_REPORT_INTERVAL};
+use crate::types::{
+    Assignment, Command, Event, ExecutorConfig, InstanceState, InstanceView, OperationKind,
+    OperationRecord, Unconfirmed,
+};
 use model::{Millis, ResourceId};
 use resource_agents::Outcome;
 use std::collections::BTreeMap;
@@ -22,6 +25,9 @@ pub struct Executor {
     /// Whether an assignment set arrived: before that, nothing is started or stopped
     /// (except by self-fencing), since the executor does not know what is wanted.
     assignments_known: bool,
+    /// What the cluster doubts is stopped here (see [`Event::Unconfirmed`]), with the
+    /// token to confirm under and when to confirm next.
+    unconfirmed: BTreeMap<ResourceId, (u64, Millis)>,
 }
 
 impl Executor {
@@ -32,6 +38,7 @@ impl Executor {
             instances: BTreeMap::new(),
             lease_valid_until: 0,
             assignments_known: false,
+            unconfirmed: BTreeMap::new(),
         }
     }
 
@@ -65,8 +72,10 @@ impl Executor {
             }
             Event::Found(records) => self.found(records),
             Event::Tick => {}
+            Event::Unconfirmed(list) => self.doubt(list, now),
         }
         self.evaluate(now, &mut commands);
+        self.confirm(now, &mut commands);
         self.instances
             .retain(|_, instance| !instance.is_forgettable());
         commands
@@ -132,6 +141,48 @@ impl Executor {
         }
     }
 
+    /// Takes the cluster's new set of doubts; one already known keeps its next
+    /// confirmation time, a new one is confirmed at once.
+    fn doubt(&mut self, list: Vec<Unconfirmed>, now: Millis) {
+        let mut unconfirmed = BTreeMap::new();
+        for entry in list.into_iter().take(INSTANCE_COUNT_MAX) {
+            let due_at = match self.unconfirmed.get(&entry.resource) {
+                Some((token, due_at)) if *token == entry.fencing_token => *due_at,
+                _ => now,
+            };
+            unconfirmed.insert(entry.resource, (entry.fencing_token, due_at));
+        }
+        self.unconfirmed = unconfirmed;
+    }
+
+    /// Confirms every doubt that is due and of which nothing runs here with a stop report.
+    /// One that has an instance is left to that instance's own stop and its report, and
+    /// looked at again later, in case that report is lost.
+    fn confirm(&mut self, now: Millis, commands: &mut Vec<Command>) {
+        if !self.assignments_known {
+            return;
+        }
+        let next = now.saturating_add(millis(UNCONFIRMED_REPORT_INTERVAL));
+        for (resource, (token, due_at)) in &mut self.unconfirmed {
+            if *due_at > now {
+                continue;
+            }
+            *due_at = next;
+            if self.instances.contains_key(resource) {
+                continue;
+            }
+            commands.push(Command::Report(OperationRecord {
+                resource: resource.clone(),
+                operation: OperationKind::Stop,
+                fencing_token: *token,
+                outcome: Outcome::NotRunning,
+                started_at: now,
+                finished_at: now,
+                state_after: InstanceState::Stopped,
+            }));
+        }
+    }
+
     fn complete(
         &mut self,
         resource: &ResourceId,
@@ -173,8 +224,8 @@ impl Executor {
             assignments_known: self.assignments_known,
         };
         for (id, instance) in &mut self.instances {
-            if instance.must_preempt(&context) {
-                let record = instance.abandon(now);
+            if let Some(why) = instance.must_preempt(&context) {
+                let record = instance.abandon(why, now);
                 commands.push(Command::Cancel {
                     resource: id.clone(),
                 });

@@ -10,9 +10,17 @@
 //! | Running          | yes, under a newer token      | stop (then start: a restart)   |
 //! | Running          | yes, same token               | monitor when due or on exit    |
 //! | Failed           | any                           | stop, to clean up              |
-//! | Unknown (found)  | no                            | stop                           |
-//! | Unknown (found)  | yes                           | probe (one-shot monitor)       |
+//! | Unknown          | no                            | stop                           |
+//! | Unknown          | yes, token spent              | stop (then a new grant starts) |
+//! | Unknown          | yes                           | probe (one-shot monitor)       |
 //! | Stopped          | yes, token not spent          | start                          |
+//!
+//! An instance is unknown when found in a state directory, or after an abandoned start. A
+//! start in flight is abandoned (the runtime cancels it) when the lease is ending, when its
+//! grant is withdrawn, and when the assigned parameters are no longer those it started
+//! with: the instance is then stopped at once rather than after the start ends (which may
+//! be never, for a start waiting on a probe that does not answer). After a parameter
+//! change its grant counts as spent, so the master's new grant starts the new definition.
 //!
 //! "Wanted" means assigned, and for a unique resource also a lease that is valid for more
 //! than the fence margin. A token is *spent* once the instance failed under it, or was
@@ -60,6 +68,30 @@ impl Step {
             Step::Start => 2,
             Step::Monitor { probe: true } => 3,
             Step::Monitor { probe: false } => 4,
+        }
+    }
+}
+
+/// Why a running operation is abandoned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Preempt {
+    /// A monitor gives way to a stop.
+    ForStop,
+    /// The lease is ending: self-fencing.
+    LeaseEnding,
+    /// The grant of a starting instance was withdrawn, or its resource deleted.
+    Withdrawn,
+    /// The resource's type or parameters changed while it was starting.
+    Redefined,
+}
+
+impl Preempt {
+    fn reason(self) -> &'static str {
+        match self {
+            Preempt::ForStop => "abandoned for a stop",
+            Preempt::LeaseEnding => "abandoned: the lease was ending",
+            Preempt::Withdrawn => "abandoned: grant withdrawn",
+            Preempt::Redefined => "abandoned: parameters changed",
         }
     }
 }
@@ -202,23 +234,32 @@ impl Instance {
         self.assigned.is_some() && !self.fenced(context)
     }
 
-    /// Whether the running operation must be abandoned so that a stop can run now: a
-    /// monitor gives way to any needed stop, and a start to self-fencing.
-    pub(crate) fn must_preempt(&self, context: &Context) -> bool {
-        let Some(in_flight) = &self.in_flight else {
-            return false;
-        };
+    /// Whether, and why, the running operation must be abandoned so that a stop can run
+    /// now: a monitor gives way to any needed stop; a start to self-fencing, to the
+    /// withdrawal of its grant and to a change of what it runs.
+    pub(crate) fn must_preempt(&self, context: &Context) -> Option<Preempt> {
+        let in_flight = self.in_flight.as_ref()?;
         match in_flight.operation {
-            OperationKind::Stop => false,
-            OperationKind::Start => self.fenced(context),
-            OperationKind::Monitor => matches!(self.decide(context), Some(Step::Stop { .. })),
+            OperationKind::Stop => None,
+            OperationKind::Start if self.fenced(context) => Some(Preempt::LeaseEnding),
+            OperationKind::Start => match &self.assigned {
+                None => Some(Preempt::Withdrawn),
+                Some(assigned) if redefined(&self.running, &assigned.resource) => {
+                    Some(Preempt::Redefined)
+                }
+                Some(_) => None,
+            },
+            OperationKind::Monitor => {
+                matches!(self.decide(context), Some(Step::Stop { .. })).then_some(Preempt::ForStop)
+            }
         }
     }
 
     /// Forgets the running operation after a [`Command::Cancel`]. An abandoned start may
     /// have left something running, so the instance becomes unknown and gets stopped; the
-    /// start is reported, so the operation log shows every instance that may have run.
-    pub(crate) fn abandon(&mut self, now: Millis) -> Option<OperationRecord> {
+    /// start is reported, so the operation log shows every instance that may have run. A
+    /// start abandoned for new parameters spends its grant: only a new grant restarts it.
+    pub(crate) fn abandon(&mut self, why: Preempt, now: Millis) -> Option<OperationRecord> {
         let in_flight = self
             .in_flight
             .take()
@@ -228,11 +269,15 @@ impl Instance {
         }
         self.state = InstanceState::Unknown;
         self.token = in_flight.fencing_token;
+        if why == Preempt::Redefined {
+            let token = in_flight.fencing_token;
+            self.spent = Some(self.spent.map_or(token, |spent| spent.max(token)));
+        }
         Some(OperationRecord {
             resource: self.running.id.clone(),
             operation: OperationKind::Start,
             fencing_token: in_flight.fencing_token,
-            outcome: Outcome::failed(Severity::Soft, "abandoned: the lease was ending"),
+            outcome: Outcome::failed(Severity::Soft, why.reason()),
             started_at: in_flight.started_at,
             finished_at: now,
             state_after: self.state.clone(),
@@ -257,6 +302,7 @@ impl Instance {
                 (stop_allowed && !draining).then_some(stop)
             }
             InstanceState::Failed { .. } => stop_allowed.then_some(stop),
+            InstanceState::Unknown if self.assigned_spent() => stop_allowed.then_some(stop),
             InstanceState::Unknown => Some(Step::Monitor { probe: true }),
             InstanceState::Running => {
                 let assigned = self.assigned.as_ref().expect("wanted means assigned");
@@ -273,6 +319,15 @@ impl Instance {
                 fresh.then_some(Step::Start)
             }
         }
+    }
+
+    /// Whether the current grant is spent here, so the instance may not run under it.
+    fn assigned_spent(&self) -> bool {
+        let Some(assigned) = &self.assigned else {
+            return false;
+        };
+        self.spent
+            .is_some_and(|spent| assigned.fencing_token <= spent)
     }
 
     /// Starts `step` and returns the command that runs it.
@@ -459,6 +514,12 @@ impl Instance {
         let interval = self.running.options.monitor_interval;
         self.next_monitor_at = (!interval.is_zero()).then(|| now.saturating_add(millis(interval)));
     }
+}
+
+/// Whether `assigned` runs something else than `running` was started with: another type
+/// or other parameters. Options (timeouts, intervals, drain) apply without a restart.
+fn redefined(running: &Resource, assigned: &Resource) -> bool {
+    running.type_name != assigned.type_name || running.params != assigned.params
 }
 
 /// A self-fencing stop must end before the lease does: its timeout is what is left of the

@@ -9,8 +9,14 @@
 //! * at most one operation runs per resource; the next one is decided when it ends;
 //! * a unique resource starts only while the lease is valid for more than the fence margin,
 //!   and is stopped at once when less is left (self-fencing), abandoning a start or monitor
-//!   (an abandoned start is reported as failed, so the log shows every instance that may
-//!   have run);
+//!   (an abandoned start is reported, with the instance unknown, so the log shows every
+//!   instance that may have run);
+//! * a start whose grant is withdrawn (a stop, a move, a deleted resource) or whose
+//!   parameters change is abandoned the same way and the instance stopped at once: an
+//!   operation in flight never outlives what it was for (a parameter change then needs a
+//!   new grant, like any restart);
+//! * what the cluster records as possibly running here without a grant, and the executor
+//!   does not run, is confirmed stopped with a report (see [`Event::Unconfirmed`]);
 //! * monitors run every `monitor_interval` while running, and at once on a process exit;
 //! * a failure is reported and the instance stopped to clean up, never restarted by the
 //!   executor itself: the master asks for a restart in place with a new fencing token, or
@@ -31,7 +37,7 @@ pub use clock::wall_clock_ms;
 pub use executor::Executor;
 pub use types::{
     Assignment, Command, Event, ExecutorConfig, InstanceState, InstanceView, OperationKind,
-    OperationRecord,
+    OperationRecord, Unconfirmed,
 };
 
 #[cfg(test)]

@@ -31,6 +31,11 @@ pub(crate) const TICK_INTERVAL: Duration = Duration::from_millis(20);
 /// resource agent (which should have returned `Timeout` itself, after killing its children).
 pub(crate) const OPERATION_BACKSTOP_GRACE: Duration = Duration::from_secs(5);
 
+/// How often a resource the cluster still doubts (see `Event::Unconfirmed`) is confirmed
+/// stopped again, in case the earlier confirmation, or the stop report of an instance that
+/// was just forgotten, is lost or still on its way.
+pub(crate) const UNCONFIRMED_REPORT_INTERVAL: Duration = Duration::from_secs(5);
+
 /// How many reports may wait for a slow reader before the oldest are dropped.
 pub(crate) const REPORT_QUEUE_MAX: usize = 4096;
 

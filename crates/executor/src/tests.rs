@@ -5,7 +5,9 @@
 //! (`UPDATE_EXPECT=1` rewrites them). Resources monitor every second with 20 s timeouts
 //! (stop: 5 s) and the fence margin is the default 150 ms, so the numbers stay readable.
 
-use crate::{Assignment, Command, Event, Executor, ExecutorConfig, InstanceState, OperationKind};
+use crate::{
+    Assignment, Command, Event, Executor, ExecutorConfig, InstanceState, OperationKind, Unconfirmed,
+};
 use expect_test::{Expect, expect};
 use model::{Millis, Resource, ResourceId, ResourceOptions};
 use resource_agents::{Outcome, Severity};
@@ -117,6 +119,13 @@ fn event_label(event: &Event) -> String {
             format!("found [{}]", items.join(", "))
         }
         Event::Tick => "tick".to_owned(),
+        Event::Unconfirmed(list) => {
+            let items: Vec<String> = list
+                .iter()
+                .map(|u| format!("{}#{}", u.resource, u.fencing_token))
+                .collect();
+            format!("unconfirmed [{}]", items.join(", "))
+        }
     }
 }
 
@@ -490,7 +499,6 @@ fn only_one_operation_runs_per_resource() {
         vec![
             (0, assign(&[web(1)])),
             (1, assign(&[web(2)])),
-            (2, assign(&[])),
             (3, assign(&[web(3)])),
             (10, done("web", Start, 1, Outcome::Ok, 0)),
         ],
@@ -498,7 +506,6 @@ fn only_one_operation_runs_per_resource() {
             @0 assignments [web#1]
               run web start#1 timeout=20s interval=0ns at=0
             @1 assignments [web#2]
-            @2 assignments []
             @3 assignments [web#3]
             @10 done web start#1 (started 0): ok
               report web start#1 0..10: ok -> running
@@ -932,6 +939,160 @@ fn a_drain_set_while_running_applies_to_the_next_stop() {
             @599 tick
             @600 tick
               run web stop#1 timeout=5s interval=0ns at=600
+        "#]],
+    );
+}
+
+fn unconfirmed(entries: &[(&str, u64)]) -> Event {
+    Event::Unconfirmed(
+        entries
+            .iter()
+            .map(|(id, token)| Unconfirmed {
+                resource: ResourceId((*id).into()),
+                fencing_token: *token,
+            })
+            .collect(),
+    )
+}
+
+/// Issue 10: a start waiting on a probe that never answers outlived the deletion of its
+/// resource (or a stop, or a move); it is now abandoned, reported, and the instance stopped
+/// at once. Its late outcome is ignored.
+#[test]
+fn r10_a_start_whose_grant_is_withdrawn_is_abandoned_and_stopped_at_once() {
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (5_000, assign(&[])),
+            (5_010, done("web", Start, 1, Outcome::Timeout, 0)),
+            (5_020, done("web", Stop, 1, Outcome::Ok, 5_000)),
+            (5_030, Event::Tick),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @5000 assignments []
+              cancel web
+              report web start#1 0..5000: failed (soft): abandoned: grant withdrawn -> unknown
+              run web stop#1 timeout=5s interval=0ns at=5000
+            @5010 done web start#1 (started 0): timed out
+            @5020 done web stop#1 (started 5000): ok
+              report web stop#1 5000..5020: ok -> stopped
+            @5030 tick
+        "#]],
+    );
+}
+
+/// Issue 10: new parameters while the start runs abandon it and stop the instance; the
+/// grant is spent, so the instance starts again, with the new parameters, only under the
+/// master's next grant. A change of options alone leaves the start alone.
+#[test]
+fn r10_a_start_whose_parameters_change_is_abandoned_and_restarts_under_a_new_grant() {
+    let mut timeouts = web(1);
+    timeouts.resource.options.stop_timeout = Duration::from_secs(6);
+    let mut fixed = web(1);
+    fixed.resource.params.insert("args".into(), "1000".into());
+    let mut regranted = fixed.clone();
+    regranted.fencing_token = 2;
+    let steps = vec![
+        (0, assign(&[web(1)])),
+        (10, assign(&[timeouts])),
+        (20, assign(&[fixed.clone()])),
+        (30, done("web", Stop, 1, Outcome::Ok, 20)),
+        (40, assign(&[fixed])),
+        (50, assign(&[regranted.clone()])),
+    ];
+    check(
+        steps.clone(),
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @10 assignments [web#1]
+            @20 assignments [web#1]
+              cancel web
+              report web start#1 0..20: failed (soft): abandoned: parameters changed -> unknown
+              run web stop#1 timeout=5s interval=0ns at=20
+            @30 done web stop#1 (started 20): ok
+              report web stop#1 20..30: ok -> stopped
+            @40 assignments [web#1]
+            @50 assignments [web#2]
+              run web start#2 timeout=20s interval=0ns at=50
+        "#]],
+    );
+    let mut executor = Executor::new(ExecutorConfig::default());
+    let mut last_run = None;
+    for (now, event) in steps {
+        for command in executor.handle(event, now) {
+            if let Command::Run { resource, .. } = command {
+                last_run = Some(resource);
+            }
+        }
+    }
+    assert_eq!(
+        last_run,
+        Some(regranted.resource),
+        "started with the new parameters"
+    );
+}
+
+/// Issue 10: a grant withdrawn (or its resource deleted) before this node ever saw it left
+/// the master waiting forever for a report; the executor now confirms what the cluster
+/// doubts and it does not run, again while the doubt lasts.
+#[test]
+fn r10_a_doubted_resource_that_does_not_run_here_is_confirmed_stopped() {
+    check(
+        vec![
+            (0, unconfirmed(&[("slow", 0)])),
+            (1, assign(&[])),
+            (2, Event::Tick),
+            (5_000, Event::Tick),
+            (5_001, Event::Tick),
+            (5_002, unconfirmed(&[("slow", 0)])),
+            (5_003, unconfirmed(&[])),
+            (20_000, Event::Tick),
+        ],
+        expect![[r#"
+            @0 unconfirmed [slow#0]
+            @1 assignments []
+              report slow stop#0 1..1: not running -> stopped
+            @2 tick
+            @5000 tick
+            @5001 tick
+              report slow stop#0 5001..5001: not running -> stopped
+            @5002 unconfirmed [slow#0]
+            @5003 unconfirmed []
+            @20000 tick
+        "#]],
+    );
+}
+
+/// A doubted resource that still runs here is stopped like any unassigned one, and its own
+/// stop report answers the doubt; it is confirmed again only if the doubt outlasts it.
+#[test]
+fn a_doubted_resource_that_runs_here_is_left_to_its_own_stop() {
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (5, done("web", Start, 1, Outcome::Ok, 0)),
+            (10, assign(&[])),
+            (10, unconfirmed(&[("web", 1)])),
+            (20, done("web", Stop, 1, Outcome::Ok, 10)),
+            (4_000, Event::Tick),
+            (5_020, Event::Tick),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @5 done web start#1 (started 0): ok
+              report web start#1 0..5: ok -> running
+            @10 assignments []
+              run web stop#1 timeout=5s interval=0ns at=10
+            @10 unconfirmed [web#1]
+            @20 done web stop#1 (started 10): ok
+              report web stop#1 10..20: ok -> stopped
+            @4000 tick
+            @5020 tick
+              report web stop#1 5020..5020: not running -> stopped
         "#]],
     );
 }

@@ -51,6 +51,25 @@ pub enum Event {
     Found(Vec<Assignment>),
     /// Time passed: run what became due.
     Tick,
+    /// What the cluster records as possibly active on this node although it is not
+    /// assigned here: a grant withdrawn (or its resource deleted) before the node reported
+    /// under it, or an instance whose stop report was lost. The set replaces the previous
+    /// one. The executor stops whatever of these it runs, as for any unassigned resource;
+    /// one it has no instance of (it never saw the grant, or already stopped and forgot
+    /// it) it confirms with a stop report, repeated while the cluster still doubts it, so
+    /// that no stale record keeps the master waiting for a report that would never come.
+    Unconfirmed(Vec<Unconfirmed>),
+}
+
+/// One entry of [`Event::Unconfirmed`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unconfirmed {
+    /// The resource, which may no longer be configured.
+    pub resource: ResourceId,
+    /// The token to confirm under: the newest one this node reported for the resource, or
+    /// zero (a stop is never stale, and no token above what the node started under is
+    /// invented).
+    pub fencing_token: u64,
 }
 
 /// Which resource-agent operation to run.

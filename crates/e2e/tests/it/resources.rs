@@ -462,3 +462,69 @@ members = ["alpha", "beta"]
         "{changed}"
     );
 }
+
+/// Whether `pid` is a live (not zombie) process.
+fn process_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|s| s.split_whitespace().next());
+    state.is_some_and(|state| state != "Z")
+}
+
+/// Issue 10, as reported: `resource delete` while the start still waited on a TCP probe
+/// that never answers left the deleted resource's grant waiting for a report for ever, and
+/// no resource created later ever started. The start is now abandoned, its process stopped,
+/// and the next resource starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r10_delete_during_start_stops_it_and_later_resources_start() {
+    let cluster = Cluster::start(3, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    let client = cluster.client(master);
+    let slow = ResourceSpec {
+        name: "slow".into(),
+        type_name: "process".into(),
+        params: BTreeMap::from([
+            ("command".into(), "sleep".into()),
+            ("args".into(), "infinity".into()),
+            ("probe_tcp".into(), "127.0.0.1:9".into()),
+        ]),
+        ..Default::default()
+    };
+    client.create_resource(&slow).await.expect("create slow");
+    // The start is under way once its process exists: the probe then never answers.
+    let pid = wait_until("slow's start under way", SETTLE, || async {
+        let nodes = cluster.running();
+        nodes
+            .iter()
+            .find_map(|node| cluster.resource_pid(*node, "slow"))
+    })
+    .await;
+    let view = client.resource("slow").await.expect("show slow");
+    assert!(
+        view.instances.iter().all(|i| i.state != "running"),
+        "slow cannot be running, its probe never answers: {view:?}"
+    );
+    client.delete_resource("slow").await.expect("delete slow");
+    client
+        .create_resource(&sleeper("after"))
+        .await
+        .expect("create after");
+    running_on(&cluster, "after", None).await;
+    wait_until("no process of slow left", SETTLE, || async {
+        let recorded = cluster
+            .running()
+            .iter()
+            .any(|node| cluster.resource_pid(*node, "slow").is_some());
+        (!recorded && !process_alive(pid)).then_some(())
+    })
+    .await;
+    let views = client.resources().await.expect("list");
+    assert!(
+        views.iter().all(|view| view.spec.name != "slow"),
+        "slow is deleted"
+    );
+}

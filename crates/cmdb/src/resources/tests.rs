@@ -1,0 +1,154 @@
+//! Resource bookkeeping in the cmdb: what reports, withdrawals and deletions leave behind.
+//!
+//! Method: apply the master's assignment changes and the executors' reports to a
+//! `ResourceDb` in the order the log would, and check the status, grants and reported
+//! tokens the master plans from. Issue 10's stall came from a deleted resource's grant that
+//! stayed "not yet reported on" for ever.
+
+use model::{NodeId, Resource, ResourceId, ResourceState};
+
+use super::{AssignmentChange, OperationReport, ResourceDb};
+
+const NODE: NodeId = NodeId(1);
+
+fn db_with(name: &str) -> ResourceDb {
+    let mut db = ResourceDb::default();
+    let resource = Resource {
+        id: ResourceId(name.into()),
+        type_name: "process".into(),
+        params: Default::default(),
+        options: Default::default(),
+        unique: false,
+        clone: None,
+        utilization: Default::default(),
+    };
+    db.resources.insert(resource.id.clone(), resource);
+    db
+}
+
+fn id(name: &str) -> ResourceId {
+    ResourceId(name.into())
+}
+
+fn grant(db: &mut ResourceDb, name: &str) -> u64 {
+    let tokens = db.change_assignments(vec![AssignmentChange::Assign {
+        node: NODE,
+        resource: id(name),
+    }]);
+    tokens[0]
+}
+
+fn withdraw(db: &mut ResourceDb, name: &str) {
+    db.change_assignments(vec![AssignmentChange::Unassign {
+        node: NODE,
+        resource: id(name),
+    }]);
+}
+
+fn report(db: &mut ResourceDb, name: &str, operation: &str, token: u64, state: ResourceState) {
+    let ok = matches!(state, ResourceState::Running | ResourceState::Stopped);
+    let report = OperationReport {
+        resource: id(name),
+        operation: operation.into(),
+        fencing_token: token,
+        ok,
+        state_after: state,
+        reason: (!ok).then(|| "abandoned: grant withdrawn".to_owned()),
+        started_at: 0,
+        finished_at: 1,
+    };
+    db.record(NODE, report, 1);
+}
+
+fn state(db: &ResourceDb, name: &str) -> Option<ResourceState> {
+    Some(db.status.get(&id(name))?.get(&NODE)?.state)
+}
+
+fn reported(db: &ResourceDb, name: &str) -> Option<u64> {
+    db.reported_tokens.get(&id(name))?.get(&NODE).copied()
+}
+
+#[test]
+fn r10_reports_about_a_deleted_resource_are_recorded_until_it_is_stopped() {
+    let mut db = db_with("slow");
+    let token = grant(&mut db, "slow");
+    assert_eq!(db.delete_resource(&id("slow")), crate::CommandResult::Ok);
+    // The executor abandons the start it was running and reports it.
+    report(&mut db, "slow", "start", token, ResourceState::Unknown);
+    assert_eq!(state(&db, "slow"), Some(ResourceState::Unknown));
+    assert_eq!(
+        reported(&db, "slow"),
+        Some(token),
+        "the grant was reported on"
+    );
+    report(&mut db, "slow", "stop", token, ResourceState::Stopped);
+    assert_eq!(
+        (state(&db, "slow"), reported(&db, "slow")),
+        (Some(ResourceState::Stopped), Some(token)),
+        "stopped under the grant, which the master then withdraws"
+    );
+    withdraw(&mut db, "slow");
+    assert_eq!(db.assignments, Default::default());
+    assert_eq!(db.status, Default::default());
+    assert_eq!(db.reported_tokens, Default::default(), "nothing is left");
+}
+
+#[test]
+fn r10_a_grant_withdrawn_before_any_report_is_unknown_until_the_node_confirms() {
+    let mut db = db_with("web");
+    grant(&mut db, "web");
+    withdraw(&mut db, "web");
+    assert_eq!(
+        state(&db, "web"),
+        Some(ResourceState::Unknown),
+        "its start may be under way"
+    );
+    // The node never saw the grant and confirms that nothing runs, under no newer token.
+    report(&mut db, "web", "stop", 0, ResourceState::Stopped);
+    assert_eq!(state(&db, "web"), Some(ResourceState::Stopped));
+}
+
+#[test]
+fn a_grant_withdrawn_after_its_report_keeps_the_reported_state() {
+    let mut db = db_with("web");
+    let token = grant(&mut db, "web");
+    report(&mut db, "web", "start", token, ResourceState::Running);
+    withdraw(&mut db, "web");
+    assert_eq!(state(&db, "web"), Some(ResourceState::Running));
+    report(&mut db, "web", "stop", token, ResourceState::Stopped);
+    grant(&mut db, "web");
+    withdraw(&mut db, "web");
+    assert_eq!(
+        state(&db, "web"),
+        Some(ResourceState::Unknown),
+        "a newer grant not reported on is in doubt again"
+    );
+}
+
+#[test]
+fn an_abandoned_start_is_not_counted_as_a_failure() {
+    let mut db = db_with("web");
+    let token = grant(&mut db, "web");
+    report(&mut db, "web", "start", token, ResourceState::Unknown);
+    let status = &db.status[&id("web")][&NODE];
+    assert_eq!(status.fail_count, 0);
+    assert_eq!(status.last_failure, None);
+    report(&mut db, "web", "start", token, ResourceState::Failed);
+    assert_eq!(
+        db.status[&id("web")][&NODE].fail_count,
+        1,
+        "a failed start is"
+    );
+}
+
+#[test]
+fn deleting_a_stopped_resource_forgets_its_status() {
+    let mut db = db_with("web");
+    let token = grant(&mut db, "web");
+    report(&mut db, "web", "start", token, ResourceState::Running);
+    withdraw(&mut db, "web");
+    report(&mut db, "web", "stop", token, ResourceState::Stopped);
+    db.delete_resource(&id("web"));
+    assert_eq!(db.status, Default::default());
+    assert_eq!(db.reported_tokens, Default::default());
+}
