@@ -10,13 +10,16 @@
 //! leases are then known to be over about one lease after the crash, instead of one lease
 //! after the end of the election that replaced it.
 //!
-//! Times are wall-clock milliseconds on this node; what crosses the network is only an
-//! age (a duration), so the nodes' clocks need not agree.
+//! Times are on this node's boot clock ([`BootMs`]): a wall-clock step moves none of them,
+//! and the newest contact recorded by an earlier run of the agent is still older than this
+//! run's start. What crosses the network is only an age (a duration), so the nodes' clocks
+//! need not agree.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
-use model::NodeHealth;
+use model::{BootMs, NodeHealth};
 
 /// Terms remembered one by one; older ones are folded into one conservative time.
 const TERMS_KEPT: usize = 8;
@@ -24,59 +27,68 @@ const TERMS_KEPT: usize = 8;
 /// Receipt times of leaders' messages, by term.
 #[derive(Debug)]
 pub struct LeaderContact {
-    started_ms: u64,
+    started: BootMs,
     inner: Mutex<Terms>,
 }
 
 #[derive(Debug, Default)]
 struct Terms {
-    newest_by_term: BTreeMap<u64, u64>,
+    newest_by_term: BTreeMap<u64, BootMs>,
     /// Newest receipt among terms no longer kept one by one.
-    folded_ms: u64,
+    folded: BootMs,
 }
 
 impl LeaderContact {
-    /// A tracker for a process that started at `started_ms`. Messages received before the
+    /// A tracker for a process that started at `started`. Messages received before the
     /// start (by an earlier run of the agent) are older than the start, which is therefore
     /// the bound used when nothing newer is known.
-    pub fn new(started_ms: u64) -> LeaderContact {
+    pub fn new(started: BootMs) -> LeaderContact {
         LeaderContact {
-            started_ms,
+            started,
             inner: Mutex::new(Terms::default()),
         }
     }
 
-    /// A message from the leader of `term` arrived at `now_ms` (or, on the leader itself,
-    /// a lease is being granted under `term`).
-    pub fn record(&self, term: u64, now_ms: u64) {
+    /// A message from the leader of `term` arrived at `now` (or, on the leader itself, a
+    /// lease is being granted under `term`).
+    pub fn record(&self, term: u64, now: BootMs) {
         let mut terms = self.inner.lock().expect("leader contact lock poisoned");
-        let newest = terms.newest_by_term.entry(term).or_insert(now_ms);
-        *newest = (*newest).max(now_ms);
+        let newest = terms.newest_by_term.entry(term).or_insert(now);
+        *newest = (*newest).max(now);
         while terms.newest_by_term.len() > TERMS_KEPT {
             let Some((_, at)) = terms.newest_by_term.pop_first() else {
                 break;
             };
-            terms.folded_ms = terms.folded_ms.max(at);
+            terms.folded = terms.folded.max(at);
         }
     }
 
     /// The newest time anything arrived from a leader of a term below `term`, or the
     /// process start if that is newer (an earlier run may have heard from one).
-    pub fn newest_before(&self, term: u64) -> u64 {
+    pub fn newest_before(&self, term: u64) -> BootMs {
         let terms = self.inner.lock().expect("leader contact lock poisoned");
         let kept = terms
             .newest_by_term
             .range(..term)
             .map(|(_, at)| *at)
             .max()
-            .unwrap_or(0);
-        kept.max(terms.folded_ms).max(self.started_ms)
+            .unwrap_or_default();
+        kept.max(terms.folded).max(self.started)
     }
 
-    /// [`Self::newest_before`] as an age at `now_ms`, for a heartbeat.
-    pub fn age_before(&self, term: u64, now_ms: u64) -> u64 {
-        now_ms.saturating_sub(self.newest_before(term))
+    /// [`Self::newest_before`] as an age at `now`, for a heartbeat.
+    pub fn age_before(&self, term: u64, now: BootMs) -> Duration {
+        now.saturating_since(self.newest_before(term))
     }
+}
+
+/// The end of a lease granted on a heartbeat sent at `sent_at` (this node's boot clock):
+/// `lease` from when the acknowledged Raft message was sent, which was `quorum_age` (the
+/// master's measure) before the master answered, so no later than `quorum_age` before the
+/// heartbeat's sending. Only the boot clock and durations enter: a wall-clock step cannot
+/// lengthen it.
+pub fn lease_end(sent_at: BootMs, lease: Duration, quorum_age: Duration) -> BootMs {
+    sent_at.saturating_add(lease).saturating_sub(quorum_age)
 }
 
 /// What voters reported, as a bound: the time by which every message a leader of an older
@@ -85,10 +97,13 @@ impl LeaderContact {
 /// node's clock); each config (two while a membership change is joint) needs a majority of
 /// reports, and the bound is the smallest time that a majority of each reached.
 /// None until every config has a majority of reports.
-pub fn older_leaders_bound(reported: &BTreeMap<u64, u64>, configs: &[Vec<u64>]) -> Option<u64> {
-    let mut bound: Option<u64> = None;
+pub fn older_leaders_bound(
+    reported: &BTreeMap<u64, BootMs>,
+    configs: &[Vec<u64>],
+) -> Option<BootMs> {
+    let mut bound: Option<BootMs> = None;
     for voters in configs {
-        let mut times: Vec<u64> = voters
+        let mut times: Vec<BootMs> = voters
             .iter()
             .filter_map(|voter| reported.get(voter).copied())
             .collect();
@@ -103,19 +118,19 @@ pub fn older_leaders_bound(reported: &BTreeMap<u64, u64>, configs: &[Vec<u64>]) 
     bound
 }
 
-/// What the master knows about a node's lease in its own term.
+/// What the master knows about a node's lease in its own term, on its boot clock.
 #[derive(Clone, Copy, Debug)]
 pub struct LeaseFacts {
     /// When this master's term began.
-    pub term_start_ms: u64,
+    pub term_start: BootMs,
     /// A time by which every lease granted by an earlier master had started: the start of
     /// this term, or the voters' reports if earlier ([`older_leaders_bound`]).
-    pub older_leases_from: u64,
+    pub older_leases_from: BootMs,
     /// Lease length plus margin.
-    pub lease_ms: u64,
+    pub lease: Duration,
     /// How long a node not yet heard from in this term gets to check in before it may be
     /// declared down (a live node sends a heartbeat as soon as it learns of a new master).
-    pub unheard_grace_ms: u64,
+    pub unheard_grace: Duration,
 }
 
 /// What the scheduler may take a node's health to be, given the failure detector's view
@@ -126,13 +141,14 @@ pub struct LeaseFacts {
 /// period (which starts every node online) would say so.
 pub fn scheduling_health(
     detected: Option<NodeHealth>,
-    heard_at: Option<u64>,
+    heard_at: Option<BootMs>,
     facts: &LeaseFacts,
-    now_ms: u64,
+    now: BootMs,
 ) -> NodeHealth {
-    let lease_start = heard_at.unwrap_or(0).max(facts.older_leases_from);
-    let lease_over = now_ms >= lease_start + facts.lease_ms;
-    let unheard_long = heard_at.is_none() && now_ms >= facts.term_start_ms + facts.unheard_grace_ms;
+    let lease_start = heard_at.unwrap_or_default().max(facts.older_leases_from);
+    let lease_over = now >= lease_start.saturating_add(facts.lease);
+    let unheard_long =
+        heard_at.is_none() && now >= facts.term_start.saturating_add(facts.unheard_grace);
     match detected {
         None => NodeHealth::Down,
         Some(_) if unheard_long && lease_over => NodeHealth::Down,

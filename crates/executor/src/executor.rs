@@ -5,10 +5,11 @@
 //! due operations are started, stops first, up to [`OPERATIONS_IN_FLIGHT_MAX`] at once.
 //! The same events and times always give the same commands.
 
-use crate::instance::{Context, Instance, Step, millis};
+use crate::clock::Now;
+use crate::instance::{Context, Instance, Step};
 use crate::limits::{INSTANCE_COUNT_MAX, OPERATIONS_IN_FLIGHT_MAX};
 use crate::types::{Assignment, Command, Event, ExecutorConfig, InstanceView, OperationKind};
-use model::{Millis, ResourceId};
+use model::{BootMs, Millis, ResourceId};
 use resource_agents::Outcome;
 use std::collections::BTreeMap;
 
@@ -17,8 +18,9 @@ use std::collections::BTreeMap;
 pub struct Executor {
     config: ExecutorConfig,
     instances: BTreeMap<ResourceId, Instance>,
-    /// The end of this node's lease; zero until the first [`Event::Lease`].
-    lease_valid_until: Millis,
+    /// The end of this node's lease, on the boot clock; zero until the first
+    /// [`Event::Lease`].
+    lease_valid_until: BootMs,
     /// Whether an assignment set arrived: before that, nothing is started or stopped
     /// (except by self-fencing), since the executor does not know what is wanted.
     assignments_known: bool,
@@ -30,16 +32,16 @@ impl Executor {
         Executor {
             config,
             instances: BTreeMap::new(),
-            lease_valid_until: 0,
+            lease_valid_until: BootMs(0),
             assignments_known: false,
         }
     }
 
     /// Applies one event at time `now` and returns what to do, in order.
-    pub fn handle(&mut self, event: Event, now: Millis) -> Vec<Command> {
+    pub fn handle(&mut self, event: Event, now: Now) -> Vec<Command> {
         let mut commands = Vec::new();
         match event {
-            Event::Assignments(assignments) => self.assign(assignments, now),
+            Event::Assignments(assignments) => self.assign(assignments, now.boot),
             Event::Lease { valid_until } => self.lease_valid_until = valid_until,
             Event::OperationDone {
                 resource,
@@ -79,13 +81,13 @@ impl Executor {
             .map(|(id, instance)| (id, instance.view()))
     }
 
-    /// Whether unique resources may run at `now`: more than the fence margin is left of
-    /// the lease.
-    pub fn lease_ok(&self, now: Millis) -> bool {
-        now.saturating_add(millis(self.config.fence_margin)) < self.lease_valid_until
+    /// Whether unique resources may run at `now` (boot clock): more than the fence margin
+    /// is left of the lease.
+    pub fn lease_ok(&self, now: BootMs) -> bool {
+        now.saturating_add(self.config.fence_margin) < self.lease_valid_until
     }
 
-    fn assign(&mut self, assignments: Vec<Assignment>, now: Millis) {
+    fn assign(&mut self, assignments: Vec<Assignment>, now: BootMs) {
         let mut wanted: BTreeMap<ResourceId, Assignment> = BTreeMap::new();
         for assignment in assignments {
             let id = assignment.resource.id.clone();
@@ -136,7 +138,7 @@ impl Executor {
         &mut self,
         resource: &ResourceId,
         done: Done,
-        now: Millis,
+        now: Now,
         commands: &mut Vec<Command>,
     ) {
         let Some(instance) = self.instances.get_mut(resource) else {
@@ -145,17 +147,19 @@ impl Executor {
         };
         // A stopped instance that had ended before now (its watchdog fenced it while the
         // agent hung) finished then; nothing else in a successful stop depends on `now`.
+        // Both are wall-clock times, for the record only.
         let ended = matches!(done.outcome, Outcome::Ok | Outcome::NotRunning)
             && done.operation == OperationKind::Stop;
         let finished_at = match done.ended_at {
-            Some(ended_at) if ended && ended_at < now => ended_at,
-            _ => now,
+            Some(ended_at) if ended && ended_at < now.wall => ended_at,
+            _ => now.wall,
         };
         let applied = instance.complete(
             done.operation,
             done.fencing_token,
             done.started_at,
             done.outcome,
+            now.boot,
             finished_at,
         );
         match applied {
@@ -165,16 +169,16 @@ impl Executor {
         }
     }
 
-    fn evaluate(&mut self, now: Millis, commands: &mut Vec<Command>) {
+    fn evaluate(&mut self, now: Now, commands: &mut Vec<Command>) {
         let context = Context {
             now,
-            lease_ok: self.lease_ok(now),
+            lease_ok: self.lease_ok(now.boot),
             lease_valid_until: self.lease_valid_until,
             assignments_known: self.assignments_known,
         };
         for (id, instance) in &mut self.instances {
             if instance.must_preempt(&context) {
-                let record = instance.abandon(now);
+                let record = instance.abandon(now.wall);
                 commands.push(Command::Cancel {
                     resource: id.clone(),
                 });
@@ -208,6 +212,6 @@ struct Done {
     operation: OperationKind,
     fencing_token: u64,
     outcome: Outcome,
-    started_at: Millis,
+    started_at: BootMs,
     ended_at: Option<Millis>,
 }

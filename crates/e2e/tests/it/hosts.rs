@@ -16,7 +16,6 @@ use e2e::audit::{self, AuditInput};
 use e2e::netns::{TestBed, enabled};
 use e2e::site::{SETTLE, wait_for as wait};
 
-
 /// A bed of three hosts with a cluster, a VIP and a web server grouped together.
 fn bed_with_site() -> (TestBed, String) {
     let mut bed = TestBed::new(3).expect("build the test bed");
@@ -93,7 +92,7 @@ fn now_ms() -> u64 {
 fn operations_audit(
     bed: &TestBed,
     hosts: &[u64],
-    ended: &BTreeMap<u64, u64>,
+    ended: &BTreeMap<u64, Vec<u64>>,
 ) -> Vec<api::Operations> {
     // Reports of an isolated or resumed host arrive after the fault heals (retried), so
     // poll until the audit passes; a real double run never passes, whatever arrives later.
@@ -274,7 +273,7 @@ fn host_crash_moves_the_vip_and_the_site_keeps_answering_with_one_holder() {
     assert!(most_web <= 1, "{most_web} survivors ran web at one instant");
     println!("host crash: the site answered again after {gap:?}");
     // The crashed host's replica went with it; the survivors' replicas are audited.
-    let ended = BTreeMap::from([(holder, crashed_at_ms)]);
+    let ended = BTreeMap::from([(holder, vec![crashed_at_ms])]);
     operations_audit(&bed, &survivors, &ended);
 }
 

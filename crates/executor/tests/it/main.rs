@@ -9,7 +9,7 @@
 use executor::runtime::{Agents, RuntimeConfig, Status};
 use executor::{
     Assignment, Event, Executor, ExecutorConfig, InstanceState, OperationKind, OperationRecord,
-    wall_clock_ms,
+    boot_clock_ms, system_now, wall_clock_ms,
 };
 use model::{Resource, ResourceId, ResourceOptions};
 use resource_agents::Outcome;
@@ -42,7 +42,7 @@ impl Node {
         let config = RuntimeConfig {
             state_root: state_root.to_owned(),
             node_name: "n1".into(),
-            clock: wall_clock_ms,
+            clock: system_now,
             status: Some(status_sender),
         };
         let task = tokio::spawn(executor::runtime::run(
@@ -271,7 +271,10 @@ async fn unique_process_is_stopped_before_its_lease_ends() {
     let vip = sleeper("vip", &pid_file(&pids, "vip"), true);
     let mut node = Node::start(dir.path());
     node.send(assignments(&[(&vip, 1)])).await;
-    let valid_until = wall_clock_ms() + 1_000;
+    // The lease is on the boot clock; the report's times are on the wall clock.
+    let (boot, wall) = (boot_clock_ms(), wall_clock_ms());
+    let valid_until = boot.saturating_add(Duration::from_secs(1));
+    let wall_valid_until = wall + 1_000;
     node.send(Event::Lease { valid_until }).await;
     let started = node
         .report("vip", OperationKind::Start, Duration::from_secs(5))
@@ -283,8 +286,8 @@ async fn unique_process_is_stopped_before_its_lease_ends() {
         .await;
     assert_eq!(stopped.outcome, Outcome::Ok);
     assert!(
-        stopped.finished_at < valid_until,
-        "stopped at {} but the lease ended at {valid_until}",
+        stopped.finished_at < wall_valid_until,
+        "stopped at {} but the lease ended at {wall_valid_until}",
         stopped.finished_at
     );
     assert!(

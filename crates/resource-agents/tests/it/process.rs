@@ -315,16 +315,24 @@ async fn monitor_respects_its_timeout_when_a_probe_hangs() {
     assert_eq!(agent.stop(&request).await, Outcome::Ok);
 }
 
+/// The boot clock, in ms: the lease's clock.
 fn now_ms() -> u64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("the clock is after 1970");
-    u64::try_from(since.as_millis()).expect("milliseconds fit in u64")
+    use nix::time::{ClockId, clock_gettime};
+    let time = clock_gettime(ClockId::CLOCK_BOOTTIME).expect("read CLOCK_BOOTTIME");
+    let seconds = u64::try_from(time.tv_sec()).expect("after boot");
+    let millis = u64::try_from(time.tv_nsec() / 1_000_000).expect("below a second");
+    seconds * 1_000 + millis
 }
 
-/// Writes the lease the executor keeps next to the resources' state directories.
+/// Writes the lease the executor keeps next to the resources' state directories: its end
+/// on the boot clock, with this boot's id.
 fn write_lease(state_root: &Path, valid_until: u64) {
-    let text = format!("{{\"format\":1,\"valid_until\":{valid_until}}}\n");
+    let boot_id =
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id").expect("read the boot id");
+    let boot_id = boot_id.trim();
+    let text = format!(
+        "{{\"format\":2,\"boot_id\":\"{boot_id}\",\"valid_until_boot_ms\":{valid_until}}}\n"
+    );
     std::fs::write(state_root.join("executor-lease.json"), text).expect("write the lease");
 }
 
@@ -359,10 +367,13 @@ async fn unique_process_is_killed_by_its_watchdog_when_the_lease_ends() {
     ));
     assert_eq!(agent.stop(&request).await, Outcome::Ok);
     let fenced_at = resource_agents::take_fenced_at(&request.state_dir)
-        .expect("the watchdog recorded when it killed the group");
+        .expect("the watchdog recorded when it killed the group")
+        .boot
+        .0;
     let margin = u64::try_from(resource_agents::WATCHDOG_MARGIN.as_millis()).expect("small");
     assert!(fenced_at >= valid_until - margin && fenced_at < valid_until);
-    assert!(fenced_at <= gone_seen_at);
+    // The watchdog reads the boot clock in hundredths of a second, rounded up.
+    assert!(fenced_at <= gone_seen_at + 10);
 }
 
 /// A clone (not unique) may outlive the lease: no watchdog guards it. A unique process
