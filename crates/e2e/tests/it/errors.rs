@@ -59,6 +59,13 @@ fn bad_config_files_are_refused_with_the_field_named() {
             good.replace("down_after = \"500ms\"", "down_after = \"100ms\""),
             "suspect_after",
         ),
+        (
+            good.replace(
+                "election_timeout_min = \"150ms\"",
+                "election_timeout_min = \"80ms\"",
+            ),
+            "raft.election_timeout_min (80ms) must be above the 100ms",
+        ),
     ];
     for (text, expected) in cases {
         std::fs::write(&config, &text).expect("write");

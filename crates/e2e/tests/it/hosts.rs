@@ -302,6 +302,8 @@ fn partitioned_holder_fences_itself_before_the_vip_starts_elsewhere() {
     wait("the isolated holder to drop the VIP", || {
         (!bed.holds(holder, &vip)).then_some(())
     });
+    // Not a wait for a signal: the audit keeps watching a little after the takeover, so a
+    // late second holder would be seen.
     std::thread::sleep(Duration::from_millis(300));
     let (most, most_web) = auditor.finish();
     assert!(
@@ -346,6 +348,8 @@ fn hung_holder_gives_the_vip_up_before_it_starts_elsewhere() {
     wait("web on a survivor", || {
         (web_runners(&bed, &others).len() == 1).then_some(())
     });
+    // Not a wait for a signal: the audit keeps watching a little after the takeover, so a
+    // late second holder would be seen.
     std::thread::sleep(Duration::from_millis(300));
     let (most, most_web) = auditor.finish();
     assert!(
