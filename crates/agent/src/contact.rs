@@ -10,19 +10,31 @@
 //! leases are then known to be over about one lease after the crash, instead of one lease
 //! after the end of the election that replaced it.
 //!
+//! The same tracker keeps the other half of the evidence, for this node as master: when
+//! it last granted each node a lease in its term. The heartbeat handler records a grant
+//! before it answers ([`LeaderContact::grant`]); the master loop, which may see the
+//! heartbeat later (it is busy writing), judges node health with those grants
+//! ([`LeaderContact::judge`]), never from a view that lags behind a grant. Judging and
+//! granting exclude each other, and a node judged down is refused leases until judged
+//! otherwise: no lease is granted between the judgement that gives a node's resources
+//! elsewhere and the write that withdraws them.
+//!
 //! Times are on this node's boot clock ([`BootMs`]): a wall-clock step moves none of them,
 //! and the newest contact recorded by an earlier run of the agent is still older than this
 //! run's start. What crosses the network is only an age (a duration), so the nodes' clocks
 //! need not agree.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use model::{BootMs, NodeHealth};
+use model::{BootMs, NodeHealth, NodeId};
 
 /// Terms remembered one by one; older ones are folded into one conservative time.
 const TERMS_KEPT: usize = 8;
+
+/// Nodes whose lease grants are remembered (more than a cluster can have).
+const GRANTED_NODES_MAX: usize = 1024;
 
 /// Receipt times of leaders' messages, by term.
 #[derive(Debug)]
@@ -36,6 +48,24 @@ struct Terms {
     newest_by_term: BTreeMap<u64, BootMs>,
     /// Newest receipt among terms no longer kept one by one.
     folded: BootMs,
+    /// The term of `granted`: grants of earlier terms are forgotten.
+    granted_term: u64,
+    /// When this node, as master of `granted_term`, last granted each node a lease.
+    granted: BTreeMap<u64, BootMs>,
+    /// Nodes last judged down in `granted_term`: refused leases.
+    refused: BTreeSet<u64>,
+}
+
+impl Terms {
+    /// Moves the grants to `term` if it is newer; whether `term` is the current one.
+    fn grants_for(&mut self, term: u64) -> bool {
+        if term > self.granted_term {
+            self.granted_term = term;
+            self.granted.clear();
+            self.refused.clear();
+        }
+        term == self.granted_term
+    }
 }
 
 impl LeaderContact {
@@ -80,6 +110,48 @@ impl LeaderContact {
     pub fn age_before(&self, term: u64, now: BootMs) -> Duration {
         now.saturating_since(self.newest_before(term))
     }
+
+    /// This node, as master of `term`, may grant `node` a lease at `now`: whether it may
+    /// (not if the node was last judged down), recorded before the answer leaves, so that
+    /// no grant is ever unknown to the master loop.
+    pub fn grant(&self, term: u64, node: u64, now: BootMs) -> bool {
+        let mut terms = self.inner.lock().expect("leader contact lock poisoned");
+        if !terms.grants_for(term) || terms.refused.contains(&node) {
+            return false;
+        }
+        if terms.granted.len() >= GRANTED_NODES_MAX && !terms.granted.contains_key(&node) {
+            tracing::warn!(node, "Too many nodes granted leases; refusing this one");
+            return false;
+        }
+        let newest = terms.granted.entry(node).or_insert(now);
+        *newest = (*newest).max(now);
+        true
+    }
+
+    /// Judges node health as master of `term`: `judge` gets each node's newest lease grant
+    /// in this term, and the nodes it finds down are refused leases until the next
+    /// judgement (their resources may be started elsewhere now). Excludes [`Self::grant`],
+    /// so every grant is either seen by the judgement or refused after it.
+    pub fn judge(
+        &self,
+        term: u64,
+        judge: impl FnOnce(&dyn Fn(u64) -> Option<BootMs>) -> BTreeMap<NodeId, NodeHealth>,
+    ) -> BTreeMap<NodeId, NodeHealth> {
+        let mut terms = self.inner.lock().expect("leader contact lock poisoned");
+        let current = terms.grants_for(term);
+        let health = {
+            let granted = |node: u64| current.then(|| terms.granted.get(&node).copied()).flatten();
+            judge(&granted)
+        };
+        if current {
+            terms.refused = health
+                .iter()
+                .filter(|(_, health)| **health == NodeHealth::Down)
+                .map(|(node, _)| node.0)
+                .collect();
+        }
+        health
+    }
 }
 
 /// The end of a lease granted on a heartbeat sent at `sent_at` (this node's boot clock):
@@ -121,6 +193,8 @@ pub fn older_leaders_bound(
 /// What the master knows about a node's lease in its own term, on its boot clock.
 #[derive(Clone, Copy, Debug)]
 pub struct LeaseFacts {
+    /// This master's term.
+    pub term: u64,
     /// When this master's term began.
     pub term_start: BootMs,
     /// A time by which every lease granted by an earlier master had started: the start of

@@ -369,6 +369,7 @@ impl MasterLoop {
             .collect();
         let from_reports = crate::contact::older_leaders_bound(&reported, &configs);
         LeaseFacts {
+            term,
             term_start,
             older_leases_from: from_reports.map_or(term_start, |at| at.min(term_start)),
             lease: NODE_LEASE + LEASE_MARGIN,
@@ -376,7 +377,9 @@ impl MasterLoop {
         }
     }
 
-    /// Node health as the scheduler may use it (see `contact::scheduling_health`).
+    /// Node health as the scheduler may use it (see `contact::scheduling_health`), judged
+    /// with this term's lease grants, which a node found down gets no more of (see
+    /// `contact::LeaderContact::judge`).
     fn scheduling_health(
         &self,
         detector: &Detector,
@@ -385,20 +388,24 @@ impl MasterLoop {
         now: BootMs,
     ) -> BTreeMap<NodeId, NodeHealth> {
         let known: BTreeSet<NodeId> = self.shared.read(|db| db.nodes.keys().copied().collect());
-        let tracked = detector.nodes().map(|(id, _, _)| id);
-        known
-            .into_iter()
-            .chain(tracked)
-            .map(|id| {
-                let heard_at = heard
-                    .contains(&id.0)
-                    .then(|| detector.last_heard(id))
-                    .flatten()
-                    .map(BootMs);
-                let health = scheduling_health(detector.health(id), heard_at, facts, now);
-                (id, health)
-            })
-            .collect()
+        self.contact.judge(facts.term, |granted| {
+            let tracked = detector.nodes().map(|(id, _, _)| id);
+            known
+                .into_iter()
+                .chain(tracked)
+                .map(|id| {
+                    let heard_at = heard
+                        .contains(&id.0)
+                        .then(|| detector.last_heard(id))
+                        .flatten()
+                        .map(BootMs);
+                    // A lease granted on a heartbeat this loop has not seen yet still runs.
+                    let heard_at = heard_at.max(granted(id.0));
+                    let health = scheduling_health(detector.health(id), heard_at, facts, now);
+                    (id, health)
+                })
+                .collect()
+        })
     }
 
     /// Run the scheduler when something changed (or now and then, for expiring moves) and

@@ -70,6 +70,7 @@ fn reports_from_non_voters_do_not_count() {
 }
 
 const FACTS: LeaseFacts = LeaseFacts {
+    term: 2,
     term_start: b(1_500),
     older_leases_from: b(1_000),
     lease: Duration::from_millis(850),
@@ -136,4 +137,67 @@ fn r10_a_lease_runs_from_the_acknowledged_message_on_the_boot_clock() {
     assert_eq!(lease_end(b(10_000), lease, Duration::ZERO), b(10_900));
     // An acknowledgement older than the lease grants nothing usable.
     assert_eq!(lease_end(b(10), lease, Duration::from_secs(5)), b(0));
+}
+
+/// Issue 10 (two VIP holders at first placement): the master loop, busy writing, saw a
+/// node's heartbeats late, judged its lease over and started its VIP elsewhere, while the
+/// heartbeat handler had already granted that node a fresh lease on those heartbeats. The
+/// handler now records each grant, and the master judges with the newest grant.
+#[test]
+fn r10_grants_are_remembered_per_term_and_the_newest_wins() {
+    let contact = LeaderContact::new(b(0));
+    let seen = |term| {
+        let mut seen = None;
+        contact.judge(term, |granted| {
+            seen = granted(4);
+            BTreeMap::new()
+        });
+        seen
+    };
+    assert_eq!(seen(3), None);
+    assert!(contact.grant(3, 4, b(1_000)));
+    assert!(contact.grant(3, 4, b(900)));
+    assert_eq!(seen(3), Some(b(1_000)));
+    // Only this term's grants count; a later term forgets them, and a stale handler still
+    // answering under an older term grants nothing.
+    assert_eq!(seen(2), None);
+    assert!(contact.grant(4, 5, b(2_000)));
+    assert_eq!(seen(4), None);
+    assert!(!contact.grant(3, 4, b(3_000)));
+    assert_eq!(seen(4), None);
+}
+
+/// The master's detector last heard node 4 at 2000; its heartbeat handler granted node 4 a
+/// lease at 3000 on a heartbeat the loop has not processed: the node is not down before
+/// that lease is over.
+#[test]
+fn r10_a_node_granted_a_lease_the_loop_has_not_seen_is_not_down() {
+    let contact = LeaderContact::new(b(0));
+    assert!(contact.grant(FACTS.term, 4, b(3_000)));
+    let health_at = |now| {
+        contact.judge(FACTS.term, |granted| {
+            let heard_at = Some(b(2_000)).max(granted(4));
+            let health = scheduling_health(Some(NodeHealth::Down), heard_at, &FACTS, b(now));
+            BTreeMap::from([(NodeId(4), health)])
+        })[&NodeId(4)]
+    };
+    assert_eq!(health_at(3_849), NodeHealth::Suspect);
+    assert_eq!(health_at(3_850), NodeHealth::Down);
+}
+
+/// Once judged down (its resources may start elsewhere), a node gets no lease until a
+/// judgement finds it up again: a lease granted after the judgement, before the write that
+/// withdraws its resources, would let it keep running them.
+#[test]
+fn r10_a_node_judged_down_is_refused_leases_until_judged_up() {
+    let contact = LeaderContact::new(b(0));
+    let judge = |health| contact.judge(2, |_| BTreeMap::from([(NodeId(4), health)]));
+    judge(NodeHealth::Down);
+    assert!(!contact.grant(2, 4, b(5_000)));
+    assert!(
+        contact.grant(2, 5, b(5_000)),
+        "other nodes still get leases"
+    );
+    judge(NodeHealth::Suspect);
+    assert!(contact.grant(2, 4, b(5_100)));
 }

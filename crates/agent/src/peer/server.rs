@@ -144,9 +144,13 @@ async fn heartbeat(
     let metrics = cmdb::metrics(&state.raft);
     let commit_index = metrics.local_committed.map(|id| id.index).unwrap_or(0);
     let is_master = state.raft.is_leader();
-    let quorum_age = crate::master::quorum_ack_age(&metrics).filter(|_| is_master);
+    // A grant under this term: this master's loop, which may see the heartbeat later, must
+    // count it (and it is refused to a node the loop judged down), and a later master must
+    // count it among older leaders' leases.
+    let quorum_age = crate::master::quorum_ack_age(&metrics)
+        .filter(|_| is_master)
+        .filter(|_| state.contact.grant(metrics.current_term, beat.node_id, now));
     if quorum_age.is_some() {
-        // A grant under this term: a later master must count it among older leaders' leases.
         state.contact.record(metrics.current_term, now);
     }
     encode(&HeartbeatAck {
