@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cmdb::{Raft, SharedDb};
-use model::NodeInfo;
+use model::{BootMs, NodeInfo};
 use openraft::async_runtime::WatchReceiver;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -269,12 +269,7 @@ async fn send_heartbeats(
             continue;
         };
         let sent_at = boot_ms();
-        let older_contact_age = contact.age_before(metrics.current_term, sent_at);
-        let beat = Heartbeat {
-            node_id: config.node_id,
-            term: metrics.current_term,
-            older_contact_age_ms: u64::try_from(older_contact_age.as_millis()).unwrap_or(u64::MAX),
-        };
+        let beat = heartbeat(config.node_id, metrics.current_term, &contact, sent_at);
         let sent: Result<HeartbeatAck, _> = client
             .call(&node.peer_addr, "/peer/heartbeat", &beat, HEARTBEAT_TIMEOUT)
             .await;
@@ -294,6 +289,16 @@ async fn send_heartbeats(
             Ok(_) => {}
             Err(error) => tracing::debug!(%error, "Heartbeat not delivered"),
         }
+    }
+}
+
+/// A heartbeat sent at `sent_at` to the master of `term`.
+fn heartbeat(node_id: u64, term: u64, contact: &LeaderContact, sent_at: BootMs) -> Heartbeat {
+    let older_contact_age = contact.age_before(term, sent_at);
+    Heartbeat {
+        node_id,
+        term,
+        older_contact_age_ms: u64::try_from(older_contact_age.as_millis()).unwrap_or(u64::MAX),
     }
 }
 

@@ -18,12 +18,20 @@ const FENCE_MARGIN: Duration = executor::FENCE_MARGIN_DEFAULT;
 /// The first relation `failure` and `raft` break, in words: which one, the values, why it
 /// matters and how to fix it.
 pub(crate) fn check(failure: &FailureConfig, raft: &RaftConfig) -> Result<(), String> {
+    let relations = failure_relations(failure)
+        .into_iter()
+        .chain(raft_relations(raft))
+        .chain(lease_relations(failure, raft));
+    match relations.into_iter().find(|(holds, _)| !holds) {
+        Some((_, broken)) => Err(broken),
+        None => Ok(()),
+    }
+}
+
+/// The failure detector's own relations, and the grace a new master gives a node.
+fn failure_relations(failure: &FailureConfig) -> [(bool, String); 3] {
     let beat = failure.heartbeat_interval;
-    let raft_beat = raft.heartbeat_interval;
-    let (election_min, election_max) = (raft.election_timeout_min, raft.election_timeout_max);
-    let election = election_max.saturating_mul(2);
-    let failover = election + beat + FENCE_MARGIN;
-    let relations = [
+    [
         (
             !beat.is_zero() && beat < failure.suspect_after,
             format!(
@@ -53,6 +61,14 @@ pub(crate) fn check(failure: &FailureConfig, raft: &RaftConfig) -> Result<(), St
                 show(UNHEARD_GRACE)
             ),
         ),
+    ]
+}
+
+/// Raft's timing among itself and with the freshness a lease grant needs.
+fn raft_relations(raft: &RaftConfig) -> [(bool, String); 3] {
+    let raft_beat = raft.heartbeat_interval;
+    let (election_min, election_max) = (raft.election_timeout_min, raft.election_timeout_max);
+    [
         (
             !raft_beat.is_zero() && raft_beat < QUORUM_FRESH,
             format!(
@@ -82,6 +98,16 @@ pub(crate) fn check(failure: &FailureConfig, raft: &RaftConfig) -> Result<(), St
                 show(election_max)
             ),
         ),
+    ]
+}
+
+/// What the lease argument needs of the election timeouts.
+fn lease_relations(failure: &FailureConfig, raft: &RaftConfig) -> [(bool, String); 2] {
+    let election_min = raft.election_timeout_min;
+    let election = raft.election_timeout_max.saturating_mul(2);
+    let beat = failure.heartbeat_interval;
+    let failover = election + beat + FENCE_MARGIN;
+    [
         (
             QUORUM_FRESH < election_min,
             format!(
@@ -110,11 +136,7 @@ pub(crate) fn check(failure: &FailureConfig, raft: &RaftConfig) -> Result<(), St
                 show(failover)
             ),
         ),
-    ];
-    match relations.into_iter().find(|(holds, _)| !holds) {
-        Some((_, broken)) => Err(broken),
-        None => Ok(()),
-    }
+    ]
 }
 
 /// A duration as the config file writes it.

@@ -248,7 +248,10 @@ fn a_lease_of_another_boot_is_void_and_a_wall_clock_lease_is_carried_over() {
         boot: BootMs(5_000),
         wall: 1_800_000_000_000,
     };
-    let other_boot = r#"{"format":2,"boot_id":"00000000-0000-0000-0000-000000000000","valid_until_boot_ms":9000000}"#;
+    let other_boot = concat!(
+        r#"{"format":2,"boot_id":"00000000-0000-0000-0000-000000000000","#,
+        r#""valid_until_boot_ms":9000000}"#
+    );
     std::fs::write(&file, other_boot).expect("write the lease");
     assert_eq!(super::records::read_lease(root.path(), now), None);
     assert!(!file.exists(), "a void lease file is removed");
