@@ -355,10 +355,7 @@ impl Drop for Cluster {
             }
         }
         if std::thread::panicking() {
-            eprintln!(
-                "agent logs of the failed test: {}",
-                self.save_logs().display()
-            );
+            eprintln!("agent logs of the failed test: {}", self.save_logs().display());
         }
     }
 }
