@@ -532,7 +532,7 @@ async fn remove_node_here(state: &ApiState, write: &WriteId, id: u64) -> Respons
 }
 
 /// The detector's view of a node, when this node is the master.
-pub(crate) fn detector_view(state: &ApiState, id: u64) -> Option<(NodeHealth, u64)> {
+pub(crate) fn detector_view(state: &ApiState, id: u64) -> Option<(NodeHealth, model::BootMs)> {
     if !state.raft.is_leader() {
         return None;
     }

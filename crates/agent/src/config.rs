@@ -1,5 +1,7 @@
 //! The agent's configuration file (`encluster.toml`), with validation that names the field
-//! and the fix.
+//! and the fix, including the timing relations the lease argument rests on (`timing.rs`).
+
+mod timing;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -214,19 +216,8 @@ impl AgentConfig {
                 self.voters_max
             );
         }
-        let f = &self.failure;
-        if f.heartbeat_interval.is_zero() || f.heartbeat_interval >= f.suspect_after {
-            bail!("failure.heartbeat_interval must be above 0 and below failure.suspect_after");
-        }
-        if f.suspect_after >= f.down_after {
-            bail!("failure.suspect_after must be below failure.down_after");
-        }
+        timing::check(&self.failure, &self.raft).map_err(anyhow::Error::msg)?;
         let r = &self.raft;
-        if r.heartbeat_interval >= r.election_timeout_min
-            || r.election_timeout_min >= r.election_timeout_max
-        {
-            bail!("raft: need heartbeat_interval < election_timeout_min < election_timeout_max");
-        }
         if r.snapshot_logs_since_last < 10 {
             bail!(
                 "raft.snapshot_logs_since_last: {} is below the minimum 10",

@@ -1,4 +1,6 @@
-//! Limits of the agent, in one place.
+//! Limits of the agent, in one place. The `const` assertions at the end check how the
+//! lease constants relate; `config/timing.rs` checks their relations with config values
+//! when a config is loaded.
 
 use std::time::Duration;
 
@@ -26,9 +28,10 @@ pub const MASTER_WRITE_ATTEMPTS: u32 = 50;
 pub const MEMBERSHIP_CHANGE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a node may run unique resources after the heartbeat that renewed its lease
-/// was sent. Longer than a master election plus a heartbeat interval, so that a master
-/// failover does not make every node stop its unique resources.
-pub const NODE_LEASE: Duration = Duration::from_millis(800);
+/// was sent (on its boot clock). Longer than a master election (twice the election timeout
+/// maximum) plus a heartbeat interval plus the fence margin, so that a master failover does
+/// not make every node stop its unique resources: 600 + 100 + 150 ms with the defaults.
+pub const NODE_LEASE: Duration = Duration::from_millis(900);
 /// Added to a lease before the master treats it as ended (clock-rate drift, scheduling).
 pub const LEASE_MARGIN: Duration = Duration::from_millis(50);
 /// A master grants leases only while its last quorum acknowledgement is at most this old;
@@ -48,8 +51,27 @@ pub const REPORT_ATTEMPTS: u32 = 100;
 /// Longest interval between scheduling rounds when nothing changed (expiring moves).
 pub const SCHEDULE_INTERVAL_MAX: Duration = Duration::from_millis(250);
 
-const _: () = assert!(
-    QUORUM_FRESH.as_millis() < 150,
-    "below the default election timeout"
-);
 const _: () = assert!(HEARTBEAT_TIMEOUT.as_millis() < FORWARD_TIMEOUT.as_millis());
+const _: () = assert!(
+    QUORUM_FRESH.as_millis() + executor::FENCE_MARGIN_DEFAULT.as_millis() < NODE_LEASE.as_millis(),
+    "a lease granted on the stalest acknowledgement still outlasts the fence margin"
+);
+const _: () = assert!(
+    HEARTBEAT_TIMEOUT.as_millis()
+        + QUORUM_FRESH.as_millis()
+        + executor::FENCE_MARGIN_DEFAULT.as_millis()
+        < NODE_LEASE.as_millis(),
+    "a lease from the slowest answered heartbeat still leaves time to run"
+);
+const _: () = assert!(
+    LEASE_MARGIN.as_millis() > 0,
+    "the master waits past a lease"
+);
+const _: () = assert!(
+    LEASE_RETRY.as_millis() < LEASE_RETRY_WINDOW.as_millis(),
+    "quick lease retries happen within their window"
+);
+const _: () = assert!(
+    LEASE_RETRY_WINDOW.as_millis() < NODE_LEASE.as_millis(),
+    "a failover's quick retries end before the lease would"
+);

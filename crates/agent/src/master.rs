@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 
 use cmdb::{Command, Raft, SharedDb, TokenKind};
 use membership::{Detector, DetectorConfig, QuorumChange, QuorumInput, plan_quorum};
-use model::{EventKind, NodeHealth, NodeId, NodeInfo, NodeRole};
+use model::{BootMs, EventKind, NodeHealth, NodeId, NodeInfo, NodeRole};
 use openraft::ChangeMembers;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::clock::now_ms;
+use crate::clock::{boot_ms, now_ms};
 use crate::config::AgentConfig;
 use crate::contact::{LeaderContact, LeaseFacts, scheduling_health};
 use crate::limits::{
@@ -25,8 +25,9 @@ use crate::limits::{
 };
 use crate::peer::HeartbeatSeen;
 
-/// What the API shows of the detector: per node, health and last heartbeat time.
-pub type DetectorView = Arc<Mutex<BTreeMap<u64, (NodeHealth, u64)>>>;
+/// What the API shows of the detector: per node, health and last heartbeat time (boot
+/// clock).
+pub type DetectorView = Arc<Mutex<BTreeMap<u64, (NodeHealth, BootMs)>>>;
 
 /// Inputs of the master loop.
 pub struct MasterLoop {
@@ -55,23 +56,23 @@ impl MasterLoop {
         // online, but only a node heard from may count towards quorum changes: promoting a
         // node that is in fact dead would make a voter set that can never commit.
         let mut heard: BTreeSet<u64> = BTreeSet::new();
-        let mut term_start_ms = 0;
+        let mut term_start = BootMs::default();
         let mut rounds = RoundTrigger::default();
         // Per node, the newest contact with older leaders it reported, and for which term;
         // kept across terms since heartbeats may arrive before this loop sees its new term.
-        let mut reports: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+        let mut reports: BTreeMap<u64, (u64, BootMs)> = BTreeMap::new();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 Some(beat) = self.heartbeats.recv() => {
-                    let report = reports.entry(beat.node).or_insert((beat.term, 0));
+                    let report = reports.entry(beat.node).or_insert((beat.term, BootMs(0)));
                     if report.0 != beat.term {
-                        *report = (beat.term, 0);
+                        *report = (beat.term, BootMs(0));
                     }
-                    report.1 = report.1.max(beat.older_contact_ms);
+                    report.1 = report.1.max(beat.older_contact);
                     if let Some(detector) = detector.as_mut() {
                         heard.insert(beat.node);
-                        let transition = detector.heartbeat(NodeId(beat.node), now_ms());
+                        let transition = detector.heartbeat(NodeId(beat.node), boot_ms().0);
                         self.record(transition.into_iter().collect()).await;
                     }
                 }
@@ -87,13 +88,13 @@ impl MasterLoop {
                     if term_led != Some(metrics.current_term) {
                         term_led = Some(metrics.current_term);
                         heard = BTreeSet::from([self.config.node_id]);
-                        term_start_ms = now_ms();
+                        term_start = boot_ms();
                         rounds = RoundTrigger::default();
                         detector = Some(self.take_over(metrics.current_term).await);
                     }
                     if let Some(detector) = detector.as_mut() {
                         self.tick(detector, &heard).await;
-                        let facts = self.lease_facts(&metrics, term_start_ms, &reports);
+                        let facts = self.lease_facts(&metrics, term_start, &reports);
                         self.schedule(detector, &heard, &facts, &mut rounds).await;
                     }
                 }
@@ -121,11 +122,13 @@ impl MasterLoop {
             down_after: self.config.failure.down_after,
             ..DetectorConfig::default()
         };
-        Detector::with_nodes(config, at_ms, self.members().into_keys().map(NodeId))
+        // The detector runs on the boot clock: silences are leases' business.
+        let nodes = self.members().into_keys().map(NodeId);
+        Detector::with_nodes(config, boot_ms().0, nodes)
     }
 
     async fn tick(&self, detector: &mut Detector, heard: &BTreeSet<u64>) {
-        let now = now_ms();
+        let now = boot_ms().0;
         let me = NodeId(self.config.node_id);
         let members = self.members();
         for id in members.keys() {
@@ -146,9 +149,9 @@ impl MasterLoop {
     }
 
     fn publish(&self, detector: &Detector) {
-        let view: BTreeMap<u64, (NodeHealth, u64)> = detector
+        let view: BTreeMap<u64, (NodeHealth, BootMs)> = detector
             .nodes()
-            .map(|(id, health, heard)| (id.0, (health, heard)))
+            .map(|(id, health, heard)| (id.0, (health, BootMs(heard))))
             .collect();
         *self.view.lock().expect("detector view lock poisoned") = view;
     }
@@ -337,7 +340,7 @@ impl MasterLoop {
 struct RoundTrigger {
     applied: u64,
     health: BTreeMap<NodeId, NodeHealth>,
-    at_ms: u64,
+    at: BootMs,
 }
 
 impl MasterLoop {
@@ -347,11 +350,11 @@ impl MasterLoop {
     fn lease_facts(
         &self,
         metrics: &cmdb::RaftMetrics,
-        term_start_ms: u64,
-        reports: &BTreeMap<u64, (u64, u64)>,
+        term_start: BootMs,
+        reports: &BTreeMap<u64, (u64, BootMs)>,
     ) -> LeaseFacts {
         let term = metrics.current_term;
-        let mut reported: BTreeMap<u64, u64> = reports
+        let mut reported: BTreeMap<u64, BootMs> = reports
             .iter()
             .filter(|(_, (reported_term, _))| *reported_term == term)
             .map(|(node, (_, at))| (*node, *at))
@@ -366,35 +369,43 @@ impl MasterLoop {
             .collect();
         let from_reports = crate::contact::older_leaders_bound(&reported, &configs);
         LeaseFacts {
-            term_start_ms,
-            older_leases_from: from_reports.map_or(term_start_ms, |at| at.min(term_start_ms)),
-            lease_ms: u64::try_from((NODE_LEASE + LEASE_MARGIN).as_millis()).unwrap_or(u64::MAX),
-            unheard_grace_ms: u64::try_from(UNHEARD_GRACE.as_millis()).unwrap_or(u64::MAX),
+            term,
+            term_start,
+            older_leases_from: from_reports.map_or(term_start, |at| at.min(term_start)),
+            lease: NODE_LEASE + LEASE_MARGIN,
+            unheard_grace: UNHEARD_GRACE,
         }
     }
 
-    /// Node health as the scheduler may use it (see `contact::scheduling_health`).
+    /// Node health as the scheduler may use it (see `contact::scheduling_health`), judged
+    /// with this term's lease grants, which a node found down gets no more of (see
+    /// `contact::LeaderContact::judge`).
     fn scheduling_health(
         &self,
         detector: &Detector,
         heard: &BTreeSet<u64>,
         facts: &LeaseFacts,
-        now: u64,
+        now: BootMs,
     ) -> BTreeMap<NodeId, NodeHealth> {
         let known: BTreeSet<NodeId> = self.shared.read(|db| db.nodes.keys().copied().collect());
-        let tracked = detector.nodes().map(|(id, _, _)| id);
-        known
-            .into_iter()
-            .chain(tracked)
-            .map(|id| {
-                let heard_at = heard
-                    .contains(&id.0)
-                    .then(|| detector.last_heard(id))
-                    .flatten();
-                let health = scheduling_health(detector.health(id), heard_at, facts, now);
-                (id, health)
-            })
-            .collect()
+        self.contact.judge(facts.term, |granted| {
+            let tracked = detector.nodes().map(|(id, _, _)| id);
+            known
+                .into_iter()
+                .chain(tracked)
+                .map(|id| {
+                    let heard_at = heard
+                        .contains(&id.0)
+                        .then(|| detector.last_heard(id))
+                        .flatten()
+                        .map(BootMs);
+                    // A lease granted on a heartbeat this loop has not seen yet still runs.
+                    let heard_at = heard_at.max(granted(id.0));
+                    let health = scheduling_health(detector.health(id), heard_at, facts, now);
+                    (id, health)
+                })
+                .collect()
+        })
     }
 
     /// Run the scheduler when something changed (or now and then, for expiring moves) and
@@ -406,19 +417,20 @@ impl MasterLoop {
         facts: &LeaseFacts,
         rounds: &mut RoundTrigger,
     ) {
-        let now = now_ms();
-        let health = self.scheduling_health(detector, heard, facts, now);
+        let boot = boot_ms();
+        let health = self.scheduling_health(detector, heard, facts, boot);
         let applied = *self.shared.subscribe().borrow();
-        let interval_ms = u64::try_from(SCHEDULE_INTERVAL_MAX.as_millis()).unwrap_or(u64::MAX);
-        if applied == rounds.applied && health == rounds.health && now < rounds.at_ms + interval_ms
-        {
+        let due = rounds.at.saturating_add(SCHEDULE_INTERVAL_MAX);
+        if applied == rounds.applied && health == rounds.health && boot < due {
             return;
         }
         *rounds = RoundTrigger {
             applied,
             health: health.clone(),
-            at_ms: now,
+            at: boot,
         };
+        // The scheduler compares with times people gave (expiring moves): wall clock.
+        let now = now_ms();
         let round = self
             .shared
             .read(|db| crate::placement::round(&db.resources, &health, now));

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cmdb::{Raft, SharedDb};
-use model::NodeInfo;
+use model::{BootMs, NodeInfo};
 use openraft::async_runtime::WatchReceiver;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -16,9 +16,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::api::{self, ApiState};
-use crate::clock::now_ms;
+use crate::clock::boot_ms;
 use crate::config::AgentConfig;
-use crate::contact::LeaderContact;
+use crate::contact::{LeaderContact, lease_end};
 use crate::limits::{HEARTBEAT_TIMEOUT, LEASE_RETRY, LEASE_RETRY_WINDOW, NODE_LEASE};
 use crate::master::{DetectorView, MasterLoop};
 use crate::peer::{self, Heartbeat, HeartbeatAck, Network, PeerClient, PeerState};
@@ -55,7 +55,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     })?;
 
     let (heartbeat_tx, heartbeat_rx) = mpsc::channel(1024);
-    let contact = Arc::new(LeaderContact::new(now_ms()));
+    let contact = Arc::new(LeaderContact::new(boot_ms()));
     let view: DetectorView = Arc::new(Mutex::new(BTreeMap::new()));
     let mut tasks = JoinSet::new();
     let peer_state = PeerState {
@@ -268,18 +268,18 @@ async fn send_heartbeats(
         else {
             continue;
         };
-        let sent_at = now_ms();
-        let beat = Heartbeat {
-            node_id: config.node_id,
-            term: metrics.current_term,
-            older_contact_age_ms: contact.age_before(metrics.current_term, sent_at),
-        };
+        let sent_at = boot_ms();
+        let beat = heartbeat(config.node_id, metrics.current_term, &contact, sent_at);
         let sent: Result<HeartbeatAck, _> = client
             .call(&node.peer_addr, "/peer/heartbeat", &beat, HEARTBEAT_TIMEOUT)
             .await;
         match sent {
             Ok(ack) if ack.lease_granted => executor.lease(LeaseGrant {
-                valid_until: (sent_at + lease_ms()).saturating_sub(ack.quorum_age_ms),
+                valid_until: lease_end(
+                    sent_at,
+                    NODE_LEASE,
+                    Duration::from_millis(ack.quorum_age_ms),
+                ),
                 required_index: ack.commit_index,
             }),
             // A master just elected grants once a quorum has acknowledged it, within a
@@ -289,6 +289,16 @@ async fn send_heartbeats(
             Ok(_) => {}
             Err(error) => tracing::debug!(%error, "Heartbeat not delivered"),
         }
+    }
+}
+
+/// A heartbeat sent at `sent_at` to the master of `term`.
+fn heartbeat(node_id: u64, term: u64, contact: &LeaderContact, sent_at: BootMs) -> Heartbeat {
+    let older_contact_age = contact.age_before(term, sent_at);
+    Heartbeat {
+        node_id,
+        term,
+        older_contact_age_ms: u64::try_from(older_contact_age.as_millis()).unwrap_or(u64::MAX),
     }
 }
 
@@ -302,16 +312,12 @@ fn grant_own_lease(
     let Some(age) = crate::master::quorum_ack_age(metrics) else {
         return false;
     };
-    let now = now_ms();
+    let now = boot_ms();
     contact.record(metrics.current_term, now);
     let required_index = metrics.local_committed.map(|id| id.index).unwrap_or(0);
     executor.lease(LeaseGrant {
-        valid_until: (now + lease_ms()).saturating_sub(age),
+        valid_until: lease_end(now, NODE_LEASE, Duration::from_millis(age)),
         required_index,
     });
     true
-}
-
-fn lease_ms() -> u64 {
-    u64::try_from(NODE_LEASE.as_millis()).unwrap_or(u64::MAX)
 }

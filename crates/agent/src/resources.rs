@@ -10,7 +10,7 @@ use executor::{
     Assignment, Event, Executor, ExecutorConfig, InstanceState, OperationKind, OperationRecord,
     Unconfirmed,
 };
-use model::{NodeId, ResourceState};
+use model::{BootMs, NodeId, ResourceState};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -19,13 +19,13 @@ use crate::clock::now_ms;
 use crate::limits::{FORWARD_TIMEOUT, REPORT_ATTEMPTS};
 use crate::peer::PeerClient;
 
-/// A lease grant: valid until `valid_until` (ms, wall clock), usable once the local replica
+/// A lease grant: valid until `valid_until` (boot clock), usable once the local replica
 /// has applied `required_index` (the master's commit index when it granted the lease), so
 /// a lease never reaches the executor ahead of the assignments it was granted with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LeaseGrant {
     /// End of the lease.
-    pub valid_until: u64,
+    pub valid_until: BootMs,
     /// Log index the local replica must have applied first.
     pub required_index: u64,
 }
@@ -58,7 +58,7 @@ pub fn start(
     let config = RuntimeConfig {
         state_root: node.data_dir.join("resources"),
         node_name: node.name.clone(),
-        clock: executor::wall_clock_ms,
+        clock: executor::system_now,
         status: None,
     };
     let mut agents = Agents::new(crate::api::ocf_root());

@@ -7,7 +7,8 @@
 //! not leave it stopped (a failed start may have left something half-running, so it counts
 //! too) until the `finished_at` of the next stop (or probe) on that node that left it
 //! stopped. An instance with no such record ends at the audit's `now`, and any instance of
-//! a node the caller says ended at some time (a crashed host) ends then at the latest.
+//! a node the caller says ended at some time (a crashed host) ends at the first such time
+//! after its start at the latest (a host may crash, reboot and crash again).
 //! Then it checks that
 //! (a) no two nodes' intervals of one resource overlap,
 //! (b) the fencing tokens of successive holders strictly increase (one node may run the same
@@ -15,8 +16,10 @@
 //! (c) every replica holds the same log, and
 //! (d) no node stopped an instance whose start the log lacks (the executor does not report
 //! a start it abandoned when its lease ended, so such an instance is invisible otherwise).
-//! Timestamps come from the reporting nodes' clocks; on the namespace test bed every host
-//! shares one kernel clock, so they compare directly.
+//! Timestamps are the operation log's: wall-clock times from the reporting nodes' clocks
+//! (leases run on each node's boot clock, but the log is for people). On the namespace test
+//! bed every host shares one kernel, so one wall clock (and one boot clock): they compare
+//! directly, as long as nobody steps the wall clock during a test.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -27,8 +30,9 @@ pub struct AuditInput<'a> {
     pub logs: &'a [api::Operations],
     /// The unique resources to check.
     pub unique: &'a [&'a str],
-    /// When a node ended without recording stops (it crashed), in ms since the epoch.
-    pub node_ended_at_ms: &'a BTreeMap<u64, u64>,
+    /// When a node ended without recording stops (it crashed), in ms since the epoch;
+    /// every time, for a node that crashed more than once.
+    pub node_ended_at_ms: &'a BTreeMap<u64, Vec<u64>>,
     /// The audit's time: instances still running end here.
     pub now_ms: u64,
 }
@@ -202,8 +206,13 @@ pub fn run_intervals(
     // Whatever ran on a node when it ended (crashed) ended with it, whatever a later
     // record (a probe after a restart) says.
     for interval in &mut closed {
-        if let Some(ended_at_ms) = input.node_ended_at_ms.get(&interval.node)
-            && interval.from_ms < *ended_at_ms
+        let ends = input.node_ended_at_ms.get(&interval.node);
+        let first_end = ends
+            .into_iter()
+            .flatten()
+            .filter(|ended_at_ms| interval.from_ms < **ended_at_ms)
+            .min();
+        if let Some(ended_at_ms) = first_end
             && interval.until_ms > *ended_at_ms
         {
             interval.until_ms = *ended_at_ms;

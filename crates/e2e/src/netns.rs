@@ -3,7 +3,8 @@
 //! 198.18.0.0/15 only. Everything is torn down on drop, also when a test fails.
 //!
 //! Tests that need it call [`enabled`] first: they run when `RUN_NETNS_TESTS=1` (the test
-//! command sets it under CI, as root) and otherwise say so and return.
+//! command sets it under CI, as root) and otherwise say so and return; under CI (`CI` set)
+//! a test that would not run fails instead, so that none passes without running.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -15,13 +16,19 @@ use nix::unistd::Pid;
 
 static NEXT_BED: AtomicU32 = AtomicU32::new(0);
 
-/// Whether namespace tests run here; prints why not when they don't.
+/// Whether namespace tests run here; prints why not when they don't. Under CI (`CI` set
+/// to anything) a test that would not run fails instead.
 pub fn enabled(test: &str) -> bool {
     let on = std::env::var("RUN_NETNS_TESTS").is_ok_and(|v| v == "1");
     if !on {
-        println!(
+        let reason = format!(
             "{test}: not run; set RUN_NETNS_TESTS=1 and run as root (scripts/test.sh does under CI)"
         );
+        assert!(
+            std::env::var_os("CI").is_none_or(|value| value.is_empty()),
+            "{reason}: under CI a test must run, never pass without running"
+        );
+        println!("{reason}");
     }
     on
 }

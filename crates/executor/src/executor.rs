@@ -5,13 +5,14 @@
 //! due operations are started, stops first, up to [`OPERATIONS_IN_FLIGHT_MAX`] at once.
 //! The same events and times always give the same commands.
 
-use crate::instance::{Context, Instance, Step, millis};
+use crate::clock::Now;
+use crate::instance::{Context, Instance, Step};
 use crate::limits::{INSTANCE_COUNT_MAX, OPERATIONS_IN_FLIGHT_MAX, UNCONFIRMED_REPORT_INTERVAL};
 use crate::types::{
     Assignment, Command, Event, ExecutorConfig, InstanceState, InstanceView, OperationKind,
     OperationRecord, Unconfirmed,
 };
-use model::{Millis, ResourceId};
+use model::{BootMs, Millis, ResourceId};
 use resource_agents::Outcome;
 use std::collections::BTreeMap;
 
@@ -20,14 +21,15 @@ use std::collections::BTreeMap;
 pub struct Executor {
     config: ExecutorConfig,
     instances: BTreeMap<ResourceId, Instance>,
-    /// The end of this node's lease; zero until the first [`Event::Lease`].
-    lease_valid_until: Millis,
+    /// The end of this node's lease, on the boot clock; zero until the first
+    /// [`Event::Lease`].
+    lease_valid_until: BootMs,
     /// Whether an assignment set arrived: before that, nothing is started or stopped
     /// (except by self-fencing), since the executor does not know what is wanted.
     assignments_known: bool,
     /// What the cluster doubts is stopped here (see [`Event::Unconfirmed`]), with the
     /// token to confirm under and when to confirm next.
-    unconfirmed: BTreeMap<ResourceId, (u64, Millis)>,
+    unconfirmed: BTreeMap<ResourceId, (u64, BootMs)>,
 }
 
 impl Executor {
@@ -36,17 +38,17 @@ impl Executor {
         Executor {
             config,
             instances: BTreeMap::new(),
-            lease_valid_until: 0,
+            lease_valid_until: BootMs(0),
             assignments_known: false,
             unconfirmed: BTreeMap::new(),
         }
     }
 
     /// Applies one event at time `now` and returns what to do, in order.
-    pub fn handle(&mut self, event: Event, now: Millis) -> Vec<Command> {
+    pub fn handle(&mut self, event: Event, now: Now) -> Vec<Command> {
         let mut commands = Vec::new();
         match event {
-            Event::Assignments(assignments) => self.assign(assignments, now),
+            Event::Assignments(assignments) => self.assign(assignments, now.boot),
             Event::Lease { valid_until } => self.lease_valid_until = valid_until,
             Event::OperationDone {
                 resource,
@@ -72,7 +74,7 @@ impl Executor {
             }
             Event::Found(records) => self.found(records),
             Event::Tick => {}
-            Event::Unconfirmed(list) => self.doubt(list, now),
+            Event::Unconfirmed(list) => self.doubt(list, now.boot),
         }
         self.evaluate(now, &mut commands);
         self.confirm(now, &mut commands);
@@ -88,13 +90,13 @@ impl Executor {
             .map(|(id, instance)| (id, instance.view()))
     }
 
-    /// Whether unique resources may run at `now`: more than the fence margin is left of
-    /// the lease.
-    pub fn lease_ok(&self, now: Millis) -> bool {
-        now.saturating_add(millis(self.config.fence_margin)) < self.lease_valid_until
+    /// Whether unique resources may run at `now` (boot clock): more than the fence margin
+    /// is left of the lease.
+    pub fn lease_ok(&self, now: BootMs) -> bool {
+        now.saturating_add(self.config.fence_margin) < self.lease_valid_until
     }
 
-    fn assign(&mut self, assignments: Vec<Assignment>, now: Millis) {
+    fn assign(&mut self, assignments: Vec<Assignment>, now: BootMs) {
         let mut wanted: BTreeMap<ResourceId, Assignment> = BTreeMap::new();
         for assignment in assignments {
             let id = assignment.resource.id.clone();
@@ -143,7 +145,7 @@ impl Executor {
 
     /// Takes the cluster's new set of doubts; one already known keeps its next
     /// confirmation time, a new one is confirmed at once.
-    fn doubt(&mut self, list: Vec<Unconfirmed>, now: Millis) {
+    fn doubt(&mut self, list: Vec<Unconfirmed>, now: BootMs) {
         let mut unconfirmed = BTreeMap::new();
         for entry in list.into_iter().take(INSTANCE_COUNT_MAX) {
             let due_at = match self.unconfirmed.get(&entry.resource) {
@@ -158,13 +160,13 @@ impl Executor {
     /// Confirms every doubt that is due and of which nothing runs here with a stop report.
     /// One that has an instance is left to that instance's own stop and its report, and
     /// looked at again later, in case that report is lost.
-    fn confirm(&mut self, now: Millis, commands: &mut Vec<Command>) {
+    fn confirm(&mut self, now: Now, commands: &mut Vec<Command>) {
         if !self.assignments_known {
             return;
         }
-        let next = now.saturating_add(millis(UNCONFIRMED_REPORT_INTERVAL));
+        let next = now.boot.saturating_add(UNCONFIRMED_REPORT_INTERVAL);
         for (resource, (token, due_at)) in &mut self.unconfirmed {
-            if *due_at > now {
+            if *due_at > now.boot {
                 continue;
             }
             *due_at = next;
@@ -176,8 +178,8 @@ impl Executor {
                 operation: OperationKind::Stop,
                 fencing_token: *token,
                 outcome: Outcome::NotRunning,
-                started_at: now,
-                finished_at: now,
+                started_at: now.wall,
+                finished_at: now.wall,
                 state_after: InstanceState::Stopped,
             }));
         }
@@ -187,7 +189,7 @@ impl Executor {
         &mut self,
         resource: &ResourceId,
         done: Done,
-        now: Millis,
+        now: Now,
         commands: &mut Vec<Command>,
     ) {
         let Some(instance) = self.instances.get_mut(resource) else {
@@ -196,17 +198,19 @@ impl Executor {
         };
         // A stopped instance that had ended before now (its watchdog fenced it while the
         // agent hung) finished then; nothing else in a successful stop depends on `now`.
+        // Both are wall-clock times, for the record only.
         let ended = matches!(done.outcome, Outcome::Ok | Outcome::NotRunning)
             && done.operation == OperationKind::Stop;
         let finished_at = match done.ended_at {
-            Some(ended_at) if ended && ended_at < now => ended_at,
-            _ => now,
+            Some(ended_at) if ended && ended_at < now.wall => ended_at,
+            _ => now.wall,
         };
         let applied = instance.complete(
             done.operation,
             done.fencing_token,
             done.started_at,
             done.outcome,
+            now.boot,
             finished_at,
         );
         match applied {
@@ -216,16 +220,16 @@ impl Executor {
         }
     }
 
-    fn evaluate(&mut self, now: Millis, commands: &mut Vec<Command>) {
+    fn evaluate(&mut self, now: Now, commands: &mut Vec<Command>) {
         let context = Context {
             now,
-            lease_ok: self.lease_ok(now),
+            lease_ok: self.lease_ok(now.boot),
             lease_valid_until: self.lease_valid_until,
             assignments_known: self.assignments_known,
         };
         for (id, instance) in &mut self.instances {
             if let Some(why) = instance.must_preempt(&context) {
-                let record = instance.abandon(why, now);
+                let record = instance.abandon(why, now.wall);
                 commands.push(Command::Cancel {
                     resource: id.clone(),
                 });
@@ -259,6 +263,6 @@ struct Done {
     operation: OperationKind,
     fencing_token: u64,
     outcome: Outcome,
-    started_at: Millis,
+    started_at: BootMs,
     ended_at: Option<Millis>,
 }

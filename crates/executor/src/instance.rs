@@ -32,21 +32,22 @@
 //! balancers following the resource can let its requests in flight finish. A new grant ends
 //! it, and a lease that is ending overrides it.
 
+use crate::clock::Now;
 use crate::limits::{FENCE_STOP_TIMEOUT_MIN, REASON_BYTES_MAX, STOP_RETRY_INITIAL, STOP_RETRY_MAX};
 use crate::types::{
     Assignment, Command, InstanceState, InstanceView, OperationKind, OperationRecord,
 };
-use model::{Millis, Resource};
+use model::{BootMs, Millis, Resource};
 use resource_agents::{Outcome, Severity};
 use std::time::Duration;
 
 /// What the whole node knows when deciding for one instance.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Context {
-    pub(crate) now: Millis,
+    pub(crate) now: Now,
     /// The lease is valid for more than the fence margin.
     pub(crate) lease_ok: bool,
-    pub(crate) lease_valid_until: Millis,
+    pub(crate) lease_valid_until: BootMs,
     /// At least one assignment set arrived, so "unassigned" means "stop it".
     pub(crate) assignments_known: bool,
 }
@@ -101,7 +102,10 @@ impl Preempt {
 struct InFlight {
     operation: OperationKind,
     fencing_token: u64,
-    started_at: Millis,
+    /// Identifies the run (echoed in its answer).
+    started_at: BootMs,
+    /// For the report.
+    started_wall: Millis,
     timeout: Duration,
     probe: bool,
 }
@@ -110,7 +114,7 @@ struct InFlight {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct StopRetry {
     attempts: u32,
-    not_before: Millis,
+    not_before: BootMs,
 }
 
 /// One resource on this node.
@@ -127,11 +131,11 @@ pub(crate) struct Instance {
     /// The newest token under which the instance failed: never started again under it.
     spent: Option<u64>,
     in_flight: Option<InFlight>,
-    next_monitor_at: Option<Millis>,
+    next_monitor_at: Option<BootMs>,
     monitor_requested: bool,
     stop_retry: Option<StopRetry>,
     /// A running instance whose grant was withdrawn stops only at this time (its drain).
-    drain_until: Option<Millis>,
+    drain_until: Option<BootMs>,
 }
 
 impl Instance {
@@ -169,7 +173,7 @@ impl Instance {
 
     /// Takes the current grant, `None` when it is withdrawn. A running instance that loses
     /// its grant starts its drain (its `drain` option) now; a new grant ends the drain.
-    pub(crate) fn set_assigned(&mut self, assignment: Option<Assignment>, now: Millis) {
+    pub(crate) fn set_assigned(&mut self, assignment: Option<Assignment>, now: BootMs) {
         // The newest definition says how long to drain: an operator may set it on a running
         // resource just before moving it.
         let drain = self
@@ -182,7 +186,7 @@ impl Instance {
                 && self.state == InstanceState::Running
                 && !drain.is_zero() =>
             {
-                Some(now.saturating_add(millis(drain)))
+                Some(now.saturating_add(drain))
             }
             None => self.drain_until,
         };
@@ -259,6 +263,7 @@ impl Instance {
     /// have left something running, so the instance becomes unknown and gets stopped; the
     /// start is reported, so the operation log shows every instance that may have run. A
     /// start abandoned for new parameters spends its grant: only a new grant restarts it.
+    /// `now` is on the wall clock, for the record.
     pub(crate) fn abandon(&mut self, why: Preempt, now: Millis) -> Option<OperationRecord> {
         let in_flight = self
             .in_flight
@@ -278,7 +283,7 @@ impl Instance {
             operation: OperationKind::Start,
             fencing_token: in_flight.fencing_token,
             outcome: Outcome::failed(Severity::Soft, why.reason()),
-            started_at: in_flight.started_at,
+            started_at: in_flight.started_wall,
             finished_at: now,
             state_after: self.state.clone(),
         })
@@ -294,11 +299,11 @@ impl Instance {
         let stop = Step::Stop { fence: fenced };
         let stop_allowed = self
             .stop_retry
-            .is_none_or(|retry| retry.not_before <= context.now);
+            .is_none_or(|retry| retry.not_before <= context.now.boot);
         match &self.state {
             InstanceState::Running | InstanceState::Unknown if !wanted => {
                 // A drain waits, unless the lease is ending: self-fencing never waits.
-                let draining = !fenced && self.drain_until.is_some_and(|at| context.now < at);
+                let draining = !fenced && self.drain_until.is_some_and(|at| context.now.boot < at);
                 (stop_allowed && !draining).then_some(stop)
             }
             InstanceState::Failed { .. } => stop_allowed.then_some(stop),
@@ -309,7 +314,9 @@ impl Instance {
                 if assigned.fencing_token > self.token {
                     return Some(stop);
                 }
-                let due = self.next_monitor_at.is_some_and(|at| at <= context.now);
+                let due = self
+                    .next_monitor_at
+                    .is_some_and(|at| at <= context.now.boot);
                 (self.monitor_requested || due).then_some(Step::Monitor { probe: false })
             }
             InstanceState::Stopped => {
@@ -380,7 +387,8 @@ impl Instance {
         self.in_flight = Some(InFlight {
             operation,
             fencing_token: token,
-            started_at: context.now,
+            started_at: context.now.boot,
+            started_wall: context.now.wall,
             timeout,
             probe: step == Step::Monitor { probe: true },
         });
@@ -390,19 +398,21 @@ impl Instance {
             fencing_token: token,
             timeout,
             interval,
-            started_at: context.now,
+            started_at: context.now.boot,
         }
     }
 
     /// Applies a finished operation; `None` if it is not the one running (a stale answer,
-    /// for example from an abandoned monitor). Returns the record to report, if any.
+    /// for example from an abandoned monitor). Returns the record to report, if any, with
+    /// `finished_at` (wall clock) as its end; `now` is on the boot clock.
     pub(crate) fn complete(
         &mut self,
         operation: OperationKind,
         fencing_token: u64,
-        started_at: Millis,
+        started_at: BootMs,
         outcome: Outcome,
-        now: Millis,
+        now: BootMs,
+        finished_at: Millis,
     ) -> Option<Option<OperationRecord>> {
         let in_flight = self.in_flight.as_ref()?;
         let matches = in_flight.operation == operation
@@ -422,13 +432,13 @@ impl Instance {
             operation,
             fencing_token,
             outcome: bounded(outcome),
-            started_at,
-            finished_at: now,
+            started_at: in_flight.started_wall,
+            finished_at,
             state_after: self.state.clone(),
         }))
     }
 
-    fn started(&mut self, in_flight: &InFlight, outcome: &Outcome, now: Millis) -> bool {
+    fn started(&mut self, in_flight: &InFlight, outcome: &Outcome, now: BootMs) -> bool {
         self.token = in_flight.fencing_token;
         if outcome.is_ok() {
             self.state = InstanceState::Running;
@@ -439,7 +449,7 @@ impl Instance {
         true
     }
 
-    fn stopped(&mut self, in_flight: &InFlight, outcome: &Outcome, now: Millis) -> bool {
+    fn stopped(&mut self, in_flight: &InFlight, outcome: &Outcome, now: BootMs) -> bool {
         self.next_monitor_at = None;
         self.monitor_requested = false;
         match outcome {
@@ -466,7 +476,7 @@ impl Instance {
                     .stop_retry
                     .map_or(1, |retry| retry.attempts.saturating_add(1));
                 let wait = stop_retry_wait(attempts);
-                let not_before = now.saturating_add(millis(wait));
+                let not_before = now.saturating_add(wait);
                 self.stop_retry = Some(StopRetry {
                     attempts,
                     not_before,
@@ -477,7 +487,7 @@ impl Instance {
     }
 
     /// Returns whether to report: probes always, recurring monitors only when they fail.
-    fn monitored(&mut self, in_flight: &InFlight, outcome: &Outcome, now: Millis) -> bool {
+    fn monitored(&mut self, in_flight: &InFlight, outcome: &Outcome, now: BootMs) -> bool {
         match outcome {
             Outcome::Ok => {
                 if in_flight.probe {
@@ -510,9 +520,9 @@ impl Instance {
         self.monitor_requested = false;
     }
 
-    fn schedule_monitor(&mut self, now: Millis) {
+    fn schedule_monitor(&mut self, now: BootMs) {
         let interval = self.running.options.monitor_interval;
-        self.next_monitor_at = (!interval.is_zero()).then(|| now.saturating_add(millis(interval)));
+        self.next_monitor_at = (!interval.is_zero()).then(|| now.saturating_add(interval));
     }
 }
 
@@ -525,7 +535,7 @@ fn redefined(running: &Resource, assigned: &Resource) -> bool {
 /// A self-fencing stop must end before the lease does: its timeout is what is left of the
 /// lease (so the process agent escalates to SIGKILL in time), but never less than a floor.
 fn fence_stop_timeout(stop_timeout: Duration, context: &Context) -> Duration {
-    let left = Duration::from_millis(context.lease_valid_until.saturating_sub(context.now));
+    let left = context.lease_valid_until.saturating_since(context.now.boot);
     stop_timeout.min(left.max(FENCE_STOP_TIMEOUT_MIN))
 }
 
@@ -567,8 +577,4 @@ fn truncate(mut text: String) -> String {
         text.truncate(end);
     }
     text
-}
-
-pub(crate) fn millis(duration: Duration) -> Millis {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -2,6 +2,9 @@
 //! periodic monitors, and reports every outcome for the cmdb (Pacemaker's `pacemaker-execd`).
 //!
 //! [`Executor`] is a sans-IO state machine: [`Event`]s and `now` in, [`Command`]s out.
+//! `now` is a [`Now`]: the boot clock (`model::BootMs`) for every timing decision, above all
+//! the lease, so that a wall-clock step never lengthens it; the wall clock only for the
+//! times in reports.
 //! [`runtime::run`] does the IO: it runs the operations, feeds their outcomes back, forwards
 //! process-exit hints and ticks the clock.
 //!
@@ -33,8 +36,9 @@ mod limits;
 pub mod runtime;
 mod types;
 
-pub use clock::wall_clock_ms;
+pub use clock::{Now, boot_clock_ms, system_now, wall_clock_ms};
 pub use executor::Executor;
+pub use limits::FENCE_MARGIN_DEFAULT;
 pub use types::{
     Assignment, Command, Event, ExecutorConfig, InstanceState, InstanceView, OperationKind,
     OperationRecord, Unconfirmed,

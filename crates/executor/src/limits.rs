@@ -21,8 +21,10 @@ pub(crate) const STOP_RETRY_MAX: Duration = Duration::from_secs(60);
 /// The shortest timeout given to a self-fencing stop, even when the lease has already ended.
 pub(crate) const FENCE_STOP_TIMEOUT_MIN: Duration = Duration::from_millis(100);
 
-/// The default time before the lease ends at which unique resources are stopped.
-pub(crate) const FENCE_MARGIN_DEFAULT: Duration = Duration::from_millis(150);
+/// The default time before the lease ends at which unique resources are stopped. The lease
+/// watchdog acts later ([`resource_agents::WATCHDOG_MARGIN`] before the end), so that with a
+/// healthy agent the executor always acts first.
+pub const FENCE_MARGIN_DEFAULT: Duration = Duration::from_millis(150);
 
 /// How often the runtime lets the state machine look at the clock.
 pub(crate) const TICK_INTERVAL: Duration = Duration::from_millis(20);
@@ -53,3 +55,11 @@ const _: () = assert!(STOP_RETRY_INITIAL.as_millis() <= STOP_RETRY_MAX.as_millis
 const _: () = assert!(TICK_INTERVAL.as_millis() * 2 < FENCE_MARGIN_DEFAULT.as_millis());
 const _: () = assert!(FENCE_STOP_TIMEOUT_MIN.as_millis() < FENCE_MARGIN_DEFAULT.as_millis());
 const _: () = assert!(REPORT_QUEUE_MAX >= OPERATIONS_IN_FLIGHT_MAX);
+const _: () = assert!(
+    resource_agents::WATCHDOG_MARGIN.as_millis() < FENCE_MARGIN_DEFAULT.as_millis(),
+    "the executor fences before the watchdog"
+);
+const _: () = assert!(
+    resource_agents::WATCHDOG_MARGIN.as_millis() > 0,
+    "the watchdog fences before the lease ends"
+);

@@ -15,12 +15,13 @@ mod records;
 #[cfg(test)]
 mod tests;
 
+use crate::clock::Now;
 use crate::executor::Executor;
 use crate::limits::{
     EXIT_QUEUE_MAX, OPERATION_BACKSTOP_GRACE, REPORT_QUEUE_MAX, SHUTDOWN_GRACE, TICK_INTERVAL,
 };
 use crate::types::{Assignment, Command, Event, InstanceView, OperationKind, OperationRecord};
-use model::{Millis, Resource, ResourceId};
+use model::{BootMs, Resource, ResourceId};
 use resource_agents::{OperationRequest, Outcome, ResourceAgent, Severity};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -75,10 +76,11 @@ pub struct RuntimeConfig {
     pub state_root: PathBuf,
     /// This node's name, given to resource agents.
     pub node_name: String,
-    /// The clock of `now` and of the lease's `valid_until`, in milliseconds. It must be the
-    /// same across agent restarts for the recorded lease to mean anything:
-    /// [`crate::wall_clock_ms`] is.
-    pub clock: fn() -> Millis,
+    /// The clocks of `now`: the boot clock (also the lease's `valid_until`) and the wall
+    /// clock for reports. The boot clock must be the same across agent restarts and for the
+    /// lease watchdogs, for the recorded lease to mean anything: [`crate::system_now`]'s is
+    /// `CLOCK_BOOTTIME`.
+    pub clock: fn() -> Now,
     /// Where to publish every instance's view after each change, for `status` and
     /// debugging; `None` publishes nothing.
     pub status: Option<watch::Sender<Status>>,
@@ -150,7 +152,7 @@ struct Running {
     resource: ResourceId,
     operation: OperationKind,
     fencing_token: u64,
-    started_at: Millis,
+    started_at: BootMs,
     abort: AbortHandle,
 }
 
@@ -170,7 +172,8 @@ impl Runtime {
     /// Feeds what an earlier life left: the lease first, so found unique resources it
     /// still covers are not fenced, then the records.
     fn recover(&mut self) {
-        if let Some(valid_until) = records::read_lease(&self.config.state_root) {
+        let now = (self.config.clock)();
+        if let Some(valid_until) = records::read_lease(&self.config.state_root, now) {
             self.feed(Event::Lease { valid_until });
         }
         let found = records::scan(&self.config.state_root);
@@ -360,7 +363,7 @@ struct RunSpec {
     fencing_token: u64,
     timeout: Duration,
     interval: Duration,
-    started_at: Millis,
+    started_at: BootMs,
 }
 
 /// Runs one operation and turns it into the event that reports its end.
@@ -389,7 +392,8 @@ async fn operate(
             if run.operation == OperationKind::Stop
                 && matches!(outcome, Outcome::Ok | Outcome::NotRunning)
             {
-                ended_at = resource_agents::take_fenced_at(&request.state_dir);
+                ended_at = resource_agents::take_fenced_at(&request.state_dir)
+                    .map(|fenced_at| fenced_at.wall);
             }
             outcome
         }

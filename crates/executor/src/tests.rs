@@ -6,10 +6,11 @@
 //! (stop: 5 s) and the fence margin is the default 150 ms, so the numbers stay readable.
 
 use crate::{
-    Assignment, Command, Event, Executor, ExecutorConfig, InstanceState, OperationKind, Unconfirmed,
+    Assignment, Command, Event, Executor, ExecutorConfig, InstanceState, Now, OperationKind,
+    Unconfirmed,
 };
 use expect_test::{Expect, expect};
-use model::{Millis, Resource, ResourceId, ResourceOptions};
+use model::{BootMs, Millis, Resource, ResourceId, ResourceOptions};
 use resource_agents::{Outcome, Severity};
 use std::fmt::Write;
 use std::time::Duration;
@@ -60,8 +61,23 @@ fn done(
         operation,
         fencing_token: token,
         outcome,
-        started_at,
+        started_at: BootMs(started_at),
         ended_at: None,
+    }
+}
+
+/// A lease until `valid_until` on the boot clock.
+fn lease(valid_until: Millis) -> Event {
+    Event::Lease {
+        valid_until: BootMs(valid_until),
+    }
+}
+
+/// Both clocks at `at`: the scripts here never step the wall clock.
+fn at(now: Millis) -> Now {
+    Now {
+        boot: BootMs(now),
+        wall: now,
     }
 }
 
@@ -77,7 +93,7 @@ fn check(steps: Vec<(Millis, Event)>, expected: Expect) {
     for (now, event) in steps {
         let label = event_label(&event);
         writeln!(actual, "@{now} {label}").expect("write to a string");
-        for command in executor.handle(event, now) {
+        for command in executor.handle(event, at(now)) {
             writeln!(actual, "  {}", command_label(&command)).expect("write to a string");
         }
     }
@@ -93,7 +109,7 @@ fn event_label(event: &Event) -> String {
                 .collect();
             format!("assignments [{}]", items.join(", "))
         }
-        Event::Lease { valid_until } => format!("lease until {valid_until}"),
+        Event::Lease { valid_until } => format!("lease until {}", valid_until.0),
         Event::OperationDone {
             resource,
             operation,
@@ -105,6 +121,7 @@ fn event_label(event: &Event) -> String {
             let ended = ended_at
                 .map(|at| format!(" (ended {at})"))
                 .unwrap_or_default();
+            let started_at = started_at.0;
             format!(
                 "done {resource} {operation}#{fencing_token} (started {started_at}){ended}: \
                  {outcome}"
@@ -141,8 +158,8 @@ fn command_label(command: &Command) -> String {
         } => {
             format!(
                 "run {} {operation}#{fencing_token} timeout={timeout:?} interval={interval:?} \
-                 at={started_at}",
-                resource.id
+                 at={}",
+                resource.id, started_at.0
             )
         }
         Command::Cancel { resource } => format!("cancel {resource}"),
@@ -185,15 +202,7 @@ fn assigned_resource_is_started_and_reported_running() {
 #[test]
 fn nothing_is_started_before_the_first_assignment_set() {
     check(
-        vec![
-            (
-                0,
-                Event::Lease {
-                    valid_until: 10_000,
-                },
-            ),
-            (20, Event::Tick),
-        ],
+        vec![(0, lease(10_000)), (20, Event::Tick)],
         expect![[r#"
             @0 lease until 10000
             @20 tick
@@ -204,11 +213,7 @@ fn nothing_is_started_before_the_first_assignment_set() {
 #[test]
 fn unique_resource_waits_for_a_lease_longer_than_the_fence_margin() {
     check(
-        vec![
-            (0, assign(&[vip(1)])),
-            (10, Event::Lease { valid_until: 160 }),
-            (20, Event::Lease { valid_until: 1_000 }),
-        ],
+        vec![(0, assign(&[vip(1)])), (10, lease(160)), (20, lease(1_000))],
         expect![[r#"
             @0 assignments [vip#1]
             @10 lease until 160
@@ -224,13 +229,13 @@ fn unique_resource_waits_for_a_lease_longer_than_the_fence_margin() {
 fn unique_resource_is_stopped_before_the_lease_ends_and_restarts_only_under_a_new_grant() {
     check(
         vec![
-            (0, Event::Lease { valid_until: 1_000 }),
+            (0, lease(1_000)),
             (0, assign(&[vip(1)])),
             (5, done("vip", Start, 1, Outcome::Ok, 0)),
             (849, Event::Tick),
             (850, Event::Tick),
             (860, done("vip", Stop, 1, Outcome::Ok, 850)),
-            (900, Event::Lease { valid_until: 2_000 }),
+            (900, lease(2_000)),
             (950, assign(&[vip(2)])),
         ],
         expect![[r#"
@@ -251,6 +256,57 @@ fn unique_resource_is_stopped_before_the_lease_ends_and_restarts_only_under_a_ne
     );
 }
 
+/// Issue 10: the lease is on the boot clock. NTP stepping the wall clock back an hour while
+/// the lease runs does not lengthen it: the instance is fenced when the boot clock says,
+/// and the report carries the wall-clock times people read.
+#[test]
+fn r10_a_wall_clock_step_back_does_not_lengthen_the_lease() {
+    let hour: Millis = 3_600_000;
+    let wall: Millis = 1_800_000_000_000;
+    let now = |boot: u64, wall: Millis| Now {
+        boot: BootMs(boot),
+        wall,
+    };
+    let mut executor = Executor::new(ExecutorConfig::default());
+    executor.handle(lease(1_000), now(0, wall));
+    let started = executor.handle(assign(&[vip(1)]), now(0, wall));
+    assert!(
+        matches!(
+            started[..],
+            [Command::Run {
+                operation: Start,
+                ..
+            }]
+        ),
+        "{started:?}"
+    );
+    executor.handle(done("vip", Start, 1, Outcome::Ok, 0), now(5, wall + 5));
+    // The wall clock steps back an hour; the boot clock goes on to the fence margin.
+    let before = executor.handle(Event::Tick, now(849, wall + 849 - hour));
+    assert_eq!(before, Vec::new());
+    let fenced = executor.handle(Event::Tick, now(850, wall + 850 - hour));
+    assert!(
+        matches!(
+            fenced[..],
+            [Command::Run {
+                operation: Stop,
+                ..
+            }]
+        ),
+        "the lease must end by the boot clock, whatever the wall clock says: {fenced:?}"
+    );
+    let stopped = executor.handle(
+        done("vip", Stop, 1, Outcome::Ok, 850),
+        now(860, wall + 860 - hour),
+    );
+    let [Command::Report(record)] = &stopped[..] else {
+        panic!("expected one report, got {stopped:?}");
+    };
+    assert_eq!(record.started_at, wall + 850 - hour);
+    assert_eq!(record.finished_at, wall + 860 - hour);
+    assert!(!executor.lease_ok(BootMs(860)));
+}
+
 /// A hung agent resumes long after its lease ended; its lease watchdog had already fenced
 /// the instance at 900, so the stop reports that as the end, not the time it ran. A failed
 /// stop keeps its own time: nothing is known to have ended.
@@ -261,12 +317,12 @@ fn a_stop_after_the_watchdog_fenced_the_instance_reports_when_it_ended() {
         operation: Stop,
         fencing_token: 1,
         outcome,
-        started_at: at,
+        started_at: BootMs(at),
         ended_at: Some(900),
     };
     check(
         vec![
-            (0, Event::Lease { valid_until: 1_000 }),
+            (0, lease(1_000)),
             (0, assign(&[vip(1)])),
             (5, done("vip", Start, 1, Outcome::Ok, 0)),
             (5_000, Event::Tick),
@@ -306,7 +362,7 @@ fn self_fencing_abandons_a_running_start_or_monitor() {
     };
     check(
         vec![
-            (0, Event::Lease { valid_until: 1_000 }),
+            (0, lease(1_000)),
             (0, assign(&[vip(1), vip2])),
             (5, done("vip2", Start, 1, Outcome::Ok, 0)),
             (805, Event::Tick),
@@ -749,9 +805,9 @@ fn found_resource_granted_anew_is_probed_then_restarted() {
 #[test]
 fn long_failure_reasons_are_cut() {
     let mut executor = Executor::new(ExecutorConfig::default());
-    executor.handle(assign(&[web(1)]), 0);
+    executor.handle(assign(&[web(1)]), at(0));
     let long = Outcome::failed(Severity::Soft, "é".repeat(5_000));
-    let commands = executor.handle(done("web", Start, 1, long, 0), 5);
+    let commands = executor.handle(done("web", Start, 1, long, 0), at(5));
     let Some(Command::Report(record)) = commands.first() else {
         panic!("expected a report first, got {commands:?}");
     };
@@ -769,9 +825,9 @@ fn long_failure_reasons_are_cut() {
 #[test]
 fn instances_show_state_token_and_running_operation() {
     let mut executor = Executor::new(ExecutorConfig::default());
-    executor.handle(assign(&[web(1)]), 0);
-    executor.handle(done("web", Start, 1, Outcome::Ok, 0), 5);
-    executor.handle(Event::Tick, 1_005);
+    executor.handle(assign(&[web(1)]), at(0));
+    executor.handle(done("web", Start, 1, Outcome::Ok, 0), at(5));
+    executor.handle(Event::Tick, at(1_005));
     let views: Vec<String> = executor
         .instances()
         .map(|(id, view)| {
@@ -781,7 +837,7 @@ fn instances_show_state_token_and_running_operation() {
                 view.fencing_token,
                 view.assigned_token,
                 view.operation,
-                view.next_monitor_at
+                view.next_monitor_at.map(|at| at.0)
             )
         })
         .collect();
@@ -812,13 +868,13 @@ fn operations_beyond_the_in_flight_limit_wait_their_turn() {
             })
             .collect()
     };
-    let first = runs(&executor.handle(Event::Assignments(many), 0));
+    let first = runs(&executor.handle(Event::Assignments(many), at(0)));
     assert_eq!(first.len(), max);
     assert_eq!(
         first.last().map(String::as_str),
         Some(format!("r{:04}", max - 1).as_str())
     );
-    let next = runs(&executor.handle(done("r0000", Start, 1, Outcome::Ok, 0), 5));
+    let next = runs(&executor.handle(done("r0000", Start, 1, Outcome::Ok, 0), at(5)));
     assert_eq!(
         next,
         vec![format!("r{max:04}")],
@@ -895,7 +951,7 @@ fn a_withdrawn_grant_stops_the_instance_after_its_drain() {
 fn a_lease_ending_cuts_a_drain_short() {
     check(
         vec![
-            (0, Event::Lease { valid_until: 1_000 }),
+            (0, lease(1_000)),
             (0, assign(&[draining_vip(1)])),
             (5, done("vip", Start, 1, Outcome::Ok, 0)),
             (700, assign(&[])),
@@ -1022,7 +1078,7 @@ fn r10_a_start_whose_parameters_change_is_abandoned_and_restarts_under_a_new_gra
     let mut executor = Executor::new(ExecutorConfig::default());
     let mut last_run = None;
     for (now, event) in steps {
-        for command in executor.handle(event, now) {
+        for command in executor.handle(event, at(now)) {
             if let Command::Run { resource, .. } = command {
                 last_run = Some(resource);
             }

@@ -1,7 +1,7 @@
 //! The values that go in and out of the executor's state machine: events, commands,
 //! reports and the read-only view of each instance.
 
-use model::{Millis, Resource, ResourceId, ResourceState};
+use model::{BootMs, Millis, Resource, ResourceId, ResourceState};
 use resource_agents::Outcome;
 use std::fmt;
 use std::time::Duration;
@@ -25,9 +25,9 @@ pub enum Event {
     /// The full set of assignments for this node, replacing the previous set. Resources not
     /// in the set are stopped if they run.
     Assignments(Vec<Assignment>),
-    /// This node's lease: unique resources may run only while `now < valid_until`, on the
-    /// same clock as the `now` given to [`crate::Executor::handle`].
-    Lease { valid_until: Millis },
+    /// This node's lease: unique resources may run only while `now.boot < valid_until`, on
+    /// the boot clock (so a wall-clock step never lengthens it).
+    Lease { valid_until: BootMs },
     /// An operation that a [`Command::Run`] asked for has finished.
     OperationDone {
         resource: ResourceId,
@@ -35,10 +35,11 @@ pub enum Event {
         fencing_token: u64,
         outcome: Outcome,
         /// The `started_at` of the [`Command::Run`], echoed back.
-        started_at: Millis,
-        /// For a successful stop: when the instance had in fact ended, if something outside
-        /// the agent ended it earlier (a lease watchdog of a hung agent). The record then
-        /// reports that time as `finished_at`, so the log never claims it ran until then.
+        started_at: BootMs,
+        /// For a successful stop: when the instance had in fact ended (wall clock), if
+        /// something outside the agent ended it earlier (a lease watchdog of a hung agent).
+        /// The record then reports that time as `finished_at`, so the log never claims it
+        /// ran until then.
         ended_at: Option<Millis>,
     },
     /// A supervised process of this resource exited (a hint from the resource agent's
@@ -93,7 +94,7 @@ pub enum Command {
         /// the one-shot probe that finds out whether a resource already runs.
         interval: Duration,
         /// Echo it in [`Event::OperationDone`], so a late answer to an older run is ignored.
-        started_at: Millis,
+        started_at: BootMs,
     },
     /// Abandon the operation running for this resource (its answer, if any, is ignored).
     /// Only monitors, and starts when the lease ends, are abandoned, so that a stop can run
@@ -113,7 +114,9 @@ pub struct OperationRecord {
     pub fencing_token: u64,
     /// The resource agent's outcome; a failure reason is cut to a bounded length.
     pub outcome: Outcome,
+    /// When the operation began, on the wall clock: for people and the operation log.
     pub started_at: Millis,
+    /// When it ended, on the wall clock.
     pub finished_at: Millis,
     /// The instance's state once the outcome is applied.
     pub state_after: InstanceState,
@@ -175,7 +178,7 @@ pub struct InstanceView {
     /// The operation running now, if any.
     pub operation: Option<OperationKind>,
     /// When the next recurring monitor is due, while running.
-    pub next_monitor_at: Option<Millis>,
+    pub next_monitor_at: Option<BootMs>,
 }
 
 /// How the executor behaves.

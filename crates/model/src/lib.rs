@@ -1,8 +1,9 @@
 //! The cluster's vocabulary: ids, node descriptions, node health, events.
 //!
 //! Plain data only. This crate must never do IO, read a clock, use randomness or
-//! hold global state: time arrives as a value (`Millis` since the Unix epoch) from
-//! the caller, so everything built on it stays deterministic and testable.
+//! hold global state: time arrives as a value from the caller (`Millis` since the Unix
+//! epoch for what people read, [`BootMs`] for leases and deadlines), so everything built
+//! on it stays deterministic and testable.
 
 mod cluster_config;
 mod constraint;
@@ -35,3 +36,55 @@ pub use schema::{ParamError, ParamKind, ParamSchema, ParamSpec, parse_bool, pars
 ///
 /// The core crates never read a clock themselves; they take `now: Millis` instead.
 pub type Millis = u64;
+
+/// Time on the machine's boot clock (Linux `CLOCK_BOOTTIME`), in milliseconds, supplied by
+/// a runtime module: monotonic (an NTP step does not move it), counting suspend, and the
+/// same for every process on one machine, so it survives an agent restart and a separate
+/// watchdog process reads the same clock. It means nothing on another machine or after a
+/// reboot: only durations (ages) cross the network.
+///
+/// Leases, fencing deadlines, heartbeat ages and every other timing decision use it;
+/// wall-clock [`Millis`] is only for what people read (events, the operation log). A
+/// newtype, so that the two cannot be mixed silently.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+pub struct BootMs(pub u64);
+
+impl BootMs {
+    /// This time plus `duration`, saturating.
+    pub fn saturating_add(self, duration: std::time::Duration) -> BootMs {
+        BootMs(self.0.saturating_add(duration_ms(duration)))
+    }
+
+    /// This time less `duration`, saturating at zero.
+    pub fn saturating_sub(self, duration: std::time::Duration) -> BootMs {
+        BootMs(self.0.saturating_sub(duration_ms(duration)))
+    }
+
+    /// How long after `earlier` this time is; zero if it is not later.
+    pub fn saturating_since(self, earlier: BootMs) -> std::time::Duration {
+        std::time::Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl std::fmt::Display for BootMs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ms after boot", self.0)
+    }
+}
+
+/// Whole milliseconds of `duration`, saturating.
+fn duration_ms(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

@@ -28,4 +28,4 @@ pub use vip::{
     LoopbackVip, NetlinkVip, NetlinkVipConfig, VIP_CLAIM_DIR_DEFAULT, VipAgent, VipBackend,
     VipClaim,
 };
-pub use watchdog::{WATCHDOG_MARGIN, take_fenced_at};
+pub use watchdog::{FencedAt, WATCHDOG_MARGIN, take_fenced_at};

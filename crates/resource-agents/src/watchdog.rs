@@ -5,11 +5,15 @@
 //! its unique processes before the master starts them elsewhere.
 //!
 //! It reads the lease the executor records in `executor-lease.json` next to the resources'
-//! state directories (`{"format":1,"valid_until":<ms since the epoch>}`) every 50 ms, and
-//! acts once `now >= valid_until - margin`: for a VIP it `ip addr del`s the address, for a
-//! process it sends SIGKILL to the process group. Then it writes the time it acted (ms
-//! since the epoch) to `fenced-at` in the state directory and exits. The next stop reports
-//! that time as when the instance ended ([`take_fenced_at`]), so the operation log does not
+//! state directories (`{"format":2,"boot_id":"<id>","valid_until_boot_ms":<ms>}`) every
+//! 50 ms, and acts once `now >= valid_until - margin`, or at once if the lease is of
+//! another boot. Its `now` is the boot clock, like the executor's: `/proc/uptime` is
+//! `CLOCK_BOOTTIME` in hundredths of a second, read rounded up, so a wall-clock step never
+//! lengthens the lease and the watchdog never acts later than it should. For a VIP it
+//! `ip addr del`s the address, for a process it sends SIGKILL to the process group. Then it
+//! writes the time it acted to `fenced-at` in the state directory (wall-clock ms since the
+//! epoch, for the operation log, then boot-clock ms) and exits. The next stop reports that
+//! time as when the instance ended ([`take_fenced_at`]), so the operation log does not
 //! claim the instance ran until the resumed agent got round to stopping it. It marks the
 //! start of its action with `fenced-at.tmp`, so a stop racing with it waits for the time
 //! ([`settle`]).
@@ -24,6 +28,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use model::{BootMs, Millis};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
@@ -54,6 +59,13 @@ pub(crate) enum Fence {
 /// `$1` lease file, `$2` margin, `$3` fenced-at file, `$4` action (`addr` or `group`),
 /// then `$5 $6`: address and device, or pid and start time.
 const SCRIPT: &str = r#"lease=$1 margin=$2 fenced=$3 action=$4 a=$5 b=$6 misses=0
+IFS= read -r boot_id < /proc/sys/kernel/random/boot_id
+boot_ms() {
+  local up rest
+  read -r up rest < /proc/uptime
+  up=${up/./}
+  now=$(( 10#$up * 10 + 10 ))
+}
 ours() {
   local stat rest
   IFS= read -r stat 2>/dev/null < "/proc/$a/stat" || return 1
@@ -65,20 +77,23 @@ while :; do
   if [[ $action == group ]] && ! ours; then exit 0; fi
   line=
   IFS= read -r line 2>/dev/null < "$lease"
-  v=${line#*\"valid_until\":}
+  v=${line#*\"valid_until_boot_ms\":}
   v=${v%%[!0-9]*}
+  id=${line#*\"boot_id\":\"}
+  id=${id%%\"*}
   if [[ -z $v ]]; then
     misses=$((misses + 1))
     if ((misses > 200)); then exit 0; fi
   else
     misses=0
-    now=${EPOCHREALTIME/./}
-    now=${now:0:13}
+    [[ $id == "$boot_id" ]] || v=0
+    boot_ms
     if (( now >= v - margin )); then
       : > "$fenced.tmp"
       if [[ $action == group ]]; then kill -KILL -- "-$a"; else ip addr del "$a" dev "$b"; fi
-      now=${EPOCHREALTIME/./}
-      printf '%s\n' "${now:0:13}" > "$fenced.tmp" && mv -f "$fenced.tmp" "$fenced"
+      wall=${EPOCHREALTIME/./}
+      boot_ms
+      printf '%s %s\n' "${wall:0:13}" "$now" > "$fenced.tmp" && mv -f "$fenced.tmp" "$fenced"
       exit 0
     fi
   fi
@@ -170,14 +185,30 @@ pub(crate) fn stop(state_dir: &Path) {
     let _ = std::fs::remove_file(state_dir.join(PID_FILE));
 }
 
-/// When a watchdog fenced the resource of `state_dir` (ms since the epoch), if it did since
-/// the instance started; the record is removed, so it describes one instance only. The
-/// executor calls it after a successful stop and reports the time as the instance's end.
-pub fn take_fenced_at(state_dir: &Path) -> Option<u64> {
+/// When a watchdog fenced a resource, just after it acted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FencedAt {
+    /// Wall clock, for the operation log.
+    pub wall: Millis,
+    /// Boot clock, the lease's clock.
+    pub boot: BootMs,
+}
+
+/// When a watchdog fenced the resource of `state_dir`, if it did since the instance
+/// started; the record is removed, so it describes one instance only. The executor calls
+/// it after a successful stop and reports the wall-clock time as the instance's end.
+pub fn take_fenced_at(state_dir: &Path) -> Option<FencedAt> {
     let path = state_dir.join(FENCED_AT_FILE);
     let text = std::fs::read_to_string(&path).ok()?;
     let _ = std::fs::remove_file(&path);
-    text.trim().parse().ok()
+    let mut words = text.split_whitespace().map(str::parse::<u64>);
+    let (Some(Ok(wall)), Some(Ok(boot))) = (words.next(), words.next()) else {
+        return None;
+    };
+    Some(FencedAt {
+        wall,
+        boot: BootMs(boot),
+    })
 }
 
 #[cfg(test)]

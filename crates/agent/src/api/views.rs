@@ -9,7 +9,6 @@ use model::Event;
 use serde::Deserialize;
 
 use super::{ApiState, clamp_page, clamp_wait, detector_view};
-use crate::clock::now_ms;
 
 pub(crate) async fn health(State(state): State<ApiState>) -> Json<::api::Health> {
     let master = cmdb::metrics(&state.raft).current_leader;
@@ -49,7 +48,7 @@ fn node_list(state: &ApiState) -> Vec<::api::NodeStatus> {
     let metrics = cmdb::metrics(&state.raft);
     let membership = metrics.membership_config.membership();
     let mut nodes: BTreeMap<u64, ::api::NodeStatus> = BTreeMap::new();
-    let now = now_ms();
+    let now = crate::clock::boot_ms();
     for (id, info) in membership.nodes() {
         nodes.insert(*id, blank_status(*id, info));
     }
@@ -72,7 +71,8 @@ fn node_list(state: &ApiState) -> Vec<::api::NodeStatus> {
         node.is_master = metrics.current_leader == Some(*id);
         if let Some((health, heard)) = detector_view(state, *id) {
             node.state = health.to_string();
-            node.last_heartbeat_ms = Some(now.saturating_sub(heard));
+            let age = now.saturating_since(heard);
+            node.last_heartbeat_ms = Some(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
         }
     }
     nodes.into_values().collect()

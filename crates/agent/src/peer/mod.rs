@@ -12,6 +12,7 @@ pub use client::PeerClient;
 pub use network::Network;
 pub use server::{PeerState, router};
 
+use model::BootMs;
 use serde::{Deserialize, Serialize};
 
 /// A heartbeat from a node to the master.
@@ -33,9 +34,9 @@ pub struct HeartbeatSeen {
     pub node: u64,
     /// The term it addressed.
     pub term: u64,
-    /// Its newest contact with a leader of an older term, on the master's clock (an
+    /// Its newest contact with a leader of an older term, on the master's boot clock (an
     /// upper bound: the heartbeat's transit only makes the time later).
-    pub older_contact_ms: u64,
+    pub older_contact: BootMs,
 }
 
 /// The master's answer to a heartbeat.

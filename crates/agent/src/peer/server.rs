@@ -17,7 +17,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::mpsc;
 
 use super::{ForwardedRead, Heartbeat, HeartbeatAck, HeartbeatSeen};
-use crate::clock::now_ms;
+use crate::clock::boot_ms;
 use crate::contact::LeaderContact;
 use crate::limits::PEER_BODY_BYTES_MAX;
 use crate::serve::PeerIdentity;
@@ -89,7 +89,7 @@ async fn append(State(state): State<PeerState>, body: Bytes) -> Response {
     };
     state
         .contact
-        .record(request.vote.leader_id().term(), now_ms());
+        .record(request.vote.leader_id().term(), boot_ms());
     answer(state.raft.append_entries(request).await)
 }
 
@@ -114,7 +114,7 @@ async fn snapshot(State(state): State<PeerState>, body: Bytes) -> Response {
         Ok(request) => request,
         Err(response) => return response,
     };
-    state.contact.record(vote.leader_id().term(), now_ms());
+    state.contact.record(vote.leader_id().term(), boot_ms());
     let snapshot = openraft::storage::Snapshot {
         meta,
         snapshot: Cursor::new(data),
@@ -134,18 +134,23 @@ async fn heartbeat(
     if identity.0 != Some(beat.node_id) {
         return (StatusCode::FORBIDDEN, "heartbeat for another node's id").into_response();
     }
-    let now = now_ms();
+    let now = boot_ms();
+    let older_contact_age = std::time::Duration::from_millis(beat.older_contact_age_ms);
     let _ = state.heartbeats.try_send(HeartbeatSeen {
         node: beat.node_id,
         term: beat.term,
-        older_contact_ms: now.saturating_sub(beat.older_contact_age_ms),
+        older_contact: now.saturating_sub(older_contact_age),
     });
     let metrics = cmdb::metrics(&state.raft);
     let commit_index = metrics.local_committed.map(|id| id.index).unwrap_or(0);
     let is_master = state.raft.is_leader();
-    let quorum_age = crate::master::quorum_ack_age(&metrics).filter(|_| is_master);
+    // A grant under this term: this master's loop, which may see the heartbeat later, must
+    // count it (and it is refused to a node the loop judged down), and a later master must
+    // count it among older leaders' leases.
+    let quorum_age = crate::master::quorum_ack_age(&metrics)
+        .filter(|_| is_master)
+        .filter(|_| state.contact.grant(metrics.current_term, beat.node_id, now));
     if quorum_age.is_some() {
-        // A grant under this term: a later master must count it among older leaders' leases.
         state.contact.record(metrics.current_term, now);
     }
     encode(&HeartbeatAck {

@@ -35,7 +35,10 @@ fn log(answered_by: u64, operations: &[api::OperationRecord]) -> api::Operations
 }
 
 fn audit(logs: &[api::Operations], ended: &[(u64, u64)]) -> Vec<Violation> {
-    let node_ended_at_ms: BTreeMap<u64, u64> = ended.iter().copied().collect();
+    let mut node_ended_at_ms: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for (node, at) in ended {
+        node_ended_at_ms.entry(*node).or_default().push(*at);
+    }
     check(&AuditInput {
         logs,
         unique: &["web"],
@@ -212,4 +215,22 @@ fn one_node_may_run_its_grant_again_after_fencing_itself_but_never_an_older_one(
     let mut same_on_another = operations[..4].to_vec();
     same_on_another.push(op(2, "start", 2, (900, 1_000), "running"));
     assert_eq!(audit(&[log(1, &same_on_another)], &[]).len(), 1);
+}
+
+#[test]
+fn a_node_that_crashed_twice_ends_each_instance_at_its_next_crash() {
+    let operations = [
+        op(1, "start", 1, (100, 200), "running"),
+        op(2, "start", 2, (1_500, 1_600), "running"),
+        op(1, "monitor", 1, (1_700, 1_710), "stopped"),
+        op(2, "stop", 2, (2_500, 2_600), "stopped"),
+        op(1, "start", 3, (3_000, 3_100), "running"),
+        op(2, "start", 4, (4_500, 4_600), "running"),
+        op(1, "monitor", 3, (5_000, 5_010), "stopped"),
+    ];
+    let both = [(1, 1_000), (1, 4_000)];
+    assert_eq!(audit(&[log(1, &operations)], &both), vec![]);
+    // Either crash alone leaves one instance running into the next holder's.
+    assert_eq!(audit(&[log(1, &operations)], &both[..1]).len(), 1);
+    assert_eq!(audit(&[log(1, &operations)], &both[1..]).len(), 1);
 }

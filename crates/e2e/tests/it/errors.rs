@@ -13,6 +13,27 @@ fn run(args: &[&str]) -> std::process::Output {
         .expect("run encluster")
 }
 
+/// Runs an agent on `config`, which it must refuse: its output once it has exited. An agent
+/// that accepted the config would run on; it is killed after a deadline and the test fails.
+fn refused_agent(config: &std::path::Path, expected: &str) -> std::process::Output {
+    let mut agent = Command::new(binary())
+        .args(["agent", "--config", config.to_str().expect("utf-8")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run encluster");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while agent.try_wait().expect("wait for the agent").is_none() {
+        if std::time::Instant::now() >= deadline {
+            let _ = agent.kill();
+            let _ = agent.wait();
+            panic!("agent accepted a config lacking {expected}: still running");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    agent.wait_with_output().expect("the agent's output")
+}
+
 fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -59,10 +80,17 @@ fn bad_config_files_are_refused_with_the_field_named() {
             good.replace("down_after = \"500ms\"", "down_after = \"100ms\""),
             "suspect_after",
         ),
+        (
+            good.replace(
+                "election_timeout_min = \"150ms\"",
+                "election_timeout_min = \"80ms\"",
+            ),
+            "raft.election_timeout_min (80ms) must be above the 100ms",
+        ),
     ];
     for (text, expected) in cases {
         std::fs::write(&config, &text).expect("write");
-        let output = run(&["agent", "--config", config.to_str().expect("utf-8")]);
+        let output = refused_agent(&config, expected);
         assert!(
             !output.status.success(),
             "agent accepted a config lacking {expected}"

@@ -3,6 +3,8 @@
 //! over by a survivor. The real servers are small HTTP servers in this test process.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use api::{ConstraintSpec, GroupSpec, ResourceSpec};
@@ -13,23 +15,28 @@ const SETTLE: Duration = Duration::from_secs(30);
 
 /// An HTTP server answering every request with its name; returns its address.
 async fn backend(name: &'static str) -> String {
-    slow_backend(name, Duration::ZERO).await
+    slow_backend(name, Duration::ZERO).await.0
 }
 
-/// Like `backend`, but waiting `delay` before each answer (a request in flight).
-async fn slow_backend(name: &'static str, delay: Duration) -> String {
+/// Like `backend`, but waiting `delay` before each answer (a request in flight); also
+/// counts the requests it has received.
+async fn slow_backend(name: &'static str, delay: Duration) -> (String, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind backend");
     let addr = listener.local_addr().expect("addr").to_string();
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
     tokio::spawn(async move {
         loop {
             let Ok((mut stream, _)) = listener.accept().await else {
                 return;
             };
+            let counter = counter.clone();
             tokio::spawn(async move {
                 let mut buffer = [0u8; 1024];
                 let _ = stream.read(&mut buffer).await;
+                counter.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(delay).await;
                 let body = format!(
                     "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{name}",
@@ -39,7 +46,7 @@ async fn slow_backend(name: &'static str, delay: Duration) -> String {
             });
         }
     });
-    addr
+    (addr, received)
 }
 
 /// One HTTP request through `addr`; the answering backend's name.
@@ -201,10 +208,8 @@ async fn two_directors_serve_one_service_and_a_crashed_director_is_taken_over() 
 async fn servers_change_at_runtime_without_dropping_a_request_in_flight() {
     let cluster = Cluster::start(2, 5, &[]).expect("start cluster");
     let master = cluster.wait_master(SETTLE).await;
-    let servers = format!(
-        "slow={}",
-        slow_backend("slow", Duration::from_millis(1500)).await
-    );
+    let (slow, slow_received) = slow_backend("slow", Duration::from_millis(1500)).await;
+    let servers = format!("slow={slow}");
     let octets = cluster.base_ip.octets();
     let ip = format!("{}.{}.{}.60", octets[0], octets[1], octets[2]);
     let (vip, lb, group) = director(&ip, 1, &servers);
@@ -216,11 +221,17 @@ async fn servers_change_at_runtime_without_dropping_a_request_in_flight() {
     let target = format!("{ip}:8080");
     wait_until("the service answers", SETTLE, || fetch(&target)).await;
 
+    let received_before = slow_received.load(Ordering::SeqCst);
     let in_flight = tokio::spawn({
         let target = target.clone();
         async move { fetch(&target).await }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until(
+        "the request in flight at the slow server",
+        SETTLE,
+        || async { (slow_received.load(Ordering::SeqCst) > received_before).then_some(()) },
+    )
+    .await;
     let fast = backend("fast").await;
     let add = cluster.cli(master, &["lb", "server", "add", "web1", "fast", &fast]);
     assert!(
@@ -428,7 +439,12 @@ async fn a_moved_real_server_is_drained_before_it_stops() {
             tokio::spawn(async move { fetch_path(&target, "/slow").await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until("a request in flight at the app", SETTLE, || async {
+        let stats = client.lb_stats("web1").await.ok()?;
+        let app = stats.servers.iter().find(|s| s.name.starts_with("app:"))?;
+        (app.connections_active > 0).then_some(())
+    })
+    .await;
     let from = node_of(&cluster, "app", None).await;
     let to = (1..=3).find(|n| *n != from).expect("another node");
     let request = api::MoveRequest {

@@ -228,11 +228,28 @@ async fn standby_drains_a_node_and_maintenance_leaves_resources_alone() {
         .set_node_mode(elsewhere, &maintenance)
         .await
         .expect("maintenance");
+    // A marker on the third node, stopped after `drained`: once it has stopped, the master
+    // has scheduled a round that saw both stop requests.
+    client
+        .create_resource(&sleeper("marker"))
+        .await
+        .expect("create the marker");
+    let (marker_node, _) = running_on(&cluster, "marker", None).await;
     client
         .stop_resource("drained")
         .await
         .expect("stop is accepted");
-    tokio::time::sleep(Duration::from_secs(2)).await; // Nothing may happen: assert it did not.
+    client
+        .stop_resource("marker")
+        .await
+        .expect("stop is accepted");
+    wait_until("the marker to stop", SETTLE, || async {
+        cluster
+            .resource_pid(marker_node, "marker")
+            .is_none()
+            .then_some(())
+    })
+    .await;
     assert_eq!(
         cluster.resource_pid(elsewhere, "drained"),
         Some(pid),

@@ -1,14 +1,19 @@
 //! What the runtime keeps on disk so that a restarted agent knows what it may have left
 //! running: one assignment record per resource state directory, and the lease's end.
 //!
+//! The lease's end is on the boot clock, with the kernel's boot id: a restarted agent (and
+//! the lease watchdogs, which read the same file) still honour it, a wall-clock step does
+//! not move it, and after a reboot it is ignored.
+//!
 //! A record is written before every start and removed after every successful stop, so
 //! the records found at startup are exactly the resources that may still run. Files are
 //! written to a temporary name and renamed; they are not fsynced, because a crash of the
 //! machine also ends every process they describe.
 
+use crate::clock::Now;
 use crate::limits::{INSTANCE_COUNT_MAX, RECORD_BYTES_MAX};
 use crate::types::Assignment;
-use model::{Millis, ResourceId};
+use model::{BootMs, ResourceId};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -16,11 +21,20 @@ use std::path::{Component, Path, PathBuf};
 /// The file, in a resource's state directory, naming the grant it was last started under.
 const ASSIGNMENT_FILE: &str = "executor-assignment.json";
 
-/// The file, in the state root, holding the end of the last lease received.
+/// The file, in the state root, holding the end of the last lease received. The lease
+/// watchdogs (`resource_agents`) parse it too: `"boot_id":"<id>"` and
+/// `"valid_until_boot_ms":<ms>`.
 const LEASE_FILE: &str = "executor-lease.json";
 
-/// The version of both files' format, so a later version can still read them.
+/// The kernel's id of this boot: a boot-clock time means something only in the same boot.
+const BOOT_ID_FILE: &str = "/proc/sys/kernel/random/boot_id";
+
+/// The version of the assignment file's format, so a later version can still read them.
+/// Version 1 of the lease file held `valid_until` on the wall clock.
 const FORMAT_V1: u32 = 1;
+
+/// The lease file's format: the lease's end on the boot clock, with the boot id.
+const LEASE_FORMAT_V2: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct AssignmentFile {
@@ -31,7 +45,21 @@ struct AssignmentFile {
 #[derive(Serialize, Deserialize)]
 struct LeaseFile {
     format: u32,
-    valid_until: Millis,
+    boot_id: String,
+    valid_until_boot_ms: u64,
+}
+
+/// Any version of the lease file, to read what an earlier version wrote.
+#[derive(Deserialize)]
+struct AnyLeaseFile {
+    format: u32,
+    #[serde(default)]
+    boot_id: Option<String>,
+    #[serde(default)]
+    valid_until_boot_ms: Option<u64>,
+    /// Version 1: wall-clock milliseconds since the epoch.
+    #[serde(default)]
+    valid_until: Option<u64>,
 }
 
 /// The state directory of `resource`: `state_root/<id>`. An id that is not one plain path
@@ -95,23 +123,55 @@ pub(crate) fn scan(state_root: &Path) -> Vec<Assignment> {
     found
 }
 
-/// Remembers the lease's end, so a restarted agent does not fence what is still covered.
-pub(crate) fn write_lease(state_root: &Path, valid_until: Millis) -> std::io::Result<()> {
+/// Remembers the lease's end, so a restarted agent does not fence what is still covered,
+/// and so the lease watchdogs know when to fence.
+pub(crate) fn write_lease(state_root: &Path, valid_until: BootMs) -> std::io::Result<()> {
     std::fs::create_dir_all(state_root)?;
     let file = LeaseFile {
-        format: FORMAT_V1,
-        valid_until,
+        format: LEASE_FORMAT_V2,
+        boot_id: boot_id()?,
+        valid_until_boot_ms: valid_until.0,
     };
     write_json(&state_root.join(LEASE_FILE), &file)
 }
 
-/// The lease's end recorded by an earlier life, if any.
-pub(crate) fn read_lease(state_root: &Path) -> Option<Millis> {
+/// The lease's end recorded by an earlier life of this boot, if any. A lease of another
+/// boot is void: its file is removed, so no watchdog reads it. A version-1 file (wall
+/// clock, from before an upgrade) is carried over to the boot clock at `now`.
+pub(crate) fn read_lease(state_root: &Path, now: Now) -> Option<BootMs> {
     let path = state_root.join(LEASE_FILE);
-    match read_json::<LeaseFile>(&path) {
-        Ok(file) if file.format == FORMAT_V1 => Some(file.valid_until),
+    let file = read_json::<AnyLeaseFile>(&path).ok()?;
+    let lease = match file {
+        AnyLeaseFile {
+            format: LEASE_FORMAT_V2,
+            boot_id: Some(recorded),
+            valid_until_boot_ms: Some(valid_until),
+            ..
+        } => boot_id()
+            .is_ok_and(|id| id == recorded)
+            .then_some(BootMs(valid_until)),
+        AnyLeaseFile {
+            format: FORMAT_V1,
+            valid_until: Some(valid_until),
+            ..
+        } => {
+            let left = valid_until.saturating_sub(now.wall);
+            Some(
+                now.boot
+                    .saturating_add(std::time::Duration::from_millis(left)),
+            )
+        }
         _ => None,
+    };
+    if lease.is_none() {
+        let _ = std::fs::remove_file(&path);
     }
+    lease
+}
+
+/// The kernel's boot id.
+fn boot_id() -> std::io::Result<String> {
+    Ok(std::fs::read_to_string(BOOT_ID_FILE)?.trim().to_owned())
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {

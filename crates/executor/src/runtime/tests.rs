@@ -7,7 +7,7 @@
 
 use super::{Agents, RuntimeConfig, run};
 use crate::{Assignment, Event, Executor, ExecutorConfig, InstanceState, OperationKind};
-use model::{ParamSchema, Resource, ResourceId, ResourceOptions};
+use model::{BootMs, ParamSchema, Resource, ResourceId, ResourceOptions};
 use resource_agents::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -81,7 +81,7 @@ fn start(agent: Arc<FakeAgent>) -> Harness {
     let config = RuntimeConfig {
         state_root: state_root.path().to_owned(),
         node_name: "n1".into(),
-        clock: crate::wall_clock_ms,
+        clock: crate::system_now,
         status: None,
     };
     let executor = Executor::new(ExecutorConfig::default());
@@ -225,10 +225,40 @@ fn records_survive_a_restart_and_vanish_after_a_stop() {
     };
     let dir = super::records::state_dir(root.path(), &web.resource.id).expect("plain id");
     super::records::write_assignment(&dir, &web).expect("write the record");
-    super::records::write_lease(root.path(), 12_345).expect("write the lease");
+    super::records::write_lease(root.path(), BootMs(12_345)).expect("write the lease");
     assert_eq!(super::records::scan(root.path()), vec![web]);
-    assert_eq!(super::records::read_lease(root.path()), Some(12_345));
+    let now = crate::system_now();
+    assert_eq!(
+        super::records::read_lease(root.path(), now),
+        Some(BootMs(12_345))
+    );
     super::records::remove_assignment(&dir).expect("remove the record");
     super::records::remove_assignment(&dir).expect("removing twice is fine");
     assert_eq!(super::records::scan(root.path()), Vec::new());
+}
+
+/// The lease file is on the boot clock and names its boot: a lease of another boot (the
+/// machine rebooted) is void and removed, so neither a restarted executor nor a lease
+/// watchdog honours it; a version-1 file (wall clock, before an upgrade) is carried over.
+#[test]
+fn a_lease_of_another_boot_is_void_and_a_wall_clock_lease_is_carried_over() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let file = root.path().join("executor-lease.json");
+    let now = crate::Now {
+        boot: BootMs(5_000),
+        wall: 1_800_000_000_000,
+    };
+    let other_boot = concat!(
+        r#"{"format":2,"boot_id":"00000000-0000-0000-0000-000000000000","#,
+        r#""valid_until_boot_ms":9000000}"#
+    );
+    std::fs::write(&file, other_boot).expect("write the lease");
+    assert_eq!(super::records::read_lease(root.path(), now), None);
+    assert!(!file.exists(), "a void lease file is removed");
+    let version_1 = r#"{"format":1,"valid_until":1800000000800}"#;
+    std::fs::write(&file, version_1).expect("write the lease");
+    assert_eq!(
+        super::records::read_lease(root.path(), now),
+        Some(BootMs(5_800))
+    );
 }

@@ -9,7 +9,7 @@
 use executor::runtime::{Agents, RuntimeConfig, Status};
 use executor::{
     Assignment, Event, Executor, ExecutorConfig, InstanceState, OperationKind, OperationRecord,
-    wall_clock_ms,
+    boot_clock_ms, system_now, wall_clock_ms,
 };
 use model::{Resource, ResourceId, ResourceOptions};
 use resource_agents::Outcome;
@@ -42,7 +42,7 @@ impl Node {
         let config = RuntimeConfig {
             state_root: state_root.to_owned(),
             node_name: "n1".into(),
-            clock: wall_clock_ms,
+            clock: system_now,
             status: Some(status_sender),
         };
         let task = tokio::spawn(executor::runtime::run(
@@ -212,27 +212,27 @@ async fn assigned_process_runs_and_unassigned_process_stops() {
 }
 
 /// Kills the process ten times and, like a master asking for a restart in place, answers
-/// each failure report with a new token. Prints detection and recovery times.
+/// each failure report with a new token. The monitor interval is an hour, so only the
+/// process-exit event can bring the failure report (how fast is a benchmark's business,
+/// not this test's).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_process_is_reported_at_once_and_restarted_under_a_new_token() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pids = tempfile::tempdir().expect("temp dir");
     let pid_path = pid_file(&pids, "web");
-    let web = sleeper("web", &pid_path, false);
+    let mut web = sleeper("web", &pid_path, false);
+    web.options.monitor_interval = Duration::from_secs(3600);
     let mut node = Node::start(dir.path());
     node.send(assignments(&[(&web, 1)])).await;
     node.report("web", OperationKind::Start, Duration::from_secs(5))
         .await;
-    let (mut detections, mut recoveries) = (Vec::new(), Vec::new());
     for token in 2..12 {
         let pid = read_pid(&pid_path).await;
         std::fs::remove_file(&pid_path).expect("remove the pid file");
-        let killed = Instant::now();
         kill9(pid);
         let failed = node
-            .report("web", OperationKind::Monitor, Duration::from_secs(1))
+            .report("web", OperationKind::Monitor, Duration::from_secs(30))
             .await;
-        detections.push(killed.elapsed());
         assert_eq!(failed.fencing_token, token - 1);
         let InstanceState::Failed { reason } = &failed.state_after else {
             panic!(
@@ -243,22 +243,13 @@ async fn killed_process_is_reported_at_once_and_restarted_under_a_new_token() {
         assert!(reason.contains("SIGKILL"), "{reason}");
         node.send(assignments(&[(&web, token)])).await;
         let started = node
-            .report("web", OperationKind::Start, Duration::from_secs(2))
+            .report("web", OperationKind::Start, Duration::from_secs(30))
             .await;
-        recoveries.push(killed.elapsed());
         assert_eq!(
             (started.outcome, started.fencing_token),
             (Outcome::Ok, token)
         );
     }
-    detections.sort();
-    recoveries.sort();
-    println!("crash detection (kill -9 to failure report): {detections:?}");
-    println!("crash to running again (with an instant master): {recoveries:?}");
-    assert!(
-        detections.last().expect("ten runs") < &Duration::from_millis(500),
-        "exit events must make detection fast, not the 5 s monitor interval"
-    );
     node.stop().await;
     // A runtime's shutdown leaves its resources running by design: end the last one here.
     kill9(read_pid(&pid_path).await);
@@ -271,7 +262,10 @@ async fn unique_process_is_stopped_before_its_lease_ends() {
     let vip = sleeper("vip", &pid_file(&pids, "vip"), true);
     let mut node = Node::start(dir.path());
     node.send(assignments(&[(&vip, 1)])).await;
-    let valid_until = wall_clock_ms() + 1_000;
+    // The lease is on the boot clock; the report's times are on the wall clock.
+    let (boot, wall) = (boot_clock_ms(), wall_clock_ms());
+    let valid_until = boot.saturating_add(Duration::from_secs(1));
+    let wall_valid_until = wall + 1_000;
     node.send(Event::Lease { valid_until }).await;
     let started = node
         .report("vip", OperationKind::Start, Duration::from_secs(5))
@@ -283,8 +277,8 @@ async fn unique_process_is_stopped_before_its_lease_ends() {
         .await;
     assert_eq!(stopped.outcome, Outcome::Ok);
     assert!(
-        stopped.finished_at < valid_until,
-        "stopped at {} but the lease ended at {valid_until}",
+        stopped.finished_at < wall_valid_until,
+        "stopped at {} but the lease ended at {wall_valid_until}",
         stopped.finished_at
     );
     assert!(

@@ -8,8 +8,9 @@
 
 use std::path::Path;
 use std::process::{Child, Command};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use nix::time::{ClockId, clock_gettime};
 use nix::unistd::Pid;
 
 use super::{Fence, PID_FILE, lease_file, start, stop, take_fenced_at};
@@ -17,16 +18,32 @@ use crate::child::{pid_of, proc_stat};
 
 const DEADLINE: Duration = Duration::from_secs(5);
 
+/// The boot clock, in ms, as the executor reads it.
 fn now_ms() -> u64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970");
-    u64::try_from(since.as_millis()).expect("milliseconds fit in u64")
+    let time = clock_gettime(ClockId::CLOCK_BOOTTIME).expect("read CLOCK_BOOTTIME");
+    let seconds = u64::try_from(time.tv_sec()).expect("after boot");
+    let millis = u64::try_from(time.tv_nsec() / 1_000_000).expect("below a second");
+    seconds * 1_000 + millis
 }
 
-fn write_lease(state_dir: &Path, valid_until: u64) {
-    let text = format!("{{\"format\":1,\"valid_until\":{valid_until}}}\n");
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .expect("read the boot id")
+        .trim()
+        .to_owned()
+}
+
+fn write_lease_of_boot(state_dir: &Path, boot_id: &str, valid_until: u64) {
+    let text = format!(
+        "{{\"format\":2,\"boot_id\":\"{boot_id}\",\"valid_until_boot_ms\":{valid_until}}}\n"
+    );
+    std::fs::create_dir_all(state_dir.parent().expect("a parent")).expect("create the root");
     std::fs::write(lease_file(state_dir), text).expect("write the lease");
+}
+
+/// Writes the lease the way the executor does: its end on the boot clock, this boot.
+fn write_lease(state_dir: &Path, valid_until: u64) {
+    write_lease_of_boot(state_dir, &boot_id(), valid_until);
 }
 
 /// `sleep 30` leading its own process group, and the watchdog's fence for it.
@@ -81,7 +98,10 @@ async fn kills_the_group_just_before_the_lease_ends_and_records_when() {
     // The time is recorded just after the kill; a stop waits for it the same way.
     super::settle(&state_dir).await;
     let killed_seen_at = now_ms();
-    let fenced_at = take_fenced_at(&state_dir).expect("the watchdog recorded when it fenced");
+    let fenced_at = take_fenced_at(&state_dir)
+        .expect("the watchdog recorded when it fenced")
+        .boot
+        .0;
     let margin = u64::try_from(super::WATCHDOG_MARGIN.as_millis()).expect("small");
     assert!(
         fenced_at >= valid_until - margin,
@@ -91,7 +111,8 @@ async fn kills_the_group_just_before_the_lease_ends_and_records_when() {
         fenced_at < valid_until,
         "fenced at {fenced_at}, after the lease ended"
     );
-    assert!(fenced_at <= killed_seen_at);
+    // The watchdog reads the boot clock in hundredths of a second, rounded up.
+    assert!(fenced_at <= killed_seen_at + 10);
     // The record describes one instance: it is gone once taken.
     assert_eq!(take_fenced_at(&state_dir), None);
 }
@@ -145,4 +166,24 @@ async fn the_watchdog_exits_once_its_process_is_gone() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(take_fenced_at(&state_dir), None);
+}
+
+#[tokio::test]
+async fn a_lease_of_another_boot_is_over() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let state_dir = root.path().join("web");
+    // Far in the future on this boot's clock, but written in another boot: void.
+    write_lease_of_boot(
+        &state_dir,
+        "00000000-0000-0000-0000-000000000000",
+        now_ms() + 60_000,
+    );
+    let (mut child, fence) = sleeper();
+    start(&state_dir, &fence).expect("start the watchdog");
+    assert!(
+        ends_before(&mut child, Instant::now() + DEADLINE),
+        "the watchdog honoured a lease of another boot"
+    );
+    super::settle(&state_dir).await;
+    assert!(take_fenced_at(&state_dir).is_some());
 }

@@ -8,7 +8,8 @@
 //! tests need Debian's `resource-agents` package under /usr/lib/ocf and fail, saying so,
 //! when it is missing. Tests that change network interfaces (`vip` in netlink mode,
 //! IPaddr2) build their own network namespaces and run only with `RUN_NETNS_TESTS=1`
-//! (root and iproute2 needed); without it they print that they were not run.
+//! (root and iproute2 needed); without it they print that they were not run, or fail
+//! under CI (`CI` set), where no test may pass without running.
 
 mod ipaddr2;
 mod netns;

@@ -4,7 +4,8 @@
 //!
 //! These tests need root and `ip` from iproute2, so they run only when
 //! `RUN_NETNS_TESTS=1` (the test command sets it under CI); otherwise each test prints
-//! that it was not run and returns. Addresses are taken from 198.18.0.0/15 and
+//! that it was not run and returns, except under CI (`CI` set), where a test that cannot
+//! run fails: it must never pass without running. Addresses are taken from 198.18.0.0/15 and
 //! 2001:2::/48, the ranges reserved for benchmarking, and never leave the namespaces.
 
 use std::future::Future;
@@ -21,12 +22,19 @@ pub(crate) const HOST_NIC: &str = "vip0";
 /// The peer side's interface, in the peer namespace.
 pub(crate) const PEER_NIC: &str = "peer0";
 
-/// Whether namespace tests should run; says so on stderr when they should not.
+/// Whether namespace tests should run; says so on stderr when they should not. Under CI
+/// (`CI` set to anything) a test that would not run fails instead.
 pub(crate) fn netns_tests_enabled(test: &str) -> bool {
     if std::env::var_os("RUN_NETNS_TESTS").is_some_and(|value| value == "1") {
         return true;
     }
-    eprintln!("{test}: not run; set RUN_NETNS_TESTS=1 to run it (needs root and iproute2)");
+    let reason =
+        format!("{test}: not run; set RUN_NETNS_TESTS=1 to run it (as root, with iproute2)");
+    assert!(
+        std::env::var_os("CI").is_none_or(|value| value.is_empty()),
+        "{reason}: under CI a test must run, never pass without running"
+    );
+    eprintln!("{reason}");
     false
 }
 

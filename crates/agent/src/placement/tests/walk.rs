@@ -33,7 +33,7 @@ struct Operation {
     resource: Resource,
     operation: OperationKind,
     fencing_token: u64,
-    started_at: Millis,
+    started_at: model::BootMs,
     steps_left: u32,
 }
 
@@ -84,9 +84,9 @@ impl Walk {
             let mut executor = Executor::new(ExecutorConfig::default());
             executor.handle(
                 Event::Lease {
-                    valid_until: 1 << 50,
+                    valid_until: model::BootMs(1 << 50),
                 },
-                walk.now,
+                both_clocks(walk.now),
             );
             let node_state = Node {
                 executor,
@@ -302,7 +302,7 @@ impl Walk {
     fn handle(&mut self, node: NodeId, event: Event) {
         let now = self.now;
         let state = self.nodes.get_mut(&node).expect("known node");
-        let commands = state.executor.handle(event, now);
+        let commands = state.executor.handle(event, both_clocks(now));
         for command in commands {
             let state = self.nodes.get_mut(&node).expect("known node");
             match command {
@@ -407,4 +407,12 @@ fn hangs(resource: &Resource, node: NodeId) -> bool {
         .params
         .get("hang_on")
         .is_some_and(|nodes| nodes.split(',').any(|n| n == node.0.to_string()))
+}
+
+/// The walk keeps one clock: both of the executor's clocks read it.
+fn both_clocks(now: u64) -> executor::Now {
+    executor::Now {
+        boot: model::BootMs(now),
+        wall: now,
+    }
 }
