@@ -1,7 +1,12 @@
 //! `encluster force-quorum`: the operator's explicit, loudly warned way out of a lost
-//! majority. See `cmdb::force_single_voter` for what it does to the stored log.
+//! majority. See `cmdb::force_single_voter` for what it does to the stored log. Also the
+//! other side of it: an old voter that returns after a force-quorum learns from the first
+//! append that contradicts its committed log, and stops, telling the operator what to do.
 
 use anyhow::{Context, bail};
+use cmdb::{LogId, TypeConfig};
+use openraft::entry::RaftEntry;
+use openraft::raft::AppendEntriesRequest;
 
 use crate::config::AgentConfig;
 
@@ -37,4 +42,54 @@ pub async fn force_quorum(config: &AgentConfig, confirmed: bool) -> anyhow::Resu
     );
     println!("now start the agent: encluster agent --config <this node's config>");
     Ok(())
+}
+
+/// Refuses an append from a leader that contradicts a log entry this node has committed,
+/// and stops the agent: no correct Raft leader can do that (every committed entry is in
+/// every later leader's log), so the cluster's history was rewritten without this node,
+/// by `encluster force-quorum` on another node while this one was away (or by a voter
+/// that forgot its vote). Accepting would silently replace data this node already served;
+/// openraft itself only checks this with a debug assertion. The operator must choose.
+pub(crate) async fn check_append(raft: &cmdb::Raft, request: &AppendEntriesRequest<TypeConfig>) {
+    let Some(committed) = cmdb::metrics(raft).local_committed else {
+        return;
+    };
+    let claimed: Vec<LogId> = request
+        .prev_log_id
+        .iter()
+        .cloned()
+        .chain(request.entries.iter().map(|entry| entry.log_id()))
+        .filter(|id| id.index <= committed.index && *id != committed)
+        .collect();
+    if claimed.is_empty() {
+        return;
+    }
+    let conflict = raft
+        .with_raft_state(move |raft_state| {
+            claimed.into_iter().find_map(|id| {
+                let local = raft_state.log_ids.get(id.index)?;
+                (local != id).then_some((id, local))
+            })
+        })
+        .await;
+    let Ok(Some((theirs, ours))) = conflict else {
+        return;
+    };
+    let master = request.vote.leader_id().node_id;
+    tracing::error!(
+        master,
+        index = theirs.index,
+        ours = %ours,
+        theirs = %theirs,
+        "Master {master} contradicts a log entry this node committed: the cluster was \
+         recovered with `encluster force-quorum` without this node, and the writes only \
+         this node holds are not part of it any more. This node stops and must not serve \
+         again with this data. To rejoin: keep its config, delete its data directory \
+         (data_dir in its config), and start the agent again; the master then refills it \
+         (if the node was removed, join it anew with `encluster join` and a join token)"
+    );
+    crate::node::fail_stop(
+        "Raft log",
+        "the master rewrote entries this node had committed",
+    )
 }

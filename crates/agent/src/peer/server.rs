@@ -90,6 +90,7 @@ async fn append(State(state): State<PeerState>, body: Bytes) -> Response {
     state
         .contact
         .record(request.vote.leader_id().term(), now_ms());
+    crate::recovery::check_append(&state.raft, &request).await;
     answer(state.raft.append_entries(request).await)
 }
 

@@ -9,6 +9,7 @@
 mod core;
 mod demo;
 mod errors;
+mod failstop;
 mod hosts;
 mod lb;
 mod membership;
