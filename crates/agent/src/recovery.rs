@@ -3,6 +3,8 @@
 //! other side of it: an old voter that returns after a force-quorum learns from the first
 //! append that contradicts its committed log, and stops, telling the operator what to do.
 
+use std::cmp::Ordering;
+
 use anyhow::{Context, bail};
 use cmdb::{LogId, TypeConfig};
 use openraft::entry::RaftEntry;
@@ -51,7 +53,14 @@ pub async fn force_quorum(config: &AgentConfig, confirmed: bool) -> anyhow::Resu
 /// that forgot its vote). Accepting would silently replace data this node already served;
 /// openraft itself only checks this with a debug assertion. The operator must choose.
 pub(crate) async fn check_append(raft: &cmdb::Raft, request: &AppendEntriesRequest<TypeConfig>) {
-    let Some(committed) = cmdb::metrics(raft).local_committed else {
+    let metrics = cmdb::metrics(raft);
+    // A deposed leader's append (a lower vote) is refused by openraft anyway, and may well
+    // carry entries that lost to the committed ones: only a current leader's counts.
+    let current = request.vote.partial_cmp(&metrics.vote);
+    if !matches!(current, Some(Ordering::Greater | Ordering::Equal)) {
+        return;
+    }
+    let Some(committed) = metrics.local_committed else {
         return;
     };
     let claimed: Vec<LogId> = request

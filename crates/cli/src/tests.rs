@@ -147,10 +147,16 @@ fn status_after_losing_the_quorum_says_so_and_names_force_quorum_10() {
               encluster force-quorum --yes-i-understand-the-risk --config <node 3's config>
             on it and start it again (read the warning it prints first)."#]],
     );
-    let row = |id: &str| text.lines().find(|line| line.starts_with(&format!("│ {id} ")));
+    let row = |id: &str| {
+        text.lines()
+            .find(|line| line.starts_with(&format!("│ {id} ")))
+    };
     assert!(row("1").is_some_and(|row| row.contains("unknown (was down)")));
     assert!(row("2").is_some_and(|row| row.contains("unknown (was online)")));
-    assert!(row("2").is_some_and(|row| !row.contains('*')), "no master is marked");
+    assert!(
+        row("2").is_some_and(|row| !row.contains('*')),
+        "no master is marked"
+    );
     assert!(row("3").is_some_and(|row| row.contains("┆ online ")));
 }
 

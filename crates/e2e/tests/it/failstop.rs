@@ -47,16 +47,13 @@ async fn exit_code(cluster: &mut Cluster, id: u64, timeout: Duration) -> Option<
     }
 }
 
-/// Issue 10: the old voter's openraft panicked (a debug assertion; in release it would
-/// silently take the forced survivor's log over the entries it had committed), and the
-/// agent kept running. It must stop, say why and what to do, and after doing that the
-/// replicas must agree.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn old_voter_returning_after_force_quorum_is_refused_and_told_to_rejoin_10() {
-    let mut cluster = Cluster::start(3, 5, &[]).expect("start cluster");
+/// Leaves a cluster whose survivor missed a committed write and was then forced to be the
+/// only voter. The survivor serves again; the two old voters are stopped. Returns
+/// (survivor, the old master).
+async fn force_quorum_without_the_last_write(cluster: &mut Cluster) -> (u64, u64) {
     let master = cluster.wait_master(SETTLE).await;
     let survivor = (1..=3).find(|id| *id != master).expect("a follower");
-    let old_voter = master;
+    let old_voters: Vec<u64> = (1..=3).filter(|id| *id != survivor).collect();
     cluster
         .client(master)
         .kv_put("before", "1")
@@ -68,23 +65,36 @@ async fn old_voter_returning_after_force_quorum_is_refused_and_told_to_rejoin_10
     })
     .await;
     // The survivor misses a write the two others commit, then those two are lost.
-    signal(&cluster, survivor, Signal::SIGSTOP);
+    signal(cluster, survivor, Signal::SIGSTOP);
     cluster
         .client(master)
         .kv_put("lost", "1")
         .await
         .expect("put");
-    for id in (1..=3).filter(|id| *id != survivor) {
-        cluster.kill9(id);
+    for id in &old_voters {
+        cluster.kill9(*id);
     }
-    signal(&cluster, survivor, Signal::SIGCONT);
+    signal(cluster, survivor, Signal::SIGCONT);
     cluster.stop(survivor);
-    force_quorum(&cluster, survivor);
+    force_quorum(cluster, survivor);
     cluster.start_node(survivor).expect("restart the survivor");
     assert_eq!(cluster.wait_master(SETTLE).await, survivor);
     let after = cluster.client(survivor).kv_put("after", "3").await;
     after.expect("write after force-quorum");
+    (survivor, master)
+}
 
+/// Issue 10: the old voter, back after a force-quorum, resumed as master in its old term;
+/// then openraft panicked on a debug assertion (in release it would silently have taken
+/// the survivor's log over entries it had committed), and the agent kept running. It must
+/// stop and say what to do; done, it rejoins and the replicas agree, without the write the
+/// survivor never had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_voter_returning_after_force_quorum_is_refused_and_told_to_rejoin_10() {
+    // The stopped survivor stays a voter: the old voters' membership keeps all three.
+    let slow_down = [(r#"down_after = "500ms""#, r#"down_after = "60s""#)];
+    let mut cluster = Cluster::start(3, 5, &slow_down).expect("start cluster");
+    let (survivor, old_voter) = force_quorum_without_the_last_write(&mut cluster).await;
     cluster.start_node(old_voter).expect("start the old voter");
     let code = exit_code(&mut cluster, old_voter, SETTLE).await;
     assert_eq!(code, Some(70), "the old voter must fail-stop");
@@ -93,9 +103,10 @@ async fn old_voter_returning_after_force_quorum_is_refused_and_told_to_rejoin_10
         log.contains("encluster force-quorum") && log.contains("delete its data directory"),
         "the old voter does not say what happened and what to do:\n{log}"
     );
-    // The survivor keeps serving.
+    // The survivor keeps serving, as the master.
     let still = cluster.client(survivor).kv_put("still", "3").await;
     still.expect("the survivor still writes");
+    assert_eq!(cluster.wait_master(SETTLE).await, survivor);
 
     // What the message says to do: delete the data directory and start again.
     std::fs::remove_dir_all(cluster.data_dir(old_voter)).expect("wipe the data directory");
