@@ -84,18 +84,17 @@ pub(crate) async fn check_append(raft: &cmdb::Raft, request: &AppendEntriesReque
     let Ok(Some((theirs, ours))) = conflict else {
         return;
     };
-    let master = request.vote.leader_id().node_id;
     tracing::error!(
-        master,
+        master = request.vote.leader_id().node_id,
         index = theirs.index,
         ours = %ours,
         theirs = %theirs,
-        "Master {master} contradicts a log entry this node committed: the cluster was \
-         recovered with `encluster force-quorum` without this node, and the writes only \
-         this node holds are not part of it any more. This node stops and must not serve \
-         again with this data. To rejoin: keep its config, delete its data directory \
-         (data_dir in its config), and start the agent again; the master then refills it \
-         (if the node was removed, join it anew with `encluster join` and a join token)"
+        fix = "keep this node's config, delete its data directory (data_dir in the config) \
+               and start the agent again: the master refills it; if the node was removed, \
+               join it anew with `encluster join` and a join token",
+        "The master contradicts a log entry this node committed: the cluster was recovered \
+         with `encluster force-quorum` without this node, and writes only this node held \
+         are gone from it; this node stops and must not serve with this data again"
     );
     crate::node::fail_stop(
         "Raft log",
