@@ -28,6 +28,7 @@ use crate::tls::NodeTls;
 
 /// Run an agent until `shutdown` is cancelled.
 pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    exit_on_openraft_panic();
     let tls = NodeTls::load(&config.tls)?;
     let peer_listener = bind(&config.peer_addr, "peer_addr").await?;
     let api_listener = bind(&config.api_addr, "api_addr").await?;
@@ -63,6 +64,12 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         shared: shared.clone(),
         heartbeats: heartbeat_tx,
         contact: contact.clone(),
+        forced: cmdb::forced_entry(&config.data_dir).with_context(|| {
+            format!(
+                "cannot read the force-quorum record in {}",
+                config.data_dir.display()
+            )
+        })?,
     };
     let peer_server = serve_tls(
         peer_listener,
@@ -164,6 +171,24 @@ pub(crate) fn fail_stop(task: &str, cause: &str) -> ! {
         "A critical task failed; the agent stops (fail-stop) and its leases lapse"
     );
     std::process::exit(70)
+}
+
+/// Any panic inside openraft stops the agent, in debug builds too (release builds abort on
+/// every panic). Its core, state machine worker and replication streams are tasks of their
+/// own: the core's death is also seen by `watch_raft_core`, but a dead state machine
+/// worker would leave a node that answers and elects yet never applies (seen: a debug
+/// assertion in its worker after a force-quorum).
+fn exit_on_openraft_panic() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        if let Some(location) = info.location()
+            && location.file().contains("/openraft-")
+        {
+            let cause = format!("openraft panicked at {location}");
+            fail_stop("openraft", &cause);
+        }
+    }));
 }
 
 /// Ends (and the agent fail-stops) when openraft's core stops while the agent is running:

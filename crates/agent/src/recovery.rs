@@ -46,46 +46,41 @@ pub async fn force_quorum(config: &AgentConfig, confirmed: bool) -> anyhow::Resu
     Ok(())
 }
 
-/// Refuses an append from a leader that contradicts a log entry this node has committed,
-/// and stops the agent: no correct Raft leader can do that (every committed entry is in
-/// every later leader's log), so the cluster's history was rewritten without this node,
-/// by `encluster force-quorum` on another node while this one was away (or by a voter
-/// that forgot its vote). Accepting would silently replace data this node already served;
-/// openraft itself only checks this with a debug assertion. The operator must choose.
-pub(crate) async fn check_append(raft: &cmdb::Raft, request: &AppendEntriesRequest<TypeConfig>) {
-    let metrics = cmdb::metrics(raft);
-    // A deposed leader's append (a lower vote) is refused by openraft anyway, and may well
-    // carry entries that lost to the committed ones: only a current leader's counts.
-    let current = request.vote.partial_cmp(&metrics.vote);
-    if !matches!(current, Some(Ordering::Greater | Ordering::Equal)) {
-        return;
-    }
-    let Some(committed) = metrics.local_committed else {
-        return;
+/// Checks an append from a leader against the entries this node has committed. No
+/// correct Raft leader contradicts one (every committed entry is in every later leader's
+/// log), so a contradiction means the history was rewritten by `encluster force-quorum`:
+/// * where this node's own contradicted entry is at or after the entry force-quorum wrote
+///   here (`forced`: term, index), this node is the survivor the operator chose and the
+///   sender an old voter: the append is refused (the error says why) and this node goes on;
+/// * otherwise this node is the one left behind, and it stops, saying what to do. Accepting
+///   would silently replace data it already served (openraft only checks this with a debug
+///   assertion).
+pub(crate) async fn check_append(
+    raft: &cmdb::Raft,
+    request: &AppendEntriesRequest<TypeConfig>,
+    forced: Option<(u64, u64)>,
+) -> Result<(), String> {
+    let Some((theirs, ours)) = contradiction(raft, request).await else {
+        return Ok(());
     };
-    let claimed: Vec<LogId> = request
-        .prev_log_id
-        .iter()
-        .cloned()
-        .chain(request.entries.iter().map(|entry| entry.log_id()))
-        .filter(|id| id.index <= committed.index && *id != committed)
-        .collect();
-    if claimed.is_empty() {
-        return;
+    let sender = request.vote.leader_id().node_id;
+    if let Some((forced_term, forced_index)) = forced
+        && ours.index >= forced_index
+    {
+        tracing::warn!(
+            node = sender,
+            forced_term,
+            forced_index,
+            "Refused the log of an old voter back after force-quorum on this node"
+        );
+        return Err(format!(
+            "node {sender} sends a log older than this cluster's force-quorum (term \
+             {forced_term}, index {forced_index}); stop that node, delete its data \
+             directory and start it again to rejoin"
+        ));
     }
-    let conflict = raft
-        .with_raft_state(move |raft_state| {
-            claimed.into_iter().find_map(|id| {
-                let local = raft_state.log_ids.get(id.index)?;
-                (local != id).then_some((id, local))
-            })
-        })
-        .await;
-    let Ok(Some((theirs, ours))) = conflict else {
-        return;
-    };
     tracing::error!(
-        master = request.vote.leader_id().node_id,
+        master = sender,
         index = theirs.index,
         ours = %ours,
         theirs = %theirs,
@@ -100,4 +95,39 @@ pub(crate) async fn check_append(raft: &cmdb::Raft, request: &AppendEntriesReque
         "Raft log",
         "the master rewrote entries this node had committed",
     )
+}
+
+/// The first entry of a current leader's append that differs from one this node has
+/// committed: (theirs, ours).
+async fn contradiction(
+    raft: &cmdb::Raft,
+    request: &AppendEntriesRequest<TypeConfig>,
+) -> Option<(LogId, LogId)> {
+    let metrics = cmdb::metrics(raft);
+    // A deposed leader's append (a lower vote) is refused by openraft anyway, and may well
+    // carry entries that lost to the committed ones: only a current leader's counts.
+    let current = request.vote.partial_cmp(&metrics.vote);
+    if !matches!(current, Some(Ordering::Greater | Ordering::Equal)) {
+        return None;
+    }
+    let committed = metrics.local_committed?;
+    let claimed: Vec<LogId> = request
+        .prev_log_id
+        .iter()
+        .cloned()
+        .chain(request.entries.iter().map(|entry| entry.log_id()))
+        .filter(|id| id.index <= committed.index && *id != committed)
+        .collect();
+    if claimed.is_empty() {
+        return None;
+    }
+    let conflict = raft
+        .with_raft_state(move |raft_state| {
+            claimed.into_iter().find_map(|id| {
+                let local = raft_state.log_ids.get(id.index)?;
+                (local != id).then_some((id, local))
+            })
+        })
+        .await;
+    conflict.ok().flatten()
 }

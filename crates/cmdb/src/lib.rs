@@ -26,7 +26,7 @@ pub use db::{ClusterDb, ClusterMeta, NodeRecord, TokenKind, TokenRecord};
 pub use limits::{EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, VALUE_BYTES_MAX};
 pub use log_store::LogStore;
 pub use raft::{RaftTimeouts, open, raft_config};
-pub use recovery::{ForceReport, force_single_voter};
+pub use recovery::{ForceReport, force_single_voter, forced_entry};
 pub use resources::{
     AssignmentChange, OperationEntry, OperationReport, ResourceDb, StoredConstraint,
 };
