@@ -208,7 +208,8 @@ fn run_init(init: InitArgs) -> anyhow::Result<()> {
                 api_addr: std::net::SocketAddr::new(ip, init.api_port).to_string(),
             });
         }
-        let output = agent::setup::init(&init.cluster_name, &init.dir, &addrs, init.voters_max)?;
+        let output =
+            agent::setup::init(&init.cluster_name, &init.dir, &addrs, init.voters_max)?;
         return print_init(&output);
     }
     let output = match init.local {

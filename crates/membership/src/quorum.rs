@@ -133,11 +133,7 @@ pub fn force_quorum_voters(survivors: &BTreeSet<NodeId>, me: NodeId) -> BTreeSet
 /// Even sizes add a node that must be up without tolerating one more failure.
 fn target_size(voters_max: usize, online_count: usize) -> usize {
     let size = voters_max.min(online_count).max(1);
-    if size.is_multiple_of(2) {
-        size - 1
-    } else {
-        size
-    }
+    if size.is_multiple_of(2) { size - 1 } else { size }
 }
 
 fn is_majority(count: usize, total: usize) -> bool {

@@ -24,8 +24,8 @@ pub use ocf::{OcfAgent, OcfType};
 pub use operation::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
 pub use process::ProcessAgent;
 pub use registry::{UnknownType, builtin};
+pub use watchdog::{WATCHDOG_MARGIN, take_fenced_at};
 pub use vip::{
     LoopbackVip, NetlinkVip, NetlinkVipConfig, VIP_CLAIM_DIR_DEFAULT, VipAgent, VipBackend,
     VipClaim,
 };
-pub use watchdog::{WATCHDOG_MARGIN, take_fenced_at};

@@ -16,6 +16,7 @@ use e2e::audit::{self, AuditInput};
 use e2e::netns::{TestBed, enabled};
 use e2e::site::{SETTLE, wait_for as wait};
 
+
 /// A bed of three hosts with a cluster, a VIP and a web server grouped together.
 fn bed_with_site() -> (TestBed, String) {
     let mut bed = TestBed::new(3).expect("build the test bed");
