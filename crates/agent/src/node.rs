@@ -28,6 +28,7 @@ use crate::tls::NodeTls;
 
 /// Run an agent until `shutdown` is cancelled.
 pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    exit_on_openraft_panic();
     let tls = NodeTls::load(&config.tls)?;
     let peer_listener = bind(&config.peer_addr, "peer_addr").await?;
     let api_listener = bind(&config.api_addr, "api_addr").await?;
@@ -63,22 +64,30 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         shared: shared.clone(),
         heartbeats: heartbeat_tx,
         contact: contact.clone(),
+        forced: cmdb::forced_entry(&config.data_dir).with_context(|| {
+            format!(
+                "cannot read the force-quorum record in {}",
+                config.data_dir.display()
+            )
+        })?,
     };
-    tasks.spawn(serve_tls(
+    let peer_server = serve_tls(
         peer_listener,
         tls.peer_server.clone(),
         peer::router(peer_state),
         shutdown.clone(),
-    ));
+    );
+    spawn_critical(&mut tasks, "peer listener", &shutdown, peer_server);
     let lb = std::sync::Arc::new(crate::lb_agent::LbAgent::with_cluster(shared.clone()));
     let api_state = ApiState::new(&config, raft.clone(), shared.clone(), view.clone(), &tls)
         .with_lb(lb.clone());
-    tasks.spawn(serve_tls(
+    let api_server = serve_tls(
         api_listener,
         tls.api_server.clone(),
         api::router(api_state),
         shutdown.clone(),
-    ));
+    );
+    spawn_critical(&mut tasks, "API listener", &shutdown, api_server);
     let master = MasterLoop {
         config: config.clone(),
         raft: raft.clone(),
@@ -87,7 +96,14 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         contact: contact.clone(),
         view,
     };
-    spawn_critical(&mut tasks, "master loop", master.run(shutdown.clone()));
+    spawn_critical(
+        &mut tasks,
+        "master loop",
+        &shutdown,
+        master.run(shutdown.clone()),
+    );
+    let raft_core = watch_raft_core(raft.clone(), shutdown.clone());
+    spawn_critical(&mut tasks, "Raft core watch", &shutdown, raft_core);
     let executor = crate::resources::start(
         &mut tasks,
         &config,
@@ -105,7 +121,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         contact,
         shutdown.clone(),
     );
-    spawn_critical(&mut tasks, "heartbeats", heartbeats);
+    spawn_critical(&mut tasks, "heartbeats", &shutdown, heartbeats);
     info!(node = config.node_id, peer = %config.peer_addr, api = %config.api_addr, "Agent started");
 
     bootstrap(&config, &raft, &shared, &tls).await;
@@ -119,23 +135,86 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     Ok(())
 }
 
-/// Runs a task the agent cannot do its job without. If it panics, the whole agent stops
-/// (fail-stop): a node whose master loop died would keep its Raft leadership and leases
-/// but schedule nothing; stopped, it is a crashed node the survivors take over from, and
-/// the lease watchdogs fence what it ran.
-fn spawn_critical<F>(tasks: &mut JoinSet<()>, name: &'static str, task: F)
-where
+/// Runs a task the agent cannot do its job without, until `shutdown`. If it panics, or
+/// ends while the agent is not stopping, the whole agent stops (fail-stop): a node whose
+/// master loop or executor died would keep its Raft role and its leases but do nothing
+/// with them; stopped, it is a crashed node the survivors take over from, and the lease
+/// watchdogs fence what it ran. (Release builds abort on any panic; this catches the
+/// panics of debug builds and the tasks that return.)
+pub(crate) fn spawn_critical<F>(
+    tasks: &mut JoinSet<()>,
+    name: &'static str,
+    shutdown: &CancellationToken,
+    task: F,
+) where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     let handle = tokio::spawn(task);
+    let shutdown = shutdown.clone();
     tasks.spawn(async move {
-        if let Err(error) = handle.await
-            && error.is_panic()
-        {
-            tracing::error!(task = name, "A critical task panicked; the agent stops");
-            std::process::exit(70);
+        match handle.await {
+            Err(error) if error.is_panic() => fail_stop(name, "it panicked"),
+            // Cancelled only by the runtime shutting down.
+            Err(_) => {}
+            Ok(()) if shutdown.is_cancelled() => {}
+            Ok(()) => fail_stop(name, "it ended while the agent was running"),
         }
     });
+}
+
+/// Stop the agent at once because a critical part of it failed: exit code 70 (EX_SOFTWARE),
+/// no graceful shutdown (which would wait on the failed part); systemd restarts it.
+pub(crate) fn fail_stop(task: &str, cause: &str) -> ! {
+    tracing::error!(
+        task,
+        cause,
+        "A critical task failed; the agent stops (fail-stop) and its leases lapse"
+    );
+    std::process::exit(70)
+}
+
+/// Any panic inside openraft stops the agent, in debug builds too (release builds abort on
+/// every panic). Its core, state machine worker and replication streams are tasks of their
+/// own: the core's death is also seen by `watch_raft_core`, but a dead state machine
+/// worker would leave a node that answers and elects yet never applies (seen: a debug
+/// assertion in its worker after a force-quorum).
+fn exit_on_openraft_panic() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        if let Some(location) = info.location()
+            && location.file().contains("/openraft-")
+        {
+            let cause = format!("openraft panicked at {location}");
+            fail_stop("openraft", &cause);
+        }
+    }));
+}
+
+/// Ends (and the agent fail-stops) when openraft's core stops while the agent is running:
+/// a storage error such as a full disk (`Fatal::StorageError`) or a panic inside openraft
+/// (its metrics sender, owned by the core, is dropped). A node with a dead core would
+/// keep answering with the last master and term it knew, forever.
+async fn watch_raft_core(raft: Raft, shutdown: CancellationToken) {
+    let mut metrics = raft.metrics();
+    loop {
+        let stopped = metrics.borrow_watched().running_state.clone().err();
+        if let Some(fatal) = stopped {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            fail_stop("Raft core", &format!("openraft's core stopped: {fatal}"));
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            changed = metrics.changed() => if changed.is_err() {
+                if shutdown.is_cancelled() {
+                    return;
+                }
+                fail_stop("Raft core", "openraft's core ended without a result (a panic)");
+            }
+        }
+    }
 }
 
 async fn bind(addr: &str, field: &str) -> anyhow::Result<TcpListener> {

@@ -17,6 +17,7 @@ use tracing::{debug, warn};
 
 use crate::clock::now_ms;
 use crate::limits::{FORWARD_TIMEOUT, REPORT_ATTEMPTS};
+use crate::node::spawn_critical;
 use crate::peer::PeerClient;
 
 /// A lease grant: valid until `valid_until` (boot clock), usable once the local replica
@@ -43,7 +44,9 @@ impl ExecutorInputs {
     }
 }
 
-/// Start the executor runtime, the assignment feed and the report forwarder.
+/// Start the executor runtime, the assignment feed, the report forwarder and the lb
+/// follower, as critical tasks: without any of them this node would heartbeat and renew
+/// its leases while its assignments went undone (see `node::spawn_critical`).
 pub fn start(
     tasks: &mut tokio::task::JoinSet<()>,
     node: &crate::AgentConfig,
@@ -63,9 +66,10 @@ pub fn start(
     };
     let mut agents = Agents::new(crate::api::ocf_root());
     agents.insert(lb.clone());
-    tasks.spawn(lb.follow(shared.clone(), shutdown.clone()));
+    let lb_follower = lb.follow(shared.clone(), shutdown.clone());
+    spawn_critical(tasks, "lb follower", &shutdown, lb_follower);
     let runtime_shutdown = shutdown.clone();
-    tasks.spawn(async move {
+    let runtime = async move {
         let executor = Executor::new(ExecutorConfig::default());
         executor::runtime::run(
             executor,
@@ -76,7 +80,8 @@ pub fn start(
             runtime_shutdown,
         )
         .await;
-    });
+    };
+    spawn_critical(tasks, "executor runtime", &shutdown, runtime);
     let (lease_tx, lease_rx) = watch::channel(None);
     let feed = feed(
         NodeId(node.node_id),
@@ -85,14 +90,15 @@ pub fn start(
         lease_rx,
         shutdown.clone(),
     );
-    tasks.spawn(feed);
-    tasks.spawn(forward_reports(
+    spawn_critical(tasks, "assignment feed", &shutdown, feed);
+    let forwarder = forward_reports(
         NodeId(node.node_id),
         raft,
         peer_client,
         reports_rx,
-        shutdown,
-    ));
+        shutdown.clone(),
+    );
+    spawn_critical(tasks, "report forwarder", &shutdown, forwarder);
     ExecutorInputs {
         lease: std::sync::Arc::new(lease_tx),
     }

@@ -9,8 +9,13 @@ pub struct Health {
     pub status: String,
     /// This node's id.
     pub node_id: u64,
-    /// The master this node knows of, if any.
+    /// The master this node knows of, if any: only one it has heard from recently (on the
+    /// master itself, one a quorum acknowledged recently), never a master gone silent.
     pub master: Option<u64>,
+    /// `has` when this node is in contact with a master backed by a quorum, `lost` when it
+    /// is not (no writes are possible through it); absent from agents that predate it.
+    #[serde(default)]
+    pub quorum: Option<String>,
 }
 
 /// `GET /v1/status`: the cluster as seen by the answering node.
@@ -20,7 +25,8 @@ pub struct Status {
     pub cluster_name: String,
     /// The node that answered.
     pub answered_by: u64,
-    /// The current master's node id, if one is known.
+    /// The current master's node id, if one is known: only one the answering node has
+    /// heard from recently (see `Health::master`).
     pub master: Option<u64>,
     /// The current Raft term.
     pub term: u64,
@@ -33,6 +39,16 @@ pub struct Status {
     /// Every resource with its state, ordered by name.
     #[serde(default)]
     pub resources: Vec<crate::ResourceView>,
+    /// `has` or `lost`, as in `Health::quorum`.
+    #[serde(default)]
+    pub quorum: Option<String>,
+    /// The master the answering node last knew of, even one gone silent.
+    #[serde(default)]
+    pub last_master: Option<u64>,
+    /// Milliseconds since the answering node last heard from a master (on the master: since
+    /// a quorum last acknowledged it); `None` if never.
+    #[serde(default)]
+    pub master_contact_ms: Option<u64>,
 }
 
 /// One node in `Status` and `GET /v1/nodes`.
@@ -42,7 +58,8 @@ pub struct NodeStatus {
     pub id: u64,
     /// The node's name.
     pub name: String,
-    /// `online`, `suspect` or `down`, as decided by the master.
+    /// `online`, `suspect` or `down`, as decided by the master; `unknown` for the other
+    /// nodes when the answering node has no master (see `recorded_state`).
     pub state: String,
     /// `voter`, `learner`, or `none` when not (yet) in the Raft membership.
     pub role: String,
@@ -55,6 +72,9 @@ pub struct NodeStatus {
     pub peer_addr: String,
     /// API listener address.
     pub api_addr: String,
+    /// When the answering node has no master: the state the last master recorded.
+    #[serde(default)]
+    pub recorded_state: Option<String>,
 }
 
 /// One event of `GET /v1/events`.

@@ -15,6 +15,7 @@ pub(crate) fn render_status(status: &api::Status, now_ms: u64) -> String {
             Some(node) => format!("master node {id} ({})", node.name),
             None => format!("master node {id}"),
         },
+        None if quorum_lost(status) => "no master (quorum lost)".to_string(),
         None => "no master".to_string(),
     };
     let mut text = format!(
@@ -22,6 +23,7 @@ pub(crate) fn render_status(status: &api::Status, now_ms: u64) -> String {
         status.cluster_name, status.term, status.commit_index, status.answered_by
     );
     match status.master {
+        None if quorum_lost(status) => text.push_str(&quorum_lost_text(status)),
         None => text.push_str("warning: no master is known, so the cluster accepts no writes\n"),
         // Only the master hears heartbeats, so another node's answer has no heartbeat ages.
         Some(id) if id != status.answered_by => {
@@ -43,6 +45,56 @@ pub(crate) fn render_status(status: &api::Status, now_ms: u64) -> String {
     text
 }
 
+/// Whether the answering node says it has no master backed by a quorum.
+fn quorum_lost(status: &api::Status) -> bool {
+    status.quorum.as_deref() == Some("lost")
+}
+
+/// What an operator must know when the answering node has lost its quorum: since when,
+/// which master it last heard from, which voters it waits for, and the way out.
+fn quorum_lost_text(status: &api::Status) -> String {
+    let names = node_names(&status.nodes);
+    let label = |id: u64| match names.get(&id) {
+        Some(name) => format!("node {id} ({name})"),
+        None => format!("node {id}"),
+    };
+    let heard = match (status.last_master, status.master_contact_ms) {
+        (Some(id), Some(age)) => format!(
+            "last heard from master {} {} ago",
+            label(id),
+            format_age(age)
+        ),
+        (Some(id), None) => format!("its last master was {}", label(id)),
+        (None, _) => "it has heard from no master".to_string(),
+    };
+    let voters: Vec<String> = status
+        .nodes
+        .iter()
+        .filter(|node| node.role == "voter" && node.id != status.answered_by)
+        .map(|node| label(node.id))
+        .collect();
+    let waits_for = match voters.is_empty() {
+        true => String::new(),
+        false => format!(" until these voters answer again: {}", voters.join(", ")),
+    };
+    format!(
+        "error: quorum lost: node {me} {heard}\n\
+         The cluster accepts no writes{waits_for}.\n\
+         The states below are the last master's record, not current.\n\
+         If the lost voters are gone for good, stop this node's agent, run\n  \
+         encluster force-quorum --yes-i-understand-the-risk --config <node {me}'s config>\n\
+         on it and start it again (read the warning it prints first).\n",
+        me = status.answered_by,
+    )
+}
+
+/// A duration in milliseconds, in the unit heartbeat ages use.
+fn format_age(age_ms: u64) -> String {
+    format_heartbeat(Some(age_ms))
+        .trim_end_matches(" ago")
+        .to_string()
+}
+
 /// The node table of `status` and `node list`.
 pub(crate) fn render_nodes(nodes: &[api::NodeStatus]) -> String {
     let mut table = Table::new();
@@ -62,7 +114,12 @@ pub(crate) fn render_nodes(nodes: &[api::NodeStatus]) -> String {
         table.add_row(vec![
             node.id.to_string(),
             node.name.clone(),
-            node.state.clone(),
+            match &node.recorded_state {
+                Some(recorded) if *recorded != node.state => {
+                    format!("{} (was {recorded})", node.state)
+                }
+                _ => node.state.clone(),
+            },
             node.role.clone(),
             if node.is_master { "*" } else { "" }.to_string(),
             format_heartbeat(node.last_heartbeat_ms),

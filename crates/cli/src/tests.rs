@@ -33,6 +33,7 @@ fn node(id: u64, state: &str, role: &str, heartbeat_ms: Option<u64>) -> api::Nod
         last_heartbeat_ms: heartbeat_ms,
         peer_addr: format!("10.0.0.{id}:7510"),
         api_addr: format!("10.0.0.{id}:7511"),
+        recorded_state: None,
     }
 }
 
@@ -50,6 +51,9 @@ fn three_node_status() -> api::Status {
             node(3, "down", "learner", Some(5_300)),
         ],
         resources: Vec::new(),
+        quorum: Some("has".to_string()),
+        last_master: Some(2),
+        master_contact_ms: Some(0),
     }
 }
 
@@ -113,6 +117,49 @@ fn status_without_master_warns_that_writes_stop() {
     );
 }
 
+/// Issue 10: after sequential failures the last node said nothing of its dead master.
+#[test]
+fn status_after_losing_the_quorum_says_so_and_names_force_quorum_10() {
+    let mut status = three_node_status();
+    status.answered_by = 3;
+    status.master = None;
+    status.quorum = Some("lost".to_string());
+    status.master_contact_ms = Some(12_345);
+    status.nodes = vec![
+        node(1, "unknown", "learner", None),
+        node(2, "unknown", "voter", None),
+        node(3, "online", "learner", None),
+    ];
+    status.nodes[0].recorded_state = Some("down".to_string());
+    status.nodes[1].recorded_state = Some("online".to_string());
+    status.nodes[1].is_master = false;
+    status.nodes[2].recorded_state = Some("online".to_string());
+    let text = render_status(&status, 0);
+    let header: Vec<&str> = text.lines().take(7).collect();
+    check(
+        header.join("\n"),
+        expect![[r#"
+            cluster demo  no master (quorum lost)  term 7  commit 1234  answered by node 3
+            error: quorum lost: node 3 last heard from master node 2 (node2) 12.3 s ago
+            The cluster accepts no writes until these voters answer again: node 2 (node2).
+            The states below are the last master's record, not current.
+            If the lost voters are gone for good, stop this node's agent, run
+              encluster force-quorum --yes-i-understand-the-risk --config <node 3's config>
+            on it and start it again (read the warning it prints first)."#]],
+    );
+    let row = |id: &str| {
+        text.lines()
+            .find(|line| line.starts_with(&format!("│ {id} ")))
+    };
+    assert!(row("1").is_some_and(|row| row.contains("unknown (was down)")));
+    assert!(row("2").is_some_and(|row| row.contains("unknown (was online)")));
+    assert!(
+        row("2").is_some_and(|row| !row.contains('*')),
+        "no master is marked"
+    );
+    assert!(row("3").is_some_and(|row| row.contains("┆ online ")));
+}
+
 #[test]
 fn status_from_a_non_master_points_to_the_master_for_heartbeats() {
     let mut status = three_node_status();
@@ -172,10 +219,14 @@ fn status_json_is_the_api_json_in_struct_order() {
                   "is_master": false,
                   "last_heartbeat_ms": 42,
                   "peer_addr": "10.0.0.1:7510",
-                  "api_addr": "10.0.0.1:7511"
+                  "api_addr": "10.0.0.1:7511",
+                  "recorded_state": null
                 }
               ],
-              "resources": []
+              "resources": [],
+              "quorum": "has",
+              "last_master": 2,
+              "master_contact_ms": 0
             }
         "#]],
     );

@@ -30,7 +30,7 @@ pub use limits::{
 };
 pub use log_store::LogStore;
 pub use raft::{RaftTimeouts, open, raft_config};
-pub use recovery::{ForceReport, force_single_voter};
+pub use recovery::{ForceReport, force_single_voter, forced_entry};
 pub use resources::{
     AssignmentChange, OperationEntry, OperationReport, ResourceDb, StoredConstraint,
 };

@@ -72,6 +72,7 @@ pub async fn force_single_voter(data_dir: &Path, me: u64) -> io::Result<ForceRep
     );
     log_store.append_now(vec![entry])?;
     log_store.save_vote(&Vote::new_committed(term, me)).await?;
+    write_forced_marker(data_dir, term, index)?;
     let learners_after = nodes.keys().copied().filter(|id| *id != me).collect();
     Ok(ForceReport {
         voters_before,
@@ -79,6 +80,40 @@ pub async fn force_single_voter(data_dir: &Path, me: u64) -> io::Result<ForceRep
         term,
         index,
     })
+}
+
+/// The file recording where this node's history was forced: `<term> <index>`.
+const FORCED_MARKER: &str = "forced-quorum";
+
+/// Records that this node's log from `index` on (under `term`) was made by force-quorum,
+/// so that the agent, when an old voter later sends a history that contradicts it, knows
+/// that it is the survivor the operator chose, not the node left behind.
+fn write_forced_marker(data_dir: &Path, term: u64, index: u64) -> io::Result<()> {
+    let path = data_dir.join(FORCED_MARKER);
+    let staging = data_dir.join(format!("{FORCED_MARKER}.tmp"));
+    let file = std::fs::File::create(&staging)?;
+    io::Write::write_all(&mut &file, format!("{term} {index}\n").as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&staging, &path)?;
+    std::fs::File::open(data_dir)?.sync_all()
+}
+
+/// Where `encluster force-quorum` last forced this node's history: (term, index) of the
+/// membership entry it wrote. None if it never ran here (or the data was wiped since).
+pub fn forced_entry(data_dir: &Path) -> io::Result<Option<(u64, u64)>> {
+    let text = match std::fs::read_to_string(data_dir.join(FORCED_MARKER)) {
+        Ok(text) => text,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let mut words = text.split_whitespace().map(str::parse::<u64>);
+    match (words.next(), words.next()) {
+        (Some(Ok(term)), Some(Ok(index))) => Ok(Some((term, index))),
+        _ => Err(io::Error::other(format!(
+            "{FORCED_MARKER} in {} is not `<term> <index>`",
+            data_dir.display()
+        ))),
+    }
 }
 
 /// The newest membership: the last membership entry in the log, else the snapshot's.
@@ -99,3 +134,6 @@ async fn last_membership(
     });
     Ok(logged.unwrap_or_else(|| snapshot_membership.membership().clone()))
 }
+
+#[cfg(test)]
+mod tests;

@@ -241,6 +241,26 @@ impl Cluster {
         }
     }
 
+    /// Node `id`'s data directory.
+    pub fn data_dir(&self, id: u64) -> PathBuf {
+        self.node(id).config.with_file_name("data")
+    }
+
+    /// Node `id`'s agent log so far.
+    pub fn log(&self, id: u64) -> String {
+        std::fs::read_to_string(self.node(id).config.with_file_name("agent.log"))
+            .unwrap_or_default()
+    }
+
+    /// The exit status of node `id`'s agent if it has exited by itself (it is then reaped
+    /// and counts as stopped); None while it runs.
+    pub fn exited(&mut self, id: u64) -> Option<std::process::ExitStatus> {
+        let node = &mut self.nodes[(id - 1) as usize];
+        let status = node.child.as_mut()?.try_wait().ok()??;
+        node.child = None;
+        Some(status)
+    }
+
     /// The pid of node `id`'s agent, if running.
     pub fn pid(&self, id: u64) -> Option<u32> {
         self.node(id).child.as_ref().map(Child::id)

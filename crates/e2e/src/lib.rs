@@ -9,5 +9,6 @@ pub mod audit;
 mod cluster;
 pub mod netns;
 pub mod site;
+pub mod smallfs;
 
 pub use cluster::{Cluster, Node, binary, wait_until};

@@ -1,6 +1,7 @@
 //! Read-only API views: health, CA, status, nodes and events.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -11,12 +12,71 @@ use serde::Deserialize;
 use super::{ApiState, clamp_page, clamp_wait, detector_view};
 
 pub(crate) async fn health(State(state): State<ApiState>) -> Json<::api::Health> {
-    let master = cmdb::metrics(&state.raft).current_leader;
+    let seen = master_seen(&state).await;
     Json(::api::Health {
         status: "ok".into(),
         node_id: state.node_id,
-        master,
+        master: seen.master,
+        quorum: Some(seen.quorum_word().into()),
     })
+}
+
+/// How long a master may stay silent before this node stops calling it its master: twice
+/// the longest election timeout (a voter would have started an election long before), and
+/// at least a second, so that a busy machine does not make status flicker.
+fn master_silence_max(raft: &cmdb::Raft) -> Duration {
+    let election_timeout_max = Duration::from_millis(raft.config().election_timeout_max);
+    (2 * election_timeout_max).max(Duration::from_secs(1))
+}
+
+/// What this node can truthfully say about its master right now.
+pub(crate) struct MasterSeen {
+    /// The master, only if heard from within `master_silence_max`.
+    pub(crate) master: Option<u64>,
+    /// The master it last knew of, even a silent one.
+    pub(crate) last_master: Option<u64>,
+    /// How long ago it last heard from that master (on the master: its quorum's last
+    /// acknowledgement).
+    pub(crate) contact_age: Option<Duration>,
+}
+
+impl MasterSeen {
+    fn quorum_word(&self) -> &'static str {
+        if self.master.is_some() { "has" } else { "lost" }
+    }
+}
+
+/// On the master: when a quorum last acknowledged it (a single voter is its own quorum).
+/// Elsewhere: when the master last touched this node's vote, which openraft does on every
+/// message from the leader (its leader lease). A learner never starts an election, so
+/// without this it would name a dead master forever.
+pub(crate) async fn master_seen(state: &ApiState) -> MasterSeen {
+    use openraft::Instant as _;
+    let metrics = cmdb::metrics(&state.raft);
+    let last_master = metrics.current_leader;
+    let contact_age = if metrics.state.is_leader() {
+        let voters: Vec<u64> = metrics.membership_config.membership().voter_ids().collect();
+        if voters == [state.node_id] {
+            Some(Duration::ZERO)
+        } else {
+            metrics.last_quorum_acked.as_ref().map(|at| at.elapsed())
+        }
+    } else if last_master.is_some() {
+        let touched = state
+            .raft
+            .with_raft_state(|raft_state| raft_state.vote_last_modified().map(|at| at.elapsed()))
+            .await;
+        // A stopped core answers nothing: then there is no master to speak of.
+        touched.ok().flatten()
+    } else {
+        None
+    };
+    let fresh = contact_age.is_some_and(|age| age <= master_silence_max(&state.raft));
+    MasterSeen {
+        master: last_master.filter(|_| fresh),
+        last_master,
+        contact_age,
+    }
 }
 
 pub(crate) async fn ca(State(state): State<ApiState>) -> Json<::api::CaCert> {
@@ -27,24 +87,33 @@ pub(crate) async fn ca(State(state): State<ApiState>) -> Json<::api::CaCert> {
 
 pub(crate) async fn status(State(state): State<ApiState>) -> Json<::api::Status> {
     let metrics = cmdb::metrics(&state.raft);
+    let seen = master_seen(&state).await;
     Json(::api::Status {
         cluster_name: state.cluster_name.clone(),
         answered_by: state.node_id,
-        master: metrics.current_leader,
+        master: seen.master,
         term: metrics.current_term,
         commit_index: metrics.local_committed.map(|id| id.index).unwrap_or(0),
         applied_index: metrics.last_applied.map(|id| id.index).unwrap_or(0),
-        nodes: node_list(&state),
+        nodes: node_list(&state, &seen),
         resources: super::resource_views::all_views(&state),
+        quorum: Some(seen.quorum_word().into()),
+        last_master: seen.last_master,
+        master_contact_ms: seen
+            .contact_age
+            .map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
     })
 }
 
 pub(crate) async fn nodes(State(state): State<ApiState>) -> Json<Vec<::api::NodeStatus>> {
-    Json(node_list(&state))
+    let seen = master_seen(&state).await;
+    Json(node_list(&state, &seen))
 }
 
-/// Every node known to the cmdb or the Raft membership, with role and health.
-fn node_list(state: &ApiState) -> Vec<::api::NodeStatus> {
+/// Every node known to the cmdb or the Raft membership, with role and health. Without a
+/// master, nobody decides the others' health: they are `unknown`, with the last master's
+/// record beside it, and the answering node is online since it answers.
+fn node_list(state: &ApiState, seen: &MasterSeen) -> Vec<::api::NodeStatus> {
     let metrics = cmdb::metrics(&state.raft);
     let membership = metrics.membership_config.membership();
     let mut nodes: BTreeMap<u64, ::api::NodeStatus> = BTreeMap::new();
@@ -68,11 +137,18 @@ fn node_list(state: &ApiState) -> Vec<::api::NodeStatus> {
         } else {
             "none".into()
         };
-        node.is_master = metrics.current_leader == Some(*id);
+        node.is_master = seen.master == Some(*id);
         if let Some((health, heard)) = detector_view(state, *id) {
             node.state = health.to_string();
             let age = now.saturating_since(heard);
             node.last_heartbeat_ms = Some(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
+        }
+        if seen.master.is_none() {
+            let recorded = std::mem::replace(&mut node.state, "unknown".into());
+            node.recorded_state = Some(recorded);
+            if *id == state.node_id {
+                node.state = "online".into();
+            }
         }
     }
     nodes.into_values().collect()
@@ -88,6 +164,7 @@ fn blank_status(id: u64, info: &model::NodeInfo) -> ::api::NodeStatus {
         last_heartbeat_ms: None,
         peer_addr: info.peer_addr.clone(),
         api_addr: info.api_addr.clone(),
+        recorded_state: None,
     }
 }
 

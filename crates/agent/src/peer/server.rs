@@ -11,7 +11,7 @@ use axum::routing::post;
 use axum::{Router, middleware};
 use cmdb::{Command, CommandResult, Raft, SharedDb, SnapshotMeta, TypeConfig, Vote};
 use openraft::ReadPolicy;
-use openraft::raft::{AppendEntriesRequest, VoteRequest};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, VoteRequest};
 use openraft::vote::RaftLeaderId;
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::mpsc;
@@ -34,6 +34,8 @@ pub struct PeerState {
     pub heartbeats: mpsc::Sender<HeartbeatSeen>,
     /// When leaders of each term were last heard from.
     pub contact: Arc<LeaderContact>,
+    /// Where `force-quorum` forced this node's history, (term, index), if it did.
+    pub forced: Option<(u64, u64)>,
 }
 
 /// The peer router.
@@ -90,6 +92,9 @@ async fn append(State(state): State<PeerState>, body: Bytes) -> Response {
     state
         .contact
         .record(request.vote.leader_id().term(), boot_ms());
+    if let Err(refusal) = crate::recovery::check_append(&state.raft, &request, state.forced).await {
+        return answer::<AppendEntriesResponse<TypeConfig>, _>(Err(refusal));
+    }
     answer(state.raft.append_entries(request).await)
 }
 

@@ -1,6 +1,7 @@
 //! End-to-end tests with real `encluster` processes on loopback: cluster formation,
 //! failover, catch-up, rejoin from a snapshot, sequential failures down to one node,
-//! security refusals, clear errors for bad input, and the README's `encluster demo`.
+//! security refusals, clear errors for bad input, the README's `encluster demo`, and
+//! fail-stop (a full disk, an old voter back after `force-quorum`, a lost quorum).
 //!
 //! Method: each test starts its own cluster on its own 127.x.y.z block, drives it through
 //! the HTTPS API and the CLI binary, injects crashes with SIGKILL, and polls for the
@@ -9,6 +10,7 @@
 mod core;
 mod demo;
 mod errors;
+mod failstop;
 mod hosts;
 mod lb;
 mod membership;
