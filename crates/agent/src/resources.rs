@@ -243,15 +243,26 @@ async fn forward_reports(
     mut reports: mpsc::Receiver<OperationRecord>,
     shutdown: CancellationToken,
 ) {
+    // Reports travel in a session of their own, one at a time, so a retry after a lost
+    // answer never records a report (a failure, say) twice.
+    let mut session = ::api::WriteSession::new(rand::random());
     loop {
         let record = tokio::select! {
             _ = shutdown.cancelled() => return,
             record = reports.recv() => match record { Some(r) => r, None => return },
         };
-        let command = Command::RecordOperation {
-            node,
-            report: to_report(record),
-            at_ms: now_ms(),
+        let at_ms = now_ms();
+        let seq = session.next();
+        let command = Command::Session {
+            session: session.id,
+            seq,
+            floor: seq,
+            at_ms,
+            command: Box::new(Command::RecordOperation {
+                node,
+                report: to_report(record),
+                at_ms,
+            }),
         };
         for attempt in 0..REPORT_ATTEMPTS {
             match write_to_master(&raft, &client, &command).await {

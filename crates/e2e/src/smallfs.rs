@@ -22,7 +22,8 @@ pub fn enabled(test: &str) -> bool {
     let ci = std::env::var_os("CI").is_some_and(|value| !value.is_empty());
     assert!(
         !ci,
-        "{test}: needs root to mount a small filesystem; under CI a test must run, never pass without running"
+        "{test}: needs root to mount a small filesystem; \
+         under CI a test must run, never pass without running"
     );
     println!("{test}: not run; needs root to mount a small tmpfs (CI runs it as root)");
     false
