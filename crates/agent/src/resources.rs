@@ -252,7 +252,7 @@ async fn forward_reports(
             record = reports.recv() => match record { Some(r) => r, None => return },
         };
         let at_ms = now_ms();
-        let seq = session.next();
+        let seq = session.take_seq();
         let command = Command::Session {
             session: session.id,
             seq,

@@ -34,7 +34,7 @@ impl WriteSession {
     }
 
     /// The number for a new write; a retry of it reuses the returned number.
-    pub fn next(&mut self) -> u64 {
+    pub fn take_seq(&mut self) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
         seq
