@@ -11,6 +11,7 @@ mod demo;
 mod errors;
 mod hosts;
 mod lb;
+mod linearizability;
 mod membership;
 mod operations;
 mod resources;
