@@ -60,12 +60,14 @@ pub struct Summary {
     pub settings: Settings,
     /// Operations by kind and outcome, for example `write ok`.
     pub ops: BTreeMap<&'static str, usize>,
-    /// Faults injected, by kind.
+    /// Faults injected, by kind (heals, restart and resume, only in the log).
     pub faults: BTreeMap<&'static str, usize>,
     /// The injector's log: when, what, on which node.
     pub fault_log: Vec<String>,
     /// The checker's findings.
     pub report: Report,
+    /// How long the check took.
+    pub check_time: Duration,
     /// The whole history, for a failure's analysis.
     pub history: Vec<Op>,
     /// Where the agents' logs were saved, when the checker found an anomaly.
@@ -157,7 +159,9 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Summary> {
     injector.heal_all(&mut cluster);
     cluster.wait_master(HEAL_TIMEOUT).await;
     history.extend(final_reads(&nodes, settings, clock).await?);
+    let checked = Instant::now();
     let report = check(&history);
+    let check_time = checked.elapsed();
     let logs = (!report.is_clean()).then(|| cluster.save_logs());
     Ok(Summary {
         settings: settings.clone(),
@@ -165,6 +169,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Summary> {
         faults: injector.counts,
         fault_log: injector.log,
         report,
+        check_time,
         history,
         logs,
     })
@@ -488,7 +493,9 @@ impl Injector {
     }
 
     fn record(&mut self, what: &'static str, node: u64, role: &str) {
-        *self.counts.entry(what).or_insert(0) += 1;
+        if !matches!(what, "restart" | "resume") {
+            *self.counts.entry(what).or_insert(0) += 1;
+        }
         let at = self.clock.elapsed().as_secs_f64();
         self.log
             .push(format!("{at:.1} s: {what} node {node}{role}"));
