@@ -14,6 +14,11 @@ source ../shared/bench/peers/lib.sh 2>/dev/null || ensure_pkgs() {
 }
 ensure_pkgs etcd-server etcd-client
 cargo build --release --locked -p encluster -p xtask
+# Private copies of the binaries: other checkouts sharing CARGO_TARGET_DIR overwrite them.
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+bin_dir="$(mktemp -d)"
+trap 'rm -rf "$bin_dir"' EXIT
+cp "$target/release/encluster" "$target/release/xtask" "$bin_dir/"
 mkdir -p bench/results
 out="bench/results/cluster-core-$(date -u +%Y-%m-%d).md"
-ENCLUSTER_BIN="$PWD/target/release/encluster" target/release/xtask bench-core "$@" | tee "$out"
+ENCLUSTER_BIN="$bin_dir/encluster" "$bin_dir/xtask" bench-core "$@" | tee "$out"

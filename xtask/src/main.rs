@@ -15,6 +15,11 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(bench::run(bench::Settings::from_env(quick)))
         }
+        "bench-lin" => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(bench::lin::run())
+        }
         "bench-hosts" => {
             let runs = std::env::var("RUNS")
                 .ok()
@@ -33,7 +38,7 @@ fn main() -> anyhow::Result<()> {
         }
         _ => anyhow::bail!(
             "unknown task {task:?}; known tasks: \
-             tidy, bench-core [--quick], bench-resources, bench-hosts"
+             tidy, bench-core [--quick], bench-resources, bench-hosts, bench-lin"
         ),
     }
 }

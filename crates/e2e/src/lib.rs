@@ -7,6 +7,7 @@
 
 pub mod audit;
 mod cluster;
+pub mod linearizability;
 pub mod netns;
 pub mod site;
 pub mod smallfs;

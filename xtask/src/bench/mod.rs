@@ -12,6 +12,7 @@
 
 mod cluster;
 pub mod hosts;
+pub mod lin;
 mod load;
 pub mod resources;
 mod stats;

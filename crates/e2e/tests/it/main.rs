@@ -13,6 +13,7 @@ mod errors;
 mod failstop;
 mod hosts;
 mod lb;
+mod linearizability;
 mod membership;
 mod operations;
 mod resources;
