@@ -274,7 +274,7 @@ impl Worker {
     }
 
     async fn write(&mut self, key: &str, value: &str, session: &mut WriteSession) -> Op {
-        let seq = session.next();
+        let seq = session.take_seq();
         let call_ns = self.now_ns();
         let deadline = Instant::now() + OP_DEADLINE;
         let (outcome, revision) = loop {
