@@ -101,13 +101,17 @@ fn client_for(cli_config: &std::path::Path, api_addr: &str) -> anyhow::Result<ap
     cli::connect(&api)
 }
 
+/// Waits (up to 30 s) until the cluster has a master and accepts the admin token.
 async fn wait_for_master(cli_config: &std::path::Path, api_addr: &str) -> bool {
     let Ok(client) = client_for(cli_config, api_addr) else {
         return false;
     };
-    for _ in 0..100 {
+    // Ready once a master has stored the cluster's identity: before that, the API refuses
+    // every authenticated call ("the cluster is still starting"), the sample services too.
+    for _ in 0..300 {
         if let Ok(health) = client.health().await
             && health.master.is_some()
+            && client.status().await.is_ok()
         {
             return true;
         }
