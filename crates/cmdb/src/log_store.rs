@@ -1,8 +1,9 @@
-//! The Raft log and vote, durable in redb.
+//! The Raft log, vote and committed log id, durable in redb.
 //!
 //! An append is acknowledged to openraft only after redb's commit has returned, and redb
-//! commits with `Durability::Immediate` (fsync), so an acknowledged entry survives a crash.
-//! `last_purged` is written in the same transaction that deletes the purged entries.
+//! commits with `Durability::Immediate` (fsync), so an acknowledged entry survives a crash;
+//! so do the vote and the committed id. `last_purged` is written in the same transaction
+//! that deletes the purged entries.
 
 use std::fmt::Debug;
 use std::io;
@@ -182,14 +183,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.meta_put(KEY_VOTE, vote, Durability::Immediate)
     }
 
-    /// Without an fsync: openraft saves the committed id before applying every commit, on
-    /// its core task, so an fsync here was a second one in sequence on every write's path.
-    /// The id reaches the disk with the next append (redb makes a non-durable commit
-    /// durable with the next durable one). After a crash the recovered id may be older
-    /// than the true one, never newer, which only makes the state machine replay less at
-    /// start and catch up from the cluster's commit.
+    /// With an fsync, before openraft applies the commit and so before any client hears of
+    /// it. The id is not a mere hint: after `encluster force-quorum` an old voter refuses
+    /// a log that contradicts the entries it committed (`agent::recovery::check_append`),
+    /// and it knows which ones those are only from this id. Saved without an fsync (redb's
+    /// `Durability::None`), a node killed right after acknowledging a write came back
+    /// believing the write uncommitted, and silently took the survivor's log over it.
     async fn save_committed(&mut self, committed: Option<LogId>) -> io::Result<()> {
-        self.meta_put(KEY_COMMITTED, &committed, Durability::None)
+        self.meta_put(KEY_COMMITTED, &committed, Durability::Immediate)
     }
 
     async fn read_committed(&mut self) -> io::Result<Option<LogId>> {
