@@ -16,7 +16,7 @@ pub mod config;
 mod contact;
 pub mod lb_agent;
 mod limits;
-mod master;
+pub mod master;
 pub mod node;
 mod peer;
 pub mod placement;
