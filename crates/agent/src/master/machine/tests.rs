@@ -224,8 +224,8 @@ fn nodes(set: &BTreeSet<NodeId>) -> Vec<u64> {
 fn write_label(command: &cmdb::Command) -> String {
     match command {
         cmdb::Command::RecordEvents { events, .. } => {
-            let described: Vec<String> = events.iter().map(EventKind::describe).collect();
-            format!("write events: {}", described.join("; "))
+            let described: Vec<String> = events.iter().map(event_label).collect();
+            format!("write events: {}", described.join("\n    "))
         }
         cmdb::Command::SetNodeHealth { changes, .. } => {
             let described: Vec<String> = changes
@@ -252,6 +252,22 @@ fn write_label(command: &cmdb::Command) -> String {
             format!("write assignments: {}", described.join(", "))
         }
         other => format!("write {other}"),
+    }
+}
+
+/// An event in short: reasons are left out.
+fn event_label(event: &EventKind) -> String {
+    match event {
+        EventKind::NodeRole { node, role, .. } => format!("node {node} is now a {role}"),
+        EventKind::ResourceAction {
+            resource,
+            node,
+            action,
+            reason,
+        } => {
+            format!("{action} {resource} on {node} ({reason})")
+        }
+        other => other.describe(),
     }
 }
 
@@ -379,7 +395,8 @@ fn silence_makes_a_node_suspect_then_down_and_its_resource_moves_after_its_lease
               write health: 2 down
             @960 tick
               write assignments: lost vip on 2, assign vip to 1
-              write events: lost vip on node 2: node 2 is down and its lease has ended; start vip on node 1: node 2 is down; node 1 has the lowest id of the best, equally loaded nodes
+              write events: lost vip on 2 (node 2 is down and its lease has ended)
+                start vip on 1 (node 2 is down; node 1 has the lowest id of the best, equally loaded nodes)
         "#]],
     );
 }
@@ -437,11 +454,13 @@ fn a_down_voter_is_replaced_by_a_learner_one_change_at_a_time() {
             @1200 tick
               write health: 3 down
             @1410 voters changed: Ok(())
-              write events: node 2 is now a learner: 2 of 3 voters online (down: 2), 4 members online: 3 voters; node 4 is now a voter: 2 of 3 voters online (down: 2), 4 members online: 3 voters
+              write events: node 2 is now a learner
+                node 4 is now a voter
             @1420 tick
               change voters to [1, 4, 5]
             @1510 voters changed: Ok(())
-              write events: node 3 is now a learner: 2 of 3 voters online (down: 3), 3 members online: 3 voters; node 5 is now a voter: 2 of 3 voters online (down: 3), 3 members online: 3 voters
+              write events: node 3 is now a learner
+                node 5 is now a voter
         "#]],
     );
 }
