@@ -66,12 +66,13 @@ fn sweep(from: u64, count: u64, options: RunOptions, keep_going: bool) -> ExitCo
     }
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "{count} seeds ({from}..{}) passed in {seconds:.1} s: {:.1} seeds/s, {:.0} steps/s, \
-         {} simulated s per seed",
+        "{count} seeds ({from}..{}) run in {seconds:.1} s: {:.1} seeds/s, {:.0} steps/s, \
+         {} simulated s per seed, {} failed",
         from + count,
         count as f64 / seconds,
         steps as f64 / seconds,
-        (options.chaos_ms + options.quiesce_ms) / 1000
+        (options.chaos_ms + options.quiesce_ms) / 1000,
+        failed.len()
     );
     if failed.is_empty() {
         return ExitCode::SUCCESS;
