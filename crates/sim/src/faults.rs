@@ -216,27 +216,7 @@ impl World {
                     create: false,
                 }
             }
-            57..=71 => {
-                let expires_at = self
-                    .rng
-                    .percent(50)
-                    .then(|| self.now + self.rng.range(500, 5_000));
-                let constraint = LocationConstraint {
-                    resource: resource.id.clone(),
-                    node,
-                    score: 1_000,
-                    expires_at,
-                };
-                let constraints = if self.rng.percent(20) {
-                    Vec::new()
-                } else {
-                    vec![constraint]
-                };
-                cmdb::Command::SetMove {
-                    resource: resource.id,
-                    constraints,
-                }
-            }
+            57..=71 => self.operator_move(resource.id, node),
             72..=81 => {
                 let standby = !self
                     .reference
@@ -268,6 +248,29 @@ impl World {
                 node: None,
             },
         })
+    }
+
+    /// `resource move` to `node`, sometimes expiring, sometimes cleared.
+    fn operator_move(&mut self, resource: ResourceId, node: NodeId) -> cmdb::Command {
+        let expires_at = self
+            .rng
+            .percent(50)
+            .then(|| self.now + self.rng.range(500, 5_000));
+        let constraint = LocationConstraint {
+            resource: resource.clone(),
+            node,
+            score: 1_000,
+            expires_at,
+        };
+        let constraints = if self.rng.percent(20) {
+            Vec::new()
+        } else {
+            vec![constraint]
+        };
+        cmdb::Command::SetMove {
+            resource,
+            constraints,
+        }
     }
 
     /// What an operator does to let the healed cluster run everything: standby off,

@@ -224,7 +224,9 @@ impl World {
     fn on_heartbeat(&mut self, node: NodeId, from: NodeId, term: u64, age: u64, sent_at: Millis) {
         let now = self.now;
         let quorum_age_ms = self.grant(node);
-        self.note(|| format!("node {node} hears heartbeat of {from} (term {term}, sent {sent_at}): grant {quorum_age_ms:?}"));
+        self.note(|| {
+            format!("node {node} hears {from} (term {term}, sent {sent_at}): {quorum_age_ms:?}")
+        });
         let state = self.nodes.get_mut(&node).expect("known node");
         let is_master = state.raft.leading.is_some();
         if state.master.events.len() < HEARTBEAT_QUEUE_MAX {
