@@ -193,8 +193,6 @@ pub fn older_leaders_bound(
 /// What the master knows about a node's lease in its own term, on its boot clock.
 #[derive(Clone, Copy, Debug)]
 pub struct LeaseFacts {
-    /// This master's term.
-    pub term: u64,
     /// When this master's term began.
     pub term_start: BootMs,
     /// A time by which every lease granted by an earlier master had started: the start of

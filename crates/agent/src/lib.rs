@@ -13,10 +13,10 @@
 pub mod api;
 pub mod clock;
 pub mod config;
-mod contact;
+pub mod contact;
 pub mod lb_agent;
 mod limits;
-mod master;
+pub mod master;
 pub mod node;
 mod peer;
 pub mod placement;

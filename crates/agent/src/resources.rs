@@ -106,7 +106,7 @@ pub fn start(
 
 /// This node's assignments: its grants of resources that are still configured (a deleted
 /// resource's grant is, for the executor, withdrawn).
-pub(crate) fn assignments_of(resources: &ResourceDb, node: NodeId) -> Vec<Assignment> {
+pub fn assignments_of(resources: &ResourceDb, node: NodeId) -> Vec<Assignment> {
     let Some(map) = resources.assignments.get(&node) else {
         return Vec::new();
     };
@@ -124,7 +124,7 @@ pub(crate) fn assignments_of(resources: &ResourceDb, node: NodeId) -> Vec<Assign
 /// What the cmdb records as possibly running on `node` (not stopped) without a grant the
 /// executor sees there, with the newest token the node reported it under: the executor
 /// confirms those it does not run (see `executor::Event::Unconfirmed`).
-pub(crate) fn unconfirmed_of(resources: &ResourceDb, node: NodeId) -> Vec<Unconfirmed> {
+pub fn unconfirmed_of(resources: &ResourceDb, node: NodeId) -> Vec<Unconfirmed> {
     let granted = resources.assignments.get(&node);
     resources
         .status
@@ -206,7 +206,8 @@ async fn feed(
     }
 }
 
-pub(crate) fn to_report(record: OperationRecord) -> OperationReport {
+/// The report the agent writes for an executor's record.
+pub fn to_report(record: OperationRecord) -> OperationReport {
     let (state_after, reason) = match &record.state_after {
         InstanceState::Running => (ResourceState::Running, None),
         InstanceState::Stopped => (ResourceState::Stopped, None),

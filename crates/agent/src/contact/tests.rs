@@ -69,8 +69,10 @@ fn reports_from_non_voters_do_not_count() {
     assert_eq!(older_leaders_bound(&reported, &voters), None);
 }
 
+/// The master's term in these tests.
+const TERM: u64 = 2;
+
 const FACTS: LeaseFacts = LeaseFacts {
-    term: 2,
     term_start: b(1_500),
     older_leases_from: b(1_000),
     lease: Duration::from_millis(850),
@@ -173,9 +175,9 @@ fn r10_grants_are_remembered_per_term_and_the_newest_wins() {
 #[test]
 fn r10_a_node_granted_a_lease_the_loop_has_not_seen_is_not_down() {
     let contact = LeaderContact::new(b(0));
-    assert!(contact.grant(FACTS.term, 4, b(3_000)));
+    assert!(contact.grant(TERM, 4, b(3_000)));
     let health_at = |now| {
-        contact.judge(FACTS.term, |granted| {
+        contact.judge(TERM, |granted| {
             let heard_at = Some(b(2_000)).max(granted(4));
             let health = scheduling_health(Some(NodeHealth::Down), heard_at, &FACTS, b(now));
             BTreeMap::from([(NodeId(4), health)])
