@@ -111,11 +111,6 @@ pub fn assignments_of(resources: &ResourceDb, node: NodeId) -> Vec<Assignment> {
         return Vec::new();
     };
     map.iter()
-        // A grant spent here (stopped or failed under its own token, e.g. a self-fencing
-        // stop when the lease ran out) never starts again: the executor remembers that only
-        // while it runs, so a restarted agent learns it from the cmdb, before the master's
-        // next round withdraws the grant (found by the simulator, seed 73).
-        .filter(|(id, _)| !resources.grant_spent(node, id))
         .filter_map(|(id, token)| {
             let resource = resources.resources.get(id)?.clone();
             Some(Assignment {
