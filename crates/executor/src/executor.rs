@@ -30,6 +30,9 @@ pub struct Executor {
     /// What the cluster doubts is stopped here (see [`Event::Unconfirmed`]), with the
     /// token to confirm under and when to confirm next.
     unconfirmed: BTreeMap<ResourceId, (u64, BootMs)>,
+    /// Grants an earlier life stopped under (see [`Event::Spent`]), until the first
+    /// assignment set shows whether they still stand.
+    spent_before: BTreeMap<ResourceId, u64>,
 }
 
 impl Executor {
@@ -41,6 +44,7 @@ impl Executor {
             lease_valid_until: BootMs(0),
             assignments_known: false,
             unconfirmed: BTreeMap::new(),
+            spent_before: BTreeMap::new(),
         }
     }
 
@@ -48,7 +52,10 @@ impl Executor {
     pub fn handle(&mut self, event: Event, now: Now) -> Vec<Command> {
         let mut commands = Vec::new();
         match event {
-            Event::Assignments(assignments) => self.assign(assignments, now.boot),
+            Event::Assignments(assignments) => {
+                self.assign(assignments, now.boot);
+                self.restate_spent(now, &mut commands);
+            }
             Event::Lease { valid_until } => self.lease_valid_until = valid_until,
             Event::OperationDone {
                 resource,
@@ -73,6 +80,7 @@ impl Executor {
                 }
             }
             Event::Found(records) => self.found(records),
+            Event::Spent(records) => self.spent_before(records),
             Event::Tick => {}
             Event::Unconfirmed(list) => self.doubt(list, now.boot),
         }
@@ -125,6 +133,39 @@ impl Executor {
             self.instances.insert(id, Instance::assigned(assignment));
         }
         self.assignments_known = true;
+    }
+
+    /// Applies the grants an earlier life stopped under to the first assignment set. One
+    /// still granted is spent; its stop is reported again, since the earlier life may have
+    /// ended before its report left: the master, still seeing the resource run here under
+    /// that grant, would otherwise never grant it anew.
+    fn restate_spent(&mut self, now: Now, commands: &mut Vec<Command>) {
+        for (id, token) in std::mem::take(&mut self.spent_before) {
+            let Some(instance) = self.instances.get_mut(&id) else {
+                continue;
+            };
+            instance.spend(token);
+            if instance.assigned_token() == Some(token) {
+                commands.push(Command::Report(OperationRecord {
+                    resource: id,
+                    operation: OperationKind::Stop,
+                    fencing_token: token,
+                    outcome: Outcome::Ok,
+                    started_at: now.wall,
+                    finished_at: now.wall,
+                    state_after: InstanceState::Stopped,
+                }));
+            }
+        }
+    }
+
+    /// Remembers the grants an earlier life stopped under, for the first assignment set:
+    /// a grant it still shows is spent; any later grant is newer than all of them.
+    fn spent_before(&mut self, records: Vec<Assignment>) {
+        for record in records.into_iter().take(INSTANCE_COUNT_MAX) {
+            let token = self.spent_before.entry(record.resource.id).or_insert(0);
+            *token = (*token).max(record.fencing_token);
+        }
     }
 
     fn found(&mut self, records: Vec<Assignment>) {

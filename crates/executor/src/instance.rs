@@ -171,6 +171,16 @@ impl Instance {
         }
     }
 
+    /// The token of the current grant, if any.
+    pub(crate) fn assigned_token(&self) -> Option<u64> {
+        self.assigned.as_ref().map(|a| a.fencing_token)
+    }
+
+    /// Counts every grant up to `token` as spent here (stopped under by an earlier life).
+    pub(crate) fn spend(&mut self, token: u64) {
+        self.spent = Some(self.spent.map_or(token, |spent| spent.max(token)));
+    }
+
     /// Takes the current grant, `None` when it is withdrawn. A running instance that loses
     /// its grant starts its drain (its `drain` option) now; a new grant ends the drain.
     pub(crate) fn set_assigned(&mut self, assignment: Option<Assignment>, now: BootMs) {

@@ -176,11 +176,13 @@ impl Runtime {
         if let Some(valid_until) = records::read_lease(&self.config.state_root, now) {
             self.feed(Event::Lease { valid_until });
         }
-        let found = records::scan(&self.config.state_root);
-        if !found.is_empty() {
-            tracing::info!(count = found.len(), "Found resources from an earlier agent");
+        let scan = records::scan(&self.config.state_root);
+        if !scan.found.is_empty() {
+            let count = scan.found.len();
+            tracing::info!(count, "Found resources from an earlier agent");
         }
-        self.feed(Event::Found(found));
+        self.feed(Event::Found(scan.found));
+        self.feed(Event::Spent(scan.spent));
     }
 
     fn feed(&mut self, event: Event) {
@@ -446,12 +448,21 @@ async fn bounded_operation(
     let outcome = tokio::time::timeout(backstop, operation)
         .await
         .unwrap_or(Outcome::Timeout);
-    if run.operation == OperationKind::Stop
-        && matches!(outcome, Outcome::Ok | Outcome::NotRunning)
-        && let Err(error) = records::remove_assignment(&request.state_dir)
+    if run.operation == OperationKind::Stop && matches!(outcome, Outcome::Ok | Outcome::NotRunning)
     {
-        let dir = request.state_dir.display();
-        tracing::warn!(dir = %dir, error = %error, "Cannot remove the assignment record");
+        let stopped = Assignment {
+            resource: run.resource.clone(),
+            fencing_token: run.fencing_token,
+        };
+        if let Err(error) = records::write_stopped(&request.state_dir, &stopped) {
+            // The stop is not reported as done: a restart could otherwise start the
+            // resource again under a grant the master already counts as released.
+            let reason = format!(
+                "stopped, but cannot record it in {}: {error}",
+                request.state_dir.display()
+            );
+            return Outcome::failed(Severity::Hard, reason);
+        }
     }
     outcome
 }

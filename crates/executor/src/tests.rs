@@ -135,6 +135,13 @@ fn event_label(event: &Event) -> String {
                 .collect();
             format!("found [{}]", items.join(", "))
         }
+        Event::Spent(list) => {
+            let items: Vec<String> = list
+                .iter()
+                .map(|a| format!("{}#{}", a.resource.id, a.fencing_token))
+                .collect();
+            format!("spent [{}]", items.join(", "))
+        }
         Event::Tick => "tick".to_owned(),
         Event::Unconfirmed(list) => {
             let items: Vec<String> = list
@@ -756,6 +763,38 @@ fn found_unique_resource_without_a_lease_is_fenced_at_once() {
               run vip stop#4 timeout=100ms interval=0ns at=0
             @5 done vip stop#4 (started 0): ok
               report vip stop#4 0..5: ok -> stopped
+        "#]],
+    );
+}
+
+/// Seed 73 of the simulator: a node stopped its unique resource under a grant that still
+/// stood (its lease was running out), crashed and restarted. Its feed still shows that
+/// grant, but the master already counts it released and may start the resource elsewhere:
+/// the restarted executor must not start under it, only under a newer grant. It reports
+/// the stop again (the earlier life may have crashed before its report left), so the
+/// master sees the grant spent and grants anew (simulator seed 9, with the first fix).
+#[test]
+fn a_grant_stopped_under_before_a_restart_stays_spent() {
+    check(
+        vec![
+            (0, lease(10_000)),
+            (0, Event::Found(vec![])),
+            (0, Event::Spent(vec![vip(4), web(2)])),
+            (10, assign(&[vip(4), web(3)])),
+            (20, assign(&[vip(5), web(3)])),
+            (30, done("vip", Start, 5, Outcome::Ok, 20)),
+        ],
+        expect![[r#"
+            @0 lease until 10000
+            @0 found []
+            @0 spent [vip#4, web#2]
+            @10 assignments [vip#4, web#3]
+              report vip stop#4 10..10: ok -> stopped
+              run web start#3 timeout=20s interval=0ns at=10
+            @20 assignments [vip#5, web#3]
+              run vip start#5 timeout=20s interval=0ns at=20
+            @30 done vip start#5 (started 20): ok
+              report vip start#5 20..30: ok -> running
         "#]],
     );
 }

@@ -50,6 +50,12 @@ pub enum Event {
     /// the first [`Event::Assignments`] they are left alone (except by self-fencing); then
     /// the unassigned ones are stopped and the assigned ones probed and adopted.
     Found(Vec<Assignment>),
+    /// Grants that an earlier life of this executor stopped its resource under, as
+    /// recorded in their state directories (sent once, with [`Event::Found`]). Each is
+    /// spent: the master, seeing the stop under the grant, may start the resource
+    /// elsewhere, so only a newer grant may start it here again, even right after a
+    /// restart whose assignment feed still shows the old grant.
+    Spent(Vec<Assignment>),
     /// Time passed: run what became due.
     Tick,
     /// What the cluster records as possibly active on this node although it is not

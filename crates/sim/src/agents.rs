@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use executor::OperationKind;
+use executor::{Assignment, OperationKind};
 use model::{BootMs, NodeId, Resource, ResourceId};
 use resource_agents::{Outcome, Severity};
 
@@ -31,6 +31,9 @@ pub(crate) struct Process {
 #[derive(Debug, Default)]
 pub(crate) struct Processes {
     pub(crate) alive: BTreeMap<(NodeId, ResourceId), Process>,
+    /// The stop records in the state directories: the grant each resource was last
+    /// cleanly stopped under on each node (a start replaces it with a start record).
+    pub(crate) stopped: BTreeMap<(NodeId, ResourceId), Assignment>,
     next_serial: u64,
 }
 
@@ -47,6 +50,7 @@ pub(crate) struct Run {
 #[derive(Clone, Debug)]
 pub(crate) struct OpDone {
     resource: ResourceId,
+    definition: Resource,
     operation: OperationKind,
     fencing_token: u64,
     started_at: BootMs,
@@ -77,6 +81,7 @@ impl World {
                     token: run.fencing_token,
                     serial,
                 };
+                self.procs.stopped.remove(&key);
                 self.procs.alive.insert(key, process);
                 let duration = self.rng.range(1, 200);
                 let hangs = chaos && self.rng.percent(2);
@@ -101,7 +106,8 @@ impl World {
         };
         let generation = self.nodes[&node].generation;
         let done = OpDone {
-            resource: run.resource.id,
+            resource: run.resource.id.clone(),
+            definition: run.resource,
             operation: run.operation,
             fencing_token: run.fencing_token,
             started_at: run.started_at,
@@ -148,6 +154,17 @@ impl World {
         let event = || Ev::OpDone(node, generation, done.clone());
         if !self.accepts(node, generation, event) {
             return;
+        }
+        // The runtime records a clean stop before the executor (and so the master) hears
+        // of it.
+        if done.operation == OperationKind::Stop && done.outcome.is_ok() {
+            let record = Assignment {
+                resource: done.definition.clone(),
+                fencing_token: done.fencing_token,
+            };
+            self.procs
+                .stopped
+                .insert((node, done.resource.clone()), record);
         }
         let event = executor::Event::OperationDone {
             resource: done.resource,

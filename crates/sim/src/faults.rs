@@ -101,6 +101,8 @@ impl World {
         self.start_timers(node);
         let found = self.found_records(node);
         self.executor_event(node, executor::Event::Found(found));
+        let spent = self.spent_records(node);
+        self.executor_event(node, executor::Event::Spent(spent));
         self.feed_executor(node);
     }
 

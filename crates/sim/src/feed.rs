@@ -197,4 +197,15 @@ impl World {
         }
         found.into_values().collect()
     }
+
+    /// The grants an executor's earlier life cleanly stopped under here, from the stop
+    /// records in its state directories.
+    pub(crate) fn spent_records(&self, node: NodeId) -> Vec<Assignment> {
+        self.procs
+            .stopped
+            .iter()
+            .filter(|((on, _), _)| *on == node)
+            .map(|(_, record)| record.clone())
+            .collect()
+    }
 }

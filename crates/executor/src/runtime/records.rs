@@ -5,10 +5,12 @@
 //! the lease watchdogs, which read the same file) still honour it, a wall-clock step does
 //! not move it, and after a reboot it is ignored.
 //!
-//! A record is written before every start and removed after every successful stop, so
-//! the records found at startup are exactly the resources that may still run. Files are
-//! written to a temporary name and renamed; they are not fsynced, because a crash of the
-//! machine also ends every process they describe.
+//! A record is written before every start and replaced by a stop record after every
+//! successful stop, so the start records found at startup are exactly the resources that
+//! may still run, and the stop records the grants that are spent here. Files are written
+//! to a temporary name and renamed. Start records are not fsynced, because a crash of the
+//! machine also ends every process they describe; stop records are, because the master
+//! may act on the stop (start the resource elsewhere) as soon as it is reported.
 
 use crate::clock::Now;
 use crate::limits::{INSTANCE_COUNT_MAX, RECORD_BYTES_MAX};
@@ -33,6 +35,11 @@ const BOOT_ID_FILE: &str = "/proc/sys/kernel/random/boot_id";
 /// Version 1 of the lease file held `valid_until` on the wall clock.
 const FORMAT_V1: u32 = 1;
 
+/// The assignment file of a clean stop: version 1 plus `stopped`. Records of starts stay
+/// version 1, so an older agent still finds what may run and skips only stop records
+/// (it then forgets that their grants are spent, as it always did).
+const STOPPED_FORMAT_V2: u32 = 2;
+
 /// The lease file's format: the lease's end on the boot clock, with the boot id.
 const LEASE_FORMAT_V2: u32 = 2;
 
@@ -40,6 +47,10 @@ const LEASE_FORMAT_V2: u32 = 2;
 struct AssignmentFile {
     format: u32,
     assignment: Assignment,
+    /// Format 2: the resource was cleanly stopped under the grant (absent in format 1,
+    /// whose records all mean "may run").
+    #[serde(default)]
+    stopped: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -83,32 +94,59 @@ pub(crate) fn write_assignment(dir: &Path, assignment: &Assignment) -> std::io::
     let file = AssignmentFile {
         format: FORMAT_V1,
         assignment: assignment.clone(),
+        stopped: false,
     };
     write_json(&dir.join(ASSIGNMENT_FILE), &file)
 }
 
-/// Forgets the record of a resource that stopped cleanly.
-pub(crate) fn remove_assignment(dir: &Path) -> std::io::Result<()> {
-    match std::fs::remove_file(dir.join(ASSIGNMENT_FILE)) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
-        _ => Ok(()),
-    }
+/// Records that the resource of `dir` stopped cleanly under `assignment`: nothing of it
+/// runs, and its grant is spent (see [`crate::Event::Spent`]). Synced before it is
+/// renamed into place, and written before the stop is reported, so no restart, not even
+/// of the machine, forgets a stop the master may already have acted on.
+pub(crate) fn write_stopped(dir: &Path, assignment: &Assignment) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let file = AssignmentFile {
+        format: STOPPED_FORMAT_V2,
+        assignment: assignment.clone(),
+        stopped: true,
+    };
+    let path = dir.join(ASSIGNMENT_FILE);
+    let text = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
+    let temporary = path.with_extension("json.tmp");
+    let mut out = std::fs::File::create(&temporary)?;
+    std::io::Write::write_all(&mut out, &text)?;
+    out.sync_all()?;
+    std::fs::rename(&temporary, &path)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
-/// Every assignment recorded under `state_root`, by resource id, at most
-/// [`INSTANCE_COUNT_MAX`]. Unreadable records are logged and skipped.
-pub(crate) fn scan(state_root: &Path) -> Vec<Assignment> {
+/// What the state directories under `state_root` record, by resource id.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Scan {
+    /// Resources that may still run: started and not cleanly stopped since.
+    pub(crate) found: Vec<Assignment>,
+    /// Grants a resource was cleanly stopped under.
+    pub(crate) spent: Vec<Assignment>,
+}
+
+/// Every record under `state_root`, at most [`INSTANCE_COUNT_MAX`] of each kind.
+/// Unreadable records are logged and skipped.
+pub(crate) fn scan(state_root: &Path) -> Scan {
+    let mut scan = Scan::default();
     let Ok(entries) = std::fs::read_dir(state_root) else {
-        return Vec::new();
+        return scan;
     };
-    let mut found = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path().join(ASSIGNMENT_FILE);
         if !path.is_file() {
             continue;
         }
         match read_json::<AssignmentFile>(&path) {
-            Ok(file) if file.format == FORMAT_V1 => found.push(file.assignment),
+            Ok(file) if file.format == FORMAT_V1 => scan.found.push(file.assignment),
+            Ok(file) if file.format == STOPPED_FORMAT_V2 && file.stopped => {
+                scan.spent.push(file.assignment);
+            }
+            Ok(file) if file.format == STOPPED_FORMAT_V2 => scan.found.push(file.assignment),
             Ok(file) => {
                 let path = path.display();
                 tracing::warn!(path = %path, format = file.format, "Unknown record format");
@@ -118,9 +156,11 @@ pub(crate) fn scan(state_root: &Path) -> Vec<Assignment> {
             }
         }
     }
-    found.sort_by(|a, b| a.resource.id.cmp(&b.resource.id));
-    found.truncate(INSTANCE_COUNT_MAX);
-    found
+    for list in [&mut scan.found, &mut scan.spent] {
+        list.sort_by(|a, b| a.resource.id.cmp(&b.resource.id));
+        list.truncate(INSTANCE_COUNT_MAX);
+    }
+    scan
 }
 
 /// Remembers the lease's end, so a restarted agent does not fence what is still covered,
