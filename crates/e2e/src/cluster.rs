@@ -375,10 +375,12 @@ impl Drop for Cluster {
             }
         }
         if std::thread::panicking() {
-            eprintln!(
-                "agent logs of the failed test: {}",
-                self.save_logs().display()
-            );
+            let logs: Vec<(u64, PathBuf)> = self
+                .nodes
+                .iter()
+                .map(|node| (node.id, node.config.with_file_name("agent.log")))
+                .collect();
+            crate::logs::keep_failed(&format!("cluster-{}", self.base_ip), &logs);
         }
     }
 }

@@ -8,6 +8,7 @@
 pub mod audit;
 mod cluster;
 pub mod linearizability;
+pub mod logs;
 pub mod netns;
 pub mod site;
 pub mod smallfs;

@@ -310,6 +310,13 @@ impl Drop for TestBed {
         for id in 1..=self.hosts.len() as u64 {
             self.crash(id);
         }
+        if std::thread::panicking() {
+            let logs: Vec<(u64, PathBuf)> = (1..)
+                .zip(&self.hosts)
+                .map(|(id, host)| (id, host.config.with_file_name("agent.log")))
+                .collect();
+            crate::logs::keep_failed(&format!("netns-{}", self.prefix), &logs);
+        }
         for host in &self.hosts {
             let _ = ip(&["netns", "del", &host.netns]);
         }
