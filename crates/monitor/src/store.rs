@@ -1,0 +1,185 @@
+//! Where finished rows live: in memory, or in one fixed-size file per series.
+//!
+//! The file is a header block naming the spec, then each archive's ring of fixed-size
+//! rows. A row is written in place (`pwrite` at `slot % rows`) with its slot and a CRC32,
+//! so the file never grows, a write touches no other row, and a torn row reads as unknown
+//! instead of corrupting anything older. Writes go to the page cache; [`FileStore::sync`]
+//! makes them durable, so a crash of the machine loses at most what was written since the
+//! last sync, and a crash of the agent loses nothing that was written.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use crate::MonitorError;
+use crate::archive::{Kind, Row, SeriesSpec};
+
+/// Keeps the finished rows of one series.
+pub trait RowStore {
+    /// Stores `row` of archive `archive` in its ring, in place of whatever row was there.
+    fn put(&mut self, archive: usize, row: &Row) -> io::Result<()>;
+    /// The row of `slot` in archive `archive`, if the ring still holds it.
+    fn get(&self, archive: usize, slot: u64) -> io::Result<Option<Row>>;
+}
+
+/// Rows in memory: the rings of one series.
+#[derive(Clone, Debug)]
+pub struct MemoryStore {
+    rings: Vec<Vec<Option<Row>>>,
+}
+
+impl MemoryStore {
+    /// Empty rings shaped by `spec`.
+    pub fn new(spec: &SeriesSpec) -> MemoryStore {
+        let rings = spec
+            .archives
+            .iter()
+            .map(|archive| vec![None; archive.rows as usize])
+            .collect();
+        MemoryStore { rings }
+    }
+}
+
+impl RowStore for MemoryStore {
+    fn put(&mut self, archive: usize, row: &Row) -> io::Result<()> {
+        let ring = &mut self.rings[archive];
+        let place = (row.slot % ring.len() as u64) as usize;
+        ring[place] = Some(*row);
+        Ok(())
+    }
+
+    fn get(&self, archive: usize, slot: u64) -> io::Result<Option<Row>> {
+        let ring = &self.rings[archive];
+        let place = (slot % ring.len() as u64) as usize;
+        Ok(ring[place].filter(|row| row.slot == slot))
+    }
+}
+
+const MAGIC: &[u8; 8] = b"ENCRRD\0\0";
+const FORMAT: u32 = 1;
+/// The header block: magic, format, the spec; the rest is zero.
+const HEADER_BYTES: u64 = 512;
+/// slot (8), min, avg, max, last (4 x f64), CRC32 of the preceding 40 bytes (4), padding (4).
+pub const ROW_BYTES: u64 = 48;
+
+/// Rows in a file of fixed size: [`HEADER_BYTES`] plus [`ROW_BYTES`] per row.
+#[derive(Debug)]
+pub struct FileStore {
+    file: File,
+    /// Where each archive's ring starts, and its row count.
+    rings: Vec<(u64, u64)>,
+}
+
+impl FileStore {
+    /// Opens the series file at `path`, creating it for `spec` if it does not exist. A file
+    /// made for another spec is refused: its rings would not line up.
+    pub fn open(path: &Path, spec: &SeriesSpec) -> Result<FileStore, MonitorError> {
+        spec.validate()?;
+        let header = header(spec);
+        let size = file_bytes(spec);
+        let io = |error: io::Error| MonitorError::Io(format!("{}: {error}", path.display()));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io)?;
+        let length = file.metadata().map_err(io)?.len();
+        if length == 0 {
+            // A new file: header last, so a crash before it leaves a file that is refused
+            // and recreated, never one that is read with a wrong shape.
+            file.set_len(size).map_err(io)?;
+            file.write_all_at(&header, 0).map_err(io)?;
+            file.sync_all().map_err(io)?;
+        } else {
+            let mut found = vec![0; header.len()];
+            file.read_exact_at(&mut found, 0).map_err(io)?;
+            if found != header || length != size {
+                return Err(MonitorError::SpecMismatch(path.display().to_string()));
+            }
+        }
+        let mut rings = Vec::new();
+        let mut offset = HEADER_BYTES;
+        for archive in &spec.archives {
+            rings.push((offset, u64::from(archive.rows)));
+            offset += u64::from(archive.rows) * ROW_BYTES;
+        }
+        Ok(FileStore { file, rings })
+    }
+
+    /// Makes every row written so far durable.
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    fn place(&self, archive: usize, slot: u64) -> u64 {
+        let (start, rows) = self.rings[archive];
+        start + (slot % rows) * ROW_BYTES
+    }
+}
+
+impl RowStore for FileStore {
+    fn put(&mut self, archive: usize, row: &Row) -> io::Result<()> {
+        let mut bytes = [0u8; ROW_BYTES as usize];
+        bytes[0..8].copy_from_slice(&row.slot.to_le_bytes());
+        for (index, value) in [row.min, row.avg, row.max, row.last].iter().enumerate() {
+            let at = 8 + index * 8;
+            bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+        }
+        let crc = crc32fast::hash(&bytes[0..40]);
+        bytes[40..44].copy_from_slice(&crc.to_le_bytes());
+        self.file
+            .write_all_at(&bytes, self.place(archive, row.slot))
+    }
+
+    fn get(&self, archive: usize, slot: u64) -> io::Result<Option<Row>> {
+        let mut bytes = [0u8; ROW_BYTES as usize];
+        self.file
+            .read_exact_at(&mut bytes, self.place(archive, slot))?;
+        let word = |at: usize| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&bytes[at..at + 8]);
+            word
+        };
+        let mut crc = [0u8; 4];
+        crc.copy_from_slice(&bytes[40..44]);
+        let intact = u32::from_le_bytes(crc) == crc32fast::hash(&bytes[0..40]);
+        if !intact || u64::from_le_bytes(word(0)) != slot {
+            return Ok(None);
+        }
+        let value = |at| f64::from_le_bytes(word(at));
+        Ok(Some(Row {
+            slot,
+            min: value(8),
+            avg: value(16),
+            max: value(24),
+            last: value(32),
+        }))
+    }
+}
+
+/// The disk one series takes, known from its spec alone.
+pub fn file_bytes(spec: &SeriesSpec) -> u64 {
+    let rows: u64 = spec.archives.iter().map(|a| u64::from(a.rows)).sum();
+    HEADER_BYTES + rows * ROW_BYTES
+}
+
+fn header(spec: &SeriesSpec) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.push(match spec.kind {
+        Kind::Gauge => 0,
+        Kind::Counter => 1,
+    });
+    out.extend_from_slice(&spec.base_step_ms.to_le_bytes());
+    out.extend_from_slice(&spec.heartbeat_ms.to_le_bytes());
+    out.extend_from_slice(&spec.xff_per_mille.to_le_bytes());
+    out.push(spec.archives.len() as u8);
+    for archive in &spec.archives {
+        out.extend_from_slice(&archive.step_ms.to_le_bytes());
+        out.extend_from_slice(&archive.rows.to_le_bytes());
+    }
+    out
+}

@@ -1,0 +1,277 @@
+//! The archive's rules: consolidation, counters, gaps, bounded storage, crash safety.
+
+use crate::archive::{ArchiveSpec, Kind, Series, SeriesSpec};
+use crate::query::{Range, fetch};
+use crate::store::{FileStore, MemoryStore, ROW_BYTES, RowStore, file_bytes};
+use crate::{MonitorError, Row};
+use proptest::prelude::*;
+
+/// Base step 1 s; archives of 1 s x 60, 5 s x 12 and 60 s x 10.
+fn small(kind: Kind) -> SeriesSpec {
+    SeriesSpec {
+        kind,
+        base_step_ms: 1_000,
+        heartbeat_ms: 3_000,
+        xff_per_mille: 500,
+        archives: vec![
+            ArchiveSpec {
+                step_ms: 1_000,
+                rows: 60,
+            },
+            ArchiveSpec {
+                step_ms: 5_000,
+                rows: 12,
+            },
+            ArchiveSpec {
+                step_ms: 60_000,
+                rows: 10,
+            },
+        ],
+    }
+}
+
+fn feed(series: &mut Series, store: &mut dyn RowStore, samples: &[(u64, f64)]) {
+    for (at, value) in samples {
+        for write in series.update(*at, *value).expect("time advances") {
+            store.put(write.archive, &write.row).expect("store");
+        }
+    }
+}
+
+#[test]
+fn a_gauge_sampled_each_second_consolidates_to_min_mean_max_last() {
+    let spec = small(Kind::Gauge);
+    let mut series = Series::new(spec.clone()).expect("valid");
+    let mut store = MemoryStore::new(&spec);
+    let samples: Vec<(u64, f64)> = (0..=10).map(|i| (i * 1_000, i as f64)).collect();
+    feed(&mut series, &mut store, &samples);
+    // The value at t applies to (t-1, t]: PDP 0 (0..1 s) holds the sample taken at 1 s.
+    assert_eq!(
+        store.get(0, 0).expect("read"),
+        Some(Row {
+            slot: 0,
+            min: 1.0,
+            avg: 1.0,
+            max: 1.0,
+            last: 1.0
+        })
+    );
+    assert_eq!(
+        store.get(1, 1).expect("read"),
+        Some(Row {
+            slot: 1,
+            min: 6.0,
+            avg: 8.0,
+            max: 10.0,
+            last: 10.0
+        })
+    );
+}
+
+#[test]
+fn a_counter_gives_its_rate_and_a_reset_is_unknown() {
+    let spec = small(Kind::Counter);
+    let mut series = Series::new(spec.clone()).expect("valid");
+    let mut store = MemoryStore::new(&spec);
+    feed(
+        &mut series,
+        &mut store,
+        &[(0, 100.0), (1_000, 150.0), (2_000, 10.0), (3_000, 30.0)],
+    );
+    let avg = |slot| store.get(0, slot).expect("read").map(|row| row.avg);
+    assert_eq!(avg(0), Some(50.0));
+    assert_eq!(avg(1), None, "the counter went back: a reset");
+    assert_eq!(avg(2), Some(20.0));
+}
+
+#[test]
+fn a_gap_longer_than_the_heartbeat_is_unknown_and_a_long_one_costs_nothing() {
+    let spec = small(Kind::Gauge);
+    let mut series = Series::new(spec.clone()).expect("valid");
+    let mut store = MemoryStore::new(&spec);
+    feed(&mut series, &mut store, &[(0, 1.0), (1_000, 1.0)]);
+    // Ten years later: no walk over every second, and every row of the gap unknown.
+    let later = 10 * 365 * 86_400 * 1_000;
+    let rows = series.update(later, 5.0).expect("time advances");
+    assert!(rows.len() <= 3, "only the open rows finish: {rows:?}");
+    for write in &rows {
+        store.put(write.archive, &write.row).expect("store");
+    }
+    feed(&mut series, &mut store, &[(later + 1_000, 7.0)]);
+    assert_eq!(store.get(0, 1).expect("read"), None);
+    assert_eq!(
+        store.get(0, later / 1_000).expect("read").map(|r| r.avg),
+        Some(7.0)
+    );
+}
+
+#[test]
+fn samples_out_of_order_are_refused_and_change_nothing() {
+    let mut series = Series::new(small(Kind::Gauge)).expect("valid");
+    series.update(5_000, 1.0).expect("first");
+    assert_eq!(
+        series.update(5_000, 2.0),
+        Err(MonitorError::TimeWentBack {
+            last_at: 5_000,
+            at: 5_000
+        })
+    );
+    assert!(series.update(6_000, 2.0).expect("later").len() == 1);
+}
+
+#[test]
+fn bad_specs_name_their_problem() {
+    let mut spec = small(Kind::Gauge);
+    spec.archives[1].step_ms = 1_500;
+    let error = Series::new(spec).expect_err("not a multiple");
+    assert!(
+        error
+            .to_string()
+            .contains("not a multiple of the base step"),
+        "{error}"
+    );
+    let mut spec = small(Kind::Gauge);
+    spec.heartbeat_ms = 10;
+    assert!(Series::new(spec).is_err());
+}
+
+#[test]
+fn a_range_query_picks_the_finest_archive_that_reaches_back() {
+    let spec = small(Kind::Gauge);
+    let mut series = Series::new(spec.clone()).expect("valid");
+    let mut store = MemoryStore::new(&spec);
+    let samples: Vec<(u64, f64)> = (0..=300).map(|i| (i * 1_000, 2.0)).collect();
+    feed(&mut series, &mut store, &samples);
+    let now_ms = 300_000;
+    let recent = Range {
+        from_ms: 270_000,
+        to_ms: 300_000,
+        step_ms: 0,
+        now_ms,
+    };
+    let fetched = fetch(&spec, &store, recent).expect("fetch");
+    assert_eq!((fetched.archive, fetched.points.len()), (0, 30));
+    assert!(fetched.points.iter().all(|p| p.avg == 2.0));
+    let older = Range {
+        from_ms: 0,
+        ..recent
+    };
+    let fetched = fetch(&spec, &store, older).expect("fetch");
+    assert_eq!((fetched.archive, fetched.step_ms), (2, 60_000));
+    let backwards = Range {
+        from_ms: 10,
+        to_ms: 10,
+        ..recent
+    };
+    assert!(matches!(
+        fetch(&spec, &store, backwards),
+        Err(MonitorError::BadRange(_))
+    ));
+    let huge = Range {
+        from_ms: 0,
+        to_ms: u64::MAX / 2,
+        step_ms: 1,
+        now_ms: 0,
+    };
+    let error = fetch(&spec, &store, huge).expect_err("too many points");
+    assert!(error.to_string().contains("larger step"), "{error}");
+}
+
+#[test]
+fn the_file_is_fixed_in_size_survives_reopening_and_reads_a_torn_row_as_unknown() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("cpu.rrd");
+    let spec = small(Kind::Gauge);
+    let mut series = Series::new(spec.clone()).expect("valid");
+    {
+        let mut store = FileStore::open(&path, &spec).expect("create");
+        let samples: Vec<(u64, f64)> = (0..=200).map(|i| (i * 1_000, i as f64)).collect();
+        feed(&mut series, &mut store, &samples);
+        store.sync().expect("sync");
+    }
+    let size = std::fs::metadata(&path).expect("stat").len();
+    assert_eq!(size, file_bytes(&spec));
+    let store = FileStore::open(&path, &spec).expect("reopen");
+    assert_eq!(store.get(0, 150).expect("read").map(|r| r.avg), Some(151.0));
+    assert_eq!(
+        store.get(0, 100).expect("read"),
+        None,
+        "overwritten by the ring"
+    );
+    // Tear row 150: flip a byte of its value.
+    let place = 512 + (150 % 60) * ROW_BYTES + 20;
+    let mut bytes = std::fs::read(&path).expect("read file");
+    bytes[place as usize] ^= 0xff;
+    std::fs::write(&path, &bytes).expect("write file");
+    let store = FileStore::open(&path, &spec).expect("reopen");
+    assert_eq!(store.get(0, 150).expect("read"), None);
+    assert_eq!(store.get(0, 151).expect("read").map(|r| r.avg), Some(152.0));
+    let mut other = spec.clone();
+    other.archives[0].rows = 61;
+    assert!(matches!(
+        FileStore::open(&path, &other),
+        Err(MonitorError::SpecMismatch(_))
+    ));
+}
+
+proptest! {
+    /// Every row of a coarser archive is the min, mean, max and last of the 1 s rows it
+    /// covers, whatever the values and however many steps are missed (under the heartbeat).
+    #[test]
+    fn coarse_rows_consolidate_the_fine_rows_they_cover(
+        values in proptest::collection::vec((1u64..=2, -1e6f64..1e6), 20..400)
+    ) {
+        let spec = small(Kind::Gauge);
+        let mut series = Series::new(spec.clone()).expect("valid");
+        let mut store = MemoryStore::new(&spec);
+        let mut at = 0;
+        let mut samples = vec![(0, 0.0)];
+        for (gap, value) in &values {
+            at += gap * 1_000;
+            samples.push((at, *value));
+        }
+        feed(&mut series, &mut store, &samples);
+        // The fine ring keeps 60 s: check the 5 s rows inside it.
+        let last_slot = at / 5_000;
+        for slot in last_slot.saturating_sub(10)..last_slot {
+            let Some(row) = store.get(1, slot).expect("read") else { continue };
+            let fine: Vec<Row> = (slot * 5..slot * 5 + 5)
+                .filter_map(|s| store.get(0, s).expect("read"))
+                .collect();
+            prop_assert!(fine.len() * 2 >= 5, "a known row has at least half its PDPs");
+            let min = fine.iter().map(|r| r.avg).fold(f64::INFINITY, f64::min);
+            let max = fine.iter().map(|r| r.avg).fold(f64::NEG_INFINITY, f64::max);
+            let mean = fine.iter().map(|r| r.avg).sum::<f64>() / fine.len() as f64;
+            prop_assert_eq!(row.min, min);
+            prop_assert_eq!(row.max, max);
+            prop_assert!((row.avg - mean).abs() <= 1e-9 * mean.abs().max(1.0));
+            prop_assert_eq!(row.last, fine.last().expect("known").avg);
+        }
+    }
+
+    /// Whatever the samples, the open state stays the same size and every row lands in its
+    /// ring: nothing grows without bound.
+    #[test]
+    fn nothing_grows_with_the_samples(
+        gaps in proptest::collection::vec(1u64..100_000, 1..500),
+        kind in prop_oneof![Just(Kind::Gauge), Just(Kind::Counter)],
+    ) {
+        let spec = small(kind);
+        let mut series = Series::new(spec.clone()).expect("valid");
+        let mut store = MemoryStore::new(&spec);
+        let memory = series.memory_bytes();
+        let mut at = 0;
+        let mut total = 0.0;
+        for gap in gaps {
+            at += gap;
+            total += gap as f64;
+            let rows = series.update(at, total).expect("time advances");
+            prop_assert!(rows.len() <= 3 * (gap as usize / 1_000 + 2));
+            for write in rows {
+                prop_assert!(write.row.min <= write.row.avg && write.row.avg <= write.row.max);
+                store.put(write.archive, &write.row).expect("store");
+            }
+        }
+        prop_assert_eq!(series.memory_bytes(), memory);
+    }
+}
