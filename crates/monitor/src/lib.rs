@@ -1,12 +1,14 @@
-//! Monitoring: round-robin time series with rrdtool's semantics (this part), later the
-//! samplers, remote checks and the Prometheus text.
+//! Monitoring: round-robin time series with rrdtool's semantics and the samplers that feed
+//! them; later the remote checks and the Prometheus text.
 //!
-//! [`archive`] turns samples into consolidated rows without IO; [`store`] keeps the rows
+//! [`host`] samples the host and the agent's process; [`archive`] turns samples into
+//! consolidated rows without IO; [`store`] keeps the rows
 //! in memory or in one fixed-size, crash-safe file per series; [`query`] answers range
 //! queries. The memory and disk of a series follow from its [`SeriesSpec`] alone: a few
 //! hundred bytes of open accumulators in memory, [`store::file_bytes`] on disk.
 
 pub mod archive;
+pub mod host;
 pub mod query;
 pub mod store;
 

@@ -275,3 +275,51 @@ proptest! {
         prop_assert_eq!(series.memory_bytes(), memory);
     }
 }
+
+/// The samplers against this machine's real /proc: every figure the issue names is there,
+/// and counters do not go back between two rounds.
+#[test]
+fn the_samplers_read_this_machines_kernel_figures() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = crate::host::sample_host(dir.path());
+    let value = |samples: &[crate::host::Sample], name: &str, label: Option<(&str, &str)>| {
+        samples
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && label
+                        .is_none_or(|(k, v)| s.labels.iter().any(|(lk, lv)| *lk == k && lv == v))
+            })
+            .map(|s| s.value)
+    };
+    for mode in ["user", "system", "idle", "iowait", "steal"] {
+        assert!(
+            value(&first, "host_cpu_seconds", Some(("mode", mode))).is_some(),
+            "cpu {mode}"
+        );
+    }
+    assert!(value(&first, "host_memory_total_bytes", None).expect("memory") > 0.0);
+    assert!(value(&first, "host_load1", None).expect("load") >= 0.0);
+    assert!(value(&first, "host_data_disk_total_bytes", None).expect("disk") > 0.0);
+    assert!(
+        value(
+            &first,
+            "host_network_receive_bytes",
+            Some(("interface", "lo"))
+        )
+        .is_some(),
+        "loopback traffic"
+    );
+    let second = crate::host::sample_host(dir.path());
+    for sample in first.iter().filter(|s| s.kind == Kind::Counter) {
+        let later = second
+            .iter()
+            .find(|s| s.name == sample.name && s.labels == sample.labels)
+            .expect("the same counters each round");
+        assert!(later.value >= sample.value, "{} went back", sample.name);
+    }
+    let me = crate::host::sample_process();
+    assert!(value(&me, "agent_resident_bytes", None).expect("rss") > 0.0);
+    assert!(value(&me, "agent_open_files", None).expect("fds") >= 3.0);
+    assert!(value(&me, "agent_cpu_seconds", None).is_some());
+}
