@@ -10,6 +10,7 @@
 pub mod archive;
 pub mod host;
 pub mod query;
+pub mod recorder;
 pub mod store;
 
 #[cfg(test)]
@@ -17,6 +18,7 @@ mod tests;
 
 pub use archive::{ArchiveSpec, Kind, Row, RowWrite, Series, SeriesSpec};
 pub use query::{Fetched, Point, Range, fetch};
+pub use recorder::{Recorder, SeriesKey};
 pub use store::{FileStore, MemoryStore, RowStore};
 
 /// What can go wrong with a series, a query or its file.
@@ -39,6 +41,9 @@ pub enum MonitorError {
     /// A series file made for another spec.
     #[error("series file {0} was made for another spec; move it away to start it anew")]
     SpecMismatch(String),
+    /// No series has this name and these labels.
+    #[error("no series {0}; `GET /v1/metrics` lists them")]
+    UnknownSeries(String),
     /// Reading or writing a series file failed.
     #[error("series file: {0}")]
     Io(String),

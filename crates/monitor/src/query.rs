@@ -80,19 +80,20 @@ pub fn fetch(
              or a shorter range"
         )));
     }
-    let mut points = Vec::with_capacity(count as usize);
-    for slot in first..end {
-        let point = store
-            .get(archive, slot)
-            .map_err(|error| MonitorError::Io(error.to_string()))?
-            .map_or(Point::UNKNOWN, |row| Point {
+    let rows = store
+        .get_range(archive, first, count)
+        .map_err(|error| MonitorError::Io(error.to_string()))?;
+    let points = rows
+        .into_iter()
+        .map(|row| {
+            row.map_or(Point::UNKNOWN, |row| Point {
                 min: row.min,
                 avg: row.avg,
                 max: row.max,
                 last: row.last,
-            });
-        points.push(point);
-    }
+            })
+        })
+        .collect();
     Ok(Fetched {
         archive,
         step_ms: step,

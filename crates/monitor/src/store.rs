@@ -5,12 +5,13 @@
 //! so the file never grows, a write touches no other row, and a torn row reads as unknown
 //! instead of corrupting anything older. Writes go to the page cache; [`FileStore::sync`]
 //! makes them durable, so a crash of the machine loses at most what was written since the
-//! last sync, and a crash of the agent loses nothing that was written.
+//! last sync ([`RowStore::sync`]), and a crash of the agent loses nothing that was written.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::MonitorError;
 use crate::archive::{Kind, Row, SeriesSpec};
@@ -19,14 +20,29 @@ use crate::archive::{Kind, Row, SeriesSpec};
 pub trait RowStore {
     /// Stores `row` of archive `archive` in its ring, in place of whatever row was there.
     fn put(&mut self, archive: usize, row: &Row) -> io::Result<()>;
+    /// The rows of slots `first..first + count` of archive `archive`, each `None` where the
+    /// ring no longer (or never) held it.
+    fn get_range(&self, archive: usize, first: u64, count: u64) -> io::Result<Vec<Option<Row>>>;
     /// The row of `slot` in archive `archive`, if the ring still holds it.
-    fn get(&self, archive: usize, slot: u64) -> io::Result<Option<Row>>;
+    fn get(&self, archive: usize, slot: u64) -> io::Result<Option<Row>> {
+        Ok(self.get_range(archive, slot, 1)?.pop().flatten())
+    }
+    /// Writes the rows kept in memory to their place (nothing to do in memory).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// Flushes, and makes every row durable (nothing to do in memory).
+    fn sync(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
-/// Rows in memory: the rings of one series.
+/// Rows in memory: the rings of one series, filled as rows arrive (a series that never
+/// got a row costs nothing).
 #[derive(Clone, Debug)]
 pub struct MemoryStore {
-    rings: Vec<Vec<Option<Row>>>,
+    /// Each ring's row count, and its rows by place.
+    rings: Vec<(u64, BTreeMap<u64, Row>)>,
 }
 
 impl MemoryStore {
@@ -35,7 +51,7 @@ impl MemoryStore {
         let rings = spec
             .archives
             .iter()
-            .map(|archive| vec![None; archive.rows as usize])
+            .map(|archive| (u64::from(archive.rows), BTreeMap::new()))
             .collect();
         MemoryStore { rings }
     }
@@ -43,16 +59,20 @@ impl MemoryStore {
 
 impl RowStore for MemoryStore {
     fn put(&mut self, archive: usize, row: &Row) -> io::Result<()> {
-        let ring = &mut self.rings[archive];
-        let place = (row.slot % ring.len() as u64) as usize;
-        ring[place] = Some(*row);
+        let (rows, ring) = &mut self.rings[archive];
+        ring.insert(row.slot % *rows, *row);
         Ok(())
     }
 
-    fn get(&self, archive: usize, slot: u64) -> io::Result<Option<Row>> {
-        let ring = &self.rings[archive];
-        let place = (slot % ring.len() as u64) as usize;
-        Ok(ring[place].filter(|row| row.slot == slot))
+    fn get_range(&self, archive: usize, first: u64, count: u64) -> io::Result<Vec<Option<Row>>> {
+        let (rows, ring) = &self.rings[archive];
+        Ok((first..first + count)
+            .map(|slot| {
+                ring.get(&(slot % rows))
+                    .copied()
+                    .filter(|row| row.slot == slot)
+            })
+            .collect())
     }
 }
 
@@ -62,13 +82,17 @@ const FORMAT: u32 = 1;
 const HEADER_BYTES: u64 = 512;
 /// slot (8), min, avg, max, last (4 x f64), CRC32 of the preceding 40 bytes (4), padding (4).
 pub const ROW_BYTES: u64 = 48;
+/// The most rows a file store keeps in memory before it writes them out by itself.
+pub const PENDING_MAX: usize = 256;
 
 /// Rows in a file of fixed size: [`HEADER_BYTES`] plus [`ROW_BYTES`] per row.
 #[derive(Debug)]
 pub struct FileStore {
-    file: File,
+    path: PathBuf,
     /// Where each archive's ring starts, and its row count.
     rings: Vec<(u64, u64)>,
+    /// Rows not written yet, oldest first.
+    pending: Vec<(usize, Row)>,
 }
 
 impl FileStore {
@@ -106,58 +130,113 @@ impl FileStore {
             rings.push((offset, u64::from(archive.rows)));
             offset += u64::from(archive.rows) * ROW_BYTES;
         }
-        Ok(FileStore { file, rings })
-    }
-
-    /// Makes every row written so far durable.
-    pub fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
+        Ok(FileStore {
+            path: path.to_path_buf(),
+            rings,
+            pending: Vec::new(),
+        })
     }
 
     fn place(&self, archive: usize, slot: u64) -> u64 {
         let (start, rows) = self.rings[archive];
         start + (slot % rows) * ROW_BYTES
     }
+
+    /// Reads the rows of `first..first + count` from the file: the whole ring in one read
+    /// when many are asked, else row by row.
+    fn read_rows(&self, archive: usize, first: u64, count: u64) -> io::Result<Vec<Option<Row>>> {
+        let file = File::open(&self.path)?;
+        let (start, rows) = self.rings[archive];
+        if count * 4 > rows {
+            let mut ring = vec![0u8; (rows * ROW_BYTES) as usize];
+            file.read_exact_at(&mut ring, start)?;
+            return Ok((first..first + count)
+                .map(|slot| {
+                    let at = ((slot % rows) * ROW_BYTES) as usize;
+                    decode(&ring[at..at + ROW_BYTES as usize], slot)
+                })
+                .collect());
+        }
+        let mut out = Vec::with_capacity(count as usize);
+        let mut bytes = [0u8; ROW_BYTES as usize];
+        for slot in first..first + count {
+            file.read_exact_at(&mut bytes, self.place(archive, slot))?;
+            out.push(decode(&bytes, slot));
+        }
+        Ok(out)
+    }
 }
 
 impl RowStore for FileStore {
     fn put(&mut self, archive: usize, row: &Row) -> io::Result<()> {
-        let mut bytes = [0u8; ROW_BYTES as usize];
-        bytes[0..8].copy_from_slice(&row.slot.to_le_bytes());
-        for (index, value) in [row.min, row.avg, row.max, row.last].iter().enumerate() {
-            let at = 8 + index * 8;
-            bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+        self.pending.push((archive, *row));
+        if self.pending.len() >= PENDING_MAX {
+            self.flush()?;
         }
-        let crc = crc32fast::hash(&bytes[0..40]);
-        bytes[40..44].copy_from_slice(&crc.to_le_bytes());
-        self.file
-            .write_all_at(&bytes, self.place(archive, row.slot))
+        Ok(())
     }
 
-    fn get(&self, archive: usize, slot: u64) -> io::Result<Option<Row>> {
-        let mut bytes = [0u8; ROW_BYTES as usize];
-        self.file
-            .read_exact_at(&mut bytes, self.place(archive, slot))?;
-        let word = |at: usize| {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&bytes[at..at + 8]);
-            word
-        };
-        let mut crc = [0u8; 4];
-        crc.copy_from_slice(&bytes[40..44]);
-        let intact = u32::from_le_bytes(crc) == crc32fast::hash(&bytes[0..40]);
-        if !intact || u64::from_le_bytes(word(0)) != slot {
-            return Ok(None);
+    fn get_range(&self, archive: usize, first: u64, count: u64) -> io::Result<Vec<Option<Row>>> {
+        let mut out = self.read_rows(archive, first, count)?;
+        for (pending_archive, row) in &self.pending {
+            if *pending_archive == archive && (first..first + count).contains(&row.slot) {
+                out[(row.slot - first) as usize] = Some(*row);
+            }
         }
-        let value = |at| f64::from_le_bytes(word(at));
-        Ok(Some(Row {
-            slot,
-            min: value(8),
-            avg: value(16),
-            max: value(24),
-            last: value(32),
-        }))
+        Ok(out)
     }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let file = std::fs::OpenOptions::new().write(true).open(&self.path)?;
+        for (archive, row) in &self.pending {
+            file.write_all_at(&encode(row), self.place(*archive, row.slot))?;
+        }
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.flush()?;
+        File::open(&self.path)?.sync_data()
+    }
+}
+
+fn encode(row: &Row) -> [u8; ROW_BYTES as usize] {
+    let mut bytes = [0u8; ROW_BYTES as usize];
+    bytes[0..8].copy_from_slice(&row.slot.to_le_bytes());
+    for (index, value) in [row.min, row.avg, row.max, row.last].iter().enumerate() {
+        let at = 8 + index * 8;
+        bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+    }
+    let crc = crc32fast::hash(&bytes[0..40]);
+    bytes[40..44].copy_from_slice(&crc.to_le_bytes());
+    bytes
+}
+
+/// The row in `bytes` if it is intact and of `slot`.
+fn decode(bytes: &[u8], slot: u64) -> Option<Row> {
+    let word = |at: usize| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        word
+    };
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(&bytes[40..44]);
+    let intact = u32::from_le_bytes(crc) == crc32fast::hash(&bytes[0..40]);
+    if !intact || u64::from_le_bytes(word(0)) != slot {
+        return None;
+    }
+    let value = |at| f64::from_le_bytes(word(at));
+    Some(Row {
+        slot,
+        min: value(8),
+        avg: value(16),
+        max: value(24),
+        last: value(32),
+    })
 }
 
 /// The disk one series takes, known from its spec alone.

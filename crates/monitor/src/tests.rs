@@ -187,6 +187,11 @@ fn the_file_is_fixed_in_size_survives_reopening_and_reads_a_torn_row_as_unknown(
         let mut store = FileStore::open(&path, &spec).expect("create");
         let samples: Vec<(u64, f64)> = (0..=200).map(|i| (i * 1_000, i as f64)).collect();
         feed(&mut series, &mut store, &samples);
+        assert_eq!(
+            store.get(0, 199).expect("read").map(|r| r.avg),
+            Some(200.0),
+            "rows not yet written are read from memory"
+        );
         store.sync().expect("sync");
     }
     let size = std::fs::metadata(&path).expect("stat").len();
@@ -322,4 +327,64 @@ fn the_samplers_read_this_machines_kernel_figures() {
     assert!(value(&me, "agent_resident_bytes", None).expect("rss") > 0.0);
     assert!(value(&me, "agent_open_files", None).expect("fds") >= 3.0);
     assert!(value(&me, "agent_cpu_seconds", None).is_some());
+}
+
+/// The recorder keeps one file per series, reopens them with their history, bounds the
+/// number of series, and keeps label values from naming paths.
+#[test]
+fn the_recorder_keeps_history_across_a_restart_and_bounds_its_series() {
+    use crate::host::Sample;
+    use crate::recorder::{Recorder, SERIES_MAX, SeriesKey};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sample = |value: f64| Sample {
+        name: "lb_requests",
+        labels: vec![("service", "../../etc".to_owned())],
+        kind: Kind::Counter,
+        value,
+    };
+    let key = SeriesKey::of(&sample(0.0));
+    assert_eq!(key.file_name(), "lb_requests%2Cservice%3D..%2F..%2Fetc.rrd");
+    {
+        let mut recorder = Recorder::new(Some(dir.path())).expect("recorder");
+        for second in 0..=30u32 {
+            let at = u64::from(second) * 1_000;
+            recorder
+                .record(at, &[sample(f64::from(second) * 10.0)])
+                .expect("record");
+        }
+        recorder.sync().expect("sync");
+    }
+    let recorder = Recorder::new(Some(dir.path())).expect("recorder");
+    assert!(
+        recorder.keys().next().is_none(),
+        "series open on their next sample"
+    );
+    let mut recorder = recorder;
+    recorder.record(31_000, &[sample(310.0)]).expect("record");
+    let range = Range {
+        from_ms: 10_000,
+        to_ms: 20_000,
+        step_ms: 0,
+        now_ms: 31_000,
+    };
+    let fetched = recorder.fetch(&key, range).expect("fetch");
+    assert_eq!(fetched.points.len(), 10);
+    assert!(fetched.points.iter().all(|p| p.avg == 10.0), "{fetched:?}");
+    let mut memory = Recorder::new(None).expect("recorder");
+    let many: Vec<Sample> = (0..SERIES_MAX + 5)
+        .map(|i| Sample {
+            name: "x",
+            labels: vec![("i", i.to_string())],
+            kind: Kind::Gauge,
+            value: 1.0,
+        })
+        .collect();
+    memory.record(0, &many).expect("record");
+    assert_eq!((memory.keys().count(), memory.dropped), (SERIES_MAX, 5));
+    let unknown = SeriesKey {
+        name: "nope".into(),
+        labels: vec![],
+    };
+    let error = memory.fetch(&unknown, range).expect_err("unknown");
+    assert!(error.to_string().contains("/v1/metrics"), "{error}");
 }
