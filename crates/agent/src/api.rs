@@ -26,6 +26,7 @@ use crate::tls::NodeTls;
 mod apply;
 mod join;
 mod lb_stats;
+mod metrics;
 mod operations;
 mod resource_views;
 mod resources;
@@ -48,6 +49,8 @@ pub struct ApiState {
     pub(crate) ca_pem: Arc<String>,
     pub(crate) forward: reqwest::Client,
     pub(crate) lb: Option<std::sync::Arc<crate::lb_agent::LbAgent>>,
+    /// This node's series, for `/v1/metrics`.
+    pub(crate) metrics: Option<Arc<crate::metrics::Metrics>>,
     /// This node's session for writes that come without one of their own.
     pub(crate) session: Arc<NodeSession>,
 }
@@ -76,8 +79,15 @@ impl ApiState {
             ca_pem: Arc::new(tls.ca_pem.clone()),
             forward,
             lb: None,
+            metrics: None,
             session: NodeSession::new(),
         }
+    }
+
+    /// Serve this node's series from `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> ApiState {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Serve this node's load-balancer counters from `lb`.
@@ -125,6 +135,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/nodes/{id}/mode", post(resources::node_mode))
         .route("/v1/apply", post(resources::apply))
         .route("/v1/lb/{name}/stats", get(lb_stats::stats))
+        .route("/v1/metrics", get(metrics::list))
+        .route("/v1/metrics/query", get(metrics::query))
         .route("/v1/operations", get(operations::list))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()

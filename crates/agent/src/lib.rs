@@ -17,6 +17,7 @@ pub mod contact;
 pub mod lb_agent;
 mod limits;
 pub mod master;
+pub mod metrics;
 pub mod node;
 mod peer;
 pub mod placement;

@@ -79,8 +79,16 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     );
     spawn_critical(&mut tasks, "peer listener", &shutdown, peer_server);
     let lb = std::sync::Arc::new(crate::lb_agent::LbAgent::with_cluster(shared.clone()));
-    let api_state = ApiState::new(&config, raft.clone(), shared.clone(), view.clone(), &tls)
+    let mut api_state = ApiState::new(&config, raft.clone(), shared.clone(), view.clone(), &tls)
         .with_lb(lb.clone());
+    // Monitoring is not critical: a node that cannot keep metrics still serves.
+    match crate::metrics::Metrics::open(&config.data_dir) {
+        Ok(metrics) => {
+            api_state = api_state.with_metrics(metrics.clone());
+            tasks.spawn(crate::metrics::run(metrics, raft.clone(), shutdown.clone()));
+        }
+        Err(error) => warn!(%error, "Metrics are off: cannot open their directory"),
+    }
     let api_server = serve_tls(
         api_listener,
         tls.api_server.clone(),

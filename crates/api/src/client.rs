@@ -365,5 +365,8 @@ fn encode_key(key: &str) -> String {
     out
 }
 
+mod metrics;
+pub use metrics::MetricQuery;
+
 #[cfg(test)]
 mod tests;

@@ -6,12 +6,14 @@
 //! Fields are only added, never renamed, so the JSON stays stable for scripts.
 
 mod client;
+mod metrics;
 mod operations;
 mod resources;
 mod session;
 mod types;
 
-pub use client::{Client, ClientError};
+pub use client::{Client, ClientError, MetricQuery};
+pub use metrics::*;
 pub use operations::*;
 pub use resources::*;
 pub use session::{FLOOR_HEADER, SEQ_HEADER, SESSION_HEADER, WriteSession};

@@ -87,6 +87,7 @@ async fn run_resources(
         }
         CliCommand::Explain { name } => run_explain(&session, &name).await,
         CliCommand::Lb(command) => crate::lb::run_lb(&session, command).await,
+        CliCommand::Metrics(command) => crate::metrics::run_metrics(&session, command).await,
         CliCommand::Node(NodeCommand::Standby { id, wait }) => {
             run_node_mode(&session, id, "standby", &wait).await
         }

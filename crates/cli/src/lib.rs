@@ -13,6 +13,7 @@ mod errors;
 mod events;
 mod lb;
 mod limits;
+mod metrics;
 mod oplog;
 mod render;
 mod resource_args;
@@ -28,6 +29,7 @@ use std::path::PathBuf;
 pub use commands::run;
 pub use config::connect;
 pub use lb::{LbCommand, ServerCommand};
+pub use metrics::MetricsCommand;
 pub use resource_args::{
     ConstraintAdd, ConstraintCommand, GroupCommand, MoveArgs, ResourceCommand, ResourceOptionArgs,
     WaitArgs,
@@ -105,6 +107,9 @@ pub enum CliCommand {
     /// Virtual services (load balancing): list, show, and change their real servers.
     #[command(subcommand)]
     Lb(lb::LbCommand),
+    /// This node's (or any node's) metrics: list the series, show one over a range.
+    #[command(subcommand)]
+    Metrics(metrics::MetricsCommand),
     /// Why a resource runs where it runs, or why it is stopped.
     Explain {
         /// The resource's name.

@@ -15,6 +15,7 @@ mod hosts;
 mod lb;
 mod linearizability;
 mod membership;
+mod metrics;
 mod operations;
 mod resources;
 mod roles;

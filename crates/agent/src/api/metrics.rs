@@ -1,0 +1,205 @@
+//! `GET /v1/metrics` (a node's series) and `GET /v1/metrics/query` (one series over a
+//! range). Every node keeps its own series, so any node answers for any other by
+//! forwarding to it (`node=N`); a node that cannot be reached answers 503 naming it, its
+//! series unavailable until it is back.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use model::NodeId;
+use monitor::{Range, SeriesKey};
+
+use super::{ApiState, ForwardRequest, error, forward};
+use crate::clock::now_ms;
+
+/// The default range of a query: the last ten minutes.
+const DEFAULT_RANGE_MS: u64 = 10 * 60 * 1_000;
+
+/// The query string, as pairs: `label` may repeat.
+type Pairs = Query<Vec<(String, String)>>;
+
+fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Parses the optional number `key`; the error names it and shows an example.
+fn number(pairs: &[(String, String)], key: &str, example: &str) -> Result<Option<u64>, Response> {
+    match value(pairs, key).map(str::parse::<u64>) {
+        None => Ok(None),
+        Some(Ok(number)) => Ok(Some(number)),
+        Some(Err(_)) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("{key} must be a whole number, for example {key}={example}"),
+        )),
+    }
+}
+
+/// Answers here, or forwards to the node asked for. `None` means "answer here".
+async fn elsewhere(
+    state: &ApiState,
+    pairs: &[(String, String)],
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<Option<Response>, Response> {
+    let Some(node) = number(pairs, "node", "2")? else {
+        return Ok(None);
+    };
+    if node == state.node_id || value(pairs, "local") == Some("1") {
+        return Ok(None);
+    }
+    let api_addr = state
+        .shared
+        .read(|db| db.nodes.get(&NodeId(node)).map(|n| n.info.api_addr.clone()));
+    let Some(api_addr) = api_addr else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            format!("no node {node}; `encluster status` lists the nodes"),
+        ));
+    };
+    let query = uri.query().unwrap_or("");
+    let request = ForwardRequest {
+        method: Method::GET,
+        path_and_query: format!("{}?{query}&local=1", uri.path()),
+        headers,
+        body: Bytes::new(),
+        write: None,
+    };
+    match forward(state, node, &api_addr, &request).await {
+        Ok(answer) => Ok(Some(answer)),
+        Err(_) => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("node {node} cannot be reached; its series are unavailable until it is back"),
+        )),
+    }
+}
+
+fn wire_name(key: &SeriesKey) -> ::api::SeriesName {
+    ::api::SeriesName {
+        name: key.name.clone(),
+        labels: key.labels.iter().cloned().collect(),
+    }
+}
+
+/// `GET /v1/metrics[?node=N]`.
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    Query(pairs): Pairs,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    match elsewhere(&state, &pairs, &headers, &uri).await {
+        Ok(Some(answer)) | Err(answer) => return answer,
+        Ok(None) => {}
+    }
+    let Some(metrics) = &state.metrics else {
+        return error(StatusCode::NOT_FOUND, "this node keeps no metrics");
+    };
+    let series = metrics.keys().iter().map(wire_name).collect();
+    Json(::api::MetricList {
+        node: state.node_id,
+        series,
+    })
+    .into_response()
+}
+
+/// `GET /v1/metrics/query?name=..&label=k=v&node=N&from=ms&to=ms&step=ms`.
+pub(crate) async fn query(
+    State(state): State<ApiState>,
+    Query(pairs): Pairs,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    match elsewhere(&state, &pairs, &headers, &uri).await {
+        Ok(Some(answer)) | Err(answer) => return answer,
+        Ok(None) => {}
+    }
+    let Some(metrics) = state.metrics.clone() else {
+        return error(StatusCode::NOT_FOUND, "this node keeps no metrics");
+    };
+    let (key, range) = match parse_query(&pairs) {
+        Ok(parsed) => parsed,
+        Err(answer) => return answer,
+    };
+    let fetched = {
+        let key = key.clone();
+        tokio::task::spawn_blocking(move || metrics.fetch(&key, range)).await
+    };
+    let fetched = match fetched {
+        Ok(Ok(fetched)) => fetched,
+        Ok(Err(monitor::MonitorError::UnknownSeries(_))) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "node {} has no series {} with labels {:?}; `encluster metrics list` \
+                     shows them",
+                    state.node_id, key.name, key.labels
+                ),
+            );
+        }
+        Ok(Err(problem)) => return error(StatusCode::BAD_REQUEST, problem.to_string()),
+        Err(join) => return error(StatusCode::INTERNAL_SERVER_ERROR, join.to_string()),
+    };
+    let points = fetched
+        .points
+        .iter()
+        .map(|p| {
+            (!p.avg.is_nan()).then_some(::api::MetricPoint {
+                min: p.min,
+                avg: p.avg,
+                max: p.max,
+                last: p.last,
+            })
+        })
+        .collect();
+    Json(::api::MetricRange {
+        node: state.node_id,
+        series: wire_name(&key),
+        step_ms: fetched.step_ms,
+        start_ms: fetched.start_ms,
+        points,
+    })
+    .into_response()
+}
+
+fn parse_query(pairs: &[(String, String)]) -> Result<(SeriesKey, Range), Response> {
+    let bad = |message: String| error(StatusCode::BAD_REQUEST, message);
+    let Some(name) = value(pairs, "name") else {
+        return Err(bad(
+            "name is required, for example name=host_load1; `encluster metrics list` \
+             shows the series"
+                .into(),
+        ));
+    };
+    let mut labels = BTreeMap::new();
+    for (key, label) in pairs.iter().filter(|(k, _)| k == "label") {
+        let Some((k, v)) = label.split_once('=') else {
+            return Err(bad(format!(
+                "label {label:?} must be key=value, for example label=mode=user (was {key})"
+            )));
+        };
+        labels.insert(k.to_owned(), v.to_owned());
+    }
+    let now = now_ms();
+    let to = number(pairs, "to", "1733500000000")?.unwrap_or(now);
+    let from = number(pairs, "from", "1733499400000")?
+        .unwrap_or_else(|| to.saturating_sub(DEFAULT_RANGE_MS));
+    let step = number(pairs, "step", "10000")?.unwrap_or(0);
+    let key = SeriesKey {
+        name: name.to_owned(),
+        labels: labels.into_iter().collect(),
+    };
+    let range = Range {
+        from_ms: from,
+        to_ms: to,
+        step_ms: step,
+        now_ms: now,
+    };
+    Ok((key, range))
+}

@@ -1,0 +1,127 @@
+//! This node's metrics: once a second the samplers of `monitor` (host, the agent's
+//! process) and the agent's own Raft figures go into the node's round-robin series under
+//! `<data_dir>/metrics`, written out every [`FLUSH_EVERY`] and made durable every
+//! [`SYNC_EVERY`] and at shutdown.
+//!
+//! Not a critical task: a node whose sampling fails (a full disk, an unreadable /proc)
+//! keeps serving, logs it, and answers queries with what it has.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use model::Millis;
+use monitor::host::Sample;
+use monitor::{Fetched, Kind, MonitorError, Range, Recorder, SeriesKey};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::now_ms;
+
+/// How often every series is sampled.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// How often rows waiting in memory are written to their files.
+pub const FLUSH_EVERY: u32 = 10;
+/// How often (in samples) the files are synced.
+pub const SYNC_EVERY: u32 = 600;
+
+/// The node's series, shared by the sampler and the API.
+pub struct Metrics {
+    recorder: Mutex<Recorder>,
+    data_dir: PathBuf,
+}
+
+impl Metrics {
+    /// The series kept under `data_dir/metrics`, reopened with their history.
+    pub fn open(data_dir: &std::path::Path) -> Result<Arc<Metrics>, MonitorError> {
+        let recorder = Recorder::new(Some(&data_dir.join("metrics")))?;
+        Ok(Arc::new(Metrics {
+            recorder: Mutex::new(recorder),
+            data_dir: data_dir.to_path_buf(),
+        }))
+    }
+
+    /// Every series of this node.
+    pub fn keys(&self) -> Vec<SeriesKey> {
+        self.lock().keys().cloned().collect()
+    }
+
+    /// A range query on one of this node's series.
+    pub fn fetch(&self, key: &SeriesKey, range: Range) -> Result<Fetched, MonitorError> {
+        self.lock().fetch(key, range)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recorder> {
+        // A panic while recording leaves rows at worst half-recorded, never unsafe to read.
+        self.recorder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn record(&self, at: Millis, samples: &[Sample], round: u32) {
+        let mut recorder = self.lock();
+        let result = recorder.record(at, samples).and_then(|()| {
+            if round.is_multiple_of(SYNC_EVERY) {
+                recorder.sync()
+            } else if round.is_multiple_of(FLUSH_EVERY) {
+                recorder.flush()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(error) = result {
+            tracing::warn!(%error, "Cannot record the node's metrics");
+        }
+    }
+}
+
+/// Samples every second until `shutdown`, then makes the series durable.
+pub async fn run(metrics: Arc<Metrics>, raft: cmdb::Raft, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(SAMPLE_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut round: u32 = 0;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = ticks.tick() => {}
+        }
+        round = round.wrapping_add(1);
+        let mut samples = raft_samples(&raft);
+        let metrics = metrics.clone();
+        let sampled = tokio::task::spawn_blocking(move || {
+            samples.extend(monitor::host::sample_host(&metrics.data_dir));
+            samples.extend(monitor::host::sample_process());
+            metrics.record(now_ms(), &samples, round);
+        })
+        .await;
+        if let Err(error) = sampled {
+            tracing::warn!(%error, "The metrics sampler failed");
+        }
+    }
+    let synced = tokio::task::spawn_blocking(move || metrics.lock().sync()).await;
+    if let Ok(Err(error)) = synced {
+        tracing::warn!(%error, "Cannot sync the node's metrics");
+    }
+}
+
+/// The agent's Raft figures: term, commit and apply positions, and the apply lag.
+fn raft_samples(raft: &cmdb::Raft) -> Vec<Sample> {
+    let metrics = cmdb::metrics(raft);
+    let committed = metrics.local_committed.map_or(0, |id| id.index);
+    let applied = metrics.last_applied.map_or(0, |id| id.index);
+    let gauge = |name, value: u64| Sample {
+        name,
+        labels: Vec::new(),
+        kind: Kind::Gauge,
+        value: value as f64,
+    };
+    vec![
+        gauge("agent_raft_term", metrics.current_term),
+        gauge("agent_raft_apply_lag", committed.saturating_sub(applied)),
+        Sample {
+            name: "agent_raft_committed",
+            labels: Vec::new(),
+            kind: Kind::Counter,
+            value: committed as f64,
+        },
+    ]
+}

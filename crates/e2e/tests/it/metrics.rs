@@ -1,0 +1,113 @@
+//! Metrics (issue 13): every node samples itself once a second into round-robin series;
+//! any node answers a range query for any other, a down node's series are reported
+//! unavailable, and the history survives a restart of the agent.
+
+use std::time::Duration;
+
+use e2e::{Cluster, wait_until};
+
+const SETTLE: Duration = Duration::from_secs(20);
+
+fn load_query(node: u64, from_ms: u64, to_ms: u64) -> api::MetricQuery {
+    api::MetricQuery {
+        name: "host_memory_total_bytes".into(),
+        node: Some(node),
+        from_ms: Some(from_ms),
+        to_ms: Some(to_ms),
+        ..api::MetricQuery::default()
+    }
+}
+
+fn known(range: &api::MetricRange) -> usize {
+    range.points.iter().flatten().count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_node_answers_for_any_other_and_history_survives_a_restart() {
+    let mut cluster = Cluster::start(3, 5, &[]).expect("start cluster");
+    cluster.wait_master(SETTLE).await;
+    let started = now_ms();
+    // Node 1's series, asked of node 2, fill in as node 1 samples.
+    let range = wait_until(
+        "three seconds of node 1's memory, through node 2",
+        SETTLE,
+        || async {
+            let range = cluster
+                .client(2)
+                .metric_range(&load_query(1, started, now_ms()))
+                .await
+                .ok()?;
+            (known(&range) >= 3).then_some(range)
+        },
+    )
+    .await;
+    assert_eq!(range.node, 1);
+    assert_eq!(range.step_ms, 1_000);
+    let total = range.points.iter().flatten().next().expect("known").avg;
+    assert!(total > 0.0, "memory total {total}");
+    let list = cluster.client(3).metrics(Some(1)).await.expect("list");
+    for name in [
+        "host_cpu_seconds",
+        "agent_resident_bytes",
+        "agent_raft_term",
+    ] {
+        assert!(
+            list.series.iter().any(|s| s.name == name),
+            "node 1 keeps {name}: {list:?}"
+        );
+    }
+    // A stopped node's series are unavailable, and the answer says so.
+    cluster.stop(1);
+    let error = cluster
+        .client(2)
+        .metric_range(&load_query(1, started, now_ms()))
+        .await
+        .expect_err("node 1 is down");
+    assert!(
+        error.to_string().contains("node 1 cannot be reached"),
+        "{error}"
+    );
+    // Back, it still has what it recorded before (flushed at shutdown).
+    let stopped_at = now_ms();
+    cluster.start_node(1).expect("restart node 1");
+    let before = wait_until("node 1 answers again", SETTLE, || async {
+        cluster
+            .client(1)
+            .metric_range(&load_query(1, started, stopped_at))
+            .await
+            .ok()
+    })
+    .await;
+    assert!(known(&before) >= 3, "history after a restart: {before:?}");
+    // The CLI shows it as a sparkline.
+    let shown = cluster.cli(
+        2,
+        &["metrics", "show", "host_memory_total_bytes", "--node", "1"],
+    );
+    let stdout = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    assert!(
+        stdout.contains("host_memory_total_bytes on node 1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("mean"), "{stdout}");
+    // Bad input gets a clear error.
+    let bad = cluster.cli(2, &["metrics", "show", "no_such_series"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("metrics list"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64
+}
