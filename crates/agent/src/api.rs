@@ -137,6 +137,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/lb/{name}/stats", get(lb_stats::stats))
         .route("/v1/metrics", get(metrics::list))
         .route("/v1/metrics/query", get(metrics::query))
+        .route("/metrics", get(metrics::prometheus))
         .route("/v1/operations", get(operations::list))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()

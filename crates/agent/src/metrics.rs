@@ -28,21 +28,29 @@ pub const SYNC_EVERY: u32 = 600;
 pub struct Metrics {
     recorder: Mutex<Recorder>,
     data_dir: PathBuf,
+    /// This node's name, the `node` label of its Prometheus text.
+    pub node_name: String,
 }
 
 impl Metrics {
     /// The series kept under `data_dir/metrics`, reopened with their history.
-    pub fn open(data_dir: &std::path::Path) -> Result<Arc<Metrics>, MonitorError> {
+    pub fn open(data_dir: &std::path::Path, node_name: &str) -> Result<Arc<Metrics>, MonitorError> {
         let recorder = Recorder::new(Some(&data_dir.join("metrics")))?;
         Ok(Arc::new(Metrics {
             recorder: Mutex::new(recorder),
             data_dir: data_dir.to_path_buf(),
+            node_name: node_name.to_owned(),
         }))
     }
 
     /// Every series of this node.
     pub fn keys(&self) -> Vec<SeriesKey> {
         self.lock().keys().cloned().collect()
+    }
+
+    /// The last sample of every series.
+    pub fn latest(&self) -> Vec<(SeriesKey, Kind, f64)> {
+        self.lock().latest()
     }
 
     /// A range query on one of this node's series.

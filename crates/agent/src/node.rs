@@ -82,7 +82,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     let mut api_state = ApiState::new(&config, raft.clone(), shared.clone(), view.clone(), &tls)
         .with_lb(lb.clone());
     // Monitoring is not critical: a node that cannot keep metrics still serves.
-    match crate::metrics::Metrics::open(&config.data_dir) {
+    match crate::metrics::Metrics::open(&config.data_dir, &config.name) {
         Ok(metrics) => {
             api_state = api_state.with_metrics(metrics.clone());
             tasks.spawn(crate::metrics::run(metrics, raft.clone(), shutdown.clone()));

@@ -205,6 +205,11 @@ impl Series {
         &self.spec
     }
 
+    /// The time and raw value of the last sample taken.
+    pub fn last(&self) -> Option<(u64, f64)> {
+        self.last
+    }
+
     /// The memory the series holds, heap included: fixed by its spec.
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Series>()

@@ -1,5 +1,5 @@
 //! Monitoring: round-robin time series with rrdtool's semantics and the samplers that feed
-//! them; later the remote checks and the Prometheus text.
+//! them, and the Prometheus text of their last samples; later the remote checks.
 //!
 //! [`host`] samples the host and the agent's process; [`archive`] turns samples into
 //! consolidated rows without IO; [`store`] keeps the rows
@@ -9,6 +9,7 @@
 
 pub mod archive;
 pub mod host;
+pub mod prometheus;
 pub mod query;
 pub mod recorder;
 pub mod store;

@@ -141,6 +141,17 @@ impl Recorder {
         })
     }
 
+    /// The last sample of every series: its key, kind and raw value.
+    pub fn latest(&self) -> Vec<(SeriesKey, crate::Kind, f64)> {
+        self.series
+            .iter()
+            .filter_map(|(key, entry)| {
+                let (_, value) = entry.series.last()?;
+                Some((key.clone(), entry.series.spec().kind, value))
+            })
+            .collect()
+    }
+
     /// Every series, by key.
     pub fn keys(&self) -> impl Iterator<Item = &SeriesKey> {
         self.series.keys()

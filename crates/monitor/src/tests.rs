@@ -388,3 +388,48 @@ fn the_recorder_keeps_history_across_a_restart_and_bounds_its_series() {
     let error = memory.fetch(&unknown, range).expect_err("unknown");
     assert!(error.to_string().contains("/v1/metrics"), "{error}");
 }
+
+/// The Prometheus text has one family per name, the node's label on every sample, and
+/// `_total` on counters.
+#[test]
+fn the_prometheus_text_labels_every_sample_with_its_node() {
+    use crate::recorder::SeriesKey;
+    let key = |name: &str, labels: &[(&str, &str)]| SeriesKey {
+        name: name.into(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+    let text = crate::prometheus::render(
+        vec![
+            (key("host_load1", &[]), Kind::Gauge, 0.5),
+            (
+                key("host_cpu_seconds", &[("mode", "user")]),
+                Kind::Counter,
+                12.0,
+            ),
+            (
+                key("host_cpu_seconds", &[("mode", "system")]),
+                Kind::Counter,
+                3.0,
+            ),
+        ],
+        "node1",
+    );
+    assert!(text.contains("# TYPE host_load1 gauge\n"), "{text}");
+    assert!(text.contains("host_load1{node=\"node1\"} 0.5\n"), "{text}");
+    assert!(
+        text.contains("# TYPE host_cpu_seconds_total counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("host_cpu_seconds_total{node=\"node1\",mode=\"user\"} 12.0\n"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("# TYPE host_cpu_seconds_total").count(),
+        1,
+        "{text}"
+    );
+}

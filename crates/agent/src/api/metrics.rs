@@ -203,3 +203,20 @@ fn parse_query(pairs: &[(String, String)]) -> Result<(SeriesKey, Range), Respons
     };
     Ok((key, range))
 }
+
+/// `GET /metrics`: this node's last samples in the Prometheus text format, labelled with
+/// the node's name.
+pub(crate) async fn prometheus(State(state): State<ApiState>) -> Response {
+    let Some(metrics) = &state.metrics else {
+        return error(StatusCode::NOT_FOUND, "this node keeps no metrics");
+    };
+    let text = monitor::prometheus::render(metrics.latest(), &metrics.node_name);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            monitor::prometheus::CONTENT_TYPE,
+        )],
+        text,
+    )
+        .into_response()
+}

@@ -105,6 +105,67 @@ async fn any_node_answers_for_any_other_and_history_survives_a_restart() {
     );
 }
 
+/// Every node's `/metrics` passes `promtool check metrics` (Debian's `prometheus`
+/// package, which `scripts/test.sh` installs) and carries the node's label.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_nodes_prometheus_text_passes_promtool() {
+    let cluster = Cluster::start(3, 5, &[]).expect("start cluster");
+    cluster.wait_master(SETTLE).await;
+    let ca = std::fs::read_to_string(cluster.cluster_dir().join("ca.pem")).expect("ca.pem");
+    let tls = auth::client_config(&ca, None).expect("client TLS config");
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured((*tls).clone())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    for id in 1..=3u64 {
+        let url = format!(
+            "https://{}/metrics",
+            cluster.nodes[(id - 1) as usize].api_addr
+        );
+        let text = wait_until("a scrape with the host's figures", SETTLE, || async {
+            let answer = http
+                .get(&url)
+                .bearer_auth(&cluster.admin_token)
+                .send()
+                .await
+                .ok()?;
+            let text = answer.text().await.ok()?;
+            text.contains("host_cpu_seconds_total").then_some(text)
+        })
+        .await;
+        assert!(text.contains(&format!("node=\"node{id}\"")), "{text}");
+        let mut promtool = std::process::Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("promtool runs: install Debian's prometheus package (scripts/test.sh does)");
+        use std::io::Write;
+        promtool
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("feed promtool");
+        let checked = promtool.wait_with_output().expect("promtool ends");
+        assert!(
+            checked.status.success(),
+            "promtool check metrics refused node {id}'s text: {}{}\n{text}",
+            String::from_utf8_lossy(&checked.stdout),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
+    // Without the token, nothing.
+    let url = format!("https://{}/metrics", cluster.nodes[0].api_addr);
+    let status = wait_until("an answer without a token", SETTLE, || async {
+        Some(http.get(&url).send().await.ok()?.status())
+    })
+    .await;
+    assert_eq!(status.as_u16(), 401);
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
