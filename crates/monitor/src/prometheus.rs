@@ -16,10 +16,16 @@ use crate::recorder::SeriesKey;
 /// The `Content-Type` of the answer.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
+/// A sample's labels, the node's first.
+type Labels = Vec<(String, String)>;
+
+/// One name's kind and labelled values.
+type Family = (Kind, Vec<(Labels, f64)>);
+
 /// One scrape's figures, grouped by name.
 #[derive(Debug)]
 struct Snapshot {
-    families: BTreeMap<String, (Kind, Vec<(Vec<(String, String)>, f64)>)>,
+    families: BTreeMap<String, Family>,
 }
 
 impl Collector for Snapshot {
