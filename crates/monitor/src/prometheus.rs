@@ -63,7 +63,7 @@ impl Collector for Snapshot {
 
 /// The text of a scrape: `latest` (from [`crate::Recorder::latest`]) labelled with `node`.
 pub fn render(latest: Vec<(SeriesKey, Kind, f64)>, node: &str) -> String {
-    let mut families: BTreeMap<String, (Kind, Vec<(Vec<(String, String)>, f64)>)> = BTreeMap::new();
+    let mut families: BTreeMap<String, Family> = BTreeMap::new();
     for (key, kind, value) in latest {
         let mut labels = vec![("node".to_owned(), node.to_owned())];
         labels.extend(key.labels);
