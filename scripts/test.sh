@@ -10,8 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: real OCF resource agents, python3 for test servers,
-# iproute2 for network namespaces, prometheus for `promtool check metrics`.
-packages=(resource-agents python3 iproute2 procps prometheus)
+# iproute2 for network namespaces, prometheus for `promtool check metrics`,
+# pacemaker-common for Pacemaker's sample alert agents.
+packages=(resource-agents python3 iproute2 procps prometheus pacemaker-common)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' \
