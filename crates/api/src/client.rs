@@ -365,5 +365,6 @@ fn encode_key(key: &str) -> String {
     out
 }
 
+mod changes;
 #[cfg(test)]
 mod tests;
