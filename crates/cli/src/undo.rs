@@ -8,7 +8,7 @@ use crate::commands::Output;
 use crate::errors::explain;
 use crate::render::{format_time, render_json};
 use crate::resource_args::WaitArgs;
-use crate::resource_commands::{Session, constraint_text, wait_if};
+use crate::resource_commands::{Session, wait_if};
 use crate::views::{NodeNames, node_label};
 use crate::wait::Goal;
 
@@ -64,7 +64,8 @@ pub(crate) fn render_constraints(constraints: &[api::ConstraintView], names: &No
     text
 }
 
-/// A constraint in words, with node names where known.
+/// A constraint in a few words, with node names where known (`constraint add` says
+/// the same in full).
 fn constraint_words(spec: &api::ConstraintSpec, names: &NodeNames) -> String {
     match spec {
         api::ConstraintSpec::Location {
@@ -72,7 +73,15 @@ fn constraint_words(spec: &api::ConstraintSpec, names: &NodeNames) -> String {
             node,
             score,
         } => format!("{resource} on {} {score}", node_label(*node, names)),
-        other => constraint_text(other),
+        api::ConstraintSpec::Colocation {
+            resource,
+            with,
+            score,
+        } => format!("{resource} with {with} {score}"),
+        api::ConstraintSpec::Order { first, then, kind } => {
+            let kind = kind.as_deref().unwrap_or("mandatory");
+            format!("{first} then {then} ({kind})")
+        }
     }
 }
 

@@ -148,9 +148,9 @@ fn constraint_table_shows_ids_origins_and_expiry() {
     check(
         crate::undo::render_constraints(&constraints, &names()),
         expect![[r#"
-            ID                      ORIGIN      CONSTRAINT                                                  EXPIRES
-            order-db-web-mandatory  constraint  mandatory order: db starts before web, web stops before db  -
-            cli-ban-web-on-3        ban         web on n3 -INFINITY                                         2023-11-14T22:13:20.000Z
+            ID                      ORIGIN      CONSTRAINT               EXPIRES
+            order-db-web-mandatory  constraint  db then web (mandatory)  -
+            cli-ban-web-on-3        ban         web on n3 -INFINITY      2023-11-14T22:13:20.000Z
         "#]],
     );
     assert_eq!(

@@ -330,32 +330,30 @@ async fn dry_run_and_real_apply_refuse_bad_files_alike() {
     let master = cluster.wait_master(SETTLE).await;
     let resource = |name: &str| {
         format!(
-            "[[resource]]\nname = \"{name}\"\ntype = \"process\"\nparams = {{ command = \"sleep\", args = \"1000\" }}\n"
+            "[[resource]]\nname = \"{name}\"\ntype = \"process\"\n\
+             params = {{ command = \"sleep\", args = \"1000\" }}\n"
         )
     };
+    let colocation = |resource: &str, with: &str, score: &str| {
+        format!(
+            "[[constraint]]\ntype = \"colocation\"\nresource = \"{resource}\"\n\
+             with = \"{with}\"\nscore = \"{score}\"\n"
+        )
+    };
+    let (a, b) = (resource("a"), resource("b"));
     let bad = [
+        format!("{a}[[constraint]]\ntype = \"order\"\nfirst = \"a\"\nthen = \"nothing\"\n"),
+        format!("{a}[[group]]\nname = \"g\"\nmembers = [\"a\", \"ghost\"]\n"),
         format!(
-            "{}[[constraint]]\ntype = \"order\"\nfirst = \"a\"\nthen = \"nothing\"\n",
-            resource("a")
+            "{a}{b}[[group]]\nname = \"g\"\nmembers = [\"a\"]\n\
+             [[group]]\nname = \"h\"\nmembers = [\"a\", \"b\"]\n"
         ),
         format!(
-            "{}[[group]]\nname = \"g\"\nmembers = [\"a\", \"ghost\"]\n",
-            resource("a")
+            "{a}{b}{}{}",
+            colocation("a", "b", "INFINITY"),
+            colocation("b", "a", "INFINITY")
         ),
-        format!(
-            "{}{}[[group]]\nname = \"g\"\nmembers = [\"a\"]\n[[group]]\nname = \"h\"\nmembers = [\"a\", \"b\"]\n",
-            resource("a"),
-            resource("b")
-        ),
-        format!(
-            "{}{}[[constraint]]\ntype = \"colocation\"\nresource = \"a\"\nwith = \"b\"\nscore = \"INFINITY\"\n[[constraint]]\ntype = \"colocation\"\nresource = \"b\"\nwith = \"a\"\nscore = \"INFINITY\"\n",
-            resource("a"),
-            resource("b")
-        ),
-        format!(
-            "{}[[constraint]]\ntype = \"colocation\"\nresource = \"a\"\nwith = \"a\"\nscore = \"5\"\n",
-            resource("a")
-        ),
+        format!("{a}{}", colocation("a", "a", "5")),
     ];
     for (index, text_of_file) in bad.iter().enumerate() {
         let file = cluster.dir.path().join(format!("bad-{index}.toml"));
