@@ -24,10 +24,12 @@ use crate::master::DetectorView;
 use crate::tls::NodeTls;
 
 mod apply;
+mod constraints;
 mod join;
 mod lb_stats;
 mod metrics;
 mod operations;
+mod preferences;
 mod resource_views;
 mod resources;
 mod spec;
@@ -131,7 +133,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/groups", post(resources::create_group))
         .route("/v1/groups/{name}", delete(resources::delete_group))
         .route("/v1/groups/{name}/move", post(resources::move_group))
-        .route("/v1/constraints", post(resources::add_constraint))
+        .route(
+            "/v1/constraints",
+            get(constraints::list).post(resources::add_constraint),
+        )
+        .route("/v1/constraints/{id}", delete(constraints::remove))
+        .route("/v1/config", get(apply::export))
         .route("/v1/nodes/{id}/mode", post(resources::node_mode))
         .route("/v1/apply", post(resources::apply))
         .route("/v1/lb/{name}/stats", get(lb_stats::stats))

@@ -365,6 +365,7 @@ fn encode_key(key: &str) -> String {
     out
 }
 
+mod changes;
 mod metrics;
 pub use metrics::MetricQuery;
 

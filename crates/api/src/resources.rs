@@ -69,6 +69,14 @@ pub struct ResourceView {
     pub group: Option<String>,
     /// Per node where it has state: running, stopped, failed, with fail counts.
     pub instances: Vec<InstanceView>,
+    /// Whether the cluster manages it; `false` after `resource unmanage` (Pacemaker's
+    /// `is-managed=false`): it is left where it runs, never started, stopped or recovered.
+    #[serde(default = "managed_default")]
+    pub managed: bool,
+}
+
+fn managed_default() -> bool {
+    true
 }
 
 /// One node's view of a resource.
@@ -98,6 +106,56 @@ pub struct MoveRequest {
     /// How long the temporary preference lasts, e.g. `10m`; without it, until cleared.
     #[serde(default)]
     pub for_duration: Option<String>,
+    /// Remove the move's preference instead (`move --clear`); `to` and `for_duration` must
+    /// then be absent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clear: bool,
+}
+
+/// `POST /v1/resources/{name}/ban`: keep a resource (or group) off a node, like `pcs
+/// resource ban`, until `clear` or until it expires.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BanRequest {
+    /// The node id.
+    pub node: u64,
+    /// How long the ban lasts, e.g. `10m`; without it, until cleared.
+    #[serde(default)]
+    pub for_duration: Option<String>,
+}
+
+/// `POST /v1/resources/{name}/clear`: remove the moves and bans of a resource (or group),
+/// like `pcs resource clear`; with `node`, only those naming that node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ClearRequest {
+    /// Only the preferences for or against this node.
+    #[serde(default)]
+    pub node: Option<u64>,
+}
+
+/// `POST /v1/resources/{name}/clear`'s answer: the ids of what was removed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Cleared {
+    /// The removed constraints' ids, as `constraint list` showed them.
+    pub removed: Vec<String>,
+}
+
+/// One entry of `GET /v1/constraints`: a declared constraint, or a preference left by
+/// `resource move` or `resource ban`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConstraintView {
+    /// Stable id for `DELETE /v1/constraints/{id}`, derived from the content as pcs names
+    /// its constraints: `location-db-2-INFINITY`, `colocation-web-db-INFINITY`,
+    /// `order-db-web-mandatory`, `cli-prefer-db-on-2` (a move to node 2), `cli-avoid-db-on-1`
+    /// (a move away from node 1), `cli-ban-db-on-3`; a duplicate gets `-2`, `-3`.
+    pub id: String,
+    /// `constraint` (declared with `constraint add` or `apply -f`), `move` or `ban`.
+    pub origin: String,
+    /// The constraint itself.
+    pub constraint: ConstraintSpec,
+    /// When it stops applying (ms since the Unix epoch), if it expires.
+    pub expires_at_ms: Option<u64>,
 }
 
 /// A group: members colocated, started in order, stopped in reverse.

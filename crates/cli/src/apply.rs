@@ -234,3 +234,95 @@ fn ask(prompt: &str) -> anyhow::Result<bool> {
         .context("cannot read the answer from standard input")?;
     Ok(answer_is_yes(&answer))
 }
+
+/// The cluster file that `config export` writes: `[[resource]]`, `[[group]]` and
+/// `[[constraint]]` tables in the API's field names, the name (or type) first, unset and
+/// default values left out, so that `apply -f` of it changes nothing.
+pub(crate) fn render_cluster_file(spec: &api::ClusterSpec) -> anyhow::Result<String> {
+    let mut text = String::from(
+        "# The cluster as `encluster config export` wrote it; `encluster apply -f FILE` \
+        makes the\n# cluster match it (what is not in the file is removed).\n",
+    );
+    for resource in &spec.resources {
+        write_table(
+            &mut text,
+            "resource",
+            &serde_json::to_value(resource)?,
+            &["name", "type"],
+        );
+    }
+    for group in &spec.groups {
+        write_table(&mut text, "group", &serde_json::to_value(group)?, &["name"]);
+    }
+    for constraint in &spec.constraints {
+        write_table(
+            &mut text,
+            "constraint",
+            &serde_json::to_value(constraint)?,
+            &["type"],
+        );
+    }
+    Ok(text)
+}
+
+/// One `[[kind]]` table: `first` keys, then the other values, then sub-tables.
+fn write_table(text: &mut String, kind: &str, value: &serde_json::Value, first: &[&str]) {
+    let Some(object) = value.as_object() else {
+        return;
+    };
+    text.push_str(&format!("\n[[{kind}]]\n"));
+    let keys = first.iter().copied().chain(
+        object
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !first.contains(k)),
+    );
+    let mut tables = Vec::new();
+    for key in keys {
+        match object.get(key) {
+            None | Some(serde_json::Value::Null) => {}
+            // `clone = false` is the default; `unique = false` is not.
+            Some(serde_json::Value::Bool(false)) if key == "clone" => {}
+            Some(serde_json::Value::Object(map)) if map.is_empty() => {}
+            Some(serde_json::Value::Object(map)) => tables.push((key, map)),
+            Some(scalar) => {
+                if let Some(toml_value) = to_toml(scalar) {
+                    text.push_str(&format!("{key} = {toml_value}\n"));
+                }
+            }
+        }
+    }
+    for (key, map) in tables {
+        text.push_str(&format!("[{kind}.{key}]\n"));
+        for (name, value) in map {
+            if let Some(toml_value) = to_toml(value) {
+                text.push_str(&format!("{} = {toml_value}\n", toml_key(name)));
+            }
+        }
+    }
+}
+
+/// A key, quoted when TOML needs it.
+fn toml_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        key.to_owned()
+    } else {
+        toml::Value::String(key.to_owned()).to_string()
+    }
+}
+
+fn to_toml(value: &serde_json::Value) -> Option<toml::Value> {
+    Some(match value {
+        serde_json::Value::String(text) => toml::Value::String(text.clone()),
+        serde_json::Value::Bool(flag) => toml::Value::Boolean(*flag),
+        serde_json::Value::Number(number) => toml::Value::Integer(number.as_i64()?),
+        serde_json::Value::Array(items) => {
+            toml::Value::Array(items.iter().filter_map(to_toml).collect())
+        }
+        serde_json::Value::Null | serde_json::Value::Object(_) => return None,
+    })
+}

@@ -86,6 +86,7 @@ async fn run_resources(
             run_apply(client, target, &file, dry_run, yes).await
         }
         CliCommand::Explain { name } => run_explain(&session, &name).await,
+        CliCommand::Config(crate::ConfigCommand::Export) => crate::undo::export(&session).await,
         CliCommand::Lb(command) => crate::lb::run_lb(&session, command).await,
         CliCommand::Metrics(command) => crate::metrics::run_metrics(&session, command).await,
         CliCommand::Node(NodeCommand::Standby { id, wait }) => {

@@ -18,6 +18,7 @@ mod oplog;
 mod render;
 mod resource_args;
 mod resource_commands;
+mod undo;
 mod views;
 mod wait;
 
@@ -110,6 +111,9 @@ pub enum CliCommand {
     /// This node's (or any node's) metrics: list the series, show one over a range.
     #[command(subcommand)]
     Metrics(metrics::MetricsCommand),
+    /// The declared cluster: `config export` writes it as the file `apply -f` reads.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Why a resource runs where it runs, or why it is stopped.
     Explain {
         /// The resource's name.
@@ -153,6 +157,14 @@ pub enum NodeCommand {
         /// The node's id.
         id: u64,
     },
+}
+
+/// `encluster config ...`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum ConfigCommand {
+    /// Print the resources, groups and constraints as the TOML file `apply -f` reads, so
+    /// that `config export > f; apply -f f` changes nothing.
+    Export,
 }
 
 /// `encluster kv ...`.

@@ -55,7 +55,8 @@ pub enum ResourceCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Move a resource to a node, or away from where it runs; the preference can expire.
+    /// Move a resource to a node, or away from where it runs; the preference replaces its
+    /// earlier move and lasts until `--for` expires or `move --clear`.
     Move {
         /// The resource's name.
         name: String,
@@ -84,6 +85,39 @@ pub enum ResourceCommand {
         name: String,
         #[command(flatten)]
         wait: WaitArgs,
+    },
+    /// Keep a resource (or group) off a node, until `--for` expires or `resource clear`.
+    Ban {
+        /// The resource's (or group's) name.
+        name: String,
+        /// The node to keep it off, by id or name.
+        #[arg(long, value_name = "NODE")]
+        node: String,
+        /// How long the ban lasts, e.g. 10m; without it, until cleared.
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration_text)]
+        for_duration: Option<String>,
+    },
+    /// Remove the moves and bans of a resource (or group), so the scheduler places it
+    /// freely again (pcs `resource clear`).
+    Clear {
+        /// The resource's (or group's) name.
+        name: String,
+        /// Only the move or ban naming this node.
+        #[arg(long, value_name = "NODE")]
+        node: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Leave a resource alone: it stays where it runs and is never started, stopped or
+    /// recovered (Pacemaker's is-managed=false), until `resource manage`.
+    Unmanage {
+        /// The resource's name.
+        name: String,
+    },
+    /// Manage an unmanaged resource again.
+    Manage {
+        /// The resource's name.
+        name: String,
     },
     /// The operation log: starts, stops and failed monitors with node, fencing token and
     /// times, oldest first; of one resource or of all.
@@ -156,9 +190,13 @@ pub struct MoveArgs {
     /// The target node, by id or name; without it, away from where it runs now.
     #[arg(long, value_name = "NODE")]
     pub to: Option<String>,
-    /// How long the preference lasts, e.g. 10m; without it, until cleared.
+    /// How long the preference lasts, e.g. 10m; without it, until `move --clear`.
     #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration_text)]
     pub for_duration: Option<String>,
+    /// Remove the move's preference now, before it expires; the scheduler then places it
+    /// where it would anyway.
+    #[arg(long, conflicts_with_all = ["to", "for_duration"])]
+    pub clear: bool,
 }
 
 /// `--wait` and its `--timeout`.
@@ -202,7 +240,7 @@ pub enum GroupCommand {
         /// The group's name.
         name: String,
     },
-    /// Move every member of a group together.
+    /// Move every member of a group together; replaces the group's earlier move.
     Move {
         /// The group's name.
         name: String,
@@ -219,6 +257,17 @@ pub enum ConstraintCommand {
     /// Add a constraint.
     #[command(subcommand)]
     Add(ConstraintAdd),
+    /// List every constraint, and every move and ban, with its id and expiry.
+    List {
+        /// Print the API's JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a constraint, move or ban by the id `constraint list` shows.
+    Remove {
+        /// The constraint's id, e.g. location-db-2-INFINITY or cli-ban-db-on-3.
+        id: String,
+    },
 }
 
 /// `encluster constraint add ...`.
@@ -394,10 +443,15 @@ fn apply_options(spec: &mut api::ResourceSpec, options: &ResourceOptionArgs) {
 }
 
 /// The request body of `resource move` and `group move`, with the node already resolved.
-pub(crate) fn move_request(to: Option<u64>, for_duration: Option<&str>) -> api::MoveRequest {
+pub(crate) fn move_request(
+    to: Option<u64>,
+    for_duration: Option<&str>,
+    clear: bool,
+) -> api::MoveRequest {
     api::MoveRequest {
         to,
         for_duration: for_duration.map(str::to_string),
+        clear,
     }
 }
 

@@ -27,7 +27,7 @@ pub(crate) struct Session<'a> {
 
 impl Session<'_> {
     /// Node names for labels; the labels only read better with them, so a failure is no error.
-    async fn names(&self) -> NodeNames {
+    pub(crate) async fn names(&self) -> NodeNames {
         match self.client.nodes().await {
             Ok(nodes) => node_names(&nodes),
             Err(_) => NodeNames::new(),
@@ -35,7 +35,10 @@ impl Session<'_> {
     }
 
     /// Resolves `--to NODE` (id or name) and returns the node names as well.
-    async fn resolve(&self, node: Option<&str>) -> anyhow::Result<(Option<u64>, NodeNames)> {
+    pub(crate) async fn resolve(
+        &self,
+        node: Option<&str>,
+    ) -> anyhow::Result<(Option<u64>, NodeNames)> {
         let Some(node) = node else {
             return Ok((None, self.names().await));
         };
@@ -121,6 +124,16 @@ pub(crate) async fn run_resource(
         ResourceCommand::Log { name, json, stale } => {
             show_log(session, name.as_deref(), json, stale).await
         }
+        ResourceCommand::Ban {
+            name,
+            node,
+            for_duration,
+        } => crate::undo::ban(session, &name, &node, for_duration.as_deref()).await,
+        ResourceCommand::Clear { name, node, wait } => {
+            crate::undo::clear(session, &name, node.as_deref(), &wait).await
+        }
+        ResourceCommand::Unmanage { name } => crate::undo::set_managed(session, &name, false).await,
+        ResourceCommand::Manage { name } => crate::undo::set_managed(session, &name, true).await,
     }
 }
 
@@ -234,7 +247,11 @@ async fn role_action(
     wait_if(session, &goal, wait).await
 }
 
-async fn wait_if(session: &Session<'_>, goal: &Goal, wait: &WaitArgs) -> anyhow::Result<()> {
+pub(crate) async fn wait_if(
+    session: &Session<'_>,
+    goal: &Goal,
+    wait: &WaitArgs,
+) -> anyhow::Result<()> {
     if !wait.wait {
         return Ok(());
     }
@@ -282,7 +299,7 @@ async fn move_resource(
 ) -> anyhow::Result<()> {
     let (to, names) = session.resolve(args.to.as_deref()).await?;
     // A move away from where it runs is only checkable against where it ran before.
-    let before = match (wait.wait, to) {
+    let before = match (wait.wait && !args.clear, to) {
         (true, None) => Some(
             session
                 .client
@@ -292,13 +309,18 @@ async fn move_resource(
         ),
         _ => None,
     };
-    let request = move_request(to, args.for_duration.as_deref());
+    let request = move_request(to, args.for_duration.as_deref(), args.clear);
     session
         .client
         .move_resource(name, &request)
         .await
         .map_err(|error| explain(error, session.target))?;
     let mut output = Output::stdout();
+    let resources = vec![name.to_string()];
+    if args.clear {
+        output.line(&cleared_move_message("resource", name))?;
+        return wait_if(session, &Goal::Placed { resources }, wait).await;
+    }
     output.line(&move_message(
         "resource",
         name,
@@ -309,7 +331,6 @@ async fn move_resource(
     if !wait.wait {
         return Ok(());
     }
-    let resources = vec![name.to_string()];
     let goal = match to {
         Some(node) => Goal::RunningOn { resources, node },
         None => Goal::MovedAway {
@@ -334,9 +355,20 @@ pub(crate) fn move_message(
     };
     let lasting = match for_duration {
         Some(duration) => format!("; the preference expires after {duration}"),
-        None => "; the preference stays until it is moved again".to_string(),
+        None => format!(
+            "; the preference stays until `encluster {kind} move {name} --clear` \
+            (a new move replaces it)"
+        ),
     };
     format!("{kind} {name} {place}{lasting}")
+}
+
+/// What `move --clear` says it did.
+pub(crate) fn cleared_move_message(kind: &str, name: &str) -> String {
+    format!(
+        "cleared the move of {kind} {name}: the scheduler places it where it would anyway \
+        (bans stay; `encluster resource clear {name}` lifts them too)"
+    )
 }
 
 /// `group ...`.
@@ -394,13 +426,18 @@ async fn move_group(
     } else {
         Vec::new()
     };
-    let request = move_request(to, args.for_duration.as_deref());
+    let request = move_request(to, args.for_duration.as_deref(), args.clear);
     session
         .client
         .move_group(name, &request)
         .await
         .map_err(|error| explain(error, session.target))?;
     let mut output = Output::stdout();
+    if args.clear {
+        output.line(&cleared_move_message("group", name))?;
+        let resources: Vec<String> = members.iter().map(|view| view.spec.name.clone()).collect();
+        return wait_if(session, &Goal::Placed { resources }, wait).await;
+    }
     output.line(&move_message(
         "group",
         name,
@@ -427,7 +464,15 @@ pub(crate) async fn run_constraint(
     session: &Session<'_>,
     command: ConstraintCommand,
 ) -> anyhow::Result<()> {
-    let ConstraintCommand::Add(add) = command;
+    let add = match command {
+        ConstraintCommand::Add(add) => add,
+        ConstraintCommand::List { json } => {
+            return crate::undo::list_constraints(session, json).await;
+        }
+        ConstraintCommand::Remove { id } => {
+            return crate::undo::remove_constraint(session, &id).await;
+        }
+    };
     let node = match &add {
         ConstraintAdd::Location { node, .. } => session.resolve(Some(node)).await?.0,
         _ => None,

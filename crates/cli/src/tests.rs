@@ -12,6 +12,7 @@ mod fake_agent;
 mod follow;
 mod resource_agent;
 mod resources;
+mod undo;
 mod wait;
 
 use clap::{CommandFactory, Parser};

@@ -33,6 +33,9 @@ pub(crate) enum Goal {
     Cleaned { resource: String },
     /// No resource runs or changes on the node (`node standby`).
     Drained { node: u64 },
+    /// Every resource runs where the scheduler places it, and nothing is starting or
+    /// stopping (`move --clear`, `resource clear`).
+    Placed { resources: Vec<String> },
 }
 
 /// One look at the cluster: whether the goal is reached and what to show.
@@ -40,13 +43,20 @@ pub(crate) enum Goal {
 pub(crate) struct Check {
     pub(crate) done: bool,
     pub(crate) summary: String,
+    /// The resources not there yet, whose `explain` a timeout shows.
+    pub(crate) pending: Vec<String>,
 }
+
+/// Where the scheduler places each resource (`explain`'s nodes), for `Goal::Placed`.
+pub(crate) type Placements = std::collections::BTreeMap<String, Vec<u64>>;
 
 impl Goal {
     /// The resources to fetch: one (`GET /v1/resources/{name}`) or all (`GET /v1/resources`).
     fn single_resource(&self) -> Option<&str> {
         match self {
-            Goal::RunningOn { resources, .. } | Goal::MovedAway { resources, .. }
+            Goal::RunningOn { resources, .. }
+            | Goal::MovedAway { resources, .. }
+            | Goal::Placed { resources }
                 if resources.len() == 1 =>
             {
                 Some(&resources[0])
@@ -80,7 +90,37 @@ impl Goal {
             Goal::Stopped { resource } => format!("{resource} to stop"),
             Goal::Cleaned { resource } => format!("the failures of {resource} to clear"),
             Goal::Drained { node } => format!("{} to drain", node_label(*node, names)),
+            Goal::Placed { resources } => {
+                format!(
+                    "{} to run where the scheduler places it",
+                    resources.join(", ")
+                )
+            }
         }
+    }
+
+    /// The resources whose placement `check_placed` needs.
+    pub(crate) fn placed_resources(&self) -> Option<&[String]> {
+        match self {
+            Goal::Placed { resources } => Some(resources),
+            _ => None,
+        }
+    }
+
+    /// `check` for `Goal::Placed`, given where the scheduler places each resource.
+    pub(crate) fn check_placed(
+        &self,
+        views: &[api::ResourceView],
+        placements: &Placements,
+        names: &NodeNames,
+    ) -> Check {
+        let resources = self.placed_resources().unwrap_or_default();
+        check_each(resources, views, names, |view| {
+            let mut running = running_nodes(view);
+            running.sort_unstable();
+            let placed = placements.get(&view.spec.name).cloned().unwrap_or_default();
+            settled(view) && running == placed
+        })
     }
 
     /// Whether `views` (the answer to the poll) show the goal reached, and a summary line.
@@ -107,6 +147,7 @@ impl Goal {
                 check_each(std::slice::from_ref(resource), views, names, is_clean)
             }
             Goal::Drained { node } => check_drained(*node, views, names),
+            Goal::Placed { .. } => self.check_placed(views, &Placements::new(), names),
         }
     }
 }
@@ -134,35 +175,48 @@ fn check_each(
     names: &NodeNames,
     reached: impl Fn(&api::ResourceView) -> bool,
 ) -> Check {
-    let mut done = true;
+    let mut pending = Vec::new();
     let mut parts = Vec::new();
     for name in resources {
         match views.iter().find(|view| &view.spec.name == name) {
             Some(view) => {
-                done &= reached(view);
+                if !reached(view) {
+                    pending.push(name.clone());
+                }
                 parts.push(resource_summary(view, names));
             }
             None => {
-                done = false;
+                pending.push(name.clone());
                 parts.push(format!("{name}: not found"));
             }
         }
     }
     Check {
-        done,
+        done: pending.is_empty(),
         summary: join_limited(&parts, "; "),
+        pending,
     }
 }
 
 fn check_drained(node: u64, views: &[api::ResourceView], names: &NodeNames) -> Check {
-    let active: Vec<String> = views
+    let busy: Vec<&api::ResourceView> = views
+        .iter()
+        .filter(|view| {
+            view.instances
+                .iter()
+                .any(|i| i.node == node && instance_phase(i).is_busy())
+        })
+        .collect();
+    let pending: Vec<String> = busy.iter().map(|view| view.spec.name.clone()).collect();
+    let active: Vec<String> = busy
         .iter()
         .filter_map(|view| {
             let instance = view.instances.iter().find(|i| i.node == node)?;
-            let phase = instance_phase(instance);
-            phase
-                .is_busy()
-                .then(|| format!("{} ({})", view.spec.name, phase.word()))
+            Some(format!(
+                "{} ({})",
+                view.spec.name,
+                instance_phase(instance).word()
+            ))
         })
         .collect();
     let label = node_label(node, names);
@@ -170,10 +224,12 @@ fn check_drained(node: u64, views: &[api::ResourceView], names: &NodeNames) -> C
         return Check {
             done: true,
             summary: format!("{label}: drained, no resource is active there"),
+            pending,
         };
     }
     Check {
         done: false,
+        pending,
         summary: format!(
             "{label}: {} still active: {}",
             active.len(),
@@ -195,9 +251,19 @@ fn join_limited(parts: &[String], separator: &str) -> String {
     text
 }
 
-/// The progress line: elapsed seconds, then the summary.
-pub(crate) fn progress_line(elapsed: Duration, summary: &str) -> String {
-    format!("{:.1}s  {summary}", elapsed.as_secs_f64())
+/// The progress line: elapsed seconds, `waiting:` (or `done:`), then the summary.
+pub(crate) fn progress_line(elapsed: Duration, summary: &str, done: bool) -> String {
+    let word = if done { "done" } else { "waiting" };
+    format!("{:.1}s  {word}: {summary}", elapsed.as_secs_f64())
+}
+
+/// The first line of a wait: what it waits for and how long at most.
+pub(crate) fn waiting_line(goal: &Goal, names: &NodeNames, timeout: Duration) -> String {
+    format!(
+        "waiting for {} (at most {})",
+        goal.describe(names),
+        humantime::format_duration(timeout)
+    )
 }
 
 /// Remembers the last summary shown, so a pipe gets a line only when something changed.
@@ -228,6 +294,7 @@ pub(crate) fn timeout_message(
     names: &NodeNames,
     timeout: Duration,
     last: Option<&str>,
+    why: &[(String, Vec<String>)],
 ) -> String {
     let last = last.unwrap_or("no answer from the API");
     let hint = match goal.single_resource() {
@@ -236,12 +303,19 @@ pub(crate) fn timeout_message(
         }
         None => "`encluster resource list` and `encluster explain NAME`".to_string(),
     };
-    format!(
+    let mut message = format!(
         "timed out after {} waiting for {}; last seen: {last}; it may still get there: \
         see {hint}",
         humantime::format_duration(timeout),
         goal.describe(names)
-    )
+    );
+    for (resource, reasons) in why {
+        message.push_str(&format!("\nwhy {resource} is not there yet (explain):"));
+        for reason in reasons {
+            message.push_str(&format!("\n  {reason}"));
+        }
+    }
+    message
 }
 
 /// How to wait: poll interval and timeout.
@@ -264,19 +338,21 @@ pub(crate) async fn wait_for(
 ) -> anyhow::Result<()> {
     let tty = std::io::stdout().is_terminal();
     let mut output = Output::stdout();
+    output.line(&waiting_line(goal, names, config.timeout))?;
     let mut watcher = Watcher::default();
+    let mut pending = Vec::new();
     let start = tokio::time::Instant::now();
     loop {
-        let summary = match fetch(client, goal).await {
-            Ok(views) => {
-                let check = goal.check(&views, names);
+        let summary = match poll(client, goal, names).await {
+            Ok(check) => {
                 if check.done {
                     if watcher.changed(&check.summary) || tty {
-                        let line = progress_line(start.elapsed(), &check.summary);
+                        let line = progress_line(start.elapsed(), &check.summary, true);
                         show(&mut output, tty, &line, true)?;
                     }
                     return Ok(());
                 }
+                pending = check.pending;
                 check.summary
             }
             Err(error) if error.status().is_some_and(|status| status < 500) => {
@@ -285,22 +361,45 @@ pub(crate) async fn wait_for(
             Err(error) => format!("cannot ask the API ({error}); retrying"),
         };
         if watcher.changed(&summary) || tty {
-            show(
-                &mut output,
-                tty,
-                &progress_line(start.elapsed(), &summary),
-                false,
-            )?;
+            let line = progress_line(start.elapsed(), &summary, false);
+            show(&mut output, tty, &line, false)?;
         }
         if start.elapsed() >= config.timeout {
             if tty {
                 output.text("\n")?;
             }
-            let message = timeout_message(goal, names, config.timeout, watcher.last());
+            let why = explanations(client, &pending).await;
+            let message = timeout_message(goal, names, config.timeout, watcher.last(), &why);
             anyhow::bail!("{message}");
         }
         tokio::time::sleep(config.poll).await;
     }
+}
+
+/// One look at the cluster for `goal`.
+async fn poll(client: &api::Client, goal: &Goal, names: &NodeNames) -> Result<Check, ClientError> {
+    let views = fetch(client, goal).await?;
+    let Some(resources) = goal.placed_resources() else {
+        return Ok(goal.check(&views, names));
+    };
+    let mut placements = Placements::new();
+    for resource in resources {
+        let explanation = client.explain_resource(resource).await?;
+        placements.insert(resource.clone(), explanation.nodes);
+    }
+    Ok(goal.check_placed(&views, &placements, names))
+}
+
+/// `explain`'s reasons for the first few resources that did not get there; a resource
+/// the API cannot explain just has none.
+async fn explanations(client: &api::Client, pending: &[String]) -> Vec<(String, Vec<String>)> {
+    let mut why = Vec::new();
+    for resource in pending.iter().take(PROGRESS_NAMES_MAX) {
+        if let Ok(explanation) = client.explain_resource(resource).await {
+            why.push((resource.clone(), explanation.reasons));
+        }
+    }
+    why
 }
 
 async fn fetch(client: &api::Client, goal: &Goal) -> Result<Vec<api::ResourceView>, ClientError> {

@@ -7,17 +7,22 @@ use std::io;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use model::{Event, NodeId};
+use model::{
+    Event, Group, GroupId, LocationConstraint, NodeConfig, NodeId, Resource, ResourceId,
+    ResourceStatus,
+};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::db::{ClusterDb, ClusterMeta, NodeRecord, TokenRecord};
-use crate::resources::ResourceDb;
+use crate::resources::{OperationEntry, ResourceDb, StoredConstraint};
 use crate::sessions::Sessions;
 
 /// Format byte of records encoded with postcard, layout version 1.
 pub(crate) const FORMAT_V1: u8 = 1;
 /// Format byte of the cluster database in a snapshot since it gained client sessions.
 pub(crate) const FORMAT_DB_V2: u8 = 2;
+/// Format byte of the cluster database since resources gained bans and the unmanaged set.
+pub(crate) const FORMAT_DB_V3: u8 = 3;
 /// Magic prefix of snapshot files, so a stray file is never mistaken for a snapshot.
 pub(crate) const SNAPSHOT_MAGIC: &[u8; 8] = b"ENCSNAP\0";
 
@@ -62,11 +67,11 @@ fn invalid(error: postcard::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
-/// The cluster database in a snapshot: magic, `FORMAT_DB_V2`, postcard. Version 1 (before
-/// client sessions) stays readable.
+/// The cluster database in a snapshot: magic, `FORMAT_DB_V3`, postcard. Versions 1 (before
+/// client sessions) and 2 (before bans and unmanaged resources) stay readable.
 pub(crate) fn encode_db(db: &ClusterDb) -> io::Result<Vec<u8>> {
     let mut out = SNAPSHOT_MAGIC.to_vec();
-    out.push(FORMAT_DB_V2);
+    out.push(FORMAT_DB_V3);
     out.extend_from_slice(&postcard::to_stdvec(db).map_err(io::Error::other)?);
     Ok(out)
 }
@@ -76,7 +81,11 @@ pub(crate) fn decode_db(bytes: &[u8]) -> io::Result<ClusterDb> {
         .strip_prefix(SNAPSHOT_MAGIC.as_slice())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an encluster snapshot"))?;
     match body.split_first() {
-        Some((&FORMAT_DB_V2, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V3, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V2, rest)) => {
+            let v2: ClusterDbV2 = postcard::from_bytes(rest).map_err(invalid)?;
+            Ok(v2.into())
+        }
         Some((&FORMAT_V1, rest)) => {
             let v1: ClusterDbV1 = postcard::from_bytes(rest).map_err(invalid)?;
             Ok(v1.into())
@@ -96,7 +105,7 @@ struct ClusterDbV1 {
     tokens: BTreeMap<String, TokenRecord>,
     events: VecDeque<Event>,
     next_event_seq: u64,
-    resources: ResourceDb,
+    resources: ResourceDbV2,
 }
 
 impl From<ClusterDbV1> for ClusterDb {
@@ -110,8 +119,74 @@ impl From<ClusterDbV1> for ClusterDb {
             tokens: v1.tokens,
             events: v1.events,
             next_event_seq: v1.next_event_seq,
-            resources: v1.resources,
+            resources: v1.resources.into(),
             sessions: Sessions::default(),
+        }
+    }
+}
+
+/// The cluster database's layout 2, before bans and unmanaged resources.
+#[derive(Deserialize)]
+struct ClusterDbV2 {
+    meta: ClusterMeta,
+    kv: BTreeMap<String, (String, u64)>,
+    kv_revision: u64,
+    nodes: BTreeMap<NodeId, NodeRecord>,
+    next_node_id: u64,
+    tokens: BTreeMap<String, TokenRecord>,
+    events: VecDeque<Event>,
+    next_event_seq: u64,
+    resources: ResourceDbV2,
+    sessions: Sessions,
+}
+
+impl From<ClusterDbV2> for ClusterDb {
+    fn from(v2: ClusterDbV2) -> ClusterDb {
+        ClusterDb {
+            meta: v2.meta,
+            kv: v2.kv,
+            kv_revision: v2.kv_revision,
+            nodes: v2.nodes,
+            next_node_id: v2.next_node_id,
+            tokens: v2.tokens,
+            events: v2.events,
+            next_event_seq: v2.next_event_seq,
+            resources: v2.resources.into(),
+            sessions: v2.sessions,
+        }
+    }
+}
+
+/// `ResourceDb` in database layouts 1 and 2, before `bans` and `unmanaged`.
+#[derive(Deserialize)]
+struct ResourceDbV2 {
+    resources: BTreeMap<ResourceId, Resource>,
+    groups: BTreeMap<GroupId, Group>,
+    constraints: Vec<StoredConstraint>,
+    moves: BTreeMap<ResourceId, Vec<LocationConstraint>>,
+    node_config: BTreeMap<NodeId, NodeConfig>,
+    status: BTreeMap<ResourceId, BTreeMap<NodeId, ResourceStatus>>,
+    assignments: BTreeMap<NodeId, BTreeMap<ResourceId, u64>>,
+    next_fencing_token: u64,
+    operations: VecDeque<OperationEntry>,
+    reported_tokens: BTreeMap<ResourceId, BTreeMap<NodeId, u64>>,
+}
+
+impl From<ResourceDbV2> for ResourceDb {
+    fn from(v2: ResourceDbV2) -> ResourceDb {
+        ResourceDb {
+            resources: v2.resources,
+            groups: v2.groups,
+            constraints: v2.constraints,
+            moves: v2.moves,
+            node_config: v2.node_config,
+            status: v2.status,
+            assignments: v2.assignments,
+            next_fencing_token: v2.next_fencing_token,
+            operations: v2.operations,
+            reported_tokens: v2.reported_tokens,
+            bans: BTreeMap::new(),
+            unmanaged: Default::default(),
         }
     }
 }

@@ -104,6 +104,18 @@ pub enum Command {
         at_ms: Millis,
         command: Box<Command>,
     },
+    /// Remove one declared constraint equal to this one (`constraint remove`).
+    RemoveConstraint { constraint: StoredConstraint },
+    /// Replace the bans of `resource ban` on a resource or group (empty lifts them).
+    SetBans {
+        resource: model::ResourceId,
+        constraints: Vec<model::LocationConstraint>,
+    },
+    /// Leave a resource alone (`managed: false`) or manage it again.
+    SetManaged {
+        resource: model::ResourceId,
+        managed: bool,
+    },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -164,6 +176,11 @@ impl std::fmt::Display for Command {
                 command,
                 ..
             } => write!(f, "{command} (session {session:016x} #{seq})"),
+            Command::RemoveConstraint { .. } => f.write_str("remove constraint"),
+            Command::SetBans { resource, .. } => write!(f, "ban {resource}"),
+            Command::SetManaged { resource, managed } => {
+                write!(f, "{resource} managed {managed}")
+            }
         }
     }
 }

@@ -191,10 +191,7 @@ impl ClusterDb {
             Command::PutGroup { group } => resources.try_config(|db| {
                 db.groups.insert(group.id.clone(), group);
             }),
-            Command::DeleteGroup { id } => match resources.groups.remove(&id) {
-                Some(_) => CommandResult::Ok,
-                None => rejected(format!("group {} does not exist", id.0)),
-            },
+            Command::DeleteGroup { id } => resources.delete_group(&id),
             Command::AddConstraint { constraint } => {
                 resources.try_config(|db| db.constraints.push(constraint))
             }
@@ -232,12 +229,13 @@ impl ClusterDb {
                 resources: list,
                 groups,
                 constraints,
-            } => resources.try_config(|db| {
-                db.resources = list.into_iter().map(|r| (r.id.clone(), r)).collect();
-                db.groups = groups.into_iter().map(|g| (g.id.clone(), g)).collect();
-                db.constraints = constraints;
-                db.moves.retain(|id, _| db.resources.contains_key(id));
-            }),
+            } => resources.replace_config(list, groups, constraints),
+            Command::RemoveConstraint { constraint } => resources.remove_constraint(&constraint),
+            Command::SetBans {
+                resource,
+                constraints,
+            } => resources.set_bans(resource, constraints),
+            Command::SetManaged { resource, managed } => resources.set_managed(resource, managed),
             other => rejected(format!("command {other} is not a resource command")),
         }
     }

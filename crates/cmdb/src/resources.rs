@@ -4,7 +4,7 @@
 //! Everything here changes only through `apply`, deterministically: fencing tokens come
 //! from a counter in the replicated state, so every replica hands out the same tokens.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use model::{
     ClusterConfig, ColocationConstraint, Constraint, Group, GroupId, LocationConstraint, Millis,
@@ -103,6 +103,11 @@ pub struct ResourceDb {
     /// The fencing token of the last report accepted per resource and node: a stopped or
     /// failed instance reported under the current grant's token has spent that grant.
     pub reported_tokens: BTreeMap<ResourceId, BTreeMap<NodeId, u64>>,
+    /// Bans from `resource ban` (`-INFINITY` location preferences, possibly expiring), per
+    /// resource, until `resource clear`; kept apart from moves so a move never lifts a ban.
+    pub bans: BTreeMap<ResourceId, Vec<LocationConstraint>>,
+    /// Resources the cluster leaves alone (`resource unmanage`).
+    pub unmanaged: BTreeSet<ResourceId>,
 }
 
 /// A change of the master's assignments.
@@ -135,7 +140,7 @@ impl ResourceDb {
             .cloned()
             .map(Constraint::from)
             .collect();
-        for moves in self.moves.values() {
+        for moves in self.moves.values().chain(self.bans.values()) {
             constraints.extend(moves.iter().cloned().map(Constraint::Location));
         }
         ClusterConfig {
@@ -143,6 +148,7 @@ impl ResourceDb {
             resources: self.resources.clone(),
             groups: self.groups.clone(),
             constraints,
+            unmanaged: self.unmanaged.clone(),
         }
     }
 
@@ -169,10 +175,20 @@ impl ResourceDb {
         self.constraints
             .retain(|c| !Constraint::from(c.clone()).resources().contains(&id));
         self.moves.remove(id);
+        self.bans.remove(id);
+        self.unmanaged.remove(id);
         for group in self.groups.values_mut() {
             group.members.retain(|m| m != id);
         }
-        self.groups.retain(|_, g| !g.members.is_empty());
+        let emptied: Vec<GroupId> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.members.is_empty())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for group in emptied {
+            self.forget_group(&group);
+        }
         // Instances that may still run, and grants, stay until the instances are confirmed
         // stopped: the master withdraws the grants, the executors stop what is no longer
         // assigned and report it. What is known stopped is forgotten now.
@@ -183,6 +199,89 @@ impl ResourceDb {
             .unwrap_or_default();
         for node in nodes {
             self.forget_if_gone(id, node);
+        }
+        CommandResult::Ok
+    }
+
+    /// Replace the declared resources, groups and constraints (`apply -f`); moves and bans
+    /// of what is gone go too. `apply`'s dry run calls this on a copy, so the dry run and
+    /// the real apply accept and refuse exactly the same files.
+    pub fn replace_config(
+        &mut self,
+        resources: Vec<Resource>,
+        groups: Vec<Group>,
+        constraints: Vec<StoredConstraint>,
+    ) -> CommandResult {
+        self.try_config(|db| {
+            db.resources = resources.into_iter().map(|r| (r.id.clone(), r)).collect();
+            db.groups = groups.into_iter().map(|g| (g.id.clone(), g)).collect();
+            db.constraints = constraints;
+            let named = |id: &ResourceId| {
+                db.resources.contains_key(id) || db.groups.contains_key(&GroupId(id.0.clone()))
+            };
+            db.moves.retain(|id, _| named(id));
+            db.bans.retain(|id, _| named(id));
+            db.unmanaged.retain(|id| db.resources.contains_key(id));
+        })
+    }
+
+    /// Delete a group; its members stay. Constraints, moves and bans that name the group
+    /// itself go with it (those naming members stay).
+    pub(crate) fn delete_group(&mut self, id: &GroupId) -> CommandResult {
+        if !self.groups.contains_key(id) {
+            return CommandResult::Rejected(format!("group {id} does not exist"));
+        }
+        self.forget_group(id);
+        CommandResult::Ok
+    }
+
+    fn forget_group(&mut self, id: &GroupId) {
+        self.groups.remove(id);
+        if self.resources.contains_key(&ResourceId(id.0.clone())) {
+            return;
+        }
+        let name = ResourceId(id.0.clone());
+        self.constraints
+            .retain(|c| !Constraint::from(c.clone()).resources().contains(&&name));
+        self.moves.remove(&name);
+        self.bans.remove(&name);
+    }
+
+    /// Remove one declared constraint equal to `constraint`.
+    pub(crate) fn remove_constraint(&mut self, constraint: &StoredConstraint) -> CommandResult {
+        match self.constraints.iter().position(|c| c == constraint) {
+            Some(position) => {
+                self.constraints.remove(position);
+                CommandResult::Ok
+            }
+            None => CommandResult::Rejected("no such constraint".to_owned()),
+        }
+    }
+
+    /// Replace the bans of `resource` (a resource or a group); empty lifts them all.
+    pub(crate) fn set_bans(
+        &mut self,
+        resource: ResourceId,
+        bans: Vec<LocationConstraint>,
+    ) -> CommandResult {
+        self.try_config(|db| {
+            if bans.is_empty() {
+                db.bans.remove(&resource);
+            } else {
+                db.bans.insert(resource, bans);
+            }
+        })
+    }
+
+    /// Let the cluster manage a resource again, or leave it alone.
+    pub(crate) fn set_managed(&mut self, resource: ResourceId, managed: bool) -> CommandResult {
+        if !self.resources.contains_key(&resource) {
+            return CommandResult::Rejected(format!("resource {resource} does not exist"));
+        }
+        if managed {
+            self.unmanaged.remove(&resource);
+        } else {
+            self.unmanaged.insert(resource);
         }
         CommandResult::Ok
     }

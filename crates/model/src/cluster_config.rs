@@ -51,9 +51,23 @@ pub struct ClusterConfig {
     /// The groups, by id.
     #[serde(default)]
     pub groups: BTreeMap<GroupId, Group>,
-    /// Order, colocation and location constraints.
+    /// Order, colocation and location constraints. A constraint may name a group where it
+    /// names a resource: see [`ClusterConfig::constraint_member`].
     #[serde(default)]
     pub constraints: Vec<Constraint>,
+    /// Resources the cluster leaves alone (Pacemaker's `is-managed=false`): they stay where
+    /// they run, nothing starts, stops or recovers them.
+    #[serde(default)]
+    pub unmanaged: BTreeSet<ResourceId>,
+}
+
+/// Which end of a group a constraint naming the group stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupEnd {
+    /// The first member: where the group is placed, and what starts first.
+    First,
+    /// The last member: what the group's start ends with (an order's `first`).
+    Last,
 }
 
 /// Everything the scheduler needs: it reads no clock, so `now` is part of the input.
@@ -106,7 +120,7 @@ pub enum ConfigError {
     #[error("resource {resource} cannot be both unique and a clone")]
     UniqueClone { resource: ResourceId },
     /// A constraint names a resource that does not exist.
-    #[error("constraint names {resource}, which does not exist")]
+    #[error("constraint names {resource}, which is neither a resource nor a group")]
     UnknownConstraintResource { resource: ResourceId },
     /// An order or colocation constraint relates a resource to itself.
     #[error("constraint relates {resource} to itself")]
@@ -185,14 +199,16 @@ impl ClusterConfig {
             .flat_map(|group| group.members.iter().map(move |member| (member, &group.id)))
             .collect();
         for constraint in &self.constraints {
-            let named = constraint.resources();
-            for resource in &named {
-                if !self.resources.contains_key(*resource) {
+            for resource in constraint.resources() {
+                if self.constraint_member(resource, GroupEnd::First).is_none() {
                     return Err(ConfigError::UnknownConstraintResource {
-                        resource: (*resource).clone(),
+                        resource: resource.clone(),
                     });
                 }
             }
+            let resolved = self.resolve_constraint(constraint);
+            let constraint = &resolved;
+            let named = constraint.resources();
             let distinct: BTreeSet<&ResourceId> = named.iter().copied().collect();
             if distinct.len() < named.len() {
                 return Err(ConfigError::SelfConstraint {
@@ -214,6 +230,50 @@ impl ClusterConfig {
             return Err(ConfigError::ColocationCycle { cycle });
         }
         Ok(())
+    }
+}
+
+impl ClusterConfig {
+    /// The resource a constraint's name stands for: the resource of that name, or else the
+    /// group of that name by its `end` member (a constraint on a member applies to the
+    /// whole group). `None` if the name is neither.
+    pub fn constraint_member<'a>(
+        &'a self,
+        name: &'a ResourceId,
+        end: GroupEnd,
+    ) -> Option<&'a ResourceId> {
+        if self.resources.contains_key(name) {
+            return Some(name);
+        }
+        let group = self.groups.get(&GroupId(name.0.clone()))?;
+        match end {
+            GroupEnd::First => group.members.first(),
+            GroupEnd::Last => group.members.last(),
+        }
+    }
+
+    /// The constraint with every group name replaced by the member it stands for: the
+    /// first member for placement and for an order's `then`, the last for an order's
+    /// `first` (the group has started when its last member has). Unknown names stay.
+    pub fn resolve_constraint(&self, constraint: &Constraint) -> Constraint {
+        let member = |name: &ResourceId, end: GroupEnd| -> ResourceId {
+            self.constraint_member(name, end).unwrap_or(name).clone()
+        };
+        let mut resolved = constraint.clone();
+        match &mut resolved {
+            Constraint::Order(order) => {
+                order.first = member(&order.first, GroupEnd::Last);
+                order.then = member(&order.then, GroupEnd::First);
+            }
+            Constraint::Colocation(colocation) => {
+                colocation.resource = member(&colocation.resource, GroupEnd::First);
+                colocation.with = member(&colocation.with, GroupEnd::First);
+            }
+            Constraint::Location(location) => {
+                location.resource = member(&location.resource, GroupEnd::First);
+            }
+        }
+        resolved
     }
 }
 

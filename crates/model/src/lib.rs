@@ -15,7 +15,7 @@ mod resource;
 mod schema;
 
 pub use cluster_config::{
-    CONSTRAINT_COUNT_MAX, ClusterConfig, ConfigError, NODE_COUNT_MAX, NodeConfig,
+    CONSTRAINT_COUNT_MAX, ClusterConfig, ConfigError, GroupEnd, NODE_COUNT_MAX, NodeConfig,
     RESOURCE_COUNT_MAX, SchedulerInput,
 };
 pub use constraint::{

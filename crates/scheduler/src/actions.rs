@@ -77,6 +77,10 @@ fn push_sorted(
 /// Compares where `resource` is active with where it is placed.
 fn diff(index: &Index<'_>, placement: &Placement, resource: ResIdx, drafts: &mut Drafts) {
     let view = &index.resources[resource];
+    if index.is_unmanaged(resource) {
+        // Unmanaged: no start, stop or recovery, whatever its state.
+        return;
+    }
     let placed = &placement.nodes[resource];
     for instance in &view.instances {
         let node = instance.node;
@@ -151,7 +155,8 @@ fn cascade_restarts(
             for &node in &placement.nodes[then] {
                 let active = index.resources[then].is_active_on(node, &index.nodes);
                 let starting = drafts.starts[then].iter().any(|(n, _)| *n == node);
-                if !active || starting || !index.nodes[node].is_actionable() {
+                let actionable = index.nodes[node].is_actionable() && !index.is_unmanaged(then);
+                if !active || starting || !actionable {
                     continue;
                 }
                 let first_id = index.resources[first].id();

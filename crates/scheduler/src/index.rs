@@ -150,6 +150,14 @@ impl<'a> Index<'a> {
         &self.units[self.resources[resource].unit]
     }
 
+    /// Whether the operator told the cluster to leave `resource` alone.
+    pub(crate) fn is_unmanaged(&self, resource: ResIdx) -> bool {
+        self.input
+            .config
+            .unmanaged
+            .contains(self.resources[resource].id())
+    }
+
     pub(crate) fn node_id(&self, node: NodeIdx) -> NodeId {
         self.nodes[node].id
     }
@@ -193,8 +201,11 @@ impl<'a> Index<'a> {
 
     fn index_constraints(&mut self) {
         let now = self.input.now;
-        for constraint in &self.input.config.constraints {
-            match constraint {
+        let input = self.input;
+        let config = &input.config;
+        for constraint in &config.constraints {
+            // A constraint naming a group applies to the group through its members.
+            match &config.resolve_constraint(constraint) {
                 model::Constraint::Location(location) => {
                     let (Some(&resource), Some(&node)) = (
                         self.resource_by_id.get(&location.resource),

@@ -149,6 +149,14 @@ impl Placement {
         for &member in &unit.members {
             self.release(index, member);
         }
+        if unit
+            .members
+            .iter()
+            .any(|&member| index.is_unmanaged(member))
+        {
+            self.leave_unmanaged(index, &unit.members);
+            return;
+        }
         let frozen = frozen_nodes(index, &unit.members);
         let is_clone = matches!(unit.kind, UnitKind::Clone { .. });
         if !frozen.is_empty() && !is_clone {
@@ -497,6 +505,29 @@ impl Placement {
             };
             for &node in &nodes {
                 self.load.add_placed(node);
+            }
+            self.nodes[member] = nodes;
+        }
+    }
+
+    /// Leaves an unmanaged unit exactly where its members are active; what is not active
+    /// stays stopped. A member makes its whole group unmanaged, since the group's members
+    /// cannot be placed apart.
+    fn leave_unmanaged(&mut self, index: &Index<'_>, members: &[ResIdx]) {
+        for &member in members {
+            let nodes: Vec<NodeIdx> = active_nodes(index, member).collect();
+            self.decisions[member] = match nodes.first() {
+                Some(&node) => Decision::Placed {
+                    node,
+                    why: Why::Unmanaged,
+                },
+                None => Decision::Stopped(StopWhy::Unmanaged),
+            };
+            for &node in &nodes {
+                self.load.add_placed(node);
+                for &(key, amount) in &index.resources[member].utilization {
+                    self.used[node][key] += amount;
+                }
             }
             self.nodes[member] = nodes;
         }

@@ -76,6 +76,8 @@ pub(crate) enum Why {
     CloneInstance,
     /// The node is in maintenance and the instance is left exactly as it is.
     Frozen,
+    /// The resource (or a member of its group) is unmanaged: left where it runs.
+    Unmanaged,
 }
 
 /// Why a resource is not placed anywhere.
@@ -96,6 +98,8 @@ pub(crate) enum StopWhy {
     },
     /// Every node is blocked.
     NoNode,
+    /// Unmanaged and not running: nothing starts it.
+    Unmanaged,
 }
 
 /// The outcome of placing one resource.
@@ -190,6 +194,9 @@ impl Index<'_> {
             }
             Why::CloneInstance => format!("clone instance on eligible node {node_id}"),
             Why::Frozen => format!("node {node_id} is in maintenance: left as it is"),
+            Why::Unmanaged => {
+                format!("unmanaged: left as it is on node {node_id} (`resource manage` ends it)")
+            }
         }
     }
 
@@ -214,6 +221,9 @@ impl Index<'_> {
                 format!("colocation: must run with {}, which is stopped", name(with))
             }
             StopWhy::NoNode => "no node can run it".to_owned(),
+            StopWhy::Unmanaged => "unmanaged and not running: encluster does not start it \
+                (`resource manage` ends it)"
+                .to_owned(),
         }
     }
 

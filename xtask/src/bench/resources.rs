@@ -309,6 +309,7 @@ async fn node_loss(
         let request = api::MoveRequest {
             to: Some(target),
             for_duration: Some("2s".into()),
+            clear: false,
         };
         client.move_resource("bench", &request).await?;
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -7,8 +7,9 @@ use cmdb::{Command, StoredConstraint};
 use model::{Group, GroupId, Resource, ResourceId};
 
 use super::ApiState;
+use super::constraints::to_constraint_spec;
 use super::resources::to_constraint;
-use super::spec::{ocf_root, to_resource};
+use super::spec::{ocf_root, to_export_spec, to_resource};
 
 /// Validate the file and compute the changes; every problem is reported.
 pub(crate) async fn plan(
@@ -47,9 +48,18 @@ pub(crate) async fn plan(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let changes = state
-        .shared
-        .read(|db| diff(&db.resources, &resources, &groups, &constraints));
+    let (changes, checked) = state.shared.read(|db| {
+        let changes = diff(&db.resources, &resources, &groups, &constraints);
+        // The state machine's own check, on a copy: what it would refuse is refused here,
+        // in the dry run as in the real apply.
+        let mut candidate = db.resources.clone();
+        let checked =
+            candidate.replace_config(resources.clone(), groups.clone(), constraints.clone());
+        (changes, checked)
+    });
+    if let cmdb::CommandResult::Rejected(reason) = checked {
+        return Err(vec![reason]);
+    }
     Ok((
         Command::ReplaceConfig {
             resources,
@@ -175,4 +185,32 @@ fn describe_constraint(constraint: &StoredConstraint) -> String {
             )
         }
     }
+}
+
+/// `GET /v1/config`: the declared cluster as `apply -f` reads it (`config export`), so that
+/// applying it changes nothing. Moves, bans and node modes are operational state, not part
+/// of the file, and `apply` leaves them as they are.
+pub(crate) async fn export(
+    axum::extract::State(state): axum::extract::State<ApiState>,
+) -> axum::Json<::api::ClusterSpec> {
+    let spec = state.shared.read(|db| {
+        let resources = &db.resources;
+        ::api::ClusterSpec {
+            resources: resources.resources.values().map(to_export_spec).collect(),
+            groups: resources
+                .groups
+                .values()
+                .map(|group| ::api::GroupSpec {
+                    name: group.id.0.clone(),
+                    members: group.members.iter().map(|m| m.0.clone()).collect(),
+                })
+                .collect(),
+            constraints: resources
+                .constraints
+                .iter()
+                .map(|c| to_constraint_spec(&model::Constraint::from(c.clone())))
+                .collect(),
+        }
+    });
+    axum::Json(spec)
 }

@@ -51,6 +51,7 @@ pub(crate) fn resource_view(state: &ApiState, id: &ResourceId) -> Option<::api::
             spec: to_spec(resource),
             group,
             instances,
+            managed: !resources.unmanaged.contains(id),
         })
     })
 }

@@ -26,7 +26,7 @@ pub(crate) struct Call {
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    pub(crate) body: Bytes,
     /// The write's identity, fixed here where the request entered the cluster.
     write: WriteId,
 }
@@ -79,7 +79,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
 }
 
 /// Propose commands on the master (one after another) and answer with `ok`.
-async fn propose_all(
+pub(crate) async fn propose_all(
     state: &ApiState,
     call: &Call,
     commands: Vec<Command>,
@@ -181,116 +181,62 @@ pub(crate) async fn action(
     call: Call,
 ) -> Response {
     let id = ResourceId(name.clone());
-    if !state
-        .shared
-        .read(|db| db.resources.resources.contains_key(&id))
-    {
+    // Moves, bans and clears also take a group's name.
+    let takes_group = matches!(action.as_str(), "move" | "ban" | "clear");
+    let exists = state.shared.read(|db| {
+        db.resources.resources.contains_key(&id)
+            || (takes_group && db.resources.groups.contains_key(&GroupId(name.clone())))
+    });
+    if !exists {
         return error(
             StatusCode::NOT_FOUND,
             format!("resource {name:?} does not exist"),
         );
     }
-    let command = match action.as_str() {
-        "start" => Command::SetTargetRole {
+    let commands = match action.as_str() {
+        "start" | "stop" => vec![Command::SetTargetRole {
             resource: id,
-            role: TargetRole::Started,
-        },
-        "stop" => Command::SetTargetRole {
-            resource: id,
-            role: TargetRole::Stopped,
-        },
-        "cleanup" => Command::Cleanup {
+            role: if action == "start" {
+                TargetRole::Started
+            } else {
+                TargetRole::Stopped
+            },
+        }],
+        "cleanup" => vec![Command::Cleanup {
             resource: id,
             node: None,
-        },
-        "move" => match move_command(&state, &call.body, &id) {
-            Ok(command) => command,
+        }],
+        "manage" | "unmanage" => vec![Command::SetManaged {
+            resource: id,
+            managed: action == "manage",
+        }],
+        "move" => match super::preferences::move_commands(&state, &call.body, &id) {
+            Ok(commands) => commands,
             Err(response) => return response,
         },
+        "ban" => match super::preferences::ban_commands(&state, &call.body, &id) {
+            Ok(commands) => commands,
+            Err(response) => return response,
+        },
+        "clear" => return super::preferences::clear(&state, call, &id).await,
         other => {
             return error(
                 StatusCode::NOT_FOUND,
-                format!("unknown action {other:?}; use start, stop, cleanup or move"),
+                format!(
+                    "unknown action {other:?}; use start, stop, cleanup, move, ban, clear, \
+                    manage or unmanage"
+                ),
             );
         }
     };
-    propose_all(&state, &call, vec![command], |state| {
-        view_response(state, &name)
+    propose_all(&state, &call, commands, |state| {
+        match views::resource_view(state, &ResourceId(name.clone())) {
+            Some(view) => Json(view).into_response(),
+            // A group's move or ban: there is no resource view to show.
+            None => Json(serde_json::json!({ "group": name })).into_response(),
+        }
     })
     .await
-}
-
-/// A move is a temporary location preference (to a node) or a ban (from where it runs),
-/// replacing any earlier move of the same resource and clearing itself at its expiry.
-fn move_command(state: &ApiState, body: &Bytes, id: &ResourceId) -> Result<Command, Response> {
-    let request: ::api::MoveRequest = if body.is_empty() {
-        Default::default()
-    } else {
-        parse(body)?
-    };
-    let expires_at = match &request.for_duration {
-        None => None,
-        Some(text) => match model::parse_duration(text) {
-            Some(d) if !d.is_zero() => {
-                Some(now_ms() + u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2))
-            }
-            _ => {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    format!("for: {text:?} is not a duration like 10m"),
-                ));
-            }
-        },
-    };
-    let constraints = match request.to {
-        Some(node) => {
-            if !state.shared.read(|db| db.nodes.contains_key(&NodeId(node))) {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    format!("to: node {node} is not a member"),
-                ));
-            }
-            vec![LocationConstraint {
-                resource: id.clone(),
-                node: NodeId(node),
-                score: SCORE_INFINITY,
-                expires_at,
-            }]
-        }
-        None => {
-            let running: Vec<NodeId> = state.shared.read(|db| {
-                db.resources
-                    .status
-                    .get(id)
-                    .map(|m| {
-                        m.iter()
-                            .filter(|(_, s)| s.state.is_active())
-                            .map(|(n, _)| *n)
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            });
-            if running.is_empty() {
-                return Err(error(
-                    StatusCode::CONFLICT,
-                    format!("{id} runs nowhere; give --to NODE"),
-                ));
-            }
-            running
-                .into_iter()
-                .map(|node| LocationConstraint {
-                    resource: id.clone(),
-                    node,
-                    score: -SCORE_INFINITY,
-                    expires_at,
-                })
-                .collect()
-        }
-    };
-    Ok(Command::SetMove {
-        resource: id.clone(),
-        constraints,
-    })
 }
 
 pub(crate) async fn explain(State(state): State<ApiState>, Path(name): Path<String>) -> Response {
@@ -357,25 +303,22 @@ pub(crate) async fn move_group(
     Path(name): Path<String>,
     call: Call,
 ) -> Response {
-    let first = state.shared.read(|db| {
-        db.resources
-            .groups
-            .get(&GroupId(name.clone()))
-            .and_then(|g| g.members.first().cloned())
-    });
-    let Some(first) = first else {
+    let id = ResourceId(name.clone());
+    let exists = state
+        .shared
+        .read(|db| db.resources.groups.contains_key(&GroupId(name.clone())));
+    if !exists {
         return error(
             StatusCode::NOT_FOUND,
             format!("group {name:?} does not exist"),
         );
-    };
-    // A constraint on any member applies to the whole group.
-    let command = match move_command(&state, &call.body, &first) {
-        Ok(command) => command,
+    }
+    let commands = match super::preferences::move_commands(&state, &call.body, &id) {
+        Ok(commands) => commands,
         Err(response) => return response,
     };
-    propose_all(&state, &call, vec![command], |state| {
-        view_response(state, &first.0)
+    propose_all(&state, &call, commands, move |_| {
+        Json(serde_json::json!({ "group": name })).into_response()
     })
     .await
 }

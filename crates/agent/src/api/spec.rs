@@ -158,3 +158,41 @@ pub(crate) fn to_spec(resource: &Resource) -> ::api::ResourceSpec {
         utilization: resource.utilization.clone(),
     }
 }
+
+/// The spec `config export` writes: only what differs from the defaults that `to_resource`
+/// fills in, so the file reads like one an operator wrote and converts back to the same
+/// resource.
+pub(crate) fn to_export_spec(resource: &Resource) -> ::api::ResourceSpec {
+    let mut spec = to_spec(resource);
+    let defaults = to_spec(&Resource {
+        id: resource.id.clone(),
+        type_name: resource.type_name.clone(),
+        params: Default::default(),
+        options: ResourceOptions::default(),
+        unique: resource.clone.is_none(),
+        clone: resource.clone.clone(),
+        utilization: Default::default(),
+    });
+    let unset = |field: &mut Option<String>, default: &Option<String>| {
+        if field == default {
+            *field = None;
+        }
+    };
+    unset(&mut spec.monitor_interval, &defaults.monitor_interval);
+    unset(&mut spec.monitor_timeout, &defaults.monitor_timeout);
+    unset(&mut spec.start_timeout, &defaults.start_timeout);
+    unset(&mut spec.stop_timeout, &defaults.stop_timeout);
+    unset(&mut spec.failure_timeout, &defaults.failure_timeout);
+    unset(&mut spec.target_role, &defaults.target_role);
+    if spec.stickiness == defaults.stickiness {
+        spec.stickiness = None;
+    }
+    if spec.migration_threshold == defaults.migration_threshold {
+        spec.migration_threshold = None;
+    }
+    // A singleton is the default; a clone is never unique.
+    if resource.unique || resource.clone.is_some() {
+        spec.unique = None;
+    }
+    spec
+}

@@ -14,7 +14,7 @@ use crate::wait::{Goal, WaitConfig, wait_for};
 use crate::{CliCommand, NodeCommand, run};
 
 /// Every request the fake agent received: request line, then the body if there is one.
-async fn requests(mut agent: FakeAgent) -> Vec<String> {
+pub(super) async fn requests(mut agent: FakeAgent) -> Vec<String> {
     let mut seen = Vec::new();
     while let Some(request) = agent.requests.recv().await {
         let line = request.lines().next().unwrap_or_default().to_string();
@@ -28,11 +28,11 @@ async fn requests(mut agent: FakeAgent) -> Vec<String> {
     seen
 }
 
-fn json<T: serde::Serialize>(value: &T) -> String {
+pub(super) fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("JSON")
 }
 
-fn nodes() -> String {
+pub(super) fn nodes() -> String {
     json(&super::three_node_status().nodes)
 }
 
@@ -67,7 +67,7 @@ async fn resource_create_posts_the_spec() {
     );
 }
 
-fn body_of(line: &str) -> &str {
+pub(super) fn body_of(line: &str) -> &str {
     line.find('{').map_or("", |start| &line[start..])
 }
 
@@ -255,7 +255,7 @@ async fn apply_dry_run_changes_nothing_and_a_bad_file_sends_nothing() {
     );
 }
 
-fn client_and_target(
+pub(super) fn client_and_target(
     agent: &FakeAgent,
     dir: &std::path::Path,
     ca: &ClusterCa,
@@ -358,6 +358,7 @@ async fn move_to_a_named_node_with_wait_resolves_moves_then_polls() {
         target: crate::MoveArgs {
             to: Some("node2".to_string()),
             for_duration: Some("10m".to_string()),
+            clear: false,
         },
         wait: WaitArgs {
             wait: true,

@@ -44,6 +44,7 @@ pub(super) fn view(name: &str, instances: Vec<api::InstanceView>) -> api::Resour
         },
         group: None,
         instances,
+        managed: true,
     }
 }
 
@@ -607,8 +608,8 @@ fn move_and_node_mode_messages_say_what_happens_next() {
         lines.map(|line| wrap(&line)).join("\n"),
         expect![[r#"
             resource web moves to n2; the preference expires after 10m
-            group site moves away from where it runs; the preference stays until it is moved
-            again
+            group site moves away from where it runs; the preference stays until `encluster
+            group move site --clear` (a new move replaces it)
             n2 is in standby: its resources move away; `encluster node online 2` ends it
             n2 is online: it may run resources again
             node 3 is in maintenance: encluster leaves its resources alone until `encluster

@@ -20,7 +20,7 @@ fn progress(goal: &Goal, polls: &[Vec<api::ResourceView>]) -> (String, bool) {
         let result = goal.check(views, &names());
         if watcher.changed(&result.summary) {
             let elapsed = Duration::from_millis(200 * index as u64);
-            lines.push(progress_line(elapsed, &result.summary));
+            lines.push(progress_line(elapsed, &result.summary, result.done));
         }
         done = result.done;
     }
@@ -61,10 +61,10 @@ fn move_to_a_node_prints_each_change_once_until_it_runs_there() {
     check(
         lines,
         expect![[r#"
-              0.0s  web: running on n1
-              0.2s  web: moving on n1 (stopping), n2 (starting)
-              0.6s  web: starting on n2
-              0.8s  web: running on n2"#]],
+            0.0s  waiting: web: running on n1
+            0.2s  waiting: web: moving on n1 (stopping), n2 (starting)
+            0.6s  waiting: web: starting on n2
+            0.8s  done: web: running on n2"#]],
     );
 }
 
@@ -208,8 +208,21 @@ fn timeout_message_says_what_was_awaited_what_was_seen_and_where_to_look() {
             &names(),
             Duration::from_secs(60),
             Some("web: starting on n2"),
+            &[(
+                "web".to_string(),
+                vec![
+                    "process, unique; target role started".to_string(),
+                    "node 2: -INFINITY: ban by location constraint".to_string(),
+                ],
+            )],
         ),
-        timeout_message(&drain, &NodeNames::new(), Duration::from_secs(90), None),
+        timeout_message(
+            &drain,
+            &NodeNames::new(),
+            Duration::from_secs(90),
+            None,
+            &[],
+        ),
     ];
     check(
         messages.map(|message| super::wrap(&message)).join("\n"),
@@ -217,6 +230,10 @@ fn timeout_message_says_what_was_awaited_what_was_seen_and_where_to_look() {
             timed out after 1m waiting for web to run on n2; last seen: web: starting on n2;
             it may still get there: see `encluster resource show web` and `encluster explain
             web`
+            why web is not there yet (explain):
+              process, unique; target role started
+
+            node 2: -INFINITY: ban by location constraint
             timed out after 1m 30s waiting for node 4 to drain; last seen: no answer from
             the API; it may still get there: see `encluster resource list` and `encluster
             explain NAME`"#]],

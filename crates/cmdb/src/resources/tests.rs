@@ -7,7 +7,8 @@
 
 use model::{NodeId, Resource, ResourceId, ResourceState};
 
-use super::{AssignmentChange, OperationReport, ResourceDb};
+use super::{AssignmentChange, OperationReport, ResourceDb, StoredConstraint};
+use crate::command::CommandResult;
 
 const NODE: NodeId = NodeId(1);
 
@@ -151,4 +152,90 @@ fn deleting_a_stopped_resource_forgets_its_status() {
     db.delete_resource(&id("web"));
     assert_eq!(db.status, Default::default());
     assert_eq!(db.reported_tokens, Default::default());
+}
+
+fn location(name: &str, node: u64, score: i64) -> model::LocationConstraint {
+    model::LocationConstraint {
+        resource: id(name),
+        node: NodeId(node),
+        score,
+        expires_at: None,
+    }
+}
+
+#[test]
+fn bans_reach_the_scheduler_and_clearing_them_lifts_them() {
+    let mut db = db_with("web");
+    let ban = location("web", 2, -model::SCORE_INFINITY);
+    assert_eq!(db.set_bans(id("web"), vec![ban.clone()]), CommandResult::Ok);
+    let config = db.cluster_config(std::iter::empty());
+    assert!(
+        config
+            .constraints
+            .contains(&model::Constraint::Location(ban))
+    );
+    assert_eq!(db.set_bans(id("web"), Vec::new()), CommandResult::Ok);
+    assert!(db.bans.is_empty());
+    assert!(db.cluster_config(std::iter::empty()).constraints.is_empty());
+}
+
+#[test]
+fn ban_of_an_unknown_resource_is_refused_and_changes_nothing() {
+    let mut db = db_with("web");
+    let result = db.set_bans(
+        id("nope"),
+        vec![location("nope", 2, -model::SCORE_INFINITY)],
+    );
+    assert!(matches!(result, CommandResult::Rejected(_)), "{result:?}");
+    assert!(db.bans.is_empty());
+}
+
+#[test]
+fn unmanaged_set_reaches_the_scheduler_and_goes_with_the_resource() {
+    let mut db = db_with("web");
+    assert_eq!(db.set_managed(id("web"), false), CommandResult::Ok);
+    assert!(
+        db.cluster_config(std::iter::empty())
+            .unmanaged
+            .contains(&id("web"))
+    );
+    db.delete_resource(&id("web"));
+    assert!(db.unmanaged.is_empty());
+}
+
+#[test]
+fn removing_a_constraint_removes_one_equal_copy() {
+    let mut db = db_with("web");
+    let constraint = StoredConstraint::Location(location("web", 1, 10));
+    db.constraints = vec![constraint.clone(), constraint.clone()];
+    assert_eq!(db.remove_constraint(&constraint), CommandResult::Ok);
+    assert_eq!(db.constraints, vec![constraint.clone()]);
+    db.constraints.clear();
+    assert!(matches!(
+        db.remove_constraint(&constraint),
+        CommandResult::Rejected(_)
+    ));
+}
+
+#[test]
+fn deleting_a_group_drops_the_constraints_and_moves_naming_it() {
+    let mut db = db_with("web");
+    db.groups.insert(
+        model::GroupId("g".into()),
+        model::Group {
+            id: model::GroupId("g".into()),
+            members: vec![id("web")],
+        },
+    );
+    db.constraints = vec![StoredConstraint::Location(location("g", 1, 10))];
+    db.moves
+        .insert(id("g"), vec![location("g", 2, model::SCORE_INFINITY)]);
+    assert_eq!(
+        db.delete_group(&model::GroupId("g".into())),
+        CommandResult::Ok
+    );
+    assert!(db.constraints.is_empty() && db.moves.is_empty());
+    // What is left is still a valid configuration.
+    assert_eq!(db.set_managed(id("web"), true), CommandResult::Ok);
+    assert!(db.cluster_config(std::iter::empty()).validate().is_ok());
 }

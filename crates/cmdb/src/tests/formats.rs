@@ -67,6 +67,9 @@ fn command_fixture_name(command: &Command) -> &'static str {
         Command::RecordOperation { .. } => "RecordOperation",
         Command::ReplaceConfig { .. } => "ReplaceConfig",
         Command::Session { .. } => "Session",
+        Command::RemoveConstraint { .. } => "RemoveConstraint",
+        Command::SetBans { .. } => "SetBans",
+        Command::SetManaged { .. } => "SetManaged",
     }
 }
 
@@ -276,12 +279,36 @@ fn db_layout_1(db: &ClusterDb) -> Vec<u8> {
         &db.tokens,
         &db.events,
         db.next_event_seq,
-        &db.resources,
+        resources_layout_2(&db.resources),
     );
     let mut out = codec::SNAPSHOT_MAGIC.to_vec();
     out.push(codec::FORMAT_V1);
     out.extend(postcard::to_stdvec(&fields).expect("encoding a sample cannot fail"));
     out
+}
+
+/// The resource tables as layouts 1 and 2 wrote them: without `bans` and `unmanaged`.
+fn resources_layout_2(resources: &crate::resources::ResourceDb) -> impl serde::Serialize + '_ {
+    (
+        &resources.resources,
+        &resources.groups,
+        &resources.constraints,
+        &resources.moves,
+        &resources.node_config,
+        &resources.status,
+        &resources.assignments,
+        resources.next_fencing_token,
+        &resources.operations,
+        &resources.reported_tokens,
+    )
+}
+
+/// The sample database as an older layout loads it: no bans, nothing unmanaged.
+fn without_bans(db: ClusterDb) -> ClusterDb {
+    let mut db = db;
+    db.resources.bans.clear();
+    db.resources.unmanaged.clear();
+    db
 }
 
 /// A snapshot from before client sessions (`codec::decode_db`'s branch for format 1) loads
@@ -291,11 +318,53 @@ fn snapshot_of_db_layout_1_fixture_loads_with_empty_sessions() {
     let db = samples::db();
     let written_once = snapshot_file(db_layout_1(&db));
     let what = "a snapshot file holding the cluster database in layout 1 (before sessions)";
-    let expected = snapshot_contents(ClusterDb {
+    let expected = snapshot_contents(without_bans(ClusterDb {
         sessions: Sessions::default(),
         ..db
-    });
+    }));
     let path = "snapshot-v1/db-v1.hex";
+    let outcome = check(
+        Layout::Old,
+        what,
+        path,
+        &written_once,
+        read_snapshot_file,
+        &expected,
+    );
+    assert_pinned(outcome.err());
+}
+
+/// The cluster database as encluster wrote it before bans and unmanaged resources: format
+/// byte 2, then the fields of layout 3 with the resource tables of layout 2.
+fn db_layout_2(db: &ClusterDb) -> Vec<u8> {
+    let fields = (
+        &db.meta,
+        &db.kv,
+        db.kv_revision,
+        &db.nodes,
+        db.next_node_id,
+        &db.tokens,
+        &db.events,
+        db.next_event_seq,
+        resources_layout_2(&db.resources),
+        &db.sessions,
+    );
+    let mut out = codec::SNAPSHOT_MAGIC.to_vec();
+    out.push(codec::FORMAT_DB_V2);
+    out.extend(postcard::to_stdvec(&fields).expect("encoding a sample cannot fail"));
+    out
+}
+
+/// A snapshot from before bans (`codec::decode_db`'s branch for format 2) loads the same
+/// cluster database, with no bans and nothing unmanaged. Its fixture is the one that
+/// `full_snapshot_matches_its_fixture` wrote while layout 2 was current.
+#[test]
+fn snapshot_of_db_layout_2_fixture_loads_without_bans() {
+    let db = samples::db();
+    let written_once = snapshot_file(db_layout_2(&db));
+    let what = "a snapshot file holding the cluster database in layout 2 (before bans)";
+    let expected = snapshot_contents(without_bans(db));
+    let path = "snapshot-v1/db-v2.hex";
     let outcome = check(
         Layout::Old,
         what,

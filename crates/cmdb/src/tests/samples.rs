@@ -314,6 +314,17 @@ fn resource_commands() -> Vec<Command> {
             groups: vec![group()],
             constraints: first_constraints(),
         },
+        Command::RemoveConstraint {
+            constraint: first_constraints().remove(0),
+        },
+        Command::SetBans {
+            resource: id("db"),
+            constraints: vec![ban()],
+        },
+        Command::SetManaged {
+            resource: id("db"),
+            managed: false,
+        },
     ]
 }
 
@@ -338,6 +349,18 @@ fn resource_db() -> ResourceDb {
             report: operation_report(),
         }]),
         reported_tokens: BTreeMap::from([(id("web"), BTreeMap::from([(NodeId(1), 300)]))]),
+        bans: BTreeMap::from([(id("db"), vec![ban()])]),
+        unmanaged: BTreeSet::from([id("db")]),
+    }
+}
+
+/// A ban of `db` from node 3 that expires.
+fn ban() -> LocationConstraint {
+    LocationConstraint {
+        resource: id("db"),
+        node: NodeId(3),
+        score: -model::SCORE_INFINITY,
+        expires_at: Some(AT_MS + 60_000),
     }
 }
 

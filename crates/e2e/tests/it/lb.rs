@@ -336,6 +336,7 @@ async fn a_real_server_that_is_a_cluster_resource_is_followed_as_it_moves() {
     let request = api::MoveRequest {
         to: Some(to),
         for_duration: None,
+        clear: false,
     };
     client
         .move_resource("backend", &request)
@@ -450,6 +451,7 @@ async fn a_moved_real_server_is_drained_before_it_stops() {
     let request = api::MoveRequest {
         to: Some(to),
         for_duration: None,
+        clear: false,
     };
     client.move_resource("app", &request).await.expect("move");
     // During the drain the app is still running, and new requests all go to `fixed`.

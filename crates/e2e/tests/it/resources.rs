@@ -133,6 +133,7 @@ async fn group_survives_crash_of_its_node(crash_master: bool) {
     let to = MoveRequest {
         to: Some(target),
         for_duration: None,
+        clear: false,
     };
     client
         .move_group("site", &to)

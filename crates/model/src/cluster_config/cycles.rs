@@ -20,7 +20,7 @@ pub(super) fn colocation_cycle(config: &ClusterConfig) -> Option<Vec<ResourceId>
     };
     let mut successors: BTreeMap<ResourceId, Vec<ResourceId>> = BTreeMap::new();
     for constraint in &config.constraints {
-        if let Constraint::Colocation(colocation) = constraint {
+        if let Constraint::Colocation(colocation) = &config.resolve_constraint(constraint) {
             let (from, to) = (unit(&colocation.with), unit(&colocation.resource));
             if from != to {
                 successors.entry(from).or_default().push(to);

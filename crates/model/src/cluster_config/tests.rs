@@ -225,7 +225,10 @@ fn constraint_errors_name_the_resource() {
             with: ResourceId("db".to_owned()),
             score: 100,
         }));
-    check_error(&config, "constraint names db, which does not exist");
+    check_error(
+        &config,
+        "constraint names db, which is neither a resource nor a group",
+    );
     config.constraints[0] = Constraint::Colocation(ColocationConstraint {
         resource: ResourceId("app".to_owned()),
         with: ResourceId("app".to_owned()),
