@@ -30,6 +30,7 @@ mod operations;
 mod resource_views;
 mod resources;
 mod spec;
+mod status;
 
 pub(crate) use spec::ocf_root;
 mod views;
@@ -101,7 +102,7 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
 /// The API router.
 pub fn router(state: ApiState) -> Router {
     let protected = Router::new()
-        .route("/v1/status", get(views::status))
+        .route("/v1/status", get(status::status))
         .route("/v1/nodes", get(views::nodes))
         .route("/v1/nodes/{id}", delete(remove_node))
         .route("/v1/events", get(views::events))
@@ -124,6 +125,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/constraints", post(resources::add_constraint))
         .route("/v1/nodes/{id}/mode", post(resources::node_mode))
         .route("/v1/apply", post(resources::apply))
+        .route("/v1/tokens/join", post(join::add_join_token))
         .route("/v1/lb/{name}/stats", get(lb_stats::stats))
         .route("/v1/operations", get(operations::list))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));

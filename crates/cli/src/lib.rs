@@ -17,6 +17,7 @@ mod oplog;
 mod render;
 mod resource_args;
 mod resource_commands;
+mod status;
 mod views;
 mod wait;
 
@@ -56,12 +57,19 @@ pub struct ApiArgs {
 /// The CLI's subcommands.
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum CliCommand {
-    /// Show the master, Raft term and commit index, and every node.
+    /// Show the cluster as the master sees it: quorum, nodes and their modes, resources,
+    /// groups and clones, directors and VIPs, pending moves and failed actions.
     Status {
         /// Print the API's status JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Print addresses and every cell whole instead of fitting 100 columns.
+        #[arg(long)]
+        full: bool,
     },
+    /// Tokens: `token join` issues a new join token.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Nodes: list, remove, standby, online, maintenance, ready.
     #[command(subcommand)]
     Node(NodeCommand),
@@ -147,6 +155,18 @@ pub enum NodeCommand {
     Ready {
         /// The node's id.
         id: u64,
+    },
+}
+
+/// `encluster token ...`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum TokenCommand {
+    /// Issue a new join token for `encluster join --token` (admin only). It is made here
+    /// and printed once; the cluster stores only its hash.
+    Join {
+        /// A note stored with the token's hash.
+        #[arg(long, default_value = "issued by `encluster token join`")]
+        label: String,
     },
 }
 
