@@ -61,21 +61,22 @@ fn warnings(status: &api::Status, names: &NodeNames) -> String {
             Some(age_ms) => format!(" from {} ago", duration_text(age_ms)),
             None => String::new(),
         };
-        let mut text = format!(
-            "WARNING: no master reachable; showing {me}'s last view{age}, not the current state\n"
-        );
+        let mut text = format!("WARNING: no master reachable; showing {me}'s last view{age}\n");
         if quorum_lost(status) {
             text.push_str(&quorum_lost_text(status, names));
         } else {
-            text.push_str("The cluster accepts no writes until a master is elected.\n");
+            text.push_str(
+                "The cluster accepts no writes until a master is elected; \
+                 the states below may be out of date.\n",
+            );
         }
         return text;
     }
     match (&status.master_unreachable, status.view.as_deref()) {
         (Some(problem), _) => format!(
-            "WARNING: the master did not answer ({problem});\n  \
-             showing {me}'s own view, which may be out of date: health and heartbeats are the \
-             master's to know\n"
+            "WARNING: the master did not answer; showing {me}'s own view, which may be out \
+             of date\n  ({})\n",
+            cut(problem, STATUS_WIDTH - 4)
         ),
         // An agent that predates forwarding answers with its own view.
         (None, None) if status.master != Some(status.answered_by) => {
@@ -140,12 +141,12 @@ fn header(status: &api::Status, names: &NodeNames) -> String {
         Some(asked) => format!(", asked through {}", node_named(asked, names)),
         None => String::new(),
     };
-    let view = match (status.view.as_deref(), status.master) {
-        (Some("master"), _) => format!("the master's view{asked}"),
-        _ => format!("answered by {}", node_named(status.answered_by, names)),
+    let view = match status.view.as_deref() {
+        Some("master") => format!("the master's{asked}"),
+        _ => format!("{}'s own", node_named(status.answered_by, names)),
     };
     let mut text = format!(
-        "cluster {}: {master}, term {}, commit {}; {view}\n",
+        "cluster {}: {master}, term {}, commit {}\n",
         status.cluster_name, status.term, status.commit_index
     );
     let voters: Vec<&api::NodeStatus> = status
@@ -160,7 +161,7 @@ fn header(status: &api::Status, names: &NodeNames) -> String {
         _ => "no",
     };
     text.push_str(&format!(
-        "quorum: {has}, {online} of {} voters online\n",
+        "quorum: {has}, {online} of {} voters online; view: {view}\n",
         voters.len()
     ));
     text
@@ -461,11 +462,13 @@ fn failed_section(status: &api::Status, names: &NodeNames, now_ms: u64, full: bo
         };
         let reason = action.reason.as_deref().unwrap_or("no reason given");
         let line = format!(
-            "  * {}: {operation} failed on {}{when}, {count}: {reason}",
+            "  * {}: {operation} failed on {}{when}, {count}",
             action.resource,
             node_label(action.node, names),
         );
-        lines.push_str(&fit(&line.replace('\n', " "), full));
+        lines.push_str(&fit(&line, full));
+        lines.push('\n');
+        lines.push_str(&fit(&format!("      {}", reason.replace('\n', " ")), full));
         lines.push('\n');
     }
     match lines.is_empty() {

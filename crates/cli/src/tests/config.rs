@@ -160,7 +160,7 @@ fn missing_api_names_flag_env_and_config_file() {
     let error = resolve(&args(None, Some("t"), Some("ca.pem")), &paths).expect_err("no api");
     expect![[r#"
         no encluster API address given: pass --api https://HOST:PORT, set ENCLUSTER_API,
-        or put api = "https://HOST:PORT" in a CLI config file (--cli-config /
+        or put apis = ["https://HOST:PORT", ...] in a CLI config file (--cli-config /
         ENCLUSTER_CLI_CONFIG; `encluster init` writes one); no CLI config file was found
         (looked at $DIR/user/cli.toml, $DIR/etc/cli.toml)"#]]
     .assert_eq(&wrapped_error(error, dir.path()));

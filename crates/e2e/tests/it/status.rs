@@ -51,7 +51,9 @@ async fn status_through_a_follower_shows_the_masters_heartbeat_ages_11() {
     let shown = cluster.cli(follower, &["status"]);
     let shown = text(&shown);
     assert!(
-        shown.contains(&format!("the master's view, asked through node {follower}")),
+        shown.contains(&format!(
+            "view: the master's, asked through node {follower}"
+        )),
         "{shown}"
     );
     assert!(shown.contains(" ms ago"), "no heartbeat ages: {shown}");
