@@ -36,7 +36,10 @@ pub(crate) async fn join(
             "missing join token: pass --token to `encluster join`",
         );
     };
-    if !token_valid(&state.shared, token, TokenKind::Join) {
+    // A token issued a moment ago may not have reached this replica yet: only the master,
+    // or a node that knows no master to ask, refuses it; others let the master decide.
+    let decides = state.raft.is_leader() || super::master_api(&state).is_none();
+    if decides && !token_valid(&state.shared, token, TokenKind::Join) {
         return error(
             StatusCode::UNAUTHORIZED,
             "the join token was refused: copy it again from `encluster init` output",
