@@ -147,20 +147,24 @@ async fn admit(state: &ApiState, write: &WriteId, body: &Bytes) -> Response {
             format!("cannot add the learner: {e}"),
         );
     }
-    let api_addrs = state.shared.read(|db| {
-        db.nodes
-            .values()
-            .map(|record| record.info.api_addr.clone())
-            .collect()
-    });
     let answer = ::api::JoinResponse {
         node_id: node_id.0,
         cluster_name: state.cluster_name.clone(),
         cert_pem,
         ca_pem: ca_cert,
-        api_addrs,
+        api_addrs: member_api_addrs(state),
     };
     Json(answer).into_response()
+}
+
+/// Every member's API address, for the new node's `cli.toml`.
+fn member_api_addrs(state: &ApiState) -> Vec<String> {
+    state.shared.read(|db| {
+        db.nodes
+            .values()
+            .map(|record| record.info.api_addr.clone())
+            .collect()
+    })
 }
 
 /// Certificate names for a joining node: the IPs of its listeners, and localhost.

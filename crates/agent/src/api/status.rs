@@ -138,7 +138,7 @@ pub(crate) fn failed_actions(resources: &cmdb::ResourceDb) -> Vec<::api::FailedA
             });
         }
     }
-    actions.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
+    actions.sort_by_key(|action| std::cmp::Reverse(action.at_ms));
     actions
 }
 

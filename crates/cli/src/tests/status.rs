@@ -2,7 +2,7 @@
 //! VIPs, pending moves and failed actions; the warnings at the top when the view is not the
 //! master's; `--full`; and the JSON contract.
 
-use expect_test::expect;
+use expect_test::{expect, expect_file};
 
 use super::resources::{NOW_MS, instance, view};
 use super::{check, node, three_node_status};
@@ -69,39 +69,7 @@ fn busy_status() -> api::Status {
 fn status_shows_modes_groups_clones_directors_moves_and_failed_actions_in_100_columns() {
     let text = render_status(&busy_status(), NOW_MS, false);
     assert_fits(&text);
-    check(
-        text.clone(),
-        expect![[r#"
-        cluster demo: master node 2 (node2), term 7, commit 1234
-        quorum: yes, 3 of 3 voters online; view: the master's
-
-        Nodes (3):
-          ID  NAME   STATE   MODE         ROLE   HEARTBEAT
-          1   node1  online  -            voter  42 ms ago
-          2   node2  online  standby      voter  0 ms ago   master
-          3   node3  online  maintenance  voter  5.3 s ago
-
-        Resources (4, 1 failed or recovering):
-          NAME   TYPE                 STATE    NODE(S)       FAILS
-          db     ocf:heartbeat:pgsql  failed   node1         3
-          group site:
-            ip   vip                  running  node2
-            web  process              running  node2
-          lbweb  lb (clone)           running  node1, node3
-
-        Directors and VIPs:
-          NAME   KIND      ADDRESS                            ON
-          ip     vip       127.0.0.50                         node2
-          lbweb  director  127.0.0.100:8080,127.0.0.101:8080  node1, node3
-
-        Pending moves:
-          * web prefers node2 (INFINITY) until 2025-11-21T02:49:58Z (in 9m 58s)
-
-        Failed actions (`encluster resource cleanup NAME` forgets them):
-          * db: start failed on node1 2m 5s ago (2025-11-21T02:37:55Z), 3 failures
-              start: exit code 1 (generic error): ocf-exit-reason:Could not start the database server: /var…
-    "#]],
-    );
+    expect_file!["../../test_data/status-busy.txt"].assert_eq(&text.clone());
 }
 
 fn assert_fits(text: &str) {
@@ -160,28 +128,7 @@ fn status_without_a_reachable_master_warns_at_the_top_with_the_views_age() {
     status.nodes[1].is_master = false;
     let text = render_status(&status, NOW_MS, false);
     assert_fits(&text);
-    check(
-        text,
-        expect![[r#"
-        WARNING: no master reachable; showing node 3 (node3)'s last view from 12.3 s ago
-        error: quorum lost: node 3 last heard from master node 2 (node2) 12.3 s ago
-        The cluster accepts no writes until these voters answer again: node 1 (node1), node 2 (node2).
-        The states below are the last master's record, not current.
-        If the lost voters are gone for good, stop this node's agent, run
-          encluster force-quorum --yes-i-understand-the-risk --config <node 3's config>
-        on it and start it again (read the warning it prints first).
-        cluster demo: no master (quorum lost), term 7, commit 1234
-        quorum: LOST, 1 of 3 voters online; view: node 3 (node3)'s own
-
-        Nodes (3):
-          ID  NAME   STATE                 MODE  ROLE   HEARTBEAT
-          1   node1  unknown (was down)    -     voter  -
-          2   node2  unknown (was online)  -     voter  -
-          3   node3  online                -     voter  -
-
-        Resources: none configured
-    "#]],
-    );
+    expect_file!["../../test_data/status-no-master.txt"].assert_eq(&text);
 }
 
 #[test]
@@ -196,13 +143,7 @@ fn status_when_the_master_does_not_answer_says_whose_view_it_is() {
     let text = render_status(&status, NOW_MS, false);
     assert_fits(&text);
     let top: Vec<&str> = text.lines().take(3).collect();
-    check(
-        top.join("\n"),
-        expect![[r#"
-        WARNING: the master did not answer; showing node 1 (node1)'s own view, which may be out of date
-          (master 2 at 10.0.0.2:7511 did not answer)
-        cluster demo: master node 2 (node2), term 7, commit 1234"#]],
-    );
+    expect_file!["../../test_data/status-master-unreachable.txt"].assert_eq(&top.join("\n"));
 }
 
 #[test]
@@ -211,68 +152,7 @@ fn status_json_keeps_every_field_name_of_earlier_versions() {
     status.resources.clear();
     status.nodes.truncate(1);
     status.failed_actions[0].reason = Some("exit 1".to_string());
-    check(
-        render_json(&status),
-        expect![[r#"
-        {
-          "cluster_name": "demo",
-          "answered_by": 2,
-          "master": 2,
-          "term": 7,
-          "commit_index": 1234,
-          "applied_index": 1230,
-          "nodes": [
-            {
-              "id": 1,
-              "name": "node1",
-              "state": "online",
-              "role": "voter",
-              "is_master": false,
-              "last_heartbeat_ms": 42,
-              "peer_addr": "10.0.0.1:7510",
-              "api_addr": "10.0.0.1:7511",
-              "recorded_state": null,
-              "standby": false,
-              "maintenance": false
-            }
-          ],
-          "resources": [],
-          "quorum": "has",
-          "last_master": 2,
-          "master_contact_ms": 0,
-          "view": "master",
-          "forwarded_by": null,
-          "master_unreachable": null,
-          "failed_actions": [
-            {
-              "resource": "db",
-              "node": 1,
-              "operation": "start",
-              "at_ms": 1763692675000,
-              "reason": "exit 1",
-              "fail_count": 3
-            }
-          ],
-          "moves": [
-            {
-              "resource": "web",
-              "node": 2,
-              "score": 1000000,
-              "expires_at_ms": 1763693398000
-            }
-          ],
-          "groups": [
-            {
-              "name": "site",
-              "members": [
-                "ip",
-                "web"
-              ]
-            }
-          ]
-        }
-    "#]],
-    );
+    expect_file!["../../test_data/status-json.txt"].assert_eq(&render_json(&status));
     let parsed: api::Status = serde_json::from_str(&render_json(&status)).expect("valid JSON");
     assert_eq!(parsed, status);
     // An answer of an agent that predates the new fields still reads.

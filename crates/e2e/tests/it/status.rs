@@ -92,27 +92,7 @@ async fn cli_works_through_the_other_nodes_when_the_first_in_cli_toml_is_killed_
     let mut cluster = Cluster::start(3, 5, &[]).expect("start cluster");
     let master = cluster.wait_master(SETTLE).await;
     let config = cluster.cluster_dir().join("cli.toml");
-    let written = std::fs::read_to_string(&config).expect("cli.toml");
-    for node in &cluster.nodes {
-        let address = format!("\"https://{}\"", node.api_addr);
-        assert!(written.contains(&address), "init wrote {written}");
-    }
-    // The node named first is a follower, so the master that stays records its loss as an
-    // event (killing the master of three would only test the election).
-    let first_node = (1..=3).find(|id| *id != master).expect("a follower");
-    let mut order: Vec<u64> = vec![first_node];
-    order.extend((1..=3).filter(|id| *id != first_node));
-    let apis: Vec<String> = order
-        .iter()
-        .map(|id| format!("\"https://{}\"", cluster.nodes[(*id - 1) as usize].api_addr))
-        .collect();
-    let rest = written
-        .split_once('\n')
-        .map(|(_, rest)| rest)
-        .expect("apis, then token and ca");
-    assert!(written.starts_with("apis = ["), "init wrote {written}");
-    std::fs::write(&config, format!("apis = [{}]\n{rest}", apis.join(", ")))
-        .expect("reorder cli.toml");
+    let first_node = name_a_follower_first(&cluster, master, &config);
     let create = cli_with_config(&config, &["resource", "create", "p1", "--type", "process"])
         .args(["--param", "command=sleep", "--param", "args=600"])
         .output()
@@ -120,20 +100,7 @@ async fn cli_works_through_the_other_nodes_when_the_first_in_cli_toml_is_killed_
     assert!(create.status.success(), "{}", text(&create));
 
     // events --follow starts on the first node and must move on when it dies.
-    let mut follow = cli_with_config(&config, &["events", "--follow", "--json", "--last", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start events --follow");
-    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
-    let stdout = follow.stdout.take().expect("piped stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut follow, mut lines) = follow_events(&config);
     let seen_first = lines.recv().await.expect("the newest event");
     cluster.kill9(first_node);
 
@@ -172,6 +139,53 @@ async fn cli_works_through_the_other_nodes_when_the_first_in_cli_toml_is_killed_
     assert_eq!(sorted, seqs, "events repeated or out of order");
     let _ = follow.kill();
     let _ = follow.wait();
+}
+
+/// Checks that `init` wrote every node's address into `config`, then rewrites it with a
+/// follower first (so the master that stays records that node's loss as an event; killing
+/// the master of three would only test the election). Returns that follower.
+fn name_a_follower_first(cluster: &Cluster, master: u64, config: &std::path::Path) -> u64 {
+    let written = std::fs::read_to_string(config).expect("cli.toml");
+    for node in &cluster.nodes {
+        let address = format!("\"https://{}\"", node.api_addr);
+        assert!(written.contains(&address), "init wrote {written}");
+    }
+    let first_node = (1..=3).find(|id| *id != master).expect("a follower");
+    let mut order: Vec<u64> = vec![first_node];
+    order.extend((1..=3).filter(|id| *id != first_node));
+    let apis: Vec<String> = order
+        .iter()
+        .map(|id| format!("\"https://{}\"", cluster.nodes[(*id - 1) as usize].api_addr))
+        .collect();
+    assert!(written.starts_with("apis = ["), "init wrote {written}");
+    let rest = written
+        .split_once('\n')
+        .map(|(_, rest)| rest)
+        .expect("apis, then token and ca");
+    std::fs::write(config, format!("apis = [{}]\n{rest}", apis.join(", ")))
+        .expect("reorder cli.toml");
+    first_node
+}
+
+/// `events --follow --json --last 1` through `config`, and its lines as they come.
+fn follow_events(
+    config: &std::path::Path,
+) -> (std::process::Child, tokio::sync::mpsc::Receiver<String>) {
+    let mut follow = cli_with_config(config, &["events", "--follow", "--json", "--last", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start events --follow");
+    let (lines_tx, lines) = tokio::sync::mpsc::channel(256);
+    let stdout = follow.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.blocking_send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (follow, lines)
 }
 
 fn seq_of(line: &str) -> u64 {
