@@ -33,6 +33,7 @@ mod preferences;
 mod resource_views;
 mod resources;
 mod spec;
+mod status;
 
 pub(crate) use spec::ocf_root;
 mod views;
@@ -113,7 +114,7 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
 /// The API router.
 pub fn router(state: ApiState) -> Router {
     let protected = Router::new()
-        .route("/v1/status", get(views::status))
+        .route("/v1/status", get(status::status))
         .route("/v1/nodes", get(views::nodes))
         .route("/v1/nodes/{id}", delete(remove_node))
         .route("/v1/events", get(views::events))
@@ -141,6 +142,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/config", get(apply::export))
         .route("/v1/nodes/{id}/mode", post(resources::node_mode))
         .route("/v1/apply", post(resources::apply))
+        .route("/v1/tokens/join", post(join::add_join_token))
         .route("/v1/lb/{name}/stats", get(lb_stats::stats))
         .route("/v1/metrics", get(metrics::list))
         .route("/v1/metrics/query", get(metrics::query))

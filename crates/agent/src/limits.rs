@@ -14,6 +14,9 @@ pub const PEER_BODY_BYTES_MAX: usize = 256 * 1024 * 1024;
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Timeout of a forwarded write or read on the peer channel.
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Timeout of a non-master's request for the master's status view; past it, the node
+/// answers with its own view and says the master did not answer.
+pub const STATUS_FORWARD_TIMEOUT: Duration = Duration::from_secs(2);
 /// Timeout of one heartbeat request.
 pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(300);
 /// Longest an events request may wait for new events.

@@ -1,4 +1,6 @@
 //! Cluster setup: `encluster init` (one node or a local cluster) and `encluster join`.
+//! Both write a `cli.toml` naming every node's API address they know (`apis`); `join`
+//! knows no admin token, so its `cli.toml` says where the token goes.
 //!
 //! Everything is written into a temporary directory next to the target and renamed into
 //! place at the end, so a failure leaves nothing half-written.
@@ -116,9 +118,20 @@ fn sans_for(addrs: &NodeAddrs) -> Vec<String> {
     sans
 }
 
-/// The CLI config an operator uses (`cli.toml`): API address, admin token and CA.
-fn cli_toml(api_addr: &str, token: &str) -> String {
-    format!("api = \"https://{api_addr}\"\ntoken = \"{token}\"\nca = \"ca.pem\"\n")
+/// The CLI config an operator uses (`cli.toml`): every node's API address (the CLI tries
+/// the next when one cannot be reached), the admin token if known, and the CA.
+fn cli_toml(api_addrs: &[String], token: Option<&str>) -> String {
+    let apis: Vec<String> = api_addrs
+        .iter()
+        .map(|addr| format!("\"https://{addr}\""))
+        .collect();
+    let token = match token {
+        Some(token) => format!("token = \"{token}\"\n"),
+        None => "# token = \"<the admin token printed by `encluster init`>\" \
+                 (or set ENCLUSTER_TOKEN)\n"
+            .to_string(),
+    };
+    format!("apis = [{}]\n{token}ca = \"ca.pem\"\n", apis.join(", "))
 }
 
 /// Create a cluster of `nodes` in `dir`: one CA, tokens, and a subdirectory per node
@@ -170,9 +183,10 @@ fn init_into(
     let join_token = auth::generate_join_token(&ca.fingerprint());
     write(&tmp.join("ca.pem"), &ca.cert_pem(), false)?;
     write(&tmp.join("ca.key"), &ca.key_pem(), true)?;
+    let api_addrs: Vec<String> = nodes.iter().map(|n| n.api_addr.clone()).collect();
     write(
         &tmp.join("cli.toml"),
-        &cli_toml(&nodes[0].api_addr, &admin_token),
+        &cli_toml(&api_addrs, Some(&admin_token)),
         true,
     )?;
     let single = !per_node_dirs;
@@ -317,7 +331,8 @@ pub async fn join(options: &JoinOptions) -> anyhow::Result<PathBuf> {
         .await
         .context("the cluster refused the join")?;
     let tmp = staging(&options.dir)?;
-    let written = write_joined(&tmp, &options.addrs, &answer, &key_pem);
+    let server = options.server.trim_start_matches("https://").to_string();
+    let written = write_joined(&tmp, &server, &options.addrs, &answer, &key_pem);
     if let Err(error) = written {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(error);
@@ -328,6 +343,7 @@ pub async fn join(options: &JoinOptions) -> anyhow::Result<PathBuf> {
 
 fn write_joined(
     tmp: &Path,
+    server: &String,
     addrs: &NodeAddrs,
     answer: &::api::JoinResponse,
     key_pem: &str,
@@ -335,6 +351,14 @@ fn write_joined(
     write(&tmp.join("ca.pem"), &answer.ca_pem, false)?;
     write(&tmp.join("node.pem"), &answer.cert_pem, false)?;
     write(&tmp.join("node.key"), key_pem, true)?;
+    // This node first, then every member the cluster named (an older agent names none).
+    let mut api_addrs = vec![addrs.api_addr.clone()];
+    for addr in answer.api_addrs.iter().chain([server]) {
+        if !api_addrs.contains(addr) {
+            api_addrs.push(addr.clone());
+        }
+    }
+    write(&tmp.join("cli.toml"), &cli_toml(&api_addrs, None), false)?;
     let config = AgentConfig {
         cluster_name: answer.cluster_name.clone(),
         node_id: answer.node_id,

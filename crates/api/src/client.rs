@@ -38,12 +38,18 @@ impl ClientError {
     }
 }
 
-/// A client for one agent's API. Cheap to clone.
+/// A client for one agent's API, or for several: then a request that cannot connect to
+/// one (nothing sent, so safe for writes too) is sent to the next, and the client stays
+/// with the one that answered. Cheap to clone; clones share the current address.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+    /// Every address, `base` first; more than one only with [`Client::with_fallbacks`].
+    bases: Arc<[String]>,
+    /// Index in `bases` of the address that answered last.
+    current: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Client {
@@ -56,16 +62,50 @@ impl Client {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .expect("a reqwest client with a preconfigured rustls backend always builds");
+        let base = base.trim_end_matches('/').to_string();
         Client {
             http,
-            base: base.trim_end_matches('/').to_string(),
+            bases: Arc::from(vec![base.clone()]),
+            base,
             token,
+            current: Arc::default(),
         }
     }
 
-    /// The base URL this client talks to.
+    /// A client for every address of `bases` (the first is tried first): a request that
+    /// cannot connect to one goes to the next. An answer, even an error, is final.
+    pub fn with_fallbacks(
+        bases: &[String],
+        tls: Arc<rustls::ClientConfig>,
+        token: Option<String>,
+    ) -> Client {
+        let first = bases.first().map(String::as_str).unwrap_or_default();
+        let mut client = Client::new(first, tls, token);
+        let bases: Vec<String> = bases
+            .iter()
+            .map(|base| base.trim_end_matches('/').to_string())
+            .collect();
+        if !bases.is_empty() {
+            client.bases = Arc::from(bases);
+        }
+        client
+    }
+
+    /// The base URL this client talks to first.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The base URL that answered last (the first until one failed).
+    pub fn current_base(&self) -> String {
+        let index = self.current.load(std::sync::atomic::Ordering::Relaxed);
+        self.bases[index % self.bases.len()].clone()
+    }
+
+    /// `POST /v1/tokens/join`: stores the hash of a new join token (admin only).
+    pub async fn add_join_token(&self, request: &crate::NewJoinToken) -> Result<(), ClientError> {
+        let request = self.http.post(self.url("/v1/tokens/join")).json(request);
+        self.send_ignoring_body(request).await
     }
 
     /// `GET /v1/health`.
@@ -324,14 +364,7 @@ impl Client {
             Some(token) => request.bearer_auth(token),
             None => request,
         };
-        let url = self.base.clone();
-        let response = request
-            .send()
-            .await
-            .map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
+        let (url, response) = self.send_to_one(request).await?;
         let status = response.status().as_u16();
         let bytes = response
             .bytes()
@@ -344,6 +377,57 @@ impl Client {
             return Err(ClientError::Api { status, message });
         }
         Ok(bytes.to_vec())
+    }
+}
+
+impl Client {
+    /// Sends `request` to the current address and, when it cannot connect there, to each
+    /// other address in turn; returns the address that answered and its answer.
+    async fn send_to_one(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(String, reqwest::Response), ClientError> {
+        use std::sync::atomic::Ordering;
+        let (http, request) = request.build_split();
+        let mut request = request.map_err(|source| ClientError::Transport {
+            url: self.base.clone(),
+            source,
+        })?;
+        let path = match request.url().query() {
+            Some(query) => format!("{}?{query}", request.url().path()),
+            None => request.url().path().to_string(),
+        };
+        let start = self.current.load(Ordering::Relaxed);
+        let count = self.bases.len();
+        for step in 0..count {
+            let index = (start + step) % count;
+            let url = self.bases[index].clone();
+            let retry = match step + 1 < count {
+                true => request.try_clone(),
+                false => None,
+            };
+            let target = format!("{url}{path}");
+            if let Ok(parsed) = target.parse() {
+                *request.url_mut() = parsed;
+            }
+            match http.execute(request).await {
+                Ok(response) => {
+                    self.current.store(index, Ordering::Relaxed);
+                    return Ok((url, response));
+                }
+                // Nothing was sent when the connection failed, so the next may have it.
+                Err(source) if source.is_connect() && retry.is_some() => {
+                    request = retry.expect("checked above");
+                }
+                // Every address refused: name them all.
+                Err(source) if source.is_connect() && count > 1 => {
+                    let url = self.bases.join(", ");
+                    return Err(ClientError::Transport { url, source });
+                }
+                Err(source) => return Err(ClientError::Transport { url, source }),
+            }
+        }
+        unreachable!("the last address either answers or returns its error")
     }
 }
 

@@ -49,6 +49,59 @@ pub struct Status {
     /// a quorum last acknowledged it); `None` if never.
     #[serde(default)]
     pub master_contact_ms: Option<u64>,
+    /// Whose view this is: `master` when the master produced it (the answering node asked
+    /// the master for it), `local` when it is the answering node's own replica because no
+    /// master could be reached; absent from agents that predate it.
+    #[serde(default)]
+    pub view: Option<String>,
+    /// The node the client asked, when that node forwarded the request to the master (then
+    /// `answered_by` is the master).
+    #[serde(default)]
+    pub forwarded_by: Option<u64>,
+    /// Why the answering node could not get the master's view, when a master is known but
+    /// did not answer (`view` is then `local`).
+    #[serde(default)]
+    pub master_unreachable: Option<String>,
+    /// Every failed operation still counted (until a cleanup), newest first.
+    #[serde(default)]
+    pub failed_actions: Vec<FailedAction>,
+    /// Temporary and lasting move preferences (`resource move`, `group move`) still in
+    /// force, by resource.
+    #[serde(default)]
+    pub moves: Vec<PendingMove>,
+    /// Every group with its members in start order, by name.
+    #[serde(default)]
+    pub groups: Vec<crate::GroupSpec>,
+}
+
+/// One failed operation in `Status::failed_actions`: what failed, where, when and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedAction {
+    /// The resource.
+    pub resource: String,
+    /// The node it failed on.
+    pub node: u64,
+    /// `start`, `monitor` or `stop`, when the operation log still holds it.
+    pub operation: Option<String>,
+    /// When the failure was recorded, in milliseconds since the Unix epoch.
+    pub at_ms: Option<u64>,
+    /// The failure in plain words, as the resource agent reported it.
+    pub reason: Option<String>,
+    /// Failures of this resource on this node since the last cleanup.
+    pub fail_count: u32,
+}
+
+/// One move preference in `Status::moves`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingMove {
+    /// The resource (for a group, its first member carries the group's preference).
+    pub resource: String,
+    /// The node preferred (positive score) or avoided (negative).
+    pub node: u64,
+    /// The preference's score; `1000000` is INFINITY.
+    pub score: i64,
+    /// When it ends by itself, in milliseconds since the Unix epoch; `None` until cleared.
+    pub expires_at_ms: Option<u64>,
 }
 
 /// One node in `Status` and `GET /v1/nodes`.
@@ -75,6 +128,12 @@ pub struct NodeStatus {
     /// When the answering node has no master: the state the last master recorded.
     #[serde(default)]
     pub recorded_state: Option<String>,
+    /// In standby: it runs no resources (`node standby`).
+    #[serde(default)]
+    pub standby: bool,
+    /// In maintenance: its resources are left alone (`node maintenance`).
+    #[serde(default)]
+    pub maintenance: bool,
 }
 
 /// One event of `GET /v1/events`.
@@ -143,6 +202,19 @@ pub struct JoinResponse {
     pub cert_pem: String,
     /// The cluster CA certificate.
     pub ca_pem: String,
+    /// The API address of every member, the new node included, for its `cli.toml`.
+    #[serde(default)]
+    pub api_addrs: Vec<String>,
+}
+
+/// `POST /v1/tokens/join` request: store a new join token, of which only the hash travels
+/// (the CLI makes the secret and prints it once).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewJoinToken {
+    /// SHA-256 of the token, 64 lower-case hex digits (`auth::token_hash`).
+    pub hash: String,
+    /// A note for the operator.
+    pub label: String,
 }
 
 /// `GET /v1/ca`: the cluster CA certificate (public), so a joining node can pin it.

@@ -8,12 +8,13 @@ use crate::apply::run_apply;
 use crate::config::{Target, connect_target};
 use crate::errors::explain;
 use crate::events::run_events;
-use crate::render::{render_json, render_nodes, render_status};
+use crate::render::{render_json, render_nodes};
 use crate::resource_args::WaitArgs;
 use crate::resource_commands::{
     Session, run_constraint, run_explain, run_group, run_node_mode, run_resource,
 };
-use crate::{ApiArgs, CliCommand, KvCommand, NodeCommand};
+use crate::status::render_status;
+use crate::{ApiArgs, CliCommand, KvCommand, NodeCommand, TokenCommand};
 
 /// Runs `command` against the API that `api` resolves to.
 ///
@@ -22,7 +23,7 @@ pub async fn run(api: &ApiArgs, command: CliCommand) -> anyhow::Result<()> {
     let (client, target) = connect_target(api)?;
     let mut output = Output::stdout();
     match command {
-        CliCommand::Status { json } => {
+        CliCommand::Status { json, full } => {
             let status = client
                 .status()
                 .await
@@ -30,9 +31,13 @@ pub async fn run(api: &ApiArgs, command: CliCommand) -> anyhow::Result<()> {
             let text = if json {
                 render_json(&status)
             } else {
-                render_status(&status, crate::resource_commands::now_ms())
+                render_status(&status, crate::resource_commands::now_ms(), full)
             };
             output.text(&text)
+        }
+        CliCommand::Token(TokenCommand::Join { label }) => {
+            let token = issue_join_token(&client, &target, &label).await?;
+            output.line(&token)
         }
         CliCommand::Node(NodeCommand::List { json }) => {
             let nodes = client
@@ -102,6 +107,7 @@ async fn run_resources(
             run_node_mode(&session, id, "ready", &no_wait).await
         }
         CliCommand::Status { .. }
+        | CliCommand::Token(_)
         | CliCommand::Node(NodeCommand::List { .. } | NodeCommand::Remove { .. })
         | CliCommand::Events { .. }
         | CliCommand::Kv(_) => unreachable!("`run` handles the cluster-core commands itself"),
@@ -128,6 +134,28 @@ async fn remove_node(
         .await
         .map_err(|error| explain(error, target))?;
     output.line(&removed_message(id, name.as_deref()))
+}
+
+/// Makes a join token that pins the cluster CA (as fetched over the verified connection),
+/// stores its hash through the API, and returns the token to print once.
+async fn issue_join_token(
+    client: &api::Client,
+    target: &Target,
+    label: &str,
+) -> anyhow::Result<String> {
+    let ca = client.ca().await.map_err(|error| explain(error, target))?;
+    let fingerprint = auth::fingerprint_pem(&ca.ca_pem)
+        .context("the cluster CA the agent sent is not a certificate")?;
+    let token = auth::generate_join_token(&fingerprint);
+    let request = api::NewJoinToken {
+        hash: auth::token_hash(&token),
+        label: label.to_string(),
+    };
+    client
+        .add_join_token(&request)
+        .await
+        .map_err(|error| explain(error, target))?;
+    Ok(token)
 }
 
 pub(crate) fn removed_message(id: u64, name: Option<&str>) -> String {

@@ -20,8 +20,12 @@ const SYSTEM_CONFIG_PATH: &str = "/etc/encluster/cli.toml";
 #[derive(Deserialize, Debug, Default, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CliConfigFile {
-    /// The API address, like `--api`.
+    /// The API address, like `--api` (the format before `apis`; still read).
     pub(crate) api: Option<String>,
+    /// Every node's API address: the CLI tries them in order, the next when one cannot be
+    /// reached. `api`, when also given, is tried first.
+    #[serde(default)]
+    pub(crate) apis: Vec<String>,
     /// The API token, like `--token`.
     pub(crate) token: Option<String>,
     /// The cluster CA's PEM file, relative to the config file's directory or absolute.
@@ -42,6 +46,9 @@ pub(crate) enum Origin {
 pub(crate) struct Target {
     /// The API base URL, always `https://...` without a trailing slash.
     pub(crate) api: String,
+    /// Every address to try, `api` first, each normalised like it; only `api` when the
+    /// address came from a flag or the environment.
+    pub(crate) apis: Vec<String>,
     pub(crate) token: Option<String>,
     pub(crate) token_origin: Option<Origin>,
     /// The cluster CA's PEM file, already resolved against the config file's directory.
@@ -121,16 +128,16 @@ pub(crate) fn resolve(args: &ApiArgs, default_paths: &[PathBuf]) -> anyhow::Resu
     };
     let file_origin = || Origin::File(file_path.clone().expect("a file value has a file path"));
 
-    let Some(api) = arg_api.map(str::to_string).or(file.api) else {
+    let apis = match arg_api {
+        Some(api) => vec![normalize_api(api).context("fix --api / ENCLUSTER_API")?],
+        None => file_apis(&file, file_path.as_deref())?,
+    };
+    let Some(api) = apis.first().cloned() else {
         bail!(
             "{}",
             missing_api_message(file_path.as_deref(), default_paths)
         );
     };
-    let api = normalize_api(&api).with_context(|| match &file_path {
-        Some(path) if arg_api.is_none() => format!("fix `api` in {}", path.display()),
-        _ => "fix --api / ENCLUSTER_API".to_string(),
-    })?;
     let (ca, ca_origin) = match (arg_ca, file.ca) {
         (Some(ca), _) => (ca.to_path_buf(), Origin::Argument),
         (None, Some(ca)) => (relative_to_file(&ca, file_path.as_deref()), file_origin()),
@@ -145,11 +152,28 @@ pub(crate) fn resolve(args: &ApiArgs, default_paths: &[PathBuf]) -> anyhow::Resu
     };
     Ok(Target {
         api,
+        apis,
         token,
         token_origin,
         ca,
         ca_origin,
     })
+}
+
+/// The file's addresses, `api` first then `apis`, normalised, without repeats.
+fn file_apis(file: &CliConfigFile, file_path: Option<&Path>) -> anyhow::Result<Vec<String>> {
+    let mut apis: Vec<String> = Vec::new();
+    let given = file.api.iter().map(|api| ("api", api));
+    for (key, api) in given.chain(file.apis.iter().map(|api| ("apis", api))) {
+        let api = normalize_api(api).with_context(|| match file_path {
+            Some(path) => format!("fix `{key}` in {}", path.display()),
+            None => format!("fix `{key}`"),
+        })?;
+        if !apis.contains(&api) {
+            apis.push(api);
+        }
+    }
+    Ok(apis)
 }
 
 /// Turns `host:port` into `https://host:port` and refuses other schemes: the agent serves
@@ -197,7 +221,7 @@ pub(crate) fn load_config_file(path: &Path) -> anyhow::Result<CliConfigFile> {
     if text.len() as u64 > CLI_CONFIG_BYTES_MAX {
         bail!(
             "the CLI config file {} is larger than {CLI_CONFIG_BYTES_MAX} bytes; \
-            it should hold only api, token and ca",
+            it should hold only apis, token and ca",
             path.display()
         );
     }
@@ -208,7 +232,8 @@ pub(crate) fn load_config_file(path: &Path) -> anyhow::Result<CliConfigFile> {
 pub(crate) fn parse_config_file(text: &str) -> anyhow::Result<CliConfigFile> {
     toml::from_str(text).map_err(|error| {
         anyhow::anyhow!(
-            "{}; expected api = \"https://HOST:PORT\", token = \"...\", ca = \"ca.pem\"",
+            "{}; expected apis = [\"https://HOST:PORT\", ...] (or api = \"https://HOST:PORT\"), \
+            token = \"...\", ca = \"ca.pem\"",
             error.message()
         )
     })
@@ -216,7 +241,7 @@ pub(crate) fn parse_config_file(text: &str) -> anyhow::Result<CliConfigFile> {
 
 fn missing_api_message(file_path: Option<&Path>, default_paths: &[PathBuf]) -> String {
     let searched = match file_path {
-        Some(path) => format!("{} has no `api`", path.display()),
+        Some(path) => format!("{} has no `apis` (nor `api`)", path.display()),
         None if default_paths.is_empty() => "no CLI config file was found".to_string(),
         None => {
             let paths: Vec<String> = default_paths
@@ -231,7 +256,7 @@ fn missing_api_message(file_path: Option<&Path>, default_paths: &[PathBuf]) -> S
     };
     format!(
         "no encluster API address given: pass --api https://HOST:PORT, \
-        set ENCLUSTER_API, or put api = \"https://HOST:PORT\" in a CLI config file \
+        set ENCLUSTER_API, or put apis = [\"https://HOST:PORT\", ...] in a CLI config file \
         (--cli-config / ENCLUSTER_CLI_CONFIG; `encluster init` writes one); {searched}"
     )
 }
@@ -265,5 +290,9 @@ pub(crate) fn client_for(target: &Target) -> anyhow::Result<api::Client> {
             target.ca.display()
         )
     })?;
-    Ok(api::Client::new(&target.api, tls, target.token.clone()))
+    Ok(api::Client::with_fallbacks(
+        &target.apis,
+        tls,
+        target.token.clone(),
+    ))
 }

@@ -19,6 +19,7 @@ mod render;
 mod resource_args;
 mod resource_commands;
 mod undo;
+mod status;
 mod views;
 mod wait;
 
@@ -59,12 +60,19 @@ pub struct ApiArgs {
 /// The CLI's subcommands.
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum CliCommand {
-    /// Show the master, Raft term and commit index, and every node.
+    /// Show the cluster as the master sees it: quorum, nodes and their modes, resources,
+    /// groups and clones, directors and VIPs, pending moves and failed actions.
     Status {
         /// Print the API's status JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Print addresses and every cell whole instead of fitting 100 columns.
+        #[arg(long)]
+        full: bool,
     },
+    /// Tokens: `token join` issues a new join token.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Nodes: list, remove, standby, online, maintenance, ready.
     #[command(subcommand)]
     Node(NodeCommand),
@@ -165,6 +173,18 @@ pub enum ConfigCommand {
     /// Print the resources, groups and constraints as the TOML file `apply -f` reads, so
     /// that `config export > f; apply -f f` changes nothing.
     Export,
+}
+
+/// `encluster token ...`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum TokenCommand {
+    /// Issue a new join token for `encluster join --token` (admin only). It is made here
+    /// and printed once; the cluster stores only its hash.
+    Join {
+        /// A note stored with the token's hash.
+        #[arg(long, default_value = "issued by `encluster token join`")]
+        label: String,
+    },
 }
 
 /// `encluster kv ...`.

@@ -8,23 +8,24 @@
 mod apply;
 mod config;
 mod errors;
+mod failover;
 mod fake_agent;
 mod follow;
 mod resource_agent;
 mod resources;
 mod undo;
+mod status;
 mod wait;
 
 use clap::{CommandFactory, Parser};
 use expect_test::{Expect, expect};
 
 use crate::render::{
-    format_heartbeat, format_time, render_event_json, render_event_line, render_json, render_nodes,
-    render_status,
+    format_heartbeat, format_time, render_event_json, render_event_line, render_nodes,
 };
 use crate::{ApiArgs, CliCommand, KvCommand, NodeCommand};
 
-fn node(id: u64, state: &str, role: &str, heartbeat_ms: Option<u64>) -> api::NodeStatus {
+pub(crate) fn node(id: u64, state: &str, role: &str, heartbeat_ms: Option<u64>) -> api::NodeStatus {
     api::NodeStatus {
         id,
         name: format!("node{id}"),
@@ -35,10 +36,12 @@ fn node(id: u64, state: &str, role: &str, heartbeat_ms: Option<u64>) -> api::Nod
         peer_addr: format!("10.0.0.{id}:7510"),
         api_addr: format!("10.0.0.{id}:7511"),
         recorded_state: None,
+        standby: false,
+        maintenance: false,
     }
 }
 
-fn three_node_status() -> api::Status {
+pub(crate) fn three_node_status() -> api::Status {
     api::Status {
         cluster_name: "demo".to_string(),
         answered_by: 2,
@@ -55,10 +58,16 @@ fn three_node_status() -> api::Status {
         quorum: Some("has".to_string()),
         last_master: Some(2),
         master_contact_ms: Some(0),
+        view: Some("master".to_string()),
+        forwarded_by: None,
+        master_unreachable: None,
+        failed_actions: Vec::new(),
+        moves: Vec::new(),
+        groups: Vec::new(),
     }
 }
 
-fn check(actual: String, expected: Expect) {
+pub(crate) fn check(actual: String, expected: Expect) {
     expected.assert_eq(&actual);
 }
 
@@ -77,162 +86,6 @@ pub(crate) fn wrap(text: &str) -> String {
         }
     }
     lines.join("\n")
-}
-
-#[test]
-fn status_shows_master_term_commit_and_every_node() {
-    check(
-        render_status(&three_node_status(), 0),
-        expect![[r#"
-            cluster demo  master node 2 (node2)  term 7  commit 1234  answered by node 2
-            ┌────┬───────┬────────┬─────────┬────────┬───────────┬───────────────┬───────────────┐
-            │ ID ┆ NAME  ┆ STATE  ┆ ROLE    ┆ MASTER ┆ HEARTBEAT ┆ PEER          ┆ API           │
-            ╞════╪═══════╪════════╪═════════╪════════╪═══════════╪═══════════════╪═══════════════╡
-            │ 1  ┆ node1 ┆ online ┆ voter   ┆        ┆ 42 ms ago ┆ 10.0.0.1:7510 ┆ 10.0.0.1:7511 │
-            │ 2  ┆ node2 ┆ online ┆ voter   ┆ *      ┆ 0 ms ago  ┆ 10.0.0.2:7510 ┆ 10.0.0.2:7511 │
-            │ 3  ┆ node3 ┆ down   ┆ learner ┆        ┆ 5.3 s ago ┆ 10.0.0.3:7510 ┆ 10.0.0.3:7511 │
-            └────┴───────┴────────┴─────────┴────────┴───────────┴───────────────┴───────────────┘
-            no resources configured
-        "#]],
-    );
-}
-
-#[test]
-fn status_without_master_warns_that_writes_stop() {
-    let mut status = three_node_status();
-    status.master = None;
-    status.answered_by = 1;
-    status.nodes = vec![node(1, "online", "voter", None)];
-    check(
-        render_status(&status, 0),
-        expect![[r#"
-            cluster demo  no master  term 7  commit 1234  answered by node 1
-            warning: no master is known, so the cluster accepts no writes
-            ┌────┬───────┬────────┬───────┬────────┬───────────┬───────────────┬───────────────┐
-            │ ID ┆ NAME  ┆ STATE  ┆ ROLE  ┆ MASTER ┆ HEARTBEAT ┆ PEER          ┆ API           │
-            ╞════╪═══════╪════════╪═══════╪════════╪═══════════╪═══════════════╪═══════════════╡
-            │ 1  ┆ node1 ┆ online ┆ voter ┆        ┆ -         ┆ 10.0.0.1:7510 ┆ 10.0.0.1:7511 │
-            └────┴───────┴────────┴───────┴────────┴───────────┴───────────────┴───────────────┘
-            no resources configured
-        "#]],
-    );
-}
-
-/// Issue 10: after sequential failures the last node said nothing of its dead master.
-#[test]
-fn status_after_losing_the_quorum_says_so_and_names_force_quorum_10() {
-    let mut status = three_node_status();
-    status.answered_by = 3;
-    status.master = None;
-    status.quorum = Some("lost".to_string());
-    status.master_contact_ms = Some(12_345);
-    status.nodes = vec![
-        node(1, "unknown", "learner", None),
-        node(2, "unknown", "voter", None),
-        node(3, "online", "learner", None),
-    ];
-    status.nodes[0].recorded_state = Some("down".to_string());
-    status.nodes[1].recorded_state = Some("online".to_string());
-    status.nodes[1].is_master = false;
-    status.nodes[2].recorded_state = Some("online".to_string());
-    let text = render_status(&status, 0);
-    let header: Vec<&str> = text.lines().take(7).collect();
-    check(
-        header.join("\n"),
-        expect![[r#"
-            cluster demo  no master (quorum lost)  term 7  commit 1234  answered by node 3
-            error: quorum lost: node 3 last heard from master node 2 (node2) 12.3 s ago
-            The cluster accepts no writes until these voters answer again: node 2 (node2).
-            The states below are the last master's record, not current.
-            If the lost voters are gone for good, stop this node's agent, run
-              encluster force-quorum --yes-i-understand-the-risk --config <node 3's config>
-            on it and start it again (read the warning it prints first)."#]],
-    );
-    let row = |id: &str| {
-        text.lines()
-            .find(|line| line.starts_with(&format!("│ {id} ")))
-    };
-    assert!(row("1").is_some_and(|row| row.contains("unknown (was down)")));
-    assert!(row("2").is_some_and(|row| row.contains("unknown (was online)")));
-    assert!(
-        row("2").is_some_and(|row| !row.contains('*')),
-        "no master is marked"
-    );
-    assert!(row("3").is_some_and(|row| row.contains("┆ online ")));
-}
-
-#[test]
-fn status_from_a_non_master_points_to_the_master_for_heartbeats() {
-    let mut status = three_node_status();
-    status.answered_by = 1;
-    for node in &mut status.nodes {
-        node.last_heartbeat_ms = None;
-    }
-    check(
-        render_status(&status, 0),
-        expect![[r#"
-            cluster demo  master node 2 (node2)  term 7  commit 1234  answered by node 1
-            note: heartbeat ages are known only to the master; ask node 2 (--api 10.0.0.2:7511)
-            ┌────┬───────┬────────┬─────────┬────────┬───────────┬───────────────┬───────────────┐
-            │ ID ┆ NAME  ┆ STATE  ┆ ROLE    ┆ MASTER ┆ HEARTBEAT ┆ PEER          ┆ API           │
-            ╞════╪═══════╪════════╪═════════╪════════╪═══════════╪═══════════════╪═══════════════╡
-            │ 1  ┆ node1 ┆ online ┆ voter   ┆        ┆ -         ┆ 10.0.0.1:7510 ┆ 10.0.0.1:7511 │
-            │ 2  ┆ node2 ┆ online ┆ voter   ┆ *      ┆ -         ┆ 10.0.0.2:7510 ┆ 10.0.0.2:7511 │
-            │ 3  ┆ node3 ┆ down   ┆ learner ┆        ┆ -         ┆ 10.0.0.3:7510 ┆ 10.0.0.3:7511 │
-            └────┴───────┴────────┴─────────┴────────┴───────────┴───────────────┴───────────────┘
-            no resources configured
-        "#]],
-    );
-}
-
-#[test]
-fn status_names_a_master_missing_from_the_node_list_by_id() {
-    let mut status = three_node_status();
-    status.master = Some(9);
-    let text = render_status(&status, 0);
-    let header = text.lines().next().expect("a header line");
-    assert_eq!(
-        header,
-        "cluster demo  master node 9  term 7  commit 1234  answered by node 2"
-    );
-}
-
-#[test]
-fn status_json_is_the_api_json_in_struct_order() {
-    let mut status = three_node_status();
-    status.nodes.truncate(1);
-    check(
-        render_json(&status),
-        expect![[r#"
-            {
-              "cluster_name": "demo",
-              "answered_by": 2,
-              "master": 2,
-              "term": 7,
-              "commit_index": 1234,
-              "applied_index": 1230,
-              "nodes": [
-                {
-                  "id": 1,
-                  "name": "node1",
-                  "state": "online",
-                  "role": "voter",
-                  "is_master": false,
-                  "last_heartbeat_ms": 42,
-                  "peer_addr": "10.0.0.1:7510",
-                  "api_addr": "10.0.0.1:7511",
-                  "recorded_state": null
-                }
-              ],
-              "resources": [],
-              "quorum": "has",
-              "last_master": 2,
-              "master_contact_ms": 0
-            }
-        "#]],
-    );
-    let parsed: api::Status = serde_json::from_str(&render_json(&status)).expect("valid JSON");
-    assert_eq!(parsed, status);
 }
 
 #[test]

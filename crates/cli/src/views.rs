@@ -1,5 +1,5 @@
-//! Pure rendering of resources: the `resource list` and `status` tables, `resource show`,
-//! `explain`, and the one-line summaries that `--wait` prints as progress.
+//! Pure rendering of resources: the `resource list` table, `resource show`, `explain`,
+//! the one-line summaries that `--wait` prints as progress, and the words `status` uses.
 //!
 //! The current time arrives as a parameter, so failure ages are pinned by snapshot tests.
 
@@ -243,31 +243,6 @@ pub(crate) fn render_resource_table(
     }
     let mut text = table.to_string();
     text.push('\n');
-    text
-}
-
-/// The resources section that `status` appends after the node table.
-pub(crate) fn render_status_resources(
-    views: &[api::ResourceView],
-    names: &NodeNames,
-    now_ms: u64,
-) -> String {
-    if views.is_empty() {
-        return "no resources configured\n".to_string();
-    }
-    let failed = views
-        .iter()
-        .filter(|view| matches!(resource_state(view).as_str(), "failed" | "recovering"))
-        .count();
-    let mut text = match views.len() {
-        1 => "1 resource".to_string(),
-        count => format!("{count} resources"),
-    };
-    if failed > 0 {
-        text.push_str(&format!(", {failed} failed or recovering"));
-    }
-    text.push('\n');
-    text.push_str(&render_resource_table(views, names, now_ms));
     text
 }
 

@@ -105,7 +105,7 @@ struct JoinArgs {
     /// API address of any member, host:port.
     #[arg(long)]
     server: String,
-    /// The join token printed by `encluster init`.
+    /// The join token printed by `encluster init` or `encluster token join`.
     #[arg(long, env = "ENCLUSTER_JOIN_TOKEN", hide_env_values = true)]
     token: String,
     /// Directory for this node's files; must not exist or be empty.
@@ -174,9 +174,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 },
             };
             let config = agent::setup::join(&options).await?;
+            let cli_config = config.with_file_name("cli.toml");
             println!(
-                "joined; start the agent with:\n  encluster agent --config {}",
-                config.display()
+                "joined; start the agent with:\n  encluster agent --config {}\n\
+                 {} lists the cluster's API addresses for the CLI; add the admin token \
+                 there or set ENCLUSTER_TOKEN",
+                config.display(),
+                cli_config.display()
             );
             Ok(())
         }

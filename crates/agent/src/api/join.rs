@@ -2,6 +2,11 @@
 //! there otherwise): checks the token, reserves a node id, signs the node's CSR with the
 //! cluster CA, records the node and adds it as a Raft learner. The dynamic-quorum policy
 //! promotes it to voter once its heartbeats show it online.
+//!
+//! `POST /v1/tokens/join` (admin only) stores another join token. The CLI makes the token
+//! (a random secret that also pins the CA, `auth::generate_join_token`) and sends only its
+//! hash, so the secret never crosses the network and is printed once, where it was made;
+//! the cluster stores only hashes, as for the token `init` printed.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -31,7 +36,10 @@ pub(crate) async fn join(
             "missing join token: pass --token to `encluster join`",
         );
     };
-    if !token_valid(&state.shared, token, TokenKind::Join) {
+    // A token issued a moment ago may not have reached this replica yet: only the master,
+    // or a node that knows no master to ask, refuses it; others let the master decide.
+    let decides = state.raft.is_leader() || super::master_api(&state).is_none();
+    if decides && !token_valid(&state.shared, token, TokenKind::Join) {
         return error(
             StatusCode::UNAUTHORIZED,
             "the join token was refused: copy it again from `encluster init` output",
@@ -144,8 +152,19 @@ async fn admit(state: &ApiState, write: &WriteId, body: &Bytes) -> Response {
         cluster_name: state.cluster_name.clone(),
         cert_pem,
         ca_pem: ca_cert,
+        api_addrs: member_api_addrs(state),
     };
     Json(answer).into_response()
+}
+
+/// Every member's API address, for the new node's `cli.toml`.
+fn member_api_addrs(state: &ApiState) -> Vec<String> {
+    state.shared.read(|db| {
+        db.nodes
+            .values()
+            .map(|record| record.info.api_addr.clone())
+            .collect()
+    })
 }
 
 /// Certificate names for a joining node: the IPs of its listeners, and localhost.
@@ -161,3 +180,66 @@ fn sans_of(request: &::api::JoinRequest) -> Vec<String> {
     }
     sans
 }
+
+/// `POST /v1/tokens/join`: store the hash of a new join token (admin only, on the master).
+pub(crate) async fn add_join_token(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request: ::api::NewJoinToken = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("bad join token request: {e}; expected {{\"hash\": ..., \"label\": ...}}"),
+            );
+        }
+    };
+    let hex = request.hash.len() == 64
+        && request
+            .hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !hex {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "hash: must be the SHA-256 of the token as 64 lower-case hex digits \
+             (`encluster token join` makes one)",
+        );
+    }
+    if request.label.len() > LABEL_BYTES_MAX {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("label: longer than {LABEL_BYTES_MAX} bytes"),
+        );
+    }
+    let write = match WriteId::of(&headers, &state.session) {
+        Ok(write) => write,
+        Err(response) => return response,
+    };
+    let forward = ForwardRequest {
+        method: Method::POST,
+        path_and_query: "/v1/tokens/join".into(),
+        headers: &headers,
+        body: body.clone(),
+        write: Some(&write),
+    };
+    on_master(&state, &forward, || async {
+        let command = Command::AddToken {
+            hash: request.hash.clone(),
+            kind: TokenKind::Join,
+            label: request.label.clone(),
+            at_ms: now_ms(),
+        };
+        Some(match propose(&state, write.command(0, command)).await? {
+            Ok(CommandResult::Rejected(reason)) => error(StatusCode::CONFLICT, reason),
+            Ok(_) => Json(serde_json::json!({})).into_response(),
+            Err(response) => response,
+        })
+    })
+    .await
+}
+
+/// Longest label of a join token.
+const LABEL_BYTES_MAX: usize = 200;

@@ -1,4 +1,4 @@
-//! Read-only API views: health, CA, status, nodes and events.
+//! Read-only API views: health, CA, nodes and events (status is in `status.rs`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -41,7 +41,7 @@ pub(crate) struct MasterSeen {
 }
 
 impl MasterSeen {
-    fn quorum_word(&self) -> &'static str {
+    pub(crate) fn quorum_word(&self) -> &'static str {
         if self.master.is_some() { "has" } else { "lost" }
     }
 }
@@ -85,26 +85,6 @@ pub(crate) async fn ca(State(state): State<ApiState>) -> Json<::api::CaCert> {
     })
 }
 
-pub(crate) async fn status(State(state): State<ApiState>) -> Json<::api::Status> {
-    let metrics = cmdb::metrics(&state.raft);
-    let seen = master_seen(&state).await;
-    Json(::api::Status {
-        cluster_name: state.cluster_name.clone(),
-        answered_by: state.node_id,
-        master: seen.master,
-        term: metrics.current_term,
-        commit_index: metrics.local_committed.map(|id| id.index).unwrap_or(0),
-        applied_index: metrics.last_applied.map(|id| id.index).unwrap_or(0),
-        nodes: node_list(&state, &seen),
-        resources: super::resource_views::all_views(&state),
-        quorum: Some(seen.quorum_word().into()),
-        last_master: seen.last_master,
-        master_contact_ms: seen
-            .contact_age
-            .map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
-    })
-}
-
 pub(crate) async fn nodes(State(state): State<ApiState>) -> Json<Vec<::api::NodeStatus>> {
     let seen = master_seen(&state).await;
     Json(node_list(&state, &seen))
@@ -113,7 +93,7 @@ pub(crate) async fn nodes(State(state): State<ApiState>) -> Json<Vec<::api::Node
 /// Every node known to the cmdb or the Raft membership, with role and health. Without a
 /// master, nobody decides the others' health: they are `unknown`, with the last master's
 /// record beside it, and the answering node is online since it answers.
-fn node_list(state: &ApiState, seen: &MasterSeen) -> Vec<::api::NodeStatus> {
+pub(crate) fn node_list(state: &ApiState, seen: &MasterSeen) -> Vec<::api::NodeStatus> {
     let metrics = cmdb::metrics(&state.raft);
     let membership = metrics.membership_config.membership();
     let mut nodes: BTreeMap<u64, ::api::NodeStatus> = BTreeMap::new();
@@ -127,6 +107,12 @@ fn node_list(state: &ApiState, seen: &MasterSeen) -> Vec<::api::NodeStatus> {
                 .entry(id.0)
                 .or_insert_with(|| blank_status(id.0, &record.info));
             entry.state = record.health.to_string();
+        }
+        for (id, config) in &db.resources.node_config {
+            if let Some(entry) = nodes.get_mut(&id.0) {
+                entry.standby = config.standby;
+                entry.maintenance = config.maintenance;
+            }
         }
     });
     for (id, node) in nodes.iter_mut() {
@@ -165,6 +151,8 @@ fn blank_status(id: u64, info: &model::NodeInfo) -> ::api::NodeStatus {
         peer_addr: info.peer_addr.clone(),
         api_addr: info.api_addr.clone(),
         recorded_state: None,
+        standby: false,
+        maintenance: false,
     }
 }
 

@@ -47,6 +47,7 @@ fn file_supplies_everything_and_relative_ca_follows_the_file() {
     let target = resolve(&args(None, None, None), std::slice::from_ref(&file)).expect("resolves");
     let expected = Target {
         api: "https://127.0.0.11:7511".to_string(),
+        apis: vec!["https://127.0.0.11:7511".to_string()],
         token: Some("enc_api_file".to_string()),
         token_origin: Some(Origin::File(file.clone())),
         ca: dir.path().join("xdg/encluster/ca.pem"),
@@ -159,7 +160,7 @@ fn missing_api_names_flag_env_and_config_file() {
     let error = resolve(&args(None, Some("t"), Some("ca.pem")), &paths).expect_err("no api");
     expect![[r#"
         no encluster API address given: pass --api https://HOST:PORT, set ENCLUSTER_API,
-        or put api = "https://HOST:PORT" in a CLI config file (--cli-config /
+        or put apis = ["https://HOST:PORT", ...] in a CLI config file (--cli-config /
         ENCLUSTER_CLI_CONFIG; `encluster init` writes one); no CLI config file was found
         (looked at $DIR/user/cli.toml, $DIR/etc/cli.toml)"#]]
     .assert_eq(&wrapped_error(error, dir.path()));
@@ -167,7 +168,10 @@ fn missing_api_names_flag_env_and_config_file() {
     let file = write(dir.path(), "cli.toml", "token = \"t\"\n");
     let error = resolve(&args(None, None, None), &[file]).expect_err("no api in file");
     let text = error_text(error, dir.path());
-    assert!(text.ends_with("; $DIR/cli.toml has no `api`"), "{text}");
+    assert!(
+        text.ends_with("; $DIR/cli.toml has no `apis` (nor `api`)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -193,9 +197,10 @@ fn invalid_config_file_is_named_with_the_expected_format() {
         "{text}"
     );
     assert!(text.contains("tokn"), "{text}");
-    assert!(
-        text.ends_with("expected api = \"https://HOST:PORT\", token = \"...\", ca = \"ca.pem\"")
-    );
+    assert!(text.ends_with(
+        "expected apis = [\"https://HOST:PORT\", ...] (or api = \"https://HOST:PORT\"), \
+         token = \"...\", ca = \"ca.pem\""
+    ));
 }
 
 #[test]
@@ -216,6 +221,7 @@ fn config_file_format_is_api_token_ca() {
     let parsed = parse_config_file(FULL_FILE).expect("valid");
     let expected = CliConfigFile {
         api: Some("127.0.0.11:7511".to_string()),
+        apis: Vec::new(),
         token: Some("enc_api_file".to_string()),
         ca: Some(PathBuf::from("ca.pem")),
     };
@@ -307,4 +313,55 @@ fn ca_file_that_is_not_pem_is_refused() {
         text.starts_with("the cluster CA file $DIR/ca.pem is not usable: check --ca"),
         "{text}"
     );
+}
+
+#[test]
+fn new_format_lists_every_address_in_order_without_repeats() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = "apis = [\"127.0.0.11:7511\", \"https://127.0.0.12:7511/\", \"127.0.0.11:7511\", \
+                \"127.0.0.13:7511\"]\ntoken = \"t\"\nca = \"ca.pem\"\n";
+    let file = write(dir.path(), "cli.toml", text);
+    let target = resolve(&args(None, None, None), &[file]).expect("resolves");
+    assert_eq!(target.api, "https://127.0.0.11:7511");
+    assert_eq!(
+        target.apis,
+        [
+            "https://127.0.0.11:7511",
+            "https://127.0.0.12:7511",
+            "https://127.0.0.13:7511"
+        ]
+    );
+}
+
+#[test]
+fn old_single_api_and_new_list_together_try_api_first() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = "api = \"127.0.0.12:7511\"\napis = [\"127.0.0.11:7511\", \"127.0.0.12:7511\"]\n\
+                ca = \"ca.pem\"\n";
+    let file = write(dir.path(), "cli.toml", text);
+    let target = resolve(&args(None, None, None), &[file]).expect("resolves");
+    assert_eq!(
+        target.apis,
+        ["https://127.0.0.12:7511", "https://127.0.0.11:7511"]
+    );
+    // The old format alone still works: one address.
+    let file = write(dir.path(), "old.toml", FULL_FILE);
+    let target = resolve(&args(None, None, None), &[file]).expect("resolves");
+    assert_eq!(target.apis, ["https://127.0.0.11:7511"]);
+}
+
+#[test]
+fn api_flag_replaces_the_file_list_and_a_bad_list_entry_is_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = "apis = [\"127.0.0.11:7511\", \"127.0.0.12:7511\"]\nca = \"ca.pem\"\n";
+    let file = write(dir.path(), "cli.toml", text);
+    let target = resolve(&args(Some("10.0.0.1:1"), None, None), &[file]).expect("resolves");
+    assert_eq!(target.apis, ["https://10.0.0.1:1"]);
+
+    let text = "apis = [\"127.0.0.11:7511\", \"http://127.0.0.12:7511\"]\nca = \"ca.pem\"\n";
+    let file = write(dir.path(), "bad.toml", text);
+    let error = resolve(&args(None, None, None), &[file]).expect_err("http refused");
+    let text = error_text(error, dir.path());
+    assert!(text.starts_with("fix `apis` in $DIR/bad.toml: "), "{text}");
+    assert!(text.contains("must be https://HOST:PORT"), "{text}");
 }

@@ -13,6 +13,7 @@ use crate::errors::{TransportCause, explain, transport_cause};
 fn target(token_origin: Option<Origin>) -> Target {
     Target {
         api: "https://127.0.0.11:7511".to_string(),
+        apis: vec!["https://127.0.0.11:7511".to_string()],
         token: token_origin.as_ref().map(|_| "enc_api_x".to_string()),
         token_origin,
         ca: PathBuf::from("/etc/encluster/ca.pem"),

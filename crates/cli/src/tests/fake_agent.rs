@@ -134,9 +134,15 @@ async fn status_sends_the_token_to_the_status_path() {
     let body = serde_json::to_string(&status).expect("JSON");
     let mut agent = fake_agent(&ca, vec![(200, body)]).await;
     let args = api_args(agent.addr, write_ca(dir.path(), &ca));
-    run(&args, CliCommand::Status { json: true })
-        .await
-        .expect("status works");
+    run(
+        &args,
+        CliCommand::Status {
+            json: true,
+            full: false,
+        },
+    )
+    .await
+    .expect("status works");
     let head = agent.requests.recv().await.expect("one request");
     assert!(head.starts_with("GET /v1/status HTTP/1.1\r\n"), "{head}");
     assert!(
@@ -174,9 +180,15 @@ async fn refused_token_names_the_token_flag_and_env() {
     let body = r#"{"error":"invalid API token"}"#.to_string();
     let agent = fake_agent(&ca, vec![(401, body)]).await;
     let args = api_args(agent.addr, write_ca(dir.path(), &ca));
-    let error = run(&args, CliCommand::Status { json: false })
-        .await
-        .expect_err("401");
+    let error = run(
+        &args,
+        CliCommand::Status {
+            json: false,
+            full: false,
+        },
+    )
+    .await
+    .expect_err("401");
     expect_test::expect![[r#"
         the API token was refused: check --token / ENCLUSTER_TOKEN (the admin token
         printed by `encluster init`)"#]]
@@ -211,9 +223,15 @@ async fn closed_port_asks_whether_the_agent_runs() {
     let addr = listener.local_addr().expect("local addr");
     drop(listener);
     let args = api_args(addr, write_ca(dir.path(), &ca));
-    let error = run(&args, CliCommand::Status { json: false })
-        .await
-        .expect_err("refused");
+    let error = run(
+        &args,
+        CliCommand::Status {
+            json: false,
+            full: false,
+        },
+    )
+    .await
+    .expect_err("refused");
     let text = error_text(error, addr);
     let expected = "cannot reach the encluster API at https://ADDR: is the agent running?: ";
     assert!(text.starts_with(expected), "{text}");
@@ -228,7 +246,10 @@ async fn agent_of_another_cluster_is_refused_with_a_ca_hint() {
     let ca = write_ca(dir.path(), &ours);
     let error = run(
         &api_args(agent.addr, ca),
-        CliCommand::Status { json: false },
+        CliCommand::Status {
+            json: false,
+            full: false,
+        },
     )
     .await
     .expect_err("foreign certificate");
@@ -239,7 +260,7 @@ async fn agent_of_another_cluster_is_refused_with_a_ca_hint() {
     assert!(text.starts_with(expected), "{text}");
 }
 
-fn events_body(seqs: std::ops::Range<u64>, next: u64) -> String {
+pub(super) fn events_body(seqs: std::ops::Range<u64>, next: u64) -> String {
     let events: Vec<api::Event> = seqs
         .map(|seq| api::Event {
             seq,

@@ -134,28 +134,6 @@ fn resource_state_says_why_nothing_runs() {
 }
 
 #[test]
-fn status_appends_a_resources_section_when_the_agent_sends_resources() {
-    let mut status = super::three_node_status();
-    status.resources = vec![
-        view("w", vec![instance(2, "running", true)]),
-        view("r", vec![failed_twice(1, true)]),
-    ];
-    let text = crate::render::render_status(&status, NOW_MS);
-    let section: Vec<&str> = text.lines().skip(8).collect();
-    check(
-        section.join("\n"),
-        expect![[r#"
-            2 resources, 1 failed or recovering
-            ┌──────┬─────────┬────────────┬─────────┬───────┬──────────────────────────────┐
-            │ NAME ┆ TYPE    ┆ STATE      ┆ NODE(S) ┆ FAILS ┆ LAST FAILURE                 │
-            ╞══════╪═════════╪════════════╪═════════╪═══════╪══════════════════════════════╡
-            │ w    ┆ process ┆ running    ┆ node2   ┆ 0     ┆ -                            │
-            │ r    ┆ process ┆ recovering ┆ node1   ┆ 2     ┆ exit 1 (on node1, 2m 5s ago) │
-            └──────┴─────────┴────────────┴─────────┴───────┴──────────────────────────────┘"#]],
-    );
-}
-
-#[test]
 fn resource_show_lists_configuration_and_every_node() {
     let mut web = view(
         "web",
@@ -622,6 +600,7 @@ fn move_and_node_mode_messages_say_what_happens_next() {
 fn schema_violations_are_listed_one_per_line() {
     let target = crate::config::Target {
         api: "https://127.0.0.11:7511".to_string(),
+        apis: vec!["https://127.0.0.11:7511".to_string()],
         token: None,
         token_origin: None,
         ca: "ca.pem".into(),

@@ -21,3 +21,4 @@ mod operations;
 mod resources;
 mod roles;
 mod security;
+mod status;
