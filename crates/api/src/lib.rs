@@ -7,12 +7,14 @@
 
 mod client;
 mod operations;
+mod resource_types;
 mod resources;
 mod session;
 mod types;
 
 pub use client::{Client, ClientError};
 pub use operations::*;
+pub use resource_types::*;
 pub use resources::*;
 pub use session::{FLOOR_HEADER, SEQ_HEADER, SESSION_HEADER, WriteSession};
 pub use types::*;
