@@ -57,8 +57,9 @@ pub(crate) fn render_type_list(list: &api::TypeList) -> String {
     let ocf = list.types.iter().filter(|t| t.class == "ocf").count();
     if ocf == 0 {
         text.push_str(&format!(
-            "no OCF agents on node {} (in {}/resource.d); install Debian's resource-agents \
-             package (apt install resource-agents) for ocf:heartbeat:* types\n",
+            "no OCF agents on node {} (in {}/resource.d)\n\
+             for ocf:heartbeat:* types, install Debian's resource-agents package:\n  \
+             apt install resource-agents\n",
             list.node, list.ocf_root
         ));
     } else {

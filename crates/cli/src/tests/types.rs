@@ -49,7 +49,9 @@ fn type_list_without_ocf_agents_names_the_package() {
     };
     expect![[r#"
         vip  builtin  a virtual IP address
-        no OCF agents on node 1 (in /usr/lib/ocf/resource.d); install Debian's resource-agents package (apt install resource-agents) for ocf:heartbeat:* types
+        no OCF agents on node 1 (in /usr/lib/ocf/resource.d)
+        for ocf:heartbeat:* types, install Debian's resource-agents package:
+          apt install resource-agents
         `encluster type show TYPE` shows a type's parameters
     "#]]
     .assert_eq(&render_type_list(&list));

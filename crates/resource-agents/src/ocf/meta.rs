@@ -65,11 +65,7 @@ pub(crate) fn type_info_from_meta_data(
 
 fn action_spec(action: &Element) -> Option<ActionSpec> {
     let name = action.attribute("name").filter(|name| !name.is_empty())?;
-    let time = |attribute: &str| {
-        action
-            .attribute(attribute)
-            .and_then(|text| model::parse_duration(text))
-    };
+    let time = |attribute: &str| action.attribute(attribute).and_then(model::parse_duration);
     Some(ActionSpec {
         name: name.to_owned(),
         timeout: time("timeout"),
