@@ -34,8 +34,10 @@ mod resource_views;
 mod resources;
 mod spec;
 mod status;
+mod types;
 
 pub(crate) use spec::ocf_root;
+pub(crate) use types::TypeCatalog;
 mod views;
 mod writes;
 
@@ -56,6 +58,8 @@ pub struct ApiState {
     pub(crate) metrics: Option<Arc<crate::metrics::Metrics>>,
     /// This node's session for writes that come without one of their own.
     pub(crate) session: Arc<NodeSession>,
+    /// The resource types, with the OCF agents' meta-data cached.
+    pub(crate) types: Arc<TypeCatalog>,
 }
 
 impl ApiState {
@@ -84,6 +88,7 @@ impl ApiState {
             lb: None,
             metrics: None,
             session: NodeSession::new(),
+            types: Arc::new(TypeCatalog::new(ocf_root())),
         }
     }
 
@@ -111,6 +116,26 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
         .into_response()
 }
 
+/// The node a URL names by name or id, with the parser the CLI uses too
+/// (`model::resolve_node`). A number that is no member passes, so the handler can say so
+/// in its own words (a node may be in the Raft membership only).
+pub(crate) fn node_ref(state: &ApiState, text: &str) -> Result<u64, Response> {
+    let nodes: Vec<(NodeId, String)> = state.shared.read(|db| {
+        db.nodes
+            .iter()
+            .map(|(id, node)| (*id, node.info.name.clone()))
+            .collect()
+    });
+    let named = nodes.iter().map(|(id, name)| (*id, name.as_str()));
+    match model::resolve_node(text, named) {
+        Ok(id) => Ok(id.0),
+        Err(unknown) => match text.trim().parse::<u64>() {
+            Ok(id) => Ok(id),
+            Err(_) => Err(error(StatusCode::NOT_FOUND, unknown.to_string())),
+        },
+    }
+}
+
 /// The API router.
 pub fn router(state: ApiState) -> Router {
     let protected = Router::new()
@@ -121,7 +146,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/kv/{*key}", get(kv_get).put(kv_put))
         .route(
             "/v1/resources",
-            get(resources::list).post(resources::create),
+            get(resources::list)
+                .post(resources::create)
+                .delete(resources::delete_named),
         )
         .route(
             "/v1/resources/{name}",
@@ -148,6 +175,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/metrics/query", get(metrics::query))
         .route("/metrics", get(metrics::prometheus))
         .route("/v1/operations", get(operations::list))
+        .route("/v1/types", get(types::list))
+        .route("/v1/types/{name}", get(types::show))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/v1/health", get(views::health))
@@ -487,11 +516,15 @@ async fn kv_put(
 
 async fn remove_node(
     State(state): State<ApiState>,
-    Path(id): Path<u64>,
+    Path(node): Path<String>,
     method: Method,
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
+    let id = match node_ref(&state, &node) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
     let write = match WriteId::of(&headers, &state.session) {
         Ok(write) => write,
         Err(response) => return response,

@@ -23,6 +23,10 @@ pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(300);
 pub const EVENTS_WAIT_MAX: Duration = Duration::from_secs(30);
 /// Most events one events request returns.
 pub const EVENTS_PAGE_MAX: usize = 1000;
+/// Most OCF agents `GET /v1/types` lists (Debian's resource-agents has about 150).
+pub const OCF_AGENTS_MAX: usize = 2000;
+/// Most resource agents the API keeps for their described types; past it, it starts anew.
+pub const TYPE_CACHE_MAX: usize = 512;
 /// How often the master's loop checks the failure detector.
 pub const MASTER_TICK: Duration = Duration::from_millis(20);
 /// Attempts of a master write while a fresh master is not yet accepting writes.

@@ -142,6 +142,9 @@ pub fn init(
     nodes: &[NodeAddrs],
     voters_max: usize,
 ) -> anyhow::Result<InitOutput> {
+    for node in nodes {
+        model::check_name(model::NameKind::Node, &node.name)?;
+    }
     init_layout(cluster_name, dir, nodes, voters_max, nodes.len() > 1)
 }
 
@@ -307,6 +310,7 @@ pub struct JoinOptions {
 /// Join an existing cluster: pin the CA from the token, send a CSR, write the config.
 pub async fn join(options: &JoinOptions) -> anyhow::Result<PathBuf> {
     let token = auth::parse_join_token(&options.token)?;
+    model::check_name(model::NameKind::Node, &options.addrs.name)?;
     check_target(&options.dir)?;
     let pinned = auth::join_client_config(&token)?;
     let base = format!("https://{}", options.server.trim_start_matches("https://"));

@@ -214,9 +214,18 @@ impl Client {
         self.get("/v1/resources").await
     }
 
-    /// `GET /v1/resources/{name}`.
+    /// `GET /v1/resources/{name}`. A name that a URL path cannot carry (`.` or `..`, from
+    /// before such names were refused) is asked for as `GET /v1/resources?name=NAME`.
     pub async fn resource(&self, name: &str) -> Result<ResourceView, ClientError> {
-        self.get(&resource_path(name, "")).await
+        if !is_dot_segment(name) {
+            return self.get(&resource_path(name, "")).await;
+        }
+        let path = format!("/v1/resources?name={}", encode_segment(name));
+        let views: Vec<ResourceView> = self.get(&path).await?;
+        views.into_iter().next().ok_or_else(|| ClientError::Api {
+            status: 404,
+            message: format!("resource {name:?} does not exist"),
+        })
     }
 
     /// `POST /v1/resources`: creates a resource; the agent validates it against its type's
@@ -236,10 +245,16 @@ impl Client {
         self.send(request).await
     }
 
-    /// `DELETE /v1/resources/{name}`.
+    /// `DELETE /v1/resources/{name}`, or `DELETE /v1/resources?name=NAME` for a name that
+    /// a URL path cannot carry (`.` or `..`).
     pub async fn delete_resource(&self, name: &str) -> Result<(), ClientError> {
-        let request = self.http.delete(self.url(&resource_path(name, "")));
-        self.send_ignoring_body(request).await
+        let path = if is_dot_segment(name) {
+            format!("/v1/resources?name={}", encode_segment(name))
+        } else {
+            resource_path(name, "")
+        };
+        self.send_ignoring_body(self.http.delete(self.url(&path)))
+            .await
     }
 
     /// `POST /v1/resources/{name}/move`: a temporary preference for a node, or away from
@@ -284,14 +299,14 @@ impl Client {
 
     /// `DELETE /v1/groups/{name}`.
     pub async fn delete_group(&self, name: &str) -> Result<(), ClientError> {
-        let path = format!("/v1/groups/{}", encode_key(name));
+        let path = format!("/v1/groups/{}", encode_segment(name));
         self.send_ignoring_body(self.http.delete(self.url(&path)))
             .await
     }
 
     /// `POST /v1/groups/{name}/move`.
     pub async fn move_group(&self, name: &str, request: &MoveRequest) -> Result<(), ClientError> {
-        let path = format!("/v1/groups/{}/move", encode_key(name));
+        let path = format!("/v1/groups/{}/move", encode_segment(name));
         let request = self.http.post(self.url(&path)).json(request);
         self.send_ignoring_body(request).await
     }
@@ -323,6 +338,17 @@ impl Client {
         let path = format!("/v1/apply?dry_run={dry_run}");
         let request = self.http.post(self.url(&path)).json(spec);
         self.send(request).await
+    }
+
+    /// `GET /v1/types`: the resource types the answering node knows.
+    pub async fn types(&self) -> Result<crate::TypeList, ClientError> {
+        self.get("/v1/types").await
+    }
+
+    /// `GET /v1/types/{name}`: a resource type's parameters and actions.
+    pub async fn resource_type(&self, name: &str) -> Result<crate::TypeDetail, ClientError> {
+        self.get(&format!("/v1/types/{}", encode_segment(name)))
+            .await
     }
 
     fn url(&self, path: &str) -> String {
@@ -433,7 +459,27 @@ impl Client {
 
 /// The path of a resource, or of one of its actions (`suffix` like `/move`).
 fn resource_path(name: &str, suffix: &str) -> String {
-    format!("/v1/resources/{}{suffix}", encode_key(name))
+    format!("/v1/resources/{}{suffix}", encode_segment(name))
+}
+
+/// Whether `name` is a segment that every URL parser removes or resolves (`.` and `..`,
+/// also when percent-encoded), so it cannot be sent as a path segment at all.
+fn is_dot_segment(name: &str) -> bool {
+    name == "." || name == ".."
+}
+
+/// Percent-encode one path segment: everything but unreserved characters, `/` included,
+/// so a name always stays one segment.
+fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// Percent-encode a key for the URL path; `/` stays, so `a/b` reads naturally in logs.

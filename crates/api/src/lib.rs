@@ -8,6 +8,7 @@
 mod client;
 mod metrics;
 mod operations;
+mod resource_types;
 mod resources;
 mod session;
 mod types;
@@ -15,6 +16,7 @@ mod types;
 pub use client::{Client, ClientError, MetricQuery};
 pub use metrics::*;
 pub use operations::*;
+pub use resource_types::*;
 pub use resources::*;
 pub use session::{FLOOR_HEADER, SEQ_HEADER, SESSION_HEADER, WriteSession};
 pub use types::*;

@@ -51,9 +51,10 @@ pub async fn run(api: &ApiArgs, command: CliCommand) -> anyhow::Result<()> {
             };
             output.text(&text)
         }
-        CliCommand::Node(NodeCommand::Remove { id }) => {
-            remove_node(&client, &target, id, &mut output).await
+        CliCommand::Node(NodeCommand::Remove { node }) => {
+            remove_node(&client, &target, &node, &mut output).await
         }
+        CliCommand::Type(command) => crate::types::run_type(&client, &target, command).await,
         CliCommand::Events { follow, json, last } => {
             run_events(&client, &target, follow, json, last).await
         }
@@ -94,41 +95,59 @@ async fn run_resources(
         CliCommand::Config(crate::ConfigCommand::Export) => crate::undo::export(&session).await,
         CliCommand::Lb(command) => crate::lb::run_lb(&session, command).await,
         CliCommand::Metrics(command) => crate::metrics::run_metrics(&session, command).await,
-        CliCommand::Node(NodeCommand::Standby { id, wait }) => {
+        CliCommand::Node(NodeCommand::Standby { node, wait }) => {
+            let id = resolve_node_id(client, target, &node).await?;
             run_node_mode(&session, id, "standby", &wait).await
         }
-        CliCommand::Node(NodeCommand::Online { id }) => {
+        CliCommand::Node(NodeCommand::Online { node }) => {
+            let id = resolve_node_id(client, target, &node).await?;
             run_node_mode(&session, id, "online", &no_wait).await
         }
-        CliCommand::Node(NodeCommand::Maintenance { id }) => {
+        CliCommand::Node(NodeCommand::Maintenance { node }) => {
+            let id = resolve_node_id(client, target, &node).await?;
             run_node_mode(&session, id, "maintenance", &no_wait).await
         }
-        CliCommand::Node(NodeCommand::Ready { id }) => {
+        CliCommand::Node(NodeCommand::Ready { node }) => {
+            let id = resolve_node_id(client, target, &node).await?;
             run_node_mode(&session, id, "ready", &no_wait).await
         }
         CliCommand::Status { .. }
         | CliCommand::Token(_)
         | CliCommand::Node(NodeCommand::List { .. } | NodeCommand::Remove { .. })
         | CliCommand::Events { .. }
+        | CliCommand::Type(_)
         | CliCommand::Kv(_) => unreachable!("`run` handles the cluster-core commands itself"),
     }
+}
+
+/// The id of the node `text` names (`node2` or `2`), resolved with the shared parser
+/// against the cluster's node list, as `--to` is.
+async fn resolve_node_id(client: &api::Client, target: &Target, text: &str) -> anyhow::Result<u64> {
+    let nodes = client
+        .nodes()
+        .await
+        .map_err(|error| explain(error, target))?;
+    crate::resource_args::resolve_node(text, &nodes)
 }
 
 /// Removes a node, naming it in the message when the node list is available.
 async fn remove_node(
     client: &api::Client,
     target: &Target,
-    id: u64,
+    text: &str,
     output: &mut Output,
 ) -> anyhow::Result<()> {
-    // The name only makes the message friendlier, so a failed lookup is not an error.
-    let name = match client.nodes().await {
-        Ok(nodes) => nodes
-            .into_iter()
-            .find(|node| node.id == id)
-            .map(|node| node.name),
-        Err(_) => None,
+    // A removed node may be in the Raft membership only, so an id that is not in the node
+    // list still goes to the API, which says whether it is a member.
+    let nodes = client.nodes().await.unwrap_or_default();
+    let id = match crate::resource_args::resolve_node(text, &nodes) {
+        Ok(id) => id,
+        Err(unknown) => text.trim().parse::<u64>().map_err(|_| unknown)?,
     };
+    let name = nodes
+        .into_iter()
+        .find(|node| node.id == id)
+        .map(|node| node.name);
     client
         .remove_node(id)
         .await

@@ -20,6 +20,7 @@ mod resource_args;
 mod resource_commands;
 mod undo;
 mod status;
+mod types;
 mod views;
 mod wait;
 
@@ -127,6 +128,29 @@ pub enum CliCommand {
         /// The resource's name.
         name: String,
     },
+    /// Resource types: list them, or show one's parameters and actions.
+    #[command(subcommand)]
+    Type(TypeCommand),
+}
+
+/// `encluster type ...`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum TypeCommand {
+    /// List the resource types: built-in ones, and the OCF agents installed on the node that
+    /// answers.
+    List {
+        /// Print the API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a type's parameters (kind, default, range, whether required) and its actions.
+    Show {
+        /// The type, e.g. process, vip, lb or ocf:heartbeat:Dummy.
+        name: String,
+        /// Print the API's JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `encluster node ...`.
@@ -140,30 +164,30 @@ pub enum NodeCommand {
     },
     /// Remove a node from the cluster (its agent should be stopped first).
     Remove {
-        /// The node's id, as shown by `encluster node list`.
-        id: u64,
+        /// The node, by name or id, as shown by `encluster node list`.
+        node: String,
     },
     /// Move every resource off a node and keep it free until `node online`.
     Standby {
-        /// The node's id.
-        id: u64,
+        /// The node, by name or id (`node2` or `2`).
+        node: String,
         #[command(flatten)]
         wait: WaitArgs,
     },
     /// Let a node in standby run resources again.
     Online {
-        /// The node's id.
-        id: u64,
+        /// The node, by name or id.
+        node: String,
     },
     /// Leave a node's resources alone (no starts, stops or recovery) until `node ready`.
     Maintenance {
-        /// The node's id.
-        id: u64,
+        /// The node, by name or id.
+        node: String,
     },
     /// End maintenance: encluster manages the node's resources again.
     Ready {
-        /// The node's id.
-        id: u64,
+        /// The node, by name or id.
+        node: String,
     },
 }
 

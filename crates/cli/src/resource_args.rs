@@ -15,7 +15,9 @@ pub enum ResourceCommand {
     Create {
         /// The resource's name, unique in the cluster.
         name: String,
-        /// Its type: `process`, `vip`, or `ocf:<provider>:<agent>`.
+        /// Its type: a built-in `process`, `vip` or `lb`, or an OCF agent
+        /// `ocf:<provider>:<agent>` (e.g. ocf:heartbeat:Dummy); `encluster type list` shows
+        /// every type and `encluster type show TYPE` its parameters.
         #[arg(long = "type", value_name = "TYPE")]
         type_name: String,
         /// Boxed: the options are most of a command's size.
@@ -210,7 +212,7 @@ pub struct WaitArgs {
         long,
         value_name = "DURATION",
         default_value = "60s",
-        value_parser = humantime::parse_duration
+        value_parser = parse_duration_value
     )]
     pub timeout: Duration,
 }
@@ -329,14 +331,19 @@ fn parse_utilization(text: &str) -> Result<(String, u64), String> {
     Ok((key, amount))
 }
 
-/// Checks a duration like `10s`, `500ms` or `1h 30m` and keeps the operator's text.
+/// Checks a duration like `10s`, `500ms`, `10minutes` or `1h 30m` with the parser the
+/// server uses (`model::parse_duration_text`), so both accept and refuse the same text
+/// with the same message, and keeps the operator's text.
 pub(crate) fn parse_duration_text(text: &str) -> Result<String, String> {
-    match humantime::parse_duration(text.trim()) {
+    match model::parse_duration_text(text) {
         Ok(_) => Ok(text.trim().to_string()),
-        Err(error) => Err(format!(
-            "{text:?} is not a duration ({error}); write it like 10s, 500ms or 5m"
-        )),
+        Err(invalid) => Err(invalid.to_string()),
     }
+}
+
+/// A duration the CLI itself uses (`--timeout`), parsed like every other.
+pub(crate) fn parse_duration_value(text: &str) -> Result<Duration, String> {
+    model::parse_duration_text(text).map_err(|invalid| invalid.to_string())
 }
 
 /// A placement score: a whole number or `INFINITY` / `-INFINITY` (any case).
@@ -486,27 +493,13 @@ pub(crate) fn constraint_spec(add: &ConstraintAdd, node: Option<u64>) -> api::Co
     }
 }
 
-/// Finds a node by id or name in the node list.
+/// Finds a node by name or id in the node list, with the parser the server uses too.
 pub(crate) fn resolve_node(text: &str, nodes: &[api::NodeStatus]) -> anyhow::Result<u64> {
-    let text = text.trim();
-    if let Some(node) = nodes.iter().find(|node| node.name == text) {
-        return Ok(node.id);
-    }
-    if let Ok(id) = text.parse::<u64>()
-        && nodes.iter().any(|node| node.id == id)
-    {
-        return Ok(id);
-    }
-    let known: Vec<String> = nodes
+    let named = nodes
         .iter()
-        .map(|node| format!("{} ({})", node.id, node.name))
-        .collect();
-    bail!(
-        "no node {text:?} in the cluster; the nodes are {}",
-        if known.is_empty() {
-            "unknown".to_string()
-        } else {
-            known.join(", ")
-        }
-    )
+        .map(|node| (model::NodeId(node.id), node.name.as_str()));
+    match model::resolve_node(text, named) {
+        Ok(id) => Ok(id.0),
+        Err(unknown) => bail!("{unknown}"),
+    }
 }

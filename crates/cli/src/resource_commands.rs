@@ -97,16 +97,7 @@ pub(crate) async fn run_resource(
             options,
             unset_param,
         } => update_resource(session, &name, type_name.as_deref(), &options, &unset_param).await,
-        ResourceCommand::Delete { name } => {
-            session
-                .client
-                .delete_resource(&name)
-                .await
-                .map_err(|error| explain(error, session.target))?;
-            Output::stdout().line(&format!(
-                "deleted resource {name}; it stops wherever it ran"
-            ))
-        }
+        ResourceCommand::Delete { name } => delete_resource(session, &name).await,
         ResourceCommand::Show { name, json } => show_resources(session, Some(&name), json).await,
         ResourceCommand::List { json } => show_resources(session, None, json).await,
         ResourceCommand::Move { name, target, wait } => {
@@ -135,6 +126,33 @@ pub(crate) async fn run_resource(
         ResourceCommand::Unmanage { name } => crate::undo::set_managed(session, &name, false).await,
         ResourceCommand::Manage { name } => crate::undo::set_managed(session, &name, true).await,
     }
+}
+
+/// `resource delete`: says where a running resource is stopped first, then deletes it.
+async fn delete_resource(session: &Session<'_>, name: &str) -> anyhow::Result<()> {
+    let view = session
+        .client
+        .resource(name)
+        .await
+        .map_err(|error| explain(error, session.target))?;
+    let names = session.names().await;
+    let mut output = Output::stdout();
+    let running = active_nodes([&view]);
+    if !running.is_empty() {
+        output.line(&delete_message(name, &running, &names))?;
+    }
+    session
+        .client
+        .delete_resource(name)
+        .await
+        .map_err(|error| explain(error, session.target))?;
+    output.line(&format!("deleted resource {name}"))
+}
+
+/// What `resource delete` says of a resource running on `nodes`.
+pub(crate) fn delete_message(name: &str, nodes: &[u64], names: &NodeNames) -> String {
+    let nodes: Vec<String> = nodes.iter().map(|node| node_label(*node, names)).collect();
+    format!("stopping {name} on {}, then deleting", nodes.join(", "))
 }
 
 /// `resource log`: the operation log as a table or as the API's JSON.

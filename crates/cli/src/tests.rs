@@ -15,6 +15,7 @@ mod resource_agent;
 mod resources;
 mod undo;
 mod status;
+mod types;
 mod wait;
 
 use clap::{CommandFactory, Parser};
@@ -242,10 +243,10 @@ fn subcommands_parse_their_arguments_and_defaults() {
             last: 50
         }
     ));
-    assert!(matches!(
-        parse(&["node", "remove", "4"]),
-        CliCommand::Node(NodeCommand::Remove { id: 4 })
-    ));
+    let CliCommand::Node(NodeCommand::Remove { node }) = parse(&["node", "remove", "4"]) else {
+        panic!("node remove parsed as another command");
+    };
+    assert_eq!(node, "4");
     let CliCommand::Kv(KvCommand::Get { key, stale }) = parse(&["kv", "get", "k1", "--stale"])
     else {
         panic!("kv get parsed as another command");
@@ -255,7 +256,84 @@ fn subcommands_parse_their_arguments_and_defaults() {
         panic!("kv put parsed as another command");
     };
     assert_eq!((key.as_str(), value.as_str()), ("k1", "v 1"));
-    assert!(TestCli::try_parse_from(["encluster", "node", "remove", "x"]).is_err());
+    assert!(TestCli::try_parse_from(["encluster", "node", "remove"]).is_err());
+}
+
+#[test]
+fn every_node_subcommand_takes_the_node_by_name_or_id_regression_issue_11() {
+    let parse = |args: &[&str]| {
+        TestCli::try_parse_from(std::iter::once("encluster").chain(args.iter().copied()))
+            .expect("valid command line")
+            .command
+    };
+    let nodes = [
+        api::NodeStatus {
+            id: 2,
+            name: "node2".into(),
+            ..node(2, "up", "voter", None)
+        },
+        node(3, "up", "voter", None),
+    ];
+    let node_of = |command: CliCommand| match command {
+        CliCommand::Node(
+            NodeCommand::Remove { node }
+            | NodeCommand::Standby { node, .. }
+            | NodeCommand::Online { node }
+            | NodeCommand::Maintenance { node }
+            | NodeCommand::Ready { node },
+        ) => node,
+        other => panic!("not a node subcommand: {other:?}"),
+    };
+    for subcommand in ["remove", "standby", "online", "maintenance", "ready"] {
+        for given in ["node2", "2"] {
+            let text = node_of(parse(&["node", subcommand, given]));
+            let resolved = crate::resource_args::resolve_node(&text, &nodes).expect("a node");
+            assert_eq!(resolved, 2, "node {subcommand} {given}");
+        }
+    }
+}
+
+#[test]
+fn the_cli_refuses_a_duration_with_the_servers_message_regression_issue_11() {
+    // `--for 10minutes` passed the CLI and failed on the server; both now use one parser.
+    let parse = |args: &[&str]| {
+        TestCli::try_parse_from(std::iter::once("encluster").chain(args.iter().copied()))
+    };
+    let accepted = parse(&["resource", "move", "web", "--to", "2", "--for", "10minutes"]);
+    assert!(accepted.is_ok(), "{accepted:?}");
+    let error = parse(&["resource", "move", "web", "--for", "10 parsecs"])
+        .expect_err("not a duration")
+        .to_string();
+    let server = model::parse_duration_text("10 parsecs").expect_err("refused");
+    assert!(error.contains(&server.to_string()), "{error}");
+    let timeout = parse(&[
+        "node",
+        "standby",
+        "node2",
+        "--wait",
+        "--timeout",
+        "2minutes",
+    ]);
+    assert!(timeout.is_ok(), "{timeout:?}");
+}
+
+#[test]
+fn type_help_lists_every_built_in_type_and_the_type_list() {
+    let mut command = TestCli::command();
+    let create = command
+        .find_subcommand_mut("resource")
+        .and_then(|resource| resource.find_subcommand_mut("create"))
+        .expect("resource create");
+    let help = create.render_long_help().to_string();
+    for word in [
+        "process",
+        "vip",
+        "lb",
+        "ocf:<provider>:<agent>",
+        "encluster type list",
+    ] {
+        assert!(help.contains(word), "{word} in {help}");
+    }
 }
 
 #[test]

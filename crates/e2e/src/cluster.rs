@@ -78,7 +78,8 @@ pub struct Cluster {
     pub base_ip: Ipv4Addr,
 }
 
-fn unique_base_ip() -> Ipv4Addr {
+/// The first address of a block of 127.x.y.z addresses no other test of this run uses.
+pub fn unique_base_ip() -> Ipv4Addr {
     // 127.<pid-derived>.<counter>.1: distinct across parallel tests and test binaries.
     let counter = NEXT_SUBNET.fetch_add(1, Ordering::Relaxed);
     let second = 20 + (std::process::id() % 200) as u8;

@@ -13,4 +13,4 @@ pub mod netns;
 pub mod site;
 pub mod smallfs;
 
-pub use cluster::{Cluster, Node, binary, wait_until};
+pub use cluster::{Cluster, Node, binary, unique_base_ip, wait_until};

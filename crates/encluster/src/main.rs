@@ -13,9 +13,17 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+/// `encluster --version`: the crate version and the git commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ENCLUSTER_GIT_COMMIT"),
+    ")"
+);
+
 /// encluster: a high-availability cluster manager.
 #[derive(Parser, Debug)]
-#[command(name = "encluster", version, about)]
+#[command(name = "encluster", version = VERSION, about)]
 struct Args {
     #[command(flatten)]
     api: cli::ApiArgs,

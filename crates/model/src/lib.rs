@@ -9,9 +9,11 @@ mod cluster_config;
 mod constraint;
 mod event;
 mod ids;
+mod input;
 mod node;
 mod observed;
 mod resource;
+mod resource_type;
 mod schema;
 
 pub use cluster_config::{
@@ -24,12 +26,17 @@ pub use constraint::{
 };
 pub use event::{Event, EventKind};
 pub use ids::{NodeId, ResourceId};
+pub use input::{
+    InvalidDuration, InvalidName, NAME_LENGTH_MAX, NameKind, UnknownNode, check_name,
+    parse_duration_text, resolve_node,
+};
 pub use node::{NodeHealth, NodeInfo, NodeRole};
 pub use observed::{ObservedState, ResourceState, ResourceStatus};
 pub use resource::{
     CloneOptions, Group, GroupId, MONITOR_INTERVAL_DEFAULT, OPERATION_TIMEOUT_DEFAULT, Resource,
     ResourceOptions, STICKINESS_DEFAULT, TargetRole,
 };
+pub use resource_type::{ActionSpec, TypeClass, TypeInfo};
 pub use schema::{ParamError, ParamKind, ParamSchema, ParamSpec, parse_bool, parse_duration};
 
 /// Wall-clock time as milliseconds since the Unix epoch, supplied by a runtime module.

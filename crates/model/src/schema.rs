@@ -43,6 +43,10 @@ pub struct ParamSpec {
     /// Checking it needs the whole configuration, so [`ParamSchema::validate`] does not:
     /// the caller that holds the configuration does.
     pub unique: bool,
+    /// A change of its value can be applied to a running instance without a restart (OCF
+    /// 1.1's `reloadable="1"`, through the `reload-agent` action).
+    #[serde(default)]
+    pub reloadable: bool,
 }
 
 /// The kinds of values a parameter can hold. Values always travel as strings; the kind
@@ -171,6 +175,7 @@ impl ParamSpec {
             max: None,
             description: description.into(),
             unique: false,
+            reloadable: false,
         }
     }
 
@@ -196,6 +201,12 @@ impl ParamSpec {
     /// Marks the parameter as unique among resources of its type.
     pub fn unique(mut self) -> Self {
         self.unique = true;
+        self
+    }
+
+    /// Marks the parameter as reloadable: a change needs no restart.
+    pub fn reloadable(mut self) -> Self {
+        self.reloadable = true;
         self
     }
 
@@ -434,36 +445,10 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// Parses a duration parameter value: a sequence of `<number><unit>` parts with units
-/// `ms`, `s`, `m`, `h` or `d` (`1h30m`), or a bare non-negative integer meaning seconds,
-/// as in Pacemaker. Returns `None` for anything else, including overflow.
+/// Parses a duration parameter value with the one parser of durations
+/// ([`crate::parse_duration_text`]); `None` for anything else, including overflow.
 pub fn parse_duration(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if value.is_empty() {
-        return None;
-    }
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let mut total_ms: u64 = 0;
-    let mut rest = value;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let number: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let unit_ms: u64 = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" | "min" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total_ms = total_ms.checked_add(number.checked_mul(unit_ms)?)?;
-    }
-    Some(Duration::from_millis(total_ms))
+    crate::input::parse_duration_text(value).ok()
 }
 
 impl fmt::Display for ParamKind {

@@ -1,6 +1,6 @@
 //! The resource-agent trait and the values that go in and out of an operation.
 
-use model::{ParamSchema, ResourceId};
+use model::{ActionSpec, ParamSchema, ResourceId, TypeClass, TypeInfo};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
@@ -27,6 +27,29 @@ pub trait ResourceAgent: Send + Sync {
     /// a resource.
     fn meta(&self) -> BoxFuture<'_, Result<ParamSchema, MetaError>>;
 
+    /// The type's description for operators (`encluster type show`): what it is, its
+    /// parameters and its operations. The default describes a built-in type by its schema.
+    fn describe(&self) -> BoxFuture<'_, Result<TypeInfo, MetaError>> {
+        Box::pin(async {
+            let schema = self.meta().await?;
+            Ok(TypeInfo {
+                name: self.type_name().to_owned(),
+                class: TypeClass::Builtin,
+                description: String::new(),
+                schema,
+                actions: ["start", "stop", "monitor"]
+                    .into_iter()
+                    .map(|name| ActionSpec {
+                        name: name.to_owned(),
+                        timeout: None,
+                        interval: None,
+                        depth: None,
+                    })
+                    .collect(),
+            })
+        })
+    }
+
     /// Checks that the resource could run here: its parameters against the schema and,
     /// for OCF, the agent's own `validate-all`. `Ok` means valid.
     fn validate<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome>;
@@ -48,6 +71,17 @@ pub trait ResourceAgent: Send + Sync {
     /// the monitor decides. `None` for agents that cannot tell.
     fn exit_events(&self) -> Option<broadcast::Receiver<ResourceId>> {
         None
+    }
+
+    /// Checks, on the node that receives a create or update, what the schema cannot (that
+    /// a program exists, that a directory is absolute, that a list parses) and returns the
+    /// parameters in the canonical form to store. Every problem is a sentence naming the
+    /// parameter and the fix. The default checks nothing more and changes nothing.
+    fn prepare(
+        &self,
+        params: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, Vec<String>> {
+        Ok(params.clone())
     }
 }
 
@@ -104,8 +138,13 @@ pub enum Severity {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MetaError {
     /// The agent's script is not installed on this node.
-    #[error("resource agent {path} is not installed")]
-    NotInstalled { path: PathBuf },
+    #[error("{}", crate::ocf::not_installed_message(type_name, root))]
+    NotInstalled {
+        /// The type, `ocf:<provider>:<agent>`.
+        type_name: String,
+        /// The OCF root searched, usually `/usr/lib/ocf`.
+        root: PathBuf,
+    },
     /// The agent ran but did not produce usable meta-data.
     #[error("meta-data of {type_name} is unusable: {reason}")]
     Unusable { type_name: String, reason: String },

@@ -9,7 +9,7 @@ use model::{Group, GroupId, Resource, ResourceId};
 use super::ApiState;
 use super::constraints::to_constraint_spec;
 use super::resources::to_constraint;
-use super::spec::{ocf_root, to_export_spec, to_resource};
+use super::spec::{to_export_spec, to_resource};
 
 /// Validate the file and compute the changes; every problem is reported.
 pub(crate) async fn plan(
@@ -19,7 +19,7 @@ pub(crate) async fn plan(
     let mut errors = Vec::new();
     let mut resources = Vec::new();
     for resource in &spec.resources {
-        match to_resource(resource, &ocf_root()).await {
+        match to_resource(resource, &state.types).await {
             Ok(resource) => resources.push(resource),
             Err(problems) => {
                 errors.extend(
@@ -28,6 +28,11 @@ pub(crate) async fn plan(
                         .map(|p| format!("resource {}: {p}", resource.name)),
                 );
             }
+        }
+    }
+    for group in &spec.groups {
+        if let Err(invalid) = model::check_name(model::NameKind::Group, &group.name) {
+            errors.push(invalid.to_string());
         }
     }
     let groups: Vec<Group> = spec

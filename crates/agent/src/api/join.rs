@@ -78,6 +78,9 @@ async fn admit(state: &ApiState, write: &WriteId, body: &Bytes) -> Response {
             );
         }
     }
+    if let Err(invalid) = model::check_name(model::NameKind::Node, &request.name) {
+        return error(StatusCode::BAD_REQUEST, invalid.to_string());
+    }
     if state
         .shared
         .read(|db| db.nodes.values().any(|n| n.info.name == request.name))

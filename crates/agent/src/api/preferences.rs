@@ -53,14 +53,17 @@ fn expiry(for_duration: Option<&str>) -> Result<Option<Millis>, Response> {
     let Some(text) = for_duration else {
         return Ok(None);
     };
-    match model::parse_duration(text) {
-        Some(d) if !d.is_zero() => Ok(Some(
+    // The shared parser, so the CLI and the server accept and refuse the same texts with
+    // the same message.
+    match model::parse_duration_text(text) {
+        Ok(d) if !d.is_zero() => Ok(Some(
             now_ms() + u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2),
         )),
-        _ => Err(error(
+        Ok(_) => Err(error(
             StatusCode::BAD_REQUEST,
-            format!("for: {text:?} is not a duration like 10m"),
+            format!("for: {text:?} must be longer than zero"),
         )),
+        Err(invalid) => Err(error(StatusCode::BAD_REQUEST, format!("for: {invalid}"))),
     }
 }
 

@@ -16,7 +16,7 @@ use model::{
 };
 use serde::Deserialize;
 
-use super::spec::{ocf_root, to_resource};
+use super::spec::to_resource;
 use super::{ApiState, ForwardRequest, WriteId, error, on_master, path_of, propose};
 use crate::clock::now_ms;
 use crate::limits::API_BODY_BYTES_MAX;
@@ -110,8 +110,38 @@ fn view_response(state: &ApiState, name: &str) -> Response {
     }
 }
 
-pub(crate) async fn list(State(state): State<ApiState>) -> Json<Vec<::api::ResourceView>> {
-    Json(views::all_views(&state))
+/// `?name=NAME`: one resource by a name a URL path cannot carry (`.` and `..`, stored
+/// before such names were refused).
+#[derive(Deserialize)]
+pub(crate) struct NameQuery {
+    name: Option<String>,
+}
+
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    Query(query): Query<NameQuery>,
+) -> Json<Vec<::api::ResourceView>> {
+    let mut views = views::all_views(&state);
+    if let Some(name) = &query.name {
+        views.retain(|view| &view.spec.name == name);
+    }
+    Json(views)
+}
+
+/// `DELETE /v1/resources?name=NAME`: the delete of a resource whose name a URL path cannot
+/// carry.
+pub(crate) async fn delete_named(
+    state: State<ApiState>,
+    Query(query): Query<NameQuery>,
+    call: Call,
+) -> Response {
+    match query.name {
+        Some(name) => delete(state, Path(name), call).await,
+        None => error(
+            StatusCode::BAD_REQUEST,
+            "name: give the resource to delete, as /v1/resources/NAME or ?name=NAME",
+        ),
+    }
 }
 
 pub(crate) async fn show(State(state): State<ApiState>, Path(name): Path<String>) -> Response {
@@ -137,7 +167,7 @@ async fn put_resource(
         }
         spec.name = name;
     }
-    let resource = match to_resource(&spec, &ocf_root()).await {
+    let resource = match to_resource(&spec, &state.types).await {
         Ok(resource) => resource,
         Err(errors) => return error(StatusCode::BAD_REQUEST, errors.join("; ")),
     };
@@ -274,6 +304,9 @@ pub(crate) async fn create_group(State(state): State<ApiState>, call: Call) -> R
         Ok(spec) => spec,
         Err(response) => return response,
     };
+    if let Err(invalid) = model::check_name(model::NameKind::Group, &spec.name) {
+        return error(StatusCode::BAD_REQUEST, invalid.to_string());
+    }
     let group = Group {
         id: GroupId(spec.name.clone()),
         members: spec.members.into_iter().map(ResourceId).collect(),
@@ -388,9 +421,13 @@ pub(crate) async fn add_constraint(State(state): State<ApiState>, call: Call) ->
 
 pub(crate) async fn node_mode(
     State(state): State<ApiState>,
-    Path(id): Path<u64>,
+    Path(node): Path<String>,
     call: Call,
 ) -> Response {
+    let id = match super::node_ref(&state, &node) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
     let request: ::api::NodeModeRequest = match parse(&call.body) {
         Ok(request) => request,
         Err(response) => return response,

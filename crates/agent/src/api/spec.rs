@@ -1,8 +1,9 @@
 //! Converting the operator's `ResourceSpec` into a `model::Resource`, checking every field
 //! and the parameters against the resource type's schema, and back for display.
 
-use std::path::Path;
 use std::time::Duration;
+
+use std::collections::BTreeMap;
 
 use model::{CloneOptions, Resource, ResourceId, ResourceOptions, TargetRole};
 
@@ -15,12 +16,14 @@ pub(crate) fn ocf_root() -> std::path::PathBuf {
 
 fn duration(field: &str, value: &Option<String>, errors: &mut Vec<String>) -> Option<Duration> {
     let text = value.as_ref()?;
-    match model::parse_duration(text) {
-        Some(parsed) if !parsed.is_zero() => Some(parsed),
-        _ => {
-            errors.push(format!(
-                "{field}: {text:?} is not a duration like 10s or 500ms"
-            ));
+    match model::parse_duration_text(text) {
+        Ok(parsed) if !parsed.is_zero() => Some(parsed),
+        Ok(_) => {
+            errors.push(format!("{field}: {text:?} must be longer than zero"));
+            None
+        }
+        Err(invalid) => {
+            errors.push(format!("{field}: {invalid}"));
             None
         }
     }
@@ -29,20 +32,11 @@ fn duration(field: &str, value: &Option<String>, errors: &mut Vec<String>) -> Op
 /// Check a spec and build the resource; every problem is reported, not just the first.
 pub(crate) async fn to_resource(
     spec: &::api::ResourceSpec,
-    ocf_root: &Path,
+    types: &super::TypeCatalog,
 ) -> Result<Resource, Vec<String>> {
     let mut errors = Vec::new();
-    let name_ok = !spec.name.is_empty()
-        && spec.name.len() <= 128
-        && spec
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if !name_ok {
-        errors.push(format!(
-            "name: {:?} must be 1 to 128 letters, digits, '-', '_' or '.'",
-            spec.name
-        ));
+    if let Err(invalid) = model::check_name(model::NameKind::Resource, &spec.name) {
+        errors.push(format!("name: {invalid}"));
     }
     let mut options = ResourceOptions::default();
     if let Some(d) = duration("monitor_interval", &spec.monitor_interval, &mut errors) {
@@ -86,14 +80,14 @@ pub(crate) async fn to_resource(
     if spec.clone && spec.unique == Some(true) {
         errors.push("unique: a clone runs on many nodes, so it cannot be unique".into());
     }
-    check_params(spec, ocf_root, &mut errors).await;
+    let params = check_params(spec, types, &mut errors).await;
     if !errors.is_empty() {
         return Err(errors);
     }
     Ok(Resource {
         id: ResourceId(spec.name.clone()),
         type_name: spec.type_name.clone(),
-        params: spec.params.clone(),
+        params,
         options,
         unique: !spec.clone && spec.unique.unwrap_or(true),
         clone: spec.clone.then_some(CloneOptions {
@@ -103,32 +97,45 @@ pub(crate) async fn to_resource(
     })
 }
 
-/// Validate parameters against the type's schema (for OCF types, from its meta-data).
-async fn check_params(spec: &::api::ResourceSpec, ocf_root: &Path, errors: &mut Vec<String>) {
+/// Validate parameters against the type's schema (for OCF types, from its meta-data) and
+/// what the type checks beyond it (`ResourceAgent::prepare`), and return them in the
+/// type's canonical form.
+async fn check_params(
+    spec: &::api::ResourceSpec,
+    types: &super::TypeCatalog,
+    errors: &mut Vec<String>,
+) -> BTreeMap<String, String> {
     if spec.type_name == "lb" {
         if let Err(problems) = crate::lb_agent::service_config(&spec.name, &spec.params) {
             errors.extend(problems.split("; ").map(str::to_string));
         }
-        return;
+        return spec.params.clone();
     }
-    let agent = match resource_agents::builtin(&spec.type_name, ocf_root) {
+    let agent = match types.agent(&spec.type_name) {
         Ok(agent) => agent,
-        Err(_) => {
-            errors.push(format!(
-                "type: {:?} is unknown; use process, vip, or ocf:<provider>:<agent> \
-                 (e.g. ocf:heartbeat:Dummy)",
-                spec.type_name
-            ));
-            return;
+        Err(message) => {
+            errors.push(message);
+            return spec.params.clone();
         }
     };
     match agent.meta().await {
         Ok(schema) => {
             if let Err(problems) = schema.validate(&spec.params) {
                 errors.extend(problems.iter().map(ToString::to_string));
+                return spec.params.clone();
             }
         }
-        Err(error) => errors.push(format!("type: {}: {error}", spec.type_name)),
+        Err(error) => {
+            errors.push(format!("type: {error}"));
+            return spec.params.clone();
+        }
+    }
+    match agent.prepare(&spec.params) {
+        Ok(prepared) => prepared,
+        Err(problems) => {
+            errors.extend(problems);
+            spec.params.clone()
+        }
     }
 }
 

@@ -160,9 +160,12 @@ async fn node_remove_looks_up_the_name_then_deletes() {
     let nodes = serde_json::to_string(&super::three_node_status().nodes).expect("JSON");
     let mut agent = fake_agent(&ca, vec![(200, nodes), (200, "{}".to_string())]).await;
     let args = api_args(agent.addr, write_ca(dir.path(), &ca));
-    run(&args, CliCommand::Node(NodeCommand::Remove { id: 3 }))
-        .await
-        .expect("removed");
+    run(
+        &args,
+        CliCommand::Node(NodeCommand::Remove { node: "3".into() }),
+    )
+    .await
+    .expect("removed");
     let lookup = agent.requests.recv().await.expect("lookup request");
     assert!(lookup.starts_with("GET /v1/nodes HTTP/1.1\r\n"), "{lookup}");
     let delete = agent.requests.recv().await.expect("delete request");

@@ -135,19 +135,20 @@ async fn schema_violation_lists_every_problem_and_names_the_resource() {
 }
 
 #[tokio::test]
-async fn node_standby_posts_the_mode_then_looks_up_names() {
+async fn node_standby_resolves_the_node_posts_the_mode_then_looks_up_names() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = ClusterCa::generate("test").expect("CA");
     let mode = r#"{"node":2,"mode":"standby"}"#.to_string();
-    let agent = fake_agent(&ca, vec![(200, mode), (200, nodes())]).await;
+    let agent = fake_agent(&ca, vec![(200, nodes()), (200, mode), (200, nodes())]).await;
     let args = api_args(agent.addr, write_ca(dir.path(), &ca));
     let command = CliCommand::Node(NodeCommand::Standby {
-        id: 2,
+        node: "node2".into(),
         wait: WaitArgs::default(),
     });
     run(&args, command).await.expect("standby");
     expect![[r#"
         [
+            "GET /v1/nodes",
             "POST /v1/nodes/2/mode {\"mode\":\"standby\"}",
             "GET /v1/nodes",
         ]

@@ -394,7 +394,7 @@ fn bad_resource_flags_are_refused_with_the_reason() {
             error: the argument '--unique' cannot be used with '--clone'
             error: the following required arguments were not provided:  --clone
             error: invalid value 'soon' for '--stop-timeout <DURATION>': "soon" is not a
-            duration (expected number at 0); write it like 10s, 500ms or 5m
+            duration: write it like 500ms, 10s, 5m, 10minutes or 1h30m
             error: invalid value 'mem=lots' for '--utilization <KEY=N>': expected KEY=N with
             a whole number, like memory=512, but got "mem=lots"
             error: the following required arguments were not provided:  --type <TYPE>"#]],
@@ -550,12 +550,15 @@ fn wait_flags_default_to_sixty_seconds() {
     assert_eq!(target.for_duration.as_deref(), Some("10m"));
     assert!(wait.wait);
     assert_eq!(wait.timeout.as_secs(), 60);
-    let CliCommand::Node(NodeCommand::Standby { id, wait }) =
-        parse(&["node", "standby", "2", "--wait", "--timeout", "5s"])
+    let CliCommand::Node(NodeCommand::Standby { node, wait }) =
+        parse(&["node", "standby", "node2", "--wait", "--timeout", "5s"])
     else {
         panic!("parsed as another command");
     };
-    assert_eq!((id, wait.wait, wait.timeout.as_secs()), (2, true, 5));
+    assert_eq!(
+        (node.as_str(), wait.wait, wait.timeout.as_secs()),
+        ("node2", true, 5)
+    );
 }
 
 #[test]

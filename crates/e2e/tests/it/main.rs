@@ -1,6 +1,7 @@
 //! End-to-end tests with real `encluster` processes on loopback: cluster formation,
 //! failover, catch-up, rejoin from a snapshot, sequential failures down to one node,
-//! security refusals, clear errors for bad input, the README's `encluster demo`, and
+//! security refusals, clear errors for bad input, the README's `encluster demo` and every
+//! other command of the README (`readme.rs`), and
 //! fail-stop (a full disk, an old voter back after `force-quorum`, a lost quorum).
 //!
 //! Method: each test starts its own cluster on its own 127.x.y.z block, drives it through
@@ -13,11 +14,13 @@ mod demo;
 mod errors;
 mod failstop;
 mod hosts;
+mod input;
 mod lb;
 mod linearizability;
 mod membership;
 mod metrics;
 mod operations;
+mod readme;
 mod resources;
 mod roles;
 mod security;

@@ -1,16 +1,29 @@
-//! Turns an OCF agent's meta-data XML into the resource type's parameter schema.
+//! Turns an OCF agent's meta-data XML into the resource type's description: its
+//! parameter schema, its one-line description and its actions.
 //!
 //! Each `<parameter name required unique>` becomes a [`ParamSpec`]: its `<content type
 //! default>` gives the kind and default (`select` with `<option value>` children becomes
 //! an enum), its `<shortdesc>` (or else `<longdesc>`) the description. Unknown content
 //! types become strings, so a newer agent never becomes unusable; a parameter declared
-//! twice keeps its first declaration.
+//! twice keeps its first declaration. `reloadable="1"` marks a parameter whose change the
+//! agent's `reload-agent` action applies without a restart (OCF 1.1). Each `<action name
+//! timeout interval depth>` of `<actions>` becomes an [`ActionSpec`]; a time that does not
+//! parse is left out rather than refusing the whole agent.
 
 use super::xml::{self, Element};
-use model::{ParamKind, ParamSchema, ParamSpec};
+use model::{ActionSpec, ParamKind, ParamSchema, ParamSpec, TypeClass, TypeInfo};
 
 /// Parses meta-data into a schema; the error says what is wrong with the document.
+#[cfg(test)]
 pub(crate) fn schema_from_meta_data(document: &str) -> Result<ParamSchema, String> {
+    type_info_from_meta_data("ocf:test:test", document).map(|info| info.schema)
+}
+
+/// Parses the meta-data of the OCF type `type_name` into its description.
+pub(crate) fn type_info_from_meta_data(
+    type_name: &str,
+    document: &str,
+) -> Result<TypeInfo, String> {
     let root = xml::parse(document)?;
     if root.name != "resource-agent" {
         return Err(format!(
@@ -29,7 +42,38 @@ pub(crate) fn schema_from_meta_data(document: &str) -> Result<ParamSchema, Strin
             specs.push(spec);
         }
     }
-    Ok(ParamSchema::new(specs))
+    let actions = root
+        .element("actions")
+        .into_iter()
+        .flat_map(|list| list.elements("action"))
+        .filter_map(action_spec)
+        .collect();
+    let description = root
+        .element("shortdesc")
+        .map(|short| collapse(&short.text()))
+        .filter(|short| !short.is_empty())
+        .or_else(|| root.element("longdesc").map(|long| collapse(&long.text())))
+        .unwrap_or_default();
+    Ok(TypeInfo {
+        name: type_name.to_owned(),
+        class: TypeClass::Ocf,
+        description,
+        schema: ParamSchema::new(specs),
+        actions,
+    })
+}
+
+fn action_spec(action: &Element) -> Option<ActionSpec> {
+    let name = action.attribute("name").filter(|name| !name.is_empty())?;
+    let time = |attribute: &str| action.attribute(attribute).and_then(model::parse_duration);
+    Some(ActionSpec {
+        name: name.to_owned(),
+        timeout: time("timeout"),
+        interval: time("interval"),
+        depth: action
+            .attribute("depth")
+            .and_then(|d| d.trim().parse().ok()),
+    })
 }
 
 fn param_spec(parameter: &Element) -> Result<ParamSpec, String> {
@@ -52,6 +96,9 @@ fn param_spec(parameter: &Element) -> Result<ParamSpec, String> {
     }
     if parameter.attribute("unique").is_some_and(is_true) {
         spec = spec.unique();
+    }
+    if parameter.attribute("reloadable").is_some_and(is_true) {
+        spec = spec.reloadable();
     }
     Ok(spec)
 }

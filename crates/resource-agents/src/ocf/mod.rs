@@ -21,7 +21,7 @@ use crate::child::{RunEnd, run_bounded};
 use crate::limits::{META_DATA_BYTES_MAX, META_DATA_TIMEOUT, OUTPUT_TAIL_BYTES};
 use crate::operation::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
 use exit::{Action, detail_of, outcome_of};
-use model::ParamSchema;
+use model::{ParamSchema, TypeInfo};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::OnceCell;
@@ -57,12 +57,33 @@ impl OcfType {
     }
 }
 
-/// Runs one OCF resource agent script. Its schema is read once from its meta-data.
+/// What to tell an operator whose OCF agent is missing: where it was looked for, and the
+/// Debian package that usually provides it.
+pub(crate) fn not_installed_message(type_name: &str, root: &Path) -> String {
+    let short = type_name.strip_prefix("ocf:").unwrap_or(type_name);
+    let package = match short.split(':').next() {
+        Some("heartbeat") => {
+            "install Debian's resource-agents package (apt install resource-agents)"
+        }
+        Some("pacemaker") => {
+            "install Debian's pacemaker-resource-agents package \
+             (apt install pacemaker-resource-agents)"
+        }
+        _ => "install the package that provides it",
+    };
+    let dir = root.join("resource.d");
+    format!(
+        "OCF agent {short} not found in {}; {package}",
+        dir.display()
+    )
+}
+
+/// Runs one OCF resource agent script. Its description is read once from its meta-data.
 pub struct OcfAgent {
     type_name: String,
     ocf_type: OcfType,
     ocf_root: PathBuf,
-    schema: OnceCell<ParamSchema>,
+    info: OnceCell<TypeInfo>,
 }
 
 impl OcfAgent {
@@ -75,7 +96,7 @@ impl OcfAgent {
             type_name,
             ocf_type,
             ocf_root: ocf_root.to_path_buf(),
-            schema: OnceCell::new(),
+            info: OnceCell::new(),
         }
     }
 
@@ -110,14 +131,8 @@ impl OcfAgent {
     /// Runs `action` for a resource and maps the result to an outcome.
     async fn run(&self, action: Action, request: &OperationRequest) -> Outcome {
         if !self.script().is_file() {
-            let script = self.script();
-            return Outcome::failed(
-                Severity::Hard,
-                format!(
-                    "OCF resource agent {} is not installed on this node",
-                    script.display()
-                ),
-            );
+            let missing = not_installed_message(&self.type_name, &self.ocf_root);
+            return Outcome::failed(Severity::Hard, format!("on this node: {missing}"));
         }
         if let Some(bad) = request.params.keys().find(|name| !is_env_name(name)) {
             return Outcome::failed(
@@ -174,10 +189,13 @@ impl OcfAgent {
         outcome
     }
 
-    async fn load_schema(&self) -> Result<ParamSchema, MetaError> {
+    async fn load_info(&self) -> Result<TypeInfo, MetaError> {
         let script = self.script();
         if !script.is_file() {
-            return Err(MetaError::NotInstalled { path: script });
+            return Err(MetaError::NotInstalled {
+                type_name: self.type_name.clone(),
+                root: self.ocf_root.clone(),
+            });
         }
         let unusable = |reason: String| MetaError::Unusable {
             type_name: self.type_name.clone(),
@@ -202,7 +220,7 @@ impl OcfAgent {
                 return Err(unusable(format!("no answer within {META_DATA_TIMEOUT:?}")));
             }
         }
-        meta::schema_from_meta_data(&result.stdout).map_err(unusable)
+        meta::type_info_from_meta_data(&self.type_name, &result.stdout).map_err(unusable)
     }
 }
 
@@ -231,9 +249,13 @@ impl ResourceAgent for OcfAgent {
     }
 
     fn meta(&self) -> BoxFuture<'_, Result<ParamSchema, MetaError>> {
+        Box::pin(async { Ok(self.describe().await?.schema) })
+    }
+
+    fn describe(&self) -> BoxFuture<'_, Result<TypeInfo, MetaError>> {
         Box::pin(async {
-            self.schema
-                .get_or_try_init(|| self.load_schema())
+            self.info
+                .get_or_try_init(|| self.load_info())
                 .await
                 .cloned()
         })
@@ -247,10 +269,8 @@ impl ResourceAgent for OcfAgent {
                         return crate::operation::invalid_params(&errors);
                     }
                 }
-                Err(MetaError::NotInstalled { path }) => {
-                    let path = path.display();
-                    let reason = format!("OCF resource agent {path} is not installed on this node");
-                    return Outcome::failed(Severity::Hard, reason);
+                Err(error @ MetaError::NotInstalled { .. }) => {
+                    return Outcome::failed(Severity::Hard, format!("on this node: {error}"));
                 }
                 Err(error @ MetaError::Unusable { .. }) => {
                     return Outcome::failed(Severity::Hard, error.to_string());

@@ -3,7 +3,7 @@
 
 use super::OcfType;
 use super::exit::{Action, detail_of, outcome_of};
-use super::meta::schema_from_meta_data;
+use super::meta::{schema_from_meta_data, type_info_from_meta_data};
 use super::xml;
 use crate::operation::{Outcome, Severity};
 use model::{ParamKind, ParamSpec};
@@ -133,6 +133,63 @@ fn meta_data_parameters_become_a_schema() {
         ParamSpec::new("fake", ParamKind::Boolean, "Fake").with_default("false"),
     ];
     assert_eq!(schema.params, expected);
+}
+
+const META_DATA_1_1: &str = r#"<?xml version="1.0"?>
+<resource-agent name="Reloader" version="1.0">
+<version>1.1</version>
+<longdesc lang="en">Long words.</longdesc>
+<shortdesc lang="en">Reloads  its
+ configuration</shortdesc>
+<parameters>
+<parameter name="config" unique-group="cfg" reloadable="1">
+<shortdesc lang="en">Config file</shortdesc>
+<content type="string"/>
+</parameter>
+<parameter name="port" unique="1"><content type="port" default="80"/></parameter>
+</parameters>
+<actions>
+<action name="start" timeout="20s"/>
+<action name="monitor" timeout="10" interval="30s" depth="0"/>
+<action name="reload-agent" timeout="bogus"/>
+<action name="meta-data" timeout="5s"/>
+</actions>
+</resource-agent>
+"#;
+
+#[test]
+fn meta_data_gives_the_type_description_actions_and_reloadable_parameters() {
+    let info = type_info_from_meta_data("ocf:test:Reloader", META_DATA_1_1).expect("valid");
+    assert_eq!(info.name, "ocf:test:Reloader");
+    assert_eq!(info.class, model::TypeClass::Ocf);
+    assert_eq!(info.description, "Reloads its configuration");
+    assert_eq!(
+        info.schema.params,
+        vec![
+            ParamSpec::new("config", ParamKind::String, "Config file").reloadable(),
+            ParamSpec::new("port", ParamKind::Port, "")
+                .with_default("80")
+                .unique(),
+        ]
+    );
+    let seconds = |s| Some(std::time::Duration::from_secs(s));
+    let actions: Vec<_> = info
+        .actions
+        .iter()
+        .map(|a| (a.name.as_str(), a.timeout, a.interval, a.depth))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("start", seconds(20), None, None),
+            ("monitor", seconds(10), seconds(30), Some(0)),
+            // A time that does not parse is left out, not the whole agent.
+            ("reload-agent", None, None, None),
+            ("meta-data", seconds(5), None, None),
+        ]
+    );
+    assert!(info.has_action("reload-agent"));
+    assert!(!info.has_action("reload"));
 }
 
 #[test]

@@ -11,14 +11,15 @@ pub(crate) fn schema() -> ParamSchema {
         ParamSpec::new(
             "command",
             ParamKind::String,
-            "the program to run: a path, or a name looked up in PATH",
+            "the program to run: an absolute path, or a name looked up in PATH (no \
+             arguments: they go in args)",
         )
         .required(),
         ParamSpec::new(
             "args",
             ParamKind::String,
-            "its arguments, split on whitespace; or a JSON array of strings such as \
-             [\"-c\", \"echo hi\"] when an argument contains spaces",
+            "its arguments, quoted as in a shell ('-c' 'echo hi'), or a JSON array of \
+             strings ([\"-c\", \"echo hi\"]); stored as shell words",
         ),
         ParamSpec::new(
             "env",
@@ -28,7 +29,8 @@ pub(crate) fn schema() -> ParamSchema {
         ParamSpec::new(
             "cwd",
             ParamKind::Path,
-            "the working directory (default: the resource's state directory)",
+            "the working directory, an absolute path (default: the resource's state \
+             directory)",
         ),
         ParamSpec::new(
             "probe_tcp",
@@ -98,15 +100,103 @@ impl ProcessConfig {
     }
 }
 
-/// Splits `args`: a JSON array of strings when it starts with `[`, else on whitespace.
+/// Splits `args`: a JSON array of strings when it starts with `[`, else shell words
+/// (quotes and backslashes as in a POSIX shell, no expansion).
 pub(crate) fn parse_args(text: &str) -> Result<Vec<String>, String> {
     let trimmed = text.trim();
     if trimmed.starts_with('[') {
         serde_json::from_str::<Vec<String>>(trimmed)
             .map_err(|error| format!("args: {trimmed:?} is not a JSON array of strings ({error})"))
     } else {
-        Ok(trimmed.split_whitespace().map(str::to_owned).collect())
+        shlex::split(trimmed).ok_or_else(|| {
+            format!(
+                "args: {trimmed:?} has an unclosed quote or a trailing backslash: quote \
+                 arguments as in a shell ('a b' c) or give a JSON array ([\"a b\", \"c\"])"
+            )
+        })
     }
+}
+
+/// The canonical text of `args`: shell words, each quoted only when it needs it.
+pub(crate) fn canonical_args(args: &[String]) -> Result<String, String> {
+    shlex::try_join(args.iter().map(String::as_str))
+        .map_err(|error| format!("args: an argument cannot be passed to a program ({error})"))
+}
+
+/// Checks a `process` resource's parameters as far as they can be checked before it runs
+/// (on the node that received the create or update) and returns them with `args` in its
+/// canonical form. Every problem is a sentence naming the parameter and the fix.
+pub(crate) fn prepare(
+    params: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, Vec<String>> {
+    let filled = schema()
+        .validate(params)
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    let config = ProcessConfig::parse(&filled)?;
+    let mut problems = Vec::new();
+    if let Err(problem) = check_command(&config.command) {
+        problems.push(problem);
+    }
+    if let Some(cwd) = &config.cwd {
+        if !cwd.is_absolute() {
+            problems.push(format!(
+                "cwd: {:?} is not an absolute path: start it with /",
+                cwd.display()
+            ));
+        } else if !cwd.is_dir() {
+            problems.push(format!(
+                "cwd: {} is not a directory on this node (the one that checked): create it \
+                 on every node that may run the resource",
+                cwd.display()
+            ));
+        }
+    }
+    let mut prepared = params.clone();
+    if params.contains_key("args") {
+        match canonical_args(&config.args) {
+            Ok(text) => {
+                prepared.insert("args".to_owned(), text);
+            }
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if problems.is_empty() {
+        Ok(prepared)
+    } else {
+        Err(problems)
+    }
+}
+
+/// `command` must be one program: an absolute path or a name, executable on this node.
+fn check_command(command: &str) -> Result<(), String> {
+    if command.trim() != command || command.contains(char::is_whitespace) {
+        let mut words = command.split_whitespace();
+        let program = words.next().unwrap_or_default();
+        let rest: Vec<&str> = words.collect();
+        return Err(format!(
+            "command: {command:?} is a command line: give the program alone and its \
+             arguments in args, like --param command={program} --param args={:?}",
+            rest.join(" ")
+        ));
+    }
+    if command.contains('/') && !command.starts_with('/') {
+        return Err(format!(
+            "command: {command:?} is a relative path: give an absolute path or a name looked \
+             up in PATH"
+        ));
+    }
+    if super::find_command(command).is_none() {
+        let what = if command.starts_with('/') {
+            format!("{command} is not an executable file")
+        } else {
+            format!("no executable {command:?} in PATH")
+        };
+        return Err(format!(
+            "command: {what} on this node (the one that checked): install it on every node \
+             that may run the resource"
+        ));
+    }
+    Ok(())
 }
 
 /// Parses `KEY=VALUE;KEY2=VALUE2`. Empty items are ignored; values may contain `=`.

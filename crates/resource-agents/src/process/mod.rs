@@ -31,7 +31,7 @@ use model::{ParamSchema, ResourceId};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use state::{Leader, PidRecord};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Mutex;
@@ -391,6 +391,13 @@ impl ResourceAgent for ProcessAgent {
         Box::pin(async move { Self::validate_inner(request) })
     }
 
+    fn prepare(
+        &self,
+        params: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, Vec<String>> {
+        config::prepare(params)
+    }
+
     fn start<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
         Box::pin(self.start_inner(request))
     }
@@ -493,9 +500,10 @@ fn open_log(state_dir: &Path) -> Result<std::fs::File, Outcome> {
 
 fn spawn_failure(command: &str, error: &std::io::Error) -> Outcome {
     match error.kind() {
-        std::io::ErrorKind::NotFound => {
-            Outcome::failed(Severity::Hard, format!("command not found: {command}"))
-        }
+        std::io::ErrorKind::NotFound => Outcome::failed(
+            Severity::Hard,
+            format!("command not found on this node: {command}"),
+        ),
         std::io::ErrorKind::PermissionDenied => Outcome::failed(
             Severity::Hard,
             format!("permission denied running {command}"),
@@ -505,7 +513,7 @@ fn spawn_failure(command: &str, error: &std::io::Error) -> Outcome {
 }
 
 /// Resolves a command as `execvp` would: a path as given, a bare name through PATH.
-fn find_command(command: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn find_command(command: &str) -> Option<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let executable = |path: &Path| {
         path.metadata()

@@ -34,6 +34,12 @@ impl Probe {
 
     /// Parses `http://host[:port][/path]`; https is not supported.
     pub(crate) fn http(text: &str) -> Result<Probe, String> {
+        if text.chars().any(char::is_control) {
+            return Err(format!(
+                "probe_http: {text:?} contains a line break or another control character: \
+                 give one URL like http://127.0.0.1:8080/health"
+            ));
+        }
         let url = text.trim();
         let rest = url.strip_prefix("http://").ok_or_else(|| {
             format!("probe_http: {url:?} must start with http:// (https is not supported)")

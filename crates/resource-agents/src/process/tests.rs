@@ -1,7 +1,7 @@
 //! Unit tests of the `process` agent's parameter parsing and probes' text handling.
 //! Running real processes is left to the integration tests.
 
-use super::config::{ProcessConfig, parse_args, parse_env};
+use super::config::{ProcessConfig, canonical_args, parse_args, parse_env, prepare};
 use super::probe::{Probe, parse_status_code};
 use super::term_grace;
 use std::collections::BTreeMap;
@@ -127,4 +127,102 @@ fn status_codes_are_read_from_http_status_lines() {
 fn stop_grace_leaves_time_for_sigkill_but_never_less_than_half() {
     assert_eq!(term_grace(Duration::from_secs(20)), Duration::from_secs(18));
     assert_eq!(term_grace(Duration::from_secs(2)), Duration::from_secs(1));
+}
+
+#[test]
+fn args_are_split_as_a_shell_splits_them_regression_issue_11() {
+    assert_eq!(
+        parse_args(r#"-c 'echo "a b"' "c d" e\ f"#),
+        Ok(vec![
+            "-c".into(),
+            r#"echo "a b""#.into(),
+            "c d".into(),
+            "e f".into()
+        ])
+    );
+    let error = parse_args("-c 'unclosed").expect_err("an open quote");
+    assert!(error.contains("unclosed quote"), "{error}");
+}
+
+#[test]
+fn args_are_stored_as_shell_words_whatever_form_they_came_in() {
+    let words = |text: &str| canonical_args(&parse_args(text).expect("parses"));
+    assert_eq!(words(r#"["a b", "c"]"#), Ok("'a b' c".to_string()));
+    assert_eq!(words("'a b'   c"), Ok("'a b' c".to_string()));
+    assert_eq!(
+        words("-m http.server 8000"),
+        Ok("-m http.server 8000".to_string())
+    );
+    // The canonical form reads back as the same arguments.
+    let stored = words(r#"["it's", "$HOME", ""]"#).expect("quotable");
+    assert_eq!(
+        parse_args(&stored),
+        Ok(vec!["it's".into(), "$HOME".into(), String::new()])
+    );
+}
+
+/// `prepare`'s problems for `pairs` plus a valid command, or its prepared parameters.
+fn check_prepare(pairs: &[(&str, &str)]) -> Result<BTreeMap<String, String>, Vec<String>> {
+    let mut given = params(pairs);
+    given
+        .entry("command".into())
+        .or_insert_with(|| "/bin/sh".into());
+    prepare(&given)
+}
+
+fn check_refused(pairs: &[(&str, &str)], expected: &str) {
+    let problems = check_prepare(pairs).expect_err("refused");
+    assert!(
+        problems.iter().any(|problem| problem.contains(expected)),
+        "{expected:?} in {problems:#?}"
+    );
+}
+
+#[test]
+fn what_can_only_fail_is_refused_before_it_is_stored_regression_issue_11() {
+    check_refused(
+        &[("env", "1BAD=x")],
+        r#"env: "1BAD" is not a valid variable name"#,
+    );
+    check_refused(
+        &[("probe_http", "http://127.0.0.1:80/\r\nX: y")],
+        "probe_http: \"http://127.0.0.1:80/\\r\\nX: y\" contains a line break",
+    );
+    check_refused(
+        &[("cwd", "tmp")],
+        "cwd: \"tmp\" is not an absolute path: start it with /",
+    );
+    check_refused(
+        &[("cwd", "/no/such/dir/here")],
+        "cwd: /no/such/dir/here is not a directory on this node",
+    );
+    check_refused(
+        &[("command", "touch /tmp/x")],
+        "command: \"touch /tmp/x\" is a command line: give the program alone and its \
+         arguments in args, like --param command=touch --param args=\"/tmp/x\"",
+    );
+    check_refused(
+        &[("command", "no-such-program-anywhere")],
+        "command: no executable \"no-such-program-anywhere\" in PATH on this node",
+    );
+    check_refused(
+        &[("command", "/no/such/program")],
+        "/no/such/program is not an executable",
+    );
+    check_refused(&[("command", "bin/sh")], "is a relative path");
+    check_refused(&[("probe_tcp", "nowhere")], "probe_tcp: ");
+}
+
+#[test]
+fn prepared_parameters_keep_what_was_given_with_args_canonical() {
+    let prepared = check_prepare(&[
+        ("command", "sh"),
+        ("args", r#"["-c", "echo hi"]"#),
+        ("cwd", "/"),
+    ])
+    .expect("valid");
+    assert_eq!(
+        prepared,
+        params(&[("command", "sh"), ("args", "-c 'echo hi'"), ("cwd", "/")])
+    );
 }

@@ -184,8 +184,9 @@ async fn missing_ocf_agent_is_not_installed_on_this_node() {
         outcome,
         Outcome::failed(
             Severity::Hard,
-            "OCF resource agent /usr/lib/ocf/resource.d/heartbeat/NoSuchAgentHere is not \
-             installed on this node"
+            "on this node: OCF agent heartbeat:NoSuchAgentHere not found in \
+             /usr/lib/ocf/resource.d; install Debian's resource-agents package \
+             (apt install resource-agents)"
         )
     );
     assert!(matches!(
@@ -194,7 +195,7 @@ async fn missing_ocf_agent_is_not_installed_on_this_node() {
     ));
     assert!(
         failure_reason(&agent.validate(&request("ghost", &[], dir.path())).await)
-            .contains("is not installed")
+            .contains("apt install resource-agents")
     );
 }
 
