@@ -110,18 +110,33 @@ pub fn round(resources: &ResourceDb, health: &BTreeMap<NodeId, NodeHealth>, now:
     Round { plan, changes }
 }
 
-/// One event per assignment change, with the scheduler's reason.
-pub fn describe(round: &Round) -> Vec<model::EventKind> {
+/// One event per assignment change, with the scheduler's reason. `resources` is the state
+/// the round was planned on: a new grant where the resource failed or stopped under the
+/// old one is a `restart`, and a withdrawn grant of a failed instance that the plan does
+/// not start again there is a `give up`.
+pub fn describe(round: &Round, resources: &ResourceDb) -> Vec<model::EventKind> {
     round
         .changes
         .iter()
         .map(|change| {
             let (action, node, resource, kind) = match change {
                 AssignmentChange::Assign { node, resource } => {
-                    ("start", node, resource, Some(ActionKind::Start))
+                    let action = if resources.grant_spent(*node, resource) {
+                        "restart"
+                    } else {
+                        "start"
+                    };
+                    (action, node, resource, Some(ActionKind::Start))
                 }
                 AssignmentChange::Unassign { node, resource } => {
-                    ("stop", node, resource, Some(ActionKind::Stop))
+                    let failed = resources
+                        .status
+                        .get(resource)
+                        .and_then(|m| m.get(node))
+                        .is_some_and(|s| s.state == ResourceState::Failed || s.fail_count > 0);
+                    let gave_up = failed && resources.grant_spent(*node, resource);
+                    let action = if gave_up { "give up" } else { "stop" };
+                    (action, node, resource, Some(ActionKind::Stop))
                 }
                 AssignmentChange::Lost { node, resource } => ("lost", node, resource, None),
             };
@@ -232,6 +247,9 @@ fn changes_for(
         {
             continue;
         }
+        if backing_off(input, action.node, &action.resource) {
+            continue;
+        }
         let waiting = predecessors.get(&action.resource).is_some_and(|before| {
             before
                 .iter()
@@ -293,6 +311,24 @@ fn push_once(changes: &mut Vec<AssignmentChange>, change: AssignmentChange) {
     if !changes.contains(&change) {
         changes.push(change);
     }
+}
+
+/// Whether a start of `resource` on `node` waits for its restart backoff: it failed there
+/// again and again, and the wait after its latest failure has not passed
+/// (`ResourceStatus::restart_not_before`). `explain` shows the same deadline.
+fn backing_off(input: &SchedulerInput, node: NodeId, resource: &ResourceId) -> bool {
+    let failure_timeout = input
+        .config
+        .resources
+        .get(resource)
+        .and_then(|r| r.options.failure_timeout);
+    input
+        .observed
+        .resources
+        .get(resource)
+        .and_then(|m| m.get(&node))
+        .and_then(|status| status.restart_not_before(failure_timeout, input.now))
+        .is_some()
 }
 
 fn is_started(input: &SchedulerInput, resource: &ResourceId) -> bool {

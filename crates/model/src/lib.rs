@@ -5,6 +5,7 @@
 //! epoch for what people read, [`BootMs`] for leases and deadlines), so everything built
 //! on it stays deterministic and testable.
 
+mod change;
 mod cluster_config;
 mod constraint;
 mod event;
@@ -14,6 +15,7 @@ mod observed;
 mod resource;
 mod schema;
 
+pub use change::{ChangeEffect, change_effect};
 pub use cluster_config::{
     CONSTRAINT_COUNT_MAX, ClusterConfig, ConfigError, NODE_COUNT_MAX, NodeConfig,
     RESOURCE_COUNT_MAX, SchedulerInput,
@@ -25,7 +27,10 @@ pub use constraint::{
 pub use event::{Event, EventKind};
 pub use ids::{NodeId, ResourceId};
 pub use node::{NodeHealth, NodeInfo, NodeRole};
-pub use observed::{ObservedState, ResourceState, ResourceStatus};
+pub use observed::{
+    FAILURE_STREAK_RESET, ObservedState, RESTART_BACKOFF_INITIAL, RESTART_BACKOFF_MAX,
+    ResourceState, ResourceStatus, restart_backoff,
+};
 pub use resource::{
     CloneOptions, Group, GroupId, MONITOR_INTERVAL_DEFAULT, OPERATION_TIMEOUT_DEFAULT, Resource,
     ResourceOptions, STICKINESS_DEFAULT, TargetRole,

@@ -60,6 +60,14 @@ pub(crate) fn lines(
             }
         }
         lines.push(line);
+        if let Some(until) = instance.restart_not_before {
+            lines.push(format!(
+                "restart of {} on node {node_id} backs off until {} after {} failures",
+                view.id(),
+                clock_time(until),
+                instance.fail_count
+            ));
+        }
     }
     for &(node, verdict) in &placement.explained {
         let node_id = index.node_id(node);
@@ -82,6 +90,13 @@ pub(crate) fn lines(
         lines.push(format!("planned: {action}"));
     }
     lines
+}
+
+/// A wall-clock time as `HH:MM:SS UTC`, for deadlines a few minutes away.
+fn clock_time(at: model::Millis) -> String {
+    let seconds = at / 1000;
+    let (hours, minutes, seconds) = (seconds / 3600 % 24, seconds / 60 % 60, seconds % 60);
+    format!("{hours:02}:{minutes:02}:{seconds:02} UTC")
 }
 
 fn describe(index: &Index<'_>, resource: ResIdx) -> String {

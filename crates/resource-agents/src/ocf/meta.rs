@@ -5,6 +5,11 @@
 //! an enum), its `<shortdesc>` (or else `<longdesc>`) the description. Unknown content
 //! types become strings, so a newer agent never becomes unusable; a parameter declared
 //! twice keeps its first declaration.
+//!
+//! Reload, as Pacemaker reads it: an agent advertising the `reload-agent` action (OCF 1.1)
+//! reloads the parameters marked `reloadable="1"`; one advertising only `reload` (the
+//! OCF 1.0 convention) reloads every parameter that is not `unique`. Any other change
+//! needs a restart (`model::change_effect`).
 
 use super::xml::{self, Element};
 use model::{ParamKind, ParamSchema, ParamSpec};
@@ -18,18 +23,39 @@ pub(crate) fn schema_from_meta_data(document: &str) -> Result<ParamSchema, Strin
             root.name
         ));
     }
+    let actions: Vec<&str> = root
+        .element("actions")
+        .into_iter()
+        .flat_map(|list| list.elements("action"))
+        .filter_map(|action| action.attribute("name"))
+        .collect();
+    let reload = ["reload-agent", "reload"]
+        .into_iter()
+        .find(|name| actions.contains(name));
     let mut specs: Vec<ParamSpec> = Vec::new();
     let parameters = root
         .element("parameters")
         .into_iter()
         .flat_map(|list| list.elements("parameter"));
     for parameter in parameters {
-        let spec = param_spec(parameter)?;
+        let mut spec = param_spec(parameter)?;
+        let reloadable = match reload {
+            Some("reload-agent") => parameter.attribute("reloadable").is_some_and(is_true),
+            Some(_) => !spec.unique,
+            None => false,
+        };
+        if reloadable {
+            spec = spec.reloadable();
+        }
         if specs.iter().all(|known| known.name != spec.name) {
             specs.push(spec);
         }
     }
-    Ok(ParamSchema::new(specs))
+    let schema = ParamSchema::new(specs);
+    Ok(match reload {
+        Some(action) => schema.with_reload(action),
+        None => schema,
+    })
 }
 
 fn param_spec(parameter: &Element) -> Result<ParamSpec, String> {
