@@ -60,7 +60,10 @@ pub(crate) fn lines(
             }
         }
         lines.push(line);
-        if let Some(until) = instance.restart_not_before {
+        // Only a restart in place waits; past the migration threshold it moves instead.
+        let threshold = view.resource.options.migration_threshold;
+        let in_place = threshold == 0 || instance.fail_count < threshold;
+        if let Some(until) = instance.restart_not_before.filter(|_| in_place) {
             lines.push(format!(
                 "restart of {} on node {node_id} backs off until {} after {} failures",
                 view.id(),

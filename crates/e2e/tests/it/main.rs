@@ -19,3 +19,4 @@ mod operations;
 mod resources;
 mod roles;
 mod security;
+mod updates;
