@@ -250,7 +250,7 @@ pub struct LbServerStats {
 /// What an update does to the running instances of the resource, decided by the server
 /// (`model::change_effect`): the answer of `PUT /v1/resources/{name}` and of its dry run
 /// (`?dry_run=true`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ResourceChange {
     /// `restart`, `reload`, `options` (applied at once), `none`, or `not_running` (takes
     /// effect at the next start).
@@ -273,6 +273,7 @@ pub struct ResourceUpdate {
     /// The resource.
     #[serde(flatten)]
     pub resource: ResourceView,
-    /// What the update does to running instances.
+    /// What the update does to running instances (empty from a server that predates it).
+    #[serde(default)]
     pub change: ResourceChange,
 }

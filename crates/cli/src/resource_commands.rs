@@ -169,10 +169,10 @@ async fn update_resource(
         .await
         .map_err(|error| explain_invalid(error, session.target, &what))?;
     let summary = &update.change.summary;
-    if dry_run {
-        Output::stdout().line(&format!("dry run, nothing changed: {summary}"))
-    } else {
-        Output::stdout().line(&format!("updated resource {name}: {summary}"))
+    match (dry_run, summary.is_empty()) {
+        (true, _) => Output::stdout().line(&format!("dry run, nothing changed: {summary}")),
+        (false, true) => Output::stdout().line(&format!("updated resource {name}")),
+        (false, false) => Output::stdout().line(&format!("updated resource {name}: {summary}")),
     }
 }
 
