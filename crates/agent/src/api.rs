@@ -24,6 +24,7 @@ use crate::master::DetectorView;
 use crate::tls::NodeTls;
 
 mod apply;
+mod change;
 mod constraints;
 mod join;
 mod lb_stats;

@@ -32,7 +32,7 @@ pub fn schema() -> ParamSchema {
         "source_hash",
         "maglev",
     ];
-    ParamSchema::new(vec![
+    let schema = ParamSchema::new(vec![
         ParamSpec::new(
             "listen",
             text.clone(),
@@ -111,7 +111,15 @@ pub fn schema() -> ParamSchema {
             "connection limit of the service",
         )
         .with_range(Some(1), Some(1_000_000)),
-    ])
+    ]);
+    // A running service follows its resource (`LbAgent::follow`): every parameter applies
+    // to the director without restarting the listener, so every change is a reload.
+    let params = schema
+        .params
+        .into_iter()
+        .map(ParamSpec::reloadable)
+        .collect();
+    ParamSchema::new(params).with_reload("reload")
 }
 
 fn list(text: &str) -> impl Iterator<Item = &str> {
@@ -476,6 +484,11 @@ impl ResourceAgent for LbAgent {
 
     fn stop<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
         Box::pin(async move { self.set(&request.resource.0, None).await })
+    }
+
+    /// Applies the new parameters to the director at once, as `follow` does.
+    fn reload<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        self.start(request)
     }
 
     fn monitor<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {

@@ -110,18 +110,36 @@ pub fn round(resources: &ResourceDb, health: &BTreeMap<NodeId, NodeHealth>, now:
     Round { plan, changes }
 }
 
-/// One event per assignment change, with the scheduler's reason.
-pub fn describe(round: &Round) -> Vec<model::EventKind> {
+/// One event per assignment change, with the scheduler's reason. `resources` is the state
+/// the round was planned on: a new grant where the resource has failed before is a
+/// `restart`, and a withdrawn grant of a failed instance that the plan starts nowhere is a
+/// `give up`.
+pub fn describe(round: &Round, resources: &ResourceDb) -> Vec<model::EventKind> {
     round
         .changes
         .iter()
         .map(|change| {
             let (action, node, resource, kind) = match change {
                 AssignmentChange::Assign { node, resource } => {
-                    ("start", node, resource, Some(ActionKind::Start))
+                    let status = resources.status.get(resource).and_then(|m| m.get(node));
+                    let failed_here = status.is_some_and(|s| s.fail_count > 0);
+                    let action = if failed_here { "restart" } else { "start" };
+                    (action, node, resource, Some(ActionKind::Start))
                 }
                 AssignmentChange::Unassign { node, resource } => {
-                    ("stop", node, resource, Some(ActionKind::Stop))
+                    let status = resources.status.get(resource).and_then(|m| m.get(node));
+                    let failed = status.is_some_and(|s| s.state == ResourceState::Failed);
+                    let started_anywhere = round
+                        .plan
+                        .actions
+                        .iter()
+                        .any(|a| a.kind == ActionKind::Start && a.resource == *resource);
+                    let action = if failed && !started_anywhere {
+                        "give up"
+                    } else {
+                        "stop"
+                    };
+                    (action, node, resource, Some(ActionKind::Stop))
                 }
                 AssignmentChange::Lost { node, resource } => ("lost", node, resource, None),
             };
@@ -207,6 +225,7 @@ fn changes_for(
             }
         }
     }
+    let followers_stopping = withdraw_followers(resources, input, &mut changes);
     let stops_pending = withdraw_stopped(resources, health, input, plan, &mut changes);
     if stops_pending {
         return changes;
@@ -229,6 +248,11 @@ fn changes_for(
         // renewed with a new token: that is how a restart in place is asked for.
         if assigned(resources, action.node, &action.resource)
             && !resources.grant_spent(action.node, &action.resource)
+        {
+            continue;
+        }
+        if backing_off(input, action.node, &action.resource)
+            || followers_stopping.contains(&(action.node, &action.resource))
         {
             continue;
         }
@@ -293,6 +317,65 @@ fn push_once(changes: &mut Vec<AssignmentChange>, change: AssignmentChange) {
     if !changes.contains(&change) {
         changes.push(change);
     }
+}
+
+/// A group member stopped under its grant (a restart: its parameters changed) restarts
+/// the members after it, as Pacemaker does: their grants are withdrawn, and the member is
+/// granted again only once they are stopped; the plan then starts them again in order.
+/// Returns the (node, member) pairs whose new grant waits for that.
+fn withdraw_followers<'a>(
+    resources: &ResourceDb,
+    input: &'a SchedulerInput,
+    changes: &mut Vec<AssignmentChange>,
+) -> BTreeSet<(NodeId, &'a ResourceId)> {
+    let mut waiting = BTreeSet::new();
+    for group in input.config.groups.values() {
+        for (index, member) in group.members.iter().enumerate() {
+            for node in resources.assignments.keys() {
+                if !stopped_under_grant(resources, *node, member) {
+                    continue;
+                }
+                for follower in &group.members[index + 1..] {
+                    let active =
+                        state_on(resources, *node, follower).is_some_and(|s| s.is_active());
+                    if !active {
+                        continue;
+                    }
+                    waiting.insert((*node, member));
+                    if assigned(resources, *node, follower)
+                        && !resources.grant_spent(*node, follower)
+                    {
+                        push_once(
+                            changes,
+                            AssignmentChange::Unassign {
+                                node: *node,
+                                resource: follower.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+    waiting
+}
+
+/// Whether a start of `resource` on `node` waits for its restart backoff: it failed there
+/// again and again, and the wait after its latest failure has not passed
+/// (`ResourceStatus::restart_not_before`). `explain` shows the same deadline.
+fn backing_off(input: &SchedulerInput, node: NodeId, resource: &ResourceId) -> bool {
+    let failure_timeout = input
+        .config
+        .resources
+        .get(resource)
+        .and_then(|r| r.options.failure_timeout);
+    input
+        .observed
+        .resources
+        .get(resource)
+        .and_then(|m| m.get(&node))
+        .and_then(|status| status.restart_not_before(failure_timeout, input.now))
+        .is_some()
 }
 
 fn is_started(input: &SchedulerInput, resource: &ResourceId) -> bool {

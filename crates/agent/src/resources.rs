@@ -224,6 +224,7 @@ pub fn to_report(record: OperationRecord) -> OperationReport {
             OperationKind::Start => "start",
             OperationKind::Stop => "stop",
             OperationKind::Monitor => "monitor",
+            OperationKind::Reload => "reload",
         }
         .to_string(),
         fencing_token: record.fencing_token,

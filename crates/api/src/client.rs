@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 
 use crate::resources::{
     ApplyResult, ClusterSpec, ConstraintSpec, Explanation, GroupSpec, MoveRequest, NodeModeRequest,
-    ResourceSpec, ResourceView,
+    ResourceSpec, ResourceUpdate, ResourceView,
 };
 use crate::types::{
     CaCert, ErrorBody, Events, Health, JoinRequest, JoinResponse, KvValue, KvWritten, NodeStatus,
@@ -242,6 +242,22 @@ impl Client {
         spec: &ResourceSpec,
     ) -> Result<ResourceView, ClientError> {
         let request = self.http.put(self.url(&resource_path(name, ""))).json(spec);
+        self.send(request).await
+    }
+
+    /// `PUT /v1/resources/{name}`, with what the update does to running instances; with
+    /// `dry_run`, nothing is written and the answer says what the update would do.
+    pub async fn update_resource_change(
+        &self,
+        name: &str,
+        spec: &ResourceSpec,
+        dry_run: bool,
+    ) -> Result<ResourceUpdate, ClientError> {
+        let mut url = self.url(&resource_path(name, ""));
+        if dry_run {
+            url.push_str("?dry_run=true");
+        }
+        let request = self.http.put(url).json(spec);
         self.send(request).await
     }
 

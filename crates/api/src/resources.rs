@@ -304,3 +304,34 @@ pub struct LbServerStats {
     /// Draining with no connection left: safe to remove.
     pub drained: bool,
 }
+
+/// What an update does to the running instances of the resource, decided by the server
+/// (`model::change_effect`): the answer of `PUT /v1/resources/{name}` and of its dry run
+/// (`?dry_run=true`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ResourceChange {
+    /// `restart`, `reload`, `options` (applied at once), `none`, or `not_running` (takes
+    /// effect at the next start).
+    pub effect: String,
+    /// The ids of the nodes whose instances take the change.
+    pub nodes: Vec<u64>,
+    /// Members of the resource's group after it, which restart with it.
+    pub group_restarts: Vec<String>,
+    /// The same in plain words, e.g. `will restart p1 on node 2 (and group members web
+    /// after it)`.
+    pub summary: String,
+    /// Whether the update was written (false for a dry run).
+    pub applied: bool,
+}
+
+/// The answer of `PUT /v1/resources/{name}`: the resource (as it is now, or unchanged for a
+/// dry run) and what the change does to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceUpdate {
+    /// The resource.
+    #[serde(flatten)]
+    pub resource: ResourceView,
+    /// What the update does to running instances (empty from a server that predates it).
+    #[serde(default)]
+    pub change: ResourceChange,
+}

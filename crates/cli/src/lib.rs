@@ -18,9 +18,9 @@ mod oplog;
 mod render;
 mod resource_args;
 mod resource_commands;
-mod undo;
 mod status;
 mod types;
+mod undo;
 mod views;
 mod wait;
 

@@ -37,6 +37,10 @@ pub enum ResourceCommand {
         /// Remove this parameter (repeatable).
         #[arg(long, value_name = "KEY")]
         unset_param: Vec<String>,
+        /// Say what the update would do to running instances (restart, reload, nothing
+        /// until the next start) and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Delete a resource (it is stopped first).
     Delete {

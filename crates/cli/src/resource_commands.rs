@@ -96,7 +96,11 @@ pub(crate) async fn run_resource(
             type_name,
             options,
             unset_param,
-        } => update_resource(session, &name, type_name.as_deref(), &options, &unset_param).await,
+            dry_run,
+        } => {
+            let change = (options.as_ref(), unset_param.as_slice(), dry_run);
+            update_resource(session, &name, type_name.as_deref(), change).await
+        }
         ResourceCommand::Delete { name } => delete_resource(session, &name).await,
         ResourceCommand::Show { name, json } => show_resources(session, Some(&name), json).await,
         ResourceCommand::List { json } => show_resources(session, None, json).await,
@@ -175,13 +179,13 @@ async fn show_log(
     }
 }
 
-/// `resource update`: read the current spec, change it as asked, write it back.
+/// `resource update`: read the current spec, change it as asked, write it back (unless a
+/// dry run), and say what the server decided the change does to running instances.
 async fn update_resource(
     session: &Session<'_>,
     name: &str,
     type_name: Option<&str>,
-    options: &ResourceOptionArgs,
-    unset_params: &[String],
+    (options, unset_params, dry_run): (&ResourceOptionArgs, &[String], bool),
 ) -> anyhow::Result<()> {
     let current = session
         .client
@@ -190,12 +194,17 @@ async fn update_resource(
         .map_err(|error| explain(error, session.target))?;
     let spec = update_spec(current.spec, type_name, options, unset_params)?;
     let what = format!("the update of resource {name}");
-    session
+    let update = session
         .client
-        .update_resource(name, &spec)
+        .update_resource_change(name, &spec, dry_run)
         .await
         .map_err(|error| explain_invalid(error, session.target, &what))?;
-    Output::stdout().line(&format!("updated resource {name}"))
+    let summary = &update.change.summary;
+    match (dry_run, summary.is_empty()) {
+        (true, _) => Output::stdout().line(&format!("dry run, nothing changed: {summary}")),
+        (false, true) => Output::stdout().line(&format!("updated resource {name}")),
+        (false, false) => Output::stdout().line(&format!("updated resource {name}: {summary}")),
+    }
 }
 
 /// `resource show NAME` (with `name`) or `resource list`.

@@ -13,9 +13,9 @@ mod fake_agent;
 mod follow;
 mod resource_agent;
 mod resources;
-mod undo;
 mod status;
 mod types;
+mod undo;
 mod wait;
 
 use clap::{CommandFactory, Parser};

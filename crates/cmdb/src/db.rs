@@ -222,7 +222,10 @@ impl ClusterDb {
                 report,
                 at_ms,
             } => {
-                resources.record(node, report, at_ms);
+                let failure = resources.record(node, report, at_ms);
+                if let Some(event) = failure {
+                    self.push_event(at_ms, event);
+                }
                 CommandResult::Ok
             }
             Command::ReplaceConfig {

@@ -393,7 +393,16 @@ impl ResourceDb {
     /// Reports about a deleted resource are recorded too, until it is stopped there: the
     /// master keeps its instances stopping, and learns that a grant it still holds was
     /// reported on (otherwise it would count as a start under way for ever).
-    pub(crate) fn record(&mut self, node: NodeId, report: OperationReport, at_ms: Millis) {
+    ///
+    /// Returns the event of a counted failure: every failure is in the event log, with its
+    /// count and how long the next restart waits ([`model::restart_backoff`]).
+    pub(crate) fn record(
+        &mut self,
+        node: NodeId,
+        report: OperationReport,
+        at_ms: Millis,
+    ) -> Option<model::EventKind> {
+        let mut event = None;
         let current = self
             .assignments
             .get(&node)
@@ -415,9 +424,20 @@ impl ResourceDb {
                 && report.operation != "stop"
                 && report.state_after != ResourceState::Unknown;
             if failed {
+                // A failure long after the previous one starts a new run: the count, and
+                // with it the restart backoff, starts again from one.
+                let reset_ms = u64::try_from(model::FAILURE_STREAK_RESET.as_millis())
+                    .expect("ten minutes fit in u64");
+                if entry
+                    .last_failure_at
+                    .is_some_and(|last| at_ms >= last.saturating_add(reset_ms))
+                {
+                    entry.fail_count = 0;
+                }
                 entry.fail_count = entry.fail_count.saturating_add(1);
                 entry.last_failure_at = Some(at_ms);
                 entry.last_failure = report.reason.clone();
+                event = Some(failure_event(node, &report, entry.fail_count));
             }
         }
         self.forget_if_gone(&report.resource, node);
@@ -425,6 +445,7 @@ impl ResourceDb {
         while self.operations.len() > OPERATIONS_MAX {
             self.operations.pop_front();
         }
+        event
     }
 
     /// Whether the grant of `resource` on `node` is spent: the executor reported the
@@ -482,6 +503,26 @@ impl ResourceDb {
             }
             None => CommandResult::Rejected(format!("resource {id} does not exist")),
         }
+    }
+}
+
+/// The event of the `fail_count`-th failure of `report.resource` on `node`.
+fn failure_event(node: NodeId, report: &OperationReport, fail_count: u32) -> model::EventKind {
+    let what = report
+        .reason
+        .clone()
+        .unwrap_or_else(|| format!("{} failed", report.operation));
+    let backoff = model::restart_backoff(fail_count);
+    let next = if backoff.is_zero() {
+        String::new()
+    } else {
+        format!("; a restart here waits {} s", backoff.as_secs())
+    };
+    model::EventKind::ResourceAction {
+        resource: report.resource.clone(),
+        node,
+        action: "failed".to_owned(),
+        reason: format!("{what} (failure {fail_count}{next})"),
     }
 }
 

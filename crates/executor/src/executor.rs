@@ -12,7 +12,7 @@ use crate::types::{
     Assignment, Command, Event, ExecutorConfig, InstanceState, InstanceView, OperationKind,
     OperationRecord, Unconfirmed,
 };
-use model::{BootMs, Millis, ResourceId};
+use model::{BootMs, Millis, ParamSchema, ResourceId};
 use resource_agents::Outcome;
 use std::collections::BTreeMap;
 
@@ -33,6 +33,8 @@ pub struct Executor {
     /// Grants an earlier life stopped under (see [`Event::Spent`]), until the first
     /// assignment set shows whether they still stand.
     spent_before: BTreeMap<ResourceId, u64>,
+    /// The parameter schemas of resource types (see [`Event::Schema`]), by type name.
+    schemas: BTreeMap<String, ParamSchema>,
 }
 
 impl Executor {
@@ -45,6 +47,7 @@ impl Executor {
             assignments_known: false,
             unconfirmed: BTreeMap::new(),
             spent_before: BTreeMap::new(),
+            schemas: BTreeMap::new(),
         }
     }
 
@@ -83,6 +86,14 @@ impl Executor {
             Event::Spent(records) => self.spent_before(records),
             Event::Tick => {}
             Event::Unconfirmed(list) => self.doubt(list, now.boot),
+            Event::Schema { type_name, schema } => match schema {
+                Some(schema) => {
+                    self.schemas.insert(type_name, schema);
+                }
+                None => {
+                    self.schemas.remove(&type_name);
+                }
+            },
         }
         self.evaluate(now, &mut commands);
         self.confirm(now, &mut commands);
@@ -268,8 +279,10 @@ impl Executor {
             lease_valid_until: self.lease_valid_until,
             assignments_known: self.assignments_known,
         };
+        let schemas = &self.schemas;
+        let schema_of = |instance: &Instance| schemas.get(instance.type_name());
         for (id, instance) in &mut self.instances {
-            if let Some(why) = instance.must_preempt(&context) {
+            if let Some(why) = instance.must_preempt(&context, schema_of(instance)) {
                 let record = instance.abandon(why, now.wall);
                 commands.push(Command::Cancel {
                     resource: id.clone(),
@@ -282,7 +295,7 @@ impl Executor {
         for (id, instance) in &self.instances {
             if instance.is_busy() {
                 busy += 1;
-            } else if let Some(step) = instance.decide(&context) {
+            } else if let Some(step) = instance.decide(&context, schema_of(instance)) {
                 due.push((step, id.clone()));
             }
         }

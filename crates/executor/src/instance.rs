@@ -8,6 +8,8 @@
 //! | Running          | no (fenced)                   | stop                           |
 //! | Running          | no (unassigned)               | stop, once its drain is over   |
 //! | Running          | yes, under a newer token      | stop (then start: a restart)   |
+//! | Running          | yes, reloadable params changed| reload, under the same grant   |
+//! | Running          | yes, other params changed     | stop (grant spent: a restart)  |
 //! | Running          | yes, same token               | monitor when due or on exit    |
 //! | Failed           | any                           | stop, to clean up              |
 //! | Unknown          | no                            | stop                           |
@@ -21,6 +23,13 @@
 //! with: the instance is then stopped at once rather than after the start ends (which may
 //! be never, for a start waiting on a probe that does not answer). After a parameter
 //! change its grant counts as spent, so the master's new grant starts the new definition.
+//!
+//! A running instance whose type or parameters change (`model::change_effect`, with the
+//! type's schema from [`crate::Event::Schema`]) is reloaded when the type can reload every
+//! changed parameter: the reload runs under the same grant, and only its success makes the
+//! new definition the running one. Any other change stops it under its grant, which spends
+//! the grant, so the master's next grant starts the new definition: old and new never run
+//! at once. A change of options only (timeouts, intervals, drain) applies at once.
 //!
 //! "Wanted" means assigned, and for a unique resource also a lease that is valid for more
 //! than the fence margin. A token is *spent* once the instance failed under it, or was
@@ -37,7 +46,7 @@ use crate::limits::{FENCE_STOP_TIMEOUT_MIN, REASON_BYTES_MAX, STOP_RETRY_INITIAL
 use crate::types::{
     Assignment, Command, InstanceState, InstanceView, OperationKind, OperationRecord,
 };
-use model::{BootMs, Millis, Resource};
+use model::{BootMs, ChangeEffect, Millis, ParamSchema, Resource, change_effect};
 use resource_agents::{Outcome, Severity};
 use std::time::Duration;
 
@@ -55,9 +64,15 @@ pub(crate) struct Context {
 /// The next operation for an idle instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Step {
-    Stop { fence: bool },
+    Stop {
+        fence: bool,
+    },
     Start,
-    Monitor { probe: bool },
+    Monitor {
+        probe: bool,
+    },
+    /// Apply reloadable parameter changes to the running instance.
+    Reload,
 }
 
 impl Step {
@@ -66,7 +81,7 @@ impl Step {
         match self {
             Step::Stop { fence: true } => 0,
             Step::Stop { fence: false } => 1,
-            Step::Start => 2,
+            Step::Start | Step::Reload => 2,
             Step::Monitor { probe: true } => 3,
             Step::Monitor { probe: false } => 4,
         }
@@ -108,6 +123,8 @@ struct InFlight {
     started_wall: Millis,
     timeout: Duration,
     probe: bool,
+    /// For a reload: the definition the instance runs once it succeeds.
+    target: Option<Resource>,
 }
 
 /// When a stop that failed may be tried again.
@@ -200,6 +217,12 @@ impl Instance {
             }
             None => self.drain_until,
         };
+        // Options apply at once; parameters and the type only by a reload or a restart.
+        if let Some(assigned) = &assignment
+            && change_effect(None, &self.running, &assigned.resource) == ChangeEffect::Options
+        {
+            self.running = assigned.resource.clone();
+        }
         self.assigned = assignment;
     }
 
@@ -235,6 +258,11 @@ impl Instance {
         }
     }
 
+    /// The type the instance runs as.
+    pub(crate) fn type_name(&self) -> &str {
+        &self.running.type_name
+    }
+
     fn unique(&self) -> bool {
         // Either definition saying unique is enough: it only makes the executor safer.
         self.running.unique || self.assigned.as_ref().is_some_and(|a| a.resource.unique)
@@ -251,7 +279,11 @@ impl Instance {
     /// Whether, and why, the running operation must be abandoned so that a stop can run
     /// now: a monitor gives way to any needed stop; a start to self-fencing, to the
     /// withdrawal of its grant and to a change of what it runs.
-    pub(crate) fn must_preempt(&self, context: &Context) -> Option<Preempt> {
+    pub(crate) fn must_preempt(
+        &self,
+        context: &Context,
+        schema: Option<&ParamSchema>,
+    ) -> Option<Preempt> {
         let in_flight = self.in_flight.as_ref()?;
         match in_flight.operation {
             OperationKind::Stop => None,
@@ -263,8 +295,9 @@ impl Instance {
                 }
                 Some(_) => None,
             },
-            OperationKind::Monitor => {
-                matches!(self.decide(context), Some(Step::Stop { .. })).then_some(Preempt::ForStop)
+            OperationKind::Monitor | OperationKind::Reload => {
+                matches!(self.decide(context, schema), Some(Step::Stop { .. }))
+                    .then_some(Preempt::ForStop)
             }
         }
     }
@@ -300,7 +333,7 @@ impl Instance {
     }
 
     /// The next step for an idle instance, per the table in the module documentation.
-    pub(crate) fn decide(&self, context: &Context) -> Option<Step> {
+    pub(crate) fn decide(&self, context: &Context, schema: Option<&ParamSchema>) -> Option<Step> {
         let fenced = self.fenced(context);
         if !context.assignments_known && !fenced {
             return None;
@@ -323,6 +356,11 @@ impl Instance {
                 let assigned = self.assigned.as_ref().expect("wanted means assigned");
                 if assigned.fencing_token > self.token {
                     return Some(stop);
+                }
+                match change_effect(schema, &self.running, &assigned.resource) {
+                    ChangeEffect::Restart => return stop_allowed.then_some(stop),
+                    ChangeEffect::Reload => return Some(Step::Reload),
+                    ChangeEffect::None | ChangeEffect::Options => {}
                 }
                 let due = self
                     .next_monitor_at
@@ -354,6 +392,7 @@ impl Instance {
             "one operation at a time per resource"
         );
         let options = &self.running.options;
+        let mut target = None;
         let (operation, token, timeout, interval) = match step {
             Step::Start => {
                 let assigned = self
@@ -383,6 +422,15 @@ impl Instance {
                 let timeout = options.monitor_timeout;
                 (OperationKind::Monitor, self.token, timeout, Duration::ZERO)
             }
+            Step::Reload => {
+                let assigned = self
+                    .assigned
+                    .as_ref()
+                    .expect("only an assigned resource reloads");
+                target = Some(assigned.resource.clone());
+                let timeout = assigned.resource.options.start_timeout;
+                (OperationKind::Reload, self.token, timeout, Duration::ZERO)
+            }
             Step::Monitor { probe: false } => {
                 self.monitor_requested = false;
                 let interval = options.monitor_interval;
@@ -401,9 +449,10 @@ impl Instance {
             started_wall: context.now.wall,
             timeout,
             probe: step == Step::Monitor { probe: true },
+            target: target.clone(),
         });
         Command::Run {
-            resource: self.running.clone(),
+            resource: target.unwrap_or_else(|| self.running.clone()),
             operation,
             fencing_token: token,
             timeout,
@@ -436,6 +485,7 @@ impl Instance {
             OperationKind::Start => self.started(&in_flight, &outcome, now),
             OperationKind::Stop => self.stopped(&in_flight, &outcome, now),
             OperationKind::Monitor => self.monitored(&in_flight, &outcome, now),
+            OperationKind::Reload => self.reloaded(&in_flight, &outcome, now),
         };
         Some(reported.then(|| OperationRecord {
             resource: self.running.id.clone(),
@@ -516,6 +566,18 @@ impl Instance {
                 true
             }
         }
+    }
+
+    /// A reload is always reported. Its success makes the new definition the running one;
+    /// its failure spends the grant, so the master restarts the resource.
+    fn reloaded(&mut self, in_flight: &InFlight, outcome: &Outcome, now: BootMs) -> bool {
+        if outcome.is_ok() {
+            self.running = in_flight.target.clone().expect("a reload has a target");
+            self.schedule_monitor(now);
+        } else {
+            self.fail(in_flight, outcome);
+        }
+        true
     }
 
     fn fail(&mut self, in_flight: &InFlight, outcome: &Outcome) {

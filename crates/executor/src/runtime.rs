@@ -254,6 +254,7 @@ impl Runtime {
             Ok((agent, created)) => {
                 if created {
                     self.watch(&agent);
+                    self.describe(&agent);
                 }
                 Ok(agent)
             }
@@ -294,7 +295,10 @@ impl Runtime {
             Err(error) if error.is_cancelled() => {}
             Err(error) => {
                 // A panicking resource agent is a bug; the operation still needs an outcome.
-                let running = running.expect("every task is registered when spawned");
+                let Some(running) = running else {
+                    tracing::error!(error = %error, "Reading a resource type's schema panicked");
+                    return;
+                };
                 tracing::error!(resource = %running.resource, error = %error, "Operation panicked");
                 self.feed(Event::OperationDone {
                     resource: running.resource,
@@ -312,7 +316,21 @@ impl Runtime {
         let agents: Vec<_> = self.agents.by_type.values().cloned().collect();
         for agent in agents {
             self.watch(&agent);
+            self.describe(&agent);
         }
+    }
+
+    /// Reads the agent's schema in a task and feeds it as [`Event::Schema`]: it says which
+    /// parameter changes a running instance of the type can take by a reload.
+    fn describe(&mut self, agent: &Arc<dyn ResourceAgent>) {
+        let agent = Arc::clone(agent);
+        self.tasks.spawn(async move {
+            let schema = agent.meta().await.ok();
+            Event::Schema {
+                type_name: agent.type_name().to_owned(),
+                schema,
+            }
+        });
     }
 
     /// Forwards the agent's process-exit hints, if it has any, until shutdown.
@@ -405,6 +423,7 @@ async fn operate(
             OperationKind::Start => Outcome::failed(Severity::Fatal, reason),
             OperationKind::Stop => Outcome::Ok,
             OperationKind::Monitor => Outcome::NotRunning,
+            OperationKind::Reload => Outcome::failed(Severity::Fatal, reason),
         },
     };
     log_outcome(&run, &outcome);
@@ -442,12 +461,24 @@ async fn bounded_operation(
             OperationKind::Start => agent.start(request).await,
             OperationKind::Stop => agent.stop(request).await,
             OperationKind::Monitor => agent.monitor(request).await,
+            OperationKind::Reload => agent.reload(request).await,
         }
     };
     let backstop = run.timeout.saturating_add(OPERATION_BACKSTOP_GRACE);
     let outcome = tokio::time::timeout(backstop, operation)
         .await
         .unwrap_or(Outcome::Timeout);
+    // A reloaded instance runs its new definition: a later agent stops or adopts that one.
+    if run.operation == OperationKind::Reload && outcome.is_ok() {
+        let assignment = Assignment {
+            resource: run.resource.clone(),
+            fencing_token: run.fencing_token,
+        };
+        if let Err(error) = records::write_assignment(&request.state_dir, &assignment) {
+            let dir = request.state_dir.display();
+            tracing::warn!(dir = %dir, error = %error, "Cannot record the reloaded assignment");
+        }
+    }
     if run.operation == OperationKind::Stop && matches!(outcome, Outcome::Ok | Outcome::NotRunning)
     {
         let stopped = Assignment {
@@ -473,6 +504,9 @@ fn log_outcome(run: &RunSpec, outcome: &Outcome) {
     match (run.operation, outcome) {
         (OperationKind::Start, Outcome::Ok) => {
             tracing::info!(resource = %resource, token, "Resource started");
+        }
+        (OperationKind::Reload, Outcome::Ok) => {
+            tracing::info!(resource = %resource, token, "Resource reloaded");
         }
         (OperationKind::Stop, Outcome::Ok | Outcome::NotRunning) => {
             tracing::info!(resource = %resource, token, "Resource stopped");

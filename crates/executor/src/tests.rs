@@ -150,6 +150,10 @@ fn event_label(event: &Event) -> String {
                 .collect();
             format!("unconfirmed [{}]", items.join(", "))
         }
+        Event::Schema { type_name, schema } => {
+            let reload = schema.as_ref().and_then(|s| s.reload.as_deref());
+            format!("schema of {type_name}, reload {reload:?}")
+        }
     }
 }
 
@@ -1106,7 +1110,7 @@ fn r10_a_start_whose_parameters_change_is_abandoned_and_restarts_under_a_new_gra
             @20 assignments [web#1]
               cancel web
               report web start#1 0..20: failed (soft): abandoned: parameters changed -> unknown
-              run web stop#1 timeout=5s interval=0ns at=20
+              run web stop#1 timeout=6s interval=0ns at=20
             @30 done web stop#1 (started 20): ok
               report web stop#1 20..30: ok -> stopped
             @40 assignments [web#1]
@@ -1188,6 +1192,190 @@ fn a_doubted_resource_that_runs_here_is_left_to_its_own_stop() {
             @4000 tick
             @5020 tick
               report web stop#1 5020..5020: not running -> stopped
+        "#]],
+    );
+}
+
+/// The type `process` as a reloading type for these tests: `args` is reloadable.
+fn reloading_schema() -> Event {
+    let schema = model::ParamSchema::new(vec![
+        model::ParamSpec::new("command", model::ParamKind::String, "command"),
+        model::ParamSpec::new("args", model::ParamKind::String, "args").reloadable(),
+    ])
+    .with_reload("reload");
+    Event::Schema {
+        type_name: "process".into(),
+        schema: Some(schema),
+    }
+}
+
+fn web_with_args(token: u64, args: &str) -> Assignment {
+    let mut assignment = web(token);
+    assignment
+        .resource
+        .params
+        .insert("args".into(), args.into());
+    assignment
+}
+
+/// Issue 11: a running instance kept its old parameters after an update. It is now stopped
+/// under its grant (spending it), and the master's next grant starts the new definition:
+/// old and new never run at once.
+#[test]
+fn r11_a_running_instance_whose_parameters_change_is_stopped_and_restarted_under_a_new_grant() {
+    let steps = vec![
+        (0, assign(&[web_with_args(1, "1000")])),
+        (5, done("web", Start, 1, Outcome::Ok, 0)),
+        (10, assign(&[web_with_args(1, "2000")])),
+        (20, done("web", Stop, 1, Outcome::Ok, 10)),
+        (30, assign(&[web_with_args(1, "2000")])),
+        (40, assign(&[web_with_args(2, "2000")])),
+    ];
+    check(
+        steps.clone(),
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @5 done web start#1 (started 0): ok
+              report web start#1 0..5: ok -> running
+            @10 assignments [web#1]
+              run web stop#1 timeout=5s interval=0ns at=10
+            @20 done web stop#1 (started 10): ok
+              report web stop#1 10..20: ok -> stopped
+            @30 assignments [web#1]
+            @40 assignments [web#2]
+              run web start#2 timeout=20s interval=0ns at=40
+        "#]],
+    );
+    let mut executor = Executor::new(ExecutorConfig::default());
+    let mut runs = Vec::new();
+    for (now, event) in steps {
+        for command in executor.handle(event, at(now)) {
+            if let Command::Run { resource, .. } = command {
+                runs.push(resource.params["args"].clone());
+            }
+        }
+    }
+    assert_eq!(
+        runs,
+        ["1000", "1000", "2000"],
+        "stopped as it ran, started anew"
+    );
+}
+
+#[test]
+fn a_reloadable_change_is_reloaded_under_the_same_grant() {
+    check(
+        vec![
+            (0, reloading_schema()),
+            (1, assign(&[web_with_args(1, "1000")])),
+            (5, done("web", Start, 1, Outcome::Ok, 1)),
+            (10, assign(&[web_with_args(1, "2000")])),
+            (20, done("web", OperationKind::Reload, 1, Outcome::Ok, 10)),
+            (1020, Event::Tick),
+            (1030, assign(&[web_with_args(1, "2000")])),
+        ],
+        expect![[r#"
+            @0 schema of process, reload Some("reload")
+            @1 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=1
+            @5 done web start#1 (started 1): ok
+              report web start#1 1..5: ok -> running
+            @10 assignments [web#1]
+              run web reload#1 timeout=20s interval=0ns at=10
+            @20 done web reload#1 (started 10): ok
+              report web reload#1 10..20: ok -> running
+            @1020 tick
+              run web monitor#1 timeout=20s interval=1s at=1020
+            @1030 assignments [web#1]
+        "#]],
+    );
+}
+
+#[test]
+fn a_failed_reload_spends_the_grant_so_only_a_new_grant_restarts() {
+    check(
+        vec![
+            (0, reloading_schema()),
+            (1, assign(&[web_with_args(1, "1000")])),
+            (5, done("web", Start, 1, Outcome::Ok, 1)),
+            (10, assign(&[web_with_args(1, "2000")])),
+            (20, done("web", OperationKind::Reload, 1, crashed(), 10)),
+            (30, done("web", Stop, 1, Outcome::Ok, 20)),
+            (40, assign(&[web_with_args(2, "2000")])),
+        ],
+        expect![[r#"
+            @0 schema of process, reload Some("reload")
+            @1 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=1
+            @5 done web start#1 (started 1): ok
+              report web start#1 1..5: ok -> running
+            @10 assignments [web#1]
+              run web reload#1 timeout=20s interval=0ns at=10
+            @20 done web reload#1 (started 10): failed (soft): killed by SIGKILL
+              report web reload#1 10..20: failed (soft): killed by SIGKILL -> failed
+                because reload failed: killed by SIGKILL
+              run web stop#1 timeout=5s interval=0ns at=20
+            @30 done web stop#1 (started 20): ok
+              report web stop#1 20..30: ok -> stopped
+            @40 assignments [web#2]
+              run web start#2 timeout=20s interval=0ns at=40
+        "#]],
+    );
+}
+
+#[test]
+fn a_change_of_a_parameter_that_cannot_be_reloaded_restarts_even_when_the_type_reloads() {
+    let mut changed = web_with_args(1, "1000");
+    changed
+        .resource
+        .params
+        .insert("command".into(), "other".into());
+    check(
+        vec![
+            (0, reloading_schema()),
+            (1, assign(&[web_with_args(1, "1000")])),
+            (5, done("web", Start, 1, Outcome::Ok, 1)),
+            (10, assign(&[changed])),
+        ],
+        expect![[r#"
+            @0 schema of process, reload Some("reload")
+            @1 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=1
+            @5 done web start#1 (started 1): ok
+              report web start#1 1..5: ok -> running
+            @10 assignments [web#1]
+              run web stop#1 timeout=5s interval=0ns at=10
+        "#]],
+    );
+}
+
+#[test]
+fn changed_options_apply_to_a_running_instance_without_an_operation() {
+    let mut slower = web(1);
+    slower.resource.options.monitor_interval = Duration::from_secs(5);
+    check(
+        vec![
+            (0, assign(&[web(1)])),
+            (5, done("web", Start, 1, Outcome::Ok, 0)),
+            (10, assign(&[slower])),
+            (1005, Event::Tick),
+            (1010, done("web", Monitor, 1, Outcome::Ok, 1005)),
+            (2010, Event::Tick),
+            (6010, Event::Tick),
+        ],
+        expect![[r#"
+            @0 assignments [web#1]
+              run web start#1 timeout=20s interval=0ns at=0
+            @5 done web start#1 (started 0): ok
+              report web start#1 0..5: ok -> running
+            @10 assignments [web#1]
+            @1005 tick
+              run web monitor#1 timeout=20s interval=5s at=1005
+            @1010 done web monitor#1 (started 1005): ok
+            @2010 tick
+            @6010 tick
+              run web monitor#1 timeout=20s interval=5s at=6010
         "#]],
     );
 }

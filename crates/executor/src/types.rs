@@ -1,7 +1,7 @@
 //! The values that go in and out of the executor's state machine: events, commands,
 //! reports and the read-only view of each instance.
 
-use model::{BootMs, Millis, Resource, ResourceId, ResourceState};
+use model::{BootMs, Millis, ParamSchema, Resource, ResourceId, ResourceState};
 use resource_agents::Outcome;
 use std::fmt;
 use std::time::Duration;
@@ -66,6 +66,13 @@ pub enum Event {
     /// it) it confirms with a stop report, repeated while the cluster still doubts it, so
     /// that no stale record keeps the master waiting for a report that would never come.
     Unconfirmed(Vec<Unconfirmed>),
+    /// The parameter schema of a resource type, as its resource agent declares it (`None`
+    /// if it could not be read). It says which parameter changes a running instance can
+    /// take by a reload; without it, every parameter change restarts the instance.
+    Schema {
+        type_name: String,
+        schema: Option<ParamSchema>,
+    },
 }
 
 /// One entry of [`Event::Unconfirmed`].
@@ -85,6 +92,8 @@ pub enum OperationKind {
     Start,
     Stop,
     Monitor,
+    /// Applies reloadable parameter changes to a running instance, under the same grant.
+    Reload,
 }
 
 /// One output of the state machine, for the runtime to carry out.
@@ -169,6 +178,7 @@ impl fmt::Display for OperationKind {
             OperationKind::Start => "start",
             OperationKind::Stop => "stop",
             OperationKind::Monitor => "monitor",
+            OperationKind::Reload => "reload",
         })
     }
 }

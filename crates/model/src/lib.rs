@@ -5,6 +5,7 @@
 //! epoch for what people read, [`BootMs`] for leases and deadlines), so everything built
 //! on it stays deterministic and testable.
 
+mod change;
 mod cluster_config;
 mod constraint;
 mod event;
@@ -16,6 +17,7 @@ mod resource;
 mod resource_type;
 mod schema;
 
+pub use change::{ChangeEffect, change_effect};
 pub use cluster_config::{
     CONSTRAINT_COUNT_MAX, ClusterConfig, ConfigError, GroupEnd, NODE_COUNT_MAX, NodeConfig,
     RESOURCE_COUNT_MAX, SchedulerInput,
@@ -31,7 +33,10 @@ pub use input::{
     parse_duration_text, resolve_node,
 };
 pub use node::{NodeHealth, NodeInfo, NodeRole};
-pub use observed::{ObservedState, ResourceState, ResourceStatus};
+pub use observed::{
+    FAILURE_STREAK_RESET, ObservedState, RESTART_BACKOFF_INITIAL, RESTART_BACKOFF_MAX,
+    ResourceState, ResourceStatus, restart_backoff,
+};
 pub use resource::{
     CloneOptions, Group, GroupId, MONITOR_INTERVAL_DEFAULT, OPERATION_TIMEOUT_DEFAULT, Resource,
     ResourceOptions, STICKINESS_DEFAULT, TargetRole,

@@ -4,12 +4,14 @@
 //! The executor records operation outcomes here (through the cmdb); the scheduler reads
 //! them. Persisted in the Raft log: enums only ever gain variants at the end.
 
+use crate::{Millis, NodeHealth, NodeId, ResourceId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::{Millis, NodeHealth, NodeId, ResourceId};
+#[cfg(test)]
+mod tests;
 
 /// The observed state of one resource on one node. Persisted: append variants only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -80,6 +82,45 @@ impl ResourceStatus {
             self.fail_count
         }
     }
+
+    /// Until when a restart in place waits after the failures counted at `now` (see
+    /// [`restart_backoff`]); `None` when it may restart at once.
+    pub fn restart_not_before(
+        &self,
+        failure_timeout: Option<Duration>,
+        now: Millis,
+    ) -> Option<Millis> {
+        let failures = self.effective_fail_count(failure_timeout, now);
+        let backoff = restart_backoff(failures);
+        let last_failure_at = self.last_failure_at?;
+        let backoff_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX);
+        let until = last_failure_at.saturating_add(backoff_ms);
+        (!backoff.is_zero() && now < until).then_some(until)
+    }
+}
+
+/// The first failure restarts at once, as in Pacemaker; from the second in a row, restarts
+/// wait this long, doubling.
+pub const RESTART_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
+/// The longest wait between restarts of a crash-looping resource (systemd's and
+/// Kubernetes' crash-loop caps are of this order).
+pub const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// A failure this long after the previous one starts a new run of failures: the fail
+/// count starts again from one, and with it the backoff.
+pub const FAILURE_STREAK_RESET: Duration = Duration::from_secs(600);
+
+const _: () = assert!(RESTART_BACKOFF_MAX.as_secs() < FAILURE_STREAK_RESET.as_secs());
+
+/// How long a restart in place waits after the `failures`-th failure in a row: nothing
+/// after the first, then 1 s, 2 s, 4 s ... up to [`RESTART_BACKOFF_MAX`].
+pub fn restart_backoff(failures: u32) -> Duration {
+    if failures <= 1 {
+        return Duration::ZERO;
+    }
+    let doublings = (failures - 2).min(16);
+    RESTART_BACKOFF_INITIAL
+        .saturating_mul(1 << doublings)
+        .min(RESTART_BACKOFF_MAX)
 }
 
 /// Everything observed that the scheduler needs: node health and resource states.

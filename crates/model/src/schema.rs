@@ -19,6 +19,11 @@ mod tests;
 pub struct ParamSchema {
     /// The parameters, in the order the resource type declares them.
     pub params: Vec<ParamSpec>,
+    /// The operation that applies changed parameters to a running instance without a
+    /// restart (OCF's `reload-agent` or `reload`), if the type has one; only parameters
+    /// marked [`ParamSpec::reloadable`] may change that way (see `crate::change_effect`).
+    #[serde(default)]
+    pub reload: Option<String>,
 }
 
 /// One parameter of a resource type.
@@ -43,8 +48,9 @@ pub struct ParamSpec {
     /// Checking it needs the whole configuration, so [`ParamSchema::validate`] does not:
     /// the caller that holds the configuration does.
     pub unique: bool,
-    /// A change of its value can be applied to a running instance without a restart (OCF
-    /// 1.1's `reloadable="1"`, through the `reload-agent` action).
+    /// A change of this parameter can be applied to a running instance by the type's
+    /// reload operation (OCF 1.1's `reloadable="1"`; for OCF 1.0 agents with `reload`,
+    /// every parameter that is not `unique`).
     #[serde(default)]
     pub reloadable: bool,
 }
@@ -204,7 +210,7 @@ impl ParamSpec {
         self
     }
 
-    /// Marks the parameter as reloadable: a change needs no restart.
+    /// Marks the parameter as changeable by the type's reload operation.
     pub fn reloadable(mut self) -> Self {
         self.reloadable = true;
         self
@@ -313,12 +319,21 @@ fn check_path(value: &str) -> Result<(), &'static str> {
 impl ParamSchema {
     /// A schema with the given parameters.
     pub fn new(params: Vec<ParamSpec>) -> Self {
-        let schema = ParamSchema { params };
+        let schema = ParamSchema {
+            params,
+            reload: None,
+        };
         assert!(
             schema.names_are_distinct(),
             "parameter names in a schema must be distinct"
         );
         schema
+    }
+
+    /// The same schema, whose reloadable parameters the type applies with `action`.
+    pub fn with_reload(mut self, action: impl Into<String>) -> Self {
+        self.reload = Some(action.into());
+        self
     }
 
     /// The specification of the parameter called `name`, if the schema has one.

@@ -65,6 +65,14 @@ pub trait ResourceAgent: Send + Sync {
     /// stopped, `Failed` if it runs badly or died without being stopped.
     fn monitor<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome>;
 
+    /// Applies changed parameters (`request.params` holds the new ones) to the running
+    /// resource without a restart. Asked only for changes the schema marks reloadable
+    /// (see [`ParamSchema::reload`]); a failure makes the executor restart the resource.
+    fn reload<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        let _ = request;
+        Box::pin(async { Outcome::failed(Severity::Soft, "this resource type cannot reload") })
+    }
+
     /// Names resources whose processes this agent saw end, as soon as it sees it, so the
     /// executor can run a monitor at once instead of waiting for the next interval. Also
     /// fires after a stop, and may drop names when the reader lags, so it only hints:

@@ -60,6 +60,17 @@ pub(crate) fn lines(
             }
         }
         lines.push(line);
+        // Only a restart in place waits; past the migration threshold it moves instead.
+        let threshold = view.resource.options.migration_threshold;
+        let in_place = threshold == 0 || instance.fail_count < threshold;
+        if let Some(until) = instance.restart_not_before.filter(|_| in_place) {
+            lines.push(format!(
+                "restart of {} on node {node_id} backs off until {} after {} failures",
+                view.id(),
+                clock_time(until),
+                instance.fail_count
+            ));
+        }
     }
     for &(node, verdict) in &placement.explained {
         let node_id = index.node_id(node);
@@ -82,6 +93,13 @@ pub(crate) fn lines(
         lines.push(format!("planned: {action}"));
     }
     lines
+}
+
+/// A wall-clock time as `HH:MM:SS UTC`, for deadlines a few minutes away.
+fn clock_time(at: model::Millis) -> String {
+    let seconds = at / 1000;
+    let (hours, minutes, seconds) = (seconds / 3600 % 24, seconds / 60 % 60, seconds % 60);
+    format!("{hours:02}:{minutes:02}:{seconds:02} UTC")
 }
 
 fn describe(index: &Index<'_>, resource: ResIdx) -> String {

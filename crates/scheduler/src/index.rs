@@ -44,6 +44,8 @@ pub(crate) struct Instance<'a> {
     /// The fail count that still counts at `now`.
     pub(crate) fail_count: u32,
     pub(crate) last_failure: Option<&'a str>,
+    /// A restart in place waits until then (wall clock), after repeated failures.
+    pub(crate) restart_not_before: Option<model::Millis>,
 }
 
 /// One configured resource with everything placement asks about it.
@@ -174,6 +176,7 @@ impl<'a> Index<'a> {
                         state: status.state,
                         fail_count: status.effective_fail_count(failure_timeout, now),
                         last_failure: status.last_failure.as_deref(),
+                        restart_not_before: status.restart_not_before(failure_timeout, now),
                     });
                 }
             }

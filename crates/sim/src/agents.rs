@@ -103,6 +103,8 @@ impl World {
                 }
                 (self.rng.range(1, 30), Outcome::Ok, 0)
             }
+            // The simulated types declare no schema, so the executor never reloads.
+            OperationKind::Reload => (1, Outcome::Ok, 0),
         };
         let generation = self.nodes[&node].generation;
         let done = OpDone {
@@ -149,6 +151,7 @@ impl World {
                         done.outcome = Outcome::NotRunning;
                     }
                 }
+                OperationKind::Reload => {}
             }
         }
         let event = || Ev::OpDone(node, generation, done.clone());

@@ -172,9 +172,62 @@ async fn put_resource(
         Err(errors) => return error(StatusCode::BAD_REQUEST, errors.join("; ")),
     };
     let name = spec.name.clone();
+    if !create {
+        return update_resource(state, call, resource).await;
+    }
     let command = Command::PutResource { resource, create };
     propose_all(state, &call, vec![command], |state| {
         view_response(state, &name)
+    })
+    .await
+}
+
+/// An update answers with what it does to running instances (`change::describe`, from
+/// the state before the write); `?dry_run=true` answers that and writes nothing.
+async fn update_resource(state: &ApiState, call: Call, resource: model::Resource) -> Response {
+    let id = resource.id.clone();
+    let stored_type = state.shared.read(|db| {
+        let stored = db.resources.resources.get(&id);
+        stored.map(|r| r.type_name.clone())
+    });
+    let Some(stored_type) = stored_type else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("resource {:?} does not exist", id.0),
+        );
+    };
+    let schema = super::change::schema_of(&stored_type).await;
+    let dry_run = call
+        .uri
+        .query()
+        .is_some_and(|query| query.split('&').any(|pair| pair == "dry_run=true"));
+    let describe = |applied: bool| {
+        state
+            .shared
+            .read(|db| super::change::describe(&db.resources, schema.as_ref(), &resource, applied))
+    };
+    let answer =
+        |state: &ApiState, change: ::api::ResourceChange| match views::resource_view(state, &id) {
+            Some(view) => Json(::api::ResourceUpdate {
+                resource: view,
+                change,
+            })
+            .into_response(),
+            None => error(
+                StatusCode::NOT_FOUND,
+                format!("resource {:?} does not exist", id.0),
+            ),
+        };
+    if dry_run {
+        return answer(state, describe(false));
+    }
+    let change = describe(true);
+    let command = Command::PutResource {
+        resource: resource.clone(),
+        create: false,
+    };
+    propose_all(state, &call, vec![command], |state| {
+        answer(state, change.clone())
     })
     .await
 }

@@ -607,7 +607,7 @@ impl Master {
         if round.changes.is_empty() {
             return;
         }
-        let events = crate::placement::describe(&round);
+        let events = crate::placement::describe(&round, &db.resources);
         for event in &events {
             if let EventKind::ResourceAction {
                 resource,

@@ -415,3 +415,94 @@ fn r10_delete_during_stop_leaves_nothing_and_blocks_nothing() {
     another_resource_starts(&mut walk);
     walk.until("nothing of web is left anywhere", |w| w.gone("web"));
 }
+
+/// Issue 11: a crash-looping process was granted anew at once after every failure (53
+/// restarts in 3 s). From the second failure in a row, the restart in place waits: 1 s,
+/// doubling; the new grant is then a `restart` event.
+#[test]
+fn r11_a_restart_in_place_backs_off_after_repeated_failures() {
+    let mut db = ResourceDb::default();
+    db.resources.insert(ResourceId("p1".into()), resource("p1"));
+    let node = NodeId(1);
+    db.change_assignments(vec![AssignmentChange::Assign {
+        node,
+        resource: ResourceId("p1".into()),
+    }]);
+    report(&mut db, "p1", node, ResourceState::Stopped);
+    let status = db
+        .status
+        .get_mut(&ResourceId("p1".into()))
+        .and_then(|m| m.get_mut(&node))
+        .expect("reported");
+    status.fail_count = 3;
+    status.last_failure_at = Some(10_000);
+    let health = healthy(&[1]);
+    assert_eq!(
+        round(&db, &health, 10_500).changes,
+        [],
+        "waits 2 s after failure 3"
+    );
+    assert_eq!(round(&db, &health, 11_999).changes, []);
+    let restart = round(&db, &health, 12_000);
+    assert_eq!(
+        restart.changes,
+        [AssignmentChange::Assign {
+            node,
+            resource: ResourceId("p1".into()),
+        }]
+    );
+    let events = super::describe(&restart, &db);
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|event| match event {
+            model::EventKind::ResourceAction { action, .. } => action.as_str(),
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(actions, ["restart"]);
+}
+
+/// Issue 11: a group member restarted for a parameter change restarts the members after it,
+/// in order: they stop first, then it starts again, then they do.
+#[test]
+fn r11_a_restarted_group_member_restarts_the_members_after_it_in_order() {
+    let mut db = with_group();
+    let node = NodeId(1);
+    for name in ["vip", "web"] {
+        db.change_assignments(vec![AssignmentChange::Assign {
+            node,
+            resource: ResourceId(name.into()),
+        }]);
+        report(&mut db, name, node, ResourceState::Running);
+    }
+    let health = healthy(&[1]);
+    assert_eq!(round(&db, &health, 0).changes, [], "settled");
+    // The executor stopped vip under its grant: its parameters changed.
+    report(&mut db, "vip", node, ResourceState::Stopped);
+    let web = ResourceId("web".into());
+    let vip = ResourceId("vip".into());
+    let changes = round(&db, &health, 0).changes;
+    assert_eq!(
+        changes,
+        [AssignmentChange::Unassign {
+            node,
+            resource: web.clone()
+        }],
+        "web stops before vip starts again"
+    );
+    db.change_assignments(changes);
+    assert_eq!(
+        round(&db, &health, 0).changes,
+        [],
+        "vip waits for web's stop"
+    );
+    report(&mut db, "web", node, ResourceState::Stopped);
+    let changes = round(&db, &health, 0).changes;
+    assert_eq!(
+        changes,
+        [AssignmentChange::Assign {
+            node,
+            resource: vip.clone()
+        }]
+    );
+}

@@ -95,6 +95,7 @@ async fn resource_update_reads_then_puts_the_merged_spec() {
             ..ResourceOptionArgs::default()
         }),
         unset_param: vec!["debug".to_string()],
+        dry_run: false,
     };
     run(&args, CliCommand::Resource(command))
         .await

@@ -239,3 +239,73 @@ fn deleting_a_group_drops_the_constraints_and_moves_naming_it() {
     assert_eq!(db.set_managed(id("web"), true), CommandResult::Ok);
     assert!(db.cluster_config(std::iter::empty()).validate().is_ok());
 }
+
+fn monitor_failure(name: &str, token: u64) -> OperationReport {
+    OperationReport {
+        resource: id(name),
+        operation: "monitor".into(),
+        fencing_token: token,
+        ok: false,
+        state_after: ResourceState::Failed,
+        reason: Some("monitor found it not running".to_owned()),
+        started_at: 0,
+        finished_at: 1,
+    }
+}
+
+/// Issue 11: a crash-looping process produced no failure event. Every counted failure is
+/// now an event, with its count and how long the next restart in place waits.
+#[test]
+fn r11_every_counted_failure_is_an_event_with_its_backoff() {
+    let mut db = db_with("web");
+    let mut events = Vec::new();
+    for at in [1_000, 2_000, 5_000] {
+        let token = grant(&mut db, "web");
+        events.extend(db.record(NODE, monitor_failure("web", token), at));
+    }
+    let texts: Vec<String> = events
+        .iter()
+        .map(|event| match event {
+            model::EventKind::ResourceAction { action, reason, .. } => {
+                format!("{action}: {reason}")
+            }
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "failed: monitor found it not running (failure 1)",
+            "failed: monitor found it not running (failure 2; a restart here waits 1 s)",
+            "failed: monitor found it not running (failure 3; a restart here waits 2 s)",
+        ]
+    );
+    // A stop that fails is not counted (the executor retries it), and makes no event.
+    let token = grant(&mut db, "web");
+    report(&mut db, "web", "stop", token, ResourceState::Stopped);
+    assert_eq!(db.status[&id("web")][&NODE].fail_count, 3);
+}
+
+#[test]
+fn a_failure_ten_minutes_after_the_previous_starts_a_new_run_of_failures() {
+    let mut db = db_with("web");
+    for at in [1_000, 2_000, 3_000] {
+        let token = grant(&mut db, "web");
+        db.record(NODE, monitor_failure("web", token), at);
+    }
+    assert_eq!(db.status[&id("web")][&NODE].fail_count, 3);
+    let token = grant(&mut db, "web");
+    db.record(NODE, monitor_failure("web", token), 3_000 + 599_999);
+    assert_eq!(
+        db.status[&id("web")][&NODE].fail_count,
+        4,
+        "within the period"
+    );
+    let token = grant(&mut db, "web");
+    db.record(
+        NODE,
+        monitor_failure("web", token),
+        3_000 + 599_999 + 600_000,
+    );
+    assert_eq!(db.status[&id("web")][&NODE].fail_count, 1, "a new run");
+}

@@ -25,3 +25,4 @@ mod resources;
 mod roles;
 mod security;
 mod status;
+mod updates;

@@ -11,6 +11,8 @@ pub(crate) enum Action {
     Monitor,
     MetaData,
     ValidateAll,
+    Reload,
+    ReloadAgent,
 }
 
 impl Action {
@@ -21,6 +23,8 @@ impl Action {
             Action::Monitor => "monitor",
             Action::MetaData => "meta-data",
             Action::ValidateAll => "validate-all",
+            Action::Reload => "reload",
+            Action::ReloadAgent => "reload-agent",
         }
     }
 }

@@ -5,10 +5,14 @@
 //! default>` gives the kind and default (`select` with `<option value>` children becomes
 //! an enum), its `<shortdesc>` (or else `<longdesc>`) the description. Unknown content
 //! types become strings, so a newer agent never becomes unusable; a parameter declared
-//! twice keeps its first declaration. `reloadable="1"` marks a parameter whose change the
-//! agent's `reload-agent` action applies without a restart (OCF 1.1). Each `<action name
-//! timeout interval depth>` of `<actions>` becomes an [`ActionSpec`]; a time that does not
-//! parse is left out rather than refusing the whole agent.
+//! twice keeps its first declaration. Each `<action name timeout interval depth>` of
+//! `<actions>` becomes an [`ActionSpec`]; a time that does not parse is left out rather
+//! than refusing the whole agent.
+//!
+//! Reload, as Pacemaker reads it: an agent advertising the `reload-agent` action (OCF 1.1)
+//! reloads the parameters marked `reloadable="1"`; one advertising only `reload` (the
+//! OCF 1.0 convention) reloads every parameter that is not `unique`. Any other change
+//! needs a restart (`model::change_effect`).
 
 use super::xml::{self, Element};
 use model::{ActionSpec, ParamKind, ParamSchema, ParamSpec, TypeClass, TypeInfo};
@@ -31,13 +35,30 @@ pub(crate) fn type_info_from_meta_data(
             root.name
         ));
     }
+    let action_names: Vec<&str> = root
+        .element("actions")
+        .into_iter()
+        .flat_map(|list| list.elements("action"))
+        .filter_map(|action| action.attribute("name"))
+        .collect();
+    let reload = ["reload-agent", "reload"]
+        .into_iter()
+        .find(|name| action_names.contains(name));
     let mut specs: Vec<ParamSpec> = Vec::new();
     let parameters = root
         .element("parameters")
         .into_iter()
         .flat_map(|list| list.elements("parameter"));
     for parameter in parameters {
-        let spec = param_spec(parameter)?;
+        let mut spec = param_spec(parameter)?;
+        let reloadable = match reload {
+            Some("reload-agent") => parameter.attribute("reloadable").is_some_and(is_true),
+            Some(_) => !spec.unique,
+            None => false,
+        };
+        if reloadable {
+            spec = spec.reloadable();
+        }
         if specs.iter().all(|known| known.name != spec.name) {
             specs.push(spec);
         }
@@ -54,11 +75,16 @@ pub(crate) fn type_info_from_meta_data(
         .filter(|short| !short.is_empty())
         .or_else(|| root.element("longdesc").map(|long| collapse(&long.text())))
         .unwrap_or_default();
+    let schema = ParamSchema::new(specs);
+    let schema = match reload {
+        Some(action) => schema.with_reload(action),
+        None => schema,
+    };
     Ok(TypeInfo {
         name: type_name.to_owned(),
         class: TypeClass::Ocf,
         description,
-        schema: ParamSchema::new(specs),
+        schema,
         actions,
     })
 }
@@ -96,9 +122,6 @@ fn param_spec(parameter: &Element) -> Result<ParamSpec, String> {
     }
     if parameter.attribute("unique").is_some_and(is_true) {
         spec = spec.unique();
-    }
-    if parameter.attribute("reloadable").is_some_and(is_true) {
-        spec = spec.reloadable();
     }
     Ok(spec)
 }

@@ -291,4 +291,18 @@ impl ResourceAgent for OcfAgent {
     fn monitor<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
         Box::pin(self.run(Action::Monitor, request))
     }
+
+    /// Runs `reload-agent` or `reload`, whichever the meta-data advertises.
+    fn reload<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let action = match self.meta().await.map(|schema| schema.reload) {
+                Ok(Some(action)) if action == "reload-agent" => Action::ReloadAgent,
+                Ok(Some(_)) => Action::Reload,
+                Ok(None) | Err(_) => {
+                    return Outcome::failed(Severity::Soft, "the agent cannot reload");
+                }
+            };
+            self.run(action, request).await
+        })
+    }
 }

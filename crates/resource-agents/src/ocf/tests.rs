@@ -193,6 +193,50 @@ fn meta_data_gives_the_type_description_actions_and_reloadable_parameters() {
 }
 
 #[test]
+fn meta_data_without_reload_reloads_nothing() {
+    let schema = schema_from_meta_data(META_DATA).expect("valid meta-data");
+    assert_eq!(schema.reload, None);
+    assert!(schema.params.iter().all(|spec| !spec.reloadable));
+}
+
+fn with_actions(actions: &str) -> String {
+    META_DATA
+        .replace(
+            r#"<parameter name="fake">"#,
+            r#"<parameter name="fake" reloadable="1">"#,
+        )
+        .replace(r#"<action name="start" timeout="20s"/>"#, actions)
+}
+
+#[test]
+fn ocf_1_0_reload_reloads_every_parameter_that_is_not_unique() {
+    let document = with_actions(r#"<action name="start"/><action name="reload"/>"#);
+    let schema = schema_from_meta_data(&document).expect("valid meta-data");
+    assert_eq!(schema.reload.as_deref(), Some("reload"));
+    let reloadable: Vec<&str> = schema
+        .params
+        .iter()
+        .filter(|spec| spec.reloadable)
+        .map(|spec| spec.name.as_str())
+        .collect();
+    assert_eq!(reloadable, ["count", "mode", "fake"]);
+}
+
+#[test]
+fn ocf_1_1_reload_agent_reloads_only_parameters_marked_reloadable() {
+    let document = with_actions(r#"<action name="reload"/><action name="reload-agent"/>"#);
+    let schema = schema_from_meta_data(&document).expect("valid meta-data");
+    assert_eq!(schema.reload.as_deref(), Some("reload-agent"));
+    let reloadable: Vec<&str> = schema
+        .params
+        .iter()
+        .filter(|spec| spec.reloadable)
+        .map(|spec| spec.name.as_str())
+        .collect();
+    assert_eq!(reloadable, ["fake"]);
+}
+
+#[test]
 fn meta_data_with_another_root_is_unusable() {
     let error = schema_from_meta_data("<html/>").expect_err("not meta-data");
     assert_eq!(error, "root element is <html>, not <resource-agent>");

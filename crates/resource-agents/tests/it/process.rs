@@ -205,9 +205,13 @@ async fn missing_command_is_a_hard_failure() {
     let dir = tempfile::tempdir().expect("temp dir");
     let agent = ProcessAgent::new();
     let request = request("ghost", &[("command", "/nonexistent/daemon")], dir.path());
-    let expected = Outcome::failed(Severity::Hard, "command not found: /nonexistent/daemon");
-    assert_eq!(agent.validate(&request).await, expected);
-    assert_eq!(agent.start(&request).await, expected);
+    let checked = Outcome::failed(Severity::Hard, "command not found: /nonexistent/daemon");
+    assert_eq!(agent.validate(&request).await, checked);
+    let started = Outcome::failed(
+        Severity::Hard,
+        "command not found on this node: /nonexistent/daemon",
+    );
+    assert_eq!(agent.start(&request).await, started);
 }
 
 #[tokio::test]

@@ -286,6 +286,7 @@ impl Walk {
                 }
                 OperationKind::Monitor if state.processes.contains_key(&id) => Outcome::Ok,
                 OperationKind::Monitor => Outcome::NotRunning,
+                OperationKind::Reload => Outcome::Ok,
             };
             let done = Event::OperationDone {
                 resource: id,
