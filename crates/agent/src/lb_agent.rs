@@ -355,6 +355,12 @@ impl LbAgent {
         }
     }
 
+    /// The counters of every service this node serves.
+    pub async fn snapshots(&self) -> Vec<lb::ServiceSnapshot> {
+        let plane = self.plane.lock().await;
+        plane.director.snapshot().services
+    }
+
     /// The counters of a service this node serves, if it serves it.
     pub async fn stats(&self, name: &str) -> Option<lb::ServiceSnapshot> {
         let plane = self.plane.lock().await;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use model::Millis;
+use model::{Millis, NodeId};
 use monitor::host::Sample;
 use monitor::{Fetched, Kind, MonitorError, Range, Recorder, SeriesKey};
 use tokio_util::sync::CancellationToken;
@@ -82,8 +82,21 @@ impl Metrics {
     }
 }
 
+/// What the sampler reads besides the kernel: the Raft core, the local replica (this
+/// node's resource instances) and the load balancer (the services it directs).
+pub struct Sources {
+    /// The Raft core, for its term and indexes.
+    pub raft: cmdb::Raft,
+    /// The local replica.
+    pub shared: cmdb::SharedDb,
+    /// This node.
+    pub node: NodeId,
+    /// The load balancer's data plane.
+    pub lb: Arc<crate::lb_agent::LbAgent>,
+}
+
 /// Samples every second until `shutdown`, then makes the series durable.
-pub async fn run(metrics: Arc<Metrics>, raft: cmdb::Raft, shutdown: CancellationToken) {
+pub async fn run(metrics: Arc<Metrics>, sources: Sources, shutdown: CancellationToken) {
     let mut ticks = tokio::time::interval(SAMPLE_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut round: u32 = 0;
@@ -93,7 +106,13 @@ pub async fn run(metrics: Arc<Metrics>, raft: cmdb::Raft, shutdown: Cancellation
             _ = ticks.tick() => {}
         }
         round = round.wrapping_add(1);
-        let mut samples = raft_samples(&raft);
+        let mut samples = raft_samples(&sources.raft);
+        samples.extend(
+            sources
+                .shared
+                .read(|db| resource_samples(&db.resources, sources.node)),
+        );
+        samples.extend(lb_samples(&sources.lb.snapshots().await));
         let metrics = metrics.clone();
         let sampled = tokio::task::spawn_blocking(move || {
             samples.extend(monitor::host::sample_host(&metrics.data_dir));
@@ -132,4 +151,83 @@ fn raft_samples(raft: &cmdb::Raft) -> Vec<Sample> {
             value: committed as f64,
         },
     ]
+}
+
+fn labelled(name: &'static str, kind: Kind, labels: &[(&'static str, &str)], value: f64) -> Sample {
+    Sample {
+        name,
+        labels: labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+        kind,
+        value,
+    }
+}
+
+/// Each resource instance on this node, from the local replica: whether it is active, and
+/// its fail count. (Monitor latency needs the executor's own figures: successful recurring
+/// monitors are not reported to the cmdb.)
+fn resource_samples(resources: &cmdb::ResourceDb, node: NodeId) -> Vec<Sample> {
+    let mut out = Vec::new();
+    for (id, nodes) in &resources.status {
+        let Some(status) = nodes.get(&node) else {
+            continue;
+        };
+        let labels = [("resource", id.0.as_str())];
+        let active = if status.state.is_active() { 1.0 } else { 0.0 };
+        out.push(labelled("resource_active", Kind::Gauge, &labels, active));
+        let fails = f64::from(status.fail_count);
+        out.push(labelled("resource_fail_count", Kind::Gauge, &labels, fails));
+    }
+    out
+}
+
+/// Each virtual service this node directs, and each of its real servers.
+fn lb_samples(services: &[lb::ServiceSnapshot]) -> Vec<Sample> {
+    let mut out = Vec::new();
+    for service in services {
+        let labels = [("service", service.name.as_str())];
+        for (name, kind, value) in [
+            (
+                "lb_connections_active",
+                Kind::Gauge,
+                service.connections_active,
+            ),
+            ("lb_connections", Kind::Counter, service.connections_total),
+            (
+                "lb_connections_rejected",
+                Kind::Counter,
+                service.connections_rejected,
+            ),
+            ("lb_received_bytes", Kind::Counter, service.bytes_in),
+            ("lb_sent_bytes", Kind::Counter, service.bytes_out),
+            ("lb_requests", Kind::Counter, service.requests_total),
+            ("lb_errors", Kind::Counter, service.errors_total),
+        ] {
+            out.push(labelled(name, kind, &labels, value as f64));
+        }
+        for server in &service.servers {
+            let labels = [
+                ("service", service.name.as_str()),
+                ("server", server.name.as_str()),
+            ];
+            let healthy = if server.healthy { 1.0 } else { 0.0 };
+            out.push(labelled("lb_server_healthy", Kind::Gauge, &labels, healthy));
+            for (name, kind, value) in [
+                (
+                    "lb_server_connections_active",
+                    Kind::Gauge,
+                    server.connections_active,
+                ),
+                (
+                    "lb_server_connections",
+                    Kind::Counter,
+                    server.connections_total,
+                ),
+                ("lb_server_requests", Kind::Counter, server.requests_total),
+                ("lb_server_errors", Kind::Counter, server.errors_total),
+            ] {
+                out.push(labelled(name, kind, &labels, value as f64));
+            }
+        }
+    }
+    out
 }

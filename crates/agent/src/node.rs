@@ -85,7 +85,13 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     match crate::metrics::Metrics::open(&config.data_dir, &config.name) {
         Ok(metrics) => {
             api_state = api_state.with_metrics(metrics.clone());
-            tasks.spawn(crate::metrics::run(metrics, raft.clone(), shutdown.clone()));
+            let sources = crate::metrics::Sources {
+                raft: raft.clone(),
+                shared: shared.clone(),
+                node: model::NodeId(config.node_id),
+                lb: lb.clone(),
+            };
+            tasks.spawn(crate::metrics::run(metrics, sources, shutdown.clone()));
         }
         Err(error) => warn!(%error, "Metrics are off: cannot open their directory"),
     }

@@ -166,6 +166,57 @@ async fn every_nodes_prometheus_text_passes_promtool() {
     assert_eq!(status.as_u16(), 401);
 }
 
+/// A resource instance is sampled on the node that runs it: active, and its fail count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_resource_is_sampled_on_its_node() {
+    let cluster = Cluster::start(3, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    let spec = api::ResourceSpec {
+        name: "sleeper".into(),
+        type_name: "process".into(),
+        params: std::collections::BTreeMap::from([
+            ("command".into(), "sleep".into()),
+            ("args".into(), "1000".into()),
+        ]),
+        monitor_interval: Some("1s".into()),
+        ..Default::default()
+    };
+    cluster
+        .client(master)
+        .create_resource(&spec)
+        .await
+        .expect("create");
+    let node = wait_until("sleeper running", SETTLE, || async {
+        let view = cluster.client(master).resource("sleeper").await.ok()?;
+        view.instances
+            .iter()
+            .find(|i| i.state == "running")
+            .map(|i| i.node)
+    })
+    .await;
+    let labels = vec![("resource".to_owned(), "sleeper".to_owned())];
+    for name in ["resource_active", "resource_fail_count"] {
+        let query = api::MetricQuery {
+            name: name.into(),
+            labels: labels.clone(),
+            node: Some(node),
+            ..api::MetricQuery::default()
+        };
+        let range = wait_until(
+            &format!("{name} of sleeper on node {node}"),
+            SETTLE,
+            || async {
+                let range = cluster.client(master).metric_range(&query).await.ok()?;
+                (known(&range) > 0).then_some(range)
+            },
+        )
+        .await;
+        let last = range.points.iter().flatten().last().expect("known").last;
+        let expected = if name == "resource_active" { 1.0 } else { 0.0 };
+        assert_eq!(last, expected, "{name}");
+    }
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
