@@ -38,9 +38,17 @@ fn main() {
             .iter()
             .enumerate()
             .map(|(i, name)| Sample {
-                name: if i % 2 == 0 { "bench_gauge" } else { "bench_counter" },
+                name: if i % 2 == 0 {
+                    "bench_gauge"
+                } else {
+                    "bench_counter"
+                },
                 labels: vec![("i", name.clone())],
-                kind: if i % 2 == 0 { Kind::Gauge } else { Kind::Counter },
+                kind: if i % 2 == 0 {
+                    Kind::Gauge
+                } else {
+                    Kind::Counter
+                },
                 value: (round * (i as u64 + 1)) as f64,
             })
             .collect();
@@ -93,7 +101,8 @@ fn main() {
         disk as f64 / SERIES as f64 / 1e3
     );
     println!(
-        "1-hour range query at 1 s (3,600 points, local file): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms over {} queries",
+        "1-hour range query at 1 s (3,600 points, local file): \
+         p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms over {} queries",
         latencies[latencies.len() / 2],
         latencies[latencies.len() * 99 / 100],
         latencies[latencies.len() - 1],
