@@ -91,6 +91,14 @@ async fn survivor_of_two_lost_nodes_says_at_the_top_that_no_master_is_reachable_
 async fn cli_works_through_the_other_nodes_when_the_first_in_cli_toml_is_killed_11() {
     let mut cluster = Cluster::start(3, 5, &[]).expect("start cluster");
     let master = cluster.wait_master(SETTLE).await;
+    // The node killed below must be online first, or its loss is no new event (a node
+    // whose first heartbeats came late is written off once at startup).
+    wait_until("three online nodes", SETTLE, || async {
+        let status = cluster.client(master).status().await.ok()?;
+        let online = status.nodes.iter().filter(|n| n.state == "online").count();
+        (online == 3).then_some(())
+    })
+    .await;
     let config = cluster.cluster_dir().join("cli.toml");
     let first_node = name_a_follower_first(&cluster, master, &config);
     let create = cli_with_config(&config, &["resource", "create", "p1", "--type", "process"])
