@@ -144,7 +144,7 @@ async fn admit(state: &ApiState, write: &WriteId, body: &Bytes) -> Response {
             );
         }
     }
-    if let Err(e) = state.raft.add_learner(node_id.0, info, false).await {
+    if let Err(e) = add_learner(state, node_id.0, info).await {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("cannot add the learner: {e}"),
@@ -246,3 +246,41 @@ pub(crate) async fn add_join_token(
 
 /// Longest label of a join token.
 const LABEL_BYTES_MAX: usize = 200;
+
+/// How long a join waits for a membership change in progress (the master adapting the
+/// voter set, often just after the cluster starts) before it gives up.
+const MEMBERSHIP_CHANGE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Adds the joining node as a learner. A membership change already in progress is
+/// transient (openraft allows one at a time), so the join waits for it, retrying every
+/// 50 ms for at most [`MEMBERSHIP_CHANGE_WAIT`], instead of refusing the operator.
+async fn add_learner(
+    state: &ApiState,
+    node: u64,
+    info: NodeInfo,
+) -> Result<
+    (),
+    openraft::error::RaftError<
+        cmdb::TypeConfig,
+        openraft::error::ClientWriteError<cmdb::TypeConfig>,
+    >,
+> {
+    let deadline = tokio::time::Instant::now() + MEMBERSHIP_CHANGE_WAIT;
+    loop {
+        match state.raft.add_learner(node, info.clone(), false).await {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                let in_progress = matches!(
+                    e.api_error(),
+                    Some(openraft::error::ClientWriteError::ChangeMembershipError(
+                        openraft::error::ChangeMembershipError::InProgress(_)
+                    ))
+                );
+                if !in_progress || tokio::time::Instant::now() >= deadline {
+                    return Err(e);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
