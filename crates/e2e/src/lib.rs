@@ -12,5 +12,6 @@ pub mod logs;
 pub mod netns;
 pub mod site;
 pub mod smallfs;
+pub mod specs;
 
 pub use cluster::{Cluster, Node, binary, unique_base_ip, wait_until};

@@ -2,28 +2,14 @@
 //! `unmanage`, `constraint list|remove`, what `--wait` says when it gives up, and the
 //! declarative round trip `config export` / `apply -f` with the repository's example file.
 
-use std::collections::BTreeMap;
 use std::process::Output;
 use std::time::Duration;
 
-use api::{ConstraintSpec, ConstraintView, NodeModeRequest, ResourceSpec};
+use api::{ConstraintSpec, ConstraintView, NodeModeRequest};
+use e2e::specs::sleeper;
 use e2e::{Cluster, wait_until};
 
 const SETTLE: Duration = Duration::from_secs(30);
-
-fn sleeper(name: &str) -> ResourceSpec {
-    ResourceSpec {
-        name: name.into(),
-        type_name: "process".into(),
-        params: BTreeMap::from([
-            ("command".into(), "sleep".into()),
-            ("args".into(), "1000".into()),
-        ]),
-        monitor_interval: Some("1s".into()),
-        stop_timeout: Some("5s".into()),
-        ..Default::default()
-    }
-}
 
 fn text(output: &Output) -> String {
     format!(

@@ -171,19 +171,9 @@ async fn every_nodes_prometheus_text_passes_promtool() {
 async fn a_running_resource_is_sampled_on_its_node() {
     let cluster = Cluster::start(3, 5, &[]).expect("start cluster");
     let master = cluster.wait_master(SETTLE).await;
-    let spec = api::ResourceSpec {
-        name: "sleeper".into(),
-        type_name: "process".into(),
-        params: std::collections::BTreeMap::from([
-            ("command".into(), "sleep".into()),
-            ("args".into(), "1000".into()),
-        ]),
-        monitor_interval: Some("1s".into()),
-        ..Default::default()
-    };
     cluster
         .client(master)
-        .create_resource(&spec)
+        .create_resource(&e2e::specs::sleeper("sleeper"))
         .await
         .expect("create");
     let node = wait_until("sleeper running", SETTLE, || async {

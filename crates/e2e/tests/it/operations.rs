@@ -5,25 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use api::ResourceSpec;
 use e2e::audit::{self, AuditInput};
+use e2e::specs::sleeper;
 use e2e::{Cluster, wait_until};
 
 const SETTLE: Duration = Duration::from_secs(30);
-
-fn sleeper(name: &str) -> ResourceSpec {
-    ResourceSpec {
-        name: name.into(),
-        type_name: "process".into(),
-        params: BTreeMap::from([
-            ("command".into(), "sleep".into()),
-            ("args".into(), "1000".into()),
-        ]),
-        monitor_interval: Some("1s".into()),
-        stop_timeout: Some("5s".into()),
-        ..Default::default()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operation_log_records_start_and_stop_on_every_replica() {

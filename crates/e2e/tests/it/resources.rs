@@ -7,23 +7,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use api::{GroupSpec, MoveRequest, NodeModeRequest, ResourceSpec};
+use e2e::specs::sleeper;
 use e2e::{Cluster, wait_until};
 
 const SETTLE: Duration = Duration::from_secs(30);
-
-fn sleeper(name: &str) -> ResourceSpec {
-    ResourceSpec {
-        name: name.into(),
-        type_name: "process".into(),
-        params: BTreeMap::from([
-            ("command".into(), "sleep".into()),
-            ("args".into(), "1000".into()),
-        ]),
-        monitor_interval: Some("1s".into()),
-        stop_timeout: Some("5s".into()),
-        ..Default::default()
-    }
-}
 
 /// Wait until `name` runs on exactly one node (and its process exists); return the node.
 async fn running_on(cluster: &Cluster, name: &str, not_on: Option<u64>) -> (u64, u32) {
