@@ -208,6 +208,20 @@ impl Cluster {
         self.kill9(id);
     }
 
+    /// The node and process of `name`, when it runs on exactly one node and its process
+    /// is alive there (asked of the first running node).
+    pub async fn sole_instance(&self, name: &str) -> Option<(u64, u32)> {
+        let view = self.client(self.running()[0]).resource(name).await.ok()?;
+        let nodes: Vec<u64> = view
+            .instances
+            .iter()
+            .filter(|i| i.state == "running")
+            .map(|i| i.node)
+            .collect();
+        let [node] = nodes[..] else { return None };
+        Some((node, self.resource_pid(node, name)?))
+    }
+
     /// The pid of resource `name`'s process on node `id`, if it runs there.
     pub fn resource_pid(&self, id: u64, name: &str) -> Option<u32> {
         let root = self

@@ -15,3 +15,12 @@ pub mod smallfs;
 pub mod specs;
 
 pub use cluster::{Cluster, Node, binary, unique_base_ip, wait_until};
+
+/// A finished command's standard output then standard error, for assertion messages.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}

@@ -14,7 +14,7 @@ use crate::MonitorError;
 use crate::archive::{Series, SeriesSpec};
 use crate::host::Sample;
 use crate::query::{Fetched, Range, fetch};
-use crate::store::{FileStore, MemoryStore, RowStore, file_bytes};
+use crate::store::{FileStore, MemoryStore, RowStore};
 
 /// The most series one node keeps.
 pub const SERIES_MAX: usize = 2_000;
@@ -187,13 +187,5 @@ impl Recorder {
                 .map_err(|error| MonitorError::Io(format!("{}: {error}", key.file_name())))?;
         }
         Ok(())
-    }
-
-    /// The disk the recorder's series take now, and at most.
-    pub fn disk_bytes(&self) -> (u64, u64) {
-        let each = |spec: &SeriesSpec| file_bytes(spec);
-        let now = self.series.values().map(|e| each(e.series.spec())).sum();
-        let largest = each(&SeriesSpec::per_second(crate::Kind::Gauge));
-        (now, largest * SERIES_MAX as u64)
     }
 }

@@ -4,6 +4,7 @@
 //! series unavailable until it is back.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -80,6 +81,28 @@ async fn elsewhere(
     }
 }
 
+/// This node's series when the request is for this node; otherwise the answer of the node
+/// it is for, or why there is none.
+async fn here(
+    state: &ApiState,
+    pairs: &[(String, String)],
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<Arc<crate::metrics::Metrics>, Response> {
+    if let Some(answer) = elsewhere(state, pairs, headers, uri).await? {
+        return Err(answer);
+    }
+    kept(state)
+}
+
+/// This node's series, or a 404 saying it keeps none.
+fn kept(state: &ApiState) -> Result<Arc<crate::metrics::Metrics>, Response> {
+    state
+        .metrics
+        .clone()
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "this node keeps no metrics"))
+}
+
 fn wire_name(key: &SeriesKey) -> ::api::SeriesName {
     ::api::SeriesName {
         name: key.name.clone(),
@@ -94,12 +117,9 @@ pub(crate) async fn list(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    match elsewhere(&state, &pairs, &headers, &uri).await {
-        Ok(Some(answer)) | Err(answer) => return answer,
-        Ok(None) => {}
-    }
-    let Some(metrics) = &state.metrics else {
-        return error(StatusCode::NOT_FOUND, "this node keeps no metrics");
+    let metrics = match here(&state, &pairs, &headers, &uri).await {
+        Ok(metrics) => metrics,
+        Err(answer) => return answer,
     };
     let series = metrics.keys().iter().map(wire_name).collect();
     Json(::api::MetricList {
@@ -116,12 +136,9 @@ pub(crate) async fn query(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    match elsewhere(&state, &pairs, &headers, &uri).await {
-        Ok(Some(answer)) | Err(answer) => return answer,
-        Ok(None) => {}
-    }
-    let Some(metrics) = state.metrics.clone() else {
-        return error(StatusCode::NOT_FOUND, "this node keeps no metrics");
+    let metrics = match here(&state, &pairs, &headers, &uri).await {
+        Ok(metrics) => metrics,
+        Err(answer) => return answer,
     };
     let (key, range) = match parse_query(&pairs) {
         Ok(parsed) => parsed,
@@ -207,8 +224,9 @@ fn parse_query(pairs: &[(String, String)]) -> Result<(SeriesKey, Range), Respons
 /// `GET /metrics`: this node's last samples in the Prometheus text format, labelled with
 /// the node's name.
 pub(crate) async fn prometheus(State(state): State<ApiState>) -> Response {
-    let Some(metrics) = &state.metrics else {
-        return error(StatusCode::NOT_FOUND, "this node keeps no metrics");
+    let metrics = match kept(&state) {
+        Ok(metrics) => metrics,
+        Err(answer) => return answer,
     };
     let text = monitor::prometheus::render(metrics.latest(), &metrics.node_name);
     (

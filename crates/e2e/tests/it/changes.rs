@@ -6,18 +6,11 @@ use std::process::Output;
 use std::time::Duration;
 
 use api::{ConstraintSpec, ConstraintView, NodeModeRequest};
+use e2e::output_text as text;
 use e2e::specs::sleeper;
 use e2e::{Cluster, wait_until};
 
 const SETTLE: Duration = Duration::from_secs(30);
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 fn ok(output: Output) -> String {
     assert!(output.status.success(), "{}", text(&output));
@@ -27,22 +20,8 @@ fn ok(output: Output) -> String {
 /// The one node where `name` runs with a live process, once it is there.
 async fn running_on(cluster: &Cluster, name: &str, on: Option<u64>) -> (u64, u32) {
     wait_until(&format!("{name} running on {on:?}"), SETTLE, || async {
-        let view = cluster
-            .client(cluster.running()[0])
-            .resource(name)
-            .await
-            .ok()?;
-        let nodes: Vec<u64> = view
-            .instances
-            .iter()
-            .filter(|i| i.state == "running")
-            .map(|i| i.node)
-            .collect();
-        let [node] = nodes[..] else { return None };
-        if on.is_some_and(|on| on != node) {
-            return None;
-        }
-        Some((node, cluster.resource_pid(node, name)?))
+        let (node, pid) = cluster.sole_instance(name).await?;
+        on.is_none_or(|on| on == node).then_some((node, pid))
     })
     .await
 }

@@ -15,23 +15,8 @@ const SETTLE: Duration = Duration::from_secs(30);
 /// Wait until `name` runs on exactly one node (and its process exists); return the node.
 async fn running_on(cluster: &Cluster, name: &str, not_on: Option<u64>) -> (u64, u32) {
     wait_until(&format!("{name} running"), SETTLE, || async {
-        let view = cluster
-            .client(cluster.running()[0])
-            .resource(name)
-            .await
-            .ok()?;
-        let nodes: Vec<u64> = view
-            .instances
-            .iter()
-            .filter(|i| i.state == "running")
-            .map(|i| i.node)
-            .collect();
-        let [node] = nodes[..] else { return None };
-        if Some(node) == not_on {
-            return None;
-        }
-        let pid = cluster.resource_pid(node, name)?;
-        Some((node, pid))
+        let (node, pid) = cluster.sole_instance(name).await?;
+        (Some(node) != not_on).then_some((node, pid))
     })
     .await
 }

@@ -4,20 +4,13 @@
 //! that admits a node, whose `join` writes a `cli.toml` the CLI can use.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use e2e::output_text as text;
 use e2e::{Cluster, binary, wait_until};
 
 const SETTLE: Duration = Duration::from_secs(20);
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 /// The CLI configured only by a `cli.toml` (no flags or environment for the API).
 fn cli_with_config(config: &std::path::Path, args: &[&str]) -> Command {
