@@ -48,6 +48,13 @@ pub const QUORUM_FRESH: Duration = Duration::from_millis(100);
 /// How long a new master waits for a node to check in before it may treat the node as
 /// down (once its lease has surely ended); two heartbeat intervals.
 pub const UNHEARD_GRACE: Duration = Duration::from_millis(200);
+/// How long a new master keeps a voter whose agent it has not heard from in its term, but
+/// whose Raft side acknowledges it, before it may replace the voter however the detector
+/// judges it: a follower whose first heartbeats are slow (a cluster starting on a loaded
+/// machine) must not be dropped from the voter set at start-up. A voter that acknowledges
+/// nothing (the old master, dead) or that was heard in the term and then lost is replaced
+/// at the detector's speed; resources never wait for this.
+pub const UNHEARD_VOTER_GRACE: Duration = Duration::from_secs(5);
 /// How soon a node asks again when a master did not renew its lease (a master just
 /// elected renews once a quorum has acknowledged it).
 pub const LEASE_RETRY: Duration = Duration::from_millis(15);

@@ -156,6 +156,7 @@ impl MasterLoop {
                 .collect(),
             applied_index: *self.shared.subscribe().borrow(),
             own_older_contact: self.contact.newest_before(metrics.current_term),
+            raft_acked: raft_acked(&metrics, self.config.failure.down_after),
         }
     }
 
@@ -173,6 +174,19 @@ impl MasterLoop {
         }
         Err("not accepted after retries".to_string())
     }
+}
+
+/// The members whose Raft heartbeat acknowledgement to this leader is younger than `within`.
+fn raft_acked(metrics: &cmdb::RaftMetrics, within: std::time::Duration) -> BTreeSet<NodeId> {
+    let Some(acks) = metrics.heartbeat.as_ref() else {
+        return BTreeSet::new();
+    };
+    acks.iter()
+        .filter(|(_, at)| {
+            (at.as_ref()).is_some_and(|at| openraft::Instant::elapsed(&**at) < within)
+        })
+        .map(|(id, _)| NodeId(*id))
+        .collect()
 }
 
 /// Both clocks, for the machine.

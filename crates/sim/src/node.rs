@@ -7,7 +7,7 @@
 //! What survives a crash is what the real agent keeps on disk: the replica and its applied
 //! index, the Raft term, and the lease file the watchdogs read.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use agent::contact::{LeaderContact, lease_end};
@@ -360,6 +360,16 @@ impl World {
         self.drive_master(node);
     }
 
+    /// The members acknowledging `node`'s Raft messages within the detector's `down_after`,
+    /// while it leads.
+    fn raft_acked(&self, node: NodeId) -> BTreeSet<NodeId> {
+        let within = DetectorConfig::default().down_after.as_millis() as Millis;
+        let since = self.now.saturating_sub(within);
+        (self.nodes[&node].raft.leading.as_ref())
+            .map(|leading| leading.acked_since(since))
+            .unwrap_or_default()
+    }
+
     fn facts(&self, node: NodeId) -> RaftFacts {
         let state = &self.nodes[&node];
         let members = self
@@ -377,6 +387,7 @@ impl World {
             members,
             applied_index: state.applied,
             own_older_contact: state.contact.newest_before(state.raft.term),
+            raft_acked: self.raft_acked(node),
         }
     }
 

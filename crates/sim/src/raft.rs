@@ -88,6 +88,17 @@ pub(crate) struct Leading {
     pub(crate) own_entry_committed: bool,
 }
 
+impl Leading {
+    /// The nodes whose acknowledgements of this leader's messages sent at or after `since`
+    /// arrived (what openraft's per-follower heartbeat metrics tell a real master).
+    pub(crate) fn acked_since(&self, since: Millis) -> BTreeSet<NodeId> {
+        (self.acked_at.iter())
+            .filter(|(_, at)| **at >= since)
+            .map(|(node, _)| *node)
+            .collect()
+    }
+}
+
 /// Who waits for a proposal's result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Origin {

@@ -32,7 +32,7 @@ use tracing::{info, warn};
 use crate::contact::{LeaseFacts, older_leaders_bound, scheduling_health};
 pub use crate::limits::{
     LEASE_MARGIN, MASTER_TICK, MEMBERSHIP_CHANGE_TIMEOUT, NODE_LEASE, QUORUM_FRESH,
-    SCHEDULE_INTERVAL_MAX, UNHEARD_GRACE,
+    SCHEDULE_INTERVAL_MAX, UNHEARD_GRACE, UNHEARD_VOTER_GRACE,
 };
 
 /// What the master does not learn from events: who it is and how it judges.
@@ -82,6 +82,10 @@ pub struct RaftFacts {
     pub applied_index: u64,
     /// The newest time this node heard from a leader of an older term (`contact`).
     pub own_older_contact: BootMs,
+    /// Members that acknowledged this leader's Raft messages within the detector's
+    /// `down_after`: their Raft side is alive, even if their agent's heartbeats have not
+    /// arrived yet (openraft's per-follower heartbeat metrics).
+    pub raft_acked: BTreeSet<NodeId>,
 }
 
 /// An input of the master.
@@ -278,7 +282,7 @@ impl Master {
         }
         self.watch(facts, now, out);
         self.register_missing_nodes(facts, db, now, out);
-        self.adjust_quorum(facts, out);
+        self.adjust_quorum(facts, now.boot, out);
         self.judge(facts, granted, db, now.boot);
         self.schedule(facts, db, now, out);
     }
@@ -422,7 +426,7 @@ impl Master {
         }
     }
 
-    fn adjust_quorum(&mut self, facts: &RaftFacts, out: &mut Vec<Command>) {
+    fn adjust_quorum(&mut self, facts: &RaftFacts, now: BootMs, out: &mut Vec<Command>) {
         let me = self.config.node;
         let led = self.term.as_mut().expect("called while leading");
         if facts.configs.len() > 1 || led.voter_change.is_some() {
@@ -434,8 +438,11 @@ impl Master {
             return;
         }
         let mut health = led.detector.health_map();
+        let in_grace = now.0.saturating_sub(led.started.0) < UNHEARD_VOTER_GRACE.as_millis() as u64;
         for (node, state) in health.iter_mut() {
-            if *state == NodeHealth::Online && !led.heard.contains(node) {
+            let unheard = !led.heard.contains(node);
+            let starting = in_grace && facts.raft_acked.contains(node);
+            if unheard && (*state == NodeHealth::Online || starting) {
                 *state = NodeHealth::Suspect;
             }
         }

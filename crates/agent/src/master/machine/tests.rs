@@ -51,6 +51,8 @@ struct Harness {
     applied: u64,
     /// Lease grants the heartbeat handler recorded in this term, handed over at ticks.
     granted: BTreeMap<NodeId, BootMs>,
+    /// Members whose Raft side acknowledges the master (`RaftFacts::raft_acked`).
+    raft_acked: BTreeSet<NodeId>,
 }
 
 fn info(id: u64) -> NodeInfo {
@@ -92,7 +94,14 @@ impl Harness {
             pending_voters: None,
             applied: 0,
             granted: BTreeMap::new(),
+            raft_acked: BTreeSet::new(),
         }
+    }
+
+    /// Members whose Raft side acknowledges the master though their agents may be silent.
+    fn raft_acking(mut self, nodes: &[u64]) -> Harness {
+        self.raft_acked = ids(nodes);
+        self
     }
 
     /// A cluster that already has its node records (an earlier master wrote them).
@@ -128,6 +137,7 @@ impl Harness {
             members,
             applied_index: self.applied,
             own_older_contact: BootMs(0),
+            raft_acked: self.raft_acked.clone(),
         }
     }
 
@@ -525,6 +535,53 @@ fn a_node_not_heard_in_this_term_does_not_count_for_quorum() {
         expect![[r#"
             @0 tick
               write events: node 1 is master (term 2)
+        "#]],
+    );
+}
+
+#[test]
+fn a_voter_never_heard_in_this_term_keeps_its_vote_through_the_start_up_grace() {
+    // A cluster starting: voter 2's Raft side acknowledges the master but its agent's
+    // heartbeats are slow to come. The detector finds it down at its usual speed
+    // (resources do not wait), but the voter set is not shrunk until UNHEARD_VOTER_GRACE
+    // (5 s) after the term began; then learner 4 replaces it.
+    let steps = vec![Step::Run(0, 5_100, &[3, 4])];
+    check(
+        Harness::new(&[1, 2, 3], &[4], false)
+            .registered()
+            .raft_acking(&[2, 3, 4]),
+        steps,
+        expect![[r#"
+            @0 tick
+              write events: node 1 is master (term 2)
+            @300 tick
+              write health: 2 suspect
+            @500 tick
+              write health: 2 down
+            @5000 tick
+              change voters to [1, 3, 4]
+        "#]],
+    );
+}
+
+#[test]
+fn a_voter_that_acknowledges_nothing_is_replaced_at_the_detectors_speed() {
+    // The old master died and this node took over: voter 2 was never heard in this term
+    // and its Raft side is silent too, so there is no start-up to wait for.
+    let steps = vec![Step::Run(0, 600, &[3, 4])];
+    check(
+        Harness::new(&[1, 2, 3], &[4], false)
+            .registered()
+            .raft_acking(&[3, 4]),
+        steps,
+        expect![[r#"
+            @0 tick
+              write events: node 1 is master (term 2)
+            @300 tick
+              write health: 2 suspect
+            @500 tick
+              write health: 2 down
+              change voters to [1, 3, 4]
         "#]],
     );
 }
