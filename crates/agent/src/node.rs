@@ -22,6 +22,7 @@ use crate::contact::{LeaderContact, lease_end};
 use crate::limits::{HEARTBEAT_TIMEOUT, LEASE_RETRY, LEASE_RETRY_WINDOW, NODE_LEASE};
 use crate::master::{DetectorView, MasterLoop};
 use crate::peer::{self, Heartbeat, HeartbeatAck, Network, PeerClient, PeerState};
+use crate::recovery::ForcedHistory;
 use crate::resources::{ExecutorInputs, LeaseGrant};
 use crate::serve::serve_tls;
 use crate::tls::NodeTls;
@@ -41,11 +42,17 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     };
     let raft_config = cmdb::raft_config(&config.cluster_name, timeouts)
         .context("raft timing in the config is not valid")?;
+    let forced = Arc::new(ForcedHistory::load(&config.data_dir).with_context(|| {
+        format!(
+            "cannot read the force-quorum records in {}",
+            config.data_dir.display()
+        )
+    })?);
     let (raft, shared) = cmdb::open(
         config.node_id,
         &config.data_dir,
         raft_config,
-        Network::new(peer_client.clone()),
+        Network::new(peer_client.clone(), forced.clone()),
     )
     .await
     .with_context(|| {
@@ -64,12 +71,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         shared: shared.clone(),
         heartbeats: heartbeat_tx,
         contact: contact.clone(),
-        forced: cmdb::forced_entry(&config.data_dir).with_context(|| {
-            format!(
-                "cannot read the force-quorum record in {}",
-                config.data_dir.display()
-            )
-        })?,
+        forced,
     };
     let peer_server = serve_tls(
         peer_listener,

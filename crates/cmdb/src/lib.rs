@@ -30,7 +30,9 @@ pub use limits::{
 };
 pub use log_store::LogStore;
 pub use raft::{RaftTimeouts, open, raft_config};
-pub use recovery::{ForceReport, force_single_voter, forced_entry};
+pub use recovery::{
+    ForceReport, force_single_voter, forced_entry, forced_history, record_forced_history,
+};
 pub use resources::{
     AssignmentChange, OperationEntry, OperationReport, ResourceDb, StoredConstraint,
 };

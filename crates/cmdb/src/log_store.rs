@@ -183,14 +183,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.meta_put(KEY_VOTE, vote, Durability::Immediate)
     }
 
-    /// With an fsync, before openraft applies the commit and so before any client hears of
-    /// it. The id is not a mere hint: after `encluster force-quorum` an old voter refuses
-    /// a log that contradicts the entries it committed (`agent::recovery::check_append`),
-    /// and it knows which ones those are only from this id. Saved without an fsync (redb's
-    /// `Durability::None`), a node killed right after acknowledging a write came back
-    /// believing the write uncommitted, and silently took the survivor's log over it.
+    /// Without an fsync of its own (redb's `Durability::None`): the id becomes durable with
+    /// the next log append or vote, which commit with an fsync, so a crash may leave an
+    /// older id, and openraft then re-applies a few entries on restart. This takes the
+    /// second fsync off every write. An old voter left behind by `encluster force-quorum`
+    /// does not depend on this id to be refused: the leader's appends carry the forced
+    /// point, and any difference before it stops the old voter
+    /// (`agent::recovery::check_append`). Saved with an fsync, it was the second of two
+    /// fsyncs on every write's path, in sequence after the first.
     async fn save_committed(&mut self, committed: Option<LogId>) -> io::Result<()> {
-        self.meta_put(KEY_COMMITTED, &committed, Durability::Immediate)
+        self.meta_put(KEY_COMMITTED, &committed, Durability::None)
     }
 
     async fn read_committed(&mut self) -> io::Result<Option<LogId>> {

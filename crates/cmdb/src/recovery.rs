@@ -72,7 +72,7 @@ pub async fn force_single_voter(data_dir: &Path, me: u64) -> io::Result<ForceRep
     );
     log_store.append_now(vec![entry])?;
     log_store.save_vote(&Vote::new_committed(term, me)).await?;
-    write_forced_marker(data_dir, term, index)?;
+    write_marker(data_dir, FORCED_MARKER, term, index)?;
     let learners_after = nodes.keys().copied().filter(|id| *id != me).collect();
     Ok(ForceReport {
         voters_before,
@@ -85,12 +85,18 @@ pub async fn force_single_voter(data_dir: &Path, me: u64) -> io::Result<ForceRep
 /// The file recording where this node's history was forced: `<term> <index>`.
 const FORCED_MARKER: &str = "forced-quorum";
 
-/// Records that this node's log from `index` on (under `term`) was made by force-quorum,
-/// so that the agent, when an old voter later sends a history that contradicts it, knows
-/// that it is the survivor the operator chose, not the node left behind.
-fn write_forced_marker(data_dir: &Path, term: u64, index: u64) -> io::Result<()> {
-    let path = data_dir.join(FORCED_MARKER);
-    let staging = data_dir.join(format!("{FORCED_MARKER}.tmp"));
+/// The file recording the newest force-quorum point this node learned from a leader whose
+/// history contains it: `<term> <index>` (see [`record_forced_history`]).
+const HISTORY_MARKER: &str = "forced-history";
+
+/// Records `<term> <index>` in the marker file `name`, atomically and durably: the file
+/// `forced-quorum` says that this node's log from `index` on (under `term`) was made by
+/// force-quorum, so that the agent, when an old voter later sends a history that
+/// contradicts it, knows that it is the survivor the operator chose, not the node left
+/// behind.
+fn write_marker(data_dir: &Path, name: &str, term: u64, index: u64) -> io::Result<()> {
+    let path = data_dir.join(name);
+    let staging = data_dir.join(format!("{name}.tmp"));
     let file = std::fs::File::create(&staging)?;
     io::Write::write_all(&mut &file, format!("{term} {index}\n").as_bytes())?;
     file.sync_all()?;
@@ -98,10 +104,28 @@ fn write_forced_marker(data_dir: &Path, term: u64, index: u64) -> io::Result<()>
     std::fs::File::open(data_dir)?.sync_all()
 }
 
+/// Records that this node's history contains a force-quorum point, (term, index) of the
+/// membership entry force-quorum wrote on another node: a leader's appends told it so
+/// (`agent::recovery`). When this node leads, it passes the point on with its appends, so
+/// that an old voter left behind by that force-quorum is refused by whichever node leads.
+pub fn record_forced_history(data_dir: &Path, term: u64, index: u64) -> io::Result<()> {
+    write_marker(data_dir, HISTORY_MARKER, term, index)
+}
+
+/// The newest force-quorum point this node learned from a leader ([`record_forced_history`]).
+pub fn forced_history(data_dir: &Path) -> io::Result<Option<(u64, u64)>> {
+    read_marker(data_dir, HISTORY_MARKER)
+}
+
 /// Where `encluster force-quorum` last forced this node's history: (term, index) of the
 /// membership entry it wrote. None if it never ran here (or the data was wiped since).
 pub fn forced_entry(data_dir: &Path) -> io::Result<Option<(u64, u64)>> {
-    let text = match std::fs::read_to_string(data_dir.join(FORCED_MARKER)) {
+    read_marker(data_dir, FORCED_MARKER)
+}
+
+/// Reads the marker file `name`: (term, index), or None if there is none.
+fn read_marker(data_dir: &Path, name: &str) -> io::Result<Option<(u64, u64)>> {
+    let text = match std::fs::read_to_string(data_dir.join(name)) {
         Ok(text) => text,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(error),
@@ -110,7 +134,7 @@ pub fn forced_entry(data_dir: &Path) -> io::Result<Option<(u64, u64)>> {
     match (words.next(), words.next()) {
         (Some(Ok(term)), Some(Ok(index))) => Ok(Some((term, index))),
         _ => Err(io::Error::other(format!(
-            "{FORCED_MARKER} in {} is not `<term> <index>`",
+            "{name} in {} is not `<term> <index>`",
             data_dir.display()
         ))),
     }

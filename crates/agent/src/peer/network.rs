@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::io::Cursor;
+use std::sync::Arc;
 
 use cmdb::{TypeConfig, Vote};
 use model::NodeInfo;
@@ -13,6 +14,7 @@ use openraft::raft::{
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::client::{PeerClient, PeerError};
+use crate::recovery::ForcedHistory;
 
 type Snapshot = cmdb::alias::SnapshotOf<TypeConfig, Cursor<Vec<u8>>>;
 
@@ -20,12 +22,13 @@ type Snapshot = cmdb::alias::SnapshotOf<TypeConfig, Cursor<Vec<u8>>>;
 #[derive(Clone)]
 pub struct Network {
     client: PeerClient,
+    forced: Arc<ForcedHistory>,
 }
 
 impl Network {
-    /// A network over the given peer client.
-    pub fn new(client: PeerClient) -> Network {
-        Network { client }
+    /// A network over the given peer client; appends carry `forced`'s newest point.
+    pub fn new(client: PeerClient, forced: Arc<ForcedHistory>) -> Network {
+        Network { client, forced }
     }
 }
 
@@ -33,6 +36,7 @@ impl Network {
 pub struct Connection {
     client: PeerClient,
     addr: String,
+    forced: Arc<ForcedHistory>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -42,6 +46,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         Connection {
             client: self.client.clone(),
             addr: node.peer_addr.clone(),
+            forced: self.forced.clone(),
         }
     }
 }
@@ -77,7 +82,10 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.rpc("/raft/append", &rpc, &option).await
+        // postcard encodes a pair as its two parts in a row: an agent that predates the
+        // forced point reads the request and ignores the bytes after it.
+        let request = (rpc, self.forced.known());
+        self.rpc("/raft/append", &request, &option).await
     }
 
     async fn vote(

@@ -20,6 +20,7 @@ use super::{ForwardedRead, Heartbeat, HeartbeatAck, HeartbeatSeen};
 use crate::clock::boot_ms;
 use crate::contact::LeaderContact;
 use crate::limits::PEER_BODY_BYTES_MAX;
+use crate::recovery::{self, ForcedHistory};
 use crate::serve::PeerIdentity;
 
 /// What the peer handlers need.
@@ -34,8 +35,8 @@ pub struct PeerState {
     pub heartbeats: mpsc::Sender<HeartbeatSeen>,
     /// When leaders of each term were last heard from.
     pub contact: Arc<LeaderContact>,
-    /// Where `force-quorum` forced this node's history, (term, index), if it did.
-    pub forced: Option<(u64, u64)>,
+    /// The force-quorum points this node knows (`recovery::ForcedHistory`).
+    pub forced: Arc<ForcedHistory>,
 }
 
 /// The peer router.
@@ -85,17 +86,44 @@ fn answer<T: Serialize, E: std::fmt::Display>(result: Result<T, E>) -> Response 
 }
 
 async fn append(State(state): State<PeerState>, body: Bytes) -> Response {
-    let request: AppendEntriesRequest<TypeConfig> = match decode(&body) {
-        Ok(request) => request,
+    let (request, leader_forced) = match decode_append(&body) {
+        Ok(decoded) => decoded,
         Err(response) => return response,
     };
     state
         .contact
         .record(request.vote.leader_id().term(), boot_ms());
-    if let Err(refusal) = crate::recovery::check_append(&state.raft, &request, state.forced).await {
+    let check = recovery::check_append(&state.raft, &request, &state.forced, leader_forced);
+    if let Err(refusal) = check.await {
         return answer::<AppendEntriesResponse<TypeConfig>, _>(Err(refusal));
     }
-    answer(state.raft.append_entries(request).await)
+    let answered = state.raft.append_entries(request).await;
+    // Only a history this node now holds: its log matches the leader's up to the append.
+    if matches!(answered, Ok(AppendEntriesResponse::Success))
+        && let Some(point) = leader_forced
+        && let Err(error) = state.forced.learn(point)
+    {
+        crate::node::fail_stop(
+            "Raft log",
+            &format!("cannot record the forced point: {error}"),
+        );
+    }
+    answer(answered)
+}
+
+/// An append request and the leader's newest force-quorum point, which an agent that
+/// predates it does not send (`network::Connection::append_entries`).
+type AppendBody = (AppendEntriesRequest<TypeConfig>, Option<(u64, u64)>);
+
+fn decode_append(body: &Bytes) -> Result<AppendBody, Response> {
+    let undecodable = |e: postcard::Error| {
+        (StatusCode::BAD_REQUEST, format!("undecodable body: {e}")).into_response()
+    };
+    let (request, rest) = postcard::take_from_bytes(body).map_err(undecodable)?;
+    if rest.is_empty() {
+        return Ok((request, None));
+    }
+    Ok((request, postcard::from_bytes(rest).map_err(undecodable)?))
 }
 
 async fn vote(State(state): State<PeerState>, body: Bytes) -> Response {
@@ -189,4 +217,35 @@ async fn read(State(state): State<PeerState>, body: Bytes) -> Response {
             Err(error) => Err(error.to_string()),
         };
     encode(&result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_append;
+    use axum::body::Bytes;
+    use cmdb::{TypeConfig, Vote};
+    use openraft::raft::AppendEntriesRequest;
+
+    fn request() -> AppendEntriesRequest<TypeConfig> {
+        AppendEntriesRequest {
+            vote: Vote::new_committed(3, 1),
+            prev_log_id: None,
+            entries: Vec::new(),
+            leader_commit: None,
+        }
+    }
+
+    #[test]
+    fn an_append_reads_with_and_without_the_leaders_forced_point() {
+        let old = postcard::to_stdvec(&request()).expect("encode");
+        let (decoded, forced) = decode_append(&Bytes::from(old)).expect("an older agent's body");
+        assert_eq!((decoded.vote, forced), (request().vote, None));
+        let new = postcard::to_stdvec(&(request(), Some((7u64, 120u64)))).expect("encode");
+        let new = Bytes::from(new);
+        assert_eq!(decode_append(&new).expect("decode").1, Some((7, 120)));
+        // An agent that predates the point reads the request and ignores what follows.
+        let read: AppendEntriesRequest<TypeConfig> = postcard::from_bytes(&new).expect("decode");
+        assert_eq!((read.vote, read.entries.len()), (request().vote, 0));
+        assert!(decode_append(&Bytes::from_static(&[0xff, 0xff])).is_err());
+    }
 }
