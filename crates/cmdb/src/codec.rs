@@ -13,7 +13,7 @@ use model::{
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::db::{ClusterDb, ClusterMeta, NodeRecord, TokenRecord};
+use crate::db::{ClusterDb, ClusterMeta, KvTable, NodeRecord, TokenRecord};
 use crate::resources::{OperationEntry, ResourceDb, StoredConstraint};
 use crate::sessions::Sessions;
 
@@ -98,7 +98,7 @@ pub(crate) fn decode_db(bytes: &[u8]) -> io::Result<ClusterDb> {
 #[derive(Deserialize)]
 struct ClusterDbV1 {
     meta: ClusterMeta,
-    kv: BTreeMap<String, (String, u64)>,
+    kv: KvTable,
     kv_revision: u64,
     nodes: BTreeMap<NodeId, NodeRecord>,
     next_node_id: u64,
@@ -129,7 +129,7 @@ impl From<ClusterDbV1> for ClusterDb {
 #[derive(Deserialize)]
 struct ClusterDbV2 {
     meta: ClusterMeta,
-    kv: BTreeMap<String, (String, u64)>,
+    kv: KvTable,
     kv_revision: u64,
     nodes: BTreeMap<NodeId, NodeRecord>,
     next_node_id: u64,

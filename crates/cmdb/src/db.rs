@@ -60,13 +60,20 @@ pub struct NodeRecord {
     pub joined_at_ms: Millis,
 }
 
+/// The key/value table: key to (value, revision). A persistent map, so that the copy a
+/// snapshot takes on the apply path costs O(1) however many keys there are (a `BTreeMap`
+/// of 200,000 keys of 256 bytes took 53-212 ms to copy here, stalling every write meanwhile;
+/// this map, under a microsecond, and each insert costs about 0.7 µs more); it
+/// serialises exactly as a `BTreeMap` does, so the snapshot format is unchanged.
+pub type KvTable = imbl::OrdMap<String, (String, u64)>;
+
 /// The replicated state. Everything here is a pure function of the applied log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ClusterDb {
     /// The cluster's identity; empty until `InitCluster`.
     pub meta: ClusterMeta,
     /// Key/value table for tests and tools: key to (value, revision).
-    pub kv: BTreeMap<String, (String, u64)>,
+    pub kv: KvTable,
     /// Revision of the last key/value change.
     pub kv_revision: u64,
     /// Known nodes.

@@ -23,7 +23,7 @@ mod state_machine;
 mod types;
 
 pub use command::{Command, CommandResult};
-pub use db::{ClusterDb, ClusterMeta, NodeRecord, TokenKind, TokenRecord};
+pub use db::{ClusterDb, ClusterMeta, KvTable, NodeRecord, TokenKind, TokenRecord};
 pub use limits::{
     EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, SESSION_RESULTS_MAX, SESSIONS_MAX,
     VALUE_BYTES_MAX,

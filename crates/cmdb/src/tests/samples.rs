@@ -408,9 +408,9 @@ pub(super) fn db() -> ClusterDb {
             ca_key_pem: "-----BEGIN PRIVATE KEY-----".into(),
             created_at_ms: AT_MS - 100_000,
         },
-        kv: BTreeMap::from([
-            ("config/db".into(), ("primary".into(), 7)),
-            ("config/web".into(), ("blue".into(), 9)),
+        kv: crate::KvTable::from_iter([
+            ("config/db".to_string(), ("primary".to_string(), 7)),
+            ("config/web".to_string(), ("blue".to_string(), 9)),
         ]),
         kv_revision: 9,
         nodes: BTreeMap::from([
