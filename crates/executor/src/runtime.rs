@@ -405,6 +405,7 @@ async fn operate(
                 node_name,
                 fencing_token: run.fencing_token,
                 unique: run.resource.unique,
+                depth: 0,
             };
             let outcome = bounded_operation(agent.as_ref(), &run, &request).await;
             // A lease watchdog that fenced the instance while this agent hung left the time
