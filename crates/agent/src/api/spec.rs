@@ -33,12 +33,18 @@ fn duration(field: &str, value: &Option<String>, errors: &mut Vec<String>) -> Op
 pub(crate) async fn to_resource(
     spec: &::api::ResourceSpec,
     types: &super::TypeCatalog,
+    user_types: &BTreeMap<String, model::UserType>,
 ) -> Result<Resource, Vec<String>> {
     let mut errors = Vec::new();
+    let user_type = user_types.get(&spec.type_name);
     if let Err(invalid) = model::check_name(model::NameKind::Resource, &spec.name) {
         errors.push(format!("name: {invalid}"));
     }
     let mut options = ResourceOptions::default();
+    if let Some(definition) = user_type {
+        options.start_timeout = definition.start_timeout;
+        options.stop_timeout = definition.stop_timeout;
+    }
     if let Some(d) = duration("monitor_interval", &spec.monitor_interval, &mut errors) {
         options.monitor_interval = d;
     }
@@ -80,7 +86,13 @@ pub(crate) async fn to_resource(
     if spec.clone && spec.unique == Some(true) {
         errors.push("unique: a clone runs on many nodes, so it cannot be unique".into());
     }
-    let params = check_params(spec, types, &mut errors).await;
+    let params = match user_type {
+        Some(definition) => check_user_params(spec, definition, &mut errors),
+        None => check_params(spec, types, &mut errors).await,
+    };
+    // A user type's kind is the default: `clone` makes a clone unless the spec says unique.
+    let clone = spec.clone
+        || (spec.unique.is_none() && user_type.is_some_and(|t| t.kind == model::TypeKind::Clone));
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -89,12 +101,32 @@ pub(crate) async fn to_resource(
         type_name: spec.type_name.clone(),
         params,
         options,
-        unique: !spec.clone && spec.unique.unwrap_or(true),
-        clone: spec.clone.then_some(CloneOptions {
+        unique: !clone && spec.unique.unwrap_or(true),
+        clone: clone.then_some(CloneOptions {
             max: spec.clone_max,
         }),
         utilization: spec.utilization.clone(),
     })
+}
+
+/// Validate parameters against a user type's stored schema (the state machine checks the
+/// same again); they are stored as given, defaults filled in by the agent at run time.
+fn check_user_params(
+    spec: &::api::ResourceSpec,
+    definition: &model::UserType,
+    errors: &mut Vec<String>,
+) -> BTreeMap<String, String> {
+    if let Err(problems) = definition.schema.validate(&spec.params) {
+        errors.extend(problems.iter().map(ToString::to_string));
+    }
+    if definition.kind == model::TypeKind::Promotable {
+        errors.push(format!(
+            "type: {} is promotable, and promotable resources cannot run yet: make the type \
+             unique or clone",
+            definition.name
+        ));
+    }
+    spec.params.clone()
 }
 
 /// Validate parameters against the type's schema (for OCF types, from its meta-data) and
