@@ -148,8 +148,8 @@ pub fn unconfirmed_of(resources: &ResourceDb, node: NodeId) -> Vec<Unconfirmed> 
 }
 
 /// The one task that talks to the executor: user types, assignments and doubts whenever
-/// they change in the cmdb, then leases once the replica has caught up with their grant. One sender keeps
-/// the order.
+/// they change in the cmdb, then leases once the replica has caught up with their grant.
+/// One sender keeps the order.
 async fn feed(
     node: NodeId,
     shared: SharedDb,

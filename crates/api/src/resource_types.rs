@@ -99,11 +99,13 @@ pub struct TypeAction {
 #[serde(deny_unknown_fields)]
 pub struct TypeSpec {
     /// The name resources give as their type; not `process`, `vip`, `lb` or `ocf:...`.
+    #[serde(default)]
     pub name: String,
     /// One line: what an instance is.
     #[serde(default)]
     pub description: String,
     /// The program an instance runs: an absolute path or a name in `PATH`.
+    #[serde(default)]
     pub command: String,
     /// Its arguments.
     #[serde(default)]

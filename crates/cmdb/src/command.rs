@@ -120,7 +120,7 @@ pub enum Command {
     /// Create (`create`) or replace a user-defined resource type; refused if the definition
     /// is invalid or would make a resource of the type invalid (each one named).
     PutType {
-        definition: model::UserType,
+        definition: Box<model::UserType>,
         create: bool,
     },
     /// Delete a user-defined resource type; refused while resources use it.

@@ -239,7 +239,7 @@ impl ClusterDb {
                 constraints,
             } => resources.set_bans(resource, constraints),
             Command::SetManaged { resource, managed } => resources.set_managed(resource, managed),
-            Command::PutType { definition, create } => resources.put_type(definition, create),
+            Command::PutType { definition, create } => resources.put_type(*definition, create),
             Command::DeleteType { name } => resources.delete_type(&name),
             Command::ReplaceConfigWithTypes {
                 types,

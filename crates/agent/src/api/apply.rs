@@ -18,19 +18,7 @@ pub(crate) async fn plan(
 ) -> Result<(Command, Vec<String>), Vec<String>> {
     let mut errors = Vec::new();
     // Types first: the file's resources are checked against the file's types.
-    let mut types = Vec::new();
-    for spec in &spec.types {
-        match super::user_types::checked(spec) {
-            Ok(definition) => types.push(definition),
-            Err(problems) => {
-                errors.extend(
-                    problems
-                        .into_iter()
-                        .map(|p| format!("type {}: {p}", spec.name)),
-                );
-            }
-        }
-    }
+    let types = checked_types(&spec.types, &mut errors);
     let mut user_types = super::user_types::all_stored(state);
     user_types.extend(types.iter().map(|t| (t.name.clone(), t.clone())));
     let mut resources = Vec::new();
@@ -83,43 +71,65 @@ pub(crate) async fn plan(
             constraints,
         }
     };
-    let (changes, checked) = state.shared.read(|db| {
-        let mut changes = Vec::new();
-        // The state machine's own check, on a copy: what it would refuse is refused here,
-        // in the dry run as in the real apply.
-        let mut candidate = db.resources.clone();
-        let checked = match &command {
-            Command::ReplaceConfigWithTypes {
-                types,
-                resources,
-                groups,
-                constraints,
-            } => {
-                changes.extend(diff_types(&db.resources, types));
-                changes.extend(diff(&db.resources, resources, groups, constraints));
-                candidate.replace_config_with_types(
-                    types.clone(),
-                    resources.clone(),
-                    groups.clone(),
-                    constraints.clone(),
-                )
-            }
-            Command::ReplaceConfig {
-                resources,
-                groups,
-                constraints,
-            } => {
-                changes.extend(diff(&db.resources, resources, groups, constraints));
-                candidate.replace_config(resources.clone(), groups.clone(), constraints.clone())
-            }
-            _ => unreachable!("built above"),
-        };
-        (changes, checked)
-    });
+    let (changes, checked) = state
+        .shared
+        .read(|db| check_on_copy(&db.resources, &command));
     if let cmdb::CommandResult::Rejected(reason) = checked {
         return Err(vec![reason]);
     }
     Ok((command, changes))
+}
+
+/// The changes `command` makes to `current`, and the state machine's own verdict on a
+/// copy: what it would refuse is refused here, in the dry run as in the real apply.
+fn check_on_copy(
+    current: &cmdb::ResourceDb,
+    command: &Command,
+) -> (Vec<String>, cmdb::CommandResult) {
+    let mut changes = Vec::new();
+    let mut candidate = current.clone();
+    let checked = match command {
+        Command::ReplaceConfigWithTypes {
+            types,
+            resources,
+            groups,
+            constraints,
+        } => {
+            changes.extend(diff_types(current, types));
+            changes.extend(diff(current, resources, groups, constraints));
+            candidate.replace_config_with_types(
+                types.clone(),
+                resources.clone(),
+                groups.clone(),
+                constraints.clone(),
+            )
+        }
+        Command::ReplaceConfig {
+            resources,
+            groups,
+            constraints,
+        } => {
+            changes.extend(diff(current, resources, groups, constraints));
+            candidate.replace_config(resources.clone(), groups.clone(), constraints.clone())
+        }
+        _ => unreachable!("plan builds only these"),
+    };
+    (changes, checked)
+}
+
+/// The file's types, checked; each problem names its type.
+fn checked_types(specs: &[::api::TypeSpec], errors: &mut Vec<String>) -> Vec<model::UserType> {
+    let mut types = Vec::new();
+    for spec in specs {
+        match super::user_types::checked(spec) {
+            Ok(definition) => types.push(definition),
+            Err(problems) => {
+                let name = &spec.name;
+                errors.extend(problems.into_iter().map(|p| format!("type {name}: {p}")));
+            }
+        }
+    }
+    types
 }
 
 /// The file's types against the stored ones; types the file does not list stay.

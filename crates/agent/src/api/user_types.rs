@@ -279,7 +279,10 @@ async fn put(state: &ApiState, call: Call, name: Option<String>, create: bool) -
         Err(problems) => return error(StatusCode::BAD_REQUEST, problems.join("; ")),
     };
     let name = definition.name.clone();
-    let command = Command::PutType { definition, create };
+    let command = Command::PutType {
+        definition: Box::new(definition),
+        create,
+    };
     propose_all(
         state,
         &call,

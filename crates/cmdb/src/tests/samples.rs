@@ -327,7 +327,7 @@ fn resource_commands() -> Vec<Command> {
         },
         // --- types ---
         Command::PutType {
-            definition: user_type(),
+            definition: Box::new(user_type()),
             create: true,
         },
         Command::DeleteType {

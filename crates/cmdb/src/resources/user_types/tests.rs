@@ -31,7 +31,10 @@ fn chat(name: &str, max_user: &str) -> Resource {
 }
 
 fn put_type(definition: UserType, create: bool) -> Command {
-    Command::PutType { definition, create }
+    Command::PutType {
+        definition: Box::new(definition),
+        create,
+    }
 }
 
 fn put(resource: Resource, create: bool) -> Command {
