@@ -106,7 +106,7 @@ pub enum CliCommand {
     /// Make the cluster's resources, groups and constraints match a TOML file: shows the
     /// changes, asks, then applies them. Anything not in the file is removed.
     Apply {
-        /// The cluster file: [[resource]], [[group]] and [[constraint]] tables.
+        /// The cluster file: [[type]], [[resource]], [[group]] and [[constraint]] tables.
         #[arg(short = 'f', long = "file", value_name = "FILE")]
         file: PathBuf,
         /// Only show the changes.
@@ -219,8 +219,8 @@ pub enum NodeCommand {
 /// `encluster config ...`.
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum ConfigCommand {
-    /// Print the resources, groups and constraints as the TOML file `apply -f` reads, so
-    /// that `config export > f; apply -f f` changes nothing.
+    /// Print the user types, resources, groups and constraints as the TOML file `apply -f`
+    /// reads, so that `config export > f; apply -f f` changes nothing.
     Export,
 }
 
