@@ -246,3 +246,47 @@ async fn a_failing_is_alive_check_restarts_the_instance() {
     let failure = view.instances[0].last_failure.clone().unwrap_or_default();
     assert!(failure.contains("check command /bin/sh"), "{view:?}");
 }
+
+/// Bad definitions from the CLI: each refused with its problem named, a non-zero exit, and
+/// no type stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_type_definitions_are_refused_with_the_problem_named_and_nothing_stored() {
+    let cluster = Cluster::start(1, 5, &[]).expect("start cluster");
+    let node = cluster.wait_master(SETTLE).await;
+    let create_running = |command: &str, extra: &[&str]| {
+        let mut args = vec!["type", "create", "bad", "--command", command];
+        args.extend_from_slice(extra);
+        cluster.cli(node, &args)
+    };
+    let create = |extra: &[&str]| create_running("/bin/sleep", extra);
+    refused(
+        create(&["--param", "MaxUser:integer,10..1"]),
+        "param MaxUser: min 10 is greater than max 1: swap them",
+    );
+    refused(
+        create(&["--param", "MaxUser:integer,1..10,default=11"]),
+        "param MaxUser: the default is invalid: MaxUser: 11 is above the maximum 10",
+    );
+    refused(
+        create(&["--kind", "singleton"]),
+        "kind: \"singleton\" is not one of unique, clone, promotable",
+    );
+    refused(
+        create_running("/nonexistent/chat", &[]),
+        "command: \"/nonexistent/chat\" is not an executable program on this node",
+    );
+    refused(
+        create(&["--is-alive-interval", "0s"]),
+        "is_alive.interval: 0s must be from 100ms to 86400s",
+    );
+    let builtin = ["type", "create", "vip", "--command", "/bin/sleep"];
+    refused(
+        cluster.cli(node, &builtin),
+        "name: \"vip\" is a built-in type: choose another name",
+    );
+    let list = cluster.client(node).types().await.expect("type list");
+    assert!(
+        list.types.iter().all(|t| t.class != "user"),
+        "a refused type was stored: {list:?}"
+    );
+}
