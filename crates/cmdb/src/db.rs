@@ -239,14 +239,9 @@ impl ClusterDb {
                 constraints,
             } => resources.set_bans(resource, constraints),
             Command::SetManaged { resource, managed } => resources.set_managed(resource, managed),
-            Command::PutType { definition, create } => resources.put_type(*definition, create),
-            Command::DeleteType { name } => resources.delete_type(&name),
-            Command::ReplaceConfigWithTypes {
-                types,
-                resources: list,
-                groups,
-                constraints,
-            } => resources.replace_config_with_types(types, list, groups, constraints),
+            command @ (Command::PutType { .. }
+            | Command::DeleteType { .. }
+            | Command::ReplaceConfigWithTypes { .. }) => resources.apply_type_command(command),
             other => rejected(format!("command {other} is not a resource command")),
         }
     }

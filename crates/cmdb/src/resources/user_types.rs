@@ -9,13 +9,28 @@
 use model::{Group, Resource, ResourceId, TypeKind, UserType};
 
 use super::{ResourceDb, StoredConstraint};
-use crate::command::CommandResult;
+use crate::command::{Command, CommandResult};
 use crate::limits::USER_TYPES_MAX;
 
 #[cfg(test)]
 mod tests;
 
 impl ResourceDb {
+    /// Applies one of the commands about user types.
+    pub(crate) fn apply_type_command(&mut self, command: Command) -> CommandResult {
+        match command {
+            Command::PutType { definition, create } => self.put_type(*definition, create),
+            Command::DeleteType { name } => self.delete_type(&name),
+            Command::ReplaceConfigWithTypes {
+                types,
+                resources,
+                groups,
+                constraints,
+            } => self.replace_config_with_types(types, resources, groups, constraints),
+            other => CommandResult::Rejected(format!("command {other} is not about types")),
+        }
+    }
+
     /// Create or replace a user type, re-validating every resource of it.
     pub(crate) fn put_type(&mut self, definition: UserType, create: bool) -> CommandResult {
         let name = definition.name.clone();
