@@ -290,3 +290,55 @@ async fn bad_type_definitions_are_refused_with_the_problem_named_and_nothing_sto
         "a refused type was stored: {list:?}"
     );
 }
+
+/// The executor picks up a changed definition: a new command line of the type restarts the
+/// running instance with it (the resource itself is unchanged).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_type_command_restarts_its_instance_with_the_new_command() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cluster = Cluster::start(1, 5, &[]).expect("start cluster");
+    let node = cluster.wait_master(SETTLE).await;
+    let script =
+        |version: &str| format!("echo {version} > \"$ENCLUSTER_PARAM_record\"; exec sleep 600");
+    let v1 = script("v1");
+    let define = [
+        "type",
+        "create",
+        "versioned",
+        "--command",
+        "/bin/sh",
+        "--arg",
+        "-c",
+    ];
+    let define: Vec<&str> = define
+        .into_iter()
+        .chain(["--arg", &v1, "--param", "record:path,required"])
+        .collect();
+    ok(cluster.cli(node, &define));
+    let record = dir.path().join("version");
+    let record_param = format!("record={}", record.display());
+    let create = [
+        "resource",
+        "create",
+        "app",
+        "--type",
+        "versioned",
+        "--param",
+        &record_param,
+    ];
+    ok(cluster.cli(node, &create));
+    recorded(&record, "v1").await;
+    let (_, first) = wait_until("app running", SETTLE, || cluster.sole_instance("app")).await;
+    let v2 = script("v2");
+    ok(cluster.cli(
+        node,
+        &["type", "update", "versioned", "--arg", "-c", "--arg", &v2],
+    ));
+    recorded(&record, "v2").await;
+    let (_, second) = wait_until("app running again", SETTLE, || async {
+        let (on, pid) = cluster.sole_instance("app").await?;
+        (pid != first).then_some((on, pid))
+    })
+    .await;
+    assert_ne!(first, second, "the old instance must not keep running");
+}
