@@ -80,6 +80,9 @@ pub struct TypeDefineArgs {
     /// A program that applies reloadable parameters to a running instance (exit 0: done).
     #[arg(long)]
     pub reload: Option<String>,
+    /// An argument of the reload program (repeat for more).
+    #[arg(long, allow_hyphen_values = true)]
+    pub reload_arg: Vec<String>,
 }
 
 /// Reads a type file: the type's own fields, or a cluster file with exactly one `[[type]]`.
@@ -150,6 +153,9 @@ pub(crate) fn build_spec(
     set(&mut spec.start_timeout, &args.start_timeout);
     set(&mut spec.stop_timeout, &args.stop_timeout);
     set(&mut spec.reload, &args.reload);
+    if !args.reload_arg.is_empty() {
+        spec.reload_args.clone_from(&args.reload_arg);
+    }
     let looks = (
         &args.looks_alive,
         &args.looks_alive_arg,

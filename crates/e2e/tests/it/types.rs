@@ -342,3 +342,59 @@ async fn a_changed_type_command_restarts_its_instance_with_the_new_command() {
     .await;
     assert_ne!(first, second, "the old instance must not keep running");
 }
+
+/// A reloadable parameter changes live: the type's reload command runs with the new value
+/// and the instance keeps its process; a parameter that is not reloadable restarts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloadable_parameter_changes_live_and_another_restarts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cluster = Cluster::start(1, 5, &[]).expect("start cluster");
+    let node = cluster.wait_master(SETTLE).await;
+    let define = [
+        "type",
+        "create",
+        "live",
+        "--command",
+        "sleep",
+        "--arg",
+        "600",
+        "--param",
+        "MaxUser:integer,1..10,default=5,reloadable",
+        "--param",
+        "record:path,required",
+        "--param",
+        "label:string",
+        "--reload",
+        "/bin/sh",
+        "--reload-arg",
+        "-c",
+        "--reload-arg",
+        "echo $ENCLUSTER_PARAM_MaxUser > \"$ENCLUSTER_PARAM_record\"",
+    ];
+    ok(cluster.cli(node, &define));
+    let record = dir.path().join("max");
+    let record_param = format!("record={}", record.display());
+    let create = [
+        "resource",
+        "create",
+        "app",
+        "--type",
+        "live",
+        "--param",
+        &record_param,
+    ];
+    ok(cluster.cli(node, &create));
+    let (_, first) = wait_until("app running", SETTLE, || cluster.sole_instance("app")).await;
+    let update = ok(cluster.cli(node, &["resource", "update", "app", "--param", "MaxUser=3"]));
+    assert!(update.contains("reload"), "{update}");
+    recorded(&record, "3").await;
+    let (_, pid) = wait_until("app running", SETTLE, || cluster.sole_instance("app")).await;
+    assert_eq!(pid, first, "a reload must not restart the process");
+    let update = ok(cluster.cli(node, &["resource", "update", "app", "--param", "label=x"]));
+    assert!(update.contains("restart"), "{update}");
+    wait_until("app restarted", SETTLE, || async {
+        let (on, pid) = cluster.sole_instance("app").await?;
+        (pid != first).then_some((on, pid))
+    })
+    .await;
+}
