@@ -102,8 +102,19 @@ impl Agents {
         if let Some(agent) = self.by_type.get(type_name) {
             return Ok((Arc::clone(agent), false));
         }
-        let agent = resource_agents::builtin(type_name, &self.ocf_root)
-            .map_err(|error| error.to_string())?;
+        let agent = match resource_agents::builtin(type_name, &self.ocf_root) {
+            Ok(agent) => agent,
+            // Perhaps a user type not defined here yet: what its pid file records can still
+            // be monitored and stopped. Not kept, so the real agent replaces it.
+            Err(error) => {
+                let stand_in = resource_agents::UndefinedTypeAgent::new(
+                    type_name,
+                    error.to_string(),
+                    Arc::clone(&self.supervisor),
+                );
+                return Ok((Arc::new(stand_in), false));
+            }
+        };
         self.by_type
             .insert(type_name.to_owned(), Arc::clone(&agent));
         Ok((agent, true))

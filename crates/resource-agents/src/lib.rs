@@ -29,7 +29,9 @@ pub use operation::{
 };
 pub use process::ProcessAgent;
 pub use registry::{UnknownType, builtin};
-pub use user_type::{UserTypeAgent, describe as describe_user_type, instance_environment};
+pub use user_type::{
+    UndefinedTypeAgent, UserTypeAgent, describe as describe_user_type, instance_environment,
+};
 pub use vip::{
     LoopbackVip, NetlinkVip, NetlinkVipConfig, VIP_CLAIM_DIR_DEFAULT, VipAgent, VipBackend,
     VipClaim,

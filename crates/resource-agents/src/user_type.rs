@@ -243,3 +243,68 @@ pub fn describe(definition: &UserType) -> TypeInfo {
         actions,
     }
 }
+
+/// Stands in for a resource type this node does not know, or not yet: a user type whose
+/// definition has not reached the executor (an instance found after an agent restart may
+/// have to be stopped first). It stops and monitors whatever the supervisor's pid file in
+/// the state directory records, so nothing started earlier is forgotten, and refuses to
+/// start.
+pub struct UndefinedTypeAgent {
+    type_name: String,
+    /// Why the type is unknown, for the start's refusal.
+    reason: String,
+    supervisor: Arc<ProcessAgent>,
+}
+
+impl UndefinedTypeAgent {
+    /// The stand-in for `type_name`, refusing starts with `reason`.
+    pub fn new(
+        type_name: impl Into<String>,
+        reason: impl Into<String>,
+        supervisor: Arc<ProcessAgent>,
+    ) -> UndefinedTypeAgent {
+        UndefinedTypeAgent {
+            type_name: type_name.into(),
+            reason: reason.into(),
+            supervisor,
+        }
+    }
+}
+
+impl ResourceAgent for UndefinedTypeAgent {
+    fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    fn meta(&self) -> BoxFuture<'_, Result<ParamSchema, MetaError>> {
+        Box::pin(async {
+            Err(MetaError::Unusable {
+                type_name: self.type_name.clone(),
+                reason: self.reason.clone(),
+            })
+        })
+    }
+
+    fn validate<'a>(&'a self, _request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::failed(Severity::Fatal, self.reason.clone()) })
+    }
+
+    fn start<'a>(&'a self, _request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::failed(Severity::Fatal, self.reason.clone()) })
+    }
+
+    fn stop<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(self.supervisor.stop_inner(request))
+    }
+
+    fn monitor<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        let alive_only = ProcessConfig {
+            command: String::new(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            probes: Vec::new(),
+        };
+        Box::pin(async move { self.supervisor.monitor_with(request, &alive_only).await })
+    }
+}

@@ -4,7 +4,8 @@
 use super::{eventually, failure_reason, request};
 use model::{CommandSpec, HealthProbe, ParamKind, ParamSchema, ParamSpec, UserType};
 use resource_agents::{
-    DEPTH_THOROUGH, Outcome, ProcessAgent, ResourceAgent, Severity, UserTypeAgent,
+    DEPTH_THOROUGH, Outcome, ProcessAgent, ResourceAgent, Severity, UndefinedTypeAgent,
+    UserTypeAgent,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -104,5 +105,26 @@ async fn parameters_outside_the_schema_are_a_fatal_outcome() {
             Severity::Fatal,
             "invalid parameters: MaxUser: 11 is above the maximum 10"
         )
+    );
+}
+
+/// After an agent restart, an instance of a user type whose definition has not arrived yet
+/// is still monitored and stopped by what its pid file records; a start is refused.
+#[tokio::test]
+async fn an_undefined_type_still_monitors_and_stops_what_was_started() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let request = request("rec", &[("greeting", "hi")], dir.path());
+    assert_eq!(agent().start(&request).await, Outcome::Ok);
+    let later = UndefinedTypeAgent::new(
+        "recorder",
+        "type recorder is not defined here",
+        Arc::new(ProcessAgent::new()),
+    );
+    assert_eq!(later.monitor(&request).await, Outcome::Ok);
+    assert_eq!(later.stop(&request).await, Outcome::Ok);
+    assert_eq!(later.monitor(&request).await, Outcome::NotRunning);
+    assert_eq!(
+        later.start(&request).await,
+        Outcome::failed(Severity::Fatal, "type recorder is not defined here")
     );
 }
