@@ -31,6 +31,10 @@
 //! the grant, so the master's next grant starts the new definition: old and new never run
 //! at once. A change of options only (timeouts, intervals, drain) applies at once.
 //!
+//! An instance of a user-defined type is monitored by its type's two checks at their own
+//! intervals and timeouts (LooksAlive at depth 0, IsAlive deeper), not by the resource's
+//! monitor options; when the type's command changes it is stopped under its grant.
+//!
 //! "Wanted" means assigned, and for a unique resource also a lease that is valid for more
 //! than the fence margin. A token is *spent* once the instance failed under it, or was
 //! stopped while still assigned under it (self-fencing when the lease ran out): the

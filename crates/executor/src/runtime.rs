@@ -34,7 +34,8 @@ use tracing::Instrument;
 
 /// The resource agents of this node, by type name: created on first use with
 /// `resource_agents::builtin` and kept, since the process agent owns the tasks that reap
-/// its children.
+/// its children; user types' agents are built from their definitions
+/// ([`Event::UserTypes`]) around one shared supervisor.
 pub struct Agents {
     ocf_root: PathBuf,
     by_type: HashMap<String, Arc<dyn ResourceAgent>>,
