@@ -197,7 +197,6 @@ pub(crate) fn to_type_spec(definition: &UserType) -> ::api::TypeSpec {
         }
         spec
     };
-    let info = resource_agents::describe_user_type(definition);
     ::api::TypeSpec {
         name: definition.name.clone(),
         description: definition.description.clone(),
@@ -215,7 +214,34 @@ pub(crate) fn to_type_spec(definition: &UserType) -> ::api::TypeSpec {
             .as_ref()
             .map(|r| r.args.clone())
             .unwrap_or_default(),
-        params: super::types::type_detail(&info).parameters,
+        params: definition.schema.params.iter().map(param_wire).collect(),
+    }
+}
+
+/// A parameter as it was defined (unlike `type show`, a port's range is not filled in, so
+/// an exported type applies unchanged).
+fn param_wire(spec: &ParamSpec) -> ::api::TypeParameter {
+    let (kind, choices) = match &spec.kind {
+        ParamKind::String => ("string", Vec::new()),
+        ParamKind::Integer => ("integer", Vec::new()),
+        ParamKind::Boolean => ("boolean", Vec::new()),
+        ParamKind::Enum(words) => ("enum", words.clone()),
+        ParamKind::Duration => ("duration", Vec::new()),
+        ParamKind::IpAddr => ("ip_address", Vec::new()),
+        ParamKind::Port => ("port", Vec::new()),
+        ParamKind::Path => ("path", Vec::new()),
+    };
+    ::api::TypeParameter {
+        name: spec.name.clone(),
+        kind: kind.to_owned(),
+        choices,
+        required: spec.required,
+        default: spec.default.clone(),
+        min: spec.min,
+        max: spec.max,
+        unique: spec.unique,
+        reloadable: spec.reloadable,
+        description: spec.description.clone(),
     }
 }
 

@@ -155,6 +155,12 @@ async fn refuse_max_user_11(cluster: &Cluster, node: u64, dir: &Path, record_par
         exported.contains("[[type]]"),
         "the export lacks the type: {exported}"
     );
+    let same = write(dir, "same.toml", &exported);
+    let unchanged = ok(cluster.cli(node, &["apply", "-f", &same, "--dry-run"]));
+    assert!(
+        unchanged.contains("no changes"),
+        "export and apply differ: {unchanged}"
+    );
     let file = exported.replace("MaxUser = \"7\"", "MaxUser = \"11\"");
     assert_ne!(file, exported, "MaxUser not found in {exported}");
     let file = write(dir, "cluster.toml", &file);
