@@ -36,6 +36,7 @@ mod resources;
 mod spec;
 mod status;
 mod types;
+mod user_types;
 
 pub(crate) use spec::ocf_root;
 pub(crate) use types::TypeCatalog;
@@ -178,6 +179,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/operations", get(operations::list))
         .route("/v1/types", get(types::list))
         .route("/v1/types/{name}", get(types::show))
+        // --- types ---
+        .route("/v1/types", post(user_types::create))
+        .route(
+            "/v1/types/{name}",
+            axum::routing::put(user_types::update).delete(user_types::delete),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/v1/health", get(views::health))

@@ -147,9 +147,9 @@ pub fn unconfirmed_of(resources: &ResourceDb, node: NodeId) -> Vec<Unconfirmed> 
         .collect()
 }
 
-/// The one task that talks to the executor: assignments and doubts whenever they change in
-/// the cmdb, then leases once the replica has caught up with their grant. One sender keeps
-/// the order.
+/// The one task that talks to the executor: user types, assignments and doubts whenever
+/// they change in the cmdb, then leases once the replica has caught up with their grant.
+/// One sender keeps the order.
 async fn feed(
     node: NodeId,
     shared: SharedDb,
@@ -160,15 +160,24 @@ async fn feed(
     let mut applied = shared.subscribe();
     let mut last: Option<Vec<Assignment>> = None;
     let mut last_unconfirmed: Option<Vec<Unconfirmed>> = None;
+    let mut last_types: Option<Vec<model::UserType>> = None;
     let mut pending: Option<LeaseGrant> = None;
     loop {
-        let (current, unconfirmed) = shared.read(|db| {
+        let (current, unconfirmed, types) = shared.read(|db| {
             let resources = &db.resources;
             (
                 assignments_of(resources, node),
                 unconfirmed_of(resources, node),
+                resources.types.values().cloned().collect::<Vec<_>>(),
             )
         });
+        // Types first: an assignment of a new type finds its resource agent built.
+        if last_types.as_ref() != Some(&types) {
+            if events.send(Event::UserTypes(types.clone())).await.is_err() {
+                return;
+            }
+            last_types = Some(types);
+        }
         if last.as_ref() != Some(&current) {
             if events
                 .send(Event::Assignments(current.clone()))

@@ -367,6 +367,33 @@ impl Client {
             .await
     }
 
+    // --- types ---
+    /// `POST /v1/types`: defines a resource type.
+    pub async fn create_type(
+        &self,
+        spec: &crate::TypeSpec,
+    ) -> Result<crate::TypeDetail, ClientError> {
+        self.send(self.http.post(self.url("/v1/types")).json(spec))
+            .await
+    }
+
+    /// `PUT /v1/types/{name}`: changes a resource type; refused while it would make one of
+    /// its resources invalid.
+    pub async fn update_type(
+        &self,
+        spec: &crate::TypeSpec,
+    ) -> Result<crate::TypeDetail, ClientError> {
+        let path = format!("/v1/types/{}", encode_segment(&spec.name));
+        self.send(self.http.put(self.url(&path)).json(spec)).await
+    }
+
+    /// `DELETE /v1/types/{name}`: deletes a resource type no resource uses.
+    pub async fn delete_type(&self, name: &str) -> Result<(), ClientError> {
+        let path = format!("/v1/types/{}", encode_segment(name));
+        self.send_ignoring_body(self.http.delete(self.url(&path)))
+            .await
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -1,7 +1,8 @@
 //! JSON bodies of the resource-type catalog: `GET /v1/types` and `GET /v1/types/{name}`.
 //!
 //! A type's class says where it comes from: `builtin` (`process`, `vip`, `lb`), `ocf` (an
-//! OCF resource agent installed on the answering node), and later user-defined types.
+//! OCF resource agent installed on the answering node) and `user` (defined by an operator,
+//! stored in the cmdb: [`TypeSpec`], `POST /v1/types`).
 
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +22,7 @@ pub struct TypeList {
 pub struct TypeSummary {
     /// The name given as `--type`, e.g. `process` or `ocf:heartbeat:Dummy`.
     pub name: String,
-    /// `builtin` or `ocf`.
+    /// `builtin`, `ocf` or `user`.
     pub class: String,
     /// One line, when known without running the agent (OCF agents: once described).
     pub description: String,
@@ -40,6 +41,10 @@ pub struct TypeDetail {
     pub parameters: Vec<TypeParameter>,
     /// The operations the type supports, with their recommended timeouts.
     pub actions: Vec<TypeAction>,
+    // --- types ---
+    /// For a user-defined type, its whole definition (what `type create` was given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<TypeSpec>,
 }
 
 /// One parameter of a type.
@@ -53,6 +58,7 @@ pub struct TypeParameter {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<String>,
     /// A resource cannot be created without it.
+    #[serde(default)]
     pub required: bool,
     /// The value used when none is given.
     pub default: Option<String>,
@@ -61,10 +67,13 @@ pub struct TypeParameter {
     /// The largest accepted number.
     pub max: Option<i64>,
     /// No two resources of the type may share its value.
+    #[serde(default)]
     pub unique: bool,
     /// A change is applied to a running instance without a restart.
+    #[serde(default)]
     pub reloadable: bool,
     /// What it does.
+    #[serde(default)]
     pub description: String,
 }
 
@@ -79,4 +88,78 @@ pub struct TypeAction {
     pub interval: Option<String>,
     /// The monitor's check depth.
     pub depth: Option<u32>,
+}
+
+// --- types ---
+
+/// A user-defined resource type, as `POST /v1/types`, `PUT /v1/types/{name}`, the
+/// `[[type]]` sections of a cluster file and `type create` give it. Durations are text
+/// (`5s`, `1m`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TypeSpec {
+    /// The name resources give as their type; not `process`, `vip`, `lb` or `ocf:...`.
+    #[serde(default)]
+    pub name: String,
+    /// One line: what an instance is.
+    #[serde(default)]
+    pub description: String,
+    /// The program an instance runs: an absolute path or a name in `PATH`.
+    #[serde(default)]
+    pub command: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Extra environment variables of the instance and its checks.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+    /// `unique` (the default), `clone` or `promotable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// How long a start may take (default 20s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_timeout: Option<String>,
+    /// How long a stop may take (default 20s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<String>,
+    /// The cheap, frequent check (MSCS's LooksAlive; default: the process lives, every 5s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub looks_alive: Option<CheckSpec>,
+    /// The thorough, rarer check (IsAlive; default: the process lives, every 60s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_alive: Option<CheckSpec>,
+    /// A program that applies reloadable parameters to a running instance (exit 0: done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload: Option<String>,
+    /// The reload program's arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reload_args: Vec<String>,
+    /// The parameters, in order.
+    #[serde(default, rename = "param")]
+    pub params: Vec<TypeParameter>,
+}
+
+/// One health check of a [`TypeSpec`]: at most one of `command`, `tcp` and `http`; none
+/// means "the process lives".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    /// How often it runs, e.g. `5s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    /// How long one check may take (default 20s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// A program run with the instance's environment: exit status 0 means healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Its arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// `host:port` that must accept a TCP connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<String>,
+    /// `http://host:port/path` that must answer 2xx or 3xx.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
 }

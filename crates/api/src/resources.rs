@@ -237,6 +237,11 @@ pub struct ClusterSpec {
     /// Constraints.
     #[serde(default, rename = "constraint")]
     pub constraints: Vec<ConstraintSpec>,
+    // --- types ---
+    /// User-defined resource types, applied before the resources; types the file does not
+    /// list are left as they are.
+    #[serde(default, rename = "type", skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<crate::TypeSpec>,
 }
 
 /// The result of `POST /v1/apply` (with `dry_run`, nothing is changed).

@@ -49,9 +49,35 @@ pub(crate) fn parse_cluster_file(text: &str) -> anyhow::Result<api::ClusterSpec>
     Err(describe_toml_error(text, &error))
 }
 
-/// Parses again with every scalar in `[resource.params]` turned into its text.
+/// The text of a number or boolean.
+fn scalar_text(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::Integer(number) => Some(number.to_string()),
+        toml::Value::Float(number) => Some(number.to_string()),
+        toml::Value::Boolean(flag) => Some(flag.to_string()),
+        _ => None,
+    }
+}
+
+/// Parses again with every scalar in `[resource.params]` (and each type parameter's
+/// `default`) turned into its text.
 fn parse_with_text_params(text: &str) -> Option<api::ClusterSpec> {
     let mut table: toml::Table = toml::from_str(text).ok()?;
+    // A type parameter's default is text on the wire, written `default = 5` in TOML.
+    if let Some(toml::Value::Array(types)) = table.get_mut("type") {
+        for definition in types.iter_mut() {
+            let Some(toml::Value::Array(params)) = definition.get_mut("param") else {
+                continue;
+            };
+            for param in params.iter_mut() {
+                if let Some(value) = param.get_mut("default")
+                    && let Some(text) = scalar_text(value)
+                {
+                    *value = toml::Value::String(text);
+                }
+            }
+        }
+    }
     if let Some(toml::Value::Array(resources)) = table.get_mut("resource") {
         for resource in resources.iter_mut() {
             let Some(toml::Value::Table(params)) = resource.get_mut("params") else {
@@ -243,6 +269,20 @@ pub(crate) fn render_cluster_file(spec: &api::ClusterSpec) -> anyhow::Result<Str
         "# The cluster as `encluster config export` wrote it; `encluster apply -f FILE` \
         makes the\n# cluster match it (what is not in the file is removed).\n",
     );
+    // --- types ---
+    if !spec.types.is_empty() {
+        text.push_str(
+            "\n# User-defined types, applied before the resources; a type the file does not \
+             list is kept.\n",
+        );
+        #[derive(serde::Serialize)]
+        struct Types<'a> {
+            r#type: &'a [api::TypeSpec],
+        }
+        text.push_str(&toml::to_string(&Types {
+            r#type: &spec.types,
+        })?);
+    }
     for resource in &spec.resources {
         write_table(
             &mut text,

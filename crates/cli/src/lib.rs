@@ -21,6 +21,7 @@ mod resource_commands;
 mod status;
 mod types;
 mod undo;
+mod user_types;
 mod views;
 mod wait;
 
@@ -37,6 +38,7 @@ pub use resource_args::{
     ConstraintAdd, ConstraintCommand, GroupCommand, MoveArgs, ResourceCommand, ResourceOptionArgs,
     WaitArgs,
 };
+pub use user_types::TypeDefineArgs;
 
 /// Where the API is and how to authenticate.
 /// Flags win over environment variables, and those over the CLI config file.
@@ -104,7 +106,7 @@ pub enum CliCommand {
     /// Make the cluster's resources, groups and constraints match a TOML file: shows the
     /// changes, asks, then applies them. Anything not in the file is removed.
     Apply {
-        /// The cluster file: [[resource]], [[group]] and [[constraint]] tables.
+        /// The cluster file: [[type]], [[resource]], [[group]] and [[constraint]] tables.
         #[arg(short = 'f', long = "file", value_name = "FILE")]
         file: PathBuf,
         /// Only show the changes.
@@ -151,6 +153,29 @@ pub enum TypeCommand {
         #[arg(long)]
         json: bool,
     },
+    // --- types ---
+    /// Define a resource type of your own: a command, parameters with kinds and ranges,
+    /// two health checks; from flags, a TOML file (-f), or both.
+    Create {
+        /// The type's name, as resources give it with --type.
+        name: String,
+        #[command(flatten)]
+        define: Box<TypeDefineArgs>,
+    },
+    /// Change a user type: the stored definition with the flags (or the file) on top.
+    /// Refused, naming each resource and problem, if a resource of the type would become
+    /// invalid.
+    Update {
+        /// The type to change.
+        name: String,
+        #[command(flatten)]
+        define: Box<TypeDefineArgs>,
+    },
+    /// Delete a user type; refused while resources use it.
+    Delete {
+        /// The type to delete.
+        name: String,
+    },
 }
 
 /// `encluster node ...`.
@@ -194,8 +219,8 @@ pub enum NodeCommand {
 /// `encluster config ...`.
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum ConfigCommand {
-    /// Print the resources, groups and constraints as the TOML file `apply -f` reads, so
-    /// that `config export > f; apply -f f` changes nothing.
+    /// Print the user types, resources, groups and constraints as the TOML file `apply -f`
+    /// reads, so that `config export > f; apply -f f` changes nothing.
     Export,
 }
 

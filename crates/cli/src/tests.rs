@@ -16,6 +16,7 @@ mod resources;
 mod status;
 mod types;
 mod undo;
+mod user_types;
 mod wait;
 
 use clap::{CommandFactory, Parser};

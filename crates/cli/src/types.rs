@@ -1,5 +1,6 @@
 //! `encluster type list` and `encluster type show NAME`: the resource types and their
 //! parameters, from `GET /v1/types`; rendered by pure functions pinned by snapshot tests.
+//! User types are defined, changed and deleted by `user_types.rs`.
 
 use crate::TypeCommand;
 use crate::commands::Output;
@@ -30,10 +31,20 @@ pub(crate) async fn run_type(
                 .map_err(|e| explain(e, target))?;
             if json {
                 output.text(&render_json(&detail))
+            } else if detail.class == "user" {
+                output.text(&crate::user_types::render_user_type(&detail))
             } else {
                 output.text(&render_type(&detail))
             }
         }
+        // --- types ---
+        TypeCommand::Create { name, define } => {
+            crate::user_types::define(client, target, &name, &define, true).await
+        }
+        TypeCommand::Update { name, define } => {
+            crate::user_types::define(client, target, &name, &define, false).await
+        }
+        TypeCommand::Delete { name } => crate::user_types::delete(client, target, &name).await,
     }
 }
 

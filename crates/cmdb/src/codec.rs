@@ -23,6 +23,9 @@ pub(crate) const FORMAT_V1: u8 = 1;
 pub(crate) const FORMAT_DB_V2: u8 = 2;
 /// Format byte of the cluster database since resources gained bans and the unmanaged set.
 pub(crate) const FORMAT_DB_V3: u8 = 3;
+// --- types ---
+/// Format byte of the cluster database since resources gained user-defined types.
+pub(crate) const FORMAT_DB_V4: u8 = 4;
 /// Magic prefix of snapshot files, so a stray file is never mistaken for a snapshot.
 pub(crate) const SNAPSHOT_MAGIC: &[u8; 8] = b"ENCSNAP\0";
 
@@ -67,11 +70,12 @@ fn invalid(error: postcard::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
-/// The cluster database in a snapshot: magic, `FORMAT_DB_V3`, postcard. Versions 1 (before
-/// client sessions) and 2 (before bans and unmanaged resources) stay readable.
+/// The cluster database in a snapshot: magic, `FORMAT_DB_V4`, postcard. Versions 1 (before
+/// client sessions), 2 (before bans and unmanaged resources) and 3 (before user types)
+/// stay readable.
 pub(crate) fn encode_db(db: &ClusterDb) -> io::Result<Vec<u8>> {
     let mut out = SNAPSHOT_MAGIC.to_vec();
-    out.push(FORMAT_DB_V3);
+    out.push(FORMAT_DB_V4);
     out.extend_from_slice(&postcard::to_stdvec(db).map_err(io::Error::other)?);
     Ok(out)
 }
@@ -81,7 +85,11 @@ pub(crate) fn decode_db(bytes: &[u8]) -> io::Result<ClusterDb> {
         .strip_prefix(SNAPSHOT_MAGIC.as_slice())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an encluster snapshot"))?;
     match body.split_first() {
-        Some((&FORMAT_DB_V3, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V4, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V3, rest)) => {
+            let v3: ClusterDbV3 = postcard::from_bytes(rest).map_err(invalid)?;
+            Ok(v3.into())
+        }
         Some((&FORMAT_DB_V2, rest)) => {
             let v2: ClusterDbV2 = postcard::from_bytes(rest).map_err(invalid)?;
             Ok(v2.into())
@@ -187,6 +195,72 @@ impl From<ResourceDbV2> for ResourceDb {
             reported_tokens: v2.reported_tokens,
             bans: BTreeMap::new(),
             unmanaged: Default::default(),
+            types: BTreeMap::new(),
+        }
+    }
+}
+
+// --- types ---
+/// The cluster database's layout 3, before user-defined types.
+#[derive(Deserialize)]
+struct ClusterDbV3 {
+    meta: ClusterMeta,
+    kv: BTreeMap<String, (String, u64)>,
+    kv_revision: u64,
+    nodes: BTreeMap<NodeId, NodeRecord>,
+    next_node_id: u64,
+    tokens: BTreeMap<String, TokenRecord>,
+    events: VecDeque<Event>,
+    next_event_seq: u64,
+    resources: ResourceDbV3,
+    sessions: Sessions,
+}
+
+/// `ResourceDb` in database layout 3, before `types`.
+#[derive(Deserialize)]
+struct ResourceDbV3 {
+    resources: BTreeMap<ResourceId, Resource>,
+    groups: BTreeMap<GroupId, Group>,
+    constraints: Vec<StoredConstraint>,
+    moves: BTreeMap<ResourceId, Vec<LocationConstraint>>,
+    node_config: BTreeMap<NodeId, NodeConfig>,
+    status: BTreeMap<ResourceId, BTreeMap<NodeId, ResourceStatus>>,
+    assignments: BTreeMap<NodeId, BTreeMap<ResourceId, u64>>,
+    next_fencing_token: u64,
+    operations: VecDeque<OperationEntry>,
+    reported_tokens: BTreeMap<ResourceId, BTreeMap<NodeId, u64>>,
+    bans: BTreeMap<ResourceId, Vec<LocationConstraint>>,
+    unmanaged: std::collections::BTreeSet<ResourceId>,
+}
+
+impl From<ClusterDbV3> for ClusterDb {
+    fn from(v3: ClusterDbV3) -> ClusterDb {
+        let resources = v3.resources;
+        ClusterDb {
+            meta: v3.meta,
+            kv: v3.kv,
+            kv_revision: v3.kv_revision,
+            nodes: v3.nodes,
+            next_node_id: v3.next_node_id,
+            tokens: v3.tokens,
+            events: v3.events,
+            next_event_seq: v3.next_event_seq,
+            resources: ResourceDb {
+                resources: resources.resources,
+                groups: resources.groups,
+                constraints: resources.constraints,
+                moves: resources.moves,
+                node_config: resources.node_config,
+                status: resources.status,
+                assignments: resources.assignments,
+                next_fencing_token: resources.next_fencing_token,
+                operations: resources.operations,
+                reported_tokens: resources.reported_tokens,
+                bans: resources.bans,
+                unmanaged: resources.unmanaged,
+                types: BTreeMap::new(),
+            },
+            sessions: v3.sessions,
         }
     }
 }

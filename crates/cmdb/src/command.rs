@@ -116,6 +116,23 @@ pub enum Command {
         resource: model::ResourceId,
         managed: bool,
     },
+    // --- types ---
+    /// Create (`create`) or replace a user-defined resource type; refused if the definition
+    /// is invalid or would make a resource of the type invalid (each one named).
+    PutType {
+        definition: Box<model::UserType>,
+        create: bool,
+    },
+    /// Delete a user-defined resource type; refused while resources use it.
+    DeleteType { name: String },
+    /// `apply -f` with types: create or replace `types` (others stay), then replace the
+    /// declared resources, groups and constraints, all or nothing.
+    ReplaceConfigWithTypes {
+        types: Vec<model::UserType>,
+        resources: Vec<model::Resource>,
+        groups: Vec<model::Group>,
+        constraints: Vec<StoredConstraint>,
+    },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -181,6 +198,16 @@ impl std::fmt::Display for Command {
             Command::SetManaged { resource, managed } => {
                 write!(f, "{resource} managed {managed}")
             }
+            Command::PutType { definition, .. } => write!(f, "put type {}", definition.name),
+            Command::DeleteType { name } => write!(f, "delete type {name}"),
+            Command::ReplaceConfigWithTypes {
+                types, resources, ..
+            } => write!(
+                f,
+                "replace config ({} types, {} resources)",
+                types.len(),
+                resources.len()
+            ),
         }
     }
 }

@@ -246,6 +246,9 @@ impl ClusterDb {
                 constraints,
             } => resources.set_bans(resource, constraints),
             Command::SetManaged { resource, managed } => resources.set_managed(resource, managed),
+            command @ (Command::PutType { .. }
+            | Command::DeleteType { .. }
+            | Command::ReplaceConfigWithTypes { .. }) => resources.apply_type_command(command),
             other => rejected(format!("command {other} is not a resource command")),
         }
     }

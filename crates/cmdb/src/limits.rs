@@ -28,6 +28,8 @@ pub const SESSION_RESULTS_MAX: usize = 1024;
 /// A session idle this long (by the masters' clocks) is forgotten: far longer than any
 /// retry of a write lasts (the API gives up forwarding after 10 s).
 pub const SESSION_IDLE_MS: u64 = 5 * 60 * 1000;
+/// Largest number of user-defined resource types.
+pub const USER_TYPES_MAX: usize = 256;
 
 const _: () = assert!(EVENTS_PER_COMMAND_MAX <= EVENTS_MAX);
 const _: () = assert!(KEY_BYTES_MAX < VALUE_BYTES_MAX);

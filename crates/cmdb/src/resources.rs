@@ -108,6 +108,9 @@ pub struct ResourceDb {
     pub bans: BTreeMap<ResourceId, Vec<LocationConstraint>>,
     /// Resources the cluster leaves alone (`resource unmanage`).
     pub unmanaged: BTreeSet<ResourceId>,
+    // --- types ---
+    /// User-defined resource types, by name (`encluster type create`).
+    pub types: BTreeMap<String, model::UserType>,
 }
 
 /// A change of the master's assignments.
@@ -158,13 +161,14 @@ impl ResourceDb {
         let mut candidate = self.clone();
         change(&mut candidate);
         let config = candidate.cluster_config(std::iter::empty());
-        match config.validate() {
-            Ok(()) => {
-                *self = candidate;
-                CommandResult::Ok
-            }
-            Err(error) => CommandResult::Rejected(error.to_string()),
+        if let Err(error) = config.validate() {
+            return CommandResult::Rejected(error.to_string());
         }
+        if let Err(reason) = candidate.check_typed_resources() {
+            return CommandResult::Rejected(reason);
+        }
+        *self = candidate;
+        CommandResult::Ok
     }
 
     /// Delete a resource with everything that names it.
@@ -528,3 +532,4 @@ fn failure_event(node: NodeId, report: &OperationReport, fail_count: u32) -> mod
 
 #[cfg(test)]
 mod tests;
+mod user_types;

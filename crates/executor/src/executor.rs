@@ -6,7 +6,7 @@
 //! The same events and times always give the same commands.
 
 use crate::clock::Now;
-use crate::instance::{Context, Instance, Step};
+use crate::instance::{CheckPlan, Context, Instance, Step};
 use crate::limits::{INSTANCE_COUNT_MAX, OPERATIONS_IN_FLIGHT_MAX, UNCONFIRMED_REPORT_INTERVAL};
 use crate::types::{
     Assignment, Command, Event, ExecutorConfig, InstanceState, InstanceView, OperationKind,
@@ -35,6 +35,8 @@ pub struct Executor {
     spent_before: BTreeMap<ResourceId, u64>,
     /// The parameter schemas of resource types (see [`Event::Schema`]), by type name.
     schemas: BTreeMap<String, ParamSchema>,
+    /// User-defined types (see [`Event::UserTypes`]), by name.
+    user_types: BTreeMap<String, model::UserType>,
 }
 
 impl Executor {
@@ -48,6 +50,7 @@ impl Executor {
             unconfirmed: BTreeMap::new(),
             spent_before: BTreeMap::new(),
             schemas: BTreeMap::new(),
+            user_types: BTreeMap::new(),
         }
     }
 
@@ -94,6 +97,7 @@ impl Executor {
                     self.schemas.remove(&type_name);
                 }
             },
+            Event::UserTypes(types) => self.user_types(types),
         }
         self.evaluate(now, &mut commands);
         self.confirm(now, &mut commands);
@@ -272,7 +276,28 @@ impl Executor {
         }
     }
 
+    /// Takes the new set of user types; instances of a type whose command changed are
+    /// marked to restart.
+    fn user_types(&mut self, types: Vec<model::UserType>) {
+        let types: BTreeMap<String, model::UserType> =
+            types.into_iter().map(|t| (t.name.clone(), t)).collect();
+        for instance in self.instances.values_mut() {
+            let old = self.user_types.get(instance.type_name());
+            let new = types.get(instance.type_name());
+            if let (Some(old), Some(new)) = (old, new)
+                && old.run != new.run
+            {
+                instance.type_changed();
+            }
+        }
+        self.user_types = types;
+    }
+
     fn evaluate(&mut self, now: Now, commands: &mut Vec<Command>) {
+        for instance in self.instances.values_mut() {
+            let checks = self.user_types.get(instance.type_name()).map(CheckPlan::of);
+            instance.set_checks(checks, now.boot);
+        }
         let context = Context {
             now,
             lease_ok: self.lease_ok(now.boot),

@@ -31,6 +31,10 @@
 //! the grant, so the master's next grant starts the new definition: old and new never run
 //! at once. A change of options only (timeouts, intervals, drain) applies at once.
 //!
+//! An instance of a user-defined type is monitored by its type's two checks at their own
+//! intervals and timeouts (LooksAlive at depth 0, IsAlive deeper), not by the resource's
+//! monitor options; when the type's command changes it is stopped under its grant.
+//!
 //! "Wanted" means assigned, and for a unique resource also a lease that is valid for more
 //! than the fence margin. A token is *spent* once the instance failed under it, or was
 //! stopped while still assigned under it (self-fencing when the lease ran out): the
@@ -59,6 +63,37 @@ pub(crate) struct Context {
     pub(crate) lease_valid_until: BootMs,
     /// At least one assignment set arrived, so "unassigned" means "stop it".
     pub(crate) assignments_known: bool,
+}
+
+/// How an instance of a user-defined type is monitored: two checks at their own
+/// intervals and depths (MSCS's LooksAlive and IsAlive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CheckPlan {
+    /// The cheap, frequent check (depth 0).
+    pub(crate) shallow: Cadence,
+    /// The thorough, rarer check (`resource_agents::DEPTH_THOROUGH`).
+    pub(crate) deep: Cadence,
+}
+
+/// How often one check runs and how long it may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cadence {
+    pub(crate) interval: Duration,
+    pub(crate) timeout: Duration,
+}
+
+impl CheckPlan {
+    /// The plan of a user type's two checks.
+    pub(crate) fn of(definition: &model::UserType) -> CheckPlan {
+        let cadence = |check: &model::HealthCheck| Cadence {
+            interval: check.interval,
+            timeout: check.timeout,
+        };
+        CheckPlan {
+            shallow: cadence(&definition.looks_alive),
+            deep: cadence(&definition.is_alive),
+        }
+    }
 }
 
 /// The next operation for an idle instance.
@@ -125,6 +160,8 @@ struct InFlight {
     probe: bool,
     /// For a reload: the definition the instance runs once it succeeds.
     target: Option<Resource>,
+    /// For a monitor: its depth (0 for the cheap check).
+    depth: u32,
 }
 
 /// When a stop that failed may be tried again.
@@ -153,6 +190,13 @@ pub(crate) struct Instance {
     stop_retry: Option<StopRetry>,
     /// A running instance whose grant was withdrawn stops only at this time (its drain).
     drain_until: Option<BootMs>,
+    // --- types ---
+    /// For a user-defined type, its two checks; `None` monitors by the resource's options.
+    checks: Option<CheckPlan>,
+    /// When the thorough check is due next (user types only).
+    next_deep_monitor_at: Option<BootMs>,
+    /// The type's command changed while the instance ran: stop it under its grant.
+    type_changed: bool,
 }
 
 impl Instance {
@@ -169,6 +213,9 @@ impl Instance {
             monitor_requested: false,
             stop_retry: None,
             drain_until: None,
+            checks: None,
+            next_deep_monitor_at: None,
+            type_changed: false,
         }
     }
 
@@ -185,6 +232,9 @@ impl Instance {
             monitor_requested: false,
             stop_retry: None,
             drain_until: None,
+            checks: None,
+            next_deep_monitor_at: None,
+            type_changed: false,
         }
     }
 
@@ -224,6 +274,27 @@ impl Instance {
             self.running = assigned.resource.clone();
         }
         self.assigned = assignment;
+    }
+
+    /// Takes the user type's checks (`None` for other types); a running instance that had
+    /// no thorough check scheduled gets one.
+    pub(crate) fn set_checks(&mut self, checks: Option<CheckPlan>, now: BootMs) {
+        self.checks = checks;
+        match checks {
+            None => self.next_deep_monitor_at = None,
+            Some(plan) => {
+                if self.state == InstanceState::Running && self.next_deep_monitor_at.is_none() {
+                    self.next_deep_monitor_at = Some(now.saturating_add(plan.deep.interval));
+                }
+            }
+        }
+    }
+
+    /// The type's command changed: a running instance restarts under a new grant.
+    pub(crate) fn type_changed(&mut self) {
+        if self.state == InstanceState::Running {
+            self.type_changed = true;
+        }
     }
 
     pub(crate) fn is_busy(&self) -> bool {
@@ -357,14 +428,18 @@ impl Instance {
                 if assigned.fencing_token > self.token {
                     return Some(stop);
                 }
+                if self.type_changed {
+                    return stop_allowed.then_some(stop);
+                }
                 match change_effect(schema, &self.running, &assigned.resource) {
                     ChangeEffect::Restart => return stop_allowed.then_some(stop),
                     ChangeEffect::Reload => return Some(Step::Reload),
                     ChangeEffect::None | ChangeEffect::Options => {}
                 }
-                let due = self
-                    .next_monitor_at
-                    .is_some_and(|at| at <= context.now.boot);
+                let due = [self.next_monitor_at, self.next_deep_monitor_at]
+                    .into_iter()
+                    .flatten()
+                    .any(|at| at <= context.now.boot);
                 (self.monitor_requested || due).then_some(Step::Monitor { probe: false })
             }
             InstanceState::Stopped => {
@@ -393,6 +468,7 @@ impl Instance {
         );
         let options = &self.running.options;
         let mut target = None;
+        let mut depth = 0;
         let (operation, token, timeout, interval) = match step {
             Step::Start => {
                 let assigned = self
@@ -433,12 +509,15 @@ impl Instance {
             }
             Step::Monitor { probe: false } => {
                 self.monitor_requested = false;
-                let interval = options.monitor_interval;
+                let (cadence, deep) = self.monitor_cadence(context.now.boot);
+                if deep {
+                    depth = resource_agents::DEPTH_THOROUGH;
+                }
                 (
                     OperationKind::Monitor,
                     self.token,
-                    options.monitor_timeout,
-                    interval,
+                    cadence.timeout,
+                    cadence.interval,
                 )
             }
         };
@@ -450,6 +529,7 @@ impl Instance {
             timeout,
             probe: step == Step::Monitor { probe: true },
             target: target.clone(),
+            depth,
         });
         Command::Run {
             resource: target.unwrap_or_else(|| self.running.clone()),
@@ -458,6 +538,25 @@ impl Instance {
             timeout,
             interval,
             started_at: context.now.boot,
+            depth,
+        }
+    }
+
+    /// The cadence of the next recurring monitor, and whether it is the thorough check.
+    fn monitor_cadence(&self, now: BootMs) -> (Cadence, bool) {
+        match self.checks {
+            Some(plan) => {
+                let deep = self.next_deep_monitor_at.is_some_and(|at| at <= now);
+                (if deep { plan.deep } else { plan.shallow }, deep)
+            }
+            None => {
+                let options = &self.running.options;
+                let cadence = Cadence {
+                    interval: options.monitor_interval,
+                    timeout: options.monitor_timeout,
+                };
+                (cadence, false)
+            }
         }
     }
 
@@ -500,9 +599,11 @@ impl Instance {
 
     fn started(&mut self, in_flight: &InFlight, outcome: &Outcome, now: BootMs) -> bool {
         self.token = in_flight.fencing_token;
+        self.type_changed = false;
         if outcome.is_ok() {
             self.state = InstanceState::Running;
             self.schedule_monitor(now);
+            self.schedule_deep_monitor(now);
         } else {
             self.fail(in_flight, outcome);
         }
@@ -511,6 +612,7 @@ impl Instance {
 
     fn stopped(&mut self, in_flight: &InFlight, outcome: &Outcome, now: BootMs) -> bool {
         self.next_monitor_at = None;
+        self.next_deep_monitor_at = None;
         self.monitor_requested = false;
         match outcome {
             Outcome::Ok | Outcome::NotRunning => {
@@ -554,6 +656,9 @@ impl Instance {
                     self.state = InstanceState::Running;
                 }
                 self.schedule_monitor(now);
+                if in_flight.probe || in_flight.depth > 0 {
+                    self.schedule_deep_monitor(now);
+                }
                 in_flight.probe
             }
             Outcome::NotRunning if in_flight.probe => {
@@ -589,12 +694,23 @@ impl Instance {
                 .map_or(in_flight.fencing_token, |s| s.max(in_flight.fencing_token)),
         );
         self.next_monitor_at = None;
+        self.next_deep_monitor_at = None;
         self.monitor_requested = false;
     }
 
     fn schedule_monitor(&mut self, now: BootMs) {
-        let interval = self.running.options.monitor_interval;
+        let interval = match self.checks {
+            Some(plan) => plan.shallow.interval,
+            None => self.running.options.monitor_interval,
+        };
         self.next_monitor_at = (!interval.is_zero()).then(|| now.saturating_add(interval));
+    }
+
+    /// The thorough check of a user type's instance, one interval from `now`.
+    fn schedule_deep_monitor(&mut self, now: BootMs) {
+        self.next_deep_monitor_at = self
+            .checks
+            .map(|plan| now.saturating_add(plan.deep.interval));
     }
 }
 

@@ -34,10 +34,17 @@ use tracing::Instrument;
 
 /// The resource agents of this node, by type name: created on first use with
 /// `resource_agents::builtin` and kept, since the process agent owns the tasks that reap
-/// its children.
+/// its children; user types' agents are built from their definitions
+/// ([`Event::UserTypes`]) around one shared supervisor.
 pub struct Agents {
     ocf_root: PathBuf,
     by_type: HashMap<String, Arc<dyn ResourceAgent>>,
+    // --- types ---
+    /// The one supervisor of every user type's processes: rebuilding a type's agent keeps
+    /// supervising what the old one started.
+    supervisor: Arc<resource_agents::ProcessAgent>,
+    /// The user types whose agents are in `by_type`, as they were built.
+    user_types: HashMap<String, model::UserType>,
 }
 
 impl Agents {
@@ -46,7 +53,43 @@ impl Agents {
         Agents {
             ocf_root: ocf_root.into(),
             by_type: HashMap::new(),
+            supervisor: Arc::new(resource_agents::ProcessAgent::new()),
+            user_types: HashMap::new(),
         }
+    }
+
+    /// Builds an agent for every new or changed user type and drops those of types that
+    /// are gone; returns the agents built, whose schema the executor must learn again.
+    fn set_user_types(&mut self, types: &[model::UserType]) -> Vec<Arc<dyn ResourceAgent>> {
+        let wanted: HashMap<&str, &model::UserType> =
+            types.iter().map(|t| (t.name.as_str(), t)).collect();
+        let gone: Vec<String> = self
+            .user_types
+            .keys()
+            .filter(|name| !wanted.contains_key(name.as_str()))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.user_types.remove(&name);
+            self.by_type.remove(&name);
+        }
+        let mut built = Vec::new();
+        for definition in types {
+            if self.user_types.get(&definition.name) == Some(definition) {
+                continue;
+            }
+            let agent: Arc<dyn ResourceAgent> = Arc::new(resource_agents::UserTypeAgent::new(
+                definition.clone(),
+                Arc::clone(&self.supervisor),
+            ));
+            tracing::info!(type_name = %definition.name, "Resource type defined");
+            self.by_type
+                .insert(definition.name.clone(), Arc::clone(&agent));
+            self.user_types
+                .insert(definition.name.clone(), definition.clone());
+            built.push(agent);
+        }
+        built
     }
 
     /// Uses `agent` for its type instead of the built-in one (a fake in tests or the
@@ -60,8 +103,19 @@ impl Agents {
         if let Some(agent) = self.by_type.get(type_name) {
             return Ok((Arc::clone(agent), false));
         }
-        let agent = resource_agents::builtin(type_name, &self.ocf_root)
-            .map_err(|error| error.to_string())?;
+        let agent = match resource_agents::builtin(type_name, &self.ocf_root) {
+            Ok(agent) => agent,
+            // Perhaps a user type not defined here yet: what its pid file records can still
+            // be monitored and stopped. Not kept, so the real agent replaces it.
+            Err(error) => {
+                let stand_in = resource_agents::UndefinedTypeAgent::new(
+                    type_name,
+                    error.to_string(),
+                    Arc::clone(&self.supervisor),
+                );
+                return Ok((Arc::new(stand_in), false));
+            }
+        };
         self.by_type
             .insert(type_name.to_owned(), Arc::clone(&agent));
         Ok((agent, true))
@@ -186,6 +240,11 @@ impl Runtime {
     }
 
     fn feed(&mut self, event: Event) {
+        if let Event::UserTypes(types) = &event {
+            for agent in self.agents.set_user_types(types) {
+                self.describe(&agent);
+            }
+        }
         if let Event::Lease { valid_until } = &event
             && let Err(error) = records::write_lease(&self.config.state_root, *valid_until)
         {
@@ -218,6 +277,7 @@ impl Runtime {
                 timeout,
                 interval,
                 started_at,
+                depth,
             } => {
                 let run = RunSpec {
                     resource,
@@ -226,6 +286,7 @@ impl Runtime {
                     timeout,
                     interval,
                     started_at,
+                    depth,
                 };
                 self.spawn(run);
             }
@@ -313,6 +374,8 @@ impl Runtime {
     }
 
     fn watch_inserted_agents(&mut self) {
+        let supervisor: Arc<dyn ResourceAgent> = self.agents.supervisor.clone();
+        self.watch(&supervisor);
         let agents: Vec<_> = self.agents.by_type.values().cloned().collect();
         for agent in agents {
             self.watch(&agent);
@@ -384,6 +447,7 @@ struct RunSpec {
     timeout: Duration,
     interval: Duration,
     started_at: BootMs,
+    depth: u32,
 }
 
 /// Runs one operation and turns it into the event that reports its end.
@@ -405,6 +469,7 @@ async fn operate(
                 node_name,
                 fencing_token: run.fencing_token,
                 unique: run.resource.unique,
+                depth: run.depth,
             };
             let outcome = bounded_operation(agent.as_ref(), &run, &request).await;
             // A lease watchdog that fenced the instance while this agent hung left the time

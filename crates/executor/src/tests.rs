@@ -154,6 +154,10 @@ fn event_label(event: &Event) -> String {
             let reload = schema.as_ref().and_then(|s| s.reload.as_deref());
             format!("schema of {type_name}, reload {reload:?}")
         }
+        Event::UserTypes(types) => {
+            let names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
+            format!("user types [{}]", names.join(", "))
+        }
     }
 }
 
@@ -166,10 +170,16 @@ fn command_label(command: &Command) -> String {
             timeout,
             interval,
             started_at,
+            depth,
         } => {
+            let depth = if *depth > 0 {
+                format!(" depth={depth}")
+            } else {
+                String::new()
+            };
             format!(
                 "run {} {operation}#{fencing_token} timeout={timeout:?} interval={interval:?} \
-                 at={}",
+                 at={}{depth}",
                 resource.id, started_at.0
             )
         }
@@ -1376,6 +1386,96 @@ fn changed_options_apply_to_a_running_instance_without_an_operation() {
             @2010 tick
             @6010 tick
               run web monitor#1 timeout=20s interval=5s at=6010
+        "#]],
+    );
+}
+
+// --- types ---
+
+/// A user type checked cheaply every 1 s (timeout 500 ms) and thoroughly every 3 s
+/// (timeout 2 s), running `command`.
+fn checked_type(command: &str) -> model::UserType {
+    let mut definition = model::UserType::new("checked", command);
+    definition.looks_alive.interval = Duration::from_secs(1);
+    definition.looks_alive.timeout = Duration::from_millis(500);
+    definition.is_alive.interval = Duration::from_secs(3);
+    definition.is_alive.timeout = Duration::from_secs(2);
+    definition
+}
+
+fn checked(token: u64) -> Assignment {
+    let mut resource = resource("app", false);
+    resource.type_name = "checked".into();
+    resource.params.clear();
+    Assignment {
+        resource,
+        fencing_token: token,
+    }
+}
+
+/// The two checks of a user type run at their own intervals, depths and timeouts (not the
+/// resource's monitor options), and a failing thorough check is a monitor failure.
+#[test]
+fn user_type_checks_run_at_two_depths_and_a_deep_failure_fails_the_instance() {
+    check(
+        vec![
+            (0, Event::UserTypes(vec![checked_type("/bin/app")])),
+            (0, assign(&[checked(1)])),
+            (5, done("app", Start, 1, Outcome::Ok, 0)),
+            (1_005, Event::Tick),
+            (1_010, done("app", Monitor, 1, Outcome::Ok, 1_005)),
+            (2_010, Event::Tick),
+            (2_020, done("app", Monitor, 1, Outcome::Ok, 2_010)),
+            (3_005, Event::Tick),
+            (3_010, done("app", Monitor, 1, crashed(), 3_005)),
+        ],
+        expect![[r#"
+            @0 user types [checked]
+            @0 assignments [app#1]
+              run app start#1 timeout=20s interval=0ns at=0
+            @5 done app start#1 (started 0): ok
+              report app start#1 0..5: ok -> running
+            @1005 tick
+              run app monitor#1 timeout=500ms interval=1s at=1005
+            @1010 done app monitor#1 (started 1005): ok
+            @2010 tick
+              run app monitor#1 timeout=500ms interval=1s at=2010
+            @2020 done app monitor#1 (started 2010): ok
+            @3005 tick
+              run app monitor#1 timeout=2s interval=3s at=3005 depth=10
+            @3010 done app monitor#1 (started 3005): failed (soft): killed by SIGKILL
+              report app monitor#1 3005..3010: failed (soft): killed by SIGKILL -> failed
+                because monitor failed: killed by SIGKILL
+              run app stop#1 timeout=5s interval=0ns at=3010
+        "#]],
+    );
+}
+
+/// A changed command of a user type restarts its running instances: stopped under their
+/// grant (spending it), so the master's next grant starts the new command.
+#[test]
+fn user_type_command_change_stops_running_instances_under_their_grant() {
+    check(
+        vec![
+            (0, Event::UserTypes(vec![checked_type("/bin/app")])),
+            (0, assign(&[checked(1)])),
+            (5, done("app", Start, 1, Outcome::Ok, 0)),
+            (10, Event::UserTypes(vec![checked_type("/bin/app2")])),
+            (20, done("app", Stop, 1, Outcome::Ok, 10)),
+            (30, assign(&[checked(2)])),
+        ],
+        expect![[r#"
+            @0 user types [checked]
+            @0 assignments [app#1]
+              run app start#1 timeout=20s interval=0ns at=0
+            @5 done app start#1 (started 0): ok
+              report app start#1 0..5: ok -> running
+            @10 user types [checked]
+              run app stop#1 timeout=5s interval=0ns at=10
+            @20 done app stop#1 (started 10): ok
+              report app stop#1 10..20: ok -> stopped
+            @30 assignments [app#2]
+              run app start#2 timeout=20s interval=0ns at=30
         "#]],
     );
 }

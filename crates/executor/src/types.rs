@@ -73,6 +73,13 @@ pub enum Event {
         type_name: String,
         schema: Option<ParamSchema>,
     },
+    // --- types ---
+    /// Every user-defined resource type, as the cmdb holds it, replacing the previous set.
+    /// Their instances are monitored at the types' two depths and intervals (LooksAlive
+    /// and IsAlive); a running instance whose type's command, arguments or environment
+    /// changed is stopped under its grant, so the master's next grant starts the new one.
+    /// The runtime rebuilds each changed type's resource agent before it feeds this.
+    UserTypes(Vec<model::UserType>),
 }
 
 /// One entry of [`Event::Unconfirmed`].
@@ -110,6 +117,8 @@ pub enum Command {
         interval: Duration,
         /// Echo it in [`Event::OperationDone`], so a late answer to an older run is ignored.
         started_at: BootMs,
+        /// For monitors, the check's depth (`OperationRequest::depth`); zero otherwise.
+        depth: u32,
     },
     /// Abandon the operation running for this resource (its answer, if any, is ignored).
     /// Only monitors, and starts when the lease ends, are abandoned, so that a stop can run

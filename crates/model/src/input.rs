@@ -77,6 +77,8 @@ pub enum NameKind {
     Group,
     /// A node's name.
     Node,
+    /// A user-defined resource type's name.
+    Type,
 }
 
 impl fmt::Display for NameKind {
@@ -85,6 +87,7 @@ impl fmt::Display for NameKind {
             NameKind::Resource => "resource",
             NameKind::Group => "group",
             NameKind::Node => "node",
+            NameKind::Type => "type",
         })
     }
 }

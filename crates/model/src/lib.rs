@@ -16,6 +16,7 @@ mod observed;
 mod resource;
 mod resource_type;
 mod schema;
+mod user_type;
 
 pub use change::{ChangeEffect, change_effect};
 pub use cluster_config::{
@@ -43,6 +44,11 @@ pub use resource::{
 };
 pub use resource_type::{ActionSpec, TypeClass, TypeInfo};
 pub use schema::{ParamError, ParamKind, ParamSchema, ParamSpec, parse_bool, parse_duration};
+pub use user_type::{
+    BUILTIN_TYPE_NAMES, CHECK_INTERVAL_MAX, CHECK_INTERVAL_MIN, CommandSpec, HealthCheck,
+    HealthProbe, IS_ALIVE_INTERVAL_DEFAULT, LOOKS_ALIVE_INTERVAL_DEFAULT, TYPE_PARAM_COUNT_MAX,
+    TYPE_TIMEOUT_MAX, TypeKind, UserType, param_environment,
+};
 
 /// Wall-clock time as milliseconds since the Unix epoch, supplied by a runtime module.
 ///

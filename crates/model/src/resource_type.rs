@@ -2,8 +2,8 @@
 //! and the operations it supports, as `encluster type show` prints it.
 //!
 //! Built-in types describe themselves in code; an OCF resource agent's description comes
-//! from its meta-data (`resource-agents` parses it); user-defined types will be a third
-//! [`TypeClass`]. Plain data: the agent turns it into the API's wire types.
+//! from its meta-data (`resource-agents` parses it); user-defined types (`crate::UserType`)
+//! are the third [`TypeClass`]. Plain data: the agent turns it into the API's wire types.
 
 use std::time::Duration;
 
@@ -16,6 +16,8 @@ pub enum TypeClass {
     Builtin,
     /// An OCF resource agent script, `ocf:<provider>:<agent>`.
     Ocf,
+    /// Defined by an operator as data and stored in the cmdb (`crate::UserType`).
+    User,
 }
 
 impl TypeClass {
@@ -24,6 +26,7 @@ impl TypeClass {
         match self {
             TypeClass::Builtin => "builtin",
             TypeClass::Ocf => "ocf",
+            TypeClass::User => "user",
         }
     }
 }

@@ -4,6 +4,8 @@
 //! command, supervised, with optional TCP or HTTP probes), `ocf` (an existing OCF resource
 //! agent script, run unmodified) and `vip` (a virtual IP address: netlink mode for real
 //! hosts, loopback mode for local clusters). [`builtin`] maps a resource type name to its agent.
+//! [`UserTypeAgent`] runs a user-defined type (`model::UserType`) with the `process`
+//! agent's supervision and the type's two health checks.
 //!
 //! This crate turns an operation request into an outcome and nothing more. It must never
 //! know about the cmdb, the scheduler or assignments, and a failed operation is never a
@@ -17,13 +19,19 @@ mod ocf;
 mod operation;
 mod process;
 mod registry;
+mod user_type;
 mod vip;
 mod watchdog;
 
 pub use ocf::{OcfAgent, OcfType};
-pub use operation::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
+pub use operation::{
+    BoxFuture, DEPTH_THOROUGH, MetaError, OperationRequest, Outcome, ResourceAgent, Severity,
+};
 pub use process::ProcessAgent;
 pub use registry::{UnknownType, builtin};
+pub use user_type::{
+    UndefinedTypeAgent, UserTypeAgent, describe as describe_user_type, instance_environment,
+};
 pub use vip::{
     LoopbackVip, NetlinkVip, NetlinkVipConfig, VIP_CLAIM_DIR_DEFAULT, VipAgent, VipBackend,
     VipClaim,

@@ -116,7 +116,15 @@ pub struct OperationRequest {
     /// Only one instance may run cluster-wide: such an instance must end with the node's
     /// lease, so agents that start something long-lived guard it with a watchdog.
     pub unique: bool,
+    // --- types ---
+    /// For monitors, how thorough the check is (OCF's `OCF_CHECK_LEVEL`): 0 for the cheap,
+    /// frequent one (MSCS's LooksAlive), [`DEPTH_THOROUGH`] for the rarer, thorough one
+    /// (IsAlive). Zero for every other operation.
+    pub depth: u32,
 }
+
+/// The depth of a thorough monitor (IsAlive), as OCF's deepest common check level.
+pub const DEPTH_THOROUGH: u32 = 10;
 
 /// The result of an operation. A failure is a value with a reason, not a Rust error.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -17,9 +17,13 @@ pub(crate) async fn plan(
     spec: ::api::ClusterSpec,
 ) -> Result<(Command, Vec<String>), Vec<String>> {
     let mut errors = Vec::new();
+    // Types first: the file's resources are checked against the file's types.
+    let types = checked_types(&spec.types, &mut errors);
+    let mut user_types = super::user_types::all_stored(state);
+    user_types.extend(types.iter().map(|t| (t.name.clone(), t.clone())));
     let mut resources = Vec::new();
     for resource in &spec.resources {
-        match to_resource(resource, &state.types).await {
+        match to_resource(resource, &state.types, &user_types).await {
             Ok(resource) => resources.push(resource),
             Err(problems) => {
                 errors.extend(
@@ -53,26 +57,91 @@ pub(crate) async fn plan(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let (changes, checked) = state.shared.read(|db| {
-        let changes = diff(&db.resources, &resources, &groups, &constraints);
-        // The state machine's own check, on a copy: what it would refuse is refused here,
-        // in the dry run as in the real apply.
-        let mut candidate = db.resources.clone();
-        let checked =
-            candidate.replace_config(resources.clone(), groups.clone(), constraints.clone());
-        (changes, checked)
-    });
-    if let cmdb::CommandResult::Rejected(reason) = checked {
-        return Err(vec![reason]);
-    }
-    Ok((
+    let command = if types.is_empty() {
         Command::ReplaceConfig {
             resources,
             groups,
             constraints,
-        },
-        changes,
-    ))
+        }
+    } else {
+        Command::ReplaceConfigWithTypes {
+            types,
+            resources,
+            groups,
+            constraints,
+        }
+    };
+    let (changes, checked) = state
+        .shared
+        .read(|db| check_on_copy(&db.resources, &command));
+    if let cmdb::CommandResult::Rejected(reason) = checked {
+        return Err(vec![reason]);
+    }
+    Ok((command, changes))
+}
+
+/// The changes `command` makes to `current`, and the state machine's own verdict on a
+/// copy: what it would refuse is refused here, in the dry run as in the real apply.
+fn check_on_copy(
+    current: &cmdb::ResourceDb,
+    command: &Command,
+) -> (Vec<String>, cmdb::CommandResult) {
+    let mut changes = Vec::new();
+    let mut candidate = current.clone();
+    let checked = match command {
+        Command::ReplaceConfigWithTypes {
+            types,
+            resources,
+            groups,
+            constraints,
+        } => {
+            changes.extend(diff_types(current, types));
+            changes.extend(diff(current, resources, groups, constraints));
+            candidate.replace_config_with_types(
+                types.clone(),
+                resources.clone(),
+                groups.clone(),
+                constraints.clone(),
+            )
+        }
+        Command::ReplaceConfig {
+            resources,
+            groups,
+            constraints,
+        } => {
+            changes.extend(diff(current, resources, groups, constraints));
+            candidate.replace_config(resources.clone(), groups.clone(), constraints.clone())
+        }
+        _ => unreachable!("plan builds only these"),
+    };
+    (changes, checked)
+}
+
+/// The file's types, checked; each problem names its type.
+fn checked_types(specs: &[::api::TypeSpec], errors: &mut Vec<String>) -> Vec<model::UserType> {
+    let mut types = Vec::new();
+    for spec in specs {
+        match super::user_types::checked(spec) {
+            Ok(definition) => types.push(definition),
+            Err(problems) => {
+                let name = &spec.name;
+                errors.extend(problems.into_iter().map(|p| format!("type {name}: {p}")));
+            }
+        }
+    }
+    types
+}
+
+/// The file's types against the stored ones; types the file does not list stay.
+fn diff_types(current: &cmdb::ResourceDb, types: &[model::UserType]) -> Vec<String> {
+    types
+        .iter()
+        .filter_map(|definition| match current.types.get(&definition.name) {
+            None => Some(format!("+ type {}", definition.name)),
+            Some(old) if old != definition => Some(format!("~ type {}", definition.name)),
+            Some(_) => None,
+        })
+        .collect()
 }
 
 fn diff(
@@ -214,6 +283,11 @@ pub(crate) async fn export(
                 .constraints
                 .iter()
                 .map(|c| to_constraint_spec(&model::Constraint::from(c.clone())))
+                .collect(),
+            types: resources
+                .types
+                .values()
+                .map(super::user_types::to_type_spec)
                 .collect(),
         }
     });

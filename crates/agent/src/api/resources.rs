@@ -167,7 +167,8 @@ async fn put_resource(
         }
         spec.name = name;
     }
-    let resource = match to_resource(&spec, &state.types).await {
+    let user_types = super::user_types::all_stored(state);
+    let resource = match to_resource(&spec, &state.types, &user_types).await {
         Ok(resource) => resource,
         Err(errors) => return error(StatusCode::BAD_REQUEST, errors.join("; ")),
     };
@@ -196,7 +197,10 @@ async fn update_resource(state: &ApiState, call: Call, resource: model::Resource
             format!("resource {:?} does not exist", id.0),
         );
     };
-    let schema = super::change::schema_of(&stored_type).await;
+    let schema = match super::user_types::stored(state, &stored_type) {
+        Some(definition) => Some(definition.schema),
+        None => super::change::schema_of(&stored_type).await,
+    };
     let dry_run = call
         .uri
         .query()

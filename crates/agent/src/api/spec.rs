@@ -29,29 +29,30 @@ fn duration(field: &str, value: &Option<String>, errors: &mut Vec<String>) -> Op
     }
 }
 
-/// Check a spec and build the resource; every problem is reported, not just the first.
-pub(crate) async fn to_resource(
+/// The options of a spec: a user type's timeouts are the defaults of its resources.
+fn options_of(
     spec: &::api::ResourceSpec,
-    types: &super::TypeCatalog,
-) -> Result<Resource, Vec<String>> {
-    let mut errors = Vec::new();
-    if let Err(invalid) = model::check_name(model::NameKind::Resource, &spec.name) {
-        errors.push(format!("name: {invalid}"));
-    }
+    user_type: Option<&model::UserType>,
+    errors: &mut Vec<String>,
+) -> ResourceOptions {
     let mut options = ResourceOptions::default();
-    if let Some(d) = duration("monitor_interval", &spec.monitor_interval, &mut errors) {
+    if let Some(definition) = user_type {
+        options.start_timeout = definition.start_timeout;
+        options.stop_timeout = definition.stop_timeout;
+    }
+    if let Some(d) = duration("monitor_interval", &spec.monitor_interval, errors) {
         options.monitor_interval = d;
     }
-    if let Some(d) = duration("monitor_timeout", &spec.monitor_timeout, &mut errors) {
+    if let Some(d) = duration("monitor_timeout", &spec.monitor_timeout, errors) {
         options.monitor_timeout = d;
     }
-    if let Some(d) = duration("start_timeout", &spec.start_timeout, &mut errors) {
+    if let Some(d) = duration("start_timeout", &spec.start_timeout, errors) {
         options.start_timeout = d;
     }
-    if let Some(d) = duration("stop_timeout", &spec.stop_timeout, &mut errors) {
+    if let Some(d) = duration("stop_timeout", &spec.stop_timeout, errors) {
         options.stop_timeout = d;
     }
-    options.failure_timeout = duration("failure_timeout", &spec.failure_timeout, &mut errors);
+    options.failure_timeout = duration("failure_timeout", &spec.failure_timeout, errors);
     if let Some(text) = &spec.drain {
         match model::parse_duration(text) {
             Some(drain) if drain <= crate::limits::DRAIN_MAX => options.drain = drain,
@@ -77,10 +78,31 @@ pub(crate) async fn to_resource(
             TargetRole::Started
         }
     };
+    options
+}
+
+/// Check a spec and build the resource; every problem is reported, not just the first.
+pub(crate) async fn to_resource(
+    spec: &::api::ResourceSpec,
+    types: &super::TypeCatalog,
+    user_types: &BTreeMap<String, model::UserType>,
+) -> Result<Resource, Vec<String>> {
+    let mut errors = Vec::new();
+    let user_type = user_types.get(&spec.type_name);
+    if let Err(invalid) = model::check_name(model::NameKind::Resource, &spec.name) {
+        errors.push(format!("name: {invalid}"));
+    }
+    let options = options_of(spec, user_type, &mut errors);
     if spec.clone && spec.unique == Some(true) {
         errors.push("unique: a clone runs on many nodes, so it cannot be unique".into());
     }
-    let params = check_params(spec, types, &mut errors).await;
+    let params = match user_type {
+        Some(definition) => check_user_params(spec, definition, &mut errors),
+        None => check_params(spec, types, &mut errors).await,
+    };
+    // A user type's kind is the default: `clone` makes a clone unless the spec says unique.
+    let clone = spec.clone
+        || (spec.unique.is_none() && user_type.is_some_and(|t| t.kind == model::TypeKind::Clone));
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -89,12 +111,32 @@ pub(crate) async fn to_resource(
         type_name: spec.type_name.clone(),
         params,
         options,
-        unique: !spec.clone && spec.unique.unwrap_or(true),
-        clone: spec.clone.then_some(CloneOptions {
+        unique: !clone && spec.unique.unwrap_or(true),
+        clone: clone.then_some(CloneOptions {
             max: spec.clone_max,
         }),
         utilization: spec.utilization.clone(),
     })
+}
+
+/// Validate parameters against a user type's stored schema (the state machine checks the
+/// same again); they are stored as given, defaults filled in by the agent at run time.
+fn check_user_params(
+    spec: &::api::ResourceSpec,
+    definition: &model::UserType,
+    errors: &mut Vec<String>,
+) -> BTreeMap<String, String> {
+    if let Err(problems) = definition.schema.validate(&spec.params) {
+        errors.extend(problems.iter().map(ToString::to_string));
+    }
+    if definition.kind == model::TypeKind::Promotable {
+        errors.push(format!(
+            "type: {} is promotable, and promotable resources cannot run yet: make the type \
+             unique or clone",
+            definition.name
+        ));
+    }
+    spec.params.clone()
 }
 
 /// Validate parameters against the type's schema (for OCF types, from its meta-data) and

@@ -5,7 +5,8 @@
 //! executable scripts under `$OCF_ROOT/resource.d/<provider>/<agent>` on the node that
 //! answers; an OCF agent's description comes from its `meta-data` action and is cached
 //! until the script changes (its size or modification time), so a package upgrade is seen
-//! without an agent restart. A later user-defined class fits beside these two.
+//! without an agent restart. User-defined types (class `user`) come from the cmdb and are
+//! listed beside these (`user_types.rs` creates, changes and deletes them).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -255,7 +256,16 @@ pub(crate) fn type_detail(info: &TypeInfo) -> ::api::TypeDetail {
         description: info.description.clone(),
         parameters,
         actions,
+        definition: None,
     }
+}
+
+/// The description of the stored user type `name`, with its definition.
+pub(crate) fn user_detail(state: &ApiState, name: &str) -> Option<::api::TypeDetail> {
+    let definition = super::user_types::stored(state, name)?;
+    let mut detail = type_detail(&resource_agents::describe_user_type(&definition));
+    detail.definition = Some(super::user_types::to_type_spec(&definition));
+    Some(detail)
 }
 
 /// `GET /v1/types`.
@@ -280,6 +290,12 @@ pub(crate) async fn list(State(state): State<ApiState>) -> Json<::api::TypeList>
         class: TypeClass::Ocf.as_str().to_owned(),
         name,
     }));
+    let user = super::user_types::all_stored(&state);
+    types.extend(user.into_values().map(|definition| ::api::TypeSummary {
+        name: definition.name,
+        class: TypeClass::User.as_str().to_owned(),
+        description: definition.description,
+    }));
     Json(::api::TypeList {
         types,
         node: state.node_id,
@@ -292,6 +308,9 @@ pub(crate) async fn show(
     State(state): State<ApiState>,
     UrlPath(name): UrlPath<String>,
 ) -> Response {
+    if let Some(detail) = user_detail(&state, &name) {
+        return Json(detail).into_response();
+    }
     match state.types.describe(&name).await {
         Ok(info) => Json(type_detail(&info)).into_response(),
         Err((status, message)) => error(status, message),

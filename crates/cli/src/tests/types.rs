@@ -107,6 +107,7 @@ fn type_show_gives_every_parameter_with_kind_range_default_and_flags() {
                 ..Default::default()
             },
         ],
+        definition: None,
     };
     expect![[r#"
         ocf:heartbeat:Example (ocf): An example

@@ -185,6 +185,7 @@ fn exported_cluster_file_reads_back_as_the_same_spec() {
             node: 2,
             score: "-INFINITY".to_string(),
         }],
+        types: Vec::new(),
     };
     let text = crate::apply::render_cluster_file(&spec).expect("renders");
     let back = crate::apply::parse_cluster_file(&text).expect("parses");

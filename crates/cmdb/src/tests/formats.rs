@@ -70,6 +70,10 @@ fn command_fixture_name(command: &Command) -> &'static str {
         Command::RemoveConstraint { .. } => "RemoveConstraint",
         Command::SetBans { .. } => "SetBans",
         Command::SetManaged { .. } => "SetManaged",
+        // --- types ---
+        Command::PutType { .. } => "PutType",
+        Command::DeleteType { .. } => "DeleteType",
+        Command::ReplaceConfigWithTypes { .. } => "ReplaceConfigWithTypes",
     }
 }
 
@@ -308,6 +312,7 @@ fn without_bans(db: ClusterDb) -> ClusterDb {
     let mut db = db;
     db.resources.bans.clear();
     db.resources.unmanaged.clear();
+    db.resources.types.clear();
     db
 }
 
@@ -369,6 +374,64 @@ fn snapshot_of_db_layout_2_fixture_loads_without_bans() {
         Layout::Old,
         what,
         path,
+        &written_once,
+        read_snapshot_file,
+        &expected,
+    );
+    assert_pinned(outcome.err());
+}
+
+// --- types ---
+/// The cluster database as encluster wrote it before user types: format byte 3, the
+/// fields of today's layout with the resource tables up to `unmanaged`.
+fn db_layout_3(db: &ClusterDb) -> Vec<u8> {
+    let r = &db.resources;
+    let resources = (
+        (
+            &r.resources,
+            &r.groups,
+            &r.constraints,
+            &r.moves,
+            &r.node_config,
+        ),
+        (
+            &r.status,
+            &r.assignments,
+            r.next_fencing_token,
+            &r.operations,
+        ),
+        (&r.reported_tokens, &r.bans, &r.unmanaged),
+    );
+    let fields = (
+        (&db.meta, &db.kv, db.kv_revision, &db.nodes, db.next_node_id),
+        (
+            &db.tokens,
+            &db.events,
+            db.next_event_seq,
+            resources,
+            &db.sessions,
+        ),
+    );
+    let mut out = codec::SNAPSHOT_MAGIC.to_vec();
+    out.push(codec::FORMAT_DB_V3);
+    out.extend(postcard::to_stdvec(&fields).expect("encoding a sample cannot fail"));
+    out
+}
+
+/// A snapshot from before user types (`codec::decode_db`'s branch for format 3) loads the
+/// same cluster database with no types. Its fixture is the one that
+/// `full_snapshot_matches_its_fixture` wrote while layout 3 was current.
+#[test]
+fn snapshot_of_db_layout_3_fixture_loads_without_types() {
+    let mut db = samples::db();
+    let written_once = snapshot_file(db_layout_3(&db));
+    db.resources.types.clear();
+    let what = "a snapshot file holding the cluster database in layout 3 (before types)";
+    let expected = snapshot_contents(db);
+    let outcome = check(
+        Layout::Old,
+        what,
+        "snapshot-v1/db-v3.hex",
         &written_once,
         read_snapshot_file,
         &expected,

@@ -325,7 +325,49 @@ fn resource_commands() -> Vec<Command> {
             resource: id("db"),
             managed: false,
         },
+        // --- types ---
+        Command::PutType {
+            definition: Box::new(user_type()),
+            create: true,
+        },
+        Command::DeleteType {
+            name: "chat".into(),
+        },
+        Command::ReplaceConfigWithTypes {
+            types: vec![user_type()],
+            resources: vec![resource("db")],
+            groups: vec![group()],
+            constraints: first_constraints(),
+        },
     ]
+}
+
+/// A user type with a parameter, a reload command and checks of two kinds.
+fn user_type() -> model::UserType {
+    let mut definition = model::UserType::new("chat", "/usr/bin/chat");
+    definition.description = "a chat server".into();
+    definition.schema = model::ParamSchema::new(vec![
+        model::ParamSpec::new("MaxUser", model::ParamKind::Integer, "most clients")
+            .with_range(Some(1), Some(10))
+            .with_default("5")
+            .reloadable(),
+    ])
+    .with_reload("reload");
+    definition.run.args = vec!["--port".into(), "7000".into()];
+    definition.run.env = BTreeMap::from([("LANG".to_owned(), "C".to_owned())]);
+    definition.reload = Some(model::CommandSpec {
+        command: "/usr/bin/chat-reload".into(),
+        args: Vec::new(),
+        env: BTreeMap::new(),
+    });
+    definition.looks_alive.probe = model::HealthProbe::Tcp("127.0.0.1:7000".into());
+    definition.is_alive.probe = model::HealthProbe::Command(model::CommandSpec {
+        command: "/usr/bin/chat-check".into(),
+        args: vec!["--deep".into()],
+        env: BTreeMap::new(),
+    });
+    definition.kind = model::TypeKind::Clone;
+    definition
 }
 
 fn resource_db() -> ResourceDb {
@@ -351,6 +393,8 @@ fn resource_db() -> ResourceDb {
         reported_tokens: BTreeMap::from([(id("web"), BTreeMap::from([(NodeId(1), 300)]))]),
         bans: BTreeMap::from([(id("db"), vec![ban()])]),
         unmanaged: BTreeSet::from([id("db")]),
+        // --- types ---
+        types: BTreeMap::from([("chat".to_owned(), user_type())]),
     }
 }
 

@@ -25,4 +25,5 @@ mod resources;
 mod roles;
 mod security;
 mod status;
+mod types;
 mod updates;

@@ -15,8 +15,8 @@
 //! started: the child runs in its own group, so it outlives the agent, and the recorded
 //! start time guards against a reused pid.
 
-mod config;
-mod probe;
+pub(crate) mod config;
+pub(crate) mod probe;
 mod state;
 
 #[cfg(test)]
@@ -127,10 +127,20 @@ impl ProcessAgent {
     }
 
     async fn start_inner(&self, request: &OperationRequest) -> Outcome {
-        let config = match Self::config(request) {
-            Ok(config) => config,
-            Err(outcome) => return outcome,
-        };
+        match Self::config(request) {
+            Ok(config) => self.start_with(request, &config).await,
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// Starts the process `config` describes (also for user-defined types, whose agent
+    /// builds the config from the type), waiting for its probes.
+    pub(crate) async fn start_with(
+        &self,
+        request: &OperationRequest,
+        config: &ProcessConfig,
+    ) -> Outcome {
+        let config = config.clone();
         let deadline = Instant::now() + request.timeout;
         match self.observe(&request.state_dir, &request.resource) {
             Observed::Alive(record) => {
@@ -256,7 +266,8 @@ impl ProcessAgent {
         }
     }
 
-    async fn stop_inner(&self, request: &OperationRequest) -> Outcome {
+    /// Stops the resource's process group, whatever started it.
+    pub(crate) async fn stop_inner(&self, request: &OperationRequest) -> Outcome {
         let Some(record) = state::read_pid_file(&request.state_dir) else {
             watchdog::stop(&request.state_dir);
             self.forget(&request.resource);
@@ -311,10 +322,18 @@ impl ProcessAgent {
     }
 
     async fn monitor_inner(&self, request: &OperationRequest) -> Outcome {
-        let config = match Self::config(request) {
-            Ok(config) => config,
-            Err(outcome) => return outcome,
-        };
+        match Self::config(request) {
+            Ok(config) => self.monitor_with(request, &config).await,
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// Monitors the process `config` describes: alive, then its probes.
+    pub(crate) async fn monitor_with(
+        &self,
+        request: &OperationRequest,
+        config: &ProcessConfig,
+    ) -> Outcome {
         match self.observe(&request.state_dir, &request.resource) {
             Observed::Stopped => Outcome::NotRunning,
             Observed::Dead { record, how } => {

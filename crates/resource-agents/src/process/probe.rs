@@ -20,6 +20,14 @@ pub(crate) enum Probe {
         host: String,
         path: String,
     },
+    /// Run a program (a user type's command check) with `env` in `cwd`: exit status 0
+    /// means healthy. Its process group is killed when the timeout runs out.
+    Command {
+        command: String,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        cwd: std::path::PathBuf,
+    },
 }
 
 impl Probe {
@@ -78,6 +86,7 @@ impl Probe {
                     path,
                     ..
                 } => http_get(address, host, path).await,
+                Probe::Command { .. } => self.run_command(timeout).await,
             }
         };
         match tokio::time::timeout(timeout, attempt).await {
@@ -93,6 +102,45 @@ impl Probe {
         match self {
             Probe::Tcp { address } => format!("TCP probe of {address}"),
             Probe::Http { url, .. } => format!("HTTP probe of {url}"),
+            Probe::Command { command, .. } => format!("check command {command}"),
+        }
+    }
+
+    /// Runs a command probe: its own bound kills the group just before the outer timeout.
+    async fn run_command(&self, timeout: Duration) -> Result<(), String> {
+        let Probe::Command {
+            command,
+            args,
+            env,
+            cwd,
+        } = self
+        else {
+            unreachable!("only called for command probes");
+        };
+        let mut child = tokio::process::Command::new(command);
+        child
+            .args(args)
+            .envs(env.iter().map(|(key, value)| (key, value)))
+            .current_dir(cwd);
+        let bound = timeout
+            .saturating_sub(crate::limits::KILL_WAIT)
+            .max(timeout / 2);
+        let result = crate::child::run_bounded(child, bound, crate::limits::OUTPUT_TAIL_BYTES)
+            .await
+            .map_err(|error| format!("cannot run it ({error})"))?;
+        match result.end {
+            crate::child::RunEnd::Exited(status) if status.success() => Ok(()),
+            crate::child::RunEnd::Exited(status) => {
+                let output =
+                    crate::child::last_lines(&format!("{}{}", result.stdout, result.stderr), 3);
+                let how = crate::child::describe_exit(&status);
+                if output.is_empty() {
+                    Err(how)
+                } else {
+                    Err(format!("{how}; last output: {output}"))
+                }
+            }
+            crate::child::RunEnd::TimedOut => Err(format!("did not finish within {bound:?}")),
         }
     }
 }

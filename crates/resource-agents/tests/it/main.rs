@@ -15,6 +15,7 @@ mod ipaddr2;
 mod netns;
 mod ocf;
 mod process;
+mod user_type;
 mod vip_netlink;
 
 use model::ResourceId;
@@ -37,6 +38,7 @@ fn request(resource: &str, params: &[(&str, &str)], state_dir: &Path) -> Operati
         node_name: "n1".into(),
         fencing_token: 1,
         unique: false,
+        depth: 0,
     }
 }
 

@@ -1,0 +1,310 @@
+//! The resource agent of a user-defined type (`model::UserType`): the type's command, run
+//! and supervised by the node's process supervisor (the `process` agent's code, shared),
+//! with the instance's parameters in its environment and the type's two health checks.
+//!
+//! An instance's environment is built in one place, [`instance_environment`]: every
+//! parameter as `OCF_RESKEY_<name>` and `ENCLUSTER_PARAM_<name>`, the type's own `env`,
+//! the instance's identity (`ENCLUSTER_RESOURCE`, `ENCLUSTER_NODE`,
+//! `ENCLUSTER_FENCING_TOKEN`, `ENCLUSTER_STATE_DIR`), and whatever extra variables the
+//! caller adds. The checks run with the same environment.
+//!
+//! A monitor of depth 0 runs the cheap check (LooksAlive), a deeper one the thorough check
+//! (IsAlive); both first require the process to be alive. A start succeeds once the process
+//! runs and its thorough check passes. Every agent of a user type shares one supervisor, so
+//! a changed definition (a new agent) keeps supervising the children the old one started.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use model::{ActionSpec, HealthCheck, HealthProbe, ParamSchema, TypeClass, TypeInfo, UserType};
+use tokio::sync::broadcast;
+
+use crate::operation::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
+use crate::process::ProcessAgent;
+use crate::process::config::ProcessConfig;
+use crate::process::probe::Probe;
+
+/// The resource agent of one user-defined type, built from its definition.
+pub struct UserTypeAgent {
+    definition: UserType,
+    supervisor: Arc<ProcessAgent>,
+}
+
+impl UserTypeAgent {
+    /// An agent running `definition`'s instances under `supervisor`, the node's one
+    /// process supervisor for user types.
+    pub fn new(definition: UserType, supervisor: Arc<ProcessAgent>) -> UserTypeAgent {
+        UserTypeAgent {
+            definition,
+            supervisor,
+        }
+    }
+
+    /// The definition this agent runs.
+    pub fn definition(&self) -> &UserType {
+        &self.definition
+    }
+
+    /// The parameters with defaults filled in, or a fatal outcome naming every problem.
+    fn params(&self, request: &OperationRequest) -> Result<BTreeMap<String, String>, Outcome> {
+        self.definition
+            .schema
+            .validate(&request.params)
+            .map_err(|errors| crate::operation::invalid_params(&errors))
+    }
+
+    /// What the supervisor runs, with the probe of `check` (none for "alive").
+    fn launch(
+        &self,
+        request: &OperationRequest,
+        check: &HealthCheck,
+    ) -> Result<ProcessConfig, Outcome> {
+        let params = self.params(request)?;
+        let env = instance_environment(&self.definition, request, &params, &[]);
+        let probe = match &check.probe {
+            HealthProbe::Alive => None,
+            HealthProbe::Command(command) => Some(Probe::Command {
+                command: command.command.clone(),
+                args: command.args.clone(),
+                env: with_own_env(&env, &command.env),
+                cwd: request.state_dir.clone(),
+            }),
+            HealthProbe::Tcp(address) => Some(Probe::tcp(address).map_err(fatal)?),
+            HealthProbe::Http(url) => Some(Probe::http(url).map_err(fatal)?),
+        };
+        Ok(ProcessConfig {
+            command: self.definition.run.command.clone(),
+            args: self.definition.run.args.clone(),
+            env,
+            cwd: None,
+            probes: probe.into_iter().collect(),
+        })
+    }
+
+    /// The check a monitor of `depth` runs.
+    fn check(&self, depth: u32) -> &HealthCheck {
+        if depth == 0 {
+            &self.definition.looks_alive
+        } else {
+            &self.definition.is_alive
+        }
+    }
+
+    async fn reload_inner(&self, request: &OperationRequest) -> Outcome {
+        let Some(reload) = &self.definition.reload else {
+            return Outcome::failed(Severity::Soft, "this type has no reload command");
+        };
+        let params = match self.params(request) {
+            Ok(params) => params,
+            Err(outcome) => return outcome,
+        };
+        let env = instance_environment(&self.definition, request, &params, &[]);
+        let probe = Probe::Command {
+            command: reload.command.clone(),
+            args: reload.args.clone(),
+            env: with_own_env(&env, &reload.env),
+            cwd: request.state_dir.clone(),
+        };
+        match probe.check(request.timeout).await {
+            Ok(()) => Outcome::Ok,
+            Err(reason) => Outcome::failed(Severity::Soft, format!("reload: {reason}")),
+        }
+    }
+
+    fn validate_inner(&self, request: &OperationRequest) -> Outcome {
+        if let Err(outcome) = self.params(request) {
+            return outcome;
+        }
+        for (field, command) in self.definition.commands() {
+            if crate::process::find_command(&command.command).is_none() {
+                return Outcome::failed(
+                    Severity::Hard,
+                    format!("{field}: command not found: {}", command.command),
+                );
+            }
+        }
+        Outcome::Ok
+    }
+}
+
+fn fatal(reason: String) -> Outcome {
+    Outcome::failed(Severity::Fatal, reason)
+}
+
+/// The environment of an instance of `definition` and of its checks: the parameters (with
+/// defaults filled in) under both prefixes, the type's `env`, the instance's identity, then
+/// `extra` (for example what the application protocol adds), later entries winning.
+pub fn instance_environment(
+    definition: &UserType,
+    request: &OperationRequest,
+    params: &BTreeMap<String, String>,
+    extra: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut env = model::param_environment(params);
+    env.extend(definition.run.env.clone());
+    env.push(("OCF_RESOURCE_INSTANCE".into(), request.resource.0.clone()));
+    env.push(("ENCLUSTER_RESOURCE".into(), request.resource.0.clone()));
+    env.push(("ENCLUSTER_TYPE".into(), definition.name.clone()));
+    env.push(("ENCLUSTER_NODE".into(), request.node_name.clone()));
+    let token = request.fencing_token.to_string();
+    env.push(("ENCLUSTER_FENCING_TOKEN".into(), token));
+    let state_dir = request.state_dir.display().to_string();
+    env.push(("ENCLUSTER_STATE_DIR".into(), state_dir));
+    env.extend(extra.iter().cloned());
+    env
+}
+
+/// The instance's environment with a check's own variables on top.
+fn with_own_env(env: &[(String, String)], own: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let mut all = env.to_vec();
+    all.extend(own.iter().map(|(key, value)| (key.clone(), value.clone())));
+    all
+}
+
+impl ResourceAgent for UserTypeAgent {
+    fn type_name(&self) -> &str {
+        &self.definition.name
+    }
+
+    fn meta(&self) -> BoxFuture<'_, Result<ParamSchema, MetaError>> {
+        Box::pin(async { Ok(self.definition.schema.clone()) })
+    }
+
+    fn describe(&self) -> BoxFuture<'_, Result<TypeInfo, MetaError>> {
+        Box::pin(async { Ok(describe(&self.definition)) })
+    }
+
+    fn validate<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move { self.validate_inner(request) })
+    }
+
+    fn start<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            match self.launch(request, &self.definition.is_alive) {
+                Ok(config) => self.supervisor.start_with(request, &config).await,
+                Err(outcome) => outcome,
+            }
+        })
+    }
+
+    fn stop<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(self.supervisor.stop_inner(request))
+    }
+
+    fn monitor<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            match self.launch(request, self.check(request.depth)) {
+                Ok(config) => self.supervisor.monitor_with(request, &config).await,
+                Err(outcome) => outcome,
+            }
+        })
+    }
+
+    fn reload<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(self.reload_inner(request))
+    }
+
+    fn exit_events(&self) -> Option<broadcast::Receiver<model::ResourceId>> {
+        // The supervisor's events; the executor watches them once, not once per type.
+        None
+    }
+}
+
+/// A user type's description for `type show`: its schema, and its operations with the
+/// checks' intervals and depths.
+pub fn describe(definition: &UserType) -> TypeInfo {
+    let action = |name: &str, timeout, interval, depth| ActionSpec {
+        name: name.to_owned(),
+        timeout: Some(timeout),
+        interval,
+        depth,
+    };
+    let looks = &definition.looks_alive;
+    let is = &definition.is_alive;
+    let mut actions = vec![
+        action("start", definition.start_timeout, None, None),
+        action("stop", definition.stop_timeout, None, None),
+        action("monitor", looks.timeout, Some(looks.interval), Some(0)),
+        action(
+            "monitor",
+            is.timeout,
+            Some(is.interval),
+            Some(crate::operation::DEPTH_THOROUGH),
+        ),
+    ];
+    if definition.reload.is_some() {
+        actions.push(action("reload", definition.start_timeout, None, None));
+    }
+    TypeInfo {
+        name: definition.name.clone(),
+        class: TypeClass::User,
+        description: definition.description.clone(),
+        schema: definition.schema.clone(),
+        actions,
+    }
+}
+
+/// Stands in for a resource type this node does not know, or not yet: a user type whose
+/// definition has not reached the executor (an instance found after an agent restart may
+/// have to be stopped first). It stops and monitors whatever the supervisor's pid file in
+/// the state directory records, so nothing started earlier is forgotten, and refuses to
+/// start.
+pub struct UndefinedTypeAgent {
+    type_name: String,
+    /// Why the type is unknown, for the start's refusal.
+    reason: String,
+    supervisor: Arc<ProcessAgent>,
+}
+
+impl UndefinedTypeAgent {
+    /// The stand-in for `type_name`, refusing starts with `reason`.
+    pub fn new(
+        type_name: impl Into<String>,
+        reason: impl Into<String>,
+        supervisor: Arc<ProcessAgent>,
+    ) -> UndefinedTypeAgent {
+        UndefinedTypeAgent {
+            type_name: type_name.into(),
+            reason: reason.into(),
+            supervisor,
+        }
+    }
+}
+
+impl ResourceAgent for UndefinedTypeAgent {
+    fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    fn meta(&self) -> BoxFuture<'_, Result<ParamSchema, MetaError>> {
+        Box::pin(async {
+            Err(MetaError::Unusable {
+                type_name: self.type_name.clone(),
+                reason: self.reason.clone(),
+            })
+        })
+    }
+
+    fn validate<'a>(&'a self, _request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::failed(Severity::Fatal, self.reason.clone()) })
+    }
+
+    fn start<'a>(&'a self, _request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::failed(Severity::Fatal, self.reason.clone()) })
+    }
+
+    fn stop<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(self.supervisor.stop_inner(request))
+    }
+
+    fn monitor<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        let alive_only = ProcessConfig {
+            command: String::new(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            probes: Vec::new(),
+        };
+        Box::pin(async move { self.supervisor.monitor_with(request, &alive_only).await })
+    }
+}
