@@ -205,7 +205,7 @@ impl From<ResourceDbV2> for ResourceDb {
 #[derive(Deserialize)]
 struct ClusterDbV3 {
     meta: ClusterMeta,
-    kv: BTreeMap<String, (String, u64)>,
+    kv: KvTable,
     kv_revision: u64,
     nodes: BTreeMap<NodeId, NodeRecord>,
     next_node_id: u64,
