@@ -116,6 +116,18 @@ pub enum Command {
         resource: model::ResourceId,
         managed: bool,
     },
+    // --- app ---
+    /// Store an application checkpoint for `resource`, written by its instance on `node`
+    /// under `fencing_token`; refused unless that node holds the resource's grant under
+    /// exactly that token (see `checkpoints`).
+    PutCheckpoint {
+        resource: model::ResourceId,
+        node: NodeId,
+        fencing_token: u64,
+        name: String,
+        data: Vec<u8>,
+        at_ms: Millis,
+    },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -181,6 +193,15 @@ impl std::fmt::Display for Command {
             Command::SetManaged { resource, managed } => {
                 write!(f, "{resource} managed {managed}")
             }
+            Command::PutCheckpoint {
+                resource,
+                name,
+                fencing_token,
+                ..
+            } => write!(
+                f,
+                "checkpoint {resource}/{name} under token {fencing_token}"
+            ),
         }
     }
 }

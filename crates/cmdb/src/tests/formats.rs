@@ -70,6 +70,7 @@ fn command_fixture_name(command: &Command) -> &'static str {
         Command::RemoveConstraint { .. } => "RemoveConstraint",
         Command::SetBans { .. } => "SetBans",
         Command::SetManaged { .. } => "SetManaged",
+        Command::PutCheckpoint { .. } => "PutCheckpoint",
     }
 }
 
@@ -303,9 +304,11 @@ fn resources_layout_2(resources: &crate::resources::ResourceDb) -> impl serde::S
     )
 }
 
-/// The sample database as an older layout loads it: no bans, nothing unmanaged.
+/// The sample database as an older layout loads it: no bans, nothing unmanaged, no
+/// checkpoints.
 fn without_bans(db: ClusterDb) -> ClusterDb {
     let mut db = db;
+    db.checkpoints.clear();
     db.resources.bans.clear();
     db.resources.unmanaged.clear();
     db
