@@ -116,6 +116,10 @@ pub struct OperationRequest {
     /// Only one instance may run cluster-wide: such an instance must end with the node's
     /// lease, so agents that start something long-lived guard it with a watchdog.
     pub unique: bool,
+    /// Extra environment for what a start launches, set by the executor (the application
+    /// protocol's socket and instance token); empty for other operations. Agents that
+    /// launch a program add it to the program's environment.
+    pub env: Vec<(String, String)>,
 }
 
 /// The result of an operation. A failure is a value with a reason, not a Rust error.

@@ -83,6 +83,7 @@ fn start(agent: Arc<FakeAgent>) -> Harness {
         node_name: "n1".into(),
         clock: crate::system_now,
         status: None,
+        hooks: None,
     };
     let executor = Executor::new(ExecutorConfig::default());
     let task = tokio::spawn(run(

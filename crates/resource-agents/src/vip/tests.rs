@@ -24,6 +24,7 @@ fn request(claim_dir: &Path, ip: &str, node: &str, token: u64) -> OperationReque
         node_name: node.into(),
         fencing_token: token,
         unique: true,
+        env: Vec::new(),
     }
 }
 

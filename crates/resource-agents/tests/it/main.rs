@@ -37,6 +37,7 @@ fn request(resource: &str, params: &[(&str, &str)], state_dir: &Path) -> Operati
         node_name: "n1".into(),
         fencing_token: 1,
         unique: false,
+        env: Vec::new(),
     }
 }
 
