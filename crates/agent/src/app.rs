@@ -32,6 +32,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use server::serve;
 
+/// The longest the lease watch sleeps before it looks again.
+const LEASE_WAIT_MAX: Duration = Duration::from_secs(3600);
+
 /// How many health-failure hints wait for the executor.
 const HEALTH_EVENTS_CAPACITY: usize = 64;
 
@@ -133,7 +136,7 @@ impl AppHub {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 changed = lease.changed() => if changed.is_err() { return },
-                () = tokio::time::sleep(wait.min(Duration::from_secs(3600))), if valid_until.is_some() => {
+                () = tokio::time::sleep(wait.min(LEASE_WAIT_MAX)), if valid_until.is_some() => {
                     if lease.has_changed().unwrap_or(false) {
                         continue;
                     }
@@ -157,7 +160,8 @@ impl AppHub {
             .filter(|i| i.record.unique && !i.lease_lost)
         {
             instance.lease_lost = true;
-            tracing::warn!(resource = %instance.record.resource, "Telling the application its lease is lost");
+            let resource = &instance.record.resource;
+            tracing::warn!(resource = %resource, "Telling the application its lease is lost");
             instance.broadcast(&event);
         }
     }
@@ -192,7 +196,8 @@ impl executor::InstanceHooks for AppHub {
         };
         if let Err(error) = registry::write_record(state_dir, &record) {
             // The instance still runs; a restarted agent will not know its token.
-            tracing::warn!(resource = %resource.id, error = %error, "Cannot record the instance's token");
+            let id = &resource.id;
+            tracing::warn!(resource = %id, error = %error, "Cannot record the instance's token");
         }
         let env = vec![
             (

@@ -474,7 +474,8 @@ impl Driver {
         loop {
             match Connection::open(&self.path, &self.token).await {
                 Ok((connection, hello)) => {
-                    tracing::info!(instance = %hello.instance, "Reconnected to the encluster agent");
+                    let instance = &hello.instance;
+                    tracing::info!(instance = %instance, "Reconnected to the encluster agent");
                     self.identity.send_replace(hello);
                     return Ok(connection);
                 }

@@ -80,23 +80,7 @@ fn check(
         data,
         ..
     } = write;
-    let valid_name = !name.is_empty()
-        && name.len() <= CHECKPOINT_NAME_BYTES_MAX
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !valid_name {
-        return Err(format!(
-            "checkpoint name {name:?} is not valid: use 1 to {CHECKPOINT_NAME_BYTES_MAX} \
-             letters, digits, '-', '_' or '.'"
-        ));
-    }
-    if data.len() > CHECKPOINT_BYTES_MAX {
-        return Err(format!(
-            "checkpoint {name:?} has {} bytes, above the limit of {CHECKPOINT_BYTES_MAX}",
-            data.len()
-        ));
-    }
+    check_shape(name, data)?;
     if !resources.resources.contains_key(resource) {
         return Err(format!("resource {resource} does not exist"));
     }
@@ -139,6 +123,28 @@ fn check(
             "checkpoints of {resource} would hold {} bytes, above the limit of \
              {CHECKPOINT_TOTAL_BYTES_MAX} per resource: overwrite or shrink one",
             others + data.len()
+        ));
+    }
+    Ok(())
+}
+
+/// The name's characters and length, and the size of one checkpoint.
+fn check_shape(name: &str, data: &[u8]) -> Result<(), String> {
+    let valid_name = !name.is_empty()
+        && name.len() <= CHECKPOINT_NAME_BYTES_MAX
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid_name {
+        return Err(format!(
+            "checkpoint name {name:?} is not valid: use 1 to {CHECKPOINT_NAME_BYTES_MAX} \
+             letters, digits, '-', '_' or '.'"
+        ));
+    }
+    if data.len() > CHECKPOINT_BYTES_MAX {
+        return Err(format!(
+            "checkpoint {name:?} has {} bytes, above the limit of {CHECKPOINT_BYTES_MAX}",
+            data.len()
         ));
     }
     Ok(())

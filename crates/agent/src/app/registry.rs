@@ -89,7 +89,8 @@ pub(crate) fn write_record(state_dir: &Path, record: &InstanceRecord) -> std::io
 pub(crate) fn remove_record(state_dir: &Path) {
     match std::fs::remove_file(state_dir.join(RECORD_FILE)) {
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-            tracing::warn!(error = %error, dir = %state_dir.display(), "Cannot remove the instance record");
+            let dir = state_dir.display();
+            tracing::warn!(error = %error, dir = %dir, "Cannot remove the instance record");
         }
         _ => {}
     }

@@ -239,22 +239,8 @@ impl Connection {
         token: &str,
         credentials: Option<tokio::net::unix::UCred>,
     ) -> Result<(Bound, Hello), ProtocolError> {
-        if version != PROTOCOL_VERSION {
-            return Err(ProtocolError::new(
-                codes::VERSION,
-                format!("this agent speaks protocol version {PROTOCOL_VERSION}, not {version}"),
-            ));
-        }
         let unauthorized = |why: &str| ProtocolError::new(codes::UNAUTHORIZED, why.to_owned());
-        let credentials =
-            credentials.ok_or_else(|| unauthorized("cannot read the peer's credentials"))?;
-        let our_uid = nix::unistd::geteuid().as_raw();
-        if credentials.uid() != our_uid && credentials.uid() != 0 {
-            return Err(unauthorized(&format!(
-                "peer runs as uid {}, not as the agent's uid {our_uid}",
-                credentials.uid()
-            )));
-        }
+        let credentials = check_peer(version, credentials)?;
         let mut instances = self
             .hub
             .instances
@@ -283,28 +269,57 @@ impl Connection {
         instance.connections.insert(self.id, events);
         self.pending_events = Some(events_rx);
         let record = &instance.record;
-        let lease_ms = (*self.hub.lease.borrow())
-            .map(|valid_until| valid_until.0.saturating_sub(crate::clock::boot_ms().0));
-        let hello = Hello {
-            protocol: PROTOCOL_VERSION,
-            resource: record.resource.0.clone(),
-            node: self.hub.node_name.clone(),
-            instance: format!(
-                "{}@{}#{}",
-                record.resource, self.hub.node_name, record.fencing_token
-            ),
-            fencing_token: record.fencing_token,
-            unique: record.unique,
-            lease_ms,
-            params: record.params.clone(),
-            limits: Limits::current(),
-        };
+        let hello = hello_of(&self.hub, record);
         tracing::info!(instance = %hello.instance, "Application said hello");
         let bound = Bound {
             resource: record.resource.clone(),
             fencing_token: record.fencing_token,
         };
         Ok((bound, hello))
+    }
+}
+
+/// Checks the version and the peer's user (the agent's, or root).
+fn check_peer(
+    version: u32,
+    credentials: Option<tokio::net::unix::UCred>,
+) -> Result<tokio::net::unix::UCred, ProtocolError> {
+    if version != PROTOCOL_VERSION {
+        return Err(ProtocolError::new(
+            codes::VERSION,
+            format!("this agent speaks protocol version {PROTOCOL_VERSION}, not {version}"),
+        ));
+    }
+    let unauthorized = |why: String| ProtocolError::new(codes::UNAUTHORIZED, why);
+    let credentials =
+        credentials.ok_or_else(|| unauthorized("cannot read the peer's credentials".into()))?;
+    let our_uid = nix::unistd::geteuid().as_raw();
+    if credentials.uid() != our_uid && credentials.uid() != 0 {
+        return Err(unauthorized(format!(
+            "peer runs as uid {}, not as the agent's uid {our_uid}",
+            credentials.uid()
+        )));
+    }
+    Ok(credentials)
+}
+
+/// The answer to a successful hello.
+fn hello_of(hub: &AppHub, record: &registry::InstanceRecord) -> Hello {
+    let lease_ms = (*hub.lease.borrow())
+        .map(|valid_until| valid_until.0.saturating_sub(crate::clock::boot_ms().0));
+    Hello {
+        protocol: PROTOCOL_VERSION,
+        resource: record.resource.0.clone(),
+        node: hub.node_name.clone(),
+        instance: format!(
+            "{}@{}#{}",
+            record.resource, hub.node_name, record.fencing_token
+        ),
+        fencing_token: record.fencing_token,
+        unique: record.unique,
+        lease_ms,
+        params: record.params.clone(),
+        limits: Limits::current(),
     }
 }
 
@@ -364,44 +379,12 @@ impl AppHub {
                 change,
                 accept,
                 reason,
-            } => {
-                let answer = if accept {
-                    Ok(())
-                } else {
-                    Err(reason.unwrap_or_else(|| "rejected without a reason".to_owned()))
-                };
-                let waiter = self.current(bound, |instance| instance.offers.remove(&change))?;
-                let waiter = waiter.ok_or_else(|| {
-                    ProtocolError::new(
-                        codes::BAD_REQUEST,
-                        format!("no parameter change {change} waits for an answer"),
-                    )
-                })?;
-                let _ = waiter.send(answer);
-                Ok(json!({}))
-            }
+            } => self.params_answer(bound, change, accept, reason),
             Op::Health {
                 depth,
                 healthy,
                 reason,
-            } => {
-                let failed = self.current(bound, |instance| {
-                    if healthy {
-                        instance.health.remove(&depth);
-                        false
-                    } else {
-                        let reason = reason.unwrap_or_else(|| "no reason given".to_owned());
-                        tracing::warn!(resource = %bound.resource, depth = depth_name(depth), reason = %reason, "Application reported a failure");
-                        instance.health.insert(depth, reason);
-                        true
-                    }
-                })?;
-                if failed {
-                    // Nobody listening only delays the verdict to the next monitor.
-                    let _ = self.health_events.send(bound.resource.clone());
-                }
-                Ok(json!({}))
-            }
+            } => self.health(bound, depth, healthy, reason),
             Op::CheckpointPut { name, data } => self.checkpoint_put(bound, name, &data).await,
             Op::CheckpointGet { name } => {
                 self.current(bound, |_| ())?;
@@ -427,6 +410,57 @@ impl AppHub {
                 Ok(json!({}))
             }
         }
+    }
+
+    fn params_answer(
+        &self,
+        bound: &Bound,
+        change: u64,
+        accept: bool,
+        reason: Option<String>,
+    ) -> Result<serde_json::Value, ProtocolError> {
+        let answer = if accept {
+            Ok(())
+        } else {
+            Err(reason.unwrap_or_else(|| "rejected without a reason".to_owned()))
+        };
+        let waiter = self.current(bound, |instance| instance.offers.remove(&change))?;
+        let waiter = waiter.ok_or_else(|| {
+            let message = format!("no parameter change {change} waits for an answer");
+            ProtocolError::new(codes::BAD_REQUEST, message)
+        })?;
+        let _ = waiter.send(answer);
+        Ok(json!({}))
+    }
+
+    fn health(
+        &self,
+        bound: &Bound,
+        depth: app_sdk::Depth,
+        healthy: bool,
+        reason: Option<String>,
+    ) -> Result<serde_json::Value, ProtocolError> {
+        let failed = self.current(bound, |instance| {
+            if healthy {
+                instance.health.remove(&depth);
+                return false;
+            }
+            let reason = reason.unwrap_or_else(|| "no reason given".to_owned());
+            let (resource, depth_text) = (&bound.resource, depth_name(depth));
+            tracing::warn!(
+                resource = %resource,
+                depth = depth_text,
+                reason = %reason,
+                "Application reported a failure"
+            );
+            instance.health.insert(depth, reason);
+            true
+        })?;
+        if failed {
+            // Nobody listening only delays the verdict to the next monitor.
+            let _ = self.health_events.send(bound.resource.clone());
+        }
+        Ok(json!({}))
     }
 
     /// Runs `f` on the connection's instance if it still runs under the same grant.
@@ -477,7 +511,8 @@ impl AppHub {
         };
         match crate::resources::propose(&self.raft, &self.peer_client, &command).await {
             Ok(cmdb::CommandResult::Rejected(reason)) => {
-                tracing::warn!(resource = %bound.resource, token = bound.fencing_token, reason = %reason, "Checkpoint refused");
+                let (resource, token) = (&bound.resource, bound.fencing_token);
+                tracing::warn!(resource = %resource, token, reason = %reason, "Checkpoint refused");
                 Err(refused(reason))
             }
             Ok(_) => {
