@@ -150,6 +150,13 @@ impl AppHub {
         }
     }
 
+    /// Whether less than the executor's fence margin is left of this node's lease.
+    fn lease_ending(&self) -> bool {
+        let margin = executor::FENCE_MARGIN_DEFAULT.as_millis() as u64;
+        (*self.lease.borrow())
+            .is_some_and(|valid_until| crate::clock::boot_ms().0 + margin >= valid_until.0)
+    }
+
     fn lease_ended(&self) {
         let event = AgentEvent::LeaseLost {
             reason: format!("node {} lost its lease: stop serving now", self.node_name),
@@ -213,6 +220,11 @@ impl executor::InstanceHooks for AppHub {
     }
 
     fn prepare_stop(&self, resource: &ResourceId, deadline: Duration) -> BoxFuture<'_, ()> {
+        // A stop because the lease is ending (the executor fences at the same margin as the
+        // lease watch) is a lease loss: say so first, whichever of the two looked first.
+        if self.lease_ending() {
+            self.lease_ended();
+        }
         let (ready_tx, ready) = oneshot::channel();
         let told = self.with_instance(resource, |instance| {
             if instance.lease_lost {

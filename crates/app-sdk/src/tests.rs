@@ -169,3 +169,100 @@ fn checkpoint_names_and_sizes_are_checked() {
     assert!(check_checkpoint("a/b", 1).is_err());
     assert!(check_checkpoint(&"x".repeat(65), 1).is_err());
 }
+
+/// A minimal agent at the SDK's boundary (the socket), for the client's own behaviour:
+/// it answers `hello` and `ping`, and sends what the test tells it to.
+mod fake_agent {
+    use crate::protocol::{AgentMessage, Hello, Limits, Reply, encode_line};
+    use std::collections::BTreeMap;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::{UnixListener, UnixStream};
+
+    pub(super) fn hello(token: u64) -> Hello {
+        Hello {
+            protocol: 1,
+            resource: "chat".into(),
+            node: "node1".into(),
+            instance: format!("chat@node1#{token}"),
+            fencing_token: token,
+            unique: true,
+            lease_ms: Some(900),
+            params: BTreeMap::from([("MaxUser".into(), "10".into())]),
+            limits: Limits::current(),
+        }
+    }
+
+    /// Accepts one connection and answers its hello with `token`.
+    pub(super) async fn accept(listener: &UnixListener, token: u64) -> BufReader<UnixStream> {
+        let (stream, _) = listener.accept().await.expect("accept");
+        let mut stream = BufReader::new(stream);
+        let mut line = String::new();
+        stream.read_line(&mut line).await.expect("hello line");
+        let request = crate::protocol::parse_request(line.trim_end().as_bytes()).expect("hello");
+        let reply = Reply::ok(request.id, serde_json::to_value(hello(token)).expect("json"));
+        send(&mut stream, &AgentMessage::Reply(reply)).await;
+        stream
+    }
+
+    pub(super) async fn send(stream: &mut BufReader<UnixStream>, message: &AgentMessage) {
+        stream
+            .get_mut()
+            .write_all(&encode_line(message))
+            .await
+            .expect("send");
+    }
+
+    /// Answers the next request with `{}`.
+    pub(super) async fn answer(stream: &mut BufReader<UnixStream>) {
+        let mut line = String::new();
+        stream.read_line(&mut line).await.expect("request line");
+        let request = crate::protocol::parse_request(line.trim_end().as_bytes()).expect("request");
+        let reply = Reply::ok(request.id, serde_json::json!({}));
+        send(stream, &AgentMessage::Reply(reply)).await;
+    }
+}
+
+#[tokio::test]
+async fn lease_loss_is_a_future_the_application_awaits() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("app.sock");
+    let listener = tokio::net::UnixListener::bind(&path).expect("bind");
+    let (app, mut agent) = tokio::join!(
+        crate::App::connect(&path, "secret".into()),
+        fake_agent::accept(&listener, 7)
+    );
+    let app = app.expect("connect");
+    assert_eq!(app.identity().fencing_token, 7);
+    assert!(!app.is_lease_lost());
+    let event = AgentEvent::LeaseLost {
+        reason: "node1 lost its lease".into(),
+    };
+    fake_agent::send(&mut agent, &AgentMessage::Event(event)).await;
+    assert_eq!(app.lease_lost().await, "node1 lost its lease");
+    assert!(app.is_lease_lost());
+    assert!(matches!(
+        app.next_event().await,
+        Some(crate::Event::LeaseLost { .. })
+    ));
+}
+
+#[tokio::test]
+async fn the_client_reconnects_when_the_agent_restarts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("app.sock");
+    let listener = tokio::net::UnixListener::bind(&path).expect("bind");
+    let (app, agent) = tokio::join!(
+        crate::App::connect(&path, "secret".into()),
+        fake_agent::accept(&listener, 7)
+    );
+    let app = app.expect("connect");
+    // The agent goes away (its socket too) and comes back.
+    drop(agent);
+    drop(listener);
+    std::fs::remove_file(&path).expect("remove the socket");
+    let listener = tokio::net::UnixListener::bind(&path).expect("bind again");
+    let mut agent = fake_agent::accept(&listener, 7).await;
+    let (pinged, ()) = tokio::join!(app.ping(), fake_agent::answer(&mut agent));
+    pinged.expect("a ping after the reconnect");
+    assert!(!app.is_lease_lost());
+}

@@ -217,6 +217,38 @@ async fn run_control(app: &App, text: &str) {
             }
             Err(error) => println!("CONTROL read {name} error {} {error}", code(&error)),
         },
+        (Some("bench"), Some(count), _) => bench(app, count.trim().parse().unwrap_or(1000)).await,
         _ => println!("CONTROL unknown {text:?}"),
     }
+}
+
+/// `bench N`: N round trips (`ping`), then N checkpoint writes of 1 KiB, each timed;
+/// prints `BENCH <what> <count> p50_us=.. p99_us=..` lines, then `BENCH-DONE`.
+async fn bench(app: &App, count: usize) {
+    let count = count.max(1);
+    let mut pings = Vec::with_capacity(count);
+    for _ in 0..count {
+        let began = std::time::Instant::now();
+        if app.ping().await.is_err() {
+            println!("BENCH-DONE error");
+            return;
+        }
+        pings.push(began.elapsed());
+    }
+    let data = vec![b'x'; 1024];
+    let mut writes = Vec::with_capacity(count);
+    for _ in 0..count {
+        let began = std::time::Instant::now();
+        if let Err(error) = app.checkpoint_put("bench", &data).await {
+            println!("BENCH-DONE error {error}");
+            return;
+        }
+        writes.push(began.elapsed());
+    }
+    for (what, mut samples) in [("ping", pings), ("checkpoint_put_1k", writes)] {
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize].as_micros();
+        println!("BENCH {what} {count} p50_us={} p99_us={}", at(0.50), at(0.99));
+    }
+    println!("BENCH-DONE");
 }

@@ -327,3 +327,75 @@ async fn a_notify_process_is_started_only_after_ready() {
     })
     .await;
 }
+
+/// Both clients reconnect by themselves across an agent restart (the instances keep
+/// running: an agent restart never bounces services) and go on with the same identity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_clients_reconnect_across_an_agent_restart() {
+    let mut cluster = Cluster::start(1, 1, &[]).expect("start cluster");
+    cluster.wait_master(SETTLE).await;
+    let client = cluster.client(1);
+    for (name, python) in [("conf-py", true), ("conf-rs", false)] {
+        client
+            .create_resource(&conformance(name, python, true))
+            .await
+            .expect("create");
+        check_conformance(&cluster, name).await;
+    }
+    let pids: Vec<u32> = ["conf-py", "conf-rs"]
+        .iter()
+        .map(|name| cluster.resource_pid(1, name).expect("running"))
+        .collect();
+    cluster.stop(1);
+    cluster.start_node(1).expect("restart the agent");
+    cluster.wait_master(SETTLE).await;
+    for (name, pid) in ["conf-py", "conf-rs"].into_iter().zip(pids) {
+        control(&cluster, 1, name, "checkpoint after-restart yes");
+        let answer = line(&cluster, 1, name, "CONTROL checkpoint after-restart").await;
+        assert_eq!(answer, "CONTROL checkpoint after-restart ok", "{name}");
+        assert_eq!(cluster.resource_pid(1, name), Some(pid), "{name} kept running");
+    }
+}
+
+/// A planned stop first asks the application to drain (`prepare_stop` with a deadline),
+/// and goes on once it says `stop_ready`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_asks_the_application_to_drain_first() {
+    let cluster = Cluster::start(1, 1, &[]).expect("start cluster");
+    cluster.wait_master(SETTLE).await;
+    let client = cluster.client(1);
+    for (name, python) in [("conf-py", true), ("conf-rs", false)] {
+        client
+            .create_resource(&conformance(name, python, true))
+            .await
+            .expect("create");
+        check_conformance(&cluster, name).await;
+        client.stop_resource(name).await.expect("stop");
+        let event = line(&cluster, 1, name, "EVENT ").await;
+        assert!(event.contains("prepare_stop"), "{name}: {event}");
+        wait_until(&format!("{name} stopped"), SETTLE, || async {
+            let view = client.resource(name).await.ok()?;
+            view.instances.iter().all(|i| i.state == "stopped").then_some(())
+        })
+        .await;
+    }
+}
+
+/// A node that loses its lease (here: it is cut off from the other two, which are killed)
+/// tells its unique instances `lease_lost` at once, before it stops them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_is_told_at_once_when_its_node_loses_its_lease() {
+    let mut cluster = Cluster::start(3, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    let client = cluster.client(master);
+    client
+        .create_resource(&conformance("conf-rs", false, true))
+        .await
+        .expect("create");
+    let node = check_conformance(&cluster, "conf-rs").await;
+    for other in (1..=3).filter(|n| *n != node) {
+        cluster.crash(other);
+    }
+    let event = line(&cluster, node, "conf-rs", "EVENT ").await;
+    assert!(event.starts_with("EVENT lease_lost"), "{event}");
+}
