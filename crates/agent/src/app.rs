@@ -35,6 +35,10 @@ pub use server::serve;
 /// The longest the lease watch sleeps before it looks again.
 const LEASE_WAIT_MAX: Duration = Duration::from_secs(3600);
 
+/// How long a fencing stop waits for `lease_lost` to reach the instance's sockets: a small
+/// part of the executor's fence margin (150 ms), which the stop must finish within.
+const LEASE_LOST_FLUSH: Duration = Duration::from_millis(20);
+
 /// How many health-failure hints wait for the executor.
 const HEALTH_EVENTS_CAPACITY: usize = 64;
 
@@ -224,6 +228,10 @@ impl executor::InstanceHooks for AppHub {
         // lease watch) is a lease loss: say so first, whichever of the two looked first.
         if self.lease_ending() {
             self.lease_ended();
+            let senders = self
+                .with_instance(resource, |i| i.connections.values().cloned().collect())
+                .unwrap_or_default();
+            return Box::pin(flushed(senders));
         }
         let (ready_tx, ready) = oneshot::channel();
         let told = self.with_instance(resource, |instance| {
@@ -308,6 +316,20 @@ impl executor::InstanceHooks for AppHub {
     fn health_events(&self) -> Option<broadcast::Receiver<ResourceId>> {
         Some(self.health_events.subscribe())
     }
+}
+
+/// Completes once every connection has taken its queued events (written them to its
+/// socket), or after `LEASE_LOST_FLUSH`: the stop signal should not overtake `lease_lost`.
+async fn flushed(senders: Vec<tokio::sync::mpsc::Sender<AgentEvent>>) {
+    let empty = |sender: &tokio::sync::mpsc::Sender<AgentEvent>| {
+        sender.is_closed() || sender.capacity() == sender.max_capacity()
+    };
+    let wait = async {
+        while !senders.iter().all(empty) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    let _ = tokio::time::timeout(LEASE_LOST_FLUSH, wait).await;
 }
 
 pub(crate) fn depth_name(depth: Depth) -> &'static str {

@@ -199,7 +199,10 @@ mod fake_agent {
         let mut line = String::new();
         stream.read_line(&mut line).await.expect("hello line");
         let request = crate::protocol::parse_request(line.trim_end().as_bytes()).expect("hello");
-        let reply = Reply::ok(request.id, serde_json::to_value(hello(token)).expect("json"));
+        let reply = Reply::ok(
+            request.id,
+            serde_json::to_value(hello(token)).expect("json"),
+        );
         send(&mut stream, &AgentMessage::Reply(reply)).await;
         stream
     }

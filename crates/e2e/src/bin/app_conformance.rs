@@ -157,16 +157,27 @@ async fn check(app: &App, step: &Value) -> (bool, String) {
 async fn serve(app: &App) {
     let state_dir = std::env::var("ENCLUSTER_STATE_DIR").expect("state dir");
     let control = std::path::Path::new(&state_dir).join("app-control");
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     loop {
         tokio::select! {
+            _ = terminate.recv() => {
+                // Like a well-behaved server: say what the agent said last, then go.
+                let last = tokio::time::timeout(Duration::from_millis(200), app.next_event());
+                if let Ok(Some(event)) = last.await {
+                    print_event(&event);
+                }
+                println!("SIGTERM");
+                return;
+            }
             event = app.next_event() => match event {
                 Some(Event::PrepareStop { deadline }) => {
                     println!("EVENT prepare_stop {}", deadline.as_millis());
                     let _ = app.stop_ready().await;
                     return;
                 }
-                Some(Event::LeaseLost { reason }) => {
-                    println!("EVENT lease_lost {reason}");
+                Some(event @ Event::LeaseLost { .. }) => {
+                    print_event(&event);
                     return;
                 }
                 Some(Event::ParamsChanged(change)) => {
@@ -248,7 +259,19 @@ async fn bench(app: &App, count: usize) {
     for (what, mut samples) in [("ping", pings), ("checkpoint_put_1k", writes)] {
         samples.sort();
         let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize].as_micros();
-        println!("BENCH {what} {count} p50_us={} p99_us={}", at(0.50), at(0.99));
+        println!(
+            "BENCH {what} {count} p50_us={} p99_us={}",
+            at(0.50),
+            at(0.99)
+        );
     }
     println!("BENCH-DONE");
+}
+
+fn print_event(event: &Event) {
+    match event {
+        Event::LeaseLost { reason } => println!("EVENT lease_lost {reason}"),
+        Event::PrepareStop { deadline } => println!("EVENT prepare_stop {}", deadline.as_millis()),
+        other => println!("EVENT {other:?}"),
+    }
 }

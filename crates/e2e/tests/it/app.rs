@@ -353,7 +353,11 @@ async fn both_clients_reconnect_across_an_agent_restart() {
         control(&cluster, 1, name, "checkpoint after-restart yes");
         let answer = line(&cluster, 1, name, "CONTROL checkpoint after-restart").await;
         assert_eq!(answer, "CONTROL checkpoint after-restart ok", "{name}");
-        assert_eq!(cluster.resource_pid(1, name), Some(pid), "{name} kept running");
+        assert_eq!(
+            cluster.resource_pid(1, name),
+            Some(pid),
+            "{name} kept running"
+        );
     }
 }
 
@@ -375,7 +379,10 @@ async fn a_stop_asks_the_application_to_drain_first() {
         assert!(event.contains("prepare_stop"), "{name}: {event}");
         wait_until(&format!("{name} stopped"), SETTLE, || async {
             let view = client.resource(name).await.ok()?;
-            view.instances.iter().all(|i| i.state == "stopped").then_some(())
+            view.instances
+                .iter()
+                .all(|i| i.state == "stopped")
+                .then_some(())
         })
         .await;
     }
