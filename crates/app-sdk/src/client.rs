@@ -28,7 +28,9 @@ pub enum Error {
     /// The agent's socket cannot be reached.
     #[error("cannot reach the agent at {path}: {source}")]
     Connect {
+        /// The socket's path.
         path: PathBuf,
+        /// Why it cannot be reached.
         source: std::io::Error,
     },
     /// The agent refused the request; `code` says why (see `protocol::codes`).
@@ -56,13 +58,19 @@ pub enum Event {
     /// [`ParamsChange::reject`].
     ParamsChanged(ParamsChange),
     /// Drain and call [`App::stop_ready`]; the stop signal comes after `deadline` at the latest.
-    PrepareStop { deadline: Duration },
+    PrepareStop {
+        /// How long until the stop signal, at the latest.
+        deadline: Duration,
+    },
     /// Become the promoted instance.
     Promote,
     /// Become an unpromoted instance.
     Demote,
     /// The node's lease is lost: stop serving now ([`App::lease_lost`] fires too).
-    LeaseLost { reason: String },
+    LeaseLost {
+        /// Why, for logs.
+        reason: String,
+    },
 }
 
 /// A parameter change offered by the agent (validate-then-set).

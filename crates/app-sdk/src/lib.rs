@@ -37,6 +37,8 @@
 //!
 //! This crate must never depend on anything inside the agent: applications link it.
 
+#![warn(missing_docs)]
+
 pub mod base64;
 mod client;
 pub mod framing;
