@@ -288,8 +288,11 @@ impl ResourceAgent for ReadyAgent {
         "ready"
     }
 
+    /// One parameter, `MaxUser`, that a running instance takes by a reload.
     fn meta(&self) -> BoxFuture<'_, Result<ParamSchema, MetaError>> {
-        Box::pin(async { Ok(ParamSchema::new(Vec::new())) })
+        let max_user =
+            model::ParamSpec::new("MaxUser", model::ParamKind::Integer, "users").reloadable();
+        Box::pin(async move { Ok(ParamSchema::new(vec![max_user]).with_reload("reload")) })
     }
 
     fn validate<'a>(&'a self, _: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
@@ -316,6 +319,19 @@ struct FakeHooks {
     failure: std::sync::Mutex<Option<String>>,
     health: tokio::sync::broadcast::Sender<ResourceId>,
     calls: std::sync::Mutex<Vec<String>>,
+    /// What the application answers to a parameter change (`None`: not connected).
+    answer: std::sync::Mutex<Option<Result<(), String>>>,
+}
+
+impl FakeHooks {
+    fn new() -> FakeHooks {
+        FakeHooks {
+            failure: std::sync::Mutex::new(None),
+            health: tokio::sync::broadcast::channel(4).0,
+            calls: std::sync::Mutex::new(Vec::new()),
+            answer: std::sync::Mutex::new(None),
+        }
+    }
 }
 
 impl crate::InstanceHooks for FakeHooks {
@@ -351,11 +367,14 @@ impl crate::InstanceHooks for FakeHooks {
 
     fn offer_params(
         &self,
-        _: &ResourceId,
-        _: &std::collections::BTreeMap<String, String>,
+        resource: &ResourceId,
+        params: &std::collections::BTreeMap<String, String>,
         _: Duration,
     ) -> BoxFuture<'_, Option<Result<(), String>>> {
-        Box::pin(async { None })
+        let call = format!("offer_params {resource} {params:?}");
+        self.calls.lock().expect("not poisoned").push(call);
+        let answer = self.answer.lock().expect("not poisoned").clone();
+        Box::pin(async move { answer })
     }
 
     fn health_events(&self) -> Option<tokio::sync::broadcast::Receiver<ResourceId>> {
@@ -369,11 +388,7 @@ impl crate::InstanceHooks for FakeHooks {
 #[tokio::test(start_paused = true)]
 async fn hooks_give_the_environment_and_an_application_failure_fails_the_monitor() {
     let agent = Arc::new(ReadyAgent::default());
-    let hooks = Arc::new(FakeHooks {
-        failure: std::sync::Mutex::new(None),
-        health: tokio::sync::broadcast::channel(4).0,
-        calls: std::sync::Mutex::new(Vec::new()),
-    });
+    let hooks = Arc::new(FakeHooks::new());
     let mut harness = start_with(agent.clone(), Some(hooks.clone()));
     let mut app = resource("app", "ready");
     app.options.monitor_interval = Duration::from_secs(3600);
@@ -418,4 +433,55 @@ async fn hooks_give_the_environment_and_an_application_failure_fails_the_monitor
     );
     harness.shutdown.cancel();
     harness.task.await.expect("no panic");
+}
+
+/// Validate-then-set: a reloadable change is offered to the application first; accepted,
+/// it is the reload (the running definition changes, nothing restarts); rejected, the
+/// reload fails with the application's reason, and the instance is stopped.
+#[tokio::test(start_paused = true)]
+async fn a_parameter_change_is_offered_to_the_application_first() {
+    for accept in [true, false] {
+        let agent = Arc::new(ReadyAgent::default());
+        let hooks = Arc::new(FakeHooks::new());
+        *hooks.answer.lock().expect("not poisoned") = Some(if accept {
+            Ok(())
+        } else {
+            Err("MaxUser 2 is below the 3 users connected".into())
+        });
+        let mut harness = start_with(agent, Some(hooks.clone()));
+        let mut app = resource("app", "ready");
+        app.options.monitor_interval = Duration::from_secs(3600);
+        app.params.insert("MaxUser".into(), "10".into());
+        harness
+            .inputs
+            .send(assignments(&[app.clone()]))
+            .await
+            .expect("runs");
+        let started = harness.report().await;
+        assert_eq!(started.outcome, Outcome::Ok);
+        app.params.insert("MaxUser".into(), "2".into());
+        harness
+            .inputs
+            .send(assignments(&[app]))
+            .await
+            .expect("runs");
+        let reloaded = harness.report().await;
+        assert_eq!(reloaded.operation, OperationKind::Reload);
+        if accept {
+            assert_eq!(reloaded.outcome, Outcome::Ok);
+        } else {
+            let expected = "the application rejected the new parameters: \
+                            MaxUser 2 is below the 3 users connected";
+            assert_eq!(reloaded.outcome, Outcome::failed(Severity::Soft, expected));
+            let stopped = harness.report().await;
+            assert_eq!(stopped.operation, OperationKind::Stop);
+        }
+        let calls = hooks.calls.lock().expect("not poisoned").clone();
+        assert_eq!(
+            calls[1], "offer_params app {\"MaxUser\": \"2\"}",
+            "{accept}"
+        );
+        harness.shutdown.cancel();
+        harness.task.await.expect("no panic");
+    }
 }
