@@ -269,17 +269,7 @@ impl Runtime {
         let state_dir = records::state_dir(&self.config.state_root, &run.resource.id);
         let node_name = self.config.node_name.clone();
         let hooks = self.config.hooks.clone();
-        let env = match (&hooks, &state_dir) {
-            (Some(hooks), Ok(dir)) if run.operation == OperationKind::Start => {
-                hooks.starting(&run.resource, run.fencing_token, dir)
-            }
-            _ => Vec::new(),
-        };
-        let context = OperationContext {
-            node_name,
-            env,
-            hooks,
-        };
+        let context = OperationContext { node_name, hooks };
         let resource = run.resource.id.clone();
         let (operation, fencing_token, started_at) =
             (run.operation, run.fencing_token, run.started_at);
@@ -411,11 +401,9 @@ struct RunSpec {
     started_at: BootMs,
 }
 
-/// What an operation gets besides its spec: the node, the environment for what it starts,
-/// and the application hooks.
+/// What an operation gets besides its spec: the node and the application hooks.
 struct OperationContext {
     node_name: String,
-    env: Vec<(String, String)>,
     hooks: Option<Arc<dyn InstanceHooks>>,
 }
 
@@ -426,14 +414,17 @@ async fn operate(
     context: OperationContext,
     run: RunSpec,
 ) -> Event {
-    let OperationContext {
-        node_name,
-        env,
-        hooks,
-    } = context;
+    let OperationContext { node_name, hooks } = context;
     let mut ended_at = None;
     let outcome = match (agent, state_dir) {
         (Ok(agent), Ok(state_dir)) => {
+            // A start registers the instance with the hooks, which give its environment.
+            let env = match &hooks {
+                Some(hooks) if run.operation == OperationKind::Start => {
+                    hooks.starting(&run.resource, run.fencing_token, &state_dir)
+                }
+                _ => Vec::new(),
+            };
             let request = OperationRequest {
                 resource: run.resource.id.clone(),
                 params: run.resource.params.clone(),
