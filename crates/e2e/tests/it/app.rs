@@ -93,6 +93,16 @@ async fn running_on(cluster: &Cluster, name: &str, not_on: Option<u64>) -> (u64,
     .await
 }
 
+/// Waits until all three nodes are online members, so moves may name any of them.
+async fn three_online(cluster: &Cluster) {
+    wait_until("three online nodes", SETTLE, || async {
+        let status = cluster.client(1).status().await.ok()?;
+        let online = status.nodes.iter().filter(|n| n.state == "online").count();
+        (online == 3).then_some(())
+    })
+    .await;
+}
+
 /// Both clients pass the same conformance scenarios against a real agent.
 async fn check_conformance(cluster: &Cluster, name: &str) -> u64 {
     let (node, _) = running_on(cluster, name, None).await;
@@ -176,6 +186,7 @@ async fn a_stale_instance_cannot_checkpoint_after_its_resource_moved_r12() {
     let cluster = Cluster::start(3, 5, &[]).expect("start cluster");
     let master = cluster.wait_master(SETTLE).await;
     let client = cluster.client(master);
+    three_online(&cluster).await;
     let mut spec = conformance("conf", false, false);
     spec.stop_timeout = Some("2s".into());
     client.create_resource(&spec).await.expect("create");
@@ -189,6 +200,14 @@ async fn a_stale_instance_cannot_checkpoint_after_its_resource_moved_r12() {
     let (old, old_pid) = running_on(&cluster, "conf", Some(master)).await;
     let old_node_log = line(&cluster, old, "conf", "CONFORMANCE-DONE").await;
     assert_eq!(old_node_log, "CONFORMANCE-DONE pass");
+    control(
+        &cluster,
+        old,
+        "conf",
+        "checkpoint handover from-the-first-instance",
+    );
+    let written = line(&cluster, old, "conf", "CONTROL checkpoint handover").await;
+    assert_eq!(written, "CONTROL checkpoint handover ok");
     let agent = Pid::from_raw(cluster.pid(old).expect("agent pid") as i32);
     kill(agent, Signal::SIGSTOP).expect("hang the old node's agent");
     client
@@ -211,6 +230,10 @@ async fn a_stale_instance_cannot_checkpoint_after_its_resource_moved_r12() {
     })
     .await;
     line(&cluster, new, "conf", "CONFORMANCE-DONE pass").await;
+    // What the first instance checkpointed is there for its successor on another node.
+    control(&cluster, new, "conf", "read handover");
+    let handed = line(&cluster, new, "conf", "CONTROL read handover").await;
+    assert_eq!(handed, "CONTROL read handover from-the-first-instance");
     assert!(
         kill(Pid::from_raw(old_pid as i32), None).is_ok(),
         "the old instance must still run for this test to mean anything"
@@ -418,6 +441,7 @@ async fn a_stop_asks_the_application_to_drain_first() {
 async fn an_instance_is_told_at_once_when_its_node_loses_its_lease() {
     let mut cluster = Cluster::start(3, 5, &[]).expect("start cluster");
     let master = cluster.wait_master(SETTLE).await;
+    three_online(&cluster).await;
     let client = cluster.client(master);
     client
         .create_resource(&conformance("conf-rs", false, true))
