@@ -145,9 +145,10 @@ impl AppHub {
                         continue;
                     }
                     self.lease_ended();
-                    // Wait for a new lease before looking again.
-                    if lease.changed().await.is_err() {
-                        return;
+                    // Wait for a new lease before looking again (or for the shutdown).
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        changed = lease.changed() => if changed.is_err() { return },
                     }
                 }
             }

@@ -453,4 +453,17 @@ async fn an_instance_is_told_at_once_when_its_node_loses_its_lease() {
     }
     let event = line(&cluster, node, "conf-rs", "EVENT ").await;
     assert!(event.starts_with("EVENT lease_lost"), "{event}");
+    // The agent, left without a lease, still stops when asked (the lease watch used to
+    // wait for a new lease without looking at the shutdown, so the agent never exited).
+    let agent = Pid::from_raw(cluster.pid(node).expect("agent pid") as i32);
+    kill(agent, Signal::SIGTERM).expect("stop the agent");
+    let deadline = std::time::Instant::now() + SETTLE;
+    while cluster.exited(node).is_none() {
+        let waited = std::time::Instant::now() < deadline;
+        assert!(
+            waited,
+            "the agent did not exit within {SETTLE:?} of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
