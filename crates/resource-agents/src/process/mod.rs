@@ -289,6 +289,14 @@ impl ProcessAgent {
         request: &OperationRequest,
         since: Option<Instant>,
     ) -> Result<(), Outcome> {
+        // An earlier socket goes first: dropping it removes its file, which is the path the
+        // new one binds.
+        let earlier = self
+            .notify
+            .lock()
+            .expect("notify lock is never poisoned")
+            .remove(&request.resource);
+        drop(earlier);
         let socket = NotifySocket::bind(&request.state_dir, since).map_err(|error| {
             let dir = request.state_dir.display();
             Outcome::failed(

@@ -547,3 +547,28 @@ async fn the_executors_environment_reaches_the_process() {
     assert_eq!(token.trim(), "secret");
     assert_eq!(agent.stop(&request).await, Outcome::Ok);
 }
+
+/// A notify process started again after it crashed (no stop between) gets a socket that
+/// works: the earlier socket, dropped after the new one was bound, used to delete the new
+/// one's file, and the second start timed out waiting for READY=1.
+#[tokio::test]
+async fn a_notify_process_started_again_after_a_crash_can_say_ready() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    let script = format!("{NOTIFY}say('READY=1')\ntime.sleep(100)\n");
+    let mut request = notify_request(dir.path(), "phoenix", &script, &[]);
+    request.timeout = Duration::from_secs(5);
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    let pid = recorded_pid(&request.state_dir);
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("crash it");
+    eventually(Duration::from_secs(10), "the crash to show", || async {
+        matches!(agent.monitor(&request).await, Outcome::Failed { .. }).then_some(())
+    })
+    .await;
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    assert_eq!(agent.stop(&request).await, Outcome::Ok);
+}
