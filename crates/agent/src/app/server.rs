@@ -107,6 +107,7 @@ fn refuse_busy(stream: &UnixStream) {
 }
 
 /// The instance a connection speaks for, once it said hello.
+#[derive(Clone)]
 struct Bound {
     resource: ResourceId,
     fencing_token: u64,
@@ -329,6 +330,10 @@ impl Connection {
         let Some(mut events) = self.pending_events.take() else {
             return;
         };
+        // The request being answered, if any: events (above all `lease_lost`) go out while
+        // it waits on the cluster; the next line is read only once it is answered, so
+        // replies keep the order of the requests.
+        let mut answering: Option<Answering> = None;
         loop {
             tokio::select! {
                 event = events.recv() => {
@@ -338,7 +343,15 @@ impl Connection {
                         break;
                     }
                 }
-                incoming = self.next_line() => {
+                (id, result) = async { answering.as_mut().expect("guarded").await },
+                    if answering.is_some() =>
+                {
+                    answering = None;
+                    if !self.reply(id, result).await {
+                        break;
+                    }
+                }
+                incoming = self.next_line(), if answering.is_none() => {
                     let line = match incoming {
                         Incoming::Line(line) => line,
                         Incoming::TooLarge => {
@@ -347,12 +360,18 @@ impl Connection {
                         }
                         Incoming::Closed => break,
                     };
-                    let (id, result) = match parse_request(&line) {
-                        Ok(request) => (request.id, self.hub.handle(&bound, request.op).await),
-                        Err((id, error)) => (id, Err(error)),
-                    };
-                    if !self.reply(id, result).await {
-                        break;
+                    match parse_request(&line) {
+                        Ok(request) => {
+                            let (hub, bound) = (Arc::clone(&self.hub), bound.clone());
+                            answering = Some(Box::pin(async move {
+                                (request.id, hub.handle(&bound, request.op).await)
+                            }));
+                        }
+                        Err((id, error)) => {
+                            if !self.reply(id, Err(error)).await {
+                                break;
+                            }
+                        }
                     }
                 }
             }
@@ -362,6 +381,10 @@ impl Connection {
         });
     }
 }
+
+/// A request being answered: its id and, when done, its result.
+type Answering =
+    std::pin::Pin<Box<dyn Future<Output = (u64, Result<serde_json::Value, ProtocolError>)> + Send>>;
 
 impl AppHub {
     /// Answers one request of a connection bound to an instance.

@@ -196,7 +196,11 @@ async fn a_stale_instance_cannot_checkpoint_after_its_resource_moved_r12() {
         for_duration: None,
         clear: false,
     };
-    client.move_resource("conf", &to).await.expect("place it");
+    // Setup, on a busy machine: a write refused during a change of master is tried again.
+    wait_until("the move to be taken", SETTLE, || async {
+        client.move_resource("conf", &to).await.ok()
+    })
+    .await;
     let (old, old_pid) = running_on(&cluster, "conf", Some(master)).await;
     let old_node_log = line(&cluster, old, "conf", "CONFORMANCE-DONE").await;
     assert_eq!(old_node_log, "CONFORMANCE-DONE pass");
@@ -210,17 +214,15 @@ async fn a_stale_instance_cannot_checkpoint_after_its_resource_moved_r12() {
     assert_eq!(written, "CONTROL checkpoint handover ok");
     let agent = Pid::from_raw(cluster.pid(old).expect("agent pid") as i32);
     kill(agent, Signal::SIGSTOP).expect("hang the old node's agent");
-    client
-        .move_resource(
-            "conf",
-            &api::MoveRequest {
-                to: None,
-                for_duration: None,
-                clear: true,
-            },
-        )
-        .await
-        .expect("clear the move");
+    let clear = api::MoveRequest {
+        to: None,
+        for_duration: None,
+        clear: true,
+    };
+    wait_until("the move to be cleared", SETTLE, || async {
+        client.move_resource("conf", &clear).await.ok()
+    })
+    .await;
     let new = wait_until("conf running on another node", SETTLE, || async {
         let view = client.resource("conf").await.ok()?;
         view.instances
