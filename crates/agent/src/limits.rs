@@ -89,3 +89,11 @@ const _: () = assert!(
     LEASE_RETRY_WINDOW.as_millis() < NODE_LEASE.as_millis(),
     "a failover's quick retries end before the lease would"
 );
+
+// --- app ---
+/// Application protocol connections served at once; one more is told `busy` and closed.
+pub(crate) const APP_CONNECTIONS_MAX: usize = 128;
+/// Events queued for one application connection before the slowest are dropped.
+pub(crate) const APP_EVENTS_PER_CONNECTION_MAX: usize = 32;
+/// How long a checkpoint write waits for this node's replica to apply it.
+pub(crate) const CHECKPOINT_APPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -58,11 +58,13 @@ pub fn start(
 ) -> ExecutorInputs {
     let (events_tx, events_rx) = mpsc::channel(256);
     let (reports_tx, reports_rx) = mpsc::channel(1024);
+    let hub = start_app_hub(tasks, node, &raft, &shared, &peer_client, &shutdown);
     let config = RuntimeConfig {
         state_root: node.data_dir.join("resources"),
         node_name: node.name.clone(),
         clock: executor::system_now,
         status: None,
+        hooks: Some(hub.clone()),
     };
     let mut agents = Agents::new(crate::api::ocf_root());
     agents.insert(lb.clone());
@@ -86,6 +88,7 @@ pub fn start(
     let feed = feed(
         NodeId(node.node_id),
         shared,
+        hub,
         events_tx,
         lease_rx,
         shutdown.clone(),
@@ -153,6 +156,7 @@ pub fn unconfirmed_of(resources: &ResourceDb, node: NodeId) -> Vec<Unconfirmed> 
 async fn feed(
     node: NodeId,
     shared: SharedDb,
+    hub: std::sync::Arc<crate::app::AppHub>,
     events: mpsc::Sender<Event>,
     mut lease: watch::Receiver<Option<LeaseGrant>>,
     shutdown: CancellationToken,
@@ -200,6 +204,7 @@ async fn feed(
         {
             pending = None;
             let valid_until = grant.valid_until;
+            hub.lease(valid_until);
             if events.send(Event::Lease { valid_until }).await.is_err() {
                 return;
             }
@@ -289,6 +294,75 @@ async fn forward_reports(
             }
         }
     }
+}
+
+/// The application protocol server: its hub (for the executor's hooks and the lease) and,
+/// when the socket can be bound, its listener and lease watch. Without the socket the node
+/// still runs everything; applications just cannot connect.
+fn start_app_hub(
+    tasks: &mut tokio::task::JoinSet<()>,
+    node: &crate::AgentConfig,
+    raft: &Raft,
+    shared: &SharedDb,
+    peer_client: &PeerClient,
+    shutdown: &CancellationToken,
+) -> std::sync::Arc<crate::app::AppHub> {
+    let config = crate::app::HubConfig {
+        data_dir: node.data_dir.clone(),
+        state_root: node.data_dir.join("resources"),
+        node: NodeId(node.node_id),
+        node_name: node.name.clone(),
+    };
+    let hub = std::sync::Arc::new(crate::app::AppHub::new(
+        config,
+        raft.clone(),
+        peer_client.clone(),
+        shared.clone(),
+    ));
+    let lease_watch = hub.clone().watch_lease(shutdown.clone());
+    spawn_critical(tasks, "application lease watch", shutdown, lease_watch);
+    let listener = crate::app::serve(hub.clone(), shutdown.clone());
+    let server_shutdown = shutdown.clone();
+    tasks.spawn(async move {
+        match listener.await {
+            Ok(serving) => serving.await,
+            Err(error) => {
+                // An operator must act: applications of this node cannot reach the cluster.
+                tracing::error!(error = %error, "Cannot open the application protocol socket");
+                server_shutdown.cancelled().await;
+            }
+        }
+    });
+    hub
+}
+
+/// Proposes `command` and returns its result: on the local Raft if this node is master,
+/// else through the master's peer port.
+pub async fn propose(
+    raft: &Raft,
+    client: &PeerClient,
+    command: &Command,
+) -> Result<cmdb::CommandResult, String> {
+    if raft.is_leader() {
+        return raft
+            .client_write(command.clone())
+            .await
+            .map(|response| response.data)
+            .map_err(|e| e.to_string());
+    }
+    let metrics = cmdb::metrics(raft);
+    let master = metrics.current_leader.ok_or("no master")?;
+    let node = metrics
+        .membership_config
+        .membership()
+        .get_node(&master)
+        .cloned()
+        .ok_or("master unknown")?;
+    let answer: Result<cmdb::CommandResult, String> = client
+        .call(&node.peer_addr, "/peer/write", command, FORWARD_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())?;
+    answer
 }
 
 /// Propose on the local Raft if this node is master, else send to the master's peer port.

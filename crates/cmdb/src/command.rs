@@ -133,6 +133,18 @@ pub enum Command {
         groups: Vec<model::Group>,
         constraints: Vec<StoredConstraint>,
     },
+    // --- app ---
+    /// Store an application checkpoint for `resource`, written by its instance on `node`
+    /// under `fencing_token`; refused unless that node holds the resource's grant under
+    /// exactly that token (see `checkpoints`).
+    PutCheckpoint {
+        resource: model::ResourceId,
+        node: NodeId,
+        fencing_token: u64,
+        name: String,
+        data: Vec<u8>,
+        at_ms: Millis,
+    },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -207,6 +219,15 @@ impl std::fmt::Display for Command {
                 "replace config ({} types, {} resources)",
                 types.len(),
                 resources.len()
+            ),
+            Command::PutCheckpoint {
+                resource,
+                name,
+                fencing_token,
+                ..
+            } => write!(
+                f,
+                "checkpoint {resource}/{name} under token {fencing_token}"
             ),
         }
     }

@@ -90,6 +90,9 @@ pub struct ClusterDb {
     pub resources: ResourceDb,
     /// Client sessions, for exactly-once writes.
     pub sessions: Sessions,
+    // --- app ---
+    /// Application checkpoints, per resource and name.
+    pub checkpoints: crate::checkpoints::Checkpoints,
 }
 
 impl ClusterDb {
@@ -175,7 +178,35 @@ impl ClusterDb {
                 at_ms,
                 command,
             } => self.apply_once(session, seq, floor, at_ms, *command),
-            other => self.apply_resource_command(other),
+            Command::PutCheckpoint {
+                resource,
+                node,
+                fencing_token,
+                name,
+                data,
+                at_ms,
+            } => {
+                let write = crate::checkpoints::CheckpointWrite {
+                    resource,
+                    node,
+                    fencing_token,
+                    name,
+                    data,
+                    at_ms,
+                };
+                crate::checkpoints::put(&mut self.checkpoints, &self.resources, write)
+            }
+            other => {
+                let removes = matches!(
+                    other,
+                    Command::DeleteResource { .. } | Command::ReplaceConfig { .. }
+                );
+                let result = self.apply_resource_command(other);
+                if removes {
+                    crate::checkpoints::retain_configured(&mut self.checkpoints, &self.resources);
+                }
+                result
+            }
         }
     }
 

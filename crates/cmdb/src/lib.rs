@@ -10,6 +10,7 @@
 //! must accept every committed command and never panic, because a panicking entry would
 //! crash every replica that replays it.
 
+mod checkpoints;
 mod codec;
 mod command;
 mod db;
@@ -22,11 +23,12 @@ mod sessions;
 mod state_machine;
 mod types;
 
+pub use checkpoints::{Checkpoint, Checkpoints};
 pub use command::{Command, CommandResult};
 pub use db::{ClusterDb, ClusterMeta, KvTable, NodeRecord, TokenKind, TokenRecord};
 pub use limits::{
-    EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, SESSION_RESULTS_MAX, SESSIONS_MAX,
-    VALUE_BYTES_MAX,
+    CHECKPOINT_BYTES_MAX, CHECKPOINT_NAME_BYTES_MAX, CHECKPOINT_TOTAL_BYTES_MAX, EVENTS_MAX,
+    EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, SESSION_RESULTS_MAX, SESSIONS_MAX, VALUE_BYTES_MAX,
 };
 pub use log_store::LogStore;
 pub use raft::{RaftTimeouts, open, raft_config};

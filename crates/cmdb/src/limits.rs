@@ -34,3 +34,12 @@ pub const USER_TYPES_MAX: usize = 256;
 const _: () = assert!(EVENTS_PER_COMMAND_MAX <= EVENTS_MAX);
 const _: () = assert!(KEY_BYTES_MAX < VALUE_BYTES_MAX);
 const _: () = assert!(LOGS_KEPT_BEHIND_SNAPSHOT < SNAPSHOT_LOGS_SINCE_LAST);
+
+// --- app ---
+/// Largest application checkpoint, in bytes (the application protocol states the same).
+pub const CHECKPOINT_BYTES_MAX: usize = 64 * 1024;
+/// Most checkpoint bytes one resource may hold, all names together.
+pub const CHECKPOINT_TOTAL_BYTES_MAX: usize = 1024 * 1024;
+/// Longest checkpoint name, in bytes.
+pub const CHECKPOINT_NAME_BYTES_MAX: usize = 64;
+const _: () = assert!(CHECKPOINT_BYTES_MAX <= CHECKPOINT_TOTAL_BYTES_MAX);

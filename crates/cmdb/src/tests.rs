@@ -282,3 +282,143 @@ fn a_session_write_cannot_nest() {
     assert!(matches!(db.apply(nested), CommandResult::Rejected(_)));
     assert!(db.kv.is_empty());
 }
+
+fn checkpoint(node: u64, token: u64, name: &str, data: &[u8]) -> Command {
+    Command::PutCheckpoint {
+        resource: model::ResourceId("app".into()),
+        node: NodeId(node),
+        fencing_token: token,
+        name: name.into(),
+        data: data.to_vec(),
+        at_ms: 5,
+    }
+}
+
+/// A cluster database with resource `app` (a unique process) granted to node 1.
+fn db_with_app_on_node_1() -> (ClusterDb, u64) {
+    use crate::resources::AssignmentChange;
+    let mut db = ClusterDb::default();
+    let mut resource = samples::resource("app");
+    resource.clone = None;
+    let created = db.apply(Command::PutResource {
+        resource,
+        create: true,
+    });
+    assert_eq!(created, CommandResult::Ok);
+    let granted = db.apply(Command::ChangeAssignments {
+        changes: vec![AssignmentChange::Assign {
+            node: NodeId(1),
+            resource: model::ResourceId("app".into()),
+        }],
+    });
+    let CommandResult::Tokens(tokens) = granted else {
+        panic!("a grant returns its token, got {granted:?}");
+    };
+    (db, tokens[0])
+}
+
+fn assert_rejected(result: CommandResult, needle: &str) {
+    match result {
+        CommandResult::Rejected(reason) => assert!(reason.contains(needle), "{reason}"),
+        other => panic!("expected a rejection containing {needle:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_checkpoint_is_stored_under_the_current_grant_only() {
+    let (mut db, token) = db_with_app_on_node_1();
+    assert_eq!(
+        db.apply(checkpoint(1, token, "history", b"one")),
+        CommandResult::Ok
+    );
+    // Another node, or an older token on the right node, is refused.
+    assert_rejected(
+        db.apply(checkpoint(2, token, "history", b"x")),
+        "no longer holds",
+    );
+    assert_rejected(
+        db.apply(checkpoint(1, token - 1, "history", b"x")),
+        "stale fencing token",
+    );
+    let stored = &db.checkpoints[&model::ResourceId("app".into())]["history"];
+    assert_eq!(stored.data, b"one");
+    assert_eq!(stored.fencing_token, token);
+}
+
+/// Issue 12: an instance whose node lost the resource (its grant withdrawn, then granted
+/// to another node under a newer token) cannot overwrite its successor's checkpoint.
+#[test]
+fn a_checkpoint_under_an_old_token_is_refused_after_the_resource_moved_r12() {
+    use crate::resources::AssignmentChange;
+    let (mut db, old_token) = db_with_app_on_node_1();
+    assert_eq!(
+        db.apply(checkpoint(1, old_token, "h", b"old")),
+        CommandResult::Ok
+    );
+    let app = model::ResourceId("app".into());
+    db.apply(Command::ChangeAssignments {
+        changes: vec![AssignmentChange::Lost {
+            node: NodeId(1),
+            resource: app.clone(),
+        }],
+    });
+    let CommandResult::Tokens(tokens) = db.apply(Command::ChangeAssignments {
+        changes: vec![AssignmentChange::Assign {
+            node: NodeId(2),
+            resource: app.clone(),
+        }],
+    }) else {
+        panic!("a grant returns its token");
+    };
+    let new_token = tokens[0];
+    assert!(new_token > old_token);
+    assert_eq!(
+        db.checkpoints[&app]["h"].data, b"old",
+        "present for the successor"
+    );
+    assert_eq!(
+        db.apply(checkpoint(2, new_token, "h", b"new")),
+        CommandResult::Ok
+    );
+    assert_rejected(
+        db.apply(checkpoint(1, old_token, "h", b"stale")),
+        "stale fencing token",
+    );
+    assert_eq!(db.checkpoints[&app]["h"].data, b"new");
+}
+
+#[test]
+fn checkpoints_are_bounded_and_go_with_their_resource() {
+    use crate::limits::{CHECKPOINT_BYTES_MAX, CHECKPOINT_TOTAL_BYTES_MAX};
+    let (mut db, token) = db_with_app_on_node_1();
+    let big = vec![7u8; CHECKPOINT_BYTES_MAX + 1];
+    assert_rejected(
+        db.apply(checkpoint(1, token, "big", &big)),
+        "above the limit of 65536",
+    );
+    assert_rejected(db.apply(checkpoint(1, token, "a/b", b"x")), "is not valid");
+    let full = vec![1u8; CHECKPOINT_BYTES_MAX];
+    let count = CHECKPOINT_TOTAL_BYTES_MAX / CHECKPOINT_BYTES_MAX;
+    for n in 0..count {
+        let name = format!("part{n}");
+        assert_eq!(
+            db.apply(checkpoint(1, token, &name, &full)),
+            CommandResult::Ok
+        );
+    }
+    assert_rejected(
+        db.apply(checkpoint(1, token, "one-more", b"x")),
+        "per resource",
+    );
+    // Overwriting one in place stays within the limit.
+    assert_eq!(
+        db.apply(checkpoint(1, token, "part0", b"small")),
+        CommandResult::Ok
+    );
+    let app = model::ResourceId("app".into());
+    assert_eq!(
+        db.apply(Command::DeleteResource { id: app.clone() }),
+        CommandResult::Ok
+    );
+    assert!(!db.checkpoints.contains_key(&app));
+}

@@ -31,6 +31,7 @@
 
 mod clock;
 mod executor;
+mod hooks;
 mod instance;
 mod limits;
 pub mod runtime;
@@ -38,6 +39,7 @@ mod types;
 
 pub use clock::{Now, boot_clock_ms, system_now, wall_clock_ms};
 pub use executor::Executor;
+pub use hooks::InstanceHooks;
 pub use limits::FENCE_MARGIN_DEFAULT;
 pub use types::{
     Assignment, Command, Event, ExecutorConfig, InstanceState, InstanceView, OperationKind,

@@ -63,3 +63,7 @@ const _: () = assert!(
     resource_agents::WATCHDOG_MARGIN.as_millis() > 0,
     "the watchdog fences before the lease ends"
 );
+
+/// The longest an application is given to drain before its stop goes on (and at most half
+/// of the stop's timeout).
+pub(crate) const PREPARE_STOP_MAX: Duration = Duration::from_secs(10);

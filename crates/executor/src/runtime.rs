@@ -17,8 +17,10 @@ mod tests;
 
 use crate::clock::Now;
 use crate::executor::Executor;
+use crate::hooks::InstanceHooks;
 use crate::limits::{
-    EXIT_QUEUE_MAX, OPERATION_BACKSTOP_GRACE, REPORT_QUEUE_MAX, SHUTDOWN_GRACE, TICK_INTERVAL,
+    EXIT_QUEUE_MAX, OPERATION_BACKSTOP_GRACE, PREPARE_STOP_MAX, REPORT_QUEUE_MAX, SHUTDOWN_GRACE,
+    TICK_INTERVAL,
 };
 use crate::types::{Assignment, Command, Event, InstanceView, OperationKind, OperationRecord};
 use model::{BootMs, Resource, ResourceId};
@@ -138,6 +140,10 @@ pub struct RuntimeConfig {
     /// Where to publish every instance's view after each change, for `status` and
     /// debugging; `None` publishes nothing.
     pub status: Option<watch::Sender<Status>>,
+    /// The application protocol server of this node, if any: it gives each started
+    /// instance its environment, drains it before a stop, and adds its reported health to
+    /// monitors (see [`InstanceHooks`]).
+    pub hooks: Option<Arc<dyn InstanceHooks>>,
 }
 
 /// Every instance the executor knows, by resource id.
@@ -323,6 +329,8 @@ impl Runtime {
         };
         let state_dir = records::state_dir(&self.config.state_root, &run.resource.id);
         let node_name = self.config.node_name.clone();
+        let hooks = self.config.hooks.clone();
+        let context = OperationContext { node_name, hooks };
         let resource = run.resource.id.clone();
         let (operation, fencing_token, started_at) =
             (run.operation, run.fencing_token, run.started_at);
@@ -334,7 +342,7 @@ impl Runtime {
         );
         let abort = self
             .tasks
-            .spawn(operate(agent, state_dir, node_name, run).instrument(span));
+            .spawn(operate(agent, state_dir, context, run).instrument(span));
         let running = Running {
             resource,
             operation,
@@ -381,6 +389,9 @@ impl Runtime {
             self.watch(&agent);
             self.describe(&agent);
         }
+        if let Some(events) = self.config.hooks.as_ref().and_then(|h| h.health_events()) {
+            self.forward_hints(events);
+        }
     }
 
     /// Reads the agent's schema in a task and feeds it as [`Event::Schema`]: it says which
@@ -398,9 +409,13 @@ impl Runtime {
 
     /// Forwards the agent's process-exit hints, if it has any, until shutdown.
     fn watch(&mut self, agent: &Arc<dyn ResourceAgent>) {
-        let Some(mut exit_events) = agent.exit_events() else {
-            return;
-        };
+        if let Some(exit_events) = agent.exit_events() {
+            self.forward_hints(exit_events);
+        }
+    }
+
+    /// Forwards hints that a resource needs a monitor now, until shutdown.
+    fn forward_hints(&mut self, mut exit_events: broadcast::Receiver<ResourceId>) {
         let exits = self.exits_sender.clone();
         let stop = self.watchers_stop.clone();
         self.watchers.spawn(async move {
@@ -450,16 +465,30 @@ struct RunSpec {
     depth: u32,
 }
 
+/// What an operation gets besides its spec: the node and the application hooks.
+struct OperationContext {
+    node_name: String,
+    hooks: Option<Arc<dyn InstanceHooks>>,
+}
+
 /// Runs one operation and turns it into the event that reports its end.
 async fn operate(
     agent: Result<Arc<dyn ResourceAgent>, String>,
     state_dir: Result<PathBuf, String>,
-    node_name: String,
+    context: OperationContext,
     run: RunSpec,
 ) -> Event {
+    let OperationContext { node_name, hooks } = context;
     let mut ended_at = None;
     let outcome = match (agent, state_dir) {
         (Ok(agent), Ok(state_dir)) => {
+            // A start registers the instance with the hooks, which give its environment.
+            let env = match &hooks {
+                Some(hooks) if run.operation == OperationKind::Start => {
+                    hooks.starting(&run.resource, run.fencing_token, &state_dir)
+                }
+                _ => Vec::new(),
+            };
             let request = OperationRequest {
                 resource: run.resource.id.clone(),
                 params: run.resource.params.clone(),
@@ -470,8 +499,9 @@ async fn operate(
                 fencing_token: run.fencing_token,
                 unique: run.resource.unique,
                 depth: run.depth,
+                env,
             };
-            let outcome = bounded_operation(agent.as_ref(), &run, &request).await;
+            let outcome = with_hooks(hooks.as_deref(), agent.as_ref(), &run, &request).await;
             // A lease watchdog that fenced the instance while this agent hung left the time
             // it did; the stop reports it as the instance's end.
             if run.operation == OperationKind::Stop
@@ -499,6 +529,68 @@ async fn operate(
         outcome,
         started_at: run.started_at,
         ended_at,
+    }
+}
+
+/// The operation, with the application told before a stop and asked after a monitor.
+async fn with_hooks(
+    hooks: Option<&dyn InstanceHooks>,
+    agent: &dyn ResourceAgent,
+    run: &RunSpec,
+    request: &OperationRequest,
+) -> Outcome {
+    let Some(hooks) = hooks else {
+        return bounded_operation(agent, run, request).await;
+    };
+    let resource = &request.resource;
+    match run.operation {
+        OperationKind::Stop => {
+            // The drain comes out of the stop's own time, so the stop still ends in time.
+            let deadline = (request.timeout / 2).min(PREPARE_STOP_MAX);
+            let began = tokio::time::Instant::now();
+            hooks.prepare_stop(resource, deadline).await;
+            let mut rest = request.clone();
+            rest.timeout = request.timeout.saturating_sub(began.elapsed());
+            let outcome = bounded_operation(agent, run, &rest).await;
+            if matches!(outcome, Outcome::Ok | Outcome::NotRunning) {
+                hooks.stopped(resource);
+            }
+            outcome
+        }
+        OperationKind::Monitor => {
+            let outcome = bounded_operation(agent, run, request).await;
+            match hooks.health_failure(resource, run.fencing_token) {
+                Some(reason) if outcome.is_ok() => Outcome::failed(
+                    Severity::Soft,
+                    format!("the application reported a failure: {reason}"),
+                ),
+                _ => outcome,
+            }
+        }
+        OperationKind::Reload => {
+            match hooks
+                .offer_params(resource, &request.params, request.timeout)
+                .await
+            {
+                // The application applied them itself: the new definition now runs.
+                Some(Ok(())) => {
+                    let assignment = Assignment {
+                        resource: run.resource.clone(),
+                        fencing_token: run.fencing_token,
+                    };
+                    if let Err(error) = records::write_assignment(&request.state_dir, &assignment) {
+                        tracing::warn!(error = %error, "Cannot record the reloaded assignment");
+                    }
+                    Outcome::Ok
+                }
+                Some(Err(reason)) => Outcome::failed(
+                    Severity::Soft,
+                    format!("the application rejected the new parameters: {reason}"),
+                ),
+                None => bounded_operation(agent, run, request).await,
+            }
+        }
+        OperationKind::Start => bounded_operation(agent, run, request).await,
     }
 }
 

@@ -44,3 +44,13 @@ const _: () = assert!(OUTPUT_TAIL_BYTES <= META_DATA_BYTES_MAX);
 const _: () = assert!(GROUP_POLL_INTERVAL.as_millis() * 10 <= KILL_WAIT.as_millis());
 const _: () = assert!(PROBE_POLL_INTERVAL.as_millis() < PROBE_ATTEMPT_TIMEOUT.as_millis());
 const _: () = assert!(GROUP_POLL_INTERVAL.as_millis() * 10 <= FENCING_SETTLE_MAX.as_millis());
+
+/// The largest notify datagram read; longer ones are cut (systemd allows about as much).
+pub(crate) const NOTIFY_DATAGRAM_BYTES_MAX: usize = 4096;
+
+/// The longest `STATUS=` text kept from a notify message.
+pub(crate) const NOTIFY_STATUS_BYTES_MAX: usize = 512;
+
+/// How far `EXTEND_TIMEOUT_USEC=` may push a start past its timeout: less than the
+/// executor's backstop grace, which ends any operation 5 s after its timeout.
+pub(crate) const NOTIFY_EXTEND_MAX: Duration = Duration::from_secs(4);

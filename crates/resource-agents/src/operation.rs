@@ -121,6 +121,10 @@ pub struct OperationRequest {
     /// frequent one (MSCS's LooksAlive), [`DEPTH_THOROUGH`] for the rarer, thorough one
     /// (IsAlive). Zero for every other operation.
     pub depth: u32,
+    /// Extra environment for what a start launches, set by the executor (the application
+    /// protocol's socket and instance token); empty for other operations. Agents that
+    /// launch a program add it to the program's environment.
+    pub env: Vec<(String, String)>,
 }
 
 /// The depth of a thorough monitor (IsAlive), as OCF's deepest common check level.

@@ -60,7 +60,7 @@ impl UserTypeAgent {
         check: &HealthCheck,
     ) -> Result<ProcessConfig, Outcome> {
         let params = self.params(request)?;
-        let env = instance_environment(&self.definition, request, &params, &[]);
+        let env = instance_environment(&self.definition, request, &params, &request.env);
         let probe = match &check.probe {
             HealthProbe::Alive => None,
             HealthProbe::Command(command) => Some(Probe::Command {
@@ -78,6 +78,8 @@ impl UserTypeAgent {
             env,
             cwd: None,
             probes: probe.into_iter().collect(),
+            notify: false,
+            watchdog: None,
         })
     }
 
@@ -98,7 +100,7 @@ impl UserTypeAgent {
             Ok(params) => params,
             Err(outcome) => return outcome,
         };
-        let env = instance_environment(&self.definition, request, &params, &[]);
+        let env = instance_environment(&self.definition, request, &params, &request.env);
         let probe = Probe::Command {
             command: reload.command.clone(),
             args: reload.args.clone(),
@@ -304,6 +306,8 @@ impl ResourceAgent for UndefinedTypeAgent {
             env: Vec::new(),
             cwd: None,
             probes: Vec::new(),
+            notify: false,
+            watchdog: None,
         };
         Box::pin(async move { self.supervisor.monitor_with(request, &alive_only).await })
     }

@@ -74,6 +74,7 @@ fn command_fixture_name(command: &Command) -> &'static str {
         Command::PutType { .. } => "PutType",
         Command::DeleteType { .. } => "DeleteType",
         Command::ReplaceConfigWithTypes { .. } => "ReplaceConfigWithTypes",
+        Command::PutCheckpoint { .. } => "PutCheckpoint",
     }
 }
 
@@ -307,9 +308,11 @@ fn resources_layout_2(resources: &crate::resources::ResourceDb) -> impl serde::S
     )
 }
 
-/// The sample database as an older layout loads it: no bans, nothing unmanaged.
+/// The sample database as an older layout loads it: no bans, nothing unmanaged, no
+/// checkpoints.
 fn without_bans(db: ClusterDb) -> ClusterDb {
     let mut db = db;
+    db.checkpoints.clear();
     db.resources.bans.clear();
     db.resources.unmanaged.clear();
     db.resources.types.clear();
@@ -426,12 +429,54 @@ fn snapshot_of_db_layout_3_fixture_loads_without_types() {
     let mut db = samples::db();
     let written_once = snapshot_file(db_layout_3(&db));
     db.resources.types.clear();
+    db.checkpoints.clear();
     let what = "a snapshot file holding the cluster database in layout 3 (before types)";
     let expected = snapshot_contents(db);
     let outcome = check(
         Layout::Old,
         what,
         "snapshot-v1/db-v3.hex",
+        &written_once,
+        read_snapshot_file,
+        &expected,
+    );
+    assert_pinned(outcome.err());
+}
+
+// --- app ---
+/// The cluster database as encluster wrote it before checkpoints: format byte 4, the
+/// fields of today's layout up to `sessions`.
+fn db_layout_4(db: &ClusterDb) -> Vec<u8> {
+    let fields = (
+        (&db.meta, &db.kv, db.kv_revision, &db.nodes, db.next_node_id),
+        (
+            &db.tokens,
+            &db.events,
+            db.next_event_seq,
+            &db.resources,
+            &db.sessions,
+        ),
+    );
+    let mut out = codec::SNAPSHOT_MAGIC.to_vec();
+    out.push(codec::FORMAT_DB_V4);
+    out.extend(postcard::to_stdvec(&fields).expect("encoding a sample cannot fail"));
+    out
+}
+
+/// A snapshot from before checkpoints (`codec::decode_db`'s branch for format 4) loads the
+/// same cluster database with no checkpoints. Its fixture is the one that
+/// `full_snapshot_matches_its_fixture` wrote while layout 4 was current.
+#[test]
+fn snapshot_of_db_layout_4_fixture_loads_without_checkpoints() {
+    let mut db = samples::db();
+    let written_once = snapshot_file(db_layout_4(&db));
+    db.checkpoints.clear();
+    let what = "a snapshot file holding the cluster database in layout 4 (before checkpoints)";
+    let expected = snapshot_contents(db);
+    let outcome = check(
+        Layout::Old,
+        what,
+        "snapshot-v1/db-v4.hex",
         &written_once,
         read_snapshot_file,
         &expected,

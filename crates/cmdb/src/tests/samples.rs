@@ -339,6 +339,14 @@ fn resource_commands() -> Vec<Command> {
             groups: vec![group()],
             constraints: first_constraints(),
         },
+        Command::PutCheckpoint {
+            resource: id("db"),
+            node: NodeId(2),
+            fencing_token: 7,
+            name: "history".into(),
+            data: b"line one\nline two\n".to_vec(),
+            at_ms: AT_MS,
+        },
     ]
 }
 
@@ -476,6 +484,18 @@ pub(super) fn db() -> ClusterDb {
         next_event_seq: 1_007,
         resources: resource_db(),
         sessions: sessions(),
+        checkpoints: BTreeMap::from([(
+            id("db"),
+            BTreeMap::from([(
+                "history".to_owned(),
+                crate::Checkpoint {
+                    data: b"line one\n".to_vec(),
+                    fencing_token: 7,
+                    node: NodeId(2),
+                    at_ms: AT_MS - 2_000,
+                },
+            )]),
+        )]),
     }
 }
 

@@ -72,6 +72,13 @@ struct Harness {
 }
 
 fn start(agent: Arc<FakeAgent>) -> Harness {
+    start_with(agent, None)
+}
+
+fn start_with(
+    agent: Arc<dyn ResourceAgent>,
+    hooks: Option<Arc<dyn crate::InstanceHooks>>,
+) -> Harness {
     let state_root = tempfile::tempdir().expect("temp dir");
     let mut agents = Agents::new("/nonexistent/ocf");
     agents.insert(agent);
@@ -83,6 +90,7 @@ fn start(agent: Arc<FakeAgent>) -> Harness {
         node_name: "n1".into(),
         clock: crate::system_now,
         status: None,
+        hooks,
     };
     let executor = Executor::new(ExecutorConfig::default());
     let task = tokio::spawn(run(
@@ -267,4 +275,213 @@ fn a_lease_of_another_boot_is_void_and_a_wall_clock_lease_is_carried_over() {
         super::records::read_lease(root.path(), now),
         Some(BootMs(5_800))
     );
+}
+
+/// Starts at once and keeps the environment it was given; monitors find it healthy.
+#[derive(Default)]
+struct ReadyAgent {
+    env: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+impl ResourceAgent for ReadyAgent {
+    fn type_name(&self) -> &str {
+        "ready"
+    }
+
+    /// One parameter, `MaxUser`, that a running instance takes by a reload.
+    fn meta(&self) -> BoxFuture<'_, Result<ParamSchema, MetaError>> {
+        let max_user =
+            model::ParamSpec::new("MaxUser", model::ParamKind::Integer, "users").reloadable();
+        Box::pin(async move { Ok(ParamSchema::new(vec![max_user]).with_reload("reload")) })
+    }
+
+    fn validate<'a>(&'a self, _: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::Ok })
+    }
+
+    fn start<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        *self.env.lock().expect("not poisoned") = request.env.clone();
+        Box::pin(async { Outcome::Ok })
+    }
+
+    fn stop<'a>(&'a self, _: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::Ok })
+    }
+
+    fn monitor<'a>(&'a self, _: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::Ok })
+    }
+}
+
+/// Hooks as the application protocol server would answer them, with what was asked.
+#[derive(Debug)]
+struct FakeHooks {
+    failure: std::sync::Mutex<Option<String>>,
+    health: tokio::sync::broadcast::Sender<ResourceId>,
+    calls: std::sync::Mutex<Vec<String>>,
+    /// What the application answers to a parameter change (`None`: not connected).
+    answer: std::sync::Mutex<Option<Result<(), String>>>,
+}
+
+impl FakeHooks {
+    fn new() -> FakeHooks {
+        FakeHooks {
+            failure: std::sync::Mutex::new(None),
+            health: tokio::sync::broadcast::channel(4).0,
+            calls: std::sync::Mutex::new(Vec::new()),
+            answer: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl crate::InstanceHooks for FakeHooks {
+    fn starting(
+        &self,
+        resource: &Resource,
+        token: u64,
+        _: &std::path::Path,
+    ) -> Vec<(String, String)> {
+        self.calls
+            .lock()
+            .expect("not poisoned")
+            .push(format!("starting {} {token}", resource.id));
+        vec![("ENCLUSTER_APP_TOKEN".into(), format!("token-{token}"))]
+    }
+
+    fn prepare_stop(&self, resource: &ResourceId, deadline: Duration) -> BoxFuture<'_, ()> {
+        let call = format!("prepare_stop {resource} {}ms", deadline.as_millis());
+        self.calls.lock().expect("not poisoned").push(call);
+        Box::pin(async {})
+    }
+
+    fn stopped(&self, resource: &ResourceId) {
+        self.calls
+            .lock()
+            .expect("not poisoned")
+            .push(format!("stopped {resource}"));
+    }
+
+    fn health_failure(&self, _: &ResourceId, _: u64) -> Option<String> {
+        self.failure.lock().expect("not poisoned").clone()
+    }
+
+    fn offer_params(
+        &self,
+        resource: &ResourceId,
+        params: &std::collections::BTreeMap<String, String>,
+        _: Duration,
+    ) -> BoxFuture<'_, Option<Result<(), String>>> {
+        let call = format!("offer_params {resource} {params:?}");
+        self.calls.lock().expect("not poisoned").push(call);
+        let answer = self.answer.lock().expect("not poisoned").clone();
+        Box::pin(async move { answer })
+    }
+
+    fn health_events(&self) -> Option<tokio::sync::broadcast::Receiver<ResourceId>> {
+        Some(self.health.subscribe())
+    }
+}
+
+/// The application side: a started instance gets the hooks' environment, a failure the
+/// application reports fails the next monitor (run at once on the hint), and the cleanup
+/// stop lets the application drain first and forgets it after.
+#[tokio::test(start_paused = true)]
+async fn hooks_give_the_environment_and_an_application_failure_fails_the_monitor() {
+    let agent = Arc::new(ReadyAgent::default());
+    let hooks = Arc::new(FakeHooks::new());
+    let mut harness = start_with(agent.clone(), Some(hooks.clone()));
+    let mut app = resource("app", "ready");
+    app.options.monitor_interval = Duration::from_secs(3600);
+    harness
+        .inputs
+        .send(assignments(&[app]))
+        .await
+        .expect("runs");
+    let started = harness.report().await;
+    assert_eq!(
+        (started.operation, started.outcome),
+        (OperationKind::Start, Outcome::Ok)
+    );
+    let env = agent.env.lock().expect("not poisoned").clone();
+    assert_eq!(
+        env,
+        [("ENCLUSTER_APP_TOKEN".to_owned(), "token-1".to_owned())]
+    );
+    *hooks.failure.lock().expect("not poisoned") = Some("is_alive failed: db down".into());
+    hooks
+        .health
+        .send(ResourceId("app".into()))
+        .expect("the runtime listens");
+    let monitored = harness.report().await;
+    assert_eq!(monitored.operation, OperationKind::Monitor);
+    assert_eq!(
+        monitored.outcome,
+        Outcome::failed(
+            Severity::Soft,
+            "the application reported a failure: is_alive failed: db down"
+        )
+    );
+    let cleaned = harness.report().await;
+    assert_eq!(
+        (cleaned.operation, cleaned.outcome),
+        (OperationKind::Stop, Outcome::Ok)
+    );
+    let calls = hooks.calls.lock().expect("not poisoned").clone();
+    assert_eq!(
+        calls,
+        ["starting app 1", "prepare_stop app 10000ms", "stopped app"]
+    );
+    harness.shutdown.cancel();
+    harness.task.await.expect("no panic");
+}
+
+/// Validate-then-set: a reloadable change is offered to the application first; accepted,
+/// it is the reload (the running definition changes, nothing restarts); rejected, the
+/// reload fails with the application's reason, and the instance is stopped.
+#[tokio::test(start_paused = true)]
+async fn a_parameter_change_is_offered_to_the_application_first() {
+    for accept in [true, false] {
+        let agent = Arc::new(ReadyAgent::default());
+        let hooks = Arc::new(FakeHooks::new());
+        *hooks.answer.lock().expect("not poisoned") = Some(if accept {
+            Ok(())
+        } else {
+            Err("MaxUser 2 is below the 3 users connected".into())
+        });
+        let mut harness = start_with(agent, Some(hooks.clone()));
+        let mut app = resource("app", "ready");
+        app.options.monitor_interval = Duration::from_secs(3600);
+        app.params.insert("MaxUser".into(), "10".into());
+        harness
+            .inputs
+            .send(assignments(&[app.clone()]))
+            .await
+            .expect("runs");
+        let started = harness.report().await;
+        assert_eq!(started.outcome, Outcome::Ok);
+        app.params.insert("MaxUser".into(), "2".into());
+        harness
+            .inputs
+            .send(assignments(&[app]))
+            .await
+            .expect("runs");
+        let reloaded = harness.report().await;
+        assert_eq!(reloaded.operation, OperationKind::Reload);
+        if accept {
+            assert_eq!(reloaded.outcome, Outcome::Ok);
+        } else {
+            let expected = "the application rejected the new parameters: \
+                            MaxUser 2 is below the 3 users connected";
+            assert_eq!(reloaded.outcome, Outcome::failed(Severity::Soft, expected));
+            let stopped = harness.report().await;
+            assert_eq!(stopped.operation, OperationKind::Stop);
+        }
+        let calls = hooks.calls.lock().expect("not poisoned").clone();
+        assert_eq!(
+            calls[1], "offer_params app {\"MaxUser\": \"2\"}",
+            "{accept}"
+        );
+        harness.shutdown.cancel();
+        harness.task.await.expect("no panic");
+    }
 }

@@ -44,6 +44,7 @@ impl Node {
             node_name: "n1".into(),
             clock: system_now,
             status: Some(status_sender),
+            hooks: None,
         };
         let task = tokio::spawn(executor::runtime::run(
             Executor::new(ExecutorConfig::default()),

@@ -42,6 +42,19 @@ pub(crate) fn schema() -> ParamSchema {
             ParamKind::String,
             "http://host:port/path that must answer 2xx or 3xx for the process to count as healthy",
         ),
+        ParamSpec::new(
+            "notify",
+            ParamKind::Boolean,
+            "the process speaks systemd's notify protocol: it gets NOTIFY_SOCKET, and its start \
+             completes only at READY=1",
+        )
+        .with_default("false"),
+        ParamSpec::new(
+            "watchdog",
+            ParamKind::Duration,
+            "with notify: the process must send WATCHDOG=1 at least this often (it gets \
+             WATCHDOG_USEC), or it counts as failed",
+        ),
     ])
 }
 
@@ -53,6 +66,10 @@ pub(crate) struct ProcessConfig {
     pub(crate) env: Vec<(String, String)>,
     pub(crate) cwd: Option<PathBuf>,
     pub(crate) probes: Vec<Probe>,
+    /// systemd's notify protocol: readiness at `READY=1`.
+    pub(crate) notify: bool,
+    /// With `notify`: the longest silence between `WATCHDOG=1` messages.
+    pub(crate) watchdog: Option<std::time::Duration>,
 }
 
 impl ProcessConfig {
@@ -86,6 +103,23 @@ impl ProcessConfig {
             .filter_map(|probe| probe.map_err(|why| problems.push(why)).ok())
             .collect();
         let cwd = params.get("cwd").map(PathBuf::from);
+        let notify = params
+            .get("notify")
+            .and_then(|text| model::parse_bool(text))
+            .unwrap_or(false);
+        let watchdog = params
+            .get("watchdog")
+            .and_then(|text| model::parse_duration(text));
+        if watchdog.is_some() && !notify {
+            problems.push(
+                "watchdog: needs notify=true (the watchdog is fed with WATCHDOG=1 on \
+                 NOTIFY_SOCKET)"
+                    .to_owned(),
+            );
+        }
+        if watchdog.is_some_and(|interval| interval.is_zero()) {
+            problems.push("watchdog: must be longer than zero".to_owned());
+        }
         if problems.is_empty() {
             Ok(ProcessConfig {
                 command,
@@ -93,6 +127,8 @@ impl ProcessConfig {
                 env,
                 cwd,
                 probes,
+                notify,
+                watchdog,
             })
         } else {
             Err(problems)

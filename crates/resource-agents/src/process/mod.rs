@@ -16,6 +16,7 @@
 //! start time guards against a reused pid.
 
 pub(crate) mod config;
+mod notify;
 pub(crate) mod probe;
 mod state;
 
@@ -23,18 +24,21 @@ mod state;
 mod tests;
 
 use crate::child::{describe_exit, signal_group, wait_group_gone};
-use crate::limits::{EXIT_EVENTS_CAPACITY, KILL_WAIT, PROBE_ATTEMPT_TIMEOUT, PROBE_POLL_INTERVAL};
+use crate::limits::{
+    EXIT_EVENTS_CAPACITY, KILL_WAIT, NOTIFY_EXTEND_MAX, PROBE_ATTEMPT_TIMEOUT, PROBE_POLL_INTERVAL,
+};
 use crate::operation::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
 use crate::watchdog::{self, Fence};
 use config::ProcessConfig;
 use model::{ParamSchema, ResourceId};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
+use notify::NotifySocket;
 use state::{Leader, PidRecord};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -45,6 +49,9 @@ use tokio::time::Instant;
 pub struct ProcessAgent {
     supervised: Mutex<HashMap<ResourceId, Supervised>>,
     exit_events: broadcast::Sender<ResourceId>,
+    /// The notify sockets of `notify=true` instances, bound at start (or, for an instance
+    /// an earlier agent started, at its first monitor).
+    notify: Mutex<HashMap<ResourceId, Arc<NotifySocket>>>,
 }
 
 /// A child this agent started and still reaps.
@@ -75,6 +82,7 @@ impl ProcessAgent {
         ProcessAgent {
             supervised: Mutex::new(HashMap::new()),
             exit_events,
+            notify: Mutex::new(HashMap::new()),
         }
     }
 
@@ -161,6 +169,11 @@ impl ProcessAgent {
         if let Err(outcome) = prepare_dirs(&request.state_dir, &config) {
             return outcome;
         }
+        if config.notify
+            && let Err(outcome) = self.bind_notify(request, None)
+        {
+            return outcome;
+        }
         let record = match self.spawn(request, &config) {
             Ok(record) => record,
             Err(outcome) => return outcome,
@@ -193,6 +206,8 @@ impl ProcessAgent {
             .env("ENCLUSTER_NODE", &request.node_name)
             .env("ENCLUSTER_FENCING_TOKEN", request.fencing_token.to_string())
             .env("ENCLUSTER_STATE_DIR", &request.state_dir)
+            .envs(request.env.iter().map(|(key, value)| (key, value)))
+            .envs(self.notify_env(&request.resource, config))
             .current_dir(config.cwd.as_deref().unwrap_or(&request.state_dir))
             .process_group(0)
             .stdin(Stdio::null())
@@ -239,6 +254,7 @@ impl ProcessAgent {
         record: PidRecord,
         deadline: Instant,
     ) -> Outcome {
+        let notify = self.notify_socket(&request.resource);
         loop {
             if let Observed::Dead { how, .. } = self.observe(&request.state_dir, &request.resource)
             {
@@ -248,10 +264,18 @@ impl ProcessAgent {
                     with_output(format!("process {how} while starting"), &tail),
                 );
             }
+            // A notify process may extend its start, within a bound.
+            let notify_state = notify.as_ref().map(|socket| socket.state());
+            let deadline = match notify_state.as_ref().and_then(|state| state.extended_until) {
+                Some(until) => deadline.max(until.min(deadline + NOTIFY_EXTEND_MAX)),
+                None => deadline,
+            };
+            let ready = notify_state.as_ref().is_none_or(|state| state.ready);
             let remaining = deadline.saturating_duration_since(Instant::now());
-            if run_probes(&config.probes, remaining.min(PROBE_ATTEMPT_TIMEOUT))
-                .await
-                .is_ok()
+            if ready
+                && run_probes(&config.probes, remaining.min(PROBE_ATTEMPT_TIMEOUT))
+                    .await
+                    .is_ok()
             {
                 return Outcome::Ok;
             }
@@ -262,7 +286,92 @@ impl ProcessAgent {
                 wait_group_gone(record.pid, Instant::now() + KILL_WAIT, adopted).await;
                 return Outcome::Timeout;
             }
-            tokio::time::sleep(PROBE_POLL_INTERVAL).await;
+            match (&notify, ready) {
+                (Some(socket), false) => socket.changed(PROBE_POLL_INTERVAL).await,
+                _ => tokio::time::sleep(PROBE_POLL_INTERVAL).await,
+            }
+        }
+    }
+
+    /// Binds the instance's notify socket; `since` counts as its last sign of life.
+    fn bind_notify(
+        &self,
+        request: &OperationRequest,
+        since: Option<Instant>,
+    ) -> Result<(), Outcome> {
+        // An earlier socket goes first: dropping it removes its file, which is the path the
+        // new one binds.
+        let earlier = self
+            .notify
+            .lock()
+            .expect("notify lock is never poisoned")
+            .remove(&request.resource);
+        drop(earlier);
+        let socket = NotifySocket::bind(&request.state_dir, since).map_err(|error| {
+            let dir = request.state_dir.display();
+            Outcome::failed(
+                Severity::Hard,
+                format!("cannot create the notify socket in {dir}: {error}"),
+            )
+        })?;
+        self.notify
+            .lock()
+            .expect("notify lock is never poisoned")
+            .insert(request.resource.clone(), Arc::new(socket));
+        Ok(())
+    }
+
+    fn notify_socket(&self, resource: &ResourceId) -> Option<Arc<NotifySocket>> {
+        let sockets = self.notify.lock().expect("notify lock is never poisoned");
+        sockets.get(resource).cloned()
+    }
+
+    /// `NOTIFY_SOCKET` and `WATCHDOG_USEC`, as systemd sets them, for a notify process.
+    fn notify_env(&self, resource: &ResourceId, config: &ProcessConfig) -> Vec<(String, String)> {
+        let Some(socket) = self.notify_socket(resource).filter(|_| config.notify) else {
+            return Vec::new();
+        };
+        let mut env = vec![(
+            "NOTIFY_SOCKET".to_owned(),
+            socket.path().display().to_string(),
+        )];
+        if let Some(interval) = config.watchdog {
+            env.push(("WATCHDOG_USEC".to_owned(), interval.as_micros().to_string()));
+        }
+        env
+    }
+
+    /// The notify verdict on a live instance: its watchdog, and its last `STATUS=`.
+    fn notify_health(
+        &self,
+        request: &OperationRequest,
+        config: &ProcessConfig,
+    ) -> Result<(), String> {
+        if !config.notify {
+            return Ok(());
+        }
+        let socket = match self.notify_socket(&request.resource) {
+            Some(socket) => socket,
+            None => {
+                // Started by an earlier agent: bind again; the process keeps its path.
+                if let Err(outcome) = self.bind_notify(request, Some(Instant::now())) {
+                    return Err(outcome.to_string());
+                }
+                return Ok(());
+            }
+        };
+        let state = socket.state();
+        let failure = match config.watchdog {
+            Some(interval) => state.watchdog_failure(interval, Instant::now()),
+            None if state.watchdog_triggered => {
+                state.watchdog_failure(Duration::MAX, Instant::now())
+            }
+            None => None,
+        };
+        match (failure, state.status) {
+            (Some(reason), Some(status)) => Err(format!("{reason}; last STATUS: {status}")),
+            (Some(reason), None) => Err(reason),
+            (None, _) => Ok(()),
         }
     }
 
@@ -310,6 +419,10 @@ impl ProcessAgent {
     }
 
     fn forget(&self, resource: &ResourceId) {
+        self.notify
+            .lock()
+            .expect("notify lock is never poisoned")
+            .remove(resource);
         let mut supervised = self
             .supervised
             .lock()
@@ -349,6 +462,9 @@ impl ProcessAgent {
                     && let Err(outcome) = guard(request, record)
                 {
                     return outcome;
+                }
+                if let Err(reason) = self.notify_health(request, &config) {
+                    return Outcome::failed(Severity::Soft, reason);
                 }
                 match run_probes(&config.probes, request.timeout).await {
                     Ok(()) => Outcome::Ok,

@@ -226,3 +226,32 @@ fn prepared_parameters_keep_what_was_given_with_args_canonical() {
         params(&[("command", "sh"), ("args", "-c 'echo hi'"), ("cwd", "/")])
     );
 }
+
+#[test]
+fn notify_messages_parse_as_systemd_sends_them() {
+    use super::notify::{Notice, parse};
+    use std::time::Duration;
+    assert_eq!(
+        parse(b"READY=1\nSTATUS=Serving 3 clients\nWATCHDOG=1\nEXTEND_TIMEOUT_USEC=2500000"),
+        vec![
+            Notice::Ready,
+            Notice::Status("Serving 3 clients".into()),
+            Notice::Watchdog,
+            Notice::ExtendTimeout(Duration::from_micros(2_500_000)),
+        ]
+    );
+    assert_eq!(
+        parse(b"WATCHDOG=trigger\nSTOPPING=1"),
+        vec![Notice::WatchdogTrigger, Notice::Stopping]
+    );
+    // Unknown keys, bad values and garbage are ignored, as systemd does.
+    assert_eq!(
+        parse(b"MAINPID=12\nREADY=0\nEXTEND_TIMEOUT_USEC=soon\n\xff\xfe"),
+        vec![]
+    );
+    let long = format!("STATUS={}", "x".repeat(2000));
+    let [Notice::Status(status)] = &parse(long.as_bytes())[..] else {
+        panic!("one status");
+    };
+    assert_eq!(status.len(), crate::limits::NOTIFY_STATUS_BYTES_MAX);
+}

@@ -25,6 +25,7 @@ fn request(claim_dir: &Path, ip: &str, node: &str, token: u64) -> OperationReque
         fencing_token: token,
         unique: true,
         depth: 0,
+        env: Vec::new(),
     }
 }
 

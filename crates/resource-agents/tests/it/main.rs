@@ -39,6 +39,7 @@ fn request(resource: &str, params: &[(&str, &str)], state_dir: &Path) -> Operati
         fencing_token: 1,
         unique: false,
         depth: 0,
+        env: Vec::new(),
     }
 }
 

@@ -226,7 +226,7 @@ async fn invalid_parameters_are_fatal_and_list_every_problem() {
             Severity::Fatal,
             "invalid parameters: command: required parameter is missing; comand: unknown \
              parameter (did you mean command?); known parameters: command, args, env, cwd, \
-             probe_tcp, probe_http"
+             probe_tcp, probe_http, notify, watchdog"
         )
     );
 }
@@ -456,4 +456,119 @@ async fn a_monitor_rearms_the_watchdog_of_an_adopted_unique_process() {
     .await;
     assert_eq!(restarted.stop(&request).await, Outcome::Ok);
     assert!(resource_agents::take_fenced_at(&request.state_dir).is_some());
+}
+
+/// A `notify=true` process runs `script` (Python) with `NOTIFY_SOCKET` in its environment.
+fn notify_request(
+    dir: &Path,
+    name: &str,
+    script: &str,
+    extra: &[(&str, &str)],
+) -> resource_agents::OperationRequest {
+    let args = serde_json::to_string(&["-c", script]).expect("args");
+    let mut params = vec![
+        ("command", "python3"),
+        ("args", args.as_str()),
+        ("notify", "true"),
+    ];
+    params.extend_from_slice(extra);
+    request(name, &params, dir)
+}
+
+const NOTIFY: &str = "import os, socket, time\n\
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+    def say(text): s.sendto(text.encode(), os.environ['NOTIFY_SOCKET'])\n";
+
+#[tokio::test]
+async fn a_notify_process_fails_its_monitor_when_its_watchdog_stops() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    let script = format!(
+        "{NOTIFY}assert os.environ['WATCHDOG_USEC'] == '300000'\n\
+         say('READY=1\\nSTATUS=stuck in a loop')\ntime.sleep(100)\n"
+    );
+    let request = notify_request(dir.path(), "stuck", &script, &[("watchdog", "300ms")]);
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    let reason = eventually(Duration::from_secs(10), "the watchdog to fail", || async {
+        match agent.monitor(&request).await {
+            Outcome::Failed { reason, .. } => Some(reason),
+            _ => None,
+        }
+    })
+    .await;
+    assert!(
+        reason.contains("no WATCHDOG=1") && reason.contains("last STATUS: stuck in a loop"),
+        "{reason}"
+    );
+    assert_eq!(agent.stop(&request).await, Outcome::Ok);
+    assert!(
+        !request.state_dir.join("notify.sock").exists(),
+        "the socket goes with it"
+    );
+}
+
+#[tokio::test]
+async fn a_notify_start_waits_for_ready_and_may_be_extended() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    // Never ready: the start times out and leaves nothing running.
+    let silent = notify_request(
+        dir.path(),
+        "silent",
+        &format!("{NOTIFY}time.sleep(100)\n"),
+        &[],
+    );
+    let mut silent = silent;
+    silent.timeout = Duration::from_millis(500);
+    assert_eq!(agent.start(&silent).await, Outcome::Timeout);
+    // Ready after the timeout, but within the extension it asked for.
+    let script = format!(
+        "{NOTIFY}say('EXTEND_TIMEOUT_USEC=3000000')\ntime.sleep(1.5)\nsay('READY=1')\n\
+         time.sleep(100)\n"
+    );
+    let mut slow = notify_request(dir.path(), "slow", &script, &[]);
+    slow.timeout = Duration::from_secs(1);
+    assert_eq!(agent.start(&slow).await, Outcome::Ok);
+    assert_eq!(agent.stop(&slow).await, Outcome::Ok);
+}
+
+#[tokio::test]
+async fn the_executors_environment_reaches_the_process() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    let script = r#"["-c", "echo \"$ENCLUSTER_APP_TOKEN\" > token; sleep 100"]"#;
+    let mut request = request("app", &[("command", "sh"), ("args", script)], dir.path());
+    request.env = vec![("ENCLUSTER_APP_TOKEN".into(), "secret".into())];
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    let token = eventually(Duration::from_secs(10), "the token file", || async {
+        std::fs::read_to_string(request.state_dir.join("token")).ok()
+    })
+    .await;
+    assert_eq!(token.trim(), "secret");
+    assert_eq!(agent.stop(&request).await, Outcome::Ok);
+}
+
+/// A notify process started again after it crashed (no stop between) gets a socket that
+/// works: the earlier socket, dropped after the new one was bound, used to delete the new
+/// one's file, and the second start timed out waiting for READY=1.
+#[tokio::test]
+async fn a_notify_process_started_again_after_a_crash_can_say_ready() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = ProcessAgent::new();
+    let script = format!("{NOTIFY}say('READY=1')\ntime.sleep(100)\n");
+    let mut request = notify_request(dir.path(), "phoenix", &script, &[]);
+    request.timeout = Duration::from_secs(5);
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    let pid = recorded_pid(&request.state_dir);
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("crash it");
+    eventually(Duration::from_secs(10), "the crash to show", || async {
+        matches!(agent.monitor(&request).await, Outcome::Failed { .. }).then_some(())
+    })
+    .await;
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    assert_eq!(agent.stop(&request).await, Outcome::Ok);
 }

@@ -1,0 +1,50 @@
+//! The application side of instances: what the runtime asks of the agent's application
+//! protocol server around each operation (see `app-sdk` and `agent::app`).
+//!
+//! The runtime calls these hooks; it never needs them: without hooks every operation runs
+//! as before. An implementation must answer quickly and never block on the cmdb.
+
+use model::{Resource, ResourceId};
+use resource_agents::BoxFuture;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// What the runtime asks of whatever serves applications on this node.
+pub trait InstanceHooks: Send + Sync + std::fmt::Debug {
+    /// An instance of `resource` is about to start under `fencing_token`, with its state in
+    /// `state_dir`: register it and return the environment to give it (for example the
+    /// protocol socket and the instance's token). Called once per start.
+    fn starting(
+        &self,
+        resource: &Resource,
+        fencing_token: u64,
+        state_dir: &Path,
+    ) -> Vec<(String, String)>;
+
+    /// The instance is about to be stopped: tell the application to drain, and complete
+    /// when it says it is ready or `deadline` has passed (at once if no application is
+    /// connected).
+    fn prepare_stop(&self, resource: &ResourceId, deadline: Duration) -> BoxFuture<'_, ()>;
+
+    /// The instance has stopped: forget it.
+    fn stopped(&self, resource: &ResourceId);
+
+    /// The failure the application last reported for the instance under `fencing_token`,
+    /// if its latest report at either depth was a failure.
+    fn health_failure(&self, resource: &ResourceId, fencing_token: u64) -> Option<String>;
+
+    /// Offers changed parameters to the running application (validate-then-set): `None`
+    /// if no application is connected, else whether it accepted them, or why not.
+    fn offer_params(
+        &self,
+        resource: &ResourceId,
+        params: &BTreeMap<String, String>,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Option<Result<(), String>>>;
+
+    /// Names resources whose application just reported a failure, so the runtime
+    /// monitors them at once. Hints only, like a resource agent's exit events.
+    fn health_events(&self) -> Option<broadcast::Receiver<ResourceId>>;
+}
