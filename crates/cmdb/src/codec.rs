@@ -121,6 +121,7 @@ impl From<ClusterDbV1> for ClusterDb {
             next_event_seq: v1.next_event_seq,
             resources: v1.resources.into(),
             sessions: Sessions::default(),
+            monitoring: Default::default(),
         }
     }
 }
@@ -153,6 +154,7 @@ impl From<ClusterDbV2> for ClusterDb {
             next_event_seq: v2.next_event_seq,
             resources: v2.resources.into(),
             sessions: v2.sessions,
+            monitoring: Default::default(),
         }
     }
 }

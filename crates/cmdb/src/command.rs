@@ -116,6 +116,22 @@ pub enum Command {
         resource: model::ResourceId,
         managed: bool,
     },
+    // --- mon ---
+    /// An operator's write through the API: `command` is applied, and when it is accepted
+    /// an `OperatorAction` event names `actor` (the API token's label) and what it did.
+    Audited {
+        actor: String,
+        at_ms: Millis,
+        command: Box<Command>,
+    },
+    /// Add or replace an alert recipient or threshold rule.
+    PutAlert {
+        alert: crate::monitoring::AlertConfig,
+    },
+    /// Remove an alert recipient or threshold rule.
+    RemoveAlert { name: String },
+    /// The master delivered (or gave up on) every alert before event `next_seq` to `name`.
+    AlertDelivered { name: String, next_seq: u64 },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -180,6 +196,12 @@ impl std::fmt::Display for Command {
             Command::SetBans { resource, .. } => write!(f, "ban {resource}"),
             Command::SetManaged { resource, managed } => {
                 write!(f, "{resource} managed {managed}")
+            }
+            Command::Audited { actor, command, .. } => write!(f, "{command} (by {actor})"),
+            Command::PutAlert { alert } => write!(f, "put alert {}", alert.name),
+            Command::RemoveAlert { name } => write!(f, "remove alert {name}"),
+            Command::AlertDelivered { name, next_seq } => {
+                write!(f, "alerts to {name} delivered before event {next_seq}")
             }
         }
     }

@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{Command, CommandResult};
 use crate::limits::{
-    EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, KEYS_MAX, NODES_MAX, TOKENS_MAX,
-    VALUE_BYTES_MAX,
+    ACTOR_BYTES_MAX, EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, KEYS_MAX, NODES_MAX,
+    TOKENS_MAX, VALUE_BYTES_MAX,
 };
+use crate::monitoring::MonitorDb;
 use crate::resources::ResourceDb;
 use crate::sessions::{Admission, Sessions};
 
@@ -83,6 +84,9 @@ pub struct ClusterDb {
     pub resources: ResourceDb,
     /// Client sessions, for exactly-once writes.
     pub sessions: Sessions,
+    // --- mon ---
+    /// Alert recipients, threshold rules, delivery cursors and incidents.
+    pub monitoring: MonitorDb,
 }
 
 impl ClusterDb {
@@ -168,6 +172,17 @@ impl ClusterDb {
                 at_ms,
                 command,
             } => self.apply_once(session, seq, floor, at_ms, *command),
+            Command::Audited {
+                actor,
+                at_ms,
+                command,
+            } => self.apply_audited(actor, at_ms, *command),
+            Command::PutAlert { alert } => {
+                let next = self.next_event_seq;
+                self.monitoring.put_alert(alert, next)
+            }
+            Command::RemoveAlert { name } => self.monitoring.remove_alert(&name),
+            Command::AlertDelivered { name, next_seq } => self.monitoring.advance(&name, next_seq),
             other => self.apply_resource_command(other),
         }
     }
@@ -222,10 +237,11 @@ impl ClusterDb {
                 report,
                 at_ms,
             } => {
-                let failure = resources.record(node, report, at_ms);
+                let failure = resources.record(node, report.clone(), at_ms);
                 if let Some(event) = failure {
                     self.push_event(at_ms, event);
                 }
+                self.monitoring.incidents.on_report(node, &report, at_ms);
                 CommandResult::Ok
             }
             Command::ReplaceConfig {
@@ -263,6 +279,22 @@ impl ClusterDb {
                 result
             }
         }
+    }
+
+    /// Apply an operator's write and, when it is accepted, record who did what.
+    fn apply_audited(&mut self, actor: String, at_ms: Millis, command: Command) -> CommandResult {
+        if matches!(command, Command::Session { .. } | Command::Audited { .. }) {
+            return rejected("an audited write cannot wrap a session or audited write".into());
+        }
+        if actor.is_empty() || actor.len() > ACTOR_BYTES_MAX {
+            return rejected(format!("an actor must be 1 to {ACTOR_BYTES_MAX} bytes"));
+        }
+        let action = command.to_string();
+        let result = self.apply(command);
+        if !matches!(result, CommandResult::Rejected(_)) {
+            self.push_event(at_ms, EventKind::OperatorAction { actor, action });
+        }
+        result
     }
 
     fn put(&mut self, key: String, value: String) -> CommandResult {
@@ -347,11 +379,13 @@ impl ClusterDb {
     }
 
     fn push_event(&mut self, at_ms: Millis, kind: EventKind) {
-        self.events.push_back(Event {
+        let event = Event {
             seq: self.next_event_seq,
             at_ms,
             kind,
-        });
+        };
+        self.monitoring.incidents.on_event(&event);
+        self.events.push_back(event);
         self.next_event_seq += 1;
         while self.events.len() > EVENTS_MAX {
             self.events.pop_front();

@@ -13,8 +13,10 @@
 mod codec;
 mod command;
 mod db;
+mod incidents;
 mod limits;
 mod log_store;
+mod monitoring;
 mod raft;
 mod recovery;
 mod resources;
@@ -24,11 +26,13 @@ mod types;
 
 pub use command::{Command, CommandResult};
 pub use db::{ClusterDb, ClusterMeta, NodeRecord, TokenKind, TokenRecord};
+pub use incidents::{Incident, IncidentCause, IncidentResource, Incidents};
 pub use limits::{
     EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, SESSION_RESULTS_MAX, SESSIONS_MAX,
     VALUE_BYTES_MAX,
 };
 pub use log_store::LogStore;
+pub use monitoring::{AlertConfig, AlertRecord, AlertTarget, MonitorDb};
 pub use raft::{RaftTimeouts, open, raft_config};
 pub use recovery::{ForceReport, force_single_voter, forced_entry};
 pub use resources::{

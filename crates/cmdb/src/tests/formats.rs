@@ -70,6 +70,10 @@ fn command_fixture_name(command: &Command) -> &'static str {
         Command::RemoveConstraint { .. } => "RemoveConstraint",
         Command::SetBans { .. } => "SetBans",
         Command::SetManaged { .. } => "SetManaged",
+        Command::Audited { .. } => "Audited",
+        Command::PutAlert { .. } => "PutAlert",
+        Command::RemoveAlert { .. } => "RemoveAlert",
+        Command::AlertDelivered { .. } => "AlertDelivered",
     }
 }
 
@@ -83,6 +87,9 @@ fn event_fixture_name(kind: &EventKind) -> &'static str {
         EventKind::MasterElected { .. } => "MasterElected",
         EventKind::QuorumForced { .. } => "QuorumForced",
         EventKind::ResourceAction { .. } => "ResourceAction",
+        EventKind::OperatorAction { .. } => "OperatorAction",
+        EventKind::AlertFailed { .. } => "AlertFailed",
+        EventKind::Threshold { .. } => "Threshold",
     }
 }
 
@@ -308,6 +315,7 @@ fn without_bans(db: ClusterDb) -> ClusterDb {
     let mut db = db;
     db.resources.bans.clear();
     db.resources.unmanaged.clear();
+    db.monitoring = Default::default();
     db
 }
 
