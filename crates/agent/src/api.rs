@@ -208,6 +208,24 @@ pub(crate) fn token_valid(shared: &SharedDb, token: &str, kind: TokenKind) -> bo
     })
 }
 
+/// The operator a request acts for: its admin token's label (`None` without a valid admin
+/// token, e.g. a join).
+pub(crate) fn actor(shared: &SharedDb, headers: &HeaderMap) -> Option<String> {
+    let hash = auth::token_hash(bearer(headers)?);
+    let label = shared.read(|db| {
+        db.tokens
+            .get(&hash)
+            .filter(|record| record.kind == TokenKind::Admin)
+            .map(|record| record.label.clone())
+    })?;
+    let label = if label.is_empty() {
+        "admin token".to_owned()
+    } else {
+        label
+    };
+    Some(label.chars().take(cmdb::ACTOR_BYTES_MAX / 4).collect())
+}
+
 async fn require_admin(State(state): State<ApiState>, request: Request, next: Next) -> Response {
     if state.shared.read(|db| db.meta.name.is_empty()) {
         return error(
@@ -479,7 +497,7 @@ async fn kv_put(
     let Ok(value) = String::from_utf8(body.to_vec()) else {
         return error(StatusCode::BAD_REQUEST, "the value must be UTF-8 text");
     };
-    let write = match WriteId::of(&headers, &state.session) {
+    let write = match WriteId::of(&headers, &state) {
         Ok(write) => write,
         Err(response) => return response,
     };
@@ -526,7 +544,7 @@ async fn remove_node(
         Ok(id) => id,
         Err(response) => return response,
     };
-    let write = match WriteId::of(&headers, &state.session) {
+    let write = match WriteId::of(&headers, &state) {
         Ok(write) => write,
         Err(response) => return response,
     };

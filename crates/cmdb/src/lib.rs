@@ -28,8 +28,8 @@ pub use command::{Command, CommandResult};
 pub use db::{ClusterDb, ClusterMeta, NodeRecord, TokenKind, TokenRecord};
 pub use incidents::{Incident, IncidentCause, IncidentResource, Incidents};
 pub use limits::{
-    EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, SESSION_RESULTS_MAX, SESSIONS_MAX,
-    VALUE_BYTES_MAX,
+    ACTOR_BYTES_MAX, EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, SESSION_RESULTS_MAX,
+    SESSIONS_MAX, VALUE_BYTES_MAX,
 };
 pub use log_store::LogStore;
 pub use monitoring::{AlertConfig, AlertRecord, AlertTarget, MonitorDb};

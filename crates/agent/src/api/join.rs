@@ -45,7 +45,7 @@ pub(crate) async fn join(
             "the join token was refused: copy it again from `encluster init` output",
         );
     }
-    let write = match WriteId::of(&headers, &state.session) {
+    let write = match WriteId::of(&headers, &state) {
         Ok(write) => write,
         Err(response) => return response,
     };
@@ -217,7 +217,7 @@ pub(crate) async fn add_join_token(
             format!("label: longer than {LABEL_BYTES_MAX} bytes"),
         );
     }
-    let write = match WriteId::of(&headers, &state.session) {
+    let write = match WriteId::of(&headers, &state) {
         Ok(write) => write,
         Err(response) => return response,
     };
