@@ -23,6 +23,7 @@ use crate::limits::{API_BODY_BYTES_MAX, EVENTS_PAGE_MAX, EVENTS_WAIT_MAX, FORWAR
 use crate::master::DetectorView;
 use crate::tls::NodeTls;
 
+mod alerts;
 mod apply;
 mod change;
 mod constraints;
@@ -178,6 +179,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/operations", get(operations::list))
         .route("/v1/types", get(types::list))
         .route("/v1/types/{name}", get(types::show))
+        // --- mon ---
+        .route("/v1/incidents", get(alerts::incidents))
+        .route("/v1/alerts", get(alerts::list).post(alerts::put))
+        .route("/v1/alerts/{name}", delete(alerts::remove))
+        .route("/v1/alerts/{name}/test", post(alerts::test))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/v1/health", get(views::health))

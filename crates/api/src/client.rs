@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use crate::alerts::{AlertSpec, AlertTestResult, Alerts, Incidents};
 use crate::resources::{
     ApplyResult, ClusterSpec, ConstraintSpec, Explanation, GroupSpec, MoveRequest, NodeModeRequest,
     ResourceSpec, ResourceUpdate, ResourceView,
@@ -364,6 +365,36 @@ impl Client {
     /// `GET /v1/types/{name}`: a resource type's parameters and actions.
     pub async fn resource_type(&self, name: &str) -> Result<crate::TypeDetail, ClientError> {
         self.get(&format!("/v1/types/{}", encode_segment(name)))
+            .await
+    }
+
+    // --- mon ---
+    /// `GET /v1/incidents`.
+    pub async fn incidents(&self) -> Result<Incidents, ClientError> {
+        self.get("/v1/incidents").await
+    }
+
+    /// `GET /v1/alerts`.
+    pub async fn alerts(&self) -> Result<Alerts, ClientError> {
+        self.get("/v1/alerts").await
+    }
+
+    /// `POST /v1/alerts`: add or replace an alert recipient or rule.
+    pub async fn put_alert(&self, spec: &AlertSpec) -> Result<(), ClientError> {
+        let request = self.http.post(self.url("/v1/alerts")).json(spec);
+        self.send_ignoring_body(request).await
+    }
+
+    /// `DELETE /v1/alerts/{name}`.
+    pub async fn remove_alert(&self, name: &str) -> Result<(), ClientError> {
+        let path = format!("/v1/alerts/{}", encode_segment(name));
+        self.send_ignoring_body(self.http.delete(self.url(&path)))
+            .await
+    }
+
+    /// `POST /v1/alerts/{name}/test`: the master sends one test alert to the recipient.
+    pub async fn test_alert(&self, name: &str) -> Result<AlertTestResult, ClientError> {
+        self.post_empty(&format!("/v1/alerts/{}/test", encode_segment(name)))
             .await
     }
 

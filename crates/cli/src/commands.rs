@@ -95,6 +95,8 @@ async fn run_resources(
         CliCommand::Config(crate::ConfigCommand::Export) => crate::undo::export(&session).await,
         CliCommand::Lb(command) => crate::lb::run_lb(&session, command).await,
         CliCommand::Metrics(command) => crate::metrics::run_metrics(&session, command).await,
+        CliCommand::Incidents { json } => crate::alerts::run_incidents(&session, json).await,
+        CliCommand::Alert(command) => crate::alerts::run_alert(&session, command).await,
         CliCommand::Node(NodeCommand::Standby { node, wait }) => {
             let id = resolve_node_id(client, target, &node).await?;
             run_node_mode(&session, id, "standby", &wait).await

@@ -6,6 +6,7 @@
 //! It never talks to `cmdb` or the agent's internals and never writes cluster state except
 //! through the API; the `encluster` binary parses the command line and calls [`run`].
 
+mod alerts;
 mod apply;
 mod commands;
 mod config;
@@ -29,6 +30,7 @@ mod tests;
 
 use std::path::PathBuf;
 
+pub use alerts::AlertCommand;
 pub use commands::run;
 pub use config::connect;
 pub use lb::{LbCommand, ServerCommand};
@@ -131,6 +133,17 @@ pub enum CliCommand {
     /// Resource types: list them, or show one's parameters and actions.
     #[command(subcommand)]
     Type(TypeCommand),
+    // --- mon ---
+    /// Failovers and where their time went: detected, down, lease end, stopped, started,
+    /// healthy.
+    Incidents {
+        /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Alert recipients (executables, webhooks) and threshold rules.
+    #[command(subcommand)]
+    Alert(alerts::AlertCommand),
 }
 
 /// `encluster type ...`.

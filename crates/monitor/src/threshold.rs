@@ -131,8 +131,11 @@ impl Rule {
             out.push_str(&format!("{{{}}}", labels.join(",")));
         }
         out.push_str(&format!(" {} {}", self.op.word(), self.level));
-        if self.for_ms > 0 {
-            out.push_str(&format!(" for {}ms", self.for_ms));
+        match self.for_ms {
+            0 => {}
+            ms if ms % 60_000 == 0 => out.push_str(&format!(" for {}m", ms / 60_000)),
+            ms if ms % 1_000 == 0 => out.push_str(&format!(" for {}s", ms / 1_000)),
+            ms => out.push_str(&format!(" for {ms}ms")),
         }
         if self.clear != self.level {
             out.push_str(&format!(" clear {}", self.clear));

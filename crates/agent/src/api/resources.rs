@@ -62,7 +62,7 @@ impl axum::extract::FromRequest<ApiState> for Call {
 }
 
 impl Call {
-    fn forward(&self) -> ForwardRequest<'_> {
+    pub(crate) fn forward(&self) -> ForwardRequest<'_> {
         ForwardRequest {
             method: self.method.clone(),
             path_and_query: path_of(&self.uri),

@@ -95,6 +95,6 @@ fn the_canonical_text_parses_to_the_same_rule() {
     assert_eq!(rule(&original.text()), original);
     assert_eq!(
         original.text(),
-        "lb_errors{service=web} >= 5 for 60000ms clear 2"
+        "lb_errors{service=web} >= 5 for 1m clear 2"
     );
 }
