@@ -237,6 +237,10 @@ pub struct ClusterSpec {
     /// Constraints.
     #[serde(default, rename = "constraint")]
     pub constraints: Vec<ConstraintSpec>,
+    /// Alert recipients and threshold rules (`[[alert]]`); the file's list replaces the
+    /// configured one, as for the other sections.
+    #[serde(default, rename = "alert", skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<crate::AlertSpec>,
 }
 
 /// The result of `POST /v1/apply` (with `dry_run`, nothing is changed).

@@ -132,6 +132,11 @@ pub enum Command {
     RemoveAlert { name: String },
     /// The master delivered (or gave up on) every alert before event `next_seq` to `name`.
     AlertDelivered { name: String, next_seq: u64 },
+    /// Replace every alert recipient and rule at once (`apply -f`); those whose name stays
+    /// keep their delivery cursor.
+    ReplaceAlerts {
+        alerts: Vec<crate::monitoring::AlertConfig>,
+    },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -203,6 +208,7 @@ impl std::fmt::Display for Command {
             Command::AlertDelivered { name, next_seq } => {
                 write!(f, "alerts to {name} delivered before event {next_seq}")
             }
+            Command::ReplaceAlerts { alerts } => write!(f, "replace alerts ({})", alerts.len()),
         }
     }
 }

@@ -183,6 +183,10 @@ impl ClusterDb {
             }
             Command::RemoveAlert { name } => self.monitoring.remove_alert(&name),
             Command::AlertDelivered { name, next_seq } => self.monitoring.advance(&name, next_seq),
+            Command::ReplaceAlerts { alerts } => {
+                let next = self.next_event_seq;
+                self.monitoring.replace_alerts(alerts, next)
+            }
             other => self.apply_resource_command(other),
         }
     }

@@ -139,6 +139,33 @@ impl MonitorDb {
         CommandResult::Ok
     }
 
+    /// Replace every alert at once, all or nothing; a kept name keeps its cursor.
+    pub(crate) fn replace_alerts(
+        &mut self,
+        alerts: Vec<AlertConfig>,
+        next_event_seq: u64,
+    ) -> CommandResult {
+        if alerts.len() > ALERTS_MAX {
+            return CommandResult::Rejected(format!("too many alerts (limit {ALERTS_MAX})"));
+        }
+        let mut replaced = BTreeMap::new();
+        for config in alerts {
+            if let Err(reason) = config.check() {
+                return CommandResult::Rejected(reason);
+            }
+            if replaced.contains_key(&config.name) {
+                return CommandResult::Rejected(format!("alert {} is given twice", config.name));
+            }
+            let next_seq = self
+                .alerts
+                .get(&config.name)
+                .map_or(next_event_seq, |record| record.next_seq);
+            replaced.insert(config.name.clone(), AlertRecord { config, next_seq });
+        }
+        self.alerts = replaced;
+        CommandResult::Ok
+    }
+
     /// Remove an alert.
     pub(crate) fn remove_alert(&mut self, name: &str) -> CommandResult {
         match self.alerts.remove(name) {

@@ -82,6 +82,7 @@ pub fn spec(site: &Path) -> api::ClusterSpec {
         resources,
         groups,
         constraints,
+        alerts: Vec::new(),
     }
 }
 

@@ -248,7 +248,10 @@ pub(crate) fn to_spec(config: &AlertConfig) -> ::api::AlertSpec {
     }
     if config.is_recipient() {
         spec.severity = Some(config.severity_min.word().to_owned());
-        spec.timeout = Some(format!("{}ms", config.timeout_ms));
+        spec.timeout = Some(match config.timeout_ms {
+            ms if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
+            ms => format!("{ms}ms"),
+        });
     }
     spec
 }

@@ -15,7 +15,7 @@ use super::spec::{to_export_spec, to_resource};
 pub(crate) async fn plan(
     state: &ApiState,
     spec: ::api::ClusterSpec,
-) -> Result<(Command, Vec<String>), Vec<String>> {
+) -> Result<(Vec<Command>, Vec<String>), Vec<String>> {
     let mut errors = Vec::new();
     let mut resources = Vec::new();
     for resource in &spec.resources {
@@ -50,29 +50,60 @@ pub(crate) async fn plan(
             Err(problem) => errors.push(format!("constraint: {problem}")),
         }
     }
+    let mut alerts = Vec::new();
+    for alert in &spec.alerts {
+        match super::alerts::to_config(alert) {
+            Ok(config) => alerts.push(config),
+            Err(problem) => errors.push(problem),
+        }
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
-    let (changes, checked) = state.shared.read(|db| {
+    let (changes, checked, alert_changes) = state.shared.read(|db| {
         let changes = diff(&db.resources, &resources, &groups, &constraints);
+        let alert_changes = alert_diff(&db.monitoring, &alerts);
         // The state machine's own check, on a copy: what it would refuse is refused here,
         // in the dry run as in the real apply.
         let mut candidate = db.resources.clone();
         let checked =
             candidate.replace_config(resources.clone(), groups.clone(), constraints.clone());
-        (changes, checked)
+        (changes, checked, alert_changes)
     });
     if let cmdb::CommandResult::Rejected(reason) = checked {
         return Err(vec![reason]);
     }
-    Ok((
-        Command::ReplaceConfig {
-            resources,
-            groups,
-            constraints,
-        },
-        changes,
-    ))
+    let mut commands = vec![Command::ReplaceConfig {
+        resources,
+        groups,
+        constraints,
+    }];
+    if !alert_changes.is_empty() {
+        commands.push(Command::ReplaceAlerts { alerts });
+    }
+    let mut changes = changes;
+    changes.extend(alert_changes);
+    Ok((commands, changes))
+}
+
+/// The lines of `apply` for alerts: `+ alert NAME`, `~ alert NAME`, `- alert NAME`.
+fn alert_diff(current: &cmdb::MonitorDb, alerts: &[cmdb::AlertConfig]) -> Vec<String> {
+    let mut changes = Vec::new();
+    for alert in alerts {
+        match current.alerts.get(&alert.name) {
+            None => changes.push(format!("+ alert {}", alert.name)),
+            Some(record) if record.config != *alert => {
+                changes.push(format!("~ alert {}", alert.name));
+            }
+            Some(_) => {}
+        }
+    }
+    for name in current.alerts.keys() {
+        if !alerts.iter().any(|a| &a.name == name) {
+            changes.push(format!("- alert {name}"));
+        }
+    }
+    changes
 }
 
 fn diff(
@@ -214,6 +245,12 @@ pub(crate) async fn export(
                 .constraints
                 .iter()
                 .map(|c| to_constraint_spec(&model::Constraint::from(c.clone())))
+                .collect(),
+            alerts: db
+                .monitoring
+                .alerts
+                .values()
+                .map(|record| super::alerts::to_spec(&record.config))
                 .collect(),
         }
     });

@@ -535,7 +535,7 @@ pub(crate) async fn apply(
         Ok(spec) => spec,
         Err(response) => return response,
     };
-    let (command, changes) = match super::apply::plan(&state, spec).await {
+    let (commands, changes) = match super::apply::plan(&state, spec).await {
         Ok(planned) => planned,
         Err(errors) => return error(StatusCode::BAD_REQUEST, errors.join("; ")),
     };
@@ -546,7 +546,7 @@ pub(crate) async fn apply(
         })
         .into_response();
     }
-    propose_all(&state, &call, vec![command], move |_| {
+    propose_all(&state, &call, commands, move |_| {
         Json(::api::ApplyResult {
             changes: changes.clone(),
             applied: true,

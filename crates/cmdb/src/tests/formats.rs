@@ -74,6 +74,7 @@ fn command_fixture_name(command: &Command) -> &'static str {
         Command::PutAlert { .. } => "PutAlert",
         Command::RemoveAlert { .. } => "RemoveAlert",
         Command::AlertDelivered { .. } => "AlertDelivered",
+        Command::ReplaceAlerts { .. } => "ReplaceAlerts",
     }
 }
 

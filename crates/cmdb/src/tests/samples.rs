@@ -362,6 +362,9 @@ fn resource_commands() -> Vec<Command> {
             name: "pager".into(),
             next_seq: 1_005,
         },
+        Command::ReplaceAlerts {
+            alerts: vec![alert_config()],
+        },
     ]
 }
 
