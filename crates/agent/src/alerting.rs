@@ -232,7 +232,7 @@ pub(crate) async fn send_test(
         db.nodes
             .get(&node)
             .map(|n| n.info.name.clone())
-            .unwrap_or_default()
+            .unwrap_or_else(|| format!("node{node}"))
     });
     let alert = Alert {
         // Far above any event's sequence number, so it never collides with a real alert.
@@ -295,6 +295,12 @@ pub async fn run(raft: Raft, shared: SharedDb, cluster: String, shutdown: Cancel
     let mut changes = shared.subscribe();
     let mut deliverer: Option<Deliverer> = None;
     let mut running: JoinSet<Outcome> = JoinSet::new();
+    let sender = Sender {
+        raft: &raft,
+        shared: &shared,
+        cluster: &cluster,
+        client: &client,
+    };
     loop {
         if raft.is_leader() {
             let machine = deliverer.get_or_insert_with(|| {
@@ -303,13 +309,7 @@ pub async fn run(raft: Raft, shared: SharedDb, cluster: String, shutdown: Cancel
             });
             let views = shared.read(views);
             let steps = machine.poll(&views, now_ms());
-            let send = Sender {
-                raft: &raft,
-                shared: &shared,
-                cluster: &cluster,
-                client: &client,
-            };
-            if !send.carry_out(steps, &mut running).await {
+            if !sender.carry_out(steps, &mut running).await {
                 deliverer = None;
                 running.abort_all();
             }
@@ -330,8 +330,7 @@ pub async fn run(raft: Raft, shared: SharedDb, cluster: String, shutdown: Cancel
                         machine.failed(&recipient, seq, &error, now_ms())
                     }
                 };
-                let send = Sender { raft: &raft, shared: &shared, cluster: &cluster, client: &client };
-                if !send.carry_out(steps, &mut running).await {
+                if !sender.carry_out(steps, &mut running).await {
                     deliverer = None;
                     running.abort_all();
                 }

@@ -3,7 +3,7 @@
 //! snapshot tests.
 
 use anyhow::bail;
-use comfy_table::{Table, presets};
+use comfy_table::{ContentArrangement, Table, presets};
 
 use crate::commands::Output;
 use crate::errors::explain;
@@ -79,35 +79,8 @@ pub(crate) async fn run_alert(session: &Session<'_>, command: AlertCommand) -> a
     let client = session.client;
     let mut output = Output::stdout();
     match command {
-        AlertCommand::Add {
-            name,
-            executable,
-            recipient,
-            webhook,
-            rule,
-            kinds,
-            severity,
-            timeout,
-        } => {
-            let given = [&executable, &webhook, &rule]
-                .iter()
-                .filter(|o| o.is_some())
-                .count();
-            if given != 1 {
-                bail!(
-                    "alert add {name}: give exactly one of --exec PATH, --webhook URL, --rule EXPR"
-                );
-            }
-            let spec = api::AlertSpec {
-                name: name.clone(),
-                executable,
-                recipient,
-                webhook,
-                rule,
-                kinds,
-                severity,
-                timeout,
-            };
+        add @ AlertCommand::Add { .. } => {
+            let (name, spec) = add_spec(add)?;
             client
                 .put_alert(&spec)
                 .await
@@ -148,6 +121,41 @@ pub(crate) async fn run_alert(session: &Session<'_>, command: AlertCommand) -> a
     }
 }
 
+/// The API's spec of `alert add`; exactly one target must be given.
+fn add_spec(command: AlertCommand) -> anyhow::Result<(String, api::AlertSpec)> {
+    let AlertCommand::Add {
+        name,
+        executable,
+        recipient,
+        webhook,
+        rule,
+        kinds,
+        severity,
+        timeout,
+    } = command
+    else {
+        bail!("not an `alert add` command");
+    };
+    let given = [&executable, &webhook, &rule]
+        .iter()
+        .filter(|o| o.is_some())
+        .count();
+    if given != 1 {
+        bail!("alert add {name}: give exactly one of --exec PATH, --webhook URL, --rule EXPR");
+    }
+    let spec = api::AlertSpec {
+        name: name.clone(),
+        executable,
+        recipient,
+        webhook,
+        rule,
+        kinds,
+        severity,
+        timeout,
+    };
+    Ok((name, spec))
+}
+
 /// The line `alert test` prints for a delivered test alert.
 pub(crate) fn render_test(result: &api::AlertTestResult) -> String {
     format!(
@@ -166,15 +174,7 @@ pub(crate) fn render_incidents(incidents: &[api::Incident]) -> String {
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_header(vec![
-            "ID",
-            "CAUSE",
-            "DETECTED",
-            "DOWN",
-            "LEASE END",
-            "STOPPED",
-            "STARTED",
-            "HEALTHY",
-            "TOTAL",
+            "ID", "CAUSE", "DETECTED", "DOWN", "LEASE", "STOPPED", "STARTED", "HEALTHY", "TOTAL",
         ]);
     for incident in incidents {
         let cause = match &incident.resource {
@@ -251,6 +251,8 @@ pub(crate) fn render_alerts(alerts: &[api::AlertView]) -> String {
     let mut table = Table::new();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(100)
         .set_header(vec![
             "NAME",
             "TYPE",

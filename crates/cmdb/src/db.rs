@@ -177,16 +177,10 @@ impl ClusterDb {
                 at_ms,
                 command,
             } => self.apply_audited(actor, at_ms, *command),
-            Command::PutAlert { alert } => {
-                let next = self.next_event_seq;
-                self.monitoring.put_alert(alert, next)
-            }
-            Command::RemoveAlert { name } => self.monitoring.remove_alert(&name),
-            Command::AlertDelivered { name, next_seq } => self.monitoring.advance(&name, next_seq),
-            Command::ReplaceAlerts { alerts } => {
-                let next = self.next_event_seq;
-                self.monitoring.replace_alerts(alerts, next)
-            }
+            alert @ (Command::PutAlert { .. }
+            | Command::RemoveAlert { .. }
+            | Command::AlertDelivered { .. }
+            | Command::ReplaceAlerts { .. }) => self.apply_alert_command(alert),
             other => self.apply_resource_command(other),
         }
     }
@@ -282,6 +276,18 @@ impl ClusterDb {
                 self.sessions.record(session, seq, floor, &result);
                 result
             }
+        }
+    }
+
+    fn apply_alert_command(&mut self, command: Command) -> CommandResult {
+        let next = self.next_event_seq;
+        let alerts = &mut self.monitoring;
+        match command {
+            Command::PutAlert { alert } => alerts.put_alert(alert, next),
+            Command::RemoveAlert { name } => alerts.remove_alert(&name),
+            Command::AlertDelivered { name, next_seq } => alerts.advance(&name, next_seq),
+            Command::ReplaceAlerts { alerts: list } => alerts.replace_alerts(list, next),
+            other => rejected(format!("command {other} is not an alert command")),
         }
     }
 

@@ -50,13 +50,7 @@ pub(crate) async fn plan(
             Err(problem) => errors.push(format!("constraint: {problem}")),
         }
     }
-    let mut alerts = Vec::new();
-    for alert in &spec.alerts {
-        match super::alerts::to_config(alert) {
-            Ok(config) => alerts.push(config),
-            Err(problem) => errors.push(problem),
-        }
-    }
+    let alerts = alert_configs(&spec.alerts, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -84,6 +78,18 @@ pub(crate) async fn plan(
     let mut changes = changes;
     changes.extend(alert_changes);
     Ok((commands, changes))
+}
+
+/// The stored form of the file's alerts; each problem goes to `errors`.
+fn alert_configs(specs: &[::api::AlertSpec], errors: &mut Vec<String>) -> Vec<cmdb::AlertConfig> {
+    let mut alerts = Vec::new();
+    for alert in specs {
+        match super::alerts::to_config(alert) {
+            Ok(config) => alerts.push(config),
+            Err(problem) => errors.push(problem),
+        }
+    }
+    alerts
 }
 
 /// The lines of `apply` for alerts: `+ alert NAME`, `~ alert NAME`, `- alert NAME`.

@@ -41,7 +41,7 @@ impl axum::extract::FromRequest<ApiState> for Call {
         state: &ApiState,
     ) -> Result<Call, Response> {
         let (parts, body) = request.into_parts();
-        let write = WriteId::of(&parts.headers, &state)?;
+        let write = WriteId::of(&parts.headers, state)?;
         let body = axum::body::to_bytes(body, API_BODY_BYTES_MAX)
             .await
             .map_err(|_| {

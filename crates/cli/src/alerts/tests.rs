@@ -1,6 +1,6 @@
 //! The incident and alert tables, pinned.
 
-use expect_test::expect;
+use expect_test::expect_file;
 
 use super::*;
 
@@ -35,15 +35,8 @@ fn incidents_show_each_phase_after_the_one_before() {
         closed: false,
         ..incident_of_a_killed_node()
     };
-    expect![[r#"
-        ┌────┬────────────────────┬──────────────┬────────┬───────────┬─────────┬─────────┬─────────┬───────┐
-        │ ID ┆ CAUSE              ┆ DETECTED     ┆ DOWN   ┆ LEASE END ┆ STOPPED ┆ STARTED ┆ HEALTHY ┆ TOTAL │
-        ╞════╪════════════════════╪══════════════╪════════╪═══════════╪═════════╪═════════╪═════════╪═══════╡
-        │ 3  ┆ node2 lost         ┆ 02:40:12.000 ┆ +200ms ┆ +410ms    ┆ +0ms    ┆ +15ms   ┆ +275ms  ┆ 900ms │
-        │ 4  ┆ db failed on node2 ┆ 02:40:12.000 ┆ -      ┆ -         ┆ +610ms  ┆ +15ms   ┆ -       ┆ open  │
-        └────┴────────────────────┴──────────────┴────────┴───────────┴─────────┴─────────┴─────────┴───────┘
-    "#]]
-    .assert_eq(&render_incidents(&[incident_of_a_killed_node(), failed]));
+    expect_file!["../../test_data/incidents.txt"]
+        .assert_eq(&render_incidents(&[incident_of_a_killed_node(), failed]));
     assert_eq!(render_incidents(&[]), "no incidents\n");
 }
 
@@ -70,14 +63,7 @@ fn alerts_list_their_target_filter_and_delivery() {
         next_event: 0,
         pending: 0,
     };
-    expect![[r#"
-        ┌───────┬─────────┬────────────────────────────────────────┬─────────────────┬────────────┬─────────┐
-        │ NAME  ┆ TYPE    ┆ TARGET                                 ┆ FILTER          ┆ NEXT EVENT ┆ PENDING │
-        ╞═══════╪═════════╪════════════════════════════════════════╪═════════════════╪════════════╪═════════╡
-        │ pager ┆ webhook ┆ http://127.0.0.1:9093/hook             ┆ node >= warning ┆ 42         ┆ 1       │
-        │ disk  ┆ rule    ┆ host_data_disk_used_ratio > 0.9 for 1m ┆ all             ┆ -          ┆ -       │
-        └───────┴─────────┴────────────────────────────────────────┴─────────────────┴────────────┴─────────┘
-    "#]].assert_eq(&render_alerts(&[hook, rule]));
+    expect_file!["../../test_data/alerts.txt"].assert_eq(&render_alerts(&[hook, rule]));
 }
 
 #[test]
@@ -93,4 +79,20 @@ fn a_delivered_test_alert_says_where_and_how_fast() {
         render_test(&result),
         "test alert delivered to pager in 12 ms (sent by node 1)"
     );
+}
+
+#[test]
+fn the_tables_fit_100_columns() {
+    for text in [
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/test_data/incidents.txt"
+        )),
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/test_data/alerts.txt")),
+    ] {
+        let text = text.expect("golden file");
+        for line in text.lines() {
+            assert!(line.chars().count() <= 100, "{line}");
+        }
+    }
 }

@@ -76,10 +76,15 @@ fn node(word: &str) -> NodeId {
 
 fn render(incident: &Incident) -> String {
     let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
+    let cause = match &incident.cause {
+        super::IncidentCause::NodeLost { node } => format!("node {node} lost"),
+        super::IncidentCause::ResourceFailed { resource, node } => {
+            format!("{resource} failed on {node}")
+        }
+    };
     let mut out = format!(
-        "#{} {:?} detected {} down {} lease {} closed {}\n",
+        "#{} {cause}: detected {} down {} lease {} closed {}\n",
         incident.id,
-        incident.cause,
         incident.detected_at,
         opt(incident.down_at),
         opt(incident.lease_ended_at),
@@ -117,7 +122,7 @@ fn a_killed_node_has_every_phase_in_order() {
          1200 report vip n3 start ok running
          1400 report web n3 start ok running",
         expect![[r#"
-            #0 NodeLost { node: NodeId(2) } detected 100 down 300 lease 1050 closed true
+            #0 node 2 lost: detected 100 down 300 lease 1050 closed true
               vip stopped 1050 started 1060 on 3 healthy 1200 given_up false
               web stopped 1050 started 1060 on 3 healthy 1400 given_up false
         "#]],
@@ -141,7 +146,7 @@ fn a_node_declared_down_at_once_is_detected_and_down_together() {
          1410 action db n2 start
          1500 report db n2 start ok running",
         expect![[r#"
-            #0 NodeLost { node: NodeId(1) } detected 500 down 500 lease 1400 closed true
+            #0 node 1 lost: detected 500 down 500 lease 1400 closed true
               db stopped 1400 started 1410 on 2 healthy 1500 given_up false
         "#]],
     );
@@ -157,7 +162,7 @@ fn a_failed_resource_stops_then_starts_elsewhere() {
          230 action db n2 start
          400 report db n2 start ok running",
         expect![[r#"
-            #0 ResourceFailed { resource: ResourceId("db"), node: NodeId(1) } detected 100 down - lease - closed true
+            #0 db failed on 1: detected 100 down - lease - closed true
               db stopped 220 started 230 on 2 healthy 400 given_up false
         "#]],
     );
@@ -171,7 +176,7 @@ fn a_crashed_process_restarts_in_place() {
          120 action p n1 restart
          300 report p n1 start ok running",
         expect![[r#"
-            #0 ResourceFailed { resource: ResourceId("p"), node: NodeId(1) } detected 100 down - lease - closed true
+            #0 p failed on 1: detected 100 down - lease - closed true
               p stopped 100 started 120 on 1 healthy 300 given_up false
         "#]],
     );
@@ -185,7 +190,7 @@ fn a_resource_given_up_closes_its_incident_without_a_start() {
          130 action p n1 give up
          150 report p n1 stop ok stopped",
         expect![[r#"
-            #0 ResourceFailed { resource: ResourceId("p"), node: NodeId(1) } detected 100 down - lease - closed true
+            #0 p failed on 1: detected 100 down - lease - closed true
               p stopped - started - on - healthy - given_up true
         "#]],
     );
@@ -201,7 +206,7 @@ fn reports_from_the_old_node_or_before_the_start_do_not_count_as_healthy() {
          925 report db n2 start ok running
          990 report db n3 start ok running",
         expect![[r#"
-            #0 NodeLost { node: NodeId(2) } detected 100 down 100 lease 900 closed true
+            #0 node 2 lost: detected 100 down 100 lease 900 closed true
               db stopped 900 started 920 on 3 healthy 990 given_up false
         "#]],
     );
@@ -214,7 +219,7 @@ fn a_down_node_that_ran_nothing_closes_when_it_returns() {
          300 health n2 down
          5000 health n2 online",
         expect![[r#"
-            #0 NodeLost { node: NodeId(2) } detected 100 down 300 lease - closed true
+            #0 node 2 lost: detected 100 down 300 lease - closed true
         "#]],
     );
 }
