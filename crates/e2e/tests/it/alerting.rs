@@ -411,3 +411,74 @@ fn now_ms() -> u64 {
         .expect("the clock is after 1970");
     u64::try_from(since.as_millis()).expect("ms fit in u64")
 }
+
+/// A webhook that accepts connections and never answers holds back neither another
+/// recipient nor the cluster: the other recipient gets the alert, and after its retries
+/// the hanging one's delivery is given up and recorded as an event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_that_never_answers_is_given_up_without_holding_back_the_others() {
+    let received: Received = Arc::default();
+    let (url, receiver) = webhook_receiver(received.clone()).await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the silent receiver");
+    let silent_url = format!("http://{}/hook", silent.local_addr().expect("addr"));
+    let (hold, held) = tokio::sync::mpsc::channel(64);
+    let silent_task = tokio::spawn(async move {
+        // Accept, keep the connection open, answer nothing.
+        while let Ok((stream, _)) = silent.accept().await {
+            if hold.send(stream).await.is_err() {
+                return;
+            }
+        }
+    });
+    let cluster = Cluster::start(1, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    for (name, target, timeout) in [("silent", &silent_url, "200ms"), ("good", &url, "5s")] {
+        let added = cluster.cli(
+            master,
+            &[
+                "alert",
+                "add",
+                name,
+                "--webhook",
+                target,
+                "--kind",
+                "attribute",
+                "--timeout",
+                timeout,
+            ],
+        );
+        assert!(added.status.success(), "{}", output_text(&added));
+    }
+    cluster
+        .client(master)
+        .kv_put("k", "v")
+        .await
+        .expect("an operator action");
+    wait_until("the good recipient's alerts", SETTLE, || async {
+        (fingerprints(&received).len() >= 2).then_some(())
+    })
+    .await;
+    let failed = wait_until(
+        "the silent recipient given up",
+        Duration::from_secs(60),
+        || async {
+            let events = cluster.client(master).events(0, 0).await.ok()?.events;
+            events
+                .into_iter()
+                .find(|e| e.kind == "alert_failed" && e.detail["recipient"] == "silent")
+        },
+    )
+    .await;
+    assert_eq!(failed.severity, "warning");
+    assert_eq!(failed.detail["attempts"], 5, "{failed:?}");
+    assert!(
+        failed.message.contains("silent"),
+        "the event names the recipient: {}",
+        failed.message
+    );
+    drop(held);
+    silent_task.abort();
+    receiver.abort();
+}
