@@ -30,12 +30,17 @@ async fn wait_online(cluster: &Cluster, master: u64, count: usize) {
 
 /// Creates the sleeper `name` on a node other than `master`; returns its node and pid.
 async fn sleeper_off(cluster: &Cluster, master: u64, name: &str) -> (u64, u32) {
+    let other = if master == 1 { 2 } else { 1 };
+    sleeper_on(cluster, master, name, other).await
+}
+
+/// Creates the sleeper `name` (through `master`) on node `other`; its node and pid.
+async fn sleeper_on(cluster: &Cluster, master: u64, name: &str, other: u64) -> (u64, u32) {
     let client = cluster.client(master);
     client
         .create_resource(&sleeper(name))
         .await
         .expect("create the resource");
-    let other = if master == 1 { 2 } else { 1 };
     let request = api::MoveRequest {
         to: Some(other),
         ..Default::default()
@@ -72,6 +77,33 @@ async fn a_killed_nodes_incident_shows_every_phase_in_order() {
         })
     })
     .await;
+    assert_phases_in_order(&incident, victim);
+    // The CLI's table and JSON.
+    let shown = cluster.cli(master, &["incidents"]);
+    assert!(shown.status.success(), "{}", output_text(&shown));
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains(&format!("node{victim} lost")), "{text}");
+    let json = cluster.cli(master, &["incidents", "--json"]);
+    let parsed: api::Incidents = serde_json::from_slice(&json.stdout).expect("incidents JSON");
+    assert!(parsed.incidents.iter().any(|i| i.id == incident.id));
+    // Events carry severities, and operator actions the token's label.
+    let events = client.events(0, 0).await.expect("events").events;
+    let down = events
+        .iter()
+        .find(|e| e.kind == "node_health" && e.message.contains("-> down"))
+        .expect("the down event");
+    assert_eq!(down.severity, "critical");
+    let created = events
+        .iter()
+        .find(|e| e.kind == "operator_action" && e.message.contains("put resource p"))
+        .expect("the create is an operator action");
+    assert_eq!(created.actor.as_deref(), Some("admin (from init)"));
+    assert_eq!(created.severity, "info");
+}
+
+/// Every phase has a time, each at or after the one before, and the one resource started
+/// again on another node.
+fn assert_phases_in_order(incident: &api::Incident, victim: u64) {
     let phases = [
         ("detected", Some(incident.detected_at_ms)),
         ("down", incident.down_at_ms),
@@ -94,27 +126,35 @@ async fn a_killed_nodes_incident_shows_every_phase_in_order() {
     };
     assert_eq!(moved.resource, "p");
     assert!(moved.started_on.is_some_and(|n| n != victim), "{moved:?}");
-    // The CLI's table and JSON.
-    let shown = cluster.cli(master, &["incidents"]);
-    assert!(shown.status.success(), "{}", output_text(&shown));
-    let text = String::from_utf8_lossy(&shown.stdout);
-    assert!(text.contains(&format!("node{victim} lost")), "{text}");
-    let json = cluster.cli(master, &["incidents", "--json"]);
-    let parsed: api::Incidents = serde_json::from_slice(&json.stdout).expect("incidents JSON");
-    assert!(parsed.incidents.iter().any(|i| i.id == incident.id));
-    // Events carry severities, and operator actions the token's label.
-    let events = client.events(0, 0).await.expect("events").events;
-    let down = events
-        .iter()
-        .find(|e| e.kind == "node_health" && e.message.contains("-> down"))
-        .expect("the down event");
-    assert_eq!(down.severity, "critical");
-    let created = events
-        .iter()
-        .find(|e| e.kind == "operator_action" && e.message.contains("put resource p"))
-        .expect("the create is an operator action");
-    assert_eq!(created.actor.as_deref(), Some("admin (from init)"));
-    assert_eq!(created.severity, "info");
+}
+
+/// A killed master's incident, recorded by the master elected after it, has every phase
+/// too: the new master judges the old one from the voters' evidence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_masters_incident_is_recorded_by_the_next_master() {
+    let mut cluster = Cluster::start(3, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    wait_online(&cluster, master, 3).await;
+    sleeper_on(&cluster, master, "p", master).await;
+    let crashed_at = now_ms();
+    cluster.crash(master);
+    let new_master = cluster.wait_master(SETTLE).await;
+    let client = cluster.client(new_master);
+    let incident = wait_until(
+        "a closed incident for the killed master",
+        SETTLE,
+        || async {
+            let incidents = client.incidents().await.ok()?;
+            incidents.incidents.into_iter().find(|i| {
+                i.cause == "node_lost"
+                    && i.node == master
+                    && i.closed
+                    && i.detected_at_ms >= crashed_at
+            })
+        },
+    )
+    .await;
+    assert_phases_in_order(&incident, master);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -402,6 +442,21 @@ async fn a_threshold_rule_fires_an_event_from_the_node_whose_series_crosses_it()
         String::from_utf8_lossy(&listed.stdout).contains("host_memory_total_bytes > 0 for 2s"),
         "{}",
         output_text(&listed)
+    );
+    let removed = cluster.cli(master, &["alert", "remove", "memory"]);
+    assert!(removed.status.success(), "{}", output_text(&removed));
+    let listed = cluster.cli(master, &["alert", "list"]);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("no alerts"),
+        "{}",
+        output_text(&listed)
+    );
+    let unknown = cluster.cli(master, &["alert", "remove", "memory"]);
+    assert!(!unknown.status.success());
+    assert!(
+        output_text(&unknown).contains("alert list"),
+        "the error names the command that lists them: {}",
+        output_text(&unknown)
     );
 }
 
