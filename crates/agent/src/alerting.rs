@@ -25,6 +25,8 @@ use crate::clock::now_ms;
 
 /// How often the task looks again without a change (leadership, retries).
 const RECHECK_EVERY: Duration = Duration::from_millis(250);
+/// The longest the deliverer goes without looking at the cmdb, whatever changed.
+const POLL_AT_LEAST_MS: u64 = 5_000;
 /// Events looked at per recipient and round (they are delivered one at a time anyway).
 const WANTED_MAX: usize = 64;
 
@@ -271,10 +273,12 @@ fn views(db: &ClusterDb) -> Vec<RecipientView> {
         .map(|record| {
             // Events dropped from the bounded log before delivery are missed.
             let cursor = record.next_seq.max(oldest);
+            // The log is in sequence order: start at the cursor, not at the oldest event.
+            let first = db.events.partition_point(|e| e.seq < cursor);
             let wanted = db
                 .events
-                .iter()
-                .filter(|e| e.seq >= cursor && wants(&record.config, e))
+                .range(first..)
+                .filter(|e| wants(&record.config, e))
                 .take(WANTED_MAX)
                 .map(|e| e.seq)
                 .collect();
@@ -287,6 +291,22 @@ fn views(db: &ClusterDb) -> Vec<RecipientView> {
         .collect()
 }
 
+/// What, when unchanged, leaves nothing new to deliver: the next event's number, and each
+/// recipient's name and recorded cursor (a cursor moves after each delivery).
+fn delivery_state(db: &ClusterDb) -> (u64, u64) {
+    let cursors = db.monitoring.alerts.values().fold(0u64, |digest, record| {
+        let name = record
+            .config
+            .name
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        digest
+            .wrapping_mul(1_000_003)
+            .wrapping_add(name ^ record.next_seq)
+    });
+    (db.next_event_seq, cursors)
+}
+
 type Outcome = (String, u64, Result<(), String>);
 
 /// Delivers alerts while this node is master, until `shutdown`.
@@ -295,6 +315,8 @@ pub async fn run(raft: Raft, shared: SharedDb, cluster: String, shutdown: Cancel
     let mut changes = shared.subscribe();
     let mut deliverer: Option<Deliverer> = None;
     let mut running: JoinSet<Outcome> = JoinSet::new();
+    let mut last_seen = None;
+    let mut last_poll_ms: u64 = 0;
     let sender = Sender {
         raft: &raft,
         shared: &shared,
@@ -305,13 +327,24 @@ pub async fn run(raft: Raft, shared: SharedDb, cluster: String, shutdown: Cancel
         if raft.is_leader() {
             let machine = deliverer.get_or_insert_with(|| {
                 info!("Delivering alerts as master");
+                last_seen = None;
                 Deliverer::new()
             });
-            let views = shared.read(views);
-            let steps = machine.poll(&views, now_ms());
-            if !sender.carry_out(steps, &mut running).await {
-                deliverer = None;
-                running.abort_all();
+            // Most applied entries change nothing here (no new event, no cursor moved): the
+            // views, which read the event log under the replica's read lock, are skipped.
+            let now = now_ms();
+            let seen = shared.read(delivery_state);
+            let retry_due = machine.next_retry_ms().is_some_and(|at| at <= now);
+            let stale = now >= last_poll_ms.saturating_add(POLL_AT_LEAST_MS);
+            if last_seen != Some(seen) || retry_due || stale {
+                last_seen = Some(seen);
+                last_poll_ms = now;
+                let views = shared.read(views);
+                let steps = machine.poll(&views, now);
+                if !sender.carry_out(steps, &mut running).await {
+                    deliverer = None;
+                    running.abort_all();
+                }
             }
         } else if deliverer.take().is_some() {
             debug!("No longer master: alert delivery stops");
