@@ -184,6 +184,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/alerts", get(alerts::list).post(alerts::put))
         .route("/v1/alerts/{name}", delete(alerts::remove))
         .route("/v1/alerts/{name}/test", post(alerts::test))
+        .route("/v1/tokens/admin", post(join::add_admin_token))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/v1/health", get(views::health))

@@ -109,6 +109,12 @@ impl Client {
         self.send_ignoring_body(request).await
     }
 
+    /// `POST /v1/tokens/admin`: store the hash of an admin token for the operator `label`.
+    pub async fn add_admin_token(&self, request: &crate::NewJoinToken) -> Result<(), ClientError> {
+        let request = self.http.post(self.url("/v1/tokens/admin")).json(request);
+        self.send_ignoring_body(request).await
+    }
+
     /// `GET /v1/health`.
     pub async fn health(&self) -> Result<Health, ClientError> {
         self.get("/v1/health").await

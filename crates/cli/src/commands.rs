@@ -39,6 +39,18 @@ pub async fn run(api: &ApiArgs, command: CliCommand) -> anyhow::Result<()> {
             let token = issue_join_token(&client, &target, &label).await?;
             output.line(&token)
         }
+        CliCommand::Token(TokenCommand::Admin { label }) => {
+            let token = auth::generate_api_token();
+            let request = api::NewJoinToken {
+                hash: auth::token_hash(&token),
+                label,
+            };
+            client
+                .add_admin_token(&request)
+                .await
+                .map_err(|error| explain(error, &target))?;
+            output.line(&token)
+        }
         CliCommand::Node(NodeCommand::List { json }) => {
             let nodes = client
                 .nodes()

@@ -222,6 +222,13 @@ pub enum TokenCommand {
         #[arg(long, default_value = "issued by `encluster token join`")]
         label: String,
     },
+    /// Issue an API token for an operator (admin only): every change made with it is
+    /// recorded under `--label`. Made here and printed once; the cluster stores its hash.
+    Admin {
+        /// The operator's name, recorded with each change (unique among admin tokens).
+        #[arg(long)]
+        label: String,
+    },
 }
 
 /// `encluster kv ...`.

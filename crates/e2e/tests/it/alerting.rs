@@ -537,3 +537,38 @@ async fn a_webhook_that_never_answers_is_given_up_without_holding_back_the_other
     silent_task.abort();
     receiver.abort();
 }
+
+/// An operator with an admin token of her own (`token admin --label alice`) is named on
+/// every change she makes; a second token with her name is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_with_her_own_token_is_named_on_her_changes() {
+    let cluster = Cluster::start(1, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    let client = cluster.client(master);
+    let added = cluster.cli(
+        master,
+        &["alert", "add", "memory", "--rule", "host_load1 > 1000"],
+    );
+    assert!(added.status.success(), "{}", output_text(&added));
+    let issued = cluster.cli(master, &["token", "admin", "--label", "alice"]);
+    assert!(issued.status.success(), "{}", output_text(&issued));
+    let token = String::from_utf8_lossy(&issued.stdout).trim().to_owned();
+    let again = cluster.cli(master, &["token", "admin", "--label", "alice"]);
+    assert!(!again.status.success(), "a second alice");
+    assert!(
+        output_text(&again).contains("already labelled"),
+        "{}",
+        output_text(&again)
+    );
+    let alice = cluster.client_with_token(master, Some(token));
+    alice
+        .remove_alert("memory")
+        .await
+        .expect("alice removes the rule");
+    let events = client.events(0, 0).await.expect("events").events;
+    let removal = events
+        .iter()
+        .find(|e| e.kind == "operator_action" && e.message.contains("remove alert memory"))
+        .expect("the removal is an operator action");
+    assert_eq!(removal.actor.as_deref(), Some("alice"), "{removal:?}");
+}
