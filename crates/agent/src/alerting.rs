@@ -352,10 +352,22 @@ pub async fn run(raft: Raft, shared: SharedDb, cluster: String, shutdown: Cancel
         }
         tokio::select! {
             () = shutdown.cancelled() => break,
-            _ = changes.changed() => {}
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    // The replica is gone: the agent is stopping.
+                    shutdown.cancelled().await;
+                    break;
+                }
+            }
             Some(joined) = running.join_next(), if !running.is_empty() => {
-                let (Ok((recipient, seq, outcome)), Some(machine)) = (joined, deliverer.as_mut())
-                else { continue };
+                let Ok((recipient, seq, outcome)) = joined else {
+                    // A delivery that panicked leaves its recipient in flight for ever:
+                    // start again from the cursors the cmdb recorded.
+                    deliverer = None;
+                    running.abort_all();
+                    continue;
+                };
+                let Some(machine) = deliverer.as_mut() else { continue };
                 let steps = match outcome {
                     Ok(()) => machine.delivered(&recipient, seq),
                     Err(error) => {
