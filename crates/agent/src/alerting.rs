@@ -252,8 +252,15 @@ pub(crate) async fn send_test(
         status: 0,
         attribute: Some(("encluster_test".to_owned(), config.name.clone())),
     };
+    // A test waits at most ALERT_TEST_TIMEOUT_MAX, so its answer outlives no forward.
+    let limit = u64::try_from(crate::limits::ALERT_TEST_TIMEOUT_MAX.as_millis())
+        .expect("seconds fit in u64");
+    let config = AlertConfig {
+        timeout_ms: config.timeout_ms.min(limit),
+        ..config.clone()
+    };
     let started = tokio::time::Instant::now();
-    let outcome = deliver(config, &alert, &state.cluster_name, &webhook_client()).await;
+    let outcome = deliver(&config, &alert, &state.cluster_name, &webhook_client()).await;
     ::api::AlertTestResult {
         name: config.name.clone(),
         delivered: outcome.is_ok(),

@@ -528,6 +528,14 @@ async fn a_webhook_that_never_answers_is_given_up_without_holding_back_the_other
     .await;
     assert_eq!(failed.severity, "warning");
     assert_eq!(failed.detail["attempts"], 5, "{failed:?}");
+    // `alert test` says the delivery failed, and why, with a non-zero exit.
+    let tested = cluster.cli(master, &["alert", "test", "silent"]);
+    assert!(!tested.status.success());
+    assert!(
+        output_text(&tested).contains("test alert to silent failed"),
+        "{}",
+        output_text(&tested)
+    );
     assert!(
         failed.message.contains("silent"),
         "the event names the recipient: {}",
