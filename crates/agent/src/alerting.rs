@@ -270,6 +270,37 @@ pub(crate) async fn send_test(
     }
 }
 
+/// Recipients that fell so far behind that events they had not been sent left the bounded
+/// event log: each gap is recorded as an `AlertFailed` event (with no attempt) and the
+/// cursor moved past it, so no alert is lost without a trace.
+fn missed(db: &ClusterDb) -> Vec<Step> {
+    let oldest = db.events.front().map_or(db.next_event_seq, |e| e.seq);
+    let mut steps = Vec::new();
+    for record in db.monitoring.alerts.values() {
+        if !record.config.is_recipient() || record.next_seq >= oldest {
+            continue;
+        }
+        let recipient = record.config.name.clone();
+        steps.push(Step::GiveUp {
+            recipient: recipient.clone(),
+            seq: record.next_seq,
+            attempts: 0,
+            error: format!(
+                "events {} to {} left the event log ({} newest are kept) before they could be \
+                 delivered",
+                record.next_seq,
+                oldest - 1,
+                cmdb::EVENTS_MAX
+            ),
+        });
+        steps.push(Step::Record {
+            recipient,
+            next_seq: oldest,
+        });
+    }
+    steps
+}
+
 /// What the deliverer needs from the cmdb: every recipient's cursor and wanted events.
 fn views(db: &ClusterDb) -> Vec<RecipientView> {
     let oldest = db.events.front().map_or(db.next_event_seq, |e| e.seq);
@@ -346,8 +377,8 @@ pub async fn run(raft: Raft, shared: SharedDb, cluster: String, shutdown: Cancel
             if last_seen != Some(seen) || retry_due || stale {
                 last_seen = Some(seen);
                 last_poll_ms = now;
-                let views = shared.read(views);
-                let steps = machine.poll(&views, now);
+                let (mut steps, views) = shared.read(|db| (missed(db), views(db)));
+                steps.extend(machine.poll(&views, now));
                 if !sender.carry_out(steps, &mut running).await {
                     deliverer = None;
                     running.abort_all();
@@ -503,3 +534,6 @@ pub async fn write_events(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
