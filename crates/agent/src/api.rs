@@ -602,7 +602,10 @@ async fn remove_node_here(state: &ApiState, write: &WriteId, id: u64) -> Respons
     let _ = propose(state, remove).await;
     let event = model::EventKind::NodeRemoved {
         node: NodeId(id),
-        reason: "operator".into(),
+        reason: match &write.actor {
+            Some(actor) => format!("removed by {actor}"),
+            None => "operator".into(),
+        },
     };
     let record = Command::RecordEvents {
         at_ms,

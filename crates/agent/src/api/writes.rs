@@ -141,13 +141,14 @@ impl WriteId {
             part < PARTS_MAX,
             "a request proposes at most PARTS_MAX commands"
         );
+        // Recorded events name what happened themselves; every other change is audited.
         let command = match &self.actor {
-            Some(actor) => Command::Audited {
+            Some(actor) if !matches!(command, Command::RecordEvents { .. }) => Command::Audited {
                 actor: actor.clone(),
                 at_ms: now_ms(),
                 command: Box::new(command),
             },
-            None => command,
+            _ => command,
         };
         Command::Session {
             session: self.session,
