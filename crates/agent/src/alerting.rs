@@ -36,7 +36,7 @@ pub(crate) fn kind_of(event: &Event) -> AlertKind {
         EventKind::NodeHealth { .. }
         | EventKind::NodeJoined { .. }
         | EventKind::NodeRemoved { .. } => AlertKind::Node,
-        EventKind::ResourceAction { .. } => AlertKind::Resource,
+        EventKind::ResourceAction { .. } | EventKind::ServerHealth { .. } => AlertKind::Resource,
         EventKind::NodeRole { .. }
         | EventKind::MasterElected { .. }
         | EventKind::QuorumForced { .. }
@@ -119,6 +119,19 @@ pub(crate) fn alert_of(db: &ClusterDb, event: &Event) -> Alert {
         } => {
             on_node(node);
             alert.attribute = Some((rule.clone(), value.clone()));
+        }
+        EventKind::ServerHealth {
+            node,
+            service,
+            server,
+            healthy,
+        } => {
+            on_node(node);
+            alert.resource = Some(service.clone());
+            alert.task = Some("health check".to_owned());
+            let state = if *healthy { "healthy" } else { "unhealthy" };
+            alert.desc = format!("server {server} is {state}");
+            alert.rc = if *healthy { 0 } else { 1 };
         }
         EventKind::OperatorAction { actor, action } => {
             alert.attribute = Some((format!("operator {actor}"), action.clone()));

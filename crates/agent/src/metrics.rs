@@ -93,8 +93,9 @@ pub struct Sources {
     pub node: NodeId,
     /// The load balancer's data plane.
     pub lb: Arc<crate::lb_agent::LbAgent>,
-    /// Where the events of threshold rules go (to be written to the cmdb); full means
-    /// the writer is behind, and the events are dropped rather than waited for.
+    /// Where the events of threshold rules and of this node's directors go (to be written
+    /// to the cmdb); full means the writer is behind, and the events are dropped rather
+    /// than waited for.
     pub threshold_events: tokio::sync::mpsc::Sender<Vec<model::EventKind>>,
 }
 
@@ -104,6 +105,7 @@ pub async fn run(metrics: Arc<Metrics>, sources: Sources, shutdown: Cancellation
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut round: u32 = 0;
     let mut thresholds = crate::thresholds::Thresholds::default();
+    let mut directors = crate::thresholds::Directors::default();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -116,7 +118,14 @@ pub async fn run(metrics: Arc<Metrics>, sources: Sources, shutdown: Cancellation
                 .shared
                 .read(|db| resource_samples(&db.resources, sources.node)),
         );
-        samples.extend(lb_samples(&sources.lb.snapshots().await));
+        let services = sources.lb.snapshots().await;
+        samples.extend(lb_samples(&services));
+        let director_events = directors.check(&services, sources.node);
+        if !director_events.is_empty()
+            && sources.threshold_events.try_send(director_events).is_err()
+        {
+            tracing::warn!("Director events dropped: the writer is behind");
+        }
         let recording = metrics.clone();
         let sampled = tokio::task::spawn_blocking(move || {
             samples.extend(monitor::host::sample_host(&recording.data_dir));

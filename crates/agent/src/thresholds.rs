@@ -85,6 +85,40 @@ impl Thresholds {
     }
 }
 
+/// The health of the real servers this node directs, as last seen, so each change becomes
+/// one `ServerHealth` event (a director's events, issue 13 point 5). A server first seen
+/// unhealthy is reported; one first seen healthy is not news.
+#[derive(Default)]
+pub struct Directors {
+    healthy: BTreeMap<(String, String), bool>,
+}
+
+impl Directors {
+    /// The events of the health changes in `services` (this node's data plane) on `node`;
+    /// services and servers no longer directed are forgotten.
+    pub fn check(&mut self, services: &[lb::ServiceSnapshot], node: NodeId) -> Vec<EventKind> {
+        let mut seen = BTreeMap::new();
+        let mut events = Vec::new();
+        for service in services {
+            for server in &service.servers {
+                let key = (service.name.clone(), server.name.clone());
+                let before = self.healthy.get(&key).copied();
+                if before != Some(server.healthy) && (before.is_some() || !server.healthy) {
+                    events.push(EventKind::ServerHealth {
+                        node,
+                        service: service.name.clone(),
+                        server: server.name.clone(),
+                        healthy: server.healthy,
+                    });
+                }
+                seen.insert(key, server.healthy);
+            }
+        }
+        self.healthy = seen;
+        events
+    }
+}
+
 fn series_text(key: &SeriesKey) -> String {
     if key.labels.is_empty() {
         return key.name.clone();

@@ -67,6 +67,14 @@ pub enum EventKind {
         value: String,
         firing: bool,
     },
+    /// A director's health checks found a real server of a virtual service healthy again
+    /// or unhealthy.
+    ServerHealth {
+        node: NodeId,
+        service: String,
+        server: String,
+        healthy: bool,
+    },
 }
 
 /// How much an event matters, as alert filters and the UI read it (Alertmanager's
@@ -125,12 +133,14 @@ impl EventKind {
                 "failed" | "lost" => Severity::Warning,
                 _ => Severity::Info,
             },
-            EventKind::Threshold { firing: true, .. } => Severity::Warning,
+            EventKind::Threshold { firing: true, .. }
+            | EventKind::ServerHealth { healthy: false, .. } => Severity::Warning,
             EventKind::NodeJoined { .. }
             | EventKind::NodeRole { .. }
             | EventKind::MasterElected { .. }
             | EventKind::OperatorAction { .. }
-            | EventKind::Threshold { firing: false, .. } => Severity::Info,
+            | EventKind::Threshold { firing: false, .. }
+            | EventKind::ServerHealth { healthy: true, .. } => Severity::Info,
         }
     }
 
@@ -190,6 +200,15 @@ impl EventKind {
             } => {
                 let state = if *firing { "firing" } else { "resolved" };
                 format!("rule {rule} {state} on node {node}: {series} = {value}")
+            }
+            EventKind::ServerHealth {
+                node,
+                service,
+                server,
+                healthy,
+            } => {
+                let state = if *healthy { "healthy" } else { "unhealthy" };
+                format!("server {server} of {service} is {state} (director node {node})")
             }
         }
     }

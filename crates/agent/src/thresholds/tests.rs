@@ -68,3 +68,75 @@ fn a_gauge_fires_and_resolves_and_a_counter_is_judged_by_its_rate() {
         []
     );
 }
+
+fn service(servers: &[(&str, bool)]) -> lb::ServiceSnapshot {
+    lb::ServiceSnapshot {
+        name: "web".into(),
+        protocol: lb::Protocol::Tcp,
+        connections_total: 0,
+        connections_active: 0,
+        connections_rejected: 0,
+        bytes_in: 0,
+        bytes_out: 0,
+        requests_total: 0,
+        errors_total: 0,
+        sorry_total: 0,
+        servers: servers
+            .iter()
+            .map(|(name, healthy)| lb::ServerSnapshot {
+                name: (*name).into(),
+                addr: "127.0.0.1:80".parse().expect("addr"),
+                weight: 1,
+                state: lb::ServerState::Active,
+                healthy: *healthy,
+                connections_total: 0,
+                connections_active: 0,
+                bytes_in: 0,
+                bytes_out: 0,
+                requests_total: 0,
+                errors_total: 0,
+                health_checks_failed: 0,
+                drained: false,
+            })
+            .collect(),
+    }
+}
+
+fn health(events: &[EventKind]) -> Vec<(String, bool)> {
+    events
+        .iter()
+        .map(|event| match event {
+            EventKind::ServerHealth {
+                server, healthy, ..
+            } => (server.clone(), *healthy),
+            other => panic!("not a director event: {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_directors_server_health_changes_are_events_once_each() {
+    let mut directors = Directors::default();
+    let node = NodeId(1);
+    let first = directors.check(&[service(&[("a", true), ("b", false)])], node);
+    assert_eq!(
+        health(&first),
+        [("b".to_owned(), false)],
+        "healthy at first is no news"
+    );
+    let second = directors.check(&[service(&[("a", false), ("b", true)])], node);
+    assert_eq!(
+        health(&second),
+        [("a".to_owned(), false), ("b".to_owned(), true)]
+    );
+    assert_eq!(
+        directors.check(&[service(&[("a", false), ("b", true)])], node),
+        []
+    );
+    assert_eq!(directors.check(&[], node), [], "no longer directed");
+    assert_eq!(
+        directors.check(&[service(&[("a", true)])], node),
+        [],
+        "forgotten, then seen healthy"
+    );
+}

@@ -91,6 +91,7 @@ fn event_fixture_name(kind: &EventKind) -> &'static str {
         EventKind::OperatorAction { .. } => "OperatorAction",
         EventKind::AlertFailed { .. } => "AlertFailed",
         EventKind::Threshold { .. } => "Threshold",
+        EventKind::ServerHealth { .. } => "ServerHealth",
     }
 }
 

@@ -214,6 +214,12 @@ pub(super) fn event_kind_samples() -> Vec<EventKind> {
             value: "0.93".into(),
             firing: true,
         },
+        EventKind::ServerHealth {
+            node: NodeId(1),
+            service: "web".into(),
+            server: "a".into(),
+            healthy: false,
+        },
     ]);
     kinds
 }

@@ -580,3 +580,69 @@ async fn an_operator_with_her_own_token_is_named_on_her_changes() {
         .expect("the removal is an operator action");
     assert_eq!(removal.actor.as_deref(), Some("alice"), "{removal:?}");
 }
+
+/// A free loopback port (bound, then released).
+async fn free_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// A director's events: a real server whose health check fails is a warning event, and its
+/// recovery an info event, from the node that directs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directors_real_server_going_down_and_up_is_an_event() {
+    let cluster = Cluster::start(1, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    let up = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the healthy server");
+    let up_addr = up.local_addr().expect("addr");
+    let down_port = free_port().await;
+    let listen_port = free_port().await;
+    let spec = api::ResourceSpec {
+        name: "web".into(),
+        type_name: "lb".into(),
+        params: std::collections::BTreeMap::from([
+            ("listen".into(), format!("127.0.0.1:{listen_port}")),
+            (
+                "servers".into(),
+                format!("up={up_addr},down=127.0.0.1:{down_port}"),
+            ),
+            ("health_interval".into(), "200ms".into()),
+            ("health_timeout".into(), "200ms".into()),
+        ]),
+        monitor_interval: Some("1s".into()),
+        ..Default::default()
+    };
+    let client = cluster.client(master);
+    client
+        .create_resource(&spec)
+        .await
+        .expect("create the service");
+    let server_events = |healthy: bool| {
+        let client = client.clone();
+        async move {
+            let events = client.events(0, 0).await.ok()?.events;
+            let found: Vec<api::Event> = events
+                .into_iter()
+                .filter(|e| e.kind == "server_health" && e.detail["healthy"] == healthy)
+                .collect();
+            (!found.is_empty()).then_some(found)
+        }
+    };
+    let down = wait_until("the down server's event", SETTLE, || server_events(false)).await;
+    assert_eq!(down.len(), 1, "{down:?}");
+    assert_eq!(down[0].detail["server"], "down");
+    assert_eq!(down[0].detail["service"], "web");
+    assert_eq!(down[0].severity, "warning");
+    // The server comes up: its health check passes, and that is an event too.
+    let _listener = tokio::net::TcpListener::bind(("127.0.0.1", down_port))
+        .await
+        .expect("bind the down server's port");
+    let recovered = wait_until("the server's recovery", SETTLE, || server_events(true)).await;
+    assert_eq!(recovered[0].detail["server"], "down");
+    assert_eq!(recovered[0].severity, "info");
+    drop(up);
+}
