@@ -70,13 +70,7 @@ async fn a_killed_nodes_incident_shows_every_phase_in_order() {
     let client = cluster.client(master);
     // (A node written off at start-up, its first heartbeats late, has an incident of its
     // own before this one.)
-    let incident = wait_until("a closed incident for the killed node", SETTLE, || async {
-        let incidents = client.incidents().await.ok()?;
-        incidents.incidents.into_iter().find(|i| {
-            i.cause == "node_lost" && i.node == victim && i.closed && i.detected_at_ms >= crashed_at
-        })
-    })
-    .await;
+    let incident = closed_incident(&client, victim, crashed_at).await;
     assert_phases_in_order(&incident, victim);
     // The CLI's table and JSON.
     let shown = cluster.cli(master, &["incidents"]);
@@ -99,6 +93,35 @@ async fn a_killed_nodes_incident_shows_every_phase_in_order() {
         .expect("the create is an operator action");
     assert_eq!(created.actor.as_deref(), Some("admin (from init)"));
     assert_eq!(created.severity, "info");
+}
+
+/// The closed incident of `node`'s loss detected at or after `crashed_at`; on a timeout the
+/// failure shows the incidents and events the master had, to say which phase is missing.
+async fn closed_incident(client: &api::Client, node: u64, crashed_at: u64) -> api::Incident {
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    loop {
+        let incidents = client
+            .incidents()
+            .await
+            .map(|i| i.incidents)
+            .unwrap_or_default();
+        let found = incidents.iter().find(|i| {
+            i.cause == "node_lost" && i.node == node && i.closed && i.detected_at_ms >= crashed_at
+        });
+        if let Some(incident) = found {
+            return incident.clone();
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let events = client
+                .events(0, 0)
+                .await
+                .map(|e| e.events)
+                .unwrap_or_default();
+            let lines: Vec<String> = events.iter().map(|e| e.message.clone()).collect();
+            panic!("no closed incident for node {node}: {incidents:#?}\nevents: {lines:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Every phase has a time, each at or after the one before, and the one resource started
@@ -140,20 +163,7 @@ async fn a_killed_masters_incident_is_recorded_by_the_next_master() {
     cluster.crash(master);
     let new_master = cluster.wait_master(SETTLE).await;
     let client = cluster.client(new_master);
-    let incident = wait_until(
-        "a closed incident for the killed master",
-        SETTLE,
-        || async {
-            let incidents = client.incidents().await.ok()?;
-            incidents.incidents.into_iter().find(|i| {
-                i.cause == "node_lost"
-                    && i.node == master
-                    && i.closed
-                    && i.detected_at_ms >= crashed_at
-            })
-        },
-    )
-    .await;
+    let incident = closed_incident(&client, master, crashed_at).await;
     assert_phases_in_order(&incident, master);
 }
 
