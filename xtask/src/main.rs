@@ -36,9 +36,18 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(bench::resources::run(trials))
         }
+        "bench-alerts" => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let trials = std::env::var("TRIALS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(100);
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(bench::alerts::run(trials))
+        }
         _ => anyhow::bail!(
             "unknown task {task:?}; known tasks: \
-             tidy, bench-core [--quick], bench-resources, bench-hosts, bench-lin"
+             tidy, bench-core [--quick], bench-resources, bench-hosts, bench-lin, bench-alerts"
         ),
     }
 }

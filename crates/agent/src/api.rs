@@ -23,6 +23,7 @@ use crate::limits::{API_BODY_BYTES_MAX, EVENTS_PAGE_MAX, EVENTS_WAIT_MAX, FORWAR
 use crate::master::DetectorView;
 use crate::tls::NodeTls;
 
+mod alerts;
 mod apply;
 mod change;
 mod constraints;
@@ -185,6 +186,12 @@ pub fn router(state: ApiState) -> Router {
             "/v1/types/{name}",
             axum::routing::put(user_types::update).delete(user_types::delete),
         )
+        // --- mon ---
+        .route("/v1/incidents", get(alerts::incidents))
+        .route("/v1/alerts", get(alerts::list).post(alerts::put))
+        .route("/v1/alerts/{name}", delete(alerts::remove))
+        .route("/v1/alerts/{name}/test", post(alerts::test))
+        .route("/v1/tokens/admin", post(join::add_admin_token))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/v1/health", get(views::health))
@@ -213,6 +220,24 @@ pub(crate) fn token_valid(shared: &SharedDb, token: &str, kind: TokenKind) -> bo
             .get(&hash)
             .is_some_and(|record| record.kind == kind)
     })
+}
+
+/// The operator a request acts for: its admin token's label (`None` without a valid admin
+/// token, e.g. a join).
+pub(crate) fn actor(shared: &SharedDb, headers: &HeaderMap) -> Option<String> {
+    let hash = auth::token_hash(bearer(headers)?);
+    let label = shared.read(|db| {
+        db.tokens
+            .get(&hash)
+            .filter(|record| record.kind == TokenKind::Admin)
+            .map(|record| record.label.clone())
+    })?;
+    let label = if label.is_empty() {
+        "admin token".to_owned()
+    } else {
+        label
+    };
+    Some(label.chars().take(cmdb::ACTOR_BYTES_MAX / 4).collect())
 }
 
 async fn require_admin(State(state): State<ApiState>, request: Request, next: Next) -> Response {
@@ -486,7 +511,7 @@ async fn kv_put(
     let Ok(value) = String::from_utf8(body.to_vec()) else {
         return error(StatusCode::BAD_REQUEST, "the value must be UTF-8 text");
     };
-    let write = match WriteId::of(&headers, &state.session) {
+    let write = match WriteId::of(&headers, &state) {
         Ok(write) => write,
         Err(response) => return response,
     };
@@ -533,7 +558,7 @@ async fn remove_node(
         Ok(id) => id,
         Err(response) => return response,
     };
-    let write = match WriteId::of(&headers, &state.session) {
+    let write = match WriteId::of(&headers, &state) {
         Ok(write) => write,
         Err(response) => return response,
     };
@@ -584,7 +609,10 @@ async fn remove_node_here(state: &ApiState, write: &WriteId, id: u64) -> Respons
     let _ = propose(state, remove).await;
     let event = model::EventKind::NodeRemoved {
         node: NodeId(id),
-        reason: "operator".into(),
+        reason: match &write.actor {
+            Some(actor) => format!("removed by {actor}"),
+            None => "operator".into(),
+        },
     };
     let record = Command::RecordEvents {
         at_ms,

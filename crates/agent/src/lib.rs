@@ -10,6 +10,7 @@
 // answer to send. Boxing them would only add allocations on the error path.
 #![allow(clippy::result_large_err)]
 
+pub mod alerting;
 pub mod api;
 pub mod app;
 pub mod clock;
@@ -26,6 +27,7 @@ pub mod recovery;
 pub mod resources;
 pub mod serve;
 pub mod setup;
+pub mod thresholds;
 mod tls;
 
 pub use config::AgentConfig;

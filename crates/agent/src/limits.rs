@@ -17,6 +17,9 @@ pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Timeout of a non-master's request for the master's status view; past it, the node
 /// answers with its own view and says the master did not answer.
 pub const STATUS_FORWARD_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest `alert test` waits for its recipient, so the answer comes back through a
+/// forwarding node before the forward gives up.
+pub const ALERT_TEST_TIMEOUT_MAX: Duration = Duration::from_secs(8);
 /// Timeout of one heartbeat request.
 pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(300);
 /// Longest an events request may wait for new events.
@@ -66,6 +69,7 @@ pub const REPORT_ATTEMPTS: u32 = 100;
 pub const SCHEDULE_INTERVAL_MAX: Duration = Duration::from_millis(250);
 
 const _: () = assert!(HEARTBEAT_TIMEOUT.as_millis() < FORWARD_TIMEOUT.as_millis());
+const _: () = assert!(ALERT_TEST_TIMEOUT_MAX.as_millis() < FORWARD_TIMEOUT.as_millis());
 const _: () = assert!(
     QUORUM_FRESH.as_millis() + executor::FENCE_MARGIN_DEFAULT.as_millis() < NODE_LEASE.as_millis(),
     "a lease granted on the stalest acknowledgement still outlasts the fence margin"

@@ -93,6 +93,10 @@ pub struct Sources {
     pub node: NodeId,
     /// The load balancer's data plane.
     pub lb: Arc<crate::lb_agent::LbAgent>,
+    /// Where the events of threshold rules and of this node's directors go (to be written
+    /// to the cmdb); full means the writer is behind, and the events are dropped rather
+    /// than waited for.
+    pub threshold_events: tokio::sync::mpsc::Sender<Vec<model::EventKind>>,
 }
 
 /// Samples every second until `shutdown`, then makes the series durable.
@@ -100,6 +104,8 @@ pub async fn run(metrics: Arc<Metrics>, sources: Sources, shutdown: Cancellation
     let mut ticks = tokio::time::interval(SAMPLE_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut round: u32 = 0;
+    let mut thresholds = crate::thresholds::Thresholds::default();
+    let mut directors = crate::thresholds::Directors::default();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -112,21 +118,47 @@ pub async fn run(metrics: Arc<Metrics>, sources: Sources, shutdown: Cancellation
                 .shared
                 .read(|db| resource_samples(&db.resources, sources.node)),
         );
-        samples.extend(lb_samples(&sources.lb.snapshots().await));
-        let metrics = metrics.clone();
+        let services = sources.lb.snapshots().await;
+        samples.extend(lb_samples(&services));
+        let director_events = directors.check(&services, sources.node);
+        if !director_events.is_empty()
+            && sources.threshold_events.try_send(director_events).is_err()
+        {
+            tracing::warn!("Director events dropped: the writer is behind");
+        }
+        let recording = metrics.clone();
         let sampled = tokio::task::spawn_blocking(move || {
-            samples.extend(monitor::host::sample_host(&metrics.data_dir));
+            samples.extend(monitor::host::sample_host(&recording.data_dir));
             samples.extend(monitor::host::sample_process());
-            metrics.record(now_ms(), &samples, round);
+            recording.record(now_ms(), &samples, round);
         })
         .await;
         if let Err(error) = sampled {
             tracing::warn!(%error, "The metrics sampler failed");
         }
+        check_thresholds(&metrics, &sources, &mut thresholds);
     }
     let synced = tokio::task::spawn_blocking(move || metrics.lock().sync()).await;
     if let Ok(Err(error)) = synced {
         tracing::warn!(%error, "Cannot sync the node's metrics");
+    }
+}
+
+/// Checks the cmdb's threshold rules against the newest samples; never waits on the
+/// writer.
+fn check_thresholds(
+    metrics: &Metrics,
+    sources: &Sources,
+    thresholds: &mut crate::thresholds::Thresholds,
+) {
+    let rules = sources.shared.read(crate::thresholds::rules_of);
+    if rules.is_empty() {
+        return;
+    }
+    let latest = metrics.latest();
+    let events = thresholds.check(&rules, &latest, now_ms(), sources.node);
+    if !events.is_empty() && sources.threshold_events.try_send(events).is_err() {
+        tracing::warn!("Threshold events dropped: the writer is behind");
     }
 }
 

@@ -87,12 +87,20 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     match crate::metrics::Metrics::open(&config.data_dir, &config.name) {
         Ok(metrics) => {
             api_state = api_state.with_metrics(metrics.clone());
+            let (threshold_events, events_rx) = mpsc::channel(16);
             let sources = crate::metrics::Sources {
                 raft: raft.clone(),
                 shared: shared.clone(),
                 node: model::NodeId(config.node_id),
                 lb: lb.clone(),
+                threshold_events,
             };
+            tasks.spawn(crate::alerting::write_events(
+                raft.clone(),
+                peer_client.clone(),
+                events_rx,
+                shutdown.clone(),
+            ));
             tasks.spawn(crate::metrics::run(metrics, sources, shutdown.clone()));
         }
         Err(error) => warn!(%error, "Metrics are off: cannot open their directory"),
@@ -118,6 +126,13 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         &shutdown,
         master.run(shutdown.clone()),
     );
+    // Alert delivery is not critical either: a recipient's trouble never stops the agent.
+    tasks.spawn(crate::alerting::run(
+        raft.clone(),
+        shared.clone(),
+        config.cluster_name.clone(),
+        shutdown.clone(),
+    ));
     let raft_core = watch_raft_core(raft.clone(), shutdown.clone());
     spawn_critical(&mut tasks, "Raft core watch", &shutdown, raft_core);
     let executor = crate::resources::start(

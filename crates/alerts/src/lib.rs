@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+pub mod delivery;
+
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 

@@ -159,3 +159,40 @@ fn timestamps_are_utc_rfc3339() {
     assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
     assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
 }
+
+/// A webhook that accepts the connection and never answers is cut off by the timeout.
+#[tokio::test]
+async fn a_webhook_that_never_answers_fails_at_its_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(rustls::RootCertStore::empty())
+    .with_no_client_auth();
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .expect("client");
+    let body = alertmanager_body(&[monitor_failure()], "ops", "prod");
+    let error = post_webhook(
+        &client,
+        &format!("http://{addr}/hook"),
+        &body,
+        Duration::from_millis(200),
+    )
+    .await
+    .expect_err("no answer");
+    assert!(error.contains("webhook"), "{error}");
+    silent.abort();
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use crate::alerts::{AlertSpec, AlertTestResult, Alerts, Incidents};
 use crate::resources::{
     ApplyResult, ClusterSpec, ConstraintSpec, Explanation, GroupSpec, MoveRequest, NodeModeRequest,
     ResourceSpec, ResourceUpdate, ResourceView,
@@ -105,6 +106,12 @@ impl Client {
     /// `POST /v1/tokens/join`: stores the hash of a new join token (admin only).
     pub async fn add_join_token(&self, request: &crate::NewJoinToken) -> Result<(), ClientError> {
         let request = self.http.post(self.url("/v1/tokens/join")).json(request);
+        self.send_ignoring_body(request).await
+    }
+
+    /// `POST /v1/tokens/admin`: store the hash of an admin token for the operator `label`.
+    pub async fn add_admin_token(&self, request: &crate::NewJoinToken) -> Result<(), ClientError> {
+        let request = self.http.post(self.url("/v1/tokens/admin")).json(request);
         self.send_ignoring_body(request).await
     }
 
@@ -391,6 +398,36 @@ impl Client {
     pub async fn delete_type(&self, name: &str) -> Result<(), ClientError> {
         let path = format!("/v1/types/{}", encode_segment(name));
         self.send_ignoring_body(self.http.delete(self.url(&path)))
+            .await
+    }
+
+    // --- mon ---
+    /// `GET /v1/incidents`.
+    pub async fn incidents(&self) -> Result<Incidents, ClientError> {
+        self.get("/v1/incidents").await
+    }
+
+    /// `GET /v1/alerts`.
+    pub async fn alerts(&self) -> Result<Alerts, ClientError> {
+        self.get("/v1/alerts").await
+    }
+
+    /// `POST /v1/alerts`: add or replace an alert recipient or rule.
+    pub async fn put_alert(&self, spec: &AlertSpec) -> Result<(), ClientError> {
+        let request = self.http.post(self.url("/v1/alerts")).json(spec);
+        self.send_ignoring_body(request).await
+    }
+
+    /// `DELETE /v1/alerts/{name}`.
+    pub async fn remove_alert(&self, name: &str) -> Result<(), ClientError> {
+        let path = format!("/v1/alerts/{}", encode_segment(name));
+        self.send_ignoring_body(self.http.delete(self.url(&path)))
+            .await
+    }
+
+    /// `POST /v1/alerts/{name}/test`: the master sends one test alert to the recipient.
+    pub async fn test_alert(&self, name: &str) -> Result<AlertTestResult, ClientError> {
+        self.post_empty(&format!("/v1/alerts/{}/test", encode_segment(name)))
             .await
     }
 

@@ -5,6 +5,7 @@
 //! separate api module), so a tool can use the client without pulling in the agent.
 //! Fields are only added, never renamed, so the JSON stays stable for scripts.
 
+mod alerts;
 mod client;
 mod metrics;
 mod operations;
@@ -13,6 +14,7 @@ mod resources;
 mod session;
 mod types;
 
+pub use alerts::*;
 pub use client::{Client, ClientError, MetricQuery};
 pub use metrics::*;
 pub use operations::*;

@@ -242,6 +242,10 @@ pub struct ClusterSpec {
     /// list are left as they are.
     #[serde(default, rename = "type", skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<crate::TypeSpec>,
+    /// Alert recipients and threshold rules (`[[alert]]`); the file's list replaces the
+    /// configured one, as for the other sections.
+    #[serde(default, rename = "alert", skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<crate::AlertSpec>,
 }
 
 /// The result of `POST /v1/apply` (with `dry_run`, nothing is changed).

@@ -149,6 +149,12 @@ pub struct Event {
     pub message: String,
     /// The event's structured fields.
     pub detail: serde_json::Value,
+    /// `info`, `warning` or `critical`.
+    #[serde(default)]
+    pub severity: String,
+    /// Who did it, for operator actions: the API token's label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 /// `GET /v1/events`: events with `seq >= since`.

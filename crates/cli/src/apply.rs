@@ -302,6 +302,9 @@ pub(crate) fn render_cluster_file(spec: &api::ClusterSpec) -> anyhow::Result<Str
             &["type"],
         );
     }
+    for alert in &spec.alerts {
+        write_table(&mut text, "alert", &serde_json::to_value(alert)?, &["name"]);
+    }
     Ok(text)
 }
 

@@ -39,6 +39,18 @@ pub async fn run(api: &ApiArgs, command: CliCommand) -> anyhow::Result<()> {
             let token = issue_join_token(&client, &target, &label).await?;
             output.line(&token)
         }
+        CliCommand::Token(TokenCommand::Admin { label }) => {
+            let token = auth::generate_api_token();
+            let request = api::NewJoinToken {
+                hash: auth::token_hash(&token),
+                label,
+            };
+            client
+                .add_admin_token(&request)
+                .await
+                .map_err(|error| explain(error, &target))?;
+            output.line(&token)
+        }
         CliCommand::Node(NodeCommand::List { json }) => {
             let nodes = client
                 .nodes()
@@ -95,6 +107,8 @@ async fn run_resources(
         CliCommand::Config(crate::ConfigCommand::Export) => crate::undo::export(&session).await,
         CliCommand::Lb(command) => crate::lb::run_lb(&session, command).await,
         CliCommand::Metrics(command) => crate::metrics::run_metrics(&session, command).await,
+        CliCommand::Incidents { json } => crate::alerts::run_incidents(&session, json).await,
+        CliCommand::Alert(command) => crate::alerts::run_alert(&session, command).await,
         CliCommand::Node(NodeCommand::Standby { node, wait }) => {
             let id = resolve_node_id(client, target, &node).await?;
             run_node_mode(&session, id, "standby", &wait).await

@@ -6,6 +6,7 @@
 //! It never talks to `cmdb` or the agent's internals and never writes cluster state except
 //! through the API; the `encluster` binary parses the command line and calls [`run`].
 
+mod alerts;
 mod apply;
 mod commands;
 mod config;
@@ -30,6 +31,7 @@ mod tests;
 
 use std::path::PathBuf;
 
+pub use alerts::AlertCommand;
 pub use commands::run;
 pub use config::connect;
 pub use lb::{LbCommand, ServerCommand};
@@ -133,6 +135,17 @@ pub enum CliCommand {
     /// Resource types: list them, or show one's parameters and actions.
     #[command(subcommand)]
     Type(TypeCommand),
+    // --- mon ---
+    /// Failovers and where their time went: detected, down, lease end, stopped, started,
+    /// healthy.
+    Incidents {
+        /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Alert recipients (executables, webhooks) and threshold rules.
+    #[command(subcommand)]
+    Alert(alerts::AlertCommand),
 }
 
 /// `encluster type ...`.
@@ -232,6 +245,13 @@ pub enum TokenCommand {
     Join {
         /// A note stored with the token's hash.
         #[arg(long, default_value = "issued by `encluster token join`")]
+        label: String,
+    },
+    /// Issue an API token for an operator (admin only): every change made with it is
+    /// recorded under `--label`. Made here and printed once; the cluster stores its hash.
+    Admin {
+        /// The operator's name, recorded with each change (unique among admin tokens).
+        #[arg(long)]
         label: String,
     },
 }

@@ -66,9 +66,15 @@ pub(crate) fn format_time(at_ms: u64) -> String {
 
 /// One line of `events`: time, kind and message.
 pub(crate) fn render_event_line(event: &api::Event) -> String {
+    let severity = if event.severity.is_empty() {
+        "info"
+    } else {
+        &event.severity
+    };
     format!(
-        "{}  {:<16} {}",
+        "{}  {:<8} {:<16} {}",
         format_time(event.at_ms),
+        severity,
         event.kind,
         event.message
     )

@@ -139,6 +139,8 @@ fn event(seq: u64, at_ms: u64, kind: &str, message: &str) -> api::Event {
         kind: kind.to_string(),
         message: message.to_string(),
         detail: serde_json::json!({ "node": 3, "state": "down" }),
+        severity: "critical".into(),
+        actor: None,
     }
 }
 
@@ -149,7 +151,7 @@ fn event_time_is_rfc3339_utc_with_milliseconds() {
 }
 
 #[test]
-fn event_line_shows_time_kind_and_message() {
+fn event_line_shows_time_severity_kind_and_message() {
     let node_down = event(
         17,
         1_763_692_812_345,
@@ -166,8 +168,8 @@ fn event_line_shows_time_kind_and_message() {
     check(
         lines.join("\n"),
         expect![[r#"
-            2025-11-21T02:40:12.345Z  node_health      node 3 (node3) is down
-            2025-11-21T02:40:12.400Z  master_changed   node 2 is the master"#]],
+            2025-11-21T02:40:12.345Z  critical node_health      node 3 (node3) is down
+            2025-11-21T02:40:12.400Z  critical master_changed   node 2 is the master"#]],
     );
 }
 
@@ -176,7 +178,7 @@ fn event_json_is_one_line_per_event() {
     let node_down = event(17, 1_763_692_812_345, "node_health", "node 3 is down");
     let expected = concat!(
         r#"{"seq":17,"at_ms":1763692812345,"kind":"node_health","#,
-        r#""message":"node 3 is down","detail":{"node":3,"state":"down"}}"#
+        r#""message":"node 3 is down","detail":{"node":3,"state":"down"},"severity":"critical"}"#
     );
     assert_eq!(render_event_json(&node_down), expected);
 }

@@ -29,6 +29,9 @@ pub(crate) const FORMAT_DB_V4: u8 = 4;
 // --- app ---
 /// Format byte of the cluster database since it gained application checkpoints.
 pub(crate) const FORMAT_DB_V5: u8 = 5;
+// --- mon ---
+/// Format byte of the cluster database since it gained alert recipients and incidents.
+pub(crate) const FORMAT_DB_V6: u8 = 6;
 /// Magic prefix of snapshot files, so a stray file is never mistaken for a snapshot.
 pub(crate) const SNAPSHOT_MAGIC: &[u8; 8] = b"ENCSNAP\0";
 
@@ -73,12 +76,12 @@ fn invalid(error: postcard::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
-/// The cluster database in a snapshot: magic, `FORMAT_DB_V5`, postcard. Versions 1 (before
-/// client sessions), 2 (before bans and unmanaged resources), 3 (before user types) and 4
-/// (before checkpoints) stay readable.
+/// The cluster database in a snapshot: magic, `FORMAT_DB_V6`, postcard. Versions 1 (before
+/// client sessions), 2 (before bans and unmanaged resources), 3 (before user types), 4
+/// (before checkpoints) and 5 (before alerts and incidents) stay readable.
 pub(crate) fn encode_db(db: &ClusterDb) -> io::Result<Vec<u8>> {
     let mut out = SNAPSHOT_MAGIC.to_vec();
-    out.push(FORMAT_DB_V5);
+    out.push(FORMAT_DB_V6);
     out.extend_from_slice(&postcard::to_stdvec(db).map_err(io::Error::other)?);
     Ok(out)
 }
@@ -88,7 +91,11 @@ pub(crate) fn decode_db(bytes: &[u8]) -> io::Result<ClusterDb> {
         .strip_prefix(SNAPSHOT_MAGIC.as_slice())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an encluster snapshot"))?;
     match body.split_first() {
-        Some((&FORMAT_DB_V5, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V6, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V5, rest)) => {
+            let v5: ClusterDbV5 = postcard::from_bytes(rest).map_err(invalid)?;
+            Ok(v5.into())
+        }
         Some((&FORMAT_DB_V4, rest)) => {
             let v4: ClusterDbV4 = postcard::from_bytes(rest).map_err(invalid)?;
             Ok(v4.into())
@@ -137,6 +144,7 @@ impl From<ClusterDbV1> for ClusterDb {
             resources: v1.resources.into(),
             sessions: Sessions::default(),
             checkpoints: Default::default(),
+            monitoring: Default::default(),
         }
     }
 }
@@ -170,6 +178,7 @@ impl From<ClusterDbV2> for ClusterDb {
             resources: v2.resources.into(),
             sessions: v2.sessions,
             checkpoints: Default::default(),
+            monitoring: Default::default(),
         }
     }
 }
@@ -209,6 +218,42 @@ impl From<ResourceDbV2> for ResourceDb {
     }
 }
 
+// --- mon ---
+/// The cluster database's layout 5, before alert recipients and incidents.
+#[derive(Deserialize)]
+struct ClusterDbV5 {
+    meta: ClusterMeta,
+    kv: KvTable,
+    kv_revision: u64,
+    nodes: BTreeMap<NodeId, NodeRecord>,
+    next_node_id: u64,
+    tokens: BTreeMap<String, TokenRecord>,
+    events: VecDeque<Event>,
+    next_event_seq: u64,
+    resources: ResourceDb,
+    sessions: Sessions,
+    checkpoints: crate::checkpoints::Checkpoints,
+}
+
+impl From<ClusterDbV5> for ClusterDb {
+    fn from(v5: ClusterDbV5) -> ClusterDb {
+        ClusterDb {
+            meta: v5.meta,
+            kv: v5.kv,
+            kv_revision: v5.kv_revision,
+            nodes: v5.nodes,
+            next_node_id: v5.next_node_id,
+            tokens: v5.tokens,
+            events: v5.events,
+            next_event_seq: v5.next_event_seq,
+            resources: v5.resources,
+            sessions: v5.sessions,
+            checkpoints: v5.checkpoints,
+            monitoring: Default::default(),
+        }
+    }
+}
+
 // --- app ---
 /// The cluster database's layout 4, before application checkpoints.
 #[derive(Deserialize)]
@@ -239,6 +284,7 @@ impl From<ClusterDbV4> for ClusterDb {
             resources: v4.resources,
             sessions: v4.sessions,
             checkpoints: Default::default(),
+            monitoring: Default::default(),
         }
     }
 }
@@ -305,6 +351,7 @@ impl From<ClusterDbV3> for ClusterDb {
             },
             sessions: v3.sessions,
             checkpoints: Default::default(),
+            monitoring: Default::default(),
         }
     }
 }

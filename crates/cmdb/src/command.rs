@@ -145,6 +145,27 @@ pub enum Command {
         data: Vec<u8>,
         at_ms: Millis,
     },
+    // --- mon ---
+    /// An operator's write through the API: `command` is applied, and when it is accepted
+    /// an `OperatorAction` event names `actor` (the API token's label) and what it did.
+    Audited {
+        actor: String,
+        at_ms: Millis,
+        command: Box<Command>,
+    },
+    /// Add or replace an alert recipient or threshold rule.
+    PutAlert {
+        alert: crate::monitoring::AlertConfig,
+    },
+    /// Remove an alert recipient or threshold rule.
+    RemoveAlert { name: String },
+    /// The master delivered (or gave up on) every alert before event `next_seq` to `name`.
+    AlertDelivered { name: String, next_seq: u64 },
+    /// Replace every alert recipient and rule at once (`apply -f`); those whose name stays
+    /// keep their delivery cursor.
+    ReplaceAlerts {
+        alerts: Vec<crate::monitoring::AlertConfig>,
+    },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -229,6 +250,13 @@ impl std::fmt::Display for Command {
                 f,
                 "checkpoint {resource}/{name} under token {fencing_token}"
             ),
+            Command::Audited { actor, command, .. } => write!(f, "{command} (by {actor})"),
+            Command::PutAlert { alert } => write!(f, "put alert {}", alert.name),
+            Command::RemoveAlert { name } => write!(f, "remove alert {name}"),
+            Command::AlertDelivered { name, next_seq } => {
+                write!(f, "alerts to {name} delivered before event {next_seq}")
+            }
+            Command::ReplaceAlerts { alerts } => write!(f, "replace alerts ({})", alerts.len()),
         }
     }
 }

@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{Command, CommandResult};
 use crate::limits::{
-    EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, KEYS_MAX, NODES_MAX, TOKENS_MAX,
-    VALUE_BYTES_MAX,
+    ACTOR_BYTES_MAX, EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, KEYS_MAX, NODES_MAX,
+    TOKENS_MAX, VALUE_BYTES_MAX,
 };
+use crate::monitoring::MonitorDb;
 use crate::resources::ResourceDb;
 use crate::sessions::{Admission, Sessions};
 
@@ -93,6 +94,9 @@ pub struct ClusterDb {
     // --- app ---
     /// Application checkpoints, per resource and name.
     pub checkpoints: crate::checkpoints::Checkpoints,
+    // --- mon ---
+    /// Alert recipients, threshold rules, delivery cursors and incidents.
+    pub monitoring: MonitorDb,
 }
 
 impl ClusterDb {
@@ -196,10 +200,21 @@ impl ClusterDb {
                 };
                 crate::checkpoints::put(&mut self.checkpoints, &self.resources, write)
             }
+            Command::Audited {
+                actor,
+                at_ms,
+                command,
+            } => self.apply_audited(actor, at_ms, *command),
+            alert @ (Command::PutAlert { .. }
+            | Command::RemoveAlert { .. }
+            | Command::AlertDelivered { .. }
+            | Command::ReplaceAlerts { .. }) => self.apply_alert_command(alert),
             other => {
                 let removes = matches!(
                     other,
-                    Command::DeleteResource { .. } | Command::ReplaceConfig { .. }
+                    Command::DeleteResource { .. }
+                        | Command::ReplaceConfig { .. }
+                        | Command::ReplaceConfigWithTypes { .. }
                 );
                 let result = self.apply_resource_command(other);
                 if removes {
@@ -260,10 +275,11 @@ impl ClusterDb {
                 report,
                 at_ms,
             } => {
-                let failure = resources.record(node, report, at_ms);
+                let failure = resources.record(node, report.clone(), at_ms);
                 if let Some(event) = failure {
                     self.push_event(at_ms, event);
                 }
+                self.monitoring.incidents.on_report(node, &report, at_ms);
                 CommandResult::Ok
             }
             Command::ReplaceConfig {
@@ -304,6 +320,34 @@ impl ClusterDb {
                 result
             }
         }
+    }
+
+    fn apply_alert_command(&mut self, command: Command) -> CommandResult {
+        let next = self.next_event_seq;
+        let alerts = &mut self.monitoring;
+        match command {
+            Command::PutAlert { alert } => alerts.put_alert(alert, next),
+            Command::RemoveAlert { name } => alerts.remove_alert(&name),
+            Command::AlertDelivered { name, next_seq } => alerts.advance(&name, next_seq),
+            Command::ReplaceAlerts { alerts: list } => alerts.replace_alerts(list, next),
+            other => rejected(format!("command {other} is not an alert command")),
+        }
+    }
+
+    /// Apply an operator's write and, when it is accepted, record who did what.
+    fn apply_audited(&mut self, actor: String, at_ms: Millis, command: Command) -> CommandResult {
+        if matches!(command, Command::Session { .. } | Command::Audited { .. }) {
+            return rejected("an audited write cannot wrap a session or audited write".into());
+        }
+        if actor.is_empty() || actor.len() > ACTOR_BYTES_MAX {
+            return rejected(format!("an actor must be 1 to {ACTOR_BYTES_MAX} bytes"));
+        }
+        let action = command.to_string();
+        let result = self.apply(command);
+        if !matches!(result, CommandResult::Rejected(_)) {
+            self.push_event(at_ms, EventKind::OperatorAction { actor, action });
+        }
+        result
     }
 
     fn put(&mut self, key: String, value: String) -> CommandResult {
@@ -388,11 +432,13 @@ impl ClusterDb {
     }
 
     fn push_event(&mut self, at_ms: Millis, kind: EventKind) {
-        self.events.push_back(Event {
+        let event = Event {
             seq: self.next_event_seq,
             at_ms,
             kind,
-        });
+        };
+        self.monitoring.incidents.on_event(&event);
+        self.events.push_back(event);
         self.next_event_seq += 1;
         while self.events.len() > EVENTS_MAX {
             self.events.pop_front();

@@ -14,8 +14,10 @@ mod checkpoints;
 mod codec;
 mod command;
 mod db;
+mod incidents;
 mod limits;
 mod log_store;
+mod monitoring;
 mod raft;
 mod recovery;
 mod resources;
@@ -26,11 +28,14 @@ mod types;
 pub use checkpoints::{Checkpoint, Checkpoints};
 pub use command::{Command, CommandResult};
 pub use db::{ClusterDb, ClusterMeta, KvTable, NodeRecord, TokenKind, TokenRecord};
+pub use incidents::{Incident, IncidentCause, IncidentResource, Incidents};
 pub use limits::{
-    CHECKPOINT_BYTES_MAX, CHECKPOINT_NAME_BYTES_MAX, CHECKPOINT_TOTAL_BYTES_MAX, EVENTS_MAX,
-    EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, SESSION_RESULTS_MAX, SESSIONS_MAX, VALUE_BYTES_MAX,
+    ACTOR_BYTES_MAX, CHECKPOINT_BYTES_MAX, CHECKPOINT_NAME_BYTES_MAX, CHECKPOINT_TOTAL_BYTES_MAX,
+    EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, SESSION_RESULTS_MAX, SESSIONS_MAX,
+    VALUE_BYTES_MAX,
 };
 pub use log_store::LogStore;
+pub use monitoring::{AlertConfig, AlertRecord, AlertTarget, MonitorDb};
 pub use raft::{RaftTimeouts, open, raft_config};
 pub use recovery::{
     ForceReport, force_single_voter, forced_entry, forced_history, record_forced_history,

@@ -43,3 +43,18 @@ pub const CHECKPOINT_TOTAL_BYTES_MAX: usize = 1024 * 1024;
 /// Longest checkpoint name, in bytes.
 pub const CHECKPOINT_NAME_BYTES_MAX: usize = 64;
 const _: () = assert!(CHECKPOINT_BYTES_MAX <= CHECKPOINT_TOTAL_BYTES_MAX);
+// --- mon ---
+/// Incidents kept; older ones are dropped first.
+pub const INCIDENTS_MAX: usize = 200;
+/// Resources one incident follows (a node running more still gets its incident).
+pub const INCIDENT_RESOURCES_MAX: usize = 256;
+/// Alert recipients and threshold rules.
+pub const ALERTS_MAX: usize = 64;
+/// Longest alert name, target (path, URL or rule) and recipient value, in bytes.
+pub const ALERT_TEXT_BYTES_MAX: usize = 1024;
+/// Longest an alert executable or webhook may take: Pacemaker's default is 30 s.
+pub const ALERT_TIMEOUT_MS_MAX: u64 = 5 * 60 * 1000;
+/// Longest operator name recorded with an action.
+pub const ACTOR_BYTES_MAX: usize = 128;
+
+const _: () = assert!(INCIDENTS_MAX <= EVENTS_MAX);

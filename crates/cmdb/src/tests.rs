@@ -422,3 +422,92 @@ fn checkpoints_are_bounded_and_go_with_their_resource() {
     );
     assert!(!db.checkpoints.contains_key(&app));
 }
+
+// --- mon ---
+
+/// An operator's accepted write is an event naming the operator; a refused one is not.
+#[test]
+fn audited_writes_name_their_operator_only_when_accepted() {
+    let mut db = ClusterDb::default();
+    let audited = |command: Command| Command::Audited {
+        actor: "alice".into(),
+        at_ms: 5_000,
+        command: Box::new(command),
+    };
+    let put = Command::Put {
+        key: "k".into(),
+        value: "v".into(),
+    };
+    assert_eq!(db.apply(audited(put)), CommandResult::Revision(1));
+    let refused = Command::DeleteResource {
+        id: model::ResourceId("nope".into()),
+    };
+    assert!(matches!(
+        db.apply(audited(refused)),
+        CommandResult::Rejected(_)
+    ));
+    let kinds: Vec<&EventKind> = db.events.iter().map(|e| &e.kind).collect();
+    assert_eq!(
+        kinds,
+        [&EventKind::OperatorAction {
+            actor: "alice".into(),
+            action: "put k".into()
+        }]
+    );
+    assert_eq!(db.events[0].at_ms, 5_000);
+    assert_eq!(db.events[0].kind.severity(), model::Severity::Info);
+    let nested = audited(audited(Command::AllocateNodeId));
+    assert!(matches!(db.apply(nested), CommandResult::Rejected(_)));
+}
+
+/// A recipient starts at the next event, keeps its cursor when replaced, and its cursor
+/// only moves forward.
+#[test]
+fn alert_cursors_start_at_the_next_event_and_never_go_back() {
+    let mut db = ClusterDb::default();
+    db.apply(Command::RecordEvents {
+        at_ms: 1,
+        events: vec![EventKind::MasterElected {
+            node: NodeId(1),
+            term: 1,
+        }],
+    });
+    let alert = crate::AlertConfig {
+        name: "hook".into(),
+        target: crate::AlertTarget::Webhook {
+            url: "http://127.0.0.1:9/".into(),
+        },
+        kinds: Vec::new(),
+        severity_min: model::Severity::Info,
+        timeout_ms: 1_000,
+    };
+    assert_eq!(
+        db.apply(Command::PutAlert {
+            alert: alert.clone()
+        }),
+        CommandResult::Ok
+    );
+    assert_eq!(db.monitoring.alerts["hook"].next_seq, 1);
+    let advance = |next_seq| Command::AlertDelivered {
+        name: "hook".into(),
+        next_seq,
+    };
+    db.apply(advance(7));
+    db.apply(advance(3));
+    assert_eq!(db.monitoring.alerts["hook"].next_seq, 7);
+    db.apply(Command::PutAlert { alert });
+    assert_eq!(db.monitoring.alerts["hook"].next_seq, 7, "kept on replace");
+    let bad = crate::AlertConfig {
+        name: "bad".into(),
+        target: crate::AlertTarget::Webhook {
+            url: "ftp://x".into(),
+        },
+        kinds: vec!["disk".into()],
+        severity_min: model::Severity::Info,
+        timeout_ms: 1_000,
+    };
+    assert!(matches!(
+        db.apply(Command::PutAlert { alert: bad }),
+        CommandResult::Rejected(_)
+    ));
+}

@@ -83,6 +83,7 @@ pub fn spec(site: &Path) -> api::ClusterSpec {
         groups,
         constraints,
         types: Vec::new(),
+        alerts: Vec::new(),
     }
 }
 

@@ -49,9 +49,109 @@ pub enum EventKind {
         action: String,
         reason: String,
     },
+    // --- mon ---
+    /// An operator changed the cluster through the API; `actor` is the API token's label.
+    OperatorAction { actor: String, action: String },
+    /// An alert could not be delivered to a recipient after every retry.
+    AlertFailed {
+        recipient: String,
+        event: u64,
+        attempts: u32,
+        error: String,
+    },
+    /// A threshold rule on a metric series started (`firing`) or stopped holding.
+    Threshold {
+        rule: String,
+        node: NodeId,
+        series: String,
+        value: String,
+        firing: bool,
+    },
+    /// A director's health checks found a real server of a virtual service healthy again
+    /// or unhealthy.
+    ServerHealth {
+        node: NodeId,
+        service: String,
+        server: String,
+        healthy: bool,
+    },
+}
+
+/// How much an event matters, as alert filters and the UI read it (Alertmanager's
+/// `severity` label words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// A change an operator may want to know about.
+    Info,
+    /// Degraded but handled: a suspect node, a failed operation, a lost instance.
+    Warning,
+    /// An operator must act, or service was lost: a node down, a resource given up.
+    Critical,
+}
+
+impl Severity {
+    /// The word used in the API, the CLI and alert labels.
+    pub fn word(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// The severity a word names, as the API and the CLI accept it.
+    pub fn parse(text: &str) -> Option<Severity> {
+        match text.trim() {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
 }
 
 impl EventKind {
+    /// How much the event matters; a pure function of the kind, so it is never stored.
+    pub fn severity(&self) -> Severity {
+        match self {
+            EventKind::NodeHealth { to, .. } => match to {
+                NodeHealth::Online => Severity::Info,
+                NodeHealth::Suspect => Severity::Warning,
+                NodeHealth::Down => Severity::Critical,
+            },
+            EventKind::NodeRemoved { .. } | EventKind::AlertFailed { .. } => Severity::Warning,
+            EventKind::QuorumForced { .. } => Severity::Critical,
+            EventKind::ResourceAction { action, .. } => match action.as_str() {
+                "give up" => Severity::Critical,
+                "failed" | "lost" => Severity::Warning,
+                _ => Severity::Info,
+            },
+            EventKind::Threshold { firing: true, .. }
+            | EventKind::ServerHealth { healthy: false, .. } => Severity::Warning,
+            EventKind::NodeJoined { .. }
+            | EventKind::NodeRole { .. }
+            | EventKind::MasterElected { .. }
+            | EventKind::OperatorAction { .. }
+            | EventKind::Threshold { firing: false, .. }
+            | EventKind::ServerHealth { healthy: true, .. } => Severity::Info,
+        }
+    }
+
+    /// Who caused the event, for operator actions.
+    pub fn actor(&self) -> Option<&str> {
+        match self {
+            EventKind::OperatorAction { actor, .. } => Some(actor),
+            _ => None,
+        }
+    }
+
     /// A one-line description for humans (CLI and UI).
     pub fn describe(&self) -> String {
         match self {
@@ -81,6 +181,34 @@ impl EventKind {
                 reason,
             } => {
                 format!("{action} {resource} on node {node}: {reason}")
+            }
+            EventKind::OperatorAction { actor, action } => format!("{actor}: {action}"),
+            EventKind::AlertFailed {
+                recipient,
+                event,
+                attempts,
+                error,
+            } => format!(
+                "alert of event {event} to {recipient} failed after {attempts} attempts: {error}"
+            ),
+            EventKind::Threshold {
+                rule,
+                node,
+                series,
+                value,
+                firing,
+            } => {
+                let state = if *firing { "firing" } else { "resolved" };
+                format!("rule {rule} {state} on node {node}: {series} = {value}")
+            }
+            EventKind::ServerHealth {
+                node,
+                service,
+                server,
+                healthy,
+            } => {
+                let state = if *healthy { "healthy" } else { "unhealthy" };
+                format!("server {server} of {service} is {state} (director node {node})")
             }
         }
     }

@@ -27,7 +27,7 @@ pub use constraint::{
     ColocationConstraint, Constraint, LocationConstraint, OrderConstraint, OrderKind,
     SCORE_INFINITY, score_add, score_display,
 };
-pub use event::{Event, EventKind};
+pub use event::{Event, EventKind, Severity};
 pub use ids::{NodeId, ResourceId};
 pub use input::{
     InvalidDuration, InvalidName, NAME_LENGTH_MAX, NameKind, UnknownNode, check_name,

@@ -117,6 +117,12 @@ fn disk(data_dir: &Path, out: &mut Vec<Sample>) {
             "host_data_disk_available_bytes",
             space.blocks_available() as f64 * fragment,
         ));
+        // Used as `df` counts it (the part not available to users), for threshold rules
+        // such as `host_data_disk_used_ratio > 0.9 for 1m`.
+        if space.blocks() > 0 {
+            let available = space.blocks_available() as f64 / space.blocks() as f64;
+            out.push(gauge("host_data_disk_used_ratio", 1.0 - available));
+        }
     }
     let Ok(meta) = std::fs::metadata(data_dir) else {
         return;

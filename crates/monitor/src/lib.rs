@@ -13,6 +13,7 @@ pub mod prometheus;
 pub mod query;
 pub mod recorder;
 pub mod store;
+pub mod threshold;
 
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@
 //! Both systems fsync every commit (etcd's WAL; encluster's redb). etcd runs with
 //! election timeout 300 ms and heartbeat 50 ms, close to encluster's 150-300 ms / 50 ms.
 
+pub mod alerts;
 mod cluster;
 pub mod hosts;
 pub mod lin;

@@ -15,7 +15,7 @@ use super::spec::{to_export_spec, to_resource};
 pub(crate) async fn plan(
     state: &ApiState,
     spec: ::api::ClusterSpec,
-) -> Result<(Command, Vec<String>), Vec<String>> {
+) -> Result<(Vec<Command>, Vec<String>), Vec<String>> {
     let mut errors = Vec::new();
     // Types first: the file's resources are checked against the file's types.
     let types = checked_types(&spec.types, &mut errors);
@@ -54,6 +54,7 @@ pub(crate) async fn plan(
             Err(problem) => errors.push(format!("constraint: {problem}")),
         }
     }
+    let alerts = alert_configs(&spec.alerts, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -71,13 +72,20 @@ pub(crate) async fn plan(
             constraints,
         }
     };
-    let (changes, checked) = state
-        .shared
-        .read(|db| check_on_copy(&db.resources, &command));
+    let (changes, checked, alert_changes) = state.shared.read(|db| {
+        let (changes, checked) = check_on_copy(&db.resources, &command);
+        (changes, checked, alert_diff(&db.monitoring, &alerts))
+    });
     if let cmdb::CommandResult::Rejected(reason) = checked {
         return Err(vec![reason]);
     }
-    Ok((command, changes))
+    let mut commands = vec![command];
+    if !alert_changes.is_empty() {
+        commands.push(Command::ReplaceAlerts { alerts });
+    }
+    let mut changes = changes;
+    changes.extend(alert_changes);
+    Ok((commands, changes))
 }
 
 /// The changes `command` makes to `current`, and the state machine's own verdict on a
@@ -142,6 +150,38 @@ fn diff_types(current: &cmdb::ResourceDb, types: &[model::UserType]) -> Vec<Stri
             Some(_) => None,
         })
         .collect()
+}
+
+/// The stored form of the file's alerts; each problem goes to `errors`.
+fn alert_configs(specs: &[::api::AlertSpec], errors: &mut Vec<String>) -> Vec<cmdb::AlertConfig> {
+    let mut alerts = Vec::new();
+    for alert in specs {
+        match super::alerts::to_config(alert) {
+            Ok(config) => alerts.push(config),
+            Err(problem) => errors.push(problem),
+        }
+    }
+    alerts
+}
+
+/// The lines of `apply` for alerts: `+ alert NAME`, `~ alert NAME`, `- alert NAME`.
+fn alert_diff(current: &cmdb::MonitorDb, alerts: &[cmdb::AlertConfig]) -> Vec<String> {
+    let mut changes = Vec::new();
+    for alert in alerts {
+        match current.alerts.get(&alert.name) {
+            None => changes.push(format!("+ alert {}", alert.name)),
+            Some(record) if record.config != *alert => {
+                changes.push(format!("~ alert {}", alert.name));
+            }
+            Some(_) => {}
+        }
+    }
+    for name in current.alerts.keys() {
+        if !alerts.iter().any(|a| &a.name == name) {
+            changes.push(format!("- alert {name}"));
+        }
+    }
+    changes
 }
 
 fn diff(
@@ -288,6 +328,12 @@ pub(crate) async fn export(
                 .types
                 .values()
                 .map(super::user_types::to_type_spec)
+                .collect(),
+            alerts: db
+                .monitoring
+                .alerts
+                .values()
+                .map(|record| super::alerts::to_spec(&record.config))
                 .collect(),
         }
     });

@@ -45,7 +45,7 @@ pub(crate) async fn join(
             "the join token was refused: copy it again from `encluster init` output",
         );
     }
-    let write = match WriteId::of(&headers, &state.session) {
+    let write = match WriteId::of(&headers, &state) {
         Ok(write) => write,
         Err(response) => return response,
     };
@@ -190,6 +190,20 @@ pub(crate) async fn add_join_token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    add_token(state, headers, body, TokenKind::Join).await
+}
+
+/// `POST /v1/tokens/admin`: store the hash of a new admin token for a named operator (admin
+/// only, on the master); the label is the name its changes are recorded under.
+pub(crate) async fn add_admin_token(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    add_token(state, headers, body, TokenKind::Admin).await
+}
+
+async fn add_token(state: ApiState, headers: HeaderMap, body: Bytes, kind: TokenKind) -> Response {
     let request: ::api::NewJoinToken = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
@@ -217,13 +231,22 @@ pub(crate) async fn add_join_token(
             format!("label: longer than {LABEL_BYTES_MAX} bytes"),
         );
     }
-    let write = match WriteId::of(&headers, &state.session) {
+    if kind == TokenKind::Admin
+        && let Err(problem) = admin_label_free(&state, &request.label)
+    {
+        return error(StatusCode::BAD_REQUEST, problem);
+    }
+    let path = match kind {
+        TokenKind::Admin => "/v1/tokens/admin",
+        TokenKind::Join => "/v1/tokens/join",
+    };
+    let write = match WriteId::of(&headers, &state) {
         Ok(write) => write,
         Err(response) => return response,
     };
     let forward = ForwardRequest {
         method: Method::POST,
-        path_and_query: "/v1/tokens/join".into(),
+        path_and_query: path.into(),
         headers: &headers,
         body: body.clone(),
         write: Some(&write),
@@ -231,7 +254,7 @@ pub(crate) async fn add_join_token(
     on_master(&state, &forward, || async {
         let command = Command::AddToken {
             hash: request.hash.clone(),
-            kind: TokenKind::Join,
+            kind,
             label: request.label.clone(),
             at_ms: now_ms(),
         };
@@ -242,6 +265,29 @@ pub(crate) async fn add_join_token(
         })
     })
     .await
+}
+
+/// An admin token's label names its operator in every event: it must be given and be no
+/// other admin token's.
+fn admin_label_free(state: &ApiState, label: &str) -> Result<(), String> {
+    let label = label.trim();
+    if label.is_empty() {
+        return Err(
+            "label: an admin token needs the name of its operator, e.g. --label alice".into(),
+        );
+    }
+    let taken = state.shared.read(|db| {
+        db.tokens
+            .values()
+            .any(|record| record.kind == TokenKind::Admin && record.label == label)
+    });
+    if taken {
+        return Err(format!(
+            "label: another admin token is already labelled {label:?}; \
+             changes would not say which operator made them"
+        ));
+    }
+    Ok(())
 }
 
 /// Longest label of a join token.

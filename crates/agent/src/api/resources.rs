@@ -41,7 +41,7 @@ impl axum::extract::FromRequest<ApiState> for Call {
         state: &ApiState,
     ) -> Result<Call, Response> {
         let (parts, body) = request.into_parts();
-        let write = WriteId::of(&parts.headers, &state.session)?;
+        let write = WriteId::of(&parts.headers, state)?;
         let body = axum::body::to_bytes(body, API_BODY_BYTES_MAX)
             .await
             .map_err(|_| {
@@ -62,7 +62,7 @@ impl axum::extract::FromRequest<ApiState> for Call {
 }
 
 impl Call {
-    fn forward(&self) -> ForwardRequest<'_> {
+    pub(crate) fn forward(&self) -> ForwardRequest<'_> {
         ForwardRequest {
             method: self.method.clone(),
             path_and_query: path_of(&self.uri),
@@ -539,7 +539,7 @@ pub(crate) async fn apply(
         Ok(spec) => spec,
         Err(response) => return response,
     };
-    let (command, changes) = match super::apply::plan(&state, spec).await {
+    let (commands, changes) = match super::apply::plan(&state, spec).await {
         Ok(planned) => planned,
         Err(errors) => return error(StatusCode::BAD_REQUEST, errors.join("; ")),
     };
@@ -550,7 +550,7 @@ pub(crate) async fn apply(
         })
         .into_response();
     }
-    propose_all(&state, &call, vec![command], move |_| {
+    propose_all(&state, &call, commands, move |_| {
         Json(::api::ApplyResult {
             changes: changes.clone(),
             applied: true,

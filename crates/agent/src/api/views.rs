@@ -210,5 +210,7 @@ fn to_wire(event: Event) -> ::api::Event {
         kind,
         message: event.kind.describe(),
         detail,
+        severity: event.kind.severity().word().to_owned(),
+        actor: event.kind.actor().map(str::to_owned),
     }
 }

@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use cmdb::Command;
 
-use super::error;
+use super::{ApiState, error};
 use crate::clock::now_ms;
 
 /// Commands one request may propose.
@@ -53,6 +53,7 @@ impl NodeSession {
             session: self.id,
             seq,
             floor,
+            actor: None,
             _in_flight: Some(InFlight {
                 session: self.clone(),
                 seq,
@@ -80,12 +81,20 @@ pub(crate) struct WriteId {
     pub(crate) session: u64,
     pub(crate) seq: u64,
     pub(crate) floor: u64,
+    /// Who sent it: the label of the admin token it carried, recorded with the change.
+    pub(crate) actor: Option<String>,
     _in_flight: Option<InFlight>,
 }
 
 impl WriteId {
     /// The request's identity from its headers, or a new number in this node's session.
-    pub(crate) fn of(headers: &HeaderMap, node: &Arc<NodeSession>) -> Result<WriteId, Response> {
+    pub(crate) fn of(headers: &HeaderMap, state: &ApiState) -> Result<WriteId, Response> {
+        let mut write = WriteId::numbered(headers, &state.session)?;
+        write.actor = super::actor(&state.shared, headers);
+        Ok(write)
+    }
+
+    fn numbered(headers: &HeaderMap, node: &Arc<NodeSession>) -> Result<WriteId, Response> {
         let Some(session) = headers.get(SESSION_HEADER) else {
             return Ok(node.admit());
         };
@@ -121,16 +130,26 @@ impl WriteId {
             session,
             seq,
             floor,
+            actor: None,
             _in_flight: None,
         })
     }
 
-    /// Part `part` of this request as a session write.
+    /// Part `part` of this request as a session write, audited with its operator's name.
     pub(crate) fn command(&self, part: u64, command: Command) -> Command {
         debug_assert!(
             part < PARTS_MAX,
             "a request proposes at most PARTS_MAX commands"
         );
+        // Recorded events name what happened themselves; every other change is audited.
+        let command = match &self.actor {
+            Some(actor) if !matches!(command, Command::RecordEvents { .. }) => Command::Audited {
+                actor: actor.clone(),
+                at_ms: now_ms(),
+                command: Box::new(command),
+            },
+            _ => command,
+        };
         Command::Session {
             session: self.session,
             seq: self.seq * PARTS_MAX + part.min(PARTS_MAX - 1),

@@ -271,6 +271,8 @@ pub(super) fn events_body(seqs: std::ops::Range<u64>, next: u64) -> String {
             kind: "test".to_string(),
             message: format!("event {seq}"),
             detail: serde_json::Value::Null,
+            severity: "info".into(),
+            actor: None,
         })
         .collect();
     serde_json::to_string(&api::Events { events, next }).expect("JSON")

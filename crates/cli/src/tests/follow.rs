@@ -14,6 +14,8 @@ fn event(seq: u64) -> api::Event {
         kind: "test".to_string(),
         message: format!("event {seq}"),
         detail: serde_json::Value::Null,
+        severity: "info".into(),
+        actor: None,
     }
 }
 

@@ -186,6 +186,14 @@ fn exported_cluster_file_reads_back_as_the_same_spec() {
             score: "-INFINITY".to_string(),
         }],
         types: Vec::new(),
+        alerts: vec![api::AlertSpec {
+            name: "pager".to_string(),
+            webhook: Some("http://127.0.0.1:9093/hook".to_string()),
+            kinds: vec!["resource".to_string()],
+            severity: Some("warning".to_string()),
+            timeout: Some("30000ms".to_string()),
+            ..api::AlertSpec::default()
+        }],
     };
     let text = crate::apply::render_cluster_file(&spec).expect("renders");
     let back = crate::apply::parse_cluster_file(&text).expect("parses");
@@ -193,31 +201,38 @@ fn exported_cluster_file_reads_back_as_the_same_spec() {
     check(
         text,
         expect![[r##"
-        # The cluster as `encluster config export` wrote it; `encluster apply -f FILE` makes the
-        # cluster match it (what is not in the file is removed).
+            # The cluster as `encluster config export` wrote it; `encluster apply -f FILE` makes the
+            # cluster match it (what is not in the file is removed).
 
-        [[resource]]
-        name = "db"
-        type = "process"
-        monitor_interval = "5s"
-        stickiness = -10
-        unique = false
-        [resource.params]
-        args = '1000 "quoted"'
-        command = "/bin/sleep"
-        [resource.utilization]
-        memory = 64
+            [[resource]]
+            name = "db"
+            type = "process"
+            monitor_interval = "5s"
+            stickiness = -10
+            unique = false
+            [resource.params]
+            args = '1000 "quoted"'
+            command = "/bin/sleep"
+            [resource.utilization]
+            memory = 64
 
-        [[group]]
-        name = "g"
-        members = ["db"]
+            [[group]]
+            name = "g"
+            members = ["db"]
 
-        [[constraint]]
-        type = "location"
-        node = 2
-        resource = "g"
-        score = "-INFINITY"
-    "##]],
+            [[constraint]]
+            type = "location"
+            node = 2
+            resource = "g"
+            score = "-INFINITY"
+
+            [[alert]]
+            name = "pager"
+            kinds = ["resource"]
+            severity = "warning"
+            timeout = "30000ms"
+            webhook = "http://127.0.0.1:9093/hook"
+        "##]],
     );
 }
 

@@ -194,7 +194,34 @@ pub(super) fn first_event_kinds() -> Vec<EventKind> {
 
 /// One sample per `EventKind` variant; append for a new variant.
 pub(super) fn event_kind_samples() -> Vec<EventKind> {
-    first_event_kinds()
+    let mut kinds = first_event_kinds();
+    // --- mon ---
+    kinds.extend([
+        EventKind::OperatorAction {
+            actor: "ops".into(),
+            action: "put resource web".into(),
+        },
+        EventKind::AlertFailed {
+            recipient: "pager".into(),
+            event: 1_004,
+            attempts: 5,
+            error: "webhook http://pager:9093/ answered 500".into(),
+        },
+        EventKind::Threshold {
+            rule: "disk-full".into(),
+            node: NodeId(2),
+            series: "host_disk_used_ratio".into(),
+            value: "0.93".into(),
+            firing: true,
+        },
+        EventKind::ServerHealth {
+            node: NodeId(1),
+            service: "web".into(),
+            server: "a".into(),
+            healthy: false,
+        },
+    ]);
+    kinds
 }
 
 /// One result of each kind, as in the first fixtures.
@@ -347,6 +374,25 @@ fn resource_commands() -> Vec<Command> {
             data: b"line one\nline two\n".to_vec(),
             at_ms: AT_MS,
         },
+        // --- mon ---
+        Command::Audited {
+            actor: "ops".into(),
+            at_ms: AT_MS,
+            command: Box::new(Command::DeleteResource { id: id("old") }),
+        },
+        Command::PutAlert {
+            alert: alert_config(),
+        },
+        Command::RemoveAlert {
+            name: "pager".into(),
+        },
+        Command::AlertDelivered {
+            name: "pager".into(),
+            next_seq: 1_005,
+        },
+        Command::ReplaceAlerts {
+            alerts: vec![alert_config()],
+        },
     ]
 }
 
@@ -376,6 +422,69 @@ fn user_type() -> model::UserType {
     });
     definition.kind = model::TypeKind::Clone;
     definition
+}
+
+fn alert_config() -> crate::AlertConfig {
+    crate::AlertConfig {
+        name: "pager".into(),
+        target: crate::AlertTarget::Webhook {
+            url: "http://pager:9093/hook".into(),
+        },
+        kinds: vec!["node".into(), "resource".into()],
+        severity_min: model::Severity::Warning,
+        timeout_ms: 30_000,
+    }
+}
+
+fn monitoring() -> crate::MonitorDb {
+    let mut incidents = crate::Incidents::default();
+    incidents.list.push_back(crate::Incident {
+        id: 0,
+        cause: crate::IncidentCause::NodeLost { node: NodeId(2) },
+        detected_at: AT_MS - 2_000,
+        down_at: Some(AT_MS - 1_800),
+        lease_ended_at: Some(AT_MS - 1_100),
+        resources: vec![crate::IncidentResource {
+            resource: id("web"),
+            stopped_at: Some(AT_MS - 1_100),
+            started_on: Some(NodeId(1)),
+            started_at: Some(AT_MS - 1_090),
+            healthy_at: Some(AT_MS - 900),
+            given_up: false,
+        }],
+        closed: true,
+    });
+    incidents.next_id = 1;
+    let rule = crate::AlertConfig {
+        name: "disk-full".into(),
+        target: crate::AlertTarget::Rule {
+            expr: "host_disk_used_ratio > 0.9 for 1m".into(),
+        },
+        kinds: Vec::new(),
+        severity_min: model::Severity::Info,
+        timeout_ms: 30_000,
+    };
+    let exec = crate::AlertConfig {
+        name: "file".into(),
+        target: crate::AlertTarget::Executable {
+            path: "/usr/share/pacemaker/alerts/alert_file.sh.sample".into(),
+            recipient: "/var/log/encluster-alerts.log".into(),
+        },
+        kinds: Vec::new(),
+        severity_min: model::Severity::Info,
+        timeout_ms: 30_000,
+    };
+    let alerts = [alert_config(), rule, exec]
+        .into_iter()
+        .map(|config| {
+            let record = crate::AlertRecord {
+                config,
+                next_seq: 1_003,
+            };
+            (record.config.name.clone(), record)
+        })
+        .collect();
+    crate::MonitorDb { alerts, incidents }
 }
 
 fn resource_db() -> ResourceDb {
@@ -496,6 +605,7 @@ pub(super) fn db() -> ClusterDb {
                 },
             )]),
         )]),
+        monitoring: monitoring(),
     }
 }
 

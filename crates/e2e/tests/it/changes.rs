@@ -270,6 +270,10 @@ async fn example_file_applies_and_export_round_trips_unchanged() {
     // Operational state is not in the file and survives the apply.
     ok(cluster.cli(master, &["resource", "ban", "cache", "--node", "2"]));
     let exported = ok(cluster.cli(master, &["config", "export"]));
+    assert!(
+        exported.contains("[[alert]]\nname = \"disk-nearly-full\""),
+        "the example's alert rule is exported: {exported}"
+    );
     let file = cluster.dir.path().join("exported.toml");
     std::fs::write(&file, &exported).expect("write the export");
     let path = file.to_str().expect("utf-8 path");

@@ -8,6 +8,7 @@
 //! the HTTPS API and the CLI binary, injects crashes with SIGKILL, and polls for the
 //! expected state with a deadline.
 
+mod alerting;
 mod app;
 mod changes;
 mod core;

@@ -463,7 +463,7 @@ impl ProcessAgent {
                 {
                     return outcome;
                 }
-                if let Err(reason) = self.notify_health(request, &config) {
+                if let Err(reason) = self.notify_health(request, config) {
                     return Outcome::failed(Severity::Soft, reason);
                 }
                 match run_probes(&config.probes, request.timeout).await {

@@ -1,0 +1,152 @@
+//! `cargo xtask bench-alerts`: alert delivery latency (issue 13, point 9), from an event to
+//! the webhook that receives it, on a three-node cluster on loopback.
+//!
+//! Each trial writes one key through the API (the write is an operator action, so an
+//! event), and a webhook receiver in this process notes when the alert arrives; the
+//! latency is the arrival time less the event's own time (`startsAt`, the API node's
+//! clock; one machine, one clock). Trials run one after another, so each measures one
+//! alert alone.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::stats::Summary;
+
+type Arrivals = Arc<Mutex<BTreeMap<String, u64>>>;
+
+fn now_ms() -> u64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Runs `trials` trials and prints a Markdown row: runs | p50 | p99 | min | max (ms).
+pub async fn run(trials: usize) -> anyhow::Result<()> {
+    let arrivals: Arrivals = Arc::default();
+    let url = receiver(arrivals.clone()).await?;
+    let cluster = e2e::Cluster::start(3, 5, &[])?;
+    let master = cluster.wait_master(Duration::from_secs(30)).await;
+    let client = cluster.client(master);
+    let spec = api::AlertSpec {
+        name: "bench".into(),
+        webhook: Some(url),
+        kinds: vec!["attribute".into()],
+        ..Default::default()
+    };
+    client.put_alert(&spec).await.context("add the webhook")?;
+    for trial in 0..trials {
+        let before = arrivals.lock().expect("lock").len();
+        client
+            .kv_put(&format!("bench/{trial}"), "x")
+            .await
+            .context("write a key")?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if arrivals.lock().expect("lock").len() > before {
+                break;
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "trial {trial}: no alert within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let mut latencies: Vec<f64> = Vec::new();
+    latencies.extend(
+        arrivals
+            .lock()
+            .expect("lock")
+            .values()
+            .map(|latency| *latency as f64),
+    );
+    println!("alert delivery, event to webhook (ms): runs | p50 | p99 | min | max");
+    println!("{}", Summary::of(latencies).row());
+    Ok(())
+}
+
+/// A webhook receiver on loopback: for each alert, its latency (arrival less `startsAt`),
+/// keyed by fingerprint.
+async fn receiver(arrivals: Arrivals) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let arrivals = arrivals.clone();
+            tokio::spawn(async move {
+                let Some(body) = read_body(&mut stream).await else {
+                    return;
+                };
+                let arrived = now_ms();
+                let answer = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else {
+                    return;
+                };
+                for alert in json["alerts"].as_array().cloned().unwrap_or_default() {
+                    let Some(starts) = alert["startsAt"].as_str().and_then(parse_rfc3339_ms) else {
+                        continue;
+                    };
+                    let id = alert["fingerprint"].as_str().unwrap_or_default().to_owned();
+                    arrivals
+                        .lock()
+                        .expect("lock")
+                        .insert(id, arrived.saturating_sub(starts));
+                }
+            });
+        }
+    });
+    Ok(url)
+}
+
+async fn read_body(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let read = stream.read(&mut chunk).await.ok()?;
+        if read == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        if buffer.len() >= end + 4 + length {
+            return Some(buffer[end + 4..end + 4 + length].to_vec());
+        }
+    }
+}
+
+/// `2026-12-06T23:50:01.123Z` as ms since the epoch.
+fn parse_rfc3339_ms(text: &str) -> Option<u64> {
+    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
+    let mut date_parts = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, d) = (
+        date_parts.next()??,
+        date_parts.next()??,
+        date_parts.next()??,
+    );
+    let (hms, millis) = time.split_once('.').unwrap_or((time, "0"));
+    let mut hms_parts = hms.split(':').map(|p| p.parse::<u64>().ok());
+    let (hh, mm, ss) = (hms_parts.next()??, hms_parts.next()??, hms_parts.next()??);
+    // Howard Hinnant's days-from-civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
+    Some(((days * 86_400 + hh * 3_600 + mm * 60 + ss) * 1_000) + millis.parse::<u64>().ok()?)
+}
