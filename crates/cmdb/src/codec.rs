@@ -26,6 +26,10 @@ pub(crate) const FORMAT_DB_V3: u8 = 3;
 // --- types ---
 /// Format byte of the cluster database since resources gained user-defined types.
 pub(crate) const FORMAT_DB_V4: u8 = 4;
+// --- promo ---
+/// Format byte of the cluster database since resources gained promotable clones and
+/// promotion scores.
+pub(crate) const FORMAT_DB_V5: u8 = 5;
 /// Magic prefix of snapshot files, so a stray file is never mistaken for a snapshot.
 pub(crate) const SNAPSHOT_MAGIC: &[u8; 8] = b"ENCSNAP\0";
 
@@ -70,12 +74,12 @@ fn invalid(error: postcard::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
-/// The cluster database in a snapshot: magic, `FORMAT_DB_V4`, postcard. Versions 1 (before
-/// client sessions), 2 (before bans and unmanaged resources) and 3 (before user types)
-/// stay readable.
+/// The cluster database in a snapshot: magic, `FORMAT_DB_V5`, postcard. Versions 1 (before
+/// client sessions), 2 (before bans and unmanaged resources), 3 (before user types) and 4
+/// (before promotable resources) stay readable.
 pub(crate) fn encode_db(db: &ClusterDb) -> io::Result<Vec<u8>> {
     let mut out = SNAPSHOT_MAGIC.to_vec();
-    out.push(FORMAT_DB_V4);
+    out.push(FORMAT_DB_V5);
     out.extend_from_slice(&postcard::to_stdvec(db).map_err(io::Error::other)?);
     Ok(out)
 }
@@ -85,7 +89,11 @@ pub(crate) fn decode_db(bytes: &[u8]) -> io::Result<ClusterDb> {
         .strip_prefix(SNAPSHOT_MAGIC.as_slice())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an encluster snapshot"))?;
     match body.split_first() {
-        Some((&FORMAT_DB_V4, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V5, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V4, rest)) => {
+            let v4: ClusterDbV4 = postcard::from_bytes(rest).map_err(invalid)?;
+            Ok(v4.into())
+        }
         Some((&FORMAT_DB_V3, rest)) => {
             let v3: ClusterDbV3 = postcard::from_bytes(rest).map_err(invalid)?;
             Ok(v3.into())
@@ -196,6 +204,8 @@ impl From<ResourceDbV2> for ResourceDb {
             bans: BTreeMap::new(),
             unmanaged: Default::default(),
             types: BTreeMap::new(),
+            promotion_scores: BTreeMap::new(),
+            promotable: BTreeMap::new(),
         }
     }
 }
@@ -259,8 +269,78 @@ impl From<ClusterDbV3> for ClusterDb {
                 bans: resources.bans,
                 unmanaged: resources.unmanaged,
                 types: BTreeMap::new(),
+                promotion_scores: BTreeMap::new(),
+                promotable: BTreeMap::new(),
             },
             sessions: v3.sessions,
+        }
+    }
+}
+
+// --- promo ---
+/// The cluster database's layout 4, before promotable resources.
+#[derive(Deserialize)]
+struct ClusterDbV4 {
+    meta: ClusterMeta,
+    kv: KvTable,
+    kv_revision: u64,
+    nodes: BTreeMap<NodeId, NodeRecord>,
+    next_node_id: u64,
+    tokens: BTreeMap<String, TokenRecord>,
+    events: VecDeque<Event>,
+    next_event_seq: u64,
+    resources: ResourceDbV4,
+    sessions: Sessions,
+}
+
+/// `ResourceDb` in database layout 4, before `promotion_scores` and `promotable`.
+#[derive(Deserialize)]
+struct ResourceDbV4 {
+    resources: BTreeMap<ResourceId, Resource>,
+    groups: BTreeMap<GroupId, Group>,
+    constraints: Vec<StoredConstraint>,
+    moves: BTreeMap<ResourceId, Vec<LocationConstraint>>,
+    node_config: BTreeMap<NodeId, NodeConfig>,
+    status: BTreeMap<ResourceId, BTreeMap<NodeId, ResourceStatus>>,
+    assignments: BTreeMap<NodeId, BTreeMap<ResourceId, u64>>,
+    next_fencing_token: u64,
+    operations: VecDeque<OperationEntry>,
+    reported_tokens: BTreeMap<ResourceId, BTreeMap<NodeId, u64>>,
+    bans: BTreeMap<ResourceId, Vec<LocationConstraint>>,
+    unmanaged: std::collections::BTreeSet<ResourceId>,
+    types: BTreeMap<String, model::UserType>,
+}
+
+impl From<ClusterDbV4> for ClusterDb {
+    fn from(v4: ClusterDbV4) -> ClusterDb {
+        let resources = v4.resources;
+        ClusterDb {
+            meta: v4.meta,
+            kv: v4.kv,
+            kv_revision: v4.kv_revision,
+            nodes: v4.nodes,
+            next_node_id: v4.next_node_id,
+            tokens: v4.tokens,
+            events: v4.events,
+            next_event_seq: v4.next_event_seq,
+            resources: ResourceDb {
+                resources: resources.resources,
+                groups: resources.groups,
+                constraints: resources.constraints,
+                moves: resources.moves,
+                node_config: resources.node_config,
+                status: resources.status,
+                assignments: resources.assignments,
+                next_fencing_token: resources.next_fencing_token,
+                operations: resources.operations,
+                reported_tokens: resources.reported_tokens,
+                bans: resources.bans,
+                unmanaged: resources.unmanaged,
+                types: resources.types,
+                promotion_scores: BTreeMap::new(),
+                promotable: BTreeMap::new(),
+            },
+            sessions: v4.sessions,
         }
     }
 }

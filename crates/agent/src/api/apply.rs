@@ -23,6 +23,15 @@ pub(crate) async fn plan(
     user_types.extend(types.iter().map(|t| (t.name.clone(), t.clone())));
     let mut resources = Vec::new();
     for resource in &spec.resources {
+        if resource.promoted_max.is_some() {
+            // `apply` keeps a promotable resource promotable, but cannot make one yet.
+            errors.push(format!(
+                "resource {}: promoted_max cannot be set by apply yet; create the resource \
+                 with `encluster resource create {} ... --clone --promoted-max N`",
+                resource.name, resource.name
+            ));
+            continue;
+        }
         match to_resource(resource, &state.types, &user_types).await {
             Ok(resource) => resources.push(resource),
             Err(problems) => {

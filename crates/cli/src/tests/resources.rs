@@ -32,6 +32,8 @@ pub(super) fn instance(node: u64, state: &str, assigned: bool) -> api::InstanceV
         last_failure: None,
         last_failure_at_ms: None,
         assigned_token: assigned.then_some(10 + node),
+        role: None,
+        promotion_score: None,
     }
 }
 

@@ -74,6 +74,9 @@ fn command_fixture_name(command: &Command) -> &'static str {
         Command::PutType { .. } => "PutType",
         Command::DeleteType { .. } => "DeleteType",
         Command::ReplaceConfigWithTypes { .. } => "ReplaceConfigWithTypes",
+        // --- promo ---
+        Command::SetPromotionScore { .. } => "SetPromotionScore",
+        Command::PutPromotable { .. } => "PutPromotable",
     }
 }
 

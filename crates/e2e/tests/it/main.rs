@@ -20,6 +20,7 @@ mod linearizability;
 mod membership;
 mod metrics;
 mod operations;
+mod promotable;
 mod readme;
 mod resources;
 mod roles;
