@@ -198,7 +198,18 @@ impl World {
         if existing.is_empty() || roll < 30 {
             let id = ResourceId(format!("r{}", self.next_resource));
             self.next_resource += 1;
-            let resource = self.resource(id);
+            let mut resource = self.resource(id);
+            // Every other one a promotable clone, with no draw of its own, so the random
+            // stream (and every other decision) stays that of the default run.
+            if self.config.promotable && self.next_resource % 2 == 0 {
+                resource.unique = false;
+                resource.clone = Some(model::CloneOptions { max: None });
+                return Some(cmdb::Command::PutPromotable {
+                    resource: Box::new(resource),
+                    create: true,
+                    promoted_max: 1,
+                });
+            }
             return Some(cmdb::Command::PutResource {
                 resource,
                 create: true,

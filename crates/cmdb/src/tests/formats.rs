@@ -316,6 +316,8 @@ fn without_bans(db: ClusterDb) -> ClusterDb {
     db.resources.bans.clear();
     db.resources.unmanaged.clear();
     db.resources.types.clear();
+    db.resources.promotion_scores.clear();
+    db.resources.promotable.clear();
     db
 }
 
@@ -429,12 +431,74 @@ fn snapshot_of_db_layout_3_fixture_loads_without_types() {
     let mut db = samples::db();
     let written_once = snapshot_file(db_layout_3(&db));
     db.resources.types.clear();
+    db.resources.promotion_scores.clear();
+    db.resources.promotable.clear();
     let what = "a snapshot file holding the cluster database in layout 3 (before types)";
     let expected = snapshot_contents(db);
     let outcome = check(
         Layout::Old,
         what,
         "snapshot-v1/db-v3.hex",
+        &written_once,
+        read_snapshot_file,
+        &expected,
+    );
+    assert_pinned(outcome.err());
+}
+
+// --- promo ---
+/// The cluster database as encluster wrote it before promotable resources: format byte 4,
+/// the fields of today's layout with the resource tables up to `types`.
+fn db_layout_4(db: &ClusterDb) -> Vec<u8> {
+    let r = &db.resources;
+    let resources = (
+        (
+            &r.resources,
+            &r.groups,
+            &r.constraints,
+            &r.moves,
+            &r.node_config,
+        ),
+        (
+            &r.status,
+            &r.assignments,
+            r.next_fencing_token,
+            &r.operations,
+        ),
+        (&r.reported_tokens, &r.bans, &r.unmanaged, &r.types),
+    );
+    let fields = (
+        (&db.meta, &db.kv, db.kv_revision, &db.nodes, db.next_node_id),
+        (
+            &db.tokens,
+            &db.events,
+            db.next_event_seq,
+            resources,
+            &db.sessions,
+        ),
+    );
+    let mut out = codec::SNAPSHOT_MAGIC.to_vec();
+    out.push(codec::FORMAT_DB_V4);
+    out.extend(postcard::to_stdvec(&fields).expect("encoding a sample cannot fail"));
+    out
+}
+
+/// A snapshot from before promotable resources (`codec::decode_db`'s branch for format 4)
+/// loads the same cluster database with no promotable resources and no scores. Its
+/// fixture is the one that `full_snapshot_matches_its_fixture` wrote while layout 4 was
+/// current.
+#[test]
+fn snapshot_of_db_layout_4_fixture_loads_without_promotable_resources() {
+    let mut db = samples::db();
+    let written_once = snapshot_file(db_layout_4(&db));
+    db.resources.promotion_scores.clear();
+    db.resources.promotable.clear();
+    let what = "a snapshot file holding the cluster database in layout 4 (before promotable)";
+    let expected = snapshot_contents(db);
+    let outcome = check(
+        Layout::Old,
+        what,
+        "snapshot-v1/db-v4.hex",
         &written_once,
         read_snapshot_file,
         &expected,
