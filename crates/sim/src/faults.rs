@@ -185,6 +185,25 @@ impl World {
         }
     }
 
+    /// The creation of `resource`; with `promotable` runs every other one a promotable
+    /// clone, with no draw of its own, so the random stream (and every other decision)
+    /// stays that of the default run.
+    fn create(&self, mut resource: Resource) -> cmdb::Command {
+        if self.config.promotable && self.next_resource.is_multiple_of(2) {
+            resource.unique = false;
+            resource.clone = Some(model::CloneOptions { max: None });
+            return cmdb::Command::PutPromotable {
+                resource: Box::new(resource),
+                create: true,
+                promoted_max: 1,
+            };
+        }
+        cmdb::Command::PutResource {
+            resource,
+            create: true,
+        }
+    }
+
     /// What the operator changes now: create, delete, update, move, standby, stop, start.
     fn operator_change(&mut self) -> Option<cmdb::Command> {
         let existing: Vec<Resource> = self
@@ -198,22 +217,8 @@ impl World {
         if existing.is_empty() || roll < 30 {
             let id = ResourceId(format!("r{}", self.next_resource));
             self.next_resource += 1;
-            let mut resource = self.resource(id);
-            // Every other one a promotable clone, with no draw of its own, so the random
-            // stream (and every other decision) stays that of the default run.
-            if self.config.promotable && self.next_resource % 2 == 0 {
-                resource.unique = false;
-                resource.clone = Some(model::CloneOptions { max: None });
-                return Some(cmdb::Command::PutPromotable {
-                    resource: Box::new(resource),
-                    create: true,
-                    promoted_max: 1,
-                });
-            }
-            return Some(cmdb::Command::PutResource {
-                resource,
-                create: true,
-            });
+            let resource = self.resource(id);
+            return Some(self.create(resource));
         }
         let mut resource = self.rng.pick(&existing).clone();
         let nodes: Vec<NodeId> = self.nodes.keys().copied().collect();

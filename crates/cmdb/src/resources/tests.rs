@@ -314,7 +314,7 @@ fn a_failure_ten_minutes_after_the_previous_starts_a_new_run_of_failures() {
 /// `db` as a clone, or not.
 fn clone_db(clone: bool) -> Resource {
     let mut resource = db_with("db").resources.remove(&id("db")).expect("db");
-    resource.clone = clone.then(|| model::CloneOptions { max: None });
+    resource.clone = clone.then_some(model::CloneOptions { max: None });
     resource
 }
 
