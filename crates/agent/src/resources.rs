@@ -11,7 +11,6 @@ use executor::{
     Unconfirmed,
 };
 use model::{BootMs, NodeId, ResourceId, ResourceState};
-use std::collections::BTreeMap;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -86,7 +85,7 @@ pub fn start(
     let (lease_tx, lease_rx) = watch::channel(None);
     let feed = feed(
         NodeId(node.node_id),
-        shared,
+        shared.clone(),
         events_tx,
         lease_rx,
         shutdown.clone(),
@@ -98,6 +97,7 @@ pub fn start(
             raft,
             client: peer_client,
             state_root: node.data_dir.join("resources"),
+            shared,
         },
         reports_rx,
         shutdown.clone(),
@@ -259,8 +259,6 @@ async fn forward_reports(
     // Reports travel in a session of their own, one at a time, so a retry after a lost
     // answer never records a report (a failure, say) twice.
     let mut session = ::api::WriteSession::new(rand::random());
-    // The promotion score last sent per promotable resource (see `promotion_change`).
-    let mut scores_sent: BTreeMap<ResourceId, Option<i64>> = BTreeMap::new();
     loop {
         let record = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -274,16 +272,15 @@ async fn forward_reports(
             at_ms,
         };
         forwarder.send(&mut session, report, at_ms).await;
-        let Some((base, score)) = forwarder.promotion_change(&resource, &scores_sent) else {
+        let Some((base, score)) = forwarder.promotion_change(node, &resource) else {
             continue;
         };
         let command = Command::SetPromotionScore {
             node,
-            resource: base.clone(),
+            resource: base,
             score,
         };
         forwarder.send(&mut session, command, at_ms).await;
-        scores_sent.insert(base, score);
     }
 }
 
@@ -292,6 +289,7 @@ struct Forwarder {
     raft: Raft,
     client: PeerClient,
     state_root: std::path::PathBuf,
+    shared: SharedDb,
 }
 
 impl Forwarder {
@@ -321,23 +319,25 @@ impl Forwarder {
     }
 
     /// After an operation of `resource` (or of its promoted role), the promotion score
-    /// its instance set through encluster's `crm_attribute`, if it differs from the one
-    /// last sent: the OCF agent writes it during the operation, so it is read after the
-    /// operation's report and reaches the master right behind it.
+    /// its instance set through encluster's `crm_attribute`, if the resource is
+    /// promotable and the score differs from the one this node's replica records: the OCF
+    /// agent writes it during the operation, so it is read after the operation's report
+    /// and reaches the master right behind it (a score lost with a master is sent again
+    /// after the next operation).
     fn promotion_change(
         &self,
+        node: NodeId,
         resource: &ResourceId,
-        sent: &BTreeMap<ResourceId, Option<i64>>,
     ) -> Option<(ResourceId, Option<i64>)> {
         let base = model::promotable::base_of(resource).unwrap_or_else(|| resource.clone());
-        let state_dir = self.state_root.join(&base.0);
-        let score = resource_agents::promotion_score(&state_dir);
-        let known = sent.get(&base);
-        let changed = match known {
-            Some(previous) => *previous != score,
-            None => score.is_some(),
-        };
-        changed.then_some((base, score))
+        let recorded = self.shared.read(|db| {
+            let resources = &db.resources;
+            let promotable = resources.promotable.contains_key(&base);
+            let scores = resources.promotion_scores.get(&base);
+            promotable.then(|| scores.and_then(|m| m.get(&node)).copied())
+        })?;
+        let score = resource_agents::promotion_score(&self.state_root.join(&base.0));
+        (score != recorded).then_some((base, score))
     }
 }
 

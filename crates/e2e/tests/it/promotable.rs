@@ -273,3 +273,88 @@ async fn stateful_stays_promoted_on_exactly_one_node_when_its_agent_hangs_12() {
     assert_eq!(violations, Vec::<String>::new());
     audit_role(&cluster, &[1, 2, 3], &BTreeMap::new()).await;
 }
+
+/// Bad promotable input is refused with the problem named, and nothing is written: a
+/// promoted maximum out of range, a promotable singleton through the API, `apply -f`
+/// asked to make a resource promotable, and a promotion score for a resource that is not
+/// promotable is never stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_promotable_input_is_refused_and_nothing_is_written_12() {
+    let cluster = Cluster::start(1, 1, &[]).expect("start cluster");
+    cluster.wait_master(SETTLE).await;
+    let stateful = [
+        "resource",
+        "create",
+        "pg",
+        "--type",
+        "ocf:pacemaker:Stateful",
+    ];
+    for (max, problem) in [
+        ("0", "promoted_max: 0 is not from 1 to 16"),
+        ("17", "17 is not from 1 to 16"),
+    ] {
+        let mut args = stateful.to_vec();
+        args.extend(["--promotable", "--promoted-max", max]);
+        let refused = cluster.cli(1, &args);
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(problem), "{stderr}");
+    }
+    let client = cluster.client(1);
+    let singleton = api::ResourceSpec {
+        name: "pg".into(),
+        type_name: "ocf:pacemaker:Stateful".into(),
+        unique: Some(true),
+        promoted_max: Some(1),
+        ..Default::default()
+    };
+    let error = client
+        .create_resource(&singleton)
+        .await
+        .expect_err("a unique promotable resource");
+    assert!(error.to_string().contains("cannot be unique"), "{error}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("cluster.toml");
+    let text = "[[resource]]\nname = \"pg\"\ntype = \"ocf:pacemaker:Stateful\"\n\
+                clone = true\npromoted_max = 1\n";
+    std::fs::write(&file, text).expect("write cluster.toml");
+    let path = file.to_str().expect("utf-8 path");
+    let applied = cluster.cli(1, &["apply", "-f", path, "--yes"]);
+    assert!(!applied.status.success());
+    let stderr = String::from_utf8_lossy(&applied.stderr);
+    assert!(
+        stderr.contains("promoted_max cannot be set by apply yet"),
+        "{stderr}"
+    );
+    assert!(
+        client.resources().await.expect("list").is_empty(),
+        "nothing written"
+    );
+
+    // A plain clone of a promotable-capable agent runs, never promoted, and keeps no
+    // score: the cmdb refuses scores for a resource that is not promotable.
+    let plain = api::ResourceSpec {
+        name: "pg".into(),
+        type_name: "ocf:pacemaker:Stateful".into(),
+        clone: true,
+        monitor_interval: Some("1s".into()),
+        ..Default::default()
+    };
+    client.create_resource(&plain).await.expect("a plain clone");
+    let view = wait_until("the plain clone running", SETTLE, || async {
+        let view = client.resource("pg").await.ok()?;
+        view.instances
+            .iter()
+            .any(|i| i.state == "running")
+            .then_some(view)
+    })
+    .await;
+    assert!(view.spec.promoted_max.is_none());
+    assert!(
+        view.instances
+            .iter()
+            .all(|i| i.role.is_none() && i.promotion_score.is_none()),
+        "{view:?}"
+    );
+}
