@@ -153,8 +153,8 @@ fn check_user_params(
     }
     if definition.kind == model::TypeKind::Promotable {
         errors.push(format!(
-            "type: {} is promotable, and promotable resources cannot run yet: make the type \
-             unique or clone",
+            "type: {} is promotable, and promotable user types cannot run yet (OCF agents \
+             can): make the type unique or clone",
             definition.name
         ));
     }

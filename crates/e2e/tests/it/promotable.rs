@@ -208,12 +208,24 @@ async fn stateful_stays_promoted_on_exactly_one_node_when_its_agent_is_killed_12
             "node {id}"
         );
     }
-    let status = cluster.cli(1, &["status"]);
-    let status = String::from_utf8_lossy(&status.stdout);
-    assert!(
-        status.contains(&format!("node{promoted} (promoted)")),
-        "{status}"
-    );
+    // `resource show` gives each instance's role and score (Stateful: 10 promoted, 5 not;
+    // a score reaches the master right after the operation that set it).
+    wait_until("resource show with roles and scores", SETTLE, || async {
+        let show = cluster.cli(1, &["resource", "show", "db"]);
+        let show = String::from_utf8_lossy(&show.stdout).into_owned();
+        let shows = |id: u64| {
+            let role = if id == promoted {
+                ", promoted (promotion score 10)"
+            } else {
+                ", unpromoted (promotion score 5)"
+            };
+            show.lines().any(|line| {
+                line.trim_start().starts_with(&format!("node{id}: running")) && line.ends_with(role)
+            })
+        };
+        (1..=3).all(shows).then_some(())
+    })
+    .await;
 
     let sampler = Sampler::start(&cluster);
     let killed_at_ms = now_ms();
@@ -274,6 +286,23 @@ async fn stateful_stays_promoted_on_exactly_one_node_when_its_agent_hangs_12() {
     audit_role(&cluster, &[1, 2, 3], &BTreeMap::new()).await;
 }
 
+/// `apply -f` cannot make a resource promotable yet, and says so.
+fn apply_refuses_promoted_max(cluster: &Cluster) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("cluster.toml");
+    let text = "[[resource]]\nname = \"pg\"\ntype = \"ocf:pacemaker:Stateful\"\n\
+                clone = true\npromoted_max = 1\n";
+    std::fs::write(&file, text).expect("write cluster.toml");
+    let path = file.to_str().expect("utf-8 path");
+    let applied = cluster.cli(1, &["apply", "-f", path, "--yes"]);
+    assert!(!applied.status.success());
+    let stderr = String::from_utf8_lossy(&applied.stderr);
+    assert!(
+        stderr.contains("promoted_max cannot be set by apply yet"),
+        "{stderr}"
+    );
+}
+
 /// Bad promotable input is refused with the problem named, and nothing is written: a
 /// promoted maximum out of range, a promotable singleton through the API, `apply -f`
 /// asked to make a resource promotable, and a promotion score for a resource that is not
@@ -314,19 +343,7 @@ async fn bad_promotable_input_is_refused_and_nothing_is_written_12() {
         .expect_err("a unique promotable resource");
     assert!(error.to_string().contains("cannot be unique"), "{error}");
 
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("cluster.toml");
-    let text = "[[resource]]\nname = \"pg\"\ntype = \"ocf:pacemaker:Stateful\"\n\
-                clone = true\npromoted_max = 1\n";
-    std::fs::write(&file, text).expect("write cluster.toml");
-    let path = file.to_str().expect("utf-8 path");
-    let applied = cluster.cli(1, &["apply", "-f", path, "--yes"]);
-    assert!(!applied.status.success());
-    let stderr = String::from_utf8_lossy(&applied.stderr);
-    assert!(
-        stderr.contains("promoted_max cannot be set by apply yet"),
-        "{stderr}"
-    );
+    apply_refuses_promoted_max(&cluster);
     assert!(
         client.resources().await.expect("list").is_empty(),
         "nothing written"
