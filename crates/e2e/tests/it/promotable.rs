@@ -234,6 +234,8 @@ async fn stateful_stays_promoted_on_exactly_one_node_when_its_agent_is_killed_12
     })
     .await;
 
+    export_applies_unchanged(&cluster);
+
     let sampler = Sampler::start(&cluster);
     let killed_at_ms = now_ms();
     cluster.kill9(promoted);
@@ -315,6 +317,24 @@ async fn stateful_stays_promoted_on_exactly_one_node_when_its_agent_hangs_12() {
     audit_role(&cluster, &[1, 2, 3], &BTreeMap::new(), true).await;
 }
 
+/// `config export` writes `promoted_max`, and applying the export changes nothing.
+fn export_applies_unchanged(cluster: &Cluster) {
+    let exported = cluster.cli(1, &["config", "export"]);
+    assert!(exported.status.success());
+    let text = String::from_utf8_lossy(&exported.stdout).into_owned();
+    assert!(text.contains("promoted_max = 1"), "{text}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("exported.toml");
+    std::fs::write(&file, &text).expect("write the export");
+    let path = file.to_str().expect("utf-8 path");
+    let applied = cluster.cli(1, &["apply", "-f", path, "--yes"]);
+    let stdout = String::from_utf8_lossy(&applied.stdout);
+    assert!(
+        applied.status.success() && stdout.contains("no changes"),
+        "{stdout}"
+    );
+}
+
 /// `apply -f` cannot make a resource promotable yet, and says so.
 fn apply_refuses_promoted_max(cluster: &Cluster) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -327,7 +347,7 @@ fn apply_refuses_promoted_max(cluster: &Cluster) {
     assert!(!applied.status.success());
     let stderr = String::from_utf8_lossy(&applied.stderr);
     assert!(
-        stderr.contains("promoted_max cannot be set by apply yet"),
+        stderr.contains("promoted_max cannot be set or changed by apply yet"),
         "{stderr}"
     );
 }
