@@ -25,7 +25,9 @@ use crate::limits::{META_DATA_BYTES_MAX, META_DATA_TIMEOUT, OUTPUT_TAIL_BYTES};
 use crate::operation::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
 use exit::{Action, detail_of, outcome_of};
 use model::{ParamSchema, TypeInfo};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
@@ -87,6 +89,11 @@ pub struct OcfAgent {
     ocf_type: OcfType,
     ocf_root: PathBuf,
     info: OnceCell<TypeInfo>,
+    /// One lock per instance (by state directory): the actions of one instance run one at
+    /// a time, as in Pacemaker, also when the executor runs the instance and its promoted
+    /// role, two resources to it, at once (Stateful rewrites its state file in place, so a
+    /// monitor during a promote would read it half-written).
+    instances: std::sync::Mutex<BTreeMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl OcfAgent {
@@ -100,6 +107,7 @@ impl OcfAgent {
             ocf_type,
             ocf_root: ocf_root.to_path_buf(),
             info: OnceCell::new(),
+            instances: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -146,7 +154,17 @@ impl OcfAgent {
         action: Action,
         request: &OperationRequest,
     ) -> Result<(i32, String), Outcome> {
-        let outcome = self.run_code_inner(action, request).await;
+        let lock = {
+            let mut instances = self
+                .instances
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(instances.entry(request.state_dir.clone()).or_default())
+        };
+        let outcome = {
+            let _one_at_a_time = lock.lock().await;
+            self.run_code_inner(action, request).await
+        };
         let action = action.as_str();
         match &outcome {
             Ok((code, _)) => {

@@ -97,3 +97,37 @@ async fn encluster_crm_attribute_refuses_what_it_does_not_answer() {
     assert!(run(&["--promotion", "-D"]).status.success());
     assert_eq!(promotion_score(&instance.state_dir), None);
 }
+
+/// The instance's actions run one at a time even when they come for the instance and for
+/// its promoted role at once: Stateful rewrites its state file in place, and a monitor
+/// reading it during a promote or demote failed with "unexpected contents" (seen in the
+/// end-to-end tests under load, before the per-instance lock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitors_never_see_a_promotion_half_done() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = stateful();
+    let role = PromotedRole::new(Arc::clone(&agent));
+    let instance = request("db", &[], dir.path());
+    let promoted = request("db:promoted", &[], dir.path());
+    assert_eq!(agent.start(&instance).await, Outcome::Ok);
+    let monitors = {
+        let agent = Arc::clone(&agent);
+        let instance = instance.clone();
+        tokio::spawn(async move {
+            let mut failures = Vec::new();
+            for _ in 0..60 {
+                let outcome = agent.monitor(&instance).await;
+                if outcome != Outcome::Ok {
+                    failures.push(outcome);
+                }
+            }
+            failures
+        })
+    };
+    for _ in 0..20 {
+        assert_eq!(role.start(&promoted).await, Outcome::Ok);
+        assert_eq!(role.stop(&promoted).await, Outcome::Ok);
+    }
+    let failures = monitors.await.expect("monitors");
+    assert_eq!(failures, Vec::<Outcome>::new());
+}
