@@ -35,11 +35,14 @@ pub fn scheduler_input(
     health: &BTreeMap<NodeId, NodeHealth>,
     now: Millis,
 ) -> SchedulerInput {
-    let config = resources.cluster_config(health.keys().copied());
+    let mut config = resources.cluster_config(health.keys().copied());
     let observed = ObservedState {
         node_health: health.clone(),
         resources: with_grants_in_flight(resources),
+        promotion_scores: resources.promotion_scores.clone(),
     };
+    // Each promoted role is placed as a unique resource of its own.
+    model::promotable::expand(&mut config, &observed);
     SchedulerInput {
         config,
         observed,

@@ -10,7 +10,7 @@ use executor::{
     Assignment, Event, Executor, ExecutorConfig, InstanceState, OperationKind, OperationRecord,
     Unconfirmed,
 };
-use model::{BootMs, NodeId, ResourceState};
+use model::{BootMs, NodeId, ResourceId, ResourceState};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -87,7 +87,7 @@ pub fn start(
     let (lease_tx, lease_rx) = watch::channel(None);
     let feed = feed(
         NodeId(node.node_id),
-        shared,
+        shared.clone(),
         hub,
         events_tx,
         lease_rx,
@@ -96,8 +96,12 @@ pub fn start(
     spawn_critical(tasks, "assignment feed", &shutdown, feed);
     let forwarder = forward_reports(
         NodeId(node.node_id),
-        raft,
-        peer_client,
+        Forwarder {
+            raft,
+            client: peer_client,
+            state_root: node.data_dir.join("resources"),
+            shared,
+        },
         reports_rx,
         shutdown.clone(),
     );
@@ -115,7 +119,7 @@ pub fn assignments_of(resources: &ResourceDb, node: NodeId) -> Vec<Assignment> {
     };
     map.iter()
         .filter_map(|(id, token)| {
-            let resource = resources.resources.get(id)?.clone();
+            let resource = resources.resource(id)?;
             Some(Assignment {
                 resource,
                 fencing_token: *token,
@@ -134,8 +138,7 @@ pub fn unconfirmed_of(resources: &ResourceDb, node: NodeId) -> Vec<Unconfirmed> 
         .iter()
         .filter(|(id, nodes)| {
             let active = nodes.get(&node).is_some_and(|s| s.state.is_active());
-            let assigned = granted.is_some_and(|m| m.contains_key(*id))
-                && resources.resources.contains_key(*id);
+            let assigned = granted.is_some_and(|m| m.contains_key(*id)) && resources.configured(id);
             active && !assigned
         })
         .map(|(id, _)| Unconfirmed {
@@ -254,8 +257,7 @@ pub fn to_report(record: OperationRecord) -> OperationReport {
 /// is reachable (bounded attempts; a lost report is repaired by the next monitor).
 async fn forward_reports(
     node: NodeId,
-    raft: Raft,
-    client: PeerClient,
+    forwarder: Forwarder,
     mut reports: mpsc::Receiver<OperationRecord>,
     shutdown: CancellationToken,
 ) {
@@ -267,21 +269,47 @@ async fn forward_reports(
             _ = shutdown.cancelled() => return,
             record = reports.recv() => match record { Some(r) => r, None => return },
         };
+        let resource = record.resource.clone();
         let at_ms = now_ms();
+        let report = Command::RecordOperation {
+            node,
+            report: to_report(record),
+            at_ms,
+        };
+        forwarder.send(&mut session, report, at_ms).await;
+        let Some((base, score)) = forwarder.promotion_change(node, &resource) else {
+            continue;
+        };
+        let command = Command::SetPromotionScore {
+            node,
+            resource: base,
+            score,
+        };
+        forwarder.send(&mut session, command, at_ms).await;
+    }
+}
+
+/// Where the report forwarder sends reports, and where it finds promotion scores.
+struct Forwarder {
+    raft: Raft,
+    client: PeerClient,
+    state_root: std::path::PathBuf,
+    shared: SharedDb,
+}
+
+impl Forwarder {
+    /// Send `command` to the master in `session`, retrying a bounded number of times.
+    async fn send(&self, session: &mut ::api::WriteSession, command: Command, at_ms: u64) {
         let seq = session.take_seq();
         let command = Command::Session {
             session: session.id,
             seq,
             floor: seq,
             at_ms,
-            command: Box::new(Command::RecordOperation {
-                node,
-                report: to_report(record),
-                at_ms,
-            }),
+            command: Box::new(command),
         };
         for attempt in 0..REPORT_ATTEMPTS {
-            match write_to_master(&raft, &client, &command).await {
+            match write_to_master(&self.raft, &self.client, &command).await {
                 Ok(()) => break,
                 Err(error) => {
                     debug!(%error, attempt, "Report not delivered yet");
@@ -293,6 +321,28 @@ async fn forward_reports(
                 warn!(%command, "Operation report dropped after retries");
             }
         }
+    }
+
+    /// After an operation of `resource` (or of its promoted role), the promotion score
+    /// its instance set through encluster's `crm_attribute`, if the resource is
+    /// promotable and the score differs from the one this node's replica records: the OCF
+    /// agent writes it during the operation, so it is read after the operation's report
+    /// and reaches the master right behind it (a score lost with a master is sent again
+    /// after the next operation).
+    fn promotion_change(
+        &self,
+        node: NodeId,
+        resource: &ResourceId,
+    ) -> Option<(ResourceId, Option<i64>)> {
+        let base = model::promotable::base_of(resource).unwrap_or_else(|| resource.clone());
+        let recorded = self.shared.read(|db| {
+            let resources = &db.resources;
+            let promotable = resources.promotable.contains_key(&base);
+            let scores = resources.promotion_scores.get(&base);
+            promotable.then(|| scores.and_then(|m| m.get(&node)).copied())
+        })?;
+        let score = resource_agents::promotion_score(&self.state_root.join(&base.0));
+        (score != recorded).then_some((base, score))
     }
 }
 

@@ -58,6 +58,11 @@ pub struct ResourceSpec {
     /// Resource utilization, e.g. `{"memory": 100}`, checked against node capacity.
     #[serde(default)]
     pub utilization: BTreeMap<String, u64>,
+    // --- promo ---
+    /// Makes the clone promotable: at most this many instances promoted at once (1 to
+    /// 16); implies `clone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted_max: Option<u32>,
 }
 
 /// A resource with its state, for `resource show` and `resource list`.
@@ -94,6 +99,15 @@ pub struct InstanceView {
     pub last_failure_at_ms: Option<u64>,
     /// Whether the master currently assigns it to this node, and the grant's fencing token.
     pub assigned_token: Option<u64>,
+    // --- promo ---
+    /// For a promotable resource: `promoted` where this node holds a promoted role and its
+    /// instance runs promoted, `promoting` or `demoting` while a grant and the instance
+    /// disagree, else `unpromoted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// For a promotable resource, the promotion score this node's instance set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_score: Option<i64>,
 }
 
 /// `POST /v1/resources/{name}/move`.

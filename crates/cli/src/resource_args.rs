@@ -146,7 +146,7 @@ pub struct ResourceOptionArgs {
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub param: Vec<(String, String)>,
     /// At most one instance cluster-wide (the default for a new resource).
-    #[arg(long, conflicts_with = "clone")]
+    #[arg(long, conflicts_with_all = ["clone", "promotable"])]
     pub unique: bool,
     /// One instance on every eligible node instead.
     #[arg(long)]
@@ -154,6 +154,13 @@ pub struct ResourceOptionArgs {
     /// The most clone instances.
     #[arg(long, value_name = "N", requires = "clone")]
     pub clone_max: Option<u32>,
+    /// A promotable clone: instances on every eligible node, at most --promoted-max of
+    /// them promoted (OCF promote/demote, promotion scores from crm_attribute).
+    #[arg(long)]
+    pub promotable: bool,
+    /// The most instances promoted at once (default 1).
+    #[arg(long, value_name = "N", requires = "promotable")]
+    pub promoted_max: Option<u32>,
     /// How often the monitor runs, e.g. 10s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_text)]
     pub monitor_interval: Option<String>,
@@ -421,6 +428,12 @@ fn apply_options(spec: &mut api::ResourceSpec, options: &ResourceOptionArgs) {
         spec.unique = Some(true);
         spec.clone = false;
         spec.clone_max = None;
+        spec.promoted_max = None;
+    }
+    if options.promotable {
+        spec.unique = Some(false);
+        spec.clone = true;
+        spec.promoted_max = options.promoted_max.or(spec.promoted_max).or(Some(1));
     }
     if options.clone {
         // A clone is never unique; saying so keeps an updated former singleton consistent.

@@ -126,21 +126,34 @@ pub(crate) fn resource_state(view: &api::ResourceView) -> String {
 }
 
 /// The active instances: `node2`, or `node1 (stopping), node2 (starting)` when they differ;
-/// `-` for none.
+/// `-` for none. A promotable resource's promoted instance says so: `node1 (promoted)`.
 pub(crate) fn placement_text(view: &api::ResourceView, names: &NodeNames) -> String {
-    let active: Vec<(u64, Phase)> = view
+    let active: Vec<(u64, Phase, Option<&str>)> = view
         .instances
         .iter()
-        .map(|instance| (instance.node, instance_phase(instance)))
-        .filter(|(_, phase)| phase.is_active())
+        .map(|instance| {
+            let role = instance
+                .role
+                .as_deref()
+                .filter(|role| *role != "unpromoted");
+            (instance.node, instance_phase(instance), role)
+        })
+        .filter(|(_, phase, _)| phase.is_active())
         .collect();
     // The state column already says what a single kind of instance does.
-    let mixed = active.iter().any(|(_, phase)| *phase != active[0].1);
+    let mixed = active.iter().any(|(_, phase, _)| *phase != active[0].1);
     let parts: Vec<String> = active
         .iter()
-        .map(|(node, phase)| match mixed {
-            true => format!("{} ({})", node_label(*node, names), phase.word()),
-            false => node_label(*node, names),
+        .map(|(node, phase, role)| {
+            let notes: Vec<&str> = mixed
+                .then(|| phase.word())
+                .into_iter()
+                .chain(*role)
+                .collect();
+            match notes.is_empty() {
+                false => format!("{} ({})", node_label(*node, names), notes.join(", ")),
+                true => node_label(*node, names),
+            }
         })
         .collect();
     if parts.is_empty() {
@@ -304,12 +317,21 @@ fn instance_line(instance: &api::InstanceView, names: &NodeNames, now_ms: u64) -
     if let Some(token) = instance.assigned_token {
         line.push_str(&format!(", assigned (token {token})"));
     }
+    if let Some(role) = &instance.role {
+        line.push_str(&format!(", {role}"));
+    }
+    if let Some(score) = instance.promotion_score {
+        line.push_str(&format!(" (promotion score {score})"));
+    }
     line
 }
 
 /// The options of `resource show`, as lines: placement, operations, target role.
 fn options_lines(spec: &api::ResourceSpec) -> Vec<String> {
     let mut placement = Vec::new();
+    if let Some(promoted_max) = spec.promoted_max {
+        placement.push(format!("promotable (at most {promoted_max} promoted)"));
+    }
     if spec.clone {
         match spec.clone_max {
             Some(max) => placement.push(format!("clone (at most {max})")),

@@ -32,6 +32,10 @@ pub(crate) const FORMAT_DB_V5: u8 = 5;
 // --- mon ---
 /// Format byte of the cluster database since it gained alert recipients and incidents.
 pub(crate) const FORMAT_DB_V6: u8 = 6;
+// --- promo ---
+/// Format byte of the cluster database since resources gained promotable clones and
+/// promotion scores.
+pub(crate) const FORMAT_DB_V7: u8 = 7;
 /// Magic prefix of snapshot files, so a stray file is never mistaken for a snapshot.
 pub(crate) const SNAPSHOT_MAGIC: &[u8; 8] = b"ENCSNAP\0";
 
@@ -76,12 +80,13 @@ fn invalid(error: postcard::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
-/// The cluster database in a snapshot: magic, `FORMAT_DB_V6`, postcard. Versions 1 (before
+/// The cluster database in a snapshot: magic, `FORMAT_DB_V7`, postcard. Versions 1 (before
 /// client sessions), 2 (before bans and unmanaged resources), 3 (before user types), 4
-/// (before checkpoints) and 5 (before alerts and incidents) stay readable.
+/// (before checkpoints), 5 (before alerts and incidents) and 6 (before promotable
+/// resources) stay readable.
 pub(crate) fn encode_db(db: &ClusterDb) -> io::Result<Vec<u8>> {
     let mut out = SNAPSHOT_MAGIC.to_vec();
-    out.push(FORMAT_DB_V6);
+    out.push(FORMAT_DB_V7);
     out.extend_from_slice(&postcard::to_stdvec(db).map_err(io::Error::other)?);
     Ok(out)
 }
@@ -91,7 +96,11 @@ pub(crate) fn decode_db(bytes: &[u8]) -> io::Result<ClusterDb> {
         .strip_prefix(SNAPSHOT_MAGIC.as_slice())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an encluster snapshot"))?;
     match body.split_first() {
-        Some((&FORMAT_DB_V6, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V7, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V6, rest)) => {
+            let v6: ClusterDbV6 = postcard::from_bytes(rest).map_err(invalid)?;
+            Ok(v6.into())
+        }
         Some((&FORMAT_DB_V5, rest)) => {
             let v5: ClusterDbV5 = postcard::from_bytes(rest).map_err(invalid)?;
             Ok(v5.into())
@@ -214,6 +223,8 @@ impl From<ResourceDbV2> for ResourceDb {
             bans: BTreeMap::new(),
             unmanaged: Default::default(),
             types: BTreeMap::new(),
+            promotion_scores: BTreeMap::new(),
+            promotable: BTreeMap::new(),
         }
     }
 }
@@ -230,7 +241,7 @@ struct ClusterDbV5 {
     tokens: BTreeMap<String, TokenRecord>,
     events: VecDeque<Event>,
     next_event_seq: u64,
-    resources: ResourceDb,
+    resources: ResourceDbV6,
     sessions: Sessions,
     checkpoints: crate::checkpoints::Checkpoints,
 }
@@ -246,7 +257,7 @@ impl From<ClusterDbV5> for ClusterDb {
             tokens: v5.tokens,
             events: v5.events,
             next_event_seq: v5.next_event_seq,
-            resources: v5.resources,
+            resources: v5.resources.into(),
             sessions: v5.sessions,
             checkpoints: v5.checkpoints,
             monitoring: Default::default(),
@@ -266,7 +277,7 @@ struct ClusterDbV4 {
     tokens: BTreeMap<String, TokenRecord>,
     events: VecDeque<Event>,
     next_event_seq: u64,
-    resources: ResourceDb,
+    resources: ResourceDbV6,
     sessions: Sessions,
 }
 
@@ -281,7 +292,7 @@ impl From<ClusterDbV4> for ClusterDb {
             tokens: v4.tokens,
             events: v4.events,
             next_event_seq: v4.next_event_seq,
-            resources: v4.resources,
+            resources: v4.resources.into(),
             sessions: v4.sessions,
             checkpoints: Default::default(),
             monitoring: Default::default(),
@@ -348,10 +359,89 @@ impl From<ClusterDbV3> for ClusterDb {
                 bans: resources.bans,
                 unmanaged: resources.unmanaged,
                 types: BTreeMap::new(),
+                promotion_scores: BTreeMap::new(),
+                promotable: BTreeMap::new(),
             },
             sessions: v3.sessions,
             checkpoints: Default::default(),
             monitoring: Default::default(),
+        }
+    }
+}
+
+// --- promo ---
+/// `ResourceDb` in database layouts 4 to 6, before `promotion_scores` and `promotable`.
+#[derive(Deserialize)]
+struct ResourceDbV6 {
+    resources: BTreeMap<ResourceId, Resource>,
+    groups: BTreeMap<GroupId, Group>,
+    constraints: Vec<StoredConstraint>,
+    moves: BTreeMap<ResourceId, Vec<LocationConstraint>>,
+    node_config: BTreeMap<NodeId, NodeConfig>,
+    status: BTreeMap<ResourceId, BTreeMap<NodeId, ResourceStatus>>,
+    assignments: BTreeMap<NodeId, BTreeMap<ResourceId, u64>>,
+    next_fencing_token: u64,
+    operations: VecDeque<OperationEntry>,
+    reported_tokens: BTreeMap<ResourceId, BTreeMap<NodeId, u64>>,
+    bans: BTreeMap<ResourceId, Vec<LocationConstraint>>,
+    unmanaged: std::collections::BTreeSet<ResourceId>,
+    types: BTreeMap<String, model::UserType>,
+}
+
+impl From<ResourceDbV6> for ResourceDb {
+    fn from(resources: ResourceDbV6) -> ResourceDb {
+        ResourceDb {
+            resources: resources.resources,
+            groups: resources.groups,
+            constraints: resources.constraints,
+            moves: resources.moves,
+            node_config: resources.node_config,
+            status: resources.status,
+            assignments: resources.assignments,
+            next_fencing_token: resources.next_fencing_token,
+            operations: resources.operations,
+            reported_tokens: resources.reported_tokens,
+            bans: resources.bans,
+            unmanaged: resources.unmanaged,
+            types: resources.types,
+            promotion_scores: BTreeMap::new(),
+            promotable: BTreeMap::new(),
+        }
+    }
+}
+
+/// The cluster database's layout 6, before promotable resources.
+#[derive(Deserialize)]
+struct ClusterDbV6 {
+    meta: ClusterMeta,
+    kv: KvTable,
+    kv_revision: u64,
+    nodes: BTreeMap<NodeId, NodeRecord>,
+    next_node_id: u64,
+    tokens: BTreeMap<String, TokenRecord>,
+    events: VecDeque<Event>,
+    next_event_seq: u64,
+    resources: ResourceDbV6,
+    sessions: Sessions,
+    checkpoints: crate::checkpoints::Checkpoints,
+    monitoring: crate::MonitorDb,
+}
+
+impl From<ClusterDbV6> for ClusterDb {
+    fn from(v6: ClusterDbV6) -> ClusterDb {
+        ClusterDb {
+            meta: v6.meta,
+            kv: v6.kv,
+            kv_revision: v6.kv_revision,
+            nodes: v6.nodes,
+            next_node_id: v6.next_node_id,
+            tokens: v6.tokens,
+            events: v6.events,
+            next_event_seq: v6.next_event_seq,
+            resources: v6.resources.into(),
+            sessions: v6.sessions,
+            checkpoints: v6.checkpoints,
+            monitoring: v6.monitoring,
         }
     }
 }

@@ -166,6 +166,21 @@ pub enum Command {
     ReplaceAlerts {
         alerts: Vec<crate::monitoring::AlertConfig>,
     },
+    // --- promo ---
+    /// The promotion score `node`'s instance of a promotable resource set for itself
+    /// (`crm_attribute --promotion -v`), or its removal (`-D`, `None`).
+    SetPromotionScore {
+        node: NodeId,
+        resource: model::ResourceId,
+        score: Option<i64>,
+    },
+    /// Create or replace a promotable resource: a clone of which at most `promoted_max`
+    /// instances are promoted at once (`PutResource` plus the count, in one entry).
+    PutPromotable {
+        resource: Box<model::Resource>,
+        create: bool,
+        promoted_max: u32,
+    },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -233,6 +248,17 @@ impl std::fmt::Display for Command {
             }
             Command::PutType { definition, .. } => write!(f, "put type {}", definition.name),
             Command::DeleteType { name } => write!(f, "delete type {name}"),
+            Command::SetPromotionScore {
+                node,
+                resource,
+                score,
+            } => write!(
+                f,
+                "set promotion score of {resource} on {node} to {score:?}"
+            ),
+            Command::PutPromotable { resource, .. } => {
+                write!(f, "put promotable resource {}", resource.id)
+            }
             Command::ReplaceConfigWithTypes {
                 types, resources, ..
             } => write!(

@@ -229,16 +229,7 @@ impl ClusterDb {
         let resources = &mut self.resources;
         match command {
             Command::PutResource { resource, create } => {
-                let exists = resources.resources.contains_key(&resource.id);
-                if create && exists {
-                    return rejected(format!("resource {} already exists", resource.id));
-                }
-                if !create && !exists {
-                    return rejected(format!("resource {} does not exist", resource.id));
-                }
-                resources.try_config(|db| {
-                    db.resources.insert(resource.id.clone(), resource);
-                })
+                resources.put_resource(resource, create, None)
             }
             Command::DeleteResource { id } => resources.delete_resource(&id),
             Command::PutGroup { group } => resources.try_config(|db| {
@@ -296,6 +287,17 @@ impl ClusterDb {
             command @ (Command::PutType { .. }
             | Command::DeleteType { .. }
             | Command::ReplaceConfigWithTypes { .. }) => resources.apply_type_command(command),
+            // --- promo ---
+            Command::SetPromotionScore {
+                node,
+                resource,
+                score,
+            } => resources.set_promotion_score(node, resource, score),
+            Command::PutPromotable {
+                resource,
+                create,
+                promoted_max,
+            } => resources.put_resource(*resource, create, Some(promoted_max)),
             other => rejected(format!("command {other} is not a resource command")),
         }
     }

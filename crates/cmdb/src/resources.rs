@@ -111,6 +111,11 @@ pub struct ResourceDb {
     // --- types ---
     /// User-defined resource types, by name (`encluster type create`).
     pub types: BTreeMap<String, model::UserType>,
+    // --- promo ---
+    /// Per promotable resource, each node's promotion score (`SetPromotionScore`).
+    pub promotion_scores: BTreeMap<ResourceId, BTreeMap<NodeId, i64>>,
+    /// Promotable clones, with the most instances promoted at once (`PutPromotable`).
+    pub promotable: BTreeMap<ResourceId, u32>,
 }
 
 /// A change of the master's assignments.
@@ -152,6 +157,7 @@ impl ResourceDb {
             groups: self.groups.clone(),
             constraints,
             unmanaged: self.unmanaged.clone(),
+            promotable: self.promotable.clone(),
         }
     }
 
@@ -181,6 +187,8 @@ impl ResourceDb {
         self.moves.remove(id);
         self.bans.remove(id);
         self.unmanaged.remove(id);
+        self.promotion_scores.remove(id);
+        self.promotable.remove(id);
         for group in self.groups.values_mut() {
             group.members.retain(|m| m != id);
         }
@@ -226,6 +234,8 @@ impl ResourceDb {
             db.moves.retain(|id, _| named(id));
             db.bans.retain(|id, _| named(id));
             db.unmanaged.retain(|id| db.resources.contains_key(id));
+            let clones = |id: &ResourceId| db.resources.get(id).is_some_and(|r| r.clone.is_some());
+            db.promotable.retain(|id, _| clones(id));
         })
     }
 
@@ -287,6 +297,80 @@ impl ResourceDb {
         } else {
             self.unmanaged.insert(resource);
         }
+        CommandResult::Ok
+    }
+
+    /// Whether `resource` is declared, or is a promoted role of a declared promotable
+    /// resource (see `model::promotable`).
+    pub fn configured(&self, resource: &ResourceId) -> bool {
+        self.resources.contains_key(resource) || self.resource(resource).is_some()
+    }
+
+    /// The definition of `resource`: a declared resource, or a promoted role of one.
+    pub fn resource(&self, resource: &ResourceId) -> Option<Resource> {
+        match self.resources.get(resource) {
+            Some(declared) => Some(declared.clone()),
+            None => model::promotable::role_of(&self.resources, &self.promotable, resource),
+        }
+    }
+
+    /// Create or replace a resource; `promoted_max` makes it promotable. Replacing a
+    /// promotable resource by `PutResource` (`None`) keeps it promotable while it stays a
+    /// clone.
+    pub(crate) fn put_resource(
+        &mut self,
+        resource: Resource,
+        create: bool,
+        promoted_max: Option<u32>,
+    ) -> CommandResult {
+        let exists = self.resources.contains_key(&resource.id);
+        if create && exists {
+            return CommandResult::Rejected(format!("resource {} already exists", resource.id));
+        }
+        if !create && !exists {
+            return CommandResult::Rejected(format!("resource {} does not exist", resource.id));
+        }
+        self.try_config(|db| {
+            match promoted_max {
+                Some(max) => {
+                    db.promotable.insert(resource.id.clone(), max);
+                }
+                None if resource.clone.is_none() => {
+                    db.promotable.remove(&resource.id);
+                }
+                None => {}
+            }
+            db.resources.insert(resource.id.clone(), resource);
+        })
+    }
+
+    /// Record the promotion score `node`'s instance of `resource` set, or its removal.
+    /// Refused for a resource that is not promotable (a removal is always accepted, so a
+    /// stop racing with a delete is no error).
+    pub(crate) fn set_promotion_score(
+        &mut self,
+        node: NodeId,
+        resource: ResourceId,
+        score: Option<i64>,
+    ) -> CommandResult {
+        let Some(score) = score else {
+            if let Some(scores) = self.promotion_scores.get_mut(&resource) {
+                scores.remove(&node);
+                if scores.is_empty() {
+                    self.promotion_scores.remove(&resource);
+                }
+            }
+            return CommandResult::Ok;
+        };
+        if !self.promotable.contains_key(&resource) {
+            return CommandResult::Rejected(format!(
+                "resource {resource} is not promotable, so it has no promotion score"
+            ));
+        }
+        self.promotion_scores
+            .entry(resource)
+            .or_default()
+            .insert(node, score);
         CommandResult::Ok
     }
 
@@ -363,7 +447,7 @@ impl ResourceDb {
     /// Forget what is left of a resource that is no longer configured on `node` once
     /// nothing of it may run there: no grant, and no instance that is not stopped.
     fn forget_if_gone(&mut self, resource: &ResourceId, node: NodeId) {
-        if self.resources.contains_key(resource) {
+        if self.configured(resource) {
             return;
         }
         let assigned = self

@@ -105,6 +105,13 @@ impl Agents {
         if let Some(agent) = self.by_type.get(type_name) {
             return Ok((Arc::clone(agent), false));
         }
+        if let Some(base) = type_name.strip_prefix(model::promotable::ROLE_TYPE_PREFIX) {
+            // The promoted role of a promotable resource runs through its type's agent.
+            let (inner, _) = self.get(base)?;
+            let role: Arc<dyn ResourceAgent> = Arc::new(resource_agents::PromotedRole::new(inner));
+            self.by_type.insert(type_name.to_owned(), Arc::clone(&role));
+            return Ok((role, true));
+        }
         let agent = match resource_agents::builtin(type_name, &self.ocf_root) {
             Ok(agent) => agent,
             // Perhaps a user type not defined here yet: what its pid file records can still

@@ -59,6 +59,10 @@ pub struct ClusterConfig {
     /// they run, nothing starts, stops or recovers them.
     #[serde(default)]
     pub unmanaged: BTreeSet<ResourceId>,
+    /// Promotable clones, with the most instances promoted at once (see
+    /// [`crate::promotable`]).
+    #[serde(default)]
+    pub promotable: BTreeMap<ResourceId, u32>,
 }
 
 /// Which end of a group a constraint naming the group stands for.
@@ -135,6 +139,12 @@ pub enum ConfigError {
         with: ResourceId,
         group: GroupId,
     },
+    /// A promotable resource that is not a clone, or promotes none or too many.
+    #[error("resource {resource} cannot be promotable: {reason}")]
+    BadPromotable {
+        resource: ResourceId,
+        reason: String,
+    },
 }
 
 impl ClusterConfig {
@@ -155,7 +165,31 @@ impl ClusterConfig {
             }
         }
         self.validate_groups()?;
+        self.validate_promotable()?;
         self.validate_constraints()
+    }
+
+    fn validate_promotable(&self) -> Result<(), ConfigError> {
+        let limit = crate::promotable::PROMOTED_MAX_LIMIT;
+        for (id, promoted_max) in &self.promotable {
+            let reason = match self.resources.get(id) {
+                None => Some("it does not exist".to_owned()),
+                Some(resource) if resource.clone.is_none() => {
+                    Some("only a clone can be promotable: add --clone".to_owned())
+                }
+                Some(_) if !(1..=limit).contains(promoted_max) => Some(format!(
+                    "promoted-max {promoted_max} is not from 1 to {limit}"
+                )),
+                Some(_) => None,
+            };
+            if let Some(reason) = reason {
+                return Err(ConfigError::BadPromotable {
+                    resource: id.clone(),
+                    reason,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn validate_groups(&self) -> Result<(), ConfigError> {

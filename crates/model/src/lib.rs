@@ -13,6 +13,7 @@ mod ids;
 mod input;
 mod node;
 mod observed;
+pub mod promotable;
 mod resource;
 mod resource_type;
 mod schema;

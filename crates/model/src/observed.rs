@@ -132,6 +132,10 @@ pub struct ObservedState {
     /// Per resource, what each node reported; a missing entry means stopped, no failures.
     #[serde(default)]
     pub resources: BTreeMap<ResourceId, BTreeMap<NodeId, ResourceStatus>>,
+    /// Per promotable resource, the promotion score each node's instance set for itself
+    /// (`crm_attribute --promotion -v`); an instance without one is never promoted.
+    #[serde(default)]
+    pub promotion_scores: BTreeMap<ResourceId, BTreeMap<NodeId, i64>>,
 }
 
 impl ObservedState {

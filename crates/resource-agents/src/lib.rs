@@ -18,16 +18,18 @@ mod limits;
 mod ocf;
 mod operation;
 mod process;
+mod promoted;
 mod registry;
 mod user_type;
 mod vip;
 mod watchdog;
 
-pub use ocf::{OcfAgent, OcfType};
+pub use ocf::{OcfAgent, OcfType, promotion_score};
 pub use operation::{
     BoxFuture, DEPTH_THOROUGH, MetaError, OperationRequest, Outcome, ResourceAgent, Severity,
 };
 pub use process::ProcessAgent;
+pub use promoted::PromotedRole;
 pub use registry::{UnknownType, builtin};
 pub use user_type::{
     UndefinedTypeAgent, UserTypeAgent, describe as describe_user_type, instance_environment,
@@ -36,4 +38,4 @@ pub use vip::{
     LoopbackVip, NetlinkVip, NetlinkVipConfig, VIP_CLAIM_DIR_DEFAULT, VipAgent, VipBackend,
     VipClaim,
 };
-pub use watchdog::{FencedAt, WATCHDOG_MARGIN, take_fenced_at};
+pub use watchdog::{FencedAt, RunFence, WATCHDOG_MARGIN, take_fenced_at};

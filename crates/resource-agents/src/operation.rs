@@ -91,6 +91,35 @@ pub trait ResourceAgent: Send + Sync {
     ) -> Result<BTreeMap<String, String>, Vec<String>> {
         Ok(params.clone())
     }
+
+    // --- promo ---
+    /// Promotes the running instance (OCF `promote`). `Ok` means it runs promoted. Types
+    /// that cannot be promoted fail hard.
+    fn promote<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        let _ = request;
+        Box::pin(async { Outcome::failed(Severity::Hard, "this resource type cannot promote") })
+    }
+
+    /// Demotes a promoted instance (OCF `demote`). `Ok` means it no longer runs promoted;
+    /// demoting an instance that is not promoted, or not running, is `Ok`.
+    fn demote<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        let _ = request;
+        Box::pin(async { Outcome::Ok })
+    }
+
+    /// The command that demotes the instance, with its environment, for the lease
+    /// watchdog to run if the agent hangs while its lease ends; `None` if there is none.
+    fn demote_command(&self, request: &OperationRequest) -> Option<crate::watchdog::RunFence> {
+        let _ = request;
+        None
+    }
+
+    /// Checks the promoted role: `Ok` if the instance runs promoted, `NotRunning` if it
+    /// runs unpromoted or not at all, `Failed` if it failed in its promoted role.
+    fn monitor_promoted<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        let _ = request;
+        Box::pin(async { Outcome::NotRunning })
+    }
 }
 
 /// Everything an operation needs to know; built by the executor from an assignment.

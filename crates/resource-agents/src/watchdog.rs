@@ -54,10 +54,24 @@ pub(crate) enum Fence {
     },
     /// SIGKILL the process group led by `pid`, while that pid still has `start_ticks`.
     KillGroup { pid: Pid, start_ticks: u64 },
+    // --- promo ---
+    /// Run `program argument` with `env` (at most 10 s): the `demote` of a promoted role.
+    Run(RunFence),
 }
 
-/// `$1` lease file, `$2` margin, `$3` fenced-at file, `$4` action (`addr` or `group`),
-/// then `$5 $6`: address and device, or pid and start time.
+/// A command the watchdog runs to fence: an OCF agent's `demote`, with its environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunFence {
+    /// The program, for example the OCF agent's script.
+    pub program: PathBuf,
+    /// Its one argument, for example `demote`.
+    pub argument: String,
+    /// The variables it needs besides the watchdog's own.
+    pub env: Vec<(String, String)>,
+}
+
+/// `$1` lease file, `$2` margin, `$3` fenced-at file, `$4` action (`addr`, `group` or
+/// `run`), then `$5 $6`: address and device, pid and start time, or program and argument.
 const SCRIPT: &str = r#"lease=$1 margin=$2 fenced=$3 action=$4 a=$5 b=$6 misses=0
 IFS= read -r boot_id < /proc/sys/kernel/random/boot_id
 boot_ms() {
@@ -90,7 +104,9 @@ while :; do
     boot_ms
     if (( now >= v - margin )); then
       : > "$fenced.tmp"
-      if [[ $action == group ]]; then kill -KILL -- "-$a"; else ip addr del "$a" dev "$b"; fi
+      if [[ $action == group ]]; then kill -KILL -- "-$a"
+      elif [[ $action == run ]]; then timeout -s KILL 10 "$a" "$b" > /dev/null 2>&1
+      else ip addr del "$a" dev "$b"; fi
       wall=${EPOCHREALTIME/./}
       boot_ms
       printf '%s %s\n' "${wall:0:13}" "$now" > "$fenced.tmp" && mv -f "$fenced.tmp" "$fenced"
@@ -119,7 +135,13 @@ pub(crate) fn start(state_dir: &Path, fence: &Fence) -> std::io::Result<()> {
             _ => {}
         }
     }
+    let mut env = Vec::new();
     let (action, a, b) = match fence {
+        Fence::Run(run) => {
+            env.clone_from(&run.env);
+            let program = run.program.to_string_lossy().into_owned();
+            ("run", program, run.argument.clone())
+        }
         Fence::DeleteAddress {
             ip,
             prefix_len,
@@ -135,6 +157,7 @@ pub(crate) fn start(state_dir: &Path, fence: &Fence) -> std::io::Result<()> {
         .arg(WATCHDOG_MARGIN.as_millis().to_string())
         .arg(state_dir.join(FENCED_AT_FILE))
         .args([action, &a, &b])
+        .envs(env)
         .process_group(0)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())

@@ -8,6 +8,8 @@ use model::{
     ResourceOptions, SchedulerInput,
 };
 
+mod promotable;
+
 fn input(node_count: u64, resources: &[&str]) -> SchedulerInput {
     let mut config = ClusterConfig::default();
     let mut observed = ObservedState::default();

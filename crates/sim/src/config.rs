@@ -25,6 +25,8 @@ pub struct SimConfig {
     pub crash_percent: u64,
     /// Resources created before the chaos begins.
     pub initial_resources: u64,
+    /// Every other resource created is a promotable clone (`RunOptions::promotable`).
+    pub promotable: bool,
 }
 
 impl SimConfig {
@@ -42,6 +44,7 @@ impl SimConfig {
             start_failure_percent: rng.range(0, 20),
             crash_percent: rng.range(0, 10),
             initial_resources: rng.range(1, 4),
+            promotable: false,
         }
     }
 }

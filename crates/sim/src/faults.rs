@@ -185,6 +185,25 @@ impl World {
         }
     }
 
+    /// The creation of `resource`; with `promotable` runs every other one a promotable
+    /// clone, with no draw of its own, so the random stream (and every other decision)
+    /// stays that of the default run.
+    fn create(&self, mut resource: Resource) -> cmdb::Command {
+        if self.config.promotable && self.next_resource.is_multiple_of(2) {
+            resource.unique = false;
+            resource.clone = Some(model::CloneOptions { max: None });
+            return cmdb::Command::PutPromotable {
+                resource: Box::new(resource),
+                create: true,
+                promoted_max: 1,
+            };
+        }
+        cmdb::Command::PutResource {
+            resource,
+            create: true,
+        }
+    }
+
     /// What the operator changes now: create, delete, update, move, standby, stop, start.
     fn operator_change(&mut self) -> Option<cmdb::Command> {
         let existing: Vec<Resource> = self
@@ -199,10 +218,7 @@ impl World {
             let id = ResourceId(format!("r{}", self.next_resource));
             self.next_resource += 1;
             let resource = self.resource(id);
-            return Some(cmdb::Command::PutResource {
-                resource,
-                create: true,
-            });
+            return Some(self.create(resource));
         }
         let mut resource = self.rng.pick(&existing).clone();
         let nodes: Vec<NodeId> = self.nodes.keys().copied().collect();

@@ -82,27 +82,71 @@ impl World {
                 }
                 Command::Cancel { .. } => {}
                 Command::Report(record) => {
-                    let state = self.nodes.get_mut(&node).expect("known node");
-                    let seq = state.forwarder.next_seq;
-                    state.forwarder.next_seq += 1;
-                    let command = cmdb::Command::Session {
-                        session: state.forwarder.session,
-                        seq,
-                        floor: seq,
-                        at_ms: now,
-                        command: Box::new(cmdb::Command::RecordOperation {
+                    let score = self.promotion_score(node, &record);
+                    self.forward(
+                        node,
+                        cmdb::Command::RecordOperation {
                             node,
                             report: to_report(record),
                             at_ms: now,
-                        }),
-                    };
-                    state.forwarder.queue.push_back(command);
-                    if state.forwarder.in_flight.is_none() {
-                        self.send_next_report(node);
+                        },
+                    );
+                    if let Some(command) = score {
+                        self.forward(node, command);
                     }
                 }
             }
         }
+    }
+
+    /// Queues `command` behind the node's earlier reports, in its report session.
+    fn forward(&mut self, node: NodeId, command: cmdb::Command) {
+        let now = self.now;
+        let state = self.nodes.get_mut(&node).expect("known node");
+        let seq = state.forwarder.next_seq;
+        state.forwarder.next_seq += 1;
+        let command = cmdb::Command::Session {
+            session: state.forwarder.session,
+            seq,
+            floor: seq,
+            at_ms: now,
+            command: Box::new(command),
+        };
+        state.forwarder.queue.push_back(command);
+        if state.forwarder.in_flight.is_none() {
+            self.send_next_report(node);
+        }
+    }
+
+    /// The promotion score an instance of a promotable resource sets after a successful
+    /// start (as Stateful does with `crm_attribute`), or clears after a stop: a score
+    /// picked by node and token, without a draw of the random stream.
+    fn promotion_score(
+        &self,
+        node: NodeId,
+        record: &executor::OperationRecord,
+    ) -> Option<cmdb::Command> {
+        if !self.config.promotable
+            || !self
+                .reference
+                .resources
+                .promotable
+                .contains_key(&record.resource)
+        {
+            return None;
+        }
+        let score = match (record.operation, record.outcome.is_ok()) {
+            (executor::OperationKind::Start, true) => {
+                Some(i64::try_from((node.0 * 37 + record.fencing_token) % 10).unwrap_or(0) + 1)
+            }
+            (executor::OperationKind::Stop, _) => None,
+            _ => return None,
+        };
+        Some(cmdb::Command::SetPromotionScore {
+            node,
+            resource: record.resource.clone(),
+            score,
+        })
     }
 
     /// Sends the oldest report: proposed here on the master, else to the known master.

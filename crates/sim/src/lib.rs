@@ -44,6 +44,10 @@ pub struct RunOptions {
     pub quiesce_ms: Millis,
     /// Keep a trace of what happened, printed with a failure.
     pub trace: bool,
+    /// Make every other resource the operator creates a promotable clone (its promoted
+    /// role a unique resource checked like any other), and have instances set promotion
+    /// scores. Off by default, so the seeds of the default run keep their scenarios.
+    pub promotable: bool,
 }
 
 impl Default for RunOptions {
@@ -53,6 +57,7 @@ impl Default for RunOptions {
             chaos_ms: 10_000,
             quiesce_ms: 20_000,
             trace: false,
+            promotable: false,
         }
     }
 }
@@ -65,6 +70,8 @@ pub struct Report {
     pub log_entries: usize,
     pub terms: u64,
     pub config: SimConfig,
+    /// Promotions (starts of a promoted role) that began.
+    pub promotions: u64,
 }
 
 /// A broken invariant, with what is needed to replay it.
@@ -94,7 +101,8 @@ impl fmt::Display for Failure {
 
 /// Runs the simulation of `seed`.
 pub fn run(seed: u64, options: RunOptions) -> Result<Report, Failure> {
-    let config = SimConfig::for_seed(seed, options.chaos_ms, options.quiesce_ms);
+    let mut config = SimConfig::for_seed(seed, options.chaos_ms, options.quiesce_ms);
+    config.promotable = options.promotable;
     let mut world = World::new(seed, config.clone());
     world.trace = options.trace.then(Vec::new);
     world.start_chaos();
@@ -117,5 +125,6 @@ pub fn run(seed: u64, options: RunOptions) -> Result<Report, Failure> {
         log_entries: world.raft.log.len(),
         terms: world.raft.term,
         config,
+        promotions: world.checker.promotions,
     })
 }

@@ -1,5 +1,6 @@
 //! `sim`: replay one seed (`--seed N`), or run many and print seeds per second
-//! (`--seeds COUNT [--from FIRST]`); `--chaos-ms` and `--quiesce-ms` set the phases.
+//! (`--seeds COUNT [--from FIRST]`); `--chaos-ms` and `--quiesce-ms` set the phases;
+//! `--promotable` mixes promotable clones in.
 //! Exits non-zero on the first failing seed, after printing how to replay it.
 
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
     options.chaos_ms = value("--chaos-ms").unwrap_or(options.chaos_ms);
     options.quiesce_ms = value("--quiesce-ms").unwrap_or(options.quiesce_ms);
     options.trace = args.iter().any(|a| a == "--trace");
+    options.promotable = args.iter().any(|a| a == "--promotable");
     if let Some(seed) = value("--seed") {
         return match sim::run(seed, options) {
             Ok(report) => {
@@ -36,7 +38,7 @@ fn main() -> ExitCode {
     let Some(count) = value("--seeds") else {
         eprintln!(
             "usage: sim --seed N [--trace] | --seeds COUNT [--from FIRST] [--keep-going] \
-             [--chaos-ms MS] [--quiesce-ms MS]"
+             [--chaos-ms MS] [--quiesce-ms MS] [--promotable]"
         );
         return ExitCode::from(2);
     };

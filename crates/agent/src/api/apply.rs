@@ -23,6 +23,10 @@ pub(crate) async fn plan(
     user_types.extend(types.iter().map(|t| (t.name.clone(), t.clone())));
     let mut resources = Vec::new();
     for resource in &spec.resources {
+        if let Some(problem) = promoted_max_problem(state, resource) {
+            errors.push(problem);
+            continue;
+        }
         match to_resource(resource, &state.types, &user_types).await {
             Ok(resource) => resources.push(resource),
             Err(problems) => {
@@ -301,6 +305,22 @@ fn describe_constraint(constraint: &StoredConstraint) -> String {
     }
 }
 
+/// `apply` keeps a promotable resource promotable (so an export applies unchanged), but
+/// cannot make one or change its count yet: the problem, if the file asks for that.
+fn promoted_max_problem(state: &ApiState, resource: &::api::ResourceSpec) -> Option<String> {
+    let stored = state.shared.read(|db| {
+        let id = ResourceId(resource.name.clone());
+        db.resources.promotable.get(&id).copied()
+    });
+    (resource.promoted_max.is_some() && resource.promoted_max != stored).then(|| {
+        format!(
+            "resource {}: promoted_max cannot be set or changed by apply yet; create the \
+             resource with `encluster resource create {} ... --promotable --promoted-max N`",
+            resource.name, resource.name
+        )
+    })
+}
+
 /// `GET /v1/config`: the declared cluster as `apply -f` reads it (`config export`), so that
 /// applying it changes nothing. Moves, bans and node modes are operational state, not part
 /// of the file, and `apply` leaves them as they are.
@@ -310,7 +330,15 @@ pub(crate) async fn export(
     let spec = state.shared.read(|db| {
         let resources = &db.resources;
         ::api::ClusterSpec {
-            resources: resources.resources.values().map(to_export_spec).collect(),
+            resources: resources
+                .resources
+                .values()
+                .map(|resource| {
+                    let mut spec = to_export_spec(resource);
+                    spec.promoted_max = resources.promotable.get(&resource.id).copied();
+                    spec
+                })
+                .collect(),
             groups: resources
                 .groups
                 .values()

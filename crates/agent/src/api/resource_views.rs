@@ -28,6 +28,8 @@ pub(crate) fn resource_view(state: &ApiState, id: &ResourceId) -> Option<::api::
                         last_failure: status.last_failure.clone(),
                         last_failure_at_ms: status.last_failure_at,
                         assigned_token: None,
+                        role: None,
+                        promotion_score: None,
                     })
                     .collect()
             })
@@ -43,17 +45,61 @@ pub(crate) fn resource_view(state: &ApiState, id: &ResourceId) -> Option<::api::
                     last_failure: None,
                     last_failure_at_ms: None,
                     assigned_token: Some(*token),
+                    role: None,
+                    promotion_score: None,
                 }),
             }
         }
         instances.sort_by_key(|i| i.node);
+        let mut spec = to_spec(resource);
+        if let Some(promoted_max) = resources.promotable.get(id) {
+            spec.promoted_max = Some(*promoted_max);
+            add_roles(resources, resource, *promoted_max, &mut instances);
+        }
         Some(::api::ResourceView {
-            spec: to_spec(resource),
+            spec,
             group,
             instances,
             managed: !resources.unmanaged.contains(id),
         })
     })
+}
+
+/// Fill in each instance's role and promotion score: a node holding a grant of one of the
+/// resource's promoted roles, or running one, is `promoted` when both hold, `promoting`
+/// while only the grant does, `demoting` while only the instance does.
+fn add_roles(
+    resources: &cmdb::ResourceDb,
+    resource: &model::Resource,
+    promoted_max: u32,
+    instances: &mut [::api::InstanceView],
+) {
+    let roles = model::promotable::roles(resource, promoted_max);
+    let scores = resources.promotion_scores.get(&resource.id);
+    for instance in instances.iter_mut() {
+        let node = model::NodeId(instance.node);
+        let granted = roles.iter().any(|role| {
+            resources
+                .assignments
+                .get(&node)
+                .is_some_and(|m| m.contains_key(&role.id))
+        });
+        let running = roles.iter().any(|role| {
+            resources
+                .status
+                .get(&role.id)
+                .and_then(|m| m.get(&node))
+                .is_some_and(|s| s.state == ResourceState::Running)
+        });
+        let role = match (granted, running) {
+            (true, true) => "promoted",
+            (true, false) => "promoting",
+            (false, true) => "demoting",
+            (false, false) => "unpromoted",
+        };
+        instance.role = Some(role.to_owned());
+        instance.promotion_score = scores.and_then(|s| s.get(&node)).copied();
+    }
 }
 
 /// Every resource's view, by name.

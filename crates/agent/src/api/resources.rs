@@ -174,9 +174,9 @@ async fn put_resource(
     };
     let name = spec.name.clone();
     if !create {
-        return update_resource(state, call, resource).await;
+        return update_resource(state, call, resource, spec.promoted_max).await;
     }
-    let command = Command::PutResource { resource, create };
+    let command = put_command(resource, create, spec.promoted_max);
     propose_all(state, &call, vec![command], |state| {
         view_response(state, &name)
     })
@@ -185,7 +185,12 @@ async fn put_resource(
 
 /// An update answers with what it does to running instances (`change::describe`, from
 /// the state before the write); `?dry_run=true` answers that and writes nothing.
-async fn update_resource(state: &ApiState, call: Call, resource: model::Resource) -> Response {
+async fn update_resource(
+    state: &ApiState,
+    call: Call,
+    resource: model::Resource,
+    promoted_max: Option<u32>,
+) -> Response {
     let id = resource.id.clone();
     let stored_type = state.shared.read(|db| {
         let stored = db.resources.resources.get(&id);
@@ -226,14 +231,23 @@ async fn update_resource(state: &ApiState, call: Call, resource: model::Resource
         return answer(state, describe(false));
     }
     let change = describe(true);
-    let command = Command::PutResource {
-        resource: resource.clone(),
-        create: false,
-    };
+    let command = put_command(resource.clone(), false, promoted_max);
     propose_all(state, &call, vec![command], |state| {
         answer(state, change.clone())
     })
     .await
+}
+
+/// The write of a resource: promotable when `promoted_max` is given.
+fn put_command(resource: model::Resource, create: bool, promoted_max: Option<u32>) -> Command {
+    match promoted_max {
+        Some(promoted_max) => Command::PutPromotable {
+            resource: Box::new(resource),
+            create,
+            promoted_max,
+        },
+        None => Command::PutResource { resource, create },
+    }
 }
 
 pub(crate) async fn create(State(state): State<ApiState>, call: Call) -> Response {

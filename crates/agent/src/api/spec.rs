@@ -102,7 +102,9 @@ pub(crate) async fn to_resource(
     };
     // A user type's kind is the default: `clone` makes a clone unless the spec says unique.
     let clone = spec.clone
+        || spec.promoted_max.is_some()
         || (spec.unique.is_none() && user_type.is_some_and(|t| t.kind == model::TypeKind::Clone));
+    check_promoted_max(spec, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -119,6 +121,26 @@ pub(crate) async fn to_resource(
     })
 }
 
+/// A promotable resource is a clone that promotes from 1 to 16 instances.
+fn check_promoted_max(spec: &::api::ResourceSpec, errors: &mut Vec<String>) {
+    let Some(promoted_max) = spec.promoted_max else {
+        return;
+    };
+    let limit = model::promotable::PROMOTED_MAX_LIMIT;
+    if !(1..=limit).contains(&promoted_max) {
+        errors.push(format!(
+            "promoted_max: {promoted_max} is not from 1 to {limit}"
+        ));
+    }
+    if spec.unique == Some(true) {
+        errors.push(
+            "unique: a promotable resource runs an instance on many nodes, so it cannot be \
+             unique (its promoted role is)"
+                .into(),
+        );
+    }
+}
+
 /// Validate parameters against a user type's stored schema (the state machine checks the
 /// same again); they are stored as given, defaults filled in by the agent at run time.
 fn check_user_params(
@@ -131,8 +153,8 @@ fn check_user_params(
     }
     if definition.kind == model::TypeKind::Promotable {
         errors.push(format!(
-            "type: {} is promotable, and promotable resources cannot run yet: make the type \
-             unique or clone",
+            "type: {} is promotable, and promotable user types cannot run yet (OCF agents \
+             can): make the type unique or clone",
             definition.name
         ));
     }
@@ -205,6 +227,7 @@ pub(crate) fn to_spec(resource: &Resource) -> ::api::ResourceSpec {
             TargetRole::Stopped => "stopped".into(),
         }),
         utilization: resource.utilization.clone(),
+        promoted_max: None,
     }
 }
 

@@ -506,3 +506,82 @@ fn r11_a_restarted_group_member_restarts_the_members_after_it_in_order() {
         }]
     );
 }
+
+// --- promo ---
+/// `db` promotable on three nodes, running everywhere with the given scores, its role
+/// granted and running on node 1.
+fn promoted_on_1(scores: &[(u64, i64)]) -> ResourceDb {
+    let mut db = ResourceDb::default();
+    let mut resource = resource("db");
+    resource.unique = false;
+    resource.clone = Some(model::CloneOptions { max: None });
+    db.resources.insert(resource.id.clone(), resource);
+    db.promotable.insert(ResourceId("db".into()), 1);
+    for node in 1..=3 {
+        running(&mut db, "db", node);
+        db.change_assignments(vec![AssignmentChange::Assign {
+            node: NodeId(node),
+            resource: ResourceId("db".into()),
+        }]);
+    }
+    let scores = scores.iter().map(|(n, s)| (NodeId(*n), *s)).collect();
+    db.promotion_scores.insert(ResourceId("db".into()), scores);
+    db.change_assignments(vec![AssignmentChange::Assign {
+        node: NodeId(1),
+        resource: ResourceId("db:promoted".into()),
+    }]);
+    running(&mut db, "db:promoted", 1);
+    db
+}
+
+#[test]
+fn a_promoted_role_moves_only_after_its_demotion_is_confirmed() {
+    let mut db = promoted_on_1(&[(1, 10), (2, 5), (3, 5)]);
+    let role = ResourceId("db:promoted".into());
+    assert_eq!(round(&db, &healthy(&[1, 2, 3]), 0).changes, vec![]);
+    // Node 1's instance fails: its role is withdrawn, and granted nowhere else yet.
+    db.status
+        .get_mut(&ResourceId("db".into()))
+        .expect("db")
+        .get_mut(&NodeId(1))
+        .expect("node 1")
+        .state = ResourceState::Failed;
+    let changes = round(&db, &healthy(&[1, 2, 3]), 0).changes;
+    assert!(
+        changes.contains(&AssignmentChange::Unassign {
+            node: NodeId(1),
+            resource: role.clone()
+        }),
+        "{changes:?}"
+    );
+    let granted_elsewhere = changes
+        .iter()
+        .any(|c| matches!(c, AssignmentChange::Assign { resource, .. } if *resource == role));
+    assert!(
+        !granted_elsewhere,
+        "promoted before the demotion: {changes:?}"
+    );
+    db.change_assignments(changes);
+    assert!(
+        !round(&db, &healthy(&[1, 2, 3]), 0).changes.iter().any(|c| {
+            matches!(c, AssignmentChange::Assign { resource, .. } if *resource == role)
+        }),
+        "still unconfirmed"
+    );
+    // Node 1 reports the role stopped (demoted) and its failed instance stopped: now
+    // another node is promoted.
+    for name in ["db:promoted", "db"] {
+        let instances = db.status.get_mut(&ResourceId(name.into())).expect(name);
+        instances.get_mut(&NodeId(1)).expect("node 1").state = ResourceState::Stopped;
+    }
+    let changes = round(&db, &healthy(&[1, 2, 3]), 0).changes;
+    let promoted: Vec<u64> = changes
+        .iter()
+        .filter_map(|c| match c {
+            AssignmentChange::Assign { node, resource } if *resource == role => Some(node.0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(promoted.len(), 1, "{changes:?}");
+    assert_ne!(promoted[0], 1);
+}

@@ -91,7 +91,8 @@ fn cluster_file_errors_name_the_line_and_the_problem() {
             line 4, column 1: unknown field `stickyness`, expected one of `name`, `type`,
             `params`, `unique`, `clone`, `clone_max`, `monitor_interval`, `monitor_timeout`,
             `start_timeout`, `stop_timeout`, `stickiness`, `migration_threshold`,
-            `failure_timeout`, `drain`, `target_role`, `utilization` (in `stickyness = 5`)
+            `failure_timeout`, `drain`, `target_role`, `utilization`, `promoted_max` (in
+            `stickyness = 5`)
             line 4, column 20: invalid type: integer `10`, expected a string (quote it:
             names and durations are strings, like monitor_interval = "10s") (in
             `monitor_interval = 10`)

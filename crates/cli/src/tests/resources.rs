@@ -32,6 +32,8 @@ pub(super) fn instance(node: u64, state: &str, assigned: bool) -> api::InstanceV
         last_failure: None,
         last_failure_at_ms: None,
         assigned_token: assigned.then_some(10 + node),
+        role: None,
+        promotion_score: None,
     }
 }
 
@@ -620,5 +622,89 @@ fn schema_violations_are_listed_one_per_line() {
             the agent refused resource web, nothing was changed:
               - MaxUser: 11 is above the maximum 10
               - port: required"#]],
+    );
+}
+
+// --- promo ---
+#[test]
+fn resource_create_promotable_makes_a_clone_that_promotes_one_by_default() {
+    let spec = |args: &[&str]| {
+        let mut all = vec![
+            "resource",
+            "create",
+            "pg",
+            "--type",
+            "ocf:pacemaker:Stateful",
+        ];
+        all.extend_from_slice(args);
+        let CliCommand::Resource(ResourceCommand::Create {
+            name,
+            type_name,
+            options,
+        }) = parse(&all)
+        else {
+            panic!("parsed as another command");
+        };
+        new_spec(&name, &type_name, &options)
+    };
+    let one = spec(&["--promotable"]);
+    assert!(one.clone);
+    assert_eq!((one.unique, one.promoted_max), (Some(false), Some(1)));
+    let two = spec(&["--promotable", "--promoted-max", "2"]);
+    assert_eq!(two.promoted_max, Some(2));
+    let refused = parse_error(&[
+        "resource",
+        "create",
+        "w",
+        "--type",
+        "t",
+        "--promoted-max",
+        "2",
+    ]);
+    assert!(refused.contains("--promotable"), "{refused}");
+    let refused = parse_error(&[
+        "resource",
+        "create",
+        "w",
+        "--type",
+        "t",
+        "--unique",
+        "--promotable",
+    ]);
+    assert!(refused.contains("cannot be used with"), "{refused}");
+}
+
+#[test]
+fn status_marks_the_promoted_instance_and_show_gives_roles_and_scores() {
+    let mut pg = view(
+        "pg",
+        vec![
+            instance(1, "running", true),
+            instance(2, "running", true),
+            instance(3, "running", true),
+        ],
+    );
+    pg.spec.clone = true;
+    pg.spec.promoted_max = Some(1);
+    for (instance, (role, score)) in
+        pg.instances
+            .iter_mut()
+            .zip([("unpromoted", 5), ("promoted", 10), ("unpromoted", 5)])
+    {
+        instance.role = Some(role.to_owned());
+        instance.promotion_score = Some(score);
+    }
+    let names = names();
+    assert_eq!(
+        crate::views::placement_text(&pg, &names),
+        "n1, n2 (promoted), n3"
+    );
+    let shown = crate::views::render_resource(&pg, &names, NOW_MS);
+    assert!(shown.contains("promotable (at most 1 promoted)"), "{shown}");
+    assert!(
+        shown.contains(
+            "n2: running, 0 failures, assigned (token 12), promoted (promotion score 10)"
+        ),
+        "{shown}"
     );
 }

@@ -309,3 +309,69 @@ fn a_failure_ten_minutes_after_the_previous_starts_a_new_run_of_failures() {
     );
     assert_eq!(db.status[&id("web")][&NODE].fail_count, 1, "a new run");
 }
+
+// --- promo ---
+/// `db` as a clone, or not.
+fn clone_db(clone: bool) -> Resource {
+    let mut resource = db_with("db").resources.remove(&id("db")).expect("db");
+    resource.clone = clone.then_some(model::CloneOptions { max: None });
+    resource
+}
+
+#[test]
+fn only_a_clone_can_be_promotable_and_only_it_has_scores() {
+    let mut db = ResourceDb::default();
+    let refused = db.put_resource(clone_db(false), true, Some(1));
+    assert_eq!(
+        refused,
+        CommandResult::Rejected(
+            "resource db cannot be promotable: only a clone can be promotable: add --clone".into()
+        )
+    );
+    assert!(db.resources.is_empty(), "nothing half-written");
+    let too_many = db.put_resource(clone_db(true), true, Some(17));
+    assert!(matches!(too_many, CommandResult::Rejected(ref m) if m.contains("from 1 to 16")));
+    let score = db.set_promotion_score(NODE, id("db"), Some(5));
+    assert!(matches!(score, CommandResult::Rejected(ref m) if m.contains("not promotable")));
+
+    assert_eq!(
+        db.put_resource(clone_db(true), true, Some(1)),
+        CommandResult::Ok
+    );
+    assert_eq!(
+        db.set_promotion_score(NODE, id("db"), Some(5)),
+        CommandResult::Ok
+    );
+    assert_eq!(db.promotion_scores[&id("db")][&NODE], 5);
+    assert_eq!(
+        db.set_promotion_score(NODE, id("db"), None),
+        CommandResult::Ok
+    );
+    assert!(db.promotion_scores.is_empty());
+}
+
+#[test]
+fn a_promoted_role_counts_as_configured_while_its_resource_is_promotable() {
+    let mut db = ResourceDb::default();
+    assert_eq!(
+        db.put_resource(clone_db(true), true, Some(1)),
+        CommandResult::Ok
+    );
+    let role = db.resource(&id("db:promoted")).expect("the role");
+    assert!(role.unique);
+    assert_eq!(role.type_name, "promoted:process");
+    assert!(db.resource(&id("db:promoted:1")).is_none(), "one role only");
+    // An update by PutResource keeps it promotable; made a singleton, it is not.
+    assert_eq!(
+        db.put_resource(clone_db(true), false, None),
+        CommandResult::Ok
+    );
+    assert!(db.configured(&id("db:promoted")));
+    assert_eq!(
+        db.set_promotion_score(NODE, id("db"), Some(5)),
+        CommandResult::Ok
+    );
+    assert_eq!(db.delete_resource(&id("db")), CommandResult::Ok);
+    assert!(!db.configured(&id("db:promoted")));
+    assert!(db.promotable.is_empty() && db.promotion_scores.is_empty());
+}

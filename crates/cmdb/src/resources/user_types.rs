@@ -150,8 +150,8 @@ impl ResourceDb {
             }
             if definition.kind == TypeKind::Promotable {
                 problems.push(format!(
-                    "resource {}: type {} is promotable, and promotable resources cannot run \
-                     yet: make the type unique or clone",
+                    "resource {}: type {} is promotable, and promotable user types cannot run \
+                     yet (OCF agents can): make the type unique or clone",
                     resource.id, definition.name
                 ));
             }

@@ -80,6 +80,9 @@ fn command_fixture_name(command: &Command) -> &'static str {
         Command::RemoveAlert { .. } => "RemoveAlert",
         Command::AlertDelivered { .. } => "AlertDelivered",
         Command::ReplaceAlerts { .. } => "ReplaceAlerts",
+        // --- promo ---
+        Command::SetPromotionScore { .. } => "SetPromotionScore",
+        Command::PutPromotable { .. } => "PutPromotable",
     }
 }
 
@@ -326,6 +329,8 @@ fn without_bans(db: ClusterDb) -> ClusterDb {
     db.resources.unmanaged.clear();
     db.resources.types.clear();
     db.monitoring = Default::default();
+    db.resources.promotion_scores.clear();
+    db.resources.promotable.clear();
     db
 }
 
@@ -441,6 +446,8 @@ fn snapshot_of_db_layout_3_fixture_loads_without_types() {
     db.resources.types.clear();
     db.checkpoints.clear();
     db.monitoring = Default::default();
+    db.resources.promotion_scores.clear();
+    db.resources.promotable.clear();
     let what = "a snapshot file holding the cluster database in layout 3 (before types)";
     let expected = snapshot_contents(db);
     let outcome = check(
@@ -464,7 +471,7 @@ fn db_layout_4(db: &ClusterDb) -> Vec<u8> {
             &db.tokens,
             &db.events,
             db.next_event_seq,
-            &db.resources,
+            resources_layout_6(&db.resources),
             &db.sessions,
         ),
     );
@@ -483,6 +490,8 @@ fn snapshot_of_db_layout_4_fixture_loads_without_checkpoints() {
     let written_once = snapshot_file(db_layout_4(&db));
     db.checkpoints.clear();
     db.monitoring = Default::default();
+    db.resources.promotion_scores.clear();
+    db.resources.promotable.clear();
     let what = "a snapshot file holding the cluster database in layout 4 (before checkpoints)";
     let expected = snapshot_contents(db);
     let outcome = check(
@@ -506,7 +515,7 @@ fn db_layout_5(db: &ClusterDb) -> Vec<u8> {
             &db.tokens,
             &db.events,
             db.next_event_seq,
-            &db.resources,
+            resources_layout_6(&db.resources),
             &db.sessions,
             &db.checkpoints,
         ),
@@ -525,12 +534,80 @@ fn snapshot_of_db_layout_5_fixture_loads_without_alerts() {
     let mut db = samples::db();
     let written_once = snapshot_file(db_layout_5(&db));
     db.monitoring = Default::default();
+    db.resources.promotion_scores.clear();
+    db.resources.promotable.clear();
     let what = "a snapshot file holding the cluster database in layout 5 (before alerts)";
     let expected = snapshot_contents(db);
     let outcome = check(
         Layout::Old,
         what,
         "snapshot-v1/db-v5.hex",
+        &written_once,
+        read_snapshot_file,
+        &expected,
+    );
+    assert_pinned(outcome.err());
+}
+
+// --- promo ---
+/// The resource tables as layouts 4 to 6 wrote them: up to `types`, before promotion
+/// scores and promotable resources.
+fn resources_layout_6(r: &crate::resources::ResourceDb) -> impl serde::Serialize + '_ {
+    (
+        (
+            &r.resources,
+            &r.groups,
+            &r.constraints,
+            &r.moves,
+            &r.node_config,
+        ),
+        (
+            &r.status,
+            &r.assignments,
+            r.next_fencing_token,
+            &r.operations,
+        ),
+        (&r.reported_tokens, &r.bans, &r.unmanaged, &r.types),
+    )
+}
+
+/// The cluster database as encluster wrote it before promotable resources: format byte 6,
+/// today's fields with the resource tables of layout 6.
+fn db_layout_6(db: &ClusterDb) -> Vec<u8> {
+    let fields = (
+        (&db.meta, &db.kv, db.kv_revision, &db.nodes, db.next_node_id),
+        (
+            &db.tokens,
+            &db.events,
+            db.next_event_seq,
+            resources_layout_6(&db.resources),
+            &db.sessions,
+            &db.checkpoints,
+            &db.monitoring,
+        ),
+    );
+    let mut out = codec::SNAPSHOT_MAGIC.to_vec();
+    out.push(codec::FORMAT_DB_V6);
+    out.extend(postcard::to_stdvec(&fields).expect("encoding a sample cannot fail"));
+    out
+}
+
+/// A snapshot from before promotable resources (`codec::decode_db`'s branch for format 6)
+/// loads the same cluster database with no promotable resources and no scores. Its
+/// fixture is the one that `full_snapshot_matches_its_fixture` wrote while layout 6 was
+/// current.
+#[test]
+fn snapshot_of_db_layout_6_fixture_loads_without_promotable_resources() {
+    let mut db = samples::db();
+    let written_once = snapshot_file(db_layout_6(&db));
+    db.resources.promotion_scores.clear();
+    db.resources.promotable.clear();
+    let what = "a snapshot file holding the cluster database in layout 6 (before promotable)";
+    let expected = snapshot_contents(db);
+    let outcome = check(
+        Layout::Old,
+        what,
+        "snapshot-v1/db-v6.hex",
         &written_once,
         read_snapshot_file,
         &expected,

@@ -393,6 +393,17 @@ fn resource_commands() -> Vec<Command> {
         Command::ReplaceAlerts {
             alerts: vec![alert_config()],
         },
+        // --- promo ---
+        Command::SetPromotionScore {
+            node: NodeId(2),
+            resource: id("db"),
+            score: Some(10),
+        },
+        Command::PutPromotable {
+            resource: Box::new(resource("db")),
+            create: true,
+            promoted_max: 1,
+        },
     ]
 }
 
@@ -512,6 +523,9 @@ fn resource_db() -> ResourceDb {
         unmanaged: BTreeSet::from([id("db")]),
         // --- types ---
         types: BTreeMap::from([("chat".to_owned(), user_type())]),
+        // --- promo ---
+        promotion_scores: BTreeMap::from([(id("db"), BTreeMap::from([(NodeId(2), 10)]))]),
+        promotable: BTreeMap::from([(id("db"), 1)]),
     }
 }
 

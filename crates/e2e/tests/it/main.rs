@@ -22,6 +22,7 @@ mod linearizability;
 mod membership;
 mod metrics;
 mod operations;
+mod promotable;
 mod readme;
 mod resources;
 mod roles;

@@ -13,6 +13,9 @@ pub(crate) enum Action {
     ValidateAll,
     Reload,
     ReloadAgent,
+    Promote,
+    Demote,
+    Notify,
 }
 
 impl Action {
@@ -25,6 +28,9 @@ impl Action {
             Action::ValidateAll => "validate-all",
             Action::Reload => "reload",
             Action::ReloadAgent => "reload-agent",
+            Action::Promote => "promote",
+            Action::Demote => "demote",
+            Action::Notify => "notify",
         }
     }
 }
@@ -57,12 +63,24 @@ pub(crate) fn outcome_of(action: Action, code: i32, detail: &str) -> Outcome {
         6 => failed(Severity::Fatal, "the resource is not configured correctly"),
         7 => match action {
             Action::Monitor => Outcome::NotRunning,
-            // Stopping aims at "not running", so an agent that says so has succeeded.
-            Action::Stop => Outcome::Ok,
+            // Stopping aims at "not running", so an agent that says so has succeeded; so
+            // does demoting, which aims at "not promoted".
+            Action::Stop | Action::Demote => Outcome::Ok,
             _ => failed(Severity::Soft, "the resource is not running"),
         },
         9 => failed(Severity::Soft, "the resource failed in its promoted role"),
         _ => failed(Severity::Soft, "unknown exit code"),
+    }
+}
+
+/// Maps an exit code of a monitor of the promoted role: 8 (running promoted) is the role
+/// running, 0 and 7 (running unpromoted, not running) the role not running, 9 (failed
+/// promoted) and the rest as for any monitor.
+pub(crate) fn promoted_outcome_of(code: i32, detail: &str) -> Outcome {
+    match code {
+        8 => Outcome::Ok,
+        0 | 7 => Outcome::NotRunning,
+        _ => outcome_of(Action::Monitor, code, detail),
     }
 }
 

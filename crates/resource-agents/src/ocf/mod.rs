@@ -12,6 +12,9 @@
 
 mod exit;
 mod meta;
+mod promotion;
+
+pub use promotion::promotion_score;
 mod xml;
 
 #[cfg(test)]
@@ -22,7 +25,9 @@ use crate::limits::{META_DATA_BYTES_MAX, META_DATA_TIMEOUT, OUTPUT_TAIL_BYTES};
 use crate::operation::{BoxFuture, MetaError, OperationRequest, Outcome, ResourceAgent, Severity};
 use exit::{Action, detail_of, outcome_of};
 use model::{ParamSchema, TypeInfo};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
@@ -84,6 +89,11 @@ pub struct OcfAgent {
     ocf_type: OcfType,
     ocf_root: PathBuf,
     info: OnceCell<TypeInfo>,
+    /// One lock per instance (by state directory): the actions of one instance run one at
+    /// a time, as in Pacemaker, also when the executor runs the instance and its promoted
+    /// role, two resources to it, at once (Stateful rewrites its state file in place, so a
+    /// monitor during a promote would read it half-written).
+    instances: std::sync::Mutex<BTreeMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl OcfAgent {
@@ -97,6 +107,7 @@ impl OcfAgent {
             ocf_type,
             ocf_root: ocf_root.to_path_buf(),
             info: OnceCell::new(),
+            instances: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -130,20 +141,98 @@ impl OcfAgent {
 
     /// Runs `action` for a resource and maps the result to an outcome.
     async fn run(&self, action: Action, request: &OperationRequest) -> Outcome {
+        match self.run_code(action, request).await {
+            Ok((code, detail)) => outcome_of(action, code, &detail),
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// Runs `action` for a resource: its exit code and the agent's own words, or the
+    /// outcome when it did not exit with a code (not installed, timed out, killed).
+    async fn run_code(
+        &self,
+        action: Action,
+        request: &OperationRequest,
+    ) -> Result<(i32, String), Outcome> {
+        let lock = {
+            let mut instances = self
+                .instances
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(instances.entry(request.state_dir.clone()).or_default())
+        };
+        let outcome = {
+            let _one_at_a_time = lock.lock().await;
+            self.run_code_inner(action, request).await
+        };
+        let action = action.as_str();
+        match &outcome {
+            Ok((code, _)) => {
+                tracing::debug!(resource = %request.resource, action, code, "OCF action done");
+            }
+            Err(outcome) => {
+                tracing::debug!(resource = %request.resource, action, %outcome, "OCF action done");
+            }
+        }
+        outcome
+    }
+
+    async fn run_code_inner(
+        &self,
+        action: Action,
+        request: &OperationRequest,
+    ) -> Result<(i32, String), Outcome> {
         if !self.script().is_file() {
             let missing = not_installed_message(&self.type_name, &self.ocf_root);
-            return Outcome::failed(Severity::Hard, format!("on this node: {missing}"));
+            return Err(Outcome::failed(
+                Severity::Hard,
+                format!("on this node: {missing}"),
+            ));
         }
         if let Some(bad) = request.params.keys().find(|name| !is_env_name(name)) {
-            return Outcome::failed(
+            return Err(Outcome::failed(
                 Severity::Fatal,
                 format!("parameter name {bad:?} cannot be passed to an OCF agent"),
-            );
+            ));
         }
         if let Err(error) = std::fs::create_dir_all(&request.state_dir) {
             let dir = request.state_dir.display();
-            return Outcome::failed(Severity::Hard, format!("cannot create {dir}: {error}"));
+            return Err(Outcome::failed(
+                Severity::Hard,
+                format!("cannot create {dir}: {error}"),
+            ));
         }
+        let mut command = self.instance_command(action, request);
+        if self.promotable().await {
+            promotion::environment(&mut command, &request.state_dir)
+                .map_err(|reason| Outcome::failed(Severity::Hard, reason))?;
+        }
+        let result = match run_bounded(command, request.timeout, OUTPUT_TAIL_BYTES).await {
+            Ok(result) => result,
+            Err(error) => return Err(spawn_failure(&self.script(), &error)),
+        };
+        match result.end {
+            RunEnd::TimedOut => Err(Outcome::Timeout),
+            RunEnd::Exited(status) => match status.code() {
+                Some(code) => Ok((code, detail_of(&result.stderr, &result.stdout))),
+                None => Err(Outcome::failed(
+                    Severity::Soft,
+                    format!(
+                        "{} {}",
+                        action.as_str(),
+                        crate::child::describe_exit(&status)
+                    ),
+                )),
+            },
+        }
+    }
+
+    /// The command of `action` for the instance of `request`, with its environment.
+    fn instance_command(
+        &self,
+        action: Action,
+        request: &OperationRequest,
+    ) -> tokio::process::Command {
         let mut command = self.command(action);
         let interval = if action == Action::Monitor {
             request.interval
@@ -166,27 +255,31 @@ impl OcfAgent {
         for (name, value) in &request.params {
             command.env(format!("OCF_RESKEY_{name}"), value);
         }
-        let result = match run_bounded(command, request.timeout, OUTPUT_TAIL_BYTES).await {
-            Ok(result) => result,
-            Err(error) => return spawn_failure(&self.script(), &error),
-        };
-        let outcome = match result.end {
-            RunEnd::TimedOut => Outcome::Timeout,
-            RunEnd::Exited(status) => match status.code() {
-                Some(code) => outcome_of(action, code, &detail_of(&result.stderr, &result.stdout)),
-                None => Outcome::failed(
-                    Severity::Soft,
-                    format!(
-                        "{} {}",
-                        action.as_str(),
-                        crate::child::describe_exit(&status)
-                    ),
-                ),
-            },
-        };
-        let action = action.as_str();
-        tracing::debug!(resource = %request.resource, action, %outcome, "OCF action done");
-        outcome
+        command
+    }
+
+    /// Whether the agent's meta-data offers `promote`: such an agent gets encluster's
+    /// `crm_attribute` in `HA_SBIN_DIR` and the resource's state directory as `HA_VARRUN`.
+    async fn promotable(&self) -> bool {
+        self.describe()
+            .await
+            .is_ok_and(|info| info.actions.iter().any(|a| a.name == "promote"))
+    }
+
+    /// Stops the instance; one still promoted (the agent's stop answers 8, as Stateful's
+    /// does) is demoted first, as Pacemaker always demotes before it stops.
+    async fn stop_demoting(&self, request: &OperationRequest) -> Outcome {
+        match self.run_code(Action::Stop, request).await {
+            Ok((8, _)) => {
+                let demoted = self.run(Action::Demote, request).await;
+                if !demoted.is_ok() {
+                    return demoted;
+                }
+                self.run(Action::Stop, request).await
+            }
+            Ok((code, detail)) => outcome_of(Action::Stop, code, &detail),
+            Err(outcome) => outcome,
+        }
     }
 
     async fn load_info(&self) -> Result<TypeInfo, MetaError> {
@@ -285,7 +378,52 @@ impl ResourceAgent for OcfAgent {
     }
 
     fn stop<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
-        Box::pin(self.run(Action::Stop, request))
+        Box::pin(self.stop_demoting(request))
+    }
+
+    fn promote<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let outcome = self.run(Action::Promote, request).await;
+            if outcome.is_ok() {
+                // Pacemaker's post-promote notification, to this instance only.
+                let notify = promotion::notify_request(request, "post", "promote");
+                let _ = self.run(Action::Notify, &notify).await;
+            }
+            outcome
+        })
+    }
+
+    fn demote<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(self.run(Action::Demote, request))
+    }
+
+    fn demote_command(&self, request: &OperationRequest) -> Option<crate::watchdog::RunFence> {
+        let mut command = self.instance_command(Action::Demote, request);
+        command
+            .env("HA_SBIN_DIR", request.state_dir.join("sbin"))
+            .env("HA_VARRUN", &request.state_dir);
+        let env = command
+            .as_std()
+            .get_envs()
+            .filter_map(|(key, value)| {
+                let value = value?.to_str()?.to_owned();
+                Some((key.to_str()?.to_owned(), value))
+            })
+            .collect();
+        Some(crate::watchdog::RunFence {
+            program: self.script(),
+            argument: Action::Demote.as_str().to_owned(),
+            env,
+        })
+    }
+
+    fn monitor_promoted<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            match self.run_code(Action::Monitor, request).await {
+                Ok((code, detail)) => exit::promoted_outcome_of(code, &detail),
+                Err(outcome) => outcome,
+            }
+        })
     }
 
     fn monitor<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {

@@ -15,6 +15,7 @@ mod ipaddr2;
 mod netns;
 mod ocf;
 mod process;
+mod stateful;
 mod user_type;
 mod vip_netlink;
 

@@ -65,7 +65,7 @@ pub(crate) fn check(world: &World) -> Result<(), String> {
         }
     }
     for (node, id) in world.procs.alive.keys() {
-        if !db.resources.resources.contains_key(id) {
+        if !db.resources.configured(id) {
             return Err(format!("deleted resource {id} still runs on node {node}"));
         }
     }

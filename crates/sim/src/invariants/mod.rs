@@ -17,6 +17,8 @@ pub(crate) struct Checker {
     pub(crate) granted: BTreeMap<ResourceId, u64>,
     /// The newest token a unique resource was started under, anywhere.
     pub(crate) started: BTreeMap<ResourceId, u64>,
+    /// How many starts of a promoted role (promotions) began, for the report.
+    pub(crate) promotions: u64,
     /// A violation found inside a step, reported after it.
     pub(crate) violation: Option<String>,
 }

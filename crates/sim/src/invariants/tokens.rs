@@ -37,6 +37,9 @@ pub(crate) fn started(world: &mut World, node: NodeId, resource: &Resource, toke
     if !resource.unique {
         return;
     }
+    if model::promotable::base_of(&resource.id).is_some() {
+        world.checker.promotions += 1;
+    }
     let newest = world
         .checker
         .started

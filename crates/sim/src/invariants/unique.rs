@@ -1,4 +1,5 @@
-//! No unique resource is active on two nodes at the same instant.
+//! No unique resource is active on two nodes at the same instant, and so no promotable
+//! resource is promoted on two nodes at once (each promoted role is a unique resource).
 //!
 //! This is the property the leases, the fencing tokens and the watchdogs exist for. A node
 //! counts as a holder while a process of the resource may be alive there (from the start
@@ -28,11 +29,11 @@ pub(crate) fn check(world: &World, now: Millis) -> Result<(), String> {
         .filter(|n| n.up && now < n.feed.lease_until)
     {
         for (id, view) in node.executor.instances() {
+            // A promoted role counts as the unique resource it is.
             let unique = world
                 .reference
                 .resources
-                .resources
-                .get(id)
+                .resource(id)
                 .is_some_and(|r| r.unique);
             let stopping = view.operation == Some(executor::OperationKind::Stop);
             if unique && view.state == InstanceState::Running && !stopping {

@@ -12,6 +12,7 @@ fn options() -> RunOptions {
         chaos_ms: 5_000,
         quiesce_ms: 20_000,
         trace: false,
+        promotable: false,
     }
 }
 
@@ -113,4 +114,23 @@ fn r10_a_restart_never_starts_again_under_a_grant_it_stopped_under() {
             panic!("{failure}");
         }
     }
+}
+
+/// Issue 12, point 4: with promotable clones in the mix, a promoted role (a unique
+/// resource of its own) is never held on two nodes at once through every fault.
+#[test]
+fn promotable_seeds_never_promote_two_instances_at_once() {
+    let mut promotions = 0;
+    for seed in 0..30 {
+        let options = RunOptions {
+            promotable: true,
+            ..options()
+        };
+        match run(seed, options) {
+            Ok(report) => promotions += report.promotions,
+            Err(failure) => panic!("{failure}"),
+        }
+    }
+    // The seeds exercise promotion, failover of the promoted role included.
+    assert!(promotions > 30, "only {promotions} promotions in 30 seeds");
 }

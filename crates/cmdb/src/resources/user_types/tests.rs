@@ -168,7 +168,7 @@ fn promotable_types_are_stored_but_their_resources_refused() {
     check_refused(
         &mut db,
         put(chat("c1", "2"), true),
-        "resource c1: type chat is promotable, and promotable resources cannot run yet: \
-         make the type unique or clone",
+        "resource c1: type chat is promotable, and promotable user types cannot run yet \
+         (OCF agents can): make the type unique or clone",
     );
 }
