@@ -243,7 +243,15 @@ async fn run_chat(command: ChatCommand) -> anyhow::Result<()> {
                 .map_err(anyhow::Error::msg)
         }
         ChatCommand::Connect { address } => {
-            chat::connect(&address).await.map_err(anyhow::Error::msg)
+            // Exit at once: the runtime would otherwise wait for the blocked stdin read.
+            let code = match chat::connect(&address).await {
+                Ok(()) => 0,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    1
+                }
+            };
+            std::process::exit(code)
         }
         ChatCommand::Reload => anyhow::bail!(
             "the chat server takes MaxUser through the application protocol and is not \
