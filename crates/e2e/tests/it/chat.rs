@@ -4,7 +4,7 @@
 //! the API, and its node is crashed (kill -9 of the agent and everything it started),
 //! while a chat client keeps talking through the VIP, reconnects, and sees the history;
 //! `MaxUser: 11` is refused with nothing created; `MaxUser` lowered live to 2 refuses a
-//! third client without restarting the server.
+//! third client without restarting the server, and 11 is refused there too.
 //!
 //! Method: the clients are `encluster chat connect VIP:PORT` processes (the reconnecting
 //! client users run), fed on stdin, their stdout collected line by line; the cluster is
