@@ -158,9 +158,8 @@ fn print_banner(
         println!(
             "  encluster chat connect {chat}   (the paper's chat: type lines, in two terminals)"
         );
-        println!(
-            "  encluster group move chat --to node2 --wait ; encluster resource update chat1 --param MaxUser=2"
-        );
+        println!("  encluster group move chat --to node2 --wait   (the clients reconnect)");
+        println!("  encluster resource update chat1 --param MaxUser=2   (applied live)");
     }
     println!("  kill -9 <an agent pid above> and watch `encluster status` elect a new master");
     println!();

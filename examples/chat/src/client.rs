@@ -37,15 +37,14 @@ pub async fn connect(address: &str) -> Result<(), String> {
         let (read, mut write) = stream.into_split();
         let mut incoming = BufReader::new(read).lines();
         loop {
-            if let Some(line) = pending.take() {
-                if write
+            if let Some(line) = pending.take()
+                && write
                     .write_all(format!("{line}\n").as_bytes())
                     .await
                     .is_err()
-                {
-                    pending = Some(line);
-                    break;
-                }
+            {
+                pending = Some(line);
+                break;
             }
             tokio::select! {
                 line = lines.recv() => match line {
