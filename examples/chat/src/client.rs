@@ -34,6 +34,7 @@ pub async fn connect(address: &str) -> Result<(), String> {
         };
         told = false;
         let _ = stream.set_nodelay(true);
+        crate::keepalive(&stream);
         let (read, mut write) = stream.into_split();
         let mut incoming = BufReader::new(read).lines();
         loop {

@@ -12,4 +12,15 @@ pub mod client;
 pub mod server;
 
 pub use client::connect;
+
+/// Turns on TCP keepalive probes after 1 s of silence, every second, giving up after 3:
+/// a connection whose other end vanished (a crashed host, a VIP gone elsewhere, which
+/// answers a probe with a reset) ends in seconds rather than hours.
+pub fn keepalive(stream: &tokio::net::TcpStream) {
+    let probes = socket2::TcpKeepalive::new()
+        .with_time(std::time::Duration::from_secs(1))
+        .with_interval(std::time::Duration::from_secs(1))
+        .with_retries(3);
+    let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&probes);
+}
 pub use server::{check_max_user, serve};

@@ -130,6 +130,7 @@ async fn accept_loop(
             .await
             .map_err(|e| format!("accept failed: {e}"))?;
         let _ = stream.set_nodelay(true);
+        crate::keepalive(&stream);
         tokio::spawn(client(stream, room.clone(), said.clone()));
     }
 }
@@ -272,8 +273,11 @@ async fn events(app: App, room: Arc<Room>) {
                 }
             }
             Event::PrepareStop { .. } => {
-                // Every delivered line is already saved: refuse newcomers and go.
+                // Every delivered line is already saved: refuse newcomers and close every
+                // connection now (each writer ends and sends FIN), while the VIP is still
+                // here, so the clients reconnect at once to the next instance.
                 room.draining.store(true, Ordering::SeqCst);
+                room.clients.lock().expect("never poisoned").clear();
                 let _ = app.stop_ready().await;
             }
             Event::LeaseLost { .. } | Event::Promote | Event::Demote => {}

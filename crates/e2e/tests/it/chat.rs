@@ -21,6 +21,7 @@ use e2e::{Cluster, wait_until};
 
 const SETTLE: Duration = Duration::from_secs(40);
 const PORT: u16 = 7000;
+const WELCOME: &str = "* welcome to chat on node";
 
 /// A running `encluster chat connect`: what it printed so far, and its stdin.
 struct Talker {
@@ -31,8 +32,14 @@ struct Talker {
 
 impl Talker {
     fn connect(address: &str) -> Talker {
-        let mut child = Command::new(e2e::binary())
-            .args(["chat", "connect", address])
+        let mut command = Command::new(e2e::binary());
+        command.args(["chat", "connect", address]);
+        Talker::spawn(command)
+    }
+
+    /// `encluster chat connect` run by `command` (for example inside a namespace).
+    fn spawn(mut command: Command) -> Talker {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -70,6 +77,13 @@ impl Talker {
 
     fn lines(&self) -> Vec<String> {
         self.seen.lock().expect("lock").clone()
+    }
+
+    /// The node of the last instance that greeted this client.
+    fn greeted_by(&self) -> Option<u64> {
+        let lines = self.lines();
+        let line = lines.iter().rev().find(|l| l.starts_with(WELCOME))?;
+        line[WELCOME.len()..].split(':').next()?.parse().ok()
     }
 
     /// Waits until this client printed a line containing `needle`; returns the lines.
@@ -297,4 +311,81 @@ async fn the_chat_group_moves_by_cli_and_api_and_survives_a_crash_with_its_histo
         phase(&mut cluster, &vip, &alice, &bob, how).await;
     }
     lower_max_user(&cluster, &vip).await;
+}
+
+/// The same through a real VIP (netlink, gratuitous ARP) on the namespace test bed: the
+/// clients run in the client namespace; the group is moved with the CLI, then its host
+/// crashes and its link goes dark.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_chat_moves_and_survives_a_host_crash_through_a_real_vip() {
+    if !e2e::netns::enabled("the_chat_moves_and_survives_a_host_crash_through_a_real_vip") {
+        return;
+    }
+    let mut bed = e2e::netns::TestBed::new(3).expect("build the test bed");
+    for id in 1..=3 {
+        bed.start(id).expect("start agent");
+    }
+    wait_until("a master", SETTLE, || async {
+        bed.cli(1, &["status", "--json"])
+            .status
+            .success()
+            .then_some(())
+    })
+    .await;
+    let vip = format!("198.18.{}.100", bed.subnet);
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/chat/chat.toml");
+    let binary = e2e::binary().display().to_string();
+    #[rustfmt::skip]
+    ok(bed.cli(1, &["type", "create", "chat", "-f", file, "--command", &binary, "--reload", &binary]));
+    ok(bed.create_netlink_vip("chat-vip", &vip));
+    let listen = format!("listen={vip}:{PORT}");
+    #[rustfmt::skip]
+    ok(bed.cli(1, &["resource", "create", "chat1", "--type", "chat", "--param", &listen, "--param", "MaxUser=3"]));
+    ok(bed.cli(1, &["group", "create", "chat", "chat-vip", "chat1"]));
+    let client = |bed: &e2e::netns::TestBed| {
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", &bed.client])
+            .arg(e2e::binary());
+        command.args(["chat", "connect", &format!("{vip}:{PORT}")]);
+        Talker::spawn(command)
+    };
+    let alice = client(&bed);
+    let bob = client(&bed);
+    alice.sees(WELCOME).await;
+    bob.sees(WELCOME).await;
+    for crash in [false, true] {
+        let before = format!("before crash={crash}");
+        alice.say(&before);
+        bob.sees(&before).await;
+        let from = bob.greeted_by().expect("bob was greeted");
+        let to = from % 3 + 1;
+        if crash {
+            bed.crash(from);
+            bed.link(from, false).expect("cut the crashed host");
+        } else {
+            let to = to.to_string();
+            ok(bed.cli(1, &["group", "move", "chat", "--to", &to, "--wait"]));
+        }
+        let after = format!("after crash={crash}");
+        wait_until("alice heard again through the VIP", SETTLE, || async {
+            alice.say(&after);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            bob.lines().iter().any(|l| l.contains(&after)).then_some(())
+        })
+        .await;
+        let now = bob.greeted_by().expect("bob was greeted again");
+        assert_ne!(now, from, "the chat left node{from}");
+        if !crash {
+            assert_eq!(now, to, "the group went where it was moved");
+        }
+        let carol = client(&bed);
+        let lines = carol.sees(&before).await;
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("{WELCOME}{now}:"))),
+            "the new instance greets with the history: {lines:#?}"
+        );
+    }
 }
