@@ -313,14 +313,8 @@ async fn the_chat_group_moves_by_cli_and_api_and_survives_a_crash_with_its_histo
     lower_max_user(&cluster, &vip).await;
 }
 
-/// The same through a real VIP (netlink, gratuitous ARP) on the namespace test bed: the
-/// clients run in the client namespace; the group is moved with the CLI, then its host
-/// crashes and its link goes dark.
-#[tokio::test(flavor = "multi_thread")]
-async fn the_chat_moves_and_survives_a_host_crash_through_a_real_vip() {
-    if !e2e::netns::enabled("the_chat_moves_and_survives_a_host_crash_through_a_real_vip") {
-        return;
-    }
+/// Three hosts in namespaces with the chat type, a netlink VIP and the chat grouped.
+async fn chat_bed() -> (e2e::netns::TestBed, String) {
     let mut bed = e2e::netns::TestBed::new(3).expect("build the test bed");
     for id in 1..=3 {
         bed.start(id).expect("start agent");
@@ -336,12 +330,27 @@ async fn the_chat_moves_and_survives_a_host_crash_through_a_real_vip() {
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/chat/chat.toml");
     let binary = e2e::binary().display().to_string();
     #[rustfmt::skip]
-    ok(bed.cli(1, &["type", "create", "chat", "-f", file, "--command", &binary, "--reload", &binary]));
+    let define = ["type", "create", "chat", "-f", file, "--command", &binary, "--reload", &binary];
+    ok(bed.cli(1, &define));
     ok(bed.create_netlink_vip("chat-vip", &vip));
     let listen = format!("listen={vip}:{PORT}");
     #[rustfmt::skip]
-    ok(bed.cli(1, &["resource", "create", "chat1", "--type", "chat", "--param", &listen, "--param", "MaxUser=3"]));
+    let create = ["resource", "create", "chat1", "--type", "chat", "--param", &listen,
+                  "--param", "MaxUser=3"];
+    ok(bed.cli(1, &create));
     ok(bed.cli(1, &["group", "create", "chat", "chat-vip", "chat1"]));
+    (bed, vip)
+}
+
+/// The same through a real VIP (netlink, gratuitous ARP) on the namespace test bed: the
+/// clients run in the client namespace; the group is moved with the CLI, then its host
+/// crashes and its link goes dark.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_chat_moves_and_survives_a_host_crash_through_a_real_vip() {
+    if !e2e::netns::enabled("the_chat_moves_and_survives_a_host_crash_through_a_real_vip") {
+        return;
+    }
+    let (mut bed, vip) = chat_bed().await;
     let client = |bed: &e2e::netns::TestBed| {
         let mut command = Command::new("ip");
         command
