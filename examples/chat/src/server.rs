@@ -25,6 +25,9 @@ use tokio::sync::mpsc;
 pub const HISTORY_LINES: usize = 100;
 /// The longest line, in bytes: 100 of them fit in one 64 KiB checkpoint.
 pub const LINE_BYTES_MAX: usize = 512;
+// A full history of the longest lines fits in one checkpoint.
+const _: () =
+    assert!(HISTORY_LINES * (LINE_BYTES_MAX + 1) <= app_sdk::limits::CHECKPOINT_BYTES_MAX);
 /// The range of `MaxUser`.
 pub const MAX_USER_RANGE: std::ops::RangeInclusive<u32> = 1..=10;
 const CHECKPOINT: &str = "history";
@@ -300,5 +303,34 @@ async fn report_health(app: App, room: Arc<Room>) {
         };
         let _ = app.report_health(Depth::IsAlive, saving).await;
         tokio::time::sleep(HEALTH_INTERVAL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_user_is_an_integer_from_1_to_10() {
+        assert_eq!(check_max_user("10"), Ok(10));
+        assert_eq!(check_max_user(" 1 "), Ok(1));
+        assert_eq!(
+            check_max_user("11"),
+            Err("MaxUser: 11 is above the maximum 10".to_owned())
+        );
+        assert_eq!(
+            check_max_user("0"),
+            Err("MaxUser: 0 is below the minimum 1".to_owned())
+        );
+        assert!(check_max_user("many").is_err_and(|e| e.contains("not an integer")));
+    }
+
+    #[test]
+    fn the_history_keeps_the_last_100_lines() {
+        let text: String = (1..=150).map(|n| format!("line {n}\n")).collect();
+        let history = parse_history(text.as_bytes());
+        assert_eq!(history.len(), HISTORY_LINES);
+        assert_eq!(history.front().map(String::as_str), Some("line 51"));
+        assert_eq!(history.back().map(String::as_str), Some("line 150"));
     }
 }
