@@ -40,7 +40,7 @@ pub use resource_args::{
     ConstraintAdd, ConstraintCommand, GroupCommand, MoveArgs, ResourceCommand, ResourceOptionArgs,
     WaitArgs,
 };
-pub use user_types::TypeDefineArgs;
+pub use user_types::{TypeDefineArgs, parse_type_file};
 
 /// Where the API is and how to authenticate.
 /// Flags win over environment variables, and those over the CLI config file.

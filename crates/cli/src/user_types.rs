@@ -96,7 +96,7 @@ pub(crate) fn load_type_file(path: &Path) -> anyhow::Result<api::TypeSpec> {
 }
 
 /// Parses a type file's TOML (see [`load_type_file`]).
-pub(crate) fn parse_type_file(text: &str) -> anyhow::Result<api::TypeSpec> {
+pub fn parse_type_file(text: &str) -> anyhow::Result<api::TypeSpec> {
     let table: toml::Table =
         toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
     if table.contains_key("type") {

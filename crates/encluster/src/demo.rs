@@ -154,6 +154,12 @@ fn print_banner(
         println!("  curl http://{one}:{port}/ ; curl http://{two}:{port}/   (two directors)");
         println!("  encluster resource list ; encluster lb show web1 ; encluster explain web1");
         println!("  encluster lb server drain web1 site-a ; encluster node standby 2 --wait");
+        let chat = crate::samples::CHAT;
+        println!(
+            "  encluster chat connect {chat}   (the paper's chat: type lines, in two terminals)"
+        );
+        println!("  encluster group move chat --to node2 --wait   (the clients reconnect)");
+        println!("  encluster resource update chat1 --param MaxUser=2   (applied live)");
     }
     println!("  kill -9 <an agent pid above> and watch `encluster status` elect a new master");
     println!();

@@ -66,8 +66,37 @@ enum Command {
         #[arg(long)]
         yes_i_understand_the_risk: bool,
     },
+    /// The MSCS paper's chat server (examples/chat) and a client that reconnects.
+    #[command(subcommand)]
+    Chat(ChatCommand),
     #[command(flatten)]
     Cli(cli::CliCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ChatCommand {
+    /// Serve the chat (what an instance of the `chat` type runs; see examples/chat).
+    Serve {
+        /// Address:port to listen on.
+        #[arg(long, env = "ENCLUSTER_PARAM_listen")]
+        listen: String,
+        /// Most clients at once (1 to 10).
+        #[arg(
+            long = "max-user",
+            env = "ENCLUSTER_PARAM_MaxUser",
+            default_value = "5"
+        )]
+        max_user: String,
+    },
+    /// Talk to a chat: stdin to it, its lines to stdout, reconnecting when it moves.
+    Connect {
+        /// The chat's address:port (its VIP).
+        address: String,
+    },
+    /// The `chat` type's reload command: the server applies MaxUser itself through the
+    /// application protocol, so this runs only when it is not connected, and fails.
+    #[command(hide = true)]
+    Reload,
 }
 
 #[derive(clap::Args, Debug)]
@@ -200,7 +229,34 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let config = agent::AgentConfig::load(&config)?;
             agent::recovery::force_quorum(&config, yes_i_understand_the_risk).await
         }
+        Command::Chat(command) => run_chat(command).await,
         Command::Cli(command) => cli::run(&args.api, command).await,
+    }
+}
+
+async fn run_chat(command: ChatCommand) -> anyhow::Result<()> {
+    match command {
+        ChatCommand::Serve { listen, max_user } => {
+            let max_user = chat::check_max_user(&max_user).map_err(anyhow::Error::msg)?;
+            chat::serve(&listen, max_user)
+                .await
+                .map_err(anyhow::Error::msg)
+        }
+        ChatCommand::Connect { address } => {
+            // Exit at once: the runtime would otherwise wait for the blocked stdin read.
+            let code = match chat::connect(&address).await {
+                Ok(()) => 0,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    1
+                }
+            };
+            std::process::exit(code)
+        }
+        ChatCommand::Reload => anyhow::bail!(
+            "the chat server takes MaxUser through the application protocol and is not \
+             connected to its agent; the instance restarts with the new value"
+        ),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The README's first command: `encluster demo` starts a local three-node cluster with its
-//! sample site behind two directors, serves it on both VIPs, and on Ctrl-C stops every
-//! agent and every process the agents started.
+//! sample site behind two directors, serves it on both VIPs, runs the paper's chat on its
+//! own VIP, and on Ctrl-C stops every agent and every process the agents started.
 //! It uses the demo's fixed addresses (127.0.0.11-13, VIPs 127.0.0.100-101, backends on
 //! ports 18081-18083), so it fails, clearly, while another demo runs on this machine.
 
@@ -19,6 +19,17 @@ const START: Duration = Duration::from_secs(90);
 const SETTLE: Duration = Duration::from_secs(30);
 const VIPS: [&str; 2] = ["127.0.0.100:8080", "127.0.0.101:8080"];
 const BACKEND_PORTS: [u16; 3] = [18081, 18082, 18083];
+const CHAT: &str = "127.0.0.102:7000";
+const CHAT_ADDR: (&str, u16) = ("127.0.0.102", 7000);
+
+/// The chat's first line to a new client, if it answers.
+fn chat_greeting() -> Option<String> {
+    let stream = TcpStream::connect_timeout(&CHAT.parse().ok()?, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).ok()?;
+    Some(line)
+}
 
 /// The demo process; killed with its agents if the test fails before stopping it.
 struct Demo {
@@ -124,6 +135,24 @@ fn the_demo_serves_its_site_on_both_vips_and_stops_everything_on_ctrl_c() {
         }
     }
 
+    assert!(
+        banner
+            .iter()
+            .any(|line| line.contains(&format!("encluster chat connect {CHAT}"))),
+        "the banner says how to talk to the chat: {banner:#?}"
+    );
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        if chat_greeting().is_some_and(|line| line.starts_with("* welcome to chat")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the chat never greeted on {CHAT}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     let pid = Pid::from_raw(i32::try_from(demo.child.id()).expect("a pid"));
     kill(pid, Signal::SIGINT).expect("Ctrl-C the demo");
     let deadline = Instant::now() + SETTLE;
@@ -141,10 +170,12 @@ fn the_demo_serves_its_site_on_both_vips_and_stops_everything_on_ctrl_c() {
     // The backends are processes the agents started: they must be gone too.
     let deadline = Instant::now() + SETTLE;
     for port in BACKEND_PORTS {
-        while TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        while TcpStream::connect(("127.0.0.1", port)).is_ok()
+            || TcpStream::connect(CHAT_ADDR).is_ok()
+        {
             assert!(
                 Instant::now() < deadline,
-                "a backend on {port} outlived the demo"
+                "a backend on {port} or the chat on {CHAT} outlived the demo"
             );
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -11,6 +11,7 @@
 mod alerting;
 mod app;
 mod changes;
+mod chat;
 mod core;
 mod demo;
 mod errors;
