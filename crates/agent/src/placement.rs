@@ -299,8 +299,15 @@ fn withdraw_stopped(
         }
     }
     let mut stops_pending = false;
+    let stops: Vec<(NodeId, &ResourceId)> = (plan.actions.iter())
+        .filter(|a| a.kind == ActionKind::Stop)
+        .map(|a| (a.node, &a.resource))
+        .collect();
     for action in plan.actions.iter().filter(|a| a.kind == ActionKind::Stop) {
         stops_pending = true;
+        if later_member_still_stopping(resources, input, &stops, action.node, &action.resource) {
+            continue;
+        }
         // A grant whose start may be under way is withdrawn too: the cmdb then records the
         // instance as unknown until its node reports it stopped, and the executor abandons
         // such a start at once. Waiting for the start to end instead would hold every
@@ -314,6 +321,28 @@ fn withdraw_stopped(
         }
     }
     stops_pending
+}
+
+/// Whether a member after `resource` in one of its groups is being stopped on `node` and
+/// still runs there: then `resource` keeps its grant until that member has stopped, so a
+/// group stops in reverse order (its VIP after its application) as the plan lists it.
+fn later_member_still_stopping(
+    resources: &ResourceDb,
+    input: &SchedulerInput,
+    stops: &[(NodeId, &ResourceId)],
+    node: NodeId,
+    resource: &ResourceId,
+) -> bool {
+    input.config.groups.values().any(|group| {
+        let mut members = group.members.iter();
+        if !members.any(|member| member == resource) {
+            return false;
+        }
+        members.any(|later| {
+            stops.contains(&(node, later))
+                && state_on(resources, node, later).is_some_and(|s| s.is_active())
+        })
+    })
 }
 
 fn push_once(changes: &mut Vec<AssignmentChange>, change: AssignmentChange) {

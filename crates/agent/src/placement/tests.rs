@@ -117,6 +117,37 @@ fn a_move_withdraws_the_old_grant_before_granting_the_new_one() {
     );
 }
 
+/// A group leaving a node stops in reverse order: the members after a member are stopped
+/// before its grant is withdrawn. All stops used to be withdrawn in one round, so the node
+/// stopped them at once and a group's VIP could go before its application had stopped
+/// (seen with the chat example).
+#[test]
+fn a_group_leaving_a_node_stops_its_members_in_reverse_order() {
+    let mut db = with_group();
+    let grants = ["vip", "web"].map(|name| AssignmentChange::Assign {
+        node: NodeId(1),
+        resource: ResourceId(name.into()),
+    });
+    db.change_assignments(grants.to_vec());
+    report(&mut db, "vip", NodeId(1), ResourceState::Running);
+    report(&mut db, "web", NodeId(1), ResourceState::Running);
+    standby(&mut db, NodeId(1));
+    let health = healthy(&[1, 2]);
+    let withdraw = |name: &str| AssignmentChange::Unassign {
+        node: NodeId(1),
+        resource: ResourceId(name.into()),
+    };
+    let first = round(&db, &health, 0).changes;
+    assert_eq!(first, vec![withdraw("web")], "web must stop before vip");
+    db.change_assignments(first);
+    assert!(
+        round(&db, &health, 0).changes.is_empty(),
+        "vip waits for web"
+    );
+    report(&mut db, "web", NodeId(1), ResourceState::Stopped);
+    assert_eq!(round(&db, &health, 0).changes, vec![withdraw("vip")]);
+}
+
 #[test]
 fn a_down_node_loses_its_grants_and_the_resource_starts_elsewhere() {
     let mut db = ResourceDb::default();
