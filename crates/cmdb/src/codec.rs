@@ -99,15 +99,15 @@ pub(crate) fn decode_db(bytes: &[u8]) -> io::Result<ClusterDb> {
         Some((&FORMAT_DB_V7, rest)) => postcard::from_bytes(rest).map_err(invalid),
         Some((&FORMAT_DB_V6, rest)) => {
             let v6: ClusterDbV6 = postcard::from_bytes(rest).map_err(invalid)?;
-            Ok(v6.into())
+            Ok(v6.shared.into_db(v6.checkpoints, v6.monitoring))
         }
         Some((&FORMAT_DB_V5, rest)) => {
             let v5: ClusterDbV5 = postcard::from_bytes(rest).map_err(invalid)?;
-            Ok(v5.into())
+            Ok(v5.shared.into_db(v5.checkpoints, Default::default()))
         }
         Some((&FORMAT_DB_V4, rest)) => {
-            let v4: ClusterDbV4 = postcard::from_bytes(rest).map_err(invalid)?;
-            Ok(v4.into())
+            let v4: SharedV4 = postcard::from_bytes(rest).map_err(invalid)?;
+            Ok(v4.into_db(Default::default(), Default::default()))
         }
         Some((&FORMAT_DB_V3, rest)) => {
             let v3: ClusterDbV3 = postcard::from_bytes(rest).map_err(invalid)?;
@@ -229,77 +229,6 @@ impl From<ResourceDbV2> for ResourceDb {
     }
 }
 
-// --- mon ---
-/// The cluster database's layout 5, before alert recipients and incidents.
-#[derive(Deserialize)]
-struct ClusterDbV5 {
-    meta: ClusterMeta,
-    kv: KvTable,
-    kv_revision: u64,
-    nodes: BTreeMap<NodeId, NodeRecord>,
-    next_node_id: u64,
-    tokens: BTreeMap<String, TokenRecord>,
-    events: VecDeque<Event>,
-    next_event_seq: u64,
-    resources: ResourceDbV6,
-    sessions: Sessions,
-    checkpoints: crate::checkpoints::Checkpoints,
-}
-
-impl From<ClusterDbV5> for ClusterDb {
-    fn from(v5: ClusterDbV5) -> ClusterDb {
-        ClusterDb {
-            meta: v5.meta,
-            kv: v5.kv,
-            kv_revision: v5.kv_revision,
-            nodes: v5.nodes,
-            next_node_id: v5.next_node_id,
-            tokens: v5.tokens,
-            events: v5.events,
-            next_event_seq: v5.next_event_seq,
-            resources: v5.resources.into(),
-            sessions: v5.sessions,
-            checkpoints: v5.checkpoints,
-            monitoring: Default::default(),
-        }
-    }
-}
-
-// --- app ---
-/// The cluster database's layout 4, before application checkpoints.
-#[derive(Deserialize)]
-struct ClusterDbV4 {
-    meta: ClusterMeta,
-    kv: KvTable,
-    kv_revision: u64,
-    nodes: BTreeMap<NodeId, NodeRecord>,
-    next_node_id: u64,
-    tokens: BTreeMap<String, TokenRecord>,
-    events: VecDeque<Event>,
-    next_event_seq: u64,
-    resources: ResourceDbV6,
-    sessions: Sessions,
-}
-
-impl From<ClusterDbV4> for ClusterDb {
-    fn from(v4: ClusterDbV4) -> ClusterDb {
-        ClusterDb {
-            meta: v4.meta,
-            kv: v4.kv,
-            kv_revision: v4.kv_revision,
-            nodes: v4.nodes,
-            next_node_id: v4.next_node_id,
-            tokens: v4.tokens,
-            events: v4.events,
-            next_event_seq: v4.next_event_seq,
-            resources: v4.resources.into(),
-            sessions: v4.sessions,
-            checkpoints: Default::default(),
-            monitoring: Default::default(),
-        }
-    }
-}
-
 // --- types ---
 /// The cluster database's layout 3, before user-defined types.
 #[derive(Deserialize)]
@@ -410,9 +339,11 @@ impl From<ResourceDbV6> for ResourceDb {
     }
 }
 
-/// The cluster database's layout 6, before promotable resources.
+/// The fields layouts 4 to 6 share, in order: layout 4 is exactly these, 5 adds
+/// `checkpoints` and 6 `monitoring` (postcard writes a nested struct's fields in place,
+/// so a layout reads as this struct followed by what it added).
 #[derive(Deserialize)]
-struct ClusterDbV6 {
+struct SharedV4 {
     meta: ClusterMeta,
     kv: KvTable,
     kv_revision: u64,
@@ -423,25 +354,43 @@ struct ClusterDbV6 {
     next_event_seq: u64,
     resources: ResourceDbV6,
     sessions: Sessions,
-    checkpoints: crate::checkpoints::Checkpoints,
-    monitoring: crate::MonitorDb,
 }
 
-impl From<ClusterDbV6> for ClusterDb {
-    fn from(v6: ClusterDbV6) -> ClusterDb {
+impl SharedV4 {
+    fn into_db(
+        self,
+        checkpoints: crate::checkpoints::Checkpoints,
+        monitoring: crate::MonitorDb,
+    ) -> ClusterDb {
         ClusterDb {
-            meta: v6.meta,
-            kv: v6.kv,
-            kv_revision: v6.kv_revision,
-            nodes: v6.nodes,
-            next_node_id: v6.next_node_id,
-            tokens: v6.tokens,
-            events: v6.events,
-            next_event_seq: v6.next_event_seq,
-            resources: v6.resources.into(),
-            sessions: v6.sessions,
-            checkpoints: v6.checkpoints,
-            monitoring: v6.monitoring,
+            meta: self.meta,
+            kv: self.kv,
+            kv_revision: self.kv_revision,
+            nodes: self.nodes,
+            next_node_id: self.next_node_id,
+            tokens: self.tokens,
+            events: self.events,
+            next_event_seq: self.next_event_seq,
+            resources: self.resources.into(),
+            sessions: self.sessions,
+            checkpoints,
+            monitoring,
         }
     }
+}
+
+// --- mon ---
+/// The cluster database's layout 5, before alert recipients and incidents.
+#[derive(Deserialize)]
+struct ClusterDbV5 {
+    shared: SharedV4,
+    checkpoints: crate::checkpoints::Checkpoints,
+}
+
+/// The cluster database's layout 6, before promotable resources.
+#[derive(Deserialize)]
+struct ClusterDbV6 {
+    shared: SharedV4,
+    checkpoints: crate::checkpoints::Checkpoints,
+    monitoring: crate::MonitorDb,
 }
