@@ -229,7 +229,13 @@ async fn quoted_args_nodes_by_name_durations_and_delete_regression_issue_11() {
         cluster.cli(1, &["node", "standby", "node9"]),
         "no node \"node9\" in the cluster; the nodes are 1 (node1), 2 (node2)",
     );
-    let on = running_on(&cluster, "p1").await;
+    // Back on the node its move prefers once that node is ready again; deleting while the
+    // scheduler was still bringing it back raced with the stop of the move.
+    wait_until("p1 back on the node it was moved to", SETTLE, || async {
+        (running_on(&cluster, "p1").await == other).then_some(())
+    })
+    .await;
+    let on = other;
     let deleted = ok(cluster.cli(1, &["resource", "delete", "p1"]));
     assert!(
         deleted.contains(&format!("stopping p1 on node{on}, then deleting")),
