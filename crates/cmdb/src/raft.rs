@@ -57,6 +57,13 @@ pub fn raft_config(
         // A node that lost its data directory must be able to rejoin: its log reverts to
         // empty, and the master then refills it from a snapshot.
         allow_log_reversion: Some(true),
+        // A master restarted by kill -9 must not take its old term back without an election.
+        // Its committed index is saved without an fsync (one fsync per write), so after a
+        // crash it may believe an older index committed; restored as leader, its read index
+        // (the older of its term's first entry and that index) then lets a linearizable read
+        // return a value a completed write had overwritten. The linearizability test found
+        // this; an election instead makes the new master learn the real commit index first.
+        enable_leader_restore: Some(false),
         ..Config::default()
     };
     config.validate()
@@ -81,4 +88,17 @@ where
         .await
         .map_err(io::Error::other)?;
     Ok((raft, shared))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RaftTimeouts, raft_config};
+
+    #[test]
+    fn a_restarted_master_holds_an_election_before_it_leads_again() {
+        let config = raft_config("test", RaftTimeouts::default()).expect("valid");
+        // Restoring leadership at start-up is unsafe with a committed index saved without an
+        // fsync; crates/e2e/tests/it/linearizability.rs found the stale read it allows.
+        assert_eq!(config.enable_leader_restore, Some(false));
+    }
 }
