@@ -305,7 +305,7 @@ fn withdraw_stopped(
         .collect();
     for action in plan.actions.iter().filter(|a| a.kind == ActionKind::Stop) {
         stops_pending = true;
-        if later_member_still_stopping(resources, input, &stops, action.node, &action.resource) {
+        if successor_still_stopping(resources, input, &stops, action.node, &action.resource) {
             continue;
         }
         // A grant whose start may be under way is withdrawn too: the cmdb then records the
@@ -323,26 +323,71 @@ fn withdraw_stopped(
     stops_pending
 }
 
-/// Whether a member after `resource` in one of its groups is being stopped on `node` and
-/// still runs there: then `resource` keeps its grant until that member has stopped, so a
-/// group stops in reverse order (its VIP after its application) as the plan lists it.
-fn later_member_still_stopping(
+/// Whether something that must stop before `resource` is being stopped and still runs:
+/// a member after it in one of its groups, on the same node (a group stops in reverse
+/// order, its VIP after its application), or the `then` of an order constraint whose
+/// `first` it is, on any node (Pacemaker's "stop `then` before `first`", for optional
+/// orders too, since both change in this plan). `resource` keeps its grant until then.
+fn successor_still_stopping(
     resources: &ResourceDb,
     input: &SchedulerInput,
     stops: &[(NodeId, &ResourceId)],
     node: NodeId,
     resource: &ResourceId,
 ) -> bool {
-    input.config.groups.values().any(|group| {
+    let still_stopping = |on: NodeId, other: &ResourceId| {
+        stops.contains(&(on, other))
+            && state_on(resources, on, other).is_some_and(|s| s.is_active())
+    };
+    let in_group = input.config.groups.values().any(|group| {
         let mut members = group.members.iter();
         if !members.any(|member| member == resource) {
             return false;
         }
-        members.any(|later| {
-            stops.contains(&(node, later))
-                && state_on(resources, node, later).is_some_and(|s| s.is_active())
-        })
-    })
+        members.any(|later| still_stopping(node, later))
+    });
+    in_group
+        || input
+            .config
+            .constraints
+            .iter()
+            .any(|constraint| match constraint {
+                Constraint::Order(order) if &order.first == resource => {
+                    // An order loop (which the scheduler breaks) would otherwise hold each
+                    // member back for ever: inside a loop, nothing waits.
+                    !follows(input, &order.then, resource)
+                        && (stops.iter())
+                            .any(|(on, other)| *other == &order.then && still_stopping(*on, other))
+                }
+                _ => false,
+            })
+}
+
+/// Whether `to` must stop before `from` through a chain of group successions and orders.
+fn follows(input: &SchedulerInput, from: &ResourceId, to: &ResourceId) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut next = vec![from];
+    while let Some(at) = next.pop() {
+        if at == to {
+            return true;
+        }
+        if !seen.insert(at) {
+            continue;
+        }
+        for group in input.config.groups.values() {
+            if let Some(index) = group.members.iter().position(|m| m == at) {
+                next.extend(&group.members[index + 1..]);
+            }
+        }
+        for constraint in &input.config.constraints {
+            if let Constraint::Order(order) = constraint
+                && &order.first == at
+            {
+                next.push(&order.then);
+            }
+        }
+    }
+    false
 }
 
 fn push_once(changes: &mut Vec<AssignmentChange>, change: AssignmentChange) {

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use cmdb::{AssignmentChange, ResourceDb};
 use model::{
-    Group, GroupId, NodeHealth, NodeId, Resource, ResourceId, ResourceState, ResourceStatus,
+    Constraint, Group, GroupId, NodeHealth, NodeId, OrderConstraint, OrderKind, Resource,
+    ResourceId, ResourceState, ResourceStatus,
 };
 
 use super::round;
@@ -146,6 +147,60 @@ fn a_group_leaving_a_node_stops_its_members_in_reverse_order() {
     );
     report(&mut db, "web", NodeId(1), ResourceState::Stopped);
     assert_eq!(round(&db, &health, 0).changes, vec![withdraw("vip")]);
+}
+
+/// Two resources running on node 1 with orders among them; node 1 goes to standby.
+fn ordered(orders: &[(&str, &str)]) -> ResourceDb {
+    let mut db = ResourceDb::default();
+    for name in ["db", "app"] {
+        db.resources.insert(ResourceId(name.into()), resource(name));
+        let grant = AssignmentChange::Assign {
+            node: NodeId(1),
+            resource: ResourceId(name.into()),
+        };
+        db.change_assignments(vec![grant]);
+        report(&mut db, name, NodeId(1), ResourceState::Running);
+    }
+    for (first, then) in orders {
+        let order = OrderConstraint {
+            first: ResourceId((*first).into()),
+            then: ResourceId((*then).into()),
+            kind: OrderKind::Optional,
+        };
+        db.constraints.push(Constraint::Order(order).into());
+    }
+    standby(&mut db, NodeId(1));
+    db
+}
+
+fn withdraw(name: &str) -> AssignmentChange {
+    AssignmentChange::Unassign {
+        node: NodeId(1),
+        resource: ResourceId(name.into()),
+    }
+}
+
+#[test]
+fn an_order_stops_then_before_first() {
+    let mut db = ordered(&[("db", "app")]);
+    let health = healthy(&[1, 2]);
+    let first = round(&db, &health, 0).changes;
+    assert_eq!(first, vec![withdraw("app")], "app must stop before db");
+    db.change_assignments(first);
+    assert!(
+        round(&db, &health, 0).changes.is_empty(),
+        "db waits for app"
+    );
+    report(&mut db, "app", NodeId(1), ResourceState::Stopped);
+    assert_eq!(round(&db, &health, 0).changes, vec![withdraw("db")]);
+}
+
+#[test]
+fn inside_an_order_loop_nothing_waits_to_stop() {
+    let db = ordered(&[("db", "app"), ("app", "db")]);
+    let mut changes = round(&db, &healthy(&[1, 2]), 0).changes;
+    changes.sort_by_key(|c| format!("{c:?}"));
+    assert_eq!(changes, vec![withdraw("app"), withdraw("db")]);
 }
 
 #[test]
