@@ -156,6 +156,7 @@ impl Cluster {
     }
 
     /// Start (or restart) node `id`'s agent; its log goes to `nodeN/agent.log`.
+    /// `ENCLUSTER_TEST_LOG` replaces the agents' log filter, to debug a failing test.
     pub fn start_node(&mut self, id: u64) -> anyhow::Result<()> {
         let node = &mut self.nodes[(id - 1) as usize];
         let log_path = node.config.with_file_name("agent.log");
@@ -167,7 +168,7 @@ impl Cluster {
             .arg("agent")
             .arg("--config")
             .arg(&node.config)
-            .env("ENCLUSTER_LOG", "info,openraft=error")
+            .env("ENCLUSTER_LOG", agent_log_filter())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -429,4 +430,9 @@ fn recorded_live_pid(path: &Path) -> Option<i32> {
     let after_name = stat.rsplit_once(')')?.1;
     let now_start: u64 = after_name.split_whitespace().nth(19)?.parse().ok()?;
     (pid > 1 && now_start == start).then_some(pid)
+}
+
+/// The agents' log filter: `ENCLUSTER_TEST_LOG` if set, else info without openraft's chatter.
+fn agent_log_filter() -> String {
+    std::env::var("ENCLUSTER_TEST_LOG").unwrap_or_else(|_| "info,openraft=error".to_string())
 }
