@@ -7,6 +7,13 @@
 //! that probation (flap damping, so a node with a bad link does not bounce resources around).
 //!
 //! Only real state changes are reported, so a late node produces one event, not a storm.
+//!
+//! A slow master is not a cluster of dead nodes: when the detector's own ticks come late
+//! (more than `suspect_after` apart: the master was starved of CPU, swapped or paused, and
+//! the heartbeats may be waiting unread in its sockets), the lateness beyond that bound does
+//! not count as anyone's silence (Lifeguard's local health awareness, in its simplest form).
+//! A node that really died is still found `down_after` of the master's own running time
+//! after its last heartbeat. Only down judgements are delayed, never a lease lengthened.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -44,6 +51,8 @@ impl Transition {
 pub struct Detector {
     timing: Timing,
     nodes: BTreeMap<NodeId, NodeState>,
+    /// The previous tick (or the detector's start), to notice the master's own lateness.
+    last_tick: Millis,
 }
 
 /// The configuration in milliseconds, converted once so that comparisons stay in `Millis`.
@@ -60,6 +69,8 @@ struct Timing {
 struct NodeState {
     health: NodeHealth,
     last_heard: Millis,
+    /// The master's own lateness since `last_heard`, which is not the node's silence.
+    excused_ms: u64,
     /// Set while a down node heartbeats steadily: when the probation started and its length.
     probation: Option<Probation>,
     /// When the node went down recently, oldest first; pruned to `flap_window`.
@@ -94,6 +105,7 @@ impl Detector {
         let mut detector = Detector {
             timing: Timing::new(&config),
             nodes: BTreeMap::new(),
+            last_tick: now,
         };
         for node in nodes {
             detector.track(node, now);
@@ -107,6 +119,7 @@ impl Detector {
         self.nodes.entry(node).or_insert_with(|| NodeState {
             health: NodeHealth::Online,
             last_heard: now,
+            excused_ms: 0,
             probation: None,
             down_history: VecDeque::new(),
         });
@@ -125,6 +138,7 @@ impl Detector {
         let silence_ms = now.saturating_sub(state.last_heard);
         // A clock step backwards must not make a node look heard in the past.
         state.last_heard = state.last_heard.max(now);
+        state.excused_ms = 0;
         let to = match state.health {
             NodeHealth::Online => return None,
             NodeHealth::Suspect => NodeHealth::Online,
@@ -147,12 +161,20 @@ impl Detector {
     }
 
     /// Applies the timeouts at `now`. Returns the transitions ordered by node id; a node
-    /// whose silence passed both timeouts since the last tick goes straight to down.
+    /// whose silence passed both timeouts since the last tick goes straight to down. A tick
+    /// more than `suspect_after` after the previous one excuses every node the excess: the
+    /// master itself was late.
     pub fn tick(&mut self, now: Millis) -> Vec<Transition> {
         let timing = self.timing;
+        let gap = now.saturating_sub(self.last_tick);
+        let late_ms = gap.saturating_sub(timing.suspect_after_ms);
+        self.last_tick = self.last_tick.max(now);
         let mut transitions = Vec::new();
         for (&node, state) in &mut self.nodes {
-            let silence_ms = now.saturating_sub(state.last_heard);
+            state.excused_ms = state.excused_ms.saturating_add(late_ms);
+            let silence_ms = now
+                .saturating_sub(state.last_heard)
+                .saturating_sub(state.excused_ms);
             let to = match state.health {
                 NodeHealth::Online | NodeHealth::Suspect if silence_ms >= timing.down_after_ms => {
                     NodeHealth::Down
