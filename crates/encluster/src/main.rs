@@ -181,13 +181,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs go to standard error: the filter from `ENCLUSTER_LOG` (default
+/// `info,openraft=error`), one JSON object per line when `ENCLUSTER_LOG_FORMAT=json`,
+/// else text, coloured only on a terminal (a journal or a file gets no escape codes).
 fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("ENCLUSTER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=error"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match std::env::var("ENCLUSTER_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().init(),
+        _ => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
