@@ -111,6 +111,8 @@ pub(crate) const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 pub(crate) const REFUSALS_MAX: usize = 64;
 /// Longest request head (request line and fields) the API reads; hyper answers 431 past it.
 pub(crate) const REQUEST_HEAD_BYTES_MAX: usize = 64 * 1024;
+/// HTTP/2 streams one API connection may have open at once.
+pub(crate) const H2_STREAMS_MAX: u32 = 128;
 /// Largest `POST /v1/join` body: a name, two addresses and a CSR of about 1 KB.
 pub(crate) const JOIN_BODY_BYTES_MAX: usize = 16 * 1024;
 /// Default time a client has to send an API request head.

@@ -29,7 +29,8 @@ use tower::ServiceExt;
 use tracing::{debug, warn};
 
 use crate::limits::{
-    ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, HANDSHAKE_TIMEOUT, REFUSALS_MAX, REQUEST_HEAD_BYTES_MAX,
+    ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, H2_STREAMS_MAX, HANDSHAKE_TIMEOUT, REFUSALS_MAX,
+    REQUEST_HEAD_BYTES_MAX,
 };
 
 /// The authenticated peer of a connection: the node id from its certificate, if any.
@@ -157,7 +158,7 @@ async fn serve_one(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(REQUEST_HEAD_BYTES_MAX);
-    builder.http2().max_concurrent_streams(128);
+    builder.http2().max_concurrent_streams(H2_STREAMS_MAX);
     let serving = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(serving);
     // hyper's own head timeout starts once it knows the protocol, after the first bytes: a

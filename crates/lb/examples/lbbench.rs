@@ -65,7 +65,6 @@ fn main() -> Result<(), Box<dyn Error>> {
             shutdown_grace: Duration::from_secs(1),
             header_read_timeout: args.read_timeout.unwrap_or(recommended.header_read_timeout),
             body_read_timeout: args.read_timeout.unwrap_or(recommended.body_read_timeout),
-            ..recommended
         };
         let mut director = Director::new(options);
         director.apply(&config).await?;
