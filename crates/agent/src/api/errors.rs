@@ -1,7 +1,7 @@
 //! Every API error in one shape: `{"error": "..."}` with the right status. Handlers answer
-//! with `api::error`; this middleware rewrites the answers that come from elsewhere (axum's
-//! extractors: 400, 405, 413, 415, 422) so that a client never has to parse plain text,
-//! over HTTP/1.1 and HTTP/2 alike.
+//! with `api::error`; this middleware rewrites the plain-text or empty error answers that
+//! come from elsewhere (axum's extractors: 400, 405, 413, 415, 422) so that a client never
+//! has to parse plain text, over HTTP/1.1 and HTTP/2 alike. Other types (a web page) pass.
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -18,7 +18,7 @@ const ERROR_TEXT_BYTES_MAX: usize = 4096;
 pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
+    if !(status.is_client_error() || status.is_server_error()) || !is_plain(response.headers()) {
         return response;
     }
     let (parts, body) = response.into_parts();
@@ -35,11 +35,16 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
     fixed
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"))
+/// Whether an answer is plain text or has no body type: what axum's rejections send. JSON
+/// is already the API's shape, and other types (a web page) are left as their handler made
+/// them.
+fn is_plain(headers: &HeaderMap) -> bool {
+    match headers.get(header::CONTENT_TYPE) {
+        None => true,
+        Some(value) => value
+            .to_str()
+            .is_ok_and(|value| value.starts_with("text/plain")),
+    }
 }
 
 /// The message for an error answer whose body was `text`.
