@@ -27,6 +27,7 @@ mod alerts;
 mod apply;
 mod change;
 mod constraints;
+mod errors;
 mod join;
 mod lb_stats;
 mod metrics;
@@ -200,6 +201,12 @@ pub fn router(state: ApiState) -> Router {
         .merge(protected)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such API endpoint; see /v1/...") })
         .layer(DefaultBodyLimit::max(API_BODY_BYTES_MAX))
+        // --- hostile ---
+        // A declared length past the limit is refused before a byte of the body is read.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            API_BODY_BYTES_MAX,
+        ))
+        .layer(middleware::from_fn(errors::json_errors))
         .with_state(state)
 }
 
@@ -449,6 +456,9 @@ async fn kv_get(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
+    if let Err(problem) = ::api::check_kv_key(&key) {
+        return error(StatusCode::BAD_REQUEST, problem);
+    }
     let stale = match query.consistency.as_deref() {
         None | Some("linearizable") => false,
         Some("stale") => true,
@@ -508,6 +518,9 @@ async fn kv_put(
     uri: axum::http::Uri,
     body: Bytes,
 ) -> Response {
+    if let Err(problem) = ::api::check_kv_key(&key) {
+        return error(StatusCode::BAD_REQUEST, problem);
+    }
     let Ok(value) = String::from_utf8(body.to_vec()) else {
         return error(StatusCode::BAD_REQUEST, "the value must be UTF-8 text");
     };

@@ -39,6 +39,43 @@ pub struct AgentConfig {
     /// Present only on the node that creates the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<Bootstrap>,
+    /// Bounds of the API listener's connections.
+    #[serde(default)]
+    pub api: ApiLimits,
+    /// Bounds of the load balancer's HTTP client connections.
+    #[serde(default)]
+    pub lb: LbLimits,
+}
+
+/// How long API clients may take and how many connections they may hold (`[api]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiLimits {
+    /// Time a client has to send a request head, after the TLS handshake or the previous
+    /// request; past it the connection is closed.
+    #[serde(with = "humantime_serde", default = "default_api_header_read")]
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a whole request body; past it the answer is 408.
+    #[serde(with = "humantime_serde", default = "default_api_body_read")]
+    pub body_read_timeout: Duration,
+    /// Connections served at once; one more is answered 503 and closed.
+    #[serde(default = "default_api_connections")]
+    pub connections_max: usize,
+    /// Connections served at once from one client address; one more is answered 429.
+    #[serde(default = "default_api_connections_per_client")]
+    pub connections_per_client_max: usize,
+}
+
+/// How long load-balancer clients may take to send a request (`[lb]`, HTTP mode).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LbLimits {
+    /// Time a client has to send a request head; past it the connection is closed.
+    #[serde(with = "humantime_serde", default = "default_lb_header_read")]
+    pub header_read_timeout: Duration,
+    /// Longest pause within a request body; past it the request is answered 408.
+    #[serde(with = "humantime_serde", default = "default_lb_body_read")]
+    pub body_read_timeout: Duration,
 }
 
 /// Certificate and key files of the node.
@@ -113,6 +150,81 @@ pub struct BootstrapMember {
     pub peer_addr: String,
     /// API address.
     pub api_addr: String,
+}
+
+fn default_api_header_read() -> Duration {
+    crate::limits::API_HEADER_READ_TIMEOUT_DEFAULT
+}
+fn default_api_body_read() -> Duration {
+    crate::limits::API_BODY_READ_TIMEOUT_DEFAULT
+}
+fn default_api_connections() -> usize {
+    crate::limits::API_CONNECTIONS_MAX_DEFAULT
+}
+fn default_api_connections_per_client() -> usize {
+    crate::limits::API_CONNECTIONS_PER_CLIENT_MAX_DEFAULT
+}
+fn default_lb_header_read() -> Duration {
+    lb::HEADER_READ_TIMEOUT
+}
+fn default_lb_body_read() -> Duration {
+    lb::BODY_READ_TIMEOUT
+}
+
+impl Default for ApiLimits {
+    fn default() -> ApiLimits {
+        ApiLimits {
+            header_read_timeout: default_api_header_read(),
+            body_read_timeout: default_api_body_read(),
+            connections_max: default_api_connections(),
+            connections_per_client_max: default_api_connections_per_client(),
+        }
+    }
+}
+
+impl Default for LbLimits {
+    fn default() -> LbLimits {
+        LbLimits {
+            header_read_timeout: default_lb_header_read(),
+            body_read_timeout: default_lb_body_read(),
+        }
+    }
+}
+
+/// The read timeouts and connection bounds are within reason.
+fn check_limits(api: &ApiLimits, lb: &LbLimits) -> anyhow::Result<()> {
+    use crate::limits::{READ_TIMEOUT_MAX, READ_TIMEOUT_MIN};
+    for (field, value) in [
+        ("api.header_read_timeout", api.header_read_timeout),
+        ("api.body_read_timeout", api.body_read_timeout),
+        ("lb.header_read_timeout", lb.header_read_timeout),
+        ("lb.body_read_timeout", lb.body_read_timeout),
+    ] {
+        if value < READ_TIMEOUT_MIN || value > READ_TIMEOUT_MAX {
+            bail!(
+                "{field}: {} is outside {} to {}; slow clients would hold connections or \
+                 normal ones be cut",
+                humantime::format_duration(value),
+                humantime::format_duration(READ_TIMEOUT_MIN),
+                humantime::format_duration(READ_TIMEOUT_MAX),
+            );
+        }
+    }
+    if !(16..=65_536).contains(&api.connections_max) {
+        bail!(
+            "api.connections_max: {} is outside 16 to 65536",
+            api.connections_max
+        );
+    }
+    if api.connections_per_client_max == 0 || api.connections_per_client_max > api.connections_max {
+        bail!(
+            "api.connections_per_client_max: {} must be at least 1 and at most \
+             api.connections_max ({})",
+            api.connections_per_client_max,
+            api.connections_max
+        );
+    }
+    Ok(())
 }
 
 fn default_voters_max() -> usize {
@@ -217,6 +329,7 @@ impl AgentConfig {
             );
         }
         timing::check(&self.failure, &self.raft).map_err(anyhow::Error::msg)?;
+        check_limits(&self.api, &self.lb)?;
         let r = &self.raft;
         if r.snapshot_logs_since_last < 10 {
             bail!(
@@ -227,3 +340,6 @@ impl AgentConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -335,8 +335,12 @@ fn running_instances(shared: &cmdb::SharedDb, resource: &str) -> Vec<RunningInst
 impl LbAgent {
     /// A node's data plane, serving nothing yet.
     pub fn new() -> LbAgent {
+        LbAgent::with_options(DirectorOptions::recommended())
+    }
+
+    fn with_options(options: DirectorOptions) -> LbAgent {
         let plane = Plane {
-            director: Director::new(DirectorOptions::recommended()),
+            director: Director::new(options),
             config: LbConfig {
                 services: Vec::new(),
             },
@@ -348,10 +352,16 @@ impl LbAgent {
     }
 
     /// A node's data plane that resolves `@resource` servers from the local replica.
-    pub fn with_cluster(shared: cmdb::SharedDb) -> LbAgent {
+    /// Its HTTP clients get the read timeouts of `limits` (`[lb]` in the config file).
+    pub fn with_cluster(shared: cmdb::SharedDb, limits: &crate::config::LbLimits) -> LbAgent {
+        let options = DirectorOptions {
+            header_read_timeout: limits.header_read_timeout,
+            body_read_timeout: limits.body_read_timeout,
+            ..DirectorOptions::recommended()
+        };
         LbAgent {
             shared: Some(shared),
-            ..LbAgent::new()
+            ..LbAgent::with_options(options)
         }
     }
 

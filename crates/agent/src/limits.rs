@@ -101,3 +101,36 @@ pub(crate) const APP_CONNECTIONS_MAX: usize = 128;
 pub(crate) const APP_EVENTS_PER_CONNECTION_MAX: usize = 32;
 /// How long a checkpoint write waits for this node's replica to apply it.
 pub(crate) const CHECKPOINT_APPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+// --- hostile ---
+/// First wait after a failed accept (out of file descriptors); it doubles while accepts fail.
+pub(crate) const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+/// Longest wait after failed accepts.
+pub(crate) const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// Refused connections being told why at once; past it, one more is closed unanswered.
+pub(crate) const REFUSALS_MAX: usize = 64;
+/// Longest request head (request line and fields) the API reads; hyper answers 431 past it.
+pub(crate) const REQUEST_HEAD_BYTES_MAX: usize = 64 * 1024;
+/// HTTP/2 streams one API connection may have open at once.
+pub(crate) const H2_STREAMS_MAX: u32 = 128;
+/// Largest `POST /v1/join` body: a name, two addresses and a CSR of about 1 KB.
+pub(crate) const JOIN_BODY_BYTES_MAX: usize = 16 * 1024;
+/// Default time a client has to send an API request head.
+pub(crate) const API_HEADER_READ_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+/// Default time a client has to send a whole API request body.
+pub(crate) const API_BODY_READ_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
+/// Default API connections served at once.
+pub(crate) const API_CONNECTIONS_MAX_DEFAULT: usize = 1024;
+/// Default API connections served at once from one client address.
+pub(crate) const API_CONNECTIONS_PER_CLIENT_MAX_DEFAULT: usize = 128;
+/// Peer connections served at once (every member holds a few to every other).
+pub(crate) const PEER_CONNECTIONS_MAX: usize = 1024;
+/// Time a peer has to send a request head.
+pub(crate) const PEER_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Shortest and longest read timeouts the config file may set.
+pub(crate) const READ_TIMEOUT_MIN: Duration = Duration::from_secs(1);
+pub(crate) const READ_TIMEOUT_MAX: Duration = Duration::from_secs(600);
+
+const _: () = assert!(ACCEPT_BACKOFF_MIN.as_millis() < ACCEPT_BACKOFF_MAX.as_millis());
+const _: () = assert!(JOIN_BODY_BYTES_MAX < API_BODY_BYTES_MAX);
+const _: () = assert!(API_CONNECTIONS_PER_CLIENT_MAX_DEFAULT <= API_CONNECTIONS_MAX_DEFAULT);

@@ -77,10 +77,19 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         peer_listener,
         tls.peer_server.clone(),
         peer::router(peer_state),
+        crate::serve::ServeLimits {
+            header_read_timeout: crate::limits::PEER_HEADER_READ_TIMEOUT,
+            body_read_timeout: None,
+            connections_max: crate::limits::PEER_CONNECTIONS_MAX,
+            connections_per_client_max: crate::limits::PEER_CONNECTIONS_MAX,
+        },
         shutdown.clone(),
     );
     spawn_critical(&mut tasks, "peer listener", &shutdown, peer_server);
-    let lb = std::sync::Arc::new(crate::lb_agent::LbAgent::with_cluster(shared.clone()));
+    let lb = std::sync::Arc::new(crate::lb_agent::LbAgent::with_cluster(
+        shared.clone(),
+        &config.lb,
+    ));
     let mut api_state = ApiState::new(&config, raft.clone(), shared.clone(), view.clone(), &tls)
         .with_lb(lb.clone());
     // Monitoring is not critical: a node that cannot keep metrics still serves.
@@ -109,6 +118,12 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         api_listener,
         tls.api_server.clone(),
         api::router(api_state),
+        crate::serve::ServeLimits {
+            header_read_timeout: config.api.header_read_timeout,
+            body_read_timeout: Some(config.api.body_read_timeout),
+            connections_max: config.api.connections_max,
+            connections_per_client_max: config.api.connections_per_client_max,
+        },
         shutdown.clone(),
     );
     spawn_critical(&mut tasks, "API listener", &shutdown, api_server);

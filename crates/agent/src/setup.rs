@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::config::{AgentConfig, Bootstrap, BootstrapMember, FailureConfig, RaftConfig, TlsFiles};
+use crate::config::{
+    AgentConfig, ApiLimits, Bootstrap, BootstrapMember, FailureConfig, LbLimits, RaftConfig,
+    TlsFiles,
+};
 
 /// What `init` produced.
 pub struct InitOutput {
@@ -237,6 +240,8 @@ fn init_into(
             failure: FailureConfig::default(),
             raft: RaftConfig::default(),
             bootstrap,
+            api: ApiLimits::default(),
+            lb: LbLimits::default(),
         };
         config.validate()?;
         let text = toml::to_string(&config).context("cannot encode the config")?;
@@ -379,6 +384,8 @@ fn write_joined(
         failure: FailureConfig::default(),
         raft: RaftConfig::default(),
         bootstrap: None,
+        api: ApiLimits::default(),
+        lb: LbLimits::default(),
     };
     write(
         &tmp.join("encluster.toml"),

@@ -27,6 +27,9 @@ pub enum ClientError {
     /// The answer was not the expected JSON.
     #[error("unexpected answer from {url}: {detail}")]
     Decode { url: String, detail: String },
+    /// The request was not sent: the client would not address what it was given exactly.
+    #[error("{message}")]
+    Invalid { message: String },
 }
 
 impl ClientError {
@@ -150,6 +153,7 @@ impl Client {
 
     /// `GET /v1/kv/{key}`; `stale` allows a local, possibly stale read.
     pub async fn kv_get(&self, key: &str, stale: bool) -> Result<KvValue, ClientError> {
+        valid_key(key)?;
         let consistency = if stale { "stale" } else { "linearizable" };
         let key = encode_key(key);
         self.get(&format!("/v1/kv/{key}?consistency={consistency}"))
@@ -158,6 +162,7 @@ impl Client {
 
     /// `PUT /v1/kv/{key}`.
     pub async fn kv_put(&self, key: &str, value: &str) -> Result<KvWritten, ClientError> {
+        valid_key(key)?;
         let path = format!("/v1/kv/{}", encode_key(key));
         let request = self.http.put(self.url(&path)).body(value.to_string());
         self.send(request).await
@@ -172,6 +177,7 @@ impl Client {
         session: u64,
         seq: u64,
     ) -> Result<KvWritten, ClientError> {
+        valid_key(key)?;
         let path = format!("/v1/kv/{}", encode_key(key));
         let request = self
             .http
@@ -560,6 +566,11 @@ fn encode_segment(segment: &str) -> String {
         }
     }
     out
+}
+
+/// A key that cannot be addressed exactly is refused before anything is sent.
+fn valid_key(key: &str) -> Result<(), ClientError> {
+    crate::check_kv_key(key).map_err(|message| ClientError::Invalid { message })
 }
 
 /// Percent-encode a key for the URL path; `/` stays, so `a/b` reads naturally in logs.

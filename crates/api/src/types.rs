@@ -236,3 +236,22 @@ pub struct ErrorBody {
     /// What went wrong and, where possible, how to fix it.
     pub error: String,
 }
+
+/// Why a key cannot be stored: it has a `.` or `..` segment, which URL parsers (the CLI's,
+/// a forwarding node's) resolve away, so the key would not be addressed byte for byte.
+/// The agent refuses such keys and the client does not send them.
+pub fn check_kv_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("the key is empty; give a key such as `app/config`".into());
+    }
+    if key
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Err(format!(
+            "key {key:?} has a `.` or `..` segment, which URLs resolve away; \
+             rename the segment (e.g. `dot` or `_..`)"
+        ));
+    }
+    Ok(())
+}

@@ -158,6 +158,16 @@ impl ClusterCa {
         Ok(request.signed_by(&self.issuer)?.pem())
     }
 
+    /// Whether `csr_pem` is a CSR this CA can sign (it parses and its signature holds),
+    /// checked before a join reserves a node id for it.
+    pub fn check_csr(csr_pem: &str) -> Result<(), AuthError> {
+        CertificateSigningRequestParams::from_pem(csr_pem)
+            .map(|_| ())
+            .map_err(|error| AuthError::InvalidCsr {
+                reason: error.to_string(),
+            })
+    }
+
     /// A certificate for a client tool (CN "encluster-client <name>"), clientAuth only.
     pub fn issue_client(&self, name: &str) -> Result<CertifiedKey, AuthError> {
         let name_is_usable = !name.is_empty()

@@ -35,9 +35,12 @@ pub async fn run(api: &ApiArgs, command: CliCommand) -> anyhow::Result<()> {
             };
             output.text(&text)
         }
-        CliCommand::Token(TokenCommand::Join { label }) => {
-            let token = issue_join_token(&client, &target, &label).await?;
-            output.line(&token)
+        CliCommand::Token(TokenCommand::Join { label, count }) => {
+            let mut tokens = Vec::new();
+            for _ in 0..count {
+                tokens.push(issue_join_token(&client, &target, &label).await?);
+            }
+            output.line(&tokens.join("\n"))
         }
         CliCommand::Token(TokenCommand::Admin { label }) => {
             let token = auth::generate_api_token();

@@ -49,6 +49,7 @@ pub(crate) fn explain(error: ClientError, target: &Target) -> anyhow::Error {
             "the answer from {url} is not what this CLI expects ({detail}): \
             is it an encluster agent of the same version?"
         ),
+        ClientError::Invalid { message } => anyhow::anyhow!("nothing was sent: {message}"),
     }
 }
 

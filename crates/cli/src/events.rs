@@ -152,7 +152,7 @@ fn is_retryable(error: &ClientError) -> bool {
     match error {
         ClientError::Transport { .. } => true,
         ClientError::Api { status, .. } => *status >= 500,
-        ClientError::Decode { .. } => false,
+        ClientError::Decode { .. } | ClientError::Invalid { .. } => false,
     }
 }
 

@@ -241,11 +241,14 @@ pub enum ConfigCommand {
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum TokenCommand {
     /// Issue a new join token for `encluster join --token` (admin only). It is made here
-    /// and printed once; the cluster stores only its hash.
+    /// and printed once; the cluster stores only its hash. A join token admits one node.
     Join {
         /// A note stored with the token's hash.
         #[arg(long, default_value = "issued by `encluster token join`")]
         label: String,
+        /// How many tokens to issue, one per line, one for each node to admit.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+        count: u32,
     },
     /// Issue an API token for an operator (admin only): every change made with it is
     /// recorded under `--label`. Made here and printed once; the cluster stores its hash.

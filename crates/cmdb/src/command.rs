@@ -181,6 +181,10 @@ pub enum Command {
         create: bool,
         promoted_max: u32,
     },
+    // --- hostile ---
+    /// Spend the join token with this hash: it admits one node, so it is removed; a token
+    /// that is no (longer a) join token is rejected, and the join with it refused.
+    UseJoinToken { hash: String },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -259,6 +263,7 @@ impl std::fmt::Display for Command {
             Command::PutPromotable { resource, .. } => {
                 write!(f, "put promotable resource {}", resource.id)
             }
+            Command::UseJoinToken { .. } => f.write_str("use a join token"),
             Command::ReplaceConfigWithTypes {
                 types, resources, ..
             } => write!(

@@ -150,6 +150,21 @@ impl ClusterDb {
                 );
                 CommandResult::Ok
             }
+            Command::UseJoinToken { hash } => {
+                if self
+                    .tokens
+                    .get(&hash)
+                    .is_none_or(|record| record.kind != TokenKind::Join)
+                {
+                    return rejected(
+                        "the join token was used already or never issued; \
+                         issue one per node with `encluster token join`"
+                            .into(),
+                    );
+                }
+                self.tokens.remove(&hash);
+                CommandResult::Ok
+            }
             Command::AllocateNodeId => {
                 let id = NodeId(self.next_node_id.max(1));
                 self.next_node_id = id.0 + 1;

@@ -1,6 +1,7 @@
 //! Runs the load-balancer data plane from a TOML configuration file, for benchmarks.
 //!
-//! Usage: `lbbench --config FILE [--relay copy|splice] [--threads N]`.
+//! Usage: `lbbench --config FILE [--relay copy|splice] [--threads N] [--read-timeout SECS]`
+//! (`--read-timeout` sets the HTTP head and body read timeouts, for the hostile matrix).
 //! With one thread (the default) it runs on a current-thread runtime, like HAProxy with
 //! `nbthread 1`; it stops on SIGTERM or Ctrl-C.
 
@@ -14,6 +15,7 @@ struct Args {
     config: String,
     relay: TcpRelay,
     threads: usize,
+    read_timeout: Option<Duration>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -21,6 +23,7 @@ fn parse_args() -> Result<Args, String> {
         config: String::new(),
         relay: TcpRelay::Splice,
         threads: 1,
+        read_timeout: None,
     };
     let mut words = std::env::args().skip(1);
     while let Some(word) = words.next() {
@@ -30,6 +33,10 @@ fn parse_args() -> Result<Args, String> {
             "--relay" if value == "copy" => args.relay = TcpRelay::Copy,
             "--relay" if value == "splice" => args.relay = TcpRelay::Splice,
             "--threads" => args.threads = value.parse().map_err(|_| "bad --threads")?,
+            "--read-timeout" => {
+                let secs = value.parse().map_err(|_| "bad --read-timeout")?;
+                args.read_timeout = Some(Duration::from_secs(secs));
+            }
             _ => return Err(format!("unknown argument {word} {value}")),
         }
     }
@@ -52,9 +59,12 @@ fn main() -> Result<(), Box<dyn Error>> {
             .build()?,
     };
     runtime.block_on(async move {
+        let recommended = DirectorOptions::recommended();
         let options = DirectorOptions {
             tcp_relay: args.relay,
             shutdown_grace: Duration::from_secs(1),
+            header_read_timeout: args.read_timeout.unwrap_or(recommended.header_read_timeout),
+            body_read_timeout: args.read_timeout.unwrap_or(recommended.body_read_timeout),
         };
         let mut director = Director::new(options);
         director.apply(&config).await?;

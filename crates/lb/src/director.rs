@@ -26,6 +26,10 @@ pub struct DirectorOptions {
     pub tcp_relay: TcpRelay,
     /// How long shutdown waits for connections in flight before cutting them.
     pub shutdown_grace: Duration,
+    /// Time an HTTP client has to send a request head.
+    pub header_read_timeout: Duration,
+    /// Longest pause an HTTP client may make within a request body.
+    pub body_read_timeout: Duration,
 }
 
 impl DirectorOptions {
@@ -35,6 +39,8 @@ impl DirectorOptions {
         DirectorOptions {
             tcp_relay: TcpRelay::Copy,
             shutdown_grace: limits::SHUTDOWN_GRACE,
+            header_read_timeout: limits::HEADER_READ_TIMEOUT,
+            body_read_timeout: limits::BODY_READ_TIMEOUT,
         }
     }
 }
@@ -154,7 +160,7 @@ impl Director {
                 self.services.push(service);
                 continue;
             }
-            match Service::start(new_config, self.options.tcp_relay, self.kill.clone()) {
+            match Service::start(new_config, &self.options, self.kill.clone()) {
                 Ok(service) => self.services.push(service),
                 Err(error) => {
                     tracing::error!(

@@ -46,7 +46,7 @@ pub(crate) async fn serve(shared: Arc<ServiceShared>, stream: TcpStream, peer: S
     let idle_timeout = shared.pool().config.idle_timeout;
     let activity = Arc::new(Activity::new());
     let metered = Metered::new(stream, Arc::clone(&shared.counters), Arc::clone(&activity));
-    let header_deadline = tokio::time::sleep(limits::HEADER_READ_TIMEOUT);
+    let header_deadline = tokio::time::sleep(shared.header_read_timeout);
     let connection = async {
         tokio::pin!(header_deadline);
         match server::run(&shared, peer, metered, header_deadline).await {
@@ -86,7 +86,7 @@ async fn serve_hyper(
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits::HEADER_READ_TIMEOUT)
+        .header_read_timeout(shared.header_read_timeout)
         .keep_alive(true)
         .serve_connection(TokioIo::new(client), handler)
         .with_upgrades();
@@ -101,6 +101,9 @@ async fn handle(
     client: HeaderValue,
     request: Request<Incoming>,
 ) -> Result<Response<OutBody>, Infallible> {
+    if let Err(status) = check_request(&request) {
+        return Ok(error_response(status));
+    }
     shared
         .counters
         .requests_total
@@ -113,7 +116,10 @@ async fn handle(
     }
     let (mut parts, body) = request.into_parts();
     prepare_headers(&mut parts.headers, &client, false);
-    let mut body = RequestBody::new(body).await;
+    let mut body = match RequestBody::new(body, shared.body_read_timeout).await {
+        Ok(body) => body,
+        Err(status) => return Ok(error_response(status)),
+    };
     let lean = matches!(body, RequestBody::Replayable(_));
     let target = match checkout_any(&shared, &pool, peer, lean).await {
         Ok(target) => target,
@@ -124,6 +130,12 @@ async fn handle(
             .counters
             .requests_total
             .fetch_add(1, Ordering::Relaxed);
+    }
+    // RFC 9112 section 3.2.2: with an absolute target, the target's authority is the Host.
+    if let Some(authority) = parts.uri.authority()
+        && let Ok(host) = HeaderValue::from_str(authority.as_str())
+    {
+        parts.headers.insert(header::HOST, host);
     }
     if !parts.headers.contains_key(header::HOST)
         && let Ok(host) = HeaderValue::from_str(&target.addr.to_string())
@@ -139,8 +151,42 @@ async fn handle(
         shared.counters.errors_total.fetch_add(1, Ordering::Relaxed);
         return Ok(error_response(StatusCode::SERVICE_UNAVAILABLE));
     };
+    let client_failure = body.client_failure();
     let request = Request::from_parts(parts, upstream_body);
-    Ok(forward(&shared, target, request).await)
+    let response = forward(&shared, target, request).await;
+    // A request body that was malformed or stalled is the client's fault, not the server's.
+    match client_failure.and_then(|failure| failure.status()) {
+        Some(status) if response.status() == StatusCode::BAD_GATEWAY => Ok(error_response(status)),
+        _ => Ok(response),
+    }
+}
+
+/// What the proxy refuses before it picks a server: `CONNECT` (405), an authority-form
+/// target or `*` outside `OPTIONS` (400), a Host missing from an HTTP/1.1 request, given
+/// twice (RFC 9112 section 3.2) or not a host name, and Content-Length with
+/// Transfer-Encoding (400, as the own loop).
+fn check_request<B>(request: &Request<B>) -> Result<(), StatusCode> {
+    let target = request.uri().to_string();
+    let method = request.method().as_str().as_bytes();
+    match server::check_target(method, target.as_bytes()) {
+        Err(server::Unserved::Reject(status)) => return Err(status),
+        Err(server::Unserved::HandOff) | Ok(()) => {}
+    }
+    let headers = request.headers();
+    let hosts = headers.get_all(header::HOST).iter().count();
+    let http11 = request.version() == hyper::Version::HTTP_11;
+    if hosts > 1 || (hosts == 0 && http11 && request.uri().authority().is_none()) {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    let host_invalid = headers
+        .get(header::HOST)
+        .is_some_and(|host| !server::valid_host(host.as_bytes()));
+    let both_lengths = headers.contains_key(header::TRANSFER_ENCODING)
+        && headers.contains_key(header::CONTENT_LENGTH);
+    if host_invalid || both_lengths {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    Ok(())
 }
 
 /// A real server (or the sorry server) with a connection ready for the request.
@@ -378,6 +424,7 @@ async fn upgrade(
         OutBody::Stream {
             inner: body,
             counters: None,
+            watch: None,
         },
     );
     let mut response = match sender.send_request(upstream).await {
@@ -507,6 +554,8 @@ fn remove_hop_headers(headers: &mut HeaderMap, upgrade: bool) {
         present[0] = false;
         present[1] = false;
     } else if present[0] {
+        // Connection names fields that end here too, but never the ones that frame or route
+        // the message: Host, Content-Length.
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
             .iter()
@@ -516,16 +565,45 @@ fn remove_hop_headers(headers: &mut HeaderMap, upgrade: bool) {
             .filter(|token| !token.eq_ignore_ascii_case("close"))
             .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
             .filter(|name| !HOP_HEADERS.contains(name))
+            .filter(|name| *name != header::HOST && *name != header::CONTENT_LENGTH)
             .collect();
         for name in named {
             headers.remove(name);
         }
     }
+    // Codings other than chunked (gzip, ...) describe the content and go on with it; hyper
+    // frames the message again with chunked, last, as the kept value says.
+    let codings = present[6].then(|| kept_transfer_codings(headers)).flatten();
     for (hop, present) in HOP_HEADERS.iter().zip(present) {
         if present {
             headers.remove(hop);
         }
     }
+    if let Some(codings) = codings {
+        headers.insert(header::TRANSFER_ENCODING, codings);
+    }
+}
+
+/// The Transfer-Encoding to send on when it carries a coding other than chunked.
+fn kept_transfer_codings(headers: &HeaderMap) -> Option<HeaderValue> {
+    let codings: Vec<String> = headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|coding| coding.trim().to_ascii_lowercase())
+        .filter(|coding| !coding.is_empty())
+        .collect();
+    if codings.iter().all(|coding| coding == "chunked") {
+        return None;
+    }
+    let mut kept: Vec<&str> = codings
+        .iter()
+        .map(String::as_str)
+        .filter(|coding| *coding != "chunked")
+        .collect();
+    kept.push("chunked");
+    HeaderValue::from_str(&kept.join(", ")).ok()
 }
 
 /// The request target as an origin server expects it: a client talking to us as to a proxy

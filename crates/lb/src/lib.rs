@@ -29,5 +29,6 @@ pub use config::{
 pub use counters::{LbSnapshot, ServerSnapshot, ServiceSnapshot};
 pub use director::{ApplyError, BindFailure, Director, DirectorOptions, LbCounters, run};
 pub use health::{fall_bound, rise_bound};
+pub use limits::{BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT};
 pub use metrics::render_prometheus;
 pub use relay::TcpRelay;

@@ -57,6 +57,8 @@ const _: () = assert!((WEIGHT_MAX as u64) * (u32::MAX as u64) <= u64::MAX / 2);
 const _: () = assert!(MAGLEV_TABLE_PER_SERVER * SERVERS_PER_SERVICE_MAX < u32::MAX as usize);
 /// Time a client has to send a complete HTTP request head, on a new or kept-alive connection.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest pause a client may make within a request body before it is answered 408.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest request head a client may send; a longer one is answered with 431 and closed.
 pub const REQUEST_HEAD_LEN_MAX: usize = 64 * 1024;
 /// Most header fields in a request head from a client; more are answered with 431.

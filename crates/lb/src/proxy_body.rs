@@ -1,17 +1,22 @@
 //! The bodies HTTP mode relays: request bodies to a real server and response bodies back,
 //! counted into the server's counters.
 //!
+//! A request body must keep arriving: a pause longer than the body read timeout ends it,
+//! and the client is answered 408; a malformed one (a bad chunk size) is answered 400.
+//!
 //! A response body also returns its upstream connection to the idle stack when its last byte
 //! has been passed on, and frees the server's slot then, so that the in-flight gauge and
 //! `max_conns` count requests that are really still running.
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
+use hyper::StatusCode;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use crate::counters::{ServerCounters, ServerLease};
@@ -24,22 +29,58 @@ use crate::upstream::{IdleConns, Sender};
 /// can be retried on another server; larger ones stream and get one attempt.
 pub(crate) enum RequestBody {
     Replayable(Bytes),
-    Stream(Option<Incoming>),
+    Stream {
+        body: Option<Incoming>,
+        failure: Arc<ClientFailure>,
+        timeout: Duration,
+    },
+}
+
+/// How a streamed request body failed on the client's side, if it did.
+#[derive(Default)]
+pub(crate) struct ClientFailure(AtomicU8);
+
+const MALFORMED: u8 = 1;
+const STALLED: u8 = 2;
+
+impl ClientFailure {
+    /// The status to answer the client with instead of the proxy's 502.
+    pub(crate) fn status(&self) -> Option<StatusCode> {
+        match self.0.load(Ordering::Relaxed) {
+            MALFORMED => Some(StatusCode::BAD_REQUEST),
+            STALLED => Some(StatusCode::REQUEST_TIMEOUT),
+            _ => None,
+        }
+    }
 }
 
 impl RequestBody {
-    pub(crate) async fn new(body: Incoming) -> RequestBody {
+    /// Reads a small body whole (within `timeout`); the error is the status to answer.
+    pub(crate) async fn new(body: Incoming, timeout: Duration) -> Result<RequestBody, StatusCode> {
         if body.is_end_stream() {
-            return RequestBody::Replayable(Bytes::new());
+            return Ok(RequestBody::Replayable(Bytes::new()));
         }
         match body.size_hint().exact() {
             Some(len) if len <= limits::RETRY_BODY_LEN_MAX => {
-                match Box::pin(body.collect()).await {
-                    Ok(collected) => RequestBody::Replayable(collected.to_bytes()),
-                    Err(_) => RequestBody::Stream(None),
+                match tokio::time::timeout(timeout, Box::pin(body.collect())).await {
+                    Ok(Ok(collected)) => Ok(RequestBody::Replayable(collected.to_bytes())),
+                    Ok(Err(_)) => Err(StatusCode::BAD_REQUEST),
+                    Err(_) => Err(StatusCode::REQUEST_TIMEOUT),
                 }
             }
-            _ => RequestBody::Stream(Some(body)),
+            _ => Ok(RequestBody::Stream {
+                body: Some(body),
+                failure: Arc::default(),
+                timeout,
+            }),
+        }
+    }
+
+    /// Where a streamed body records how the client failed it.
+    pub(crate) fn client_failure(&self) -> Option<Arc<ClientFailure>> {
+        match self {
+            RequestBody::Replayable(_) => None,
+            RequestBody::Stream { failure, .. } => Some(Arc::clone(failure)),
         }
     }
 
@@ -55,9 +96,18 @@ impl RequestBody {
                 }
                 Some(OutBody::full(bytes.clone()))
             }
-            RequestBody::Stream(body) => Some(OutBody::Stream {
+            RequestBody::Stream {
+                body,
+                failure,
+                timeout,
+            } => Some(OutBody::Stream {
                 inner: body.take()?,
                 counters,
+                watch: Some(Box::new(StreamWatch {
+                    failure: Arc::clone(failure),
+                    timeout: *timeout,
+                    deadline: None,
+                })),
             }),
         }
     }
@@ -70,6 +120,8 @@ pub(crate) enum OutBody {
     Stream {
         inner: Incoming,
         counters: Option<Arc<ServerCounters>>,
+        /// For a client's request body: its pause timeout and where its failure goes.
+        watch: Option<Box<StreamWatch>>,
     },
     Upstream(UpstreamBody),
     Raw(RawBody),
@@ -95,8 +147,21 @@ impl Body for OutBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
             OutBody::Full(bytes) => Poll::Ready(bytes.take().map(|bytes| Ok(Frame::data(bytes)))),
-            OutBody::Stream { inner, counters } => {
-                let polled = ready!(Pin::new(inner).poll_frame(context));
+            OutBody::Stream {
+                inner,
+                counters,
+                watch,
+            } => {
+                let polled = match Pin::new(inner).poll_frame(context) {
+                    Poll::Ready(polled) => polled,
+                    Poll::Pending => match watch {
+                        Some(watch) => return watch.poll_stalled(context),
+                        None => return Poll::Pending,
+                    },
+                };
+                if let Some(watch) = watch {
+                    watch.arrived(&polled);
+                }
                 if let (Some(counters), Some(Ok(frame))) = (counters, &polled)
                     && let Some(data) = frame.data_ref()
                 {
@@ -128,6 +193,36 @@ impl Body for OutBody {
             OutBody::Stream { inner, .. } => inner.size_hint(),
             OutBody::Upstream(body) => body.size_hint(),
             OutBody::Raw(body) => body.size_hint(),
+        }
+    }
+}
+
+/// The pause timeout of a client's request body, restarted by every frame.
+pub(crate) struct StreamWatch {
+    failure: Arc<ClientFailure>,
+    timeout: Duration,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl StreamWatch {
+    /// The body has nothing now: fails it once it has paused for too long.
+    fn poll_stalled(
+        &mut self,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let timeout = self.timeout;
+        let deadline = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(deadline.as_mut().poll(context));
+        self.failure.0.store(STALLED, Ordering::Relaxed);
+        Poll::Ready(Some(Err("the client's request body stalled".into())))
+    }
+
+    fn arrived(&mut self, polled: &Option<Result<Frame<Bytes>, hyper::Error>>) {
+        self.deadline = None;
+        if let Some(Err(_)) = polled {
+            self.failure.0.store(MALFORMED, Ordering::Relaxed);
         }
     }
 }

@@ -9,6 +9,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
@@ -36,6 +37,10 @@ pub(crate) struct ServiceShared {
     pub(crate) affinity: AffinityTable,
     pool: watch::Receiver<Arc<Pool>>,
     pub(crate) relay: TcpRelay,
+    /// Time an HTTP client has to send a request head.
+    pub(crate) header_read_timeout: Duration,
+    /// Longest pause an HTTP client may make within a request body.
+    pub(crate) body_read_timeout: Duration,
     /// Kept-alive HTTP connections to the sorry server.
     pub(crate) sorry_idle: Arc<IdleConns>,
     /// Connections and their helper tasks; the director waits for them on shutdown.
@@ -181,7 +186,7 @@ impl Service {
     /// Binds the listeners and starts their accept loops, the pool rebuilder and health checks.
     pub(crate) fn start(
         config: Arc<ServiceConfig>,
-        relay: TcpRelay,
+        options: &crate::DirectorOptions,
         kill: CancellationToken,
     ) -> Result<Service, ListenError> {
         let listeners = bind_all(&config.listen)?;
@@ -194,7 +199,9 @@ impl Service {
             counters: Arc::new(ServiceCounters::default()),
             affinity: AffinityTable::new(),
             pool: pool_rx,
-            relay,
+            relay: options.tcp_relay,
+            header_read_timeout: options.header_read_timeout,
+            body_read_timeout: options.body_read_timeout,
             sorry_idle: Arc::new(IdleConns::new()),
             tasks: TaskTracker::new(),
             kill,

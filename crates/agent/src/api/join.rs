@@ -1,7 +1,8 @@
 //! `POST /v1/join`: admit a new node with a join token. Runs on the master (forwarded
-//! there otherwise): checks the token, reserves a node id, signs the node's CSR with the
-//! cluster CA, records the node and adds it as a Raft learner. The dynamic-quorum policy
-//! promotes it to voter once its heartbeats show it online.
+//! there otherwise): checks the token before it reads the body, checks the request and
+//! the CSR, spends the token (a join token admits one node), reserves a node id, signs
+//! the node's CSR with the cluster CA, records the node and adds it as a Raft learner.
+//! The dynamic-quorum policy promotes it to voter once its heartbeats show it online.
 //!
 //! `POST /v1/tokens/join` (admin only) stores another join token. The CLI makes the token
 //! (a random secret that also pins the CA, `auth::generate_join_token`) and sends only its
@@ -10,41 +11,57 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cmdb::{Command, CommandResult, TokenKind};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use model::NodeInfo;
 
 use super::{ApiState, ForwardRequest, WriteId, bearer, error, on_master, propose, token_valid};
 use crate::clock::now_ms;
+use crate::limits::JOIN_BODY_BYTES_MAX;
 
-pub(crate) async fn join(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(crate) async fn join(State(state): State<ApiState>, request: Request) -> Response {
     if state.shared.read(|db| db.meta.name.is_empty()) {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the cluster is still starting; retry",
         );
     }
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let Some(token) = bearer(&headers) else {
         return error(
             StatusCode::UNAUTHORIZED,
             "missing join token: pass --token to `encluster join`",
         );
     };
-    // A token issued a moment ago may not have reached this replica yet: only the master,
-    // or a node that knows no master to ask, refuses it; others let the master decide.
-    let decides = state.raft.is_leader() || super::master_api(&state).is_none();
-    if decides && !token_valid(&state.shared, token, TokenKind::Join) {
+    // The token is checked before a byte of the body is read: an unauthenticated client
+    // never makes a node buffer anything. A token issued a moment ago may not have reached
+    // this replica yet, so a node that is not the master waits briefly for it.
+    if !join_token_known(&state, token).await {
         return error(
             StatusCode::UNAUTHORIZED,
-            "the join token was refused: copy it again from `encluster init` output",
+            "the join token was refused: it was used already or never issued \
+             (a join token admits one node; issue one with `encluster token join`)",
         );
     }
+    let body = match Limited::new(body, JOIN_BODY_BYTES_MAX).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(failure) if failure.is::<LengthLimitError>() => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("a join request is at most {JOIN_BODY_BYTES_MAX} bytes"),
+            );
+        }
+        Err(failure) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the join request: {failure}"),
+            );
+        }
+    };
     let write = match WriteId::of(&headers, &state) {
         Ok(write) => write,
         Err(response) => return response,
@@ -56,13 +73,38 @@ pub(crate) async fn join(
         body: body.clone(),
         write: Some(&write),
     };
+    let hash = auth::token_hash(token);
     on_master(&state, &forward, || async {
-        Some(admit(&state, &write, &body).await)
+        Some(admit(&state, &write, &hash, &body).await)
     })
     .await
 }
 
-async fn admit(state: &ApiState, write: &WriteId, body: &Bytes) -> Response {
+/// Whether `token` is a join token this replica knows, waiting up to
+/// [`TOKEN_REPLICATION_WAIT`] for it to be applied here when this node is not the master.
+async fn join_token_known(state: &ApiState, token: &str) -> bool {
+    use openraft::async_runtime::WatchReceiver as _;
+    if token_valid(&state.shared, token, TokenKind::Join) {
+        return true;
+    }
+    if state.raft.is_leader() {
+        return false;
+    }
+    let deadline = tokio::time::Instant::now() + TOKEN_REPLICATION_WAIT;
+    let mut metrics = state.raft.metrics();
+    // Every applied entry changes the metrics, so this wakes once per replicated change.
+    while let Ok(Ok(())) = tokio::time::timeout_at(deadline, metrics.changed()).await {
+        if token_valid(&state.shared, token, TokenKind::Join) {
+            return true;
+        }
+    }
+    token_valid(&state.shared, token, TokenKind::Join)
+}
+
+/// How long a node that is not the master waits for a join token to be replicated to it.
+const TOKEN_REPLICATION_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn admit(state: &ApiState, write: &WriteId, token_hash: &str, body: &Bytes) -> Response {
     let request: ::api::JoinRequest = match serde_json::from_slice(body) {
         Ok(request) => request,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad join request: {e}")),
@@ -99,7 +141,30 @@ async fn admit(state: &ApiState, write: &WriteId, body: &Bytes) -> Response {
             "the cluster CA is not in the cmdb yet; retry",
         );
     };
-    let node_id = match propose(state, write.command(0, Command::AllocateNodeId)).await {
+    // A CSR that cannot be signed is refused before the token is spent or an id reserved.
+    if let Err(e) = auth::ClusterCa::check_csr(&request.csr_pem) {
+        return error(StatusCode::BAD_REQUEST, format!("bad CSR: {e}"));
+    }
+    let spend = Command::UseJoinToken {
+        hash: token_hash.to_owned(),
+    };
+    match propose(state, write.command(0, spend)).await {
+        Some(Ok(CommandResult::Rejected(reason))) => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                format!("the join token was refused: {reason}"),
+            );
+        }
+        Some(Ok(_)) => {}
+        Some(Err(response)) => return response,
+        None => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "master changed during the join; retry",
+            );
+        }
+    }
+    let node_id = match propose(state, write.command(1, Command::AllocateNodeId)).await {
         Some(Ok(CommandResult::NodeId(id))) => id,
         Some(Err(response)) => return response,
         _ => {
@@ -133,7 +198,7 @@ async fn admit(state: &ApiState, write: &WriteId, body: &Bytes) -> Response {
         info: info.clone(),
         at_ms: now_ms(),
     };
-    match propose(state, write.command(1, upsert)).await {
+    match propose(state, write.command(2, upsert)).await {
         Some(Ok(CommandResult::Rejected(reason))) => return error(StatusCode::CONFLICT, reason),
         Some(Ok(_)) => {}
         Some(Err(response)) => return response,

@@ -404,6 +404,10 @@ fn resource_commands() -> Vec<Command> {
             create: true,
             promoted_max: 1,
         },
+        // --- hostile ---
+        Command::UseJoinToken {
+            hash: "ab".repeat(32),
+        },
     ]
 }
 

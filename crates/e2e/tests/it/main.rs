@@ -16,6 +16,7 @@ mod core;
 mod demo;
 mod errors;
 mod failstop;
+mod hostile;
 mod hosts;
 mod input;
 mod lb;

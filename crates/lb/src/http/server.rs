@@ -119,7 +119,9 @@ pub(super) async fn run(
 ) -> Served {
     let mut buffers = Buffers::new(peer.ip());
     loop {
-        let len = match read_head(&mut client, &mut buffers, header_deadline.as_mut()).await {
+        let header_read_timeout = shared.header_read_timeout;
+        let deadline = header_deadline.as_mut();
+        let len = match read_head(&mut client, &mut buffers, deadline, header_read_timeout).await {
             Ok(Some(len)) => len,
             Ok(None) => return Served::Closed,
             Err(status) => return reject(shared, peer, client, &mut buffers.out, status).await,
@@ -135,8 +137,15 @@ pub(super) async fn run(
             }
         };
         let end = len + request.body_len;
-        if read_to(&mut client, &mut buffers.read, end).await.is_err() {
-            return Served::Closed;
+        let body = read_to(&mut client, &mut buffers.read, end);
+        match tokio::time::timeout(shared.body_read_timeout, body).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Served::Closed,
+            Err(_) => {
+                // A body that stalls after its head is cut, as a head that stalls is.
+                let status = StatusCode::REQUEST_TIMEOUT;
+                return reject(shared, peer, client, &mut buffers.out, status).await;
+            }
         }
         if !forward(shared, peer, &mut client, &mut buffers, len, request).await {
             let _ = client.shutdown().await;
@@ -154,6 +163,7 @@ async fn read_head(
     client: &mut ClientIo,
     buffers: &mut Buffers,
     mut deadline: Pin<&mut Sleep>,
+    header_read_timeout: std::time::Duration,
 ) -> Result<Option<usize>, StatusCode> {
     let mut searched = 0;
     let mut armed = false;
@@ -183,7 +193,7 @@ async fn read_head(
             // a store, with no timer-wheel work.
             deadline
                 .as_mut()
-                .reset(Instant::now() + limits::HEADER_READ_TIMEOUT);
+                .reset(Instant::now() + header_read_timeout);
             armed = true;
         }
         if read.capacity() == 0 {
@@ -239,27 +249,14 @@ pub(crate) fn parse(read: &[u8], len: usize, head: &mut RequestHead) -> Result<R
     }
     let method = head.method.of(read);
     let target = head.target.of(read);
-    if method == b"CONNECT" || !(target.starts_with(b"/") || target == b"*") {
+    check_target(method, target)?;
+    if !target.starts_with(b"/") && target != b"*" {
+        // The absolute form: hyper's server takes it, and its Host is set from the target.
         return Err(Unserved::HandOff);
     }
-    let mut content_length = None;
-    let (mut has_host, mut upgrade) = (false, false);
-    for field in &head.fields {
-        match field.known {
-            Name::TransferEncoding | Name::Expect => return Err(Unserved::HandOff),
-            Name::Upgrade => upgrade = true,
-            Name::Host => has_host = true,
-            Name::ContentLength => {
-                let length = head::content_length(field.value.of(read)).ok_or(bad)?;
-                if content_length.is_some_and(|previous| previous != length) {
-                    return Err(bad);
-                }
-                content_length = Some(length);
-            }
-            _ => {}
-        }
-    }
-    if upgrade && direct::has_token(&head.fields, read, b"upgrade") {
+    let fields = scan_fields(read, head)?;
+    let (content_length, has_host) = (fields.content_length, fields.host_count == 1);
+    if fields.hand_off || (fields.upgrade && direct::has_token(&head.fields, read, b"upgrade")) {
         return Err(Unserved::HandOff);
     }
     let body_len = match content_length {
@@ -288,6 +285,92 @@ pub(crate) fn parse(read: &[u8], len: usize, head: &mut RequestHead) -> Result<R
     })
 }
 
+/// What the fields of a request head say about its framing and routing.
+struct Fields {
+    content_length: Option<u64>,
+    host_count: usize,
+    upgrade: bool,
+    /// A transfer coding or `Expect`: hyper's server takes the request.
+    hand_off: bool,
+}
+
+/// Reads the fields that frame and route the request, refusing with 400 what RFC 9112
+/// says a server must refuse (and what nginx, the stricter of the proxies compared in
+/// bench/RESULTS.md, refuses): Content-Length values that differ, Content-Length with
+/// Transfer-Encoding, a Host missing from HTTP/1.1, given twice or not a host name.
+fn scan_fields(read: &[u8], head: &RequestHead) -> Result<Fields, Unserved> {
+    let bad = Unserved::Reject(StatusCode::BAD_REQUEST);
+    let mut fields = Fields {
+        content_length: None,
+        host_count: 0,
+        upgrade: false,
+        hand_off: false,
+    };
+    let mut transfer_coded = false;
+    for field in &head.fields {
+        match field.known {
+            Name::TransferEncoding => transfer_coded = true,
+            Name::Expect => fields.hand_off = true,
+            Name::Upgrade => fields.upgrade = true,
+            Name::Host if !valid_host(field.value.of(read)) => return Err(bad),
+            Name::Host => fields.host_count += 1,
+            Name::ContentLength => {
+                let length = head::content_length(field.value.of(read)).ok_or(bad)?;
+                if fields
+                    .content_length
+                    .is_some_and(|previous| previous != length)
+                {
+                    return Err(bad);
+                }
+                fields.content_length = Some(length);
+            }
+            _ => {}
+        }
+    }
+    if transfer_coded && fields.content_length.is_some() {
+        return Err(bad);
+    }
+    if fields.host_count > 1 || (fields.host_count == 0 && !head.http10) {
+        return Err(bad);
+    }
+    fields.hand_off |= transfer_coded;
+    Ok(fields)
+}
+
+/// Whether a Host value is a host name or address with an optional port, and nothing else
+/// (no list, no spaces, no user info or path).
+pub(crate) fn valid_host(value: &[u8]) -> bool {
+    value.iter().all(|byte| {
+        byte.is_ascii_alphanumeric()
+            || matches!(byte, b'.' | b'-' | b'_' | b'~' | b':' | b'[' | b']' | b'%')
+    })
+}
+
+/// Refuses what a reverse proxy must not pass on: `CONNECT` (405: there is no tunnel to
+/// open), an authority-form target outside `CONNECT`, `*` outside `OPTIONS`, and a target
+/// that is neither the origin nor the absolute form (400).
+pub(crate) fn check_target(method: &[u8], target: &[u8]) -> Result<(), Unserved> {
+    let bad = Unserved::Reject(StatusCode::BAD_REQUEST);
+    if method == b"CONNECT" {
+        return Err(Unserved::Reject(StatusCode::METHOD_NOT_ALLOWED));
+    }
+    if target == b"*" {
+        return if method == b"OPTIONS" {
+            Ok(())
+        } else {
+            Err(bad)
+        };
+    }
+    let absolute = [&b"http://"[..], b"https://"].iter().any(|scheme| {
+        target.len() > scheme.len() && target[..scheme.len()].eq_ignore_ascii_case(scheme)
+    });
+    if target.starts_with(b"/") || absolute {
+        Ok(())
+    } else {
+        Err(bad)
+    }
+}
+
 /// Encodes the request for the real server at `addr`.
 pub(crate) fn encode(
     out: &mut Vec<u8>,
@@ -310,7 +393,9 @@ pub(crate) fn encode(
                 field.known,
                 Name::ContentLength | Name::XForwardedFor | Name::XForwardedProto
             )
-            || (request.names_fields && direct::has_token(&head.fields, read, name))
+            || (request.names_fields
+                && field.known != Name::Host
+                && direct::has_token(&head.fields, read, name))
         {
             continue;
         }

@@ -14,7 +14,7 @@ use crate::support::{Head, dead_addr, header, read_head, server_snapshot, servic
 
 /// A real server answering by path: `/chunked`, `/no-content`, `/until-close` and `/garbage`
 /// send what they say; any other path echoes the request line, fields and body it received.
-struct Echo {
+pub(crate) struct Echo {
     addr: SocketAddr,
     task: JoinHandle<()>,
 }
@@ -26,7 +26,7 @@ impl Drop for Echo {
 }
 
 impl Echo {
-    async fn start() -> Echo {
+    pub(crate) async fn start() -> Echo {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let task = tokio::spawn(async move {
@@ -39,7 +39,7 @@ impl Echo {
         Echo { addr, task }
     }
 
-    fn config(&self) -> lb::ServerConfig {
+    pub(crate) fn config(&self) -> lb::ServerConfig {
         lb::ServerConfig {
             name: "echo".to_owned(),
             addr: self.addr,
@@ -121,19 +121,22 @@ async fn read_body(
 
 /// One response as the client reads it: status line, fields, body (by length, chunked, or
 /// to the end of the connection).
-struct Response {
-    first_line: String,
-    headers: Vec<(String, String)>,
-    body: String,
+pub(crate) struct Response {
+    pub(crate) first_line: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
 }
 
 impl Response {
-    fn header(&self, name: &str) -> Option<String> {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
         header(&self.headers, name)
     }
 }
 
-async fn read_response(reader: &mut BufReader<TcpStream>, head_request: bool) -> Option<Response> {
+pub(crate) async fn read_response(
+    reader: &mut BufReader<TcpStream>,
+    head_request: bool,
+) -> Option<Response> {
     let head = read_head(reader).await?;
     let mut body = Vec::new();
     if head_request || head.first_line.contains(" 204 ") {
@@ -157,22 +160,22 @@ async fn read_chunked(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
     read_body(reader, &headers).await
 }
 
-async fn connect(addr: SocketAddr) -> BufReader<TcpStream> {
+pub(crate) async fn connect(addr: SocketAddr) -> BufReader<TcpStream> {
     BufReader::new(TcpStream::connect(addr).await.expect("connect"))
 }
 
-async fn send(reader: &mut BufReader<TcpStream>, bytes: &[u8]) {
+pub(crate) async fn send(reader: &mut BufReader<TcpStream>, bytes: &[u8]) {
     reader.get_mut().write_all(bytes).await.expect("send");
 }
 
 /// Whether the proxy closed the connection (reading gives its end, or a reset).
-async fn closed(reader: &mut BufReader<TcpStream>) -> bool {
+pub(crate) async fn closed(reader: &mut BufReader<TcpStream>) -> bool {
     let mut rest = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(5), reader.read_to_end(&mut rest)).await;
     matches!(read, Ok(Ok(0)) | Ok(Err(_)))
 }
 
-async fn echo_service() -> (Echo, lb::Director, SocketAddr) {
+pub(crate) async fn echo_service() -> (Echo, lb::Director, SocketAddr) {
     let echo = Echo::start().await;
     let (director, addr) = start(service(
         Protocol::Http,

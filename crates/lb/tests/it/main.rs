@@ -4,6 +4,7 @@
 //! service, and checks what the servers saw and what the counters say. Waits poll with a
 //! deadline; nothing sleeps for a fixed time to let something happen.
 
+mod hostile;
 mod http;
 mod http_wire;
 mod runtime;

@@ -281,6 +281,7 @@ pub fn director(relay: TcpRelay) -> Director {
     Director::new(DirectorOptions {
         tcp_relay: relay,
         shutdown_grace: Duration::from_secs(5),
+        ..DirectorOptions::recommended()
     })
 }
 

@@ -27,8 +27,12 @@ fn unserved(text: &str) -> Unserved {
 fn keep_alive_follows_the_version_and_the_connection_field() {
     let keep = |text: &str| served(text).side.keep_alive;
     assert!(keep("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
-    assert!(!keep("GET / HTTP/1.1\r\nConnection: Close\r\n\r\n"));
-    assert!(!keep("GET / HTTP/1.1\r\nConnection: x-a, close\r\n\r\n"));
+    assert!(!keep(
+        "GET / HTTP/1.1\r\nHost: a\r\nConnection: Close\r\n\r\n"
+    ));
+    assert!(!keep(
+        "GET / HTTP/1.1\r\nHost: a\r\nConnection: x-a, close\r\n\r\n"
+    ));
     assert!(!keep("GET / HTTP/1.0\r\n\r\n"));
     assert!(keep("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
     assert!(served("GET / HTTP/1.0\r\n\r\n").side.http10);
@@ -36,31 +40,53 @@ fn keep_alive_follows_the_version_and_the_connection_field() {
 
 #[test]
 fn methods_set_head_and_idempotence() {
-    let head = served("HEAD / HTTP/1.1\r\n\r\n");
+    let head = served("HEAD / HTTP/1.1\r\nHost: a\r\n\r\n");
     assert!(head.side.head_request && head.idempotent);
-    let post = served("POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+    let post = served("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc");
     assert!(!post.side.head_request && !post.idempotent);
     assert_eq!(post.body_len, 3);
-    assert!(served("OPTIONS * HTTP/1.1\r\n\r\n").idempotent);
+    assert!(served("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n").idempotent);
 }
 
 #[test]
 fn unusual_requests_are_handed_to_hyper() {
     for text in [
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
-        "POST / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
-        "GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
         "GET http://example/a HTTP/1.1\r\n\r\n",
-        "CONNECT example:443 HTTP/1.1\r\n\r\n",
-        "POST / HTTP/1.1\r\nContent-Length: 65537\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 65537\r\n\r\n",
     ] {
         assert_eq!(unserved(text), Unserved::HandOff, "{text:?}");
     }
 }
 
 #[test]
+fn connect_odd_targets_and_host_not_there_once_are_refused_regression_15() {
+    let bad = Unserved::Reject(StatusCode::BAD_REQUEST);
+    assert_eq!(
+        unserved("CONNECT example:443 HTTP/1.1\r\nHost: example:443\r\n\r\n"),
+        Unserved::Reject(StatusCode::METHOD_NOT_ALLOWED)
+    );
+    for text in [
+        "GET example:80 HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET * HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a, b\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: user@a\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ] {
+        assert_eq!(unserved(text), bad, "{text:?}");
+    }
+}
+
+#[test]
 fn an_upgrade_field_without_the_connection_token_is_served_and_dropped() {
-    let request = served("GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n");
+    let request = served("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n");
     assert!(request.side.keep_alive);
 }
 
@@ -87,7 +113,8 @@ fn bad_requests_are_rejected_with_400_and_long_heads_with_431() {
 
 #[test]
 fn equal_repeated_content_lengths_are_one_length() {
-    let request = served("PUT / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab");
+    let request =
+        served("PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab");
     assert_eq!(request.body_len, 2);
 }
 
@@ -202,7 +229,8 @@ async fn a_head_not_complete_within_the_header_read_timeout_ends_the_connection(
     tokio::pin!(deadline);
     let started = tokio::time::Instant::now();
     let mut buffers = super::Buffers::new([127, 0, 0, 1].into());
-    let head = super::read_head(&mut client, &mut buffers, deadline.as_mut()).await;
+    let timeout = crate::limits::HEADER_READ_TIMEOUT;
+    let head = super::read_head(&mut client, &mut buffers, deadline.as_mut(), timeout).await;
     assert_eq!(head, Ok(None));
     assert!(started.elapsed() >= crate::limits::HEADER_READ_TIMEOUT);
 }
@@ -217,11 +245,12 @@ async fn pipelined_heads_are_found_one_after_another_after_blank_lines() {
     let deadline = tokio::time::sleep(std::time::Duration::ZERO);
     tokio::pin!(deadline);
     let mut buffers = super::Buffers::new([127, 0, 0, 1].into());
-    let first = super::read_head(&mut client, &mut buffers, deadline.as_mut()).await;
+    let timeout = crate::limits::HEADER_READ_TIMEOUT;
+    let first = super::read_head(&mut client, &mut buffers, deadline.as_mut(), timeout).await;
     assert_eq!(first, Ok(Some(19)));
     assert!(buffers.read.starts_with(b"GET /a "));
     buffers.read.drain(..19);
-    let second = super::read_head(&mut client, &mut buffers, deadline.as_mut()).await;
+    let second = super::read_head(&mut client, &mut buffers, deadline.as_mut(), timeout).await;
     assert_eq!(second, Ok(Some(19)));
     assert!(buffers.read.starts_with(b"GET /b "));
 }
@@ -237,7 +266,8 @@ async fn an_idle_connection_holds_no_buffer_and_reuses_spare_ones() {
     peer.write_all(b"GET /a HTTP/1.1\r\n\r\n")
         .await
         .expect("send");
-    let first = super::read_head(&mut client, &mut buffers, deadline.as_mut()).await;
+    let timeout = crate::limits::HEADER_READ_TIMEOUT;
+    let first = super::read_head(&mut client, &mut buffers, deadline.as_mut(), timeout).await;
     assert_eq!(first, Ok(Some(19)));
     let address = buffers.read.as_ptr();
     buffers.read.clear();
@@ -247,7 +277,7 @@ async fn an_idle_connection_holds_no_buffer_and_reuses_spare_ones() {
     peer.write_all(b"GET /b HTTP/1.1\r\n\r\n")
         .await
         .expect("send");
-    let second = super::read_head(&mut client, &mut buffers, deadline.as_mut()).await;
+    let second = super::read_head(&mut client, &mut buffers, deadline.as_mut(), timeout).await;
     assert_eq!(second, Ok(Some(19)));
     assert_eq!(
         buffers.read.as_ptr(),
