@@ -39,6 +39,19 @@ pub struct AgentConfig {
     /// Present only on the node that creates the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<Bootstrap>,
+    // --- remote ---
+    /// Whether the node samples its metrics and runs the remote monitors (default true);
+    /// `monitoring = false` turns both off, for comparison in the failover benchmarks.
+    #[serde(default = "monitoring_default", skip_serializing_if = "is_true")]
+    pub monitoring: bool,
+}
+
+fn monitoring_default() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 /// Certificate and key files of the node.

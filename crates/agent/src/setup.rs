@@ -237,6 +237,7 @@ fn init_into(
             failure: FailureConfig::default(),
             raft: RaftConfig::default(),
             bootstrap,
+            monitoring: true,
         };
         config.validate()?;
         let text = toml::to_string(&config).context("cannot encode the config")?;
@@ -379,6 +380,7 @@ fn write_joined(
         failure: FailureConfig::default(),
         raft: RaftConfig::default(),
         bootstrap: None,
+        monitoring: true,
     };
     write(
         &tmp.join("encluster.toml"),

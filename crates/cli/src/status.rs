@@ -32,6 +32,7 @@ pub(crate) fn render_status(status: &api::Status, now_ms: u64, full: bool) -> St
         directors_section(status, &names, full),
         moves_section(status, &names, now_ms, full),
         failed_section(status, &names, now_ms, full),
+        remote_section(status, &names),
     ] {
         if !section.is_empty() {
             text.push('\n');
@@ -39,6 +40,30 @@ pub(crate) fn render_status(status: &api::Status, now_ms: u64, full: bool) -> St
         }
     }
     text
+}
+
+/// The remote monitors' disagreements with a service's own monitor (issue 13 point 3).
+fn remote_section(status: &api::Status, names: &NodeNames) -> String {
+    let mut text = String::new();
+    for view in &status.remote_views {
+        let what = match view.verdict.as_str() {
+            "unreachable" => "healthy there, unreachable from outside",
+            "failed_inside" => "failing its own monitor, reachable from outside",
+            _ => continue,
+        };
+        text.push_str(&format!(
+            "  {} on {}: {} ({} of {} other nodes reach it)\n",
+            view.target,
+            node_named(view.node, names),
+            what,
+            view.reachable,
+            view.observers
+        ));
+    }
+    if text.is_empty() {
+        return text;
+    }
+    format!("Remote views:\n{text}")
 }
 
 /// `node N (name)`, or `node N` when the name is not known.

@@ -224,6 +224,8 @@ fn spread(id: &str, observer: NodeId) -> u64 {
 pub struct View {
     /// The target's id.
     pub target: String,
+    /// The node the observer probed it on (a moved resource is another target).
+    pub owner: NodeId,
     /// Whether the probe succeeded.
     pub reachable: bool,
     /// Why it failed (empty when it succeeded).
@@ -233,7 +235,7 @@ pub struct View {
 /// The master's book of every observer's views, each with when it arrived.
 #[derive(Debug, Default)]
 pub struct Book {
-    views: BTreeMap<String, BTreeMap<NodeId, (bool, u64)>>,
+    views: BTreeMap<(String, NodeId), BTreeMap<NodeId, (bool, u64)>>,
 }
 
 impl Book {
@@ -242,7 +244,7 @@ impl Book {
     pub fn record(&mut self, observer: NodeId, views: &[View], now_ms: u64) {
         for view in views.iter().take(TARGETS_MAX) {
             self.views
-                .entry(view.target.clone())
+                .entry((view.target.clone(), view.owner))
                 .or_default()
                 .insert(observer, (view.reachable, now_ms));
         }
@@ -259,7 +261,12 @@ impl Book {
     /// The fresh views of `target` except its owner's: (reachable, observers).
     pub fn outside(&self, target: &Target, now_ms: u64) -> Outside {
         let mut outside = Outside::default();
-        for (observer, (reachable, at)) in self.views.get(&target.id).into_iter().flatten() {
+        for (observer, (reachable, at)) in self
+            .views
+            .get(&(target.id.clone(), target.owner))
+            .into_iter()
+            .flatten()
+        {
             if *observer == target.owner || now_ms.saturating_sub(*at) > VIEW_STALE_MS {
                 continue;
             }

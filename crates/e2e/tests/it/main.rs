@@ -25,6 +25,7 @@ mod metrics;
 mod operations;
 mod promotable;
 mod readme;
+mod remote;
 mod resources;
 mod roles;
 mod security;

@@ -21,6 +21,7 @@ fn web(owner: u64) -> Target {
 fn view(target: &Target, reachable: bool) -> View {
     View {
         target: target.id.clone(),
+        owner: target.owner,
         reachable,
         detail: String::new(),
     }
@@ -211,4 +212,18 @@ fn agreeing_views_are_not_news() {
     book.record(NodeId(2), &[view(&target, false)], 0);
     assert_eq!(judge.judge(&[(target.clone(), false)], &book, 0), vec![]);
     assert_eq!(judge.verdicts()[&target.id].1, Verdict::Down);
+}
+
+#[test]
+fn views_of_a_moved_resource_do_not_count_for_its_new_node() {
+    let mut book = Book::default();
+    book.record(NodeId(3), &[view(&web(1), false)], 0);
+    assert_eq!(book.outside(&web(2), 0), Outside::default());
+    assert_eq!(
+        book.outside(&web(1), 0),
+        Outside {
+            observers: 1,
+            reachable: 0
+        }
+    );
 }
