@@ -32,7 +32,7 @@ pub(crate) fn render_status(status: &api::Status, now_ms: u64, full: bool) -> St
         directors_section(status, &names, full),
         moves_section(status, &names, now_ms, full),
         failed_section(status, &names, now_ms, full),
-        remote_section(status, &names),
+        remote_section(status, &names, full),
     ] {
         if !section.is_empty() {
             text.push('\n');
@@ -43,22 +43,23 @@ pub(crate) fn render_status(status: &api::Status, now_ms: u64, full: bool) -> St
 }
 
 /// The remote monitors' disagreements with a service's own monitor (issue 13 point 3).
-fn remote_section(status: &api::Status, names: &NodeNames) -> String {
+fn remote_section(status: &api::Status, names: &NodeNames, full: bool) -> String {
     let mut text = String::new();
     for view in &status.remote_views {
         let what = match view.verdict.as_str() {
-            "unreachable" => "healthy there, unreachable from outside",
-            "failed_inside" => "failing its own monitor, reachable from outside",
+            "unreachable" => "unreachable, healthy on its node",
+            "failed_inside" => "failing its own monitor, reachable",
             _ => continue,
         };
-        text.push_str(&format!(
-            "  {} on {}: {} ({} of {} other nodes reach it)\n",
+        let line = format!(
+            "  {} on {}: {what}; {} of {} others reach it",
             view.target,
             node_named(view.node, names),
-            what,
             view.reachable,
             view.observers
-        ));
+        );
+        text.push_str(&fit(&line, full));
+        text.push('\n');
     }
     if text.is_empty() {
         return text;

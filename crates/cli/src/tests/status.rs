@@ -196,8 +196,8 @@ fn status_shows_a_service_unreachable_from_outside_and_the_remote_views() {
     assert!(row.contains("unreachable"), "{row}");
     assert!(
         text.contains(
-            "Remote views:\n  resource:web on node 2 (node2): healthy there, unreachable from \
-             outside (0 of 2 other nodes reach it)\n"
+            "Remote views:\n  resource:web on node 2 (node2): unreachable, healthy on its node; \
+             0 of 2 others reach it\n"
         ),
         "{text}"
     );
