@@ -74,7 +74,7 @@ fn http_answers_are_judged_by_their_status_line() {
     );
     assert!(
         http_status_ok(b"")
-            .unwrap_err()
+            .expect_err("empty")
             .contains("not an HTTP answer")
     );
 }

@@ -201,5 +201,8 @@ fn status_shows_a_service_unreachable_from_outside_and_the_remote_views() {
         ),
         "{text}"
     );
-    assert!(!text.contains("node:1 on"), "agreeing views are not listed: {text}");
+    assert!(
+        !text.contains("node:1 on"),
+        "agreeing views are not listed: {text}"
+    );
 }

@@ -120,8 +120,16 @@ fn http_and_tcp_probes_parse_and_bad_ones_name_the_problem() {
             path: "/".into()
         }
     );
-    assert!(Probe::http("https://x/").unwrap_err().contains("http://"));
-    assert!(Probe::tcp("nohost").unwrap_err().contains("host:port"));
+    assert!(
+        Probe::http("https://x/")
+            .expect_err("https")
+            .contains("http://")
+    );
+    assert!(
+        Probe::tcp("nohost")
+            .expect_err("no port")
+            .contains("host:port")
+    );
 }
 
 fn check(healthy: bool, observers: u32, reachable: u32, expected: Verdict) {
