@@ -45,9 +45,19 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(bench::alerts::run(trials))
         }
+        "bench-query" => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let trials = std::env::var("TRIALS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(200);
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(bench::query::run(trials))
+        }
         _ => anyhow::bail!(
             "unknown task {task:?}; known tasks: \
-             tidy, bench-core [--quick], bench-resources, bench-hosts, bench-lin, bench-alerts"
+             tidy, bench-core [--quick], bench-resources, bench-hosts, bench-lin, bench-alerts, \
+             bench-query"
         ),
     }
 }

@@ -43,6 +43,8 @@ pub(crate) fn kind_of(event: &Event) -> AlertKind {
         | EventKind::OperatorAction { .. }
         | EventKind::AlertFailed { .. }
         | EventKind::Threshold { .. } => AlertKind::Attribute,
+        EventKind::RemoteView { target, .. } if target.starts_with("node:") => AlertKind::Node,
+        EventKind::RemoteView { .. } => AlertKind::Resource,
     }
 }
 

@@ -64,6 +64,8 @@ pub struct ApiState {
     pub(crate) session: Arc<NodeSession>,
     /// The resource types, with the OCF agents' meta-data cached.
     pub(crate) types: Arc<TypeCatalog>,
+    /// The remote monitors, whose verdicts `status` shows on the master.
+    pub(crate) remote: Option<Arc<crate::remote::Remote>>,
 }
 
 impl ApiState {
@@ -93,12 +95,19 @@ impl ApiState {
             metrics: None,
             session: NodeSession::new(),
             types: Arc::new(TypeCatalog::new(ocf_root())),
+            remote: None,
         }
     }
 
     /// Serve this node's series from `metrics`.
     pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> ApiState {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Show the remote monitors' verdicts (on the master) in `status`.
+    pub fn with_remote(mut self, remote: Arc<crate::remote::Remote>) -> ApiState {
+        self.remote = Some(remote);
         self
     }
 

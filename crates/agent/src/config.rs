@@ -28,6 +28,11 @@ pub struct AgentConfig {
     /// Largest number of Raft voters (odd, 1 to 7); further nodes are learners.
     #[serde(default = "default_voters_max")]
     pub voters_max: usize,
+    // --- remote --- (a plain value: TOML writes it before the tables)
+    /// Whether the node samples its metrics and runs the remote monitors (default true);
+    /// `monitoring = false` turns both off, for comparison in the failover benchmarks.
+    #[serde(default = "monitoring_default", skip_serializing_if = "is_true")]
+    pub monitoring: bool,
     /// Certificate files.
     pub tls: TlsFiles,
     /// Failure-detection timing.
@@ -76,6 +81,13 @@ pub struct LbLimits {
     /// Longest pause within a request body; past it the request is answered 408.
     #[serde(with = "humantime_serde", default = "default_lb_body_read")]
     pub body_read_timeout: Duration,
+
+fn monitoring_default() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 /// Certificate and key files of the node.

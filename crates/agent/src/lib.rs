@@ -24,6 +24,7 @@ pub mod node;
 mod peer;
 pub mod placement;
 pub mod recovery;
+pub mod remote;
 pub mod resources;
 pub mod serve;
 pub mod setup;

@@ -97,6 +97,8 @@ pub struct Sources {
     /// to the cmdb); full means the writer is behind, and the events are dropped rather
     /// than waited for.
     pub threshold_events: tokio::sync::mpsc::Sender<Vec<model::EventKind>>,
+    /// This node's remote probes (`remote_probe_*` series).
+    pub remote: Arc<crate::remote::Remote>,
 }
 
 /// Samples every second until `shutdown`, then makes the series durable.
@@ -120,6 +122,7 @@ pub async fn run(metrics: Arc<Metrics>, sources: Sources, shutdown: Cancellation
         );
         let services = sources.lb.snapshots().await;
         samples.extend(lb_samples(&services));
+        samples.extend(sources.remote.samples());
         let director_events = directors.check(&services, sources.node);
         if !director_events.is_empty()
             && sources.threshold_events.try_send(director_events).is_err()

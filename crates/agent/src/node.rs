@@ -66,12 +66,14 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     let contact = Arc::new(LeaderContact::new(boot_ms()));
     let view: DetectorView = Arc::new(Mutex::new(BTreeMap::new()));
     let mut tasks = JoinSet::new();
+    let remote = Arc::new(crate::remote::Remote::default());
     let peer_state = PeerState {
         raft: raft.clone(),
         shared: shared.clone(),
         heartbeats: heartbeat_tx,
         contact: contact.clone(),
         forced,
+        remote: remote.clone(),
     };
     let peer_server = serve_tls(
         peer_listener,
@@ -91,10 +93,14 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         &config.lb,
     ));
     let mut api_state = ApiState::new(&config, raft.clone(), shared.clone(), view.clone(), &tls)
-        .with_lb(lb.clone());
+        .with_lb(lb.clone())
+        .with_remote(remote.clone());
     // Monitoring is not critical: a node that cannot keep metrics still serves.
-    match crate::metrics::Metrics::open(&config.data_dir, &config.name) {
-        Ok(metrics) => {
+    let metrics = config
+        .monitoring
+        .then(|| crate::metrics::Metrics::open(&config.data_dir, &config.name));
+    match metrics {
+        Some(Ok(metrics)) => {
             api_state = api_state.with_metrics(metrics.clone());
             let (threshold_events, events_rx) = mpsc::channel(16);
             let sources = crate::metrics::Sources {
@@ -102,8 +108,18 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
                 shared: shared.clone(),
                 node: model::NodeId(config.node_id),
                 lb: lb.clone(),
-                threshold_events,
+                threshold_events: threshold_events.clone(),
+                remote: remote.clone(),
             };
+            let remote_context = crate::remote::RemoteContext {
+                node: model::NodeId(config.node_id),
+                source: crate::remote::source_of(&config.peer_addr),
+                raft: raft.clone(),
+                shared: shared.clone(),
+                client: peer_client.clone(),
+                events: threshold_events,
+            };
+            tasks.spawn(crate::remote::run(remote, remote_context, shutdown.clone()));
             tasks.spawn(crate::alerting::write_events(
                 raft.clone(),
                 peer_client.clone(),
@@ -112,7 +128,8 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
             ));
             tasks.spawn(crate::metrics::run(metrics, sources, shutdown.clone()));
         }
-        Err(error) => warn!(%error, "Metrics are off: cannot open their directory"),
+        Some(Err(error)) => warn!(%error, "Metrics are off: cannot open their directory"),
+        None => info!("Monitoring is off (monitoring = false in the config)"),
     }
     let api_server = serve_tls(
         api_listener,

@@ -242,6 +242,7 @@ fn init_into(
             bootstrap,
             api: ApiLimits::default(),
             lb: LbLimits::default(),
+            monitoring: true,
         };
         config.validate()?;
         let text = toml::to_string(&config).context("cannot encode the config")?;
@@ -386,6 +387,7 @@ fn write_joined(
         bootstrap: None,
         api: ApiLimits::default(),
         lb: LbLimits::default(),
+        monitoring: true,
     };
     write(
         &tmp.join("encluster.toml"),

@@ -108,6 +108,12 @@ pub struct InstanceView {
     /// For a promotable resource, the promotion score this node's instance set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion_score: Option<i64>,
+    // --- remote ---
+    /// The remote monitors' verdict on this instance when it differs from its own monitor:
+    /// `unreachable` (healthy here, unreachable from a majority of the other nodes) or
+    /// `failed_inside`; set by the master only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
 }
 
 /// `POST /v1/resources/{name}/move`.

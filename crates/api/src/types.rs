@@ -72,6 +72,28 @@ pub struct Status {
     /// Every group with its members in start order, by name.
     #[serde(default)]
     pub groups: Vec<crate::GroupSpec>,
+    // --- remote ---
+    /// The remote monitors' verdict on every target the master judges (issue 13 point 3);
+    /// empty in a `local` view.
+    #[serde(default)]
+    pub remote_views: Vec<RemoteView>,
+}
+
+/// One target of the remote monitors in `Status::remote_views`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteView {
+    /// `<kind>:<name>`: `resource:web`, `vip:v1`, `listener:web@10.0.0.5:80`, `node:2`.
+    pub target: String,
+    /// The node it runs on.
+    pub node: u64,
+    /// `reachable`; `unreachable` (healthy on its node, a majority of the other nodes
+    /// cannot reach it); `failed_inside` (its own monitor fails, the others reach it);
+    /// `down` (both agree it is down); `unknown` (no outside view yet).
+    pub verdict: String,
+    /// The other nodes with a fresh view of it.
+    pub observers: u32,
+    /// Of those, the ones that reached it.
+    pub reachable: u32,
 }
 
 /// One failed operation in `Status::failed_actions`: what failed, where, when and why.

@@ -32,6 +32,7 @@ pub(crate) fn render_status(status: &api::Status, now_ms: u64, full: bool) -> St
         directors_section(status, &names, full),
         moves_section(status, &names, now_ms, full),
         failed_section(status, &names, now_ms, full),
+        remote_section(status, &names, full),
     ] {
         if !section.is_empty() {
             text.push('\n');
@@ -39,6 +40,31 @@ pub(crate) fn render_status(status: &api::Status, now_ms: u64, full: bool) -> St
         }
     }
     text
+}
+
+/// The remote monitors' disagreements with a service's own monitor (issue 13 point 3).
+fn remote_section(status: &api::Status, names: &NodeNames, full: bool) -> String {
+    let mut text = String::new();
+    for view in &status.remote_views {
+        let what = match view.verdict.as_str() {
+            "unreachable" => "unreachable, healthy on its node",
+            "failed_inside" => "failing its own monitor, reachable",
+            _ => continue,
+        };
+        let line = format!(
+            "  {} on {}: {what}; {} of {} others reach it",
+            view.target,
+            node_named(view.node, names),
+            view.reachable,
+            view.observers
+        );
+        text.push_str(&fit(&line, full));
+        text.push('\n');
+    }
+    if text.is_empty() {
+        return text;
+    }
+    format!("Remote views:\n{text}")
 }
 
 /// `node N (name)`, or `node N` when the name is not known.

@@ -66,6 +66,7 @@ pub(crate) fn three_node_status() -> api::Status {
         failed_actions: Vec::new(),
         moves: Vec::new(),
         groups: Vec::new(),
+        remote_views: Vec::new(),
     }
 }
 

@@ -111,6 +111,8 @@ pub(crate) fn resource_state(view: &api::ResourceView) -> String {
         "starting"
     } else if has(Phase::Stopping) {
         "stopping"
+    } else if has(Phase::Running) && unreachable(view) {
+        "unreachable"
     } else if has(Phase::Running) {
         "running"
     } else if has(Phase::Unknown) {
@@ -123,6 +125,14 @@ pub(crate) fn resource_state(view: &api::ResourceView) -> String {
         "stopped"
     };
     state.to_string()
+}
+
+/// Whether the remote monitors find an instance healthy on its node but unreachable from
+/// the other nodes.
+fn unreachable(view: &api::ResourceView) -> bool {
+    view.instances
+        .iter()
+        .any(|instance| instance.remote.as_deref() == Some("unreachable"))
 }
 
 /// The active instances: `node2`, or `node1 (stopping), node2 (starting)` when they differ;

@@ -75,6 +75,22 @@ pub enum EventKind {
         server: String,
         healthy: bool,
     },
+    // --- remote ---
+    /// The master found a service's own monitor and the remote monitors of the other nodes
+    /// disagreeing (`unreachable`: healthy on its node, a majority of its observers cannot
+    /// reach it; `failed_inside`: the reverse), or agreeing again (`reachable`, `down`).
+    RemoteView {
+        /// `<kind>:<name>`: `resource:web`, `vip:v1`, `listener:web@10.0.0.5:80`, `node:2`.
+        target: String,
+        /// The node it runs on.
+        node: NodeId,
+        /// `unreachable`, `failed_inside`, `reachable` or `down`.
+        verdict: String,
+        /// The observers with a fresh view.
+        observers: u32,
+        /// Of those, the ones that reached it.
+        reachable: u32,
+    },
 }
 
 /// How much an event matters, as alert filters and the UI read it (Alertmanager's
@@ -141,6 +157,10 @@ impl EventKind {
             | EventKind::OperatorAction { .. }
             | EventKind::Threshold { firing: false, .. }
             | EventKind::ServerHealth { healthy: true, .. } => Severity::Info,
+            EventKind::RemoteView { verdict, .. } => match verdict.as_str() {
+                "unreachable" | "failed_inside" => Severity::Warning,
+                _ => Severity::Info,
+            },
         }
     }
 
@@ -209,6 +229,24 @@ impl EventKind {
             } => {
                 let state = if *healthy { "healthy" } else { "unhealthy" };
                 format!("server {server} of {service} is {state} (director node {node})")
+            }
+            EventKind::RemoteView {
+                target,
+                node,
+                verdict,
+                observers,
+                reachable,
+            } => {
+                let seen = format!("{reachable} of {observers} other nodes reach it");
+                match verdict.as_str() {
+                    "unreachable" => {
+                        format!("{target} on node {node} is healthy there but unreachable: {seen}")
+                    }
+                    "failed_inside" => format!(
+                        "{target} on node {node} fails its own monitor but answers outside: {seen}"
+                    ),
+                    _ => format!("{target} on node {node} is {verdict} again: {seen}"),
+                }
             }
         }
     }

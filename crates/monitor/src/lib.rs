@@ -12,6 +12,7 @@ pub mod host;
 pub mod prometheus;
 pub mod query;
 pub mod recorder;
+pub mod remote;
 pub mod store;
 pub mod threshold;
 

@@ -15,6 +15,7 @@ mod cluster;
 pub mod hosts;
 pub mod lin;
 mod load;
+pub mod query;
 pub mod resources;
 mod stats;
 

@@ -23,6 +23,12 @@ struct Node {
     child: Option<Child>,
 }
 
+/// Whether `MONITORING=off` asks for agents without metrics and remote monitors
+/// (`monitoring = false`), to compare failovers with monitoring on and off.
+fn monitoring_off() -> bool {
+    std::env::var("MONITORING").is_ok_and(|value| value == "off")
+}
+
 /// A three-node cluster for the resource benchmarks.
 struct Cluster {
     binary: PathBuf,
@@ -79,6 +85,14 @@ impl Cluster {
             "init: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if monitoring_off() {
+            for i in 1..=3 {
+                let config = dir.join(format!("node{i}/encluster.toml"));
+                let text = std::fs::read_to_string(&config)?;
+                // A top-level key goes before the first table.
+                std::fs::write(&config, format!("monitoring = false\n{text}"))?;
+            }
+        }
         let nodes = (1..=3)
             .map(|i| Node {
                 config: dir.join(format!("node{i}/encluster.toml")),
@@ -260,6 +274,8 @@ pub async fn run(trials: usize) -> anyhow::Result<()> {
     cluster.wait_running("bench", None, None, since).await?;
     println!("# resource failover benchmark\n");
     println!("machine: {}\n", super::machine());
+    let monitoring = if monitoring_off() { "off" } else { "on" };
+    println!("monitoring: {monitoring} (MONITORING=off turns it off)\n");
     let mut crash = Vec::new();
     for _ in 0..trials {
         let (_, pid) = cluster.running_on("bench").context("not running")?;

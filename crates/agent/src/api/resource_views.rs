@@ -30,6 +30,7 @@ pub(crate) fn resource_view(state: &ApiState, id: &ResourceId) -> Option<::api::
                         assigned_token: None,
                         role: None,
                         promotion_score: None,
+                        remote: None,
                     })
                     .collect()
             })
@@ -47,6 +48,7 @@ pub(crate) fn resource_view(state: &ApiState, id: &ResourceId) -> Option<::api::
                     assigned_token: Some(*token),
                     role: None,
                     promotion_score: None,
+                    remote: None,
                 }),
             }
         }

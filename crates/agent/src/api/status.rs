@@ -88,7 +88,7 @@ async fn master_status(
 fn local_status(state: &ApiState, seen: &MasterSeen) -> ::api::Status {
     let metrics = cmdb::metrics(&state.raft);
     let now = now_ms();
-    ::api::Status {
+    let mut status = ::api::Status {
         cluster_name: state.cluster_name.clone(),
         answered_by: state.node_id,
         master: seen.master,
@@ -108,6 +108,45 @@ fn local_status(state: &ApiState, seen: &MasterSeen) -> ::api::Status {
         failed_actions: state.shared.read(|db| failed_actions(&db.resources)),
         moves: state.shared.read(|db| pending_moves(&db.resources, now)),
         groups: state.shared.read(|db| groups(&db.resources)),
+        remote_views: Vec::new(),
+    };
+    if let Some(remote) = &state.remote {
+        add_remote_views(&mut status, &remote.verdicts());
+    }
+    status
+}
+
+/// The remote monitors' verdicts (the master's; none elsewhere), and each resource
+/// instance whose inside and outside views disagree marked with the verdict.
+fn add_remote_views(
+    status: &mut ::api::Status,
+    verdicts: &[(
+        monitor::remote::Target,
+        monitor::remote::Verdict,
+        monitor::remote::Outside,
+    )],
+) {
+    for (target, verdict, outside) in verdicts {
+        status.remote_views.push(::api::RemoteView {
+            target: target.id.clone(),
+            node: target.owner.0,
+            verdict: verdict.word().to_owned(),
+            observers: outside.observers,
+            reachable: outside.reachable,
+        });
+        if !verdict.is_split() {
+            continue;
+        }
+        let name = target.id.split_once(':').map_or("", |(_, name)| name);
+        let instance = status
+            .resources
+            .iter_mut()
+            .filter(|view| view.spec.name == name)
+            .flat_map(|view| view.instances.iter_mut())
+            .find(|instance| instance.node == target.owner.0);
+        if let Some(instance) = instance {
+            instance.remote = Some(verdict.word().to_owned());
+        }
     }
 }
 

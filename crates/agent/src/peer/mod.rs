@@ -62,3 +62,26 @@ pub struct ForwardedRead {
     /// The key to read.
     pub key: String,
 }
+
+// --- remote ---
+/// A node's newest remote-monitor views, sent to the master once a second.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RemoteReport {
+    /// The observer.
+    pub node_id: u64,
+    /// Its newest view of each target it watches.
+    pub views: Vec<RemoteViewWire>,
+}
+
+/// One observer's view of one target.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RemoteViewWire {
+    /// The target's id (`resource:web`).
+    pub target: String,
+    /// The node the target ran on when probed.
+    pub owner: u64,
+    /// Whether the probe succeeded.
+    pub reachable: bool,
+    /// Why it failed.
+    pub detail: String,
+}

@@ -37,6 +37,8 @@ pub struct PeerState {
     pub contact: Arc<LeaderContact>,
     /// The force-quorum points this node knows (`recovery::ForcedHistory`).
     pub forced: Arc<ForcedHistory>,
+    /// The remote monitors' views (`remote::Remote`), fed by every node's reports.
+    pub remote: Arc<crate::remote::Remote>,
 }
 
 /// The peer router.
@@ -49,6 +51,7 @@ pub fn router(state: PeerState) -> Router {
         .route("/peer/heartbeat", post(heartbeat))
         .route("/peer/write", post(write))
         .route("/peer/read", post(read))
+        .route("/peer/remote-views", post(remote_views))
         .layer(middleware::from_fn(require_node))
         .layer(DefaultBodyLimit::max(PEER_BODY_BYTES_MAX))
         .with_state(state)
@@ -217,6 +220,22 @@ async fn read(State(state): State<PeerState>, body: Bytes) -> Response {
             Err(error) => Err(error.to_string()),
         };
     encode(&result)
+}
+
+async fn remote_views(
+    State(state): State<PeerState>,
+    Extension(identity): Extension<PeerIdentity>,
+    body: Bytes,
+) -> Response {
+    let report: super::RemoteReport = match decode(&body) {
+        Ok(report) => report,
+        Err(response) => return response,
+    };
+    if identity.0 != Some(report.node_id) {
+        return (StatusCode::FORBIDDEN, "remote views for another node's id").into_response();
+    }
+    state.remote.record(&report);
+    encode(&())
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ pub(super) fn instance(node: u64, state: &str, assigned: bool) -> api::InstanceV
         assigned_token: assigned.then_some(10 + node),
         role: None,
         promotion_score: None,
+        remote: None,
     }
 }
 

@@ -162,3 +162,47 @@ fn status_json_keeps_every_field_name_of_earlier_versions() {
     let parsed: api::Status = serde_json::from_str(old).expect("old status JSON reads");
     assert!(parsed.failed_actions.is_empty() && !parsed.nodes[0].standby);
 }
+
+/// A service healthy on its node but unreachable from the others (issue 13 point 3) is
+/// `unreachable` in the table, and the remote views section says what each side sees.
+#[test]
+fn status_shows_a_service_unreachable_from_outside_and_the_remote_views() {
+    let mut status = three_node_status();
+    let mut web = view("web", vec![instance(2, "running", true)]);
+    web.instances[0].remote = Some("unreachable".to_string());
+    status.resources = vec![web];
+    status.remote_views = vec![
+        api::RemoteView {
+            target: "resource:web".to_string(),
+            node: 2,
+            verdict: "unreachable".to_string(),
+            observers: 2,
+            reachable: 0,
+        },
+        api::RemoteView {
+            target: "node:1".to_string(),
+            node: 1,
+            verdict: "reachable".to_string(),
+            observers: 2,
+            reachable: 2,
+        },
+    ];
+    let text = render_status(&status, NOW_MS, false);
+    assert_fits(&text);
+    let row = text
+        .lines()
+        .find(|line| line.trim_start().starts_with("web "))
+        .expect("web's row");
+    assert!(row.contains("unreachable"), "{row}");
+    assert!(
+        text.contains(
+            "Remote views:\n  resource:web on node 2 (node2): unreachable, healthy on its node; \
+             0 of 2 others reach it\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("node:1 on"),
+        "agreeing views are not listed: {text}"
+    );
+}

@@ -102,6 +102,8 @@ fn event_fixture_name(kind: &EventKind) -> &'static str {
         EventKind::AlertFailed { .. } => "AlertFailed",
         EventKind::Threshold { .. } => "Threshold",
         EventKind::ServerHealth { .. } => "ServerHealth",
+        // --- remote ---
+        EventKind::RemoteView { .. } => "RemoteView",
     }
 }
 

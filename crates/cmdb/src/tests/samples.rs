@@ -220,6 +220,14 @@ pub(super) fn event_kind_samples() -> Vec<EventKind> {
             server: "a".into(),
             healthy: false,
         },
+        // --- remote ---
+        EventKind::RemoteView {
+            target: "resource:web".into(),
+            node: NodeId(1),
+            verdict: "unreachable".into(),
+            observers: 2,
+            reachable: 0,
+        },
     ]);
     kinds
 }

@@ -26,6 +26,7 @@ mod metrics;
 mod operations;
 mod promotable;
 mod readme;
+mod remote;
 mod resources;
 mod roles;
 mod security;

@@ -1,0 +1,168 @@
+//! Remote monitors (issue 13, point 3) with real agents on loopback: a web server that its
+//! own node finds healthy but that stops answering every other node is reported
+//! `unreachable` by the master (an event, `status`, the CLI), the observers' series show
+//! their probes failing, and the view heals when the server answers again.
+//!
+//! Method: the server is a real Python HTTP server run as a `process` resource with an
+//! HTTP probe on 127.0.0.1. Every agent's remote probes leave from its own node address
+//! (127.x.y.N), so a server that answers only 127.0.0.1 once a file exists is "a listener
+//! for its own node only": its node's monitor keeps passing while the other nodes' probes
+//! fail. The test polls the API with a deadline.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use e2e::{Cluster, output_text, wait_until};
+
+const SETTLE: Duration = Duration::from_secs(30);
+
+const SERVER: &str = r#"
+import http.server, os, sys
+port, cut = int(sys.argv[1]), sys.argv[2]
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if os.path.exists(cut) and self.client_address[0] != "127.0.0.1":
+            self.close_connection = True
+            return
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()
+"#;
+
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("0.0.0.0:0").expect("a free port");
+    probe.local_addr().expect("addr").port()
+}
+
+async fn verdict(cluster: &Cluster, node: u64, target: &str) -> Option<api::RemoteView> {
+    let status = cluster.client(node).status().await.ok()?;
+    status
+        .remote_views
+        .into_iter()
+        .find(|view| view.target == target)
+}
+
+/// The newest known value of `remote_probe_up` for `target` as kept by `observer`.
+async fn probe_up(cluster: &Cluster, observer: u64, target: &str) -> Option<f64> {
+    let client = cluster.client(observer);
+    let list = client.metrics(Some(observer)).await.ok()?;
+    let series = list.series.into_iter().find(|series| {
+        series.name == "remote_probe_up"
+            && series.labels.get("target").map(String::as_str) == Some(target)
+    })?;
+    let query = api::MetricQuery {
+        name: series.name,
+        labels: series.labels.into_iter().collect(),
+        node: Some(observer),
+        ..api::MetricQuery::default()
+    };
+    let range = client.metric_range(&query).await.ok()?;
+    range
+        .points
+        .iter()
+        .rev()
+        .flatten()
+        .next()
+        .map(|point| point.avg)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_answering_only_its_own_node_is_reported_unreachable_and_heals() {
+    let cluster = Cluster::start(3, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    let script = cluster.cluster_dir().join("only-own-node.py");
+    std::fs::write(&script, SERVER).expect("write the server");
+    let cut = cluster.cluster_dir().join("cut");
+    let port = free_port();
+    let web = api::ResourceSpec {
+        name: "web".into(),
+        type_name: "process".into(),
+        params: BTreeMap::from([
+            ("command".into(), "python3".into()),
+            (
+                "args".into(),
+                format!("{} {port} {}", script.display(), cut.display()),
+            ),
+            ("probe_http".into(), format!("http://127.0.0.1:{port}/")),
+        ]),
+        monitor_interval: Some("1s".into()),
+        ..Default::default()
+    };
+    let client = cluster.client(master);
+    client.create_resource(&web).await.expect("create web");
+    let (owner, _) = wait_until("web running", SETTLE, || cluster.sole_instance("web")).await;
+    let observer = (1..=3).find(|n| *n != owner).expect("another node");
+
+    // Both other nodes reach it, and say so to the master.
+    let seen = wait_until("web reachable from both other nodes", SETTLE, || async {
+        verdict(&cluster, master, "resource:web")
+            .await
+            .filter(|v| v.verdict == "reachable" && v.observers == 2 && v.node == owner)
+    })
+    .await;
+    assert_eq!(seen.reachable, 2);
+    wait_until("the observer's probe series at 1", SETTLE, || async {
+        (probe_up(&cluster, observer, "resource:web").await? == 1.0).then_some(())
+    })
+    .await;
+
+    // The server now answers its own node only.
+    std::fs::write(&cut, "").expect("cut the others off");
+    let seen = wait_until("web unreachable", SETTLE, || async {
+        verdict(&cluster, master, "resource:web")
+            .await
+            .filter(|v| v.verdict == "unreachable")
+    })
+    .await;
+    assert_eq!(seen.reachable, 0, "{seen:?}");
+    let status = client.status().await.expect("status");
+    let view = status
+        .resources
+        .iter()
+        .find(|r| r.spec.name == "web")
+        .expect("web in status");
+    let instance = view
+        .instances
+        .iter()
+        .find(|i| i.node == owner)
+        .expect("the owner's instance");
+    assert_eq!(instance.state, "running", "its own monitor still passes");
+    assert_eq!(instance.remote.as_deref(), Some("unreachable"));
+    let shown = cluster.cli(observer, &["status"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{}", output_text(&shown));
+    assert!(text.contains("unreachable"), "{text}");
+    assert!(
+        text.contains("resource:web on node"),
+        "the remote views section: {text}"
+    );
+    let events = client.events(0, 0).await.expect("events").events;
+    let event = events
+        .iter()
+        .find(|e| e.kind == "remote_view" && e.message.contains("unreachable"))
+        .expect("an unreachable event");
+    assert_eq!(event.severity, "warning");
+    assert!(event.message.contains("0 of 2"), "{}", event.message);
+    wait_until("the observer's probe series at 0", SETTLE, || async {
+        (probe_up(&cluster, observer, "resource:web").await? == 0.0).then_some(())
+    })
+    .await;
+
+    // Answering everyone again, it is reachable again, and that is an event too.
+    std::fs::remove_file(&cut).expect("let the others in");
+    wait_until("web reachable again", SETTLE, || async {
+        let events = client.events(0, 0).await.ok()?.events;
+        events
+            .iter()
+            .any(|e| e.kind == "remote_view" && e.message.contains("reachable again"))
+            .then_some(())
+    })
+    .await;
+    let seen = verdict(&cluster, master, "resource:web")
+        .await
+        .expect("judged");
+    assert_eq!(seen.verdict, "reachable");
+}
