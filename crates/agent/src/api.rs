@@ -36,6 +36,7 @@ mod resource_views;
 mod resources;
 mod spec;
 mod status;
+mod stream;
 mod types;
 mod user_types;
 
@@ -63,6 +64,9 @@ pub struct ApiState {
     pub(crate) session: Arc<NodeSession>,
     /// The resource types, with the OCF agents' meta-data cached.
     pub(crate) types: Arc<TypeCatalog>,
+    // --- web ---
+    /// The `/v1/stream` connections open on this node (one permit each).
+    pub(crate) streams: Arc<tokio::sync::Semaphore>,
 }
 
 impl ApiState {
@@ -92,6 +96,7 @@ impl ApiState {
             metrics: None,
             session: NodeSession::new(),
             types: Arc::new(TypeCatalog::new(ocf_root())),
+            streams: stream::streams(),
         }
     }
 
@@ -192,12 +197,16 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/alerts/{name}", delete(alerts::remove))
         .route("/v1/alerts/{name}/test", post(alerts::test))
         .route("/v1/tokens/admin", post(join::add_admin_token))
+        // --- web ---
+        .route("/v1/stream", get(stream::stream))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/v1/health", get(views::health))
         .route("/v1/ca", get(views::ca))
         .route("/v1/join", post(join::join))
         .merge(protected)
+        // --- web --- The browser UI at `/` (no API token: it holds only code).
+        .merge(web::router())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such API endpoint; see /v1/...") })
         .layer(DefaultBodyLimit::max(API_BODY_BYTES_MAX))
         .with_state(state)

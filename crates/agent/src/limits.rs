@@ -101,3 +101,14 @@ pub(crate) const APP_CONNECTIONS_MAX: usize = 128;
 pub(crate) const APP_EVENTS_PER_CONNECTION_MAX: usize = 32;
 /// How long a checkpoint write waits for this node's replica to apply it.
 pub(crate) const CHECKPOINT_APPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+// --- web ---
+/// Most `GET /v1/stream` connections one node serves at once (browsers of the web UI).
+pub const STREAMS_MAX: usize = 64;
+/// The longest a stream stays silent: it says that nothing changed (and who is master) at
+/// least this often, so a browser notices a lost master within a second.
+pub const STREAM_BEAT: Duration = Duration::from_millis(900);
+/// How long a stream gathers changes before it sends one message for all of them.
+pub const STREAM_COALESCE: Duration = Duration::from_millis(100);
+const _: () = assert!(STREAM_COALESCE.as_millis() < STREAM_BEAT.as_millis());
+const _: () = assert!(STREAM_BEAT.as_millis() + STREAM_COALESCE.as_millis() <= 1000);

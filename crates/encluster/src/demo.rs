@@ -138,6 +138,13 @@ fn print_banner(
         println!("  node{}  API https://{api}  (agent pid {pid})", i + 1);
     }
     println!("  admin token: {}", output.admin_token);
+    if let Some(api) = output.api_addrs.first() {
+        // --- web ---
+        println!(
+            "  web UI: https://{api}/  (any node serves it; sign in with the admin token \
+             under \"API token\"; the browser warns once about the cluster's own CA)"
+        );
+    }
     println!("  files and agent logs: {}", dir.display());
     println!();
     println!("try, in another terminal:");

@@ -30,4 +30,5 @@ mod roles;
 mod security;
 mod status;
 mod types;
+mod ui;
 mod updates;
