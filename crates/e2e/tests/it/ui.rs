@@ -2,7 +2,8 @@
 //! sign in on a node that is not the master, see the three nodes and the master on the
 //! dashboard, see a resource created from the CLI appear without a reload, create a
 //! resource with `MaxUser` 11 and see the error beside its field with nothing created,
-//! fix it and see it run, put a node in standby and watch its resources leave.
+//! fix it and see it run (markup in a value shown as text, never run), put a node in
+//! standby and watch its resources leave, see a forged cross-site post refused, sign out.
 //!
 //! Method: `Cluster` starts the agents; `e2e::browser` drives Debian's chromium through
 //! chromedriver (WebDriver). Every wait polls what the page shows, with a deadline.
@@ -116,6 +117,20 @@ async fn max_user_11_is_shown_beside_its_field(
     browser.fill("#res-name", "chat2").await?;
     let types = browser.wait_for("#res-type", SHOWN).await?;
     types.select_by_value("chat").await?;
+    // Markup in a value comes back in the server's message, shown as text, never run.
+    let markup = "<img src=x onerror=window.pwned=1>";
+    browser.fill("#param-MaxUser", markup).await?;
+    browser.click("#save").await?;
+    browser
+        .wait_text("#param-MaxUser-error", SHOWN, "the markup as text", |text| {
+            text.contains(markup) && text.contains("not an integer")
+        })
+        .await?;
+    let pwned = browser
+        .client
+        .execute("return window.pwned || null;", Vec::new())
+        .await?;
+    assert_eq!(pwned, serde_json::Value::Null, "the markup ran");
     browser.fill("#param-MaxUser", "11").await?;
     browser.click("#save").await?;
     let message = "MaxUser: 11 is above the maximum 10";

@@ -55,7 +55,7 @@ async function typeFields(typeName, params, fields, container) {
 function readSpec(form, original) {
   const data = new FormData(form);
   const spec = { name: data.get('name').trim(), type: data.get('type'), params: {} };
-  for (const control of form.querySelectorAll('[id^="param-"]')) {
+  for (const control of form.querySelectorAll('input[id^="param-"], select[id^="param-"]')) {
     const value = control.value.trim();
     if (value !== '') spec.params[control.name] = value;
   }
