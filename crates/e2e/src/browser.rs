@@ -183,14 +183,13 @@ impl Drop for Browser {
 }
 
 /// Where the UI tests save their screenshots: `$UI_SCREENSHOTS` or
-/// `<target>/ui-screenshots` (next to the test binary's profile directory).
+/// `<target>/<profile>/ui-screenshots` (beside the binaries under test).
 pub fn screenshot_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("UI_SCREENSHOTS") {
         return PathBuf::from(dir);
     }
     let exe = std::env::current_exe().expect("the test executable has a path");
     exe.parent()
-        .and_then(std::path::Path::parent)
         .and_then(std::path::Path::parent)
         .expect("target/<profile>/deps/<test>")
         .join("ui-screenshots")

@@ -283,6 +283,10 @@ async fn main() -> anyhow::Result<()> {
     let server = tokio::spawn(async move { axum::serve(listener, stand_in(state)).await });
     let browser = Browser::start().await.context("start chromium")?;
     let outcome = measure(&browser, &url).await;
+    if outcome.is_err() {
+        let shown = browser.text_of("body", Duration::from_secs(1)).await;
+        eprintln!("the page showed: {shown:?}");
+    }
     browser.close().await?;
     server.abort();
     outcome
