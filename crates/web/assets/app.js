@@ -79,8 +79,17 @@ async function show() {
   }
 }
 
+// The least time between two refreshes: a cluster that changes many times a second is
+// redrawn about three times a second, so the page stays responsive (and still shows a
+// change well within a second).
+const UPDATE_GAP_MS = 300;
+
+function pause(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 async function update() {
-  // One update at a time; a change during an update runs one more afterwards.
+  // One update at a time; a change during an update (or the gap after it) runs one more.
   if (app.updating) {
     app.again = true;
     return;
@@ -94,6 +103,7 @@ async function update() {
     } catch (failure) {
       if (failure.status !== 401) setStale(`could not refresh: ${failure.message}`);
     }
+    await pause(UPDATE_GAP_MS);
   })();
   await app.updating;
   app.updating = null;

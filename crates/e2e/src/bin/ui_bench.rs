@@ -234,6 +234,7 @@ async fn measure(browser: &Browser, url: &str) -> anyhow::Result<()> {
     browser.click("#login-form + details summary").await?;
     browser.fill("#login-token", "bench").await?;
     browser.click("#token-form button[type=submit]").await?;
+    browser.wait_for("#logout", Duration::from_secs(30)).await?;
     let rows = "#dash-nodes tbody tr";
     let mut loads = Vec::new();
     for _ in 0..RUNS {
