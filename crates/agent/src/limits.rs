@@ -102,6 +102,30 @@ pub(crate) const APP_EVENTS_PER_CONNECTION_MAX: usize = 32;
 /// How long a checkpoint write waits for this node's replica to apply it.
 pub(crate) const CHECKPOINT_APPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+// --- users ---
+/// Failed logins in a row that cost nothing; the next one locks the user name.
+pub(crate) const LOGIN_FAILURES_FREE: u32 = 5;
+/// The first lockout; each further failure doubles it.
+pub(crate) const LOGIN_LOCKOUT_FIRST: std::time::Duration = std::time::Duration::from_secs(30);
+/// The longest lockout.
+pub(crate) const LOGIN_LOCKOUT_MAX: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Failures this long past their lockout are forgotten.
+pub(crate) const LOGIN_FAILURES_FORGET: std::time::Duration =
+    std::time::Duration::from_secs(60 * 60);
+/// User names whose failures the master remembers; the oldest is forgotten first.
+pub(crate) const LOGIN_NAMES_MAX: usize = 4096;
+/// Password checks (argon2id, 19 MiB each) running at once on one node.
+pub(crate) const PASSWORD_CHECKS_MAX: usize = 2;
+/// A login session's lifetime unless the login asks for a shorter one.
+pub(crate) const LOGIN_LIFETIME_DEFAULT: std::time::Duration =
+    std::time::Duration::from_secs(8 * 60 * 60);
+/// The longest login session a login may ask for.
+pub(crate) const LOGIN_LIFETIME_MAX: std::time::Duration =
+    std::time::Duration::from_secs(24 * 60 * 60);
+
+const _: () = assert!(LOGIN_LOCKOUT_FIRST.as_secs() < LOGIN_LOCKOUT_MAX.as_secs());
+const _: () = assert!(LOGIN_LIFETIME_DEFAULT.as_secs() <= LOGIN_LIFETIME_MAX.as_secs());
+
 // --- web ---
 /// Most `GET /v1/stream` connections one node serves at once (browsers of the web UI).
 pub const STREAMS_MAX: usize = 64;

@@ -1,9 +1,11 @@
 //! The web UI (issue 14) in real headless Chromium against a real three-node cluster:
-//! sign in on a node that is not the master, see the three nodes and the master on the
+//! sign in (as an admin user, with a password) on a node that is not the master, see the three nodes and the master on the
 //! dashboard, see a resource created from the CLI appear without a reload, create a
 //! resource with `MaxUser` 11 and see the error beside its field with nothing created,
 //! fix it and see it run (markup in a value shown as text, never run), put a node in
-//! standby and watch its resources leave, see a forged cross-site post refused, sign out.
+//! standby and watch its resources leave, see a forged cross-site post refused, sign out;
+//! then, as a viewer, find the operator's buttons disabled with the missing permission
+//! named, and the API refusing the same change.
 //!
 //! Method: `Cluster` starts the agents; `e2e::browser` drives Debian's chromium through
 //! chromedriver (WebDriver). Every wait polls what the page shows, with a deadline.
@@ -18,6 +20,8 @@ use e2e::{Cluster, wait_until};
 
 const SETTLE: Duration = Duration::from_secs(30);
 const SHOWN: Duration = Duration::from_secs(15);
+const ADMIN_PASSWORD: &str = "correct horse battery staple";
+const VIEWER_PASSWORD: &str = "viewer's own long password";
 
 /// A user type with `MaxUser` from 1 to 10, whose instance just sleeps.
 const CHAT_TYPE: &str = r#"
@@ -43,13 +47,64 @@ fn ok(cluster: &Cluster, node: u64, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Sign in with the admin API token through the page's token form.
-async fn sign_in(browser: &Browser, url: &str, token: &str) -> anyhow::Result<()> {
+/// Sign in with a user name and password through the login form.
+async fn sign_in_as(
+    browser: &Browser,
+    url: &str,
+    user: &str,
+    password: &str,
+) -> anyhow::Result<()> {
     browser.open(url).await?;
-    browser.click("#login-form + details summary").await?;
-    browser.fill("#login-token", token).await?;
-    browser.click("#token-form button[type=submit]").await?;
+    browser.fill("#login-user", user).await?;
+    browser.fill("#login-password", password).await?;
+    browser.click("#login-form button[type=submit]").await?;
     browser.wait_for("#logout", SHOWN).await?;
+    Ok(())
+}
+
+/// A viewer finds the operator's buttons disabled, each saying which permission it needs,
+/// and the API refuses the same change sent with the viewer's own session.
+async fn a_viewer_sees_disabled_buttons_and_the_api_refuses(
+    browser: &Browser,
+    url: &str,
+    shots: &Path,
+) -> anyhow::Result<()> {
+    sign_in_as(browser, url, "vera", VIEWER_PASSWORD).await?;
+    browser.click("#nav a[href='#/nodes']").await?;
+    let standby = browser
+        .wait_for("button[aria-label='Standby node1']", SHOWN)
+        .await?;
+    assert!(
+        !standby.is_enabled().await?,
+        "a viewer's Standby button is enabled"
+    );
+    let reason = standby.attr("title").await?;
+    assert_eq!(reason.as_deref(), Some("needs the operate permission"));
+    browser
+        .wait_text("main", SHOWN, "the missing permission named", |text| {
+            text.contains("your role lacks the operate permission")
+        })
+        .await?;
+    browser.screenshot(shots, "nodes-as-viewer").await?;
+    let refused = browser
+        .client
+        .execute_async(
+            "const done = arguments[0];
+             const session = await (await fetch('/v1/session')).json();
+             const answer = await fetch('/v1/nodes/1/mode', { method: 'POST',
+               headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': session.csrf },
+               body: JSON.stringify({ mode: 'standby' }) });
+             done([answer.status, await answer.text()]);",
+            Vec::new(),
+        )
+        .await?;
+    assert_eq!(refused[0], 403, "{refused}");
+    assert!(
+        refused[1].as_str().unwrap_or("").contains("operate"),
+        "{refused}"
+    );
+    browser.click("#logout").await?;
+    browser.wait_for("#login-form", SHOWN).await?;
     Ok(())
 }
 
@@ -263,15 +318,28 @@ async fn the_ui_signs_in_shows_the_cluster_live_and_refuses_max_user_11_beside_t
     let serving = if master == 1 { 2 } else { 1 };
     let url = format!("https://{}/", cluster.nodes[serving as usize - 1].api_addr);
     let shots = screenshot_dir();
+    let client = cluster.client(master);
+    for (name, role, password) in [
+        ("ada", "admin", ADMIN_PASSWORD),
+        ("vera", "viewer", VIEWER_PASSWORD),
+    ] {
+        let user = api::NewUser {
+            name: name.into(),
+            role: role.into(),
+            password: password.into(),
+        };
+        client.add_user(&user).await.expect("add a user");
+    }
     let browser = Browser::start().await.expect("start chromium");
     let run = async {
-        sign_in(&browser, &url, &cluster.admin_token).await?;
+        sign_in_as(&browser, &url, "ada", ADMIN_PASSWORD).await?;
         dashboard_shows_nodes_master_and_live_changes(&browser, &cluster, master, &shots).await?;
         max_user_11_is_shown_beside_its_field(&browser, &cluster, &shots).await?;
         standby_empties_a_node(&browser, &cluster, &shots).await?;
         a_forged_cross_site_post_is_refused(&browser, &cluster, serving).await?;
         browser.click("#logout").await?;
         browser.wait_for("#login-form", SHOWN).await?;
+        a_viewer_sees_disabled_buttons_and_the_api_refuses(&browser, &url, &shots).await?;
         anyhow::Ok(())
     };
     let outcome = run.await;
