@@ -1,5 +1,5 @@
 // Building the page from data. Every text goes in through textContent or a text node, and
-// attributes through setAttribute: no data ever reaches innerHTML, so a name like
+// attributes through setAttribute: no data ever reaches the HTML parser, so a name like
 // `<img onerror=...>` shows as text and runs nothing (the Content-Security-Policy would
 // block it too).
 
