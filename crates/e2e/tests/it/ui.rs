@@ -4,6 +4,7 @@
 //! resource with `MaxUser` 11 and see the error beside its field with nothing created,
 //! fix it and see it run (markup in a value shown as text, never run), put a node in
 //! standby and watch its resources leave, see a forged cross-site post refused, sign out;
+//! see a graph with data points, kill a node and see its loss and the incident appear live;
 //! then, as a viewer, find the operator's buttons disabled with the missing permission
 //! named, and the API refusing the same change.
 //!
@@ -262,6 +263,56 @@ async fn standby_empties_a_node(
     Ok(())
 }
 
+/// The graphs page draws a series of the serving node with data points (uPlot's canvas).
+async fn a_graph_has_data_points(browser: &Browser, shots: &Path) -> anyhow::Result<()> {
+    browser.click("#nav a[href='#/graphs']").await?;
+    browser.wait_for("#graph canvas", SETTLE).await?;
+    let points = browser
+        .client
+        .execute(
+            "return document.getElementById('graph').dataset.points || '0';",
+            Vec::new(),
+        )
+        .await?;
+    let points: u64 = points.as_str().unwrap_or("0").parse()?;
+    assert!(points > 0, "the graph has no data points");
+    browser.screenshot(shots, "graphs").await?;
+    Ok(())
+}
+
+/// A node killed (not the master, not the one serving the page): its loss appears on the
+/// open dashboard, without a reload, as an event and as a running incident.
+async fn a_killed_node_appears_live(
+    browser: &Browser,
+    cluster: &mut Cluster,
+    serving: u64,
+    shots: &Path,
+) -> anyhow::Result<()> {
+    let master = cluster.wait_master(SETTLE).await;
+    let victim = (1..=3)
+        .find(|id| *id != master && *id != serving)
+        .expect("three nodes");
+    browser.click("#nav a[href='#/']").await?;
+    browser.wait_for("#dash-events", SHOWN).await?;
+    mark(browser).await?;
+    cluster.kill9(victim);
+    let lost = format!("node {victim} online -> ");
+    browser
+        .wait_text("#dash-events", SETTLE, "the node's loss", |text| {
+            text.contains(&lost)
+        })
+        .await?;
+    let name = format!("node{victim}");
+    browser
+        .wait_text("#dash-incidents", SETTLE, "the incident", |text| {
+            text.contains(&name)
+        })
+        .await?;
+    assert!(still_marked(browser).await, "the page was reloaded");
+    browser.screenshot(shots, "dashboard-node-lost").await?;
+    Ok(())
+}
+
 /// A page of another site posts a form to the API while the browser is signed in: the
 /// browser sends no session with it (SameSite=Strict) and the API refuses it, nothing made.
 async fn a_forged_cross_site_post_is_refused(
@@ -304,7 +355,7 @@ async fn a_forged_cross_site_post_is_refused(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_signs_in_shows_the_cluster_live_and_refuses_max_user_11_beside_the_field() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let cluster = Cluster::start(3, 3, &[]).expect("start cluster");
+    let mut cluster = Cluster::start(3, 3, &[]).expect("start cluster");
     let master = cluster.wait_master(SETTLE).await;
     let type_file = dir.path().join("chat.toml");
     std::fs::write(&type_file, CHAT_TYPE).expect("write the type");
@@ -336,6 +387,8 @@ async fn the_ui_signs_in_shows_the_cluster_live_and_refuses_max_user_11_beside_t
         dashboard_shows_nodes_master_and_live_changes(&browser, &cluster, master, &shots).await?;
         max_user_11_is_shown_beside_its_field(&browser, &cluster, &shots).await?;
         standby_empties_a_node(&browser, &cluster, &shots).await?;
+        a_graph_has_data_points(&browser, &shots).await?;
+        a_killed_node_appears_live(&browser, &mut cluster, serving, &shots).await?;
         a_forged_cross_site_post_is_refused(&browser, &cluster, serving).await?;
         browser.click("#logout").await?;
         browser.wait_for("#login-form", SHOWN).await?;
