@@ -1,12 +1,12 @@
 //! The web UI (issue 14) in real headless Chromium against a real three-node cluster:
-//! sign in (as an admin user, with a password) on a node that is not the master, see the three nodes and the master on the
-//! dashboard, see a resource created from the CLI appear without a reload, create a
-//! resource with `MaxUser` 11 and see the error beside its field with nothing created,
-//! fix it and see it run (markup in a value shown as text, never run), put a node in
-//! standby and watch its resources leave, see a forged cross-site post refused, sign out;
-//! see a graph with data points, kill a node and see its loss and the incident appear live;
-//! then, as a viewer, find the operator's buttons disabled with the missing permission
-//! named, and the API refusing the same change.
+//! sign in (as an admin user, with a password) on a node that is not the master; see the
+//! three nodes and the master on the dashboard; see a resource created from the CLI appear
+//! without a reload; create a resource with `MaxUser` 11 and see the error beside its
+//! field with nothing created, fix it and see it run (markup in a value shown as text,
+//! never run); put a node in standby and watch its resources leave; see a graph with data
+//! points; kill a node and see its loss and the incident appear live; see a forged
+//! cross-site post refused; sign out; then, as a viewer, find the operator's buttons
+//! disabled with the missing permission named, and the API refusing the same change.
 //!
 //! Method: `Cluster` starts the agents; `e2e::browser` drives Debian's chromium through
 //! chromedriver (WebDriver). Every wait polls what the page shows, with a deadline.
