@@ -36,14 +36,19 @@ fn node(id: u64) -> api::NodeStatus {
     api::NodeStatus {
         id,
         name: format!("node{id}"),
-        state: if id % 37 == 0 { "down" } else { "online" }.into(),
+        state: if id.is_multiple_of(37) {
+            "down"
+        } else {
+            "online"
+        }
+        .into(),
         role: if id <= 5 { "voter" } else { "learner" }.into(),
         is_master: id == 1,
         last_heartbeat_ms: Some(id * 7 % 300),
         peer_addr: format!("10.0.{}.{}:7510", id / 250, id % 250),
         api_addr: format!("10.0.{}.{}:7511", id / 250, id % 250),
         recorded_state: None,
-        standby: id % 50 == 0,
+        standby: id.is_multiple_of(50),
         maintenance: false,
     }
 }
@@ -56,7 +61,11 @@ fn resource(i: u64) -> api::ResourceView {
     };
     let mut params = std::collections::BTreeMap::new();
     params.insert("command".to_owned(), format!("/usr/bin/service-{i}"));
-    let state = if i % 97 == 0 { "failed" } else { "running" };
+    let state = if i.is_multiple_of(97) {
+        "failed"
+    } else {
+        "running"
+    };
     api::ResourceView {
         spec: api::ResourceSpec {
             name: format!("res-{i:04}"),
@@ -64,7 +73,7 @@ fn resource(i: u64) -> api::ResourceView {
             params,
             ..api::ResourceSpec::default()
         },
-        group: (i % 3 == 0).then(|| format!("group-{}", i / 3)),
+        group: i.is_multiple_of(3).then(|| format!("group-{}", i / 3)),
         instances: vec![api::InstanceView {
             node: i % NODES + 1,
             state: state.into(),
