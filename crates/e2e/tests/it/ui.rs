@@ -148,6 +148,12 @@ async fn dashboard_shows_nodes_master_and_live_changes(
         (shown == format!("node{master}")).then_some(())
     })
     .await;
+    // The serving node is not the master: it asks the master, with the browser's session.
+    browser
+        .wait_text("#dash-view", SHOWN, "the master's view", |text| {
+            text.starts_with("View of master")
+        })
+        .await?;
     mark(browser).await?;
     ok(
         cluster,

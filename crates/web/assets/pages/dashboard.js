@@ -14,7 +14,8 @@ function summary(status) {
       h('p', null, 'Quorum: ', badge(status.quorum || 'unknown'), ` · term ${status.term}`)),
     h('div', { class: 'card' }, h('h3', null, 'Cluster'),
       h('p', { class: 'big' }, status.cluster_name),
-      h('p', null, `View of ${status.view || 'local'} · answered by node ${status.answered_by}`)),
+      h('p', { id: 'dash-view' },
+        `View of ${status.view || 'local'} · answered by node ${status.answered_by}`)),
     h('div', { class: 'card', id: 'card-counts' }, h('h3', null, 'Resources'),
       h('p', { class: 'big' }, String(status.resources.length)), counts(status.resources)));
 }
