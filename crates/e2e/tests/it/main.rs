@@ -31,3 +31,5 @@ mod security;
 mod status;
 mod types;
 mod updates;
+// --- users ---
+mod users;
