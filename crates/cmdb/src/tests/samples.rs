@@ -440,8 +440,11 @@ fn resource_commands() -> Vec<Command> {
 }
 
 // --- users ---
-/// An argon2id hash as `auth::hash_password` writes it (of "correct horse").
-const PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Ihs8K5M0MYzV2RoMx/7j0KkwYPkzQ+O8kbT8R6Y1yPs";
+/// An argon2id PHC string of the shape `auth::hash_password` writes.
+const PASSWORD_HASH: &str = concat!(
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$",
+    "Ihs8K5M0MYzV2RoMx/7j0KkwYPkzQ+O8kbT8R6Y1yPs"
+);
 /// The SHA-256 of a login session's secret.
 const LOGIN_HASH: &str = "fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9";
 
