@@ -32,3 +32,5 @@ mod status;
 mod types;
 mod ui;
 mod updates;
+// --- users ---
+mod users;

@@ -158,10 +158,11 @@ mod tests {
     #[test]
     fn a_full_book_forgets_the_oldest_name() {
         let mut throttle = LoginThrottle::default();
+        // One name a millisecond: all well within the time failures are remembered.
         for index in 0..LOGIN_NAMES_MAX as u64 {
-            throttle.failure(&format!("user{index}"), at(index));
+            throttle.failure(&format!("user{index}"), BootMs(at(0).0 + index));
         }
-        throttle.failure("late", at(LOGIN_NAMES_MAX as u64));
+        throttle.failure("late", BootMs(at(0).0 + LOGIN_NAMES_MAX as u64));
         assert_eq!(throttle.names.len(), LOGIN_NAMES_MAX);
         assert!(!throttle.names.contains_key("user0"));
         assert!(throttle.names.contains_key("late"));
