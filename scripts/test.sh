@@ -12,9 +12,10 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use: real OCF resource agents, python3 for test servers,
 # iproute2 for network namespaces, prometheus for `promtool check metrics`,
 # pacemaker-common for Pacemaker's sample alert agents; pacemaker-resource-agents for
-# ocf:pacemaker:Stateful (promotable resources).
+# ocf:pacemaker:Stateful (promotable resources); chromium and chromium-driver for the web
+# UI's browser tests (crates/e2e/tests/it/ui.rs).
 packages=(resource-agents python3 iproute2 procps prometheus pacemaker-common
-  pacemaker-resource-agents)
+  pacemaker-resource-agents chromium chromium-driver)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' \

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -23,6 +23,7 @@ use crate::limits::{API_BODY_BYTES_MAX, EVENTS_PAGE_MAX, EVENTS_WAIT_MAX, FORWAR
 use crate::master::DetectorView;
 use crate::tls::NodeTls;
 
+mod access;
 mod alerts;
 mod apply;
 mod change;
@@ -37,6 +38,7 @@ mod resource_views;
 mod resources;
 mod spec;
 mod status;
+mod stream;
 mod types;
 mod user_types;
 
@@ -44,6 +46,9 @@ pub(crate) use spec::ocf_root;
 pub(crate) use types::TypeCatalog;
 mod views;
 mod writes;
+// --- users ---
+mod login;
+mod users;
 
 pub(crate) use writes::{NodeSession, WriteId};
 
@@ -66,6 +71,12 @@ pub struct ApiState {
     pub(crate) types: Arc<TypeCatalog>,
     /// The remote monitors, whose verdicts `status` shows on the master.
     pub(crate) remote: Option<Arc<crate::remote::Remote>>,
+    // --- users ---
+    /// Failed logins (kept while master) and the bound on password checks.
+    pub(crate) logins: Arc<login::LoginGate>,
+    // --- web ---
+    /// The `/v1/stream` connections open on this node (one permit each).
+    pub(crate) streams: Arc<tokio::sync::Semaphore>,
 }
 
 impl ApiState {
@@ -96,6 +107,8 @@ impl ApiState {
             session: NodeSession::new(),
             types: Arc::new(TypeCatalog::new(ocf_root())),
             remote: None,
+            logins: login::LoginGate::new(),
+            streams: stream::streams(),
         }
     }
 
@@ -202,12 +215,33 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/alerts/{name}", delete(alerts::remove))
         .route("/v1/alerts/{name}/test", post(alerts::test))
         .route("/v1/tokens/admin", post(join::add_admin_token))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
+        // --- users ---
+        .route(
+            "/v1/session",
+            post(login::login).get(login::show).delete(login::logout),
+        )
+        .route("/v1/users", get(users::list).post(users::add))
+        .route("/v1/users/{name}", delete(users::remove))
+        .route(
+            "/v1/users/{name}/password",
+            axum::routing::put(users::passwd),
+        )
+        .route("/v1/users/{name}/role", axum::routing::put(users::set_role))
+        .route("/v1/tokens", post(users::add_token))
+        // --- web ---
+        .route("/v1/stream", get(stream::stream))
+        // Every route above needs the permission `access::ROUTES` gives it.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            access::authorize,
+        ));
     Router::new()
         .route("/v1/health", get(views::health))
         .route("/v1/ca", get(views::ca))
         .route("/v1/join", post(join::join))
         .merge(protected)
+        // --- web --- The browser UI at `/` (no API token: it holds only code).
+        .merge(web::router())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such API endpoint; see /v1/...") })
         .layer(DefaultBodyLimit::max(API_BODY_BYTES_MAX))
         // --- hostile ---
@@ -238,45 +272,17 @@ pub(crate) fn token_valid(shared: &SharedDb, token: &str, kind: TokenKind) -> bo
     })
 }
 
-/// The operator a request acts for: its admin token's label (`None` without a valid admin
-/// token, e.g. a join).
-pub(crate) fn actor(shared: &SharedDb, headers: &HeaderMap) -> Option<String> {
-    let hash = auth::token_hash(bearer(headers)?);
-    let label = shared.read(|db| {
-        db.tokens
-            .get(&hash)
-            .filter(|record| record.kind == TokenKind::Admin)
-            .map(|record| record.label.clone())
-    })?;
-    let label = if label.is_empty() {
-        "admin token".to_owned()
-    } else {
-        label
-    };
-    Some(label.chars().take(cmdb::ACTOR_BYTES_MAX / 4).collect())
-}
-
-async fn require_admin(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    if state.shared.read(|db| db.meta.name.is_empty()) {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the cluster is still starting (no master has stored its identity yet); retry",
-        );
-    }
-    match bearer(request.headers()) {
-        None => error(
-            StatusCode::UNAUTHORIZED,
-            "missing API token: send `Authorization: Bearer <admin token>` \
-             (the CLI reads --token or ENCLUSTER_TOKEN)",
-        ),
-        Some(token) if token_valid(&state.shared, token, TokenKind::Admin) => {
-            next.run(request).await
-        }
-        Some(_) => error(
-            StatusCode::UNAUTHORIZED,
-            "the API token was refused: use the admin token printed by `encluster init`",
-        ),
-    }
+/// The operator a request acts for: its API token's label or its login session's user
+/// (`None` without either, e.g. a join).
+pub(crate) fn actor(state: &ApiState, headers: &HeaderMap) -> Option<String> {
+    let principal = access::authenticate(state, headers, now_ms()).ok()?;
+    Some(
+        principal
+            .name
+            .chars()
+            .take(cmdb::ACTOR_BYTES_MAX / 4)
+            .collect(),
+    )
 }
 
 /// Where the master's API is, if another node is the master right now.
@@ -414,6 +420,13 @@ pub(crate) async fn forward(
     if let Some(value) = headers.get(header::CONTENT_TYPE) {
         outgoing = outgoing.header(header::CONTENT_TYPE, value.clone());
     }
+    // --- users ---
+    // The master authenticates the request again: a session travels in its cookie.
+    for name in [header::COOKIE.as_str(), ::api::CSRF_HEADER] {
+        for value in headers.get_all(name) {
+            outgoing = outgoing.header(name, value.clone());
+        }
+    }
     for (name, value) in request.write.map(WriteId::headers).into_iter().flatten() {
         outgoing = outgoing.header(name, value);
     }
@@ -426,8 +439,34 @@ pub(crate) async fn forward(
     };
     let answer = answer.map_err(unreachable)?;
     let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let relayed = relayed_headers(answer.headers());
     let bytes = answer.bytes().await.map_err(unreachable)?;
-    Ok((status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+    let mut response =
+        (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response();
+    for (name, value) in relayed {
+        response.headers_mut().append(name, value);
+    }
+    Ok(response)
+}
+
+/// The headers of the master's answer that the client must see: a login's cookie and a
+/// lockout's `Retry-After`.
+fn relayed_headers(
+    headers: &reqwest::header::HeaderMap,
+) -> Vec<(header::HeaderName, header::HeaderValue)> {
+    [header::SET_COOKIE, header::RETRY_AFTER]
+        .into_iter()
+        .flat_map(|name| {
+            headers
+                .get_all(name.as_str())
+                .iter()
+                .filter_map(move |value| {
+                    let value = header::HeaderValue::from_bytes(value.as_bytes()).ok()?;
+                    Some((name.clone(), value))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Propose a command on the master; `None` means this node is not (or no longer) master.

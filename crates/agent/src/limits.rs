@@ -134,3 +134,37 @@ pub(crate) const READ_TIMEOUT_MAX: Duration = Duration::from_secs(600);
 const _: () = assert!(ACCEPT_BACKOFF_MIN.as_millis() < ACCEPT_BACKOFF_MAX.as_millis());
 const _: () = assert!(JOIN_BODY_BYTES_MAX < API_BODY_BYTES_MAX);
 const _: () = assert!(API_CONNECTIONS_PER_CLIENT_MAX_DEFAULT <= API_CONNECTIONS_MAX_DEFAULT);
+// --- users ---
+/// Failed logins in a row that cost nothing; the next one locks the user name.
+pub(crate) const LOGIN_FAILURES_FREE: u32 = 5;
+/// The first lockout; each further failure doubles it.
+pub(crate) const LOGIN_LOCKOUT_FIRST: std::time::Duration = std::time::Duration::from_secs(30);
+/// The longest lockout.
+pub(crate) const LOGIN_LOCKOUT_MAX: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Failures this long past their lockout are forgotten.
+pub(crate) const LOGIN_FAILURES_FORGET: std::time::Duration =
+    std::time::Duration::from_secs(60 * 60);
+/// User names whose failures the master remembers; the oldest is forgotten first.
+pub(crate) const LOGIN_NAMES_MAX: usize = 4096;
+/// Password checks (argon2id, 19 MiB each) running at once on one node.
+pub(crate) const PASSWORD_CHECKS_MAX: usize = 2;
+/// A login session's lifetime unless the login asks for a shorter one.
+pub(crate) const LOGIN_LIFETIME_DEFAULT: std::time::Duration =
+    std::time::Duration::from_secs(8 * 60 * 60);
+/// The longest login session a login may ask for.
+pub(crate) const LOGIN_LIFETIME_MAX: std::time::Duration =
+    std::time::Duration::from_secs(24 * 60 * 60);
+
+const _: () = assert!(LOGIN_LOCKOUT_FIRST.as_secs() < LOGIN_LOCKOUT_MAX.as_secs());
+const _: () = assert!(LOGIN_LIFETIME_DEFAULT.as_secs() <= LOGIN_LIFETIME_MAX.as_secs());
+
+// --- web ---
+/// Most `GET /v1/stream` connections one node serves at once (browsers of the web UI).
+pub const STREAMS_MAX: usize = 64;
+/// The longest a stream stays silent: it says that nothing changed (and who is master) at
+/// least this often, so a browser notices a lost master within a second.
+pub const STREAM_BEAT: Duration = Duration::from_millis(900);
+/// How long a stream gathers changes before it sends one message for all of them.
+pub const STREAM_COALESCE: Duration = Duration::from_millis(100);
+const _: () = assert!(STREAM_COALESCE.as_millis() < STREAM_BEAT.as_millis());
+const _: () = assert!(STREAM_BEAT.as_millis() + STREAM_COALESCE.as_millis() <= 1000);

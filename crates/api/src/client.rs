@@ -437,6 +437,58 @@ impl Client {
             .await
     }
 
+    // --- users ---
+    /// `GET /v1/session`: who this client acts for (its token's label and role).
+    pub async fn session(&self) -> Result<crate::SessionInfo, ClientError> {
+        self.get("/v1/session").await
+    }
+
+    /// `GET /v1/users` (admin only).
+    pub async fn users(&self) -> Result<Vec<crate::UserInfo>, ClientError> {
+        self.get("/v1/users").await
+    }
+
+    /// `POST /v1/users`: add a user (admin only).
+    pub async fn add_user(&self, request: &crate::NewUser) -> Result<(), ClientError> {
+        let request = self.http.post(self.url("/v1/users")).json(request);
+        self.send_ignoring_body(request).await
+    }
+
+    /// `PUT /v1/users/{name}/password`: set a user's password; its sessions end.
+    pub async fn set_password(
+        &self,
+        name: &str,
+        request: &crate::NewPassword,
+    ) -> Result<(), ClientError> {
+        let path = format!("/v1/users/{}/password", encode_segment(name));
+        let request = self.http.put(self.url(&path)).json(request);
+        self.send_ignoring_body(request).await
+    }
+
+    /// `PUT /v1/users/{name}/role`: change a user's role.
+    pub async fn set_user_role(
+        &self,
+        name: &str,
+        request: &crate::NewRole,
+    ) -> Result<(), ClientError> {
+        let path = format!("/v1/users/{}/role", encode_segment(name));
+        let request = self.http.put(self.url(&path)).json(request);
+        self.send_ignoring_body(request).await
+    }
+
+    /// `DELETE /v1/users/{name}`: remove a user; its sessions end on every node.
+    pub async fn remove_user(&self, name: &str) -> Result<(), ClientError> {
+        let path = format!("/v1/users/{}", encode_segment(name));
+        self.send_ignoring_body(self.http.delete(self.url(&path)))
+            .await
+    }
+
+    /// `POST /v1/tokens`: store the hash of an API token bound to a role (admin only).
+    pub async fn add_role_token(&self, request: &crate::NewRoleToken) -> Result<(), ClientError> {
+        let request = self.http.post(self.url("/v1/tokens")).json(request);
+        self.send_ignoring_body(request).await
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -13,6 +13,7 @@ mod resource_types;
 mod resources;
 mod session;
 mod types;
+mod users;
 
 pub use alerts::*;
 pub use client::{Client, ClientError, MetricQuery};
@@ -22,3 +23,4 @@ pub use resource_types::*;
 pub use resources::*;
 pub use session::{FLOOR_HEADER, SEQ_HEADER, SESSION_HEADER, WriteSession};
 pub use types::*;
+pub use users::*;

@@ -276,4 +276,24 @@ pub fn check_kv_key(key: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+// --- web ---
+
+/// One message of `GET /v1/stream` (server-sent events, `event: state`): sent when the
+/// answering node's replica changes (at most every 100 ms) and at least once a second, so
+/// a browser learns of a change, or of a lost master, within a second without polling.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamState {
+    /// The node that sends the stream.
+    pub node_id: u64,
+    /// A number that grows with every change the node's replica applied: when it moved,
+    /// what the client shows may be stale and is fetched again.
+    pub applied: u64,
+    /// The `since` of `GET /v1/events` that returns only events newer than this message.
+    pub next_event: u64,
+    /// The master the node heard from recently, as in `Health::master`.
+    pub master: Option<u64>,
+    /// `has` or `lost`, as in `Health::quorum`.
+    pub quorum: String,
+    /// When the message was sent, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
 }

@@ -1,5 +1,6 @@
 //! The cluster's security material: the cluster CA, node and client certificates, join and
-//! API tokens, and the rustls configurations for mutually authenticated TLS.
+//! API tokens, users' password hashes and login sessions, and the rustls configurations for
+//! mutually authenticated TLS.
 //!
 //! This crate must never do network IO, read files or configuration, or log: callers pass PEM
 //! strings in and store what comes out. Secrets (private keys, token secrets) never appear in
@@ -10,6 +11,7 @@ mod error;
 mod identity;
 mod join;
 mod limits;
+mod password;
 mod tls;
 mod token;
 
@@ -20,6 +22,10 @@ pub use ca::{CertifiedKey, ClusterCa, fingerprint_pem, new_key_and_csr};
 pub use error::AuthError;
 pub use identity::node_id_from_cert_der;
 pub use join::join_client_config;
+pub use password::{
+    WeakPassword, check_new_password, csrf_matches, csrf_token, generate_login_secret,
+    hash_password, is_login_secret, is_password_hash, verify_password,
+};
 pub use tls::{
     api_server_config, api_server_config_with_client_ca, client_config, peer_server_config,
 };

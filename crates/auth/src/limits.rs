@@ -26,6 +26,12 @@ pub(crate) const JOIN_TOKEN_CA_PREFIX_LEN: usize = 16;
 /// Random bytes in a certificate serial number; RFC 5280 allows at most 20 octets.
 pub(crate) const SERIAL_BYTES: usize = 16;
 
+/// Shortest password a user may set.
+pub(crate) const PASSWORD_BYTES_MIN: usize = 8;
+/// Longest password a user may set; argon2 would hash more, but nobody types it.
+pub(crate) const PASSWORD_BYTES_MAX: usize = 1024;
+
+const _: () = assert!(PASSWORD_BYTES_MIN < PASSWORD_BYTES_MAX);
 const _: () = assert!(CA_VALIDITY.as_secs() > LEAF_VALIDITY.as_secs());
 const _: () = assert!(NOT_BEFORE_BACKDATE.as_secs() < DAY.as_secs());
 const _: () = assert!(JOIN_TOKEN_CA_PREFIX_LEN <= 64);

@@ -363,3 +363,59 @@ fn join_client_config_refuses_a_hand_built_token_with_a_short_pin() {
         "{error}"
     );
 }
+
+// Passwords and login sessions (issue 14).
+
+#[test]
+fn a_password_verifies_against_its_argon2id_hash_and_no_other() {
+    let hash = crate::hash_password("correct horse");
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(crate::is_password_hash(&hash));
+    assert!(!hash.contains("correct horse"));
+    assert!(crate::verify_password("correct horse", &hash));
+    assert!(!crate::verify_password("correct horsf", &hash));
+    assert!(!crate::verify_password("correct horse", "not a hash"));
+    assert!(!crate::is_password_hash("$2b$12$bcryptlooking"));
+    // A fresh salt every time: two hashes of one password differ.
+    assert_ne!(hash, crate::hash_password("correct horse"));
+}
+
+#[test]
+fn a_new_password_is_refused_when_short_long_or_padded() {
+    let check = |password: &str, expected: Option<&str>| {
+        let found = crate::check_new_password(password)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(found.as_deref(), expected, "{password:?}");
+    };
+    check("eight ch", None);
+    check(
+        "seven c",
+        Some("password is too short: use 8 to 1024 bytes (a passphrase of a few words is best)"),
+    );
+    check(
+        &"x".repeat(1025),
+        Some("password is too long: use 8 to 1024 bytes (a passphrase of a few words is best)"),
+    );
+    check(
+        "password\n",
+        Some(
+            "password starts or ends with white space (often a stray newline): \
+             use 8 to 1024 bytes (a passphrase of a few words is best)",
+        ),
+    );
+}
+
+#[test]
+fn the_csrf_token_belongs_to_its_login_secret_only() {
+    let secret = crate::generate_login_secret();
+    assert!(crate::is_login_secret(&secret));
+    assert!(!crate::is_login_secret(&secret[1..]));
+    assert!(!crate::is_login_secret(&secret.to_uppercase()));
+    let csrf = crate::csrf_token(&secret);
+    assert!(crate::csrf_matches(&secret, &csrf));
+    assert!(!crate::csrf_matches(&crate::generate_login_secret(), &csrf));
+    assert!(!crate::csrf_matches(&secret, ""));
+    // The cmdb stores the secret's hash; the CSRF token is not that hash.
+    assert_ne!(csrf, crate::token_hash(&secret));
+}

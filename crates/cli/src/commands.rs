@@ -54,6 +54,11 @@ pub async fn run(api: &ApiArgs, command: CliCommand) -> anyhow::Result<()> {
                 .map_err(|error| explain(error, &target))?;
             output.line(&token)
         }
+        CliCommand::Token(TokenCommand::Create { role, label }) => {
+            let token = crate::users::create_token(&client, &target, &role, &label).await?;
+            output.line(&token)
+        }
+        CliCommand::User(command) => crate::users::run_user(&client, &target, command).await,
         CliCommand::Node(NodeCommand::List { json }) => {
             let nodes = client
                 .nodes()
@@ -133,6 +138,7 @@ async fn run_resources(
         | CliCommand::Node(NodeCommand::List { .. } | NodeCommand::Remove { .. })
         | CliCommand::Events { .. }
         | CliCommand::Type(_)
+        | CliCommand::User(_)
         | CliCommand::Kv(_) => unreachable!("`run` handles the cluster-core commands itself"),
     }
 }

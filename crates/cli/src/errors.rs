@@ -38,8 +38,9 @@ pub(crate) fn explain(error: ClientError, target: &Target) -> anyhow::Error {
             status: 403,
             message,
         } => anyhow::anyhow!(
-            "the API token is not allowed to do this ({message}): use the admin token \
-            printed by `encluster init`"
+            "the API token is not allowed to do this ({message}): use a token whose role \
+            allows it (the admin token printed by `encluster init`, or one from \
+            `encluster token create --role`)"
         ),
         ClientError::Api { status, message } => anyhow::anyhow!(
             "the agent at {} refused the request: {message} (HTTP {status})",

@@ -23,6 +23,8 @@ mod status;
 mod types;
 mod undo;
 mod user_types;
+// --- users ---
+mod users;
 mod views;
 mod wait;
 
@@ -41,6 +43,7 @@ pub use resource_args::{
     WaitArgs,
 };
 pub use user_types::{TypeDefineArgs, parse_type_file};
+pub use users::UserCommand;
 
 /// Where the API is and how to authenticate.
 /// Flags win over environment variables, and those over the CLI config file.
@@ -75,7 +78,7 @@ pub enum CliCommand {
         #[arg(long)]
         full: bool,
     },
-    /// Tokens: `token join` issues a new join token.
+    /// Tokens: `token join` issues a join token, `token create` an API token with a role.
     #[command(subcommand)]
     Token(TokenCommand),
     /// Nodes: list, remove, standby, online, maintenance, ready.
@@ -146,6 +149,10 @@ pub enum CliCommand {
     /// Alert recipients (executables, webhooks) and threshold rules.
     #[command(subcommand)]
     Alert(alerts::AlertCommand),
+    // --- users ---
+    /// Users of the API, the CLI and the web UI: add, passwd, role, remove, list, whoami.
+    #[command(subcommand)]
+    User(users::UserCommand),
 }
 
 /// `encluster type ...`.
@@ -254,6 +261,16 @@ pub enum TokenCommand {
     /// recorded under `--label`. Made here and printed once; the cluster stores its hash.
     Admin {
         /// The operator's name, recorded with each change (unique among admin tokens).
+        #[arg(long)]
+        label: String,
+    },
+    /// Issue an API token bound to a role (admin only): `viewer`, `operator` or `admin`.
+    /// Made here and printed once; the cluster stores its hash.
+    Create {
+        /// viewer (reads), operator (runtime actions) or admin (everything).
+        #[arg(long)]
+        role: String,
+        /// Who or what it is for, recorded with each change (unique among API tokens).
         #[arg(long)]
         label: String,
     },

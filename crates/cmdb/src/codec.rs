@@ -36,6 +36,10 @@ pub(crate) const FORMAT_DB_V6: u8 = 6;
 /// Format byte of the cluster database since resources gained promotable clones and
 /// promotion scores.
 pub(crate) const FORMAT_DB_V7: u8 = 7;
+// --- users ---
+/// Format byte of the cluster database since it gained users, login sessions and token
+/// roles.
+pub(crate) const FORMAT_DB_V8: u8 = 8;
 /// Magic prefix of snapshot files, so a stray file is never mistaken for a snapshot.
 pub(crate) const SNAPSHOT_MAGIC: &[u8; 8] = b"ENCSNAP\0";
 
@@ -80,13 +84,13 @@ fn invalid(error: postcard::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
-/// The cluster database in a snapshot: magic, `FORMAT_DB_V7`, postcard. Versions 1 (before
+/// The cluster database in a snapshot: magic, `FORMAT_DB_V8`, postcard. Versions 1 (before
 /// client sessions), 2 (before bans and unmanaged resources), 3 (before user types), 4
-/// (before checkpoints), 5 (before alerts and incidents) and 6 (before promotable
-/// resources) stay readable.
+/// (before checkpoints), 5 (before alerts and incidents), 6 (before promotable
+/// resources) and 7 (before users) stay readable.
 pub(crate) fn encode_db(db: &ClusterDb) -> io::Result<Vec<u8>> {
     let mut out = SNAPSHOT_MAGIC.to_vec();
-    out.push(FORMAT_DB_V7);
+    out.push(FORMAT_DB_V8);
     out.extend_from_slice(&postcard::to_stdvec(db).map_err(io::Error::other)?);
     Ok(out)
 }
@@ -96,7 +100,11 @@ pub(crate) fn decode_db(bytes: &[u8]) -> io::Result<ClusterDb> {
         .strip_prefix(SNAPSHOT_MAGIC.as_slice())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an encluster snapshot"))?;
     match body.split_first() {
-        Some((&FORMAT_DB_V7, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V8, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V7, rest)) => {
+            let v7: ClusterDbV7 = postcard::from_bytes(rest).map_err(invalid)?;
+            Ok(v7.into())
+        }
         Some((&FORMAT_DB_V6, rest)) => {
             let v6: ClusterDbV6 = postcard::from_bytes(rest).map_err(invalid)?;
             Ok(v6.shared.into_db(v6.checkpoints, v6.monitoring))
@@ -154,6 +162,7 @@ impl From<ClusterDbV1> for ClusterDb {
             sessions: Sessions::default(),
             checkpoints: Default::default(),
             monitoring: Default::default(),
+            users: Default::default(),
         }
     }
 }
@@ -188,6 +197,7 @@ impl From<ClusterDbV2> for ClusterDb {
             sessions: v2.sessions,
             checkpoints: Default::default(),
             monitoring: Default::default(),
+            users: Default::default(),
         }
     }
 }
@@ -294,6 +304,7 @@ impl From<ClusterDbV3> for ClusterDb {
             sessions: v3.sessions,
             checkpoints: Default::default(),
             monitoring: Default::default(),
+            users: Default::default(),
         }
     }
 }
@@ -375,6 +386,7 @@ impl SharedV4 {
             sessions: self.sessions,
             checkpoints,
             monitoring,
+            users: Default::default(),
         }
     }
 }
@@ -393,4 +405,42 @@ struct ClusterDbV6 {
     shared: SharedV4,
     checkpoints: crate::checkpoints::Checkpoints,
     monitoring: crate::MonitorDb,
+}
+
+// --- users ---
+/// The cluster database's layout 7, before users, login sessions and token roles.
+#[derive(Deserialize)]
+struct ClusterDbV7 {
+    meta: ClusterMeta,
+    kv: KvTable,
+    kv_revision: u64,
+    nodes: BTreeMap<NodeId, NodeRecord>,
+    next_node_id: u64,
+    tokens: BTreeMap<String, TokenRecord>,
+    events: VecDeque<Event>,
+    next_event_seq: u64,
+    resources: ResourceDb,
+    sessions: Sessions,
+    checkpoints: crate::checkpoints::Checkpoints,
+    monitoring: crate::MonitorDb,
+}
+
+impl From<ClusterDbV7> for ClusterDb {
+    fn from(v7: ClusterDbV7) -> ClusterDb {
+        ClusterDb {
+            meta: v7.meta,
+            kv: v7.kv,
+            kv_revision: v7.kv_revision,
+            nodes: v7.nodes,
+            next_node_id: v7.next_node_id,
+            tokens: v7.tokens,
+            events: v7.events,
+            next_event_seq: v7.next_event_seq,
+            resources: v7.resources,
+            sessions: v7.sessions,
+            checkpoints: v7.checkpoints,
+            monitoring: v7.monitoring,
+            users: Default::default(),
+        }
+    }
 }

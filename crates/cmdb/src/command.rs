@@ -185,6 +185,41 @@ pub enum Command {
     /// Spend the join token with this hash: it admits one node, so it is removed; a token
     /// that is no (longer a) join token is rejected, and the join with it refused.
     UseJoinToken { hash: String },
+    // --- users ---
+    /// Add a user with a role and an argon2id password hash; refused if the name is taken.
+    AddUser {
+        name: String,
+        role: model::Role,
+        password_hash: String,
+        at_ms: Millis,
+    },
+    /// Replace a user's password hash; ends every login session of the user.
+    SetPassword {
+        name: String,
+        password_hash: String,
+        at_ms: Millis,
+    },
+    /// Change a user's role; its sessions carry the new role at once.
+    SetUserRole { name: String, role: model::Role },
+    /// Remove a user and end its login sessions on every node.
+    RemoveUser { name: String },
+    /// Open a login session for `user`, stored as the SHA-256 of its secret (`hash`); drops
+    /// the sessions expired at `at_ms` (the master's clock).
+    OpenLogin {
+        hash: String,
+        user: String,
+        expires_at_ms: Millis,
+        at_ms: Millis,
+    },
+    /// End a login session (logout); an unknown one is already ended.
+    CloseLogin { hash: String },
+    /// Store the hash of an API token bound to a role (`encluster token create --role`).
+    AddRoleToken {
+        hash: String,
+        role: model::Role,
+        label: String,
+        at_ms: Millis,
+    },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -288,6 +323,15 @@ impl std::fmt::Display for Command {
                 write!(f, "alerts to {name} delivered before event {next_seq}")
             }
             Command::ReplaceAlerts { alerts } => write!(f, "replace alerts ({})", alerts.len()),
+            Command::AddUser { name, role, .. } => write!(f, "add user {name} ({role})"),
+            Command::SetPassword { name, .. } => write!(f, "set the password of user {name}"),
+            Command::SetUserRole { name, role } => write!(f, "make user {name} {role}"),
+            Command::RemoveUser { name } => write!(f, "remove user {name}"),
+            Command::OpenLogin { user, .. } => write!(f, "log in as {user}"),
+            Command::CloseLogin { .. } => f.write_str("log out"),
+            Command::AddRoleToken { role, label, .. } => {
+                write!(f, "add {role} token {label}")
+            }
         }
     }
 }

@@ -31,7 +31,7 @@ pub struct ClusterMeta {
 /// What a token allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TokenKind {
-    /// Full API access.
+    /// An API token: full access, or the role `UserDb::token_roles` gives it (issue 14).
     Admin,
     /// Admits a new node.
     Join,
@@ -97,6 +97,9 @@ pub struct ClusterDb {
     // --- mon ---
     /// Alert recipients, threshold rules, delivery cursors and incidents.
     pub monitoring: MonitorDb,
+    // --- users ---
+    /// Users, login sessions and the roles of API tokens.
+    pub users: crate::users::UserDb,
 }
 
 impl ClusterDb {
@@ -140,6 +143,8 @@ impl ClusterDb {
                 if self.tokens.len() >= TOKENS_MAX && !self.tokens.contains_key(&hash) {
                     return rejected(format!("too many tokens (limit {TOKENS_MAX})"));
                 }
+                // An admin or join token has no role of its own (issue 14).
+                self.users.token_roles.remove(&hash);
                 self.tokens.insert(
                     hash,
                     TokenRecord {
@@ -224,6 +229,13 @@ impl ClusterDb {
             | Command::RemoveAlert { .. }
             | Command::AlertDelivered { .. }
             | Command::ReplaceAlerts { .. }) => self.apply_alert_command(alert),
+            user @ (Command::AddUser { .. }
+            | Command::SetPassword { .. }
+            | Command::SetUserRole { .. }
+            | Command::RemoveUser { .. }
+            | Command::OpenLogin { .. }
+            | Command::CloseLogin { .. }
+            | Command::AddRoleToken { .. }) => self.apply_user_command(user),
             other => {
                 let removes = matches!(
                     other,
@@ -348,6 +360,52 @@ impl ClusterDb {
             Command::AlertDelivered { name, next_seq } => alerts.advance(&name, next_seq),
             Command::ReplaceAlerts { alerts: list } => alerts.replace_alerts(list, next),
             other => rejected(format!("command {other} is not an alert command")),
+        }
+    }
+
+    // --- users ---
+    fn apply_user_command(&mut self, command: Command) -> CommandResult {
+        let users = &mut self.users;
+        match command {
+            Command::AddUser {
+                name,
+                role,
+                password_hash,
+                at_ms,
+            } => users.add_user(name, role, password_hash, at_ms),
+            Command::SetPassword {
+                name,
+                password_hash,
+                at_ms,
+            } => users.set_password(&name, password_hash, at_ms),
+            Command::SetUserRole { name, role } => users.set_role(&name, role),
+            Command::RemoveUser { name } => users.remove_user(&name),
+            Command::OpenLogin {
+                hash,
+                user,
+                expires_at_ms,
+                at_ms,
+            } => users.open_login(hash, user, expires_at_ms, at_ms),
+            Command::CloseLogin { hash } => users.close_login(&hash),
+            Command::AddRoleToken {
+                hash,
+                role,
+                label,
+                at_ms,
+            } => {
+                if self.tokens.len() >= TOKENS_MAX && !self.tokens.contains_key(&hash) {
+                    return rejected(format!("too many tokens (limit {TOKENS_MAX})"));
+                }
+                let record = TokenRecord {
+                    kind: TokenKind::Admin,
+                    label,
+                    created_at_ms: at_ms,
+                };
+                self.tokens.insert(hash.clone(), record);
+                users.token_roles.insert(hash, role);
+                CommandResult::Ok
+            }
+            other => rejected(format!("command {other} is not a user command")),
         }
     }
 

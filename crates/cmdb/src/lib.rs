@@ -24,6 +24,7 @@ mod resources;
 mod sessions;
 mod state_machine;
 mod types;
+mod users;
 
 pub use checkpoints::{Checkpoint, Checkpoints};
 pub use command::{Command, CommandResult};
@@ -46,6 +47,7 @@ pub use resources::{
 pub use sessions::{Admission, SessionRecord, Sessions};
 pub use state_machine::{SharedDb, StateMachine};
 pub use types::*;
+pub use users::{LoginRecord, UserDb, UserRecord};
 
 #[cfg(test)]
 mod tests;

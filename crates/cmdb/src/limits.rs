@@ -58,3 +58,15 @@ pub const ALERT_TIMEOUT_MS_MAX: u64 = 5 * 60 * 1000;
 pub const ACTOR_BYTES_MAX: usize = 128;
 
 const _: () = assert!(INCIDENTS_MAX <= EVENTS_MAX);
+// --- users ---
+/// Largest number of users.
+pub const USERS_MAX: usize = 256;
+/// Largest number of open login sessions; the oldest gives way to a new one.
+pub const LOGINS_MAX: usize = 4096;
+/// Largest number of open login sessions of one user; its oldest gives way to a new one.
+pub const LOGINS_PER_USER_MAX: usize = 64;
+/// Longest stored password hash (an argon2id PHC string is about 100 bytes).
+pub const PASSWORD_HASH_BYTES_MAX: usize = 512;
+
+const _: () = assert!(LOGINS_PER_USER_MAX <= LOGINS_MAX);
+const _: () = assert!(USERS_MAX <= TOKENS_MAX);

@@ -8,6 +8,8 @@ use crate::limits::EVENTS_MAX;
 
 mod formats;
 mod samples;
+// --- users ---
+mod users;
 
 fn node(name: &str) -> NodeInfo {
     NodeInfo {

@@ -6,6 +6,7 @@
 //! deadline instead of sleeping.
 
 pub mod audit;
+pub mod browser;
 mod cluster;
 pub mod linearizability;
 pub mod logs;

@@ -64,8 +64,18 @@ pub async fn run(dir: Option<PathBuf>, base_ip: Ipv4Addr) -> anyhow::Result<()> 
     if let Err(error) = &samples {
         eprintln!("warning: the sample services were not created: {error:#}");
     }
+    // --- web ---
+    let login = match client_for(&output.cli_config, &output.api_addrs[0]) {
+        Ok(client) if ready => demo_login(&client).await,
+        _ => None,
+    };
     let pids: Vec<u32> = children.iter().filter_map(Child::id).collect();
-    print_banner(&output, &dir, &pids, ready, samples.is_ok());
+    let shown = Shown {
+        ready,
+        samples: samples.is_ok(),
+        login: login.as_ref(),
+    };
+    print_banner(&output, &dir, &pids, &shown);
     wait_for_signal().await;
     println!("\nstopping the demo cluster...");
     stop_all(&mut children, &dir).await;
@@ -120,13 +130,20 @@ async fn wait_for_master(cli_config: &std::path::Path, api_addr: &str) -> bool {
     false
 }
 
+/// What the banner says besides the addresses.
+struct Shown<'a> {
+    ready: bool,
+    samples: bool,
+    login: Option<&'a (String, String)>,
+}
+
 fn print_banner(
     output: &agent::setup::InitOutput,
     dir: &std::path::Path,
     pids: &[u32],
-    ready: bool,
-    samples: bool,
+    shown: &Shown<'_>,
 ) {
+    let (ready, samples) = (shown.ready, shown.samples);
     let state = if ready {
         "is up"
     } else {
@@ -139,6 +156,7 @@ fn print_banner(
     }
     println!("  admin token: {}", output.admin_token);
     println!("  files and agent logs: {}", dir.display());
+    print_ui(output, shown.login);
     println!();
     println!("try, in another terminal:");
     println!(
@@ -164,6 +182,42 @@ fn print_banner(
     println!("  kill -9 <an agent pid above> and watch `encluster status` elect a new master");
     println!();
     println!("press Ctrl-C to stop all agents");
+}
+
+/// The demo's web login: the user `admin` with a fresh random password; `None` (the UI
+/// then takes the admin token) when it cannot be made.
+async fn demo_login(client: &api::Client) -> Option<(String, String)> {
+    let mut bytes = [0u8; 12];
+    let mut random = std::fs::File::open("/dev/urandom").ok()?;
+    std::io::Read::read_exact(&mut random, &mut bytes).ok()?;
+    let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let user = api::NewUser {
+        name: "admin".into(),
+        role: "admin".into(),
+        password: password.clone(),
+    };
+    match client.add_user(&user).await {
+        Ok(()) => Some(("admin".into(), password)),
+        Err(error) => {
+            eprintln!("warning: the demo's web login was not created: {error}");
+            None
+        }
+    }
+}
+
+/// Where the web UI is and how to sign in.
+fn print_ui(output: &agent::setup::InitOutput, login: Option<&(String, String)>) {
+    let Some(api) = output.api_addrs.first() else {
+        return;
+    };
+    println!(
+        "  web UI: https://{api}/  (every node serves it; the browser warns once about the \
+         cluster's own CA)"
+    );
+    match login {
+        Some((user, password)) => println!("  web login: user {user}, password {password}"),
+        None => println!("  web login: the admin token, under \"Sign in with an API token\""),
+    }
 }
 
 async fn wait_for_signal() {

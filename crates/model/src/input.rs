@@ -79,6 +79,8 @@ pub enum NameKind {
     Node,
     /// A user-defined resource type's name.
     Type,
+    /// A user's name (issue 14).
+    User,
 }
 
 impl fmt::Display for NameKind {
@@ -88,6 +90,7 @@ impl fmt::Display for NameKind {
             NameKind::Group => "group",
             NameKind::Node => "node",
             NameKind::Type => "type",
+            NameKind::User => "user",
         })
     }
 }

@@ -16,6 +16,7 @@ mod observed;
 pub mod promotable;
 mod resource;
 mod resource_type;
+mod role;
 mod schema;
 mod user_type;
 
@@ -44,6 +45,7 @@ pub use resource::{
     ResourceOptions, STICKINESS_DEFAULT, TargetRole,
 };
 pub use resource_type::{ActionSpec, TypeClass, TypeInfo};
+pub use role::{Permission, ROLES, Role, UnknownRole};
 pub use schema::{ParamError, ParamKind, ParamSchema, ParamSpec, parse_bool, parse_duration};
 pub use user_type::{
     BUILTIN_TYPE_NAMES, CHECK_INTERVAL_MAX, CHECK_INTERVAL_MIN, CommandSpec, HealthCheck,

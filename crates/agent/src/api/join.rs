@@ -332,6 +332,27 @@ async fn add_token(state: ApiState, headers: HeaderMap, body: Bytes, kind: Token
     .await
 }
 
+// --- users ---
+/// Checks a new role-bound API token (`POST /v1/tokens`): its hash, and a label that names
+/// its operator and is no other API token's.
+pub(crate) fn check_api_token(state: &ApiState, hash: &str, label: &str) -> Result<(), String> {
+    let hex = hash.len() == 64
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !hex {
+        return Err(
+            "hash: must be the SHA-256 of the token as 64 lower-case hex digits \
+                    (`encluster token create` makes one)"
+                .into(),
+        );
+    }
+    if label.len() > LABEL_BYTES_MAX {
+        return Err(format!("label: longer than {LABEL_BYTES_MAX} bytes"));
+    }
+    admin_label_free(state, label)
+}
+
 /// An admin token's label names its operator in every event: it must be given and be no
 /// other admin token's.
 fn admin_label_free(state: &ApiState, label: &str) -> Result<(), String> {

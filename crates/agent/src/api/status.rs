@@ -64,8 +64,11 @@ async fn master_status(
         .forward
         .get(format!("https://{api_addr}/v1/status?local=true"))
         .timeout(STATUS_FORWARD_TIMEOUT);
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        request = request.header(header::AUTHORIZATION, value.clone());
+    // The caller's credentials: a bearer token, or a browser's session cookie (web UI).
+    for name in [header::AUTHORIZATION, header::COOKIE] {
+        if let Some(value) = headers.get(&name) {
+            request = request.header(name, value.clone());
+        }
     }
     let answer = request
         .send()

@@ -81,7 +81,8 @@ pub(crate) struct WriteId {
     pub(crate) session: u64,
     pub(crate) seq: u64,
     pub(crate) floor: u64,
-    /// Who sent it: the label of the admin token it carried, recorded with the change.
+    /// Who sent it: its API token's label or its login session's user, recorded with the
+    /// change.
     pub(crate) actor: Option<String>,
     _in_flight: Option<InFlight>,
 }
@@ -90,7 +91,7 @@ impl WriteId {
     /// The request's identity from its headers, or a new number in this node's session.
     pub(crate) fn of(headers: &HeaderMap, state: &ApiState) -> Result<WriteId, Response> {
         let mut write = WriteId::numbered(headers, &state.session)?;
-        write.actor = super::actor(&state.shared, headers);
+        write.actor = super::actor(state, headers);
         Ok(write)
     }
 

@@ -67,8 +67,9 @@ fn other_answers_carry_the_agents_message() {
         .map(|error| super::wrap(&format!("{:#}", explain(error, &target))))
         .collect();
     expect![[r#"
-        the API token is not allowed to do this (read-only token): use the admin token
-        printed by `encluster init`
+        the API token is not allowed to do this (read-only token): use a token whose
+        role allows it (the admin token printed by `encluster init`, or one from
+        `encluster token create --role`)
 
         the agent at https://127.0.0.11:7511 refused the request: no master (HTTP 503)
 

@@ -85,6 +85,14 @@ fn command_fixture_name(command: &Command) -> &'static str {
         Command::PutPromotable { .. } => "PutPromotable",
         // --- hostile ---
         Command::UseJoinToken { .. } => "UseJoinToken",
+        // --- users ---
+        Command::AddUser { .. } => "AddUser",
+        Command::SetPassword { .. } => "SetPassword",
+        Command::SetUserRole { .. } => "SetUserRole",
+        Command::RemoveUser { .. } => "RemoveUser",
+        Command::OpenLogin { .. } => "OpenLogin",
+        Command::CloseLogin { .. } => "CloseLogin",
+        Command::AddRoleToken { .. } => "AddRoleToken",
     }
 }
 
@@ -335,6 +343,7 @@ fn without_bans(db: ClusterDb) -> ClusterDb {
     db.monitoring = Default::default();
     db.resources.promotion_scores.clear();
     db.resources.promotable.clear();
+    db.users = Default::default();
     db
 }
 
@@ -447,6 +456,7 @@ fn db_layout_3(db: &ClusterDb) -> Vec<u8> {
 fn snapshot_of_db_layout_3_fixture_loads_without_types() {
     let mut db = samples::db();
     let written_once = snapshot_file(db_layout_3(&db));
+    db.users = Default::default();
     db.resources.types.clear();
     db.checkpoints.clear();
     db.monitoring = Default::default();
@@ -492,6 +502,7 @@ fn db_layout_4(db: &ClusterDb) -> Vec<u8> {
 fn snapshot_of_db_layout_4_fixture_loads_without_checkpoints() {
     let mut db = samples::db();
     let written_once = snapshot_file(db_layout_4(&db));
+    db.users = Default::default();
     db.checkpoints.clear();
     db.monitoring = Default::default();
     db.resources.promotion_scores.clear();
@@ -537,6 +548,7 @@ fn db_layout_5(db: &ClusterDb) -> Vec<u8> {
 fn snapshot_of_db_layout_5_fixture_loads_without_alerts() {
     let mut db = samples::db();
     let written_once = snapshot_file(db_layout_5(&db));
+    db.users = Default::default();
     db.monitoring = Default::default();
     db.resources.promotion_scores.clear();
     db.resources.promotable.clear();
@@ -604,6 +616,7 @@ fn db_layout_6(db: &ClusterDb) -> Vec<u8> {
 fn snapshot_of_db_layout_6_fixture_loads_without_promotable_resources() {
     let mut db = samples::db();
     let written_once = snapshot_file(db_layout_6(&db));
+    db.users = Default::default();
     db.resources.promotion_scores.clear();
     db.resources.promotable.clear();
     let what = "a snapshot file holding the cluster database in layout 6 (before promotable)";
@@ -612,6 +625,50 @@ fn snapshot_of_db_layout_6_fixture_loads_without_promotable_resources() {
         Layout::Old,
         what,
         "snapshot-v1/db-v6.hex",
+        &written_once,
+        read_snapshot_file,
+        &expected,
+    );
+    assert_pinned(outcome.err());
+}
+
+// --- users ---
+/// The cluster database as encluster wrote it before users (format byte 7): today's fields
+/// without `users`.
+fn db_layout_7(db: &ClusterDb) -> Vec<u8> {
+    let fields = (
+        (&db.meta, &db.kv, db.kv_revision, &db.nodes, db.next_node_id),
+        (
+            &db.tokens,
+            &db.events,
+            db.next_event_seq,
+            &db.resources,
+            &db.sessions,
+            &db.checkpoints,
+            &db.monitoring,
+        ),
+    );
+    let mut out = codec::SNAPSHOT_MAGIC.to_vec();
+    out.push(codec::FORMAT_DB_V7);
+    out.extend(postcard::to_stdvec(&fields).expect("encoding a sample cannot fail"));
+    out
+}
+
+/// A snapshot from before users (`codec::decode_db`'s branch for format 7) loads the same
+/// cluster database with no users, sessions or token roles: every token stays admin. Its
+/// fixture is the one that `full_snapshot_matches_its_fixture` wrote while layout 7 was
+/// current.
+#[test]
+fn snapshot_of_db_layout_7_fixture_loads_without_users() {
+    let mut db = samples::db();
+    let written_once = snapshot_file(db_layout_7(&db));
+    db.users = Default::default();
+    let what = "a snapshot file holding the cluster database in layout 7 (before users)";
+    let expected = snapshot_contents(db);
+    let outcome = check(
+        Layout::Old,
+        what,
+        "snapshot-v1/db-v7.hex",
         &written_once,
         read_snapshot_file,
         &expected,

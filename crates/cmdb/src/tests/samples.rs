@@ -415,8 +415,72 @@ fn resource_commands() -> Vec<Command> {
         // --- hostile ---
         Command::UseJoinToken {
             hash: "ab".repeat(32),
+        // --- users ---
+        Command::AddUser {
+            name: "ann".into(),
+            role: model::Role::Operator,
+            password_hash: PASSWORD_HASH.into(),
+            at_ms: AT_MS,
+        },
+        Command::SetPassword {
+            name: "ann".into(),
+            password_hash: PASSWORD_HASH.into(),
+            at_ms: AT_MS + 1,
+        },
+        Command::SetUserRole {
+            name: "ann".into(),
+            role: model::Role::Viewer,
+        },
+        Command::RemoveUser { name: "ann".into() },
+        Command::OpenLogin {
+            hash: LOGIN_HASH.into(),
+            user: "ann".into(),
+            expires_at_ms: AT_MS + 3_600_000,
+            at_ms: AT_MS,
+        },
+        Command::CloseLogin {
+            hash: LOGIN_HASH.into(),
+        },
+        Command::AddRoleToken {
+            hash: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae".into(),
+            role: model::Role::Viewer,
+            label: "grafana".into(),
+            at_ms: AT_MS,
         },
     ]
+}
+
+// --- users ---
+/// An argon2id PHC string of the shape `auth::hash_password` writes.
+const PASSWORD_HASH: &str = concat!(
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$",
+    "Ihs8K5M0MYzV2RoMx/7j0KkwYPkzQ+O8kbT8R6Y1yPs"
+);
+/// The SHA-256 of a login session's secret.
+const LOGIN_HASH: &str = "fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9";
+
+/// Users, a login session and a token role.
+fn users() -> crate::UserDb {
+    crate::UserDb {
+        users: BTreeMap::from([(
+            "ann".to_owned(),
+            crate::UserRecord {
+                role: model::Role::Operator,
+                password_hash: PASSWORD_HASH.into(),
+                created_at_ms: AT_MS - 50_000,
+                password_set_at_ms: AT_MS - 40_000,
+            },
+        )]),
+        logins: BTreeMap::from([(
+            LOGIN_HASH.to_owned(),
+            crate::LoginRecord {
+                user: "ann".into(),
+                created_at_ms: AT_MS - 1_000,
+                expires_at_ms: AT_MS + 3_600_000,
+            },
+        )]),
+        token_roles: BTreeMap::from([("5e884898da280471".to_owned(), model::Role::Viewer)]),
+    }
 }
 
 /// A user type with a parameter, a reload command and checks of two kinds.
@@ -632,6 +696,7 @@ pub(super) fn db() -> ClusterDb {
             )]),
         )]),
         monitoring: monitoring(),
+        users: users(),
     }
 }
 

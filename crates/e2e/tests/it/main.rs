@@ -32,4 +32,7 @@ mod roles;
 mod security;
 mod status;
 mod types;
+mod ui;
 mod updates;
+// --- users ---
+mod users;

@@ -1,0 +1,196 @@
+//! Headless Chromium for the web UI's tests: Debian's `chromium` driven through its
+//! `chromedriver` over W3C WebDriver (`fantoccini`, no TLS stack, talking to the local
+//! driver only). Nothing is downloaded: a missing browser or driver fails the test with
+//! the `apt-get` line that installs them (`scripts/test.sh` installs both).
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+const DRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// A running chromedriver with one headless browser session; both end on drop.
+pub struct Browser {
+    /// The WebDriver session.
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Browser {
+    /// Start chromedriver and a headless Chromium that trusts any certificate (the
+    /// cluster's CA is its own) with a window of 1400 x 1000.
+    pub async fn start() -> anyhow::Result<Browser> {
+        for path in [DRIVER, CHROMIUM] {
+            if !std::path::Path::new(path).exists() {
+                bail!("{path} is missing: apt-get install -y chromium chromium-driver");
+            }
+        }
+        let port = free_port()?;
+        let profile = tempfile::tempdir()?;
+        let mut driver = Command::new(DRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start chromedriver")?;
+        let url = format!("http://127.0.0.1:{port}");
+        let args = [
+            "--headless=new".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            "--window-size=1400,1000".to_owned(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let capabilities = serde_json::json!({
+            "acceptInsecureCerts": true,
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!("a JSON object literal");
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(error) if Instant::now() < deadline => {
+                    let _ = error;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => {
+                    let _ = driver.kill();
+                    bail!("no WebDriver session from {DRIVER}: {error}");
+                }
+            }
+        };
+        Ok(Browser {
+            client,
+            driver,
+            _profile: profile,
+        })
+    }
+
+    /// Open `url` and wait for the page's script to have shown something.
+    pub async fn open(&self, url: &str) -> anyhow::Result<()> {
+        self.client.goto(url).await?;
+        Ok(())
+    }
+
+    /// The text of the first element matching `css`, once there is one (within `timeout`).
+    pub async fn text_of(&self, css: &str, timeout: Duration) -> anyhow::Result<String> {
+        let element = self.wait_for(css, timeout).await?;
+        Ok(element.text().await?)
+    }
+
+    /// The first element matching `css`, waiting for it up to `timeout`.
+    pub async fn wait_for(
+        &self,
+        css: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<fantoccini::elements::Element> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                return Ok(element);
+            }
+            if Instant::now() >= deadline {
+                bail!("no element {css:?} after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Wait until the text of the element matching `css` satisfies `check`; the text.
+    pub async fn wait_text(
+        &self,
+        css: &str,
+        timeout: Duration,
+        what: &str,
+        check: impl Fn(&str) -> bool,
+    ) -> anyhow::Result<String> {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::new();
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+            {
+                if check(&text) {
+                    return Ok(text);
+                }
+                last = text;
+            }
+            if Instant::now() >= deadline {
+                bail!("{what}: {css:?} did not show it within {timeout:?}; it shows {last:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Type `text` into the field matching `css` (after clearing it).
+    pub async fn fill(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let element = self.wait_for(css, Duration::from_secs(10)).await?;
+        element.clear().await?;
+        element.send_keys(text).await?;
+        Ok(())
+    }
+
+    /// Click the element matching `css`.
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        let element = self.wait_for(css, Duration::from_secs(10)).await?;
+        element.click().await?;
+        Ok(())
+    }
+
+    /// Save a screenshot of the whole window as `<dir>/<name>.png`; its path.
+    pub async fn screenshot(&self, dir: &std::path::Path, name: &str) -> anyhow::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, self.client.screenshot().await?)?;
+        Ok(path)
+    }
+
+    /// End the session and the driver.
+    pub async fn close(mut self) -> anyhow::Result<()> {
+        let closed = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        closed?;
+        Ok(())
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Where the UI tests save their screenshots: `$UI_SCREENSHOTS` or
+/// `<target>/<profile>/ui-screenshots` (beside the binaries under test).
+pub fn screenshot_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("UI_SCREENSHOTS") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    exe.parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/<profile>/deps/<test>")
+        .join("ui-screenshots")
+}

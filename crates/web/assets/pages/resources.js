@@ -1,0 +1,99 @@
+// The resources page: every resource with its state, where it runs and why it is there,
+// a filter, and the runtime actions (start, stop, cleanup) for operators.
+
+import { h, fill, table, badge, link } from '../dom.js';
+import { get, post, path } from '../api.js';
+import { action, missing } from '../forms.js';
+
+/** One word for a resource's state, from its instances. */
+export function resourceState(resource) {
+  const states = resource.instances.map((instance) => instance.state);
+  if (states.includes('failed')) return 'failed';
+  if (states.includes('running')) return 'running';
+  if (!resource.managed) return 'unmanaged';
+  return 'stopped';
+}
+
+/** Node names by id. */
+export function nodeNames(status) {
+  return new Map(status.nodes.map((node) => [node.id, node.name]));
+}
+
+/** Where a resource runs, as node names (and promoted roles). */
+export function placement(resource, names) {
+  const running = resource.instances.filter((instance) => instance.state === 'running');
+  if (running.length === 0) return '—';
+  return running.map((instance) => {
+    const name = names.get(instance.node) || `node ${instance.node}`;
+    return instance.role === 'promoted' ? `${name} (promoted)` : name;
+  }).join(', ');
+}
+
+function matches(resource, needle, names) {
+  if (!needle) return true;
+  const text = [resource.spec.name, resource.spec.type, resource.group || '',
+    resourceState(resource), placement(resource, names)].join(' ').toLowerCase();
+  return needle.toLowerCase().split(/\s+/).every((word) => text.includes(word));
+}
+
+/** The runtime action buttons of one resource. */
+export function runtimeActions(name, after) {
+  const call = (verb) => async () => {
+    await post(path('v1', 'resources', name, verb));
+    await after();
+    return `${verb}: ${name} done`;
+  };
+  return h('span', { class: 'actions' },
+    action('Start', 'operate', call('start'), { 'aria-label': `Start ${name}` }),
+    action('Stop', 'operate', call('stop'), { 'aria-label': `Stop ${name}` }),
+    action('Cleanup', 'operate', call('cleanup'), { 'aria-label': `Cleanup ${name}` }));
+}
+
+export default {
+  title: 'Resources',
+  async mount(view, ctx) {
+    const filter = h('input', {
+      id: 'resource-filter', type: 'search', placeholder: 'name, type, node or state',
+      value: ctx.query.get('filter') || '',
+    });
+    const body = h('div');
+    let last = null;
+    const render = () => {
+      if (!last) return;
+      const names = nodeNames(last);
+      const shown = last.resources.filter((r) => matches(r, filter.value.trim(), names));
+      const rows = shown.map((resource) => [
+        link(resource.spec.name, 'resources', resource.spec.name),
+        resource.spec.type,
+        resource.group || '',
+        badge(resourceState(resource)),
+        placement(resource, names),
+        resource.spec.target_role || 'started',
+        runtimeActions(resource.spec.name, update),
+      ]);
+      fill(body,
+        h('p', { class: 'muted' }, `${shown.length} of ${last.resources.length} resources`),
+        table(['Name', 'Type', 'Group', 'State', 'Runs on', 'Target', 'Actions'], rows,
+          { id: 'resources', 'aria-label': 'Resources' }),
+        last.failed_actions.length ? [h('h2', null, 'Failed actions'),
+          table(['Resource', 'Node', 'Operation', 'Reason', 'Fail count'],
+            last.failed_actions.map((f) => [f.resource, names.get(f.node) || String(f.node),
+              f.operation || '', f.reason || '', String(f.fail_count)]))] : null);
+    };
+    const update = async () => {
+      last = await get('/v1/status');
+      render();
+    };
+    filter.addEventListener('input', render);
+    fill(view,
+      h('h1', null, 'Resources'),
+      h('div', { class: 'toolbar' },
+        h('label', { for: 'resource-filter' }, 'Filter'), filter,
+        action('New resource', 'admin', () => { location.hash = '#/resources/new'; },
+          { id: 'new-resource' })),
+      missing('operate'),
+      body);
+    return { update };
+  },
+};
+
