@@ -415,6 +415,7 @@ fn resource_commands() -> Vec<Command> {
         // --- hostile ---
         Command::UseJoinToken {
             hash: "ab".repeat(32),
+        },
         // --- users ---
         Command::AddUser {
             name: "ann".into(),
