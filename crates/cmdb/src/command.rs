@@ -5,6 +5,7 @@
 
 use model::{EventKind, Millis, NodeId, NodeInfo};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::db::TokenKind;
 use crate::resources::{AssignmentChange, OperationReport, StoredConstraint};
@@ -181,6 +182,17 @@ pub enum Command {
         create: bool,
         promoted_max: u32,
     },
+    // --- more12 ---
+    /// `apply -f` of a file whose promotable resources differ from the stored ones:
+    /// `ReplaceConfigWithTypes` (with no types, just the configuration) that also makes
+    /// exactly the resources in `promotable` promotable, with their counts, all or nothing.
+    ReplaceConfigPromotable {
+        types: Vec<model::UserType>,
+        resources: Vec<model::Resource>,
+        groups: Vec<model::Group>,
+        constraints: Vec<StoredConstraint>,
+        promotable: BTreeMap<model::ResourceId, u32>,
+    },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -283,6 +295,18 @@ impl std::fmt::Display for Command {
                 write!(f, "alerts to {name} delivered before event {next_seq}")
             }
             Command::ReplaceAlerts { alerts } => write!(f, "replace alerts ({})", alerts.len()),
+            Command::ReplaceConfigPromotable {
+                types,
+                resources,
+                promotable,
+                ..
+            } => write!(
+                f,
+                "replace config ({} types, {} resources, {} promotable)",
+                types.len(),
+                resources.len(),
+                promotable.len()
+            ),
         }
     }
 }

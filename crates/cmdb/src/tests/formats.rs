@@ -83,6 +83,8 @@ fn command_fixture_name(command: &Command) -> &'static str {
         // --- promo ---
         Command::SetPromotionScore { .. } => "SetPromotionScore",
         Command::PutPromotable { .. } => "PutPromotable",
+        // --- more12 ---
+        Command::ReplaceConfigPromotable { .. } => "ReplaceConfigPromotable",
     }
 }
 

@@ -404,6 +404,14 @@ fn resource_commands() -> Vec<Command> {
             create: true,
             promoted_max: 1,
         },
+        // --- more12 ---
+        Command::ReplaceConfigPromotable {
+            types: vec![user_type()],
+            resources: vec![resource("db")],
+            groups: vec![group()],
+            constraints: first_constraints(),
+            promotable: BTreeMap::from([(id("db"), 1)]),
+        },
     ]
 }
 
