@@ -162,3 +162,56 @@ fn status_json_keeps_every_field_name_of_earlier_versions() {
     let parsed: api::Status = serde_json::from_str(old).expect("old status JSON reads");
     assert!(parsed.failed_actions.is_empty() && !parsed.nodes[0].standby);
 }
+
+/// r12: a promotable clone of a long OCF type on three nodes: the 100-column table shows
+/// its type and its promoted instance in full instead of cutting `(promoted)`, and still
+/// fits; where the line cannot fit, the nodes are cut last.
+#[test]
+fn status_shows_the_promoted_instance_in_full_in_100_columns_r12() {
+    let status = three_node_status();
+    let mut db = view(
+        "db",
+        vec![
+            instance(1, "running", true),
+            instance(2, "running", true),
+            instance(3, "running", true),
+        ],
+    );
+    db.spec.type_name = "ocf:pacemaker:Stateful".to_string();
+    db.spec.clone = true;
+    db.spec.promoted_max = Some(1);
+    for (instance, role) in db
+        .instances
+        .iter_mut()
+        .zip(["unpromoted", "promoted", "unpromoted"])
+    {
+        instance.role = Some(role.to_string());
+    }
+    let mut long = db.clone();
+    long.spec.name = "a-resource-name-of-24-ch".to_string();
+    long.spec.type_name = "ocf:heartbeat:a-very-long-agent-name".to_string();
+    let table = |resources: Vec<api::ResourceView>| {
+        let mut status = status.clone();
+        status.resources = resources;
+        let text = render_status(&status, NOW_MS, false);
+        assert_fits(&text);
+        let lines: Vec<&str> = text
+            .lines()
+            .skip_while(|line| !line.starts_with("Resources"))
+            .take(4)
+            .collect();
+        lines.join("\n")
+    };
+    // Room enough: the whole type and the whole placement.
+    expect![[r#"
+        Resources (1):
+          NAME  TYPE                                 STATE    NODE(S)                         FAILS
+          db    ocf:pacemaker:Stateful (promotable)  running  node1, node2 (promoted), node3"#]]
+    .assert_eq(&table(vec![db.clone()]));
+    // No room for both: the nodes stay whole, the type is cut.
+    expect![[r#"
+        Resources (2):
+          NAME                      TYPE                      STATE    NODE(S)                         FAILS
+          db                        ocf:pacemaker:Stateful …  running  node1, node2 (promoted), node3
+          a-resource-name-of-24-ch  ocf:heartbeat:a-very-lo…  running  node1, node2 (promoted), node3"#]].assert_eq(&table(vec![db, long]));
+}
