@@ -10,6 +10,7 @@
 
 mod alerting;
 mod app;
+mod app_promotable;
 mod changes;
 mod chat;
 mod core;
@@ -17,6 +18,7 @@ mod demo;
 mod errors;
 mod failstop;
 mod hosts;
+mod hosts_promotable;
 mod input;
 mod lb;
 mod linearizability;
