@@ -7,8 +7,10 @@ Each step prints `CONFORMANCE {"name": ..., "ok": ..., "detail": ...}`; then
 `CONFORMANCE-DONE pass` or `CONFORMANCE-DONE fail`. The control loop reads commands from
 the file `app-control` in the instance's state directory:
 `health-fail REASON` reports an is_alive failure, `checkpoint NAME DATA` writes one, `read NAME` prints one
-(printing `CONTROL checkpoint NAME ok` or `... error CODE`). On prepare_stop it says
-stop_ready and exits; on lease_lost it exits.
+(printing `CONTROL checkpoint NAME ok` or `... error CODE`), `score N` sets the promotion
+score, `demote-fail REASON` makes every later demote fail with REASON. Promotes and demotes
+are answered done (printing `EVENT {...}`). On prepare_stop it says stop_ready and exits;
+on lease_lost it exits.
 """
 
 import json
@@ -85,6 +87,10 @@ def check(app, step):
     return True, "got %r" % (got if not isinstance(got, str) or len(got) < 80 else got[:80])
 
 
+# Role changes to answer as failed, with the reason: set by the `demote-fail` control.
+ROLE_FAILURES = {}
+
+
 def control(app, path):
     try:
         with open(path) as file:
@@ -96,6 +102,12 @@ def control(app, path):
         reason = " ".join(words[1:]) or "told to fail"
         app.report_health("is_alive", False, reason)
         print("CONTROL health-fail ok", flush=True)
+    elif words[:1] == ["score"] and len(words) == 2:
+        app.set_promotion_score(int(words[1]))
+        print("CONTROL score %s ok" % words[1], flush=True)
+    elif words[:1] == ["demote-fail"]:
+        ROLE_FAILURES["demote"] = " ".join(words[1:]).strip() or "told to fail"
+        print("CONTROL demote-fail ok", flush=True)
     elif words[:1] == ["read"] and len(words) >= 2:
         data = app.checkpoint_get(words[1]) or b""
         print("CONTROL read %s %s" % (words[1], data.decode()), flush=True)
@@ -129,6 +141,9 @@ def main():
                 return
             if event["event"] == "lease_lost":
                 return
+            if event["event"] in ("promote", "demote"):
+                reason = ROLE_FAILURES.get(event["event"])
+                app.answer_role(event["change"], reason is None, reason)
         control(app, control_path)
 
 

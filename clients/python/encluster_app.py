@@ -134,6 +134,19 @@ class App:
             message["reason"] = reason
         self._request(message)
 
+    def answer_role(self, change, done, reason=None):
+        """Answer a promote or demote event: done (the instance runs in the asked role)
+        or failed with a reason (the cluster's promote or demote action fails with it)."""
+        message = {"op": "role_answer", "change": change, "done": bool(done)}
+        if reason is not None:
+            message["reason"] = reason
+        self._request(message)
+
+    def set_promotion_score(self, score):
+        """Set this instance's promotion score (an int; the highest is promoted), or clear
+        it with None. Only instances with a score are promoted."""
+        self._request({"op": "promotion_score", "score": score})
+
     def report_health(self, depth, healthy, reason=None):
         """Report the application's own check at depth 'looks_alive' or 'is_alive'.
         A failure is a monitor failure: the cluster recovers the resource."""

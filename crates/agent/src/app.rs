@@ -110,18 +110,6 @@ impl AppHub {
         self.lease.send_replace(Some(valid_until));
     }
 
-    /// Tells the promotable instance of `resource` to promote (`true`) or demote; `false`
-    /// if no application of it is connected. For promotable resources.
-    pub fn promote(&self, resource: &ResourceId, promote: bool) -> bool {
-        let event = if promote {
-            AgentEvent::Promote
-        } else {
-            AgentEvent::Demote
-        };
-        self.with_instance(resource, |instance| instance.broadcast(&event) > 0)
-            .unwrap_or(false)
-    }
-
     /// Watches the lease and tells every unique instance `lease_lost` once less than the
     /// executor's fence margin is left of it, until `shutdown`.
     pub async fn watch_lease(self: Arc<Self>, shutdown: CancellationToken) {
@@ -205,7 +193,14 @@ impl executor::InstanceHooks for AppHub {
             unique: resource.unique,
             token: AppHub::new_token(),
             params: resource.params.clone(),
+            spoke: false,
+            promoted: false,
         };
+        // A new instance has set no promotion score yet (an earlier one may have).
+        if let Err(error) = resource_agents::set_promotion_score(state_dir, None) {
+            let id = &resource.id;
+            tracing::warn!(resource = %id, error = %error, "Cannot clear the promotion score");
+        }
         if let Err(error) = registry::write_record(state_dir, &record) {
             // The instance still runs; a restarted agent will not know its token.
             let id = &resource.id;
@@ -316,6 +311,64 @@ impl executor::InstanceHooks for AppHub {
 
     fn health_events(&self) -> Option<broadcast::Receiver<ResourceId>> {
         Some(self.health_events.subscribe())
+    }
+
+    fn change_role(
+        &self,
+        resource: &ResourceId,
+        promote: bool,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Option<Result<(), String>>> {
+        let change = self
+            .next_change
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (answer_tx, answer) = oneshot::channel();
+        let event = if promote {
+            AgentEvent::Promote { change }
+        } else {
+            AgentEvent::Demote { change }
+        };
+        let asked = self.with_instance(resource, |instance| {
+            if !instance.record.spoke {
+                return false;
+            }
+            instance.offers.insert(change, answer_tx);
+            let asked = instance.broadcast(&event) > 0;
+            if !asked && !promote {
+                // Nobody left to demote (the application is gone): not promoted any more.
+                instance.record.promoted = false;
+                let _ = registry::write_record(&instance.state_dir, &instance.record);
+            }
+            asked
+        });
+        let resource = resource.clone();
+        Box::pin(async move {
+            if asked != Some(true) {
+                self.with_instance(&resource, |instance| instance.offers.remove(&change));
+                return None;
+            }
+            let what = if promote { "promote" } else { "demote" };
+            let answer = match tokio::time::timeout(timeout, answer).await {
+                Ok(Ok(answer)) => answer,
+                _ => Err(format!("no answer to the {what} in time")),
+            };
+            self.with_instance(&resource, |instance| {
+                instance.offers.remove(&change);
+                if answer.is_ok() {
+                    instance.record.promoted = promote;
+                    let _ = registry::write_record(&instance.state_dir, &instance.record);
+                }
+            });
+            tracing::info!(resource = %resource, what, ok = answer.is_ok(), "Application answered");
+            Some(answer)
+        })
+    }
+
+    fn promoted(&self, resource: &ResourceId) -> Option<bool> {
+        self.with_instance(resource, |instance| {
+            instance.record.spoke.then_some(instance.record.promoted)
+        })
+        .flatten()
     }
 }
 

@@ -62,10 +62,11 @@ pub enum Event {
         /// How long until the stop signal, at the latest.
         deadline: Duration,
     },
-    /// Become the promoted instance.
-    Promote,
-    /// Become an unpromoted instance.
-    Demote,
+    /// Become the promoted instance, then say so with [`RoleChange::done`] (or
+    /// [`RoleChange::failed`]): the answer is the result of the cluster's promote action.
+    Promote(RoleChange),
+    /// Become an unpromoted instance, then answer as for [`Event::Promote`].
+    Demote(RoleChange),
     /// The node's lease is lost: stop serving now ([`App::lease_lost`] fires too).
     LeaseLost {
         /// Why, for logs.
@@ -100,6 +101,37 @@ impl ParamsChange {
             change: self.change,
             accept: false,
             reason: Some(reason.into()),
+        };
+        self.app.request(op).await.map(drop)
+    }
+}
+
+/// A promote or demote asked by the agent, for a promotable resource; answer it once.
+#[derive(Debug)]
+pub struct RoleChange {
+    change: u64,
+    app: App,
+}
+
+impl RoleChange {
+    /// The instance now runs in the asked role.
+    pub async fn done(self) -> Result<(), Error> {
+        self.answer(Ok(())).await
+    }
+
+    /// The instance could not change its role; `reason` is recorded as the failure of
+    /// the cluster's action (a failed promote is retried elsewhere, a failed demote is
+    /// recovered like a failed stop).
+    pub async fn failed(self, reason: impl Into<String>) -> Result<(), Error> {
+        self.answer(Err(reason.into())).await
+    }
+
+    /// Done or failed, as a `Result`.
+    pub async fn answer(self, result: Result<(), String>) -> Result<(), Error> {
+        let op = Op::RoleAnswer {
+            change: self.change,
+            done: result.is_ok(),
+            reason: result.err(),
         };
         self.app.request(op).await.map(drop)
     }
@@ -248,6 +280,28 @@ impl App {
         }
     }
 
+    /// Sets this instance's promotion score, for a promotable resource: the cluster
+    /// promotes only instances that set one, the highest first (clamped to ±1000000,
+    /// Pacemaker's INFINITY); `None` clears it. Reaches the master after the instance's
+    /// next monitor.
+    ///
+    /// ```no_run
+    /// # async fn run(app: app_sdk::App) -> Result<(), app_sdk::Error> {
+    /// use app_sdk::Event;
+    /// app.set_promotion_score(Some(10)).await?;
+    /// while let Some(event) = app.next_event().await {
+    ///     match event {
+    ///         Event::Promote(change) => change.done().await?, // now serve writes
+    ///         Event::Demote(change) => change.done().await?, // now only follow
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_promotion_score(&self, score: Option<i64>) -> Result<(), Error> {
+        self.request(Op::PromotionScore { score }).await.map(drop)
+    }
+
     /// Says the application has drained after [`Event::PrepareStop`].
     pub async fn stop_ready(&self) -> Result<(), Error> {
         self.request(Op::StopReady).await.map(drop)
@@ -270,8 +324,14 @@ impl App {
             AgentEvent::PrepareStop { deadline_ms } => Event::PrepareStop {
                 deadline: Duration::from_millis(deadline_ms),
             },
-            AgentEvent::Promote => Event::Promote,
-            AgentEvent::Demote => Event::Demote,
+            AgentEvent::Promote { .. } => Event::Promote(RoleChange {
+                change,
+                app: self.clone(),
+            }),
+            AgentEvent::Demote { .. } => Event::Demote(RoleChange {
+                change,
+                app: self.clone(),
+            }),
             AgentEvent::LeaseLost { reason } => Event::LeaseLost { reason },
         })
     }
@@ -460,7 +520,9 @@ impl Driver {
 
     fn deliver(&mut self, event: AgentEvent) {
         let key = match &event {
-            AgentEvent::ParamsChanged { change, .. } => *change,
+            AgentEvent::ParamsChanged { change, .. }
+            | AgentEvent::Promote { change }
+            | AgentEvent::Demote { change } => *change,
             _ => {
                 self.next_event += 1;
                 self.next_event

@@ -45,7 +45,7 @@ pub mod framing;
 pub mod limits;
 pub mod protocol;
 
-pub use client::{App, Error, Event, ParamsChange};
+pub use client::{App, Error, Event, ParamsChange, RoleChange};
 pub use protocol::{Depth, Hello};
 
 #[cfg(test)]

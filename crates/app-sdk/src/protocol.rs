@@ -77,6 +77,23 @@ pub enum Op {
     StopReady,
     /// Does nothing; answered at once (for liveness and latency measurement).
     Ping,
+    /// The answer to [`AgentEvent::Promote`] or [`AgentEvent::Demote`]: done, or failed
+    /// with a reason. It is the result of the cluster's promote or demote action.
+    RoleAnswer {
+        /// The `change` of the event.
+        change: u64,
+        /// Whether the instance now runs in the asked role.
+        done: bool,
+        /// Why not, when it failed; recorded as the action's failure.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Sets this instance's promotion score (an instance of a promotable resource is
+    /// promoted only where it set one; the highest wins), or clears it with `null`.
+    PromotionScore {
+        /// From -1000000 to 1000000 (Pacemaker's INFINITY), or `None` to clear it.
+        score: Option<i64>,
+    },
 }
 
 /// The two depths of a health check, as in MSCS.
@@ -165,10 +182,18 @@ pub enum AgentEvent {
         /// Milliseconds from now until the stop signal.
         deadline_ms: u64,
     },
-    /// Become the promoted (primary) instance.
-    Promote,
-    /// Become an unpromoted (secondary) instance.
-    Demote,
+    /// Become the promoted (primary) instance, then answer with [`Op::RoleAnswer`].
+    Promote {
+        /// Names this request in the answer.
+        #[serde(default)]
+        change: u64,
+    },
+    /// Become an unpromoted (secondary) instance, then answer with [`Op::RoleAnswer`].
+    Demote {
+        /// Names this request in the answer.
+        #[serde(default)]
+        change: u64,
+    },
     /// This node's lease is lost: stop serving now. Another instance may start elsewhere.
     LeaseLost {
         /// Why, for logs.

@@ -128,7 +128,7 @@ fn agent_messages_round_trip_as_replies_and_events() {
         AgentMessage::Event(AgentEvent::LeaseLost {
             reason: "lease ended".into(),
         }),
-        AgentMessage::Event(AgentEvent::Promote),
+        AgentMessage::Event(AgentEvent::Promote { change: 3 }),
     ];
     for message in messages {
         let line = encode_line(&message);
@@ -136,8 +136,11 @@ fn agent_messages_round_trip_as_replies_and_events() {
         let parsed: AgentMessage = serde_json::from_slice(&line[..line.len() - 1]).expect("parses");
         assert_eq!(parsed, message);
     }
-    let text = String::from_utf8(encode_line(&AgentEvent::Demote)).expect("utf-8");
-    assert_eq!(text, "{\"event\":\"demote\"}\n");
+    let text = String::from_utf8(encode_line(&AgentEvent::Demote { change: 4 })).expect("utf-8");
+    assert_eq!(text, "{\"event\":\"demote\",\"change\":4}\n");
+    // A version-1 event without `change` still reads.
+    let bare: AgentEvent = serde_json::from_str("{\"event\":\"promote\"}").expect("parses");
+    assert_eq!(bare, AgentEvent::Promote { change: 0 });
 }
 
 #[test]

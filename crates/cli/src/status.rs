@@ -197,6 +197,10 @@ fn header(status: &api::Status, names: &NodeNames) -> String {
 /// (compact form), every row indented by two spaces, no trailing spaces.
 struct Columns {
     limits: Vec<usize>,
+    /// Columns whose cells may grow past their limit while the line still fits in
+    /// `STATUS_WIDTH`, the first listed first (so `node2 (promoted)` is not cut when the
+    /// other columns leave room).
+    flex: Vec<usize>,
     /// Each row's cells, and whether it is a title spanning the columns (a group's name),
     /// which takes no part in the widths.
     rows: Vec<(Vec<String>, bool)>,
@@ -211,26 +215,37 @@ impl Columns {
         let header = header.iter().map(|cell| cell.to_string()).collect();
         Columns {
             limits,
+            flex: Vec::new(),
             rows: vec![(header, false)],
         }
+    }
+
+    /// Lets `columns` take the room the others leave (see [`Columns::flex`]).
+    fn flexible(mut self, columns: &[usize]) -> Columns {
+        self.flex = columns.to_vec();
+        self
     }
 
     fn row(&mut self, cells: Vec<String>) {
         let cells = cells
             .into_iter()
+            .enumerate()
             .zip(&self.limits)
-            .map(|(cell, limit)| cut(&cell, *limit))
+            .map(
+                |((column, cell), limit)| match self.flex.contains(&column) {
+                    true => cell,
+                    false => cut(&cell, *limit),
+                },
+            )
             .collect();
         self.rows.push((cells, false));
     }
 
-    fn title(&mut self, title: String) {
-        self.rows.push((vec![title], true));
-    }
-
-    fn render(&self) -> String {
+    /// Each column's width: its widest cell, a flexible column's cut to its limit plus
+    /// whatever room is left in `STATUS_WIDTH`, given out in the order of `flex`.
+    fn widths(&self) -> Vec<usize> {
         let columns = self.limits.len();
-        let widths: Vec<usize> = (0..columns)
+        let natural: Vec<usize> = (0..columns)
             .map(|column| {
                 let width = |(row, title): &(Vec<String>, bool)| match title {
                     true => 0,
@@ -239,6 +254,28 @@ impl Columns {
                 self.rows.iter().map(width).max().unwrap_or(0)
             })
             .collect();
+        let mut widths: Vec<usize> = natural
+            .iter()
+            .zip(&self.limits)
+            .map(|(width, limit)| (*width).min(*limit))
+            .collect();
+        // Two spaces of indent, two between columns.
+        let used = 2 + widths.iter().sum::<usize>() + 2 * columns.saturating_sub(1);
+        let mut room = STATUS_WIDTH.saturating_sub(used);
+        for column in &self.flex {
+            let grown = natural[*column].min(widths[*column] + room);
+            room -= grown - widths[*column];
+            widths[*column] = grown;
+        }
+        widths
+    }
+
+    fn title(&mut self, title: String) {
+        self.rows.push((vec![title], true));
+    }
+
+    fn render(&self) -> String {
+        let widths = self.widths();
         let mut text = String::new();
         for (row, title) in &self.rows {
             if *title {
@@ -247,8 +284,9 @@ impl Columns {
             }
             let mut line = String::from(" ");
             for (cell, width) in row.iter().zip(&widths) {
+                let cell = cut(cell, *width);
                 line.push(' ');
-                line.push_str(cell);
+                line.push_str(&cell);
                 let pad = width.saturating_sub(cell.chars().count());
                 line.push_str(&" ".repeat(pad + 1));
             }
@@ -324,7 +362,9 @@ fn resources_section(status: &api::Status, names: &NodeNames, full: bool) -> Str
     }
     title.push_str("):\n");
     let header = ["NAME", "TYPE", "STATE", "NODE(S)", "FAILS"];
-    let mut table = Columns::new(&header, &[24, 24, 18, 20, 5], full);
+    // The type and the nodes take the room the others leave: a promoted instance's
+    // `(promoted)` and a promotable type's name are not cut in a 100-column table.
+    let mut table = Columns::new(&header, &[24, 24, 18, 20, 5], full).flexible(&[3, 1]);
     let mut shown: BTreeSet<&str> = BTreeSet::new();
     for view in &status.resources {
         if shown.contains(view.spec.name.as_str()) {
@@ -354,6 +394,7 @@ fn resources_section(status: &api::Status, names: &NodeNames, full: bool) -> Str
 fn resource_cells(view: &api::ResourceView, indent: &str, names: &NodeNames) -> Vec<String> {
     let spec = &view.spec;
     let kind = match (spec.clone, spec.clone_max) {
+        _ if spec.promoted_max.is_some() => format!("{} (promotable)", spec.type_name),
         (true, Some(max)) => format!("{} (clone, max {max})", spec.type_name),
         (true, None) => format!("{} (clone)", spec.type_name),
         (false, _) => spec.type_name.clone(),

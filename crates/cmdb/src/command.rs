@@ -5,6 +5,7 @@
 
 use model::{EventKind, Millis, NodeId, NodeInfo};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::db::TokenKind;
 use crate::resources::{AssignmentChange, OperationReport, StoredConstraint};
@@ -219,6 +220,16 @@ pub enum Command {
         role: model::Role,
         label: String,
         at_ms: Millis,
+    // --- more12 ---
+    /// `apply -f` of a file whose promotable resources differ from the stored ones:
+    /// `ReplaceConfigWithTypes` (with no types, just the configuration) that also makes
+    /// exactly the resources in `promotable` promotable, with their counts, all or nothing.
+    ReplaceConfigPromotable {
+        types: Vec<model::UserType>,
+        resources: Vec<model::Resource>,
+        groups: Vec<model::Group>,
+        constraints: Vec<StoredConstraint>,
+        promotable: BTreeMap<model::ResourceId, u32>,
     },
 }
 
@@ -332,6 +343,18 @@ impl std::fmt::Display for Command {
             Command::AddRoleToken { role, label, .. } => {
                 write!(f, "add {role} token {label}")
             }
+            Command::ReplaceConfigPromotable {
+                types,
+                resources,
+                promotable,
+                ..
+            } => write!(
+                f,
+                "replace config ({} types, {} resources, {} promotable)",
+                types.len(),
+                resources.len(),
+                promotable.len()
+            ),
         }
     }
 }

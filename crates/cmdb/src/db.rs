@@ -242,6 +242,7 @@ impl ClusterDb {
                     Command::DeleteResource { .. }
                         | Command::ReplaceConfig { .. }
                         | Command::ReplaceConfigWithTypes { .. }
+                        | Command::ReplaceConfigPromotable { .. }
                 );
                 let result = self.apply_resource_command(other);
                 if removes {
@@ -325,6 +326,14 @@ impl ClusterDb {
                 create,
                 promoted_max,
             } => resources.put_resource(*resource, create, Some(promoted_max)),
+            // --- more12 ---
+            Command::ReplaceConfigPromotable {
+                types,
+                resources: list,
+                groups,
+                constraints,
+                promotable,
+            } => resources.replace_config_promotable(types, list, groups, constraints, promotable),
             other => rejected(format!("command {other} is not a resource command")),
         }
     }

@@ -47,4 +47,25 @@ pub trait InstanceHooks: Send + Sync + std::fmt::Debug {
     /// Names resources whose application just reported a failure, so the runtime
     /// monitors them at once. Hints only, like a resource agent's exit events.
     fn health_events(&self) -> Option<broadcast::Receiver<ResourceId>>;
+
+    // --- more12 ---
+    /// Asks the running application of the promotable `resource` to promote (`true`) or
+    /// demote: `None` if no application of it is connected (the type's own agent does it
+    /// then), else whether it did, or why not, within `timeout`.
+    fn change_role(
+        &self,
+        resource: &ResourceId,
+        promote: bool,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Option<Result<(), String>>> {
+        let _ = (resource, promote, timeout);
+        Box::pin(async { None })
+    }
+
+    /// Whether the application of the promotable `resource` runs promoted (it answered a
+    /// promote, and no demote since); `None` if it does not speak the protocol.
+    fn promoted(&self, resource: &ResourceId) -> Option<bool> {
+        let _ = resource;
+        None
+    }
 }

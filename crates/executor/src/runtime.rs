@@ -491,7 +491,11 @@ async fn operate(
         (Ok(agent), Ok(state_dir)) => {
             // A start registers the instance with the hooks, which give its environment.
             let env = match &hooks {
-                Some(hooks) if run.operation == OperationKind::Start => {
+                // A promoted role is no instance of its own: its resource's instance is.
+                Some(hooks)
+                    if run.operation == OperationKind::Start
+                        && model::promotable::base_of(&run.resource.id).is_none() =>
+                {
                     hooks.starting(&run.resource, run.fencing_token, &state_dir)
                 }
                 _ => Vec::new(),
@@ -550,6 +554,12 @@ async fn with_hooks(
         return bounded_operation(agent, run, request).await;
     };
     let resource = &request.resource;
+    if let Some(base) = model::promotable::base_of(resource) {
+        if let Some(outcome) = role_through_application(hooks, &base, run, request).await {
+            return outcome;
+        }
+        return bounded_operation(agent, run, request).await;
+    }
     match run.operation {
         OperationKind::Stop => {
             // The drain comes out of the stop's own time, so the stop still ends in time.
@@ -598,6 +608,48 @@ async fn with_hooks(
             }
         }
         OperationKind::Start => bounded_operation(agent, run, request).await,
+    }
+}
+
+/// An operation of the promoted role of `base` (start is promote, stop demote) through
+/// the application of `base`'s instance, when it speaks the protocol: its answer is the
+/// outcome. `None` when it does not (the role's resource agent runs it then).
+async fn role_through_application(
+    hooks: &dyn InstanceHooks,
+    base: &ResourceId,
+    run: &RunSpec,
+    request: &OperationRequest,
+) -> Option<Outcome> {
+    let promote = match run.operation {
+        OperationKind::Start => true,
+        OperationKind::Stop => false,
+        OperationKind::Monitor => {
+            return hooks.promoted(base).map(|promoted| {
+                if promoted {
+                    Outcome::Ok
+                } else {
+                    Outcome::NotRunning
+                }
+            });
+        }
+        OperationKind::Reload => return None,
+    };
+    if promote {
+        let assignment = Assignment {
+            resource: run.resource.clone(),
+            fencing_token: run.fencing_token,
+        };
+        if let Err(error) = records::write_assignment(&request.state_dir, &assignment) {
+            tracing::warn!(error = %error, "Cannot record the role's assignment");
+        }
+    }
+    let what = if promote { "promote" } else { "demote" };
+    match hooks.change_role(base, promote, request.timeout).await? {
+        Ok(()) => Some(Outcome::Ok),
+        Err(reason) => Some(Outcome::failed(
+            Severity::Soft,
+            format!("the application failed to {what}: {reason}"),
+        )),
     }
 }
 

@@ -24,7 +24,7 @@ mod user_type;
 mod vip;
 mod watchdog;
 
-pub use ocf::{OcfAgent, OcfType, promotion_score};
+pub use ocf::{OcfAgent, OcfType, promotion_score, set_promotion_score};
 pub use operation::{
     BoxFuture, DEPTH_THOROUGH, MetaError, OperationRequest, Outcome, ResourceAgent, Severity,
 };

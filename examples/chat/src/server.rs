@@ -283,7 +283,7 @@ async fn events(app: App, room: Arc<Room>) {
                 room.clients.lock().expect("never poisoned").clear();
                 let _ = app.stop_ready().await;
             }
-            Event::LeaseLost { .. } | Event::Promote | Event::Demote => {}
+            Event::LeaseLost { .. } | Event::Promote(_) | Event::Demote(_) => {}
         }
     }
 }

@@ -22,13 +22,15 @@ pub(crate) async fn plan(
     let mut user_types = super::user_types::all_stored(state);
     user_types.extend(types.iter().map(|t| (t.name.clone(), t.clone())));
     let mut resources = Vec::new();
+    let mut promotable = BTreeMap::new();
     for resource in &spec.resources {
-        if let Some(problem) = promoted_max_problem(state, resource) {
-            errors.push(problem);
-            continue;
-        }
         match to_resource(resource, &state.types, &user_types).await {
-            Ok(resource) => resources.push(resource),
+            Ok(checked) => {
+                if let Some(promoted_max) = super::spec::promoted_max_of(resource, &user_types) {
+                    promotable.insert(checked.id.clone(), promoted_max);
+                }
+                resources.push(checked);
+            }
             Err(problems) => {
                 errors.extend(
                     problems
@@ -62,7 +64,16 @@ pub(crate) async fn plan(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let command = if types.is_empty() {
+    let stored_promotable = state.shared.read(|db| db.resources.promotable.clone());
+    let command = if promotable != stored_promotable {
+        Command::ReplaceConfigPromotable {
+            types,
+            resources,
+            groups,
+            constraints,
+            promotable,
+        }
+    } else if types.is_empty() {
         Command::ReplaceConfig {
             resources,
             groups,
@@ -123,6 +134,24 @@ fn check_on_copy(
         } => {
             changes.extend(diff(current, resources, groups, constraints));
             candidate.replace_config(resources.clone(), groups.clone(), constraints.clone())
+        }
+        Command::ReplaceConfigPromotable {
+            types,
+            resources,
+            groups,
+            constraints,
+            promotable,
+        } => {
+            changes.extend(diff_types(current, types));
+            changes.extend(diff(current, resources, groups, constraints));
+            changes.extend(diff_promotable(&current.promotable, promotable, resources));
+            candidate.replace_config_promotable(
+                types.clone(),
+                resources.clone(),
+                groups.clone(),
+                constraints.clone(),
+                promotable.clone(),
+            )
         }
         _ => unreachable!("plan builds only these"),
     };
@@ -305,20 +334,34 @@ fn describe_constraint(constraint: &StoredConstraint) -> String {
     }
 }
 
-/// `apply` keeps a promotable resource promotable (so an export applies unchanged), but
-/// cannot make one or change its count yet: the problem, if the file asks for that.
-fn promoted_max_problem(state: &ApiState, resource: &::api::ResourceSpec) -> Option<String> {
-    let stored = state.shared.read(|db| {
-        let id = ResourceId(resource.name.clone());
-        db.resources.promotable.get(&id).copied()
-    });
-    (resource.promoted_max.is_some() && resource.promoted_max != stored).then(|| {
-        format!(
-            "resource {}: promoted_max cannot be set or changed by apply yet; create the \
-             resource with `encluster resource create {} ... --promotable --promoted-max N`",
-            resource.name, resource.name
-        )
-    })
+/// The lines `apply` shows for resources made promotable, changed or made plain clones.
+fn diff_promotable(
+    current: &BTreeMap<ResourceId, u32>,
+    wanted: &BTreeMap<ResourceId, u32>,
+    resources: &[Resource],
+) -> Vec<String> {
+    let mut changes = Vec::new();
+    for (id, promoted_max) in wanted {
+        match current.get(id) {
+            None => changes.push(format!(
+                "~ resource {id}: promotable, promoted_max {promoted_max}"
+            )),
+            Some(old) if old != promoted_max => {
+                changes.push(format!(
+                    "~ resource {id}: promoted_max {old} -> {promoted_max}"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let kept = |id: &ResourceId| resources.iter().any(|r| r.id == *id);
+    for id in current
+        .keys()
+        .filter(|id| !wanted.contains_key(*id) && kept(id))
+    {
+        changes.push(format!("~ resource {id}: no longer promotable"));
+    }
+    changes
 }
 
 /// `GET /v1/config`: the declared cluster as `apply -f` reads it (`config export`), so that

@@ -173,10 +173,11 @@ async fn put_resource(
         Err(errors) => return error(StatusCode::BAD_REQUEST, errors.join("; ")),
     };
     let name = spec.name.clone();
+    let promoted_max = super::spec::promoted_max_of(&spec, &user_types);
     if !create {
-        return update_resource(state, call, resource, spec.promoted_max).await;
+        return update_resource(state, call, resource, promoted_max).await;
     }
-    let command = put_command(resource, create, spec.promoted_max);
+    let command = put_command(resource, create, promoted_max);
     propose_all(state, &call, vec![command], |state| {
         view_response(state, &name)
     })

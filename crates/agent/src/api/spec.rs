@@ -103,7 +103,10 @@ pub(crate) async fn to_resource(
     // A user type's kind is the default: `clone` makes a clone unless the spec says unique.
     let clone = spec.clone
         || spec.promoted_max.is_some()
-        || (spec.unique.is_none() && user_type.is_some_and(|t| t.kind == model::TypeKind::Clone));
+        || (spec.unique.is_none()
+            && user_type.is_some_and(|t| {
+                matches!(t.kind, model::TypeKind::Clone | model::TypeKind::Promotable)
+            }));
     check_promoted_max(spec, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
@@ -118,6 +121,19 @@ pub(crate) async fn to_resource(
             max: spec.clone_max,
         }),
         utilization: spec.utilization.clone(),
+    })
+}
+
+/// The promoted maximum a resource asks for: its `promoted_max`, or 1 when its
+/// type (a user type of kind `promotable`) makes it promotable by default.
+pub(crate) fn promoted_max_of(
+    resource: &::api::ResourceSpec,
+    user_types: &BTreeMap<String, model::UserType>,
+) -> Option<u32> {
+    resource.promoted_max.or_else(|| {
+        let definition = user_types.get(&resource.type_name)?;
+        let promotable = definition.kind == model::TypeKind::Promotable;
+        (promotable && resource.unique.is_none() && !resource.clone).then_some(1)
     })
 }
 
@@ -150,13 +166,6 @@ fn check_user_params(
 ) -> BTreeMap<String, String> {
     if let Err(problems) = definition.schema.validate(&spec.params) {
         errors.extend(problems.iter().map(ToString::to_string));
-    }
-    if definition.kind == model::TypeKind::Promotable {
-        errors.push(format!(
-            "type: {} is promotable, and promotable user types cannot run yet (OCF agents \
-             can): make the type unique or clone",
-            definition.name
-        ));
     }
     spec.params.clone()
 }

@@ -23,6 +23,13 @@ pub(crate) struct InstanceRecord {
     pub(crate) token: String,
     /// The parameters it runs with (updated when it accepts a change).
     pub(crate) params: BTreeMap<String, String>,
+    /// An application of it has said hello: it speaks the protocol, so its promoted role
+    /// is promoted, demoted and monitored through it.
+    #[serde(default)]
+    pub(crate) spoke: bool,
+    /// It answered a promote as done, and no demote since.
+    #[serde(default)]
+    pub(crate) promoted: bool,
 }
 
 /// One instance this node runs.
@@ -36,7 +43,7 @@ pub(crate) struct Instance {
     pub(crate) connections: BTreeMap<u64, mpsc::Sender<AgentEvent>>,
     /// A stop waiting for `stop_ready`.
     pub(crate) stop_ready: Option<oneshot::Sender<()>>,
-    /// Parameter changes waiting for an answer, by change number.
+    /// Parameter changes, promotes and demotes waiting for an answer, by change number.
     pub(crate) offers: BTreeMap<u64, oneshot::Sender<Result<(), String>>>,
     /// The node's lease was lost while it ran: it must not write checkpoints.
     pub(crate) lease_lost: bool,

@@ -268,6 +268,12 @@ impl Connection {
         }
         let (events, events_rx) = mpsc::channel(APP_EVENTS_PER_CONNECTION_MAX);
         instance.connections.insert(self.id, events);
+        if !instance.record.spoke {
+            instance.record.spoke = true;
+            if let Err(error) = registry::write_record(&instance.state_dir, &instance.record) {
+                tracing::warn!(error = %error, "Cannot record that the application speaks");
+            }
+        }
         self.pending_events = Some(events_rx);
         let record = &instance.record;
         let hello = hello_of(&self.hub, record);
@@ -403,6 +409,12 @@ impl AppHub {
                 accept,
                 reason,
             } => self.params_answer(bound, change, accept, reason),
+            Op::RoleAnswer {
+                change,
+                done,
+                reason,
+            } => self.role_answer(bound, change, done, reason),
+            Op::PromotionScore { score } => self.promotion_score(bound, score).await,
             Op::Health {
                 depth,
                 healthy,
@@ -454,6 +466,62 @@ impl AppHub {
         })?;
         let _ = waiter.send(answer);
         Ok(json!({}))
+    }
+
+    fn role_answer(
+        &self,
+        bound: &Bound,
+        change: u64,
+        done: bool,
+        reason: Option<String>,
+    ) -> Result<serde_json::Value, ProtocolError> {
+        let answer = if done {
+            Ok(())
+        } else {
+            Err(reason.unwrap_or_else(|| "failed without a reason".to_owned()))
+        };
+        let waiter = self.current(bound, |instance| instance.offers.remove(&change))?;
+        let waiter = waiter.ok_or_else(|| {
+            let message = format!("no promote or demote {change} waits for an answer");
+            ProtocolError::new(codes::BAD_REQUEST, message)
+        })?;
+        let _ = waiter.send(answer);
+        Ok(json!({}))
+    }
+
+    /// Stores the instance's promotion score where its node's agent reads it after each
+    /// operation (as encluster's `crm_attribute` does for OCF agents), and sends it to the
+    /// master at once (`SetPromotionScore`): a monitor that changes nothing reports nothing.
+    async fn promotion_score(
+        &self,
+        bound: &Bound,
+        score: Option<i64>,
+    ) -> Result<serde_json::Value, ProtocolError> {
+        let limit = model::SCORE_INFINITY;
+        if let Some(score) = score.filter(|score| !(-limit..=limit).contains(score)) {
+            let message = format!("promotion score {score} is not from -{limit} to {limit}");
+            return Err(ProtocolError::new(codes::BAD_REQUEST, message));
+        }
+        let state_dir = self.current(bound, |instance| instance.state_dir.clone())?;
+        resource_agents::set_promotion_score(&state_dir, score).map_err(|error| {
+            let message = format!("cannot store the promotion score: {error}");
+            ProtocolError::new(codes::UNAVAILABLE, message)
+        })?;
+        let command = cmdb::Command::SetPromotionScore {
+            node: self.node,
+            resource: bound.resource.clone(),
+            score,
+        };
+        match crate::resources::propose(&self.raft, &self.peer_client, &command).await {
+            Ok(cmdb::CommandResult::Rejected(reason)) => {
+                Err(ProtocolError::new(codes::REFUSED, reason))
+            }
+            Ok(_) => Ok(json!({})),
+            Err(error) => Err(ProtocolError::new(
+                codes::UNAVAILABLE,
+                format!("the promotion score could not reach the master ({error}); retry"),
+            )),
+        }
     }
 
     fn health(

@@ -205,4 +205,47 @@ fn status_shows_a_service_unreachable_from_outside_and_the_remote_views() {
         !text.contains("node:1 on"),
         "agreeing views are not listed: {text}"
     );
+/// r12: a promotable clone of a long OCF type on three nodes: the 100-column table shows
+/// its type and its promoted instance in full instead of cutting `(promoted)`, and still
+/// fits; where the line cannot fit, the nodes are cut last.
+#[test]
+fn status_shows_the_promoted_instance_in_full_in_100_columns_r12() {
+    let status = three_node_status();
+    let mut db = view(
+        "db",
+        vec![
+            instance(1, "running", true),
+            instance(2, "running", true),
+            instance(3, "running", true),
+        ],
+    );
+    db.spec.type_name = "ocf:pacemaker:Stateful".to_string();
+    db.spec.clone = true;
+    db.spec.promoted_max = Some(1);
+    for (instance, role) in db
+        .instances
+        .iter_mut()
+        .zip(["unpromoted", "promoted", "unpromoted"])
+    {
+        instance.role = Some(role.to_string());
+    }
+    let mut long = db.clone();
+    long.spec.name = "a-resource-name-of-24-ch".to_string();
+    long.spec.type_name = "ocf:heartbeat:a-very-long-agent-name".to_string();
+    let table = |resources: Vec<api::ResourceView>| {
+        let mut status = status.clone();
+        status.resources = resources;
+        let text = render_status(&status, NOW_MS, false);
+        assert_fits(&text);
+        let lines: Vec<&str> = text
+            .lines()
+            .skip_while(|line| !line.starts_with("Resources"))
+            .take(4)
+            .collect();
+        lines.join("\n")
+    };
+    // Room enough: the whole type and the whole placement; then no room for both: the
+    // nodes stay whole, the type is cut.
+    let tables = format!("{}\n\n{}\n", table(vec![db.clone()]), table(vec![db, long]));
+    expect_file!["../../test_data/status-promotable.txt"].assert_eq(&tables);
 }

@@ -6,7 +6,8 @@
 //! one of its resources invalid names each resource and problem, and a type in use is not
 //! deleted.
 
-use model::{Group, Resource, ResourceId, TypeKind, UserType};
+use model::{Group, Resource, ResourceId, UserType};
+use std::collections::BTreeMap;
 
 use super::{ResourceDb, StoredConstraint};
 use crate::command::{Command, CommandResult};
@@ -102,6 +103,31 @@ impl ResourceDb {
         }
     }
 
+    /// `apply -f` that also sets which resources are promotable: as
+    /// [`Self::replace_config_with_types`], then exactly `promotable` (each a clone, with
+    /// its count), checked with the rest and applied all or nothing.
+    pub fn replace_config_promotable(
+        &mut self,
+        types: Vec<UserType>,
+        resources: Vec<Resource>,
+        groups: Vec<Group>,
+        constraints: Vec<StoredConstraint>,
+        promotable: BTreeMap<ResourceId, u32>,
+    ) -> CommandResult {
+        let mut candidate = self.clone();
+        match candidate.replace_config_with_types(types, resources, groups, constraints) {
+            CommandResult::Ok => {}
+            other => return other,
+        }
+        match candidate.try_config(|db| db.promotable = promotable) {
+            CommandResult::Ok => {
+                *self = candidate;
+                CommandResult::Ok
+            }
+            other => other,
+        }
+    }
+
     /// The resources whose type is `name`, in id order.
     pub fn resources_of_type(&self, name: &str) -> Vec<ResourceId> {
         self.resources
@@ -147,13 +173,6 @@ impl ResourceDb {
                 for error in errors {
                     problems.push(format!("resource {}: {error}", resource.id));
                 }
-            }
-            if definition.kind == TypeKind::Promotable {
-                problems.push(format!(
-                    "resource {}: type {} is promotable, and promotable user types cannot run \
-                     yet (OCF agents can): make the type unique or clone",
-                    resource.id, definition.name
-                ));
             }
         }
         if problems.is_empty() {

@@ -93,6 +93,8 @@ fn command_fixture_name(command: &Command) -> &'static str {
         Command::OpenLogin { .. } => "OpenLogin",
         Command::CloseLogin { .. } => "CloseLogin",
         Command::AddRoleToken { .. } => "AddRoleToken",
+        // --- more12 ---
+        Command::ReplaceConfigPromotable { .. } => "ReplaceConfigPromotable",
     }
 }
 

@@ -447,6 +447,13 @@ fn resource_commands() -> Vec<Command> {
             role: model::Role::Viewer,
             label: "grafana".into(),
             at_ms: AT_MS,
+        // --- more12 ---
+        Command::ReplaceConfigPromotable {
+            types: vec![user_type()],
+            resources: vec![resource("db")],
+            groups: vec![group()],
+            constraints: first_constraints(),
+            promotable: BTreeMap::from([(id("db"), 1)]),
         },
     ]
 }

@@ -159,6 +159,7 @@ async fn serve(app: &App) {
     let control = std::path::Path::new(&state_dir).join("app-control");
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler");
+    let demote_failure = std::sync::Mutex::new(None::<String>);
     loop {
         tokio::select! {
             _ = terminate.recv() => {
@@ -184,20 +185,28 @@ async fn serve(app: &App) {
                     println!("EVENT params_changed");
                     let _ = change.accept().await;
                 }
-                Some(other) => println!("EVENT {other:?}"),
+                Some(Event::Promote(change)) => {
+                    println!("EVENT promote");
+                    let _ = change.done().await;
+                }
+                Some(Event::Demote(change)) => {
+                    let failure = demote_failure.lock().expect("not poisoned").clone();
+                    println!("EVENT demote {}", failure.as_deref().unwrap_or("done"));
+                    let _ = change.answer(failure.map_or(Ok(()), Err)).await;
+                }
                 None => return,
             },
             () = tokio::time::sleep(Duration::from_millis(100)) => {
                 if let Ok(text) = std::fs::read_to_string(&control) {
                     let _ = std::fs::remove_file(&control);
-                    run_control(app, &text).await;
+                    run_control(app, &text, &demote_failure).await;
                 }
             }
         }
     }
 }
 
-async fn run_control(app: &App, text: &str) {
+async fn run_control(app: &App, text: &str, demote_failure: &std::sync::Mutex<Option<String>>) {
     let mut words = text.splitn(3, char::is_whitespace);
     match (words.next(), words.next(), words.next()) {
         (Some("health-fail"), _, _) => {
@@ -228,6 +237,27 @@ async fn run_control(app: &App, text: &str) {
             }
             Err(error) => println!("CONTROL read {name} error {} {error}", code(&error)),
         },
+        (Some("score"), Some(score), _) => match score.trim().parse::<i64>() {
+            Ok(score) => match app.set_promotion_score(Some(score)).await {
+                Ok(()) => println!("CONTROL score {score} ok"),
+                Err(error) => println!("CONTROL score error {} {error}", code(&error)),
+            },
+            Err(_) => println!("CONTROL unknown {text:?}"),
+        },
+        (Some("demote-fail"), _, _) => {
+            let reason = text
+                .trim()
+                .strip_prefix("demote-fail")
+                .unwrap_or_default()
+                .trim();
+            let reason = if reason.is_empty() {
+                "told to fail"
+            } else {
+                reason
+            };
+            *demote_failure.lock().expect("not poisoned") = Some(reason.to_owned());
+            println!("CONTROL demote-fail ok");
+        }
         (Some("bench"), Some(count), _) => bench(app, count.trim().parse().unwrap_or(1000)).await,
         _ => println!("CONTROL unknown {text:?}"),
     }

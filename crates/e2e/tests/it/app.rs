@@ -23,7 +23,7 @@ fn repo_root() -> PathBuf {
 }
 
 /// A process resource running one client's conformance driver.
-fn conformance(name: &str, python: bool, unique: bool) -> ResourceSpec {
+pub(crate) fn conformance(name: &str, python: bool, unique: bool) -> ResourceSpec {
     let root = repo_root().canonicalize().expect("repository root");
     let scenarios = root.join("clients/conformance/scenarios.json");
     let (command, args, client) = if python {
@@ -59,12 +59,12 @@ fn state_dir(cluster: &Cluster, node: u64, name: &str) -> PathBuf {
     cluster.data_dir(node).join("resources").join(name)
 }
 
-fn output(cluster: &Cluster, node: u64, name: &str) -> String {
+pub(crate) fn output(cluster: &Cluster, node: u64, name: &str) -> String {
     std::fs::read_to_string(state_dir(cluster, node, name).join("process.log")).unwrap_or_default()
 }
 
 /// Waits until the instance on `node` printed a line starting with `prefix`; returns it.
-async fn line(cluster: &Cluster, node: u64, name: &str, prefix: &str) -> String {
+pub(crate) async fn line(cluster: &Cluster, node: u64, name: &str, prefix: &str) -> String {
     wait_until(
         &format!("{prefix:?} from {name} on node {node}"),
         SETTLE,
@@ -78,7 +78,7 @@ async fn line(cluster: &Cluster, node: u64, name: &str, prefix: &str) -> String 
     .await
 }
 
-fn control(cluster: &Cluster, node: u64, name: &str, command: &str) {
+pub(crate) fn control(cluster: &Cluster, node: u64, name: &str, command: &str) {
     let dir = state_dir(cluster, node, name);
     let temporary = dir.join("app-control.tmp");
     std::fs::write(&temporary, command).expect("write the command");

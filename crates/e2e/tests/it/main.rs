@@ -10,6 +10,7 @@
 
 mod alerting;
 mod app;
+mod app_promotable;
 mod changes;
 mod chat;
 mod core;

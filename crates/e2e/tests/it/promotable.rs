@@ -335,26 +335,77 @@ fn export_applies_unchanged(cluster: &Cluster) {
     );
 }
 
-/// `apply -f` cannot make a resource promotable yet, and says so.
+/// `apply -f` refuses a promoted maximum out of range, naming it.
 fn apply_refuses_promoted_max(cluster: &Cluster) {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("cluster.toml");
     let text = "[[resource]]\nname = \"pg\"\ntype = \"ocf:pacemaker:Stateful\"\n\
-                clone = true\npromoted_max = 1\n";
+                clone = true\npromoted_max = 17\n";
     std::fs::write(&file, text).expect("write cluster.toml");
     let path = file.to_str().expect("utf-8 path");
     let applied = cluster.cli(1, &["apply", "-f", path, "--yes"]);
     assert!(!applied.status.success());
     let stderr = String::from_utf8_lossy(&applied.stderr);
     assert!(
-        stderr.contains("promoted_max cannot be set or changed by apply yet"),
+        stderr.contains("promoted_max: 17 is not from 1 to 16"),
         "{stderr}"
     );
 }
 
+/// Writes `text` to a file and applies it with the CLI; returns its standard output.
+fn apply_text(cluster: &Cluster, text: &str) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("cluster.toml");
+    std::fs::write(&file, text).expect("write cluster.toml");
+    let path = file.to_str().expect("utf-8 path");
+    let applied = cluster.cli(1, &["apply", "-f", path, "--yes"]);
+    let stdout = String::from_utf8_lossy(&applied.stdout).into_owned();
+    assert!(
+        applied.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    stdout
+}
+
+/// `apply -f` creates a promotable resource (which then runs promoted), its export
+/// applies unchanged, and a file without `promoted_max` makes it a plain clone again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_creates_a_promotable_resource_and_its_export_round_trips_12() {
+    let cluster = Cluster::start(1, 1, &[]).expect("start cluster");
+    cluster.wait_master(SETTLE).await;
+    let declared = "[[resource]]\nname = \"db\"\ntype = \"ocf:pacemaker:Stateful\"\n\
+                    promoted_max = 1\nmonitor_interval = \"1s\"\n";
+    let stdout = apply_text(&cluster, declared);
+    assert!(
+        stdout.contains("~ resource db: promotable, promoted_max 1"),
+        "{stdout}"
+    );
+    let client = cluster.client(1);
+    wait_until("db promoted", SETTLE, || async {
+        let view = client.resource("db").await.ok()?;
+        let promoted = view
+            .instances
+            .iter()
+            .any(|i| i.role.as_deref() == Some("promoted"));
+        (promoted && view.spec.promoted_max == Some(1)).then_some(())
+    })
+    .await;
+    export_applies_unchanged(&cluster);
+    let plain = "[[resource]]\nname = \"db\"\ntype = \"ocf:pacemaker:Stateful\"\n\
+                 clone = true\nmonitor_interval = \"1s\"\n";
+    let stdout = apply_text(&cluster, plain);
+    assert!(
+        stdout.contains("~ resource db: no longer promotable"),
+        "{stdout}"
+    );
+    let view = client.resource("db").await.expect("db");
+    assert_eq!(view.spec.promoted_max, None);
+}
+
 /// Bad promotable input is refused with the problem named, and nothing is written: a
-/// promoted maximum out of range, a promotable singleton through the API, `apply -f`
-/// asked to make a resource promotable, and a promotion score for a resource that is not
+/// promoted maximum out of range (through the CLI and `apply -f`), a promotable singleton
+/// through the API, and a promotion score for a resource that is not
 /// promotable is never stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_promotable_input_is_refused_and_nothing_is_written_12() {

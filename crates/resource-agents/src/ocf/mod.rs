@@ -14,7 +14,7 @@ mod exit;
 mod meta;
 mod promotion;
 
-pub use promotion::promotion_score;
+pub use promotion::{promotion_score, set_promotion_score};
 mod xml;
 
 #[cfg(test)]

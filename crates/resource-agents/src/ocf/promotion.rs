@@ -81,3 +81,19 @@ pub fn promotion_score(state_dir: &Path) -> Option<i64> {
             .map(|score| score.clamp(-model::SCORE_INFINITY, model::SCORE_INFINITY)),
     }
 }
+
+/// Stores the promotion score of the instance whose state directory is `state_dir`, as
+/// `crm_attribute --promotion -v` does (`None` removes it, as `-D` does), atomically: for
+/// instances that set it through the application protocol.
+pub fn set_promotion_score(state_dir: &Path, score: Option<i64>) -> std::io::Result<()> {
+    let file = state_dir.join(SCORE_FILE);
+    let Some(score) = score else {
+        return match std::fs::remove_file(&file) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        };
+    };
+    let temporary = state_dir.join(format!("{SCORE_FILE}.tmp"));
+    std::fs::write(&temporary, format!("{score}\n"))?;
+    std::fs::rename(&temporary, &file)
+}

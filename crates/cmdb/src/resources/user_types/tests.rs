@@ -5,6 +5,7 @@
 //! before and after each refusal.
 
 use model::{ParamKind, ParamSchema, ParamSpec, Resource, ResourceId, TypeKind, UserType};
+use std::collections::BTreeMap;
 
 use crate::command::{Command, CommandResult};
 use crate::db::ClusterDb;
@@ -160,15 +161,35 @@ fn apply_with_types_is_all_or_nothing() {
 }
 
 #[test]
-fn promotable_types_are_stored_but_their_resources_refused() {
+fn apply_makes_resources_of_a_promotable_type_promotable_all_or_nothing() {
     let mut db = ClusterDb::default();
     let mut definition = chat_type(10);
     definition.kind = TypeKind::Promotable;
-    assert_eq!(db.apply(put_type(definition, true)), CommandResult::Ok);
-    check_refused(
-        &mut db,
-        put(chat("c1", "2"), true),
-        "resource c1: type chat is promotable, and promotable user types cannot run yet \
-         (OCF agents can): make the type unique or clone",
+    let mut clone = chat("c1", "2");
+    clone.unique = false;
+    clone.clone = Some(model::CloneOptions { max: None });
+    // A promotable resource must be a clone: refused, and nothing written (not the type).
+    let refused = Command::ReplaceConfigPromotable {
+        types: vec![definition.clone()],
+        resources: vec![clone.clone(), chat("c2", "2")],
+        groups: Vec::new(),
+        constraints: Vec::new(),
+        promotable: BTreeMap::from([(ResourceId("c2".into()), 1)]),
+    };
+    let before = db.clone();
+    assert!(matches!(db.apply(refused), CommandResult::Rejected(_)));
+    assert_eq!(db, before);
+    let accepted = Command::ReplaceConfigPromotable {
+        types: vec![definition],
+        resources: vec![clone],
+        groups: Vec::new(),
+        constraints: Vec::new(),
+        promotable: BTreeMap::from([(ResourceId("c1".into()), 1)]),
+    };
+    assert_eq!(db.apply(accepted), CommandResult::Ok);
+    assert_eq!(
+        db.resources.promotable.get(&ResourceId("c1".into())),
+        Some(&1)
     );
+    assert_eq!(db.resources.types["chat"].kind, TypeKind::Promotable);
 }
