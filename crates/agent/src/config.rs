@@ -81,6 +81,7 @@ pub struct LbLimits {
     /// Longest pause within a request body; past it the request is answered 408.
     #[serde(with = "humantime_serde", default = "default_lb_body_read")]
     pub body_read_timeout: Duration,
+}
 
 fn monitoring_default() -> bool {
     true

@@ -276,6 +276,8 @@ pub fn check_kv_key(key: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
 // --- web ---
 
 /// One message of `GET /v1/stream` (server-sent events, `event: state`): sent when the

@@ -220,6 +220,7 @@ pub enum Command {
         role: model::Role,
         label: String,
         at_ms: Millis,
+    },
     // --- more12 ---
     /// `apply -f` of a file whose promotable resources differ from the stored ones:
     /// `ReplaceConfigWithTypes` (with no types, just the configuration) that also makes

@@ -205,6 +205,8 @@ fn status_shows_a_service_unreachable_from_outside_and_the_remote_views() {
         !text.contains("node:1 on"),
         "agreeing views are not listed: {text}"
     );
+}
+
 /// r12: a promotable clone of a long OCF type on three nodes: the 100-column table shows
 /// its type and its promoted instance in full instead of cutting `(promoted)`, and still
 /// fits; where the line cannot fit, the nodes are cut last.

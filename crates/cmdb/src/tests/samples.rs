@@ -447,6 +447,7 @@ fn resource_commands() -> Vec<Command> {
             role: model::Role::Viewer,
             label: "grafana".into(),
             at_ms: AT_MS,
+        },
         // --- more12 ---
         Command::ReplaceConfigPromotable {
             types: vec![user_type()],

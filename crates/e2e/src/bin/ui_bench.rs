@@ -83,6 +83,7 @@ fn resource(i: u64) -> api::ResourceView {
             assigned_token: Some(i + 1),
             role: None,
             promotion_score: None,
+            remote: None,
         }],
         managed: true,
     }
@@ -108,6 +109,7 @@ fn generated() -> Generated {
             failed_actions: Vec::new(),
             moves: Vec::new(),
             groups: Vec::new(),
+            remote_views: Vec::new(),
         },
         applied: AtomicU64::new(1),
     }

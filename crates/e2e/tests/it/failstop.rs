@@ -96,7 +96,10 @@ async fn old_voter_returning_after_force_quorum_is_refused_and_told_to_rejoin_10
         log.contains("encluster force-quorum") && log.contains("delete its data directory"),
         "the old voter does not say what happened and what to do:\n{log}"
     );
-    assert!(!log.contains('\u{1b}'), "a log file gets no terminal escape codes");
+    assert!(
+        !log.contains('\u{1b}'),
+        "a log file gets no terminal escape codes"
+    );
     // The survivor keeps serving, as the master.
     let still = cluster.client(survivor).kv_put("still", "3").await;
     still.expect("the survivor still writes");
