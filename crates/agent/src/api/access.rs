@@ -283,6 +283,26 @@ pub(crate) async fn authorize(
         .map(|path| path.as_str().to_owned())
         .unwrap_or_default();
     let Some(access) = access_of(request.method(), &path) else {
+        let allowed: Vec<&str> = (ROUTES.iter())
+            .filter(|(_, p, _)| *p == path)
+            .map(|(m, _, _)| *m)
+            .collect();
+        if !allowed.is_empty() {
+            // A known path with another method: what the router would answer, without
+            // ever reaching a handler.
+            let message = format!(
+                "{} is not allowed on {path}; use {}",
+                request.method(),
+                allowed.join(" or ")
+            );
+            let mut response = error(StatusCode::METHOD_NOT_ALLOWED, message);
+            if let Ok(value) = axum::http::HeaderValue::from_str(&allowed.join(", ")) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::ALLOW, value);
+            }
+            return response;
+        }
         return error(
             StatusCode::FORBIDDEN,
             format!(
