@@ -41,7 +41,19 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 echo "== building the encluster binary for the multi-process tests"
 cargo build --locked -p encluster
 echo "== running the tests"
-cargo test --locked --workspace --no-fail-fast "$@"
+# The roles scenario (real hosts in namespaces, each role failed in turn) measures the gaps
+# a client sees, so it runs alone after the rest: under the whole suite's parallel load a
+# director crash left one request waiting 5 s that it never waits when run by itself.
+roles=roles::each_role_fails_in_turn_and_the_site_answers_apart_from_one_gap
+status=0
+cargo test --locked --workspace --no-fail-fast "$@" -- --skip "$roles" || status=$?
+if [[ $# -eq 0 ]]; then
+    echo "== the roles scenario, alone"
+    cargo test --locked -p e2e --test it -- --exact "$roles" || status=$?
+fi
+if ((status)); then
+    exit "$status"
+fi
 if [[ $# -eq 0 ]]; then
     echo "== clippy"
     cargo clippy --locked --workspace --all-targets -- -D warnings
