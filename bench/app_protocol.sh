@@ -2,14 +2,15 @@
 # The application protocol's cost (issue 12, point 8): round trips (`ping`) and 1 KiB
 # checkpoint writes (through Raft, fenced) as the Rust SDK sees them, from an instance
 # started by a local 3-node cluster. RUNS runs of COUNT each, with the instance on the
-# master and on a follower. Uses the debug build (this machine builds no release).
+# master and on a follower. Uses the debug build, or the agent ENCLUSTER_BIN names (the
+# SDK driver stays the debug build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 COUNT=${COUNT:-1000}
 TARGET=${CARGO_TARGET_DIR:-target}
 cargo build -p encluster -p e2e --bins
-BIN="$TARGET/debug/encluster"
+BIN="${ENCLUSTER_BIN:-$TARGET/debug/encluster}"
 DRIVER="$(cd "$TARGET/debug" && pwd)/app_conformance"
 work=$(mktemp -d)
 pids=()

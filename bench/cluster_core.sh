@@ -5,11 +5,12 @@
 #
 #   bench/cluster_core.sh            full run (about 15 minutes)
 #   bench/cluster_core.sh --quick    a smoke run
-# Environment: CLIENTS="1 16 64", DUR=10 (s per write run), ROUNDS=3, TRIALS=12.
+# Environment: CLIENTS="1 16 64", DUR=10 (s per write run), ROUNDS=3, TRIALS=12, SECTIONS,
+# ETCD_TLS=1 (etcd's clients and peers over TLS, as encluster's always are).
 # The Markdown report goes to stdout and to bench/results/cluster-core-<date>.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source ../shared/bench/peers/lib.sh 2>/dev/null || ensure_pkgs() {
+source bench/peers/lib.sh 2>/dev/null || ensure_pkgs() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
 ensure_pkgs etcd-server etcd-client

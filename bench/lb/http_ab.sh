@@ -18,7 +18,7 @@
 #       ROUNDS=5 DUR=5s bench/lb/http_ab.sh
 set -euo pipefail
 
-HERE=${PEERS:-/work/shared/bench/peers}
+HERE=${PEERS:-$(cd "$(dirname "$0")/../peers" && pwd)}
 # shellcheck source=/dev/null
 source "$HERE/lib.sh"
 LBBENCH_A=${LBBENCH_A:?path of the base lbbench}

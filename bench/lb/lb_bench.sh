@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/lb/lb_bench.sh -- encluster's lb data plane side by side with HAProxy and nginx, on loopback only.
 #
-# A copy of shared/bench/peers/lb_bench.sh (same method, pinning, guard and configs, taken from
+# A copy of bench/peers/lb_bench.sh (same method, pinning, guard and configs, taken from
 # $PEERS) with three more cases, served by crates/lb/examples/lbbench.rs (one current-thread
 # runtime, like HAProxy's nbthread 1), pinned to the proxy CPU like the other proxies:
 #     enc_tcp   encluster lb, protocol tcp, round robin, splice relay          (:18095)
@@ -27,26 +27,26 @@
 # Method: every round runs each case of a group once (after a 2 s warm-up per case), in an order
 #   rotated by one position per round (A B C D E, B C D E A, ...), so cases are interleaved and
 #   ratios are computed per round (paired) against "direct" of the same round.
-#   Shared-host guard (shared/bench/peers/cpu_guard.py): a run starts only once processes outside this
+#   Shared-host guard (bench/peers/cpu_guard.py): a run starts only once processes outside this
 #   script use < QUIET_PCT (10) % of a core, and is repeated (max 3 tries) if they used more than
 #   MAX_FOREIGN (15) % of a core during it; the "foreign" % is recorded next to each result.
 # Pinning (taskset), for a 2-core machine:
 #   LAYOUT=A (default): wrk on CPU 0; the 3 backends and both proxies on CPU 1
 #                       (client core vs. server core; the proxy shares the server core)
 #   LAYOUT=B          : wrk and the 3 backends on CPU 0; proxies alone on CPU 1
-# Configs: shared/bench/peers/conf/{backend-nginx.conf.in,haproxy.cfg.in,proxy-nginx.conf.in}
+# Configs: bench/peers/conf/{backend-nginx.conf.in,haproxy.cfg.in,proxy-nginx.conf.in}
 #
 # Run (as root, so missing Debian packages can be installed):
-#   shared/bench/peers/lb_bench.sh                                   # ROUNDS=5 DUR=10s CONNS=50, all groups
-#   ROUNDS=3 DUR=5s GROUPS_TO_RUN="ka close" shared/bench/peers/lb_bench.sh
-#   LAYOUT=B GROUPS_TO_RUN=ka shared/bench/peers/lb_bench.sh
-#   KEEP=some/dir shared/bench/peers/lb_bench.sh                     # keep the raw wrk outputs there
-# The summary (markdown tables) is printed by shared/bench/peers/lb_summarize.py at the end.
+#   bench/peers/lb_bench.sh                                   # ROUNDS=5 DUR=10s CONNS=50, all groups
+#   ROUNDS=3 DUR=5s GROUPS_TO_RUN="ka close" bench/peers/lb_bench.sh
+#   LAYOUT=B GROUPS_TO_RUN=ka bench/peers/lb_bench.sh
+#   KEEP=some/dir bench/peers/lb_bench.sh                     # keep the raw wrk outputs there
+# The summary (markdown tables) is printed by bench/peers/lb_summarize.py at the end.
 set -euo pipefail
 
 MINE=$(cd "$(dirname "$0")" && pwd)
-HERE=${PEERS:-/work/shared/bench/peers}
-LBBENCH=${LBBENCH:-$MINE/../../target-lb/release/examples/lbbench}
+HERE=${PEERS:-$(cd "$(dirname "$0")/../peers" && pwd)}
+LBBENCH=${LBBENCH:-${CARGO_TARGET_DIR:-$MINE/../../target}/release/examples/lbbench}
 [[ -x $LBBENCH ]] || { echo "build lbbench first (LBBENCH=$LBBENCH)" >&2; exit 2; }
 # shellcheck source=/dev/null
 source "$HERE/lib.sh"

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""bench/lb/lb_summarize.py (a copy of shared/bench/peers/lb_summarize.py that also knows
-the encluster cases enc_tcp, enc_http and enc_copy) -- turn the raw wrk outputs of shared/bench/peers/lb_bench.sh into
+"""bench/lb/lb_summarize.py (a copy of bench/peers/lb_summarize.py that also knows
+the encluster cases enc_tcp, enc_http and enc_copy) -- turn the raw wrk outputs of bench/peers/lb_bench.sh into
 markdown tables (median and min-max over rounds, paired ratio vs. "direct").
 
-Usage: python3 shared/bench/peers/lb_summarize.py RAW_DIR [LAYOUT]
+Usage: python3 bench/lb/lb_summarize.py RAW_DIR [LAYOUT]
   RAW_DIR holds <LAYOUT>-<group>/<round>-<case>.wrk (+ .cpu) files written by lb_bench.sh.
 Ratios are paired: for every round, value(case) / value(direct) of the same round; the table
 shows the median (min-max) of those per-round ratios.

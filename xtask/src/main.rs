@@ -1,7 +1,13 @@
-//! Project automation written in Rust: `cargo xtask tidy`, `cargo xtask bench-core`.
+//! Project automation written in Rust: `cargo xtask tidy`, `cargo xtask bench-core`,
+//! `cargo xtask dist`, `cargo xtask deb`, `cargo xtask config-doc`.
 
 mod bench;
+mod config_doc;
+mod deb;
+mod dist;
 mod tidy;
+
+use std::path::PathBuf;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -54,10 +60,19 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(bench::query::run(trials))
         }
+        "dist" => {
+            let dir = args
+                .get(1)
+                .map(PathBuf::from)
+                .unwrap_or(target_dir()?.join("dist"));
+            dist::write(&dir)
+        }
+        "config-doc" => config_doc::write(&workspace()?),
+        "deb" => run_deb(&args[1..]),
         _ => anyhow::bail!(
             "unknown task {task:?}; known tasks: \
              tidy, bench-core [--quick], bench-resources, bench-hosts, bench-lin, bench-alerts, \
-             bench-query"
+             bench-query, dist [DIR], deb [--binary PATH] [--out DIR], config-doc"
         ),
     }
 }
@@ -81,5 +96,43 @@ fn run_tidy() -> anyhow::Result<()> {
         }
     }
     anyhow::ensure!(problems == 0, "{problems} tidy problems");
+    Ok(())
+}
+
+/// The workspace root (where `cargo xtask` runs from).
+fn workspace() -> anyhow::Result<PathBuf> {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(PathBuf::from)
+        .ok_or_else(|| anyhow::anyhow!("xtask is not inside a workspace"))
+}
+
+/// `CARGO_TARGET_DIR`, else the workspace's `target`.
+fn target_dir() -> anyhow::Result<PathBuf> {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => Ok(PathBuf::from(dir)),
+        None => Ok(workspace()?.join("target")),
+    }
+}
+
+/// `deb [--binary PATH] [--out DIR]`: the release binary into target/debian by default.
+fn run_deb(args: &[String]) -> anyhow::Result<()> {
+    let mut binary = target_dir()?.join("release/encluster");
+    let mut out = target_dir()?.join("debian");
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let value = args.next().map(PathBuf::from);
+        match (arg.as_str(), value) {
+            ("--binary", Some(path)) => binary = path,
+            ("--out", Some(path)) => out = path,
+            (other, _) => anyhow::bail!(
+                "deb: unexpected argument {other:?}; usage: cargo xtask deb [--binary PATH] \
+                 [--out DIR]"
+            ),
+        }
+    }
+    let deb = deb::build(&workspace()?, &binary, &out)?;
+    println!("built {}", deb.display());
     Ok(())
 }

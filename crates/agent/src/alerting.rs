@@ -45,6 +45,11 @@ pub(crate) fn kind_of(event: &Event) -> AlertKind {
         | EventKind::Threshold { .. } => AlertKind::Attribute,
         EventKind::RemoteView { target, .. } if target.starts_with("node:") => AlertKind::Node,
         EventKind::RemoteView { .. } => AlertKind::Resource,
+        // --- fence ---
+        EventKind::Fencing { .. } => AlertKind::Fencing,
+        EventKind::LoginLocked { .. } => AlertKind::Attribute,
+        // --- rotate ---
+        EventKind::CertExpiring { .. } => AlertKind::Attribute,
     }
 }
 
@@ -121,6 +126,12 @@ pub(crate) fn alert_of(db: &ClusterDb, event: &Event) -> Alert {
         } => {
             on_node(node);
             alert.attribute = Some((rule.clone(), value.clone()));
+        }
+        // --- fence ---
+        EventKind::Fencing { node, outcome, .. } => {
+            on_node(node);
+            // Pacemaker's fencing alerts carry the operation's result in CRM_alert_rc.
+            alert.rc = i32::from(*outcome == model::fence::FenceOutcome::Failed);
         }
         EventKind::ServerHealth {
             node,

@@ -29,18 +29,24 @@ mod apply;
 mod change;
 mod constraints;
 mod errors;
+mod fencing;
 mod join;
 mod lb_stats;
 mod metrics;
+mod openapi;
 mod operations;
 mod preferences;
 mod resource_views;
 mod resources;
+mod secrets;
+mod servers;
 mod spec;
 mod status;
 mod stream;
 mod types;
 mod user_types;
+// --- witness ---
+mod witness;
 
 pub(crate) use spec::ocf_root;
 pub(crate) use types::TypeCatalog;
@@ -49,6 +55,9 @@ mod writes;
 // --- users ---
 mod login;
 mod users;
+// --- rotate ---
+mod certs;
+mod tokens;
 
 pub(crate) use writes::{NodeSession, WriteId};
 
@@ -77,6 +86,12 @@ pub struct ApiState {
     // --- web ---
     /// The `/v1/stream` connections open on this node (one permit each).
     pub(crate) streams: Arc<tokio::sync::Semaphore>,
+    // --- upgrade ---
+    /// The versions and formats the nodes report to this node while it is master.
+    pub(crate) reports: crate::upgrade::NodeReports,
+    // --- witness ---
+    /// The witness this node's config names, for `status`.
+    pub(crate) witness: Option<String>,
 }
 
 impl ApiState {
@@ -109,7 +124,15 @@ impl ApiState {
             remote: None,
             logins: login::LoginGate::new(),
             streams: stream::streams(),
+            reports: Default::default(),
+            witness: config.witness.as_ref().map(|w| w.address.clone()),
         }
+    }
+
+    /// Show the nodes' reported versions (on the master) in `status`.
+    pub fn with_reports(mut self, reports: crate::upgrade::NodeReports) -> ApiState {
+        self.reports = reports;
+        self
     }
 
     /// Serve this node's series from `metrics`.
@@ -184,6 +207,11 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/resources/{name}/explain", get(resources::explain))
         .route("/v1/resources/{name}/{action}", post(resources::action))
+        .route("/v1/resources/{name}/servers", post(servers::add))
+        .route(
+            "/v1/resources/{name}/servers/{server}",
+            delete(servers::remove),
+        )
         .route("/v1/groups", post(resources::create_group))
         .route("/v1/groups/{name}", delete(resources::delete_group))
         .route("/v1/groups/{name}/move", post(resources::move_group))
@@ -215,6 +243,16 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/alerts/{name}", delete(alerts::remove))
         .route("/v1/alerts/{name}/test", post(alerts::test))
         .route("/v1/tokens/admin", post(join::add_admin_token))
+        // --- fence ---
+        .route("/v1/fence", get(fencing::list).post(fencing::put))
+        .route(
+            "/v1/fence/{name}",
+            get(fencing::show).delete(fencing::remove),
+        )
+        .route("/v1/fence/{name}/test", post(fencing::test))
+        .route("/v1/nodes/{id}/fence", post(fencing::fence_node))
+        // --- witness ---
+        .route("/v1/witness", post(witness::add))
         // --- users ---
         .route(
             "/v1/session",
@@ -230,6 +268,16 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/tokens", post(users::add_token))
         // --- web ---
         .route("/v1/stream", get(stream::stream))
+        // --- rotate ---
+        .route("/v1/certs", get(certs::show))
+        .route("/v1/certs/rotate", post(certs::rotate))
+        .route("/v1/certs/ca/begin", post(certs::begin_ca))
+        .route("/v1/certs/ca/finish", post(certs::finish_ca))
+        .route("/v1/tokens", get(tokens::list))
+        .route("/v1/tokens/revoke", post(tokens::revoke))
+        .route("/v1/tokens/rotate", post(tokens::rotate))
+        // Inside the check below: answers to non-administrators lose their secrets.
+        .route_layer(middleware::from_fn(secrets::hide_for_non_admins))
         // Every route above needs the permission `access::ROUTES` gives it.
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -239,6 +287,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/health", get(views::health))
         .route("/v1/ca", get(views::ca))
         .route("/v1/join", post(join::join))
+        // --- openapi ---
+        .route("/v1/openapi.json", get(openapi::serve))
         .merge(protected)
         // --- web --- The browser UI at `/` (no API token: it holds only code).
         .merge(web::router())
@@ -249,6 +299,8 @@ pub fn router(state: ApiState) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             API_BODY_BYTES_MAX,
         ))
+        // ... and, unless it is huge, read away so that the client sees the 413.
+        .layer(middleware::from_fn(errors::drain_oversized))
         .layer(middleware::from_fn(errors::json_errors))
         .with_state(state)
 }
@@ -476,6 +528,10 @@ pub(crate) async fn propose(
 ) -> Option<Result<CommandResult, Response>> {
     if !state.raft.is_leader() {
         return None;
+    }
+    // --- upgrade --- The format gate: refused like any invalid command.
+    if let Err(reason) = state.shared.read(|db| db.admits(&command)) {
+        return Some(Ok(CommandResult::Rejected(reason)));
     }
     match state.raft.client_write(command).await {
         Ok(response) => Some(Ok(response.data)),

@@ -110,6 +110,11 @@ impl AppHub {
         self.lease.send_replace(Some(valid_until));
     }
 
+    /// Follows the lease this node's executor holds (issue 16: the watchdog pets by it).
+    pub fn lease_watch(&self) -> watch::Receiver<Option<BootMs>> {
+        self.lease.subscribe()
+    }
+
     /// Watches the lease and tells every unique instance `lease_lost` once less than the
     /// executor's fence margin is left of it, until `shutdown`.
     pub async fn watch_lease(self: Arc<Self>, shutdown: CancellationToken) {

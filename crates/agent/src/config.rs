@@ -50,6 +50,39 @@ pub struct AgentConfig {
     /// Bounds of the load balancer's HTTP client connections.
     #[serde(default)]
     pub lb: LbLimits,
+    // --- fence ---
+    /// The self-fencing watchdog (issue 16); off unless given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog: Option<WatchdogConfig>,
+    // --- witness ---
+    /// The witness of a two-node cluster (`encluster witness`); none unless given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<WitnessConfig>,
+}
+
+/// Where the cluster's witness listens (`[witness]`), and how long a node without a
+/// quorum waits before it claims the witness's grant (`membership::claim_step`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// `host:port` of `encluster witness serve`.
+    pub address: String,
+    /// How long the last master waits without a quorum before it claims.
+    #[serde(with = "humantime_serde", default = "default_witness_master_wait")]
+    pub master_wait: Duration,
+    /// How long any other node waits: longer, so that when both sides reach the witness
+    /// the master's keeps the resources where they are.
+    #[serde(with = "humantime_serde", default = "default_witness_follower_wait")]
+    pub follower_wait: Duration,
+}
+
+/// Past the lease (900 ms): a master that claims has let every unique resource go.
+fn default_witness_master_wait() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn default_witness_follower_wait() -> Duration {
+    Duration::from_millis(1500)
 }
 
 /// How long API clients may take and how many connections they may hold (`[api]`).
@@ -91,6 +124,23 @@ fn is_true(value: &bool) -> bool {
     *value
 }
 
+/// The self-fencing watchdog: petted only while the node holds a valid lease and its
+/// executor is alive (`host_watchdog`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchdogConfig {
+    /// The device: `/dev/watchdog` on a real host (its timeout is the driver's, e.g.
+    /// `softdog soft_margin=`); tests give a file their stand-in watches.
+    pub device: PathBuf,
+    /// How often it is petted while the node may hold resources.
+    #[serde(with = "humantime_serde", default = "default_watchdog_interval")]
+    pub interval: Duration,
+}
+
+fn default_watchdog_interval() -> Duration {
+    Duration::from_millis(100)
+}
+
 /// Certificate and key files of the node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,6 +166,11 @@ pub struct FailureConfig {
     /// Silence after which the master marks a node down.
     #[serde(with = "humantime_serde", default = "default_down")]
     pub down_after: Duration,
+    /// The agent's nice value (-20 to 19; default -10): above normal priority, so that its
+    /// heartbeats keep their timing on a saturated host (what it starts runs at 0). Needs
+    /// root or CAP_SYS_NICE; without, the agent warns and runs at normal priority.
+    #[serde(default = "default_nice")]
+    pub nice: i32,
 }
 
 /// Raft election timing.
@@ -252,6 +307,9 @@ fn default_suspect() -> Duration {
 fn default_down() -> Duration {
     Duration::from_millis(500)
 }
+fn default_nice() -> i32 {
+    -10
+}
 fn default_raft_heartbeat() -> Duration {
     Duration::from_millis(50)
 }
@@ -271,6 +329,7 @@ impl Default for FailureConfig {
             heartbeat_interval: default_heartbeat(),
             suspect_after: default_suspect(),
             down_after: default_down(),
+            nice: default_nice(),
         }
     }
 }
@@ -342,6 +401,13 @@ impl AgentConfig {
             );
         }
         timing::check(&self.failure, &self.raft).map_err(anyhow::Error::msg)?;
+        if !(-20..=19).contains(&self.failure.nice) {
+            bail!(
+                "failure.nice: {} is outside -20 to 19 (lower runs the agent at a higher \
+                 priority; the default is -10)",
+                self.failure.nice
+            );
+        }
         check_limits(&self.api, &self.lb)?;
         let r = &self.raft;
         if r.snapshot_logs_since_last < 10 {
@@ -350,8 +416,40 @@ impl AgentConfig {
                 r.snapshot_logs_since_last
             );
         }
+        if let Some(witness) = &self.witness {
+            check_witness(witness)?;
+        }
         Ok(())
     }
+}
+
+/// The witness's address must be one, and a claim must come after the node's lease could
+/// have ended, so a master never claims the cluster while it may still hold a resource.
+fn check_witness(witness: &WitnessConfig) -> anyhow::Result<()> {
+    witness
+        .address
+        .parse::<std::net::SocketAddr>()
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "witness.address: {:?} is not an address like 192.0.2.9:7480",
+                witness.address
+            )
+        })?;
+    let lease = crate::limits::NODE_LEASE;
+    for (field, wait) in [
+        ("master_wait", witness.master_wait),
+        ("follower_wait", witness.follower_wait),
+    ] {
+        if wait < lease {
+            bail!(
+                "witness.{field}: {} is shorter than the node lease ({}): a node must claim \
+                 the cluster only once its own lease has surely ended",
+                humantime::format_duration(wait),
+                humantime::format_duration(lease)
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

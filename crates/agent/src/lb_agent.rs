@@ -424,24 +424,31 @@ impl LbAgent {
                 let Ok(wanted) = self.service(&name, &params) else {
                     continue;
                 };
-                let plane = self.plane.lock().await;
-                let current = plane
-                    .config
-                    .services
-                    .iter()
-                    .find(|s| s.name == name)
-                    .cloned();
-                drop(plane);
-                if current.as_ref() != Some(&wanted) {
-                    tracing::info!(service = %name, "Reloading load-balancer service");
-                    let _ = self.set(&name, Some(wanted)).await;
-                }
+                self.reload(&name, wanted).await;
             }
+        }
+    }
+
+    /// Apply `wanted` to a service this node still serves, if it differs. The check and the
+    /// change are made under one lock: a stop that ran since `follow` listed the services has
+    /// removed this one, and a reload must never bring its listener back (it would hold the
+    /// address the node now running the service needs).
+    async fn reload(&self, name: &str, wanted: ServiceConfig) {
+        let mut plane = self.plane.lock().await;
+        let current = plane.config.services.iter().find(|s| s.name == name);
+        if current.is_some_and(|current| *current != wanted) {
+            tracing::info!(service = %name, "Reloading load-balancer service");
+            let _ = Self::apply(&mut plane, name, Some(wanted)).await;
         }
     }
 
     async fn set(&self, name: &str, service: Option<ServiceConfig>) -> Outcome {
         let mut plane = self.plane.lock().await;
+        Self::apply(&mut plane, name, service).await
+    }
+
+    /// Serve `service` as `name` (or stop serving `name`), the plane's lock held.
+    async fn apply(plane: &mut Plane, name: &str, service: Option<ServiceConfig>) -> Outcome {
         let mut config = plane.config.clone();
         config.services.retain(|s| s.name != name);
         config.services.extend(service);

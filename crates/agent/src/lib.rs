@@ -13,14 +13,17 @@
 pub mod alerting;
 pub mod api;
 pub mod app;
+mod certs;
 pub mod clock;
 pub mod config;
 pub mod contact;
+pub mod host_watchdog;
 pub mod lb_agent;
 mod limits;
 pub mod master;
 pub mod metrics;
 pub mod node;
+mod notify;
 mod peer;
 pub mod placement;
 pub mod recovery;
@@ -30,5 +33,9 @@ pub mod serve;
 pub mod setup;
 pub mod thresholds;
 mod tls;
+// --- upgrade ---
+pub mod upgrade;
+// --- witness ---
+pub mod witness;
 
 pub use config::AgentConfig;

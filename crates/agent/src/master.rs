@@ -20,9 +20,10 @@ use cmdb::{Raft, SharedDb};
 use membership::DetectorConfig;
 use model::{BootMs, NodeHealth, NodeId};
 use openraft::ChangeMembers;
+use resource_agents::fence::levels::{FenceNext, FenceRun};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::clock::{boot_ms, now_ms};
 use crate::config::AgentConfig;
@@ -49,6 +50,9 @@ pub struct MasterLoop {
     pub contact: Arc<LeaderContact>,
     /// Published detector state.
     pub view: DetectorView,
+    // --- upgrade ---
+    /// The versions and formats the heartbeats report.
+    pub reports: crate::upgrade::NodeReports,
 }
 
 impl MasterLoop {
@@ -57,9 +61,18 @@ impl MasterLoop {
         let mut master = Master::new(master_config(&self.config));
         let mut ticker = tokio::time::interval(MASTER_TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Fences in flight: owned here, aborted (their agents killed) when the loop ends.
+        let mut fences = tokio::task::JoinSet::new();
         loop {
             let commands = tokio::select! {
                 _ = shutdown.cancelled() => return,
+                Some(done) = fences.join_next(), if !fences.is_empty() => match done {
+                    Ok(event) => self.shared.read(|db| master.handle(event, db, clocks())),
+                    Err(error) => {
+                        warn!(%error, "A fence task ended without an answer");
+                        Vec::new()
+                    }
+                },
                 Some(beat) = self.heartbeats.recv() => {
                     let event = Event::Heartbeat {
                         node: NodeId(beat.node),
@@ -68,9 +81,12 @@ impl MasterLoop {
                     };
                     self.shared.read(|db| master.handle(event, db, clocks()))
                 }
-                _ = ticker.tick() => self.tick(&mut master, self.facts()),
+                _ = ticker.tick() => {
+                    self.raise_format().await;
+                    self.tick(&mut master, self.facts())
+                }
             };
-            self.carry_out(&mut master, commands).await;
+            self.carry_out(&mut master, commands, &mut fences).await;
         }
     }
 
@@ -97,9 +113,19 @@ impl MasterLoop {
     }
 
     /// Carry out the machine's commands in order, feeding each result back.
-    async fn carry_out(&self, master: &mut Master, commands: Vec<Command>) {
+    async fn carry_out(
+        &self,
+        master: &mut Master,
+        commands: Vec<Command>,
+        fences: &mut tokio::task::JoinSet<Event>,
+    ) {
         let mut queue = VecDeque::from(commands);
         while let Some(command) = queue.pop_front() {
+            // --- fence ---
+            if let Command::Fence { id, node, run } = command {
+                fences.spawn(fence(id, node, run));
+                continue;
+            }
             let Some(reply) = self.execute(command).await else {
                 continue;
             };
@@ -131,6 +157,31 @@ impl MasterLoop {
                 *self.view.lock().expect("detector view lock poisoned") = view;
                 None
             }
+            Command::Fence { .. } => unreachable!("fences are spawned by carry_out"),
+        }
+    }
+
+    // --- upgrade ---
+    /// While leading, raise the cluster format once every member node reports a higher
+    /// one (`upgrade::format_to_raise`).
+    async fn raise_format(&self) {
+        if !self.raft.is_leader() {
+            return;
+        }
+        let now = boot_ms();
+        let format = {
+            let reports = self.reports.lock().expect("node reports lock poisoned");
+            let own = self.config.node_id;
+            self.shared
+                .read(|db| crate::upgrade::format_to_raise(db, &reports, own, now))
+        };
+        let Some(format) = format else { return };
+        match self.write(cmdb::Command::SetClusterFormat { format }).await {
+            Ok(cmdb::CommandResult::Ok) => {
+                info!(format, "Raised the cluster format: every node reports it")
+            }
+            Ok(other) => warn!(format, %other, "The cluster format was not raised"),
+            Err(error) => warn!(format, %error, "The cluster format was not raised"),
         }
     }
 
@@ -163,6 +214,10 @@ impl MasterLoop {
     /// Write a command; a master that was just elected may not accept writes for a few
     /// milliseconds, so retry while this node still leads.
     async fn write(&self, command: cmdb::Command) -> Result<cmdb::CommandResult, String> {
+        // --- upgrade --- The format gate: refused like any invalid command.
+        if let Err(reason) = self.shared.read(|db| db.admits(&command)) {
+            return Ok(cmdb::CommandResult::Rejected(reason));
+        }
         for attempt in 0..MASTER_WRITE_ATTEMPTS {
             match self.raft.client_write(command.clone()).await {
                 Ok(response) => return Ok(response.data),
@@ -173,6 +228,34 @@ impl MasterLoop {
             }
         }
         Err("not accepted after retries".to_string())
+    }
+}
+
+// --- fence ---
+/// Runs one fence through its levels, one device call at a time (the IO edge of
+/// `resource_agents::fence::levels::FenceRun`).
+pub async fn run_fence(mut run: FenceRun) -> (bool, String) {
+    loop {
+        match run.next() {
+            FenceNext::Call { device, call } => {
+                let answer = call.run().await;
+                let outcome = resource_agents::fence::levels::describe(&answer);
+                info!(%device, action = %call.action, %outcome, "Fence agent answered");
+                run.answer(&answer);
+            }
+            FenceNext::Confirmed(detail) => return (true, detail),
+            FenceNext::Failed(detail) => return (false, detail),
+        }
+    }
+}
+
+async fn fence(id: u64, node: NodeId, run: FenceRun) -> Event {
+    let (confirmed, detail) = run_fence(run).await;
+    Event::FenceDone {
+        id,
+        node,
+        confirmed,
+        detail,
     }
 }
 
@@ -223,6 +306,7 @@ fn master_config(config: &AgentConfig) -> MasterConfig {
             ..DetectorConfig::default()
         },
         voters_max: config.voters_max,
+        witness: config.witness.is_some(),
         bootstrap,
     }
 }

@@ -3,14 +3,22 @@
 //! `<data_dir>/metrics`, written out every [`FLUSH_EVERY`] and made durable every
 //! [`SYNC_EVERY`] and at shutdown.
 //!
+//! Latencies (the lb's response times per service and real server, each resource
+//! instance's monitors, the Raft log's appends and commits) are histograms: `/metrics`
+//! shows the counts of the last round, and the archives keep each round's 50th and 99th
+//! percentile (`monitor::histogram`).
+//!
 //! Not a critical task: a node whose sampling fails (a full disk, an unreadable /proc)
 //! keeps serving, logs it, and answers queries with what it has.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use model::{Millis, NodeId};
+use executor::OperationKind;
+use model::{Millis, NodeId, ResourceId};
+use monitor::histogram::{Buckets, Histogram, LATENCY_BUCKETS, Percentiles};
 use monitor::host::Sample;
 use monitor::{Fetched, Kind, MonitorError, Range, Recorder, SeriesKey};
 use tokio_util::sync::CancellationToken;
@@ -27,6 +35,8 @@ pub const SYNC_EVERY: u32 = 600;
 /// The node's series, shared by the sampler and the API.
 pub struct Metrics {
     recorder: Mutex<Recorder>,
+    /// The histograms of the last round, for `/metrics`.
+    histograms: Mutex<Vec<Histogram>>,
     data_dir: PathBuf,
     /// This node's name, the `node` label of its Prometheus text.
     pub node_name: String,
@@ -38,6 +48,7 @@ impl Metrics {
         let recorder = Recorder::new(Some(&data_dir.join("metrics")))?;
         Ok(Arc::new(Metrics {
             recorder: Mutex::new(recorder),
+            histograms: Mutex::new(Vec::new()),
             data_dir: data_dir.to_path_buf(),
             node_name: node_name.to_owned(),
         }))
@@ -51,6 +62,21 @@ impl Metrics {
     /// The last sample of every series.
     pub fn latest(&self) -> Vec<(SeriesKey, Kind, f64)> {
         self.lock().latest()
+    }
+
+    /// The latency histograms as of the last round.
+    pub fn histograms(&self) -> Vec<Histogram> {
+        self.histograms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_histograms(&self, histograms: Vec<Histogram>) {
+        *self
+            .histograms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = histograms;
     }
 
     /// A range query on one of this node's series.
@@ -99,6 +125,74 @@ pub struct Sources {
     pub threshold_events: tokio::sync::mpsc::Sender<Vec<model::EventKind>>,
     /// This node's remote probes (`remote_probe_*` series).
     pub remote: Arc<crate::remote::Remote>,
+    /// How long the Raft log's appends and commits take.
+    pub raft_latency: Arc<cmdb::latency::RaftLatency>,
+    /// The executor's operations on this node: monitor latency and restarts.
+    pub instances: Arc<InstanceFigures>,
+}
+
+/// What the executor tells of each resource instance on this node: its monitors' durations
+/// and how many times it was started again since the agent started. One entry per
+/// resource the executor ran here; entries of resources gone from this node are dropped
+/// at each sampling round.
+#[derive(Debug, Default)]
+pub struct InstanceFigures {
+    figures: Mutex<BTreeMap<ResourceId, Figures>>,
+}
+
+#[derive(Debug, Default)]
+struct Figures {
+    monitors: Buckets,
+    starts: u64,
+}
+
+impl executor::runtime::OperationObserver for InstanceFigures {
+    fn finished(&self, resource: &ResourceId, operation: OperationKind, ok: bool, took: Duration) {
+        let mut figures = self.lock();
+        let figures = figures.entry(resource.clone()).or_default();
+        match operation {
+            OperationKind::Monitor => figures.monitors.observe(took),
+            OperationKind::Start if ok => figures.starts += 1,
+            _ => {}
+        }
+    }
+}
+
+impl InstanceFigures {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<ResourceId, Figures>> {
+        // Figures only: nothing a panic could leave unsafe to read.
+        self.figures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Each instance's restarts (its starts after the first) and monitor histogram, for
+    /// the resources in `here`; forgets the others.
+    fn sample(
+        &self,
+        here: &std::collections::BTreeSet<ResourceId>,
+    ) -> (Vec<Sample>, Vec<Histogram>) {
+        let mut figures = self.lock();
+        figures.retain(|id, _| here.contains(id));
+        let mut samples = Vec::new();
+        let mut histograms = Vec::new();
+        for (id, figures) in figures.iter() {
+            let labels = [("resource", id.0.as_str())];
+            let restarts = figures.starts.saturating_sub(1) as f64;
+            samples.push(labelled(
+                "resource_restarts",
+                Kind::Counter,
+                &labels,
+                restarts,
+            ));
+            histograms.push(Histogram {
+                name: "resource_monitor_duration_seconds",
+                labels: vec![("resource", id.0.clone())],
+                buckets: figures.monitors.clone(),
+            });
+        }
+        (samples, histograms)
+    }
 }
 
 /// Samples every second until `shutdown`, then makes the series durable.
@@ -108,6 +202,7 @@ pub async fn run(metrics: Arc<Metrics>, sources: Sources, shutdown: Cancellation
     let mut round: u32 = 0;
     let mut thresholds = crate::thresholds::Thresholds::default();
     let mut directors = crate::thresholds::Directors::default();
+    let mut percentiles = Percentiles::default();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -115,13 +210,18 @@ pub async fn run(metrics: Arc<Metrics>, sources: Sources, shutdown: Cancellation
         }
         round = round.wrapping_add(1);
         let mut samples = raft_samples(&sources.raft);
-        samples.extend(
-            sources
-                .shared
-                .read(|db| resource_samples(&db.resources, sources.node)),
-        );
+        let (resources, here) = sources
+            .shared
+            .read(|db| resource_samples(&db.resources, sources.node));
+        samples.extend(resources);
         let services = sources.lb.snapshots().await;
         samples.extend(lb_samples(&services));
+        let (instances, mut histograms) = sources.instances.sample(&here);
+        samples.extend(instances);
+        histograms.extend(lb_histograms(&services));
+        histograms.extend(raft_histograms(&sources.raft_latency));
+        samples.extend(percentiles.samples(&histograms));
+        metrics.set_histograms(histograms);
         samples.extend(sources.remote.samples());
         let director_events = directors.check(&services, sources.node);
         if !director_events.is_empty()
@@ -198,21 +298,76 @@ fn labelled(name: &'static str, kind: Kind, labels: &[(&'static str, &str)], val
 }
 
 /// Each resource instance on this node, from the local replica: whether it is active, and
-/// its fail count. (Monitor latency needs the executor's own figures: successful recurring
+/// its fail count; and the resources with an instance here. (Monitor latency and restarts
+/// come from the executor's own figures, [`InstanceFigures`]: successful recurring
 /// monitors are not reported to the cmdb.)
-fn resource_samples(resources: &cmdb::ResourceDb, node: NodeId) -> Vec<Sample> {
+fn resource_samples(
+    resources: &cmdb::ResourceDb,
+    node: NodeId,
+) -> (Vec<Sample>, std::collections::BTreeSet<ResourceId>) {
     let mut out = Vec::new();
+    let mut here = std::collections::BTreeSet::new();
     for (id, nodes) in &resources.status {
         let Some(status) = nodes.get(&node) else {
             continue;
         };
+        here.insert(id.clone());
         let labels = [("resource", id.0.as_str())];
         let active = if status.state.is_active() { 1.0 } else { 0.0 };
         out.push(labelled("resource_active", Kind::Gauge, &labels, active));
         let fails = f64::from(status.fail_count);
-        out.push(labelled("resource_fail_count", Kind::Gauge, &labels, fails));
+        out.push(labelled("resource_failures", Kind::Gauge, &labels, fails));
+    }
+    (out, here)
+}
+
+/// The lb's response times: each real server's (`lb_server_response_seconds`) and each
+/// service's, the sum of its servers' (`lb_response_seconds`).
+fn lb_histograms(services: &[lb::ServiceSnapshot]) -> Vec<Histogram> {
+    let mut out = Vec::new();
+    for service in services {
+        let mut total = Buckets::default();
+        for server in &service.servers {
+            let buckets = buckets_of(server.response_time.counts, server.response_time.sum_micros);
+            total.add(&buckets);
+            out.push(Histogram {
+                name: "lb_server_response_seconds",
+                labels: vec![
+                    ("service", service.name.clone()),
+                    ("server", server.name.clone()),
+                ],
+                buckets,
+            });
+        }
+        out.push(Histogram {
+            name: "lb_response_seconds",
+            labels: vec![("service", service.name.clone())],
+            buckets: total,
+        });
     }
     out
+}
+
+/// The Raft log's histograms: appends until durable, and proposals until committed.
+fn raft_histograms(latency: &cmdb::latency::RaftLatency) -> Vec<Histogram> {
+    let histogram = |name, (counts, sum_micros)| Histogram {
+        name,
+        labels: Vec::new(),
+        buckets: buckets_of(counts, sum_micros),
+    };
+    vec![
+        histogram("agent_raft_log_write_seconds", latency.log_write.read()),
+        histogram("agent_raft_commit_seconds", latency.commit.read()),
+    ]
+}
+
+/// Counts kept in microseconds by the lb and the cmdb, as a histogram of seconds (their
+/// bounds are the same: see the test of `LATENCY_BOUNDS_MICROS`).
+fn buckets_of(counts: [u64; LATENCY_BUCKETS], sum_micros: u64) -> Buckets {
+    Buckets {
+        counts,
+        sum_seconds: sum_micros as f64 / 1e6,
+    }
 }
 
 /// Each virtual service this node directs, and each of its real servers.
@@ -266,3 +421,6 @@ fn lb_samples(services: &[lb::ServiceSnapshot]) -> Vec<Sample> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -27,6 +27,22 @@ use crate::resources::{ExecutorInputs, LeaseGrant};
 use crate::serve::serve_tls;
 use crate::tls::NodeTls;
 
+/// Raises this thread's priority to `failure.nice` (see `resource_agents::priority`), to be
+/// called before the runtime starts its threads, which inherit it; without the privilege
+/// the agent says so and runs at normal priority.
+pub fn raise_priority(config: &AgentConfig) {
+    let nice = config.failure.nice;
+    match resource_agents::priority::raise(nice) {
+        Ok(()) => tracing::info!(nice, "Agent runs above normal priority"),
+        Err(error) => tracing::warn!(
+            nice,
+            %error,
+            "Cannot raise the agent's priority (run as root or grant CAP_SYS_NICE): under \
+             CPU load its heartbeats may be late and nodes falsely suspected"
+        ),
+    }
+}
+
 /// Run an agent until `shutdown` is cancelled.
 pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     exit_on_openraft_panic();
@@ -48,7 +64,11 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
             config.data_dir.display()
         )
     })?);
-    let (raft, shared) = cmdb::open(
+    // --- witness --- A grant the previous run recorded is acted on before the store opens.
+    crate::witness::claim::apply_pending(&config.data_dir, config.node_id).await?;
+    let witness =
+        crate::witness::claim::ClaimSetup::new(&config, &tls.ca_pem, tls.peer_client.clone())?;
+    let (raft, shared, raft_latency) = cmdb::open(
         config.node_id,
         &config.data_dir,
         raft_config,
@@ -65,8 +85,10 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     let (heartbeat_tx, heartbeat_rx) = mpsc::channel(1024);
     let contact = Arc::new(LeaderContact::new(boot_ms()));
     let view: DetectorView = Arc::new(Mutex::new(BTreeMap::new()));
+    let reports = crate::upgrade::NodeReports::default();
     let mut tasks = JoinSet::new();
     let remote = Arc::new(crate::remote::Remote::default());
+    let instance_figures = Arc::new(crate::metrics::InstanceFigures::default());
     let peer_state = PeerState {
         raft: raft.clone(),
         shared: shared.clone(),
@@ -74,6 +96,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         contact: contact.clone(),
         forced,
         remote: remote.clone(),
+        reports: reports.clone(),
     };
     let peer_server = serve_tls(
         peer_listener,
@@ -94,7 +117,8 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     ));
     let mut api_state = ApiState::new(&config, raft.clone(), shared.clone(), view.clone(), &tls)
         .with_lb(lb.clone())
-        .with_remote(remote.clone());
+        .with_remote(remote.clone())
+        .with_reports(reports.clone());
     // Monitoring is not critical: a node that cannot keep metrics still serves.
     let metrics = config
         .monitoring
@@ -110,6 +134,8 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
                 lb: lb.clone(),
                 threshold_events: threshold_events.clone(),
                 remote: remote.clone(),
+                raft_latency,
+                instances: instance_figures.clone(),
             };
             let remote_context = crate::remote::RemoteContext {
                 node: model::NodeId(config.node_id),
@@ -151,6 +177,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         heartbeats: heartbeat_rx,
         contact: contact.clone(),
         view,
+        reports,
     };
     spawn_critical(
         &mut tasks,
@@ -165,8 +192,21 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         config.cluster_name.clone(),
         shutdown.clone(),
     ));
+    // Certificate renewal is not critical: a node that cannot renew keeps its certificate.
+    let keeper = crate::certs::CertKeeper::new(
+        &config,
+        &tls,
+        raft.clone(),
+        shared.clone(),
+        peer_client.clone(),
+    );
+    tasks.spawn(keeper.run(shutdown.clone()));
     let raft_core = watch_raft_core(raft.clone(), shutdown.clone());
     spawn_critical(&mut tasks, "Raft core watch", &shutdown, raft_core);
+    if let Some(witness) = witness {
+        let claims = crate::witness::claim::run(witness, raft.clone(), shutdown.clone());
+        spawn_critical(&mut tasks, "witness claims", &shutdown, claims);
+    }
     let executor = crate::resources::start(
         &mut tasks,
         &config,
@@ -174,6 +214,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         raft.clone(),
         shared.clone(),
         peer_client.clone(),
+        instance_figures,
         shutdown.clone(),
     );
     let heartbeats = send_heartbeats(
@@ -188,6 +229,13 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     info!(node = config.node_id, peer = %config.peer_addr, api = %config.api_addr, "Agent started");
 
     bootstrap(&config, &raft, &shared, &tls).await;
+    // Both listeners serve: tell systemd (Type=notify) and pet its watchdog from now on.
+    let notify = crate::notify::run(
+        crate::notify::Notifier::from_env(),
+        crate::notify::watchdog_interval(),
+        shutdown.clone(),
+    );
+    tasks.spawn(notify);
 
     shutdown.cancelled().await;
     info!(node = config.node_id, "Agent stopping");
@@ -374,6 +422,10 @@ async fn send_heartbeats(
     let mut server_rx = raft.server_metrics();
     let mut addressed: Option<(u64, u64)> = None;
     let mut addressed_since = tokio::time::Instant::now();
+    let reported = peer::HeartbeatVersion {
+        version: crate::upgrade::version(),
+        format: cmdb::FORMAT_CURRENT,
+    };
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -412,6 +464,8 @@ async fn send_heartbeats(
         };
         let sent_at = boot_ms();
         let beat = heartbeat(config.node_id, metrics.current_term, &contact, sent_at);
+        // --- upgrade --- The version follows the heartbeat (`peer::HeartbeatVersion`).
+        let beat = (beat, &reported);
         let sent: Result<HeartbeatAck, _> = client
             .call(&node.peer_addr, "/peer/heartbeat", &beat, HEARTBEAT_TIMEOUT)
             .await;

@@ -10,6 +10,11 @@
 //! a `remote_view` event whenever the two start or stop disagreeing. `status` (answered by
 //! the master) shows the verdicts, and every node keeps its own probes as series
 //! (`remote_probe_up`, `remote_probe_duration_seconds`). Not a critical task.
+//!
+//! An `unreachable` verdict is a warning, unless the resource's `remote_failure`
+//! parameter is `recover`: the master then records a failed monitor of the instance under
+//! its owner's current grant (`monitor::remote::recovery`), and recovery runs as for any
+//! other failure (the grant is spent, the instance stopped, only a new grant restarts it).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -20,6 +25,7 @@ use cmdb::ClusterDb;
 use model::{EventKind, NodeHealth, NodeId, ResourceState};
 use monitor::Kind;
 use monitor::host::Sample;
+use monitor::remote::recovery::{REMOTE_FAILURE_PARAM, Recoveries, RemoteFailed, RemoteFailure};
 use monitor::remote::{
     Book, Judge, Outside, PROBE_TIMEOUT_MS, Planner, Probe, Target, TargetKind, Verdict, View,
     observers_of,
@@ -131,6 +137,7 @@ pub async fn run(remote: Arc<Remote>, context: RemoteContext, shutdown: Cancella
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut planner = Planner::default();
     let mut judge = Judge::default();
+    let mut recoveries = Recoveries::default();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -157,13 +164,27 @@ pub async fn run(remote: Arc<Remote>, context: RemoteContext, shutdown: Cancella
                 book.expire(now);
                 judge.judge(&insides, &book, now)
             };
-            *lock(&remote.verdicts) = judge.verdicts();
+            let verdicts = judge.verdicts();
+            *lock(&remote.verdicts) = verdicts.clone();
             let events: Vec<EventKind> = changes.into_iter().map(event_of).collect();
             if !events.is_empty() && context.events.try_send(events).is_err() {
                 tracing::warn!("Remote view events dropped: the writer is behind");
             }
+            let failed = {
+                let book = lock(&remote.book);
+                context.shared.read(|db| {
+                    let grant = |resource: &str, owner| grant_of(db, resource, owner);
+                    recoveries.due(&verdicts, &book, now, grant)
+                })
+            };
+            for failed in failed {
+                if !write_failure(&context.raft, &failed).await {
+                    recoveries.not_written(&failed);
+                }
+            }
         } else {
             judge = Judge::default();
+            recoveries = Recoveries::default();
             lock(&remote.verdicts).clear();
         }
     }
@@ -224,6 +245,58 @@ async fn report(remote: &Remote, context: &RemoteContext, views: Vec<RemoteViewW
     }
 }
 
+/// The `remote_failure` choice of `resource` and its owner's current grant, while the
+/// owner runs it (a parameter the schema did not check reads as the default, a warning).
+fn grant_of(db: &ClusterDb, resource: &str, owner: NodeId) -> Option<(RemoteFailure, u64)> {
+    let id = model::ResourceId(resource.to_owned());
+    let declared = db.resources.resources.get(&id)?;
+    let choice = declared
+        .params
+        .get(REMOTE_FAILURE_PARAM)
+        .map(String::as_str);
+    let policy = RemoteFailure::parse(choice).unwrap_or_default();
+    let token = *db.resources.assignments.get(&owner)?.get(&id)?;
+    let running = db.resources.status.get(&id)?.get(&owner)?.state == ResourceState::Running;
+    running.then_some((policy, token))
+}
+
+/// Records, as the master, a failed monitor of the unreachable instance under its grant:
+/// the cmdb's failure path then counts it, spends the grant and recovery follows. Whether
+/// it was written.
+async fn write_failure(raft: &cmdb::Raft, failed: &RemoteFailed) -> bool {
+    let now = crate::clock::now_ms();
+    let reason = failed.reason();
+    tracing::warn!(
+        resource = %failed.resource,
+        node = %failed.target.owner,
+        token = failed.fencing_token,
+        %reason,
+        "Unreachable instance counted as failed"
+    );
+    let report = cmdb::OperationReport {
+        resource: model::ResourceId(failed.resource.clone()),
+        operation: "monitor".to_owned(),
+        fencing_token: failed.fencing_token,
+        ok: false,
+        state_after: ResourceState::Failed,
+        reason: Some(reason),
+        started_at: now,
+        finished_at: now,
+    };
+    let command = cmdb::Command::RecordOperation {
+        node: failed.target.owner,
+        report,
+        at_ms: now,
+    };
+    match raft.client_write(command).await {
+        Ok(_) => true,
+        Err(error) => {
+            tracing::warn!(%error, "Cannot record the unreachable instance's failure");
+            false
+        }
+    }
+}
+
 fn event_of(change: monitor::remote::Change) -> EventKind {
     tracing::info!(
         target = %change.target.id,
@@ -255,6 +328,7 @@ pub fn targets_of(db: &ClusterDb) -> (Vec<(Target, bool)>, Vec<NodeId>) {
             targets.push((target, online));
         }
     }
+    let held = held_addresses(db);
     for (id, by_node) in &db.resources.status {
         let Some(resource) = db.resources.resources.get(id) else {
             continue;
@@ -265,7 +339,7 @@ pub fn targets_of(db: &ClusterDb) -> (Vec<(Target, bool)>, Vec<NodeId>) {
                 ResourceState::Failed => false,
                 ResourceState::Stopped | ResourceState::Unknown => continue,
             };
-            for target in resource_targets(resource, *node) {
+            for target in resource_targets(resource, *node, &held) {
                 targets.push((target, healthy));
             }
         }
@@ -273,8 +347,33 @@ pub fn targets_of(db: &ClusterDb) -> (Vec<(Target, bool)>, Vec<NodeId>) {
     (targets, live)
 }
 
-/// What of a resource instance on `node` can be probed from outside.
-fn resource_targets(resource: &model::Resource, node: NodeId) -> Vec<Target> {
+/// The addresses of the running `vip` instances, with the node holding each.
+fn held_addresses(db: &ClusterDb) -> Vec<(IpAddr, NodeId)> {
+    let mut held = Vec::new();
+    for (id, by_node) in &db.resources.status {
+        let Some(resource) = db.resources.resources.get(id) else {
+            continue;
+        };
+        let ip = resource.params.get("ip").and_then(|ip| ip.parse().ok());
+        let (true, Some(ip)) = (resource.type_name == "vip", ip) else {
+            continue;
+        };
+        for (node, status) in by_node {
+            if status.state == ResourceState::Running {
+                held.push((ip, *node));
+            }
+        }
+    }
+    held
+}
+
+/// What of a resource instance on `node` can be probed from outside; `held` lists the
+/// running VIPs' addresses and their nodes.
+fn resource_targets(
+    resource: &model::Resource,
+    node: NodeId,
+    held: &[(IpAddr, NodeId)],
+) -> Vec<Target> {
     let name = resource.id.0.as_str();
     let params = &resource.params;
     let probe = match resource.type_name.as_str() {
@@ -297,11 +396,20 @@ fn resource_targets(resource: &model::Resource, node: NodeId) -> Vec<Target> {
         .map(|probe| Target::new(kind, name, node, probe))
         .into_iter()
         .collect();
-    // A clone's listeners are the same addresses on every node: whoever holds the VIP
-    // answers, so only a single director's listeners are its own.
-    if resource.type_name == "lb" && resource.clone.is_none() {
+    // A single director's listeners are its own. A clone's are the same addresses on
+    // every node, and whoever holds an address's VIP answers on it: each of a clone
+    // instance's listeners is probed where its node holds the listener's VIP.
+    if resource.type_name == "lb" {
         let listen = params.get("listen").map(String::as_str).unwrap_or_default();
         for address in listen.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+            let ip = address.parse::<SocketAddr>().ok().map(|a| a.ip());
+            let own = resource.clone.is_none()
+                || held
+                    .iter()
+                    .any(|(vip, holder)| Some(*vip) == ip && *holder == node);
+            if !own {
+                continue;
+            }
             if let Ok(probe) = Probe::tcp(address) {
                 let label = format!("{name}@{address}");
                 targets.push(Target::new(TargetKind::Listener, &label, node, probe));

@@ -47,6 +47,10 @@ impl ExecutorInputs {
 /// Start the executor runtime, the assignment feed, the report forwarder and the lb
 /// follower, as critical tasks: without any of them this node would heartbeat and renew
 /// its leases while its assignments went undone (see `node::spawn_critical`).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the node's wiring: each is a distinct handle the executor's tasks share"
+)]
 pub fn start(
     tasks: &mut tokio::task::JoinSet<()>,
     node: &crate::AgentConfig,
@@ -54,6 +58,7 @@ pub fn start(
     raft: Raft,
     shared: SharedDb,
     peer_client: PeerClient,
+    observer: std::sync::Arc<crate::metrics::InstanceFigures>,
     shutdown: CancellationToken,
 ) -> ExecutorInputs {
     let (events_tx, events_rx) = mpsc::channel(256);
@@ -65,6 +70,7 @@ pub fn start(
         clock: executor::system_now,
         status: None,
         hooks: Some(hub.clone()),
+        observer: Some(observer),
     };
     let mut agents = Agents::new(crate::api::ocf_root());
     agents.insert(lb.clone());
@@ -84,6 +90,17 @@ pub fn start(
         .await;
     };
     spawn_critical(tasks, "executor runtime", &shutdown, runtime);
+    // --- fence ---
+    if let Some(watchdog) = &node.watchdog {
+        let probe = events_tx.clone();
+        let petting = crate::host_watchdog::arm(
+            watchdog.clone(),
+            hub.lease_watch(),
+            move || !probe.is_closed(),
+            shutdown.clone(),
+        );
+        spawn_critical(tasks, "watchdog", &shutdown, petting);
+    }
     let (lease_tx, lease_rx) = watch::channel(None);
     let feed = feed(
         NodeId(node.node_id),

@@ -109,8 +109,13 @@ fn write(path: &Path, text: &str, secret: bool) -> anyhow::Result<()> {
 }
 
 fn sans_for(addrs: &NodeAddrs) -> Vec<String> {
+    node_sans(&addrs.peer_addr, &addrs.api_addr)
+}
+
+/// The names in a node certificate: localhost and the IPs of its listeners.
+pub(crate) fn node_sans(peer_addr: &str, api_addr: &str) -> Vec<String> {
     let mut sans = vec!["localhost".to_string()];
-    for addr in [&addrs.peer_addr, &addrs.api_addr] {
+    for addr in [peer_addr, api_addr] {
         if let Ok(socket) = addr.parse::<std::net::SocketAddr>() {
             let ip = socket.ip().to_string();
             if !sans.contains(&ip) {
@@ -243,6 +248,8 @@ fn init_into(
             api: ApiLimits::default(),
             lb: LbLimits::default(),
             monitoring: true,
+            watchdog: None,
+            witness: None,
         };
         config.validate()?;
         let text = toml::to_string(&config).context("cannot encode the config")?;
@@ -388,6 +395,8 @@ fn write_joined(
         api: ApiLimits::default(),
         lb: LbLimits::default(),
         monitoring: true,
+        watchdog: None,
+        witness: None,
     };
     write(
         &tmp.join("encluster.toml"),

@@ -209,6 +209,7 @@ pub async fn run_executable(
     let mut child = command
         .spawn()
         .map_err(|error| format!("cannot run alert agent {path}: {error}"))?;
+    normal_priority(child.id());
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let run = async {
         let mut kept = Vec::new();
@@ -260,3 +261,15 @@ pub async fn post_webhook(
 
 #[cfg(test)]
 mod tests;
+
+/// The agent runs above normal priority (see `resource_agents::priority`); an alert agent
+/// it starts is put back to normal at once.
+fn normal_priority(pid: Option<u32>) {
+    use rustix::process::{Pid, setpriority_process};
+    if let Some(pid) = pid
+        .and_then(|pid| i32::try_from(pid).ok())
+        .and_then(Pid::from_raw)
+    {
+        let _ = setpriority_process(Some(pid), 0);
+    }
+}

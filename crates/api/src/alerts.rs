@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One resource's way through a failover; times in ms since the epoch.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IncidentResource {
     /// The resource.
     pub resource: String,
@@ -22,7 +22,7 @@ pub struct IncidentResource {
 }
 
 /// One failover with the time of each phase (ms since the epoch, the master's clock).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Incident {
     /// Increases by one per incident.
     pub id: u64,
@@ -53,7 +53,7 @@ pub struct Incident {
 }
 
 /// `GET /v1/incidents`: the newest incidents, oldest first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Incidents {
     /// The incidents.
     pub incidents: Vec<Incident>,
@@ -62,7 +62,7 @@ pub struct Incidents {
 /// An alert recipient or threshold rule, as `POST /v1/alerts` takes it and
 /// `GET /v1/alerts` and `apply -f` (`[[alert]]`) show it. Exactly one of `executable`,
 /// `webhook` and `rule` is set.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertSpec {
     /// Its name.
@@ -92,7 +92,7 @@ pub struct AlertSpec {
 }
 
 /// One configured alert with its delivery state.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertView {
     /// The configuration.
     #[serde(flatten)]
@@ -104,14 +104,14 @@ pub struct AlertView {
 }
 
 /// `GET /v1/alerts`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Alerts {
     /// The recipients and rules, by name.
     pub alerts: Vec<AlertView>,
 }
 
 /// `POST /v1/alerts/{name}/test`: what happened to a test alert.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertTestResult {
     /// The recipient.
     pub name: String,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::alerts::{AlertSpec, AlertTestResult, Alerts, Incidents};
+use crate::fencing::{FenceDeviceSpec, FenceDeviceView, FenceDevices, FenceResult};
 use crate::resources::{
     ApplyResult, ClusterSpec, ConstraintSpec, Explanation, GroupSpec, MoveRequest, NodeModeRequest,
     ResourceSpec, ResourceUpdate, ResourceView,
@@ -131,6 +132,13 @@ impl Client {
     /// `GET /v1/status`.
     pub async fn status(&self) -> Result<Status, ClientError> {
         self.get("/v1/status").await
+    }
+
+    // --- upgrade ---
+    /// `GET /v1/status?local=true`: the answering node's own view from its replica, never
+    /// the master's.
+    pub async fn status_local(&self) -> Result<Status, ClientError> {
+        self.get("/v1/status?local=true").await
     }
 
     /// `GET /v1/nodes`.
@@ -298,6 +306,41 @@ impl Client {
             .post(self.url(&resource_path(name, "/move")))
             .json(request);
         self.send(request).await
+    }
+
+    // --- servers ---
+    /// `POST /v1/resources/{service}/{action}` with `action` drain, enable or weight: an
+    /// operator's runtime change of one real server of a virtual service.
+    pub async fn server_action(
+        &self,
+        service: &str,
+        action: &str,
+        request: &crate::ServerAction,
+    ) -> Result<ResourceView, ClientError> {
+        let path = resource_path(service, &format!("/{action}"));
+        self.send(self.http.post(self.url(&path)).json(request))
+            .await
+    }
+
+    /// `POST /v1/resources/{service}/servers`: add a real server.
+    pub async fn add_server(
+        &self,
+        service: &str,
+        request: &crate::NewServer,
+    ) -> Result<ResourceView, ClientError> {
+        let path = resource_path(service, "/servers");
+        self.send(self.http.post(self.url(&path)).json(request))
+            .await
+    }
+
+    /// `DELETE /v1/resources/{service}/servers/{server}`: remove a real server.
+    pub async fn remove_server(
+        &self,
+        service: &str,
+        server: &str,
+    ) -> Result<ResourceView, ClientError> {
+        let path = resource_path(service, &format!("/servers/{}", encode_segment(server)));
+        self.send(self.http.delete(self.url(&path))).await
     }
 
     /// `POST /v1/resources/{name}/start`: sets the target role to started.
@@ -483,10 +526,102 @@ impl Client {
             .await
     }
 
+    // --- fence ---
+    /// `GET /v1/fence`: fencing devices and history.
+    pub async fn fence_devices(&self) -> Result<FenceDevices, ClientError> {
+        self.get("/v1/fence").await
+    }
+
+    /// `GET /v1/fence/{name}`.
+    pub async fn fence_device(&self, name: &str) -> Result<FenceDeviceView, ClientError> {
+        self.get(&format!("/v1/fence/{}", encode_segment(name)))
+            .await
+    }
+
+    /// `POST /v1/fence`: add or replace a fencing device.
+    pub async fn put_fence_device(&self, spec: &FenceDeviceSpec) -> Result<(), ClientError> {
+        let request = self.http.post(self.url("/v1/fence")).json(spec);
+        self.send_ignoring_body(request).await
+    }
+
+    /// `DELETE /v1/fence/{name}`.
+    pub async fn remove_fence_device(&self, name: &str) -> Result<(), ClientError> {
+        let path = format!("/v1/fence/{}", encode_segment(name));
+        self.send_ignoring_body(self.http.delete(self.url(&path)))
+            .await
+    }
+
     /// `POST /v1/tokens`: store the hash of an API token bound to a role (admin only).
     pub async fn add_role_token(&self, request: &crate::NewRoleToken) -> Result<(), ClientError> {
         let request = self.http.post(self.url("/v1/tokens")).json(request);
         self.send_ignoring_body(request).await
+    }
+
+    /// `POST /v1/fence/{name}/test`: the master runs the device's `monitor`.
+    pub async fn test_fence_device(&self, name: &str) -> Result<FenceResult, ClientError> {
+        self.post_empty(&format!("/v1/fence/{}/test", encode_segment(name)))
+            .await
+    }
+
+    /// `POST /v1/nodes/{node}/fence`: the master fences the node (by name or id).
+    pub async fn fence_node(&self, node: &str) -> Result<FenceResult, ClientError> {
+        self.post_empty(&format!("/v1/nodes/{}/fence", encode_segment(node)))
+            .await
+    }
+
+    // --- rotate ---
+    /// `GET /v1/certs`: every node's certificate, the CA and a CA change in progress.
+    pub async fn certs(&self) -> Result<crate::CertStatus, ClientError> {
+        self.get("/v1/certs").await
+    }
+
+    /// `POST /v1/certs/rotate`: every node renews its certificate.
+    pub async fn rotate_certs(
+        &self,
+        request: &crate::RotateCerts,
+    ) -> Result<crate::RotateAnswer, ClientError> {
+        self.send(self.http.post(self.url("/v1/certs/rotate")).json(request))
+            .await
+    }
+
+    /// `POST /v1/certs/ca/begin`: trust a new CA beside the cluster CA.
+    pub async fn begin_ca_change(
+        &self,
+        request: &crate::BeginCaChange,
+    ) -> Result<crate::CaChangeAnswer, ClientError> {
+        self.send(self.http.post(self.url("/v1/certs/ca/begin")).json(request))
+            .await
+    }
+
+    /// `POST /v1/certs/ca/finish`: the new CA replaces the old.
+    pub async fn finish_ca_change(&self) -> Result<crate::CaChangeAnswer, ClientError> {
+        self.post_empty("/v1/certs/ca/finish").await
+    }
+
+    /// `GET /v1/tokens`: the stored tokens, without secrets.
+    pub async fn tokens(&self) -> Result<Vec<crate::TokenView>, ClientError> {
+        self.get("/v1/tokens").await
+    }
+
+    /// `POST /v1/tokens/revoke`: the named tokens stop working on every node.
+    pub async fn revoke_tokens(
+        &self,
+        request: &crate::RevokeTokens,
+    ) -> Result<crate::RevokedTokens, ClientError> {
+        self.send(self.http.post(self.url("/v1/tokens/revoke")).json(request))
+            .await
+    }
+
+    /// `POST /v1/tokens/rotate`: replace the API token labelled `label`.
+    pub async fn rotate_token(&self, request: &crate::RotateToken) -> Result<(), ClientError> {
+        let request = self.http.post(self.url("/v1/tokens/rotate")).json(request);
+        self.send_ignoring_body(request).await
+    }
+
+    // --- witness ---
+    /// `POST /v1/witness`: a certificate for the cluster's witness (admin only).
+    pub async fn add_witness(&self) -> Result<crate::WitnessBundle, ClientError> {
+        self.post_empty("/v1/witness").await
     }
 
     fn url(&self, path: &str) -> String {

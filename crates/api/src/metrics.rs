@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// One series of a node: its name and labels.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SeriesName {
     /// Prometheus-style name, e.g. `host_cpu_seconds`.
     pub name: String,
@@ -15,7 +15,7 @@ pub struct SeriesName {
 }
 
 /// `GET /v1/metrics[?node=N]`: the series a node keeps.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetricList {
     /// The node that keeps them.
     pub node: u64,
@@ -26,7 +26,7 @@ pub struct MetricList {
 /// `GET /v1/metrics/query?name=..&label=k=v&node=N&from=ms&to=ms&step=ms`: one series
 /// over a range. Point `i` covers `start_ms + i * step_ms` to the next; `null` where
 /// nothing is known.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetricRange {
     /// The node whose series this is.
     pub node: u64,
@@ -41,7 +41,7 @@ pub struct MetricRange {
 }
 
 /// One consolidated point: the values of its step.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetricPoint {
     /// Smallest.
     pub min: f64,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One resource-agent operation as its node reported it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OperationRecord {
     /// The node that ran it.
     pub node: u64,
@@ -31,7 +31,7 @@ pub struct OperationRecord {
 }
 
 /// `GET /v1/operations`: the cluster's operation log, oldest first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Operations {
     /// The node whose replica answered (with `consistency=stale`, the node asked).
     pub answered_by: u64,

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `GET /v1/types`: every type the answering node knows.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct TypeList {
     /// The types, built-in first, then OCF agents by name.
     pub types: Vec<TypeSummary>,
@@ -18,7 +18,7 @@ pub struct TypeList {
 }
 
 /// One type in a [`TypeList`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct TypeSummary {
     /// The name given as `--type`, e.g. `process` or `ocf:heartbeat:Dummy`.
     pub name: String,
@@ -29,7 +29,7 @@ pub struct TypeSummary {
 }
 
 /// `GET /v1/types/{name}`: a type with every parameter and action.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct TypeDetail {
     /// The name given as `--type`.
     pub name: String,
@@ -48,7 +48,7 @@ pub struct TypeDetail {
 }
 
 /// One parameter of a type.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct TypeParameter {
     /// The name, as given in `--param NAME=VALUE`.
     pub name: String,
@@ -78,7 +78,7 @@ pub struct TypeParameter {
 }
 
 /// One operation of a type.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct TypeAction {
     /// `start`, `stop`, `monitor`, `reload`, ...
     pub name: String,
@@ -95,7 +95,7 @@ pub struct TypeAction {
 /// A user-defined resource type, as `POST /v1/types`, `PUT /v1/types/{name}`, the
 /// `[[type]]` sections of a cluster file and `type create` give it. Durations are text
 /// (`5s`, `1m`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TypeSpec {
     /// The name resources give as their type; not `process`, `vip`, `lb` or `ocf:...`.
@@ -141,7 +141,7 @@ pub struct TypeSpec {
 
 /// One health check of a [`TypeSpec`]: at most one of `command`, `tcp` and `http`; none
 /// means "the process lives".
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSpec {
     /// How often it runs, e.g. `5s`.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// A resource as the operator writes it (create and update). Durations are strings like
 /// `10s` or `500ms`; unset options take the cluster defaults.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceSpec {
     /// The resource's name, unique in the cluster.
@@ -66,7 +66,7 @@ pub struct ResourceSpec {
 }
 
 /// A resource with its state, for `resource show` and `resource list`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResourceView {
     /// The resource as configured, options filled with their effective values.
     pub spec: ResourceSpec,
@@ -85,7 +85,7 @@ fn managed_default() -> bool {
 }
 
 /// One node's view of a resource.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InstanceView {
     /// Node id.
     pub node: u64,
@@ -117,7 +117,7 @@ pub struct InstanceView {
 }
 
 /// `POST /v1/resources/{name}/move`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveRequest {
     /// Target node id; without it, the resource moves away from where it runs.
@@ -134,7 +134,7 @@ pub struct MoveRequest {
 
 /// `POST /v1/resources/{name}/ban`: keep a resource (or group) off a node, like `pcs
 /// resource ban`, until `clear` or until it expires.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BanRequest {
     /// The node id.
@@ -146,7 +146,7 @@ pub struct BanRequest {
 
 /// `POST /v1/resources/{name}/clear`: remove the moves and bans of a resource (or group),
 /// like `pcs resource clear`; with `node`, only those naming that node.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClearRequest {
     /// Only the preferences for or against this node.
@@ -155,7 +155,7 @@ pub struct ClearRequest {
 }
 
 /// `POST /v1/resources/{name}/clear`'s answer: the ids of what was removed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Cleared {
     /// The removed constraints' ids, as `constraint list` showed them.
     pub removed: Vec<String>,
@@ -163,7 +163,7 @@ pub struct Cleared {
 
 /// One entry of `GET /v1/constraints`: a declared constraint, or a preference left by
 /// `resource move` or `resource ban`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConstraintView {
     /// Stable id for `DELETE /v1/constraints/{id}`, derived from the content as pcs names
     /// its constraints: `location-db-2-INFINITY`, `colocation-web-db-INFINITY`,
@@ -179,7 +179,7 @@ pub struct ConstraintView {
 }
 
 /// A group: members colocated, started in order, stopped in reverse.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupSpec {
     /// The group's name.
@@ -191,7 +191,7 @@ pub struct GroupSpec {
 /// A constraint, as JSON: `{"type": "order", "first": "a", "then": "b"}`,
 /// `{"type": "colocation", "resource": "a", "with": "b", "score": "INFINITY"}`,
 /// `{"type": "location", "resource": "a", "node": 2, "score": "-INFINITY"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConstraintSpec {
     /// Start `first` before `then`; stop in reverse.
@@ -225,7 +225,7 @@ pub enum ConstraintSpec {
 }
 
 /// `POST /v1/nodes/{id}/mode`: standby, online or maintenance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeModeRequest {
     /// `standby` (drain), `online` (take work again), `maintenance` (leave resources alone),
@@ -234,7 +234,7 @@ pub struct NodeModeRequest {
 }
 
 /// `GET /v1/resources/{name}/explain`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Explanation {
     /// The resource.
     pub resource: String,
@@ -245,7 +245,7 @@ pub struct Explanation {
 }
 
 /// The declarative cluster file of `encluster apply -f cluster.toml`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     /// Resources.
@@ -266,10 +266,14 @@ pub struct ClusterSpec {
     /// configured one, as for the other sections.
     #[serde(default, rename = "alert", skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<crate::AlertSpec>,
+    // --- fence ---
+    /// Fencing devices (`[[fence]]`); the file's list replaces the configured one.
+    #[serde(default, rename = "fence", skip_serializing_if = "Vec::is_empty")]
+    pub fence: Vec<crate::FenceDeviceSpec>,
 }
 
 /// The result of `POST /v1/apply` (with `dry_run`, nothing is changed).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApplyResult {
     /// One line per change, like `+ resource web`, `~ resource db: params.port 5432 -> 5433`.
     pub changes: Vec<String>,
@@ -278,14 +282,14 @@ pub struct ApplyResult {
 }
 
 /// A parameter-schema violation, one per problem.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ValidationErrors {
     /// What is wrong, e.g. `MaxUser: 11 is above the maximum 10`.
     pub errors: Vec<String>,
 }
 
 /// `GET /v1/lb/{name}/stats`: a virtual service's counters, from its director node.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LbStats {
     /// The lb resource.
     pub service: String,
@@ -310,7 +314,7 @@ pub struct LbStats {
 }
 
 /// One real server's counters and health.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LbServerStats {
     /// Server name.
     pub name: String,
@@ -337,7 +341,7 @@ pub struct LbServerStats {
 /// What an update does to the running instances of the resource, decided by the server
 /// (`model::change_effect`): the answer of `PUT /v1/resources/{name}` and of its dry run
 /// (`?dry_run=true`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct ResourceChange {
     /// `restart`, `reload`, `options` (applied at once), `none`, or `not_running` (takes
     /// effect at the next start).
@@ -355,7 +359,7 @@ pub struct ResourceChange {
 
 /// The answer of `PUT /v1/resources/{name}`: the resource (as it is now, or unchanged for a
 /// dry run) and what the change does to it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResourceUpdate {
     /// The resource.
     #[serde(flatten)]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `GET /v1/health`: whether this agent is up, without authentication.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Health {
     /// Always "ok" when the agent answers.
     pub status: String,
@@ -19,7 +19,7 @@ pub struct Health {
 }
 
 /// `GET /v1/status`: the cluster as seen by the answering node.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Status {
     /// The cluster's name.
     pub cluster_name: String,
@@ -77,10 +77,25 @@ pub struct Status {
     /// empty in a `local` view.
     #[serde(default)]
     pub remote_views: Vec<RemoteView>,
+    // --- upgrade ---
+    /// The cluster format: which persisted formats every node can read, raised by the
+    /// master once every node reports a newer one (rolling upgrades; ARCHITECTURE.md
+    /// "Persisted formats"). Absent from agents that predate it.
+    #[serde(default)]
+    pub format: Option<u32>,
+    // --- rotate ---
+    /// Certificates (of a node or the CA) that expire within 30 days, each naming the fix.
+    #[serde(default)]
+    pub cert_warnings: Vec<crate::CertWarning>,
+    // --- witness ---
+    /// The witness the answering node's config names (`[witness] address`), if any: a
+    /// two-node cluster without one cannot survive the loss of its master by itself.
+    #[serde(default)]
+    pub witness: Option<String>,
 }
 
 /// One target of the remote monitors in `Status::remote_views`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RemoteView {
     /// `<kind>:<name>`: `resource:web`, `vip:v1`, `listener:web@10.0.0.5:80`, `node:2`.
     pub target: String,
@@ -97,7 +112,7 @@ pub struct RemoteView {
 }
 
 /// One failed operation in `Status::failed_actions`: what failed, where, when and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FailedAction {
     /// The resource.
     pub resource: String,
@@ -114,7 +129,7 @@ pub struct FailedAction {
 }
 
 /// One move preference in `Status::moves`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PendingMove {
     /// The resource (for a group, its first member carries the group's preference).
     pub resource: String,
@@ -127,7 +142,7 @@ pub struct PendingMove {
 }
 
 /// One node in `Status` and `GET /v1/nodes`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeStatus {
     /// The node's id.
     pub id: u64,
@@ -156,10 +171,21 @@ pub struct NodeStatus {
     /// In maintenance: its resources are left alone (`node maintenance`).
     #[serde(default)]
     pub maintenance: bool,
+    // --- upgrade ---
+    /// The node's encluster version (`encluster --version`), as its heartbeats report it
+    /// to the master; `None` in a view that is not the master's, and for an agent of
+    /// 0.11.0 or older, which reports none.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The highest cluster format the node can write, as its heartbeats report it (1 for
+    /// an agent that reports none); `None` in a view that is not the master's, or before
+    /// the node's first heartbeat to this master.
+    #[serde(default)]
+    pub format: Option<u32>,
 }
 
 /// One event of `GET /v1/events`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     /// Sequence number; increases by one per event.
     pub seq: u64,
@@ -180,7 +206,7 @@ pub struct Event {
 }
 
 /// `GET /v1/events`: events with `seq >= since`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Events {
     /// The events, oldest first.
     pub events: Vec<Event>,
@@ -189,7 +215,7 @@ pub struct Events {
 }
 
 /// `GET /v1/kv/{key}`: a value and the revision that wrote it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KvValue {
     /// The key.
     pub key: String,
@@ -200,14 +226,14 @@ pub struct KvValue {
 }
 
 /// `PUT /v1/kv/{key}` result.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KvWritten {
     /// The key/value revision of this write.
     pub revision: u64,
 }
 
 /// `POST /v1/join` request: sent by `encluster join` with a join token as bearer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JoinRequest {
     /// The new node's name (unique in the cluster).
     pub name: String,
@@ -220,7 +246,7 @@ pub struct JoinRequest {
 }
 
 /// `POST /v1/join` answer: the new node's identity.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JoinResponse {
     /// The id the cluster gave the node.
     pub node_id: u64,
@@ -237,7 +263,7 @@ pub struct JoinResponse {
 
 /// `POST /v1/tokens/join` request: store a new join token, of which only the hash travels
 /// (the CLI makes the secret and prints it once).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewJoinToken {
     /// SHA-256 of the token, 64 lower-case hex digits (`auth::token_hash`).
     pub hash: String,
@@ -246,14 +272,14 @@ pub struct NewJoinToken {
 }
 
 /// `GET /v1/ca`: the cluster CA certificate (public), so a joining node can pin it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaCert {
     /// PEM of the CA certificate.
     pub ca_pem: String,
 }
 
 /// Every error answer: a status code plus this body.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// What went wrong and, where possible, how to fix it.
     pub error: String,
@@ -283,7 +309,7 @@ pub fn check_kv_key(key: &str) -> Result<(), String> {
 /// One message of `GET /v1/stream` (server-sent events, `event: state`): sent when the
 /// answering node's replica changes (at most every 100 ms) and at least once a second, so
 /// a browser learns of a change, or of a lost master, within a second without polling.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StreamState {
     /// The node that sends the stream.
     pub node_id: u64,

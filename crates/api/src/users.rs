@@ -14,7 +14,7 @@ pub const SESSION_COOKIE: &str = "encluster_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// `POST /v1/session` request: log in.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     /// The user's name.
     pub user: String,
@@ -37,7 +37,7 @@ impl std::fmt::Debug for LoginRequest {
 }
 
 /// `POST` and `GET /v1/session`: who the request acts for and what it may do.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     /// The user's name, or the API token's label.
     pub user: String,
@@ -56,7 +56,7 @@ pub struct SessionInfo {
 }
 
 /// One user, as `GET /v1/users` lists it (never the password hash).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserInfo {
     /// The user's name.
     pub name: String,
@@ -71,7 +71,7 @@ pub struct UserInfo {
 }
 
 /// `POST /v1/users` request: add a user.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewUser {
     /// The name, like a node's: letters, digits, `-`, `_`, `.`.
     pub name: String,
@@ -92,7 +92,7 @@ impl std::fmt::Debug for NewUser {
 }
 
 /// `PUT /v1/users/{name}/password` request: set a user's password (ends its sessions).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewPassword {
     /// The new password.
     pub password: String,
@@ -105,7 +105,7 @@ impl std::fmt::Debug for NewPassword {
 }
 
 /// `PUT /v1/users/{name}/role` request: change a user's role.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewRole {
     /// `viewer`, `operator` or `admin`.
     pub role: String,
@@ -113,7 +113,7 @@ pub struct NewRole {
 
 /// `POST /v1/tokens` request: store a new API token bound to a role, of which only the hash
 /// travels (the CLI makes the secret and prints it once).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewRoleToken {
     /// SHA-256 of the token, 64 lower-case hex digits.
     pub hash: String,

@@ -58,6 +58,15 @@ impl fmt::Debug for ClusterCa {
 impl ClusterCa {
     /// New self-signed CA, CN "encluster CA <cluster_name>", valid 10 years.
     pub fn generate(cluster_name: &str) -> Result<ClusterCa, AuthError> {
+        ClusterCa::generate_valid_for(cluster_name, CA_VALIDITY)
+    }
+
+    /// Like [`ClusterCa::generate`], valid for `validity` (a CA replacement; tests give a
+    /// short one to see the expiry warning).
+    pub fn generate_valid_for(
+        cluster_name: &str,
+        validity: Duration,
+    ) -> Result<ClusterCa, AuthError> {
         let key_pair = KeyPair::generate()?;
         let mut params = CertificateParams::default();
         params.distinguished_name = common_name(format!("encluster CA {cluster_name}"));
@@ -68,7 +77,7 @@ impl ClusterCa {
             KeyUsagePurpose::DigitalSignature,
         ];
         params.serial_number = Some(random_serial());
-        set_validity(&mut params, CA_VALIDITY);
+        set_validity(&mut params, validity);
         let certificate = params.self_signed(&key_pair)?;
         Ok(ClusterCa {
             cert_pem: certificate.pem(),
@@ -127,7 +136,18 @@ impl ClusterCa {
     /// "encluster://node/<id>"), has a SAN for every IP address and DNS name in `sans`, is
     /// valid for serverAuth and clientAuth, and lasts about 5 years.
     pub fn issue_node(&self, node_id: NodeId, sans: &[String]) -> Result<CertifiedKey, AuthError> {
-        let params = node_params(node_id, sans)?;
+        self.issue_node_valid_for(node_id, sans, LEAF_VALIDITY)
+    }
+
+    /// Like [`ClusterCa::issue_node`], valid for `validity` (`encluster cert rotate`).
+    pub fn issue_node_valid_for(
+        &self,
+        node_id: NodeId,
+        sans: &[String],
+        validity: Duration,
+    ) -> Result<CertifiedKey, AuthError> {
+        let mut params = node_params(node_id, sans)?;
+        set_validity(&mut params, validity);
         let key_pair = KeyPair::generate()?;
         let certificate = params.signed_by(&key_pair, &self.issuer)?;
         Ok(CertifiedKey {
@@ -202,12 +222,53 @@ pub fn new_key_and_csr() -> Result<(String, String), AuthError> {
     Ok((key_pair.serialize_pem(), csr_pem))
 }
 
+/// How long a node certificate lasts unless told otherwise.
+pub fn leaf_validity_default() -> Duration {
+    LEAF_VALIDITY
+}
+
+/// How long a CA lasts unless told otherwise.
+pub fn ca_validity_default() -> Duration {
+    CA_VALIDITY
+}
+
+/// The validity of the first certificate in `cert_pem`: (not before, not after), in
+/// seconds since the Unix epoch.
+pub fn cert_validity(cert_pem: &str) -> Result<(i64, i64), AuthError> {
+    let der = parse_cert_pem("certificate", cert_pem)?;
+    let (_, certificate) =
+        x509_parser::parse_x509_certificate(&der).map_err(|error| AuthError::InvalidPem {
+            what: "certificate",
+            reason: error.to_string(),
+        })?;
+    let validity = certificate.validity();
+    Ok((
+        validity.not_before.timestamp(),
+        validity.not_after.timestamp(),
+    ))
+}
+
+/// The fingerprint of every certificate in a PEM bundle, in order.
+pub fn bundle_fingerprints(pem: &str) -> Result<Vec<String>, AuthError> {
+    let certificates = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| AuthError::InvalidPem {
+            what: "CA bundle",
+            reason: error.to_string(),
+        })?;
+    Ok(certificates
+        .iter()
+        .map(|der| fingerprint_der(der))
+        .collect())
+}
+
 /// SHA-256 of the DER of the first certificate in `cert_pem`, lower-case hex.
 pub fn fingerprint_pem(cert_pem: &str) -> Result<String, AuthError> {
     Ok(fingerprint_der(&parse_cert_pem("certificate", cert_pem)?))
 }
 
-pub(crate) fn fingerprint_der(der: &[u8]) -> String {
+/// SHA-256 of a certificate's DER, lower-case hex (64 chars).
+pub fn fingerprint_der(der: &[u8]) -> String {
     hex::encode(Sha256::digest(der))
 }
 
@@ -295,4 +356,22 @@ fn set_validity(params: &mut CertificateParams, validity: Duration) {
     params.not_after = ASN1Time::from_timestamp(not_after)
         .expect("ten years from now is a representable time")
         .to_datetime();
+}
+
+// --- witness ---
+impl ClusterCa {
+    /// A certificate for the cluster's witness (CN "encluster-witness", a DNS SAN
+    /// `server_name`), serverAuth only and without a node URI: it lets the witness answer
+    /// the nodes, and is no node's identity on the peer listener.
+    pub fn issue_witness(&self, server_name: &str) -> Result<CertifiedKey, AuthError> {
+        let mut params = leaf_params("encluster-witness".to_owned());
+        params.subject_alt_names.push(san_type(server_name)?);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key_pair = KeyPair::generate()?;
+        let certificate = params.signed_by(&key_pair, &self.issuer)?;
+        Ok(CertifiedKey {
+            cert_pem: certificate.pem(),
+            key_pem: key_pair.serialize_pem(),
+        })
+    }
 }

@@ -55,6 +55,12 @@ pub enum AuthError {
         check the cluster CA certificate"
     )]
     ClientVerifier(#[source] rustls::server::VerifierBuilderError),
+    // --- rotate ---
+    #[error(
+        "the node certificate is not from a trusted CA or not valid now ({reason}); \
+        issue it from the cluster CA (`encluster cert rotate`)"
+    )]
+    UntrustedCertificate { reason: String },
 }
 
 impl From<rcgen::Error> for AuthError {

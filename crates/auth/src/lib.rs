@@ -12,13 +12,17 @@ mod identity;
 mod join;
 mod limits;
 mod password;
+mod reload;
 mod tls;
 mod token;
 
 #[cfg(test)]
 mod tests;
 
-pub use ca::{CertifiedKey, ClusterCa, fingerprint_pem, new_key_and_csr};
+pub use ca::{
+    CertifiedKey, ClusterCa, bundle_fingerprints, ca_validity_default, cert_validity,
+    fingerprint_der, fingerprint_pem, leaf_validity_default, new_key_and_csr,
+};
 pub use error::AuthError;
 pub use identity::node_id_from_cert_der;
 pub use join::join_client_config;
@@ -26,6 +30,7 @@ pub use password::{
     WeakPassword, check_new_password, csrf_matches, csrf_token, generate_login_secret,
     hash_password, is_login_secret, is_password_hash, verify_password,
 };
+pub use reload::{ReloadableTls, TlsMaterial, issued_by};
 pub use tls::{
     api_server_config, api_server_config_with_client_ca, client_config, peer_server_config,
 };

@@ -419,3 +419,154 @@ fn the_csrf_token_belongs_to_its_login_secret_only() {
     // The cmdb stores the secret's hash; the CSRF token is not that hash.
     assert_ne!(csrf, crate::token_hash(&secret));
 }
+
+// --- rotate ---
+
+fn material(trust: &[&ClusterCa], node: &CertifiedKey) -> TlsMaterial {
+    TlsMaterial {
+        trust_pem: trust.iter().map(|ca| ca.cert_pem()).collect::<String>(),
+        cert_pem: node.cert_pem.clone(),
+        key_pem: node.key_pem.clone(),
+    }
+}
+
+fn now() -> rustls_pki_types::UnixTime {
+    rustls_pki_types::UnixTime::now()
+}
+
+/// A mutual-TLS handshake over an in-memory pipe, as the peer channel does one; answers the
+/// fingerprint of the certificate the server presented.
+async fn handshake(
+    server: &Arc<ReloadableTls>,
+    client: &Arc<ReloadableTls>,
+) -> Result<String, String> {
+    let (near, far) = tokio::io::duplex(64 * 1024);
+    let acceptor =
+        tokio_rustls::TlsAcceptor::from(server.peer_server_config().expect("server config"));
+    let connector =
+        tokio_rustls::TlsConnector::from(client.client_config(true).expect("client config"));
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("a DNS name");
+    let (accepted, connected) = tokio::join!(acceptor.accept(far), connector.connect(name, near));
+    let connected = connected.map_err(|error| error.to_string())?;
+    accepted.map_err(|error| error.to_string())?;
+    let presented = connected
+        .get_ref()
+        .1
+        .peer_certificates()
+        .expect("a server certificate")[0]
+        .clone();
+    Ok(crate::ca::fingerprint_der(&presented))
+}
+
+use std::sync::Arc;
+
+#[tokio::test]
+async fn a_reloaded_certificate_is_presented_on_the_next_handshake() {
+    let ca = ClusterCa::generate("c").expect("works");
+    let one = ca
+        .issue_node(NodeId(1), &sans(&["localhost"]))
+        .expect("works");
+    let two = ca
+        .issue_node(NodeId(2), &sans(&["localhost"]))
+        .expect("works");
+    let server = ReloadableTls::new(&material(&[&ca], &one), now()).expect("works");
+    let client = ReloadableTls::new(&material(&[&ca], &two), now()).expect("works");
+    assert_eq!(
+        handshake(&server, &client).await.expect("works"),
+        fingerprint_pem(&one.cert_pem).expect("works")
+    );
+    let renewed = ca
+        .issue_node(NodeId(1), &sans(&["localhost"]))
+        .expect("works");
+    server
+        .reload(&material(&[&ca], &renewed), now())
+        .expect("works");
+    assert_eq!(
+        handshake(&server, &client).await.expect("works"),
+        fingerprint_pem(&renewed.cert_pem).expect("works")
+    );
+}
+
+#[tokio::test]
+async fn during_a_ca_change_old_and_new_certificates_talk_and_after_it_the_old_is_refused() {
+    let old = ClusterCa::generate("c").expect("works");
+    let new = ClusterCa::generate("c").expect("works");
+    let on_old = old
+        .issue_node(NodeId(1), &sans(&["localhost"]))
+        .expect("works");
+    let on_new = new
+        .issue_node(NodeId(2), &sans(&["localhost"]))
+        .expect("works");
+    let server = ReloadableTls::new(&material(&[&old, &new], &on_old), now()).expect("works");
+    let client = ReloadableTls::new(&material(&[&old, &new], &on_new), now()).expect("works");
+    handshake(&server, &client).await.expect("works");
+    handshake(&client, &server).await.expect("works");
+    // The change finished on the server's side: only the new CA is trusted there.
+    let server_new = new
+        .issue_node(NodeId(1), &sans(&["localhost"]))
+        .expect("works");
+    server
+        .reload(&material(&[&new], &server_new), now())
+        .expect("works");
+    handshake(&server, &client).await.expect("works");
+    let stale = ReloadableTls::new(&material(&[&old], &on_old), now()).expect("works");
+    assert!(
+        handshake(&server, &stale).await.is_err(),
+        "an old-CA certificate is refused"
+    );
+}
+
+#[test]
+fn a_reload_with_a_certificate_of_an_untrusted_ca_or_a_foreign_key_changes_nothing() {
+    let ca = ClusterCa::generate("c").expect("works");
+    let other = ClusterCa::generate("c").expect("works");
+    let mine = ca
+        .issue_node(NodeId(1), &sans(&["localhost"]))
+        .expect("works");
+    let tls = ReloadableTls::new(&material(&[&ca], &mine), now()).expect("works");
+    let foreign = other
+        .issue_node(NodeId(1), &sans(&["localhost"]))
+        .expect("works");
+    let error = tls
+        .reload(&material(&[&ca], &foreign), now())
+        .expect_err("refused");
+    assert!(
+        error.to_string().contains("not from a trusted CA"),
+        "{error}"
+    );
+    let mismatched = TlsMaterial {
+        key_pem: foreign.key_pem.clone(),
+        ..material(&[&ca], &mine)
+    };
+    assert!(tls.reload(&mismatched, now()).is_err());
+    assert!(tls.material() == material(&[&ca], &mine), "nothing changed");
+}
+
+#[test]
+fn certificates_carry_the_validity_asked_for() {
+    let ca = ClusterCa::generate_valid_for("c", std::time::Duration::from_secs(20 * 86_400))
+        .expect("works");
+    let (_, ca_not_after) = cert_validity(&ca.cert_pem()).expect("works");
+    let node = ca
+        .issue_node_valid_for(
+            NodeId(1),
+            &sans(&["localhost"]),
+            std::time::Duration::from_secs(86_400),
+        )
+        .expect("works");
+    let (not_before, not_after) = cert_validity(&node.cert_pem).expect("works");
+    assert_eq!(
+        not_after - not_before,
+        86_400 + 3_600,
+        "a day, plus the hour backdated"
+    );
+    assert!(ca_not_after > not_after);
+    let bundle = format!("{}{}", ca.cert_pem(), node.cert_pem);
+    assert_eq!(
+        bundle_fingerprints(&bundle).expect("works"),
+        vec![
+            ca.fingerprint(),
+            fingerprint_pem(&node.cert_pem).expect("works")
+        ]
+    );
+}

@@ -91,11 +91,11 @@ pub(crate) fn ring_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn alpn_protocols() -> Vec<Vec<u8>> {
+pub(crate) fn alpn_protocols() -> Vec<Vec<u8>> {
     vec![b"h2".to_vec(), b"http/1.1".to_vec()]
 }
 
-fn root_store(ca_pem: &str) -> Result<Arc<RootCertStore>, AuthError> {
+pub(crate) fn root_store(ca_pem: &str) -> Result<Arc<RootCertStore>, AuthError> {
     let mut roots = RootCertStore::empty();
     for certificate in parse_certs_named("CA certificate", ca_pem)? {
         roots.add(certificate)?;
@@ -103,7 +103,7 @@ fn root_store(ca_pem: &str) -> Result<Arc<RootCertStore>, AuthError> {
     Ok(Arc::new(roots))
 }
 
-fn parse_certs(cert_pem: &str) -> Result<Vec<CertificateDer<'static>>, AuthError> {
+pub(crate) fn parse_certs(cert_pem: &str) -> Result<Vec<CertificateDer<'static>>, AuthError> {
     parse_certs_named("certificate", cert_pem)
 }
 
@@ -121,7 +121,7 @@ fn parse_certs_named(
     Ok(certificates)
 }
 
-fn parse_key(key_pem: &str) -> Result<PrivateKeyDer<'static>, AuthError> {
+pub(crate) fn parse_key(key_pem: &str) -> Result<PrivateKeyDer<'static>, AuthError> {
     // The parser's own error could quote parts of the input, which is secret here.
     PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|_| AuthError::InvalidPem {
         what: "private key",

@@ -305,6 +305,11 @@ pub(crate) fn render_cluster_file(spec: &api::ClusterSpec) -> anyhow::Result<Str
     for alert in &spec.alerts {
         write_table(&mut text, "alert", &serde_json::to_value(alert)?, &["name"]);
     }
+    // --- fence ---
+    for device in &spec.fence {
+        let value = serde_json::to_value(device)?;
+        write_table(&mut text, "fence", &value, &["name", "agent"]);
+    }
     Ok(text)
 }
 

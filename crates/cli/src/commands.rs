@@ -59,6 +59,26 @@ pub async fn run(api: &ApiArgs, command: CliCommand) -> anyhow::Result<()> {
             output.line(&token)
         }
         CliCommand::User(command) => crate::users::run_user(&client, &target, command).await,
+        // --- rotate ---
+        CliCommand::Cert(command) => crate::certs::run_cert(&client, &target, command).await,
+        CliCommand::Token(TokenCommand::List { json }) => {
+            crate::certs::list_tokens(&client, &target, json).await
+        }
+        CliCommand::Token(TokenCommand::Revoke {
+            label,
+            hash,
+            all_join,
+        }) => {
+            let request = api::RevokeTokens {
+                label,
+                hash,
+                all_join,
+            };
+            crate::certs::revoke_tokens(&client, &target, request).await
+        }
+        CliCommand::Token(TokenCommand::Rotate { label }) => {
+            crate::certs::rotate_token(&client, &target, label).await
+        }
         CliCommand::Node(NodeCommand::List { json }) => {
             let nodes = client
                 .nodes()
@@ -117,6 +137,11 @@ async fn run_resources(
         CliCommand::Metrics(command) => crate::metrics::run_metrics(&session, command).await,
         CliCommand::Incidents { json } => crate::alerts::run_incidents(&session, json).await,
         CliCommand::Alert(command) => crate::alerts::run_alert(&session, command).await,
+        // --- fence ---
+        CliCommand::Fence(command) => crate::fencing::run_fence(&session, command).await,
+        CliCommand::Node(NodeCommand::Fence { node }) => {
+            crate::fencing::run_node_fence(&session, &node).await
+        }
         CliCommand::Node(NodeCommand::Standby { node, wait }) => {
             let id = resolve_node_id(client, target, &node).await?;
             run_node_mode(&session, id, "standby", &wait).await
@@ -139,6 +164,7 @@ async fn run_resources(
         | CliCommand::Events { .. }
         | CliCommand::Type(_)
         | CliCommand::User(_)
+        | CliCommand::Cert(_)
         | CliCommand::Kv(_) => unreachable!("`run` handles the cluster-core commands itself"),
     }
 }

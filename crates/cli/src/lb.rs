@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 use crate::commands::Output;
 use crate::errors::explain;
@@ -72,110 +72,7 @@ pub enum ServerCommand {
     },
 }
 
-fn split(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn pairs(text: &str) -> Vec<(String, String)> {
-    split(text)
-        .into_iter()
-        .filter_map(|item| {
-            item.split_once('=')
-                .map(|(k, v)| (k.trim().into(), v.trim().into()))
-        })
-        .collect()
-}
-
-fn join_pairs(items: &[(String, String)]) -> String {
-    items
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Apply one server edit to an lb resource's parameters.
-pub fn edit(
-    params: &BTreeMap<String, String>,
-    command: &ServerCommand,
-) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut params = params.clone();
-    let get = |p: &BTreeMap<String, String>, k: &str| p.get(k).cloned().unwrap_or_default();
-    let mut servers = pairs(&get(&params, "servers"));
-    let mut weights = pairs(&get(&params, "weights"));
-    let mut draining = split(&get(&params, "draining"));
-    let mut disabled = split(&get(&params, "disabled"));
-    let known = |servers: &[(String, String)], name: &str| servers.iter().any(|(n, _)| n == name);
-    let require = |name: &str| -> anyhow::Result<()> {
-        if known(&servers, name) {
-            return Ok(());
-        }
-        let names: Vec<&str> = servers.iter().map(|(n, _)| n.as_str()).collect();
-        bail!(
-            "no server {name:?} in this service; it has: {}",
-            names.join(", ")
-        )
-    };
-    match command {
-        ServerCommand::Add {
-            server,
-            addr,
-            weight,
-            ..
-        } => {
-            if known(&servers, server) {
-                bail!("server {server:?} already exists; remove it first or change its weight");
-            }
-            servers.push((server.clone(), addr.clone()));
-            if let Some(weight) = weight {
-                weights.push((server.clone(), weight.to_string()));
-            }
-        }
-        ServerCommand::Remove { server, .. } => {
-            require(server)?;
-            servers.retain(|(n, _)| n != server);
-            weights.retain(|(n, _)| n != server);
-            draining.retain(|n| n != server);
-            disabled.retain(|n| n != server);
-            if servers.is_empty() {
-                bail!("cannot remove the last server; delete the service instead");
-            }
-        }
-        ServerCommand::Drain { server, .. } => {
-            require(server)?;
-            if !draining.contains(server) {
-                draining.push(server.clone());
-            }
-        }
-        ServerCommand::Enable { server, .. } => {
-            require(server)?;
-            draining.retain(|n| n != server);
-            disabled.retain(|n| n != server);
-        }
-        ServerCommand::Weight { server, weight, .. } => {
-            require(server)?;
-            weights.retain(|(n, _)| n != server);
-            weights.push((server.clone(), weight.to_string()));
-        }
-    }
-    params.insert("servers".into(), join_pairs(&servers));
-    for (key, value) in [
-        ("weights", join_pairs(&weights)),
-        ("draining", draining.join(",")),
-        ("disabled", disabled.join(",")),
-    ] {
-        if value.is_empty() {
-            params.remove(key);
-        } else {
-            params.insert(key.into(), value);
-        }
-    }
-    Ok(params)
-}
+use model::servers::{pairs, split};
 
 /// The table of `lb show`: one line per server.
 pub fn render_service(view: &api::ResourceView) -> String {
@@ -343,31 +240,50 @@ pub(crate) async fn run_lb(session: &Session<'_>, command: LbCommand) -> anyhow:
             output.text(&text)
         }
         LbCommand::Server(server) => {
-            let service = match &server {
-                ServerCommand::Add { service, .. }
-                | ServerCommand::Remove { service, .. }
-                | ServerCommand::Drain { service, .. }
-                | ServerCommand::Enable { service, .. }
-                | ServerCommand::Weight { service, .. } => service.clone(),
+            let updated = match &server {
+                ServerCommand::Add {
+                    service,
+                    server,
+                    addr,
+                    weight,
+                } => {
+                    let request = api::NewServer {
+                        server: server.clone(),
+                        addr: addr.clone(),
+                        weight: *weight,
+                    };
+                    client.add_server(service, &request).await
+                }
+                ServerCommand::Remove { service, server } => {
+                    client.remove_server(service, server).await
+                }
+                ServerCommand::Drain { service, server } => {
+                    let request = action(server, None);
+                    client.server_action(service, "drain", &request).await
+                }
+                ServerCommand::Enable { service, server } => {
+                    let request = action(server, None);
+                    client.server_action(service, "enable", &request).await
+                }
+                ServerCommand::Weight {
+                    service,
+                    server,
+                    weight,
+                } => {
+                    let request = action(server, Some(*weight));
+                    client.server_action(service, "weight", &request).await
+                }
             };
-            let view = client
-                .resource(&service)
-                .await
-                .map_err(|e| explain(e, session.target))?;
-            if view.spec.type_name != "lb" {
-                bail!(
-                    "{service} is a {} resource, not a virtual service (lb)",
-                    view.spec.type_name
-                );
-            }
-            let mut spec = view.spec.clone();
-            spec.params = edit(&view.spec.params, &server).context("nothing was changed")?;
-            let updated = client
-                .update_resource(&service, &spec)
-                .await
-                .map_err(|e| explain(e, session.target))?;
+            let updated = updated.map_err(|e| explain(e, session.target))?;
             output.text(&render_service(&updated))
         }
+    }
+}
+
+fn action(server: &str, weight: Option<u32>) -> api::ServerAction {
+    api::ServerAction {
+        server: server.to_string(),
+        weight,
     }
 }
 

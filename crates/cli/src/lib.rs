@@ -8,10 +8,13 @@
 
 mod alerts;
 mod apply;
+// --- rotate ---
+mod certs;
 mod commands;
 mod config;
 mod errors;
 mod events;
+mod fencing;
 mod lb;
 mod limits;
 mod metrics;
@@ -27,6 +30,8 @@ mod user_types;
 mod users;
 mod views;
 mod wait;
+// --- witness ---
+pub mod witness;
 
 #[cfg(test)]
 mod tests;
@@ -34,8 +39,10 @@ mod tests;
 use std::path::PathBuf;
 
 pub use alerts::AlertCommand;
+pub use certs::{CaCommand, CertCommand};
 pub use commands::run;
 pub use config::connect;
+pub use fencing::FenceCommand;
 pub use lb::{LbCommand, ServerCommand};
 pub use metrics::MetricsCommand;
 pub use resource_args::{
@@ -153,6 +160,15 @@ pub enum CliCommand {
     /// Users of the API, the CLI and the web UI: add, passwd, role, remove, list, whoami.
     #[command(subcommand)]
     User(users::UserCommand),
+    // --- fence ---
+    /// Fencing devices: fence agents that power nodes off (add, list, show, remove, test).
+    #[command(subcommand)]
+    Fence(fencing::FenceCommand),
+    // --- rotate ---
+    /// Certificates: status, rotate (renew every node's), ca begin / ca finish (replace
+    /// the CA in two steps).
+    #[command(subcommand)]
+    Cert(certs::CertCommand),
 }
 
 /// `encluster type ...`.
@@ -234,6 +250,12 @@ pub enum NodeCommand {
         /// The node, by name or id.
         node: String,
     },
+    // --- fence ---
+    /// Power a node off now through its fencing devices (run by the master).
+    Fence {
+        /// The node, by name or id.
+        node: String,
+    },
 }
 
 /// `encluster config ...`.
@@ -273,6 +295,35 @@ pub enum TokenCommand {
         /// Who or what it is for, recorded with each change (unique among API tokens).
         #[arg(long)]
         label: String,
+    },
+    // --- rotate ---
+    /// List the stored tokens (admin only): hash prefix, kind, role and label; the
+    /// cluster keeps no secrets, only hashes.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke tokens (admin only): they stop working on every node at once. Name them by
+    /// --label, by --hash (the prefix `token list` shows) or --all-join.
+    Revoke {
+        /// Every token with this label.
+        #[arg(long, conflicts_with_all = ["hash", "all_join"])]
+        label: Option<String>,
+        /// The token whose hash starts with this (at least 8 hex digits).
+        #[arg(long, conflicts_with = "all_join")]
+        hash: Option<String>,
+        /// Every unused join token.
+        #[arg(long)]
+        all_join: bool,
+    },
+    /// Replace an API token by a new one with the same label and role (admin only); the
+    /// old one stops working on every node at once. The new token is printed once; when
+    /// it replaces the CLI config file's own token, the file gets it.
+    Rotate {
+        /// The label of the token to replace (default: the token this CLI uses).
+        #[arg(long)]
+        label: Option<String>,
     },
 }
 

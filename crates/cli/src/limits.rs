@@ -41,3 +41,7 @@ pub(crate) const CLUSTER_FILE_BYTES_MAX: u64 = 256 * 1024;
 pub(crate) const ANSWER_BYTES_MAX: u64 = 1024;
 
 const _: () = assert!(WAIT_POLL_INTERVAL.as_millis() < WAIT_TIMEOUT_DEFAULT.as_millis());
+
+// --- rotate ---
+/// How often `cert rotate` and `cert ca` ask whether every node is done.
+pub(crate) const CERT_POLL_INTERVAL: Duration = Duration::from_millis(200);

@@ -23,6 +23,10 @@ const SCORE_INFINITY: i64 = 1_000_000;
 pub(crate) fn render_status(status: &api::Status, now_ms: u64, full: bool) -> String {
     let names = node_names(&status.nodes);
     let mut text = warnings(status, &names);
+    // --- rotate ---
+    for warning in &status.cert_warnings {
+        text.push_str(&format!("WARNING: {}\n", warning.message));
+    }
     text.push_str(&header(status, &names));
     text.push('\n');
     text.push_str(&nodes_section(status, full));
@@ -98,7 +102,7 @@ fn warnings(status: &api::Status, names: &NodeNames) -> String {
         }
         return text;
     }
-    match (&status.master_unreachable, status.view.as_deref()) {
+    let mut text = match (&status.master_unreachable, status.view.as_deref()) {
         (Some(problem), _) => format!(
             "WARNING: the master did not answer; showing {me}'s own view, which may be out \
              of date\n  ({})\n",
@@ -114,7 +118,42 @@ fn warnings(status: &api::Status, names: &NodeNames) -> String {
             )
         }
         _ => String::new(),
+    };
+    text.push_str(&two_nodes_without_a_witness(status, names));
+    text
+}
+
+/// What a two-node cluster without a witness cannot survive (issue 16): the loss of its
+/// only voter, or, with both voting, of either node.
+fn two_nodes_without_a_witness(status: &api::Status, names: &NodeNames) -> String {
+    if status.nodes.len() != 2 || status.witness.is_some() {
+        return String::new();
     }
+    let voters: Vec<u64> = status
+        .nodes
+        .iter()
+        .filter(|node| node.role == "voter")
+        .map(|node| node.id)
+        .collect();
+    let loss = match voters[..] {
+        [voter] => {
+            let other = status.nodes.iter().find(|node| node.id != voter);
+            let Some(other) = other else {
+                return String::new();
+            };
+            format!(
+                "if {} is lost, {} cannot take over",
+                node_named(voter, names),
+                node_named(other.id, names)
+            )
+        }
+        [_, _] => "if either node is lost, the other cannot take over".to_owned(),
+        _ => return String::new(),
+    };
+    format!(
+        "note: two nodes and no witness: {loss} without `encluster force-quorum`; a \
+         witness on a third machine lets either node survive (`encluster witness add`)\n"
+    )
 }
 
 /// The quorum-loss details: who was last heard, which voters are missing, the way out.
@@ -171,8 +210,13 @@ fn header(status: &api::Status, names: &NodeNames) -> String {
         Some("master") => format!("the master's{asked}"),
         _ => format!("{}'s own", node_named(status.answered_by, names)),
     };
+    // --- upgrade --- The cluster format, from agents that report it.
+    let format = status
+        .format
+        .map(|format| format!(", format {format}"))
+        .unwrap_or_default();
     let mut text = format!(
-        "cluster {}: {master}, term {}, commit {}\n",
+        "cluster {}: {master}, term {}, commit {}{format}\n",
         status.cluster_name, status.term, status.commit_index
     );
     let voters: Vec<&api::NodeStatus> = status
@@ -308,8 +352,17 @@ fn cut(text: &str, limit: usize) -> String {
 }
 
 fn nodes_section(status: &api::Status, full: bool) -> String {
-    let mut header = vec!["ID", "NAME", "STATE", "MODE", "ROLE", "HEARTBEAT", ""];
-    let mut limits = vec![6, 20, 22, 20, 7, 12, 6];
+    let mut header = vec![
+        "ID",
+        "NAME",
+        "STATE",
+        "MODE",
+        "ROLE",
+        "HEARTBEAT",
+        "",
+        "VERSION",
+    ];
+    let mut limits = vec![6, 20, 22, 20, 7, 12, 6, 20];
     if full {
         header.extend(["PEER", "API"]);
         limits.extend([0, 0]);
@@ -338,6 +391,7 @@ fn nodes_section(status: &api::Status, full: bool) -> String {
             node.role.clone(),
             format_heartbeat(node.last_heartbeat_ms),
             if node.is_master { "master" } else { "" }.to_string(),
+            version_text(node, status.format, full),
         ];
         if full {
             cells.extend([node.peer_addr.clone(), node.api_addr.clone()]);
@@ -345,6 +399,24 @@ fn nodes_section(status: &api::Status, full: bool) -> String {
         table.row(cells);
     }
     format!("Nodes ({}):\n{}", status.nodes.len(), table.render())
+}
+
+// --- upgrade ---
+/// A node's version as its heartbeats report it (the master's view only): the version
+/// (with its commit in full), and the highest format it writes when that is not the
+/// cluster's; `unreported` for an agent that predates reports (0.11.0); `-` when unknown
+/// here (a view that is not the master's).
+fn version_text(node: &api::NodeStatus, cluster_format: Option<u32>, full: bool) -> String {
+    let version = match (&node.version, node.format) {
+        (Some(version), _) if full => version.clone(),
+        (Some(version), _) => version.split(' ').next().unwrap_or(version).to_string(),
+        (None, Some(_)) => "unreported".to_string(),
+        (None, None) => return "-".to_string(),
+    };
+    match node.format {
+        Some(format) if Some(format) != cluster_format => format!("{version} (format {format})"),
+        _ => version,
+    }
 }
 
 fn resources_section(status: &api::Status, names: &NodeNames, full: bool) -> String {

@@ -40,6 +40,8 @@ pub(crate) fn node(id: u64, state: &str, role: &str, heartbeat_ms: Option<u64>) 
         recorded_state: None,
         standby: false,
         maintenance: false,
+        version: Some("0.11.0 (commit 26a84198743b)".into()),
+        format: Some(2),
     }
 }
 
@@ -67,6 +69,9 @@ pub(crate) fn three_node_status() -> api::Status {
         moves: Vec::new(),
         groups: Vec::new(),
         remote_views: Vec::new(),
+        format: Some(2),
+        cert_warnings: Vec::new(),
+        witness: None,
     }
 }
 

@@ -40,6 +40,10 @@ pub(crate) const FORMAT_DB_V7: u8 = 7;
 /// Format byte of the cluster database since it gained users, login sessions and token
 /// roles.
 pub(crate) const FORMAT_DB_V8: u8 = 8;
+/// Format byte of the cluster database since it gained fencing devices and history, the
+/// cluster format, certificate records and token revocations; written only once the
+/// cluster format allows it (`format::snapshot_layout`).
+pub(crate) const FORMAT_DB_V9: u8 = 9;
 /// Magic prefix of snapshot files, so a stray file is never mistaken for a snapshot.
 pub(crate) const SNAPSHOT_MAGIC: &[u8; 8] = b"ENCSNAP\0";
 
@@ -84,15 +88,33 @@ fn invalid(error: postcard::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
-/// The cluster database in a snapshot: magic, `FORMAT_DB_V8`, postcard. Versions 1 (before
-/// client sessions), 2 (before bans and unmanaged resources), 3 (before user types), 4
-/// (before checkpoints), 5 (before alerts and incidents), 6 (before promotable
-/// resources) and 7 (before users) stay readable.
+/// The cluster database in a snapshot: magic, the layout byte the cluster format allows
+/// (`format::snapshot_layout`: 9 from cluster format 2, else 8), postcard. Versions 1
+/// (before client sessions), 2 (before bans and unmanaged resources), 3 (before user
+/// types), 4 (before checkpoints), 5 (before alerts and incidents), 6 (before promotable
+/// resources), 7 (before users) and 8 (before fencing devices, the cluster format and
+/// certificate records) stay readable.
 pub(crate) fn encode_db(db: &ClusterDb) -> io::Result<Vec<u8>> {
+    let layout = crate::format::snapshot_layout(db.cluster_format());
+    let mut body = postcard::to_stdvec(db).map_err(io::Error::other)?;
+    if layout == FORMAT_DB_V8 {
+        // Layout 8 is today's without the fields appended since (postcard writes a
+        // struct's fields in place, in order): a node of 0.11.0 reads it.
+        let tail = fields_since_layout_8(db)?;
+        if !body.ends_with(&tail) {
+            return Err(io::Error::other("layout 8 is not a prefix of layout 9"));
+        }
+        body.truncate(body.len() - tail.len());
+    }
     let mut out = SNAPSHOT_MAGIC.to_vec();
-    out.push(FORMAT_DB_V8);
-    out.extend_from_slice(&postcard::to_stdvec(db).map_err(io::Error::other)?);
+    out.push(layout);
+    out.extend_from_slice(&body);
     Ok(out)
+}
+
+/// The encoding of the fields `ClusterDb` gained after layout 8, in order.
+fn fields_since_layout_8(db: &ClusterDb) -> io::Result<Vec<u8>> {
+    postcard::to_stdvec(&(&db.fencing, db.format, &db.certs)).map_err(io::Error::other)
 }
 
 pub(crate) fn decode_db(bytes: &[u8]) -> io::Result<ClusterDb> {
@@ -100,7 +122,11 @@ pub(crate) fn decode_db(bytes: &[u8]) -> io::Result<ClusterDb> {
         .strip_prefix(SNAPSHOT_MAGIC.as_slice())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an encluster snapshot"))?;
     match body.split_first() {
-        Some((&FORMAT_DB_V8, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V9, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V8, rest)) => {
+            let v8: ClusterDbV8 = postcard::from_bytes(rest).map_err(invalid)?;
+            Ok(v8.into())
+        }
         Some((&FORMAT_DB_V7, rest)) => {
             let v7: ClusterDbV7 = postcard::from_bytes(rest).map_err(invalid)?;
             Ok(v7.into())
@@ -163,6 +189,9 @@ impl From<ClusterDbV1> for ClusterDb {
             checkpoints: Default::default(),
             monitoring: Default::default(),
             users: Default::default(),
+            fencing: Default::default(),
+            format: 0,
+            certs: Default::default(),
         }
     }
 }
@@ -198,6 +227,9 @@ impl From<ClusterDbV2> for ClusterDb {
             checkpoints: Default::default(),
             monitoring: Default::default(),
             users: Default::default(),
+            fencing: Default::default(),
+            format: 0,
+            certs: Default::default(),
         }
     }
 }
@@ -305,6 +337,9 @@ impl From<ClusterDbV3> for ClusterDb {
             checkpoints: Default::default(),
             monitoring: Default::default(),
             users: Default::default(),
+            fencing: Default::default(),
+            format: 0,
+            certs: Default::default(),
         }
     }
 }
@@ -387,6 +422,9 @@ impl SharedV4 {
             checkpoints,
             monitoring,
             users: Default::default(),
+            fencing: Default::default(),
+            format: 0,
+            certs: Default::default(),
         }
     }
 }
@@ -441,6 +479,26 @@ impl From<ClusterDbV7> for ClusterDb {
             checkpoints: v7.checkpoints,
             monitoring: v7.monitoring,
             users: Default::default(),
+            fencing: Default::default(),
+            format: 0,
+            certs: Default::default(),
+        }
+    }
+}
+
+// --- fence ---
+/// The cluster database's layout 8, before fencing devices: today's fields but the last.
+#[derive(Deserialize)]
+struct ClusterDbV8 {
+    v7: ClusterDbV7,
+    users: crate::users::UserDb,
+}
+
+impl From<ClusterDbV8> for ClusterDb {
+    fn from(v8: ClusterDbV8) -> ClusterDb {
+        ClusterDb {
+            users: v8.users,
+            ..v8.v7.into()
         }
     }
 }

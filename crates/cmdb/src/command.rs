@@ -232,6 +232,63 @@ pub enum Command {
         constraints: Vec<StoredConstraint>,
         promotable: BTreeMap<model::ResourceId, u32>,
     },
+    // --- fence ---
+    /// Add or replace a fencing device.
+    PutFenceDevice { device: model::FenceDevice },
+    /// Remove a fencing device.
+    RemoveFenceDevice { name: String },
+    /// Replace every fencing device at once (`apply -f`).
+    ReplaceFenceDevices { devices: Vec<model::FenceDevice> },
+    // --- servers ---
+    /// Edit the real servers of a virtual service (an `lb` resource) in one step: drain,
+    /// enable or weigh one (an operator's runtime change), or add or remove one.
+    EditServer {
+        resource: model::ResourceId,
+        edit: model::ServerEdit,
+    },
+    // --- upgrade ---
+    /// Raise the cluster format (`format`): the master writes it once every member node
+    /// reports that it can write `format`; it never goes down. Format 2 and later only.
+    SetClusterFormat { format: u32 },
+    // --- rotate ---
+    /// `encluster cert rotate`: every node renews its certificate (answers the new
+    /// generation); `validity_s` is the new certificates' validity (`None`: the default).
+    RotateCerts {
+        validity_s: Option<u64>,
+        at_ms: Millis,
+    },
+    /// `encluster cert ca begin`: trust a new CA beside the cluster CA; nodes then renew
+    /// their certificates from it. Refused while another change is in progress.
+    BeginCaChange {
+        ca_cert_pem: String,
+        ca_key_pem: String,
+        fingerprint: String,
+        at_ms: Millis,
+    },
+    /// `encluster cert ca finish`: the new CA replaces the old, which is trusted no more.
+    /// Refused unless a change is in progress and every member has a new-CA certificate.
+    FinishCaChange { at_ms: Millis },
+    /// A node's report of its own certificate and trust.
+    ReportNodeCert {
+        node: NodeId,
+        cert: crate::certs::NodeCert,
+    },
+    /// The master warned that a certificate expires soon: records an event, once per
+    /// subject and expiry.
+    CertExpiryWarned {
+        subject: String,
+        expires_at_ms: Millis,
+        fix: String,
+        at_ms: Millis,
+    },
+    /// Revoke stored tokens (all or none): they stop working on every node.
+    RevokeTokens { hashes: Vec<String>, at_ms: Millis },
+    /// Rotate a token: `old` stops working and `new` gets its kind, label and role.
+    ReplaceToken {
+        old: String,
+        new: String,
+        at_ms: Millis,
+    },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -356,6 +413,33 @@ impl std::fmt::Display for Command {
                 resources.len(),
                 promotable.len()
             ),
+            Command::PutFenceDevice { device } => write!(f, "put fence device {}", device.name),
+            Command::RemoveFenceDevice { name } => write!(f, "remove fence device {name}"),
+            Command::ReplaceFenceDevices { devices } => {
+                write!(f, "replace fence devices ({})", devices.len())
+            }
+            Command::EditServer { resource, edit } => {
+                write!(f, "edit server {} of {resource}", edit.server())
+            }
+            Command::SetClusterFormat { format } => {
+                write!(f, "raise the cluster format to {format}")
+            }
+            // --- rotate ---
+            Command::RotateCerts { .. } => f.write_str("rotate the node certificates"),
+            Command::BeginCaChange { fingerprint, .. } => {
+                write!(
+                    f,
+                    "begin a CA change to {}",
+                    crate::certs::short(fingerprint)
+                )
+            }
+            Command::FinishCaChange { .. } => f.write_str("finish the CA change"),
+            Command::ReportNodeCert { node, .. } => write!(f, "report the certificate of {node}"),
+            Command::CertExpiryWarned { subject, .. } => {
+                write!(f, "warn that the certificate of {subject} expires")
+            }
+            Command::RevokeTokens { hashes, .. } => write!(f, "revoke {} tokens", hashes.len()),
+            Command::ReplaceToken { .. } => f.write_str("rotate a token"),
         }
     }
 }

@@ -100,12 +100,24 @@ pub struct ClusterDb {
     // --- users ---
     /// Users, login sessions and the roles of API tokens.
     pub users: crate::users::UserDb,
+    // --- fence ---
+    /// Fencing devices and the history of fencing attempts.
+    pub fencing: crate::fencing::FenceDb,
+    // --- upgrade ---
+    /// The cluster format (`format`): 0 (read as 1) until the master first raises it.
+    pub format: u32,
+    // --- rotate ---
+    /// Certificates (renewals, a CA change, each node's certificate) and revoked tokens.
+    pub certs: crate::certs::CertDb,
 }
 
 impl ClusterDb {
     /// Apply one committed command. Deterministic, and never panics on bad input: an invalid
     /// command is refused with `CommandResult::Rejected`.
     pub fn apply(&mut self, command: Command) -> CommandResult {
+        if let Err(reason) = self.admits(&command) {
+            return rejected(reason);
+        }
         match command {
             Command::Put { key, value } => self.put(key, value),
             Command::Delete { key } => {
@@ -236,6 +248,33 @@ impl ClusterDb {
             | Command::OpenLogin { .. }
             | Command::CloseLogin { .. }
             | Command::AddRoleToken { .. }) => self.apply_user_command(user),
+            Command::PutFenceDevice { device } => self.fencing.put(device),
+            Command::RemoveFenceDevice { name } => self.fencing.remove(&name),
+            Command::ReplaceFenceDevices { devices } => self.fencing.replace(devices),
+            Command::SetClusterFormat { format } => self.set_cluster_format(format),
+            // --- rotate ---
+            Command::RotateCerts { validity_s, .. } => self.rotate_certs(validity_s),
+            Command::BeginCaChange {
+                ca_cert_pem,
+                ca_key_pem,
+                fingerprint,
+                at_ms,
+            } => self.begin_ca_change(crate::certs::NextCa {
+                cert_pem: ca_cert_pem,
+                key_pem: ca_key_pem,
+                fingerprint,
+                begun_at_ms: at_ms,
+            }),
+            Command::FinishCaChange { at_ms } => self.finish_ca_change(at_ms),
+            Command::ReportNodeCert { node, cert } => self.report_node_cert(node, cert),
+            Command::CertExpiryWarned {
+                subject,
+                expires_at_ms,
+                fix,
+                at_ms,
+            } => self.cert_expiry_warned(subject, expires_at_ms, fix, at_ms),
+            Command::RevokeTokens { hashes, at_ms } => self.revoke_tokens(hashes, at_ms),
+            Command::ReplaceToken { old, new, at_ms } => self.replace_token(&old, new, at_ms),
             other => {
                 let removes = matches!(
                     other,
@@ -260,6 +299,7 @@ impl ClusterDb {
                 resources.put_resource(resource, create, None)
             }
             Command::DeleteResource { id } => resources.delete_resource(&id),
+            Command::EditServer { resource, edit } => resources.edit_server(&resource, &edit),
             Command::PutGroup { group } => resources.try_config(|db| {
                 db.groups.insert(group.id.clone(), group);
             }),
@@ -515,13 +555,14 @@ impl ClusterDb {
         CommandResult::Ok
     }
 
-    fn push_event(&mut self, at_ms: Millis, kind: EventKind) {
+    pub(crate) fn push_event(&mut self, at_ms: Millis, kind: EventKind) {
         let event = Event {
             seq: self.next_event_seq,
             at_ms,
             kind,
         };
         self.monitoring.incidents.on_event(&event);
+        self.fencing.on_event(&event, &self.monitoring.incidents);
         self.events.push_back(event);
         self.next_event_seq += 1;
         while self.events.len() > EVENTS_MAX {

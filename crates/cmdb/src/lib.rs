@@ -10,11 +10,18 @@
 //! must accept every committed command and never panic, because a panicking entry would
 //! crash every replica that replays it.
 
+mod certs;
 mod checkpoints;
 mod codec;
+// --- openapi --- The fuzz targets' entry points (issue 15).
 mod command;
 mod db;
+mod fencing;
+mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 mod incidents;
+pub mod latency;
 mod limits;
 mod log_store;
 mod monitoring;
@@ -26,9 +33,12 @@ mod state_machine;
 mod types;
 mod users;
 
+pub use certs::{CertDb, NextCa, NodeCert, RevokedToken, short};
 pub use checkpoints::{Checkpoint, Checkpoints};
 pub use command::{Command, CommandResult};
 pub use db::{ClusterDb, ClusterMeta, KvTable, NodeRecord, TokenKind, TokenRecord};
+pub use fencing::{FENCE_HISTORY_MAX, FenceDb, FenceRecord};
+pub use format::{FORMAT_CLUSTER_FORMAT, FORMAT_CURRENT, FORMAT_OLDEST};
 pub use incidents::{Incident, IncidentCause, IncidentResource, Incidents};
 pub use limits::{
     ACTOR_BYTES_MAX, CHECKPOINT_BYTES_MAX, CHECKPOINT_NAME_BYTES_MAX, CHECKPOINT_TOTAL_BYTES_MAX,
@@ -39,7 +49,8 @@ pub use log_store::LogStore;
 pub use monitoring::{AlertConfig, AlertRecord, AlertTarget, MonitorDb};
 pub use raft::{RaftTimeouts, open, raft_config};
 pub use recovery::{
-    ForceReport, force_single_voter, forced_entry, forced_history, record_forced_history,
+    ForceReport, force_single_voter, force_single_voter_granted, forced_entry, forced_history,
+    membership_epoch, record_forced_history,
 };
 pub use resources::{
     AssignmentChange, OperationEntry, OperationReport, ResourceDb, StoredConstraint,

@@ -12,6 +12,8 @@ pub const KEYS_MAX: usize = 1_000_000;
 pub const NODES_MAX: usize = 256;
 /// Largest number of stored API and join tokens.
 pub const TOKENS_MAX: usize = 1024;
+/// Revoked tokens remembered (to tell their users why); the oldest is forgotten first.
+pub const REVOKED_TOKENS_MAX: usize = 1024;
 /// Operation reports kept in the operation log.
 pub const OPERATIONS_MAX: usize = 5000;
 /// Events one command may record.

@@ -18,12 +18,14 @@ use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
+use std::time::Instant;
 
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft::{OptionalSend, entry::RaftEntry};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::codec::{decode, encode};
+use crate::latency::RaftLatency;
 use crate::types::{Entry, LogId, TypeConfig, Vote};
 
 const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
@@ -43,6 +45,10 @@ pub struct LogStore {
     /// The committed log id last saved, for `read_committed` while its write is queued.
     committed: Arc<Mutex<Option<Option<LogId>>>>,
     writer: mpsc::Sender<Job>,
+    /// This node, to tell its own proposals (entries of its leadership) from others'.
+    node_id: Option<u64>,
+    /// How long appends and commits take.
+    latency: Arc<RaftLatency>,
 }
 
 /// A change for the writer thread.
@@ -51,6 +57,8 @@ enum Job {
     Append {
         entries: Vec<(LogId, Vec<u8>)>,
         callback: IOFlushed<TypeConfig>,
+        /// When `append` queued it.
+        queued: Instant,
     },
     /// Delete the entries from `from` on (truncate) or up to `upto` (purge, recording
     /// `last_purged` first), or set a meta key; answer once durable.
@@ -83,15 +91,32 @@ impl LogStore {
         let pending = Arc::new(Mutex::new(BTreeMap::new()));
         let (writer, jobs) = mpsc::channel();
         let (thread_db, thread_pending) = (Arc::downgrade(&db), pending.clone());
+        let latency = Arc::new(RaftLatency::default());
+        let thread_latency = latency.clone();
         std::thread::Builder::new()
             .name("raft-log-writer".into())
-            .spawn(move || write_jobs(&thread_db, &thread_pending, &jobs))?;
+            .spawn(move || write_jobs(&thread_db, &thread_pending, &jobs, &thread_latency))?;
         Ok(LogStore {
             db,
             pending,
             committed: Arc::new(Mutex::new(None)),
             writer,
+            node_id: None,
+            latency,
         })
+    }
+
+    /// The store of node `node_id`, which then times the commits of its own proposals.
+    pub fn of_node(self, node_id: u64) -> LogStore {
+        LogStore {
+            node_id: Some(node_id),
+            ..self
+        }
+    }
+
+    /// How long its appends and commits take.
+    pub fn latency(&self) -> Arc<RaftLatency> {
+        self.latency.clone()
     }
 
     /// Queue `change` for the writer and wait for its commit.
@@ -251,6 +276,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     /// Queued for the writer without waiting; `read_committed` answers from memory.
     async fn save_committed(&mut self, committed: Option<LogId>) -> io::Result<()> {
         let bytes = encode(&committed)?;
+        if let Some(id) = committed {
+            self.latency.committed(id.index(), Instant::now());
+        }
         *self.committed.lock().expect("committed lock poisoned") = Some(committed);
         self.writer
             .send(Job::Committed(bytes))
@@ -276,6 +304,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             encoded.push((entry.log_id(), encode(&entry)?));
             readable.push(entry);
         }
+        let queued = Instant::now();
+        if let Some(node_id) = self.node_id {
+            let own = encoded.iter().map(|(id, _)| id);
+            let own = own.filter(|id| id.leader_id.node_id == node_id);
+            self.latency.proposed(own.map(|id| id.index()), queued);
+        }
         {
             let mut pending = self.pending();
             for entry in readable {
@@ -285,6 +319,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let job = Job::Append {
             entries: encoded,
             callback,
+            queued,
         };
         self.writer
             .send(job)
@@ -294,6 +329,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> io::Result<()> {
         let from = last_log_id.map(|id| id.index() + 1).unwrap_or(0);
         drop(self.pending().split_off(&from));
+        self.latency.truncated(from);
         self.change(Change::Truncate { from }).await
     }
 
@@ -316,6 +352,7 @@ fn write_jobs(
     db: &std::sync::Weak<Database>,
     pending: &Mutex<BTreeMap<u64, Entry>>,
     jobs: &mpsc::Receiver<Job>,
+    latency: &RaftLatency,
 ) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
@@ -324,6 +361,14 @@ fn write_jobs(
             Some(db) => commit_batch(&db, &batch),
             None => Err(io::Error::other("the raft log database was closed")),
         };
+        if result.is_ok() {
+            let done = Instant::now();
+            for job in &batch {
+                if let Job::Append { queued, .. } = job {
+                    latency.appended(done.saturating_duration_since(*queued));
+                }
+            }
+        }
         answer_batch(batch, &result, pending);
     }
 }
@@ -385,7 +430,9 @@ fn answer_batch(batch: Vec<Job>, result: &io::Result<()>, pending: &Mutex<BTreeM
     };
     for job in batch {
         match job {
-            Job::Append { entries, callback } => {
+            Job::Append {
+                entries, callback, ..
+            } => {
                 if result.is_ok() {
                     let mut pending = pending.lock().expect("pending entries lock poisoned");
                     for (id, _) in &entries {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use openraft::network::RaftNetworkFactory;
 use openraft::{Config, SnapshotPolicy};
 
+use crate::latency::RaftLatency;
 use crate::limits::{LOGS_KEPT_BEHIND_SNAPSHOT, SNAPSHOT_LOGS_SINCE_LAST};
 use crate::log_store::LogStore;
 use crate::state_machine::{SharedDb, StateMachine};
@@ -69,25 +70,27 @@ pub fn raft_config(
     config.validate()
 }
 
-/// Open the node's storage under `data_dir` and start its Raft instance.
+/// Open the node's storage under `data_dir` and start its Raft instance; the third value
+/// times its log (see [`crate::latency`]).
 pub async fn open<N>(
     node_id: u64,
     data_dir: &Path,
     config: Config,
     network: N,
-) -> io::Result<(Raft, SharedDb)>
+) -> io::Result<(Raft, SharedDb, Arc<RaftLatency>)>
 where
     N: RaftNetworkFactory<TypeConfig>,
     N::Network: openraft::network::NetSnapshot<TypeConfig, SnapshotData = std::io::Cursor<Vec<u8>>>,
 {
     std::fs::create_dir_all(data_dir)?;
-    let log_store = LogStore::open(&data_dir.join("raft-log.redb"))?;
+    let log_store = LogStore::open(&data_dir.join("raft-log.redb"))?.of_node(node_id);
+    let latency = log_store.latency();
     let state_machine = StateMachine::open(data_dir)?;
     let shared = state_machine.shared();
     let raft = Raft::new(node_id, Arc::new(config), network, log_store, state_machine)
         .await
         .map_err(io::Error::other)?;
-    Ok((raft, shared))
+    Ok((raft, shared, latency))
 }
 
 #[cfg(test)]

@@ -37,13 +37,40 @@ pub struct ForceReport {
 
 /// Make `me` the only voter of the cluster stored in `data_dir`. The agent must be stopped.
 pub async fn force_single_voter(data_dir: &Path, me: u64) -> io::Result<ForceReport> {
+    let report = rewrite_single_voter(data_dir, me, None).await?;
+    write_marker(data_dir, FORCED_MARKER, report.term, report.index)?;
+    Ok(report)
+}
+
+/// Make `me` the only voter after the witness granted it the two-voter membership whose
+/// entry has log id `epoch` (term, leader, index). The agent must be stopped.
+///
+/// Refuses unless the newest membership in the log is still that one, with exactly two
+/// voters, `me` among them: a rewrite already done, or a membership changed since, makes the
+/// grant void. Unlike `force_single_voter` it records no `forced-quorum` point: with two
+/// voters every committed entry is on both, so the peer's log, when it returns, contradicts
+/// nothing committed and takes the survivor's history like any follower (its uncommitted
+/// tail replaced), instead of being told to wipe its data.
+pub async fn force_single_voter_granted(
+    data_dir: &Path,
+    me: u64,
+    epoch: (u64, u64, u64),
+) -> io::Result<ForceReport> {
+    rewrite_single_voter(data_dir, me, Some(epoch)).await
+}
+
+async fn rewrite_single_voter(
+    data_dir: &Path,
+    me: u64,
+    granted: Option<(u64, u64, u64)>,
+) -> io::Result<ForceReport> {
     let mut log_store = LogStore::open(&data_dir.join("raft-log.redb"))?;
     let mut state_machine = StateMachine::open(data_dir)?;
     let state = log_store.get_log_state().await?;
     let last_log_id: Option<LogId> = state.last_log_id;
     let vote: Option<Vote> = log_store.read_vote().await?;
     let (_, snapshot_membership) = state_machine.applied_state().await?;
-    let membership = last_membership(
+    let (membership_id, membership) = last_membership(
         &mut log_store,
         state.last_purged_log_id,
         snapshot_membership,
@@ -59,9 +86,17 @@ pub async fn force_single_voter(data_dir: &Path, me: u64) -> io::Result<ForceRep
         )));
     }
     let voters_before: BTreeSet<u64> = membership.voter_ids().collect();
+    if let Some(epoch) = granted {
+        check_granted(&membership, membership_id, me, epoch)?;
+    }
     let term_seen = vote.map(|v| v.leader_id().term).unwrap_or(0);
     let term_logged = last_log_id.map(|id| id.leader_id.term).unwrap_or(0);
-    let term = term_seen.max(term_logged) + 1;
+    let step = if granted.is_some() {
+        GRANTED_TERM_STEP
+    } else {
+        1
+    };
+    let term = term_seen.max(term_logged) + step;
     let index = last_log_id.map(|id| id.index + 1).unwrap_or(0);
     let new_membership = Membership::new(vec![BTreeSet::from([me])], nodes.clone())
         .map_err(|e| io::Error::other(e.to_string()))?;
@@ -72,7 +107,6 @@ pub async fn force_single_voter(data_dir: &Path, me: u64) -> io::Result<ForceRep
     );
     log_store.append_now(vec![entry])?;
     log_store.save_vote(&Vote::new_committed(term, me)).await?;
-    write_marker(data_dir, FORCED_MARKER, term, index)?;
     let learners_after = nodes.keys().copied().filter(|id| *id != me).collect();
     Ok(ForceReport {
         voters_before,
@@ -80,6 +114,38 @@ pub async fn force_single_voter(data_dir: &Path, me: u64) -> io::Result<ForceRep
         term,
         index,
     })
+}
+
+/// How far a rewrite granted by the witness raises the term. The other node, when it
+/// restarts or comes back, campaigns in its own view of the two voters; each election
+/// raises its term by one, and a candidate of the same term with a higher id would refuse
+/// the survivor's appends. From a thousand terms ahead, the survivor's appends reach it
+/// first.
+pub const GRANTED_TERM_STEP: u64 = 1000;
+
+/// The log id of a membership entry as the witness names it: (term, leader, index).
+pub fn membership_epoch(id: &LogId) -> (u64, u64, u64) {
+    (id.leader_id.term, id.leader_id.node_id, id.index)
+}
+
+/// The witness's grant holds only for the uniform two-voter membership it was asked for.
+fn check_granted(
+    membership: &Membership,
+    membership_id: Option<LogId>,
+    me: u64,
+    epoch: (u64, u64, u64),
+) -> io::Result<()> {
+    let configs = membership.get_joint_config();
+    let two_voters = configs.len() == 1 && configs[0].len() == 2 && configs[0].contains(&me);
+    let same = membership_id.as_ref().map(membership_epoch) == Some(epoch);
+    if two_voters && same {
+        return Ok(());
+    }
+    Err(io::Error::other(format!(
+        "the witness's grant is for the membership at {epoch:?}, but the newest membership \
+         is {configs:?} at {:?}: the grant is void",
+        membership_id.as_ref().map(membership_epoch)
+    )))
 }
 
 /// The file recording where this node's history was forced: `<term> <index>`.
@@ -149,14 +215,19 @@ async fn last_membership(
         u64,
         model::NodeInfo,
     >,
-) -> io::Result<Membership> {
+) -> io::Result<(Option<LogId>, Membership)> {
     let from = last_purged.map(|id| id.index + 1).unwrap_or(0);
     let entries = log_store.try_get_log_entries(from..).await?;
     let logged = entries.iter().rev().find_map(|entry| match &entry.payload {
-        EntryPayload::Membership(m) => Some(m.clone()),
+        EntryPayload::Membership(m) => Some((Some(entry.log_id()), m.clone())),
         _ => None,
     });
-    Ok(logged.unwrap_or_else(|| snapshot_membership.membership().clone()))
+    Ok(logged.unwrap_or_else(|| {
+        (
+            *snapshot_membership.log_id(),
+            snapshot_membership.membership().clone(),
+        )
+    }))
 }
 
 #[cfg(test)]

@@ -344,6 +344,33 @@ impl ResourceDb {
         })
     }
 
+    // --- servers ---
+    /// Apply `edit` to the real servers of the virtual service `id` (an `lb` resource), in
+    /// one step, so concurrent edits never lose one another.
+    pub(crate) fn edit_server(
+        &mut self,
+        id: &model::ResourceId,
+        edit: &model::ServerEdit,
+    ) -> CommandResult {
+        let Some(resource) = self.resources.get(id) else {
+            return CommandResult::Rejected(format!("resource {id} does not exist"));
+        };
+        if resource.type_name != "lb" {
+            return CommandResult::Rejected(format!(
+                "{id} is a {} resource, not a virtual service (lb)",
+                resource.type_name
+            ));
+        }
+        match edit.apply(&resource.params) {
+            Ok(params) => {
+                let mut resource = resource.clone();
+                resource.params = params;
+                self.put_resource(resource, false, None)
+            }
+            Err(problem) => CommandResult::Rejected(problem),
+        }
+    }
+
     /// Record the promotion score `node`'s instance of `resource` set, or its removal.
     /// Refused for a resource that is not promotable (a removal is always accepted, so a
     /// stop racing with a delete is no error).

@@ -10,6 +10,8 @@ mod formats;
 mod samples;
 // --- users ---
 mod users;
+// --- rotate ---
+mod certs;
 
 fn node(name: &str) -> NodeInfo {
     NodeInfo {
@@ -512,4 +514,109 @@ fn alert_cursors_start_at_the_next_event_and_never_go_back() {
         db.apply(Command::PutAlert { alert: bad }),
         CommandResult::Rejected(_)
     ));
+}
+
+// --- servers ---
+/// A database with the virtual service `web` (servers a and b) and the process `app`.
+fn db_with_a_service() -> ClusterDb {
+    let mut db = ClusterDb::default();
+    let mut web = samples::resource("web");
+    web.type_name = "lb".into();
+    web.clone = None;
+    web.params = std::collections::BTreeMap::from([
+        ("listen".to_string(), "127.0.0.1:80".to_string()),
+        (
+            "servers".to_string(),
+            "a=127.0.0.1:81,b=127.0.0.1:82".to_string(),
+        ),
+    ]);
+    let mut app = samples::resource("app");
+    app.clone = None;
+    for resource in [web, app] {
+        let created = db.apply(Command::PutResource {
+            resource,
+            create: true,
+        });
+        assert_eq!(created, CommandResult::Ok);
+    }
+    db
+}
+
+fn edit(resource: &str, edit: model::ServerEdit) -> Command {
+    Command::EditServer {
+        resource: model::ResourceId(resource.into()),
+        edit,
+    }
+}
+
+/// Two server edits proposed from the same view of the service both take effect (with a
+/// read-modify-write of the whole resource, the second would undo the first).
+#[test]
+fn server_edits_apply_to_the_current_service_and_never_lose_one_another() {
+    let mut db = db_with_a_service();
+    let drain = edit("web", model::ServerEdit::Drain { server: "a".into() });
+    let weigh = edit(
+        "web",
+        model::ServerEdit::Weight {
+            server: "b".into(),
+            weight: 0,
+        },
+    );
+    assert_eq!(db.apply(drain), CommandResult::Ok);
+    assert_eq!(db.apply(weigh), CommandResult::Ok);
+    let params = &db.resources.resources[&model::ResourceId("web".into())].params;
+    assert_eq!(params.get("draining").map(String::as_str), Some("a"));
+    assert_eq!(params.get("weights").map(String::as_str), Some("b=0"));
+}
+
+#[test]
+fn a_server_edit_of_a_missing_server_or_a_non_lb_resource_is_refused_unchanged() {
+    let mut db = db_with_a_service();
+    let before = db.resources.clone();
+    let unknown = edit("web", model::ServerEdit::Drain { server: "z".into() });
+    assert_rejected(
+        db.apply(unknown),
+        "no server \"z\" in this service; it has: a, b",
+    );
+    let not_lb = edit("app", model::ServerEdit::Drain { server: "a".into() });
+    assert_rejected(db.apply(not_lb), "not a virtual service (lb)");
+    let missing = edit("gone", model::ServerEdit::Drain { server: "a".into() });
+    assert_rejected(db.apply(missing), "resource gone does not exist");
+    assert_eq!(db.resources, before);
+}
+
+// --- upgrade ---
+/// The format gate: a command of a newer format is refused (by `admits` before proposal
+/// and by `apply` if it got into the log) until the cluster format allows it, the master's
+/// `SetClusterFormat` always passes the gate, and the format never goes down.
+#[test]
+fn a_newer_format_is_written_only_once_the_cluster_format_allows_it() {
+    let mut db = ClusterDb::default();
+    assert_eq!(db.cluster_format(), crate::FORMAT_OLDEST);
+    let raise = Command::SetClusterFormat {
+        format: crate::FORMAT_CLUSTER_FORMAT,
+    };
+    let wrapped = Command::Audited {
+        actor: "ops".into(),
+        at_ms: 1,
+        command: Box::new(raise.clone()),
+    };
+    let refused = db
+        .admits(&wrapped)
+        .expect_err("format 2 command at format 1");
+    assert!(refused.contains("cluster format 2") && refused.contains("Upgrading"));
+    assert_rejected(db.apply(wrapped.clone()), "needs cluster format 2");
+    assert_eq!(db.format, 0, "a refused command changes nothing");
+    assert!(
+        db.admits(&raise).is_ok(),
+        "the master's raise passes the gate"
+    );
+    assert_eq!(db.apply(raise), CommandResult::Ok);
+    assert_eq!(db.cluster_format(), crate::FORMAT_CLUSTER_FORMAT);
+    assert!(db.admits(&wrapped).is_ok());
+    assert_rejected(
+        db.apply(Command::SetClusterFormat { format: 1 }),
+        "never goes down",
+    );
+    assert_eq!(db.cluster_format(), crate::FORMAT_CLUSTER_FORMAT);
 }

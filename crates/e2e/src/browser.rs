@@ -150,6 +150,13 @@ impl Browser {
         Ok(())
     }
 
+    /// Choose the option with `value` in the `<select>` matching `css`.
+    pub async fn choose(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        let element = self.wait_for(css, Duration::from_secs(10)).await?;
+        element.select_by_value(value).await?;
+        Ok(())
+    }
+
     /// Click the element matching `css`.
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
         let element = self.wait_for(css, Duration::from_secs(10)).await?;

@@ -62,6 +62,8 @@ pub struct Node {
     /// Peer `host:port`.
     pub peer_addr: String,
     child: Option<Child>,
+    /// The `encluster` binary its agent runs (`binary()` unless `Cluster::set_binary`).
+    program: PathBuf,
 }
 
 /// A cluster of agent processes in a temporary directory.
@@ -90,10 +92,21 @@ impl Cluster {
     /// `encluster init --local n` with the given extra TOML edits applied to every node
     /// config (pairs of `from`, `to` text replacements), then start every node.
     pub fn start(n: usize, voters_max: usize, edits: &[(&str, &str)]) -> anyhow::Result<Cluster> {
+        Cluster::start_with(&binary(), n, voters_max, edits)
+    }
+
+    /// `start` with another `encluster` binary (an older release) for `init` and every
+    /// agent; the CLI (`cli`) stays `binary()`.
+    pub fn start_with(
+        program: &Path,
+        n: usize,
+        voters_max: usize,
+        edits: &[(&str, &str)],
+    ) -> anyhow::Result<Cluster> {
         let dir = tempfile::tempdir()?;
         let base_ip = unique_base_ip();
         let cluster_dir = dir.path().join("cluster");
-        let output = Command::new(binary())
+        let output = Command::new(program)
             .args(["init", "--cluster-name", "test", "--local", &n.to_string()])
             .args([
                 "--voters-max",
@@ -138,6 +151,7 @@ impl Cluster {
                 api_addr: format!("{ip}:7511"),
                 peer_addr: format!("{ip}:7510"),
                 child: None,
+                program: program.to_path_buf(),
             });
         }
         for id in 1..=n as u64 {
@@ -164,7 +178,7 @@ impl Cluster {
             .create(true)
             .append(true)
             .open(&log_path)?;
-        let child = Command::new(binary())
+        let child = Command::new(&node.program)
             .arg("agent")
             .arg("--config")
             .arg(&node.config)
@@ -190,7 +204,13 @@ impl Cluster {
             api_addr,
             peer_addr,
             child: None,
+            program: binary(),
         });
+    }
+
+    /// Run node `id`'s agent from `program` from its next start on (a rolling upgrade).
+    pub fn set_binary(&mut self, id: u64, program: &Path) {
+        self.nodes[(id - 1) as usize].program = program.to_path_buf();
     }
 
     /// kill -9 node `id` (a node crash) and reap it.

@@ -11,6 +11,7 @@ mod cluster;
 pub mod linearizability;
 pub mod logs;
 pub mod netns;
+pub mod previous;
 pub mod site;
 pub mod smallfs;
 pub mod specs;

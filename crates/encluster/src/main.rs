@@ -6,162 +6,22 @@
 mod demo;
 mod samples;
 
-use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use encluster::args::{Args, ChatCommand, Command, InitArgs, WitnessCommand};
 use tokio_util::sync::CancellationToken;
-
-/// `encluster --version`: the crate version and the git commit it was built from.
-const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("ENCLUSTER_GIT_COMMIT"),
-    ")"
-);
-
-/// encluster: a high-availability cluster manager.
-#[derive(Parser, Debug)]
-#[command(name = "encluster", version = VERSION, about)]
-struct Args {
-    #[command(flatten)]
-    api: cli::ApiArgs,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Run this node's agent.
-    Agent {
-        /// The node's config file (written by `init` or `join`).
-        #[arg(
-            long,
-            env = "ENCLUSTER_CONFIG",
-            default_value = "/etc/encluster/encluster.toml"
-        )]
-        config: PathBuf,
-    },
-    /// Create a new cluster: CA, tokens, and the first node's (or a local cluster's) configs.
-    Init(InitArgs),
-    /// Add a new node to an existing cluster with a join token.
-    Join(JoinArgs),
-    /// Start a local 3-node cluster on 127.0.0.x and show what to try.
-    Demo {
-        /// Where to keep the demo's files (default: a new temporary directory).
-        #[arg(long)]
-        dir: Option<PathBuf>,
-        /// Address of the first node.
-        #[arg(long, default_value = "127.0.0.11")]
-        base_ip: Ipv4Addr,
-    },
-    /// DANGER: make this node's surviving members the whole voter set after a majority was
-    /// lost for good. Run with the agent stopped.
-    ForceQuorum {
-        /// The node's config file.
-        #[arg(long, env = "ENCLUSTER_CONFIG")]
-        config: PathBuf,
-        /// Confirm that the lost voters are really gone (powered off or wiped).
-        #[arg(long)]
-        yes_i_understand_the_risk: bool,
-    },
-    /// The MSCS paper's chat server (examples/chat) and a client that reconnects.
-    #[command(subcommand)]
-    Chat(ChatCommand),
-    #[command(flatten)]
-    Cli(cli::CliCommand),
-}
-
-#[derive(Subcommand, Debug)]
-enum ChatCommand {
-    /// Serve the chat (what an instance of the `chat` type runs; see examples/chat).
-    Serve {
-        /// Address:port to listen on.
-        #[arg(long, env = "ENCLUSTER_PARAM_listen")]
-        listen: String,
-        /// Most clients at once (1 to 10).
-        #[arg(
-            long = "max-user",
-            env = "ENCLUSTER_PARAM_MaxUser",
-            default_value = "5"
-        )]
-        max_user: String,
-    },
-    /// Talk to a chat: stdin to it, its lines to stdout, reconnecting when it moves.
-    Connect {
-        /// The chat's address:port (its VIP).
-        address: String,
-    },
-    /// The `chat` type's reload command: the server applies MaxUser itself through the
-    /// application protocol, so this runs only when it is not connected, and fails.
-    #[command(hide = true)]
-    Reload,
-}
-
-#[derive(clap::Args, Debug)]
-struct InitArgs {
-    /// The cluster's name.
-    #[arg(long, default_value = "encluster")]
-    cluster_name: String,
-    /// Directory for the files; must not exist or be empty.
-    #[arg(long)]
-    dir: PathBuf,
-    /// Write configs for N local nodes on consecutive 127.0.0.x addresses.
-    #[arg(long)]
-    local: Option<usize>,
-    /// First address for --local.
-    #[arg(long, default_value = "127.0.0.11")]
-    base_ip: Ipv4Addr,
-    /// Peer port for --local.
-    #[arg(long, default_value_t = 7510)]
-    peer_port: u16,
-    /// API port for --local.
-    #[arg(long, default_value_t = 7511)]
-    api_port: u16,
-    /// Largest number of voters (odd).
-    #[arg(long, default_value_t = 5)]
-    voters_max: usize,
-    /// Nodes on real hosts, NAME=IP, repeated: configs for all of them in one go (peer and
-    /// API on --peer-port and --api-port of each IP).
-    #[arg(long = "node", value_name = "NAME=IP", conflicts_with = "local")]
-    nodes: Vec<String>,
-    /// This node's name (without --local).
-    #[arg(long, default_value = "node1")]
-    name: String,
-    /// This node's peer address (without --local).
-    #[arg(long, default_value = "127.0.0.1:7510")]
-    peer_addr: String,
-    /// This node's API address (without --local).
-    #[arg(long, default_value = "127.0.0.1:7511")]
-    api_addr: String,
-}
-
-#[derive(clap::Args, Debug)]
-struct JoinArgs {
-    /// API address of any member, host:port.
-    #[arg(long)]
-    server: String,
-    /// The join token printed by `encluster init` or `encluster token join`.
-    #[arg(long, env = "ENCLUSTER_JOIN_TOKEN", hide_env_values = true)]
-    token: String,
-    /// Directory for this node's files; must not exist or be empty.
-    #[arg(long)]
-    dir: PathBuf,
-    /// This node's name, unique in the cluster.
-    #[arg(long)]
-    name: String,
-    /// This node's peer address.
-    #[arg(long)]
-    peer_addr: String,
-    /// This node's API address.
-    #[arg(long)]
-    api_addr: String,
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();
     init_logging();
+    if let Command::Agent { config } = &args.command
+        && let Ok(config) = agent::AgentConfig::load(config)
+    {
+        // Before the runtime's threads exist: they inherit this thread's priority. A
+        // config that does not load is reported by `run`.
+        agent::node::raise_priority(&config);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -203,6 +63,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let config = agent::AgentConfig::load(&config)?;
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
+            agent::upgrade::set_version(encluster::args::VERSION);
             agent::node::run(config, shutdown).await
         }
         Command::Init(init) => run_init(init),
@@ -238,7 +99,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         Command::Chat(command) => run_chat(command).await,
         Command::Cli(command) => cli::run(&args.api, command).await,
+        Command::Witness(WitnessCommand::Add { out }) => cli::witness::add(&args.api, &out).await,
+        Command::Witness(WitnessCommand::Serve { dir, listen }) => {
+            serve_witness(&dir, &listen).await
+        }
     }
+}
+
+/// `encluster witness serve`: until SIGTERM or SIGINT.
+async fn serve_witness(dir: &std::path::Path, listen: &str) -> anyhow::Result<()> {
+    let witness = agent::witness::server::Witness::load(dir)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
+    tracing::info!(%listen, clusters = ?witness.clusters(), "Witness serving");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    agent::witness::server::serve(witness, listener, shutdown).await
 }
 
 async fn run_chat(command: ChatCommand) -> anyhow::Result<()> {

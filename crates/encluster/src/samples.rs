@@ -122,6 +122,7 @@ pub fn spec(site: &Path, exe: &Path) -> anyhow::Result<api::ClusterSpec> {
         constraints,
         types: vec![chat_type],
         alerts: Vec::new(),
+        fence: Vec::new(),
     })
 }
 

@@ -151,6 +151,16 @@ pub struct RuntimeConfig {
     /// instance its environment, drains it before a stop, and adds its reported health to
     /// monitors (see [`InstanceHooks`]).
     pub hooks: Option<Arc<dyn InstanceHooks>>,
+    /// Told of every finished operation and how long it took (the agent's metrics: monitor
+    /// latency, restarts); `None` tells no one.
+    pub observer: Option<Arc<dyn OperationObserver>>,
+}
+
+/// Hears of every finished operation: its resource, kind, whether it succeeded and how
+/// long it took on the boot clock (to the millisecond). Must return at once.
+pub trait OperationObserver: Send + Sync + std::fmt::Debug {
+    /// `operation` of `resource` ended, `ok` or not, after `took`.
+    fn finished(&self, resource: &ResourceId, operation: OperationKind, ok: bool, took: Duration);
 }
 
 /// Every instance the executor knows, by resource id.
@@ -266,6 +276,20 @@ impl Runtime {
         // Ticks and exit hints change nothing visible unless they lead to commands.
         let visible = !matches!(event, Event::Tick | Event::Exited(_));
         let now = (self.config.clock)();
+        if let (
+            Some(observer),
+            Event::OperationDone {
+                resource,
+                operation,
+                outcome,
+                started_at,
+                ..
+            },
+        ) = (&self.config.observer, &event)
+        {
+            let took = Duration::from_millis(now.boot.0.saturating_sub(started_at.0));
+            observer.finished(resource, *operation, outcome.is_ok(), took);
+        }
         let commands = self.executor.handle(event, now);
         let changed = visible || !commands.is_empty();
         for command in commands {

@@ -34,6 +34,9 @@ pub(crate) struct ServerCounters {
     pub(crate) errors_total: AtomicU64,
     pub(crate) health_checks_failed: AtomicU64,
     pub(crate) healthy: AtomicBool,
+    /// Response times: HTTP, from the request sent to the response head read; TCP, the
+    /// connect time.
+    pub(crate) response_time: Latency,
     /// Kept-alive HTTP connections to this server, waiting for a request.
     pub(crate) idle: Arc<IdleConns>,
 }
@@ -50,6 +53,7 @@ impl ServerCounters {
             errors_total: AtomicU64::new(0),
             health_checks_failed: AtomicU64::new(0),
             healthy: AtomicBool::new(true),
+            response_time: Latency::default(),
             idle: Arc::new(IdleConns::new()),
         }
     }
@@ -177,6 +181,52 @@ pub struct ServerSnapshot {
     pub health_checks_failed: u64,
     /// The server is draining and has no connection in flight: it can be removed.
     pub drained: bool,
+    /// Response times (HTTP: to the response head; TCP: connect time).
+    pub response_time: LatencySnapshot,
+}
+
+/// Upper bounds of the response-time buckets, in microseconds (0.5 ms to 10 s; a last
+/// bucket takes the rest). The same as `monitor::histogram::LATENCY_BOUNDS_SECONDS`, which
+/// the agent's test of the two checks.
+pub const LATENCY_BOUNDS_MICROS: [u64; 14] = [
+    500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+    2_500_000, 5_000_000, 10_000_000,
+];
+
+/// How many response-time buckets: one per bound and one past the last.
+pub const LATENCY_BUCKETS: usize = LATENCY_BOUNDS_MICROS.len() + 1;
+
+/// A response-time histogram on the data plane: one relaxed atomic increment in a fixed
+/// array and one to the sum per observation; no lock, no allocation.
+#[derive(Debug, Default)]
+pub(crate) struct Latency {
+    buckets: [AtomicU64; LATENCY_BUCKETS],
+    sum_micros: AtomicU64,
+}
+
+impl Latency {
+    pub(crate) fn observe(&self, took: std::time::Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let bucket = LATENCY_BOUNDS_MICROS.partition_point(|bound| *bound < micros);
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> LatencySnapshot {
+        LatencySnapshot {
+            counts: std::array::from_fn(|i| read(&self.buckets[i])),
+            sum_micros: read(&self.sum_micros),
+        }
+    }
+}
+
+/// A response-time histogram read at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LatencySnapshot {
+    /// Observations per bucket (not cumulative), the last past [`LATENCY_BOUNDS_MICROS`].
+    pub counts: [u64; LATENCY_BUCKETS],
+    /// The sum of the observations, in microseconds.
+    pub sum_micros: u64,
 }
 
 pub(crate) fn read(counter: &AtomicU64) -> u64 {

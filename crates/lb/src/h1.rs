@@ -446,7 +446,7 @@ impl RawBody {
 }
 
 /// The size on a chunk-size line, ignoring chunk extensions.
-fn chunk_size(line: &[u8]) -> Option<u64> {
+pub(crate) fn chunk_size(line: &[u8]) -> Option<u64> {
     let digits = line
         .iter()
         .position(|byte| *byte == b';' || *byte == b' ' || *byte == b'\t')

@@ -29,7 +29,7 @@ use crate::service::{self, Choice, ServiceShared};
 use crate::upstream::{self, IdleConns, Upstream};
 
 mod rewind;
-mod server;
+pub(crate) mod server;
 mod spare;
 
 use rewind::Rewind;
@@ -290,6 +290,7 @@ async fn forward_raw(
             .fetch_add(body.len() as u64, Ordering::Relaxed);
     }
     let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+    let began = std::time::Instant::now();
     let mut result = h1::exchange(conn, &parts.method, path, &parts.headers, body).await;
     if reused
         && parts.method.is_idempotent()
@@ -311,6 +312,9 @@ async fn forward_raw(
     }
     match result {
         Ok(response) => {
+            if let Some(lease) = &lease {
+                lease.counters.response_time.observe(began.elapsed());
+            }
             let mut body = response.body;
             body.attach(lease, idle, addr);
             let mut headers = response.headers;
@@ -351,6 +355,7 @@ async fn forward(
         idle,
         upstream,
     };
+    let began = std::time::Instant::now();
     let sent = match target.upstream.sender.try_send_request(request).await {
         Ok(response) => Ok(response),
         Err(mut error) => match error.take_message() {
@@ -376,6 +381,9 @@ async fn forward(
     };
     match sent {
         Ok(response) => {
+            if let Some(lease) = &target.lease {
+                lease.counters.response_time.observe(began.elapsed());
+            }
             let (mut parts, body) = response.into_parts();
             remove_hop_headers(&mut parts.headers, false);
             let checkin = Checkin {

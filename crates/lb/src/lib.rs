@@ -8,6 +8,9 @@ mod activity;
 mod config;
 mod counters;
 mod director;
+// --- openapi --- The fuzz targets' entry points (issue 15).
+#[doc(hidden)]
+pub mod fuzzing;
 mod h1;
 mod health;
 mod http;
@@ -26,7 +29,10 @@ pub use config::{
     Algorithm, ConfigError, HealthCheck, HealthCheckKind, LbConfig, Protocol, ServerConfig,
     ServerState, ServiceConfig,
 };
-pub use counters::{LbSnapshot, ServerSnapshot, ServiceSnapshot};
+pub use counters::{
+    LATENCY_BOUNDS_MICROS, LATENCY_BUCKETS, LatencySnapshot, LbSnapshot, ServerSnapshot,
+    ServiceSnapshot,
+};
 pub use director::{ApplyError, BindFailure, Director, DirectorOptions, LbCounters, run};
 pub use health::{fall_bound, rise_bound};
 pub use limits::{BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT};

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::counters::{LbSnapshot, ServerSnapshot, ServiceSnapshot};
+use crate::counters::{LATENCY_BOUNDS_MICROS, LbSnapshot, ServerSnapshot, ServiceSnapshot};
 
 type ServiceField = fn(&ServiceSnapshot) -> u64;
 type ServerField = fn(&ServerSnapshot) -> u64;
@@ -151,7 +151,42 @@ pub fn render_prometheus(snapshot: &LbSnapshot) -> String {
             }
         }
     }
+    response_times(&mut out, snapshot);
     out
+}
+
+/// `lb_server_response_seconds`: each server's response times as a Prometheus histogram.
+fn response_times(out: &mut String, snapshot: &LbSnapshot) {
+    let name = "lb_server_response_seconds";
+    let help = "Response times: HTTP to the response head, TCP the connect time.";
+    header(out, name, "histogram", help);
+    for service in &snapshot.services {
+        for server in &service.servers {
+            let labels = format!(
+                "service=\"{}\",server=\"{}\"",
+                escape(&service.name),
+                escape(&server.name)
+            );
+            let latency = &server.response_time;
+            let mut cumulative = 0;
+            for (i, count) in latency.counts.iter().enumerate() {
+                cumulative += count;
+                let le = LATENCY_BOUNDS_MICROS
+                    .get(i)
+                    .map_or("+Inf".to_owned(), |micros| {
+                        (*micros as f64 / 1e6).to_string()
+                    });
+                writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}")
+                    .expect("writing to a string cannot fail");
+            }
+            let sum = latency.sum_micros as f64 / 1e6;
+            writeln!(
+                out,
+                "{name}_sum{{{labels}}} {sum}\n{name}_count{{{labels}}} {cumulative}"
+            )
+            .expect("writing to a string cannot fail");
+        }
+    }
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -122,6 +122,7 @@ fn server_snapshot(server: &crate::pool::PoolServer) -> ServerSnapshot {
         errors_total: counters::read(&counters.errors_total),
         health_checks_failed: counters::read(&counters.health_checks_failed),
         drained: server.config.state == ServerState::Draining && active == 0,
+        response_time: counters.response_time.snapshot(),
     }
 }
 
@@ -537,8 +538,11 @@ async fn connect_tcp(
     let mut tried = Vec::new();
     for _ in 0..limits::CONNECT_ATTEMPTS_MAX {
         match shared.choose(pool, client, &tried) {
-            Choice::Server(picked) => match connect(pool.servers[picked.index].config.addr).await {
-                Ok(stream) => return Some((stream, Some(picked))),
+            Choice::Server(picked) => match timed_connect(&pool.servers[picked.index]).await {
+                Ok((stream, took)) => {
+                    picked.lease.counters.response_time.observe(took);
+                    return Some((stream, Some(picked)));
+                }
                 Err(_) => {
                     picked
                         .lease
@@ -565,6 +569,15 @@ async fn connect_tcp(
         .connections_rejected
         .fetch_add(1, Ordering::Relaxed);
     None
+}
+
+/// Connects to a real server, and says how long it took (its response time in TCP mode).
+async fn timed_connect(
+    server: &crate::pool::PoolServer,
+) -> io::Result<(TcpStream, std::time::Duration)> {
+    let began = std::time::Instant::now();
+    let stream = connect(server.config.addr).await?;
+    Ok((stream, began.elapsed()))
 }
 
 /// Connects within the connect timeout, with Nagle off as the proxy forwards whole writes.

@@ -12,7 +12,9 @@
 //! No change is proposed once the online voters are no longer a majority. Raft needs a
 //! majority of the old configuration to commit a membership change, and a minority cannot
 //! tell a dead majority from a partitioned one that is still writing. Only the operator can
-//! decide that, loudly, with [`force_quorum_voters`].
+//! decide that, loudly, with [`force_quorum_voters`], or, in a two-node cluster, the
+//! witness's grant ([`crate::judge_claim`]): with a witness both nodes of a two-node cluster
+//! vote.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,6 +34,9 @@ pub struct QuorumInput<'a> {
     pub voters_max: usize,
     /// The node running the policy, the Raft leader.
     pub master: NodeId,
+    /// Whether the cluster has a witness (see [`crate::judge_claim`]): then two online
+    /// members are both voters, since the witness lets either survive the other.
+    pub witness: bool,
 }
 
 /// A voter-set change the master should propose through Raft.
@@ -77,6 +82,7 @@ pub fn plan_quorum(input: &QuorumInput) -> Option<QuorumChange> {
     let target = target_size(
         input.voters_max,
         online_voters.len() + online_learners.len(),
+        input.witness,
     );
     let down_voters: Vec<NodeId> = input
         .voters
@@ -130,9 +136,13 @@ pub fn force_quorum_voters(survivors: &BTreeSet<NodeId>, me: NodeId) -> BTreeSet
 }
 
 /// The largest odd number of voters at most `min(voters_max, online_count)`, at least 1.
-/// Even sizes add a node that must be up without tolerating one more failure.
-fn target_size(voters_max: usize, online_count: usize) -> usize {
+/// Even sizes add a node that must be up without tolerating one more failure; except two
+/// with a witness, whose grant lets either voter go on alone.
+fn target_size(voters_max: usize, online_count: usize, witness: bool) -> usize {
     let size = voters_max.min(online_count).max(1);
+    if witness && size == 2 {
+        return 2;
+    }
     if size.is_multiple_of(2) {
         size - 1
     } else {

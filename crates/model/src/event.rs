@@ -91,6 +91,35 @@ pub enum EventKind {
         /// Of those, the ones that reached it.
         reachable: u32,
     },
+    // --- fence ---
+    /// The cluster fenced a node, or tried to (issue 16): `started` names the devices it
+    /// is about to try, `confirmed` and `failed` what each device answered.
+    Fencing {
+        node: NodeId,
+        outcome: crate::fence::FenceOutcome,
+        /// Why: `lost` (the master fences a lost node) or the operator's `manual`.
+        reason: String,
+        /// The devices tried in order, each with its answer.
+        detail: String,
+    },
+    // --- lockout ---
+    /// Repeated failed logins locked a user name (existing or not) for a while.
+    LoginLocked {
+        user: String,
+        /// Failed logins in a row.
+        failures: u32,
+        /// How long the name is locked.
+        lockout_s: u64,
+    },
+    // --- rotate ---
+    /// A node's certificate or the cluster CA expires within 30 days.
+    CertExpiring {
+        /// `node <name>` or `CA`.
+        subject: String,
+        expires_at_ms: Millis,
+        /// The command that fixes it.
+        fix: String,
+    },
 }
 
 /// How much an event matters, as alert filters and the UI read it (Alertmanager's
@@ -142,7 +171,10 @@ impl EventKind {
                 NodeHealth::Suspect => Severity::Warning,
                 NodeHealth::Down => Severity::Critical,
             },
-            EventKind::NodeRemoved { .. } | EventKind::AlertFailed { .. } => Severity::Warning,
+            EventKind::NodeRemoved { .. }
+            | EventKind::AlertFailed { .. }
+            | EventKind::LoginLocked { .. }
+            | EventKind::CertExpiring { .. } => Severity::Warning,
             EventKind::QuorumForced { .. } => Severity::Critical,
             EventKind::ResourceAction { action, .. } => match action.as_str() {
                 "give up" => Severity::Critical,
@@ -151,6 +183,10 @@ impl EventKind {
             },
             EventKind::Threshold { firing: true, .. }
             | EventKind::ServerHealth { healthy: false, .. } => Severity::Warning,
+            EventKind::Fencing { outcome, .. } => match outcome {
+                crate::fence::FenceOutcome::Failed => Severity::Critical,
+                _ => Severity::Warning,
+            },
             EventKind::NodeJoined { .. }
             | EventKind::NodeRole { .. }
             | EventKind::MasterElected { .. }
@@ -248,6 +284,27 @@ impl EventKind {
                     _ => format!("{target} on node {node} is {verdict} again: {seen}"),
                 }
             }
+            EventKind::Fencing {
+                node,
+                outcome,
+                reason,
+                detail,
+            } => format!("fencing node {node} ({reason}) {outcome}: {detail}"),
+            EventKind::LoginLocked {
+                user,
+                failures,
+                lockout_s,
+            } => format!(
+                "login {user:?} locked for {lockout_s} s after {failures} failed logins in a row"
+            ),
+            EventKind::CertExpiring {
+                subject,
+                expires_at_ms,
+                fix,
+            } => format!(
+                "the certificate of {subject} expires at {expires_at_ms} ms since the epoch; \
+                 run `{fix}`"
+            ),
         }
     }
 }

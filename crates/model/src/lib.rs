@@ -9,6 +9,7 @@ mod change;
 mod cluster_config;
 mod constraint;
 mod event;
+pub mod fence;
 mod ids;
 mod input;
 mod node;
@@ -18,6 +19,7 @@ mod resource;
 mod resource_type;
 mod role;
 mod schema;
+pub mod servers;
 mod user_type;
 
 pub use change::{ChangeEffect, change_effect};
@@ -30,6 +32,7 @@ pub use constraint::{
     SCORE_INFINITY, score_add, score_display,
 };
 pub use event::{Event, EventKind, Severity};
+pub use fence::{FenceAction, FenceDevice};
 pub use ids::{NodeId, ResourceId};
 pub use input::{
     InvalidDuration, InvalidName, NAME_LENGTH_MAX, NameKind, UnknownNode, check_name,
@@ -47,6 +50,7 @@ pub use resource::{
 pub use resource_type::{ActionSpec, TypeClass, TypeInfo};
 pub use role::{Permission, ROLES, Role, UnknownRole};
 pub use schema::{ParamError, ParamKind, ParamSchema, ParamSpec, parse_bool, parse_duration};
+pub use servers::ServerEdit;
 pub use user_type::{
     BUILTIN_TYPE_NAMES, CHECK_INTERVAL_MAX, CHECK_INTERVAL_MIN, CommandSpec, HealthCheck,
     HealthProbe, IS_ALIVE_INTERVAL_DEFAULT, LOOKS_ALIVE_INTERVAL_DEFAULT, TYPE_PARAM_COUNT_MAX,

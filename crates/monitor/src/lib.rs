@@ -8,6 +8,7 @@
 //! hundred bytes of open accumulators in memory, [`store::file_bytes`] on disk.
 
 pub mod archive;
+pub mod histogram;
 pub mod host;
 pub mod prometheus;
 pub mod query;

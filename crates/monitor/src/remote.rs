@@ -15,11 +15,14 @@
 //! them with the owner's own monitor into a [`Verdict`]: `unreachable` when the owner calls
 //! the service healthy while a majority of its observers cannot reach it, `failed_inside`
 //! for the reverse (its own monitor fails while a majority reaches it from outside).
+//! [`recovery`] decides when `unreachable` counts as a failure (`remote_failure = recover`).
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use model::NodeId;
+
+pub mod recovery;
 
 /// How often each observer probes each of its targets.
 pub const PROBE_INTERVAL_MS: u64 = 5_000;
@@ -260,6 +263,11 @@ impl Book {
 
     /// The fresh views of `target` except its owner's: (reachable, observers).
     pub fn outside(&self, target: &Target, now_ms: u64) -> Outside {
+        self.outside_since(target, 0, now_ms)
+    }
+
+    /// The fresh views of `target` except its owner's received at `since_ms` or later.
+    pub fn outside_since(&self, target: &Target, since_ms: u64, now_ms: u64) -> Outside {
         let mut outside = Outside::default();
         for (observer, (reachable, at)) in self
             .views
@@ -267,7 +275,10 @@ impl Book {
             .into_iter()
             .flatten()
         {
-            if *observer == target.owner || now_ms.saturating_sub(*at) > VIEW_STALE_MS {
+            if *observer == target.owner
+                || now_ms.saturating_sub(*at) > VIEW_STALE_MS
+                || *at < since_ms
+            {
                 continue;
             }
             outside.observers += 1;

@@ -415,6 +415,7 @@ fn the_prometheus_text_labels_every_sample_with_its_node() {
                 3.0,
             ),
         ],
+        &[],
         "node1",
     );
     assert!(text.contains("# TYPE host_load1 gauge\n"), "{text}");
@@ -432,4 +433,34 @@ fn the_prometheus_text_labels_every_sample_with_its_node() {
         1,
         "{text}"
     );
+}
+
+/// A latency histogram is one Prometheus histogram family: cumulative `_bucket`s ending in
+/// `+Inf`, `_sum` and `_count`, with the node's label and its own.
+#[test]
+fn a_latency_histogram_is_rendered_as_a_prometheus_histogram() {
+    let mut buckets = crate::histogram::Buckets::default();
+    for ms in [2, 2, 200] {
+        buckets.observe(std::time::Duration::from_millis(ms));
+    }
+    let histogram = crate::histogram::Histogram {
+        name: "lb_server_response_seconds",
+        labels: vec![("service", "web".to_owned()), ("server", "a".to_owned())],
+        buckets,
+    };
+    let text = crate::prometheus::render(Vec::new(), &[histogram], "node1");
+    assert!(
+        text.contains("# TYPE lb_server_response_seconds histogram\n"),
+        "{text}"
+    );
+    let labels = "node=\"node1\",server=\"a\",service=\"web\"";
+    for line in [
+        format!("lb_server_response_seconds_count{{{labels}}} 3\n"),
+        format!("lb_server_response_seconds_bucket{{{labels},le=\"0.001\"}} 0\n"),
+        format!("lb_server_response_seconds_bucket{{{labels},le=\"0.0025\"}} 2\n"),
+        format!("lb_server_response_seconds_bucket{{{labels},le=\"0.25\"}} 3\n"),
+        format!("lb_server_response_seconds_bucket{{{labels},le=\"+Inf\"}} 3\n"),
+    ] {
+        assert!(text.contains(&line), "{line} in {text}");
+    }
 }

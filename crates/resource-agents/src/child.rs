@@ -36,20 +36,49 @@ pub(crate) struct RunResult {
 /// whole group if it is still running after `timeout`. Returns an error only if the
 /// command could not be spawned.
 pub(crate) async fn run_bounded(
-    mut command: Command,
+    command: Command,
     timeout: Duration,
     stdout_bytes_max: usize,
 ) -> io::Result<RunResult> {
+    run_bounded_with_input(command, None, timeout, stdout_bytes_max).await
+}
+
+/// [`run_bounded`] with `input` written to the child's standard input (then closed), as
+/// fence agents read their parameters.
+pub(crate) async fn run_bounded_with_input(
+    mut command: Command,
+    input: Option<Vec<u8>>,
+    timeout: Duration,
+    stdout_bytes_max: usize,
+) -> io::Result<RunResult> {
+    let stdin = if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
     command
         .process_group(0)
-        .stdin(Stdio::null())
+        // The agent's systemd notify socket is its own, not its agents' and probes'.
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let mut child = command.spawn()?;
+    crate::priority::child_to_normal(child.id());
     let stdout_tail = Arc::new(Mutex::new(Tail::new(stdout_bytes_max)));
     let stderr_tail = Arc::new(Mutex::new(Tail::new(OUTPUT_TAIL_BYTES)));
     let mut readers = JoinSet::new();
+    if let (Some(mut stdin), Some(input)) = (child.stdin.take(), input) {
+        readers.spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            // An agent that exits without reading all of it is not an error here: its
+            // exit status says what happened.
+            let _ = stdin.write_all(&input).await;
+        });
+    }
     if let Some(stdout) = child.stdout.take() {
         readers.spawn(read_into(stdout, Arc::clone(&stdout_tail)));
     }

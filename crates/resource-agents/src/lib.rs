@@ -14,9 +14,14 @@
 //! starts for an operation is killed, with its whole process group, when that runs out.
 
 mod child;
+pub mod fence;
+// --- openapi --- The fuzz targets' entry points (issue 15).
+#[doc(hidden)]
+pub mod fuzzing;
 mod limits;
 mod ocf;
 mod operation;
+pub mod priority;
 mod process;
 mod promoted;
 mod registry;

@@ -27,6 +27,9 @@ pub struct SimConfig {
     pub initial_resources: u64,
     /// Every other resource created is a promotable clone (`RunOptions::promotable`).
     pub promotable: bool,
+    // --- witness ---
+    /// Two nodes and a witness (`RunOptions::witness`).
+    pub witness: bool,
 }
 
 impl SimConfig {
@@ -45,6 +48,7 @@ impl SimConfig {
             crash_percent: rng.range(0, 10),
             initial_resources: rng.range(1, 4),
             promotable: false,
+            witness: false,
         }
     }
 }

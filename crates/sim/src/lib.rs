@@ -26,6 +26,8 @@ mod net;
 mod node;
 mod raft;
 mod rng;
+// --- witness ---
+mod witness;
 mod world;
 
 use std::fmt;
@@ -48,6 +50,10 @@ pub struct RunOptions {
     /// role a unique resource checked like any other), and have instances set promotion
     /// scores. Off by default, so the seeds of the default run keep their scenarios.
     pub promotable: bool,
+    // --- witness ---
+    /// A two-node cluster with a witness (issue 16), both nodes voting: the node the
+    /// witness grants becomes the only voter when the other is lost.
+    pub witness: bool,
 }
 
 impl Default for RunOptions {
@@ -58,6 +64,7 @@ impl Default for RunOptions {
             quiesce_ms: 20_000,
             trace: false,
             promotable: false,
+            witness: false,
         }
     }
 }
@@ -72,6 +79,8 @@ pub struct Report {
     pub config: SimConfig,
     /// Promotions (starts of a promoted role) that began.
     pub promotions: u64,
+    /// Grants the witness made (`RunOptions::witness`).
+    pub witness_grants: u64,
 }
 
 /// A broken invariant, with what is needed to replay it.
@@ -103,6 +112,11 @@ impl fmt::Display for Failure {
 pub fn run(seed: u64, options: RunOptions) -> Result<Report, Failure> {
     let mut config = SimConfig::for_seed(seed, options.chaos_ms, options.quiesce_ms);
     config.promotable = options.promotable;
+    if options.witness {
+        config.nodes = 2;
+        config.voters_max = 3;
+        config.witness = true;
+    }
     let mut world = World::new(seed, config.clone());
     world.trace = options.trace.then(Vec::new);
     world.start_chaos();
@@ -126,5 +140,6 @@ pub fn run(seed: u64, options: RunOptions) -> Result<Report, Failure> {
         terms: world.raft.term,
         config,
         promotions: world.checker.promotions,
+        witness_grants: world.witness.grants,
     })
 }

@@ -1,6 +1,6 @@
 //! `sim`: replay one seed (`--seed N`), or run many and print seeds per second
 //! (`--seeds COUNT [--from FIRST]`); `--chaos-ms` and `--quiesce-ms` set the phases;
-//! `--promotable` mixes promotable clones in.
+//! `--promotable` mixes promotable clones in; `--witness` runs two nodes with a witness.
 //! Exits non-zero on the first failing seed, after printing how to replay it.
 
 use std::process::ExitCode;
@@ -23,6 +23,7 @@ fn main() -> ExitCode {
     options.quiesce_ms = value("--quiesce-ms").unwrap_or(options.quiesce_ms);
     options.trace = args.iter().any(|a| a == "--trace");
     options.promotable = args.iter().any(|a| a == "--promotable");
+    options.witness = args.iter().any(|a| a == "--witness");
     if let Some(seed) = value("--seed") {
         return match sim::run(seed, options) {
             Ok(report) => {
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
     let Some(count) = value("--seeds") else {
         eprintln!(
             "usage: sim --seed N [--trace] | --seeds COUNT [--from FIRST] [--keep-going] \
-             [--chaos-ms MS] [--quiesce-ms MS] [--promotable]"
+             [--chaos-ms MS] [--quiesce-ms MS] [--promotable] [--witness]"
         );
         return ExitCode::from(2);
     };

@@ -122,6 +122,7 @@ impl Node {
             node: id,
             detector: DetectorConfig::default(),
             voters_max: config.voters_max,
+            witness: config.witness,
             bootstrap: None,
         };
         Node {
@@ -207,7 +208,7 @@ impl World {
     }
 
     /// The master's grant age, as the peer handler computes it (`master::quorum_ack_age`).
-    fn grant(&self, node: NodeId) -> Option<u64> {
+    pub(crate) fn grant(&self, node: NodeId) -> Option<u64> {
         let leading = self.nodes[&node].raft.leading.is_some();
         let sole_voter = self.raft.voters.len() == 1 && self.raft.voters.contains(&node);
         let age = self.quorum_ack_age(node).map(Duration::from_millis);
@@ -437,6 +438,18 @@ impl World {
                     u64::try_from(machine::MEMBERSHIP_CHANGE_TIMEOUT.as_millis()).expect("fits");
                 self.timer(node, timeout, Timer::VotersTimeout(id));
                 self.propose(node, Entry::Voters(voters), Origin::Voters(id));
+            }
+            // The simulated cluster has no fencing devices, so a fence is never confirmed:
+            // lost nodes' resources wait for their leases, as without fencing.
+            machine::Command::Fence {
+                id, node: target, ..
+            } => {
+                state.master.events.push_back(machine::Event::FenceDone {
+                    id,
+                    node: target,
+                    confirmed: false,
+                    detail: "the simulation has no fencing devices".into(),
+                });
             }
         }
     }

@@ -391,6 +391,12 @@ impl World {
         self.broadcast_append(node);
     }
 
+    /// Commits a membership entry no quorum voted for: the witness's grant, acted on by
+    /// the node granted (`crate::witness`).
+    pub(crate) fn commit_forced(&mut self, entry: Entry) {
+        self.commit(entry);
+    }
+
     /// Appends an entry to the committed log and applies it to the reference replica.
     fn commit(&mut self, entry: Entry) -> CommandResult {
         let index = self.raft.log.len();

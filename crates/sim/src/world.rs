@@ -94,6 +94,9 @@ pub struct World {
     pub(crate) steps: u64,
     /// Lines describing what happened, when tracing (`--trace`).
     pub(crate) trace: Option<Vec<String>>,
+    // --- witness ---
+    /// The witness of a two-node cluster and the nodes' claims (`SimConfig::witness`).
+    pub(crate) witness: crate::witness::WitnessModel,
 }
 
 impl World {
@@ -117,8 +120,10 @@ impl World {
             next_resource: 1,
             steps: 0,
             trace: None,
+            witness: crate::witness::WitnessModel::default(),
             config,
         };
+        world.witness.initial_voters = world.raft.voters.clone();
         for id in ids {
             world.nodes.insert(id, Node::new(id, &world.config, 0));
             world.start_timers(id);
@@ -238,6 +243,9 @@ impl World {
             }
             Timer::Raft => {
                 self.raft_tick(node);
+                if self.config.witness {
+                    self.witness_tick(node);
+                }
                 self.timer(node, RAFT_TICK_MS, Timer::Raft);
             }
             Timer::ForwardTimeout(req) => self.report_failed(node, req),

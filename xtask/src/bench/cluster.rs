@@ -10,8 +10,15 @@ use anyhow::{Context, bail};
 /// Which system a cluster runs.
 #[derive(Clone)]
 enum Kind {
-    Encluster { token: String, ca_pem: String },
-    Etcd,
+    Encluster {
+        token: String,
+        ca_pem: String,
+    },
+    /// `ca_pem`: clients and peers speak TLS, with certificates from this CA
+    /// (`ETCD_TLS=1`), as encluster always does; `None`: plain HTTP.
+    Etcd {
+        ca_pem: Option<String>,
+    },
 }
 
 /// One member process and how to start it again.
@@ -92,22 +99,33 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// Three etcd members on 127.0.0.1:2379{1,2,3}.
+    /// Three etcd members on 127.0.0.1:2379{1,2,3}; with `ETCD_TLS=1` in the environment,
+    /// clients and peers speak TLS with certificates of a CA made here (peers also
+    /// authenticate each other), as an encluster cluster always does.
     pub async fn etcd(scratch: &Path) -> anyhow::Result<Cluster> {
         let dir = scratch.join("etcd");
         std::fs::create_dir_all(&dir)?;
-        let initial =
-            "m1=http://127.0.0.1:23801,m2=http://127.0.0.1:23802,m3=http://127.0.0.1:23803";
+        let tls = std::env::var("ETCD_TLS").is_ok_and(|v| v == "1");
+        let ca_pem = if tls {
+            Some(etcd_certificates(&dir)?)
+        } else {
+            None
+        };
+        let scheme = if tls { "https" } else { "http" };
+        let initial = (1..=3)
+            .map(|i| format!("m{i}={scheme}://127.0.0.1:2380{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
         let members = (1..=3)
             .map(|i| {
-                let command = [
+                let mut command = vec![
                     "etcd".to_string(),
                     format!("--name=m{i}"),
                     format!("--data-dir={}", dir.join(format!("m{i}.etcd")).display()),
-                    format!("--listen-client-urls=http://127.0.0.1:2379{i}"),
-                    format!("--advertise-client-urls=http://127.0.0.1:2379{i}"),
-                    format!("--listen-peer-urls=http://127.0.0.1:2380{i}"),
-                    format!("--initial-advertise-peer-urls=http://127.0.0.1:2380{i}"),
+                    format!("--listen-client-urls={scheme}://127.0.0.1:2379{i}"),
+                    format!("--advertise-client-urls={scheme}://127.0.0.1:2379{i}"),
+                    format!("--listen-peer-urls={scheme}://127.0.0.1:2380{i}"),
+                    format!("--initial-advertise-peer-urls={scheme}://127.0.0.1:2380{i}"),
                     format!("--initial-cluster={initial}"),
                     "--initial-cluster-state=new".into(),
                     "--initial-cluster-token=bench".into(),
@@ -116,8 +134,19 @@ impl Cluster {
                     "--logger=zap".into(),
                     "--log-level=warn".into(),
                 ];
+                if tls {
+                    let file = |name: &str| dir.join(name).display().to_string();
+                    command.extend([
+                        format!("--cert-file={}", file("member.pem")),
+                        format!("--key-file={}", file("member.key")),
+                        format!("--peer-cert-file={}", file("member.pem")),
+                        format!("--peer-key-file={}", file("member.key")),
+                        format!("--peer-trusted-ca-file={}", file("ca.pem")),
+                        "--peer-client-cert-auth".into(),
+                    ]);
+                }
                 Member {
-                    command: command.to_vec(),
+                    command,
                     log: dir.join(format!("m{i}.log")),
                     child: None,
                     endpoint: format!("127.0.0.1:2379{i}"),
@@ -125,7 +154,7 @@ impl Cluster {
             })
             .collect();
         let mut cluster = Cluster {
-            kind: Kind::Etcd,
+            kind: Kind::Etcd { ca_pem },
             members,
         };
         for id in 1..=3 {
@@ -201,8 +230,9 @@ impl Cluster {
                 let health: serde_json::Value = client.get(url).send().await?.json().await?;
                 Ok(health["master"].as_u64())
             }
-            Kind::Etcd => {
-                let url = format!("http://{endpoint}/v3/maintenance/status");
+            Kind::Etcd { ca_pem } => {
+                let scheme = if ca_pem.is_some() { "https" } else { "http" };
+                let url = format!("{scheme}://{endpoint}/v3/maintenance/status");
                 let status: serde_json::Value =
                     client.post(url).body("{}").send().await?.json().await?;
                 let leader = status["leader"].as_str().unwrap_or("");
@@ -375,6 +405,17 @@ pub fn epoch_ms() -> u64 {
     now.map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// A CA and one certificate for every etcd member (all on 127.0.0.1), written to `dir` as
+/// `ca.pem`, `member.pem` and `member.key`; the CA's PEM.
+fn etcd_certificates(dir: &Path) -> anyhow::Result<String> {
+    let ca = auth::ClusterCa::generate("etcd-bench")?;
+    let member = ca.issue_node(model::NodeId(1), &["127.0.0.1".into(), "localhost".into()])?;
+    std::fs::write(dir.join("ca.pem"), ca.cert_pem())?;
+    std::fs::write(dir.join("member.pem"), &member.cert_pem)?;
+    std::fs::write(dir.join("member.key"), &member.key_pem)?;
+    Ok(ca.cert_pem())
+}
+
 fn base64(text: &str) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let bytes = text.as_bytes();
@@ -424,7 +465,13 @@ impl Writer {
                 let tls = auth::client_config(ca_pem, None).expect("client TLS config");
                 builder.tls_backend_preconfigured((*tls).clone())
             }
-            Kind::Etcd => builder,
+            Kind::Etcd {
+                ca_pem: Some(ca_pem),
+            } => {
+                let tls = auth::client_config(ca_pem, None).expect("client TLS config");
+                builder.tls_backend_preconfigured((*tls).clone())
+            }
+            Kind::Etcd { ca_pem: None } => builder,
         };
         builder.build().expect("reqwest client")
     }
@@ -446,10 +493,11 @@ impl Writer {
                     .send()
                     .await?
             }
-            Kind::Etcd => {
+            Kind::Etcd { ca_pem } => {
                 let body = serde_json::json!({ "key": base64(key), "value": base64(value) });
+                let scheme = if ca_pem.is_some() { "https" } else { "http" };
                 client
-                    .post(format!("http://{endpoint}/v3/kv/put"))
+                    .post(format!("{scheme}://{endpoint}/v3/kv/put"))
                     .json(&body)
                     .send()
                     .await?

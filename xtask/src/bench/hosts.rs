@@ -19,7 +19,7 @@ use e2e::netns::TestBed;
 
 use super::stats::Summary;
 
-const CLIENT: &str = "../shared/bench/peers/failover-client.py";
+const CLIENT: &str = "bench/peers/failover-client.py";
 
 fn epoch() -> f64 {
     SystemTime::now()

@@ -69,6 +69,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let mut etcd = Cluster::etcd(scratch.path()).await?;
     println!("# cluster core benchmark\n");
     println!("machine: {}", machine());
+    let etcd_tls = std::env::var("ETCD_TLS").is_ok_and(|v| v == "1");
+    println!(
+        "etcd: {}\n",
+        if etcd_tls {
+            "clients and peers over TLS (ETCD_TLS=1)"
+        } else {
+            "plain HTTP (ETCD_TLS=1 for TLS, as encluster always uses)"
+        }
+    );
     let sections =
         std::env::var("SECTIONS").unwrap_or_else(|_| "memory writes failover down".into());
     if sections.contains("memory") {

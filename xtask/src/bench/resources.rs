@@ -263,10 +263,20 @@ fn spec() -> api::ResourceSpec {
     }
 }
 
-/// Run the resource benchmarks and print Markdown.
+/// Run the resource benchmarks and print Markdown. On failure the agents' directory (with
+/// their logs) is kept and named in the error.
 pub async fn run(trials: usize) -> anyhow::Result<()> {
     let scratch = tempfile::tempdir()?;
-    let mut cluster = Cluster::start(&scratch.path().join("c")).await?;
+    let outcome = measure(trials, &scratch.path().join("c")).await;
+    if outcome.is_err() {
+        let kept = scratch.keep();
+        return outcome.with_context(|| format!("agents' directory kept: {}", kept.display()));
+    }
+    outcome
+}
+
+async fn measure(trials: usize, dir: &Path) -> anyhow::Result<()> {
+    let mut cluster = Cluster::start(dir).await?;
     cluster.settle().await?;
     let master = cluster.master().await?;
     cluster.client_for(master).create_resource(&spec()).await?;
@@ -277,15 +287,20 @@ pub async fn run(trials: usize) -> anyhow::Result<()> {
     let monitoring = if monitoring_off() { "off" } else { "on" };
     println!("monitoring: {monitoring} (MONITORING=off turns it off)\n");
     let mut crash = Vec::new();
-    for _ in 0..trials {
+    for trial in 1..=trials {
         let (_, pid) = cluster.running_on("bench").context("not running")?;
         let killed = Instant::now();
         kill(Pid::from_raw(pid as i32), Signal::SIGKILL)?;
         crash.push(
             cluster
                 .wait_running("bench", None, Some(pid), killed)
-                .await?,
+                .await
+                .with_context(|| format!("kill -9 of the process, trial {trial}"))?,
         );
+        // Each trial is one isolated crash: forget the failures, or the restart backoff
+        // (1 s, 2 s, 4 s, ... after repeated failures, `model::restart_backoff`) is measured.
+        let master = cluster.master().await?;
+        cluster.client_for(master).cleanup_resource("bench").await?;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let non_master = node_loss(&mut cluster, trials, false).await?;
@@ -313,7 +328,7 @@ async fn node_loss(
     on_master: bool,
 ) -> anyhow::Result<Vec<f64>> {
     let mut samples = Vec::new();
-    for _ in 0..trials {
+    for trial in 1..=trials {
         cluster.settle().await?;
         let master = cluster.master().await?;
         let target = if on_master {
@@ -342,7 +357,8 @@ async fn node_loss(
         samples.push(
             cluster
                 .wait_running("bench", Some(target), None, crashed)
-                .await?,
+                .await
+                .with_context(|| format!("crash of node {target}, trial {trial}"))?,
         );
         cluster.spawn(target)?;
     }

@@ -46,11 +46,18 @@ pub(crate) const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/v1/resources", Needs(Admin)),
     ("DELETE", "/v1/resources", Needs(Admin)),
     ("GET", "/v1/resources/{name}", Needs(Read)),
-    // Draining a real server is an update of its `lb` resource, so it needs admin for now.
     ("PUT", "/v1/resources/{name}", Needs(Admin)),
     ("DELETE", "/v1/resources/{name}", Needs(Admin)),
     ("GET", "/v1/resources/{name}/explain", Needs(Read)),
     ("POST", "/v1/resources/{name}/{action}", Needs(Operate)),
+    // Adding and removing a real server changes the configuration; draining, enabling and
+    // weighing one are runtime actions (`{action}` above), as HAProxy's `set server` is.
+    ("POST", "/v1/resources/{name}/servers", Needs(Admin)),
+    (
+        "DELETE",
+        "/v1/resources/{name}/servers/{server}",
+        Needs(Admin),
+    ),
     ("POST", "/v1/groups", Needs(Admin)),
     ("DELETE", "/v1/groups/{name}", Needs(Admin)),
     ("POST", "/v1/groups/{name}/move", Needs(Operate)),
@@ -77,6 +84,15 @@ pub(crate) const ROUTES: &[(&str, &str, Access)] = &[
     ("DELETE", "/v1/alerts/{name}", Needs(Admin)),
     ("POST", "/v1/alerts/{name}/test", Needs(Admin)),
     ("POST", "/v1/tokens/admin", Needs(Admin)),
+    // --- fence --- Powering a node off is an administrator's act, as is testing a device.
+    ("GET", "/v1/fence", Needs(Read)),
+    ("POST", "/v1/fence", Needs(Admin)),
+    ("GET", "/v1/fence/{name}", Needs(Read)),
+    ("DELETE", "/v1/fence/{name}", Needs(Admin)),
+    ("POST", "/v1/fence/{name}/test", Needs(Admin)),
+    ("POST", "/v1/nodes/{id}/fence", Needs(Admin)),
+    // --- witness --- The witness's certificate carries its private key.
+    ("POST", "/v1/witness", Needs(Admin)),
     // --- users ---
     ("POST", "/v1/session", Public),
     ("GET", "/v1/session", Needs(Read)),
@@ -89,6 +105,16 @@ pub(crate) const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/v1/tokens", Needs(Admin)),
     // --- web ---
     ("GET", "/v1/stream", Needs(Read)),
+    // --- rotate --- Certificates and tokens are an administrator's; anyone may see expiry.
+    ("GET", "/v1/certs", Needs(Read)),
+    ("POST", "/v1/certs/rotate", Needs(Admin)),
+    ("POST", "/v1/certs/ca/begin", Needs(Admin)),
+    ("POST", "/v1/certs/ca/finish", Needs(Admin)),
+    ("GET", "/v1/tokens", Needs(Admin)),
+    ("POST", "/v1/tokens/revoke", Needs(Admin)),
+    ("POST", "/v1/tokens/rotate", Needs(Admin)),
+    // --- openapi --- The document describes the API's shape, no data: anyone may read it.
+    ("GET", "/v1/openapi.json", Public),
 ];
 
 /// The access a route needs; HEAD is a GET without its body.
@@ -163,6 +189,9 @@ pub(crate) enum Unauthenticated {
     BadToken,
     /// A cookie of no open login session (ended, expired, or not yet on this replica).
     NoSession,
+    // --- rotate ---
+    /// A bearer token that was revoked or replaced.
+    Revoked,
 }
 
 impl Unauthenticated {
@@ -177,6 +206,11 @@ impl Unauthenticated {
                  `encluster token create`"
             }
             Unauthenticated::NoSession => "your session has ended or expired; log in again",
+            Unauthenticated::Revoked => {
+                "the API token was revoked or replaced (`encluster token revoke` or \
+                 `encluster token rotate`): use the new token `encluster token rotate` \
+                 printed, or ask an administrator for one (`encluster token create`)"
+            }
         };
         error(StatusCode::UNAUTHORIZED, message)
     }
@@ -206,7 +240,11 @@ pub(crate) fn authenticate(
                 .tokens
                 .get(&hash)
                 .filter(|record| record.kind == TokenKind::Admin)
-                .ok_or(Unauthenticated::BadToken)?;
+                .ok_or(if db.certs.revoked.contains_key(&hash) {
+                    Unauthenticated::Revoked
+                } else {
+                    Unauthenticated::BadToken
+                })?;
             let name = if record.label.is_empty() {
                 "admin token".to_owned()
             } else {

@@ -61,6 +61,7 @@ pub(crate) async fn plan(
         }
     }
     let alerts = alert_configs(&spec.alerts, &mut errors);
+    let fence_devices = fence_devices(&spec.fence, &mut errors).await;
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -87,9 +88,15 @@ pub(crate) async fn plan(
             constraints,
         }
     };
-    let (changes, checked, alert_changes) = state.shared.read(|db| {
+    let (changes, checked, alert_changes, fence_changes) = state.shared.read(|db| {
         let (changes, checked) = check_on_copy(&db.resources, &command);
-        (changes, checked, alert_diff(&db.monitoring, &alerts))
+        let fence_changes = fence_diff(&db.fencing, &fence_devices);
+        (
+            changes,
+            checked,
+            alert_diff(&db.monitoring, &alerts),
+            fence_changes,
+        )
     });
     if let cmdb::CommandResult::Rejected(reason) = checked {
         return Err(vec![reason]);
@@ -98,9 +105,48 @@ pub(crate) async fn plan(
     if !alert_changes.is_empty() {
         commands.push(Command::ReplaceAlerts { alerts });
     }
+    if !fence_changes.is_empty() {
+        let devices = fence_devices;
+        commands.push(Command::ReplaceFenceDevices { devices });
+    }
     let mut changes = changes;
     changes.extend(alert_changes);
+    changes.extend(fence_changes);
     Ok((commands, changes))
+}
+
+// --- fence ---
+/// The stored form of the file's fencing devices; each problem goes to `errors`.
+async fn fence_devices(
+    specs: &[::api::FenceDeviceSpec],
+    errors: &mut Vec<String>,
+) -> Vec<model::FenceDevice> {
+    let mut devices = Vec::new();
+    for spec in specs {
+        match super::fencing::to_device(spec).await {
+            Ok(device) => devices.push(device),
+            Err(problem) => errors.push(format!("fence {}: {problem}", spec.name)),
+        }
+    }
+    devices
+}
+
+/// The lines of `apply` for fencing devices: `+ fence NAME`, `~ fence NAME`, `- fence NAME`.
+fn fence_diff(current: &cmdb::FenceDb, devices: &[model::FenceDevice]) -> Vec<String> {
+    let mut changes = Vec::new();
+    for device in devices {
+        match current.devices.get(&device.name) {
+            None => changes.push(format!("+ fence {}", device.name)),
+            Some(old) if old != device => changes.push(format!("~ fence {}", device.name)),
+            Some(_) => {}
+        }
+    }
+    for name in current.devices.keys() {
+        if !devices.iter().any(|d| &d.name == name) {
+            changes.push(format!("- fence {name}"));
+        }
+    }
+    changes
 }
 
 /// The changes `command` makes to `current`, and the state machine's own verdict on a
@@ -405,6 +451,12 @@ pub(crate) async fn export(
                 .alerts
                 .values()
                 .map(|record| super::alerts::to_spec(&record.config))
+                .collect(),
+            fence: db
+                .fencing
+                .devices
+                .values()
+                .map(super::fencing::to_spec)
                 .collect(),
         }
     });

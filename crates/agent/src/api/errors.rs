@@ -14,6 +14,35 @@ use crate::limits::API_BODY_BYTES_MAX;
 /// Longest plain-text error body that is carried over into the JSON message.
 const ERROR_TEXT_BYTES_MAX: usize = 4096;
 
+/// A body declared past the limit but at most this long is read and dropped before the
+/// 413 goes out, so that the client reads the answer: closing a connection with unread
+/// data makes the kernel reset it, and the reset can destroy the answer in flight (what
+/// nginx's lingering close avoids). Longer declared bodies are refused unread.
+const DRAIN_BYTES_MAX: u64 = 16 << 20;
+/// How long such a body may take to be dropped.
+const DRAIN_TIME_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Refuses a body declared past the limit (413, by the body-limit layer inside) and, when
+/// it is not huge, reads it away first so the refusal reaches the client.
+pub(crate) async fn drain_oversized(request: Request, next: Next) -> Response {
+    use futures::StreamExt;
+    let declared = (request.headers().get(header::CONTENT_LENGTH))
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let limit = API_BODY_BYTES_MAX as u64;
+    if !declared.is_some_and(|length| length > limit && length <= DRAIN_BYTES_MAX) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let refused = next
+        .run(Request::from_parts(parts, axum::body::Body::empty()))
+        .await;
+    let mut stream = body.into_data_stream();
+    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+    let _ = tokio::time::timeout(DRAIN_TIME_MAX, drain).await;
+    refused
+}
+
 /// Turns a non-JSON error answer into the API's JSON error.
 pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;

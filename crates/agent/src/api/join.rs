@@ -41,6 +41,10 @@ pub(crate) async fn join(State(state): State<ApiState>, request: Request) -> Res
     // never makes a node buffer anything. A token issued a moment ago may not have reached
     // this replica yet, so a node that is not the master waits briefly for it.
     if !join_token_known(&state, token).await {
+        // --- rotate ---
+        if let Some(message) = revoked_join_token(&state, token) {
+            return error(StatusCode::UNAUTHORIZED, message);
+        }
         return error(
             StatusCode::UNAUTHORIZED,
             "the join token was refused: it was used already or never issued \
@@ -101,6 +105,24 @@ async fn join_token_known(state: &ApiState, token: &str) -> bool {
     token_valid(&state.shared, token, TokenKind::Join)
 }
 
+// --- rotate ---
+/// Why a join token that is no longer stored stopped working, if it was revoked.
+fn revoked_join_token(state: &ApiState, token: &str) -> Option<String> {
+    let hash = auth::token_hash(token);
+    let revoked = state
+        .shared
+        .read(|db| db.certs.revoked.get(&hash).cloned())?;
+    Some(format!(
+        "the join token was {} ({}); issue a new one with `encluster token join`",
+        if revoked.reason == "CA replaced" {
+            "revoked when the cluster CA was replaced, since it pins the old CA"
+        } else {
+            "revoked"
+        },
+        crate::certs::date(revoked.revoked_at_ms)
+    ))
+}
+
 /// How long a node that is not the master waits for a join token to be replicated to it.
 const TOKEN_REPLICATION_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -130,6 +152,14 @@ async fn admit(state: &ApiState, write: &WriteId, token_hash: &str, body: &Bytes
         return error(
             StatusCode::CONFLICT,
             format!("node name {:?} is taken", request.name),
+        );
+    }
+    // --- rotate --- A joiner pins one CA, and during a change the servers move between two.
+    if state.shared.read(|db| db.certs.next_ca.is_some()) {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a CA change is in progress: finish it (`encluster cert ca finish`), then \
+             issue a new join token (`encluster token join`) and join with it",
         );
     }
     let Some((ca_cert, ca_key)) = state.shared.read(|db| {

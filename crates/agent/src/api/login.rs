@@ -143,8 +143,23 @@ async fn login_here(
             .map(|record| record.password_hash.clone())
     });
     if !state.logins.verify(&request.password, hash).await {
-        let lockout = state.logins.throttle().failure(user, boot_ms());
+        let (lockout, failures) = state.logins.throttle().failure(user, boot_ms());
         tracing::warn!(user, lockout_s = lockout.as_secs(), "Login refused");
+        if !lockout.is_zero() {
+            // The lockout is an event (alerts see it); a failed write only loses the event.
+            let event = model::EventKind::LoginLocked {
+                user: user.chars().take(cmdb::ACTOR_BYTES_MAX / 4).collect(),
+                failures,
+                lockout_s: lockout.as_secs(),
+            };
+            let record = Command::RecordEvents {
+                at_ms: now_ms(),
+                events: vec![event],
+            };
+            if let Some(Err(_)) | None = propose(state, record).await {
+                tracing::warn!(user, "Could not record the lockout event");
+            }
+        }
         return Some(error(
             StatusCode::UNAUTHORIZED,
             "wrong user name or password",

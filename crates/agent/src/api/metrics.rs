@@ -228,7 +228,8 @@ pub(crate) async fn prometheus(State(state): State<ApiState>) -> Response {
         Ok(metrics) => metrics,
         Err(answer) => return answer,
     };
-    let text = monitor::prometheus::render(metrics.latest(), &metrics.node_name);
+    let text =
+        monitor::prometheus::render(metrics.latest(), &metrics.histograms(), &metrics.node_name);
     (
         [(
             axum::http::header::CONTENT_TYPE,

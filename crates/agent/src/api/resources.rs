@@ -73,7 +73,7 @@ impl Call {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
     serde_json::from_slice(body)
         .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad request body: {e}")))
 }
@@ -100,7 +100,7 @@ pub(crate) async fn propose_all(
     .await
 }
 
-fn view_response(state: &ApiState, name: &str) -> Response {
+pub(crate) fn view_response(state: &ApiState, name: &str) -> Response {
     match views::resource_view(state, &ResourceId(name.to_string())) {
         Some(view) => Json(view).into_response(),
         None => error(
@@ -321,12 +321,15 @@ pub(crate) async fn action(
             Err(response) => return response,
         },
         "clear" => return super::preferences::clear(&state, call, &id).await,
+        "drain" | "enable" | "weight" => {
+            return super::servers::runtime(&state, &name, &action, call).await;
+        }
         other => {
             return error(
                 StatusCode::NOT_FOUND,
                 format!(
                     "unknown action {other:?}; use start, stop, cleanup, move, ban, clear, \
-                    manage or unmanage"
+                    manage or unmanage (or, for a virtual service, drain, enable or weight)"
                 ),
             );
         }

@@ -112,6 +112,9 @@ fn local_status(state: &ApiState, seen: &MasterSeen) -> ::api::Status {
         moves: state.shared.read(|db| pending_moves(&db.resources, now)),
         groups: state.shared.read(|db| groups(&db.resources)),
         remote_views: Vec::new(),
+        format: Some(state.shared.read(|db| db.cluster_format())),
+        cert_warnings: state.shared.read(|db| crate::certs::cert_warnings(db, now)),
+        witness: state.witness.clone(),
     };
     if let Some(remote) = &state.remote {
         add_remote_views(&mut status, &remote.verdicts());

@@ -80,8 +80,12 @@ pub(crate) async fn master_seen(state: &ApiState) -> MasterSeen {
 }
 
 pub(crate) async fn ca(State(state): State<ApiState>) -> Json<::api::CaCert> {
+    // The CAs trusted now (both during a CA change), or the file's before the cmdb has one.
+    let ca_pem = state
+        .shared
+        .read(|db| (!db.meta.ca_cert_pem.is_empty()).then(|| super::certs::trust_pem(db)));
     Json(::api::CaCert {
-        ca_pem: state.ca_pem.to_string(),
+        ca_pem: ca_pem.unwrap_or_else(|| state.ca_pem.to_string()),
     })
 }
 
@@ -137,7 +141,28 @@ pub(crate) fn node_list(state: &ApiState, seen: &MasterSeen) -> Vec<::api::NodeS
             }
         }
     }
+    add_versions(state, seen, &mut nodes);
     nodes.into_values().collect()
+}
+
+// --- upgrade ---
+/// The versions and formats the nodes report: this node's own always, the others' only on
+/// the master, which hears their heartbeats.
+fn add_versions(state: &ApiState, seen: &MasterSeen, nodes: &mut BTreeMap<u64, ::api::NodeStatus>) {
+    if let Some(own) = nodes.get_mut(&state.node_id) {
+        own.version = Some(crate::upgrade::version());
+        own.format = Some(cmdb::FORMAT_CURRENT);
+    }
+    if seen.master != Some(state.node_id) {
+        return;
+    }
+    let reports = state.reports.lock().expect("node reports lock poisoned");
+    for (id, node) in nodes.iter_mut() {
+        if let Some(report) = reports.get(id).filter(|_| *id != state.node_id) {
+            node.version = report.version.clone();
+            node.format = Some(report.format);
+        }
+    }
 }
 
 fn blank_status(id: u64, info: &model::NodeInfo) -> ::api::NodeStatus {
@@ -153,6 +178,8 @@ fn blank_status(id: u64, info: &model::NodeInfo) -> ::api::NodeStatus {
         recorded_state: None,
         standby: false,
         maintenance: false,
+        version: None,
+        format: None,
     }
 }
 

@@ -147,3 +147,34 @@ fn a_service_lists_several_vips_in_listen() {
     let error = service_config("web", &bad).expect_err("a bad second address");
     assert!(error.contains("\"nowhere\""), "{error}");
 }
+
+/// A reload that follows a cmdb change never brings back a service that a stop removed
+/// meanwhile: the stopped node would keep the listener the service's new node must bind
+/// (found by the moved-server end-to-end test: the new node's start failed, address in use).
+#[tokio::test]
+async fn a_reload_after_a_stop_leaves_the_service_stopped() {
+    let agent = super::LbAgent::new();
+    let first = service_config(
+        "web",
+        &params(&[("listen", "127.0.0.1:0"), ("servers", "a=127.0.0.1:9001")]),
+    )
+    .expect("valid");
+    let changed = service_config(
+        "web",
+        &params(&[
+            ("listen", "127.0.0.1:0"),
+            ("servers", "a=127.0.0.1:9001,b=127.0.0.1:9002"),
+        ]),
+    )
+    .expect("valid");
+    assert!(agent.set("web", Some(first)).await.is_ok());
+    agent.reload("web", changed.clone()).await;
+    assert_eq!(agent.stats("web").await.expect("served").servers.len(), 2);
+    assert!(agent.set("web", None).await.is_ok());
+    agent.reload("web", changed).await;
+    assert!(
+        agent.stats("web").await.is_none(),
+        "a reload restarted a stopped service"
+    );
+    assert!(agent.snapshots().await.is_empty());
+}

@@ -44,6 +44,9 @@ pub struct MasterConfig {
     pub detector: DetectorConfig,
     /// The most voters the quorum policy keeps.
     pub voters_max: usize,
+    /// Whether the node config names a witness: then both members of a two-node cluster
+    /// vote (`membership::plan_quorum`).
+    pub witness: bool,
     /// On the node that created the cluster: what to store on its first term.
     pub bootstrap: Option<BootstrapRecords>,
 }
@@ -123,6 +126,18 @@ pub enum Event {
         /// `Ok` once committed.
         result: Result<(), String>,
     },
+    // --- fence ---
+    /// A [`Command::Fence`] ended.
+    FenceDone {
+        /// The fence's id.
+        id: u64,
+        /// The node fenced.
+        node: NodeId,
+        /// Whether a level confirmed the node off.
+        confirmed: bool,
+        /// What each device answered.
+        detail: String,
+    },
 }
 
 /// An output of the master, for the runtime to carry out in order.
@@ -148,6 +163,17 @@ pub enum Command {
     },
     /// The detector's view for the API: per node, health and when last heard (boot clock).
     Publish(BTreeMap<NodeId, (NodeHealth, BootMs)>),
+    // --- fence ---
+    /// Fence `node`: run `run` to its end and answer with [`Event::FenceDone`]. Does not
+    /// hold back the commands after it.
+    Fence {
+        /// Echoed in [`Event::FenceDone`].
+        id: u64,
+        /// The node.
+        node: NodeId,
+        /// Its fencing levels.
+        run: resource_agents::fence::levels::FenceRun,
+    },
 }
 
 /// The master role: see the module documentation.
@@ -177,6 +203,8 @@ struct Term {
     judged: BTreeMap<NodeId, NodeHealth>,
     writes_in_flight: BTreeSet<u64>,
     voter_change: Option<VoterChange>,
+    // --- fence ---
+    fencing: fencing::FenceBook,
 }
 
 /// A voter change in flight: what it changes, for the events once it commits.
@@ -234,6 +262,12 @@ impl Master {
             Event::Tick { raft, granted } => self.tick(&raft, &granted, db, now, &mut out),
             Event::WriteDone { id, result } => self.write_done(id, result),
             Event::VotersChanged { result } => self.voters_changed(result, now, &mut out),
+            Event::FenceDone {
+                id,
+                node,
+                confirmed,
+                detail,
+            } => self.fence_done(id, node, confirmed, detail, now, &mut out),
         }
         out
     }
@@ -283,6 +317,7 @@ impl Master {
         self.watch(facts, now, out);
         self.register_missing_nodes(facts, db, now, out);
         self.adjust_quorum(facts, now.boot, out);
+        self.fence_lost(db, now, out);
         self.judge(facts, granted, db, now.boot);
         self.schedule(facts, db, now, out);
     }
@@ -306,6 +341,7 @@ impl Master {
             judged: BTreeMap::new(),
             writes_in_flight: BTreeSet::new(),
             voter_change: None,
+            fencing: Default::default(),
         });
         if let Some(bootstrap) = self.config.bootstrap.clone()
             && db.meta.name.is_empty()
@@ -342,6 +378,10 @@ impl Master {
                 at_ms: now.wall,
             };
             self.write(command, out);
+            // A new cluster starts at this build's format: its first members run this
+            // build (later formats are raised by `Master::raise_format` as nodes report).
+            let format = cmdb::FORMAT_CURRENT;
+            self.write(cmdb::Command::SetClusterFormat { format }, out);
         }
         let events = vec![EventKind::MasterElected {
             node: me,
@@ -452,6 +492,7 @@ impl Master {
             health: &health,
             voters_max: self.config.voters_max,
             master: me,
+            witness: self.config.witness,
         };
         let Some(QuorumChange::SetVoters { voters, reason }) = plan_quorum(&input) else {
             return;
@@ -558,6 +599,7 @@ impl Master {
         let led = self.term.as_ref().expect("called while leading");
         let lease_facts = self.lease_facts(facts, led);
         let judged = Self::scheduling_health(led, granted, db, &lease_facts, now);
+        let judged = self.fenced_health(granted, judged);
         self.term.as_mut().expect("called while leading").judged = judged;
     }
 
@@ -654,6 +696,8 @@ pub fn grant_age(leading: bool, sole_voter: bool, quorum_ack_age: Option<Duratio
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
+
+mod fencing;
 
 #[cfg(test)]
 mod tests;

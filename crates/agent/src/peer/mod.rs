@@ -27,6 +27,19 @@ pub struct Heartbeat {
     pub older_contact_age_ms: u64,
 }
 
+// --- upgrade ---
+/// What a heartbeat carries after the `Heartbeat` itself: the sender's version and the
+/// highest cluster format it can write. An agent of 0.11.0 sends none and, as a master,
+/// reads the heartbeat and ignores what follows (postcard reads a value and leaves the
+/// rest), so old and new agents understand each other during a rolling upgrade.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeartbeatVersion {
+    /// `encluster --version` of the sender.
+    pub version: String,
+    /// The highest cluster format it can write (`cmdb::FORMAT_CURRENT`).
+    pub format: u32,
+}
+
 /// A heartbeat as the master loop sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeartbeatSeen {

@@ -16,12 +16,13 @@ use openraft::vote::RaftLeaderId;
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::mpsc;
 
-use super::{ForwardedRead, Heartbeat, HeartbeatAck, HeartbeatSeen};
+use super::{ForwardedRead, Heartbeat, HeartbeatAck, HeartbeatSeen, HeartbeatVersion};
 use crate::clock::boot_ms;
 use crate::contact::LeaderContact;
 use crate::limits::PEER_BODY_BYTES_MAX;
 use crate::recovery::{self, ForcedHistory};
 use crate::serve::PeerIdentity;
+use model::BootMs;
 
 /// What the peer handlers need.
 #[derive(Clone)]
@@ -39,6 +40,9 @@ pub struct PeerState {
     pub forced: Arc<ForcedHistory>,
     /// The remote monitors' views (`remote::Remote`), fed by every node's reports.
     pub remote: Arc<crate::remote::Remote>,
+    // --- upgrade ---
+    /// The versions and formats the heartbeats report (`upgrade`).
+    pub reports: crate::upgrade::NodeReports,
 }
 
 /// The peer router.
@@ -163,14 +167,15 @@ async fn heartbeat(
     Extension(identity): Extension<PeerIdentity>,
     body: Bytes,
 ) -> Response {
-    let beat: Heartbeat = match decode(&body) {
-        Ok(beat) => beat,
+    let (beat, reported) = match decode_heartbeat(&body) {
+        Ok(decoded) => decoded,
         Err(response) => return response,
     };
     if identity.0 != Some(beat.node_id) {
         return (StatusCode::FORBIDDEN, "heartbeat for another node's id").into_response();
     }
     let now = boot_ms();
+    record_report(&state, beat.node_id, reported, now);
     let older_contact_age = std::time::Duration::from_millis(beat.older_contact_age_ms);
     let _ = state.heartbeats.try_send(HeartbeatSeen {
         node: beat.node_id,
@@ -197,11 +202,40 @@ async fn heartbeat(
     })
 }
 
+// --- upgrade ---
+/// A heartbeat and what follows it: the sender's version, which an agent of 0.11.0 does
+/// not send (`None`).
+fn decode_heartbeat(body: &Bytes) -> Result<(Heartbeat, Option<HeartbeatVersion>), Response> {
+    let undecodable = |e: postcard::Error| {
+        (StatusCode::BAD_REQUEST, format!("undecodable body: {e}")).into_response()
+    };
+    let (beat, rest) = postcard::take_from_bytes(body).map_err(undecodable)?;
+    if rest.is_empty() {
+        return Ok((beat, None));
+    }
+    Ok((beat, Some(postcard::from_bytes(rest).map_err(undecodable)?)))
+}
+
+/// Keep the newest report of `node`; no version means format 1.
+fn record_report(state: &PeerState, node: u64, reported: Option<HeartbeatVersion>, now: BootMs) {
+    let report = crate::upgrade::NodeReport {
+        format: reported.as_ref().map_or(cmdb::FORMAT_OLDEST, |r| r.format),
+        version: reported.map(|r| r.version),
+        at: now,
+    };
+    let mut reports = state.reports.lock().expect("node reports lock poisoned");
+    reports.insert(node, report);
+}
+
 async fn write(State(state): State<PeerState>, body: Bytes) -> Response {
     let command: Command = match decode(&body) {
         Ok(command) => command,
         Err(response) => return response,
     };
+    // The format gate (`cmdb::ClusterDb::admits`): refused like any invalid command.
+    if let Err(reason) = state.shared.read(|db| db.admits(&command)) {
+        return encode(&Ok::<_, String>(CommandResult::Rejected(reason)));
+    }
     let result: Result<CommandResult, String> = match state.raft.client_write(command).await {
         Ok(response) => Ok(response.data),
         Err(error) => Err(error.to_string()),
@@ -266,5 +300,33 @@ mod tests {
         let read: AppendEntriesRequest<TypeConfig> = postcard::from_bytes(&new).expect("decode");
         assert_eq!((read.vote, read.entries.len()), (request().vote, 0));
         assert!(decode_append(&Bytes::from_static(&[0xff, 0xff])).is_err());
+    }
+
+    // --- upgrade ---
+    #[test]
+    fn a_heartbeat_reads_with_and_without_the_senders_version() {
+        use super::super::{Heartbeat, HeartbeatVersion};
+        use super::decode_heartbeat;
+        let beat = Heartbeat {
+            node_id: 2,
+            term: 5,
+            older_contact_age_ms: 40,
+        };
+        // An agent of 0.11.0 sends the heartbeat alone: format 1, no version.
+        let old = Bytes::from(postcard::to_stdvec(&beat).expect("encode"));
+        let (read, version) = decode_heartbeat(&old).expect("an older agent's heartbeat");
+        assert_eq!((read.node_id, read.term, version.is_none()), (2, 5, true));
+        let reported = HeartbeatVersion {
+            version: "0.11.0 (commit 0123456789ab)".into(),
+            format: cmdb::FORMAT_CURRENT,
+        };
+        let new = Bytes::from(postcard::to_stdvec(&(&beat, &reported)).expect("encode"));
+        let (_, version) = decode_heartbeat(&new).expect("decode");
+        let version = version.expect("the version follows");
+        assert_eq!(version.format, cmdb::FORMAT_CURRENT);
+        assert_eq!(version.version, reported.version);
+        // A master of 0.11.0 reads the heartbeat and ignores the version after it.
+        let read: Heartbeat = postcard::from_bytes(&new).expect("decode");
+        assert_eq!((read.node_id, read.older_contact_age_ms), (2, 40));
     }
 }

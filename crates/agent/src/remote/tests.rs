@@ -28,7 +28,7 @@ fn a_process_is_probed_by_its_http_probe_before_its_tcp_probe() {
             ("probe_http", "http://127.0.0.1:2/health"),
         ],
     );
-    let targets = resource_targets(&process, NodeId(2));
+    let targets = resource_targets(&process, NodeId(2), &[]);
     assert_eq!(targets.len(), 1);
     assert_eq!(targets[0].id, "resource:web");
     assert_eq!(targets[0].owner, NodeId(2));
@@ -39,12 +39,12 @@ fn a_process_is_probed_by_its_http_probe_before_its_tcp_probe() {
             path: "/health".into()
         }
     );
-    assert!(resource_targets(&resource("process", &[]), NodeId(2)).is_empty());
+    assert!(resource_targets(&resource("process", &[]), NodeId(2), &[]).is_empty());
 }
 
 #[test]
 fn a_vip_answers_when_its_address_does_and_a_single_director_by_its_listeners() {
-    let vip = resource_targets(&resource("vip", &[("ip", "10.0.0.5")]), NodeId(1));
+    let vip = resource_targets(&resource("vip", &[("ip", "10.0.0.5")]), NodeId(1), &[]);
     assert_eq!(vip[0].kind, TargetKind::Vip);
     assert_eq!(vip[0].probe, Probe::Address("10.0.0.5:9".into()));
     let lb = resource(
@@ -54,7 +54,7 @@ fn a_vip_answers_when_its_address_does_and_a_single_director_by_its_listeners() 
             ("servers", "a=1.2.3.4:80"),
         ],
     );
-    let ids: Vec<String> = resource_targets(&lb, NodeId(1))
+    let ids: Vec<String> = resource_targets(&lb, NodeId(1), &[])
         .into_iter()
         .map(|target| target.id)
         .collect();
@@ -62,6 +62,40 @@ fn a_vip_answers_when_its_address_does_and_a_single_director_by_its_listeners() 
         ids,
         ["listener:web@10.0.0.5:80", "listener:web@10.0.0.6:80"]
     );
+}
+
+/// A clone director listens on every VIP's address on every node, but only the node
+/// holding a VIP answers on it: each instance's listener is probed where its node holds
+/// that listener's VIP, and nowhere else.
+#[test]
+fn a_clone_directors_listener_is_probed_on_the_node_holding_its_vip() {
+    let mut lb = resource(
+        "lb",
+        &[
+            ("listen", "10.0.0.5:80, 10.0.0.6:80"),
+            ("servers", "a=1.2.3.4:80"),
+        ],
+    );
+    lb.clone = Some(model::CloneOptions::default());
+    let held = [
+        ("10.0.0.5".parse().expect("ip"), NodeId(1)),
+        ("10.0.0.6".parse().expect("ip"), NodeId(2)),
+    ];
+    let ids = |node| -> Vec<(String, NodeId)> {
+        resource_targets(&lb, node, &held)
+            .into_iter()
+            .map(|target| (target.id, target.owner))
+            .collect()
+    };
+    assert_eq!(
+        ids(NodeId(1)),
+        [("listener:web@10.0.0.5:80".into(), NodeId(1))]
+    );
+    assert_eq!(
+        ids(NodeId(2)),
+        [("listener:web@10.0.0.6:80".into(), NodeId(2))]
+    );
+    assert!(ids(NodeId(3)).is_empty(), "node 3 holds no VIP");
 }
 
 #[test]

@@ -97,6 +97,7 @@ fn service(servers: &[(&str, bool)]) -> lb::ServiceSnapshot {
                 errors_total: 0,
                 health_checks_failed: 0,
                 drained: false,
+                response_time: lb::LatencySnapshot::default(),
             })
             .collect(),
     }

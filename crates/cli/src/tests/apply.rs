@@ -100,7 +100,7 @@ fn cluster_file_errors_name_the_line_and_the_problem() {
             line 2, column 8: unknown variant `nearby`, expected one of `order`,
             `colocation`, `location` (in `type = "nearby"`)
             line 1, column 3: unknown field `resorce`, expected one of `resource`, `group`,
-            `constraint`, `type`, `alert` (in `[[resorce]]`)"#]],
+            `constraint`, `type`, `alert`, `fence` (in `[[resorce]]`)"#]],
     );
 }
 

@@ -96,17 +96,17 @@ fn status_relayed_from_a_follower_says_it_is_the_masters_view() {
     check(
         text,
         expect![[r#"
-        cluster demo: master node 2 (node2), term 7, commit 1234
-        quorum: yes, 2 of 2 voters online; view: the master's, asked through node 1 (node1)
+            cluster demo: master node 2 (node2), term 7, commit 1234, format 2
+            quorum: yes, 2 of 2 voters online; view: the master's, asked through node 1 (node1)
 
-        Nodes (3):
-          ID  NAME   STATE   MODE  ROLE     HEARTBEAT
-          1   node1  online  -     voter    42 ms ago
-          2   node2  online  -     voter    0 ms ago   master
-          3   node3  down    -     learner  5.3 s ago
+            Nodes (3):
+              ID  NAME   STATE   MODE  ROLE     HEARTBEAT          VERSION
+              1   node1  online  -     voter    42 ms ago          0.11.0
+              2   node2  online  -     voter    0 ms ago   master  0.11.0
+              3   node3  down    -     learner  5.3 s ago          0.11.0
 
-        Resources: none configured
-    "#]],
+            Resources: none configured
+        "#]],
     );
 }
 
@@ -250,4 +250,65 @@ fn status_shows_the_promoted_instance_in_full_in_100_columns_r12() {
     // nodes stay whole, the type is cut.
     let tables = format!("{}\n\n{}\n", table(vec![db.clone()]), table(vec![db, long]));
     expect_file!["../../test_data/status-promotable.txt"].assert_eq(&tables);
+}
+
+// --- upgrade ---
+/// During a rolling upgrade the first line names the cluster format and the nodes table
+/// each node's version: the new build with the higher format it could write, a node of
+/// 0.11.0 that reports none, and `-` for one the master has not heard yet.
+#[test]
+fn status_shows_the_cluster_format_and_each_nodes_version_during_an_upgrade() {
+    let mut status = three_node_status();
+    status.format = Some(1);
+    status.nodes[0].version = Some("0.11.0 (commit 0123456789ab)".into());
+    status.nodes[0].format = Some(2);
+    status.nodes[1].version = None;
+    status.nodes[1].format = Some(1);
+    status.nodes[2].version = None;
+    status.nodes[2].format = None;
+    let text = render_status(&status, NOW_MS, false);
+    assert_fits(&text);
+    let first = text.lines().next().unwrap_or_default();
+    assert!(first.ends_with(", format 1"), "{first}");
+    let row = |id: &str| {
+        text.lines()
+            .find(|line| line.trim_start().starts_with(id))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(row("1 ").ends_with("0.11.0 (format 2)"), "{text}");
+    assert!(row("2 ").ends_with("unreported"), "{text}");
+    assert!(row("3 ").ends_with('-'), "{text}");
+    let full = render_status(&status, NOW_MS, true);
+    assert!(
+        full.contains("0.11.0 (commit 0123456789ab) (format 2)"),
+        "{full}"
+    );
+}
+
+// --- witness ---
+/// Issue 16: a two-node cluster without a witness is told what it cannot survive; with
+/// one, nothing is said.
+#[test]
+fn status_warns_a_two_node_cluster_without_a_witness() {
+    let mut status = three_node_status();
+    status.nodes.truncate(2);
+    status.nodes[0].role = "learner".to_string();
+    let text = render_status(&status, NOW_MS, false);
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("note: two nodes and no witness: if node 2")
+            && text.contains("cannot take over without `encluster force-quorum`")
+            && text.contains("`encluster witness add`"),
+        "{text}"
+    );
+    status.nodes[0].role = "voter".to_string();
+    let text = render_status(&status, NOW_MS, false);
+    assert!(
+        text.contains("if either node is lost, the other cannot take over"),
+        "{text}"
+    );
+    status.witness = Some("192.0.2.9:7480".to_string());
+    let text = render_status(&status, NOW_MS, false);
+    assert!(!text.contains("witness"), "{text}");
 }

@@ -194,6 +194,15 @@ fn exported_cluster_file_reads_back_as_the_same_spec() {
             timeout: Some("30000ms".to_string()),
             ..api::AlertSpec::default()
         }],
+        fence: vec![api::FenceDeviceSpec {
+            name: "ipmi".to_string(),
+            agent: "fence_ipmilan".to_string(),
+            hosts: "n1,n2:bmc2".to_string(),
+            params: [("ip".to_string(), "10.0.0.9".to_string())].into(),
+            level: Some(1),
+            timeout: Some("20s".to_string()),
+            action: Some("off".to_string()),
+        }],
     };
     let text = crate::apply::render_cluster_file(&spec).expect("renders");
     let back = crate::apply::parse_cluster_file(&text).expect("parses");
@@ -232,6 +241,16 @@ fn exported_cluster_file_reads_back_as_the_same_spec() {
             severity = "warning"
             timeout = "30000ms"
             webhook = "http://127.0.0.1:9093/hook"
+
+            [[fence]]
+            name = "ipmi"
+            agent = "fence_ipmilan"
+            action = "off"
+            hosts = "n1,n2:bmc2"
+            level = 1
+            timeout = "20s"
+            [fence.params]
+            ip = "10.0.0.9"
         "##]],
     );
 }

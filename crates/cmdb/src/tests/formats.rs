@@ -95,6 +95,22 @@ fn command_fixture_name(command: &Command) -> &'static str {
         Command::AddRoleToken { .. } => "AddRoleToken",
         // --- more12 ---
         Command::ReplaceConfigPromotable { .. } => "ReplaceConfigPromotable",
+        // --- fence ---
+        Command::PutFenceDevice { .. } => "PutFenceDevice",
+        Command::RemoveFenceDevice { .. } => "RemoveFenceDevice",
+        Command::ReplaceFenceDevices { .. } => "ReplaceFenceDevices",
+        // --- servers ---
+        Command::EditServer { .. } => "EditServer",
+        // --- upgrade ---
+        Command::SetClusterFormat { .. } => "SetClusterFormat",
+        // --- rotate ---
+        Command::RotateCerts { .. } => "RotateCerts",
+        Command::BeginCaChange { .. } => "BeginCaChange",
+        Command::FinishCaChange { .. } => "FinishCaChange",
+        Command::ReportNodeCert { .. } => "ReportNodeCert",
+        Command::CertExpiryWarned { .. } => "CertExpiryWarned",
+        Command::RevokeTokens { .. } => "RevokeTokens",
+        Command::ReplaceToken { .. } => "ReplaceToken",
     }
 }
 
@@ -114,6 +130,12 @@ fn event_fixture_name(kind: &EventKind) -> &'static str {
         EventKind::ServerHealth { .. } => "ServerHealth",
         // --- remote ---
         EventKind::RemoteView { .. } => "RemoteView",
+        // --- fence ---
+        EventKind::Fencing { .. } => "Fencing",
+        // --- lockout ---
+        EventKind::LoginLocked { .. } => "LoginLocked",
+        // --- rotate ---
+        EventKind::CertExpiring { .. } => "CertExpiring",
     }
 }
 
@@ -353,8 +375,11 @@ fn without_bans(db: ClusterDb) -> ClusterDb {
 /// the same cluster database, with no sessions.
 #[test]
 fn snapshot_of_db_layout_1_fixture_loads_with_empty_sessions() {
-    let db = samples::db();
+    let mut db = samples::db();
     let written_once = snapshot_file(db_layout_1(&db));
+    db.fencing = Default::default();
+    db.format = 0;
+    db.certs = Default::default();
     let what = "a snapshot file holding the cluster database in layout 1 (before sessions)";
     let expected = snapshot_contents(without_bans(ClusterDb {
         sessions: Sessions::default(),
@@ -398,8 +423,11 @@ fn db_layout_2(db: &ClusterDb) -> Vec<u8> {
 /// `full_snapshot_matches_its_fixture` wrote while layout 2 was current.
 #[test]
 fn snapshot_of_db_layout_2_fixture_loads_without_bans() {
-    let db = samples::db();
+    let mut db = samples::db();
     let written_once = snapshot_file(db_layout_2(&db));
+    db.fencing = Default::default();
+    db.format = 0;
+    db.certs = Default::default();
     let what = "a snapshot file holding the cluster database in layout 2 (before bans)";
     let expected = snapshot_contents(without_bans(db));
     let path = "snapshot-v1/db-v2.hex";
@@ -459,6 +487,9 @@ fn snapshot_of_db_layout_3_fixture_loads_without_types() {
     let mut db = samples::db();
     let written_once = snapshot_file(db_layout_3(&db));
     db.users = Default::default();
+    db.fencing = Default::default();
+    db.format = 0;
+    db.certs = Default::default();
     db.resources.types.clear();
     db.checkpoints.clear();
     db.monitoring = Default::default();
@@ -505,6 +536,9 @@ fn snapshot_of_db_layout_4_fixture_loads_without_checkpoints() {
     let mut db = samples::db();
     let written_once = snapshot_file(db_layout_4(&db));
     db.users = Default::default();
+    db.fencing = Default::default();
+    db.format = 0;
+    db.certs = Default::default();
     db.checkpoints.clear();
     db.monitoring = Default::default();
     db.resources.promotion_scores.clear();
@@ -551,6 +585,9 @@ fn snapshot_of_db_layout_5_fixture_loads_without_alerts() {
     let mut db = samples::db();
     let written_once = snapshot_file(db_layout_5(&db));
     db.users = Default::default();
+    db.fencing = Default::default();
+    db.format = 0;
+    db.certs = Default::default();
     db.monitoring = Default::default();
     db.resources.promotion_scores.clear();
     db.resources.promotable.clear();
@@ -619,6 +656,9 @@ fn snapshot_of_db_layout_6_fixture_loads_without_promotable_resources() {
     let mut db = samples::db();
     let written_once = snapshot_file(db_layout_6(&db));
     db.users = Default::default();
+    db.fencing = Default::default();
+    db.format = 0;
+    db.certs = Default::default();
     db.resources.promotion_scores.clear();
     db.resources.promotable.clear();
     let what = "a snapshot file holding the cluster database in layout 6 (before promotable)";
@@ -665,6 +705,9 @@ fn snapshot_of_db_layout_7_fixture_loads_without_users() {
     let mut db = samples::db();
     let written_once = snapshot_file(db_layout_7(&db));
     db.users = Default::default();
+    db.fencing = Default::default();
+    db.format = 0;
+    db.certs = Default::default();
     let what = "a snapshot file holding the cluster database in layout 7 (before users)";
     let expected = snapshot_contents(db);
     let outcome = check(
@@ -676,6 +719,76 @@ fn snapshot_of_db_layout_7_fixture_loads_without_users() {
         &expected,
     );
     assert_pinned(outcome.err());
+}
+
+// --- fence ---
+/// The cluster database as encluster 0.11.0 wrote it (format byte 8): today's fields
+/// without `fencing`, `format` and `certs`.
+fn db_layout_8(db: &ClusterDb) -> Vec<u8> {
+    let fields = (
+        (&db.meta, &db.kv, db.kv_revision, &db.nodes, db.next_node_id),
+        (
+            &db.tokens,
+            &db.events,
+            db.next_event_seq,
+            &db.resources,
+            &db.sessions,
+            &db.checkpoints,
+            &db.monitoring,
+        ),
+        &db.users,
+    );
+    let mut out = codec::SNAPSHOT_MAGIC.to_vec();
+    out.push(codec::FORMAT_DB_V8);
+    out.extend(postcard::to_stdvec(&fields).expect("encoding a sample cannot fail"));
+    out
+}
+
+/// A snapshot from before fencing devices, the cluster format and certificate records
+/// (`codec::decode_db`'s branch for format 8) loads the same cluster database at cluster
+/// format 1, with no devices, no fencing history and no certificate records. Its fixture is the one that
+/// `full_snapshot_matches_its_fixture` wrote while layout 8 was current.
+#[test]
+fn snapshot_of_db_layout_8_fixture_loads_without_fence_devices() {
+    let mut db = samples::db();
+    let written_once = snapshot_file(db_layout_8(&db));
+    db.fencing = Default::default();
+    db.format = 0;
+    db.certs = Default::default();
+    let what = "a snapshot file holding the cluster database in layout 8 (before fencing)";
+    let expected = snapshot_contents(db);
+    let outcome = check(
+        Layout::Old,
+        what,
+        "snapshot-v1/db-v8.hex",
+        &written_once,
+        read_snapshot_file,
+        &expected,
+    );
+    assert_pinned(outcome.err());
+}
+
+/// Until the master raises the cluster format, a snapshot is written in layout 8, byte for
+/// byte what encluster 0.11.0 writes and reads; from format 2 on, in layout 9.
+#[test]
+fn the_snapshot_layout_follows_the_cluster_format() {
+    let mut db = samples::db();
+    db.format = 0;
+    // Fencing devices and certificate records are written only by commands of format 2.
+    db.fencing = Default::default();
+    db.certs = Default::default();
+    let old = codec::encode_db(&db).expect("encode");
+    assert_eq!(snapshot_format(&old), codec::FORMAT_DB_V8);
+    assert_eq!(old, db_layout_8(&db), "layout 8 as 0.11.0 wrote it");
+    assert_eq!(codec::decode_db(&old).expect("decode"), db);
+    db.format = 1;
+    assert_eq!(snapshot_format(&codec::encode_db(&db).expect("encode")), 8);
+    db.format = crate::FORMAT_CLUSTER_FORMAT;
+    db.fencing = samples::db().fencing;
+    db.certs = samples::db().certs;
+    let new = codec::encode_db(&db).expect("encode");
+    assert_eq!(snapshot_format(&new), codec::FORMAT_DB_V9);
+    assert_eq!(codec::decode_db(&new).expect("decode"), db);
 }
 
 /// Reads a fixture as the type its folder names, whatever its format byte.

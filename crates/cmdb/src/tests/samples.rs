@@ -228,6 +228,25 @@ pub(super) fn event_kind_samples() -> Vec<EventKind> {
             observers: 2,
             reachable: 0,
         },
+        // --- fence ---
+        EventKind::Fencing {
+            node: NodeId(2),
+            outcome: model::fence::FenceOutcome::Confirmed,
+            reason: "lost".into(),
+            detail: "ipmi: off (exit 0)".into(),
+        },
+        // --- lockout ---
+        EventKind::LoginLocked {
+            user: "ann".into(),
+            failures: 6,
+            lockout_s: 30,
+        },
+        // --- rotate ---
+        EventKind::CertExpiring {
+            subject: "node n2".into(),
+            expires_at_ms: AT_MS + 86_400_000,
+            fix: "encluster cert rotate".into(),
+        },
     ]);
     kinds
 }
@@ -456,7 +475,95 @@ fn resource_commands() -> Vec<Command> {
             constraints: first_constraints(),
             promotable: BTreeMap::from([(id("db"), 1)]),
         },
+        // --- fence ---
+        Command::PutFenceDevice {
+            device: fence_device(),
+        },
+        Command::RemoveFenceDevice {
+            name: "ipmi".into(),
+        },
+        Command::ReplaceFenceDevices {
+            devices: vec![fence_device()],
+        },
+        // --- servers ---
+        Command::EditServer {
+            resource: id("web"),
+            edit: model::ServerEdit::Weight {
+                server: "a".into(),
+                weight: 3,
+            },
+        },
+        // --- upgrade ---
+        Command::SetClusterFormat { format: 2 },
+        // --- rotate ---
+        Command::RotateCerts {
+            validity_s: Some(86_400),
+            at_ms: AT_MS,
+        },
+        Command::BeginCaChange {
+            ca_cert_pem: "-----BEGIN CERTIFICATE-----".into(),
+            ca_key_pem: "-----BEGIN PRIVATE KEY-----".into(),
+            fingerprint: CA_FINGERPRINT.into(),
+            at_ms: AT_MS,
+        },
+        Command::FinishCaChange { at_ms: AT_MS },
+        Command::ReportNodeCert {
+            node: NodeId(2),
+            cert: node_cert(),
+        },
+        Command::CertExpiryWarned {
+            subject: "CA".into(),
+            expires_at_ms: AT_MS + 86_400_000,
+            fix: "encluster cert ca begin".into(),
+            at_ms: AT_MS,
+        },
+        Command::RevokeTokens {
+            hashes: vec![LOGIN_HASH.into()],
+            at_ms: AT_MS,
+        },
+        Command::ReplaceToken {
+            old: LOGIN_HASH.into(),
+            new: CA_FINGERPRINT.into(),
+            at_ms: AT_MS,
+        },
     ]
+}
+
+// --- rotate ---
+const CA_FINGERPRINT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+fn node_cert() -> crate::NodeCert {
+    crate::NodeCert {
+        fingerprint: LOGIN_HASH.into(),
+        issuer: CA_FINGERPRINT.into(),
+        not_after_ms: AT_MS + 86_400_000,
+        generation: 2,
+        trusted: vec![CA_FINGERPRINT.into()],
+    }
+}
+
+fn certs() -> crate::CertDb {
+    crate::CertDb {
+        next_ca: Some(crate::NextCa {
+            cert_pem: "-----BEGIN CERTIFICATE-----".into(),
+            key_pem: "-----BEGIN PRIVATE KEY-----".into(),
+            fingerprint: CA_FINGERPRINT.into(),
+            begun_at_ms: AT_MS - 5_000,
+        }),
+        generation: 2,
+        validity_s: Some(86_400),
+        nodes: BTreeMap::from([(NodeId(2), node_cert())]),
+        warned: BTreeMap::from([("CA".to_owned(), AT_MS + 86_400_000)]),
+        revoked: BTreeMap::from([(
+            LOGIN_HASH.to_owned(),
+            crate::RevokedToken {
+                kind: TokenKind::Admin,
+                label: "bob".into(),
+                revoked_at_ms: AT_MS - 1_000,
+                reason: "revoked".into(),
+            },
+        )]),
+    }
 }
 
 // --- users ---
@@ -489,6 +596,39 @@ fn users() -> crate::UserDb {
             },
         )]),
         token_roles: BTreeMap::from([("5e884898da280471".to_owned(), model::Role::Viewer)]),
+    }
+}
+
+// --- fence ---
+/// A fencing device covering two nodes, one under another plug name.
+pub(super) fn fence_device() -> model::FenceDevice {
+    model::FenceDevice {
+        name: "ipmi".into(),
+        agent: "fence_ipmilan".into(),
+        params: BTreeMap::from([("ip".to_string(), "10.0.0.9".to_string())]),
+        hosts: BTreeMap::from([
+            ("node-1".to_string(), "node-1".to_string()),
+            ("node-2".to_string(), "bmc2".to_string()),
+        ]),
+        level: 1,
+        timeout: std::time::Duration::from_secs(20),
+        action: model::FenceAction::Off,
+    }
+}
+
+/// Fencing devices with one attempt in their history.
+fn fencing() -> crate::FenceDb {
+    crate::FenceDb {
+        devices: BTreeMap::from([("ipmi".to_string(), fence_device())]),
+        history: std::collections::VecDeque::from([crate::FenceRecord {
+            node: NodeId(2),
+            reason: "lost".into(),
+            incident: Some(3),
+            started_at: AT_MS - 900,
+            finished_at: Some(AT_MS - 700),
+            outcome: model::fence::FenceOutcome::Confirmed,
+            detail: "ipmi: off (exit 0)".into(),
+        }]),
     }
 }
 
@@ -706,6 +846,9 @@ pub(super) fn db() -> ClusterDb {
         )]),
         monitoring: monitoring(),
         users: users(),
+        fencing: fencing(),
+        format: 2,
+        certs: certs(),
     }
 }
 

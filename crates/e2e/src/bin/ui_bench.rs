@@ -50,6 +50,8 @@ fn node(id: u64) -> api::NodeStatus {
         recorded_state: None,
         standby: id.is_multiple_of(50),
         maintenance: false,
+        version: None,
+        format: None,
     }
 }
 
@@ -110,6 +112,9 @@ fn generated() -> Generated {
             moves: Vec::new(),
             groups: Vec::new(),
             remote_views: Vec::new(),
+            format: None,
+            cert_warnings: Vec::new(),
+            witness: None,
         },
         applied: AtomicU64::new(1),
     }

@@ -22,6 +22,47 @@ const BACKEND_PORTS: [u16; 3] = [18081, 18082, 18083];
 const CHAT: &str = "127.0.0.102:7000";
 const CHAT_ADDR: (&str, u16) = ("127.0.0.102", 7000);
 
+/// The banner's web UI address and login work: the password signs in as an administrator
+/// and the UI's page comes back from that address.
+fn web_login_works(banner: &[String], dir: &str) {
+    let after = |prefix: &str| {
+        banner
+            .iter()
+            .find_map(|line| line.split(prefix).nth(1).map(str::to_owned))
+            .unwrap_or_else(|| panic!("no {prefix:?} in the banner: {banner:#?}"))
+    };
+    let address = after("web UI: https://");
+    let address = address.split('/').next().expect("host:port").to_owned();
+    let password = after("web login: user admin, password ").trim().to_owned();
+    let ca = std::fs::read_to_string(std::path::Path::new(dir).join("ca.pem")).expect("ca.pem");
+    let tls = auth::client_config(&ca, None).expect("client TLS config");
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured((*tls).clone())
+        .timeout(SETTLE)
+        .build()
+        .expect("client");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let login = serde_json::json!({ "user": "admin", "password": password });
+        let answer = (client
+            .post(format!("https://{address}/v1/session"))
+            .json(&login))
+        .send()
+        .await
+        .expect("the agent answers");
+        let status = answer.status();
+        let body: serde_json::Value = answer.json().await.expect("JSON");
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+        assert_eq!(body["role"], "admin", "{body}");
+        let page = (client.get(format!("https://{address}/")).send().await)
+            .expect("the UI answers")
+            .text()
+            .await
+            .expect("text");
+        assert!(page.contains("<html"), "{page}");
+    });
+}
+
 /// The chat's first line to a new client, if it answers.
 fn chat_greeting() -> Option<String> {
     let stream = TcpStream::connect_timeout(&CHAT.parse().ok()?, Duration::from_secs(1)).ok()?;
@@ -152,6 +193,8 @@ fn the_demo_serves_its_site_on_both_vips_and_stops_everything_on_ctrl_c() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+
+    web_login_works(&banner, demo.dir.as_deref().expect("the demo's directory"));
 
     let pid = Pid::from_raw(i32::try_from(demo.child.id()).expect("a pid"));
     kill(pid, Signal::SIGINT).expect("Ctrl-C the demo");

@@ -5,6 +5,10 @@
 //! a second audit reads every reachable host's operation log from its own replica and
 //! checks, from the agents' own records with timestamps and fencing tokens, that neither
 //! the VIP nor the web server ran on two hosts at once (`e2e::audit`).
+//! With a fencing device (issue 16; the bed's own agent `fence/fence_netns`, which kills
+//! a namespace's processes and takes its link down), a cut-off holder is fenced and the
+//! VIP starts elsewhere only after the fence is confirmed; a fence that times out falls
+//! back to the lease.
 //! These run when RUN_NETNS_TESTS=1 (as root; the test command sets it under CI).
 
 use std::collections::BTreeMap;
@@ -78,7 +82,10 @@ fn replicas_agree(bed: &TestBed) {
     });
 }
 
-fn now_ms() -> u64 {
+/// `limits::NODE_LEASE`: how long a lease granted before a cut can last after it.
+const NODE_LEASE_MS: u64 = 900;
+
+pub(crate) fn now_ms() -> u64 {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("the clock is after 1970");
@@ -94,6 +101,31 @@ fn operations_audit(
     hosts: &[u64],
     ended: &BTreeMap<u64, Vec<u64>>,
 ) -> Vec<api::Operations> {
+    let (logs, table) = no_double_run(bed, hosts, ended);
+    for resource in ["vip", "web"] {
+        let mut nodes: Vec<u64> = logs[0]
+            .operations
+            .iter()
+            .filter(|op| op.resource == resource && op.operation == "start" && op.ok)
+            .map(|op| op.node)
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        assert!(
+            nodes.len() >= 2,
+            "{resource} did not move in the log:\n{table}"
+        );
+    }
+    logs
+}
+
+/// The first half of [`operations_audit`]: the logs agree and no site resource ran on two
+/// hosts at once. The logs, and the first host's log as a table for messages.
+pub(crate) fn no_double_run(
+    bed: &TestBed,
+    hosts: &[u64],
+    ended: &BTreeMap<u64, Vec<u64>>,
+) -> (Vec<api::Operations>, String) {
     // Reports of an isolated or resumed host arrive after the fault heals (retried), so
     // poll until the audit passes; a real double run never passes, whatever arrives later.
     let deadline = Instant::now() + SETTLE;
@@ -127,27 +159,13 @@ fn operations_audit(
         "operation audit: {}\n{table}",
         problems.join("\n")
     );
-    for resource in ["vip", "web"] {
-        let mut nodes: Vec<u64> = logs[0]
-            .operations
-            .iter()
-            .filter(|op| op.resource == resource && op.operation == "start" && op.ok)
-            .map(|op| op.node)
-            .collect();
-        nodes.sort_unstable();
-        nodes.dedup();
-        assert!(
-            nodes.len() >= 2,
-            "{resource} did not move in the log:\n{table}"
-        );
-    }
-    logs
+    (logs, table.into_owned())
 }
 
 /// Wait until `holder`'s starts of the site are in the cluster's records (the observed
 /// state comes from those reports), so that a fault cannot cut a start's report off: the
 /// operation audit cannot vouch for an instance whose start it never saw.
-fn site_reported_on(bed: &TestBed, holder: u64) {
+pub(crate) fn site_reported_on(bed: &TestBed, holder: u64) {
     wait("the site's starts reported", || {
         let list = bed.cli(holder, &["resource", "list", "--json"]);
         let list: Vec<api::ResourceView> = serde_json::from_slice(&list.stdout).ok()?;
@@ -160,7 +178,7 @@ fn site_reported_on(bed: &TestBed, holder: u64) {
     });
 }
 
-fn holders(bed: &TestBed, vip: &str, counted: &[u64]) -> Vec<u64> {
+pub(crate) fn holders(bed: &TestBed, vip: &str, counted: &[u64]) -> Vec<u64> {
     counted
         .iter()
         .copied()
@@ -184,7 +202,7 @@ fn web_pid(bed: &TestBed, id: u64) -> Option<u32> {
     (state != "Z").then_some(pid)
 }
 
-fn web_runners(bed: &TestBed, counted: &[u64]) -> Vec<u64> {
+pub(crate) fn web_runners(bed: &TestBed, counted: &[u64]) -> Vec<u64> {
     counted
         .iter()
         .copied()
@@ -195,13 +213,13 @@ fn web_runners(bed: &TestBed, counted: &[u64]) -> Vec<u64> {
 /// Polls every 5 ms until finished: the most hosts (of `counted`) holding `vip` at once,
 /// and the most running `web`'s process at once. Dropping it (also when a test fails)
 /// stops and joins the thread, so its handle on the bed never keeps the agents alive.
-struct Auditor {
+pub(crate) struct Auditor {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<(usize, usize)>>,
 }
 
 impl Auditor {
-    fn start(bed: Arc<TestBed>, vip: String, counted: Vec<u64>) -> Auditor {
+    pub(crate) fn start(bed: Arc<TestBed>, vip: String, counted: Vec<u64>) -> Auditor {
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -220,7 +238,7 @@ impl Auditor {
     }
 
     /// Stop polling; the most VIP holders and `web` runners seen at one instant.
-    fn finish(mut self) -> (usize, usize) {
+    pub(crate) fn finish(mut self) -> (usize, usize) {
         self.stop.store(true, Ordering::Relaxed);
         let thread = self.thread.take().expect("finished once");
         thread.join().expect("the auditor thread")
@@ -388,4 +406,184 @@ fn hung_holder_gives_the_vip_up_before_it_starts_elsewhere() {
             "no stop of {resource} on node {holder} reports the watchdog's time"
         );
     }
+}
+
+// --- fence ---
+/// The test bed's own fence agent (`crates/e2e/fence/fence_netns`): powers a namespace host
+/// off (kills every process in it, takes its link down), in the fence-agents protocol.
+fn add_netns_fence_device(bed: &TestBed, extra: &[&str]) {
+    let agent = concat!(env!("CARGO_MANIFEST_DIR"), "/fence/fence_netns");
+    let hosts: Vec<String> = (1..=3)
+        .map(|id| format!("node{id}:{}", bed.hosts[id - 1].netns))
+        .collect();
+    let hosts = hosts.join(",");
+    let mut args = vec!["fence", "add", "bed", "--agent", agent, "--hosts", &hosts];
+    args.extend_from_slice(extra);
+    let added = bed.cli(1, &args);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+}
+
+/// The finished fencing attempt of `node`, from the fencing history.
+fn finished_fence(bed: &TestBed, node: u64, others: &[u64]) -> api::FenceRecordView {
+    wait("the fencing attempt finished", || {
+        others.iter().find_map(|id| {
+            let output = bed.cli(*id, &["fence", "list", "--json"]);
+            let devices: api::FenceDevices = serde_json::from_slice(&output.stdout).ok()?;
+            (devices.history.into_iter())
+                .find(|r| r.node == node && r.reason == "lost" && r.finished_at_ms.is_some())
+        })
+    })
+}
+
+/// The incident `id`, once its resources started elsewhere.
+fn started_incident(bed: &TestBed, id: u64, others: &[u64]) -> api::Incident {
+    wait("the incident's starts", || {
+        others.iter().find_map(|host| {
+            let output = bed.cli(*host, &["incidents", "--json"]);
+            let incidents: api::Incidents = serde_json::from_slice(&output.stdout).ok()?;
+            (incidents.incidents.into_iter()).find(|i| i.id == id && i.started_at_ms.is_some())
+        })
+    })
+}
+
+fn namespace_empty(netns: &str) -> bool {
+    let output = std::process::Command::new("ip")
+        .args(["netns", "pids", netns])
+        .output()
+        .expect("ip netns pids");
+    output.status.success() && output.stdout.iter().all(u8::is_ascii_whitespace)
+}
+
+#[test]
+fn cut_off_holder_is_fenced_and_the_vip_starts_elsewhere_only_after_the_fence() {
+    if !enabled("cut_off_holder_is_fenced") {
+        return;
+    }
+    let (bed, vip) = bed_with_site();
+    add_netns_fence_device(&bed, &[]);
+    // A holder that is also the master is replaced by a new master that knows none of its
+    // grants and waits out its lease, so fencing cannot be first there: put the site on
+    // another node, the case where the fence is what lets it start elsewhere early.
+    let holder = holder_apart_from_master(&bed, &vip);
+    let bed = Arc::new(bed);
+    // Every host counts, the cut-off one too: its agent runs until the fence kills it.
+    let auditor = Auditor::start(bed.clone(), vip.clone(), vec![1, 2, 3]);
+    let cut_at = now_ms();
+    bed.link(holder, false).expect("cut the holder off");
+    let others: Vec<u64> = (1..=3).filter(|id| *id != holder).collect();
+    wait("the VIP on a survivor", || {
+        (holders(&bed, &vip, &others).len() == 1).then_some(())
+    });
+    let record = finished_fence(&bed, holder, &others);
+    let (most, most_web) = auditor.finish();
+    assert_eq!(record.outcome, "confirmed", "{record:?}");
+    assert!(
+        most <= 1,
+        "split brain: {most} hosts held the VIP at one instant"
+    );
+    assert!(most_web <= 1, "{most_web} hosts ran web at one instant");
+    // The fenced host really is off: nothing runs in its namespace.
+    assert!(namespace_empty(&bed.hosts[(holder - 1) as usize].netns));
+    // The site started elsewhere only after the fence was confirmed.
+    let incident = record
+        .incident
+        .expect("the attempt names the node-loss incident");
+    let incident = started_incident(&bed, incident, &others);
+    let fenced_at = record.finished_at_ms.expect("finished");
+    let started_at = incident.started_at_ms.expect("started");
+    // Safe starts only: once the fence confirmed the holder off, or once every lease it
+    // held had surely ended (granted before the cut, so over by `cut_at + NODE_LEASE`);
+    // on a slow machine the lease may end before the fence agent answers.
+    let lease_over = cut_at + NODE_LEASE_MS;
+    assert!(
+        started_at >= fenced_at.min(lease_over),
+        "started at {started_at}, before the fence was confirmed at {fenced_at} and before \
+         the holder's lease ended at {lease_over}"
+    );
+    let ended = BTreeMap::from([(holder, vec![fenced_at])]);
+    operations_audit(&bed, &others, &ended);
+}
+
+/// Where the site runs once it runs on one node other than the master (moved there if it
+/// ran on the master).
+fn holder_apart_from_master(bed: &TestBed, vip: &str) -> u64 {
+    let holder = wait(
+        "one VIP holder",
+        || match holders(bed, vip, &[1, 2, 3])[..] {
+            [one] => Some(one),
+            _ => None,
+        },
+    );
+    site_reported_on(bed, holder);
+    let master = wait("a master", || {
+        let status = bed.cli(1, &["status", "--json"]);
+        let status: api::Status = serde_json::from_slice(&status.stdout).ok()?;
+        status.master
+    });
+    if holder != master {
+        return holder;
+    }
+    let to = (1..=3).find(|id| *id != master).expect("another host");
+    let moved = bed.cli(
+        master,
+        &["group", "move", "site", "--to", &to.to_string(), "--wait"],
+    );
+    assert!(
+        moved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    wait("the VIP on the chosen host", || {
+        (holders(bed, vip, &[1, 2, 3])[..] == [to]).then_some(())
+    });
+    site_reported_on(bed, to);
+    to
+}
+
+#[test]
+fn a_fence_that_times_out_falls_back_to_the_lease() {
+    if !enabled("a_fence_that_times_out") {
+        return;
+    }
+    let (bed, vip) = bed_with_site();
+    // The agent waits 30 s before it acts; its device gives it 2 s.
+    add_netns_fence_device(&bed, &["--param", "delay=30", "--timeout", "2s"]);
+    let holder = wait("one VIP holder", || {
+        match holders(&bed, &vip, &[1, 2, 3])[..] {
+            [one] => Some(one),
+            _ => None,
+        }
+    });
+    site_reported_on(&bed, holder);
+    let bed = Arc::new(bed);
+    let auditor = Auditor::start(bed.clone(), vip.clone(), vec![1, 2, 3]);
+    bed.link(holder, false).expect("cut the holder off");
+    let others: Vec<u64> = (1..=3).filter(|id| *id != holder).collect();
+    wait("the VIP on a survivor", || {
+        (holders(&bed, &vip, &others).len() == 1).then_some(())
+    });
+    let record = finished_fence(&bed, holder, &others);
+    let (most, most_web) = auditor.finish();
+    assert_eq!(record.outcome, "failed", "{record:?}");
+    assert!(record.detail.contains("timed out"), "{record:?}");
+    assert!(
+        record.detail.contains("waiting for the lease"),
+        "{record:?}"
+    );
+    assert!(
+        most <= 1,
+        "split brain: {most} hosts held the VIP at one instant"
+    );
+    assert!(most_web <= 1, "{most_web} hosts ran web at one instant");
+    // Not fenced: the cut-off host's agent still runs, and gave the VIP up by its lease.
+    assert!(!namespace_empty(&bed.hosts[(holder - 1) as usize].netns));
+    bed.link(holder, true).expect("heal the cut");
+    wait("one holder after healing", || {
+        (holders(&bed, &vip, &[1, 2, 3]).len() == 1).then_some(())
+    });
+    operations_audit(&bed, &[1, 2, 3], &BTreeMap::new());
 }

@@ -44,7 +44,7 @@ fn version_names_the_version_and_the_commit() {
         .expect("run encluster --version");
     let version = ok(output);
     assert!(
-        version.starts_with("encluster 0.11.0 (commit "),
+        version.starts_with("encluster 0.12.0 (commit "),
         "{version}"
     );
     assert!(!version.contains("0.0.0"), "{version}");

@@ -17,13 +17,16 @@ mod core;
 mod demo;
 mod errors;
 mod failstop;
+mod fencing;
 mod hostile;
 mod hosts;
+mod hosts_promotable;
 mod input;
 mod lb;
 mod linearizability;
 mod membership;
 mod metrics;
+mod openapi;
 mod operations;
 mod promotable;
 mod readme;
@@ -35,5 +38,11 @@ mod status;
 mod types;
 mod ui;
 mod updates;
+// --- upgrade ---
+mod upgrade;
 // --- users ---
 mod users;
+// --- rotate ---
+mod rotate;
+// --- witness ---
+mod witness;

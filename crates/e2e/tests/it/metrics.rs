@@ -106,11 +106,15 @@ async fn any_node_answers_for_any_other_and_history_survives_a_restart() {
 }
 
 /// Every node's `/metrics` passes `promtool check metrics` (Debian's `prometheus`
-/// package, which `scripts/test.sh` installs) and carries the node's label.
+/// package, which `scripts/test.sh` installs) and carries the node's label; with a
+/// director running, its node's text has the real server's response times and the
+/// director's monitor durations as histograms, the master's its Raft commit latency, and
+/// the archives keep their percentiles.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_nodes_prometheus_text_passes_promtool() {
     let cluster = Cluster::start(3, 5, &[]).expect("start cluster");
-    cluster.wait_master(SETTLE).await;
+    let master = cluster.wait_master(SETTLE).await;
+    let (director, listen, _backend) = start_director(&cluster, master).await;
     let ca = std::fs::read_to_string(cluster.cluster_dir().join("ca.pem")).expect("ca.pem");
     let tls = auth::client_config(&ca, None).expect("client TLS config");
     let http = reqwest::Client::builder()
@@ -123,40 +127,67 @@ async fn every_nodes_prometheus_text_passes_promtool() {
             "https://{}/metrics",
             cluster.nodes[(id - 1) as usize].api_addr
         );
-        let text = wait_until("a scrape with the host's figures", SETTLE, || async {
-            let answer = http
-                .get(&url)
-                .bearer_auth(&cluster.admin_token)
-                .send()
-                .await
-                .ok()?;
-            let text = answer.text().await.ok()?;
-            text.contains("host_cpu_seconds_total").then_some(text)
-        })
+        let mut wanted = vec!["host_cpu_seconds_total"];
+        if id == director {
+            wanted.extend([
+                "lb_server_response_seconds",
+                "resource_monitor_duration_seconds",
+            ]);
+        }
+        if id == master {
+            wanted.extend(["agent_raft_commit_seconds", "agent_raft_log_write_seconds"]);
+        }
+        let text = wait_until(
+            &format!("node {id}'s scrape with {wanted:?}"),
+            SETTLE,
+            || async {
+                // Connections through the director, timed by its real server's histogram.
+                if id == director {
+                    let _ = tokio::net::TcpStream::connect(listen).await;
+                }
+                let answer = http
+                    .get(&url)
+                    .bearer_auth(&cluster.admin_token)
+                    .send()
+                    .await
+                    .ok()?;
+                let text = answer.text().await.ok()?;
+                wanted
+                    .iter()
+                    .all(|name| has_figure(&text, name))
+                    .then_some(text)
+            },
+        )
         .await;
         assert!(text.contains(&format!("node=\"node{id}\"")), "{text}");
-        let mut promtool = std::process::Command::new("promtool")
-            .args(["check", "metrics"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("promtool runs: install Debian's prometheus package (scripts/test.sh does)");
-        use std::io::Write;
-        promtool
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(text.as_bytes())
-            .expect("feed promtool");
-        let checked = promtool.wait_with_output().expect("promtool ends");
-        assert!(
-            checked.status.success(),
-            "promtool check metrics refused node {id}'s text: {}{}\n{text}",
-            String::from_utf8_lossy(&checked.stdout),
-            String::from_utf8_lossy(&checked.stderr)
-        );
+        if id == director {
+            assert!(
+                text.contains("# TYPE lb_server_response_seconds histogram"),
+                "{text}"
+            );
+            assert!(
+                text.contains("server=\"b\",service=\"web\",le=\"+Inf\"}"),
+                "{text}"
+            );
+        }
+        promtool_check(id, &text);
     }
+    // The archives keep the percentiles, for graphs and `metrics show`.
+    let list = wait_until("the response time's p99 series", SETTLE, || async {
+        let _ = tokio::net::TcpStream::connect(listen).await;
+        let list = cluster.client(master).metrics(Some(director)).await.ok()?;
+        list.series
+            .iter()
+            .any(|s| s.name == "lb_server_response_seconds_p99")
+            .then_some(list)
+    })
+    .await;
+    assert!(
+        list.series
+            .iter()
+            .any(|s| s.name == "resource_monitor_duration_seconds_p50"),
+        "{list:?}"
+    );
     // Without the token, nothing.
     let url = format!("https://{}/metrics", cluster.nodes[0].api_addr);
     let status = wait_until("an answer without a token", SETTLE, || async {
@@ -164,6 +195,90 @@ async fn every_nodes_prometheus_text_passes_promtool() {
     })
     .await;
     assert_eq!(status.as_u16(), 401);
+}
+
+/// Whether `text` has `name` with a non-zero value: a counter or gauge, or a histogram's
+/// `_count`.
+fn has_figure(text: &str, name: &str) -> bool {
+    text.lines().any(|line| {
+        let Some(rest) = line.strip_prefix(name) else {
+            return false;
+        };
+        let plain = rest.starts_with('{') || rest.starts_with("_count{");
+        plain
+            && line
+                .rsplit(' ')
+                .next()
+                .is_some_and(|v| v != "0" && v != "0.0")
+    })
+}
+
+/// A TCP director `web` with one real server `b` (a listener of the test's), monitored
+/// every second; its node, its listen address and the real server (which accepts and
+/// closes every connection while it lives).
+async fn start_director(
+    cluster: &Cluster,
+    master: u64,
+) -> (u64, std::net::SocketAddr, std::net::TcpListener) {
+    let backend = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the real server");
+    let backend_addr = backend.local_addr().expect("addr");
+    let acceptor = backend.try_clone().expect("the real server's listener");
+    std::thread::spawn(move || acceptor.incoming().for_each(drop));
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let spec = api::ResourceSpec {
+        name: "web".into(),
+        type_name: "lb".into(),
+        params: std::collections::BTreeMap::from([
+            ("listen".into(), listen.to_string()),
+            ("servers".into(), format!("b={backend_addr}")),
+        ]),
+        monitor_interval: Some("1s".into()),
+        ..Default::default()
+    };
+    cluster
+        .client(master)
+        .create_resource(&spec)
+        .await
+        .expect("create the director");
+    let (node, _) = wait_until("the director running", SETTLE, || async {
+        let view = cluster.client(master).resource("web").await.ok()?;
+        let running: Vec<u64> = view
+            .instances
+            .iter()
+            .filter(|i| i.state == "running")
+            .map(|i| i.node)
+            .collect();
+        let [node] = running[..] else { return None };
+        Some((node, ()))
+    })
+    .await;
+    (node, listen, backend)
+}
+
+fn promtool_check(id: u64, text: &str) {
+    use std::io::Write;
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool runs: install Debian's prometheus package (scripts/test.sh does)");
+    promtool
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("feed promtool");
+    let checked = promtool.wait_with_output().expect("promtool ends");
+    assert!(
+        checked.status.success(),
+        "promtool check metrics refused node {id}'s text: {}{}\n{text}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
 }
 
 /// A resource instance is sampled on the node that runs it: active, and its fail count.
@@ -185,7 +300,7 @@ async fn a_running_resource_is_sampled_on_its_node() {
     })
     .await;
     let labels = vec![("resource".to_owned(), "sleeper".to_owned())];
-    for name in ["resource_active", "resource_fail_count"] {
+    for name in ["resource_active", "resource_failures"] {
         let query = api::MetricQuery {
             name: name.into(),
             labels: labels.clone(),

@@ -8,6 +8,10 @@
 //! (127.x.y.N), so a server that answers only 127.0.0.1 once a file exists is "a listener
 //! for its own node only": its node's monitor keeps passing while the other nodes' probes
 //! fail. The test polls the API with a deadline.
+//!
+//! With `remote_failure = "recover"` the same verdict is a failure: the master records a
+//! failed monitor under the instance's grant and recovery restarts it under a new fencing
+//! token.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -69,15 +73,13 @@ async fn probe_up(cluster: &Cluster, observer: u64, target: &str) -> Option<f64>
         .map(|point| point.avg)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_answering_only_its_own_node_is_reported_unreachable_and_heals() {
-    let cluster = Cluster::start(3, 5, &[]).expect("start cluster");
-    let master = cluster.wait_master(SETTLE).await;
+/// The `web` resource: the server on a free port, cut off from the others while `cut`
+/// exists, probed on 127.0.0.1.
+fn web_spec(cluster: &Cluster, cut: &std::path::Path) -> api::ResourceSpec {
     let script = cluster.cluster_dir().join("only-own-node.py");
     std::fs::write(&script, SERVER).expect("write the server");
-    let cut = cluster.cluster_dir().join("cut");
     let port = free_port();
-    let web = api::ResourceSpec {
+    api::ResourceSpec {
         name: "web".into(),
         type_name: "process".into(),
         params: BTreeMap::from([
@@ -90,7 +92,15 @@ async fn a_server_answering_only_its_own_node_is_reported_unreachable_and_heals(
         ]),
         monitor_interval: Some("1s".into()),
         ..Default::default()
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_answering_only_its_own_node_is_reported_unreachable_and_heals() {
+    let cluster = Cluster::start(3, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    let cut = cluster.cluster_dir().join("cut");
+    let web = web_spec(&cluster, &cut);
     let client = cluster.client(master);
     client.create_resource(&web).await.expect("create web");
     let (owner, _) = wait_until("web running", SETTLE, || cluster.sole_instance("web")).await;
@@ -165,4 +175,91 @@ async fn a_server_answering_only_its_own_node_is_reported_unreachable_and_heals(
         .await
         .expect("judged");
     assert_eq!(seen.verdict, "reachable");
+}
+
+/// With `remote_failure = "recover"`, an instance healthy inside but unreachable from a
+/// majority outside is failed by the master under its own grant and recovered: restarted
+/// under a new fencing token, and, answering everyone again, left running.
+/// A value other than recover or warn is refused and nothing is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_with_remote_failure_recover_is_failed_and_restarted() {
+    let cluster = Cluster::start(3, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    let client = cluster.client(master);
+    let cut = cluster.cluster_dir().join("cut");
+    let mut web = web_spec(&cluster, &cut);
+    web.unique = Some(true);
+    web.params.insert("remote_failure".into(), "restart".into());
+    let error = client
+        .create_resource(&web)
+        .await
+        .expect_err("not a choice");
+    let text = error.to_string();
+    assert!(
+        text.contains("remote_failure") && text.contains("recover, warn"),
+        "{text}"
+    );
+    assert!(client.resource("web").await.is_err(), "nothing created");
+    web.params.insert("remote_failure".into(), "recover".into());
+    client.create_resource(&web).await.expect("create web");
+    let (owner, first_pid) =
+        wait_until("web running", SETTLE, || cluster.sole_instance("web")).await;
+    wait_until("web reachable from both other nodes", SETTLE, || async {
+        verdict(&cluster, master, "resource:web")
+            .await
+            .filter(|v| v.verdict == "reachable" && v.observers == 2)
+    })
+    .await;
+    let first_token = instance(&cluster, master, owner)
+        .await
+        .and_then(|i| i.assigned_token)
+        .expect("a grant");
+
+    // Cut off from the others: the master fails it, with the views as its reason.
+    std::fs::write(&cut, "").expect("cut the others off");
+    let failed = wait_until("web failed for being unreachable", SETTLE, || async {
+        let events = client.events(0, 0).await.ok()?.events;
+        events
+            .into_iter()
+            .find(|e| e.kind == "resource_action" && e.message.contains("unreachable from outside"))
+    })
+    .await;
+    assert!(
+        failed.message.contains("of 2 observers"),
+        "{}",
+        failed.message
+    );
+    // Recovery restarts it, under a new grant; never two instances at once.
+    std::fs::remove_file(&cut).expect("let the others in");
+    let (again_owner, again_pid) = wait_until("web restarted", SETTLE, || async {
+        let (node, pid) = cluster.sole_instance("web").await?;
+        let token = instance(&cluster, master, node).await?.assigned_token?;
+        (token > first_token && (node, pid) != (owner, first_pid)).then_some((node, pid))
+    })
+    .await;
+    let view = instance(&cluster, master, again_owner)
+        .await
+        .expect("the instance");
+    assert_eq!(view.state, "running");
+    let fails = instance(&cluster, master, owner)
+        .await
+        .map_or(0, |i| i.fail_count);
+    assert!(fails >= 1, "the failure is counted on node {owner}");
+    // Answering everyone, it stays up and is reachable.
+    wait_until("web reachable again", SETTLE, || async {
+        verdict(&cluster, master, "resource:web")
+            .await
+            .filter(|v| v.verdict == "reachable" && v.node == again_owner)
+    })
+    .await;
+    assert_eq!(
+        cluster.sole_instance("web").await,
+        Some((again_owner, again_pid)),
+        "not failed again once reachable"
+    );
+}
+
+async fn instance(cluster: &Cluster, node: u64, on: u64) -> Option<api::InstanceView> {
+    let view = cluster.client(node).resource("web").await.ok()?;
+    view.instances.into_iter().find(|i| i.node == on)
 }

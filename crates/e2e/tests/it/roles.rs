@@ -17,7 +17,7 @@
 use std::time::{Duration, Instant};
 
 use e2e::netns::enabled;
-use e2e::site::{Fault, Held, Outage, Role, Site, wait_for};
+use e2e::site::{Fault, Held, Layout, Outage, PORT, Role, SERVICE, Site, wait_for};
 
 /// Hosts: three real servers, two directors (one may share a host with a server) and the
 /// master, each on a host of its own where the bed allows.
@@ -184,6 +184,27 @@ fn judge(site: &Site, rows: &[Row]) {
     }
 }
 
+/// Issue 13: the remote monitors probe each listener of the clone director on the host
+/// holding that listener's VIP (the others listen on it too but never receive its traffic),
+/// and find it reachable from outside.
+fn listeners_probed_where_their_vips_are(site: &Site, layout: &Layout) {
+    for (vip, holder) in site.vips.iter().zip(&layout.directors) {
+        let target = format!("listener:{SERVICE}@{vip}:{PORT}");
+        wait_for(&format!("{target} reachable on host {holder}"), || {
+            let status = site.status()?;
+            let views: Vec<_> = status
+                .remote_views
+                .iter()
+                .filter(|view| view.target == target)
+                .collect();
+            match views[..] {
+                [view] if view.node == *holder && view.verdict == "reachable" => Some(()),
+                _ => None,
+            }
+        });
+    }
+}
+
 #[test]
 fn each_role_fails_in_turn_and_the_site_answers_apart_from_one_gap() {
     if !enabled("each_role_fails_in_turn") {
@@ -191,7 +212,8 @@ fn each_role_fails_in_turn_and_the_site_answers_apart_from_one_gap() {
     }
     let origin = Instant::now();
     let mut site = Site::start(HOSTS).expect("start the site");
-    site.wait_converged("the new site to converge");
+    let first = site.wait_converged("the new site to converge");
+    listeners_probed_where_their_vips_are(&site, &first);
     // Issue 10: the first placement is audited like every scenario (a node whose heartbeats
     // were late on a loaded machine once restarted its VIP under a spent grant here).
     let placing = site.audit.take();

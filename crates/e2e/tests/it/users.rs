@@ -481,6 +481,17 @@ async fn failed_logins_lock_the_user_and_sessions_expire() {
         "{}",
         locked.body
     );
+    // The lockout is a warning event, once (the refused try while locked adds none).
+    let events = cluster.client(1).events(0, 0).await.expect("events").events;
+    let locks: Vec<&str> = (events.iter())
+        .filter(|event| event.message.contains("locked for"))
+        .map(|event| event.message.as_str())
+        .collect();
+    assert_eq!(
+        locks,
+        ["login \"mallory\" locked for 30 s after 5 failed logins in a row"],
+        "{events:?}"
+    );
     logged_in(&client, &cluster, 1, "sam", "sam's long password").await;
 
     // A session asked to last one second ends by itself.
@@ -504,4 +515,54 @@ async fn failed_logins_lock_the_user_and_sessions_expire() {
     let expired =
         wait_session_status(&client, &cluster, 1, &cookie, StatusCode::UNAUTHORIZED).await;
     assert!(expired.error().contains("expired"), "{}", expired.body);
+}
+
+/// A viewer's and an operator's token read the configuration with its secrets hidden: a
+/// fence device's password, a webhook's credentials and token; an administrator reads
+/// them (so `config export` still round-trips for them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_administrators_read_the_configuration_without_its_secrets() {
+    let cluster = Cluster::start(1, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    #[rustfmt::skip]
+    let fence = cluster.cli(master, &[
+        "fence", "add", "ipmi", "--agent", "fence_ipmilan", "--hosts", "node1",
+        "--param", "ip=198.18.0.1", "--param", "username=admin",
+        "--param", "password=ipmi-s3cret",
+    ]);
+    assert!(fence.status.success(), "{}", e2e::output_text(&fence));
+    let hook = "https://bot:hook-pw@127.0.0.1:9/alerts?token=hook-token";
+    let alert = cluster.cli(master, &["alert", "add", "hook", "--webhook", hook]);
+    assert!(alert.status.success(), "{}", e2e::output_text(&alert));
+    let client = browser(&cluster);
+    let admin = format!("Bearer {}", cluster.admin_token);
+    let secrets = ["ipmi-s3cret", "hook-pw", "hook-token"];
+    for role in ["viewer", "operator"] {
+        let made = cluster.cli(
+            master,
+            &["token", "create", "--role", role, "--label", role],
+        );
+        assert!(made.status.success(), "{}", e2e::output_text(&made));
+        let bearer = format!("Bearer {}", String::from_utf8_lossy(&made.stdout).trim());
+        for path in ["/v1/fence", "/v1/fence/ipmi", "/v1/alerts", "/v1/config"] {
+            let headers = [("authorization", bearer.as_str())];
+            let seen = call(&client, &cluster, 1, Method::GET, path, &headers, None).await;
+            assert_eq!(seen.status, StatusCode::OK, "{path}: {}", seen.body);
+            let text = seen.body.to_string();
+            for secret in secrets {
+                assert!(
+                    !text.contains(secret),
+                    "{role} reads {secret} in {path}: {text}"
+                );
+            }
+            assert!(text.contains("(hidden)"), "{path}: {text}");
+            let headers = [("authorization", admin.as_str())];
+            let full = call(&client, &cluster, 1, Method::GET, path, &headers, None).await;
+            let text = full.body.to_string();
+            assert!(
+                secrets.iter().any(|secret| text.contains(secret)),
+                "the administrator reads the secrets in {path}: {text}"
+            );
+        }
+    }
 }

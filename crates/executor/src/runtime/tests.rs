@@ -91,6 +91,7 @@ fn start_with(
         clock: crate::system_now,
         status: None,
         hooks,
+        observer: None,
     };
     let executor = Executor::new(ExecutorConfig::default());
     let task = tokio::spawn(run(

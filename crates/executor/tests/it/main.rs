@@ -45,6 +45,7 @@ impl Node {
             clock: system_now,
             status: Some(status_sender),
             hooks: None,
+            observer: None,
         };
         let task = tokio::spawn(executor::runtime::run(
             Executor::new(ExecutorConfig::default()),

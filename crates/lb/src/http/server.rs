@@ -488,8 +488,14 @@ async fn send_upstream(
     let retry = reused && request.idempotent;
     let head_request = request.side.head_request;
     let response = &mut buffers.response;
+    let began = std::time::Instant::now();
     match exchange(conn, &buffers.upstream, head_request, retry, addr, response).await {
-        Ok((conn, incoming)) => Ok((conn, incoming, Home { idle, addr, lease })),
+        Ok((conn, incoming)) => {
+            if let Some(lease) = &lease {
+                lease.counters.response_time.observe(began.elapsed());
+            }
+            Ok((conn, incoming, Home { idle, addr, lease }))
+        }
         Err(error) => {
             count_error(&shared.counters, lease.as_ref());
             tracing::debug!(service = %shared.name, %addr, %error, "Upstream exchange failed");

@@ -125,6 +125,18 @@ async fn prometheus_text_carries_service_and_server_counters() {
     assert!(text.contains("lb_server_requests_total{service=\"web\",server=\"a\"} 3\n"));
     assert!(text.contains("lb_server_healthy{service=\"web\",server=\"a\"} 1\n"));
     assert!(!text.contains("127.0.0.1"), "no address labels");
+    // Each request's response time is in the server's histogram.
+    assert!(
+        text.contains("# TYPE lb_server_response_seconds histogram\n"),
+        "{text}"
+    );
+    let labels = "service=\"web\",server=\"a\"";
+    for line in [
+        format!("lb_server_response_seconds_count{{{labels}}} 3\n"),
+        format!("lb_server_response_seconds_bucket{{{labels},le=\"+Inf\"}} 3\n"),
+    ] {
+        assert!(text.contains(&line), "{line} in {text}");
+    }
 }
 
 #[tokio::test]

@@ -43,6 +43,11 @@ async fn round_robin_spreads_tcp_connections_evenly_with_copy_and_splice() {
             .map(|name| ((*name).to_owned(), 20))
             .collect();
         assert_eq!(counts, expected, "{relay:?}");
+        // In TCP mode a server's response time is its connect time, one per connection.
+        for server in &director.snapshot().services[0].servers {
+            let connects: u64 = server.response_time.counts.iter().sum();
+            assert_eq!(connects, 20, "{relay:?} {}", server.name);
+        }
         director.shutdown().await;
     }
 }

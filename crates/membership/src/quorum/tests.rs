@@ -49,13 +49,46 @@ fn ids(nodes: &BTreeSet<NodeId>) -> String {
 }
 
 fn plan(cluster: &Cluster, voters_max: usize, master: u64) -> Option<QuorumChange> {
+    plan_with(cluster, voters_max, master, false)
+}
+
+fn plan_with(
+    cluster: &Cluster,
+    voters_max: usize,
+    master: u64,
+    witness: bool,
+) -> Option<QuorumChange> {
     plan_quorum(&QuorumInput {
         voters: &cluster.voters,
         learners: &cluster.learners,
         health: &cluster.health,
         voters_max,
         master: NodeId(master),
+        witness,
     })
+}
+
+/// Like [`check`], for a cluster with a witness.
+fn check_witness(voters: &str, learners: &str, expected: Option<&str>) {
+    let change = plan_with(&parse(voters, learners), 5, 1, true);
+    let actual = change.map(|QuorumChange::SetVoters { voters, .. }| ids(&voters));
+    assert_eq!(
+        actual.as_deref(),
+        expected,
+        "voters [{voters}] learners [{learners}], with a witness"
+    );
+}
+
+#[test]
+fn with_a_witness_two_online_members_both_vote() {
+    check("1", "2", 5, None);
+    check_witness("1 2", "", None);
+    check_witness("1", "2", Some("1 2"));
+    check_witness("1", "2?", None);
+    check_witness("1 2!", "", None);
+    check_witness("1 2 3", "", None);
+    check_witness("1 2 3!", "", Some("1 2"));
+    check_witness("1", "2 3", Some("1 2 3"));
 }
 
 /// Plans with master 1 and compares the new voter set (`None` for no change).

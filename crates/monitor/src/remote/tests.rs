@@ -235,3 +235,135 @@ fn views_of_a_moved_resource_do_not_count_for_its_new_node() {
         }
     );
 }
+
+fn grant_of(
+    policy: recovery::RemoteFailure,
+    token: u64,
+) -> impl Fn(&str, NodeId) -> Option<(recovery::RemoteFailure, u64)> {
+    move |resource, owner| (resource == "web" && owner == NodeId(1)).then_some((policy, token))
+}
+
+/// A service unreachable from outside fails once per grant when its resource asks for
+/// recovery, never when it only warns; a restarted instance is judged on fresh views only,
+/// and fails again under its new grant if it stays unreachable.
+#[test]
+fn an_unreachable_instance_is_failed_once_per_grant_only_when_its_resource_asks() {
+    use recovery::{Recoveries, RemoteFailure};
+    let target = web(1);
+    let mut book = Book::default();
+    let mut judge = Judge::default();
+    let insides = [(target.clone(), true)];
+    let mut recoveries = Recoveries::default();
+    let cut_off = |book: &mut Book, at: u64| {
+        book.record(NodeId(2), &[view(&target, false)], at);
+        book.record(NodeId(3), &[view(&target, false)], at);
+    };
+    let recover = |token| grant_of(RemoteFailure::Recover, token);
+    cut_off(&mut book, 0);
+    judge.judge(&insides, &book, 0);
+    // The default only warns.
+    let mut warned = Recoveries::default();
+    assert_eq!(
+        warned.due(
+            &judge.verdicts(),
+            &book,
+            0,
+            grant_of(RemoteFailure::Warn, 7)
+        ),
+        vec![]
+    );
+    // Views from before the master saw the grant running do not count.
+    assert_eq!(
+        recoveries.due(&judge.verdicts(), &book, 0, recover(7)),
+        vec![]
+    );
+    // Fresh ones do: one failure under the owner's grant, with the views in its reason.
+    cut_off(&mut book, 8_000);
+    judge.judge(&insides, &book, 8_000);
+    let failed = recoveries.due(&judge.verdicts(), &book, 8_000, recover(7));
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].resource, "web");
+    assert_eq!(failed[0].fencing_token, 7);
+    assert!(
+        failed[0]
+            .reason()
+            .contains("2 of 2 observers cannot reach resource:web"),
+        "{}",
+        failed[0].reason()
+    );
+    // Not twice for the same grant, even while it stays unreachable.
+    assert_eq!(
+        recoveries.due(&judge.verdicts(), &book, 9_000, recover(7)),
+        vec![]
+    );
+    // A failure that was not written is tried again.
+    recoveries.not_written(&failed[0]);
+    let retried = recoveries.due(&judge.verdicts(), &book, 9_000, recover(7));
+    assert_eq!(retried, failed);
+    // Restarted under a new grant: the views of the instance before it do not fail it...
+    assert_eq!(
+        recoveries.due(&judge.verdicts(), &book, 10_000, recover(9)),
+        vec![]
+    );
+    cut_off(&mut book, 16_000);
+    judge.judge(&insides, &book, 16_000);
+    assert_eq!(
+        recoveries.due(&judge.verdicts(), &book, 16_000, recover(9)),
+        vec![]
+    );
+    // ...views once every observer probed it again do, under that grant.
+    cut_off(&mut book, 17_000);
+    judge.judge(&insides, &book, 17_000);
+    let again = recoveries.due(&judge.verdicts(), &book, 17_000, recover(9));
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].fencing_token, 9);
+    // Not granted to its owner any more (moved, stopped): nothing to fail there.
+    assert_eq!(
+        recoveries.due(&judge.verdicts(), &book, 18_000, |_, _| None),
+        vec![]
+    );
+    // A reachable one is never failed.
+    book.record(NodeId(2), &[view(&target, true)], 20_000);
+    book.record(NodeId(3), &[view(&target, true)], 20_000);
+    judge.judge(&insides, &book, 20_000);
+    assert_eq!(
+        recoveries.due(&judge.verdicts(), &book, 20_000, recover(11)),
+        vec![]
+    );
+    book.record(NodeId(2), &[view(&target, true)], 30_000);
+    book.record(NodeId(3), &[view(&target, true)], 30_000);
+    judge.judge(&insides, &book, 30_000);
+    assert_eq!(
+        recoveries.due(&judge.verdicts(), &book, 30_000, recover(11)),
+        vec![]
+    );
+}
+
+#[test]
+fn the_remote_failure_choice_is_recover_or_warn_and_a_typo_names_both() {
+    use recovery::RemoteFailure;
+    assert_eq!(RemoteFailure::parse(None), Ok(RemoteFailure::Warn));
+    assert_eq!(RemoteFailure::parse(Some("warn")), Ok(RemoteFailure::Warn));
+    assert_eq!(
+        RemoteFailure::parse(Some("recover")),
+        Ok(RemoteFailure::Recover)
+    );
+    let error = RemoteFailure::parse(Some("restart")).expect_err("not a choice");
+    assert!(error.contains("\"restart\" is not a choice"), "{error}");
+    assert!(
+        error.contains("\"recover\"") && error.contains("\"warn\""),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_targets_resource_is_its_own_or_its_directors() {
+    let probe = Probe::tcp("127.0.0.1:80").expect("valid");
+    let target = |kind, name: &str| Target::new(kind, name, NodeId(1), probe.clone());
+    let of = |t: &Target| recovery::resource_of(t).map(str::to_owned);
+    assert_eq!(of(&target(TargetKind::Resource, "web")), Some("web".into()));
+    assert_eq!(of(&target(TargetKind::Vip, "v1")), Some("v1".into()));
+    let listener = target(TargetKind::Listener, "front@10.0.0.5:80");
+    assert_eq!(of(&listener), Some("front".into()));
+    assert_eq!(of(&target(TargetKind::Node, "2")), None);
+}

@@ -12,6 +12,7 @@
 
 mod exit;
 mod meta;
+pub(crate) use meta::type_info_from_meta_data;
 mod promotion;
 
 pub use promotion::{promotion_score, set_promotion_score};

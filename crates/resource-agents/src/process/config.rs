@@ -43,6 +43,13 @@ pub(crate) fn schema() -> ParamSchema {
             "http://host:port/path that must answer 2xx or 3xx for the process to count as healthy",
         ),
         ParamSpec::new(
+            "remote_failure",
+            ParamKind::Enum(vec!["recover".into(), "warn".into()]),
+            "what the probe failing from a majority of the other nodes while it passes here \
+             does: recover (a failure, recovered as usual) or warn (an event and status only)",
+        )
+        .with_default("warn"),
+        ParamSpec::new(
             "notify",
             ParamKind::Boolean,
             "the process speaks systemd's notify protocol: it gets NOTIFY_SOCKET, and its start \

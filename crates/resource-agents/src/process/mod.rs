@@ -207,6 +207,11 @@ impl ProcessAgent {
             .env("ENCLUSTER_FENCING_TOKEN", request.fencing_token.to_string())
             .env("ENCLUSTER_STATE_DIR", &request.state_dir)
             .envs(request.env.iter().map(|(key, value)| (key, value)))
+            // The agent's own systemd notify socket is not the resource's: a resource gets
+            // one only when it speaks the protocol to encluster (`notify`).
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
             .envs(self.notify_env(&request.resource, config))
             .current_dir(config.cwd.as_deref().unwrap_or(&request.state_dir))
             .process_group(0)
@@ -217,6 +222,7 @@ impl ProcessAgent {
         let mut child = command
             .spawn()
             .map_err(|error| spawn_failure(&config.command, &error))?;
+        crate::priority::child_to_normal(child.id());
         let pid = crate::child::pid_of(child.id().expect("a just-spawned child has a pid"));
         let (exit_sender, exit) = watch::channel(None);
         let exit_events = self.exit_events.clone();

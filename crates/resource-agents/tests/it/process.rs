@@ -226,7 +226,7 @@ async fn invalid_parameters_are_fatal_and_list_every_problem() {
             Severity::Fatal,
             "invalid parameters: command: required parameter is missing; comand: unknown \
              parameter (did you mean command?); known parameters: command, args, env, cwd, \
-             probe_tcp, probe_http, notify, watchdog"
+             probe_tcp, probe_http, remote_failure, notify, watchdog"
         )
     );
 }

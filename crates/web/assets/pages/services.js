@@ -1,58 +1,26 @@
 // Virtual services (`lb` resources): each director's servers with health and live
-// counters; add, remove, drain, enable, weight and algorithm. A server edit is a resource
-// update of the service's parameters, exactly what `encluster lb server ...` sends.
+// counters; add, remove, drain, enable, weight and algorithm. A server edit is one request
+// the cluster applies to the service as it is then, exactly what `encluster lb server ...`
+// sends: drain, enable and weight are an operator's, add and remove an administrator's.
 
 import { h, fill, table, badge, note } from '../dom.js';
-import { get, put, path } from '../api.js';
+import { get, put, post, del, path } from '../api.js';
 import { action, select, missing } from '../forms.js';
 import { nodeNames, placement } from './resources.js';
 
 const ALGORITHMS = ['round_robin', 'weighted_round_robin', 'least_connections',
   'weighted_least_connections', 'source_hash', 'maglev'];
 
-function pairs(text) {
-  return (text || '').split(',').map((s) => s.trim()).filter(Boolean).map((item) => {
-    const at = item.indexOf('=');
-    return [item.slice(0, at).trim(), item.slice(at + 1).trim()];
-  });
-}
-
-function words(text) {
-  return (text || '').split(',').map((s) => s.trim()).filter(Boolean);
-}
-
-/** Apply one server edit to a service's parameters (as the CLI's `lb::edit`). */
-function edited(params, edit) {
-  const next = { ...params };
-  const servers = pairs(params.servers);
-  let weights = pairs(params.weights);
-  let draining = words(params.draining);
-  let disabled = words(params.disabled);
+/** Send one server edit of service `name` (as `encluster lb server ...` does). */
+async function editServer(name, edit) {
   const { verb, server } = edit;
   if (verb === 'add') {
-    servers.push([server, edit.addr]);
-    if (edit.weight) weights.push([server, edit.weight]);
-  } else if (verb === 'remove') {
-    const index = servers.findIndex(([n]) => n === server);
-    if (index >= 0) servers.splice(index, 1);
-    weights = weights.filter(([n]) => n !== server);
-    draining = draining.filter((n) => n !== server);
-    disabled = disabled.filter((n) => n !== server);
-  } else if (verb === 'drain') {
-    if (!draining.includes(server)) draining.push(server);
-  } else if (verb === 'enable') {
-    draining = draining.filter((n) => n !== server);
-    disabled = disabled.filter((n) => n !== server);
-  } else if (verb === 'weight') {
-    weights = weights.filter(([n]) => n !== server);
-    weights.push([server, edit.weight]);
+    return post(path('v1', 'resources', name, 'servers'), { server, addr: edit.addr });
   }
-  next.servers = servers.map(([n, a]) => `${n}=${a}`).join(',');
-  for (const [key, value] of [['weights', weights.map(([n, w]) => `${n}=${w}`).join(',')],
-    ['draining', draining.join(',')], ['disabled', disabled.join(',')]]) {
-    if (value) next[key] = value; else delete next[key];
-  }
-  return next;
+  if (verb === 'remove') return del(path('v1', 'resources', name, 'servers', server));
+  const weight = /^\d+$/.test(edit.weight || '') ? Number(edit.weight) : edit.weight;
+  const body = verb === 'weight' ? { server, weight } : { server };
+  return post(path('v1', 'resources', name, verb), body);
 }
 
 async function change(name, makeParams) {
@@ -63,7 +31,7 @@ async function change(name, makeParams) {
 
 function serverRows(service, stats, after) {
   const edit = (verb, server, extra) => async () => {
-    await change(service, (params) => edited(params, { verb, server, ...extra }));
+    await editServer(service, { verb, server, ...extra });
     await after();
     return `${verb} ${server}: done`;
   };
@@ -103,7 +71,7 @@ async function serviceBlock(resource, names, after) {
       serverRows(name, stats, after), { 'aria-label': `Servers of ${name}` }),
     h('div', { class: 'toolbar' }, server, addr,
       action('Add server', 'admin', async () => {
-        await change(name, (params) => edited(params, { verb: 'add', server: server.value.trim(), addr: addr.value.trim() }));
+        await editServer(name, { verb: 'add', server: server.value.trim(), addr: addr.value.trim() });
         await after();
         return `added ${server.value}`;
       }),

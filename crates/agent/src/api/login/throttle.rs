@@ -63,8 +63,9 @@ impl LoginThrottle {
         Ok(())
     }
 
-    /// A wrong password (or unknown name); returns the lockout it starts, if any.
-    pub(crate) fn failure(&mut self, name: &str, now: BootMs) -> Duration {
+    /// A wrong password (or unknown name); returns the lockout it starts (zero if none)
+    /// and the failures in a row so far.
+    pub(crate) fn failure(&mut self, name: &str, now: BootMs) -> (Duration, u32) {
         self.forget_old(now);
         if !self.names.contains_key(name) && self.names.len() >= LOGIN_NAMES_MAX {
             self.evict_oldest();
@@ -75,7 +76,7 @@ impl LoginThrottle {
         });
         entry.count = entry.count.saturating_add(1);
         entry.last = now;
-        lockout(entry.count)
+        (lockout(entry.count), entry.count)
     }
 
     /// A correct password: the name starts again with no failures.
@@ -117,15 +118,15 @@ mod tests {
     fn the_free_failures_cost_nothing_then_each_doubles_the_lockout() {
         let mut throttle = LoginThrottle::default();
         for _ in 0..LOGIN_FAILURES_FREE - 1 {
-            assert_eq!(throttle.failure("ann", at(0)), Duration::ZERO);
+            assert_eq!(throttle.failure("ann", at(0)).0, Duration::ZERO);
             assert_eq!(throttle.check("ann", at(0)), Ok(()));
         }
-        assert_eq!(throttle.failure("ann", at(0)), LOGIN_LOCKOUT_FIRST);
+        assert_eq!(throttle.failure("ann", at(0)).0, LOGIN_LOCKOUT_FIRST);
         assert_eq!(throttle.check("ann", at(0)), Err(LOGIN_LOCKOUT_FIRST));
         assert_eq!(throttle.check("bob", at(0)), Ok(()), "other names are free");
         let after = at(LOGIN_LOCKOUT_FIRST.as_secs());
         assert_eq!(throttle.check("ann", after), Ok(()));
-        assert_eq!(throttle.failure("ann", after), 2 * LOGIN_LOCKOUT_FIRST);
+        assert_eq!(throttle.failure("ann", after).0, 2 * LOGIN_LOCKOUT_FIRST);
         assert_eq!(throttle.check("ann", after), Err(2 * LOGIN_LOCKOUT_FIRST));
     }
 
@@ -150,7 +151,7 @@ mod tests {
         let quiet = at(LOGIN_LOCKOUT_FIRST.as_secs() + LOGIN_FAILURES_FORGET.as_secs() + 1);
         assert_eq!(
             throttle.failure("ann", quiet),
-            Duration::ZERO,
+            (Duration::ZERO, 1),
             "counted afresh"
         );
     }

@@ -38,6 +38,9 @@ enum Step {
     VotersDone(Millis, bool),
     /// A write applied by the operator (or a report forwarded by a node), not the master.
     Apply(cmdb::Command),
+    // --- fence ---
+    /// The fence in flight ends: confirmed, or failed.
+    FenceDone(Millis, bool),
 }
 
 struct Harness {
@@ -53,6 +56,8 @@ struct Harness {
     granted: BTreeMap<NodeId, BootMs>,
     /// Members whose Raft side acknowledges the master (`RaftFacts::raft_acked`).
     raft_acked: BTreeSet<NodeId>,
+    /// The fence in flight (`Command::Fence`), until the script ends it.
+    fence: Option<(u64, NodeId)>,
 }
 
 fn info(id: u64) -> NodeInfo {
@@ -82,6 +87,7 @@ impl Harness {
             // The voters are as many as the cluster wants: the policy changes them only when
             // one is down.
             voters_max: voters.len(),
+            witness: false,
             bootstrap,
         };
         Harness {
@@ -95,6 +101,7 @@ impl Harness {
             applied: 0,
             granted: BTreeMap::new(),
             raft_acked: BTreeSet::new(),
+            fence: None,
         }
     }
 
@@ -174,6 +181,17 @@ impl Harness {
                     self.pending_voters = Some(voters.clone());
                     continue;
                 }
+                Command::Fence { id, node, run } => {
+                    let first = match run.next() {
+                        resource_agents::fence::levels::FenceNext::Call { device, call } => {
+                            format!("{device} {} plug {:?}", call.action, call.plug)
+                        }
+                        other => format!("{other:?}"),
+                    };
+                    lines.push(format!("fence {node}: {first}"));
+                    self.fence = Some((*id, *node));
+                    continue;
+                }
             };
             queue.extend(self.master.handle(reply, &self.db, now));
         }
@@ -233,6 +251,21 @@ impl Harness {
             }
             Step::Apply(command) => {
                 self.apply(command);
+            }
+            Step::FenceDone(now, confirmed) => {
+                let (id, node) = self.fence.take().expect("a fence in flight");
+                let detail = if confirmed {
+                    "ipmi: off succeeded"
+                } else {
+                    "timed out"
+                };
+                let event = Event::FenceDone {
+                    id,
+                    node,
+                    confirmed,
+                    detail: detail.into(),
+                };
+                self.show(out, format!("@{now} fence done"), event, now);
             }
         }
     }
@@ -372,6 +405,7 @@ fn new_master_takes_over_and_bootstraps() {
               write add Admin token admin (from init)
               write add Join token join (from init)
               write init cluster test
+              write raise the cluster format to 2
               write events: node 1 is master (term 2)
               write upsert node 1
               write upsert node 2
@@ -657,6 +691,140 @@ fn a_lease_granted_on_a_heartbeat_the_loop_has_not_seen_still_runs() {
               write assignments: lost vip on 2, assign vip to 1
               write events: lost vip on 2
                 start vip on 1
+        "#]],
+    );
+}
+
+// --- fence ---
+/// A fencing device covering node 2 (`n2`) under the plug `bmc2`.
+fn fence_device_for_node_2() -> Step {
+    Step::Apply(cmdb::Command::PutFenceDevice {
+        device: model::FenceDevice {
+            name: "ipmi".into(),
+            agent: "fence_ipmilan".into(),
+            params: BTreeMap::new(),
+            hosts: BTreeMap::from([("n2".to_string(), "bmc2".to_string())]),
+            level: 1,
+            timeout: std::time::Duration::from_secs(5),
+            action: model::FenceAction::Off,
+        },
+    })
+}
+
+#[test]
+fn a_lost_node_is_fenced_and_its_resource_moves_once_the_fence_is_confirmed() {
+    // As in the test above, node 2 is down at 600 ms, but a device covers it: the master
+    // fences it at once, and once the fence is confirmed (640 ms) the vip starts on node 1
+    // at the next tick, long before the lease would have ended (1060 ms).
+    let mut steps = vip_on_node_2();
+    steps.push(fence_device_for_node_2());
+    steps.push(Step::Run(0, 100, &[2, 3]));
+    steps.push(Step::Run(120, 620, &[3]));
+    steps.push(Step::FenceDone(640, true));
+    steps.push(Step::Run(660, 700, &[3]));
+    check(
+        Harness::new(&[1], &[2, 3], false).registered(),
+        steps,
+        expect![[r#"
+            @0 tick
+              write events: node 1 is master (term 2)
+            @400 tick
+              write health: 2 suspect
+            @600 tick
+              write health: 2 down
+              fence 2: ipmi off plug Some("bmc2")
+              write events: fencing node 2 (lost) started: devices: ipmi
+            @640 fence done
+              write events: fencing node 2 (lost) confirmed: ipmi: off succeeded
+            @660 tick
+              write assignments: lost vip on 2, assign vip to 1
+              write events: lost vip on 2
+                start vip on 1
+        "#]],
+    );
+}
+
+#[test]
+fn a_failed_fence_falls_back_to_the_lease() {
+    let mut steps = vip_on_node_2();
+    steps.push(fence_device_for_node_2());
+    steps.push(Step::Run(0, 100, &[2, 3]));
+    steps.push(Step::Run(120, 620, &[3]));
+    steps.push(Step::FenceDone(640, false));
+    steps.push(Step::Run(660, 1_100, &[3]));
+    check(
+        Harness::new(&[1], &[2, 3], false).registered(),
+        steps,
+        expect![[r#"
+            @0 tick
+              write events: node 1 is master (term 2)
+            @400 tick
+              write health: 2 suspect
+            @600 tick
+              write health: 2 down
+              fence 2: ipmi off plug Some("bmc2")
+              write events: fencing node 2 (lost) started: devices: ipmi
+            @640 fence done
+              write events: fencing node 2 (lost) failed: timed out; waiting for the lease instead
+            @1060 tick
+              write assignments: lost vip on 2, assign vip to 1
+              write events: lost vip on 2
+                start vip on 1
+        "#]],
+    );
+}
+
+#[test]
+fn a_confirmed_fence_counts_for_nothing_once_the_node_got_a_lease_after_it_began() {
+    // The heartbeat handler granted node 2 a lease at 610 ms, after the fence began: a fence
+    // agent that then reports it off is not believed, and the vip waits for that lease
+    // (610 + 950 ms).
+    let mut steps = vip_on_node_2();
+    steps.push(fence_device_for_node_2());
+    steps.push(Step::Run(0, 100, &[2, 3]));
+    steps.push(Step::Run(120, 600, &[3]));
+    steps.push(Step::Grant(610, 2));
+    steps.push(Step::FenceDone(640, true));
+    steps.push(Step::Run(660, 1_600, &[3]));
+    check(
+        Harness::new(&[1], &[2, 3], false).registered(),
+        steps,
+        expect![[r#"
+            @0 tick
+              write events: node 1 is master (term 2)
+            @400 tick
+              write health: 2 suspect
+            @600 tick
+              write health: 2 down
+              fence 2: ipmi off plug Some("bmc2")
+              write events: fencing node 2 (lost) started: devices: ipmi
+            @610 lease granted to 2
+            @640 fence done
+              write events: fencing node 2 (lost) confirmed: ipmi: off succeeded
+            @1560 tick
+              write assignments: lost vip on 2, assign vip to 1
+              write events: lost vip on 2
+                start vip on 1
+        "#]],
+    );
+}
+
+#[test]
+fn a_node_without_a_covering_device_is_not_fenced() {
+    let mut steps = vip_on_node_2();
+    steps.push(fence_device_for_node_2());
+    steps.push(Step::Run(0, 100, &[2, 3]));
+    steps.push(Step::Run(120, 700, &[2]));
+    check(
+        Harness::new(&[1], &[2, 3], false).registered(),
+        steps,
+        expect![[r#"
+            @0 tick
+              write events: node 1 is master (term 2)
+            @400 tick
+              write health: 3 suspect
+            @600 tick
+              write health: 3 down
         "#]],
     );
 }
