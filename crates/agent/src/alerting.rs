@@ -520,6 +520,10 @@ impl Sender<'_> {
     }
 
     async fn write(&self, command: Command) -> bool {
+        if let Err(reason) = crate::resources::gate(self.shared, &command) {
+            debug!(%reason, "Alert record not written");
+            return false;
+        }
         match self.raft.client_write(command).await {
             Ok(_) => true,
             Err(error) => {
@@ -535,6 +539,7 @@ impl Sender<'_> {
 /// (the rule's state is kept, so the next change is still reported).
 pub async fn write_events(
     raft: Raft,
+    shared: SharedDb,
     peer: crate::peer::PeerClient,
     mut events: tokio::sync::mpsc::Receiver<Vec<EventKind>>,
     shutdown: CancellationToken,
@@ -550,7 +555,7 @@ pub async fn write_events(
             events: batch,
         };
         for attempt in 1..=ATTEMPTS {
-            match crate::resources::write_to_master(&raft, &peer, &command).await {
+            match crate::resources::write_to_master(&raft, &shared, &peer, &command).await {
                 Ok(()) => break,
                 Err(error) if attempt == ATTEMPTS => {
                     warn!(%error, "Threshold events dropped after retries");

@@ -207,7 +207,7 @@ impl CertKeeper {
                 node: self.node,
                 cert: report,
             };
-            crate::resources::propose(&self.raft, &self.client, &command)
+            crate::resources::propose(&self.raft, &self.shared, &self.client, &command)
                 .await
                 .map_err(|error| anyhow::anyhow!("cannot report the certificate: {error}"))?;
         }
@@ -232,7 +232,7 @@ impl CertKeeper {
                 fix: warning.fix,
                 at_ms: now,
             };
-            crate::resources::propose(&self.raft, &self.client, &command).await?;
+            crate::resources::propose(&self.raft, &self.shared, &self.client, &command).await?;
         }
         Ok(())
     }

@@ -148,6 +148,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
             tasks.spawn(crate::remote::run(remote, remote_context, shutdown.clone()));
             tasks.spawn(crate::alerting::write_events(
                 raft.clone(),
+                shared.clone(),
                 peer_client.clone(),
                 events_rx,
                 shutdown.clone(),

@@ -21,7 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cmdb::ClusterDb;
+use cmdb::{ClusterDb, SharedDb};
 use model::{EventKind, NodeHealth, NodeId, ResourceState};
 use monitor::Kind;
 use monitor::host::Sample;
@@ -178,7 +178,7 @@ pub async fn run(remote: Arc<Remote>, context: RemoteContext, shutdown: Cancella
                 })
             };
             for failed in failed {
-                if !write_failure(&context.raft, &failed).await {
+                if !write_failure(&context.raft, &context.shared, &failed).await {
                     recoveries.not_written(&failed);
                 }
             }
@@ -263,7 +263,7 @@ fn grant_of(db: &ClusterDb, resource: &str, owner: NodeId) -> Option<(RemoteFail
 /// Records, as the master, a failed monitor of the unreachable instance under its grant:
 /// the cmdb's failure path then counts it, spends the grant and recovery follows. Whether
 /// it was written.
-async fn write_failure(raft: &cmdb::Raft, failed: &RemoteFailed) -> bool {
+async fn write_failure(raft: &cmdb::Raft, shared: &SharedDb, failed: &RemoteFailed) -> bool {
     let now = crate::clock::now_ms();
     let reason = failed.reason();
     tracing::warn!(
@@ -288,6 +288,10 @@ async fn write_failure(raft: &cmdb::Raft, failed: &RemoteFailed) -> bool {
         report,
         at_ms: now,
     };
+    if let Err(reason) = crate::resources::gate(shared, &command) {
+        tracing::warn!(%reason, "Cannot record the unreachable instance's failure");
+        return false;
+    }
     match raft.client_write(command).await {
         Ok(_) => true,
         Err(error) => {

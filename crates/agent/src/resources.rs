@@ -326,7 +326,7 @@ impl Forwarder {
             command: Box::new(command),
         };
         for attempt in 0..REPORT_ATTEMPTS {
-            match write_to_master(&self.raft, &self.client, &command).await {
+            match write_to_master(&self.raft, &self.shared, &self.client, &command).await {
                 Ok(()) => break,
                 Err(error) => {
                     debug!(%error, attempt, "Report not delivered yet");
@@ -403,13 +403,27 @@ fn start_app_hub(
     hub
 }
 
+/// The cluster format's gate (`cmdb::ClusterDb::admits`) on this node's replica, for a
+/// command about to be proposed: a command an older member could not decode is refused
+/// before it reaches the log, where it would stall replication to that member. Every
+/// proposal goes through it (`api::propose`, the peer listener, the master loop, and the
+/// helpers here).
+pub fn gate(shared: &SharedDb, command: &Command) -> Result<(), String> {
+    shared.read(|db| db.admits(command))
+}
+
 /// Proposes `command` and returns its result: on the local Raft if this node is master,
-/// else through the master's peer port.
+/// else through the master's peer port. A command the cluster format does not admit is
+/// `Rejected` without being proposed.
 pub async fn propose(
     raft: &Raft,
+    shared: &SharedDb,
     client: &PeerClient,
     command: &Command,
 ) -> Result<cmdb::CommandResult, String> {
+    if let Err(reason) = gate(shared, command) {
+        return Ok(cmdb::CommandResult::Rejected(reason));
+    }
     if raft.is_leader() {
         return raft
             .client_write(command.clone())
@@ -432,12 +446,15 @@ pub async fn propose(
     answer
 }
 
-/// Propose on the local Raft if this node is master, else send to the master's peer port.
+/// Propose on the local Raft if this node is master, else send to the master's peer port;
+/// `Err` for a command the cluster format does not admit.
 pub async fn write_to_master(
     raft: &Raft,
+    shared: &SharedDb,
     client: &PeerClient,
     command: &Command,
 ) -> Result<(), String> {
+    gate(shared, command)?;
     if raft.is_leader() {
         return raft
             .client_write(command.clone())

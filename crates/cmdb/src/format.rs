@@ -166,6 +166,16 @@ impl ClusterDb {
         ))
     }
 
+    /// An empty database at this build's format, as a new cluster's is once its master
+    /// wrote `SetClusterFormat` after `InitCluster`.
+    #[cfg(test)]
+    pub(crate) fn at_current_format() -> ClusterDb {
+        ClusterDb {
+            format: FORMAT_CURRENT,
+            ..ClusterDb::default()
+        }
+    }
+
     /// `SetClusterFormat`: raise the format; it never goes down.
     pub(crate) fn set_cluster_format(&mut self, format: u32) -> crate::CommandResult {
         if format < self.cluster_format() {

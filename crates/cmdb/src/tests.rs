@@ -519,7 +519,7 @@ fn alert_cursors_start_at_the_next_event_and_never_go_back() {
 // --- servers ---
 /// A database with the virtual service `web` (servers a and b) and the process `app`.
 fn db_with_a_service() -> ClusterDb {
-    let mut db = ClusterDb::default();
+    let mut db = ClusterDb::at_current_format();
     let mut web = samples::resource("web");
     web.type_name = "lb".into();
     web.clone = None;
@@ -619,4 +619,50 @@ fn a_newer_format_is_written_only_once_the_cluster_format_allows_it() {
         "never goes down",
     );
     assert_eq!(db.cluster_format(), crate::FORMAT_CLUSTER_FORMAT);
+}
+
+/// What encluster 0.11.0 cannot decode waits for format 2 too: a fencing device, a server
+/// edit, and an event of a kind it lacks (`RecordEvents` needs its events' highest
+/// format), while events it knows are recorded at format 1.
+#[test]
+fn fencing_server_edits_and_new_event_kinds_wait_for_format_2() {
+    let mut db = ClusterDb::default();
+    let old_event = Command::RecordEvents {
+        at_ms: 1,
+        events: vec![EventKind::OperatorAction {
+            actor: "ops".into(),
+            action: "looked".into(),
+        }],
+    };
+    assert_eq!(db.apply(old_event), CommandResult::Ok);
+    let locked = EventKind::LoginLocked {
+        user: "ops".into(),
+        failures: 5,
+        lockout_s: 30,
+    };
+    let new_event = Command::RecordEvents {
+        at_ms: 2,
+        events: vec![
+            EventKind::OperatorAction {
+                actor: "ops".into(),
+                action: "looked".into(),
+            },
+            locked,
+        ],
+    };
+    assert_rejected(db.apply(new_event.clone()), "needs cluster format 2");
+    let remove = Command::RemoveFenceDevice {
+        name: "ipmi".into(),
+    };
+    assert_rejected(db.apply(remove.clone()), "needs cluster format 2");
+    let edit = edit("web", model::ServerEdit::Drain { server: "a".into() });
+    assert_rejected(db.apply(edit.clone()), "needs cluster format 2");
+    assert_eq!(db.events.len(), 1, "refused commands record nothing");
+    let raise = Command::SetClusterFormat {
+        format: crate::FORMAT_CLUSTER_FORMAT,
+    };
+    assert_eq!(db.apply(raise), CommandResult::Ok);
+    for command in [new_event, remove, edit] {
+        assert!(db.admits(&command).is_ok(), "{command}");
+    }
 }

@@ -60,6 +60,11 @@ const _: () = assert!(
     "the executor fences before the watchdog"
 );
 const _: () = assert!(
+    resource_agents::WATCHDOG_RUN_MARGIN.as_millis()
+        >= resource_agents::WATCHDOG_MARGIN.as_millis(),
+    "a demote, which takes longer, begins no later than the other fences"
+);
+const _: () = assert!(
     resource_agents::WATCHDOG_MARGIN.as_millis() > 0,
     "the watchdog fences before the lease ends"
 );

@@ -43,4 +43,4 @@ pub use vip::{
     LoopbackVip, NetlinkVip, NetlinkVipConfig, VIP_CLAIM_DIR_DEFAULT, VipAgent, VipBackend,
     VipClaim,
 };
-pub use watchdog::{FencedAt, RunFence, WATCHDOG_MARGIN, take_fenced_at};
+pub use watchdog::{FencedAt, RunFence, WATCHDOG_MARGIN, WATCHDOG_RUN_MARGIN, take_fenced_at};

@@ -6,7 +6,8 @@
 //!
 //! It reads the lease the executor records in `executor-lease.json` next to the resources'
 //! state directories (`{"format":2,"boot_id":"<id>","valid_until_boot_ms":<ms>}`) every
-//! 50 ms, and acts once `now >= valid_until - margin`, or at once if the lease is of
+//! 50 ms, and acts once `now >= valid_until - margin` (a demote earlier than the other
+//! fences: [`WATCHDOG_RUN_MARGIN`]), or at once if the lease is of
 //! another boot. Its `now` is the boot clock, like the executor's: `/proc/uptime` is
 //! `CLOCK_BOOTTIME` in hundredths of a second, read rounded up, so a wall-clock step never
 //! lengthens the lease and the watchdog never acts later than it should. For a VIP it
@@ -37,6 +38,17 @@ use crate::limits::{FENCING_SETTLE_MAX, GROUP_POLL_INTERVAL};
 /// Acts a little after the executor's own fencing (150 ms before the lease end), so that
 /// with a healthy agent the executor always acts first.
 pub const WATCHDOG_MARGIN: Duration = Duration::from_millis(100);
+/// How long before the lease end the watchdog begins a demote ([`Fence::Run`]). Deleting an
+/// address or killing a group is done in a few milliseconds, but a demote is a program
+/// (an OCF agent's shell script) that under load took longer than the 150 ms between
+/// [`WATCHDOG_MARGIN`] and the master's end of the lease (lease margin 50 ms): one run of
+/// the suite saw the old promoted role end 22 ms after the new one began. So a demote
+/// begins 400 ms before the lease end, 450 ms before the master may promote elsewhere.
+/// The cost: with no lease renewal for 500 ms (a 900 ms lease), the role is demoted while
+/// the executor still counts it promoted; its next monitor then reports the change and
+/// the cluster recovers it. Safe over fast; a demote slower than 450 ms still needs a
+/// fencing device (issue 16) to be safe.
+pub const WATCHDOG_RUN_MARGIN: Duration = Duration::from_millis(400);
 /// The name the watchdog shows in `ps`, and by which a pid file is trusted.
 const NAME: &str = "encluster-watchdog";
 const PID_FILE: &str = "watchdog.pid";
@@ -116,6 +128,14 @@ while :; do
   sleep 0.05
 done"#;
 
+/// How long before the lease end the watchdog acts for `fence`.
+fn margin(fence: &Fence) -> Duration {
+    match fence {
+        Fence::Run(_) => WATCHDOG_RUN_MARGIN,
+        Fence::DeleteAddress { .. } | Fence::KillGroup { .. } => WATCHDOG_MARGIN,
+    }
+}
+
 /// Where the executor keeps the lease, given a resource's state directory.
 pub fn lease_file(state_dir: &Path) -> PathBuf {
     state_dir
@@ -154,7 +174,7 @@ pub(crate) fn start(state_dir: &Path, fence: &Fence) -> std::io::Result<()> {
     let mut child = tokio::process::Command::new("bash")
         .args(["-c", SCRIPT, NAME])
         .arg(lease_file(state_dir))
-        .arg(WATCHDOG_MARGIN.as_millis().to_string())
+        .arg(margin(fence).as_millis().to_string())
         .arg(state_dir.join(FENCED_AT_FILE))
         .args([action, &a, &b])
         .envs(env)

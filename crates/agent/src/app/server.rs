@@ -512,7 +512,8 @@ impl AppHub {
             resource: bound.resource.clone(),
             score,
         };
-        match crate::resources::propose(&self.raft, &self.peer_client, &command).await {
+        match crate::resources::propose(&self.raft, &self.shared, &self.peer_client, &command).await
+        {
             Ok(cmdb::CommandResult::Rejected(reason)) => {
                 Err(ProtocolError::new(codes::REFUSED, reason))
             }
@@ -600,7 +601,8 @@ impl AppHub {
             data: data.clone(),
             at_ms: crate::clock::now_ms(),
         };
-        match crate::resources::propose(&self.raft, &self.peer_client, &command).await {
+        match crate::resources::propose(&self.raft, &self.shared, &self.peer_client, &command).await
+        {
             Ok(cmdb::CommandResult::Rejected(reason)) => {
                 let (resource, token) = (&bound.resource, bound.fencing_token);
                 tracing::warn!(resource = %resource, token, reason = %reason, "Checkpoint refused");

@@ -21,7 +21,7 @@ fn device(name: &str) -> FenceDevice {
 
 #[test]
 fn devices_are_put_replaced_and_removed() {
-    let mut db = ClusterDb::default();
+    let mut db = ClusterDb::at_current_format();
     let put = Command::PutFenceDevice {
         device: device("d1"),
     };
@@ -43,7 +43,7 @@ fn devices_are_put_replaced_and_removed() {
 
 #[test]
 fn history_follows_fencing_events_and_names_the_incident() {
-    let mut db = ClusterDb::default();
+    let mut db = ClusterDb::at_current_format();
     let node = NodeId(2);
     let lost = EventKind::NodeHealth {
         node,

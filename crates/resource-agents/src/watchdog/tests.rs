@@ -187,3 +187,55 @@ async fn a_lease_of_another_boot_is_over() {
     super::settle(&state_dir).await;
     assert!(take_fenced_at(&state_dir).is_some());
 }
+
+/// A demote ([`Fence::Run`]) begins [`super::WATCHDOG_RUN_MARGIN`] before the lease end,
+/// earlier than the other fences, since the program takes time: the program's own record
+/// of when it ran falls in that window, before the margin the other fences use.
+#[tokio::test]
+async fn a_demote_begins_earlier_than_the_other_fences() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let state_dir = root.path().join("db");
+    let valid_until = now_ms() + 1_200;
+    write_lease(&state_dir, valid_until);
+    let ran = root.path().join("ran");
+    let program = root.path().join("demote");
+    std::fs::write(
+        &program,
+        "#!/bin/sh\nread -r up rest < /proc/uptime\necho \"$1 $up\" > \"$RAN\"\n",
+    )
+    .expect("write the program");
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("make it executable");
+    let fence = Fence::Run(super::RunFence {
+        program,
+        argument: "demote".into(),
+        env: vec![("RAN".into(), ran.to_string_lossy().into_owned())],
+    });
+    start(&state_dir, &fence).expect("start the watchdog");
+    let deadline = Instant::now() + DEADLINE;
+    while take_fenced_at(&state_dir).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the watchdog never ran the demote"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let record = std::fs::read_to_string(&ran).expect("the demote ran");
+    let (argument, uptime) = record.trim().split_once(' ').expect("two words");
+    assert_eq!(argument, "demote");
+    // `/proc/uptime` in hundredths of a second: the demote ran within 10 ms of this.
+    let ran_at = uptime.replace('.', "").parse::<u64>().expect("uptime") * 10;
+    let run_margin = u64::try_from(super::WATCHDOG_RUN_MARGIN.as_millis()).expect("small");
+    let margin = u64::try_from(super::WATCHDOG_MARGIN.as_millis()).expect("small");
+    assert!(
+        ran_at + 10 >= valid_until - run_margin,
+        "the demote ran at {ran_at}, before the lease end {valid_until} less its margin"
+    );
+    assert!(
+        ran_at < valid_until - margin,
+        "the demote ran at {ran_at}, no earlier than the other fences would act"
+    );
+}

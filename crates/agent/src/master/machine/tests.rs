@@ -696,9 +696,13 @@ fn a_lease_granted_on_a_heartbeat_the_loop_has_not_seen_still_runs() {
 }
 
 // --- fence ---
-/// A fencing device covering node 2 (`n2`) under the plug `bmc2`.
-fn fence_device_for_node_2() -> Step {
-    Step::Apply(cmdb::Command::PutFenceDevice {
+/// A fencing device covering node 2 (`n2`) under the plug `bmc2`, in a cluster at this
+/// build's format (a device needs format 2).
+fn fence_device_for_node_2() -> [Step; 2] {
+    let raise = cmdb::Command::SetClusterFormat {
+        format: cmdb::FORMAT_CURRENT,
+    };
+    let put = cmdb::Command::PutFenceDevice {
         device: model::FenceDevice {
             name: "ipmi".into(),
             agent: "fence_ipmilan".into(),
@@ -708,7 +712,8 @@ fn fence_device_for_node_2() -> Step {
             timeout: std::time::Duration::from_secs(5),
             action: model::FenceAction::Off,
         },
-    })
+    };
+    [Step::Apply(raise), Step::Apply(put)]
 }
 
 #[test]
@@ -717,7 +722,7 @@ fn a_lost_node_is_fenced_and_its_resource_moves_once_the_fence_is_confirmed() {
     // fences it at once, and once the fence is confirmed (640 ms) the vip starts on node 1
     // at the next tick, long before the lease would have ended (1060 ms).
     let mut steps = vip_on_node_2();
-    steps.push(fence_device_for_node_2());
+    steps.extend(fence_device_for_node_2());
     steps.push(Step::Run(0, 100, &[2, 3]));
     steps.push(Step::Run(120, 620, &[3]));
     steps.push(Step::FenceDone(640, true));
@@ -747,7 +752,7 @@ fn a_lost_node_is_fenced_and_its_resource_moves_once_the_fence_is_confirmed() {
 #[test]
 fn a_failed_fence_falls_back_to_the_lease() {
     let mut steps = vip_on_node_2();
-    steps.push(fence_device_for_node_2());
+    steps.extend(fence_device_for_node_2());
     steps.push(Step::Run(0, 100, &[2, 3]));
     steps.push(Step::Run(120, 620, &[3]));
     steps.push(Step::FenceDone(640, false));
@@ -780,7 +785,7 @@ fn a_confirmed_fence_counts_for_nothing_once_the_node_got_a_lease_after_it_began
     // agent that then reports it off is not believed, and the vip waits for that lease
     // (610 + 950 ms).
     let mut steps = vip_on_node_2();
-    steps.push(fence_device_for_node_2());
+    steps.extend(fence_device_for_node_2());
     steps.push(Step::Run(0, 100, &[2, 3]));
     steps.push(Step::Run(120, 600, &[3]));
     steps.push(Step::Grant(610, 2));
@@ -812,7 +817,7 @@ fn a_confirmed_fence_counts_for_nothing_once_the_node_got_a_lease_after_it_began
 #[test]
 fn a_node_without_a_covering_device_is_not_fenced() {
     let mut steps = vip_on_node_2();
-    steps.push(fence_device_for_node_2());
+    steps.extend(fence_device_for_node_2());
     steps.push(Step::Run(0, 100, &[2, 3]));
     steps.push(Step::Run(120, 700, &[2]));
     check(
