@@ -1,7 +1,11 @@
 //! The Debian package end to end: built from the debug binary, checked by lintian, installed
 //! with `dpkg --root` into a clean root made here, and run from that root (chroot) the way
 //! its systemd unit runs it: the unit's ExecStart and EnvironmentFile, a notify socket this
-//! test listens on and the unit's WatchdogSec. The agent must say READY=1, then pet the
+//! test listens on and the unit's WatchdogSec, confined as the unit confines it (its
+//! CapabilityBoundingSet, ProtectSystem=full, ProtectHome=read-only and PrivateTmp, applied
+//! here with a mount namespace and `PR_CAPBSET_DROP`, since no systemd runs the test; the
+//! kernel protections are left to `systemd-analyze verify`). The agent must say READY=1,
+//! raise its priority (so the bounding set holds what it needs at start), then pet the
 //! watchdog, then say STOPPING=1 on SIGTERM, and log plain text (JSON when asked);
 //! `--version` and a man page must work from the root.
 //!
@@ -182,7 +186,17 @@ fn install(deb: &Path, root: &Path) {
             .arg(deb),
     )
     .expect("dpkg installs the package into the root");
-    let libraries = output(Command::new("ldd").arg(root.join("usr/bin/encluster"))).expect("ldd");
+    copy_libraries(root, &root.join("usr/bin/encluster"));
+    // The test's own tool for the unit's bounding set (`confined`), not the package's.
+    let setpriv = root.join(SETPRIV);
+    std::fs::create_dir_all(setpriv.parent().expect("a parent")).expect("usr/local/sbin");
+    std::fs::copy("/usr/bin/setpriv", &setpriv).expect("copy setpriv (util-linux)");
+    copy_libraries(root, &setpriv);
+}
+
+/// The shared libraries `binary` links, copied from this host into the same paths in `root`.
+fn copy_libraries(root: &Path, binary: &Path) {
+    let libraries = output(Command::new("ldd").arg(binary)).expect("ldd");
     for word in libraries
         .split_whitespace()
         .filter(|word| word.starts_with('/'))
@@ -273,6 +287,10 @@ struct UnitRun {
     exec: Vec<String>,
     environment: Vec<(String, String)>,
     watchdog: Duration,
+    /// The capabilities of `CapabilityBoundingSet`, by number.
+    bounding: Vec<u32>,
+    /// The same, by name (`CAP_NET_ADMIN`).
+    bounding_names: Vec<String>,
 }
 
 fn unit_run(root: &Path) -> UnitRun {
@@ -283,6 +301,21 @@ fn unit_run(root: &Path) -> UnitRun {
     let env_file = unit["EnvironmentFile"]
         .trim_start_matches('-')
         .trim_start_matches('/');
+    // The confinement `confine` applies: these exact settings.
+    assert_eq!(unit.get("ProtectSystem").map(String::as_str), Some("full"));
+    assert_eq!(
+        unit.get("ProtectHome").map(String::as_str),
+        Some("read-only")
+    );
+    assert_eq!(unit.get("PrivateTmp").map(String::as_str), Some("yes"));
+    let bounding_names: Vec<String> = unit["CapabilityBoundingSet"]
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let bounding = bounding_names
+        .iter()
+        .map(|name| capability_number(name))
+        .collect();
     UnitRun {
         exec: unit["ExecStart"]
             .split_whitespace()
@@ -290,6 +323,115 @@ fn unit_run(root: &Path) -> UnitRun {
             .collect(),
         environment: environment_file(&root.join(env_file)),
         watchdog,
+        bounding,
+        bounding_names,
+    }
+}
+
+/// The number of a capability the unit names (linux/capability.h).
+fn capability_number(name: &str) -> u32 {
+    const KNOWN: &[(&str, u32)] = &[
+        ("CAP_CHOWN", 0),
+        ("CAP_DAC_OVERRIDE", 1),
+        ("CAP_DAC_READ_SEARCH", 2),
+        ("CAP_FOWNER", 3),
+        ("CAP_FSETID", 4),
+        ("CAP_KILL", 5),
+        ("CAP_SETGID", 6),
+        ("CAP_SETUID", 7),
+        ("CAP_SETPCAP", 8),
+        ("CAP_NET_BIND_SERVICE", 10),
+        ("CAP_NET_BROADCAST", 11),
+        ("CAP_NET_ADMIN", 12),
+        ("CAP_NET_RAW", 13),
+        ("CAP_IPC_LOCK", 14),
+        ("CAP_SYS_CHROOT", 18),
+        ("CAP_SYS_PTRACE", 19),
+        ("CAP_SYS_ADMIN", 21),
+        ("CAP_SYS_NICE", 23),
+        ("CAP_SYS_RESOURCE", 24),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, number)| *number)
+        .unwrap_or_else(|| panic!("the unit names {name}: add its number to this table"))
+}
+
+/// Where the test puts util-linux's `setpriv` in the root (with the libraries it links):
+/// the bounding set must be dropped after the chroot, which itself needs CAP_SYS_CHROOT.
+const SETPRIV: &str = "usr/local/sbin/setpriv";
+
+/// Mounts as the unit's ProtectSystem=full, ProtectHome=read-only and PrivateTmp do, in the
+/// mount namespace `unshare` made: `$1` is the root; the rest runs chrooted there.
+const CONFINE: &str = r#"set -e
+root=$1
+shift
+mount --make-rprivate /
+for dir in usr boot etc home root run/user; do
+  if [ -d "$root/$dir" ]; then
+    mount --bind "$root/$dir" "$root/$dir"
+    mount -o remount,bind,ro "$root/$dir"
+  fi
+done
+mkdir -p "$root/tmp"
+mount -t tmpfs tmpfs "$root/tmp"
+exec chroot "$root" "$@""#;
+
+/// `exec` run from `root` confined as the unit confines the agent: in a mount namespace of
+/// its own where `/usr`, `/boot` and `/etc` and `/home`, `/root` and `/run/user` are
+/// read-only and `/tmp` is a fresh tmpfs, chrooted, and with every capability outside
+/// `bounding` dropped from the bounding set (by `setpriv`, so the agent runs as it would
+/// under systemd: same pid through every `exec`).
+fn confined(root: &Path, unit: &UnitRun) -> Command {
+    let caps: Vec<String> = unit
+        .bounding_names
+        .iter()
+        .map(|name| format!("+{}", name.trim_start_matches("CAP_").to_lowercase()))
+        .collect();
+    let mut command = Command::new("unshare");
+    command
+        .args(["--mount", "--", "sh", "-c", CONFINE, "confine"])
+        .arg(root)
+        .arg(format!("/{SETPRIV}"))
+        .arg(format!("--bounding-set=-all,{}", caps.join(",")))
+        .args(&unit.exec);
+    command
+}
+
+/// The running agent is confined as the unit says: its bounding set is exactly the unit's,
+/// and `/usr` and `/etc` are read-only mounts in its namespace.
+fn check_confinement(pid: u32, bounding: &[u32]) {
+    let bounding_of = |pid: &str| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("a status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("CapBnd:"))
+            .map(|hex| u64::from_str_radix(hex.trim(), 16).expect("a hex mask"))
+            .expect("CapBnd in /proc/PID/status")
+    };
+    let found = bounding_of(&pid.to_string());
+    // A bounding set only shrinks: what this test itself lacks (a container may withhold
+    // CAP_SYS_RESOURCE) the agent cannot have either.
+    let ours = bounding_of("self");
+    let wanted = bounding.iter().fold(0u64, |mask, cap| mask | (1 << cap)) & ours;
+    assert_eq!(
+        found, wanted,
+        "the agent's bounding set {found:#x} is not the unit's {wanted:#x}"
+    );
+    let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).expect("mountinfo");
+    for point in ["/usr", "/etc"] {
+        let read_only = mounts.lines().any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(4) == Some(&point)
+                && fields
+                    .get(5)
+                    .is_some_and(|options| options.split(',').any(|option| option == "ro"))
+        });
+        assert!(
+            read_only,
+            "{point} is not read-only for the agent:\n{mounts}"
+        );
     }
 }
 
@@ -318,6 +460,8 @@ fn run_agent_like_the_unit(root: &Path) {
     // As the unit runs it: text logs to the journal, never an escape code.
     let log = serve_and_stop(root, &unit, &socket, &[], 2);
     assert!(log.contains("Agent started"), "{log}");
+    // Its priority needs CAP_SYS_NICE: the unit's bounding set must hold it.
+    assert!(log.contains("Agent runs above normal priority"), "{log}");
     assert!(
         !log.contains('\u{1b}'),
         "escape codes in a log that is no terminal:\n{log}"
@@ -342,9 +486,7 @@ fn serve_and_stop(
     extra: &[(&str, &str)],
     pets: usize,
 ) -> String {
-    let mut child = Command::new("chroot")
-        .arg(root)
-        .args(&unit.exec)
+    let mut child = confined(root, unit)
         .env_clear()
         .envs(unit.environment.iter().map(|(key, value)| (key, value)))
         .envs(extra.iter().copied())
@@ -365,6 +507,7 @@ fn serve_and_stop(
         ready.contains(&format!("MAINPID={}", agent.0.id())),
         "{ready}"
     );
+    check_confinement(agent.0.id(), &unit.bounding);
     for _ in 0..pets {
         receive(socket, "WATCHDOG=1");
     }

@@ -746,8 +746,8 @@ fn db_layout_8(db: &ClusterDb) -> Vec<u8> {
 
 /// A snapshot from before fencing devices, the cluster format and certificate records
 /// (`codec::decode_db`'s branch for format 8) loads the same cluster database at cluster
-/// format 1, with no devices, no fencing history and no certificate records. Its fixture is the one that
-/// `full_snapshot_matches_its_fixture` wrote while layout 8 was current.
+/// format 1, with no devices, no fencing history and no certificate records. Its fixture
+/// is the one that `full_snapshot_matches_its_fixture` wrote while layout 8 was current.
 #[test]
 fn snapshot_of_db_layout_8_fixture_loads_without_fence_devices() {
     let mut db = samples::db();
