@@ -7,7 +7,7 @@
 //! (`[watchdog] device`); on real hosts that is `/dev/watchdog`, whose timeout is the
 //! driver's (`softdog soft_margin=`, or the BMC's). Tests and CI never open
 //! `/dev/watchdog`: they name a file that a user-space stand-in of the test bed watches,
-//! which kills the host's processes when the pets stop (`e2e::netns`).
+//! which kills the host's processes when the pets stop (`e2e::netns::watchdog`).
 //!
 //! The decision is the pure [`should_pet`]; [`run`] is the IO around it. A clean stop of
 //! the agent writes the magic close character `V`, so the driver disarms; a crash or a

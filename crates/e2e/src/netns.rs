@@ -14,6 +14,8 @@ use anyhow::{Context, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+pub mod watchdog;
+
 static NEXT_BED: AtomicU32 = AtomicU32::new(0);
 
 /// Whether namespace tests run here; prints why not when they don't. Under CI (`CI` set

@@ -7,6 +7,12 @@
 //! Per run: the client-visible gap (longest time without a successful answer around the
 //! fault) and split-brain instants (the most hosts holding the VIP at once, polled every
 //! 5 ms over every host, the faulty one included).
+//!
+//! `FENCE=netns` adds a fencing device with the test bed's own agent
+//! (`crates/e2e/fence/fence_netns`, which powers a namespace host off), so a lost holder is
+//! fenced and its VIP starts elsewhere once the fence is confirmed, not after its lease
+//! (issue 16). `DETECT=fast` gives every agent the tighter failure detection (heartbeat
+//! 50 ms, suspect 150 ms, down 300 ms) in place of the defaults (100 / 300 / 500 ms).
 
 use std::io::BufRead;
 use std::path::Path;
@@ -65,6 +71,18 @@ fn wait_for<T>(
 
 fn setup() -> anyhow::Result<(TestBed, String)> {
     let mut bed = TestBed::new(3)?;
+    if fast_detection() {
+        for host in &bed.hosts {
+            let config = std::fs::read_to_string(&host.config)?;
+            anyhow::ensure!(
+                !config.contains("[failure]"),
+                "the bed's config has [failure]"
+            );
+            let failure = "\n[failure]\nheartbeat_interval = \"50ms\"\n\
+                           suspect_after = \"150ms\"\ndown_after = \"300ms\"\n";
+            std::fs::write(&host.config, config + failure)?;
+        }
+    }
     for id in 1..=3 {
         bed.start(id)?;
     }
@@ -103,7 +121,31 @@ fn setup() -> anyhow::Result<(TestBed, String)> {
     } else {
         cli_ok(&bed, &["group", "create", "site", "vip", "web"])?;
     }
+    if fencing() {
+        let agent = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../crates/e2e/fence/fence_netns"
+        );
+        let hosts: Vec<String> = (bed.hosts.iter().enumerate())
+            .map(|(index, host)| format!("node{}:{}", index + 1, host.netns))
+            .collect();
+        let hosts = hosts.join(",");
+        cli_ok(
+            &bed,
+            &["fence", "add", "bed", "--agent", agent, "--hosts", &hosts],
+        )?;
+    }
     Ok((bed, vip))
+}
+
+/// `FENCE=netns`: a fencing device covers every host.
+fn fencing() -> bool {
+    std::env::var("FENCE").is_ok_and(|fence| fence == "netns")
+}
+
+/// `DETECT=fast`: heartbeat 50 ms, suspect 150 ms, down 300 ms.
+fn fast_detection() -> bool {
+    std::env::var("DETECT").is_ok_and(|detect| detect == "fast")
 }
 
 /// `SITE=clone`: a cloned web server with the VIP colocated; otherwise (`SITE=group`) the
@@ -219,9 +261,12 @@ fn run_once(bed: &mut TestBed, vip: &str, fault: &str) -> anyhow::Result<Outcome
             last_ok = last_ok.max(end);
         }
     }
-    // Restore the faulty host as a rejoining node.
+    // Restore the faulty host as a rejoining node; a fenced host was powered off whatever
+    // the fault, so it restarts like a crashed one.
+    let fault = if fencing() { "crash" } else { fault };
     match fault {
         "crash" => {
+            bed.crash(holder);
             bed.link(holder, true)?;
             let _ = Command::new("ip")
                 .args([
@@ -332,7 +377,20 @@ pub fn run(runs: usize) -> anyhow::Result<()> {
     } else {
         "a group of a VIP and a web server (both move)"
     };
-    println!("site: {site}\n");
+    println!("site: {site}");
+    println!(
+        "fencing: {}; detection: {}\n",
+        if fencing() {
+            "fence_netns covers every host"
+        } else {
+            "none (leases)"
+        },
+        if fast_detection() {
+            "fast (50 / 150 / 300 ms)"
+        } else {
+            "defaults (100 / 300 / 500 ms)"
+        }
+    );
     println!(
         "| fault | runs | gap median ms | gap p99 ms | min ms | max ms | \
          runs with 2+ reachable holders | runs with 2+ holders, faulty host included |"

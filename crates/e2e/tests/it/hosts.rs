@@ -8,7 +8,9 @@
 //! With a fencing device (issue 16; the bed's own agent `fence/fence_netns`, which kills
 //! a namespace's processes and takes its link down), a cut-off holder is fenced and the
 //! VIP starts elsewhere only after the fence is confirmed; a fence that times out falls
-//! back to the lease.
+//! back to the lease. With a watchdog (issue 16, point 2; the bed's user-space stand-in
+//! `e2e::netns::watchdog`, never a real device), a host whose agent hangs stops petting it
+//! and is reset, and a clean stop disarms it.
 //! These run when RUN_NETNS_TESTS=1 (as root; the test command sets it under CI).
 
 use std::collections::BTreeMap;
@@ -22,7 +24,11 @@ use e2e::site::{SETTLE, wait_for as wait};
 
 /// A bed of three hosts with a cluster, a VIP and a web server grouped together.
 fn bed_with_site() -> (TestBed, String) {
-    let mut bed = TestBed::new(3).expect("build the test bed");
+    site_on(TestBed::new(3).expect("build the test bed"))
+}
+
+/// Starts the agents of `bed` and creates the site: a VIP and a web server grouped.
+fn site_on(mut bed: TestBed) -> (TestBed, String) {
     for id in 1..=3 {
         bed.start(id).expect("start agent");
     }
@@ -586,4 +592,96 @@ fn a_fence_that_times_out_falls_back_to_the_lease() {
         (holders(&bed, &vip, &[1, 2, 3]).len() == 1).then_some(())
     });
     operations_audit(&bed, &[1, 2, 3], &BTreeMap::new());
+}
+
+// --- watchdog ---
+/// How long the watchdog stand-in waits for a pet before it resets its host.
+const WATCHDOG_TIMEOUT: Duration = Duration::from_millis(600);
+
+/// Every host's agent pets a watchdog (the stand-in, a FIFO); the holder's agent hangs
+/// (SIGSTOP): it stops petting, and the stand-in resets its host (every process killed,
+/// link down, addresses gone) no sooner than its timeout, while the site moves to a
+/// survivor with never two holders. The healthy hosts are never reset, and a clean stop
+/// (SIGTERM) of a healthy agent disarms its watchdog with the magic close.
+#[test]
+fn a_hung_host_stops_petting_its_watchdog_and_is_reset() {
+    use e2e::netns::watchdog::WatchdogStandIn;
+    if !enabled("a_hung_host_stops_petting_its_watchdog_and_is_reset") {
+        return;
+    }
+    let bed = TestBed::new(3).expect("build the test bed");
+    let mut stand_ins = Vec::new();
+    for host in &bed.hosts {
+        let device = host.config.with_file_name("watchdog");
+        let stand_in = WatchdogStandIn::start(&device, &host.netns, WATCHDOG_TIMEOUT)
+            .expect("the watchdog stand-in");
+        let mut config = std::fs::read_to_string(&host.config).expect("read the config");
+        let device = device.display().to_string();
+        config.push_str(&format!("\n[watchdog]\ndevice = {device:?}\n"));
+        std::fs::write(&host.config, config).expect("write the config");
+        stand_ins.push(stand_in);
+    }
+    let (bed, vip) = site_on(bed);
+    let holder = wait("one VIP holder", || {
+        match holders(&bed, &vip, &[1, 2, 3])[..] {
+            [one] => Some(one),
+            _ => None,
+        }
+    });
+    site_reported_on(&bed, holder);
+    wait("every host petting its watchdog", || {
+        stand_ins.iter().all(|s| s.state().pets > 0).then_some(())
+    });
+    let bed = Arc::new(bed);
+    let auditor = Auditor::start(bed.clone(), vip.clone(), vec![1, 2, 3]);
+    let hung_at = Instant::now();
+    bed.hang(holder, true);
+    let watchdog = &stand_ins[(holder - 1) as usize];
+    let reset_at = wait("the hung host reset by its watchdog", || {
+        watchdog.state().reset_at
+    });
+    let others: Vec<u64> = (1..=3).filter(|id| *id != holder).collect();
+    wait("the VIP on a survivor", || {
+        (holders(&bed, &vip, &others).len() == 1).then_some(())
+    });
+    wait("web on a survivor", || {
+        (web_runners(&bed, &others).len() == 1).then_some(())
+    });
+    // Not a wait for a signal: the audit keeps watching a little after the takeover.
+    std::thread::sleep(Duration::from_millis(300));
+    let (most, most_web) = auditor.finish();
+    assert!(
+        reset_at.duration_since(hung_at) >= WATCHDOG_TIMEOUT,
+        "the host was reset {:?} after its agent hung, before the pets could have stopped",
+        reset_at.duration_since(hung_at)
+    );
+    let netns = &bed.hosts[(holder - 1) as usize].netns;
+    assert!(
+        namespace_empty(netns),
+        "processes are left on the reset host"
+    );
+    assert!(!bed.holds(holder, &vip), "the reset host holds the VIP");
+    assert!(
+        most <= 1,
+        "split brain: {most} hosts held the VIP at one instant"
+    );
+    assert!(most_web <= 1, "{most_web} hosts ran web at one instant");
+    for id in &others {
+        let state = stand_ins[(*id - 1) as usize].state();
+        assert_eq!(state.reset_at, None, "healthy host {id} was reset");
+    }
+    // A clean stop disarms the watchdog: the magic close, then no reset.
+    let stopped = others[0];
+    let pid = bed.agent_pid(stopped).expect("a running agent");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    let watchdog = &stand_ins[(stopped - 1) as usize];
+    wait("the stopped agent's watchdog disarmed", || {
+        watchdog.state().disarmed.then_some(())
+    });
+    assert_eq!(
+        watchdog.state().reset_at,
+        None,
+        "a clean stop reset its host"
+    );
 }
