@@ -469,18 +469,70 @@ fn cut_off_holder_is_fenced_and_the_vip_starts_elsewhere_only_after_the_fence() 
     if !enabled("cut_off_holder_is_fenced") {
         return;
     }
-    let (bed, vip) = bed_with_site();
+    fenced_holder(HolderFault::Cut);
+}
+
+/// As the cut above, for a crashed holder (agent and processes killed, link down): the
+/// master cannot tell a crash from a cut, fences it, and starts the site once the fence
+/// confirmed it off. A dead host keeps its addresses until the fence drops them, so the
+/// VIP audit counts the survivors, and the dead host holds no VIP once fenced.
+#[test]
+fn crashed_holder_is_fenced_and_the_vip_starts_elsewhere_only_after_the_fence() {
+    if !enabled("crashed_holder_is_fenced") {
+        return;
+    }
+    fenced_holder(HolderFault::Crash);
+}
+
+/// As the cut above, for a hung holder (agent SIGSTOPped): the fence kills it, web server
+/// and lease watchdogs included, before the site starts elsewhere.
+#[test]
+fn hung_holder_is_fenced_and_the_vip_starts_elsewhere_only_after_the_fence() {
+    if !enabled("hung_holder_is_fenced") {
+        return;
+    }
+    fenced_holder(HolderFault::Hang);
+}
+
+/// What happens to the holder in [`fenced_holder`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HolderFault {
+    Cut,
+    Crash,
+    Hang,
+}
+
+/// A fencing device covers every host; the site's holder (not the master) suffers `fault`;
+/// it is fenced, and the site starts elsewhere only once the fence is confirmed (or the
+/// holder's lease is surely over), with never two holders and no overlap in the
+/// operation logs.
+fn fenced_holder(fault: HolderFault) {
+    let (mut bed, vip) = bed_with_site();
     add_netns_fence_device(&bed, &[]);
     // A holder that is also the master is replaced by a new master that knows none of its
     // grants and waits out its lease, so fencing cannot be first there: put the site on
     // another node, the case where the fence is what lets it start elsewhere early.
     let holder = holder_apart_from_master(&bed, &vip);
-    let bed = Arc::new(bed);
-    // Every host counts, the cut-off one too: its agent runs until the fence kills it.
-    let auditor = Auditor::start(bed.clone(), vip.clone(), vec![1, 2, 3]);
-    let cut_at = now_ms();
-    bed.link(holder, false).expect("cut the holder off");
     let others: Vec<u64> = (1..=3).filter(|id| *id != holder).collect();
+    let cut_at = now_ms();
+    if fault == HolderFault::Crash {
+        bed.crash(holder);
+    }
+    let bed = Arc::new(bed);
+    // Every host counts, the faulty one too (its agent runs until the fence kills it),
+    // except a crashed one, whose dead namespace keeps the address until the fence.
+    let counted = if fault == HolderFault::Crash {
+        others.clone()
+    } else {
+        vec![1, 2, 3]
+    };
+    let auditor = Auditor::start(bed.clone(), vip.clone(), counted);
+    match fault {
+        HolderFault::Cut | HolderFault::Crash => {
+            bed.link(holder, false).expect("cut the holder off");
+        }
+        HolderFault::Hang => bed.hang(holder, true),
+    }
     wait("the VIP on a survivor", || {
         (holders(&bed, &vip, &others).len() == 1).then_some(())
     });
@@ -492,8 +544,9 @@ fn cut_off_holder_is_fenced_and_the_vip_starts_elsewhere_only_after_the_fence() 
         "split brain: {most} hosts held the VIP at one instant"
     );
     assert!(most_web <= 1, "{most_web} hosts ran web at one instant");
-    // The fenced host really is off: nothing runs in its namespace.
+    // The fenced host really is off: nothing runs in its namespace, and it holds no VIP.
     assert!(namespace_empty(&bed.hosts[(holder - 1) as usize].netns));
+    assert!(!bed.holds(holder, &vip), "the fenced host holds the VIP");
     // The site started elsewhere only after the fence was confirmed.
     let incident = record
         .incident
@@ -502,7 +555,7 @@ fn cut_off_holder_is_fenced_and_the_vip_starts_elsewhere_only_after_the_fence() 
     let fenced_at = record.finished_at_ms.expect("finished");
     let started_at = incident.started_at_ms.expect("started");
     // Safe starts only: once the fence confirmed the holder off, or once every lease it
-    // held had surely ended (granted before the cut, so over by `cut_at + NODE_LEASE`);
+    // held had surely ended (granted before the fault, so over by `cut_at + NODE_LEASE`);
     // on a slow machine the lease may end before the fence agent answers.
     let lease_over = cut_at + NODE_LEASE_MS;
     assert!(
