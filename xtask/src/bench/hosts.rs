@@ -74,13 +74,20 @@ fn setup() -> anyhow::Result<(TestBed, String)> {
     if fast_detection() {
         for host in &bed.hosts {
             let config = std::fs::read_to_string(&host.config)?;
-            anyhow::ensure!(
-                !config.contains("[failure]"),
-                "the bed's config has [failure]"
-            );
-            let failure = "\n[failure]\nheartbeat_interval = \"50ms\"\n\
-                           suspect_after = \"150ms\"\ndown_after = \"300ms\"\n";
-            std::fs::write(&host.config, config + failure)?;
+            let defaults = [
+                (
+                    "heartbeat_interval = \"100ms\"",
+                    "heartbeat_interval = \"50ms\"",
+                ),
+                ("suspect_after = \"300ms\"", "suspect_after = \"150ms\""),
+                ("down_after = \"500ms\"", "down_after = \"300ms\""),
+            ];
+            let mut fast = config.clone();
+            for (default, tighter) in defaults {
+                anyhow::ensure!(fast.contains(default), "the bed's config lacks {default}");
+                fast = fast.replace(default, tighter);
+            }
+            std::fs::write(&host.config, fast)?;
         }
     }
     for id in 1..=3 {
@@ -126,13 +133,16 @@ fn setup() -> anyhow::Result<(TestBed, String)> {
             env!("CARGO_MANIFEST_DIR"),
             "/../crates/e2e/fence/fence_netns"
         );
+        // The API takes an absolute path without `..` segments.
+        let agent = std::fs::canonicalize(agent)?;
+        let agent = agent.to_string_lossy();
         let hosts: Vec<String> = (bed.hosts.iter().enumerate())
             .map(|(index, host)| format!("node{}:{}", index + 1, host.netns))
             .collect();
         let hosts = hosts.join(",");
         cli_ok(
             &bed,
-            &["fence", "add", "bed", "--agent", agent, "--hosts", &hosts],
+            &["fence", "add", "bed", "--agent", &agent, "--hosts", &hosts],
         )?;
     }
     Ok((bed, vip))
@@ -268,6 +278,11 @@ fn run_once(bed: &mut TestBed, vip: &str, fault: &str) -> anyhow::Result<Outcome
         "crash" => {
             bed.crash(holder);
             bed.link(holder, true)?;
+            // A fenced host's own link went down too (the fence agent's power-off).
+            let netns = &bed.hosts[(holder - 1) as usize].netns;
+            let _ = Command::new("ip")
+                .args(["-n", netns, "link", "set", "eth0", "up"])
+                .output();
             let _ = Command::new("ip")
                 .args([
                     "-n",

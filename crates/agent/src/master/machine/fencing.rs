@@ -9,8 +9,9 @@
 //! nothing, and no lease was granted to it after the fence began. A fence that fails or
 //! times out changes nothing: the node's resources wait for its lease, as without fencing,
 //! and the `fencing failed` event (and the incident's fencing record) says so. A node heard
-//! from again after its fence began is forgotten by the fencing book, so a later loss is
-//! fenced again.
+//! from again after its fence began, and no longer down, is forgotten by the fencing book,
+//! so a later loss is fenced again; one that heartbeats while still judged down (rebooting
+//! after its fence) is not fenced a second time.
 
 use std::collections::BTreeMap;
 
@@ -48,9 +49,14 @@ impl Master {
         let led = self.term.as_mut().expect("called while leading");
         let mut starts = Vec::new();
         let detector = &led.detector;
+        // A fence is forgotten once its node is back: heard from since it began, and no
+        // longer down. Heard alone is not enough: a fenced node that reboots heartbeats
+        // while the detector still finds it down, and fencing it again then would power it
+        // off as it rejoins, again and again (the fenced-host benchmark found this).
         led.fencing.fences.retain(|node, fence| {
             let heard = detector.last_heard(*node).map(BootMs);
-            heard.is_none_or(|heard| heard < fence.started)
+            let heard_since = heard.is_some_and(|heard| heard >= fence.started);
+            !heard_since || detector.health(*node) == Some(NodeHealth::Down)
         });
         for (node, health, _) in detector.nodes() {
             if node == me || health != NodeHealth::Down || led.fencing.fences.contains_key(&node) {

@@ -716,6 +716,51 @@ fn fence_device_for_node_2() -> [Step; 2] {
     [Step::Apply(raise), Step::Apply(put)]
 }
 
+/// A fenced node that comes back (it rebooted) heartbeats while the detector still finds
+/// it down: it is not fenced again then, which would power it off as it rejoins. Once it
+/// is online again and then lost again, that new loss is fenced.
+#[test]
+fn a_fenced_node_that_comes_back_is_not_fenced_again_until_it_is_lost_again() {
+    let mut steps = vip_on_node_2();
+    steps.extend(fence_device_for_node_2());
+    steps.push(Step::Run(0, 100, &[2, 3]));
+    steps.push(Step::Run(120, 620, &[3]));
+    steps.push(Step::FenceDone(640, true));
+    steps.push(Step::Run(660, 1000, &[3]));
+    // Node 2 reboots and heartbeats again.
+    steps.push(Step::Run(1020, 2000, &[2, 3]));
+    // And is lost again.
+    steps.push(Step::Run(2020, 2700, &[3]));
+    check(
+        Harness::new(&[1], &[2, 3], false).registered(),
+        steps,
+        expect![[r#"
+            @0 tick
+              write events: node 1 is master (term 2)
+            @400 tick
+              write health: 2 suspect
+            @600 tick
+              write health: 2 down
+              fence 2: ipmi off plug Some("bmc2")
+              write events: fencing node 2 (lost) started: devices: ipmi
+            @640 fence done
+              write events: fencing node 2 (lost) confirmed: ipmi: off succeeded
+            @660 tick
+              write assignments: lost vip on 2, assign vip to 1
+              write events: lost vip on 2
+                start vip on 1
+            @1400 heartbeat from 2
+              write health: 2 online
+            @2300 tick
+              write health: 2 suspect
+            @2500 tick
+              write health: 2 down
+              fence 2: ipmi off plug Some("bmc2")
+              write events: fencing node 2 (lost) started: devices: ipmi
+        "#]],
+    );
+}
+
 #[test]
 fn a_lost_node_is_fenced_and_its_resource_moves_once_the_fence_is_confirmed() {
     // As in the test above, node 2 is down at 600 ms, but a device covers it: the master
