@@ -405,7 +405,55 @@ async fn a_revoked_or_rotated_token_is_refused_on_every_node() {
         );
     }
 
+    join_tokens_are_revoked_and_a_new_one_admits(&cluster).await;
     own_token_rotation_updates_the_cli_config(&cluster).await;
+}
+
+/// A join request as a new node sends it.
+fn join_request(name: &str, last_octet: u8) -> api::JoinRequest {
+    let (_key, csr_pem) = auth::new_key_and_csr().expect("a key and CSR");
+    api::JoinRequest {
+        name: name.to_owned(),
+        peer_addr: format!("127.251.0.{last_octet}:7510"),
+        api_addr: format!("127.251.0.{last_octet}:7511"),
+        csr_pem,
+    }
+}
+
+/// `token revoke --all-join`: the cluster's join token stops admitting nodes on every node;
+/// a join token issued afterwards (`token join`, the rotation of a single-use token) does.
+async fn join_tokens_are_revoked_and_a_new_one_admits(cluster: &Cluster) {
+    ok(
+        &cluster.cli(1, &["token", "revoke", "--all-join"]),
+        "revoke the join tokens",
+    );
+    for id in 1..=3 {
+        let error = wait_until("the old join token refused", SETTLE, || async {
+            cluster
+                .client_with_token(id, Some(cluster.join_token.clone()))
+                .join(&join_request(&format!("old{id}"), 10 + id as u8))
+                .await
+                .err()
+        })
+        .await;
+        assert_eq!(error.status(), Some(401), "node {id}: {error}");
+    }
+    let fresh = ok(&cluster.cli(2, &["token", "join"]), "a new join token");
+    let fresh = fresh
+        .lines()
+        .rev()
+        .find_map(|line| line.split_whitespace().last())
+        .expect("the token")
+        .to_owned();
+    let admitted = wait_until("the new join token admits a node", SETTLE, || async {
+        cluster
+            .client_with_token(3, Some(fresh.clone()))
+            .join(&join_request("fresh", 20))
+            .await
+            .ok()
+    })
+    .await;
+    assert_eq!(admitted.node_id, 4, "{admitted:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
