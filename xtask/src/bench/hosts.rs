@@ -167,8 +167,10 @@ fn cloned_web() -> bool {
 /// One fault: the gap in ms, the most simultaneous VIP holders among hosts the client can
 /// reach, and among all hosts (the faulty one included, still holding it or not).
 fn run_once(bed: &mut TestBed, vip: &str, fault: &str) -> anyhow::Result<Outcome> {
-    if std::env::var("HOLDER").is_ok_and(|holder| holder == "master") {
-        put_vip_on_master(bed, vip)?;
+    match std::env::var("HOLDER").as_deref() {
+        Ok("master") => put_vip_on_master(bed, vip, true)?,
+        Ok("other") => put_vip_on_master(bed, vip, false)?,
+        _ => {}
     }
     let holder = wait_for(
         "one VIP holder",
@@ -339,21 +341,34 @@ struct Outcome {
 }
 
 /// `HOLDER=master`: move the VIP (or its group) to the master first, for 20 s, so that
-/// the fault hits the master and the new master must first be elected.
-fn put_vip_on_master(bed: &TestBed, vip: &str) -> anyhow::Result<()> {
+/// the fault hits the master and the new master must first be elected. `HOLDER=other`
+/// (`on_master` false): to a node other than the master, so that the master that judges
+/// the fault is the one that granted the holder its lease (and may fence it).
+fn put_vip_on_master(bed: &TestBed, vip: &str, on_master: bool) -> anyhow::Result<()> {
     let master = wait_for("a master", Duration::from_secs(30), || master(bed, 1))?;
-    if holders(bed, vip) == [master] {
+    let now = holders(bed, vip);
+    let target = if on_master {
+        master
+    } else {
+        match now[..] {
+            [one] if one != master => return Ok(()),
+            _ => (1..=bed.hosts.len() as u64)
+                .find(|id| *id != master)
+                .expect("another host"),
+        }
+    };
+    if now == [target] {
         return Ok(());
     }
-    let to = format!("node{master}");
+    let to = format!("node{target}");
     let moved = if cloned_web() {
         ["resource", "move", "vip", "--to", &to, "--for", "20s"]
     } else {
         ["group", "move", "site", "--to", &to, "--for", "20s"]
     };
     cli_ok(bed, &moved)?;
-    wait_for("the VIP on the master", Duration::from_secs(30), || {
-        (holders(bed, vip) == [master]).then_some(())
+    wait_for("the VIP moved", Duration::from_secs(30), || {
+        (holders(bed, vip) == [target]).then_some(())
     })?;
     // Let the web server come up behind it.
     std::thread::sleep(Duration::from_millis(1500));
