@@ -23,8 +23,8 @@ pub struct MetricList {
     pub series: Vec<SeriesName>,
 }
 
-/// `GET /v1/metrics/query?name=..&label=k=v&node=N&from=ms&to=ms&step=ms`: one series
-/// over a range. Point `i` covers `start_ms + i * step_ms` to the next; `null` where
+/// `GET /v1/metrics/query?name=..&label=k=v&node=N&from=ms&to=ms&step=ms[&consolidation=
+/// min|avg|max|last]`: one series over a range. Point `i` covers `start_ms + i * step_ms` to the next; `null` where
 /// nothing is known.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetricRange {
@@ -38,6 +38,12 @@ pub struct MetricRange {
     pub start_ms: u64,
     /// The points.
     pub points: Vec<Option<MetricPoint>>,
+    /// The consolidation function asked for (`consolidation=`), if one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consolidation: Option<String>,
+    /// With `consolidation`: that function's value of each point (`null` where unknown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<Option<f64>>,
 }
 
 /// One consolidated point: the values of its step.

@@ -39,6 +39,11 @@ pub enum MetricsCommand {
         /// One line per point instead of a sparkline.
         #[arg(long)]
         table: bool,
+        /// Show one consolidation function of each point: min, avg, max or last (as
+        /// rrdtool's fetch takes one); by default the sparkline shows the means and the
+        /// table all four.
+        #[arg(long, value_name = "FUNCTION")]
+        consolidation: Option<String>,
         /// Print the API's JSON.
         #[arg(long)]
         json: bool,
@@ -72,6 +77,7 @@ pub(crate) async fn run_metrics(
             since,
             step,
             table,
+            consolidation,
             json,
         } => {
             let mut pairs = Vec::new();
@@ -89,6 +95,7 @@ pub(crate) async fn run_metrics(
                 from_ms: Some(to.saturating_sub(since.as_millis() as u64)),
                 to_ms: Some(to),
                 step_ms: step.map(|step| step.as_millis() as u64),
+                consolidation,
             };
             let range = session
                 .client
@@ -117,15 +124,30 @@ fn series_label(series: &api::SeriesName) -> String {
     format!("{}{{{}}}", series.name, labels.join(","))
 }
 
-/// The series, its step, a sparkline of the means (`·` where unknown), min, mean and max.
+/// Each point's value as shown: the asked consolidation's (`values`), else the mean.
+fn shown(range: &api::MetricRange) -> Vec<Option<f64>> {
+    if range.consolidation.is_some() {
+        return range.values.clone();
+    }
+    range.points.iter().map(|p| p.map(|p| p.avg)).collect()
+}
+
+/// The series, its step, a sparkline of the means (or of the asked consolidation; `·`
+/// where unknown), min, mean and max.
 pub(crate) fn render_sparkline(range: &api::MetricRange) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let known: Vec<f64> = range.points.iter().flatten().map(|p| p.avg).collect();
+    let values = shown(range);
+    let known: Vec<f64> = values.iter().flatten().copied().collect();
+    let function = range
+        .consolidation
+        .as_deref()
+        .map(|name| format!(", {name} of each"))
+        .unwrap_or_default();
     let head = format!(
-        "{} on node {} ({} points of {} s)",
+        "{} on node {} ({} points of {} s{function})",
         series_label(&range.series),
         range.node,
-        range.points.len(),
+        values.len(),
         range.step_ms as f64 / 1_000.0
     );
     if known.is_empty() {
@@ -134,19 +156,29 @@ pub(crate) fn render_sparkline(range: &api::MetricRange) -> String {
     let low = known.iter().copied().fold(f64::INFINITY, f64::min);
     let high = known.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let mean = known.iter().sum::<f64>() / known.len() as f64;
-    let line: String = range
-        .points
+    let line: String = values
         .iter()
-        .map(|point| match point {
+        .map(|value| match value {
             None => '·',
             Some(_) if high <= low => BARS[0],
-            Some(p) => BARS[(((p.avg - low) / (high - low)) * 7.0).round() as usize],
+            Some(v) => BARS[(((v - low) / (high - low)) * 7.0).round() as usize],
         })
         .collect();
     format!("{head}\n{line}\nmin {low:.3}  mean {mean:.3}  max {high:.3}\n")
 }
 
 fn render_table(range: &api::MetricRange) -> String {
+    if let Some(name) = &range.consolidation {
+        let mut out = format!("{:<14} {:>14}\n", "START_MS", name.to_uppercase());
+        for (index, value) in range.values.iter().enumerate() {
+            let start = range.start_ms + index as u64 * range.step_ms;
+            match value {
+                Some(v) => out.push_str(&format!("{start:<14} {v:>14.3}\n")),
+                None => out.push_str(&format!("{start:<14} {:>14}\n", "-")),
+            }
+        }
+        return out;
+    }
     let mut out = format!(
         "{:<14} {:>14} {:>14} {:>14}\n",
         "START_MS", "MIN", "MEAN", "MAX"

@@ -129,7 +129,8 @@ pub(crate) async fn list(
     .into_response()
 }
 
-/// `GET /v1/metrics/query?name=..&label=k=v&node=N&from=ms&to=ms&step=ms`.
+/// `GET /v1/metrics/query?name=..&label=k=v&node=N&from=ms&to=ms&step=ms`, and
+/// `consolidation=min|avg|max|last` for that function's values alone (`values`).
 pub(crate) async fn query(
     State(state): State<ApiState>,
     Query(pairs): Pairs,
@@ -143,6 +144,10 @@ pub(crate) async fn query(
     let (key, range) = match parse_query(&pairs) {
         Ok(parsed) => parsed,
         Err(answer) => return answer,
+    };
+    let consolidation = match consolidation(&pairs) {
+        Ok(consolidation) => consolidation,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let fetched = {
         let key = key.clone();
@@ -163,7 +168,7 @@ pub(crate) async fn query(
         Ok(Err(problem)) => return error(StatusCode::BAD_REQUEST, problem.to_string()),
         Err(join) => return error(StatusCode::INTERNAL_SERVER_ERROR, join.to_string()),
     };
-    let points = fetched
+    let points: Vec<Option<::api::MetricPoint>> = fetched
         .points
         .iter()
         .map(|p| {
@@ -175,14 +180,74 @@ pub(crate) async fn query(
             })
         })
         .collect();
+    let values = match consolidation {
+        Some(function) => points
+            .iter()
+            .map(|point| point.map(|point| function.of(&point)))
+            .collect(),
+        None => Vec::new(),
+    };
     Json(::api::MetricRange {
         node: state.node_id,
         series: wire_name(&key),
         step_ms: fetched.step_ms,
         start_ms: fetched.start_ms,
         points,
+        consolidation: consolidation.map(|function| function.name().to_owned()),
+        values,
     })
     .into_response()
+}
+
+/// A consolidation function, as rrdtool's `fetch` takes one (`MIN`, `AVERAGE`, `MAX`,
+/// `LAST`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Consolidation {
+    Min,
+    Avg,
+    Max,
+    Last,
+}
+
+impl Consolidation {
+    fn name(self) -> &'static str {
+        match self {
+            Consolidation::Min => "min",
+            Consolidation::Avg => "avg",
+            Consolidation::Max => "max",
+            Consolidation::Last => "last",
+        }
+    }
+
+    fn of(self, point: &::api::MetricPoint) -> f64 {
+        match self {
+            Consolidation::Min => point.min,
+            Consolidation::Avg => point.avg,
+            Consolidation::Max => point.max,
+            Consolidation::Last => point.last,
+        }
+    }
+}
+
+/// The `consolidation` parameter: absent, or one of the four functions (rrdtool's names
+/// too, in any case); anything else is an error that lists them.
+fn consolidation(pairs: &[(String, String)]) -> Result<Option<Consolidation>, String> {
+    let Some(asked) = value(pairs, "consolidation") else {
+        return Ok(None);
+    };
+    let function = match asked.to_ascii_lowercase().as_str() {
+        "min" => Consolidation::Min,
+        "avg" | "average" | "mean" => Consolidation::Avg,
+        "max" => Consolidation::Max,
+        "last" => Consolidation::Last,
+        _ => {
+            return Err(format!(
+                "consolidation {asked:?} is none of min, avg, max and last \
+                 (for example consolidation=max)"
+            ));
+        }
+    };
+    Ok(Some(function))
 }
 
 fn parse_query(pairs: &[(String, String)]) -> Result<(SeriesKey, Range), Response> {
@@ -238,4 +303,48 @@ pub(crate) async fn prometheus(State(state): State<ApiState>) -> Response {
         text,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Consolidation, consolidation};
+
+    fn pairs(value: &str) -> Vec<(String, String)> {
+        vec![("consolidation".to_owned(), value.to_owned())]
+    }
+
+    #[test]
+    fn a_consolidation_is_one_of_four_functions_by_our_name_or_rrdtools() {
+        assert_eq!(consolidation(&[]), Ok(None));
+        for (asked, function) in [
+            ("min", Consolidation::Min),
+            ("AVERAGE", Consolidation::Avg),
+            ("avg", Consolidation::Avg),
+            ("Max", Consolidation::Max),
+            ("LAST", Consolidation::Last),
+        ] {
+            assert_eq!(consolidation(&pairs(asked)), Ok(Some(function)), "{asked}");
+        }
+        let refused = consolidation(&pairs("median")).expect_err("not a function");
+        assert!(
+            refused.contains("\"median\"") && refused.contains("min, avg, max and last"),
+            "{refused}"
+        );
+        let point = ::api::MetricPoint {
+            min: 1.0,
+            avg: 2.0,
+            max: 3.0,
+            last: 2.5,
+        };
+        let values: Vec<f64> = [
+            Consolidation::Min,
+            Consolidation::Avg,
+            Consolidation::Max,
+            Consolidation::Last,
+        ]
+        .iter()
+        .map(|function| function.of(&point))
+        .collect();
+        assert_eq!(values, [1.0, 2.0, 3.0, 2.5]);
+    }
 }

@@ -353,6 +353,11 @@ const OPERATIONS: &[Op] = &[
             ("from", Integer, "start, ms"),
             ("to", Integer, "end, ms"),
             ("step", Integer, "step, ms"),
+            (
+                "consolidation",
+                S,
+                "min, avg, max or last: that function's values alone",
+            ),
             NODE,
         ],
         Empty,

@@ -17,6 +17,9 @@ pub struct MetricQuery {
     pub to_ms: Option<u64>,
     /// The finest step wanted (ms); the finest there is when `None`.
     pub step_ms: Option<u64>,
+    /// One consolidation function (`min`, `avg`, `max` or `last`, as rrdtool's `fetch`
+    /// takes one) whose value per point the answer also gives in `values`.
+    pub consolidation: Option<String>,
 }
 
 impl Client {
@@ -46,6 +49,9 @@ impl Client {
             if let Some(value) = value {
                 pairs.push((key, value.to_string()));
             }
+        }
+        if let Some(consolidation) = &query.consolidation {
+            pairs.push(("consolidation", consolidation.clone()));
         }
         let query: Vec<String> = pairs
             .iter()

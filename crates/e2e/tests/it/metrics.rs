@@ -45,6 +45,68 @@ async fn any_node_answers_for_any_other_and_history_survives_a_restart() {
     assert_eq!(range.step_ms, 1_000);
     let total = range.points.iter().flatten().next().expect("known").avg;
     assert!(total > 0.0, "memory total {total}");
+    // One consolidation function, as rrdtool's fetch takes one: its value of each point.
+    let query = api::MetricQuery {
+        name: "agent_resident_bytes".into(),
+        consolidation: Some("MAX".into()),
+        ..load_query(1, started, now_ms())
+    };
+    let maxima = cluster.client(2).metric_range(&query).await.expect("max");
+    assert_eq!(maxima.consolidation.as_deref(), Some("max"));
+    let expected: Vec<Option<f64>> = maxima.points.iter().map(|p| p.map(|p| p.max)).collect();
+    assert_eq!(maxima.values, expected);
+    assert!(maxima.values.iter().flatten().count() >= 1, "{maxima:?}");
+    let refused = cluster
+        .client(2)
+        .metric_range(&api::MetricQuery {
+            consolidation: Some("median".into()),
+            ..load_query(1, started, now_ms())
+        })
+        .await
+        .expect_err("median is no consolidation function");
+    assert_eq!(refused.status(), Some(400), "{refused}");
+    assert!(
+        refused.to_string().contains("min, avg, max and last"),
+        "{refused}"
+    );
+    // The CLI: the list, a table of one function, and the sparkline of the means.
+    let list = cli_text(&cluster, &["metrics", "list", "--node", "1"]);
+    assert!(
+        list.lines().any(|line| line == "agent_resident_bytes"),
+        "{list}"
+    );
+    let show = [
+        "metrics",
+        "show",
+        "agent_resident_bytes",
+        "--node",
+        "1",
+        "--since",
+        "1m",
+    ];
+    let table = cli_text(
+        &cluster,
+        &[&show[..], &["--consolidation", "max", "--table"]].concat(),
+    );
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["START_MS", "MAX"], "{table}");
+    assert!(
+        lines.any(|line| line
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|v| v.parse::<f64>().is_ok())),
+        "no known point in the table:\n{table}"
+    );
+    let sparkline = cli_text(&cluster, &show);
+    assert!(
+        sparkline.starts_with("agent_resident_bytes on node 1") && sparkline.contains("mean"),
+        "{sparkline}"
+    );
     let list = cluster.client(3).metrics(Some(1)).await.expect("list");
     for name in [
         "host_cpu_seconds",
@@ -320,6 +382,17 @@ async fn a_running_resource_is_sampled_on_its_node() {
         let expected = if name == "resource_active" { 1.0 } else { 0.0 };
         assert_eq!(last, expected, "{name}");
     }
+}
+
+/// A CLI command's standard output, through node 2; it must succeed.
+fn cli_text(cluster: &Cluster, args: &[&str]) -> String {
+    let output = cluster.cli(2, args);
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 fn now_ms() -> u64 {
