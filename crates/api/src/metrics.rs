@@ -24,8 +24,8 @@ pub struct MetricList {
 }
 
 /// `GET /v1/metrics/query?name=..&label=k=v&node=N&from=ms&to=ms&step=ms[&consolidation=
-/// min|avg|max|last]`: one series over a range. Point `i` covers `start_ms + i * step_ms` to the next; `null` where
-/// nothing is known.
+/// min|avg|max|last]`: one series over a range. Point `i` covers `start_ms + i * step_ms`
+/// to the next; `null` where nothing is known.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetricRange {
     /// The node whose series this is.
