@@ -446,8 +446,8 @@ pub async fn propose(
     answer
 }
 
-/// Propose on the local Raft if this node is master, else send to the master's peer port;
-/// `Err` for a command the cluster format does not admit.
+/// [`propose`], for callers that only need to know the command was delivered; `Err` for
+/// a command the cluster format does not admit.
 pub async fn write_to_master(
     raft: &Raft,
     shared: &SharedDb,
@@ -455,24 +455,5 @@ pub async fn write_to_master(
     command: &Command,
 ) -> Result<(), String> {
     gate(shared, command)?;
-    if raft.is_leader() {
-        return raft
-            .client_write(command.clone())
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string());
-    }
-    let metrics = cmdb::metrics(raft);
-    let master = metrics.current_leader.ok_or("no master")?;
-    let node = metrics
-        .membership_config
-        .membership()
-        .get_node(&master)
-        .cloned()
-        .ok_or("master unknown")?;
-    let answer: Result<cmdb::CommandResult, String> = client
-        .call(&node.peer_addr, "/peer/write", command, FORWARD_TIMEOUT)
-        .await
-        .map_err(|e| e.to_string())?;
-    answer.map(|_| ())
+    propose(raft, shared, client, command).await.map(|_| ())
 }

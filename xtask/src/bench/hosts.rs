@@ -168,8 +168,8 @@ fn cloned_web() -> bool {
 /// reach, and among all hosts (the faulty one included, still holding it or not).
 fn run_once(bed: &mut TestBed, vip: &str, fault: &str) -> anyhow::Result<Outcome> {
     match std::env::var("HOLDER").as_deref() {
-        Ok("master") => put_vip_on_master(bed, vip, true)?,
-        Ok("other") => put_vip_on_master(bed, vip, false)?,
+        Ok("master") => place_vip(bed, vip, true)?,
+        Ok("other") => place_vip(bed, vip, false)?,
         _ => {}
     }
     let holder = wait_for(
@@ -344,7 +344,7 @@ struct Outcome {
 /// the fault hits the master and the new master must first be elected. `HOLDER=other`
 /// (`on_master` false): to a node other than the master, so that the master that judges
 /// the fault is the one that granted the holder its lease (and may fence it).
-fn put_vip_on_master(bed: &TestBed, vip: &str, on_master: bool) -> anyhow::Result<()> {
+fn place_vip(bed: &TestBed, vip: &str, on_master: bool) -> anyhow::Result<()> {
     let master = wait_for("a master", Duration::from_secs(30), || master(bed, 1))?;
     let now = holders(bed, vip);
     let target = if on_master {
