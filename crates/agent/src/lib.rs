@@ -18,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod contact;
 pub mod host_watchdog;
+pub mod lag;
 pub mod lb_agent;
 mod limits;
 pub mod master;

@@ -78,6 +78,7 @@ impl MasterLoop {
                         node: NodeId(beat.node),
                         term: beat.term,
                         older_contact: beat.older_contact,
+                        loop_lag_ms: beat.loop_lag_ms,
                     };
                     self.shared.read(|db| master.handle(event, db, clocks()))
                 }
@@ -208,6 +209,7 @@ impl MasterLoop {
             applied_index: *self.shared.subscribe().borrow(),
             own_older_contact: self.contact.newest_before(metrics.current_term),
             raft_acked: raft_acked(&metrics, self.config.failure.down_after),
+            raft_fresh: raft_acked(&metrics, self.config.failure.suspect_after),
         }
     }
 

@@ -129,6 +129,8 @@ pub struct Sources {
     pub raft_latency: Arc<cmdb::latency::RaftLatency>,
     /// The executor's operations on this node: monitor latency and restarts.
     pub instances: Arc<InstanceFigures>,
+    /// How late this agent's own timers fire (`agent_loop_lag_ms`).
+    pub loop_lag: Arc<crate::lag::LoopLag>,
 }
 
 /// What the executor tells of each resource instance on this node: its monitors' durations
@@ -210,6 +212,12 @@ pub async fn run(metrics: Arc<Metrics>, sources: Sources, shutdown: Cancellation
         }
         round = round.wrapping_add(1);
         let mut samples = raft_samples(&sources.raft);
+        samples.push(Sample {
+            name: "agent_loop_lag_ms",
+            labels: Vec::new(),
+            kind: Kind::Gauge,
+            value: sources.loop_lag.recent_ms() as f64,
+        });
         let (resources, here) = sources
             .shared
             .read(|db| resource_samples(&db.resources, sources.node));

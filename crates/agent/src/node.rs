@@ -89,6 +89,8 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     let mut tasks = JoinSet::new();
     let remote = Arc::new(crate::remote::Remote::default());
     let instance_figures = Arc::new(crate::metrics::InstanceFigures::default());
+    let loop_lag = Arc::new(crate::lag::LoopLag::default());
+    tasks.spawn(crate::lag::run(loop_lag.clone(), shutdown.clone()));
     let peer_state = PeerState {
         raft: raft.clone(),
         shared: shared.clone(),
@@ -136,6 +138,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
                 remote: remote.clone(),
                 raft_latency,
                 instances: instance_figures.clone(),
+                loop_lag: loop_lag.clone(),
             };
             let remote_context = crate::remote::RemoteContext {
                 node: model::NodeId(config.node_id),
@@ -224,6 +227,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         peer_client,
         executor,
         contact,
+        loop_lag,
         shutdown.clone(),
     );
     spawn_critical(&mut tasks, "heartbeats", &shutdown, heartbeats);
@@ -415,6 +419,7 @@ async fn send_heartbeats(
     client: PeerClient,
     executor: ExecutorInputs,
     contact: Arc<LeaderContact>,
+    loop_lag: Arc<crate::lag::LoopLag>,
     shutdown: CancellationToken,
 ) {
     let mut ticker = tokio::time::interval(config.failure.heartbeat_interval);
@@ -465,8 +470,12 @@ async fn send_heartbeats(
         };
         let sent_at = boot_ms();
         let beat = heartbeat(config.node_id, metrics.current_term, &contact, sent_at);
-        // --- upgrade --- The version follows the heartbeat (`peer::HeartbeatVersion`).
-        let beat = (beat, &reported);
+        // --- upgrade --- The version follows the heartbeat (`peer::HeartbeatVersion`), and
+        // the load follows the version (`peer::HeartbeatLoad`).
+        let load = peer::HeartbeatLoad {
+            loop_lag_ms: loop_lag.recent_ms(),
+        };
+        let beat = (beat, &reported, &load);
         let sent: Result<HeartbeatAck, _> = client
             .call(&node.peer_addr, "/peer/heartbeat", &beat, HEARTBEAT_TIMEOUT)
             .await;

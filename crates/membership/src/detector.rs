@@ -14,14 +14,27 @@
 //! not count as anyone's silence (Lifeguard's local health awareness, in its simplest form).
 //! A node that really died is still found `down_after` of the master's own running time
 //! after its last heartbeat. Only down judgements are delayed, never a lease lengthened.
+//!
+//! A slow node is not a dead node either (issue 18). A silence past `down_after` is
+//! *corroborated* when the node's Raft side is silent too (the master hears neither its
+//! heartbeats nor its Raft acknowledgements) and the node did not report itself late. It is
+//! *ambiguous* when the Raft side still answers (the heartbeats were lost or queued, not the
+//! node) or when the node's last heartbeat reported event-loop lag (a starved machine, whose
+//! next heartbeat may be on its way). An ambiguous node waits `down_after` plus the lag it
+//! reported, and then goes down only while the budget of uncorroborated downs allows: at most
+//! one node in [`UNCORROBORATED_SHARE`] (at least one) per `down_after`. Past twice
+//! `down_after` it goes down whatever the evidence: by then the lease it could hold (renewed
+//! only by heartbeats) has run out. So a mass of late heartbeats from a starved machine turns
+//! into suspects, not into a cluster of downs, and a node that really died among healthy ones
+//! is still down after `down_after`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use model::{EventKind, Millis, NodeHealth, NodeId};
 
 use crate::config::DetectorConfig;
-use crate::limits::FLAP_HISTORY_MAX;
+use crate::limits::{FLAP_HISTORY_MAX, LAG_NOTICED_MS, UNCORROBORATED_SHARE};
 
 /// A change of one node's health, to be recorded as an event in the cmdb.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +66,8 @@ pub struct Detector {
     nodes: BTreeMap<NodeId, NodeState>,
     /// The previous tick (or the detector's start), to notice the master's own lateness.
     last_tick: Millis,
+    /// When ambiguous silences were last judged down, oldest first; pruned to `down_after`.
+    uncorroborated_downs: VecDeque<Millis>,
 }
 
 /// The configuration in milliseconds, converted once so that comparisons stay in `Millis`.
@@ -71,6 +86,10 @@ struct NodeState {
     last_heard: Millis,
     /// The master's own lateness since `last_heard`, which is not the node's silence.
     excused_ms: u64,
+    /// The event-loop lag the node reported in its last heartbeat, at most `down_after`.
+    lag_ms: u64,
+    /// Whether the last tick held the node at suspect on ambiguous evidence.
+    held: bool,
     /// Set while a down node heartbeats steadily: when the probation started and its length.
     probation: Option<Probation>,
     /// When the node went down recently, oldest first; pruned to `flap_window`.
@@ -106,6 +125,7 @@ impl Detector {
             timing: Timing::new(&config),
             nodes: BTreeMap::new(),
             last_tick: now,
+            uncorroborated_downs: VecDeque::new(),
         };
         for node in nodes {
             detector.track(node, now);
@@ -120,6 +140,8 @@ impl Detector {
             health: NodeHealth::Online,
             last_heard: now,
             excused_ms: 0,
+            lag_ms: 0,
+            held: false,
             probation: None,
             down_history: VecDeque::new(),
         });
@@ -139,6 +161,7 @@ impl Detector {
         // A clock step backwards must not make a node look heard in the past.
         state.last_heard = state.last_heard.max(now);
         state.excused_ms = 0;
+        state.held = false;
         let to = match state.health {
             NodeHealth::Online => return None,
             NodeHealth::Suspect => NodeHealth::Online,
@@ -160,27 +183,74 @@ impl Detector {
         })
     }
 
-    /// Applies the timeouts at `now`. Returns the transitions ordered by node id; a node
-    /// whose silence passed both timeouts since the last tick goes straight to down. A tick
-    /// more than `suspect_after` after the previous one excuses every node the excess: the
-    /// master itself was late.
+    /// Records the event-loop lag `node` reported with its heartbeat: how late its own
+    /// timers ran recently. A silence of a node that reported lag is ambiguous, and waits
+    /// that much longer (at most `down_after`) before it may count as down. Lag under
+    /// [`LAG_NOTICED_MS`] is timer noise and counts as none.
+    pub fn report_lag(&mut self, node: NodeId, lag_ms: u64) {
+        let cap = self.timing.down_after_ms;
+        if let Some(state) = self.nodes.get_mut(&node) {
+            state.lag_ms = if lag_ms < LAG_NOTICED_MS {
+                0
+            } else {
+                lag_ms.min(cap)
+            };
+        }
+    }
+
+    /// Applies the timeouts at `now` with no evidence from another channel: every silence
+    /// is judged on the heartbeats alone (see [`Detector::tick_with`]).
     pub fn tick(&mut self, now: Millis) -> Vec<Transition> {
+        self.tick_with(now, &BTreeSet::new())
+    }
+
+    /// Applies the timeouts at `now`. `raft_fresh` names the nodes whose Raft side answered
+    /// the master within `suspect_after`: alive on another channel, so their heartbeat
+    /// silence is ambiguous. Returns the transitions ordered by node id; a node whose
+    /// silence passed both timeouts since the last tick goes straight to down. A tick more
+    /// than `suspect_after` after the previous one excuses every node the excess: the master
+    /// itself was late.
+    pub fn tick_with(&mut self, now: Millis, raft_fresh: &BTreeSet<NodeId>) -> Vec<Transition> {
         let timing = self.timing;
         let gap = now.saturating_sub(self.last_tick);
         let late_ms = gap.saturating_sub(timing.suspect_after_ms);
         self.last_tick = self.last_tick.max(now);
+        while let Some(&at) = self.uncorroborated_downs.front() {
+            if now.saturating_sub(at) < timing.down_after_ms {
+                break;
+            }
+            self.uncorroborated_downs.pop_front();
+        }
+        let budget = (self.nodes.len() / UNCORROBORATED_SHARE).max(1);
         let mut transitions = Vec::new();
         for (&node, state) in &mut self.nodes {
             state.excused_ms = state.excused_ms.saturating_add(late_ms);
             let silence_ms = now
                 .saturating_sub(state.last_heard)
                 .saturating_sub(state.excused_ms);
-            let to = match state.health {
-                NodeHealth::Online | NodeHealth::Suspect if silence_ms >= timing.down_after_ms => {
-                    NodeHealth::Down
-                }
-                NodeHealth::Online if silence_ms >= timing.suspect_after_ms => NodeHealth::Suspect,
-                _ => continue,
+            state.held = false;
+            let judged = match state.health {
+                NodeHealth::Down => continue,
+                health => health,
+            };
+            let due = silence_ms >= timing.down_after_ms.saturating_add(state.lag_ms);
+            let clear = silence_ms >= timing.down_after_ms.saturating_mul(2);
+            let corroborated = state.lag_ms == 0 && !raft_fresh.contains(&node);
+            let down = if clear || (due && corroborated) {
+                true
+            } else if due && self.uncorroborated_downs.len() < budget {
+                self.uncorroborated_downs.push_back(now);
+                true
+            } else {
+                state.held = silence_ms >= timing.down_after_ms;
+                false
+            };
+            let to = if down {
+                NodeHealth::Down
+            } else if judged == NodeHealth::Online && silence_ms >= timing.suspect_after_ms {
+                NodeHealth::Suspect
+            } else {
+                continue;
             };
             if to == NodeHealth::Down {
                 state.record_down(now);
@@ -193,7 +263,17 @@ impl Detector {
             });
             state.health = to;
         }
+        assert!(self.uncorroborated_downs.len() <= budget);
         transitions
+    }
+
+    /// The nodes the last tick held at suspect although their silence passed `down_after`,
+    /// because the evidence was ambiguous (see the module's documentation).
+    pub fn held(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.nodes
+            .iter()
+            .filter(|(_, state)| state.held)
+            .map(|(&node, _)| node)
     }
 
     /// The current health of `node`, or `None` when it is not tracked.

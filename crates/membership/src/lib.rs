@@ -17,6 +17,6 @@ mod witness;
 
 pub use config::{ConfigError, DetectorConfig};
 pub use detector::{Detector, Transition};
-pub use limits::{DETECTOR_DURATION_MAX, FLAP_HISTORY_MAX};
+pub use limits::{DETECTOR_DURATION_MAX, FLAP_HISTORY_MAX, LAG_NOTICED_MS, UNCORROBORATED_SHARE};
 pub use quorum::{QuorumChange, QuorumInput, force_quorum_voters, plan_quorum};
 pub use witness::{ClaimInput, ClaimStep, Epoch, Grant, Verdict, claim_step, judge_claim};

@@ -237,6 +237,8 @@ impl World {
                 node: from,
                 term,
                 older_contact,
+                // Simulated nodes run on time: no event-loop lag to report.
+                loop_lag_ms: 0,
             });
         }
         if quorum_age_ms.is_some() {
@@ -364,7 +366,12 @@ impl World {
     /// The members acknowledging `node`'s Raft messages within the detector's `down_after`,
     /// while it leads.
     fn raft_acked(&self, node: NodeId) -> BTreeSet<NodeId> {
-        let within = DetectorConfig::default().down_after.as_millis() as Millis;
+        self.raft_acked_within(node, DetectorConfig::default().down_after)
+    }
+
+    /// The members acknowledging `node`'s Raft messages within `within`, while it leads.
+    fn raft_acked_within(&self, node: NodeId, within: std::time::Duration) -> BTreeSet<NodeId> {
+        let within = within.as_millis() as Millis;
         let since = self.now.saturating_sub(within);
         (self.nodes[&node].raft.leading.as_ref())
             .map(|leading| leading.acked_since(since))
@@ -389,6 +396,7 @@ impl World {
             applied_index: state.applied,
             own_older_contact: state.contact.newest_before(state.raft.term),
             raft_acked: self.raft_acked(node),
+            raft_fresh: self.raft_acked_within(node, DetectorConfig::default().suspect_after),
         }
     }
 

@@ -89,6 +89,10 @@ pub struct RaftFacts {
     /// `down_after`: their Raft side is alive, even if their agent's heartbeats have not
     /// arrived yet (openraft's per-follower heartbeat metrics).
     pub raft_acked: BTreeSet<NodeId>,
+    /// Members that acknowledged this leader's Raft messages within the detector's
+    /// `suspect_after`: evidence that a node whose heartbeats are late is alive
+    /// (`membership::Detector::tick_with`).
+    pub raft_fresh: BTreeSet<NodeId>,
 }
 
 /// An input of the master.
@@ -102,6 +106,8 @@ pub enum Event {
         term: u64,
         /// Its newest contact with a leader of an older term, on this node's boot clock.
         older_contact: BootMs,
+        /// The event-loop lag it reported (`lag::LoopLag`), in milliseconds.
+        loop_lag_ms: u64,
     },
     /// Time passed (every `MASTER_TICK`): what Raft says now, and this term's lease grants.
     Tick {
@@ -205,6 +211,8 @@ struct Term {
     voter_change: Option<VoterChange>,
     // --- fence ---
     fencing: fencing::FenceBook,
+    /// The nodes the detector holds at suspect on ambiguous evidence, as last logged.
+    held: BTreeSet<NodeId>,
 }
 
 /// A voter change in flight: what it changes, for the events once it commits.
@@ -258,7 +266,8 @@ impl Master {
                 node,
                 term,
                 older_contact,
-            } => self.heartbeat(node, term, older_contact, now, &mut out),
+                loop_lag_ms,
+            } => self.heartbeat(node, term, older_contact, loop_lag_ms, now, &mut out),
             Event::Tick { raft, granted } => self.tick(&raft, &granted, db, now, &mut out),
             Event::WriteDone { id, result } => self.write_done(id, result),
             Event::VotersChanged { result } => self.voters_changed(result, now, &mut out),
@@ -277,6 +286,7 @@ impl Master {
         node: NodeId,
         term: u64,
         older_contact: BootMs,
+        loop_lag_ms: u64,
         now: Now,
         out: &mut Vec<Command>,
     ) {
@@ -289,6 +299,7 @@ impl Master {
             return;
         };
         led.heard.insert(node);
+        led.detector.report_lag(node, loop_lag_ms);
         let transitions: Vec<_> = led
             .detector
             .heartbeat(node, now.boot.0)
@@ -342,6 +353,7 @@ impl Master {
             writes_in_flight: BTreeSet::new(),
             voter_change: None,
             fencing: Default::default(),
+            held: BTreeSet::new(),
         });
         if let Some(bootstrap) = self.config.bootstrap.clone()
             && db.meta.name.is_empty()
@@ -407,7 +419,17 @@ impl Master {
             }
         }
         let mut transitions: Vec<_> = led.detector.heartbeat(me, boot).into_iter().collect();
-        transitions.extend(led.detector.tick(boot));
+        transitions.extend(led.detector.tick_with(boot, &facts.raft_fresh));
+        let held: BTreeSet<NodeId> = led.detector.held().collect();
+        if held != led.held {
+            if !held.is_empty() {
+                info!(
+                    ?held,
+                    "Holding late nodes at suspect: their silence is ambiguous"
+                );
+            }
+            led.held = held;
+        }
         let view = led
             .detector
             .nodes()

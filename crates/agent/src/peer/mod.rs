@@ -40,6 +40,14 @@ pub struct HeartbeatVersion {
     pub format: u32,
 }
 
+/// What a heartbeat carries after the version: how loaded the sender is. An agent of
+/// 0.12.0 or older sends none, and as a master reads the version and ignores the rest.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeartbeatLoad {
+    /// The sender's recent event-loop lag (`lag::LoopLag::recent_ms`), in milliseconds.
+    pub loop_lag_ms: u64,
+}
+
 /// A heartbeat as the master loop sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeartbeatSeen {
@@ -50,6 +58,8 @@ pub struct HeartbeatSeen {
     /// Its newest contact with a leader of an older term, on the master's boot clock (an
     /// upper bound: the heartbeat's transit only makes the time later).
     pub older_contact: BootMs,
+    /// The event-loop lag it reported (0 from an agent that reports none).
+    pub loop_lag_ms: u64,
 }
 
 /// The master's answer to a heartbeat.

@@ -16,7 +16,9 @@ use openraft::vote::RaftLeaderId;
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::mpsc;
 
-use super::{ForwardedRead, Heartbeat, HeartbeatAck, HeartbeatSeen, HeartbeatVersion};
+use super::{
+    ForwardedRead, Heartbeat, HeartbeatAck, HeartbeatLoad, HeartbeatSeen, HeartbeatVersion,
+};
 use crate::clock::boot_ms;
 use crate::contact::LeaderContact;
 use crate::limits::PEER_BODY_BYTES_MAX;
@@ -167,7 +169,7 @@ async fn heartbeat(
     Extension(identity): Extension<PeerIdentity>,
     body: Bytes,
 ) -> Response {
-    let (beat, reported) = match decode_heartbeat(&body) {
+    let (beat, reported, load) = match decode_heartbeat(&body) {
         Ok(decoded) => decoded,
         Err(response) => return response,
     };
@@ -181,6 +183,7 @@ async fn heartbeat(
         node: beat.node_id,
         term: beat.term,
         older_contact: now.saturating_sub(older_contact_age),
+        loop_lag_ms: load.map_or(0, |load| load.loop_lag_ms),
     });
     let metrics = cmdb::metrics(&state.raft);
     let commit_index = metrics.local_committed.map(|id| id.index).unwrap_or(0);
@@ -204,16 +207,23 @@ async fn heartbeat(
 
 // --- upgrade ---
 /// A heartbeat and what follows it: the sender's version, which an agent of 0.11.0 does
-/// not send (`None`).
-fn decode_heartbeat(body: &Bytes) -> Result<(Heartbeat, Option<HeartbeatVersion>), Response> {
+/// not send (`None`), and its load, which one of 0.12.0 does not send.
+type DecodedHeartbeat = (Heartbeat, Option<HeartbeatVersion>, Option<HeartbeatLoad>);
+
+fn decode_heartbeat(body: &Bytes) -> Result<DecodedHeartbeat, Response> {
     let undecodable = |e: postcard::Error| {
         (StatusCode::BAD_REQUEST, format!("undecodable body: {e}")).into_response()
     };
     let (beat, rest) = postcard::take_from_bytes(body).map_err(undecodable)?;
     if rest.is_empty() {
-        return Ok((beat, None));
+        return Ok((beat, None, None));
     }
-    Ok((beat, Some(postcard::from_bytes(rest).map_err(undecodable)?)))
+    let (version, rest) = postcard::take_from_bytes(rest).map_err(undecodable)?;
+    if rest.is_empty() {
+        return Ok((beat, Some(version), None));
+    }
+    let load = postcard::from_bytes(rest).map_err(undecodable)?;
+    Ok((beat, Some(version), Some(load)))
 }
 
 /// Keep the newest report of `node`; no version means format 1.
@@ -304,8 +314,8 @@ mod tests {
 
     // --- upgrade ---
     #[test]
-    fn a_heartbeat_reads_with_and_without_the_senders_version() {
-        use super::super::{Heartbeat, HeartbeatVersion};
+    fn a_heartbeat_reads_with_and_without_the_senders_version_and_load() {
+        use super::super::{Heartbeat, HeartbeatLoad, HeartbeatVersion};
         use super::decode_heartbeat;
         let beat = Heartbeat {
             node_id: 2,
@@ -314,19 +324,37 @@ mod tests {
         };
         // An agent of 0.11.0 sends the heartbeat alone: format 1, no version.
         let old = Bytes::from(postcard::to_stdvec(&beat).expect("encode"));
-        let (read, version) = decode_heartbeat(&old).expect("an older agent's heartbeat");
+        let (read, version, load) = decode_heartbeat(&old).expect("an older agent's heartbeat");
         assert_eq!((read.node_id, read.term, version.is_none()), (2, 5, true));
+        assert!(load.is_none());
         let reported = HeartbeatVersion {
             version: "0.11.0 (commit 0123456789ab)".into(),
             format: cmdb::FORMAT_CURRENT,
         };
         let new = Bytes::from(postcard::to_stdvec(&(&beat, &reported)).expect("encode"));
-        let (_, version) = decode_heartbeat(&new).expect("decode");
+        let (_, version, load) = decode_heartbeat(&new).expect("decode");
+        assert!(load.is_none(), "an agent of 0.12.0 sends no load");
         let version = version.expect("the version follows");
         assert_eq!(version.format, cmdb::FORMAT_CURRENT);
         assert_eq!(version.version, reported.version);
         // A master of 0.11.0 reads the heartbeat and ignores the version after it.
         let read: Heartbeat = postcard::from_bytes(&new).expect("decode");
         assert_eq!((read.node_id, read.older_contact_age_ms), (2, 40));
+        // This build sends its load after the version; a master of 0.12.0 reads the version
+        // and ignores the load, one of 0.11.0 the heartbeat alone.
+        let load = HeartbeatLoad { loop_lag_ms: 180 };
+        let newest = postcard::to_stdvec(&(&beat, &reported, &load)).expect("encode");
+        let newest = Bytes::from(newest);
+        let (_, version, read_load) = decode_heartbeat(&newest).expect("decode");
+        assert_eq!(version.expect("version").format, cmdb::FORMAT_CURRENT);
+        assert_eq!(read_load.expect("the load follows").loop_lag_ms, 180);
+        let (read, version): (Heartbeat, HeartbeatVersion) =
+            postcard::from_bytes(&newest).expect("a master of 0.12.0 decodes");
+        assert_eq!((read.term, version.version), (5, reported.version.clone()));
+        let read: Heartbeat = postcard::from_bytes(&newest).expect("a master of 0.11.0 decodes");
+        assert_eq!(read.node_id, 2);
+        assert!(
+            decode_heartbeat(&Bytes::from(postcard::to_stdvec(&(&beat, 7u8)).unwrap())).is_err()
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Detector tests: feed a script of heartbeats and ticks, and compare every emitted transition
 //! (time, node, change, silence) with the expected log, so nothing extra or missing can hide.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use model::{EventKind, Millis, NodeHealth, NodeId};
 
 use crate::{Detector, DetectorConfig, Transition};
@@ -326,4 +328,171 @@ fn health_map_lists_every_tracked_node() {
     let health = detector.health_map();
     assert_eq!(health.get(&NodeId(1)), Some(&NodeHealth::Suspect));
     assert_eq!(health.get(&NodeId(2)), Some(&NodeHealth::Online));
+}
+
+// --- issue 18: corroborated downs ---
+
+/// A detector watching nodes 1..=`count` since time 0, node 1 (the master) heard at every
+/// tick; the others fall silent at 0. Ticks every 10 ms up to `until` with `fresh` as the
+/// nodes whose Raft side answers, and returns, per node, its health changes as
+/// `(time, to)`.
+fn silent_cluster(
+    count: u64,
+    until: Millis,
+    fresh: &BTreeSet<NodeId>,
+    lag: &[(u64, u64)],
+) -> BTreeMap<u64, Vec<(Millis, NodeHealth)>> {
+    let mut detector = Detector::with_nodes(DetectorConfig::default(), 0, (1..=count).map(NodeId));
+    for &(node, lag_ms) in lag {
+        detector.report_lag(NodeId(node), lag_ms);
+    }
+    let mut seen: BTreeMap<u64, Vec<(Millis, NodeHealth)>> = BTreeMap::new();
+    for now in (10..=until).step_by(10) {
+        assert_eq!(detector.heartbeat(NodeId(1), now), None);
+        for transition in detector.tick_with(now, fresh) {
+            seen.entry(transition.node.0)
+                .or_default()
+                .push((now, transition.to));
+        }
+    }
+    seen
+}
+
+fn downs_at(seen: &BTreeMap<u64, Vec<(Millis, NodeHealth)>>) -> Vec<Millis> {
+    let mut downs: Vec<Millis> = seen
+        .values()
+        .flatten()
+        .filter(|(_, to)| *to == NodeHealth::Down)
+        .map(|(at, _)| *at)
+        .collect();
+    downs.sort_unstable();
+    downs
+}
+
+/// Sixteen nodes whose heartbeats stop while their Raft side still answers (the master's
+/// heartbeat queue full, or the heartbeats late on the wire): two (one in eight) may go
+/// down at `down_after`, the rest wait for clear evidence at twice `down_after`, when the
+/// leases they could hold have run out anyway.
+#[test]
+fn ambiguous_silences_beyond_the_budget_wait_for_clear_evidence() {
+    let fresh: BTreeSet<NodeId> = (2..=16).map(NodeId).collect();
+    let seen = silent_cluster(16, 1_200, &fresh, &[]);
+    let mut expected = vec![500, 500];
+    expected.extend([1_000; 13]);
+    assert_eq!(downs_at(&seen), expected);
+    // Every one was suspect first, at `suspect_after`.
+    for node in 2..=16 {
+        assert_eq!(seen[&node][0], (300, NodeHealth::Suspect), "node {node}");
+    }
+}
+
+/// The same silence with the Raft side silent too is corroborated: all fifteen go down at
+/// `down_after`, unbounded, as a real failure of many nodes must.
+#[test]
+fn corroborated_silences_are_not_bounded() {
+    let seen = silent_cluster(16, 1_200, &BTreeSet::new(), &[]);
+    assert_eq!(downs_at(&seen), vec![500; 15]);
+}
+
+/// The budget is per `down_after`: a second wave of ambiguous silences, after the first
+/// was spent, gets its own.
+#[test]
+fn the_budget_of_uncorroborated_downs_refills_after_down_after() {
+    let mut detector = Detector::with_nodes(DetectorConfig::default(), 0, (1..=3).map(NodeId));
+    let fresh: BTreeSet<NodeId> = [2, 3].map(NodeId).into();
+    let mut downs = Vec::new();
+    for now in (10..=1_500).step_by(10) {
+        detector.heartbeat(NodeId(1), now);
+        if now < 600 {
+            detector.heartbeat(NodeId(3), now); // node 3 falls silent at 600
+        }
+        for transition in detector.tick_with(now, &fresh) {
+            if transition.to == NodeHealth::Down {
+                downs.push((now, transition.node.0));
+            }
+        }
+    }
+    // Node 2 spends the budget at 500; node 3's silence is due at 1,090, after it refilled.
+    assert_eq!(downs, vec![(500, 2), (1_090, 3)]);
+}
+
+/// A node that reported event-loop lag gets that much longer; the allowance stops at
+/// `down_after`, so even a node reporting seconds of lag is down at twice `down_after`.
+#[test]
+fn a_node_that_reported_lag_waits_that_much_longer_up_to_down_after() {
+    let seen = silent_cluster(3, 1_200, &BTreeSet::new(), &[(2, 200), (3, 5_000)]);
+    assert_eq!(
+        seen[&2],
+        vec![(300, NodeHealth::Suspect), (700, NodeHealth::Down)]
+    );
+    assert_eq!(
+        seen[&3],
+        vec![(300, NodeHealth::Suspect), (1_000, NodeHealth::Down)]
+    );
+}
+
+/// A held node that heartbeats again is online at once: it never went down, so nothing
+/// moved and no probation applies. `held` names it only while it is held.
+#[test]
+fn a_held_node_that_heartbeats_is_online_with_no_down() {
+    let mut detector = Detector::with_nodes(DetectorConfig::default(), 0, (1..=3).map(NodeId));
+    let fresh: BTreeSet<NodeId> = [2, 3].map(NodeId).into();
+    let mut log = Vec::new();
+    for now in (10..=800).step_by(10) {
+        detector.heartbeat(NodeId(1), now);
+        for transition in detector.tick_with(now, &fresh) {
+            log.push((now, transition.node.0, transition.to));
+        }
+    }
+    // Node 2 took the budget; node 3 is held.
+    assert_eq!(detector.held().collect::<Vec<_>>(), vec![NodeId(3)]);
+    let back = detector.heartbeat(NodeId(3), 810).expect("a transition");
+    assert_eq!(
+        (back.from, back.to),
+        (NodeHealth::Suspect, NodeHealth::Online)
+    );
+    assert_eq!(detector.held().count(), 0);
+    assert_eq!(
+        log,
+        vec![
+            (300, 2, NodeHealth::Suspect),
+            (300, 3, NodeHealth::Suspect),
+            (500, 2, NodeHealth::Down),
+        ]
+    );
+}
+
+/// A node that died among healthy ones, with no lag reported and its Raft side silent, is
+/// down at `down_after` exactly as before the corroboration rules.
+#[test]
+fn a_dead_node_among_healthy_ones_is_down_at_down_after() {
+    let mut detector = Detector::with_nodes(DetectorConfig::default(), 0, (1..=5).map(NodeId));
+    let mut downs = Vec::new();
+    for now in (10..=800).step_by(10) {
+        for node in 1..=4 {
+            detector.heartbeat(NodeId(node), now);
+        }
+        let fresh: BTreeSet<NodeId> = (1..=4).map(NodeId).collect();
+        for transition in detector.tick_with(now, &fresh) {
+            downs.push((now, transition.node.0, transition.to));
+        }
+    }
+    assert_eq!(
+        downs,
+        vec![(300, 5, NodeHealth::Suspect), (500, 5, NodeHealth::Down)]
+    );
+}
+
+/// Lag under `LAG_NOTICED_MS` is timer noise: the node is judged as one that reported none.
+#[test]
+fn lag_under_the_noticed_bound_counts_as_none() {
+    let seen = silent_cluster(3, 1_200, &BTreeSet::new(), &[(2, 49), (3, 50)]);
+    assert_eq!(
+        seen[&2],
+        vec![(300, NodeHealth::Suspect), (500, NodeHealth::Down)]
+    );
+    assert_eq!(
+        seen[&3],
+        vec![(300, NodeHealth::Suspect), (550, NodeHealth::Down)]
+    );
 }

@@ -145,6 +145,7 @@ impl Harness {
             applied_index: self.applied,
             own_older_contact: BootMs(0),
             raft_acked: self.raft_acked.clone(),
+            raft_fresh: BTreeSet::new(),
         }
     }
 
@@ -286,6 +287,7 @@ fn heartbeat(node: u64, term: u64) -> Event {
         node: NodeId(node),
         term,
         older_contact: BootMs(0),
+        loop_lag_ms: 0,
     }
 }
 
