@@ -31,6 +31,7 @@ use crate::contact::LeaderContact;
 use crate::limits::{MASTER_TICK, MASTER_WRITE_ATTEMPTS, MEMBERSHIP_CHANGE_TIMEOUT};
 use crate::peer::HeartbeatSeen;
 use machine::{BootstrapRecords, Command, Event, Master, MasterConfig, Now, RaftFacts};
+use openraft::async_runtime::WatchReceiver as _;
 
 /// What the API shows of the detector: per node, health and last heartbeat time (boot
 /// clock).
@@ -63,9 +64,21 @@ impl MasterLoop {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Fences in flight: owned here, aborted (their agents killed) when the loop ends.
         let mut fences = tokio::task::JoinSet::new();
+        // A follower does not tick: it waits for Raft to change its leader, vote or
+        // membership, and ticks (at once: a missed tick fires when next polled) from when
+        // it leads until its machine has let the term go. Fifty wake-ups a second on every
+        // follower were about a tenth of an idle agent's CPU (issue 18, point 2).
+        let mut server = self.raft.server_metrics();
         loop {
+            let ticking = master.is_acting() || self.raft.is_leader();
             let commands = tokio::select! {
                 _ = shutdown.cancelled() => return,
+                changed = server.changed(), if !ticking => {
+                    if changed.is_err() {
+                        return; // The Raft core is gone; its watch stops the agent.
+                    }
+                    continue;
+                }
                 Some(done) = fences.join_next(), if !fences.is_empty() => match done {
                     Ok(event) => self.shared.read(|db| master.handle(event, db, clocks())),
                     Err(error) => {
@@ -74,17 +87,21 @@ impl MasterLoop {
                     }
                 },
                 Some(beat) = self.heartbeats.recv() => {
-                    let event = Event::Heartbeat {
-                        node: NodeId(beat.node),
-                        term: beat.term,
-                        older_contact: beat.older_contact,
-                        loop_lag_ms: beat.loop_lag_ms,
-                    };
-                    self.shared.read(|db| master.handle(event, db, clocks()))
+                    self.shared.read(|db| master.handle(heartbeat(beat), db, clocks()))
                 }
-                _ = ticker.tick() => {
+                _ = ticker.tick(), if ticking => {
+                    // Heartbeats that queued while the loop awaited its writes come first,
+                    // at the times they arrived: a tick must not judge a node silent whose
+                    // heartbeat is waiting here (at 48 agents that turned every voter
+                    // change into a wave of false suspects and downs, issue 18).
+                    let mut commands = Vec::new();
+                    while let Ok(beat) = self.heartbeats.try_recv() {
+                        let event = heartbeat(beat);
+                        commands.extend(self.shared.read(|db| master.handle(event, db, clocks())));
+                    }
                     self.raise_format().await;
-                    self.tick(&mut master, self.facts())
+                    commands.extend(self.tick(&mut master, self.facts()));
+                    commands
                 }
             };
             self.carry_out(&mut master, commands, &mut fences).await;
@@ -258,6 +275,17 @@ async fn fence(id: u64, node: NodeId, run: FenceRun) -> Event {
         node,
         confirmed,
         detail,
+    }
+}
+
+/// The machine's event for a heartbeat the peer listener received.
+fn heartbeat(beat: HeartbeatSeen) -> Event {
+    Event::Heartbeat {
+        node: NodeId(beat.node),
+        term: beat.term,
+        older_contact: beat.older_contact,
+        loop_lag_ms: beat.loop_lag_ms,
+        received: beat.received,
     }
 }
 

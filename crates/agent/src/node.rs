@@ -90,7 +90,6 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     let remote = Arc::new(crate::remote::Remote::default());
     let instance_figures = Arc::new(crate::metrics::InstanceFigures::default());
     let loop_lag = Arc::new(crate::lag::LoopLag::default());
-    tasks.spawn(crate::lag::run(loop_lag.clone(), shutdown.clone()));
     let peer_state = PeerState {
         raft: raft.clone(),
         shared: shared.clone(),
@@ -435,41 +434,48 @@ async fn send_heartbeats(
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = ticker.tick() => {}
+            () = loop_lag.tick(&mut ticker) => {}
             changed = server_rx.changed() => {
-                let metrics = cmdb::metrics(&raft);
-                let now_addressing = metrics.current_leader.map(|m| (m, metrics.current_term));
+                let now_addressing = cmdb::read_metrics(&raft, |metrics| {
+                    metrics.current_leader.map(|m| (m, metrics.current_term))
+                });
                 if changed.is_err() || now_addressing == addressed || now_addressing.is_none() {
                     continue;
                 }
             }
         }
-        let metrics = cmdb::metrics(&raft);
-        let Some(master) = metrics.current_leader else {
+        // Read in place: the master's address only, not a copy of the whole membership.
+        let (master, term, master_addr) = cmdb::read_metrics(&raft, |metrics| {
+            let master = metrics.current_leader;
+            let addr = master.and_then(|master| {
+                let membership = metrics.membership_config.membership();
+                membership
+                    .get_node(&master)
+                    .map(|node| node.peer_addr.clone())
+            });
+            (master, metrics.current_term, addr)
+        });
+        let Some(master) = master else {
             continue;
         };
-        if addressed != Some((master, metrics.current_term)) {
-            addressed = Some((master, metrics.current_term));
+        if addressed != Some((master, term)) {
+            addressed = Some((master, term));
             addressed_since = tokio::time::Instant::now();
         }
         // Quick retries only just after a failover, not against a master cut off for good.
         let retry_soon = addressed_since.elapsed() < LEASE_RETRY_WINDOW;
         if master == config.node_id {
+            let metrics = cmdb::metrics(&raft);
             if !grant_own_lease(&metrics, &executor, &contact) && retry_soon {
                 ticker.reset_after(LEASE_RETRY);
             }
             continue;
         }
-        let Some(node) = metrics
-            .membership_config
-            .membership()
-            .get_node(&master)
-            .cloned()
-        else {
+        let Some(peer_addr) = master_addr else {
             continue;
         };
         let sent_at = boot_ms();
-        let beat = heartbeat(config.node_id, metrics.current_term, &contact, sent_at);
+        let beat = heartbeat(config.node_id, term, &contact, sent_at);
         // --- upgrade --- The version follows the heartbeat (`peer::HeartbeatVersion`), and
         // the load follows the version (`peer::HeartbeatLoad`).
         let load = peer::HeartbeatLoad {
@@ -477,7 +483,7 @@ async fn send_heartbeats(
         };
         let beat = (beat, &reported, &load);
         let sent: Result<HeartbeatAck, _> = client
-            .call(&node.peer_addr, "/peer/heartbeat", &beat, HEARTBEAT_TIMEOUT)
+            .call(&peer_addr, "/peer/heartbeat", &beat, HEARTBEAT_TIMEOUT)
             .await;
         match sent {
             Ok(ack) if ack.lease_granted => executor.lease(LeaseGrant {

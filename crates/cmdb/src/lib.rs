@@ -68,3 +68,13 @@ pub fn metrics(raft: &Raft) -> RaftMetrics {
     use openraft::async_runtime::WatchReceiver;
     raft.metrics().borrow_watched().clone()
 }
+
+/// Reads the Raft metrics in place, for paths taken many times a second per node (a
+/// heartbeat sent or answered): a copy clones the membership and, on the leader, the
+/// per-follower maps, which made every heartbeat cost the master time in proportion to
+/// the cluster's size (issue 18). `read` holds the watch's read lock, so it must not block
+/// or await (openraft#1238).
+pub fn read_metrics<T>(raft: &Raft, read: impl FnOnce(&RaftMetrics) -> T) -> T {
+    use openraft::async_runtime::WatchReceiver;
+    read(&raft.metrics().borrow_watched())
+}

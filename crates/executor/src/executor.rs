@@ -106,6 +106,17 @@ impl Executor {
         commands
     }
 
+    /// Whether a tick could change anything: false while an instance or an unconfirmed
+    /// resource is known. (The runtime also counts its running operations.)
+    pub fn is_idle(&self) -> bool {
+        self.instances.is_empty() && self.unconfirmed.is_empty()
+    }
+
+    /// The end of the newest lease fed (`BootMs(0)` before any).
+    pub fn lease_valid_until(&self) -> BootMs {
+        self.lease_valid_until
+    }
+
     /// Every instance this executor knows, by resource id, for status and debugging.
     pub fn instances(&self) -> impl Iterator<Item = (&ResourceId, InstanceView)> + '_ {
         self.instances

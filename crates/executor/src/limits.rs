@@ -29,6 +29,19 @@ pub const FENCE_MARGIN_DEFAULT: Duration = Duration::from_millis(150);
 /// How often the runtime lets the state machine look at the clock.
 pub(crate) const TICK_INTERVAL: Duration = Duration::from_millis(20);
 
+/// How often it does so while the state machine is idle (no instance, no unconfirmed
+/// resource, no operation running): a tick then changes nothing, and every input that could
+/// change that (an assignment, a lease, a report) is fed at once. Fifty wake-ups a second
+/// were about a tenth of an idle agent's CPU (issue 18, point 2).
+pub(crate) const IDLE_TICK_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How often an idle executor records the lease (`executor-lease.json`). With an instance
+/// on the node every new lease is recorded before any command runs, so a watchdog never
+/// reads an older one; while idle nothing reads it but a restarted agent, which finds no
+/// instance to cover. Replacing the file ten times a second was an eighth of an idle
+/// agent's CPU (ext4 allocates and frees blocks on every rename over a file).
+pub(crate) const IDLE_LEASE_RECORD_EVERY: Duration = Duration::from_secs(1);
+
 /// How long past an operation's own timeout the runtime waits before it gives up on the
 /// resource agent (which should have returned `Timeout` itself, after killing its children).
 pub(crate) const OPERATION_BACKSTOP_GRACE: Duration = Duration::from_secs(5);

@@ -19,8 +19,8 @@ use crate::clock::Now;
 use crate::executor::Executor;
 use crate::hooks::InstanceHooks;
 use crate::limits::{
-    EXIT_QUEUE_MAX, OPERATION_BACKSTOP_GRACE, PREPARE_STOP_MAX, REPORT_QUEUE_MAX, SHUTDOWN_GRACE,
-    TICK_INTERVAL,
+    EXIT_QUEUE_MAX, IDLE_LEASE_RECORD_EVERY, IDLE_TICK_INTERVAL, OPERATION_BACKSTOP_GRACE,
+    PREPARE_STOP_MAX, REPORT_QUEUE_MAX, SHUTDOWN_GRACE, TICK_INTERVAL,
 };
 use crate::types::{Assignment, Command, Event, InstanceView, OperationKind, OperationRecord};
 use model::{BootMs, Resource, ResourceId};
@@ -191,13 +191,18 @@ pub async fn run(
         watchers: JoinSet::new(),
         exits_sender,
         watchers_stop: shutdown.child_token(),
+        recorded_lease: None,
     };
     runtime.watch_inserted_agents();
     runtime.recover();
-    let mut ticker = tokio::time::interval(TICK_INTERVAL);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_tick = tokio::time::Instant::now();
     let mut inputs_open = true;
     loop {
+        // An idle machine is ticked rarely; one that has work again within a tick.
+        let idle = runtime.executor.is_idle() && runtime.tasks.is_empty();
+        if !idle {
+            next_tick = next_tick.min(tokio::time::Instant::now() + TICK_INTERVAL);
+        }
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
@@ -210,7 +215,12 @@ pub async fn run(
                     inputs_open = false;
                 }
             },
-            _ = ticker.tick() => runtime.feed(Event::Tick),
+            () = tokio::time::sleep_until(next_tick) => {
+                runtime.feed(Event::Tick);
+                let idle = runtime.executor.is_idle() && runtime.tasks.is_empty();
+                let every = if idle { IDLE_TICK_INTERVAL } else { TICK_INTERVAL };
+                next_tick = tokio::time::Instant::now() + every;
+            }
             permit = reports.reserve(), if !runtime.pending.is_empty() => match permit {
                 Ok(permit) => permit.send(runtime.pending.pop_front().expect("not empty")),
                 Err(_) => {
@@ -243,6 +253,8 @@ struct Runtime {
     watchers: JoinSet<()>,
     exits_sender: mpsc::Sender<ResourceId>,
     watchers_stop: CancellationToken,
+    /// The lease last written to `executor-lease.json`, and when (`record_lease`).
+    recorded_lease: Option<(BootMs, BootMs)>,
 }
 
 impl Runtime {
@@ -268,11 +280,6 @@ impl Runtime {
                 self.describe(&agent);
             }
         }
-        if let Event::Lease { valid_until } = &event
-            && let Err(error) = records::write_lease(&self.config.state_root, *valid_until)
-        {
-            tracing::warn!(error = %error, "Cannot record the lease");
-        }
         // Ticks and exit hints change nothing visible unless they lead to commands.
         let visible = !matches!(event, Event::Tick | Event::Exited(_));
         let now = (self.config.clock)();
@@ -291,6 +298,7 @@ impl Runtime {
             observer.finished(resource, *operation, outcome.is_ok(), took);
         }
         let commands = self.executor.handle(event, now);
+        self.record_lease(now.boot);
         let changed = visible || !commands.is_empty();
         for command in commands {
             self.carry_out(command);
@@ -302,6 +310,27 @@ impl Runtime {
                     .map(|(id, view)| (id.clone(), view))
                     .collect(),
             );
+        }
+    }
+
+    /// Records the newest lease for the watchdogs and a restarted agent: before any command
+    /// runs while the node has instances (so a watchdog started by a command reads it), and
+    /// at most every [`IDLE_LEASE_RECORD_EVERY`] while idle.
+    fn record_lease(&mut self, now: BootMs) {
+        let lease = self.executor.lease_valid_until();
+        if lease == BootMs(0) || self.recorded_lease.is_some_and(|(until, _)| until == lease) {
+            return;
+        }
+        let idle = self.executor.is_idle() && self.tasks.is_empty();
+        let recent = self.recorded_lease.is_some_and(|(_, at)| {
+            now.0.saturating_sub(at.0) < IDLE_LEASE_RECORD_EVERY.as_millis() as u64
+        });
+        if idle && recent {
+            return;
+        }
+        match records::write_lease(&self.config.state_root, lease) {
+            Ok(()) => self.recorded_lease = Some((lease, now)),
+            Err(error) => tracing::warn!(error = %error, "Cannot record the lease"),
         }
     }
 

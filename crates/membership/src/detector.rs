@@ -224,7 +224,10 @@ impl Detector {
         let budget = (self.nodes.len() / UNCORROBORATED_SHARE).max(1);
         let mut transitions = Vec::new();
         for (&node, state) in &mut self.nodes {
-            state.excused_ms = state.excused_ms.saturating_add(late_ms);
+            // Only the lateness since the node was last heard is excused: a heartbeat that
+            // arrived while the master was late (and was read after) ended its silence.
+            let since_heard = now.saturating_sub(state.last_heard);
+            state.excused_ms = state.excused_ms.saturating_add(late_ms.min(since_heard));
             let silence_ms = now
                 .saturating_sub(state.last_heard)
                 .saturating_sub(state.excused_ms);

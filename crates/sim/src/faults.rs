@@ -81,14 +81,19 @@ impl World {
 
     /// Kills a node's agent (SIGKILL): it restarts later from what is on disk.
     fn crash(&mut self, node: NodeId) {
+        self.kill(node);
+        let length = self.rng.range(100, 3_000);
+        self.at(length, Ev::Restart(node));
+    }
+
+    /// A crash with no restart (kill -9 of the agent, never started again).
+    pub(crate) fn kill(&mut self, node: NodeId) {
         let state = self.nodes.get_mut(&node).expect("known node");
         state.up = false;
         state.paused = false;
         state.deferred.clear();
         // What the process held in memory is gone, proposals in flight included.
         state.raft.leading = None;
-        let length = self.rng.range(100, 3_000);
-        self.at(length, Ev::Restart(node));
     }
 
     pub(crate) fn restart(&mut self, node: NodeId) {

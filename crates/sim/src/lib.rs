@@ -26,6 +26,7 @@ mod net;
 mod node;
 mod raft;
 mod rng;
+mod scale;
 // --- witness ---
 mod witness;
 mod world;
@@ -35,6 +36,7 @@ use std::fmt;
 use model::Millis;
 
 pub use config::SimConfig;
+pub use scale::{ScaleReport, run as scale};
 pub use world::World;
 
 /// How long the phases of a run last.

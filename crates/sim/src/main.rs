@@ -1,6 +1,9 @@
 //! `sim`: replay one seed (`--seed N`), or run many and print seeds per second
 //! (`--seeds COUNT [--from FIRST]`); `--chaos-ms` and `--quiesce-ms` set the phases;
 //! `--promotable` mixes promotable clones in; `--witness` runs two nodes with a witness.
+//! `--scale 64,128,256,1000` runs healthy clusters of those sizes instead (issue 18; three
+//! seeds each, `--seeds` to change) and prints a Markdown table of what the master's machine
+//! costs, the messages it handles, false downs and the detection time of a kill.
 //! Exits non-zero on the first failing seed, after printing how to replay it.
 
 use std::process::ExitCode;
@@ -24,6 +27,16 @@ fn main() -> ExitCode {
     options.trace = args.iter().any(|a| a == "--trace");
     options.promotable = args.iter().any(|a| a == "--promotable");
     options.witness = args.iter().any(|a| a == "--witness");
+    if let Some(sizes) = args.iter().position(|a| a == "--scale") {
+        let sizes: Vec<u64> = (args.get(sizes + 1).map(String::as_str).unwrap_or(""))
+            .split(',')
+            .map(|n| {
+                n.parse()
+                    .unwrap_or_else(|_| panic!("--scale takes sizes like 64,128"))
+            })
+            .collect();
+        return scale(&sizes, value("--seeds").unwrap_or(3));
+    }
     if let Some(seed) = value("--seed") {
         return match sim::run(seed, options) {
             Ok(report) => {
@@ -82,4 +95,41 @@ fn sweep(from: u64, count: u64, options: RunOptions, keep_going: bool) -> ExitCo
     }
     println!("{} seeds failed: {failed:?}", failed.len());
     ExitCode::FAILURE
+}
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the wall time of each size, for the report"
+)]
+fn scale(sizes: &[u64], seeds: u64) -> ExitCode {
+    println!(
+        "| nodes | seed | master machine ms per simulated s | messages to / from master per s \
+         | false downs | kill -9 to down ms | silence at down ms | steps | wall s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for &nodes in sizes {
+        for seed in 0..seeds {
+            let started = std::time::Instant::now();
+            match sim::scale(seed, nodes) {
+                Ok(report) => println!(
+                    "| {nodes} | {seed} | {:.2} | {:.0} / {:.0} | {} | {} | {} | {} | {:.1} |",
+                    report.machine_ms_per_s,
+                    report.to_master_per_s,
+                    report.from_master_per_s,
+                    report.false_downs,
+                    report
+                        .detection_ms
+                        .map_or("not seen".into(), |ms| ms.to_string()),
+                    report.silence_ms.map_or("-".into(), |ms| ms.to_string()),
+                    report.steps,
+                    started.elapsed().as_secs_f64()
+                ),
+                Err(failure) => {
+                    eprintln!("{failure}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }

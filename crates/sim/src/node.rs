@@ -239,6 +239,7 @@ impl World {
                 older_contact,
                 // Simulated nodes run on time: no event-loop lag to report.
                 loop_lag_ms: 0,
+                received: BootMs(now),
             });
         }
         if quorum_age_ms.is_some() {
@@ -340,6 +341,7 @@ impl World {
         if state.master.blocked.is_some() || state.master.running {
             return;
         }
+        let timed = crate::scale::Timed::start(&self.meter, node);
         let raft = self.facts(node);
         let now = clocks(self.now);
         let state = self.nodes.get_mut(&node).expect("known node");
@@ -360,6 +362,7 @@ impl World {
             machine.handle(machine::Event::Tick { raft, granted }, db, now)
         };
         state.master.commands.extend(commands);
+        timed.stop(&mut self.meter);
         self.drive_master(node);
     }
 
@@ -420,7 +423,10 @@ impl World {
             let Some(event) = state.master.events.pop_front() else {
                 break;
             };
+            let timed = crate::scale::Timed::start(&self.meter, node);
             let commands = state.master.machine.handle(event, &state.db, clocks(now));
+            timed.stop(&mut self.meter);
+            let state = self.nodes.get_mut(&node).expect("known node");
             state.master.commands.extend(commands);
         }
         self.nodes

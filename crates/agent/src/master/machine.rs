@@ -95,6 +95,15 @@ pub struct RaftFacts {
     pub raft_fresh: BTreeSet<NodeId>,
 }
 
+/// A heartbeat's fields, as `Master::heartbeat` takes them.
+struct Beat {
+    node: NodeId,
+    term: u64,
+    older_contact: BootMs,
+    loop_lag_ms: u64,
+    received: BootMs,
+}
+
 /// An input of the master.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -108,6 +117,8 @@ pub enum Event {
         older_contact: BootMs,
         /// The event-loop lag it reported (`lag::LoopLag`), in milliseconds.
         loop_lag_ms: u64,
+        /// When this node received it, on its boot clock (no later than `now`).
+        received: BootMs,
     },
     /// Time passed (every `MASTER_TICK`): what Raft says now, and this term's lease grants.
     Tick {
@@ -267,7 +278,17 @@ impl Master {
                 term,
                 older_contact,
                 loop_lag_ms,
-            } => self.heartbeat(node, term, older_contact, loop_lag_ms, now, &mut out),
+                received,
+            } => {
+                let beat = Beat {
+                    node,
+                    term,
+                    older_contact,
+                    loop_lag_ms,
+                    received: received.min(now.boot),
+                };
+                self.heartbeat(beat, now, &mut out)
+            }
             Event::Tick { raft, granted } => self.tick(&raft, &granted, db, now, &mut out),
             Event::WriteDone { id, result } => self.write_done(id, result),
             Event::VotersChanged { result } => self.voters_changed(result, now, &mut out),
@@ -281,15 +302,14 @@ impl Master {
         out
     }
 
-    fn heartbeat(
-        &mut self,
-        node: NodeId,
-        term: u64,
-        older_contact: BootMs,
-        loop_lag_ms: u64,
-        now: Now,
-        out: &mut Vec<Command>,
-    ) {
+    fn heartbeat(&mut self, beat: Beat, now: Now, out: &mut Vec<Command>) {
+        let Beat {
+            node,
+            term,
+            older_contact,
+            loop_lag_ms,
+            received,
+        } = beat;
         let report = self.reports.entry(node).or_insert((term, BootMs(0)));
         if report.0 != term {
             *report = (term, BootMs(0));
@@ -302,7 +322,7 @@ impl Master {
         led.detector.report_lag(node, loop_lag_ms);
         let transitions: Vec<_> = led
             .detector
-            .heartbeat(node, now.boot.0)
+            .heartbeat(node, received.0)
             .into_iter()
             .collect();
         self.record(transitions, now, out);

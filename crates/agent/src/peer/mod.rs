@@ -60,6 +60,9 @@ pub struct HeartbeatSeen {
     pub older_contact: BootMs,
     /// The event-loop lag it reported (0 from an agent that reports none).
     pub loop_lag_ms: u64,
+    /// When the peer listener received it: the master loop may read it much later (it
+    /// awaits its writes), and the detector must count the heartbeat when it arrived.
+    pub received: BootMs,
 }
 
 /// The master's answer to a heartbeat.

@@ -184,18 +184,22 @@ async fn heartbeat(
         term: beat.term,
         older_contact: now.saturating_sub(older_contact_age),
         loop_lag_ms: load.map_or(0, |load| load.loop_lag_ms),
+        received: now,
     });
-    let metrics = cmdb::metrics(&state.raft);
-    let commit_index = metrics.local_committed.map(|id| id.index).unwrap_or(0);
+    let (commit_index, term, quorum_age) = cmdb::read_metrics(&state.raft, |metrics| {
+        let commit_index = metrics.local_committed.map(|id| id.index).unwrap_or(0);
+        let quorum_age = crate::master::quorum_ack_age(metrics);
+        (commit_index, metrics.current_term, quorum_age)
+    });
     let is_master = state.raft.is_leader();
     // A grant under this term: this master's loop, which may see the heartbeat later, must
     // count it (and it is refused to a node the loop judged down), and a later master must
     // count it among older leaders' leases.
-    let quorum_age = crate::master::quorum_ack_age(&metrics)
+    let quorum_age = quorum_age
         .filter(|_| is_master)
-        .filter(|_| state.contact.grant(metrics.current_term, beat.node_id, now));
+        .filter(|_| state.contact.grant(term, beat.node_id, now));
     if quorum_age.is_some() {
-        state.contact.record(metrics.current_term, now);
+        state.contact.record(term, now);
     }
     encode(&HeartbeatAck {
         is_master,

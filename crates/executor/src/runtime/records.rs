@@ -210,8 +210,15 @@ pub(crate) fn read_lease(state_root: &Path, now: Now) -> Option<BootMs> {
 }
 
 /// The kernel's boot id.
+/// The kernel's id of this boot, read once: it cannot change while a process lives, and the
+/// lease is recorded with it ten times a second.
 fn boot_id() -> std::io::Result<String> {
-    Ok(std::fs::read_to_string(BOOT_ID_FILE)?.trim().to_owned())
+    static BOOT_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(id) = BOOT_ID.get() {
+        return Ok(id.clone());
+    }
+    let id = std::fs::read_to_string(BOOT_ID_FILE)?.trim().to_owned();
+    Ok(BOOT_ID.get_or_init(|| id).clone())
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {

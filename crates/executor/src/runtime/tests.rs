@@ -486,3 +486,98 @@ async fn a_parameter_change_is_offered_to_the_application_first() {
         harness.task.await.expect("no panic");
     }
 }
+
+/// Reads the recorded lease when its start runs, as a watchdog started by it would.
+#[derive(Default)]
+struct LeaseReader {
+    seen: std::sync::Mutex<Option<String>>,
+}
+
+impl ResourceAgent for LeaseReader {
+    fn type_name(&self) -> &str {
+        "reader"
+    }
+
+    fn meta(&self) -> BoxFuture<'_, Result<ParamSchema, MetaError>> {
+        Box::pin(async { Ok(ParamSchema::new(Vec::new())) })
+    }
+
+    fn validate<'a>(&'a self, _: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::Ok })
+    }
+
+    fn start<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        let root = request.state_dir.parent().expect("under the state root");
+        let file = root.join("executor-lease.json");
+        *self.seen.lock().expect("lock") = std::fs::read_to_string(file).ok();
+        Box::pin(async { Outcome::Ok })
+    }
+
+    fn stop<'a>(&'a self, _: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::Ok })
+    }
+
+    fn monitor<'a>(&'a self, _: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::Ok })
+    }
+}
+
+/// Issue 18, point 2: an idle executor records the lease at most once a second (replacing
+/// the file ten times a second was an eighth of an idle agent's CPU), yet the start of a
+/// unique resource, which starts its watchdog, always finds the newest lease recorded.
+#[tokio::test(start_paused = true)]
+async fn an_idle_executor_records_the_lease_rarely_but_a_start_finds_the_newest() {
+    let agent = Arc::new(LeaseReader::default());
+    let mut harness = start_with(agent.clone(), None);
+    let root = harness._state_root.path().to_owned();
+    let recorded = || super::records::read_lease(&root, crate::system_now());
+    let soon = |ms: u64| BootMs(crate::system_now().boot.0 + ms);
+    let first = soon(60_000);
+    let inputs = harness.inputs.clone();
+    // The runtime first asks the agent for its metadata (a task of its own): idle after.
+    for _ in 0..4 {
+        inputs.send(Event::Tick).await.expect("runs");
+        tokio::task::yield_now().await;
+    }
+    inputs
+        .send(Event::Lease { valid_until: first })
+        .await
+        .expect("runs");
+    let second = soon(61_000);
+    inputs
+        .send(Event::Lease {
+            valid_until: second,
+        })
+        .await
+        .expect("runs");
+    // Both were fed once the runtime has taken the next inputs off the queue.
+    for _ in 0..4 {
+        inputs.send(Event::Tick).await.expect("runs");
+    }
+    assert_eq!(
+        recorded(),
+        Some(first),
+        "idle: the second lease is not recorded yet"
+    );
+    let mut unique = resource("u", "reader");
+    unique.unique = true;
+    let assigned = assignments(&[unique]);
+    inputs.send(assigned).await.expect("runs");
+    let started = harness.report().await;
+    assert_eq!(
+        (started.operation, started.outcome),
+        (OperationKind::Start, Outcome::Ok)
+    );
+    let seen = agent
+        .seen
+        .lock()
+        .expect("lock")
+        .clone()
+        .expect("a recorded lease");
+    assert!(
+        seen.contains(&format!("\"valid_until_boot_ms\":{}", second.0)),
+        "the start read the newest lease: {seen}"
+    );
+    harness.shutdown.cancel();
+    harness.task.await.expect("no panic");
+}

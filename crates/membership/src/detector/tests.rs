@@ -496,3 +496,17 @@ fn lag_under_the_noticed_bound_counts_as_none() {
         vec![(300, NodeHealth::Suspect), (550, NodeHealth::Down)]
     );
 }
+
+/// The runtime reads heartbeats that queued while it awaited a write before its next tick,
+/// at the times they arrived (issue 18: at 48 agents a loop blocked in a voter change read
+/// them late and found every node silent). The master's lateness is then excused only
+/// since the node was last heard: a node heard just before the late tick that dies is down
+/// `down_after` after that heartbeat, not after the whole excuse.
+#[test]
+fn a_heartbeat_that_arrived_while_the_master_was_late_ends_the_excuse_at_its_arrival() {
+    let after: Vec<Step> = (3_020..=3_600).step_by(20).map(Tick).collect();
+    check(
+        &[steady(0, 1_000), vec![Beat(1, 2_900), Tick(3_000)], after].concat(),
+        "3300 n1 online -> suspect after 300ms\n3500 n1 suspect -> down after 500ms\n",
+    );
+}

@@ -157,3 +157,20 @@ fn two_nodes_with_a_witness_never_run_a_resource_twice() {
     // The seeds exercise the witness: sides lose each other and one is granted.
     assert!(grants >= 10, "only {grants} witness grants in 30 seeds");
 }
+
+/// Issue 18, point 3: a healthy cluster of 24 nodes (5 voters, 19 learners) has no false
+/// down, and a node killed for good is down within a second on the master's machine, as
+/// the detector's defaults promise (suspect at 300 ms, down at 500 ms of silence).
+#[test]
+fn a_healthy_cluster_of_24_has_no_false_down_and_finds_a_killed_node_within_a_second() {
+    let report = sim::scale(7, 24).unwrap_or_else(|failure| panic!("{failure}"));
+    assert_eq!(report.false_downs, 0, "{report:?}");
+    let detection = report
+        .detection_ms
+        .expect("the killed node is recorded down");
+    assert!(detection < 1_000, "{report:?}");
+    let silence = report.silence_ms.expect("a silence");
+    assert!((500..1_000).contains(&silence), "{report:?}");
+    // Every node heartbeats the master ten times a second and answers its Raft messages.
+    assert!(report.to_master_per_s > 23.0 * 10.0, "{report:?}");
+}

@@ -288,6 +288,7 @@ fn heartbeat(node: u64, term: u64) -> Event {
         term,
         older_contact: BootMs(0),
         loop_lag_ms: 0,
+        received: BootMs(u64::MAX),
     }
 }
 
