@@ -5,7 +5,7 @@
 //! millisecond; on a starved one (both cores busy, swapping, a paused VM) it is what makes
 //! this node's heartbeats late. The agent sends the recent maximum with every heartbeat, so
 //! the master can tell a slow node from a dead one (`membership::Detector::report_lag`),
-//! and records it as the `agent_loop_lag_ms` series. Measuring on the heartbeat's own timer
+//! and records it as the `agent_loop_lag_seconds` series. Measuring on the heartbeat's own timer
 //! costs no wake-up of its own: an idle agent's CPU is mostly wake-ups (issue 18, point 2).
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};

@@ -129,7 +129,7 @@ pub struct Sources {
     pub raft_latency: Arc<cmdb::latency::RaftLatency>,
     /// The executor's operations on this node: monitor latency and restarts.
     pub instances: Arc<InstanceFigures>,
-    /// How late this agent's own timers fire (`agent_loop_lag_ms`).
+    /// How late this agent's own timers fire (`agent_loop_lag_seconds`).
     pub loop_lag: Arc<crate::lag::LoopLag>,
 }
 
@@ -213,10 +213,11 @@ pub async fn run(metrics: Arc<Metrics>, sources: Sources, shutdown: Cancellation
         round = round.wrapping_add(1);
         let mut samples = raft_samples(&sources.raft);
         samples.push(Sample {
-            name: "agent_loop_lag_ms",
+            name: "agent_loop_lag_seconds",
             labels: Vec::new(),
             kind: Kind::Gauge,
-            value: sources.loop_lag.recent_ms() as f64,
+            // In seconds, Prometheus's base unit (promtool refuses milliseconds).
+            value: sources.loop_lag.recent_ms() as f64 / 1000.0,
         });
         let (resources, here) = sources
             .shared

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{Command, CommandResult};
 use crate::limits::{
-    ACTOR_BYTES_MAX, EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, KEYS_MAX, NODES_MAX,
-    TOKENS_MAX, VALUE_BYTES_MAX,
+    ACTOR_BYTES_MAX, EVENTS_MAX, EVENTS_PER_COMMAND_MAX, KEY_BYTES_MAX, KEYS_MAX, TOKENS_MAX,
+    VALUE_BYTES_MAX,
 };
 use crate::monitoring::MonitorDb;
 use crate::resources::ResourceDb;
@@ -507,8 +507,9 @@ impl ClusterDb {
         match self.nodes.get_mut(&id) {
             Some(record) => record.info = info,
             None => {
-                if self.nodes.len() >= NODES_MAX {
-                    return rejected(format!("too many nodes (limit {NODES_MAX})"));
+                let nodes_max = self.nodes_max();
+                if self.nodes.len() >= nodes_max {
+                    return rejected(format!("too many nodes (limit {nodes_max})"));
                 }
                 let name = info.name.clone();
                 let record = NodeRecord {

@@ -149,6 +149,16 @@ impl ClusterDb {
         self.format.max(FORMAT_OLDEST)
     }
 
+    /// How many nodes the cmdb registers: [`crate::limits::NODES_MAX`] from format 2,
+    /// [`crate::limits::NODES_MAX_FORMAT_1`] before, which is what 0.11.0 replicas apply.
+    pub fn nodes_max(&self) -> usize {
+        if self.cluster_format() >= FORMAT_CLUSTER_FORMAT {
+            crate::limits::NODES_MAX
+        } else {
+            crate::limits::NODES_MAX_FORMAT_1
+        }
+    }
+
     /// The gate every proposal goes through: `Err` (for the operator) when `command` needs
     /// a newer cluster format than the cluster has, that is when a member might run an
     /// encluster too old to read it. `SetClusterFormat` itself is the master's to propose,

@@ -8,8 +8,12 @@ pub const KEY_BYTES_MAX: usize = 512;
 pub const VALUE_BYTES_MAX: usize = 64 * 1024;
 /// Largest number of keys in the key/value table.
 pub const KEYS_MAX: usize = 1_000_000;
-/// Largest number of nodes in a cluster.
-pub const NODES_MAX: usize = 256;
+/// Largest number of nodes in a cluster at cluster format 2 and later, as many as a
+/// cluster configuration may name (`model::NODE_COUNT_MAX`, issue 18).
+pub const NODES_MAX: usize = 1_000;
+/// Largest number of nodes at cluster format 1 (encluster 0.11.0): every replica must
+/// reject the same registrations, so the higher limit waits for the format.
+pub const NODES_MAX_FORMAT_1: usize = 256;
 /// Largest number of stored API and join tokens.
 pub const TOKENS_MAX: usize = 1024;
 /// Revoked tokens remembered (to tell their users why); the oldest is forgotten first.
@@ -72,3 +76,6 @@ pub const PASSWORD_HASH_BYTES_MAX: usize = 512;
 
 const _: () = assert!(LOGINS_PER_USER_MAX <= LOGINS_MAX);
 const _: () = assert!(USERS_MAX <= TOKENS_MAX);
+
+const _: () = assert!(NODES_MAX_FORMAT_1 <= NODES_MAX);
+const _: () = assert!(NODES_MAX == model::NODE_COUNT_MAX);

@@ -59,6 +59,37 @@ fn node_ids_are_never_reused() {
     );
 }
 
+/// Issue 18: a cluster of format 1 registers at most 256 nodes, as encluster 0.11.0's
+/// replicas do, so mixed versions apply the same; from format 2 up to 1,000, the most a
+/// cluster configuration may name.
+#[test]
+fn the_node_limit_is_256_at_format_1_and_1000_from_format_2() {
+    let register = |db: &mut ClusterDb, id: u64| {
+        db.apply(Command::UpsertNode {
+            id: NodeId(id),
+            info: node(&format!("n{id}")),
+            at_ms: 1,
+        })
+    };
+    let mut old = ClusterDb::default();
+    for id in 1..=256 {
+        assert_eq!(register(&mut old, id), CommandResult::Ok, "node {id}");
+    }
+    assert_eq!(
+        register(&mut old, 257),
+        CommandResult::Rejected("too many nodes (limit 256)".into())
+    );
+    let mut new = ClusterDb::at_current_format();
+    for id in 1..=1_000 {
+        assert_eq!(register(&mut new, id), CommandResult::Ok, "node {id}");
+    }
+    assert_eq!(
+        register(&mut new, 1_001),
+        CommandResult::Rejected("too many nodes (limit 1000)".into())
+    );
+    assert_eq!((old.nodes.len(), new.nodes.len()), (256, 1_000));
+}
+
 #[test]
 fn duplicate_node_name_is_rejected_deterministically() {
     let mut db = ClusterDb::default();

@@ -111,19 +111,15 @@ fn scale(sizes: &[u64], seeds: u64) -> ExitCode {
         for seed in 0..seeds {
             let started = std::time::Instant::now();
             match sim::scale(seed, nodes) {
-                Ok(report) => println!(
-                    "| {nodes} | {seed} | {:.2} | {:.0} / {:.0} | {} | {} | {} | {} | {:.1} |",
-                    report.machine_ms_per_s,
-                    report.to_master_per_s,
-                    report.from_master_per_s,
-                    report.false_downs,
-                    report
-                        .detection_ms
-                        .map_or("not seen".into(), |ms| ms.to_string()),
-                    report.silence_ms.map_or("-".into(), |ms| ms.to_string()),
-                    report.steps,
-                    started.elapsed().as_secs_f64()
-                ),
+                Ok(report) if report.detection_ms.is_none() || report.terms > 1 => {
+                    eprintln!(
+                        "{nodes} nodes, seed {seed}: {} terms; at the end: {}",
+                        report.terms,
+                        report.end_state.chars().take(600).collect::<String>()
+                    );
+                    print_row(nodes, seed, &report, started.elapsed().as_secs_f64());
+                }
+                Ok(report) => print_row(nodes, seed, &report, started.elapsed().as_secs_f64()),
                 Err(failure) => {
                     eprintln!("{failure}");
                     return ExitCode::FAILURE;
@@ -132,4 +128,20 @@ fn scale(sizes: &[u64], seeds: u64) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+fn print_row(nodes: u64, seed: u64, report: &sim::ScaleReport, wall_s: f64) {
+    println!(
+        "| {nodes} | {seed} | {:.2} | {:.0} / {:.0} | {} | {} | {} | {} | {:.1} |",
+        report.machine_ms_per_s,
+        report.to_master_per_s,
+        report.from_master_per_s,
+        report.false_downs,
+        report
+            .detection_ms
+            .map_or("not seen".into(), |ms| ms.to_string()),
+        report.silence_ms.map_or("-".into(), |ms| ms.to_string()),
+        report.steps,
+        wall_s
+    );
 }

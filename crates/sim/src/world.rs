@@ -181,7 +181,7 @@ impl World {
             self.now = time;
             self.steps += 1;
             self.dispatch(event);
-            if self.steps % self.check_every == 0 {
+            if self.steps.is_multiple_of(self.check_every) {
                 self.check()?;
             }
         }
@@ -288,7 +288,7 @@ impl World {
         live(a) && live(b) && (a == b || self.net.linked(a, b))
     }
 
-    fn check(&mut self) -> Result<(), String> {
+    pub(crate) fn check(&mut self) -> Result<(), String> {
         let now = self.now;
         crate::invariants::unique::check(self, now)?;
         crate::invariants::replicas::check(self)?;

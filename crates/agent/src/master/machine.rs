@@ -493,8 +493,16 @@ impl Master {
         now: Now,
         out: &mut Vec<Command>,
     ) {
+        // A member past the cmdb's node limit cannot be registered: proposing it again at
+        // every tick made a storm of rejected writes that kept the machine from recording
+        // anything else (found by `sim --scale 512`, issue 18).
+        let mut room = db.nodes_max().saturating_sub(db.nodes.len());
         for (id, info) in &facts.members {
             if !db.nodes.contains_key(id) {
+                if room == 0 {
+                    break;
+                }
+                room -= 1;
                 let info = info.clone();
                 self.write(
                     cmdb::Command::UpsertNode {

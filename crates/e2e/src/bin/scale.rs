@@ -3,8 +3,8 @@
 //! voters, the rest learners), waits until the master sees every node online (formation,
 //! timed), then watches the cluster for `SCALE_SECS` (default 600) with nothing failing on
 //! purpose: every node health change and every new master is a false alarm. Meanwhile it
-//! reads every agent's CPU time and resident memory from /proc, and the event-loop lag the
-//! agents record (`agent_loop_lag_ms`). One Markdown row per size goes to stdout.
+//! reads every agent's CPU time and resident memory from /proc. One Markdown row per size
+//! goes to stdout.
 //!
 //! Run with `ENCLUSTER_BIN=target/release/encluster cargo run --release -p e2e --bin scale`.
 //! Formation fails the run after `SCALE_FORM_SECS` (default 300): a cluster that never forms

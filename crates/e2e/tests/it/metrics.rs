@@ -112,7 +112,7 @@ async fn any_node_answers_for_any_other_and_history_survives_a_restart() {
         "host_cpu_seconds",
         "agent_resident_bytes",
         "agent_raft_term",
-        "agent_loop_lag_ms",
+        "agent_loop_lag_seconds",
     ] {
         assert!(
             list.series.iter().any(|s| s.name == name),
