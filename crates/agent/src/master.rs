@@ -280,13 +280,13 @@ async fn fence(id: u64, node: NodeId, run: FenceRun) -> Event {
 
 /// The machine's event for a heartbeat the peer listener received.
 fn heartbeat(beat: HeartbeatSeen) -> Event {
-    Event::Heartbeat {
+    Event::Heartbeat(machine::Beat {
         node: NodeId(beat.node),
         term: beat.term,
         older_contact: beat.older_contact,
         loop_lag_ms: beat.loop_lag_ms,
         received: beat.received,
-    }
+    })
 }
 
 /// The members whose Raft heartbeat acknowledgement to this leader is younger than `within`.

@@ -465,8 +465,7 @@ async fn send_heartbeats(
         // Quick retries only just after a failover, not against a master cut off for good.
         let retry_soon = addressed_since.elapsed() < LEASE_RETRY_WINDOW;
         if master == config.node_id {
-            let metrics = cmdb::metrics(&raft);
-            if !grant_own_lease(&metrics, &executor, &contact) && retry_soon {
+            if !grant_own_lease(&raft, &executor, &contact) && retry_soon {
                 ticker.reset_after(LEASE_RETRY);
             }
             continue;
@@ -516,17 +515,17 @@ fn heartbeat(node_id: u64, term: u64, contact: &LeaderContact, sent_at: BootMs) 
 
 /// The master's own lease: from its last quorum acknowledgement, like everyone else's.
 /// Whether it was granted.
-fn grant_own_lease(
-    metrics: &cmdb::RaftMetrics,
-    executor: &ExecutorInputs,
-    contact: &LeaderContact,
-) -> bool {
-    let Some(age) = crate::master::quorum_ack_age(metrics) else {
+fn grant_own_lease(raft: &Raft, executor: &ExecutorInputs, contact: &LeaderContact) -> bool {
+    let (age, term, required_index) = cmdb::read_metrics(raft, |metrics| {
+        let committed = metrics.local_committed.map(|id| id.index).unwrap_or(0);
+        let age = crate::master::quorum_ack_age(metrics);
+        (age, metrics.current_term, committed)
+    });
+    let Some(age) = age else {
         return false;
     };
     let now = boot_ms();
-    contact.record(metrics.current_term, now);
-    let required_index = metrics.local_committed.map(|id| id.index).unwrap_or(0);
+    contact.record(term, now);
     executor.lease(LeaseGrant {
         valid_until: lease_end(now, NODE_LEASE, Duration::from_millis(age)),
         required_index,

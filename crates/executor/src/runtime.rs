@@ -199,8 +199,7 @@ pub async fn run(
     let mut inputs_open = true;
     loop {
         // An idle machine is ticked rarely; one that has work again within a tick.
-        let idle = runtime.executor.is_idle() && runtime.tasks.is_empty();
-        if !idle {
+        if !runtime.is_idle() {
             next_tick = next_tick.min(tokio::time::Instant::now() + TICK_INTERVAL);
         }
         tokio::select! {
@@ -217,8 +216,7 @@ pub async fn run(
             },
             () = tokio::time::sleep_until(next_tick) => {
                 runtime.feed(Event::Tick);
-                let idle = runtime.executor.is_idle() && runtime.tasks.is_empty();
-                let every = if idle { IDLE_TICK_INTERVAL } else { TICK_INTERVAL };
+                let every = if runtime.is_idle() { IDLE_TICK_INTERVAL } else { TICK_INTERVAL };
                 next_tick = tokio::time::Instant::now() + every;
             }
             permit = reports.reserve(), if !runtime.pending.is_empty() => match permit {
@@ -313,6 +311,12 @@ impl Runtime {
         }
     }
 
+    /// Whether a tick could change anything: the machine knows no instance and no
+    /// operation runs.
+    fn is_idle(&self) -> bool {
+        self.executor.is_idle() && self.tasks.is_empty()
+    }
+
     /// Records the newest lease for the watchdogs and a restarted agent: before any command
     /// runs while the node has instances (so a watchdog started by a command reads it), and
     /// at most every [`IDLE_LEASE_RECORD_EVERY`] while idle.
@@ -321,11 +325,10 @@ impl Runtime {
         if lease == BootMs(0) || self.recorded_lease.is_some_and(|(until, _)| until == lease) {
             return;
         }
-        let idle = self.executor.is_idle() && self.tasks.is_empty();
         let recent = self.recorded_lease.is_some_and(|(_, at)| {
             now.0.saturating_sub(at.0) < IDLE_LEASE_RECORD_EVERY.as_millis() as u64
         });
-        if idle && recent {
+        if self.is_idle() && recent {
             return;
         }
         match records::write_lease(&self.config.state_root, lease) {

@@ -228,14 +228,11 @@ impl Detector {
             // arrived while the master was late (and was read after) ended its silence.
             let since_heard = now.saturating_sub(state.last_heard);
             state.excused_ms = state.excused_ms.saturating_add(late_ms.min(since_heard));
-            let silence_ms = now
-                .saturating_sub(state.last_heard)
-                .saturating_sub(state.excused_ms);
+            let silence_ms = since_heard.saturating_sub(state.excused_ms);
             state.held = false;
-            let judged = match state.health {
-                NodeHealth::Down => continue,
-                health => health,
-            };
+            if state.health == NodeHealth::Down {
+                continue;
+            }
             let due = silence_ms >= timing.down_after_ms.saturating_add(state.lag_ms);
             let clear = silence_ms >= timing.down_after_ms.saturating_mul(2);
             let corroborated = state.lag_ms == 0 && !raft_fresh.contains(&node);
@@ -250,7 +247,7 @@ impl Detector {
             };
             let to = if down {
                 NodeHealth::Down
-            } else if judged == NodeHealth::Online && silence_ms >= timing.suspect_after_ms {
+            } else if state.health == NodeHealth::Online && silence_ms >= timing.suspect_after_ms {
                 NodeHealth::Suspect
             } else {
                 continue;
@@ -266,7 +263,6 @@ impl Detector {
             });
             state.health = to;
         }
-        assert!(self.uncorroborated_downs.len() <= budget);
         transitions
     }
 

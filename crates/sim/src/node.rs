@@ -233,14 +233,17 @@ impl World {
         let state = self.nodes.get_mut(&node).expect("known node");
         if state.master.events.len() < HEARTBEAT_QUEUE_MAX {
             let older_contact = BootMs(now.saturating_sub(age));
-            state.master.events.push_back(machine::Event::Heartbeat {
-                node: from,
-                term,
-                older_contact,
-                // Simulated nodes run on time: no event-loop lag to report.
-                loop_lag_ms: 0,
-                received: BootMs(now),
-            });
+            state
+                .master
+                .events
+                .push_back(machine::Event::Heartbeat(machine::Beat {
+                    node: from,
+                    term,
+                    older_contact,
+                    // Simulated nodes run on time: no event-loop lag to report.
+                    loop_lag_ms: 0,
+                    received: BootMs(now),
+                }));
         }
         if quorum_age_ms.is_some() {
             state.contact.record(state.raft.term, BootMs(now));

@@ -95,31 +95,27 @@ pub struct RaftFacts {
     pub raft_fresh: BTreeSet<NodeId>,
 }
 
-/// A heartbeat's fields, as `Master::heartbeat` takes them.
-struct Beat {
-    node: NodeId,
-    term: u64,
-    older_contact: BootMs,
-    loop_lag_ms: u64,
-    received: BootMs,
+/// A node's heartbeat, as it reached this node's peer listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Beat {
+    /// The sender.
+    pub node: NodeId,
+    /// The term of the master it addressed.
+    pub term: u64,
+    /// Its newest contact with a leader of an older term, on this node's boot clock.
+    pub older_contact: BootMs,
+    /// The event-loop lag it reported (`lag::LoopLag`), in milliseconds.
+    pub loop_lag_ms: u64,
+    /// When this node received it, on its boot clock (the machine reads no later than
+    /// `now`).
+    pub received: BootMs,
 }
 
 /// An input of the master.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// A node's heartbeat reached this node's peer listener.
-    Heartbeat {
-        /// The sender.
-        node: NodeId,
-        /// The term of the master it addressed.
-        term: u64,
-        /// Its newest contact with a leader of an older term, on this node's boot clock.
-        older_contact: BootMs,
-        /// The event-loop lag it reported (`lag::LoopLag`), in milliseconds.
-        loop_lag_ms: u64,
-        /// When this node received it, on its boot clock (no later than `now`).
-        received: BootMs,
-    },
+    Heartbeat(Beat),
     /// Time passed (every `MASTER_TICK`): what Raft says now, and this term's lease grants.
     Tick {
         /// What Raft says now.
@@ -273,22 +269,7 @@ impl Master {
     pub fn handle(&mut self, event: Event, db: &ClusterDb, now: Now) -> Vec<Command> {
         let mut out = Vec::new();
         match event {
-            Event::Heartbeat {
-                node,
-                term,
-                older_contact,
-                loop_lag_ms,
-                received,
-            } => {
-                let beat = Beat {
-                    node,
-                    term,
-                    older_contact,
-                    loop_lag_ms,
-                    received: received.min(now.boot),
-                };
-                self.heartbeat(beat, now, &mut out)
-            }
+            Event::Heartbeat(beat) => self.heartbeat(beat, now, &mut out),
             Event::Tick { raft, granted } => self.tick(&raft, &granted, db, now, &mut out),
             Event::WriteDone { id, result } => self.write_done(id, result),
             Event::VotersChanged { result } => self.voters_changed(result, now, &mut out),
@@ -310,6 +291,7 @@ impl Master {
             loop_lag_ms,
             received,
         } = beat;
+        let received = received.min(now.boot);
         let report = self.reports.entry(node).or_insert((term, BootMs(0)));
         if report.0 != term {
             *report = (term, BootMs(0));

@@ -209,7 +209,6 @@ pub(crate) fn read_lease(state_root: &Path, now: Now) -> Option<BootMs> {
     lease
 }
 
-/// The kernel's boot id.
 /// The kernel's id of this boot, read once: it cannot change while a process lives, and the
 /// lease is recorded with it ten times a second.
 fn boot_id() -> std::io::Result<String> {

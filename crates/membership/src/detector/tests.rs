@@ -510,3 +510,38 @@ fn a_heartbeat_that_arrived_while_the_master_was_late_ends_the_excuse_at_its_arr
         "3300 n1 online -> suspect after 300ms\n3500 n1 suspect -> down after 500ms\n",
     );
 }
+
+/// The budget follows the tracked nodes: after nodes leave, downs already counted in the
+/// window may exceed the smaller budget, and the next ambiguous silence waits.
+#[test]
+fn a_budget_spent_before_nodes_left_holds_the_next_ambiguous_silence() {
+    let mut detector = Detector::with_nodes(DetectorConfig::default(), 0, (1..=16).map(NodeId));
+    let fresh: BTreeSet<NodeId> = (2..=16).map(NodeId).collect();
+    for now in (10..=490).step_by(10) {
+        detector.heartbeat(NodeId(1), now);
+        for node in 4..=16 {
+            detector.heartbeat(NodeId(node), now);
+        }
+        detector.tick_with(now, &fresh);
+    }
+    detector.heartbeat(NodeId(1), 500);
+    let downs = detector.tick_with(500, &fresh);
+    assert_eq!(downs.iter().filter(|t| t.to == NodeHealth::Down).count(), 2);
+    // Eight nodes leave: the budget falls to one, and two are spent in this window.
+    for node in 9..=16 {
+        detector.untrack(NodeId(node));
+    }
+    // Node 4 has been silent since 490: due at 990, inside the window of those two downs.
+    for now in (510..=990).step_by(10) {
+        detector.heartbeat(NodeId(1), now);
+        for node in 5..=8 {
+            detector.heartbeat(NodeId(node), now);
+        }
+        let transitions = detector.tick_with(now, &fresh);
+        assert!(
+            transitions.iter().all(|t| t.to != NodeHealth::Down),
+            "{now}: {transitions:?}"
+        );
+    }
+    assert_eq!(detector.held().collect::<Vec<_>>(), vec![NodeId(4)]);
+}

@@ -283,13 +283,14 @@ impl Harness {
 }
 
 fn heartbeat(node: u64, term: u64) -> Event {
-    Event::Heartbeat {
+    Event::Heartbeat(Beat {
         node: NodeId(node),
         term,
         older_contact: BootMs(0),
         loop_lag_ms: 0,
+        // The machine reads a heartbeat no later than its `now`: received as handled.
         received: BootMs(u64::MAX),
-    }
+    })
 }
 
 fn nodes(set: &BTreeSet<NodeId>) -> Vec<u64> {
