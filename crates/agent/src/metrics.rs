@@ -1,7 +1,9 @@
 //! This node's metrics: once a second the samplers of `monitor` (host, the agent's
 //! process) and the agent's own Raft figures go into the node's round-robin series under
-//! `<data_dir>/metrics`, written out every [`FLUSH_EVERY`] and made durable every
-//! [`SYNC_EVERY`] and at shutdown.
+//! `<data_dir>/metrics`, written out every [`FLUSH_EVERY`] samples and then made durable
+//! (one `syncfs` on a thread of its own, so neither sampling nor queries wait on the disk),
+//! and at shutdown: a crash of the agent or of the machine loses at most the last flush
+//! interval.
 //!
 //! Latencies (the lb's response times per service and real server, each resource
 //! instance's monitors, the Raft log's appends and commits) are histograms: `/metrics`
@@ -27,10 +29,8 @@ use crate::clock::now_ms;
 
 /// How often every series is sampled.
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
-/// How often rows waiting in memory are written to their files.
+/// How often (in samples) rows waiting in memory are written to their files and synced.
 pub const FLUSH_EVERY: u32 = 10;
-/// How often (in samples) the files are synced.
-pub const SYNC_EVERY: u32 = 600;
 
 /// The node's series, shared by the sampler and the API.
 pub struct Metrics {
@@ -91,19 +91,25 @@ impl Metrics {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn record(&self, at: Millis, samples: &[Sample], round: u32) {
+    /// Records one round; every [`FLUSH_EVERY`] rounds also writes the rows out. True when
+    /// it flushed: the caller then makes them durable off the sampling path.
+    fn record(&self, at: Millis, samples: &[Sample], round: u32) -> bool {
         let mut recorder = self.lock();
-        let result = recorder.record(at, samples).and_then(|()| {
-            if round.is_multiple_of(SYNC_EVERY) {
-                recorder.sync()
-            } else if round.is_multiple_of(FLUSH_EVERY) {
-                recorder.flush()
-            } else {
-                Ok(())
-            }
+        let flush = round.is_multiple_of(FLUSH_EVERY);
+        let result = recorder.record(at, samples).and_then(|()| match flush {
+            true => recorder.flush(),
+            false => Ok(()),
         });
-        if let Err(error) = result {
+        if let Err(error) = &result {
             tracing::warn!(%error, "Cannot record the node's metrics");
+        }
+        flush && result.is_ok()
+    }
+
+    /// Makes the flushed rows durable (one `syncfs`), without the recorder's lock.
+    fn sync_flushed(&self) {
+        if let Err(error) = Recorder::sync_flushed(Some(&self.data_dir.join("metrics"))) {
+            tracing::warn!(%error, "Cannot sync the node's metrics");
         }
     }
 }
@@ -205,6 +211,7 @@ pub async fn run(metrics: Arc<Metrics>, sources: Sources, shutdown: Cancellation
     let mut thresholds = crate::thresholds::Thresholds::default();
     let mut directors = crate::thresholds::Directors::default();
     let mut percentiles = Percentiles::default();
+    let mut syncing: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -242,13 +249,28 @@ pub async fn run(metrics: Arc<Metrics>, sources: Sources, shutdown: Cancellation
         let sampled = tokio::task::spawn_blocking(move || {
             samples.extend(monitor::host::sample_host(&recording.data_dir));
             samples.extend(monitor::host::sample_process());
-            recording.record(now_ms(), &samples, round);
+            recording.record(now_ms(), &samples, round)
         })
         .await;
-        if let Err(error) = sampled {
-            tracing::warn!(%error, "The metrics sampler failed");
+        match sampled {
+            // One sync at a time: while one runs, the next flush waits for the one after.
+            Ok(true)
+                if syncing
+                    .as_ref()
+                    .is_none_or(tokio::task::JoinHandle::is_finished) =>
+            {
+                let syncing_metrics = metrics.clone();
+                syncing = Some(tokio::task::spawn_blocking(move || {
+                    syncing_metrics.sync_flushed();
+                }));
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "The metrics sampler failed"),
         }
         check_thresholds(&metrics, &sources, &mut thresholds);
+    }
+    if let Some(syncing) = syncing {
+        let _ = syncing.await;
     }
     let synced = tokio::task::spawn_blocking(move || metrics.lock().sync()).await;
     if let Ok(Err(error)) = synced {

@@ -532,3 +532,82 @@ fn grant_own_lease(raft: &Raft, executor: &ExecutorInputs, contact: &LeaderConta
     });
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The environment variable that makes a test run as the child process.
+    const CHILD: &str = "ENCLUSTER_TEST_CRITICAL_CHILD";
+
+    /// In the child: run one critical task that `how` ends, and wait for the agent's tasks
+    /// as `run` does. Returns only if the agent did not stop.
+    fn child(how: &str) {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            let shutdown = CancellationToken::new();
+            let mut tasks = JoinSet::new();
+            match how {
+                "panic" => spawn_critical(&mut tasks, "executor", &shutdown, async {
+                    panic!("a bug in the executor");
+                }),
+                _ => spawn_critical(&mut tasks, "executor", &shutdown, async {}),
+            }
+            while tasks.join_next().await.is_some() {}
+        });
+    }
+
+    /// This test binary, run as a child on one test with `how` in its environment.
+    fn run_child(test: &str, how: &str) -> std::process::Output {
+        let exe = std::env::current_exe().expect("the test binary");
+        std::process::Command::new(exe)
+            .args(["--exact", test, "--nocapture", "--test-threads=1"])
+            .env(CHILD, how)
+            .output()
+            .expect("run the child")
+    }
+
+    /// A debug build unwinds, so a panic in a critical task (the executor, the master loop,
+    /// a listener) would leave an agent that heartbeats with the task dead: the task's
+    /// guard turns it into the fail-stop exit 70 (release builds abort on any panic).
+    #[test]
+    fn a_critical_task_that_panics_stops_the_agent_with_exit_70() {
+        let name = "node::tests::a_critical_task_that_panics_stops_the_agent_with_exit_70";
+        if let Ok(how) = std::env::var(CHILD) {
+            child(&how);
+            return;
+        }
+        let output = run_child(name, "panic");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(70), "{stderr}");
+        assert!(stderr.contains("a bug in the executor"), "{stderr}");
+    }
+
+    /// A critical task that returns while the agent runs is as dead as one that panicked.
+    #[test]
+    fn a_critical_task_that_ends_early_stops_the_agent_with_exit_70() {
+        let name = "node::tests::a_critical_task_that_ends_early_stops_the_agent_with_exit_70";
+        if let Ok(how) = std::env::var(CHILD) {
+            child(&how);
+            return;
+        }
+        let output = run_child(name, "return");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(70), "{stderr}");
+    }
+
+    /// A critical task that ends because the agent is stopping is no failure.
+    #[tokio::test]
+    async fn a_critical_task_that_ends_on_shutdown_is_no_failure() {
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let stopped = shutdown.clone();
+        spawn_critical(&mut tasks, "executor", &shutdown, async move {
+            stopped.cancelled().await;
+        });
+        shutdown.cancel();
+        while let Some(joined) = tasks.join_next().await {
+            joined.expect("the guard ends cleanly");
+        }
+    }
+}

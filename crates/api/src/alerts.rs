@@ -40,6 +40,9 @@ pub struct Incident {
     pub down_at_ms: Option<u64>,
     /// The master wrote the node's grants off: its lease had ended.
     pub lease_ended_at_ms: Option<u64>,
+    /// A fencing device confirmed the node powered off (`node_lost` with fencing only).
+    #[serde(default)]
+    pub fence_confirmed_at_ms: Option<u64>,
     /// The last resource's stop was confirmed.
     pub stopped_at_ms: Option<u64>,
     /// The last resource's start was granted.

@@ -174,19 +174,37 @@ pub(crate) fn render_incidents(incidents: &[api::Incident]) -> String {
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_header(vec![
-            "ID", "CAUSE", "DETECTED", "DOWN", "LEASE", "STOPPED", "STARTED", "HEALTHY", "TOTAL",
+            "ID",
+            "CAUSE",
+            "DETECTED",
+            "DOWN",
+            "LEASE/FENCE",
+            "STOPPED",
+            "STARTED",
+            "HEALTHY",
+            "TOTAL",
         ]);
     for incident in incidents {
         let cause = match &incident.resource {
             Some(resource) => format!("{resource} failed on {}", node_label(incident)),
             None => format!("{} lost", node_label(incident)),
         };
+        // The node's work may move once its lease ended or a fence confirmed it off,
+        // whichever came first.
+        let fenced_first = match (incident.fence_confirmed_at_ms, incident.lease_ended_at_ms) {
+            (Some(fenced), Some(ended)) => fenced < ended,
+            (fenced, _) => fenced.is_some(),
+        };
+        let safe = match fenced_first {
+            true => (incident.fence_confirmed_at_ms, " fence"),
+            false => (incident.lease_ended_at_ms, ""),
+        };
         let phases = [
-            incident.down_at_ms,
-            incident.lease_ended_at_ms,
-            incident.stopped_at_ms,
-            incident.started_at_ms,
-            incident.healthy_at_ms,
+            (incident.down_at_ms, ""),
+            safe,
+            (incident.stopped_at_ms, ""),
+            (incident.started_at_ms, ""),
+            (incident.healthy_at_ms, ""),
         ];
         let mut row = vec![
             incident.id.to_string(),
@@ -194,11 +212,11 @@ pub(crate) fn render_incidents(incidents: &[api::Incident]) -> String {
             time_of_day(incident.detected_at_ms),
         ];
         let mut previous = incident.detected_at_ms;
-        for phase in phases {
+        for (phase, suffix) in phases {
             row.push(match phase {
                 Some(at) => {
-                    let cell = format!("+{}", duration(at.saturating_sub(previous)));
-                    previous = at;
+                    let cell = format!("+{}{suffix}", duration(at.saturating_sub(previous)));
+                    previous = previous.max(at);
                     cell
                 }
                 None => "-".to_owned(),
@@ -222,15 +240,14 @@ fn node_label(incident: &api::Incident) -> String {
     }
 }
 
-/// `HH:MM:SS.mmm` in UTC.
+/// `HH:MM:SS` in UTC (each phase after it is given to the millisecond).
 fn time_of_day(at_ms: u64) -> String {
     let day_ms = at_ms % 86_400_000;
     format!(
-        "{:02}:{:02}:{:02}.{:03}",
+        "{:02}:{:02}:{:02}",
         day_ms / 3_600_000,
         day_ms / 60_000 % 60,
         day_ms / 1_000 % 60,
-        day_ms % 1_000
     )
 }
 

@@ -178,6 +178,23 @@ impl Recorder {
         Ok(())
     }
 
+    /// Makes every row flushed so far durable, against a machine crash too, with one
+    /// `syncfs(2)` of the filesystem holding the series (one journal commit and one cache
+    /// flush, where an `fdatasync` per file costs one of each per series: 500 series took
+    /// 0.1 to 2 s here). Needs no lock on the recorder: the caller runs it on its own
+    /// thread after `flush`. Nothing to do in memory.
+    pub fn sync_flushed(dir: Option<&Path>) -> Result<(), MonitorError> {
+        let Some(dir) = dir else { return Ok(()) };
+        let io = |error: std::io::Error| MonitorError::Io(format!("{}: {error}", dir.display()));
+        let handle = std::fs::File::open(dir).map_err(io)?;
+        nix::unistd::syncfs(&handle).map_err(|errno| io(errno.into()))
+    }
+
+    /// Where the series files live (`None` in memory).
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
     /// Flushes and makes every row recorded so far durable (against a machine crash too).
     pub fn sync(&mut self) -> Result<(), MonitorError> {
         for (key, entry) in &mut self.series {

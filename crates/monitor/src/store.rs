@@ -3,9 +3,10 @@
 //! The file is a header block naming the spec, then each archive's ring of fixed-size
 //! rows. A row is written in place (`pwrite` at `slot % rows`) with its slot and a CRC32,
 //! so the file never grows, a write touches no other row, and a torn row reads as unknown
-//! instead of corrupting anything older. Writes go to the page cache; [`FileStore::sync`]
-//! makes them durable, so a crash of the machine loses at most what was written since the
-//! last sync ([`RowStore::sync`]), and a crash of the agent loses nothing that was written.
+//! instead of corrupting anything older. Writes go to the page cache; [`RowStore::sync`]
+//! (or `Recorder::sync_flushed` for every series at once) makes them durable, so a crash
+//! of the machine loses at most what was written since the last sync, and a crash of the
+//! agent loses nothing that was written.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -117,6 +118,10 @@ impl FileStore {
             file.set_len(size).map_err(io)?;
             file.write_all_at(&header, 0).map_err(io)?;
             file.sync_all().map_err(io)?;
+            // The file's name too, or a machine crash could lose the whole series.
+            if let Some(dir) = path.parent() {
+                File::open(dir).and_then(|dir| dir.sync_all()).map_err(io)?;
+            }
         } else {
             let mut found = vec![0; header.len()];
             file.read_exact_at(&mut found, 0).map_err(io)?;

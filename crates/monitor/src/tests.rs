@@ -464,3 +464,40 @@ fn a_latency_histogram_is_rendered_as_a_prometheus_histogram() {
         assert!(text.contains(&line), "{line} in {text}");
     }
 }
+
+/// The agent flushes every series under the recorder's lock, then makes the rows durable
+/// with one `syncfs` on its own thread: a flush puts every waiting row in its file (a store
+/// opened afresh reads it) and the sync needs nothing but the directory.
+#[test]
+fn a_flush_writes_every_waiting_row_and_one_sync_covers_them() {
+    use crate::host::Sample;
+    use crate::recorder::Recorder;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sample = |name: &'static str, value: f64| Sample {
+        name,
+        labels: Vec::new(),
+        kind: Kind::Gauge,
+        value,
+    };
+    let mut recorder = Recorder::new(Some(dir.path())).expect("recorder");
+    for second in 0..=14u32 {
+        let at = u64::from(second) * 1_000;
+        let value = f64::from(second);
+        recorder
+            .record(at, &[sample("load", value), sample("swap", value * 2.0)])
+            .expect("record");
+    }
+    recorder.flush().expect("flush");
+    Recorder::sync_flushed(recorder.dir()).expect("sync");
+    Recorder::sync_flushed(None).expect("nothing to sync in memory");
+    let spec = SeriesSpec::per_second(Kind::Gauge);
+    for (file, factor) in [("load.rrd", 1.0), ("swap.rrd", 2.0)] {
+        let reopened = FileStore::open(&dir.path().join(file), &spec).expect("reopen");
+        // Slot 13 is the step from 13 s to 14 s, whose sample came at 14 s.
+        let row = reopened.get(0, 13).expect("read").map(|row| row.avg);
+        assert_eq!(row, Some(14.0 * factor), "{file}");
+    }
+    let gone = dir.path().join("gone");
+    let error = Recorder::sync_flushed(Some(&gone)).expect_err("no such directory");
+    assert!(error.to_string().contains("gone"), "{error}");
+}

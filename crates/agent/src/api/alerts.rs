@@ -30,6 +30,16 @@ pub(crate) async fn incidents(State(state): State<ApiState>) -> Response {
     Json(::api::Incidents { incidents }).into_response()
 }
 
+/// When a fencing attempt that started during incident `id` confirmed its node off: the
+/// fencing history names the incident open for the node when the attempt began.
+fn fence_confirmed(db: &ClusterDb, id: u64) -> Option<u64> {
+    (db.fencing.history.iter())
+        .filter(|record| record.incident == Some(id))
+        .filter(|record| record.outcome == model::fence::FenceOutcome::Confirmed)
+        .filter_map(|record| record.finished_at)
+        .min()
+}
+
 fn to_wire(db: &ClusterDb, incident: &cmdb::Incident) -> ::api::Incident {
     let (cause, resource) = match &incident.cause {
         IncidentCause::NodeLost { .. } => ("node_lost", None),
@@ -64,6 +74,7 @@ fn to_wire(db: &ClusterDb, incident: &cmdb::Incident) -> ::api::Incident {
         detected_at_ms: incident.detected_at,
         down_at_ms: incident.down_at,
         lease_ended_at_ms: incident.lease_ended_at,
+        fence_confirmed_at_ms: fence_confirmed(db, incident.id),
         stopped_at_ms: last(|r| r.stopped_at),
         started_at_ms: last(|r| r.started_at),
         healthy_at_ms: if incident.closed {

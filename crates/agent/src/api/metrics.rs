@@ -307,7 +307,36 @@ pub(crate) async fn prometheus(State(state): State<ApiState>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::{Consolidation, consolidation};
+    use super::{Consolidation, consolidation, parse_query};
+
+    /// What a malformed range query is answered: its status and message.
+    async fn refusal(query: &[(&str, &str)]) -> (u16, String) {
+        let pairs: Vec<(String, String)> = (query.iter())
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        let answer = parse_query(&pairs).err().expect("refused");
+        let status = answer.status().as_u16();
+        let body = axum::body::to_bytes(answer.into_body(), 4096).await;
+        (status, String::from_utf8_lossy(&body.expect("body")).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_malformed_range_query_is_refused_naming_the_parameter_and_a_fix() {
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (&[], "name is required, for example name=host_load1"),
+            (&[("name", "host_load1"), ("from", "yesterday")], "from must be a whole number"),
+            (&[("name", "host_load1"), ("to", "-5")], "to must be a whole number"),
+            (&[("name", "host_load1"), ("step", "1e3")], "step must be a whole number"),
+            (&[("name", "host_load1"), ("label", "mode")], "must be key=value"),
+        ];
+        for (query, expected) in cases {
+            let (status, message) = refusal(query).await;
+            assert_eq!(status, 400, "{query:?}");
+            assert!(message.contains(expected), "{query:?}: {message}");
+        }
+        let fine = [("name".to_owned(), "host_load1".to_owned())];
+        assert!(parse_query(&fine).is_ok());
+    }
 
     fn pairs(value: &str) -> Vec<(String, String)> {
         vec![("consolidation".to_owned(), value.to_owned())]

@@ -15,6 +15,7 @@ fn incident_of_a_killed_node() -> api::Incident {
         detected_at_ms: at,
         down_at_ms: Some(at + 200),
         lease_ended_at_ms: Some(at + 610),
+        fence_confirmed_at_ms: None,
         stopped_at_ms: Some(at + 610),
         started_at_ms: Some(at + 625),
         healthy_at_ms: Some(at + 900),
@@ -35,8 +36,18 @@ fn incidents_show_each_phase_after_the_one_before() {
         closed: false,
         ..incident_of_a_killed_node()
     };
-    expect_file!["../../test_data/incidents.txt"]
-        .assert_eq(&render_incidents(&[incident_of_a_killed_node(), failed]));
+    // Fenced: the device confirmed the node off before its lease ended, and the lease
+    // column counts from the fence.
+    let fenced = api::Incident {
+        id: 5,
+        fence_confirmed_at_ms: Some(1_763_692_812_450),
+        ..incident_of_a_killed_node()
+    };
+    expect_file!["../../test_data/incidents.txt"].assert_eq(&render_incidents(&[
+        incident_of_a_killed_node(),
+        failed,
+        fenced,
+    ]));
     assert_eq!(render_incidents(&[]), "no incidents\n");
 }
 

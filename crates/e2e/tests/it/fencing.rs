@@ -115,6 +115,12 @@ async fn fence_dummy_devices_fence_nodes_by_hand_and_when_lost() {
         .find(|i| Some(i.id) == record.incident)
         .expect("the attempt names the node's incident");
     assert_eq!(incident.node, victim);
+    // The incident shows the confirmation as a phase of its own (the CLI's table shows it
+    // when it came before the lease's end: `cli::alerts` tests pin that).
+    assert_eq!(
+        incident.fence_confirmed_at_ms, record.finished_at_ms,
+        "{incident:?}"
+    );
     let listed = cluster.cli(master, &["fence", "list"]);
     assert!(
         output_text(&listed).contains("confirmed"),

@@ -263,3 +263,82 @@ async fn instance(cluster: &Cluster, node: u64, on: u64) -> Option<api::Instance
     let view = cluster.client(node).resource("web").await.ok()?;
     view.instances.into_iter().find(|i| i.node == on)
 }
+
+/// The known values of `observer`'s `remote_probe_up` series for `target`, asked of
+/// node `asker` (which fetches them from the observer).
+async fn probe_values(cluster: &Cluster, asker: u64, observer: u64, target: &str) -> Vec<f64> {
+    let client = cluster.client(asker);
+    let Ok(list) = client.metrics(Some(observer)).await else {
+        return Vec::new();
+    };
+    let Some(series) = list.series.into_iter().find(|series| {
+        series.name == "remote_probe_up"
+            && series.labels.get("target").map(String::as_str) == Some(target)
+    }) else {
+        return Vec::new();
+    };
+    let query = api::MetricQuery {
+        name: series.name,
+        labels: series.labels.into_iter().collect(),
+        node: Some(observer),
+        ..api::MetricQuery::default()
+    };
+    let Ok(range) = client.metric_range(&query).await else {
+        return Vec::new();
+    };
+    range
+        .points
+        .iter()
+        .flatten()
+        .map(|point| point.avg)
+        .collect()
+}
+
+/// Issue 13 point 4: a down node's own series are unavailable, but what the other nodes'
+/// remote monitors recorded about it is kept on them, and any node still answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_down_nodes_series_are_unavailable_but_the_remote_series_about_it_answer() {
+    let mut cluster = Cluster::start(3, 5, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    let cut = cluster.cluster_dir().join("never-cut");
+    let web = web_spec(&cluster, &cut);
+    let client = cluster.client(master);
+    client.create_resource(&web).await.expect("create web");
+    let (owner, _) = wait_until("web running", SETTLE, || cluster.sole_instance("web")).await;
+    let others: Vec<u64> = (1..=3).filter(|n| *n != owner).collect();
+    let (observer, asker) = (others[0], others[1]);
+    wait_until(
+        "the observer's probes of web, seen from the third node",
+        SETTLE,
+        || {
+            let cluster = &cluster;
+            async move {
+                let values = probe_values(cluster, asker, observer, "resource:web").await;
+                (values.iter().filter(|value| **value == 1.0).count() >= 2).then_some(())
+            }
+        },
+    )
+    .await;
+
+    cluster.kill9(owner);
+    let own = api::MetricQuery {
+        name: "host_memory_total_bytes".into(),
+        node: Some(owner),
+        ..api::MetricQuery::default()
+    };
+    let error = wait_until("the down node's series unavailable", SETTLE, || async {
+        cluster.client(asker).metric_range(&own).await.err()
+    })
+    .await;
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("node {owner} cannot be reached")),
+        "{error}"
+    );
+    let values = probe_values(&cluster, asker, observer, "resource:web").await;
+    assert!(
+        values.iter().filter(|value| **value == 1.0).count() >= 2,
+        "the remote series about the down node's service must still answer: {values:?}"
+    );
+}

@@ -1,6 +1,6 @@
 // Events, incidents and alerts, live: the event log with filters, each incident's phases
-// on a timeline (detected, node down, lease ended, stopped, started elsewhere, healthy),
-// and the alert recipients with a "send test" button.
+// on a timeline (detected, node down, fence confirmed, lease ended, stopped, started
+// elsewhere, healthy), and the alert recipients with a "send test" button.
 
 import { h, s, fill, table, badge, when, note } from '../dom.js';
 import { get, post, path } from '../api.js';
@@ -8,11 +8,12 @@ import { action, select } from '../forms.js';
 import { eventsSince } from '../live.js';
 
 const PHASES = [['detected_at_ms', 'detected'], ['down_at_ms', 'node down'],
-  ['lease_ended_at_ms', 'lease ended'], ['stopped_at_ms', 'stopped'],
-  ['started_at_ms', 'started'], ['healthy_at_ms', 'healthy']];
+  ['fence_confirmed_at_ms', 'fence confirmed'], ['lease_ended_at_ms', 'lease ended'],
+  ['stopped_at_ms', 'stopped'], ['started_at_ms', 'started'], ['healthy_at_ms', 'healthy']];
 
 function timeline(incident) {
-  const phases = PHASES.filter(([key]) => incident[key]).map(([key, label]) => [incident[key], label]);
+  const phases = PHASES.filter(([key]) => incident[key]).map(([key, label]) => [incident[key], label])
+    .sort((a, b) => a[0] - b[0]);
   const start = phases[0][0];
   const span = Math.max(1, phases[phases.length - 1][0] - start);
   const width = 560;
