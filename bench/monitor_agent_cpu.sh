@@ -3,7 +3,8 @@
 # (127.0.13.1-3) of the release build, idle, its agents' CPU time read from /proc/PID/stat
 # over SECS seconds (default 60) with monitoring on (samplers, archives, remote monitors,
 # the defaults), then with `monitoring = false`, ROUNDS times (default 2), alternating.
-# Prints each agent's share of one core per phase and the mean difference per agent.
+# Prints each agent's share of one core per phase and its resident memory (VmRSS) at the
+# phase's end.
 #
 #   cargo build --release -p encluster && bench/monitor_agent_cpu.sh
 # ENCLUSTER_BIN overrides the binary.
@@ -54,6 +55,11 @@ phase() {
         total=$(awk -v x="$total" -v y="$share" 'BEGIN { printf "%.2f", x + y }')
     done
     echo "monitoring $mode: agents' share of one core over ${SECS} s:$shares (mean $(awk -v x="$total" 'BEGIN { printf "%.2f", x / 3 }') %)"
+    local rss=""
+    for pid in "${pids[@]}"; do
+        rss="$rss $(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")"
+    done
+    echo "monitoring $mode: agents' RSS in MiB at the end:$rss"
     stop_all
 }
 

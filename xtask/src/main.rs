@@ -48,8 +48,9 @@ fn main() -> anyhow::Result<()> {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(100);
+            let bad = std::env::var("BAD").is_ok_and(|v| v == "1");
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(bench::alerts::run(trials))
+            runtime.block_on(bench::alerts::run(trials, bad))
         }
         "bench-query" => {
             let _ = rustls::crypto::ring::default_provider().install_default();

@@ -213,13 +213,19 @@ pub fn router(state: ApiState) -> Router {
             delete(servers::remove),
         )
         .route("/v1/groups", post(resources::create_group))
-        .route("/v1/groups/{name}", delete(resources::delete_group))
+        .route(
+            "/v1/groups/{name}",
+            axum::routing::put(resources::update_group).delete(resources::delete_group),
+        )
         .route("/v1/groups/{name}/move", post(resources::move_group))
         .route(
             "/v1/constraints",
             get(constraints::list).post(resources::add_constraint),
         )
-        .route("/v1/constraints/{id}", delete(constraints::remove))
+        .route(
+            "/v1/constraints/{id}",
+            axum::routing::put(constraints::update).delete(constraints::remove),
+        )
         .route("/v1/config", get(apply::export))
         .route("/v1/nodes/{id}/mode", post(resources::node_mode))
         .route("/v1/apply", post(resources::apply))

@@ -369,6 +369,17 @@ impl Client {
         self.send_ignoring_body(request).await
     }
 
+    /// `PUT /v1/groups/{name}`: changes a group in place (its members and their order),
+    /// taking the spec `create_group` takes; answers the group as stored.
+    pub async fn update_group(
+        &self,
+        name: &str,
+        spec: &GroupSpec,
+    ) -> Result<GroupSpec, ClientError> {
+        let path = format!("/v1/groups/{}", encode_segment(name));
+        self.send(self.http.put(self.url(&path)).json(spec)).await
+    }
+
     /// `DELETE /v1/groups/{name}`.
     pub async fn delete_group(&self, name: &str) -> Result<(), ClientError> {
         let path = format!("/v1/groups/{}", encode_segment(name));

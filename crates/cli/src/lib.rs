@@ -12,6 +12,7 @@ mod apply;
 mod certs;
 mod commands;
 mod config;
+mod edits;
 mod errors;
 mod events;
 mod fencing;
@@ -109,10 +110,10 @@ pub enum CliCommand {
     /// Resources: create, update, delete, show, list, move, start, stop, cleanup.
     #[command(subcommand)]
     Resource(ResourceCommand),
-    /// Groups of resources that run together: create, delete, move.
+    /// Groups of resources that run together: create, update, delete, move.
     #[command(subcommand)]
     Group(GroupCommand),
-    /// Order, colocation and location constraints.
+    /// Order, colocation and location constraints: add, list, update, remove.
     #[command(subcommand)]
     Constraint(ConstraintCommand),
     /// Make the cluster's resources, groups and constraints match a TOML file: shows the

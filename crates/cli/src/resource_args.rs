@@ -248,6 +248,22 @@ pub enum GroupCommand {
         #[arg(required = true, value_name = "MEMBER")]
         members: Vec<String>,
     },
+    /// Change a group in place: its members and their order. Members that stay keep
+    /// running; an added member starts after the members before it, and a running member
+    /// placed after one that starts is restarted after it (as for any order).
+    Update {
+        /// The group's name.
+        name: String,
+        /// The new members, in start order; they replace the current ones.
+        #[arg(value_name = "MEMBER", conflicts_with_all = ["add", "remove"])]
+        members: Vec<String>,
+        /// Add a member at the end (repeatable), as `pcs resource group add` does.
+        #[arg(long, value_name = "MEMBER")]
+        add: Vec<String>,
+        /// Take a member out of the group (repeatable); it stays as a resource.
+        #[arg(long, value_name = "MEMBER")]
+        remove: Vec<String>,
+    },
     /// Delete a group (its members stay, no longer tied together).
     Delete {
         /// The group's name.
@@ -275,6 +291,15 @@ pub enum ConstraintCommand {
         /// Print the API's JSON instead.
         #[arg(long)]
         json: bool,
+    },
+    /// Replace a declared constraint in place, by the id `constraint list` shows:
+    /// `constraint update order-db-web-mandatory order db web --optional`.
+    Update {
+        /// The constraint's id, e.g. location-db-2-INFINITY.
+        id: String,
+        /// The constraint that replaces it, written as for `constraint add`.
+        #[command(subcommand)]
+        constraint: ConstraintAdd,
     },
     /// Remove a constraint, move or ban by the id `constraint list` shows.
     Remove {

@@ -418,6 +418,20 @@ pub(crate) async fn run_group(session: &Session<'_>, command: GroupCommand) -> a
                 members.join(", ")
             ))
         }
+        GroupCommand::Update {
+            name,
+            members,
+            add,
+            remove,
+        } => {
+            let edit = crate::edits::GroupEdit {
+                name,
+                members,
+                add,
+                remove,
+            };
+            crate::edits::update_group(session, edit).await
+        }
         GroupCommand::Delete { name } => {
             client
                 .delete_group(&name)
@@ -486,7 +500,7 @@ async fn move_group(
     session.wait(&goal, &names, wait).await
 }
 
-/// `constraint add ...`.
+/// `constraint add|list|update|remove ...`.
 pub(crate) async fn run_constraint(
     session: &Session<'_>,
     command: ConstraintCommand,
@@ -498,6 +512,9 @@ pub(crate) async fn run_constraint(
         }
         ConstraintCommand::Remove { id } => {
             return crate::undo::remove_constraint(session, &id).await;
+        }
+        ConstraintCommand::Update { id, constraint } => {
+            return crate::edits::update_constraint(session, &id, &constraint).await;
         }
     };
     let node = match &add {

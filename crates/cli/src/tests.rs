@@ -7,6 +7,7 @@
 
 mod apply;
 mod config;
+mod edits;
 mod errors;
 mod failover;
 mod fake_agent;

@@ -289,6 +289,17 @@ pub enum Command {
         new: String,
         at_ms: Millis,
     },
+    // --- edit ---
+    /// Change an existing group in place: its members and their order become `group`'s.
+    /// Refused, changing nothing, if the group does not exist or the result is invalid.
+    /// Members that stay keep running; see `ResourceDb::update_group`.
+    UpdateGroup { group: model::Group },
+    /// Replace the declared constraint equal to `old` by `new`, in its place in the list.
+    /// Refused, changing nothing, if `old` is not declared or the result is invalid.
+    UpdateConstraint {
+        old: StoredConstraint,
+        new: StoredConstraint,
+    },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -440,6 +451,14 @@ impl std::fmt::Display for Command {
             }
             Command::RevokeTokens { hashes, .. } => write!(f, "revoke {} tokens", hashes.len()),
             Command::ReplaceToken { .. } => f.write_str("rotate a token"),
+            // --- edit ---
+            Command::UpdateGroup { group } => {
+                let members: Vec<&str> = group.members.iter().map(|m| m.0.as_str()).collect();
+                write!(f, "update group {} to [{}]", group.id.0, members.join(", "))
+            }
+            Command::UpdateConstraint { old, new } => {
+                write!(f, "update constraint {old} to {new}")
+            }
         }
     }
 }

@@ -304,6 +304,9 @@ impl ClusterDb {
                 db.groups.insert(group.id.clone(), group);
             }),
             Command::DeleteGroup { id } => resources.delete_group(&id),
+            // --- edit ---
+            Command::UpdateGroup { group } => resources.update_group(group),
+            Command::UpdateConstraint { old, new } => resources.update_constraint(&old, new),
             Command::AddConstraint { constraint } => {
                 resources.try_config(|db| db.constraints.push(constraint))
             }

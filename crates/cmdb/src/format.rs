@@ -29,7 +29,8 @@ use crate::db::ClusterDb;
 /// Cluster format 1: everything encluster 0.11.0 (1cb5a14) writes; snapshot layout 8.
 pub const FORMAT_OLDEST: u32 = 1;
 /// Cluster format 2: adds `Command::SetClusterFormat`, fencing devices, server edits, the
-/// certificate and token commands, the events `Fencing`, `LoginLocked` and
+/// certificate and token commands, in-place edits of groups and constraints
+/// (`UpdateGroup`, `UpdateConstraint`), the events `Fencing`, `LoginLocked` and
 /// `CertExpiring`, and snapshot layout 9 (fencing devices, the cluster format and
 /// certificate records in the cluster database).
 pub const FORMAT_CLUSTER_FORMAT: u32 = 2;
@@ -115,6 +116,8 @@ impl Command {
             | Command::CertExpiryWarned { .. }
             | Command::RevokeTokens { .. }
             | Command::ReplaceToken { .. } => FORMAT_CLUSTER_FORMAT,
+            // --- edit ---
+            Command::UpdateGroup { .. } | Command::UpdateConstraint { .. } => FORMAT_CLUSTER_FORMAT,
         }
     }
 }

@@ -48,6 +48,36 @@ impl From<StoredConstraint> for Constraint {
     }
 }
 
+/// A constraint as the operator writes it: `order db then web`, `colocation web with db
+/// INFINITY`, `location web on node 2 50`.
+impl std::fmt::Display for StoredConstraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoredConstraint::Order(order) => {
+                write!(f, "order {} then {}", order.first, order.then)?;
+                if order.kind == model::OrderKind::Optional {
+                    f.write_str(" (optional)")?;
+                }
+                Ok(())
+            }
+            StoredConstraint::Colocation(colocation) => write!(
+                f,
+                "colocation {} with {} {}",
+                colocation.resource,
+                colocation.with,
+                model::score_display(colocation.score)
+            ),
+            StoredConstraint::Location(location) => write!(
+                f,
+                "location {} on node {} {}",
+                location.resource,
+                location.node,
+                model::score_display(location.score)
+            ),
+        }
+    }
+}
+
 /// What an executor did, as reported to the cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperationReport {
@@ -164,11 +194,22 @@ impl ResourceDb {
     /// Check a changed configuration; on success keep it, else report why and change
     /// nothing.
     pub(crate) fn try_config(&mut self, change: impl FnOnce(&mut ResourceDb)) -> CommandResult {
+        self.try_config_explained(change, |error| error.to_string())
+    }
+
+    /// `try_config`, with the refusal of an invalid configuration in `explain`'s words
+    /// (an edit names the field at fault and the fix). Accepts and refuses exactly what
+    /// `try_config` does.
+    pub(crate) fn try_config_explained(
+        &mut self,
+        change: impl FnOnce(&mut ResourceDb),
+        explain: impl FnOnce(model::ConfigError) -> String,
+    ) -> CommandResult {
         let mut candidate = self.clone();
         change(&mut candidate);
         let config = candidate.cluster_config(std::iter::empty());
         if let Err(error) = config.validate() {
-            return CommandResult::Rejected(error.to_string());
+            return CommandResult::Rejected(explain(error));
         }
         if let Err(reason) = candidate.check_typed_resources() {
             return CommandResult::Rejected(reason);
@@ -641,6 +682,7 @@ fn failure_event(node: NodeId, report: &OperationReport, fail_count: u32) -> mod
     }
 }
 
+mod edits;
 #[cfg(test)]
 mod tests;
 mod user_types;

@@ -6,6 +6,12 @@
 //! latency is the arrival time less the event's own time (`startsAt`, the API node's
 //! clock; one machine, one clock). Trials run one after another, so each measures one
 //! alert alone.
+//!
+//! With `bad` (`BAD=1`), three hostile recipients get the same alerts beside the webhook:
+//! an alert agent that hangs (killed at its 2 s timeout), one that floods its output, and a
+//! webhook that accepts and never answers. The run then also prints the master's loop lag
+//! (`agent_loop_lag_seconds`, its max over the run) and the node health changes in the
+//! event log, to show whether they slowed the heartbeat or the good webhook.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -26,12 +32,13 @@ fn now_ms() -> u64 {
 }
 
 /// Runs `trials` trials and prints a Markdown row: runs | p50 | p99 | min | max (ms).
-pub async fn run(trials: usize) -> anyhow::Result<()> {
+pub async fn run(trials: usize, bad: bool) -> anyhow::Result<()> {
     let arrivals: Arrivals = Arc::default();
     let url = receiver(arrivals.clone()).await?;
     let cluster = e2e::Cluster::start(3, 5, &[])?;
     let master = cluster.wait_master(Duration::from_secs(30)).await;
     let client = cluster.client(master);
+    let started_ms = now_ms();
     let spec = api::AlertSpec {
         name: "bench".into(),
         webhook: Some(url),
@@ -39,6 +46,11 @@ pub async fn run(trials: usize) -> anyhow::Result<()> {
         ..Default::default()
     };
     client.put_alert(&spec).await.context("add the webhook")?;
+    if bad {
+        for spec in hostile(&cluster.cluster_dir()).await? {
+            client.put_alert(&spec).await.context("add a hostile recipient")?;
+        }
+    }
     for trial in 0..trials {
         let before = arrivals.lock().expect("lock").len();
         client
@@ -67,7 +79,69 @@ pub async fn run(trials: usize) -> anyhow::Result<()> {
     );
     println!("alert delivery, event to webhook (ms): runs | p50 | p99 | min | max");
     println!("{}", Summary::of(latencies).row());
+    let lag = api::MetricQuery {
+        name: "agent_loop_lag_seconds".into(),
+        node: Some(master),
+        from_ms: Some(started_ms),
+        to_ms: Some(now_ms()),
+        step_ms: Some(1_000),
+        consolidation: Some("max".into()),
+        ..api::MetricQuery::default()
+    };
+    let lag = client.metric_range(&lag).await.context("the master's loop lag")?;
+    let worst = (lag.points.iter().flatten())
+        .map(|point| point.max)
+        .fold(0.0_f64, f64::max);
+    let events = client.events(0, 0).await.context("the event log")?.events;
+    let health = (events.iter())
+        .filter(|event| event.kind == "node_health" && event.at_ms >= started_ms)
+        .count();
+    println!(
+        "hostile recipients: {}; master's loop lag, max over the run: {:.0} ms; node health \
+         changes: {health}",
+        if bad { "3" } else { "none" },
+        worst * 1_000.0
+    );
     Ok(())
+}
+
+/// Three recipients that misbehave: an agent that hangs, one that floods its output, and a
+/// webhook that never answers, each with a 2 s timeout.
+async fn hostile(dir: &std::path::Path) -> anyhow::Result<Vec<api::AlertSpec>> {
+    let mut specs = Vec::new();
+    for (name, body) in [
+        ("hangs", "#!/bin/sh\nexec sleep 3600\n"),
+        ("floods", "#!/bin/sh\nexec yes flood\n"),
+    ] {
+        let path = dir.join(format!("alert-{name}.sh"));
+        std::fs::write(&path, body)?;
+        let mut permissions = std::fs::metadata(&path)?.permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&path, permissions)?;
+        specs.push(api::AlertSpec {
+            name: name.into(),
+            executable: Some(path.display().to_string()),
+            kinds: vec!["attribute".into()],
+            timeout: Some("2s".into()),
+            ..Default::default()
+        });
+    }
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/silent", silent.local_addr()?);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    specs.push(api::AlertSpec {
+        name: "silent".into(),
+        webhook: Some(url),
+        kinds: vec!["attribute".into()],
+        timeout: Some("2s".into()),
+        ..Default::default()
+    });
+    Ok(specs)
 }
 
 /// A webhook receiver on loopback: for each alert, its latency (arrival less `startsAt`),

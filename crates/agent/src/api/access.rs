@@ -59,10 +59,13 @@ pub(crate) const ROUTES: &[(&str, &str, Access)] = &[
         Needs(Admin),
     ),
     ("POST", "/v1/groups", Needs(Admin)),
+    // An edit of a group or a constraint changes the configuration, as creating one does.
+    ("PUT", "/v1/groups/{name}", Needs(Admin)),
     ("DELETE", "/v1/groups/{name}", Needs(Admin)),
     ("POST", "/v1/groups/{name}/move", Needs(Operate)),
     ("GET", "/v1/constraints", Needs(Read)),
     ("POST", "/v1/constraints", Needs(Admin)),
+    ("PUT", "/v1/constraints/{id}", Needs(Admin)),
     ("DELETE", "/v1/constraints/{id}", Needs(Admin)),
     ("GET", "/v1/config", Needs(Read)),
     ("POST", "/v1/nodes/{id}/mode", Needs(Operate)),

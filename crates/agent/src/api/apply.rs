@@ -312,14 +312,14 @@ fn diff(
         .iter()
         .filter(|c| !current.constraints.contains(c))
     {
-        changes.push(format!("+ constraint {}", describe_constraint(constraint)));
+        changes.push(format!("+ constraint {constraint}"));
     }
     for constraint in current
         .constraints
         .iter()
         .filter(|c| !constraints.contains(c))
     {
-        changes.push(format!("- constraint {}", describe_constraint(constraint)));
+        changes.push(format!("- constraint {constraint}"));
     }
     changes
 }
@@ -348,36 +348,6 @@ fn describe_change(old: &Resource, new: &Resource) -> String {
         parts.push("utilization".into());
     }
     parts.join(", ")
-}
-
-/// A constraint in the words an operator writes it.
-fn describe_constraint(constraint: &StoredConstraint) -> String {
-    match constraint {
-        StoredConstraint::Order(o) => {
-            let kind = if o.kind == model::OrderKind::Optional {
-                " (optional)"
-            } else {
-                ""
-            };
-            format!("order {} then {}{kind}", o.first, o.then)
-        }
-        StoredConstraint::Colocation(c) => {
-            format!(
-                "colocation {} with {} {}",
-                c.resource,
-                c.with,
-                model::score_display(c.score)
-            )
-        }
-        StoredConstraint::Location(l) => {
-            format!(
-                "location {} on node {} {}",
-                l.resource,
-                l.node,
-                model::score_display(l.score)
-            )
-        }
-    }
 }
 
 /// The lines `apply` shows for resources made promotable, changed or made plain clones.

@@ -1,6 +1,7 @@
-//! `GET /v1/constraints` and `DELETE /v1/constraints/{id}`: every declared constraint and
-//! every preference left by `resource move` and `resource ban`, each with an id derived from
-//! its content (as pcs names its constraints), and the command that removes one.
+//! `GET /v1/constraints`, `PUT` and `DELETE /v1/constraints/{id}`: every declared
+//! constraint and every preference left by `resource move` and `resource ban`, each with
+//! an id derived from its content (as pcs names its constraints), the edit of a declared
+//! one in place, and the command that removes one.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use cmdb::{Command, ResourceDb, StoredConstraint};
 use model::{Constraint, LocationConstraint, OrderKind, ResourceId, SCORE_INFINITY, score_display};
 
-use super::resources::{Call, propose_all};
+use super::resources::{Call, parse, propose_all, to_constraint};
 use super::{ApiState, error};
 
 /// Where a listed constraint lives, which decides how it is removed.
@@ -204,6 +205,81 @@ pub(crate) async fn remove(
     };
     propose_all(&state, &call, vec![command], move |_| {
         Json(serde_json::json!({ "removed": id })).into_response()
+    })
+    .await
+}
+
+/// `PUT /v1/constraints/{id}`: the declared constraint `id` replaced in place by the one
+/// in the body (`POST /v1/constraints`'s spec), by one `Command::UpdateConstraint`, checked
+/// there exactly as an added one is. The command names the old constraint by its content,
+/// so an edit of one that changed meanwhile is refused, not applied to the new one. Moves
+/// and bans are changed by moving and banning again. Answers the constraint as listed,
+/// under its new id.
+pub(crate) async fn update(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    call: Call,
+) -> Response {
+    let spec: ::api::ConstraintSpec = match parse(&call.body) {
+        Ok(spec) => spec,
+        Err(response) => return response,
+    };
+    let new = match to_constraint(spec) {
+        Ok(constraint) => StoredConstraint::from(constraint),
+        Err(reason) => return error(StatusCode::BAD_REQUEST, reason),
+    };
+    let origin = state.shared.read(|db| {
+        let entries = entries(&db.resources);
+        let entry = entries.into_iter().find(|entry| entry.view.id == id)?;
+        Some(entry.origin)
+    });
+    let old = match origin {
+        Some(Origin::Declared(old)) => old,
+        Some(Origin::Move { key, .. }) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "{id} is a move of {key} (`resource move`), not a declared constraint: \
+                     move {key} again to replace it, or clear it with `encluster resource \
+                     move {key} --clear`"
+                ),
+            );
+        }
+        Some(Origin::Ban { key, .. }) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "{id} is a ban of {key} (`resource ban`), not a declared constraint: ban \
+                     {key} again to replace it, or lift it with `encluster resource clear \
+                     {key}`"
+                ),
+            );
+        }
+        None => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("no constraint {id:?}; `encluster constraint list` shows the ids"),
+            );
+        }
+    };
+    let command = Command::UpdateConstraint {
+        old,
+        new: new.clone(),
+    };
+    propose_all(&state, &call, vec![command], |state| {
+        let view = state.shared.read(|db| {
+            let entries = entries(&db.resources);
+            let declared = Origin::Declared(new.clone());
+            let entry = entries.into_iter().find(|entry| entry.origin == declared)?;
+            Some(entry.view)
+        });
+        match view {
+            Some(view) => Json(view).into_response(),
+            None => error(
+                StatusCode::CONFLICT,
+                format!("constraint {new} was changed again before this answer"),
+            ),
+        }
     })
     .await
 }

@@ -256,6 +256,14 @@ const OPERATIONS: &[Op] = &[
         Json(object),
     ),
     op(
+        "PUT",
+        "/v1/groups/{name}",
+        "Change a group's members and their order in place (members that stay keep running)",
+        &[],
+        Json(json::<wire::GroupSpec>),
+        Json(json::<wire::GroupSpec>),
+    ),
+    op(
         "DELETE",
         "/v1/groups/{name}",
         "Delete a group",
@@ -286,6 +294,14 @@ const OPERATIONS: &[Op] = &[
         &[],
         Json(json::<wire::ConstraintSpec>),
         Json(object),
+    ),
+    op(
+        "PUT",
+        "/v1/constraints/{id}",
+        "Replace a declared constraint in place; answers it under its new id",
+        &[],
+        Json(json::<wire::ConstraintSpec>),
+        Json(json::<wire::ConstraintView>),
     ),
     op(
         "DELETE",

@@ -392,6 +392,59 @@ pub(crate) async fn create_group(State(state): State<ApiState>, call: Call) -> R
     .await
 }
 
+/// `PUT /v1/groups/{name}`: the group's members and their order, changed in place by one
+/// `Command::UpdateGroup` (checked there exactly as a create is); members that stay keep
+/// running. Takes the spec `POST /v1/groups` takes and answers the group as stored.
+pub(crate) async fn update_group(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    call: Call,
+) -> Response {
+    let spec: ::api::GroupSpec = match parse(&call.body) {
+        Ok(spec) => spec,
+        Err(response) => return response,
+    };
+    if !spec.name.is_empty() && spec.name != name {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "name: body says {:?}, path says {name:?}: a group keeps its name (create \
+                 the new one and delete this one to rename it)",
+                spec.name
+            ),
+        );
+    }
+    let group = Group {
+        id: GroupId(name.clone()),
+        members: spec.members.into_iter().map(ResourceId).collect(),
+    };
+    propose_all(
+        &state,
+        &call,
+        vec![Command::UpdateGroup { group }],
+        |state| group_response(state, &name),
+    )
+    .await
+}
+
+/// A group as stored, in the spec `POST /v1/groups` takes.
+fn group_response(state: &ApiState, name: &str) -> Response {
+    let stored = state
+        .shared
+        .read(|db| db.resources.groups.get(&GroupId(name.to_owned())).cloned());
+    match stored {
+        Some(group) => Json(::api::GroupSpec {
+            name: group.id.0,
+            members: group.members.into_iter().map(|m| m.0).collect(),
+        })
+        .into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("group {name:?} does not exist"),
+        ),
+    }
+}
+
 pub(crate) async fn delete_group(
     State(state): State<ApiState>,
     Path(name): Path<String>,

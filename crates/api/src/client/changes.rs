@@ -1,8 +1,8 @@
-//! The client calls that list and undo changes: constraints with their ids, bans, clearing
-//! moves and bans, and (un)managing a resource.
+//! The client calls that list, edit and undo changes: constraints with their ids, bans,
+//! clearing moves and bans, and (un)managing a resource.
 
 use super::{Client, ClientError, encode_key, resource_path};
-use crate::{BanRequest, ClearRequest, Cleared, ConstraintView, ResourceView};
+use crate::{BanRequest, ClearRequest, Cleared, ConstraintSpec, ConstraintView, ResourceView};
 
 impl Client {
     /// `GET /v1/constraints`: every declared constraint and every move and ban, with ids.
@@ -15,6 +15,17 @@ impl Client {
         let path = format!("/v1/constraints/{}", encode_key(id));
         self.send_ignoring_body(self.http.delete(self.url(&path)))
             .await
+    }
+
+    /// `PUT /v1/constraints/{id}`: replaces a declared constraint in place by `spec`;
+    /// answers it as listed, under its new id.
+    pub async fn update_constraint(
+        &self,
+        id: &str,
+        spec: &ConstraintSpec,
+    ) -> Result<ConstraintView, ClientError> {
+        let path = format!("/v1/constraints/{}", encode_key(id));
+        self.send(self.http.put(self.url(&path)).json(spec)).await
     }
 
     /// `POST /v1/resources/{name}/ban`: keeps a resource or group off a node.

@@ -111,6 +111,9 @@ fn command_fixture_name(command: &Command) -> &'static str {
         Command::CertExpiryWarned { .. } => "CertExpiryWarned",
         Command::RevokeTokens { .. } => "RevokeTokens",
         Command::ReplaceToken { .. } => "ReplaceToken",
+        // --- edit ---
+        Command::UpdateGroup { .. } => "UpdateGroup",
+        Command::UpdateConstraint { .. } => "UpdateConstraint",
     }
 }
 

@@ -526,6 +526,21 @@ fn resource_commands() -> Vec<Command> {
             new: CA_FINGERPRINT.into(),
             at_ms: AT_MS,
         },
+        // --- edit ---
+        Command::UpdateGroup {
+            group: Group {
+                id: GroupId("web".into()),
+                members: vec![id("web"), id("web-vip"), id("db")],
+            },
+        },
+        Command::UpdateConstraint {
+            old: first_constraints().remove(0),
+            new: StoredConstraint::Colocation(ColocationConstraint {
+                resource: id("db"),
+                with: id("web"),
+                score: -1_000_000,
+            }),
+        },
     ]
 }
 

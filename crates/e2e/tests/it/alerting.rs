@@ -71,7 +71,7 @@ async fn a_killed_nodes_incident_shows_every_phase_in_order() {
     // (A node written off at start-up, its first heartbeats late, has an incident of its
     // own before this one.)
     let incident = closed_incident(&client, victim, crashed_at).await;
-    assert_phases_in_order(&incident, victim);
+    assert_phases_in_order(&incident, victim, crashed_at);
     // The CLI's table and JSON.
     let shown = cluster.cli(master, &["incidents"]);
     assert!(shown.status.success(), "{}", output_text(&shown));
@@ -124,9 +124,10 @@ async fn closed_incident(client: &api::Client, node: u64, crashed_at: u64) -> ap
     }
 }
 
-/// Every phase has a time, each at or after the one before, and the one resource started
-/// again on another node.
-fn assert_phases_in_order(incident: &api::Incident, victim: u64) {
+/// Every phase has a plausible time: after the crash at `crashed_at`, each at or after the
+/// one before, all within the wait for the incident (not a speed target: the benchmarks
+/// measure that); and the one resource started again on another node.
+fn assert_phases_in_order(incident: &api::Incident, victim: u64, crashed_at: u64) {
     let phases = [
         ("detected", Some(incident.detected_at_ms)),
         ("down", incident.down_at_ms),
@@ -135,13 +136,15 @@ fn assert_phases_in_order(incident: &api::Incident, victim: u64) {
         ("started", incident.started_at_ms),
         ("healthy", incident.healthy_at_ms),
     ];
-    let mut previous = 0;
+    let mut previous = crashed_at;
+    let latest = now_ms();
     for (phase, at) in phases {
         let at = at.unwrap_or_else(|| panic!("phase {phase} has no time: {incident:?}"));
         assert!(
             at >= previous,
-            "{phase} before the phase before it: {incident:?}"
+            "{phase} before the phase before it (or the crash at {crashed_at}): {incident:?}"
         );
+        assert!(at <= latest, "{phase} after the incident was read: {incident:?}");
         previous = at;
     }
     let [moved] = incident.resources.as_slice() else {
@@ -164,7 +167,7 @@ async fn a_killed_masters_incident_is_recorded_by_the_next_master() {
     let new_master = cluster.wait_master(SETTLE).await;
     let client = cluster.client(new_master);
     let incident = closed_incident(&client, master, crashed_at).await;
-    assert_phases_in_order(&incident, master);
+    assert_phases_in_order(&incident, master, crashed_at);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

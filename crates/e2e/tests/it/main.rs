@@ -15,6 +15,7 @@ mod changes;
 mod chat;
 mod core;
 mod demo;
+mod edits;
 mod errors;
 mod failstop;
 mod fencing;

@@ -1,10 +1,13 @@
-// Groups and constraints: create, move and delete groups; add and delete constraints; and
-// a picture of the dependencies (group members in start order, order and colocation
-// constraints as arrows, each resource placed where it runs).
+// Groups and constraints: create, edit, move and delete groups; add, edit and delete
+// constraints; and a picture of the dependencies (group members in start order, order and
+// colocation constraints as arrows, each resource placed where it runs). An edit changes a
+// group or a constraint in place (`PUT`), so the members that stay in a group keep
+// running; the server checks it as it checks a create, and each problem it names shows
+// beside its field.
 
 import { h, s, fill, table, link, note } from '../dom.js';
-import { get, post, del, path } from '../api.js';
-import { action, field, select, showErrors, missing, submit } from '../forms.js';
+import { get, post, put, del, path } from '../api.js';
+import { action, field, select, showErrors, missing, submit, toast } from '../forms.js';
 import { nodeNames, placement } from './resources.js';
 
 function describe(c) {
@@ -98,10 +101,106 @@ function constraintForm(after) {
   submit('Add constraint', 'admin'));
 }
 
+/** The edit form of group `g`, pre-filled; `close(changed)` ends the edit. */
+function groupEditor(g, close) {
+  const members = h('input', { id: 'edit-group-members', value: g.members.join(', ') });
+  const fields = {
+    members: field('Members in start order', members,
+      'comma-separated; the members that stay keep running'),
+  };
+  const general = h('div', { id: 'edit-group-errors' });
+  return h('form', { id: 'group-edit-form', class: 'inline', 'aria-label': `Edit group ${g.name}`,
+    onsubmit: async (event) => {
+      event.preventDefault();
+      const list = members.value.split(',').map((m) => m.trim()).filter(Boolean);
+      try {
+        const stored = await put(path('v1', 'groups', g.name), { name: g.name, members: list });
+        toast('ok', `updated group ${g.name}: ${stored.members.join(' → ')}`);
+        await close(true);
+      } catch (failure) {
+        showErrors(failure.message, fields, general);
+      }
+    } },
+  h('h2', null, `Edit group ${g.name}`), fields.members, general,
+  submit('Save group', 'admin', { id: 'save-group' }),
+  h('button', { type: 'button', onclick: () => close(false) }, 'Cancel'));
+}
+
+/** The two names and the score of a constraint spec, as the forms show them. */
+function constraintParts(c) {
+  if (c.type === 'order') return [c.first, c.then, ''];
+  if (c.type === 'colocation') return [c.resource, c.with, c.score];
+  return [c.resource, String(c.node), c.score];
+}
+
+/** The spec the constraint forms describe. */
+function constraintBody(type, a, b, score, optional) {
+  if (type === 'order') {
+    return { type, first: a, then: b, ...(optional ? { kind: 'optional' } : {}) };
+  }
+  if (type === 'colocation') return { type, resource: a, with: b, score: score || 'INFINITY' };
+  return { type, resource: a, node: Number(b), score: score || 'INFINITY' };
+}
+
+/** The edit form of the declared constraint `view`, pre-filled. */
+function constraintEditor(view, close) {
+  const c = view.constraint;
+  const [first, second, current] = constraintParts(c);
+  const kind = select(['order', 'colocation', 'location'], c.type, { id: 'edit-c-type' });
+  const a = h('input', { id: 'edit-c-a', value: first });
+  const b = h('input', { id: 'edit-c-b', value: second });
+  const score = h('input', { id: 'edit-c-score', value: current, placeholder: 'INFINITY' });
+  const optional = h('input', { id: 'edit-c-optional', type: 'checkbox',
+    checked: c.type === 'order' && c.kind === 'optional' });
+  const rows = {
+    a: field('First (order) or resource', a),
+    b: field('Then, with, or node id', b),
+    score: field('Score (colocation, location)', score),
+    kind: field('Optional order', optional),
+  };
+  // A refusal names the spec's field; both names of a row lead to it.
+  const fields = { first: rows.a, resource: rows.a, then: rows.b, with: rows.b, node: rows.b,
+    score: rows.score, kind: rows.kind, type: rows.a };
+  const general = h('div', { id: 'edit-constraint-errors' });
+  return h('form', { id: 'constraint-edit-form', class: 'inline',
+    'aria-label': `Edit constraint ${view.id}`, onsubmit: async (event) => {
+      event.preventDefault();
+      const body = constraintBody(kind.value, a.value.trim(), b.value.trim(), score.value.trim(),
+        optional.checked);
+      try {
+        const stored = await put(path('v1', 'constraints', view.id), body);
+        toast('ok', `updated ${view.id}: ${describe(stored.constraint)} (id ${stored.id})`);
+        await close(true);
+      } catch (failure) {
+        showErrors(failure.message, fields, general);
+      }
+    } },
+  h('h2', null, `Edit constraint ${view.id}`),
+  h('label', { for: 'edit-c-type' }, 'Constraint'), kind, rows.a, rows.b, rows.score, rows.kind,
+  general, submit('Save constraint', 'admin', { id: 'save-constraint' }),
+  h('button', { type: 'button', onclick: () => close(false) }, 'Cancel'));
+}
+
+/** Edit for a declared constraint; moves and bans change by moving and banning again. */
+function editConstraint(c, open) {
+  if (c.origin !== 'constraint') {
+    return h('button', { type: 'button', disabled: true, 'aria-label': `Edit constraint ${c.id}`,
+      title: `a ${c.origin}: ${c.origin} again to change it, or delete it` }, 'Edit');
+  }
+  return action('Edit', 'admin', async () => open(c), { 'aria-label': `Edit constraint ${c.id}` });
+}
+
 export default {
   title: 'Groups & constraints',
   async mount(view) {
     const body = h('div');
+    const editor = h('div', { id: 'editor' });
+    const edit = (form) => {
+      fill(editor, form);
+      editor.scrollIntoView({ block: 'nearest' });
+      const first = form.querySelector('input, select');
+      if (first) first.focus();
+    };
     const update = async () => {
       const [status, constraints] = await Promise.all([get('/v1/status'), get('/v1/constraints')]);
       const names = nodeNames(status);
@@ -118,6 +217,8 @@ export default {
                 await update();
                 return `moving ${g.name}`;
               }, { 'aria-label': `Move group ${g.name}` }),
+              action('Edit', 'admin', async () => edit(groupEditor(g, close)),
+                { 'aria-label': `Edit group ${g.name}` }),
               action('Delete', 'admin', async () => {
                 await del(path('v1', 'groups', g.name));
                 await update();
@@ -128,18 +229,25 @@ export default {
         table(['Id', 'Origin', 'Constraint', 'Expires', 'Actions'], constraints.map((c) => [
           c.id, c.origin, describe(c.constraint),
           c.expires_at_ms ? new Date(c.expires_at_ms).toLocaleString() : '',
-          action('Delete', 'admin', async () => {
-            await del(path('v1', 'constraints', c.id));
-            await update();
-            return `deleted ${c.id}`;
-          }, { 'aria-label': `Delete constraint ${c.id}` })]), { id: 'constraints' }),
+          h('span', { class: 'actions' },
+            editConstraint(c, (chosen) => edit(constraintEditor(chosen, close))),
+            action('Delete', 'admin', async () => {
+              await del(path('v1', 'constraints', c.id));
+              await update();
+              return `deleted ${c.id}`;
+            }, { 'aria-label': `Delete constraint ${c.id}` }))]), { id: 'constraints' }),
         h('h2', null, 'Dependencies'),
         h('div', { class: 'picture' }, picture(status, constraints, names)),
         h('p', { class: 'muted' }, 'Solid arrows: group start order; dashed: order constraints; dotted: colocation. ',
           link('Resources', 'resources')));
     };
+    // An edit ends with the form gone and, when it changed something, the page read again.
+    const close = async (changed) => {
+      fill(editor);
+      if (changed) await update();
+    };
     fill(view, h('h1', null, 'Groups and constraints'), missing('admin'),
-      h('div', { class: 'columns' }, groupForm(update), constraintForm(update)), body);
+      h('div', { class: 'columns' }, groupForm(update), constraintForm(update)), editor, body);
     return { update };
   },
 };
