@@ -5,9 +5,18 @@ A local 3-node cluster runs the paper's chat (examples/chat) grouped with its VI
 A sends a numbered line every 5 ms through the VIP; client B records when each line
 arrives. Both reconnect at once when the connection drops. A run moves the group by hand
 (`encluster group move chat --to NODE`) or crashes its node (SIGKILL of the agent and of
-the chat process; the agent is started again after the run). The gap of a run is, as B
+the chat process; the agent is started again after the run, once the cluster has declared
+it down and, with FENCE=1, fenced it, as an operator powers a fenced node back on). Crashes
+come in two kinds: of a node that runs the chat but not the master ("crash", the group is
+first moved off the master), and of the master while it runs the chat ("crash-master",
+which adds an election). The gap of a run is, as B
 sees it, from the last line delivered before its connection dropped to the first line
 delivered after it reconnected (history replayed to B is not counted).
+
+With FENCE=1 in the environment, a fencing device covers the three nodes: the bench's
+own fence agent (bench/fence_localnode, in the fence-agents protocol) "powers a node off" by
+killing its agent and its resources' processes, so the master may start a crashed node's
+resources once the fence is confirmed instead of waiting for its lease to end.
 
 Usage: bench/chat_gap.py BINARY [RUNS]   (bench/chat_gap.sh builds and runs it)
 """
@@ -56,6 +65,41 @@ def wait(what, check, timeout=60):
             return value
         time.sleep(0.05)
     raise SystemExit(f"timed out waiting for {what}")
+
+
+def nodes():
+    out = cli("node", "list", "--json", check=False)
+    try:
+        return json.loads(out)
+    except ValueError:
+        return []
+
+
+def master():
+    return next((n["id"] for n in nodes() if n.get("is_master")), None)
+
+
+def down(node):
+    return any(n["id"] == node and n.get("state") == "down" for n in nodes())
+
+
+def fenced(node, before):
+    out = cli("fence", "list", "--json", check=False)
+    try:
+        history = json.loads(out).get("history", [])
+    except ValueError:
+        return False
+    done = [r for r in history if r.get("node") == node and r.get("outcome") == "confirmed"]
+    return len(done) > before
+
+
+def fence_count(node):
+    out = cli("fence", "list", "--json", check=False)
+    try:
+        history = json.loads(out).get("history", [])
+    except ValueError:
+        return 0
+    return sum(1 for r in history if r.get("node") == node and r.get("outcome") == "confirmed")
 
 
 def online_count():
@@ -181,25 +225,47 @@ def main():
     cli("resource", "create", "chat1", "--type", "chat", "--param",
         f"listen={VIP}:{PORT}", "--param", "MaxUser=10")
     cli("group", "create", "chat", "chat-vip", "chat1")
+    if os.environ.get("FENCE") == "1":
+        hosts = ";".join(f"node{n}:{work}/c/node{n}" for n in (1, 2, 3))
+        cli("fence", "add", "local", "--agent", f"{ROOT}/bench/fence_localnode",
+            "--hosts", hosts, "--timeout", "10s")
+        print("fencing: bench/fence_localnode covers node1-3", flush=True)
     b = Receiver()
     threading.Thread(target=sender, daemon=True).start()
     wait("lines flowing", lambda: len(b.lines) > 50)
-    results = {"move": [], "crash": []}
-    for kind in ("move", "crash"):
-        if kind == "crash":
-            cli("group", "move", "chat", "--clear")
-            time.sleep(2.0)
+    fencing = os.environ.get("FENCE") == "1"
+    results = {"move": [], "crash": [], "crash-master": []}
+    for kind in ("move", "crash", "crash-master"):
         for run in range(RUNS):
             time.sleep(1.0)
+            if kind != "move":
+                # The chat on a node that is (crash-master) or is not (crash) the master.
+                m = master()
+                on_master = b.node == m
+                if on_master != (kind == "crash-master"):
+                    target = m if kind == "crash-master" else next(
+                        n for n in (1, 2, 3) if n != m)
+                    cli("group", "move", "chat", "--to", str(target))
+                    wait("the chat on the chosen node", lambda: b.node == target, 30)
+                    # Stickiness keeps it there; a move left in place would pull it back
+                    # when the crashed node returns.
+                    cli("group", "move", "chat", "--clear")
+                    time.sleep(1.0)
             disrupt = move(b) if kind == "move" else crash
+            before = fence_count(b.node) if fencing else 0
             gap, was, now = one_run(b, disrupt)
             print(f"{kind} {run + 1}: node{was} -> node{now}: gap {gap:.0f} ms", flush=True)
             results[kind].append(gap)
-            if kind == "crash":
+            if kind != "move":
+                wait("the crashed node declared down", lambda: down(was), 30)
+                if fencing:
+                    wait("the crashed node fenced", lambda: fenced(was, before), 30)
                 start_agent(was)
                 wait("the crashed node back online", lambda: online_count() == 3)
+        cli("group", "move", "chat", "--clear")
     stats("manual move (group move)", results["move"])
-    stats("node crash (kill -9)", results["crash"])
+    stats("crash of the chat's node, not the master (kill -9)", results["crash"])
+    stats("crash of the master running the chat (kill -9)", results["crash-master"])
 
 
 try:
