@@ -12,6 +12,10 @@
 //! webhook that accepts and never answers. The run then also prints the master's loop lag
 //! (`agent_loop_lag_seconds`, its max over the run) and the node health changes in the
 //! event log, to show whether they slowed the heartbeat or the good webhook.
+//!
+//! Meanwhile the data plane carries a steady load: a director (`lb`, HTTP) in front of a
+//! server in this process, asked once every 5 ms on a new connection; the run prints its
+//! request latency, so the two runs show whether hostile recipients reach the data plane.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -51,6 +55,26 @@ pub async fn run(trials: usize, bad: bool) -> anyhow::Result<()> {
             client.put_alert(&spec).await.context("add a hostile recipient")?;
         }
     }
+    let octets = cluster.base_ip.octets();
+    let listen = format!("{}.{}.{}.70:8080", octets[0], octets[1], octets[2]);
+    let director = api::ResourceSpec {
+        name: "web".into(),
+        type_name: "lb".into(),
+        params: BTreeMap::from([
+            ("listen".into(), listen.clone()),
+            ("servers".into(), format!("a={}", backend().await?)),
+            ("protocol".into(), "http".into()),
+        ]),
+        ..Default::default()
+    };
+    client.create_resource(&director).await.context("add the director")?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while request(&listen).await.is_none() {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the director never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = tokio::spawn(data_plane(listen, stop.clone()));
     for trial in 0..trials {
         let before = arrivals.lock().expect("lock").len();
         client
@@ -77,8 +101,13 @@ pub async fn run(trials: usize, bad: bool) -> anyhow::Result<()> {
             .values()
             .map(|latency| *latency as f64),
     );
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (answered, failed) = load.await.context("the data-plane load")?;
     println!("alert delivery, event to webhook (ms): runs | p50 | p99 | min | max");
     println!("{}", Summary::of(latencies).row());
+    println!("data plane, one request every 5 ms (us): runs | p50 | p99 | min | max; {} failed",
+        failed);
+    println!("{}", Summary::of(answered).row());
     let lag = api::MetricQuery {
         name: "agent_loop_lag_seconds".into(),
         node: Some(master),
@@ -103,6 +132,57 @@ pub async fn run(trials: usize, bad: bool) -> anyhow::Result<()> {
         worst * 1_000.0
     );
     Ok(())
+}
+
+/// An HTTP server on loopback answering every request `200 ok`; its address.
+async fn backend() -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?.to_string();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 2048];
+                let _ = stream.read(&mut buffer).await;
+                let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    Ok(address)
+}
+
+/// One GET through the director on a new connection: its latency in µs if answered 200.
+async fn request(listen: &str) -> Option<f64> {
+    let began = std::time::Instant::now();
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(listen).await.ok()?;
+        let ask = "GET / HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\n";
+        stream.write_all(ask.as_bytes()).await.ok()?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.ok()?;
+        answer.starts_with(b"HTTP/1.1 200").then_some(())
+    };
+    tokio::time::timeout(Duration::from_secs(2), attempt).await.ok()??;
+    Some(began.elapsed().as_secs_f64() * 1e6)
+}
+
+/// Requests through the director every 5 ms until `stop`: the latencies answered (µs),
+/// and the count of requests that failed.
+async fn data_plane(
+    listen: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> (Vec<f64>, usize) {
+    let mut answered = Vec::new();
+    let mut failed = 0;
+    let mut ticks = tokio::time::interval(Duration::from_millis(5));
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        ticks.tick().await;
+        match request(&listen).await {
+            Some(latency) => answered.push(latency),
+            None => failed += 1,
+        }
+    }
+    (answered, failed)
 }
 
 /// Three recipients that misbehave: an agent that hangs, one that floods its output, and a
