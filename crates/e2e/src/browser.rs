@@ -2,6 +2,10 @@
 //! `chromedriver` over W3C WebDriver (`fantoccini`, no TLS stack, talking to the local
 //! driver only). Nothing is downloaded: a missing browser or driver fails the test with
 //! the `apt-get` line that installs them (`scripts/test.sh` installs both).
+//!
+//! Every method that takes a selector reads it as CSS, or as XPath when it starts with `/`
+//! (a CSS selector never does): XPath finds an element by its role and name, as `button`
+//! and `after_heading` write it.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -25,6 +29,47 @@ pub struct Browser {
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
+
+/// `selector` as a WebDriver locator: XPath when it starts with `/`, else CSS.
+fn locator(selector: &str) -> Locator<'_> {
+    if selector.starts_with('/') {
+        Locator::XPath(selector)
+    } else {
+        Locator::Css(selector)
+    }
+}
+
+/// XPath of the button whose accessible name is `name`: its `aria-label`, or its text when
+/// it has none (`name` holds no `'`).
+pub fn button(name: &str) -> String {
+    assert!(!name.contains('\''), "{name:?} holds a quote");
+    format!("//button[@aria-label='{name}' or (not(@aria-label) and normalize-space(.)='{name}')]")
+}
+
+/// XPath of the first `tag` element after the `h2` (or `h3`) heading `heading`, such as
+/// the table a heading introduces (`heading` holds no `'`).
+pub fn after_heading(heading: &str, tag: &str) -> String {
+    assert!(!heading.contains('\''), "{heading:?} holds a quote");
+    format!("//*[self::h2 or self::h3][normalize-space(.)='{heading}']/following-sibling::{tag}[1]")
+}
+
+/// Installs, in the page, a watcher that records (in `window.encluster_seen[key]`) the
+/// wall-clock time in ms since the Unix epoch at which an element matching the CSS
+/// selector first holds every needle in its text; a `MutationObserver` sees the change as
+/// the page makes it, so the time does not depend on how often the test polls.
+const WATCH: &str = r#"
+const [key, css, needles] = arguments;
+const seen = window.encluster_seen = window.encluster_seen || {};
+delete seen[key];
+const shown = () => Array.from(document.querySelectorAll(css))
+  .some((el) => needles.every((needle) => el.textContent.includes(needle)));
+const record = () => { seen[key] = performance.timeOrigin + performance.now(); };
+if (shown()) { record(); return; }
+const observer = new MutationObserver(() => {
+  if (shown()) { record(); observer.disconnect(); }
+});
+observer.observe(document.body, { childList: true, subtree: true, characterData: true });
+"#;
 
 impl Browser {
     /// Start chromedriver and a headless Chromium that trusts any certificate (the
@@ -106,7 +151,7 @@ impl Browser {
     ) -> anyhow::Result<fantoccini::elements::Element> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+            if let Ok(element) = self.client.find(locator(css)).await {
                 return Ok(element);
             }
             if Instant::now() >= deadline {
@@ -127,7 +172,7 @@ impl Browser {
         let deadline = Instant::now() + timeout;
         let mut last = String::new();
         loop {
-            if let Ok(element) = self.client.find(Locator::Css(css)).await
+            if let Ok(element) = self.client.find(locator(css)).await
                 && let Ok(text) = element.text().await
             {
                 if check(&text) {
@@ -162,6 +207,40 @@ impl Browser {
         let element = self.wait_for(css, Duration::from_secs(10)).await?;
         element.click().await?;
         Ok(())
+    }
+
+    /// Whether the element matching `css` is absent or not displayed (e.g. `hidden`).
+    pub async fn is_hidden(&self, css: &str) -> anyhow::Result<bool> {
+        match self.client.find(locator(css)).await {
+            Ok(element) => Ok(!element.is_displayed().await?),
+            Err(_) => Ok(true),
+        }
+    }
+
+    /// Start watching the page for an element matching the CSS selector `css` whose text
+    /// holds every one of `needles`; `seen_at_ms(key, ..)` tells when it first did. The
+    /// watch lasts until the page is reloaded (the UI changes pages without a reload).
+    pub async fn watch(&self, key: &str, css: &str, needles: &[&str]) -> anyhow::Result<()> {
+        let args = vec![key.into(), css.into(), serde_json::json!(needles)];
+        self.client.execute(WATCH, args).await?;
+        Ok(())
+    }
+
+    /// When (ms since the Unix epoch, fractional) the page first showed what `watch(key,
+    /// ..)` waits for, polling every 20 ms up to `timeout`.
+    pub async fn seen_at_ms(&self, key: &str, timeout: Duration) -> anyhow::Result<f64> {
+        let deadline = Instant::now() + timeout;
+        let script = "return (window.encluster_seen || {})[arguments[0]] ?? null;";
+        loop {
+            let seen = self.client.execute(script, vec![key.into()]).await?;
+            if let Some(at_ms) = seen.as_f64() {
+                return Ok(at_ms);
+            }
+            if Instant::now() >= deadline {
+                bail!("the page did not show {key:?} within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Save a screenshot of the whole window as `<dir>/<name>.png`; its path.

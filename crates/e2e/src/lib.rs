@@ -18,6 +18,11 @@ pub mod specs;
 
 pub use cluster::{Cluster, Node, binary, unique_base_ip, wait_until};
 
+/// Held by each test that runs `encluster demo`: the demo takes fixed addresses (its VIPs,
+/// backend ports), so two in one test process would clash. A sync test takes it with
+/// `blocking_lock`, an async one with `lock().await`.
+pub static ONE_DEMO: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A finished command's standard output then standard error, for assertion messages.
 pub fn output_text(output: &std::process::Output) -> String {
     format!(

@@ -119,6 +119,7 @@ fn alive(pid: i32) -> bool {
 
 #[test]
 fn the_demo_serves_its_site_on_both_vips_and_stops_everything_on_ctrl_c() {
+    let _one_demo = e2e::ONE_DEMO.blocking_lock();
     let child = Command::new(e2e::binary())
         .arg("demo")
         .stdout(Stdio::piped())

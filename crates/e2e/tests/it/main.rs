@@ -38,6 +38,7 @@ mod security;
 mod status;
 mod types;
 mod ui;
+mod ui_pages;
 mod updates;
 // --- upgrade ---
 mod upgrade;

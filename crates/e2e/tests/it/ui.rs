@@ -9,6 +9,11 @@
 //! refused; sign out; then, as a viewer, find the operator's buttons disabled with the
 //! missing permission named, and the API refusing the same change.
 //!
+//! A second flow edits a group and a constraint in place from the groups page (issue 14,
+//! point 3): each form opens with the current values, a bad edit shows the server's reason
+//! beside its field with nothing changed, a good one reorders the group without restarting
+//! its running member and gives the constraint its new id; a viewer finds Edit disabled.
+//!
 //! Method: `Cluster` starts the agents; `e2e::browser` drives Debian's chromium through
 //! chromedriver (WebDriver). Every wait polls what the page shows, with a deadline.
 //! Screenshots of the pages go to `e2e::browser::screenshot_dir()`.
@@ -20,13 +25,13 @@ use e2e::browser::{Browser, screenshot_dir};
 use e2e::output_text as text;
 use e2e::{Cluster, wait_until};
 
-const SETTLE: Duration = Duration::from_secs(30);
-const SHOWN: Duration = Duration::from_secs(15);
-const ADMIN_PASSWORD: &str = "correct horse battery staple";
+pub(crate) const SETTLE: Duration = Duration::from_secs(30);
+pub(crate) const SHOWN: Duration = Duration::from_secs(15);
+pub(crate) const ADMIN_PASSWORD: &str = "correct horse battery staple";
 const VIEWER_PASSWORD: &str = "viewer's own long password";
 
 /// A user type with `MaxUser` from 1 to 10, whose instance just sleeps.
-const CHAT_TYPE: &str = r#"
+pub(crate) const CHAT_TYPE: &str = r#"
 description = "a chat server stand-in"
 command = "/bin/sh"
 args = ["-c", "exec sleep 600"]
@@ -43,14 +48,14 @@ default = 5
 description = "most clients at once"
 "#;
 
-fn ok(cluster: &Cluster, node: u64, args: &[&str]) -> String {
+pub(crate) fn ok(cluster: &Cluster, node: u64, args: &[&str]) -> String {
     let output = cluster.cli(node, args);
     assert!(output.status.success(), "{args:?}: {}", text(&output));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Sign in with a user name and password through the login form.
-async fn sign_in_as(
+pub(crate) async fn sign_in_as(
     browser: &Browser,
     url: &str,
     user: &str,
@@ -115,7 +120,7 @@ async fn a_viewer_sees_disabled_buttons_and_the_api_refuses(
 }
 
 /// Mark the page so a later check can tell that it was not reloaded.
-async fn mark(browser: &Browser) -> anyhow::Result<()> {
+pub(crate) async fn mark(browser: &Browser) -> anyhow::Result<()> {
     browser
         .client
         .execute("window.encluster_mark = 'kept';", Vec::new())
@@ -123,7 +128,7 @@ async fn mark(browser: &Browser) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn still_marked(browser: &Browser) -> bool {
+pub(crate) async fn still_marked(browser: &Browser) -> bool {
     let mark = browser
         .client
         .execute("return window.encluster_mark || null;", Vec::new())
@@ -299,7 +304,7 @@ async fn a_server_is_drained(
 }
 
 /// The node running `name`, once it runs.
-async fn running_on(cluster: &Cluster, name: &str) -> u64 {
+pub(crate) async fn running_on(cluster: &Cluster, name: &str) -> u64 {
     wait_until(&format!("{name} running"), SETTLE, || async {
         let view = cluster.client(1).resource(name).await.ok()?;
         view.instances
@@ -529,4 +534,183 @@ async fn the_ui_signs_in_shows_the_cluster_live_and_refuses_max_user_11_beside_t
     }
     browser.close().await.expect("close the browser");
     outcome.expect("the UI flow");
+}
+
+/// The value an input holds now (what the operator sees in it).
+pub(crate) async fn value_of(browser: &Browser, css: &str) -> anyhow::Result<String> {
+    let element = browser.wait_for(css, SHOWN).await?;
+    Ok(element.prop("value").await?.unwrap_or_default())
+}
+
+/// The members of `group` as the API declares them.
+async fn declared_members(cluster: &Cluster, group: &str) -> Vec<String> {
+    let config = cluster.client(1).config().await.expect("config");
+    let found = config.groups.into_iter().find(|g| g.name == group);
+    found.map(|g| g.members).unwrap_or_default()
+}
+
+/// Edit group `pair` (`a`, then `b`): the form shows its members; a member that does not
+/// exist is refused beside the field with nothing changed; `b, a, c` reorders it and adds
+/// `c` while `a` and `b` keep their processes.
+async fn a_group_is_edited_in_place(
+    browser: &Browser,
+    cluster: &Cluster,
+    shots: &Path,
+) -> anyhow::Result<()> {
+    let pids = [
+        cluster.sole_instance("a").await.expect("a runs"),
+        cluster.sole_instance("b").await.expect("b runs"),
+    ];
+    browser.click("#nav a[href='#/groups']").await?;
+    browser
+        .click("button[aria-label='Edit group pair']")
+        .await?;
+    assert_eq!(value_of(browser, "#edit-group-members").await?, "a, b");
+    browser.fill("#edit-group-members", "b, a, ghost").await?;
+    browser.click("#save-group").await?;
+    let refusal = "members: ghost does not exist: create the resource first";
+    browser
+        .wait_text("#edit-group-members-error", SHOWN, refusal, |text| {
+            text.contains(refusal)
+        })
+        .await?;
+    browser.screenshot(shots, "group-edit-error").await?;
+    assert_eq!(declared_members(cluster, "pair").await, ["a", "b"]);
+    browser.fill("#edit-group-members", "b, a, c").await?;
+    browser.click("#save-group").await?;
+    browser
+        .wait_text("#groups tbody", SETTLE, "pair as b, a, c", |text| {
+            text.lines()
+                .any(|line| line.starts_with("pair") && line.contains("b → a → c"))
+        })
+        .await?;
+    assert_eq!(declared_members(cluster, "pair").await, ["b", "a", "c"]);
+    let node = pids[0].0;
+    wait_until("c running with its group", SETTLE, || async {
+        let (on, _) = cluster.sole_instance("c").await?;
+        (on == node).then_some(())
+    })
+    .await;
+    for (name, before) in ["a", "b"].into_iter().zip(pids) {
+        let now = cluster.sole_instance(name).await;
+        assert_eq!(now, Some(before), "{name} was restarted by the edit");
+    }
+    browser.screenshot(shots, "group-edited").await?;
+    Ok(())
+}
+
+/// Edit the constraint `location-d-1-50`: the form shows it; a resource that does not
+/// exist is refused beside its field; score 80 replaces it under the id
+/// `location-d-1-80`.
+async fn a_constraint_is_edited_in_place(
+    browser: &Browser,
+    cluster: &Cluster,
+    shots: &Path,
+) -> anyhow::Result<()> {
+    browser
+        .click("button[aria-label='Edit constraint location-d-1-50']")
+        .await?;
+    assert_eq!(value_of(browser, "#edit-c-type").await?, "location");
+    assert_eq!(value_of(browser, "#edit-c-a").await?, "d");
+    assert_eq!(value_of(browser, "#edit-c-b").await?, "1");
+    assert_eq!(value_of(browser, "#edit-c-score").await?, "50");
+    browser.fill("#edit-c-a", "ghost").await?;
+    browser.click("#save-constraint").await?;
+    let refusal = "resource: ghost is neither a resource nor a group";
+    browser
+        .wait_text("#edit-c-a-error", SHOWN, refusal, |text| {
+            text.contains(refusal)
+        })
+        .await?;
+    browser.screenshot(shots, "constraint-edit-error").await?;
+    let ids = |views: Vec<api::ConstraintView>| -> Vec<String> {
+        views.into_iter().map(|view| view.id).collect()
+    };
+    let listed = ids(cluster.client(1).constraints().await?);
+    assert_eq!(
+        listed,
+        ["location-d-1-50"],
+        "the refused edit changed something"
+    );
+    browser.fill("#edit-c-a", "d").await?;
+    browser.fill("#edit-c-score", "80").await?;
+    browser.click("#save-constraint").await?;
+    browser
+        .wait_text("#constraints tbody", SETTLE, "the new id", |text| {
+            text.contains("location-d-1-80") && !text.contains("location-d-1-50")
+        })
+        .await?;
+    let listed = ids(cluster.client(1).constraints().await?);
+    assert_eq!(listed, ["location-d-1-80"]);
+    browser.screenshot(shots, "constraint-edited").await?;
+    Ok(())
+}
+
+/// A viewer finds both Edit buttons disabled, each naming the permission it needs.
+async fn a_viewer_cannot_edit(browser: &Browser, url: &str) -> anyhow::Result<()> {
+    sign_in_as(browser, url, "vera", VIEWER_PASSWORD).await?;
+    browser.click("#nav a[href='#/groups']").await?;
+    for button in [
+        "button[aria-label='Edit group pair']",
+        "button[aria-label='Edit constraint location-d-1-80']",
+    ] {
+        let edit = browser.wait_for(button, SHOWN).await?;
+        assert!(!edit.is_enabled().await?, "a viewer's {button} is enabled");
+        let reason = edit.attr("title").await?;
+        assert_eq!(reason.as_deref(), Some("needs the admin permission"));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_edits_a_group_and_a_constraint_in_place() {
+    let cluster = Cluster::start(2, 3, &[]).expect("start cluster");
+    let master = cluster.wait_master(SETTLE).await;
+    let client = cluster.client(master);
+    for (name, role, password) in [
+        ("ada", "admin", ADMIN_PASSWORD),
+        ("vera", "viewer", VIEWER_PASSWORD),
+    ] {
+        let user = api::NewUser {
+            name: name.into(),
+            role: role.into(),
+            password: password.into(),
+        };
+        client.add_user(&user).await.expect("add a user");
+    }
+    for name in ["a", "b", "c", "d"] {
+        let spec = e2e::specs::sleeper(name);
+        client.create_resource(&spec).await.expect("create");
+    }
+    ok(&cluster, master, &["group", "create", "pair", "a", "b"]);
+    ok(
+        &cluster,
+        master,
+        &["constraint", "add", "location", "d", "1", "50"],
+    );
+    wait_until("a and b running together", SETTLE, || async {
+        let (one, _) = cluster.sole_instance("a").await?;
+        let (two, _) = cluster.sole_instance("b").await?;
+        cluster.sole_instance("c").await?;
+        (one == two).then_some(())
+    })
+    .await;
+    let url = format!("https://{}/", cluster.nodes[0].api_addr);
+    let shots = screenshot_dir();
+    let browser = Browser::start().await.expect("start chromium");
+    let run = async {
+        sign_in_as(&browser, &url, "ada", ADMIN_PASSWORD).await?;
+        a_group_is_edited_in_place(&browser, &cluster, &shots).await?;
+        a_constraint_is_edited_in_place(&browser, &cluster, &shots).await?;
+        browser.click("#logout").await?;
+        browser.wait_for("#login-form", SHOWN).await?;
+        a_viewer_cannot_edit(&browser, &url).await?;
+        anyhow::Ok(())
+    };
+    let outcome = run.await;
+    if outcome.is_err() {
+        let _ = browser.screenshot(&shots, "edit-failure").await;
+    }
+    browser.close().await.expect("close the browser");
+    outcome.expect("the edit flow");
 }

@@ -39,16 +39,18 @@ function incidentBlock(incident) {
         when(r.started_at_ms), r.given_up ? 'gave up' : when(r.healthy_at_ms)])) : null);
 }
 
+// `GET /v1/alerts` gives each alert's spec fields (name, webhook, executable, rule, kinds)
+// at the top level of the alert, beside `pending`.
 function alertTable(alerts) {
   if (alerts.length === 0) return h('p', { class: 'muted' }, 'No alert recipients.');
   return table(['Name', 'Sends to', 'Rule', 'Pending', 'Actions'], alerts.map((alert) => [
-    alert.spec.name, alert.spec.webhook || alert.spec.executable || '',
-    alert.spec.rule || (alert.spec.kinds || []).join(', ') || 'every event', String(alert.pending),
-    action('Send test', 'operate', async () => {
-      const result = await post(path('v1', 'alerts', alert.spec.name, 'test'));
+    alert.name, alert.webhook || alert.executable || '',
+    alert.rule || (alert.kinds || []).join(', ') || 'every event', String(alert.pending),
+    alert.rule ? '' : action('Send test', 'operate', async () => {
+      const result = await post(path('v1', 'alerts', alert.name, 'test'));
       if (!result.delivered) throw new Error(result.error || 'not delivered');
-      return `test alert delivered to ${alert.spec.name} in ${result.elapsed_ms} ms`;
-    }, { 'aria-label': `Send test to ${alert.spec.name}` })]), { id: 'alerts' });
+      return `test alert delivered to ${alert.name} in ${result.elapsed_ms} ms`;
+    }, { 'aria-label': `Send test to ${alert.name}` })]), { id: 'alerts' });
 }
 
 export default {

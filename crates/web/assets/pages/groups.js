@@ -30,11 +30,17 @@ function picture(status, constraints, names) {
   const height = 20 + Math.max(1, rows.length) * (boxH + gapY);
   const byName = new Map(status.resources.map((r) => [r.spec.name, r]));
   const shapes = [];
+  // An arrow runs between the borders of its two boxes, not their centres: the boxes are
+  // drawn over the lines, so a head at a centre would be hidden and the order lost.
   const arrow = (from, to, cls) => {
     const a = positions.get(from); const b = positions.get(to);
-    if (!a || !b) return;
-    shapes.push(s('line', { x1: a.x + boxW / 2, y1: a.y + boxH / 2, x2: b.x + boxW / 2,
-      y2: b.y + boxH / 2, class: cls, 'marker-end': 'url(#arrow)' }));
+    if (!a || !b || a === b) return;
+    const dx = b.x - a.x; const dy = b.y - a.y;
+    const out = Math.min(dx ? boxW / 2 / Math.abs(dx) : Infinity,
+      dy ? boxH / 2 / Math.abs(dy) : Infinity);
+    shapes.push(s('line', { x1: a.x + boxW / 2 + dx * out, y1: a.y + boxH / 2 + dy * out,
+      x2: b.x + boxW / 2 - dx * out, y2: b.y + boxH / 2 - dy * out, class: cls,
+      'marker-end': 'url(#arrow)' }));
   };
   for (const g of status.groups) {
     for (let i = 1; i < g.members.length; i += 1) arrow(g.members[i - 1], g.members[i], 'edge group');

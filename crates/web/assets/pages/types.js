@@ -4,11 +4,13 @@
 import { h, fill, table, link } from '../dom.js';
 import { get, path } from '../api.js';
 
+// A parameter's `choices` is left out of the answer when it has none.
 async function detail(body, name) {
   const type = await get(path('v1', 'types', name));
   fill(body, h('h2', null, type.name), h('p', null, type.description),
     table(['Parameter', 'Kind', 'Required', 'Default', 'Range', 'Description'],
-      type.parameters.map((p) => [p.name, p.kind + (p.choices.length ? ` (${p.choices.join(', ')})` : ''),
+      type.parameters.map((p) => [p.name, p.kind + (p.choices && p.choices.length
+        ? ` (${p.choices.join(', ')})` : ''),
         p.required ? 'yes' : '', p.default ?? '', p.min !== null || p.max !== null
           ? `${p.min ?? ''}..${p.max ?? ''}` : '', p.description])),
     h('h3', null, 'Actions'),
