@@ -46,6 +46,8 @@ pub struct LeaderContact {
 #[derive(Debug, Default)]
 struct Terms {
     newest_by_term: BTreeMap<u64, BootMs>,
+    /// The leader of each kept term, as its appends named it (one leader per term).
+    leader_by_term: BTreeMap<u64, u64>,
     /// Newest receipt among terms no longer kept one by one.
     folded: BootMs,
     /// The term of `granted`: grants of earlier terms are forgotten.
@@ -86,11 +88,32 @@ impl LeaderContact {
         let newest = terms.newest_by_term.entry(term).or_insert(now);
         *newest = (*newest).max(now);
         while terms.newest_by_term.len() > TERMS_KEPT {
-            let Some((_, at)) = terms.newest_by_term.pop_first() else {
+            let Some((old, at)) = terms.newest_by_term.pop_first() else {
                 break;
             };
+            terms.leader_by_term.remove(&old);
             terms.folded = terms.folded.max(at);
         }
+    }
+
+    /// [`Self::record`] for a message of `leader`, the leader of `term` (an append or a
+    /// snapshot names it), so that a later master knows whom it last heard from and when.
+    pub fn record_from(&self, term: u64, leader: u64, now: BootMs) {
+        self.record(term, now);
+        let mut terms = self.inner.lock().expect("leader contact lock poisoned");
+        if terms.newest_by_term.contains_key(&term) {
+            terms.leader_by_term.insert(term, leader);
+        }
+    }
+
+    /// The leader of the newest term below `term` this node heard from, with the newest
+    /// time it did (or the process start, if later): a new master's own evidence of how
+    /// long the old one has been silent. None if no such leader is known.
+    pub fn newest_leader_before(&self, term: u64) -> Option<(u64, BootMs)> {
+        let terms = self.inner.lock().expect("leader contact lock poisoned");
+        let (older, leader) = terms.leader_by_term.range(..term).next_back()?;
+        let at = terms.newest_by_term.get(older).copied().unwrap_or_default();
+        Some((*leader, at.max(self.started)))
     }
 
     /// The newest time anything arrived from a leader of a term below `term`, or the

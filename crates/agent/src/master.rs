@@ -225,6 +225,8 @@ impl MasterLoop {
                 .collect(),
             applied_index: *self.shared.subscribe().borrow(),
             own_older_contact: self.contact.newest_before(metrics.current_term),
+            older_leader: (self.contact.newest_leader_before(metrics.current_term))
+                .map(|(leader, at)| (NodeId(leader), at)),
             raft_acked: raft_acked(&metrics, self.config.failure.down_after),
             raft_fresh: raft_acked(&metrics, self.config.failure.suspect_after),
         }

@@ -147,6 +147,17 @@ impl Detector {
         });
     }
 
+    /// Counts an online `node`'s silence from `at` if that is earlier than when it was last
+    /// heard: evidence from before the detector existed (a new master last heard from the
+    /// old one at `at`, as its follower). Never makes a node look heard later.
+    pub fn silent_since(&mut self, node: NodeId, at: Millis) {
+        if let Some(state) = self.nodes.get_mut(&node)
+            && state.health == NodeHealth::Online
+        {
+            state.last_heard = state.last_heard.min(at);
+        }
+    }
+
     /// Stops watching `node` (it left the cluster) and forgets its history.
     pub fn untrack(&mut self, node: NodeId) {
         self.nodes.remove(&node);

@@ -401,6 +401,8 @@ impl World {
             members,
             applied_index: state.applied,
             own_older_contact: state.contact.newest_before(state.raft.term),
+            older_leader: (state.contact.newest_leader_before(state.raft.term))
+                .map(|(leader, at)| (NodeId(leader), at)),
             raft_acked: self.raft_acked(node),
             raft_fresh: self.raft_acked_within(node, DetectorConfig::default().suspect_after),
         }

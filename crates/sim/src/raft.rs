@@ -273,7 +273,7 @@ impl World {
         let new_leader = state.raft.leader != Some(leader);
         state.raft.leader = Some(leader);
         state.raft.last_contact = now;
-        state.contact.record(term, model::BootMs(now));
+        state.contact.record_from(term, leader.0, model::BootMs(now));
         let upto = commit.min(self.raft.log.len() as u64);
         self.catch_up(node, upto);
         let ack = Msg::AppendAck {

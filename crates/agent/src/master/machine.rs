@@ -85,6 +85,10 @@ pub struct RaftFacts {
     pub applied_index: u64,
     /// The newest time this node heard from a leader of an older term (`contact`).
     pub own_older_contact: BootMs,
+    /// The leader of the newest older term this node heard from, and when it last did
+    /// (`contact::LeaderContact::newest_leader_before`): a new master counts that node's
+    /// silence from then, not from its own election.
+    pub older_leader: Option<(NodeId, BootMs)>,
     /// Members that acknowledged this leader's Raft messages within the detector's
     /// `down_after`: their Raft side is alive, even if their agent's heartbeats have not
     /// arrived yet (openraft's per-follower heartbeat metrics).
@@ -196,6 +200,9 @@ pub struct Master {
     /// Per node, the newest contact with older leaders it reported, and for which term;
     /// kept across terms since heartbeats may arrive before the tick that shows the term.
     reports: BTreeMap<NodeId, (u64, BootMs)>,
+    /// When a heartbeat of each node last arrived, whether this node led then or not: an
+    /// old master that heartbeats here before this node's first tick as master is alive.
+    last_beats: BTreeMap<NodeId, BootMs>,
     /// The term this node leads, while it does.
     term: Option<Term>,
     next_write_id: u64,
@@ -245,6 +252,7 @@ impl Master {
         Master {
             config,
             reports: BTreeMap::new(),
+            last_beats: BTreeMap::new(),
             term: None,
             next_write_id: 1,
         }
@@ -297,6 +305,8 @@ impl Master {
             *report = (term, BootMs(0));
         }
         report.1 = report.1.max(older_contact);
+        let last = self.last_beats.entry(node).or_default();
+        *last = (*last).max(received);
         let Some(led) = self.term.as_mut() else {
             return;
         };
@@ -335,6 +345,29 @@ impl Master {
         self.schedule(facts, db, now, out);
     }
 
+    /// A fresh detector for a new term: every member has a grace period from `now`, as
+    /// its heartbeats went to the old master until now, except the old master itself,
+    /// whose silence this node has watched as a follower since its last append: a crashed
+    /// master is then declared down (and fenced) at once, not `down_after` past the
+    /// election. An old master that lives on heartbeats to this one as soon as it learns
+    /// of the new term, and a heartbeat ends any silence.
+    fn detector_at_take_over(
+        &self,
+        config: DetectorConfig,
+        facts: &RaftFacts,
+        now: BootMs,
+    ) -> Detector {
+        let mut detector = Detector::with_nodes(config, now.0, facts.members.keys().copied());
+        if let Some((old, appended)) = facts.older_leader
+            && facts.members.contains_key(&old)
+            && old != self.config.node
+        {
+            let beat = self.last_beats.get(&old).copied().unwrap_or_default();
+            detector.silent_since(old, appended.max(beat).min(now).0);
+        }
+        detector
+    }
+
     /// A new term as master: bootstrap the cmdb if needed, announce, start a fresh
     /// detector that gives every member a grace period.
     fn take_over(&mut self, facts: &RaftFacts, db: &ClusterDb, now: Now, out: &mut Vec<Command>) {
@@ -344,11 +377,7 @@ impl Master {
         self.term = Some(Term {
             term: facts.term,
             started: now.boot,
-            detector: Detector::with_nodes(
-                detector_config,
-                now.boot.0,
-                facts.members.keys().copied(),
-            ),
+            detector: self.detector_at_take_over(detector_config, facts, now.boot),
             heard: BTreeSet::from([me]),
             rounds: RoundTrigger::default(),
             judged: BTreeMap::new(),

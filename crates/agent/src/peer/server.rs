@@ -99,9 +99,8 @@ async fn append(State(state): State<PeerState>, body: Bytes) -> Response {
         Ok(decoded) => decoded,
         Err(response) => return response,
     };
-    state
-        .contact
-        .record(request.vote.leader_id().term(), boot_ms());
+    let leader = request.vote.leader_id();
+    (state.contact).record_from(leader.term(), leader.node_id, boot_ms());
     let check = recovery::check_append(&state.raft, &request, &state.forced, leader_forced);
     if let Err(refusal) = check.await {
         return answer::<AppendEntriesResponse<TypeConfig>, _>(Err(refusal));
@@ -156,7 +155,8 @@ async fn snapshot(State(state): State<PeerState>, body: Bytes) -> Response {
         Ok(request) => request,
         Err(response) => return response,
     };
-    state.contact.record(vote.leader_id().term(), boot_ms());
+    let leader = vote.leader_id();
+    (state.contact).record_from(leader.term(), leader.node_id, boot_ms());
     let snapshot = openraft::storage::Snapshot {
         meta,
         snapshot: Cursor::new(data),

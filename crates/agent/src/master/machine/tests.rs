@@ -58,6 +58,8 @@ struct Harness {
     raft_acked: BTreeSet<NodeId>,
     /// The fence in flight (`Command::Fence`), until the script ends it.
     fence: Option<(u64, NodeId)>,
+    /// The master of the term before, and when this node last heard from it.
+    older_leader: Option<(NodeId, BootMs)>,
 }
 
 fn info(id: u64) -> NodeInfo {
@@ -102,7 +104,15 @@ impl Harness {
             granted: BTreeMap::new(),
             raft_acked: BTreeSet::new(),
             fence: None,
+            older_leader: None,
         }
+    }
+
+    /// This node followed `node`, the master of the term before, and last heard from it
+    /// at `at`.
+    fn followed(mut self, node: u64, at: Millis) -> Harness {
+        self.older_leader = Some((NodeId(node), BootMs(at)));
+        self
     }
 
     /// Members whose Raft side acknowledges the master though their agents may be silent.
@@ -144,6 +154,7 @@ impl Harness {
             members,
             applied_index: self.applied,
             own_older_contact: BootMs(0),
+            older_leader: self.older_leader,
             raft_acked: self.raft_acked.clone(),
             raft_fresh: BTreeSet::new(),
         }
@@ -879,6 +890,77 @@ fn a_node_without_a_covering_device_is_not_fenced() {
               write health: 3 suspect
             @600 tick
               write health: 3 down
+        "#]],
+    );
+}
+
+/// A master that crashes is declared down (and fenced) when its successor takes over, if
+/// the successor has not heard from it for `down_after` already: its silence counts from
+/// its last append, not from the election. Here node 1 followed node 2 until 0 ms and is
+/// elected at 500 ms; node 2's VIP moves once the fence is confirmed. Without that
+/// evidence (the second script) the new master waits `down_after` from its election.
+#[test]
+fn a_crashed_old_masters_silence_counts_from_its_last_append() {
+    let mut steps = vip_on_node_2();
+    steps.extend(fence_device_for_node_2());
+    steps.push(Step::Run(500, 560, &[3]));
+    steps.push(Step::FenceDone(580, true));
+    steps.push(Step::Run(600, 640, &[3]));
+    check(
+        Harness::new(&[1], &[2, 3], false).registered().followed(2, 0),
+        steps,
+        expect![[r#"
+            @500 tick
+              write events: node 1 is master (term 2)
+              write health: 2 down
+              fence 2: ipmi off plug Some("bmc2")
+              write events: fencing node 2 (lost) started: devices: ipmi
+            @580 fence done
+              write events: fencing node 2 (lost) confirmed: ipmi: off succeeded
+            @600 tick
+              write assignments: lost vip on 2, assign vip to 1
+              write events: lost vip on 2
+                start vip on 1
+        "#]],
+    );
+    let mut steps = vip_on_node_2();
+    steps.extend(fence_device_for_node_2());
+    steps.push(Step::Run(500, 1060, &[3]));
+    check(
+        Harness::new(&[1], &[2, 3], false).registered(),
+        steps,
+        expect![[r#"
+            @500 tick
+              write events: node 1 is master (term 2)
+            @800 tick
+              write health: 2 suspect
+            @960 tick
+              write assignments: lost vip on 2, assign vip to 1
+              write events: lost vip on 2
+                start vip on 1
+            @1000 tick
+              write health: 2 down
+              fence 2: ipmi off plug Some("bmc2")
+              write events: fencing node 2 (lost) started: devices: ipmi
+        "#]],
+    );
+}
+
+/// The old master's evidence never shortens anyone else's grace, and a heartbeat from the
+/// old master, alive after all, ends its silence before the first tick judges it.
+#[test]
+fn an_old_master_that_heartbeats_is_not_declared_down() {
+    let mut steps = vip_on_node_2();
+    steps.push(Step::Beat(500, 2));
+    steps.push(Step::Run(500, 900, &[2]));
+    check(
+        Harness::new(&[1], &[2, 3], false).registered().followed(2, 0),
+        steps,
+        expect![[r#"
+            @500 tick
+              write events: node 1 is master (term 2)
+            @800 tick
+              write health: 3 suspect
         "#]],
     );
 }
