@@ -1,17 +1,26 @@
-//! Fuzz targets for the parsers that take hostile input (issue 15 point 4), and the loop
-//! that runs them on stable Rust.
+//! Fuzz targets for the parsers that take hostile input (issue 15 point 4), and two ways of
+//! running them.
 //!
-//! Each target takes any bytes and must not panic (some also check a property of what
-//! they produce). [`run`] replays a target's committed corpus (`fuzz/corpus/<target>/`),
-//! then mutates the corpus, seeded, for a number of executions or a time budget, whichever
-//! ends first: bit flips, interesting bytes, insertions, deletions, duplications, splices
-//! and the target's dictionary of tokens. It is blind (no coverage feedback); the corpus
-//! holds the shapes worth starting from. A panic is a crash: the input is written to
-//! `fuzz/artifacts/<target>/` and returned. An abort (a failed allocation, a stack overflow)
-//! ends the process instead: the inputs follow from the seed, so a rerun with the same
-//! seed and `FUZZ_TRACE=1` writes each input to `fuzz/artifacts/<target>/current` before
-//! it runs, and the file holds the culprit after the abort. `cargo test -p fuzz` runs every
-//! target for its budget; `cargo run -p fuzz -- TARGET SECONDS` runs one for longer.
+//! Each target ([`TARGETS`]) takes any bytes and must not panic, abort, hang or take
+//! unbounded memory (some also check a property of what they produce).
+//!
+//! The long runs are coverage-guided: `fuzz/libfuzzer/` is a cargo-fuzz project (its own
+//! workspace, nightly only) with one libFuzzer binary per target calling the same
+//! function, and `fuzz/run.sh TARGET SECONDS` runs one for that long, merges the new
+//! inputs that add coverage into the committed corpus and appends the run to
+//! `fuzz/RUNS.md` (see `fuzz/README.md`).
+//!
+//! The test command replays the committed corpora on stable Rust: [`run`] replays a
+//! target's corpus (`fuzz/corpus/<target>/`), then mutates it, seeded, for a number of
+//! executions or a time budget, whichever ends first: bit flips, interesting bytes,
+//! insertions, deletions, duplications, splices and the target's dictionary of tokens. That
+//! loop is blind (no coverage feedback); the corpus holds the shapes worth starting from. A
+//! panic is a crash: the input is written to `fuzz/artifacts/<target>/` and returned. An
+//! abort (a failed allocation, a stack overflow) ends the process instead: the inputs
+//! follow from the seed, so a rerun with the same seed and `FUZZ_TRACE=1` writes each input
+//! to `fuzz/artifacts/<target>/current` before it runs, and the file holds the culprit after
+//! the abort. `cargo test -p fuzz` runs every target for its budget; `cargo run -p fuzz --
+//! TARGET SECONDS` runs the blind loop for longer.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};

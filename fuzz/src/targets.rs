@@ -93,6 +93,18 @@ const JSON: &[&[u8]] = &[
     b",",
 ];
 
+const FENCE: &[&[u8]] = &[
+    b"\0",
+    b"\n",
+    b"\r\n",
+    b"Status: ON\n",
+    b"Status: OFF\n",
+    b"vm1,\n",
+    b"ERROR:",
+    b"Failed: ",
+    b"\xff\xfe",
+];
+
 /// Every target.
 pub const TARGETS: &[Target] = &[
     Target {
@@ -161,6 +173,12 @@ pub const TARGETS: &[Target] = &[
         run: cmdb::fuzzing::snapshot,
         dictionary: &[],
     },
+    Target {
+        name: "fence_output",
+        what: "what a fence agent prints for `status`, `list` and the rest (fence-agents)",
+        run: fence_output,
+        dictionary: FENCE,
+    },
 ];
 
 fn text(data: &[u8]) -> Option<&str> {
@@ -219,4 +237,33 @@ fn app_protocol(data: &[u8]) {
             }
         }
     }
+}
+
+/// What a fence agent prints, as the agent keeps it and puts it in fencing events: the
+/// first byte picks how the call ended, the rest is standard output and, after the first
+/// NUL, standard error, both decoded lossily as the agent reads them. Today the agent
+/// concludes from the exit code only (`status` exits 0 for on and 2 for off) and never runs
+/// `list`; a parser of their output belongs here when one is written.
+fn fence_output(data: &[u8]) {
+    use resource_agents::fence::{FenceAnswer, FenceEnd, levels};
+    let Some((&end, output)) = data.split_first() else {
+        return;
+    };
+    let (stdout, stderr) = match output.iter().position(|byte| *byte == 0) {
+        Some(nul) => (&output[..nul], &output[nul + 1..]),
+        None => (output, &[][..]),
+    };
+    let end = match end {
+        253 => FenceEnd::Killed("signal 9 (SIGKILL)".into()),
+        254 => FenceEnd::TimedOut,
+        255 => FenceEnd::NotStarted("cannot run /usr/sbin/fence_fuzz".into()),
+        code => FenceEnd::Exited(i32::from(code)),
+    };
+    let answer = FenceAnswer {
+        end,
+        stdout: String::from_utf8_lossy(stdout).into_owned(),
+        stderr: String::from_utf8_lossy(stderr).into_owned(),
+    };
+    let described = levels::describe(&answer);
+    assert!(!described.contains('\n'), "a described answer is one line");
 }

@@ -43,6 +43,27 @@ fn every_target_is_tested_here() {
 }
 
 #[test]
+fn every_target_has_a_libfuzzer_binary() {
+    let harness = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("libfuzzer");
+    let manifest =
+        std::fs::read_to_string(harness.join("Cargo.toml")).expect("fuzz/libfuzzer/Cargo.toml");
+    for target in fuzz::TARGETS {
+        let path = format!("fuzz_targets/{}.rs", target.name);
+        assert!(
+            manifest.contains(&format!("path = \"{path}\"")),
+            "fuzz/libfuzzer/Cargo.toml has no [[bin]] for {}",
+            target.name
+        );
+        let source = std::fs::read_to_string(harness.join(&path)).expect("a libFuzzer target");
+        assert!(
+            source.contains(&format!("fuzz::target(\"{}\")", target.name)),
+            "fuzz/libfuzzer/{path} does not run the fuzz target {}",
+            target.name
+        );
+    }
+}
+
+#[test]
 fn lb_request() {
     fuzz("lb_request");
 }
@@ -95,4 +116,9 @@ fn cmdb_entry() {
 #[test]
 fn cmdb_snapshot() {
     fuzz("cmdb_snapshot");
+}
+
+#[test]
+fn fence_output() {
+    fuzz("fence_output");
 }
