@@ -8,7 +8,10 @@
 //! unique resources start elsewhere without waiting for its lease: a node that is off holds
 //! nothing, and no lease was granted to it after the fence began. A fence that fails or
 //! times out changes nothing: the node's resources wait for its lease, as without fencing,
-//! and the `fencing failed` event (and the incident's fencing record) says so. A node heard
+//! and the `fencing failed` event (and the incident's fencing record) says so. While a
+//! fence runs, its node's resources wait for it even past the node's lease: a device that
+//! covers a node is always heard out before its work starts elsewhere, and every fence
+//! ends within its devices' timeouts. A node heard
 //! from again after its fence began, and no longer down, is forgotten by the fencing book,
 //! so a later loss is fenced again; one that heartbeats while still judged down (rebooting
 //! after its fence) is not fenced a second time.
@@ -140,8 +143,11 @@ impl Master {
         self.write(cmdb::Command::RecordEvents { at_ms, events }, out);
     }
 
-    /// Node health for scheduling with confirmed fences: a node confirmed off, and neither
-    /// heard from nor granted a lease since its fence began, is down at once.
+    /// Node health for scheduling with fences: a node whose fence still runs is at worst
+    /// suspect, whatever its lease, so nothing of it starts elsewhere before its fence
+    /// ends (Pacemaker's rule: a lost node covered by a device is fenced first); a node
+    /// confirmed off, and neither heard from nor granted a lease since its fence began, is
+    /// down at once; after a failed fence the lease decides, as without fencing.
     pub(super) fn fenced_health(
         &self,
         granted: &BTreeMap<NodeId, BootMs>,
@@ -149,6 +155,12 @@ impl Master {
     ) -> BTreeMap<NodeId, NodeHealth> {
         let led = self.term.as_ref().expect("called while leading");
         for (node, fence) in &led.fencing.fences {
+            if fence.confirmed.is_none() {
+                if judged.get(node) == Some(&NodeHealth::Down) {
+                    judged.insert(*node, NodeHealth::Suspect);
+                }
+                continue;
+            }
             if fence.confirmed != Some(true) {
                 continue;
             }

@@ -809,6 +809,38 @@ fn a_lost_node_is_fenced_and_its_resource_moves_once_the_fence_is_confirmed() {
     );
 }
 
+/// A fence slower than the lost node's lease holds its resources until it ends: with a
+/// device covering the node, nothing starts elsewhere before the device has answered.
+#[test]
+fn a_slow_fence_holds_the_resource_past_the_lease_until_it_is_confirmed() {
+    let mut steps = vip_on_node_2();
+    steps.extend(fence_device_for_node_2());
+    steps.push(Step::Run(0, 100, &[2, 3]));
+    steps.push(Step::Run(120, 1_400, &[3]));
+    steps.push(Step::FenceDone(1_420, true));
+    steps.push(Step::Run(1_440, 1_460, &[3]));
+    check(
+        Harness::new(&[1], &[2, 3], false).registered(),
+        steps,
+        expect![[r#"
+            @0 tick
+              write events: node 1 is master (term 2)
+            @400 tick
+              write health: 2 suspect
+            @600 tick
+              write health: 2 down
+              fence 2: ipmi off plug Some("bmc2")
+              write events: fencing node 2 (lost) started: devices: ipmi
+            @1420 fence done
+              write events: fencing node 2 (lost) confirmed: ipmi: off succeeded
+            @1440 tick
+              write assignments: lost vip on 2, assign vip to 1
+              write events: lost vip on 2
+                start vip on 1
+        "#]],
+    );
+}
+
 #[test]
 fn a_failed_fence_falls_back_to_the_lease() {
     let mut steps = vip_on_node_2();
