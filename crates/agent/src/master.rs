@@ -75,7 +75,8 @@ impl MasterLoop {
                 _ = shutdown.cancelled() => return,
                 changed = server.changed(), if !ticking => {
                     if changed.is_err() {
-                        return; // The Raft core is gone; its watch stops the agent.
+                        raft_core_gone(&shutdown).await;
+                        return;
                     }
                     continue;
                 }
@@ -361,4 +362,15 @@ pub fn quorum_ack_age(metrics: &cmdb::RaftMetrics) -> Option<u64> {
     let voters: Vec<u64> = metrics.membership_config.membership().voter_ids().collect();
     let age = metrics.last_quorum_acked.as_ref().map(|at| at.elapsed());
     machine::grant_age(metrics.state.is_leader(), voters == [metrics.id], age)
+}
+
+/// The Raft core is gone: its watch (`node::watch_raft_core`) stops the agent and names the
+/// cause. The master loop waits for that rather than end first, which would stop the agent
+/// as "the master loop ended" and hide the cause (a full disk, in the fail-stop test); if
+/// the agent is somehow still running a second later, the loop stops it itself.
+async fn raft_core_gone(shutdown: &CancellationToken) {
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(1), shutdown.cancelled());
+    if waited.await.is_err() {
+        crate::node::fail_stop("master loop", "openraft's core stopped (its metrics ended)");
+    }
 }
