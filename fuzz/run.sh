@@ -5,9 +5,9 @@
 #
 # Method: one job, niced, with the committed corpus fuzz/corpus/TARGET as a seed directory
 # and fuzz/libfuzzer/scratch/TARGET (ignored by git, kept between runs) as the directory
-# that receives new inputs. Afterwards `-set_cover_merge=1` copies into the committed corpus
-# only the scratch inputs of at most 64 KiB that cover something it does not, so it stays
-# small. A crash, leak, timeout or out-of-memory input lands in
+# that receives new inputs. Afterwards `-set_cover_merge=1 -use_counters=0` copies into the
+# committed corpus a small set of the scratch inputs of at most 64 KiB that covers the edges
+# it does not, so it stays small. A crash, leak, timeout or out-of-memory input lands in
 # fuzz/libfuzzer/artifacts/TARGET/ and ends the run; fix it, add the input to the corpus and
 # a regression test, then run again for the remaining time (RUNS.md sums the seconds).
 #
@@ -70,10 +70,12 @@ if [ -z "$executions" ]; then
     executions=$(sed -n 's/^#\([0-9][0-9]*\)[[:space:]].*/\1/p' "$log" | tail -n 1)
 fi
 
-# Only inputs within the size cap are candidates; the merge keeps those that add coverage.
+# Only inputs within the size cap are candidates; the merge keeps a small set of them that
+# covers the edges the committed corpus does not (edges only, not hit counts, or it keeps
+# thousands). The scratch directory keeps the whole corpus for the next run.
 candidates=$(mktemp -d)
 find "$scratch" -maxdepth 1 -type f -size -$((bytes_max + 1))c -exec cp {} "$candidates" \;
-fuzz -set_cover_merge=1 "$corpus" "$candidates" >"$log.merge" 2>&1 ||
+fuzz -set_cover_merge=1 -use_counters=0 "$corpus" "$candidates" >"$log.merge" 2>&1 ||
     echo "warning: the merge failed; see $log.merge" >&2
 rm -rf "$candidates"
 find "$corpus" -maxdepth 1 -type f -size +$((bytes_max))c -delete
