@@ -48,6 +48,17 @@ if [ "${FUZZ_BUILD:-1}" != 0 ]; then
     nice -n 19 cargo +nightly fuzz build --fuzz-dir "$harness" "$target"
 fi
 host=$(rustc +nightly -vV | sed -n 's/^host: //p')
+# The target's tokens (fuzz::TARGETS) as a libFuzzer dictionary, when it has any (with
+# FUZZ_BUILD=0, the one the last build wrote).
+dict=$log_dir/$target.dict
+if [ "${FUZZ_BUILD:-1}" != 0 ]; then
+    nice -n 19 cargo run -q -p fuzz --manifest-path "$fuzz_dir/../Cargo.toml" -- \
+        --dict "$target" >"$dict"
+fi
+dict_flag=
+if [ -s "$dict" ]; then
+    dict_flag=-dict=$dict
+fi
 binary=$harness/target/$host/release/$target
 # The binary is run directly: `cargo fuzz run` would build again.
 fuzz() {
@@ -59,7 +70,7 @@ crashes_before=$(find "$artifacts" -type f | wc -l)
 started=$(date -u +%s)
 log=$log_dir/$target-$(date -u +%Y%m%dT%H%M%SZ).log
 status=0
-fuzz -max_total_time="$seconds" -print_final_stats=1 "$scratch" "$corpus" \
+fuzz -max_total_time="$seconds" -print_final_stats=1 $dict_flag "$scratch" "$corpus" \
     >"$log" 2>&1 || status=$?
 ended=$(date -u +%s)
 crashes=$(($(find "$artifacts" -type f | wc -l) - crashes_before))

@@ -139,3 +139,21 @@ fn artifacts(target: &Target) -> PathBuf {
 pub fn target(name: &str) -> Option<&'static Target> {
     TARGETS.iter().find(|target| target.name == name)
 }
+
+/// The target's tokens in libFuzzer's dictionary format: one `"..."` line each, with `\\`,
+/// `"` and every byte outside printable ASCII written as `\xNN`.
+pub fn libfuzzer_dictionary(target: &Target) -> String {
+    let mut text = String::new();
+    for token in target.dictionary {
+        text.push('"');
+        for &byte in *token {
+            match byte {
+                b'"' | b'\\' => text.push_str(&format!("\\x{byte:02X}")),
+                b' '..=b'~' => text.push(byte as char),
+                _ => text.push_str(&format!("\\x{byte:02X}")),
+            }
+        }
+        text.push_str("\"\n");
+    }
+    text
+}

@@ -1,6 +1,8 @@
 //! `cargo run -p fuzz -- TARGET [SECONDS] [SEED]`: runs one fuzz target for a while (the
 //! test command runs each for a short budget; a longer run finds more). `cargo run -p fuzz`
 //! lists the targets. Exits 1 on a crash, naming the file that holds its input.
+//! `cargo run -p fuzz -- --dict TARGET` prints the target's tokens as a libFuzzer dictionary
+//! (`fuzz/run.sh` passes it to libFuzzer with `-dict`).
 
 use std::time::Duration;
 
@@ -12,6 +14,14 @@ fn main() {
         }
         return;
     };
+    if name == "--dict" {
+        let Some(target) = args.get(1).and_then(|name| fuzz::target(name)) else {
+            eprintln!("error: --dict needs a target name; `cargo run -p fuzz` lists them");
+            std::process::exit(2);
+        };
+        print!("{}", fuzz::libfuzzer_dictionary(target));
+        return;
+    }
     let Some(target) = fuzz::target(name) else {
         eprintln!("error: no fuzz target {name:?}; `cargo run -p fuzz` lists them");
         std::process::exit(2);

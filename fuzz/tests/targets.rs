@@ -122,3 +122,21 @@ fn cmdb_snapshot() {
 fn fence_output() {
     fuzz("fence_output");
 }
+
+#[test]
+fn the_libfuzzer_dictionary_escapes_quotes_backslashes_and_control_bytes() {
+    let http = fuzz::target("lb_request").expect("lb_request is a target");
+    let text = fuzz::libfuzzer_dictionary(http);
+    assert_eq!(text.lines().count(), http.dictionary.len());
+    assert!(text.contains("\"\\x0D\\x0A\"\n"), "CRLF is escaped: {text}");
+    assert!(text.contains("\"Host: a\\x0D\\x0A\"\n"), "{text}");
+    for line in text.lines() {
+        assert!(line.starts_with('"') && line.ends_with('"'), "{line}");
+        let inner = &line[1..line.len() - 1];
+        assert!(!inner.contains('"'), "an unescaped quote in {line}");
+        assert!(
+            inner.bytes().all(|byte| (b' '..=b'~').contains(&byte)),
+            "{line}"
+        );
+    }
+}
