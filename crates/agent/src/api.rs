@@ -80,6 +80,8 @@ pub struct ApiState {
     pub(crate) types: Arc<TypeCatalog>,
     /// The remote monitors, whose verdicts `status` shows on the master.
     pub(crate) remote: Option<Arc<crate::remote::Remote>>,
+    /// The instances' status texts (`status_texts`): every node's on the master.
+    pub(crate) status_texts: Option<Arc<crate::status_texts::StatusTexts>>,
     // --- users ---
     /// Failed logins (kept while master) and the bound on password checks.
     pub(crate) logins: Arc<login::LoginGate>,
@@ -122,6 +124,7 @@ impl ApiState {
             session: NodeSession::new(),
             types: Arc::new(TypeCatalog::new(ocf_root())),
             remote: None,
+            status_texts: None,
             logins: login::LoginGate::new(),
             streams: stream::streams(),
             reports: Default::default(),
@@ -138,6 +141,15 @@ impl ApiState {
     /// Serve this node's series from `metrics`.
     pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> ApiState {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Show the instances' status texts (`status_texts`) in resource views.
+    pub fn with_status_texts(
+        mut self,
+        status_texts: Arc<crate::status_texts::StatusTexts>,
+    ) -> ApiState {
+        self.status_texts = Some(status_texts);
         self
     }
 

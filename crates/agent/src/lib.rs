@@ -15,6 +15,7 @@ pub mod api;
 pub mod app;
 mod certs;
 pub mod clock;
+pub mod clone_notify;
 pub mod config;
 pub mod contact;
 pub mod host_watchdog;
@@ -32,6 +33,7 @@ pub mod remote;
 pub mod resources;
 pub mod serve;
 pub mod setup;
+pub mod status_texts;
 pub mod thresholds;
 mod tls;
 // --- upgrade ---

@@ -90,6 +90,8 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     let remote = Arc::new(crate::remote::Remote::default());
     let instance_figures = Arc::new(crate::metrics::InstanceFigures::default());
     let loop_lag = Arc::new(crate::lag::LoopLag::default());
+    let (notify_inbox, notify_calls) = mpsc::channel(executor::NOTIFY_CALL_QUEUE_MAX);
+    let status_texts = Arc::new(crate::status_texts::StatusTexts::default());
     let peer_state = PeerState {
         raft: raft.clone(),
         shared: shared.clone(),
@@ -98,6 +100,8 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         forced,
         remote: remote.clone(),
         reports: reports.clone(),
+        notify_inbox: notify_inbox.clone(),
+        status_texts: status_texts.clone(),
     };
     let peer_server = serve_tls(
         peer_listener,
@@ -119,7 +123,8 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     let mut api_state = ApiState::new(&config, raft.clone(), shared.clone(), view.clone(), &tls)
         .with_lb(lb.clone())
         .with_remote(remote.clone())
-        .with_reports(reports.clone());
+        .with_reports(reports.clone())
+        .with_status_texts(status_texts.clone());
     // Monitoring is not critical: a node that cannot keep metrics still serves.
     let metrics = config
         .monitoring
@@ -218,6 +223,11 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         shared.clone(),
         peer_client.clone(),
         instance_figures,
+        crate::resources::Instances {
+            notify_inbox,
+            notify_calls,
+            status_texts,
+        },
         shutdown.clone(),
     );
     let heartbeats = send_heartbeats(

@@ -44,6 +44,18 @@ impl ExecutorInputs {
     }
 }
 
+/// What the executor runtime shares with the rest of the node about its instances: the
+/// queue of clone notifications (`clone_notify`) and the status texts (`status_texts`).
+pub struct Instances {
+    /// Where notifications for this node's instances go (the peer handler and this node's
+    /// own notifier send there).
+    pub notify_inbox: mpsc::Sender<executor::NotifyCall>,
+    /// The runtime's end of that queue.
+    pub notify_calls: mpsc::Receiver<executor::NotifyCall>,
+    /// The book of status texts, which this node's own texts go into.
+    pub status_texts: std::sync::Arc<crate::status_texts::StatusTexts>,
+}
+
 /// Start the executor runtime, the assignment feed, the report forwarder and the lb
 /// follower, as critical tasks: without any of them this node would heartbeat and renew
 /// its leases while its assignments went undone (see `node::spawn_critical`).
@@ -59,19 +71,39 @@ pub fn start(
     shared: SharedDb,
     peer_client: PeerClient,
     observer: std::sync::Arc<crate::metrics::InstanceFigures>,
+    instances: Instances,
     shutdown: CancellationToken,
 ) -> ExecutorInputs {
     let (events_tx, events_rx) = mpsc::channel(256);
     let (reports_tx, reports_rx) = mpsc::channel(1024);
     let hub = start_app_hub(tasks, node, &raft, &shared, &peer_client, &shutdown);
+    let (status_tx, status_rx) = watch::channel(executor::runtime::Status::new());
+    let notifier = crate::clone_notify::ClusterNotifier {
+        node: NodeId(node.node_id),
+        raft: raft.clone(),
+        shared: shared.clone(),
+        client: peer_client.clone(),
+        inbox: instances.notify_inbox,
+    };
     let config = RuntimeConfig {
         state_root: node.data_dir.join("resources"),
         node_name: node.name.clone(),
         clock: executor::system_now,
-        status: None,
+        status: Some(status_tx),
         hooks: Some(hub.clone()),
         observer: Some(observer),
+        notifier: Some(std::sync::Arc::new(notifier)),
+        notify_calls: Some(instances.notify_calls),
     };
+    // Not critical: without it only the status texts go missing.
+    tasks.spawn(crate::status_texts::run(
+        instances.status_texts,
+        NodeId(node.node_id),
+        raft.clone(),
+        peer_client.clone(),
+        status_rx,
+        shutdown.clone(),
+    ));
     let mut agents = Agents::new(crate::api::ocf_root());
     agents.insert(lb.clone());
     let lb_follower = lb.follow(shared.clone(), shutdown.clone());
@@ -184,7 +216,7 @@ async fn feed(
     let mut applied = shared.subscribe();
     let mut last: Option<Vec<Assignment>> = None;
     let mut last_unconfirmed: Option<Vec<Unconfirmed>> = None;
-    let mut last_types: Option<Vec<model::UserType>> = None;
+    let mut last_types: Option<Vec<model::TypeWithRoles>> = None;
     let mut pending: Option<LeaseGrant> = None;
     loop {
         let (current, unconfirmed, types) = shared.read(|db| {
@@ -192,7 +224,7 @@ async fn feed(
             (
                 assignments_of(resources, node),
                 unconfirmed_of(resources, node),
-                resources.types.values().cloned().collect::<Vec<_>>(),
+                db.types_with_roles(),
             )
         });
         // Types first: an assignment of a new type finds its resource agent built.

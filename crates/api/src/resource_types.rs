@@ -137,6 +137,38 @@ pub struct TypeSpec {
     /// The parameters, in order.
     #[serde(default, rename = "param")]
     pub params: Vec<TypeParameter>,
+    // --- roles ---
+    /// For a promotable type: the program that promotes a running instance whose
+    /// application is not connected through the application protocol (exit 0: done). Run
+    /// with the instance's environment, as the checks are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promote: Option<RoleSpec>,
+    /// For a promotable type: the program that demotes a promoted instance; also what the
+    /// lease watchdog runs when the node cannot demote in time. Given with `promote`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demote: Option<RoleSpec>,
+    /// For a promotable type: the program told of the clone's starts, stops, promotions
+    /// and demotions, before and after each, with Pacemaker's
+    /// `OCF_RESKEY_CRM_meta_notify_*` variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<RoleSpec>,
+}
+
+/// A promote, demote or notify program of a [`TypeSpec`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSpec {
+    /// The program: an absolute path or a name in `PATH`.
+    pub command: String,
+    /// Its arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Its own environment variables, on top of the instance's.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub env: std::collections::BTreeMap<String, String>,
+    /// How long it may run (default 20s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
 }
 
 /// One health check of a [`TypeSpec`]: at most one of `command`, `tcp` and `http`; none

@@ -114,6 +114,12 @@ pub struct InstanceView {
     /// `failed_inside`; set by the master only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
+    // --- status ---
+    /// The last status text the running instance gave of itself (systemd's `STATUS=`),
+    /// escaped and at most 120 characters; from the master's view of every node (any
+    /// other node knows only its own instances' texts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_text: Option<String>,
 }
 
 /// `POST /v1/resources/{name}/move`.

@@ -37,6 +37,7 @@ pub(crate) fn render_status(status: &api::Status, now_ms: u64, full: bool) -> St
         moves_section(status, &names, now_ms, full),
         failed_section(status, &names, now_ms, full),
         remote_section(status, &names, full),
+        status_text_section(status, &names, full),
     ] {
         if !section.is_empty() {
             text.push('\n');
@@ -44,6 +45,30 @@ pub(crate) fn render_status(status: &api::Status, now_ms: u64, full: bool) -> St
         }
     }
     text
+}
+
+/// The last status text of each running instance that gave one (systemd's `STATUS=`).
+fn status_text_section(status: &api::Status, names: &NodeNames, full: bool) -> String {
+    let mut text = String::new();
+    for view in &status.resources {
+        for instance in &view.instances {
+            let Some(said) = &instance.status_text else {
+                continue;
+            };
+            let said = crate::views::shown_status_text(said);
+            let line = format!(
+                "  {} on {}: {said}",
+                view.spec.name,
+                node_named(instance.node, names)
+            );
+            text.push_str(&fit(&line, full));
+            text.push('\n');
+        }
+    }
+    if text.is_empty() {
+        return text;
+    }
+    format!("Status texts:\n{text}")
 }
 
 /// The remote monitors' disagreements with a service's own monitor (issue 13 point 3).

@@ -83,6 +83,32 @@ pub struct TypeDefineArgs {
     /// An argument of the reload program (repeat for more).
     #[arg(long, allow_hyphen_values = true)]
     pub reload_arg: Vec<String>,
+    /// For a promotable type: the program that promotes a running instance whose
+    /// application is not connected (exit 0: done); give --demote with it.
+    #[arg(long)]
+    pub promote: Option<String>,
+    /// An argument of the promote program (repeat for more).
+    #[arg(long, allow_hyphen_values = true)]
+    pub promote_arg: Vec<String>,
+    /// For a promotable type: the program that demotes a promoted instance.
+    #[arg(long)]
+    pub demote: Option<String>,
+    /// An argument of the demote program (repeat for more).
+    #[arg(long, allow_hyphen_values = true)]
+    pub demote_arg: Vec<String>,
+    /// For a promotable type: the program told of the clone's starts, stops, promotions
+    /// and demotions (Pacemaker's notify variables in its environment).
+    #[arg(long)]
+    pub notify: Option<String>,
+    /// An argument of the notify program (repeat for more).
+    #[arg(long, allow_hyphen_values = true)]
+    pub notify_arg: Vec<String>,
+    /// How long each of the promote, demote and notify programs given may run, e.g. 30s.
+    #[arg(long)]
+    pub role_timeout: Option<String>,
+    /// Drop the promote, demote and notify programs (update only).
+    #[arg(long, conflicts_with_all = ["promote", "demote", "notify"])]
+    pub no_role_programs: bool,
 }
 
 /// Reads a type file: the type's own fields, or a cluster file with exactly one `[[type]]`.
@@ -156,6 +182,7 @@ pub(crate) fn build_spec(
     if !args.reload_arg.is_empty() {
         spec.reload_args.clone_from(&args.reload_arg);
     }
+    apply_roles(&mut spec, args)?;
     let looks = (
         &args.looks_alive,
         &args.looks_alive_arg,
@@ -189,6 +216,45 @@ pub(crate) fn build_spec(
         return Err("--command: give the program an instance runs (or a file with -f)".into());
     }
     Ok(spec)
+}
+
+/// The promote, demote and notify flags on top of the spec's programs.
+fn apply_roles(spec: &mut api::TypeSpec, args: &TypeDefineArgs) -> Result<(), String> {
+    if args.no_role_programs {
+        spec.promote = None;
+        spec.demote = None;
+        spec.notify = None;
+    }
+    let flags = [
+        (
+            &mut spec.promote,
+            &args.promote,
+            &args.promote_arg,
+            "--promote",
+        ),
+        (&mut spec.demote, &args.demote, &args.demote_arg, "--demote"),
+        (&mut spec.notify, &args.notify, &args.notify_arg, "--notify"),
+    ];
+    for (role, program, role_args, flag) in flags {
+        if let Some(program) = program {
+            *role = Some(api::RoleSpec {
+                command: program.clone(),
+                ..Default::default()
+            });
+        }
+        if !role_args.is_empty() {
+            let Some(role) = role.as_mut() else {
+                return Err(format!("{flag}-arg: give the program with {flag}"));
+            };
+            role.args.clone_from(role_args);
+        }
+        if let (Some(role), Some(timeout)) = (role.as_mut(), &args.role_timeout)
+            && program.is_some()
+        {
+            role.timeout = Some(timeout.clone());
+        }
+    }
+    Ok(())
 }
 
 type CheckFlags<'a> = (&'a Option<String>, &'a Vec<String>, &'a Option<String>);
@@ -380,6 +446,21 @@ fn definition_lines(spec: &api::TypeSpec) -> String {
     }
     if let Some(reload) = &spec.reload {
         text.push_str(&format!("reload: {reload}\n"));
+    }
+    for (label, role) in [
+        ("promote", &spec.promote),
+        ("demote", &spec.demote),
+        ("notify", &spec.notify),
+    ] {
+        if let Some(role) = role {
+            let mut words = vec![role.command.clone()];
+            words.extend(role.args.iter().cloned());
+            let timeout = role.timeout.clone().unwrap_or_else(|| "default".into());
+            text.push_str(&format!(
+                "{label}: {} (timeout {timeout})\n",
+                words.join(" ")
+            ));
+        }
     }
     text
 }

@@ -333,7 +333,24 @@ fn instance_line(instance: &api::InstanceView, names: &NodeNames, now_ms: u64) -
     if let Some(score) = instance.promotion_score {
         line.push_str(&format!(" (promotion score {score})"));
     }
+    if let Some(text) = &instance.status_text {
+        line.push_str(&format!(", status: {}", shown_status_text(text)));
+    }
     line
+}
+
+/// An instance's status text as printed: control characters escaped again (the agent
+/// escapes them already; a terminal must never get one from an application).
+pub(crate) fn shown_status_text(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| -> Box<dyn Iterator<Item = char>> {
+            if c.is_control() {
+                Box::new(c.escape_default())
+            } else {
+                Box::new(std::iter::once(c))
+            }
+        })
+        .collect()
 }
 
 /// The options of `resource show`, as lines: placement, operations, target role.

@@ -44,6 +44,9 @@ pub(crate) const FORMAT_DB_V8: u8 = 8;
 /// cluster format, certificate records and token revocations; written only once the
 /// cluster format allows it (`format::snapshot_layout`).
 pub(crate) const FORMAT_DB_V9: u8 = 9;
+/// Format byte of the cluster database since it gained the role programs of user types;
+/// written only once the cluster format allows it (cluster format 3).
+pub(crate) const FORMAT_DB_V10: u8 = 10;
 /// Magic prefix of snapshot files, so a stray file is never mistaken for a snapshot.
 pub(crate) const SNAPSHOT_MAGIC: &[u8; 8] = b"ENCSNAP\0";
 
@@ -89,20 +92,32 @@ fn invalid(error: postcard::Error) -> io::Error {
 }
 
 /// The cluster database in a snapshot: magic, the layout byte the cluster format allows
-/// (`format::snapshot_layout`: 9 from cluster format 2, else 8), postcard. Versions 1
-/// (before client sessions), 2 (before bans and unmanaged resources), 3 (before user
-/// types), 4 (before checkpoints), 5 (before alerts and incidents), 6 (before promotable
-/// resources), 7 (before users) and 8 (before fencing devices, the cluster format and
-/// certificate records) stay readable.
+/// (`format::snapshot_layout`: 10 from cluster format 3, 9 at format 2, else 8), postcard.
+/// Versions 1 (before client sessions), 2 (before bans and unmanaged resources), 3 (before
+/// user types), 4 (before checkpoints), 5 (before alerts and incidents), 6 (before
+/// promotable resources), 7 (before users), 8 (before fencing devices, the cluster format
+/// and certificate records) and 9 (before the role programs of user types) stay readable.
 pub(crate) fn encode_db(db: &ClusterDb) -> io::Result<Vec<u8>> {
     let layout = crate::format::snapshot_layout(db.cluster_format());
     let mut body = postcard::to_stdvec(db).map_err(io::Error::other)?;
-    if layout == FORMAT_DB_V8 {
-        // Layout 8 is today's without the fields appended since (postcard writes a
-        // struct's fields in place, in order): a node of 0.11.0 reads it.
-        let tail = fields_since_layout_8(db)?;
+    // Layouts 8 and 9 are today's without the fields appended since (postcard writes a
+    // struct's fields in place, in order): a node of 0.11.0, or of format 2, reads them.
+    // Those fields are written only by commands of the newer formats, so nothing is lost.
+    let tail = match layout {
+        FORMAT_DB_V8 => Some(fields_since_layout_8(db)?),
+        FORMAT_DB_V9 => Some(fields_since_layout_9(db)?),
+        _ => None,
+    };
+    if let Some(tail) = tail {
+        if !db.type_roles.is_empty() {
+            return Err(io::Error::other(
+                "role programs of user types exist below cluster format 3",
+            ));
+        }
         if !body.ends_with(&tail) {
-            return Err(io::Error::other("layout 8 is not a prefix of layout 9"));
+            return Err(io::Error::other(
+                "an older layout is not a prefix of today's",
+            ));
         }
         body.truncate(body.len() - tail.len());
     }
@@ -114,7 +129,13 @@ pub(crate) fn encode_db(db: &ClusterDb) -> io::Result<Vec<u8>> {
 
 /// The encoding of the fields `ClusterDb` gained after layout 8, in order.
 fn fields_since_layout_8(db: &ClusterDb) -> io::Result<Vec<u8>> {
-    postcard::to_stdvec(&(&db.fencing, db.format, &db.certs)).map_err(io::Error::other)
+    postcard::to_stdvec(&(&db.fencing, db.format, &db.certs, &db.type_roles))
+        .map_err(io::Error::other)
+}
+
+/// The encoding of the fields `ClusterDb` gained after layout 9, in order.
+fn fields_since_layout_9(db: &ClusterDb) -> io::Result<Vec<u8>> {
+    postcard::to_stdvec(&db.type_roles).map_err(io::Error::other)
 }
 
 pub(crate) fn decode_db(bytes: &[u8]) -> io::Result<ClusterDb> {
@@ -122,7 +143,11 @@ pub(crate) fn decode_db(bytes: &[u8]) -> io::Result<ClusterDb> {
         .strip_prefix(SNAPSHOT_MAGIC.as_slice())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an encluster snapshot"))?;
     match body.split_first() {
-        Some((&FORMAT_DB_V9, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V10, rest)) => postcard::from_bytes(rest).map_err(invalid),
+        Some((&FORMAT_DB_V9, rest)) => {
+            let v9: ClusterDbV9 = postcard::from_bytes(rest).map_err(invalid)?;
+            Ok(v9.into())
+        }
         Some((&FORMAT_DB_V8, rest)) => {
             let v8: ClusterDbV8 = postcard::from_bytes(rest).map_err(invalid)?;
             Ok(v8.into())
@@ -192,6 +217,7 @@ impl From<ClusterDbV1> for ClusterDb {
             fencing: Default::default(),
             format: 0,
             certs: Default::default(),
+            type_roles: Default::default(),
         }
     }
 }
@@ -230,6 +256,7 @@ impl From<ClusterDbV2> for ClusterDb {
             fencing: Default::default(),
             format: 0,
             certs: Default::default(),
+            type_roles: Default::default(),
         }
     }
 }
@@ -340,6 +367,7 @@ impl From<ClusterDbV3> for ClusterDb {
             fencing: Default::default(),
             format: 0,
             certs: Default::default(),
+            type_roles: Default::default(),
         }
     }
 }
@@ -425,6 +453,7 @@ impl SharedV4 {
             fencing: Default::default(),
             format: 0,
             certs: Default::default(),
+            type_roles: Default::default(),
         }
     }
 }
@@ -482,6 +511,7 @@ impl From<ClusterDbV7> for ClusterDb {
             fencing: Default::default(),
             format: 0,
             certs: Default::default(),
+            type_roles: Default::default(),
         }
     }
 }
@@ -499,6 +529,27 @@ impl From<ClusterDbV8> for ClusterDb {
         ClusterDb {
             users: v8.users,
             ..v8.v7.into()
+        }
+    }
+}
+
+// --- roles ---
+/// The cluster database's layout 9, before the role programs of user types.
+#[derive(Deserialize)]
+struct ClusterDbV9 {
+    v8: ClusterDbV8,
+    fencing: crate::fencing::FenceDb,
+    format: u32,
+    certs: crate::certs::CertDb,
+}
+
+impl From<ClusterDbV9> for ClusterDb {
+    fn from(v9: ClusterDbV9) -> ClusterDb {
+        ClusterDb {
+            fencing: v9.fencing,
+            format: v9.format,
+            certs: v9.certs,
+            ..v9.v8.into()
         }
     }
 }

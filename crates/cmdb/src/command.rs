@@ -300,6 +300,26 @@ pub enum Command {
         old: StoredConstraint,
         new: StoredConstraint,
     },
+    // --- roles ---
+    /// `PutType` with the type's promote, demote and notify programs (`roles`, which
+    /// replace the stored ones; empty removes them). Refused, changing nothing, if the
+    /// programs are invalid or the type is not promotable. Cluster format 3.
+    PutTypeWithRoles {
+        definition: Box<model::UserType>,
+        roles: Box<model::RolePrograms>,
+        create: bool,
+    },
+    /// `apply -f` whose types carry role programs: `ReplaceConfigPromotable`, and each of
+    /// `types` gets the programs `roles` names for it (none if it names none), all or
+    /// nothing. Cluster format 3.
+    ReplaceConfigWithRoles {
+        types: Vec<model::UserType>,
+        roles: BTreeMap<String, model::RolePrograms>,
+        resources: Vec<model::Resource>,
+        groups: Vec<model::Group>,
+        constraints: Vec<StoredConstraint>,
+        promotable: BTreeMap<model::ResourceId, u32>,
+    },
 }
 
 /// The result of applying a command. Invalid commands get `Rejected`, never a panic.
@@ -459,6 +479,22 @@ impl std::fmt::Display for Command {
             Command::UpdateConstraint { old, new } => {
                 write!(f, "update constraint {old} to {new}")
             }
+            // --- roles ---
+            Command::PutTypeWithRoles { definition, .. } => {
+                write!(f, "put type {} with its role programs", definition.name)
+            }
+            Command::ReplaceConfigWithRoles {
+                types,
+                roles,
+                resources,
+                ..
+            } => write!(
+                f,
+                "replace config ({} types, {} with role programs, {} resources)",
+                types.len(),
+                roles.len(),
+                resources.len()
+            ),
         }
     }
 }

@@ -109,6 +109,10 @@ pub struct ClusterDb {
     // --- rotate ---
     /// Certificates (renewals, a CA change, each node's certificate) and revoked tokens.
     pub certs: crate::certs::CertDb,
+    // --- roles ---
+    /// The promote, demote and notify programs of user types, by type name (only types
+    /// that have some); beside `ResourceDb::types`, whose layout is fixed (`type_roles`).
+    pub type_roles: BTreeMap<String, model::RolePrograms>,
 }
 
 impl ClusterDb {
@@ -275,7 +279,34 @@ impl ClusterDb {
             } => self.cert_expiry_warned(subject, expires_at_ms, fix, at_ms),
             Command::RevokeTokens { hashes, at_ms } => self.revoke_tokens(hashes, at_ms),
             Command::ReplaceToken { old, new, at_ms } => self.replace_token(&old, new, at_ms),
+            // --- roles ---
+            Command::PutTypeWithRoles {
+                definition,
+                roles,
+                create,
+            } => self.put_type_with_roles(*definition, *roles, create),
+            Command::ReplaceConfigWithRoles {
+                types,
+                roles,
+                resources,
+                groups,
+                constraints,
+                promotable,
+            } => {
+                let config = crate::type_roles::ConfigWithRoles {
+                    types,
+                    roles,
+                    resources,
+                    groups,
+                    constraints,
+                    promotable,
+                };
+                let result = self.replace_config_with_roles(config);
+                crate::checkpoints::retain_configured(&mut self.checkpoints, &self.resources);
+                result
+            }
             other => {
+                let replaced = crate::type_roles::types_replaced(&other);
                 let removes = matches!(
                     other,
                     Command::DeleteResource { .. }
@@ -286,6 +317,12 @@ impl ClusterDb {
                 let result = self.apply_resource_command(other);
                 if removes {
                     crate::checkpoints::retain_configured(&mut self.checkpoints, &self.resources);
+                }
+                if !matches!(result, CommandResult::Rejected(_)) {
+                    // The older type commands define a type without role programs.
+                    for name in replaced {
+                        self.type_roles.remove(&name);
+                    }
                 }
                 result
             }

@@ -34,12 +34,17 @@ pub const FORMAT_OLDEST: u32 = 1;
 /// `CertExpiring`, and snapshot layout 9 (fencing devices, the cluster format and
 /// certificate records in the cluster database).
 pub const FORMAT_CLUSTER_FORMAT: u32 = 2;
+/// Cluster format 3: adds the role programs of user types (`PutTypeWithRoles`,
+/// `ReplaceConfigWithRoles`) and snapshot layout 10 (`ClusterDb.type_roles`).
+pub const FORMAT_TYPE_ROLES: u32 = 3;
 /// The highest cluster format this build can write, which its heartbeats report.
-pub const FORMAT_CURRENT: u32 = FORMAT_CLUSTER_FORMAT;
+pub const FORMAT_CURRENT: u32 = FORMAT_TYPE_ROLES;
 
 /// The snapshot layout byte (`codec::encode_db`) a cluster of `format` writes.
 pub(crate) fn snapshot_layout(format: u32) -> u8 {
-    if format >= FORMAT_CLUSTER_FORMAT {
+    if format >= FORMAT_TYPE_ROLES {
+        crate::codec::FORMAT_DB_V10
+    } else if format >= FORMAT_CLUSTER_FORMAT {
         crate::codec::FORMAT_DB_V9
     } else {
         crate::codec::FORMAT_DB_V8
@@ -118,6 +123,10 @@ impl Command {
             | Command::ReplaceToken { .. } => FORMAT_CLUSTER_FORMAT,
             // --- edit ---
             Command::UpdateGroup { .. } | Command::UpdateConstraint { .. } => FORMAT_CLUSTER_FORMAT,
+            // --- roles ---
+            Command::PutTypeWithRoles { .. } | Command::ReplaceConfigWithRoles { .. } => {
+                FORMAT_TYPE_ROLES
+            }
         }
     }
 }

@@ -30,6 +30,7 @@ mod recovery;
 mod resources;
 mod sessions;
 mod state_machine;
+mod type_roles;
 mod types;
 mod users;
 
@@ -38,7 +39,7 @@ pub use checkpoints::{Checkpoint, Checkpoints};
 pub use command::{Command, CommandResult};
 pub use db::{ClusterDb, ClusterMeta, KvTable, NodeRecord, TokenKind, TokenRecord};
 pub use fencing::{FENCE_HISTORY_MAX, FenceDb, FenceRecord};
-pub use format::{FORMAT_CLUSTER_FORMAT, FORMAT_CURRENT, FORMAT_OLDEST};
+pub use format::{FORMAT_CLUSTER_FORMAT, FORMAT_CURRENT, FORMAT_OLDEST, FORMAT_TYPE_ROLES};
 pub use incidents::{Incident, IncidentCause, IncidentResource, Incidents};
 pub use limits::{
     ACTOR_BYTES_MAX, CHECKPOINT_BYTES_MAX, CHECKPOINT_NAME_BYTES_MAX, CHECKPOINT_TOTAL_BYTES_MAX,

@@ -7,7 +7,7 @@ use crate::db::ClusterDb;
 use crate::limits::EVENTS_MAX;
 
 mod formats;
-mod samples;
+pub(crate) mod samples;
 // --- users ---
 mod users;
 // --- rotate ---

@@ -78,6 +78,8 @@ pub struct Cluster {
     pub join_token: String,
     /// The first address of this cluster's block (node i has last octet + i - 1).
     pub base_ip: Ipv4Addr,
+    /// Extra environment of every agent (for example `OCF_ROOT`).
+    pub agent_env: Vec<(String, String)>,
 }
 
 /// The first address of a block of 127.x.y.z addresses no other test of this run uses.
@@ -95,6 +97,17 @@ impl Cluster {
         Cluster::start_with(&binary(), n, voters_max, edits)
     }
 
+    /// `start` with extra environment variables for every agent (for example an
+    /// `OCF_ROOT` holding a test's own OCF agents).
+    pub fn start_with_agent_env(
+        n: usize,
+        voters_max: usize,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Cluster> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Cluster::start_inner(&binary(), n, voters_max, &[], env.collect())
+    }
+
     /// `start` with another `encluster` binary (an older release) for `init` and every
     /// agent; the CLI (`cli`) stays `binary()`.
     pub fn start_with(
@@ -102,6 +115,16 @@ impl Cluster {
         n: usize,
         voters_max: usize,
         edits: &[(&str, &str)],
+    ) -> anyhow::Result<Cluster> {
+        Cluster::start_inner(program, n, voters_max, edits, Vec::new())
+    }
+
+    fn start_inner(
+        program: &Path,
+        n: usize,
+        voters_max: usize,
+        edits: &[(&str, &str)],
+        agent_env: Vec<(String, String)>,
     ) -> anyhow::Result<Cluster> {
         let dir = tempfile::tempdir()?;
         let base_ip = unique_base_ip();
@@ -133,6 +156,7 @@ impl Cluster {
             nodes: Vec::new(),
             base_ip,
             dir,
+            agent_env,
         };
         for i in 0..n {
             let octets = base_ip.octets();
@@ -172,6 +196,7 @@ impl Cluster {
     /// Start (or restart) node `id`'s agent; its log goes to `nodeN/agent.log`.
     /// `ENCLUSTER_TEST_LOG` replaces the agents' log filter, to debug a failing test.
     pub fn start_node(&mut self, id: u64) -> anyhow::Result<()> {
+        let env = self.agent_env.clone();
         let node = &mut self.nodes[(id - 1) as usize];
         let log_path = node.config.with_file_name("agent.log");
         let log = std::fs::OpenOptions::new()
@@ -183,6 +208,7 @@ impl Cluster {
             .arg("--config")
             .arg(&node.config)
             .env("ENCLUSTER_LOG", agent_log_filter())
+            .envs(env)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -289,9 +289,11 @@ impl Executor {
 
     /// Takes the new set of user types; instances of a type whose command changed are
     /// marked to restart.
-    fn user_types(&mut self, types: Vec<model::UserType>) {
-        let types: BTreeMap<String, model::UserType> =
-            types.into_iter().map(|t| (t.name.clone(), t)).collect();
+    fn user_types(&mut self, types: Vec<model::TypeWithRoles>) {
+        let types: BTreeMap<String, model::UserType> = types
+            .into_iter()
+            .map(|t| (t.definition.name.clone(), t.definition))
+            .collect();
         for instance in self.instances.values_mut() {
             let old = self.user_types.get(instance.type_name());
             let new = types.get(instance.type_name());

@@ -69,3 +69,38 @@ pub trait InstanceHooks: Send + Sync + std::fmt::Debug {
         None
     }
 }
+
+// --- notify ---
+/// Tells the instances of a clone of a start, stop, promotion or demotion of one of them
+/// (Pacemaker's clone notifications), on every node that runs one: the agent implements it
+/// over the peer channel, since only it knows the cluster. The runtime asks it before an
+/// operation of a resource whose agent [`notifies`](resource_agents::ResourceAgent::notifies)
+/// and after the operation succeeded.
+pub trait CloneNotifier: Send + Sync + std::fmt::Debug {
+    /// Sends the `kind` notification of `operation` of this node's instance of `resource`
+    /// (the clone, never a promoted role) to every instance that should get it, and
+    /// completes once all answered or `within` passed. A failure is logged and reported by
+    /// the implementation and never fails the operation.
+    fn notify(
+        &self,
+        resource: &Resource,
+        operation: resource_agents::NotifyOperation,
+        kind: resource_agents::NotifyKind,
+        within: Duration,
+    ) -> BoxFuture<'_, ()>;
+}
+
+/// A notification for this node's instance of `resource`, from the notifier of whichever
+/// node acts: the runtime runs the resource agent's `notify` with `env` (Pacemaker's
+/// variables) and answers with its outcome (`NotRunning` if no instance runs here).
+#[derive(Debug)]
+pub struct NotifyCall {
+    /// The clone, as configured.
+    pub resource: Resource,
+    /// The notification's variables (`resource_agents::notify_environment`).
+    pub env: Vec<(String, String)>,
+    /// How long the agent's `notify` may take.
+    pub timeout: Duration,
+    /// Where the outcome goes.
+    pub answer: tokio::sync::oneshot::Sender<resource_agents::Outcome>,
+}

@@ -326,6 +326,7 @@ impl Instance {
             assigned_token: self.assigned.as_ref().map(|a| a.fencing_token),
             operation: self.in_flight.as_ref().map(|f| f.operation),
             next_monitor_at: self.next_monitor_at,
+            status_text: None,
         }
     }
 

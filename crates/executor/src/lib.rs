@@ -39,8 +39,8 @@ mod types;
 
 pub use clock::{Now, boot_clock_ms, system_now, wall_clock_ms};
 pub use executor::Executor;
-pub use hooks::InstanceHooks;
-pub use limits::FENCE_MARGIN_DEFAULT;
+pub use hooks::{CloneNotifier, InstanceHooks, NotifyCall};
+pub use limits::{FENCE_MARGIN_DEFAULT, NOTIFY_CALL_QUEUE_MAX};
 pub use types::{
     Assignment, Command, Event, ExecutorConfig, InstanceState, InstanceView, OperationKind,
     OperationRecord, Unconfirmed,

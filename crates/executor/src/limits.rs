@@ -85,3 +85,14 @@ const _: () = assert!(
 /// The longest an application is given to drain before its stop goes on (and at most half
 /// of the stop's timeout).
 pub(crate) const PREPARE_STOP_MAX: Duration = Duration::from_secs(10);
+
+// --- notify ---
+/// The longest a round of clone notifications (all instances told of one operation) may
+/// take; an operation waits for its pre-notifications at most this long.
+pub(crate) const NOTIFY_ROUND_MAX: Duration = Duration::from_secs(5);
+
+/// How many notifications from other nodes may wait for the runtime.
+pub const NOTIFY_CALL_QUEUE_MAX: usize = 64;
+
+/// The most notifications running at once on this node; more are answered as failed.
+pub(crate) const NOTIFY_RUNNING_MAX: usize = 64;

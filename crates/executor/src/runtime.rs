@@ -17,13 +17,15 @@ mod tests;
 
 use crate::clock::Now;
 use crate::executor::Executor;
-use crate::hooks::InstanceHooks;
+use crate::hooks::{CloneNotifier, InstanceHooks, NotifyCall};
 use crate::limits::{
-    EXIT_QUEUE_MAX, IDLE_LEASE_RECORD_EVERY, IDLE_TICK_INTERVAL, OPERATION_BACKSTOP_GRACE,
-    PREPARE_STOP_MAX, REPORT_QUEUE_MAX, SHUTDOWN_GRACE, TICK_INTERVAL,
+    EXIT_QUEUE_MAX, FENCE_MARGIN_DEFAULT, IDLE_LEASE_RECORD_EVERY, IDLE_TICK_INTERVAL,
+    NOTIFY_ROUND_MAX, NOTIFY_RUNNING_MAX, OPERATION_BACKSTOP_GRACE, PREPARE_STOP_MAX,
+    REPORT_QUEUE_MAX, SHUTDOWN_GRACE, TICK_INTERVAL,
 };
 use crate::types::{Assignment, Command, Event, InstanceView, OperationKind, OperationRecord};
 use model::{BootMs, Resource, ResourceId};
+use resource_agents::{NotifyKind, NotifyOperation};
 use resource_agents::{OperationRequest, Outcome, ResourceAgent, Severity};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -46,7 +48,7 @@ pub struct Agents {
     /// supervising what the old one started.
     supervisor: Arc<resource_agents::ProcessAgent>,
     /// The user types whose agents are in `by_type`, as they were built.
-    user_types: HashMap<String, model::UserType>,
+    user_types: HashMap<String, model::TypeWithRoles>,
 }
 
 impl Agents {
@@ -62,9 +64,11 @@ impl Agents {
 
     /// Builds an agent for every new or changed user type and drops those of types that
     /// are gone; returns the agents built, whose schema the executor must learn again.
-    fn set_user_types(&mut self, types: &[model::UserType]) -> Vec<Arc<dyn ResourceAgent>> {
-        let wanted: HashMap<&str, &model::UserType> =
-            types.iter().map(|t| (t.name.as_str(), t)).collect();
+    fn set_user_types(&mut self, types: &[model::TypeWithRoles]) -> Vec<Arc<dyn ResourceAgent>> {
+        let wanted: HashMap<&str, &model::TypeWithRoles> = types
+            .iter()
+            .map(|t| (t.definition.name.as_str(), t))
+            .collect();
         let gone: Vec<String> = self
             .user_types
             .keys()
@@ -76,22 +80,35 @@ impl Agents {
             self.by_type.remove(&name);
         }
         let mut built = Vec::new();
-        for definition in types {
-            if self.user_types.get(&definition.name) == Some(definition) {
+        for defined in types {
+            let name = &defined.definition.name;
+            if self.user_types.get(name) == Some(defined) {
                 continue;
             }
-            let agent: Arc<dyn ResourceAgent> = Arc::new(resource_agents::UserTypeAgent::new(
-                definition.clone(),
+            let agent = resource_agents::UserTypeAgent::new(
+                defined.definition.clone(),
                 Arc::clone(&self.supervisor),
-            ));
-            tracing::info!(type_name = %definition.name, "Resource type defined");
-            self.by_type
-                .insert(definition.name.clone(), Arc::clone(&agent));
-            self.user_types
-                .insert(definition.name.clone(), definition.clone());
+            )
+            .with_roles(defined.roles.clone());
+            let agent: Arc<dyn ResourceAgent> = Arc::new(agent);
+            tracing::info!(type_name = %name, "Resource type defined");
+            self.by_type.insert(name.clone(), Arc::clone(&agent));
+            // A promoted role's agent wraps the type's: built again over the new one.
+            let role = format!("{}{name}", model::promotable::ROLE_TYPE_PREFIX);
+            self.by_type.remove(&role);
+            self.user_types.insert(name.clone(), defined.clone());
             built.push(agent);
         }
         built
+    }
+
+    /// The status text the agents know for `resource`'s running instance (systemd's
+    /// `STATUS=`): every agent is asked, since the instance's type is not at hand.
+    fn status_text(&self, resource: &ResourceId) -> Option<String> {
+        let supervisor: &dyn ResourceAgent = self.supervisor.as_ref();
+        std::iter::once(supervisor)
+            .chain(self.by_type.values().map(|agent| agent.as_ref()))
+            .find_map(|agent| agent.status_text(resource))
     }
 
     /// Uses `agent` for its type instead of the built-in one (a fake in tests or the
@@ -154,6 +171,13 @@ pub struct RuntimeConfig {
     /// Told of every finished operation and how long it took (the agent's metrics: monitor
     /// latency, restarts); `None` tells no one.
     pub observer: Option<Arc<dyn OperationObserver>>,
+    // --- notify ---
+    /// Sends clone notifications around this node's starts, stops, promotions and
+    /// demotions of clones that take them; `None` sends none.
+    pub notifier: Option<Arc<dyn CloneNotifier>>,
+    /// Notifications for this node's instances, from any node's notifier; the runtime runs
+    /// each through the instance's resource agent.
+    pub notify_calls: Option<mpsc::Receiver<NotifyCall>>,
 }
 
 /// Hears of every finished operation: its resource, kind, whether it succeeded and how
@@ -181,6 +205,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Executor {
     let (exits_sender, mut exits) = mpsc::channel(EXIT_QUEUE_MAX);
+    let mut config = config;
+    let mut notify_calls = config.notify_calls.take();
     let mut runtime = Runtime {
         executor,
         agents,
@@ -192,6 +218,7 @@ pub async fn run(
         exits_sender,
         watchers_stop: shutdown.child_token(),
         recorded_lease: None,
+        notifications: JoinSet::new(),
     };
     runtime.watch_inserted_agents();
     runtime.recover();
@@ -207,6 +234,8 @@ pub async fn run(
             () = shutdown.cancelled() => break,
             Some(joined) = runtime.tasks.join_next_with_id() => runtime.joined(joined),
             Some(resource) = exits.recv() => runtime.feed(Event::Exited(resource)),
+            Some(call) = next_call(&mut notify_calls) => runtime.notify_call(call),
+            Some(_) = runtime.notifications.join_next() => {}
             event = inputs.recv(), if inputs_open => match event {
                 Some(event) => runtime.feed(event),
                 None => {
@@ -232,6 +261,14 @@ pub async fn run(
     runtime.executor
 }
 
+/// The next notification for this node, if anyone sends them.
+async fn next_call(calls: &mut Option<mpsc::Receiver<NotifyCall>>) -> Option<NotifyCall> {
+    match calls {
+        Some(calls) => calls.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// What a running operation is about, to turn a panic into an outcome.
 struct Running {
     resource: ResourceId,
@@ -239,6 +276,62 @@ struct Running {
     fencing_token: u64,
     started_at: BootMs,
     abort: AbortHandle,
+    /// The clone notification to send once it succeeded.
+    post: Option<Notice>,
+}
+
+/// A clone notification about this node's instance of `resource` (the clone itself).
+#[derive(Clone)]
+struct Notice {
+    notifier: Arc<dyn CloneNotifier>,
+    resource: Resource,
+    operation: NotifyOperation,
+}
+
+impl Notice {
+    /// The notification of `run`, if its agent takes them: a start or stop of a clone,
+    /// or a start (promote) or stop (demote) of a promoted role.
+    fn of(
+        notifier: Option<&Arc<dyn CloneNotifier>>,
+        agent: &dyn ResourceAgent,
+        run: &RunSpec,
+    ) -> Option<Notice> {
+        let notifier = notifier?;
+        let role = model::promotable::base_of(&run.resource.id);
+        let operation = match (run.operation, role.is_some()) {
+            (OperationKind::Start, false) => NotifyOperation::Start,
+            (OperationKind::Stop, false) => NotifyOperation::Stop,
+            (OperationKind::Start, true) => NotifyOperation::Promote,
+            (OperationKind::Stop, true) => NotifyOperation::Demote,
+            (OperationKind::Monitor | OperationKind::Reload, _) => return None,
+        };
+        let resource = match role {
+            Some(base) => {
+                let prefix = model::promotable::ROLE_TYPE_PREFIX;
+                let type_name = run.resource.type_name.strip_prefix(prefix)?;
+                Resource {
+                    id: base,
+                    type_name: type_name.to_owned(),
+                    unique: false,
+                    clone: Some(model::CloneOptions::default()),
+                    ..run.resource.clone()
+                }
+            }
+            None if run.resource.clone.is_some() => run.resource.clone(),
+            None => return None,
+        };
+        agent.notifies(&run.resource.params).then(|| Notice {
+            notifier: Arc::clone(notifier),
+            resource,
+            operation,
+        })
+    }
+
+    async fn send(&self, kind: NotifyKind, within: Duration) {
+        self.notifier
+            .notify(&self.resource, self.operation, kind, within)
+            .await;
+    }
 }
 
 struct Runtime {
@@ -253,6 +346,9 @@ struct Runtime {
     watchers_stop: CancellationToken,
     /// The lease last written to `executor-lease.json`, and when (`record_lease`).
     recorded_lease: Option<(BootMs, BootMs)>,
+    /// Clone notifications running: post-notifications of this node's operations and
+    /// notifications of this node's instances (`notify_call`).
+    notifications: JoinSet<()>,
 }
 
 impl Runtime {
@@ -302,10 +398,16 @@ impl Runtime {
             self.carry_out(command);
         }
         if changed && let Some(status) = &self.config.status {
+            let agents = &self.agents;
             status.send_replace(
                 self.executor
                     .instances()
-                    .map(|(id, view)| (id.clone(), view))
+                    .map(|(id, mut view)| {
+                        if view.state == crate::InstanceState::Running {
+                            view.status_text = agents.status_text(id);
+                        }
+                        (id.clone(), view)
+                    })
                     .collect(),
             );
         }
@@ -393,7 +495,18 @@ impl Runtime {
         let state_dir = records::state_dir(&self.config.state_root, &run.resource.id);
         let node_name = self.config.node_name.clone();
         let hooks = self.config.hooks.clone();
-        let context = OperationContext { node_name, hooks };
+        let notice = match &agent {
+            Ok(agent) => Notice::of(self.config.notifier.as_ref(), agent.as_ref(), &run),
+            Err(_) => None,
+        };
+        let pre = notice
+            .clone()
+            .map(|notice| (notice, self.pre_notify_budget(&run)));
+        let context = OperationContext {
+            node_name,
+            hooks,
+            pre,
+        };
         let resource = run.resource.id.clone();
         let (operation, fencing_token, started_at) =
             (run.operation, run.fencing_token, run.started_at);
@@ -412,6 +525,7 @@ impl Runtime {
             fencing_token,
             started_at,
             abort,
+            post: notice,
         };
         self.running.insert(running.abort.id(), running);
     }
@@ -423,7 +537,18 @@ impl Runtime {
         };
         let running = self.running.remove(&id);
         match joined {
-            Ok((_, event)) => self.feed(event),
+            Ok((_, event)) => {
+                let done =
+                    matches!(&event, Event::OperationDone { outcome, .. } if outcome.is_ok());
+                if let Some(notice) = running.and_then(|r| r.post).filter(|_| done) {
+                    // After the report, in a task of its own: an operation's end never
+                    // waits for the other instances.
+                    self.notifications.spawn(async move {
+                        notice.send(NotifyKind::Post, NOTIFY_ROUND_MAX).await
+                    });
+                }
+                self.feed(event)
+            }
             Err(error) if error.is_cancelled() => {}
             Err(error) => {
                 // A panicking resource agent is a bug; the operation still needs an outcome.
@@ -499,7 +624,80 @@ impl Runtime {
         });
     }
 
+    /// How long an operation of `run` may wait for its pre-notifications: a stop or start
+    /// of a unique resource (a promoted role) never waits past its lease's fence margin,
+    /// so a notification cannot delay a demote at the lease's end (zero skips them).
+    fn pre_notify_budget(&self, run: &RunSpec) -> Duration {
+        if !run.resource.unique {
+            return NOTIFY_ROUND_MAX;
+        }
+        let now = (self.config.clock)().boot;
+        let left = self.executor.lease_valid_until().0.saturating_sub(now.0);
+        let left = Duration::from_millis(left).saturating_sub(FENCE_MARGIN_DEFAULT * 2);
+        left.min(NOTIFY_ROUND_MAX)
+    }
+
+    /// Runs a notification for this node's instance, as another node's notifier asked.
+    fn notify_call(&mut self, call: NotifyCall) {
+        let running = self.executor.instances().any(|(id, view)| {
+            *id == call.resource.id && view.state == crate::InstanceState::Running
+        });
+        let token = self
+            .executor
+            .instances()
+            .find(|(id, _)| **id == call.resource.id)
+            .map_or(0, |(_, view)| view.fencing_token);
+        if !running {
+            let _ = call.answer.send(Outcome::NotRunning);
+            return;
+        }
+        if self.notifications.len() >= NOTIFY_RUNNING_MAX {
+            let busy = Outcome::failed(Severity::Soft, "too many notifications at once");
+            let _ = call.answer.send(busy);
+            return;
+        }
+        let agent = match self.agents.get(&call.resource.type_name) {
+            Ok((agent, _)) => agent,
+            Err(reason) => {
+                let _ = call.answer.send(Outcome::failed(Severity::Hard, reason));
+                return;
+            }
+        };
+        let state_dir = match records::state_dir(&self.config.state_root, &call.resource.id) {
+            Ok(state_dir) => state_dir,
+            Err(reason) => {
+                let _ = call.answer.send(Outcome::failed(Severity::Hard, reason));
+                return;
+            }
+        };
+        let request = OperationRequest {
+            resource: call.resource.id.clone(),
+            params: call.resource.params.clone(),
+            timeout: call.timeout,
+            interval: Duration::ZERO,
+            state_dir,
+            node_name: self.config.node_name.clone(),
+            fencing_token: token,
+            unique: false,
+            depth: 0,
+            env: call.env,
+        };
+        let answer = call.answer;
+        let span = tracing::info_span!("notify", resource = %request.resource);
+        self.notifications.spawn(
+            async move {
+                let bound = request.timeout + OPERATION_BACKSTOP_GRACE;
+                let outcome = tokio::time::timeout(bound, agent.notify(&request))
+                    .await
+                    .unwrap_or(Outcome::Timeout);
+                let _ = answer.send(outcome);
+            }
+            .instrument(span),
+        );
+    }
+
     async fn shut_down(&mut self) {
+        self.notifications.shutdown().await;
         self.watchers_stop.cancel();
         let waited = tokio::time::timeout(SHUTDOWN_GRACE, async {
             while self.tasks.join_next().await.is_some() {}
@@ -528,10 +726,12 @@ struct RunSpec {
     depth: u32,
 }
 
-/// What an operation gets besides its spec: the node and the application hooks.
+/// What an operation gets besides its spec: the node, the application hooks, and the
+/// clone notification to send before it, with how long it may wait for it.
 struct OperationContext {
     node_name: String,
     hooks: Option<Arc<dyn InstanceHooks>>,
+    pre: Option<(Notice, Duration)>,
 }
 
 /// Runs one operation and turns it into the event that reports its end.
@@ -541,7 +741,11 @@ async fn operate(
     context: OperationContext,
     run: RunSpec,
 ) -> Event {
-    let OperationContext { node_name, hooks } = context;
+    let OperationContext {
+        node_name,
+        hooks,
+        pre,
+    } = context;
     let mut ended_at = None;
     let outcome = match (agent, state_dir) {
         (Ok(agent), Ok(state_dir)) => {
@@ -568,6 +772,9 @@ async fn operate(
                 depth: run.depth,
                 env,
             };
+            if let Some((notice, within)) = pre.filter(|(_, within)| !within.is_zero()) {
+                notice.send(NotifyKind::Pre, within).await;
+            }
             let outcome = with_hooks(hooks.as_deref(), agent.as_ref(), &run, &request).await;
             // A lease watchdog that fenced the instance while this agent hung left the time
             // it did; the stop reports it as the instance's end.

@@ -155,7 +155,7 @@ fn event_label(event: &Event) -> String {
             format!("schema of {type_name}, reload {reload:?}")
         }
         Event::UserTypes(types) => {
-            let names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
+            let names: Vec<&str> = types.iter().map(|t| t.definition.name.as_str()).collect();
             format!("user types [{}]", names.join(", "))
         }
     }
@@ -1392,6 +1392,13 @@ fn changed_options_apply_to_a_running_instance_without_an_operation() {
 
 // --- types ---
 
+fn with_no_roles(definition: model::UserType) -> model::TypeWithRoles {
+    model::TypeWithRoles {
+        definition,
+        roles: model::RolePrograms::default(),
+    }
+}
+
 /// A user type checked cheaply every 1 s (timeout 500 ms) and thoroughly every 3 s
 /// (timeout 2 s), running `command`.
 fn checked_type(command: &str) -> model::UserType {
@@ -1419,7 +1426,10 @@ fn checked(token: u64) -> Assignment {
 fn user_type_checks_run_at_two_depths_and_a_deep_failure_fails_the_instance() {
     check(
         vec![
-            (0, Event::UserTypes(vec![checked_type("/bin/app")])),
+            (
+                0,
+                Event::UserTypes(vec![with_no_roles(checked_type("/bin/app"))]),
+            ),
             (0, assign(&[checked(1)])),
             (5, done("app", Start, 1, Outcome::Ok, 0)),
             (1_005, Event::Tick),
@@ -1457,10 +1467,16 @@ fn user_type_checks_run_at_two_depths_and_a_deep_failure_fails_the_instance() {
 fn user_type_command_change_stops_running_instances_under_their_grant() {
     check(
         vec![
-            (0, Event::UserTypes(vec![checked_type("/bin/app")])),
+            (
+                0,
+                Event::UserTypes(vec![with_no_roles(checked_type("/bin/app"))]),
+            ),
             (0, assign(&[checked(1)])),
             (5, done("app", Start, 1, Outcome::Ok, 0)),
-            (10, Event::UserTypes(vec![checked_type("/bin/app2")])),
+            (
+                10,
+                Event::UserTypes(vec![with_no_roles(checked_type("/bin/app2"))]),
+            ),
             (20, done("app", Stop, 1, Outcome::Ok, 10)),
             (30, assign(&[checked(2)])),
         ],

@@ -78,8 +78,9 @@ pub enum Event {
     /// Their instances are monitored at the types' two depths and intervals (LooksAlive
     /// and IsAlive); a running instance whose type's command, arguments or environment
     /// changed is stopped under its grant, so the master's next grant starts the new one.
-    /// The runtime rebuilds each changed type's resource agent before it feeds this.
-    UserTypes(Vec<model::UserType>),
+    /// The runtime rebuilds each changed type's resource agent (with its role programs)
+    /// before it feeds this.
+    UserTypes(Vec<model::TypeWithRoles>),
 }
 
 /// One entry of [`Event::Unconfirmed`].
@@ -204,6 +205,10 @@ pub struct InstanceView {
     pub operation: Option<OperationKind>,
     /// When the next recurring monitor is due, while running.
     pub next_monitor_at: Option<BootMs>,
+    // --- status ---
+    /// The last status text the running instance gave of itself (systemd's `STATUS=`), as
+    /// its resource agent knew it when the view was published; filled in by the runtime.
+    pub status_text: Option<String>,
 }
 
 /// How the executor behaves.

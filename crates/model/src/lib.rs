@@ -53,8 +53,9 @@ pub use schema::{ParamError, ParamKind, ParamSchema, ParamSpec, parse_bool, pars
 pub use servers::ServerEdit;
 pub use user_type::{
     BUILTIN_TYPE_NAMES, CHECK_INTERVAL_MAX, CHECK_INTERVAL_MIN, CommandSpec, HealthCheck,
-    HealthProbe, IS_ALIVE_INTERVAL_DEFAULT, LOOKS_ALIVE_INTERVAL_DEFAULT, TYPE_PARAM_COUNT_MAX,
-    TYPE_TIMEOUT_MAX, TypeKind, UserType, param_environment,
+    HealthProbe, IS_ALIVE_INTERVAL_DEFAULT, LOOKS_ALIVE_INTERVAL_DEFAULT, ROLE_TIMEOUT_DEFAULT,
+    RoleProgram, RolePrograms, TYPE_PARAM_COUNT_MAX, TYPE_TIMEOUT_MAX, TypeKind, TypeWithRoles,
+    UserType, param_environment,
 };
 
 /// Wall-clock time as milliseconds since the Unix epoch, supplied by a runtime module.

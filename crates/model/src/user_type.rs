@@ -36,6 +36,8 @@ pub const TYPE_COMMAND_ITEMS_MAX: usize = 64;
 pub const LOOKS_ALIVE_INTERVAL_DEFAULT: Duration = Duration::from_secs(5);
 /// The default interval of the thorough check (IsAlive).
 pub const IS_ALIVE_INTERVAL_DEFAULT: Duration = Duration::from_secs(60);
+/// The default timeout of a promote, demote or notify program.
+pub const ROLE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(20);
 
 /// A resource type defined by an operator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +77,97 @@ pub struct CommandSpec {
     pub env: BTreeMap<String, String>,
 }
 
+/// One program that changes an instance's role or tells it of one: run with the
+/// instance's environment (as its checks are), exit status 0 meaning done.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleProgram {
+    /// The program, its arguments and its own environment.
+    pub command: CommandSpec,
+    /// How long it may run before it is killed and counts as failed.
+    pub timeout: Duration,
+}
+
+/// The programs that promote, demote and notify the instances of a promotable user type
+/// whose application does not speak the application protocol (one connected through it
+/// is asked instead, and these do not run for it).
+///
+/// Kept by the cmdb beside the type, in a table of its own (cluster format 3), because
+/// [`UserType`]'s persisted layout is fixed: a new field there would change every record
+/// that holds a type.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolePrograms {
+    /// Promotes a running instance (OCF's `promote`).
+    pub promote: Option<RoleProgram>,
+    /// Demotes a promoted instance (OCF's `demote`); also what the lease watchdog runs
+    /// when the agent cannot demote in time.
+    pub demote: Option<RoleProgram>,
+    /// Told of the clone's starts, stops, promotions and demotions, before and after each,
+    /// with Pacemaker's `OCF_RESKEY_CRM_meta_notify_*` variables (OCF's `notify`).
+    pub notify: Option<RoleProgram>,
+}
+
+impl RolePrograms {
+    /// Whether no program is given.
+    pub fn is_empty(&self) -> bool {
+        self.promote.is_none() && self.demote.is_none() && self.notify.is_none()
+    }
+
+    /// The programs given, with their field names.
+    pub fn programs(&self) -> Vec<(&'static str, &RoleProgram)> {
+        [
+            ("promote", &self.promote),
+            ("demote", &self.demote),
+            ("notify", &self.notify),
+        ]
+        .into_iter()
+        .filter_map(|(field, program)| program.as_ref().map(|program| (field, program)))
+        .collect()
+    }
+
+    /// Checks the programs of `definition`'s type: every problem is a sentence naming the
+    /// field and the fix. Pure, like [`UserType::check`].
+    pub fn check(&self, definition: &UserType) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        let given: Vec<&str> = self.programs().iter().map(|(field, _)| *field).collect();
+        if !given.is_empty() && definition.kind != TypeKind::Promotable {
+            problems.push(format!(
+                "{}: type {} is of kind {}, and only instances of a promotable type are \
+                 promoted: give it kind promotable (--kind promotable), or drop {}",
+                given.join(", "),
+                definition.name,
+                definition.kind.as_str(),
+                given.join(" and ")
+            ));
+        }
+        if self.promote.is_some() != self.demote.is_some() {
+            problems.push(
+                "promote and demote go together: give both, since a promoted instance must \
+                 be demotable"
+                    .into(),
+            );
+        }
+        for (field, program) in self.programs() {
+            check_command(field, &program.command, &mut problems);
+            check_timeout(&format!("{field}.timeout"), program.timeout, &mut problems);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+/// A user type as the nodes run it: its definition and its role programs, which the cmdb
+/// keeps apart (see [`RolePrograms`]). Not persisted as one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeWithRoles {
+    /// The type's definition.
+    pub definition: UserType,
+    /// Its promote, demote and notify programs, if any.
+    pub roles: RolePrograms,
+}
+
 /// One health check: what it checks, how often, and for how long at most.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthCheck {
@@ -106,7 +199,9 @@ pub enum TypeKind {
     Unique,
     /// One instance on every eligible node.
     Clone,
-    /// Several instances, some promoted (not runnable yet).
+    /// Several instances, some promoted: through the application protocol when the
+    /// instance's application is connected, else through the type's role programs
+    /// ([`RolePrograms`]).
     Promotable,
 }
 

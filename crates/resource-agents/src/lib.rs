@@ -19,6 +19,7 @@ pub mod fence;
 #[doc(hidden)]
 pub mod fuzzing;
 mod limits;
+mod notify_env;
 mod ocf;
 mod operation;
 pub mod priority;
@@ -29,6 +30,9 @@ mod user_type;
 mod vip;
 mod watchdog;
 
+pub use notify_env::{
+    CloneNotice, NotifyInstance, NotifyKind, NotifyOperation, notify_environment,
+};
 pub use ocf::{OcfAgent, OcfType, promotion_score, set_promotion_score};
 pub use operation::{
     BoxFuture, DEPTH_THOROUGH, MetaError, OperationRequest, Outcome, ResourceAgent, Severity,

@@ -120,6 +120,32 @@ pub trait ResourceAgent: Send + Sync {
         let _ = request;
         Box::pin(async { Outcome::NotRunning })
     }
+
+    // --- notify ---
+    /// Whether the instances of a resource with `params` take clone-wide notifications
+    /// ([`Self::notify`]): OCF agents whose resource says `notify=true` (Pacemaker's clone
+    /// meta attribute), user types with a notify program. The default: no.
+    fn notifies(&self, params: &BTreeMap<String, String>) -> bool {
+        let _ = params;
+        false
+    }
+
+    /// Tells the running instance of a clone of a start, stop, promotion or demotion in
+    /// the clone (OCF's `notify`): `request.env` holds Pacemaker's
+    /// `OCF_RESKEY_CRM_meta_notify_*` variables ([`crate::notify_environment`]). A failure
+    /// is logged and reported, never fatal, as in Pacemaker. The default does nothing.
+    fn notify<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        let _ = request;
+        Box::pin(async { Outcome::Ok })
+    }
+
+    // --- status ---
+    /// The last status text the running instance of `resource` gave of itself (systemd's
+    /// `STATUS=`), if it gave one; `None` for agents that cannot tell. Must return at once.
+    fn status_text(&self, resource: &ResourceId) -> Option<String> {
+        let _ = resource;
+        None
+    }
 }
 
 /// Everything an operation needs to know; built by the executor from an assignment.

@@ -92,4 +92,8 @@ impl ResourceAgent for PromotedRole {
                 .await
         })
     }
+
+    fn notifies(&self, params: &std::collections::BTreeMap<String, String>) -> bool {
+        self.inner.notifies(params)
+    }
 }

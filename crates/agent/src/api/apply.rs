@@ -18,7 +18,7 @@ pub(crate) async fn plan(
 ) -> Result<(Vec<Command>, Vec<String>), Vec<String>> {
     let mut errors = Vec::new();
     // Types first: the file's resources are checked against the file's types.
-    let types = checked_types(&spec.types, &mut errors);
+    let (types, roles) = checked_types(&spec.types, &mut errors);
     let mut user_types = super::user_types::all_stored(state);
     user_types.extend(types.iter().map(|t| (t.name.clone(), t.clone())));
     let mut resources = Vec::new();
@@ -66,7 +66,23 @@ pub(crate) async fn plan(
         return Err(errors);
     }
     let stored_promotable = state.shared.read(|db| db.resources.promotable.clone());
-    let command = if promotable != stored_promotable {
+    // Role programs need cluster format 3: only when they change (a listed type gains,
+    // changes or loses some) does the file go as `ReplaceConfigWithRoles`.
+    let roles_change = state.shared.read(|db| {
+        types
+            .iter()
+            .any(|t| roles.get(&t.name).cloned().unwrap_or_default() != db.roles_of(&t.name))
+    });
+    let command = if roles_change {
+        Command::ReplaceConfigWithRoles {
+            types,
+            roles,
+            resources,
+            groups,
+            constraints,
+            promotable,
+        }
+    } else if promotable != stored_promotable {
         Command::ReplaceConfigPromotable {
             types,
             resources,
@@ -89,7 +105,7 @@ pub(crate) async fn plan(
         }
     };
     let (changes, checked, alert_changes, fence_changes) = state.shared.read(|db| {
-        let (changes, checked) = check_on_copy(&db.resources, &command);
+        let (changes, checked) = check_on_copy(db, &command);
         let fence_changes = fence_diff(&db.fencing, &fence_devices);
         (
             changes,
@@ -151,10 +167,8 @@ fn fence_diff(current: &cmdb::FenceDb, devices: &[model::FenceDevice]) -> Vec<St
 
 /// The changes `command` makes to `current`, and the state machine's own verdict on a
 /// copy: what it would refuse is refused here, in the dry run as in the real apply.
-fn check_on_copy(
-    current: &cmdb::ResourceDb,
-    command: &Command,
-) -> (Vec<String>, cmdb::CommandResult) {
+fn check_on_copy(db: &cmdb::ClusterDb, command: &Command) -> (Vec<String>, cmdb::CommandResult) {
+    let current = &db.resources;
     let mut changes = Vec::new();
     let mut candidate = current.clone();
     let checked = match command {
@@ -181,6 +195,26 @@ fn check_on_copy(
             changes.extend(diff(current, resources, groups, constraints));
             candidate.replace_config(resources.clone(), groups.clone(), constraints.clone())
         }
+        Command::ReplaceConfigWithRoles {
+            types,
+            roles,
+            resources,
+            groups,
+            constraints,
+            promotable,
+        } => {
+            changes.extend(diff_types(current, types));
+            changes.extend(diff_roles(db, types, roles));
+            changes.extend(diff(current, resources, groups, constraints));
+            changes.extend(diff_promotable(&current.promotable, promotable, resources));
+            candidate.replace_config_promotable(
+                types.clone(),
+                resources.clone(),
+                groups.clone(),
+                constraints.clone(),
+                promotable.clone(),
+            )
+        }
         Command::ReplaceConfigPromotable {
             types,
             resources,
@@ -204,19 +238,42 @@ fn check_on_copy(
     (changes, checked)
 }
 
-/// The file's types, checked; each problem names its type.
-fn checked_types(specs: &[::api::TypeSpec], errors: &mut Vec<String>) -> Vec<model::UserType> {
+/// The file's types, checked, and the role programs of those that have some; each
+/// problem names its type.
+fn checked_types(
+    specs: &[::api::TypeSpec],
+    errors: &mut Vec<String>,
+) -> (Vec<model::UserType>, BTreeMap<String, model::RolePrograms>) {
     let mut types = Vec::new();
+    let mut roles = BTreeMap::new();
     for spec in specs {
         match super::user_types::checked(spec) {
-            Ok(definition) => types.push(definition),
+            Ok(defined) => {
+                if !defined.roles.is_empty() {
+                    roles.insert(defined.definition.name.clone(), defined.roles);
+                }
+                types.push(defined.definition);
+            }
             Err(problems) => {
                 let name = &spec.name;
                 errors.extend(problems.into_iter().map(|p| format!("type {name}: {p}")));
             }
         }
     }
+    (types, roles)
+}
+
+/// The role programs of the file's types against the stored ones.
+fn diff_roles(
+    db: &cmdb::ClusterDb,
+    types: &[model::UserType],
+    roles: &BTreeMap<String, model::RolePrograms>,
+) -> Vec<String> {
     types
+        .iter()
+        .filter(|t| roles.get(&t.name).cloned().unwrap_or_default() != db.roles_of(&t.name))
+        .map(|t| format!("~ type {}: promote, demote and notify programs", t.name))
+        .collect()
 }
 
 /// The file's types against the stored ones; types the file does not list stay.
@@ -414,7 +471,10 @@ pub(crate) async fn export(
             types: resources
                 .types
                 .values()
-                .map(super::user_types::to_type_spec)
+                .map(|definition| {
+                    let roles = db.roles_of(&definition.name);
+                    super::user_types::to_type_spec(definition, &roles)
+                })
                 .collect(),
             alerts: db
                 .monitoring

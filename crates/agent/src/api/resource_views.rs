@@ -31,6 +31,7 @@ pub(crate) fn resource_view(state: &ApiState, id: &ResourceId) -> Option<::api::
                         role: None,
                         promotion_score: None,
                         remote: None,
+                        status_text: None,
                     })
                     .collect()
             })
@@ -49,10 +50,20 @@ pub(crate) fn resource_view(state: &ApiState, id: &ResourceId) -> Option<::api::
                     role: None,
                     promotion_score: None,
                     remote: None,
+                    status_text: None,
                 }),
             }
         }
         instances.sort_by_key(|i| i.node);
+        if let Some(texts) = &state.status_texts {
+            let now = crate::clock::boot_ms();
+            for instance in &mut instances {
+                let running = instance.state == ResourceState::Running.to_string();
+                instance.status_text = texts
+                    .text(id, model::NodeId(instance.node), now)
+                    .filter(|_| running);
+            }
+        }
         let mut spec = to_spec(resource);
         if let Some(promoted_max) = resources.promotable.get(id) {
             spec.promoted_max = Some(*promoted_max);

@@ -263,8 +263,18 @@ pub(crate) fn type_detail(info: &TypeInfo) -> ::api::TypeDetail {
 /// The description of the stored user type `name`, with its definition.
 pub(crate) fn user_detail(state: &ApiState, name: &str) -> Option<::api::TypeDetail> {
     let definition = super::user_types::stored(state, name)?;
-    let mut detail = type_detail(&resource_agents::describe_user_type(&definition));
-    detail.definition = Some(super::user_types::to_type_spec(&definition));
+    let roles = super::user_types::stored_roles(state, name);
+    let mut info = resource_agents::describe_user_type(&definition);
+    for (action, program) in roles.programs() {
+        info.actions.push(model::ActionSpec {
+            name: action.to_owned(),
+            timeout: Some(program.timeout),
+            interval: None,
+            depth: None,
+        });
+    }
+    let mut detail = type_detail(&info);
+    detail.definition = Some(super::user_types::to_type_spec(&definition, &roles));
     Some(detail)
 }
 

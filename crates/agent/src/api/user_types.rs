@@ -2,9 +2,11 @@
 //! `DELETE /v1/types/{name}`, and the conversion between `api::TypeSpec` and
 //! `model::UserType` (which `apply -f` and `config export` use too).
 //!
-//! A definition is checked here with `UserType::check` and, on the node that received it,
-//! that its programs exist; the state machine checks it again, with every resource of the
-//! type, and refuses deterministically.
+//! A definition is checked here with `UserType::check` (and its role programs with
+//! `RolePrograms::check`) and, on the node that received it, that its programs exist; the
+//! state machine checks it again, with every resource of the type, and refuses
+//! deterministically. A type with promote, demote or notify programs is written as
+//! `PutTypeWithRoles` (cluster format 3), one without as `PutType`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,7 +18,8 @@ use axum::response::{IntoResponse, Response};
 use cmdb::Command;
 use model::{
     CommandSpec, HealthCheck, HealthProbe, IS_ALIVE_INTERVAL_DEFAULT, LOOKS_ALIVE_INTERVAL_DEFAULT,
-    ParamKind, ParamSchema, ParamSpec, TypeKind, UserType,
+    ParamKind, ParamSchema, ParamSpec, RoleProgram, RolePrograms, TypeKind, TypeWithRoles,
+    UserType,
 };
 
 use super::resources::{Call, propose_all};
@@ -29,13 +32,19 @@ pub(crate) fn stored(state: &ApiState, name: &str) -> Option<UserType> {
         .read(|db| db.resources.types.get(name).cloned())
 }
 
+/// The stored role programs of the user type `name` (empty if none).
+pub(crate) fn stored_roles(state: &ApiState, name: &str) -> RolePrograms {
+    state.shared.read(|db| db.roles_of(name))
+}
+
 /// Every stored user type, by name.
 pub(crate) fn all_stored(state: &ApiState) -> BTreeMap<String, UserType> {
     state.shared.read(|db| db.resources.types.clone())
 }
 
-/// Checks a spec and builds the definition; every problem is reported.
-pub(crate) fn to_user_type(spec: &::api::TypeSpec) -> Result<UserType, Vec<String>> {
+/// Checks a spec and builds the definition with its role programs; every problem is
+/// reported.
+pub(crate) fn to_user_type(spec: &::api::TypeSpec) -> Result<TypeWithRoles, Vec<String>> {
     let mut problems = Vec::new();
     let mut definition = UserType::new(spec.name.clone(), spec.command.clone());
     definition.description = spec.description.clone();
@@ -83,10 +92,47 @@ pub(crate) fn to_user_type(spec: &::api::TypeSpec) -> Result<UserType, Vec<Strin
     if let Err(found) = definition.check() {
         problems.extend(found);
     }
+    let roles = RolePrograms {
+        promote: role("promote", spec.promote.as_ref(), &mut problems),
+        demote: role("demote", spec.demote.as_ref(), &mut problems),
+        notify: role("notify", spec.notify.as_ref(), &mut problems),
+    };
+    if let Err(found) = roles.check(&definition) {
+        problems.extend(found);
+    }
     if problems.is_empty() {
-        Ok(definition)
+        Ok(TypeWithRoles { definition, roles })
     } else {
         Err(problems)
+    }
+}
+
+fn role(
+    field: &str,
+    spec: Option<&::api::RoleSpec>,
+    problems: &mut Vec<String>,
+) -> Option<RoleProgram> {
+    let spec = spec?;
+    let timeout = match &spec.timeout {
+        Some(text) => duration(&format!("{field}.timeout"), text, problems)?,
+        None => model::ROLE_TIMEOUT_DEFAULT,
+    };
+    Some(RoleProgram {
+        command: CommandSpec {
+            command: spec.command.clone(),
+            args: spec.args.clone(),
+            env: spec.env.clone(),
+        },
+        timeout,
+    })
+}
+
+fn role_wire(program: &RoleProgram) -> ::api::RoleSpec {
+    ::api::RoleSpec {
+        command: program.command.command.clone(),
+        args: program.command.args.clone(),
+        env: program.command.env.clone(),
+        timeout: Some(humantime::format_duration(program.timeout).to_string()),
     }
 }
 
@@ -177,8 +223,9 @@ fn param_spec(param: &::api::TypeParameter) -> Result<ParamSpec, String> {
     })
 }
 
-/// The spec of a stored definition, as `type show --json` and `config export` give it.
-pub(crate) fn to_type_spec(definition: &UserType) -> ::api::TypeSpec {
+/// The spec of a stored definition with its role programs, as `type show --json` and
+/// `config export` give it.
+pub(crate) fn to_type_spec(definition: &UserType, roles: &RolePrograms) -> ::api::TypeSpec {
     let show = |d: Duration| humantime::format_duration(d).to_string();
     let check = |check: &HealthCheck| {
         let mut spec = ::api::CheckSpec {
@@ -215,6 +262,9 @@ pub(crate) fn to_type_spec(definition: &UserType) -> ::api::TypeSpec {
             .map(|r| r.args.clone())
             .unwrap_or_default(),
         params: definition.schema.params.iter().map(param_wire).collect(),
+        promote: roles.promote.as_ref().map(role_wire),
+        demote: roles.demote.as_ref().map(role_wire),
+        notify: roles.notify.as_ref().map(role_wire),
     }
 }
 
@@ -246,10 +296,16 @@ fn param_wire(spec: &ParamSpec) -> ::api::TypeParameter {
 }
 
 /// That every program of the definition exists here; each problem names the fix.
-fn check_programs(definition: &UserType) -> Result<(), Vec<String>> {
-    let problems: Vec<String> = definition
+fn check_programs(defined: &TypeWithRoles) -> Result<(), Vec<String>> {
+    let roles = defined.roles.programs();
+    let role_commands = roles
+        .iter()
+        .map(|(field, program)| (*field, &program.command));
+    let problems: Vec<String> = defined
+        .definition
         .commands()
         .into_iter()
+        .chain(role_commands)
         .filter(|(_, command)| !is_runnable(&command.command))
         .map(|(field, command)| {
             format!(
@@ -282,7 +338,7 @@ fn is_runnable(program: &str) -> bool {
 }
 
 /// Checks a spec completely, as a create, an update and `apply -f` do.
-pub(crate) fn checked(spec: &::api::TypeSpec) -> Result<UserType, Vec<String>> {
+pub(crate) fn checked(spec: &::api::TypeSpec) -> Result<TypeWithRoles, Vec<String>> {
     let definition = to_user_type(spec)?;
     check_programs(&definition)?;
     Ok(definition)
@@ -300,14 +356,24 @@ async fn put(state: &ApiState, call: Call, name: Option<String>, create: bool) -
         }
         spec.name = name;
     }
-    let definition = match checked(&spec) {
-        Ok(definition) => definition,
+    let TypeWithRoles { definition, roles } = match checked(&spec) {
+        Ok(defined) => defined,
         Err(problems) => return error(StatusCode::BAD_REQUEST, problems.join("; ")),
     };
     let name = definition.name.clone();
-    let command = Command::PutType {
-        definition: Box::new(definition),
-        create,
+    // A type without role programs goes as `PutType`, which every cluster format takes
+    // (and which removes programs it had).
+    let command = if roles.is_empty() {
+        Command::PutType {
+            definition: Box::new(definition),
+            create,
+        }
+    } else {
+        Command::PutTypeWithRoles {
+            definition: Box::new(definition),
+            roles: Box::new(roles),
+            create,
+        }
     };
     propose_all(
         state,

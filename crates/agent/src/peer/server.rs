@@ -45,6 +45,11 @@ pub struct PeerState {
     // --- upgrade ---
     /// The versions and formats the heartbeats report (`upgrade`).
     pub reports: crate::upgrade::NodeReports,
+    // --- notify, status ---
+    /// This node's executor runtime's queue of clone notifications (`clone_notify`).
+    pub notify_inbox: mpsc::Sender<executor::NotifyCall>,
+    /// The instances' status texts (`status_texts`), fed by every node's reports.
+    pub status_texts: Arc<crate::status_texts::StatusTexts>,
 }
 
 /// The peer router.
@@ -58,6 +63,8 @@ pub fn router(state: PeerState) -> Router {
         .route("/peer/write", post(write))
         .route("/peer/read", post(read))
         .route("/peer/remote-views", post(remote_views))
+        .route("/peer/notify", post(notify))
+        .route("/peer/instance-status", post(instance_status))
         .layer(middleware::from_fn(require_node))
         .layer(DefaultBodyLimit::max(PEER_BODY_BYTES_MAX))
         .with_state(state)
@@ -283,6 +290,33 @@ async fn remote_views(
         return (StatusCode::FORBIDDEN, "remote views for another node's id").into_response();
     }
     state.remote.record(&report);
+    encode(&())
+}
+
+/// A clone notification for this node's instance, from the node whose instance acts.
+async fn notify(State(state): State<PeerState>, body: Bytes) -> Response {
+    let request: crate::clone_notify::NotifyRequest = match decode(&body) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let answer = crate::clone_notify::deliver(&state.notify_inbox, request).await;
+    encode(&answer)
+}
+
+/// A node's status texts, kept by the master (`status_texts`).
+async fn instance_status(
+    State(state): State<PeerState>,
+    Extension(identity): Extension<PeerIdentity>,
+    body: Bytes,
+) -> Response {
+    let report: crate::status_texts::StatusTextReport = match decode(&body) {
+        Ok(report) => report,
+        Err(response) => return response,
+    };
+    if identity.0 != Some(report.node_id) {
+        return (StatusCode::FORBIDDEN, "status texts for another node's id").into_response();
+    }
+    state.status_texts.record(&report, boot_ms());
     encode(&())
 }
 

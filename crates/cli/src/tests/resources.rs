@@ -35,6 +35,7 @@ pub(super) fn instance(node: u64, state: &str, assigned: bool) -> api::InstanceV
         role: None,
         promotion_score: None,
         remote: None,
+        status_text: None,
     }
 }
 

@@ -312,3 +312,25 @@ fn status_warns_a_two_node_cluster_without_a_witness() {
     let text = render_status(&status, NOW_MS, false);
     assert!(!text.contains("witness"), "{text}");
 }
+
+/// The last `STATUS=` of a running instance shows in its own section of `status` and on
+/// its node's line in `resource show`, with any control character escaped.
+#[test]
+fn status_and_resource_show_give_an_instances_status_text_escaped() {
+    let mut status = three_node_status();
+    let mut web = view("web", vec![instance(2, "running", true)]);
+    web.instances[0].status_text = Some("serving 3 clients\u{1b}[2J".to_string());
+    status.resources = vec![web.clone()];
+    let text = render_status(&status, NOW_MS, false);
+    assert_fits(&text);
+    assert!(
+        text.contains("Status texts:\n  web on node 2 (node2): serving 3 clients\\u{1b}[2J\n"),
+        "{text}"
+    );
+    let names = (1..=3).map(|id| (id, format!("node{id}"))).collect();
+    let shown = crate::views::render_resource(&web, &names, NOW_MS);
+    assert!(
+        shown.contains(", status: serving 3 clients\\u{1b}[2J\n"),
+        "{shown}"
+    );
+}

@@ -175,3 +175,63 @@ async fn type_create_sends_the_definition_and_passes_a_refusal_on() {
     assert_eq!((sent.name.as_str(), sent.params[0].min), ("chat", Some(11)));
     agent.task.await.expect("fake agent ends");
 }
+
+// --- roles ---
+#[test]
+fn role_program_flags_and_file_keys_make_promote_demote_and_notify() {
+    let file = format!(
+        "{CHAT_FILE}\n[promote]\ncommand = \"/usr/local/bin/chat-role\"\nargs = [\"up\"]\n"
+    );
+    let file = parse_type_file(&file.replace("kind = \"unique\"", "kind = \"promotable\""))
+        .expect("a promote table in a type file");
+    let args = TypeDefineArgs {
+        demote: Some("/usr/local/bin/chat-role".into()),
+        demote_arg: vec!["down".into()],
+        notify: Some("logger".into()),
+        role_timeout: Some("30s".into()),
+        ..Default::default()
+    };
+    let spec = build_spec("chat", None, &args, Some(file)).expect("builds");
+    let promote = spec.promote.clone().expect("from the file");
+    assert_eq!(
+        (promote.args, promote.timeout),
+        (vec!["up".to_owned()], None)
+    );
+    let demote = spec.demote.clone().expect("from the flags");
+    assert_eq!(
+        (demote.args, demote.timeout.as_deref()),
+        (vec!["down".to_owned()], Some("30s"))
+    );
+    let detail = api::TypeDetail {
+        name: "chat".into(),
+        class: "user".into(),
+        description: spec.description.clone(),
+        parameters: Vec::new(),
+        actions: Vec::new(),
+        definition: Some(spec.clone()),
+    };
+    let shown = render_user_type(&detail);
+    assert!(
+        shown.contains(
+            "promote: /usr/local/bin/chat-role up (timeout default)\n\
+             demote: /usr/local/bin/chat-role down (timeout 30s)\n\
+             notify: logger (timeout 30s)\n"
+        ),
+        "{shown}"
+    );
+    let dropped = TypeDefineArgs {
+        no_role_programs: true,
+        ..Default::default()
+    };
+    let spec = build_spec("chat", Some(spec), &dropped, None).expect("builds");
+    assert_eq!((spec.promote, spec.demote, spec.notify), (None, None, None));
+    let orphan = TypeDefineArgs {
+        command: Some("/bin/true".into()),
+        promote_arg: vec!["x".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        build_spec("chat", None, &orphan, None).expect_err("no program"),
+        "--promote-arg: give the program with --promote"
+    );
+}

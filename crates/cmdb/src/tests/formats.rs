@@ -114,6 +114,9 @@ fn command_fixture_name(command: &Command) -> &'static str {
         // --- edit ---
         Command::UpdateGroup { .. } => "UpdateGroup",
         Command::UpdateConstraint { .. } => "UpdateConstraint",
+        // --- roles ---
+        Command::PutTypeWithRoles { .. } => "PutTypeWithRoles",
+        Command::ReplaceConfigWithRoles { .. } => "ReplaceConfigWithRoles",
     }
 }
 
@@ -383,6 +386,7 @@ fn snapshot_of_db_layout_1_fixture_loads_with_empty_sessions() {
     db.fencing = Default::default();
     db.format = 0;
     db.certs = Default::default();
+    db.type_roles = Default::default();
     let what = "a snapshot file holding the cluster database in layout 1 (before sessions)";
     let expected = snapshot_contents(without_bans(ClusterDb {
         sessions: Sessions::default(),
@@ -431,6 +435,7 @@ fn snapshot_of_db_layout_2_fixture_loads_without_bans() {
     db.fencing = Default::default();
     db.format = 0;
     db.certs = Default::default();
+    db.type_roles = Default::default();
     let what = "a snapshot file holding the cluster database in layout 2 (before bans)";
     let expected = snapshot_contents(without_bans(db));
     let path = "snapshot-v1/db-v2.hex";
@@ -493,6 +498,7 @@ fn snapshot_of_db_layout_3_fixture_loads_without_types() {
     db.fencing = Default::default();
     db.format = 0;
     db.certs = Default::default();
+    db.type_roles = Default::default();
     db.resources.types.clear();
     db.checkpoints.clear();
     db.monitoring = Default::default();
@@ -542,6 +548,7 @@ fn snapshot_of_db_layout_4_fixture_loads_without_checkpoints() {
     db.fencing = Default::default();
     db.format = 0;
     db.certs = Default::default();
+    db.type_roles = Default::default();
     db.checkpoints.clear();
     db.monitoring = Default::default();
     db.resources.promotion_scores.clear();
@@ -591,6 +598,7 @@ fn snapshot_of_db_layout_5_fixture_loads_without_alerts() {
     db.fencing = Default::default();
     db.format = 0;
     db.certs = Default::default();
+    db.type_roles = Default::default();
     db.monitoring = Default::default();
     db.resources.promotion_scores.clear();
     db.resources.promotable.clear();
@@ -662,6 +670,7 @@ fn snapshot_of_db_layout_6_fixture_loads_without_promotable_resources() {
     db.fencing = Default::default();
     db.format = 0;
     db.certs = Default::default();
+    db.type_roles = Default::default();
     db.resources.promotion_scores.clear();
     db.resources.promotable.clear();
     let what = "a snapshot file holding the cluster database in layout 6 (before promotable)";
@@ -711,6 +720,7 @@ fn snapshot_of_db_layout_7_fixture_loads_without_users() {
     db.fencing = Default::default();
     db.format = 0;
     db.certs = Default::default();
+    db.type_roles = Default::default();
     let what = "a snapshot file holding the cluster database in layout 7 (before users)";
     let expected = snapshot_contents(db);
     let outcome = check(
@@ -758,6 +768,7 @@ fn snapshot_of_db_layout_8_fixture_loads_without_fence_devices() {
     db.fencing = Default::default();
     db.format = 0;
     db.certs = Default::default();
+    db.type_roles = Default::default();
     let what = "a snapshot file holding the cluster database in layout 8 (before fencing)";
     let expected = snapshot_contents(db);
     let outcome = check(
@@ -771,15 +782,64 @@ fn snapshot_of_db_layout_8_fixture_loads_without_fence_devices() {
     assert_pinned(outcome.err());
 }
 
+// --- roles ---
+/// The cluster database as a cluster of format 2 writes it (format byte 9): today's fields
+/// without `type_roles`.
+fn db_layout_9(db: &ClusterDb) -> Vec<u8> {
+    let fields = (
+        (&db.meta, &db.kv, db.kv_revision, &db.nodes, db.next_node_id),
+        (
+            &db.tokens,
+            &db.events,
+            db.next_event_seq,
+            &db.resources,
+            &db.sessions,
+            &db.checkpoints,
+            &db.monitoring,
+        ),
+        (&db.users, &db.fencing, db.format, &db.certs),
+    );
+    let mut out = codec::SNAPSHOT_MAGIC.to_vec();
+    out.push(codec::FORMAT_DB_V9);
+    out.extend(postcard::to_stdvec(&fields).expect("encoding a sample cannot fail"));
+    out
+}
+
+/// A snapshot from before the role programs of user types (`codec::decode_db`'s branch
+/// for format 9) loads the same cluster database with no role programs. Its fixture is
+/// the one that `full_snapshot_matches_its_fixture` wrote while layout 9 was current (the
+/// sample then had cluster format 2).
+#[test]
+fn snapshot_of_db_layout_9_fixture_loads_without_type_roles() {
+    let mut db = samples::db();
+    db.format = crate::FORMAT_CLUSTER_FORMAT;
+    let written_once = snapshot_file(db_layout_9(&db));
+    db.type_roles = Default::default();
+    let what = "a snapshot file holding the cluster database in layout 9 (before type roles)";
+    let expected = snapshot_contents(db);
+    let outcome = check(
+        Layout::Old,
+        what,
+        "snapshot-v1/db-v9.hex",
+        &written_once,
+        read_snapshot_file,
+        &expected,
+    );
+    assert_pinned(outcome.err());
+}
+
 /// Until the master raises the cluster format, a snapshot is written in layout 8, byte for
-/// byte what encluster 0.11.0 writes and reads; from format 2 on, in layout 9.
+/// byte what encluster 0.11.0 writes and reads; at format 2, in layout 9, byte for byte
+/// what a build of format 2 writes; from format 3 on, in layout 10.
 #[test]
 fn the_snapshot_layout_follows_the_cluster_format() {
     let mut db = samples::db();
     db.format = 0;
-    // Fencing devices and certificate records are written only by commands of format 2.
+    // Fencing devices, certificate records and role programs are written only by
+    // commands of format 2 and 3.
     db.fencing = Default::default();
     db.certs = Default::default();
+    db.type_roles = Default::default();
     let old = codec::encode_db(&db).expect("encode");
     assert_eq!(snapshot_format(&old), codec::FORMAT_DB_V8);
     assert_eq!(old, db_layout_8(&db), "layout 8 as 0.11.0 wrote it");
@@ -789,8 +849,18 @@ fn the_snapshot_layout_follows_the_cluster_format() {
     db.format = crate::FORMAT_CLUSTER_FORMAT;
     db.fencing = samples::db().fencing;
     db.certs = samples::db().certs;
+    let format_2 = codec::encode_db(&db).expect("encode");
+    assert_eq!(snapshot_format(&format_2), codec::FORMAT_DB_V9);
+    assert_eq!(
+        format_2,
+        db_layout_9(&db),
+        "layout 9 as a build of format 2 wrote it"
+    );
+    assert_eq!(codec::decode_db(&format_2).expect("decode"), db);
+    db.format = crate::FORMAT_TYPE_ROLES;
+    db.type_roles = samples::db().type_roles;
     let new = codec::encode_db(&db).expect("encode");
-    assert_eq!(snapshot_format(&new), codec::FORMAT_DB_V9);
+    assert_eq!(snapshot_format(&new), codec::FORMAT_DB_V10);
     assert_eq!(codec::decode_db(&new).expect("decode"), db);
 }
 

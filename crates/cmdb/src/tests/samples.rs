@@ -541,7 +541,49 @@ fn resource_commands() -> Vec<Command> {
                 score: -1_000_000,
             }),
         },
+        // --- roles ---
+        Command::PutTypeWithRoles {
+            definition: Box::new(promotable_type()),
+            roles: Box::new(role_programs()),
+            create: true,
+        },
+        Command::ReplaceConfigWithRoles {
+            types: vec![promotable_type()],
+            roles: BTreeMap::from([("pg".to_owned(), role_programs())]),
+            resources: vec![resource("db")],
+            groups: vec![group()],
+            constraints: first_constraints(),
+            promotable: BTreeMap::from([(id("db"), 1)]),
+        },
     ]
+}
+
+// --- roles ---
+/// A promotable user type, whose instances a promote and a demote program change.
+pub(crate) fn promotable_type() -> model::UserType {
+    let mut definition = model::UserType::new("pg", "/usr/bin/pg");
+    definition.kind = model::TypeKind::Promotable;
+    definition
+}
+
+/// Promote, demote and notify programs, one with arguments and environment.
+pub(crate) fn role_programs() -> model::RolePrograms {
+    let program = |command: &str, timeout_s| model::RoleProgram {
+        command: model::CommandSpec {
+            command: command.into(),
+            args: Vec::new(),
+            env: BTreeMap::new(),
+        },
+        timeout: std::time::Duration::from_secs(timeout_s),
+    };
+    let mut promote = program("/usr/bin/pg-promote", 30);
+    promote.command.args = vec!["--fast".into()];
+    promote.command.env = BTreeMap::from([("PGDATA".to_owned(), "/srv/pg".to_owned())]);
+    model::RolePrograms {
+        promote: Some(promote),
+        demote: Some(program("/usr/bin/pg-demote", 20)),
+        notify: Some(program("pg-notify", 5)),
+    }
 }
 
 // --- rotate ---
@@ -862,8 +904,9 @@ pub(super) fn db() -> ClusterDb {
         monitoring: monitoring(),
         users: users(),
         fencing: fencing(),
-        format: 2,
+        format: 3,
         certs: certs(),
+        type_roles: BTreeMap::from([("pg".to_owned(), role_programs())]),
     }
 }
 

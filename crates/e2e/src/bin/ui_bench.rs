@@ -86,6 +86,7 @@ fn resource(i: u64) -> api::ResourceView {
             role: None,
             promotion_score: None,
             remote: None,
+            status_text: None,
         }],
         managed: true,
     }

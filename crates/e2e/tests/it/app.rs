@@ -471,3 +471,63 @@ async fn an_instance_is_told_at_once_when_its_node_loses_its_lease() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The last `STATUS=` of a notify process reaches the master and shows in the API's
+/// resource status, in `encluster status` and in `encluster resource show`, escaped, and
+/// follows a new `STATUS=` without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notify_process_status_text_shows_in_status_and_resource_show() {
+    let cluster = Cluster::start(2, 1, &[]).expect("start cluster");
+    cluster.wait_master(SETTLE).await;
+    let client = cluster.client(1);
+    let script = "import os, socket, time\n\
+        go = os.path.join(os.environ['ENCLUSTER_STATE_DIR'], 'go')\n\
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+        s.sendto(b'READY=1\\nSTATUS=serving', os.environ['NOTIFY_SOCKET'])\n\
+        while not os.path.exists(go): time.sleep(0.05)\n\
+        s.sendto(b'STATUS=draining\\x1b[2J now', os.environ['NOTIFY_SOCKET'])\n\
+        while True: time.sleep(3600)\n";
+    let args = serde_json::to_string(&["-c", script]).expect("args");
+    let spec = ResourceSpec {
+        name: "told".into(),
+        type_name: "process".into(),
+        params: BTreeMap::from([
+            ("command".to_owned(), "python3".to_owned()),
+            ("args".to_owned(), args),
+            ("notify".to_owned(), "true".to_owned()),
+        ]),
+        unique: Some(true),
+        monitor_interval: Some("1s".into()),
+        ..Default::default()
+    };
+    client.create_resource(&spec).await.expect("create");
+    let text_of = |status: &api::Status| {
+        let view = status.resources.iter().find(|v| v.spec.name == "told")?;
+        let running = view.instances.iter().find(|i| i.state == "running")?;
+        Some((running.node, running.status_text.clone()?))
+    };
+    let (node, text) = wait_until("the status text in the master's view", SETTLE, || async {
+        text_of(&client.status().await.ok()?)
+    })
+    .await;
+    assert_eq!(text, "serving");
+    let master = client
+        .status()
+        .await
+        .expect("status")
+        .master
+        .expect("a master");
+    let status = e2e::output_text(&cluster.cli(1, &["status"]));
+    assert!(status.contains("Status texts:"), "{status}");
+    assert!(status.contains(": serving"), "{status}");
+    let shown = e2e::output_text(&cluster.cli(master, &["resource", "show", "told"]));
+    assert!(shown.contains(", status: serving"), "{shown}");
+
+    std::fs::write(state_dir(&cluster, node, "told").join("go"), "").expect("go");
+    let text = wait_until("the new status text", SETTLE, || async {
+        let (_, text) = text_of(&client.status().await.ok()?)?;
+        (text != "serving").then_some(text)
+    })
+    .await;
+    assert_eq!(text, "draining\\u{1b}[2J now", "escaped where it entered");
+}

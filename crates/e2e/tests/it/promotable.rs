@@ -513,3 +513,86 @@ async fn stateful_stays_promoted_on_exactly_one_node_across_a_master_failover_12
     let ended = BTreeMap::from([(master, vec![killed_at_ms])]);
     audit_role(&cluster, &survivors, &ended, holder != promoted).await;
 }
+
+/// Clone notifications (Pacemaker's `notify=true`) with a small real OCF agent that records
+/// every notification it gets (`crates/e2e/ocf/resource.d/encluster-test/Notifier`): on two
+/// nodes, every running instance is told before and after the promotion, with the promoted
+/// node named, and of its peer's start; a stop is told too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_instance_of_a_notify_clone_is_told_of_starts_and_promotions() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ocf");
+    let root = root.canonicalize().expect("the test OCF root");
+    let root = root.to_str().expect("utf-8 path");
+    let cluster = Cluster::start_with_agent_env(2, 1, &[("OCF_ROOT", root)]).expect("start");
+    cluster.wait_master(SETTLE).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("notifications.log");
+    let spec = api::ResourceSpec {
+        name: "nt".into(),
+        type_name: "ocf:encluster-test:Notifier".into(),
+        params: BTreeMap::from([
+            ("log".to_owned(), log.display().to_string()),
+            ("notify".to_owned(), "true".to_owned()),
+        ]),
+        unique: Some(false),
+        promoted_max: Some(1),
+        monitor_interval: Some("1s".into()),
+        ..Default::default()
+    };
+    let client = cluster.client(1);
+    client
+        .create_resource(&spec)
+        .await
+        .expect("create the clone");
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    // Whichever instance reports its score first may be promoted (node 1's score is higher,
+    // but node 2's instance can start and report first), and node 2's instance may start
+    // between the promotion's two rounds: each round goes to the instances running then,
+    // which its `active=` names.
+    let told = |text: &str, promoted: &str| -> Option<(String, String)> {
+        let round = |kind: &str| -> Option<String> {
+            let mine = format!("{promoted} {kind}-promote promote={promoted} active=");
+            let active = text
+                .lines()
+                .find_map(|line| line.strip_prefix(mine.as_str()))?;
+            let line = format!("{kind}-promote promote={promoted} active={active}");
+            (active.split(' '))
+                .all(|node| text.contains(&format!("{node} {line}")))
+                .then_some(line)
+        };
+        Some((round("pre")?, round("post")?))
+    };
+    let (promoted, (pre, post)) =
+        wait_until("every instance told of the promotion", SETTLE, || async {
+            let text = read();
+            ["node1", "node2"]
+                .into_iter()
+                .find_map(|node| Some((node, told(&text, node)?)))
+        })
+        .await;
+    let text = read();
+    let view = client.resource("nt").await.expect("the clone's view");
+    let holders: Vec<String> = (view.instances.iter())
+        .filter(|i| i.role.as_deref() == Some("promoted"))
+        .map(|i| format!("node{}", i.node))
+        .collect();
+    assert_eq!(
+        holders,
+        [promoted],
+        "the notifications name the promoted node: {text}"
+    );
+    let (pre, post) = (
+        text.find(&format!("{promoted} {pre}")).expect("pre"),
+        text.find(&format!("{promoted} {post}")).expect("post"),
+    );
+    assert!(pre < post, "pre before post: {text}");
+    // Each start was told to the running instances after it.
+    assert!(text.contains(" post-start promote=  active="), "{text}");
+    client.stop_resource("nt").await.expect("stop");
+    wait_until("the demotion and the stops told", SETTLE, || async {
+        let text = read();
+        (text.contains("pre-demote promote=  active=node1 node2") && text.contains("pre-stop"))
+            .then_some(())
+    })
+    .await;
+}

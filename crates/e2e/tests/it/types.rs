@@ -404,3 +404,96 @@ async fn a_reloadable_parameter_changes_live_and_another_restarts() {
     })
     .await;
 }
+
+/// A promotable user type whose application does not speak the protocol is promoted and
+/// demoted by its own programs (issue 12, the type's `promote` and `demote`): each
+/// instance writes its score to `$ENCLUSTER_PROMOTION_SCORE_FILE`, the best is promoted by
+/// the promote program, `type show` lists the programs, a stop demotes first, and role
+/// programs on a type that is not promotable are refused with the fix named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotable_user_type_is_promoted_and_demoted_by_its_programs() {
+    let cluster = Cluster::start(2, 1, &[]).expect("start cluster");
+    cluster.wait_master(SETTLE).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("roles.log");
+    let log = log.to_str().expect("utf-8 path");
+    let run = "case \"$ENCLUSTER_NODE\" in node2) s=20;; *) s=10;; esac; \
+               echo $s > \"$ENCLUSTER_PROMOTION_SCORE_FILE\"; exec sleep 600";
+    let promote = format!("echo \"$ENCLUSTER_NODE promote $ENCLUSTER_PARAM_tag\" >> {log}");
+    let demote = format!("echo \"$ENCLUSTER_NODE demote\" >> {log}");
+    refused(
+        cluster.cli(
+            1,
+            &[
+                "type",
+                "create",
+                "bad",
+                "--command",
+                "sleep",
+                "--promote",
+                "/bin/true",
+                "--demote",
+                "/bin/true",
+            ],
+        ),
+        "type bad is of kind unique, and only instances of a promotable type are promoted: \
+         give it kind promotable (--kind promotable)",
+    );
+    ok(cluster.cli(
+        1,
+        &[
+            "type",
+            "create",
+            "roles",
+            "--command",
+            "/bin/sh",
+            "--arg",
+            "-c",
+            "--arg",
+            run,
+            "--kind",
+            "promotable",
+            "--param",
+            "tag:string,default=t1",
+            "--looks-alive-interval",
+            "1s",
+            "--promote",
+            "/bin/sh",
+            "--promote-arg",
+            "-c",
+            "--promote-arg",
+            &promote,
+            "--demote",
+            "/bin/sh",
+            "--demote-arg",
+            "-c",
+            "--demote-arg",
+            &demote,
+        ],
+    ));
+    let shown = ok(cluster.cli(1, &["type", "show", "roles"]));
+    assert!(shown.contains("promote: /bin/sh -c echo"), "{shown}");
+    assert!(shown.contains("demote: /bin/sh -c echo"), "{shown}");
+    ok(cluster.cli(1, &["resource", "create", "r1", "--type", "roles"]));
+    let client = cluster.client(1);
+    wait_until("r1 promoted on node 2", SETTLE, || async {
+        let view = client.resource("r1").await.ok()?;
+        let promoted: Vec<u64> = view
+            .instances
+            .iter()
+            .filter(|i| i.role.as_deref() == Some("promoted"))
+            .map(|i| i.node)
+            .collect();
+        (promoted == [2]).then_some(())
+    })
+    .await;
+    let promoted = recorded(Path::new(log), "node2 promote t1").await;
+    assert_eq!(
+        promoted,
+        ["node2 promote t1"],
+        "promoted once, with its parameters"
+    );
+    ok(cluster.cli(1, &["resource", "stop", "r1"]));
+    let lines = recorded(Path::new(log), "node2 demote").await;
+    assert_eq!(lines, ["node2 promote t1", "node2 demote"]);
+}

@@ -327,12 +327,12 @@ async fn a_rolling_upgrade_from_the_previous_release_fails_no_request_outside_fa
     );
     let contents = replicas_agree(&cluster).await;
     eprintln!("the rolling upgrade took {:.1?}", started.elapsed());
-    assert_eq!(contents["format"], 2, "{contents}");
+    assert_eq!(contents["format"], cmdb_format_current(), "{contents}");
 }
 
 /// The format the current build writes (`cmdb::FORMAT_CURRENT`; e2e does not link cmdb).
 fn cmdb_format_current() -> u32 {
-    2
+    3
 }
 
 /// Drain node `id`, stop it, start it with `current` on the same data directory and
@@ -385,7 +385,7 @@ async fn upgrade_node(
 /// Every node reports the current build's version and format to the master.
 fn check_versions(status: &api::Status) {
     for node in &status.nodes {
-        assert_eq!(node.format, Some(2), "{node:?}");
+        assert_eq!(node.format, Some(cmdb_format_current()), "{node:?}");
         let version = node.version.as_deref().unwrap_or_default();
         assert!(version.contains("commit"), "{node:?}");
     }

@@ -1,5 +1,5 @@
 //! Runtime tests with a fake resource agent on paused tokio time: the backstop timeout,
-//! unknown resource types, and shutdown leaving resources alone.
+//! unknown resource types, shutdown leaving resources alone, and clone notifications.
 //!
 //! Method: a `FakeAgent` whose start can hang forever stands in for a real resource agent;
 //! the test drives the runtime through its channels as the integrator does, and tokio's
@@ -79,6 +79,15 @@ fn start_with(
     agent: Arc<dyn ResourceAgent>,
     hooks: Option<Arc<dyn crate::InstanceHooks>>,
 ) -> Harness {
+    start_notifying(agent, hooks, None, None)
+}
+
+fn start_notifying(
+    agent: Arc<dyn ResourceAgent>,
+    hooks: Option<Arc<dyn crate::InstanceHooks>>,
+    notifier: Option<Arc<dyn crate::CloneNotifier>>,
+    notify_calls: Option<mpsc::Receiver<crate::NotifyCall>>,
+) -> Harness {
     let state_root = tempfile::tempdir().expect("temp dir");
     let mut agents = Agents::new("/nonexistent/ocf");
     agents.insert(agent);
@@ -92,6 +101,8 @@ fn start_with(
         status: None,
         hooks,
         observer: None,
+        notifier,
+        notify_calls,
     };
     let executor = Executor::new(ExecutorConfig::default());
     let task = tokio::spawn(run(
@@ -578,6 +589,151 @@ async fn an_idle_executor_records_the_lease_rarely_but_a_start_finds_the_newest(
         seen.contains(&format!("\"valid_until_boot_ms\":{}", second.0)),
         "the start read the newest lease: {seen}"
     );
+    harness.shutdown.cancel();
+    harness.task.await.expect("no panic");
+}
+
+// --- notify ---
+/// Starts, stops and monitors succeed; takes notifications and records each one's kind
+/// and operation.
+#[derive(Default)]
+struct NotifiedAgent {
+    notified: std::sync::Mutex<Vec<String>>,
+}
+
+impl ResourceAgent for NotifiedAgent {
+    fn type_name(&self) -> &str {
+        "notified"
+    }
+
+    fn meta(&self) -> BoxFuture<'_, Result<ParamSchema, MetaError>> {
+        Box::pin(async { Ok(ParamSchema::new(Vec::new())) })
+    }
+
+    fn validate<'a>(&'a self, _: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::Ok })
+    }
+
+    fn start<'a>(&'a self, _: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::Ok })
+    }
+
+    fn stop<'a>(&'a self, _: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::Ok })
+    }
+
+    fn monitor<'a>(&'a self, _: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::Ok })
+    }
+
+    fn notifies(&self, _: &std::collections::BTreeMap<String, String>) -> bool {
+        true
+    }
+
+    fn notify<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        let value = |name: &str| {
+            let name = format!("OCF_RESKEY_CRM_meta_notify_{name}");
+            let found = request.env.iter().find(|(key, _)| *key == name);
+            found.map_or(String::new(), |(_, value)| value.clone())
+        };
+        let line = format!(
+            "{} {}-{}",
+            request.resource,
+            value("type"),
+            value("operation")
+        );
+        self.notified.lock().expect("not poisoned").push(line);
+        Box::pin(async { Outcome::Ok })
+    }
+}
+
+/// Records every notification round it is asked for, in order.
+#[derive(Debug, Default)]
+struct RecordingNotifier {
+    rounds: std::sync::Mutex<Vec<String>>,
+}
+
+impl crate::CloneNotifier for RecordingNotifier {
+    fn notify(
+        &self,
+        resource: &Resource,
+        operation: resource_agents::NotifyOperation,
+        kind: resource_agents::NotifyKind,
+        _within: Duration,
+    ) -> BoxFuture<'_, ()> {
+        let line = format!("{} {}-{}", resource.id, kind.as_str(), operation.as_str());
+        self.rounds.lock().expect("not poisoned").push(line);
+        Box::pin(async {})
+    }
+}
+
+impl RecordingNotifier {
+    /// The rounds so far, once there are `count` of them (paused time jumps the polls).
+    async fn rounds(&self, count: usize) -> Vec<String> {
+        for _ in 0..1_000 {
+            let rounds = self.rounds.lock().expect("not poisoned").clone();
+            if rounds.len() >= count {
+                return rounds;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("fewer than {count} notification rounds");
+    }
+}
+
+async fn notify_call(calls: &mpsc::Sender<crate::NotifyCall>, resource: &Resource) -> Outcome {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let env = vec![
+        (
+            "OCF_RESKEY_CRM_meta_notify_type".to_owned(),
+            "pre".to_owned(),
+        ),
+        (
+            "OCF_RESKEY_CRM_meta_notify_operation".to_owned(),
+            "stop".to_owned(),
+        ),
+    ];
+    let call = crate::NotifyCall {
+        resource: resource.clone(),
+        env,
+        timeout: Duration::from_secs(1),
+        answer,
+    };
+    calls.send(call).await.expect("the runtime runs");
+    answered.await.expect("answered")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_clone_start_is_notified_before_and_after_and_other_nodes_notices_reach_the_agent() {
+    let agent = Arc::new(NotifiedAgent::default());
+    let notifier = Arc::new(RecordingNotifier::default());
+    let (calls, calls_receiver) = mpsc::channel(4);
+    let mut harness = start_notifying(
+        Arc::clone(&agent) as Arc<dyn ResourceAgent>,
+        None,
+        Some(Arc::clone(&notifier) as Arc<dyn crate::CloneNotifier>),
+        Some(calls_receiver),
+    );
+    let mut clone = resource("db", "notified");
+    clone.clone = Some(model::CloneOptions::default());
+    let plain = resource("web", "notified");
+    // Before it runs here, the instance is told nothing.
+    assert_eq!(notify_call(&calls, &clone).await, Outcome::NotRunning);
+    harness
+        .inputs
+        .send(assignments(&[clone.clone(), plain]))
+        .await
+        .expect("runs");
+    for _ in 0..2 {
+        let started = harness.report().await;
+        assert_eq!(started.outcome, Outcome::Ok);
+    }
+    // Only the clone's start, before and after; never the plain resource's.
+    assert_eq!(notifier.rounds(2).await, ["db pre-start", "db post-start"]);
+    // Another node's stop reaches this node's running instance through its agent.
+    assert_eq!(notify_call(&calls, &clone).await, Outcome::Ok);
+    let notified = agent.notified.lock().expect("not poisoned").clone();
+    assert_eq!(notified, ["db pre-stop"]);
     harness.shutdown.cancel();
     harness.task.await.expect("no panic");
 }

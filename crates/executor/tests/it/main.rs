@@ -46,6 +46,8 @@ impl Node {
             status: Some(status_sender),
             hooks: None,
             observer: None,
+            notifier: None,
+            notify_calls: None,
         };
         let task = tokio::spawn(executor::runtime::run(
             Executor::new(ExecutorConfig::default()),

@@ -167,3 +167,74 @@ fn parameters_reach_the_environment_under_both_prefixes() {
     );
     assert_eq!(TypeClass::User.as_str(), "user");
 }
+
+fn program(command: &str) -> RoleProgram {
+    RoleProgram {
+        command: CommandSpec {
+            command: command.into(),
+            args: Vec::new(),
+            env: BTreeMap::new(),
+        },
+        timeout: ROLE_TIMEOUT_DEFAULT,
+    }
+}
+
+fn check_roles(definition: &UserType, roles: &RolePrograms, expected: &[&str]) {
+    let problems = roles.check(definition).err().unwrap_or_default();
+    assert_eq!(problems, expected);
+}
+
+#[test]
+fn role_programs_of_a_promotable_type_pass() {
+    let mut definition = chat();
+    definition.kind = TypeKind::Promotable;
+    let roles = RolePrograms {
+        promote: Some(program("/bin/promote")),
+        demote: Some(program("/bin/demote")),
+        notify: Some(program("notify")),
+    };
+    check_roles(&definition, &roles, &[]);
+    check_roles(&chat(), &RolePrograms::default(), &[]);
+}
+
+#[test]
+fn role_programs_of_a_type_that_is_not_promotable_are_refused_with_the_fix() {
+    let roles = RolePrograms {
+        promote: Some(program("/bin/promote")),
+        demote: Some(program("/bin/demote")),
+        notify: None,
+    };
+    check_roles(
+        &chat(),
+        &roles,
+        &[
+            "promote, demote: type chat is of kind unique, and only instances of a promotable \
+           type are promoted: give it kind promotable (--kind promotable), or drop promote \
+           and demote",
+        ],
+    );
+}
+
+#[test]
+fn promote_without_demote_and_bad_programs_are_refused() {
+    let mut definition = chat();
+    definition.kind = TypeKind::Promotable;
+    let mut bad = program("bin/promote");
+    bad.timeout = Duration::ZERO;
+    let roles = RolePrograms {
+        promote: Some(bad),
+        demote: None,
+        notify: None,
+    };
+    check_roles(
+        &definition,
+        &roles,
+        &[
+            "promote and demote go together: give both, since a promoted instance must be \
+             demotable",
+            "promote: \"bin/promote\" is a relative path: give an absolute path or a name \
+             looked up in PATH",
+            "promote.timeout: 0s must be longer than zero and at most 3600s",
+        ],
+    );
+}

@@ -17,6 +17,9 @@
 use super::xml::{self, Element};
 use model::{ActionSpec, ParamKind, ParamSchema, ParamSpec, TypeClass, TypeInfo};
 
+/// The parameter that turns on clone-wide notifications (Pacemaker's meta `notify`).
+pub(crate) const NOTIFY_PARAM: &str = "notify";
+
 /// Parses meta-data into a schema; the error says what is wrong with the document.
 #[cfg(test)]
 pub(crate) fn schema_from_meta_data(document: &str) -> Result<ParamSchema, String> {
@@ -75,6 +78,17 @@ pub(crate) fn type_info_from_meta_data(
         .filter(|short| !short.is_empty())
         .or_else(|| root.element("longdesc").map(|long| collapse(&long.text())))
         .unwrap_or_default();
+    // Pacemaker's clone meta attribute `notify`, as a parameter of every OCF agent that
+    // offers a `notify` action (unless it declares a `notify` of its own).
+    let notifies = type_name.starts_with("ocf:") && action_names.contains(&"notify");
+    if notifies && specs.iter().all(|known| known.name != NOTIFY_PARAM) {
+        specs.push(ParamSpec::new(
+            NOTIFY_PARAM,
+            ParamKind::Boolean,
+            "for a clone: tell every active instance of each start, stop, promotion and \
+                 demotion, before and after (Pacemaker's clone meta attribute notify)",
+        ));
+    }
     let schema = ParamSchema::new(specs);
     let schema = match reload {
         Some(action) => schema.with_reload(action),

@@ -15,6 +15,7 @@ mod meta;
 pub(crate) use meta::type_info_from_meta_data;
 mod promotion;
 
+pub(crate) use promotion::SCORE_FILE;
 pub use promotion::{promotion_score, set_promotion_score};
 mod xml;
 
@@ -82,6 +83,18 @@ pub(crate) fn not_installed_message(type_name: &str, root: &Path) -> String {
         "OCF agent {short} not found in {}; {package}",
         dir.display()
     )
+}
+
+/// Whether the resource asks for clone-wide notifications (`notify=true`).
+fn notifies(request: &OperationRequest) -> bool {
+    notifies_by(&request.params)
+}
+
+fn notifies_by(params: &BTreeMap<String, String>) -> bool {
+    params
+        .get(meta::NOTIFY_PARAM)
+        .and_then(|value| model::parse_bool(value))
+        .unwrap_or(false)
 }
 
 /// Runs one OCF resource agent script. Its description is read once from its meta-data.
@@ -256,6 +269,9 @@ impl OcfAgent {
         for (name, value) in &request.params {
             command.env(format!("OCF_RESKEY_{name}"), value);
         }
+        if notifies(request) {
+            command.env("OCF_RESKEY_CRM_meta_notify", "true");
+        }
         command
     }
 
@@ -385,7 +401,8 @@ impl ResourceAgent for OcfAgent {
     fn promote<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let outcome = self.run(Action::Promote, request).await;
-            if outcome.is_ok() {
+            // With clone-wide notifications the executor tells every instance instead.
+            if outcome.is_ok() && !notifies(request) {
                 // Pacemaker's post-promote notification, to this instance only.
                 let notify = promotion::notify_request(request, "post", "promote");
                 let _ = self.run(Action::Notify, &notify).await;
@@ -396,6 +413,23 @@ impl ResourceAgent for OcfAgent {
 
     fn demote<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
         Box::pin(self.run(Action::Demote, request))
+    }
+
+    fn notifies(&self, params: &BTreeMap<String, String>) -> bool {
+        notifies_by(params)
+    }
+
+    /// Runs `notify` with the notification's variables (`request.env`) on top.
+    fn notify<'a>(&'a self, request: &'a OperationRequest) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let mut notify = request.clone();
+            for (name, value) in &request.env {
+                if let Some(param) = name.strip_prefix("OCF_RESKEY_") {
+                    notify.params.insert(param.to_owned(), value.clone());
+                }
+            }
+            self.run(Action::Notify, &notify).await
+        })
     }
 
     fn demote_command(&self, request: &OperationRequest) -> Option<crate::watchdog::RunFence> {

@@ -554,6 +554,10 @@ impl ResourceAgent for ProcessAgent {
     fn exit_events(&self) -> Option<broadcast::Receiver<ResourceId>> {
         Some(self.exit_events.subscribe())
     }
+
+    fn status_text(&self, resource: &ResourceId) -> Option<String> {
+        self.notify_socket(resource)?.state().status
+    }
 }
 
 /// For a unique resource, start the lease watchdog that kills the process group when the

@@ -128,3 +128,67 @@ async fn an_undefined_type_still_monitors_and_stops_what_was_started() {
         Outcome::failed(Severity::Fatal, "type recorder is not defined here")
     );
 }
+
+// --- roles ---
+/// A promotable type whose promote, demote and notify programs append a line to `roles`
+/// in the instance's state directory, with the notification's type where there is one.
+fn promotable_with_programs() -> UserTypeAgent {
+    let mut definition = recorder();
+    definition.kind = model::TypeKind::Promotable;
+    let program = |line: &str| model::RoleProgram {
+        command: CommandSpec {
+            command: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                format!("echo \"{line}\" >> \"$ENCLUSTER_STATE_DIR/roles\""),
+            ],
+            env: BTreeMap::new(),
+        },
+        timeout: Duration::from_secs(10),
+    };
+    let roles = model::RolePrograms {
+        promote: Some(program("promote $ENCLUSTER_PARAM_greeting")),
+        demote: Some(program("demote")),
+        notify: Some(program("notify $OCF_RESKEY_CRM_meta_notify_type")),
+    };
+    agent().with_roles(roles)
+}
+
+#[tokio::test]
+async fn role_programs_promote_demote_and_notify_an_instance_and_the_watchdog_can_demote() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = promotable_with_programs();
+    let mut request = request("rec", &[("greeting", "hi")], dir.path());
+    assert_eq!(agent.start(&request).await, Outcome::Ok);
+    assert_eq!(agent.monitor_promoted(&request).await, Outcome::NotRunning);
+    assert_eq!(agent.promote(&request).await, Outcome::Ok);
+    assert_eq!(agent.monitor_promoted(&request).await, Outcome::Ok);
+    let fence = agent
+        .demote_command(&request)
+        .expect("the watchdog's demote");
+    assert_eq!(fence.argument, "demote");
+    let script = std::fs::read_to_string(&fence.program).expect("the demote script");
+    assert!(script.contains("exec /bin/sh -c"), "{script}");
+    assert!(agent.notifies(&request.params));
+    request.env = vec![("OCF_RESKEY_CRM_meta_notify_type".into(), "pre".into())];
+    assert_eq!(agent.notify(&request).await, Outcome::Ok);
+    request.env.clear();
+    assert_eq!(agent.demote(&request).await, Outcome::Ok);
+    assert_eq!(agent.monitor_promoted(&request).await, Outcome::NotRunning);
+    // Demoted already: the stop does not demote again.
+    assert_eq!(agent.stop(&request).await, Outcome::Ok);
+    let roles = std::fs::read_to_string(request.state_dir.join("roles")).expect("roles");
+    assert_eq!(roles, "promote hi\nnotify pre\ndemote\n");
+}
+
+#[tokio::test]
+async fn without_programs_a_user_type_cannot_promote_and_says_what_to_give() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let request = request("rec", &[("greeting", "hi")], dir.path());
+    let outcome = agent().promote(&request).await;
+    let reason = failure_reason(&outcome);
+    assert!(
+        reason.contains("has no promote program and no application of the instance is connected"),
+        "{reason}"
+    );
+}

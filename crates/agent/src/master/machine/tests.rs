@@ -420,7 +420,7 @@ fn new_master_takes_over_and_bootstraps() {
               write add Admin token admin (from init)
               write add Join token join (from init)
               write init cluster test
-              write raise the cluster format to 2
+              write raise the cluster format to 3
               write events: node 1 is master (term 2)
               write upsert node 1
               write upsert node 2
@@ -939,7 +939,9 @@ fn a_crashed_old_masters_silence_counts_from_its_last_append() {
     steps.push(Step::FenceDone(580, true));
     steps.push(Step::Run(600, 640, &[3]));
     check(
-        Harness::new(&[1], &[2, 3], false).registered().followed(2, 0),
+        Harness::new(&[1], &[2, 3], false)
+            .registered()
+            .followed(2, 0),
         steps,
         expect![[r#"
             @500 tick
@@ -986,7 +988,9 @@ fn an_old_master_that_heartbeats_is_not_declared_down() {
     steps.push(Step::Beat(500, 2));
     steps.push(Step::Run(500, 900, &[2]));
     check(
-        Harness::new(&[1], &[2, 3], false).registered().followed(2, 0),
+        Harness::new(&[1], &[2, 3], false)
+            .registered()
+            .followed(2, 0),
         steps,
         expect![[r#"
             @500 tick
