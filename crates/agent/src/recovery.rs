@@ -1,10 +1,11 @@
 //! `encluster force-quorum`: the operator's explicit, loudly warned way out of a lost
 //! majority. See `cmdb::force_single_voter` for what it does to the stored log. Also the
 //! other side of it: an old voter that returns after a force-quorum learns from the first
-//! append that contradicts its log before the forced point (or its committed log), and
-//! stops, telling the operator what to do.
+//! append that contradicts its log before the forced point (or its committed log), or from
+//! a snapshot of the forced history when it has committed entries of its own, and stops,
+//! telling the operator what to do.
 //!
-//! The forced point travels with the appends: the survivor knows it from its own
+//! The forced point travels with the appends and snapshots: the survivor knows it from its own
 //! `forced-quorum` record, every node that accepts its history records it too
 //! ([`ForcedHistory`]), and whichever node leads sends it on. So an old voter is refused
 //! whatever it knows of its own commits, and the committed log id needs no fsync of its own
@@ -146,6 +147,72 @@ pub(crate) async fn check_append(
     left_behind(sender, theirs, ours)
 }
 
+/// Checks a snapshot from a leader (sent instead of appends when the entries this node
+/// lacks are purged) against this node's history. A snapshot carries no entry ids to
+/// compare, so where the leader's history was made by a force-quorum this node has not
+/// learned of (`leader_forced` newer than [`ForcedHistory::known`]), a node that has
+/// committed entries of its own is an old voter whose acknowledged writes the snapshot
+/// could silently replace: it stops, saying what to do, as an old voter whose log an append
+/// contradicts does. An empty node (just joined, or wiped as told) takes the snapshot and
+/// learns the point. The other way round, a snapshot older than this node's own
+/// force-quorum comes from an old voter acting as leader, and is refused.
+pub(crate) fn check_snapshot(
+    raft: &cmdb::Raft,
+    vote: &cmdb::Vote,
+    forced: &ForcedHistory,
+    leader_forced: Option<(u64, u64)>,
+) -> Result<(), String> {
+    let metrics = cmdb::metrics(raft);
+    if !matches!(
+        vote.partial_cmp(&metrics.vote),
+        Some(Ordering::Greater | Ordering::Equal)
+    ) {
+        return Ok(());
+    }
+    let sender = vote.leader_id().node_id;
+    if let Some((forced_term, forced_index)) = forced.own()
+        && leader_forced < Some((forced_term, forced_index))
+    {
+        tracing::warn!(
+            node = sender,
+            forced_term,
+            forced_index,
+            "Refused the snapshot of an old voter back after force-quorum on this node"
+        );
+        return Err(format!(
+            "node {sender} sends a snapshot older than this cluster's force-quorum (term \
+             {forced_term}, index {forced_index}); stop that node, delete its data \
+             directory and start it again to rejoin"
+        ));
+    }
+    if let Some(point) = leader_forced
+        && forced.known() < Some(point)
+        && let Some(committed) = metrics.local_committed
+    {
+        tracing::error!(
+            master = sender,
+            forced_term = point.0,
+            forced_index = point.1,
+            committed = %committed,
+            fix = FIX,
+            "The master sends a snapshot of a history recovered with `encluster force-quorum` \
+             without this node, which has committed entries of its own: writes only this \
+             node held may be gone from it; this node stops and must not serve with this \
+             data again"
+        );
+        crate::node::fail_stop(
+            "Raft log",
+            "the master's snapshot comes from a force-quorum this node was not part of",
+        );
+    }
+    Ok(())
+}
+
+/// What an old voter left behind by a force-quorum must do.
+const FIX: &str = "keep this node's config, delete its data directory (data_dir in the \
+                   config) and start the agent again: the master refills it; if the node \
+                   was removed, join it anew with `encluster join` and a join token";
+
 /// This node's log contradicts a current leader's where the leader's history was made by
 /// force-quorum: say what happened and what to do, and stop.
 fn left_behind(sender: u64, theirs: LogId, ours: LogId) -> ! {
@@ -154,9 +221,7 @@ fn left_behind(sender: u64, theirs: LogId, ours: LogId) -> ! {
         index = theirs.index,
         ours = %ours,
         theirs = %theirs,
-        fix = "keep this node's config, delete its data directory (data_dir in the config) \
-               and start the agent again: the master refills it; if the node was removed, \
-               join it anew with `encluster join` and a join token",
+        fix = FIX,
         "The master contradicts this node's log: the cluster was recovered with `encluster \
          force-quorum` without this node, and writes only this node held are gone from it; \
          this node stops and must not serve with this data again"

@@ -111,7 +111,13 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         _cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        let request = (vote, snapshot.meta, snapshot.snapshot.into_inner());
+        // As with appends, the forced point follows the three parts an older agent reads.
+        let request = (
+            vote,
+            snapshot.meta,
+            snapshot.snapshot.into_inner(),
+            self.forced.known(),
+        );
         self.rpc("/raft/snapshot", &request, &option)
             .await
             .map_err(|error| match error {

@@ -11,7 +11,7 @@ use axum::routing::post;
 use axum::{Router, middleware};
 use cmdb::{Command, CommandResult, Raft, SharedDb, SnapshotMeta, TypeConfig, Vote};
 use openraft::ReadPolicy;
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, VoteRequest};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest};
 use openraft::vote::RaftLeaderId;
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::mpsc;
@@ -158,17 +158,47 @@ async fn pre_vote(State(state): State<PeerState>, body: Bytes) -> Response {
 }
 
 async fn snapshot(State(state): State<PeerState>, body: Bytes) -> Response {
-    let (vote, meta, data): (Vote, SnapshotMeta, Vec<u8>) = match decode(&body) {
+    let ((vote, meta, data), leader_forced) = match decode_snapshot(&body) {
         Ok(request) => request,
         Err(response) => return response,
     };
     let leader = vote.leader_id();
     (state.contact).record_from(leader.term(), leader.node_id, boot_ms());
+    let check = recovery::check_snapshot(&state.raft, &vote, &state.forced, leader_forced);
+    if let Err(refusal) = check {
+        return answer::<SnapshotResponse<TypeConfig>, _>(Err(refusal));
+    }
     let snapshot = openraft::storage::Snapshot {
         meta,
         snapshot: Cursor::new(data),
     };
-    answer(state.raft.install_full_snapshot(vote, snapshot).await)
+    let answered = state.raft.install_full_snapshot(vote, snapshot).await;
+    // This node now holds the leader's history, forced point included.
+    if answered.is_ok()
+        && let Some(point) = leader_forced
+        && let Err(error) = state.forced.learn(point)
+    {
+        crate::node::fail_stop(
+            "Raft log",
+            &format!("cannot record the forced point: {error}"),
+        );
+    }
+    answer(answered)
+}
+
+/// A full snapshot and the leader's newest force-quorum point, which an agent that
+/// predates it does not send (`network::Connection::full_snapshot`).
+type SnapshotBody = ((Vote, SnapshotMeta, Vec<u8>), Option<(u64, u64)>);
+
+fn decode_snapshot(body: &Bytes) -> Result<SnapshotBody, Response> {
+    let undecodable = |e: postcard::Error| {
+        (StatusCode::BAD_REQUEST, format!("undecodable body: {e}")).into_response()
+    };
+    let (request, rest) = postcard::take_from_bytes(body).map_err(undecodable)?;
+    if rest.is_empty() {
+        return Ok((request, None));
+    }
+    Ok((request, postcard::from_bytes(rest).map_err(undecodable)?))
 }
 
 async fn heartbeat(
@@ -348,6 +378,23 @@ mod tests {
         let read: AppendEntriesRequest<TypeConfig> = postcard::from_bytes(&new).expect("decode");
         assert_eq!((read.vote, read.entries.len()), (request().vote, 0));
         assert!(decode_append(&Bytes::from_static(&[0xff, 0xff])).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_reads_with_and_without_the_leaders_forced_point() {
+        use super::{SnapshotMeta, Vote, decode_snapshot};
+        let parts = (request().vote, SnapshotMeta::default(), vec![1u8, 2, 3]);
+        let old = Bytes::from(postcard::to_stdvec(&parts).expect("encode"));
+        let ((vote, _, data), forced) = decode_snapshot(&old).expect("an older agent's body");
+        assert_eq!((vote, data, forced), (request().vote, vec![1, 2, 3], None));
+        let (vote, meta, data) = parts;
+        let new = (vote, meta, data, Some((7u64, 120u64)));
+        let new = Bytes::from(postcard::to_stdvec(&new).expect("encode"));
+        assert_eq!(decode_snapshot(&new).expect("decode").1, Some((7, 120)));
+        // An agent that predates the point reads the three parts and ignores what follows.
+        let read: (Vote, SnapshotMeta, Vec<u8>) = postcard::from_bytes(&new).expect("decode");
+        assert_eq!(read.2, vec![1, 2, 3]);
+        assert!(decode_snapshot(&Bytes::from_static(&[0xff, 0xff])).is_err());
     }
 
     // --- upgrade ---
