@@ -15,6 +15,7 @@ pub mod previous;
 pub mod site;
 pub mod smallfs;
 pub mod specs;
+pub mod webhook;
 
 pub use cluster::{Cluster, Node, binary, unique_base_ip, wait_until};
 

@@ -233,12 +233,11 @@ async fn receiver(arrivals: Arrivals) -> anyhow::Result<String> {
         while let Ok((mut stream, _)) = listener.accept().await {
             let arrivals = arrivals.clone();
             tokio::spawn(async move {
-                let Some(body) = read_body(&mut stream).await else {
+                let Some(body) = e2e::webhook::request_body(&mut stream).await else {
                     return;
                 };
                 let arrived = now_ms();
-                let answer = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
-                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.write_all(e2e::webhook::OK_EMPTY.as_bytes()).await;
                 let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else {
                     return;
                 };
@@ -256,30 +255,6 @@ async fn receiver(arrivals: Arrivals) -> anyhow::Result<String> {
         }
     });
     Ok(url)
-}
-
-async fn read_body(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let read = stream.read(&mut chunk).await.ok()?;
-        if read == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..read]);
-        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        if buffer.len() >= end + 4 + length {
-            return Some(buffer[end + 4..end + 4 + length].to_vec());
-        }
-    }
 }
 
 /// `2026-12-06T23:50:01.123Z` as ms since the epoch.

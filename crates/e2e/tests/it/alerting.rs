@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use e2e::specs::sleeper;
 use e2e::{Cluster, output_text, wait_until};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 const SETTLE: Duration = Duration::from_secs(20);
 const SAMPLE_AGENT: &str = "/usr/share/pacemaker/alerts/alert_file.sh.sample";
@@ -264,42 +264,17 @@ async fn webhook_receiver(received: Received) -> (String, tokio::task::JoinHandl
         while let Ok((mut stream, _)) = listener.accept().await {
             let received = received.clone();
             tokio::spawn(async move {
-                if let Some(body) = read_request(&mut stream).await {
+                if let Some(body) = e2e::webhook::request_body(&mut stream).await {
                     if let Ok(json) = serde_json::from_slice(&body) {
                         received.lock().expect("lock").push(json);
                     }
-                    let answer =
-                        "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                    let answer = e2e::webhook::OK_EMPTY;
                     let _ = stream.write_all(answer.as_bytes()).await;
                 }
             });
         }
     });
     (url, task)
-}
-
-async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let read = stream.read(&mut chunk).await.ok()?;
-        if read == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..read]);
-        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        if buffer.len() >= end + 4 + length {
-            return Some(buffer[end + 4..end + 4 + length].to_vec());
-        }
-    }
 }
 
 /// The fingerprints (alert ids) of every alert received, in order.
