@@ -23,6 +23,7 @@ pub struct Browser {
     /// The WebDriver session.
     pub client: Client,
     driver: Child,
+    driver_url: String,
     _profile: tempfile::TempDir,
 }
 
@@ -127,8 +128,34 @@ impl Browser {
         Ok(Browser {
             client,
             driver,
+            driver_url: url,
             _profile: profile,
         })
+    }
+
+    /// Run the DevTools protocol command `method` in the page (through chromedriver's
+    /// `goog/cdp/execute`, e.g. `Performance.getMetrics`); its result.
+    pub async fn cdp(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let session = self
+            .client
+            .session_id()
+            .await?
+            .context("no WebDriver session")?;
+        let url = format!("{}/session/{session}/goog/cdp/execute", self.driver_url);
+        let body = serde_json::json!({ "cmd": method, "params": params });
+        // The driver speaks plain HTTP, but reqwest wants a TLS provider to build a client.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let answer = reqwest::Client::new().post(url).json(&body).send().await?;
+        let status = answer.status();
+        let mut answer: serde_json::Value = answer.json().await?;
+        if !status.is_success() {
+            bail!("{method}: chromedriver answered {status}: {answer}");
+        }
+        Ok(answer["value"].take())
     }
 
     /// Open `url` and wait for the page's script to have shown something.

@@ -3,7 +3,7 @@
 // lost its master or quorum. Pages live in pages/*.js; each builds its controls once
 // (`mount`) and refreshes its data (`update`) whenever the cluster changed.
 
-import { h, fill, note } from './dom.js';
+import { h, fill, note, refill } from './dom.js';
 import * as api from './api.js';
 import { connect } from './live.js';
 import dashboard from './pages/dashboard.js';
@@ -131,7 +131,8 @@ function renderBanner() {
       'cannot be made through it.');
   }
   banner.hidden = problems.length === 0;
-  fill(banner, problems.map((text) => h('p', null, text)));
+  // Called on every stream message (up to ten a second): touch the page only on a change.
+  refill(banner, JSON.stringify(problems), () => problems.map((text) => h('p', null, text)));
 }
 
 function startStream() {

@@ -65,6 +65,83 @@ export function table(headers, rows, attrs) {
       : h('tr', null, row.map((cell) => h('td', null, cell))))));
 }
 
+const shownAs = new WeakMap();
+
+/**
+ * Replace an element's children with `build()`'s, but only when `signature` (a string
+ * naming what they show) differs from the one they were built for: a page refreshed a few
+ * times a second then touches only what changed, and the browser has nothing to restyle.
+ */
+export function refill(el, signature, build) {
+  if (shownAs.get(el) === signature) return el;
+  shownAs.set(el, signature);
+  return fill(el, build());
+}
+
+/** Set an element's text, unless it already says that. */
+export function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+  return el;
+}
+
+/**
+ * A table kept in step with a list, row by row, for pages redrawn on every change of the
+ * cluster: rebuilding a table of 1,000 rows costs the browser hundreds of milliseconds of
+ * style and layout and loses the focus, a redraw like this costs what changed. Each row is
+ * laid out on its own (style.css, `table.live`: a table's own layout would place all
+ * 1,000 rows again for one changed cell), with the columns the table's `--columns` gives.
+ * `columns` describe the cells: `{ text: (item) => string }` for a plain cell, or
+ * `{ key: (item) => string, build: (item) => content }` for one built from elements, built
+ * again only when its `key` changes (a cell of buttons keyed by the item's name is never
+ * rebuilt, so a focused button stays focused). `update(items, id, shown)` makes one row per
+ * `id(item)`, in the list's order: it builds new rows, updates only the cells that changed,
+ * moves only rows out of place, removes the rest, and hides the rows `shown` rejects.
+ */
+export function liveTable(headers, columns, attrs) {
+  // The rows are grids of their own (style.css, `table.live`), which drops the table's
+  // implicit roles in some browsers: the roles say it again.
+  const body = h('tbody', { role: 'rowgroup' });
+  const el = h('table', { class: 'live', role: 'table', ...attrs },
+    h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' },
+      headers.map((title) => h('th', { scope: 'col', role: 'columnheader' }, title)))),
+    body);
+  const rows = new Map();
+  const cell = (td, column, item, old) => {
+    const now = column.text ? column.text(item) : column.key(item);
+    if (now === old) return old;
+    if (column.text) td.textContent = now;
+    else fill(td, column.build(item));
+    return now;
+  };
+  const update = (items, id, shown) => {
+    const wanted = new Map(items.map((item) => [id(item), item]));
+    for (const [key, row] of rows) {
+      if (!wanted.has(key)) {
+        row.tr.remove();
+        rows.delete(key);
+      }
+    }
+    let at = body.firstElementChild;
+    for (const [key, item] of wanted) {
+      let row = rows.get(key);
+      if (!row) {
+        row = { tr: h('tr', { role: 'row' }, columns.map(() => h('td', { role: 'cell' }))),
+          shown: [] };
+        rows.set(key, row);
+      }
+      const tds = row.tr.children;
+      columns.forEach((column, i) => {
+        row.shown[i] = cell(tds[i], column, item, row.shown[i]);
+      });
+      const hidden = shown ? !shown(item) : false;
+      if (row.tr.hidden !== hidden) row.tr.hidden = hidden;
+      if (row.tr === at) at = at.nextElementSibling;
+      else body.insertBefore(row.tr, at);
+    }
+  };
+  return { el, update, row: (key) => rows.get(key)?.tr };
+}
+
 /** A small coloured word for a state such as `running` or `down`. */
 export function badge(word, extra) {
   const tone = {

@@ -4,7 +4,9 @@
 //!
 //! - Resources: a parameter edited through the resource's form (a bad value refused beside
 //!   its field with nothing changed, a good one restarting it with the new value), the
-//!   "why it runs where it does" view against `explain`, the operation log against the API.
+//!   "why it runs where it does" view against `explain`, the operation log against the API;
+//!   the list, redrawn row by row, keeps a focused button focused across changes, and its
+//!   filter hides the rows it does not match.
 //! - Groups: the constraints list, a constraint added and removed from the page, and the
 //!   dependency picture (an SVG) with the group's members and the order arrows.
 //! - Events: the alert recipients and "Send test" delivering to a webhook in the test.
@@ -238,6 +240,42 @@ async fn a_parameter_is_edited_through_the_form(
     Ok(())
 }
 
+/// The list of resources is redrawn on every change, cell by cell (issue 14, point 7): a
+/// button focused before two changes (a resource created, then started) is still focused
+/// after the page shows them, and the filter hides what it does not match.
+async fn the_list_keeps_the_focus_and_filters(
+    browser: &Browser,
+    cluster: &Cluster,
+    master: u64,
+) -> anyhow::Result<()> {
+    browser.click("#nav a[href='#/resources']").await?;
+    browser.wait_for(&button("Start talk"), SHOWN).await?;
+    let focus = "document.querySelector(\"#resources button[aria-label='Start talk']\").focus()";
+    browser.client.execute(focus, Vec::new()).await?;
+    mark(browser).await?;
+    let spec = e2e::specs::sleeper("spare");
+    cluster.client(master).create_resource(&spec).await?;
+    browser
+        .wait_text("#resources tbody", SETTLE, "spare running", |text| {
+            text.lines()
+                .any(|line| line.contains("spare") && line.contains("running"))
+        })
+        .await?;
+    let focused = "return document.activeElement.getAttribute('aria-label')";
+    let focused = browser.client.execute(focused, Vec::new()).await?;
+    assert_eq!(focused, "Start talk", "a redraw took the focus away");
+    assert!(still_marked(browser).await, "the page was reloaded");
+    browser.fill("#resource-filter", "spare").await?;
+    browser
+        .wait_text("#resources tbody", SHOWN, "only spare", |text| {
+            text.contains("spare") && !text.contains("talk")
+        })
+        .await?;
+    let count = browser.text_of("#resource-count", SHOWN).await?;
+    assert_eq!(count, "1 of 2 resources");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_resource_page_edits_a_parameter_explains_the_placement_and_logs_operations() {
     let cluster = Cluster::start(2, 3, &[]).expect("start cluster");
@@ -264,6 +302,7 @@ async fn the_resource_page_edits_a_parameter_explains_the_placement_and_logs_ope
             .screenshot(&screenshot_dir(), "resource-detail")
             .await?;
         a_parameter_is_edited_through_the_form(&browser, &cluster, before).await?;
+        the_list_keeps_the_focus_and_filters(&browser, &cluster, master).await?;
         anyhow::Ok(())
     };
     let outcome = run.await;

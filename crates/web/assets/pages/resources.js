@@ -1,7 +1,7 @@
 // The resources page: every resource with its state, where it runs and why it is there,
 // a filter, and the runtime actions (start, stop, cleanup) for operators.
 
-import { h, fill, table, badge, link } from '../dom.js';
+import { h, fill, table, badge, link, liveTable, refill, setText } from '../dom.js';
 import { get, post, path } from '../api.js';
 import { action, missing } from '../forms.js';
 
@@ -49,6 +49,19 @@ export function runtimeActions(name, after) {
     action('Cleanup', 'operate', call('cleanup'), { 'aria-label': `Cleanup ${name}` }));
 }
 
+/** The signature of what the failed-actions table shows. */
+function failedSignature(status) {
+  return JSON.stringify([status.failed_actions, status.nodes.map((n) => [n.id, n.name])]);
+}
+
+function failedActions(status, names) {
+  if (!status.failed_actions.length) return null;
+  return [h('h2', null, 'Failed actions'),
+    table(['Resource', 'Node', 'Operation', 'Reason', 'Fail count'],
+      status.failed_actions.map((f) => [f.resource, names.get(f.node) || String(f.node),
+        f.operation || '', f.reason || '', String(f.fail_count)]))];
+}
+
 export default {
   title: 'Resources',
   async mount(view, ctx) {
@@ -56,32 +69,39 @@ export default {
       id: 'resource-filter', type: 'search', placeholder: 'name, type, node or state',
       value: ctx.query.get('filter') || '',
     });
-    const body = h('div');
     let last = null;
+    let names = new Map();
+    // Each redraw updates only the rows and cells that changed (the stream makes one every
+    // few hundred ms); the filter hides rows instead of rebuilding the table.
+    const list = liveTable(['Name', 'Type', 'Group', 'State', 'Runs on', 'Target', 'Actions'], [
+      { key: (r) => r.spec.name, build: (r) => link(r.spec.name, 'resources', r.spec.name) },
+      { text: (r) => r.spec.type },
+      { text: (r) => r.group || '' },
+      { key: resourceState, build: (r) => badge(resourceState(r)) },
+      { text: (r) => placement(r, names) },
+      { text: (r) => r.spec.target_role || 'started' },
+      { key: (r) => r.spec.name, build: (r) => runtimeActions(r.spec.name, update) },
+    ], { id: 'resources', 'aria-label': 'Resources' });
+    const count = h('p', { class: 'muted', id: 'resource-count' });
+    const failed = h('div');
+    const body = h('div', null, count, list.el, failed);
+    body.hidden = true;
     const render = () => {
       if (!last) return;
-      const names = nodeNames(last);
-      const shown = last.resources.filter((r) => matches(r, filter.value.trim(), names));
-      const rows = shown.map((resource) => [
-        link(resource.spec.name, 'resources', resource.spec.name),
-        resource.spec.type,
-        resource.group || '',
-        badge(resourceState(resource)),
-        placement(resource, names),
-        resource.spec.target_role || 'started',
-        runtimeActions(resource.spec.name, update),
-      ]);
-      fill(body,
-        h('p', { class: 'muted' }, `${shown.length} of ${last.resources.length} resources`),
-        table(['Name', 'Type', 'Group', 'State', 'Runs on', 'Target', 'Actions'], rows,
-          { id: 'resources', 'aria-label': 'Resources' }),
-        last.failed_actions.length ? [h('h2', null, 'Failed actions'),
-          table(['Resource', 'Node', 'Operation', 'Reason', 'Fail count'],
-            last.failed_actions.map((f) => [f.resource, names.get(f.node) || String(f.node),
-              f.operation || '', f.reason || '', String(f.fail_count)]))] : null);
+      const needle = filter.value.trim();
+      let shown = 0;
+      list.update(last.resources, (r) => r.spec.name, (r) => {
+        const match = matches(r, needle, names);
+        if (match) shown += 1;
+        return match;
+      });
+      setText(count, `${shown} of ${last.resources.length} resources`);
+      refill(failed, failedSignature(last), () => failedActions(last, names));
+      body.hidden = false;
     };
     const update = async () => {
       last = await get('/v1/status');
+      names = nodeNames(last);
       render();
     };
     filter.addEventListener('input', render);
