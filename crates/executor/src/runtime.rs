@@ -219,6 +219,7 @@ pub async fn run(
         watchers_stop: shutdown.child_token(),
         recorded_lease: None,
         notifications: JoinSet::new(),
+        deferred: Vec::new(),
     };
     runtime.watch_inserted_agents();
     runtime.recover();
@@ -349,6 +350,8 @@ struct Runtime {
     /// Clone notifications running: post-notifications of this node's operations and
     /// notifications of this node's instances (`notify_call`).
     notifications: JoinSet<()>,
+    /// Stops waiting for an operation of one of their promoted roles (`spawn`).
+    deferred: Vec<RunSpec>,
 }
 
 impl Runtime {
@@ -391,9 +394,15 @@ impl Runtime {
             let took = Duration::from_millis(now.boot.0.saturating_sub(started_at.0));
             observer.finished(resource, *operation, outcome.is_ok(), took);
         }
-        let commands = self.executor.handle(event, now);
+        let mut commands = self.executor.handle(event, now);
         self.record_lease(now.boot);
         let changed = visible || !commands.is_empty();
+        // A promoted role's operations first: a stop of its base that comes with them waits
+        // for them (`spawn`), so the instance is demoted before it is stopped.
+        commands.sort_by_key(|command| {
+            !matches!(command, Command::Run { resource, .. }
+                if model::promotable::base_of(&resource.id).is_some())
+        });
         for command in commands {
             self.carry_out(command);
         }
@@ -462,6 +471,7 @@ impl Runtime {
                 self.spawn(run);
             }
             Command::Cancel { resource } => {
+                self.deferred.retain(|run| run.resource.id != resource);
                 for running in self.running.values().filter(|r| r.resource == resource) {
                     tracing::debug!(
                         resource = %resource,
@@ -482,6 +492,13 @@ impl Runtime {
     }
 
     fn spawn(&mut self, run: RunSpec) {
+        // As Pacemaker orders it, an instance is demoted before it stops: the master may send
+        // both at once, and a stop first would end the application before it answers its
+        // demote. The stop waits while an operation of one of its roles runs here.
+        if run.operation == OperationKind::Stop && self.role_busy(&run.resource.id) {
+            self.deferred.push(run);
+            return;
+        }
         let agent = match self.agents.get(&run.resource.type_name) {
             Ok((agent, created)) => {
                 if created {
@@ -530,12 +547,33 @@ impl Runtime {
         self.running.insert(running.abort.id(), running);
     }
 
+    /// Whether an operation of a promoted role of `base` runs on this node.
+    fn role_busy(&self, base: &ResourceId) -> bool {
+        self.running
+            .values()
+            .any(|r| model::promotable::base_of(&r.resource).as_ref() == Some(base))
+    }
+
+    /// Starts the deferred stops whose roles are done.
+    fn spawn_deferred(&mut self) {
+        let (ready, waiting): (Vec<RunSpec>, Vec<RunSpec>) = std::mem::take(&mut self.deferred)
+            .into_iter()
+            .partition(|run| !self.role_busy(&run.resource.id));
+        self.deferred = waiting;
+        for run in ready {
+            self.spawn(run);
+        }
+    }
+
     fn joined(&mut self, joined: Result<(tokio::task::Id, Event), tokio::task::JoinError>) {
         let id = match &joined {
             Ok((id, _)) => *id,
             Err(error) => error.id(),
         };
         let running = self.running.remove(&id);
+        if !self.deferred.is_empty() {
+            self.spawn_deferred();
+        }
         match joined {
             Ok((_, event)) => {
                 let done =

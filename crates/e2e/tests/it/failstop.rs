@@ -130,59 +130,6 @@ async fn old_voter_returning_after_force_quorum_is_refused_and_told_to_rejoin_10
     assert!(cluster.exited(survivor).is_none() && cluster.exited(old_voter).is_none());
 }
 
-/// The same old voter, but the survivor has purged the entries it lacks, so it is sent a
-/// snapshot instead of appends: a snapshot carries no entry ids to compare, yet it would
-/// replace the write the old voter committed. It must stop and say what to do all the same
-/// (the forced point travels with the snapshot); wiped, it takes the snapshot and rejoins.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_old_voter_sent_a_snapshot_after_force_quorum_is_refused_and_told_to_rejoin_10() {
-    let edits = [
-        (r#"down_after = "500ms""#, r#"down_after = "60s""#),
-        (
-            "snapshot_logs_since_last = 5000",
-            "snapshot_logs_since_last = 10",
-        ),
-    ];
-    let mut cluster = Cluster::start(3, 5, &edits).expect("start cluster");
-    let (survivor, old_voter) = force_quorum_without_the_last_write(&mut cluster).await;
-    // Past two snapshots of ten entries: the entries after the old voter's log are purged.
-    let client = cluster.client(survivor);
-    for i in 0..40 {
-        let put = client.kv_put(&format!("purge{i}"), "x").await;
-        put.expect("a write on the survivor");
-    }
-    cluster.start_node(old_voter).expect("start the old voter");
-    let code = exit_code(&mut cluster, old_voter, SETTLE).await;
-    assert_eq!(code, Some(70), "the old voter must fail-stop");
-    let log = cluster.log(old_voter);
-    assert!(
-        log.contains("sends a snapshot") && log.contains("delete its data directory"),
-        "the old voter does not say what happened and what to do:\n{log}"
-    );
-    std::fs::remove_dir_all(cluster.data_dir(old_voter)).expect("wipe the data directory");
-    cluster
-        .start_node(old_voter)
-        .expect("restart the wiped old voter");
-    wait_until(
-        "the old voter to hold the survivor's writes",
-        SETTLE,
-        || async {
-            let value = cluster
-                .client(old_voter)
-                .kv_get("purge39", true)
-                .await
-                .ok()?;
-            (value.value == "x").then_some(())
-        },
-    )
-    .await;
-    for id in [survivor, old_voter] {
-        let lost = cluster.client(id).kv_get("lost", true).await;
-        assert!(lost.is_err(), "node {id} still has the discarded write");
-    }
-    assert!(cluster.exited(survivor).is_none() && cluster.exited(old_voter).is_none());
-}
-
 /// Issue 10, point 6: three nodes, the master killed twice. The last node cannot write
 /// (with two nodes the survivor was a learner: no witness, no fencing), and its status
 /// showed the dead master as master and online. It must say it lost its quorum, whom it
