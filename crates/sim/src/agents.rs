@@ -74,6 +74,7 @@ impl World {
         let (duration, outcome, serial) = match run.operation {
             OperationKind::Start => {
                 crate::invariants::tokens::started(self, node, &run.resource, run.fencing_token);
+                crate::invariants::fenced::started(self, node, &run.resource, run.fencing_token);
                 self.procs.next_serial += 1;
                 let serial = self.procs.next_serial;
                 let process = Process {

@@ -1,6 +1,7 @@
 //! What one run simulates: cluster size, phase lengths, and how hostile the world is. A
 //! seed picks the values, so every seed explores a different cluster and fault mix.
 
+use crate::fence::FenceSetup;
 use crate::rng::Rng;
 use model::Millis;
 
@@ -30,6 +31,8 @@ pub struct SimConfig {
     // --- witness ---
     /// Two nodes and a witness (`RunOptions::witness`).
     pub witness: bool,
+    /// The fencing devices the operator configures (`None`: none; `crate::fence`).
+    pub fencing: Option<FenceSetup>,
 }
 
 impl SimConfig {
@@ -37,6 +40,10 @@ impl SimConfig {
     pub fn for_seed(seed: u64, chaos_ms: Millis, quiesce_ms: Millis) -> SimConfig {
         let mut rng = Rng::new(seed ^ 0x5EED_C0F1_6000_0000);
         let nodes = *rng.pick(&[3, 3, 4, 5]);
+        // Half the seeds have fencing, decided on a stream of its own so that every other
+        // choice of a seed stays what it was before fencing was simulated.
+        let fencing = (Rng::new(seed ^ 0xFE4C_E5EE_D000_0000).percent(50))
+            .then(|| FenceSetup::for_seed(seed, nodes));
         SimConfig {
             nodes,
             voters_max: *rng.pick(&[1, 3, 5]),
@@ -49,6 +56,7 @@ impl SimConfig {
             initial_resources: rng.range(1, 4),
             promotable: false,
             witness: false,
+            fencing,
         }
     }
 }

@@ -25,6 +25,9 @@ impl World {
         let gap = self.config.operator_gap_ms;
         self.at(1_000 + gap, Ev::Operator);
         self.at(self.config.chaos_ms, Ev::EndChaos);
+        if self.config.fencing.is_some() {
+            self.at(300, Ev::ConfigureFencing);
+        }
     }
 
     fn live_nodes(&self) -> Vec<NodeId> {
@@ -98,7 +101,8 @@ impl World {
 
     pub(crate) fn restart(&mut self, node: NodeId) {
         let old = &self.nodes[&node];
-        if old.up {
+        // A node powered off by its fence stays off until the operator powers it on.
+        if old.up || self.fencing.off.contains(&node) {
             return;
         }
         let fresh = Node::restarted(old, &self.config, self.now);

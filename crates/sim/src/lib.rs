@@ -21,6 +21,7 @@ mod agents;
 mod config;
 mod faults;
 mod feed;
+mod fence;
 mod invariants;
 mod net;
 mod node;
@@ -36,6 +37,7 @@ use std::fmt;
 use model::Millis;
 
 pub use config::SimConfig;
+pub use fence::{DeviceAnswer, FenceSetup, FenceStats};
 pub use scale::{ScaleReport, run as scale};
 pub use world::World;
 
@@ -56,6 +58,19 @@ pub struct RunOptions {
     /// A two-node cluster with a witness (issue 16), both nodes voting: the node the
     /// witness grants becomes the only voter when the other is lost.
     pub witness: bool,
+    /// Whether the operator configures fencing devices (`crate::fence`).
+    pub fencing: Fencing,
+}
+
+/// Which runs have fencing devices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fencing {
+    /// Half the seeds, by a draw of their own.
+    Seeded,
+    /// Every seed (with the devices its draw gives).
+    Always,
+    /// No seed: the master never fences, as before devices were simulated.
+    Never,
 }
 
 impl Default for RunOptions {
@@ -67,6 +82,7 @@ impl Default for RunOptions {
             trace: false,
             promotable: false,
             witness: false,
+            fencing: Fencing::Seeded,
         }
     }
 }
@@ -83,6 +99,9 @@ pub struct Report {
     pub promotions: u64,
     /// Grants the witness made (`RunOptions::witness`).
     pub witness_grants: u64,
+    /// Whether the run had fencing devices, and what its fences did.
+    pub fencing: bool,
+    pub fences: FenceStats,
 }
 
 /// A broken invariant, with what is needed to replay it.
@@ -114,10 +133,16 @@ impl fmt::Display for Failure {
 pub fn run(seed: u64, options: RunOptions) -> Result<Report, Failure> {
     let mut config = SimConfig::for_seed(seed, options.chaos_ms, options.quiesce_ms);
     config.promotable = options.promotable;
+    match options.fencing {
+        Fencing::Seeded => {}
+        Fencing::Always => config.fencing = Some(FenceSetup::for_seed(seed, config.nodes)),
+        Fencing::Never => config.fencing = None,
+    }
     if options.witness {
         config.nodes = 2;
         config.voters_max = 3;
         config.witness = true;
+        config.fencing = None;
     }
     let mut world = World::new(seed, config.clone());
     world.trace = options.trace.then(Vec::new);
@@ -143,5 +168,7 @@ pub fn run(seed: u64, options: RunOptions) -> Result<Report, Failure> {
         config,
         promotions: world.checker.promotions,
         witness_grants: world.witness.grants,
+        fencing: world.config.fencing.is_some(),
+        fences: world.fencing.stats,
     })
 }

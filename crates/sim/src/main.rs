@@ -1,6 +1,8 @@
 //! `sim`: replay one seed (`--seed N`), or run many and print seeds per second
 //! (`--seeds COUNT [--from FIRST]`); `--chaos-ms` and `--quiesce-ms` set the phases;
-//! `--promotable` mixes promotable clones in; `--witness` runs two nodes with a witness.
+//! `--promotable` mixes promotable clones in; `--witness` runs two nodes with a witness;
+//! `--fencing always|never` gives every seed fencing devices, or none (by default half the
+//! seeds have them).
 //! `--scale 64,128,256,1000` runs healthy clusters of those sizes instead (issue 18; three
 //! seeds each, `--seeds` to change) and prints a Markdown table of what the master's machine
 //! costs, the messages it handles, false downs and the detection time of a kill.
@@ -8,7 +10,7 @@
 
 use std::process::ExitCode;
 
-use sim::RunOptions;
+use sim::{FenceStats, Fencing, RunOptions};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,6 +29,13 @@ fn main() -> ExitCode {
     options.trace = args.iter().any(|a| a == "--trace");
     options.promotable = args.iter().any(|a| a == "--promotable");
     options.witness = args.iter().any(|a| a == "--witness");
+    if let Some(at) = args.iter().position(|a| a == "--fencing") {
+        options.fencing = match args.get(at + 1).map(String::as_str) {
+            Some("always") => Fencing::Always,
+            Some("never") => Fencing::Never,
+            other => panic!("--fencing takes always or never, got {other:?}"),
+        };
+    }
     if let Some(sizes) = args.iter().position(|a| a == "--scale") {
         let sizes: Vec<u64> = (args.get(sizes + 1).map(String::as_str).unwrap_or(""))
             .split(',')
@@ -52,7 +61,8 @@ fn main() -> ExitCode {
     let Some(count) = value("--seeds") else {
         eprintln!(
             "usage: sim --seed N [--trace] | --seeds COUNT [--from FIRST] [--keep-going] \
-             [--chaos-ms MS] [--quiesce-ms MS] [--promotable] [--witness]"
+             [--chaos-ms MS] [--quiesce-ms MS] [--promotable] [--witness] \
+             [--fencing always|never]"
         );
         return ExitCode::from(2);
     };
@@ -68,9 +78,17 @@ fn sweep(from: u64, count: u64, options: RunOptions, keep_going: bool) -> ExitCo
     let started = std::time::Instant::now();
     let mut steps: u64 = 0;
     let mut failed = Vec::new();
+    let (mut fenced_seeds, mut fences) = (0, FenceStats::default());
     for seed in from..from + count {
         match sim::run(seed, options) {
-            Ok(report) => steps += report.steps,
+            Ok(report) => {
+                steps += report.steps;
+                fenced_seeds += u64::from(report.fencing);
+                fences.requested += report.fences.requested;
+                fences.confirmed += report.fences.confirmed;
+                fences.failed += report.fences.failed;
+                fences.timed_out += report.fences.timed_out;
+            }
             Err(failure) => {
                 eprintln!("{failure}");
                 failed.push(seed);
@@ -89,6 +107,11 @@ fn sweep(from: u64, count: u64, options: RunOptions, keep_going: bool) -> ExitCo
         steps as f64 / seconds,
         (options.chaos_ms + options.quiesce_ms) / 1000,
         failed.len()
+    );
+    println!(
+        "fencing: {fenced_seeds} passing seeds with devices; fences requested {}, confirmed {}, \
+         failed {}, timed out {}",
+        fences.requested, fences.confirmed, fences.failed, fences.timed_out
     );
     if failed.is_empty() {
         return ExitCode::SUCCESS;

@@ -47,6 +47,13 @@ pub(crate) struct MasterRuntime {
     pub(crate) view: BTreeMap<NodeId, (NodeHealth, BootMs)>,
 }
 
+impl MasterRuntime {
+    /// A result for the machine, handed over at the loop's next turn.
+    pub(crate) fn push_event(&mut self, event: machine::Event) {
+        self.events.push_back(event);
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Blocked {
     Write(u64),
@@ -245,9 +252,11 @@ impl World {
                     received: BootMs(now),
                 }));
         }
-        if quorum_age_ms.is_some() {
+        if let Some(age) = quorum_age_ms {
             state.contact.record(state.raft.term, BootMs(now));
+            crate::invariants::fenced::granted(self, from, lease_until(sent_at, age));
         }
+        let state = self.nodes.get_mut(&node).expect("known node");
         let commit_index = state.applied;
         self.send(
             node,
@@ -330,6 +339,7 @@ impl World {
         let state = self.nodes.get_mut(&node).expect("known node");
         state.contact.record(term, BootMs(now));
         state.feed.pending = Some((lease_until(now, age), state.applied));
+        crate::invariants::fenced::granted(self, node, lease_until(now, age));
         self.feed_executor(node);
     }
 }
@@ -458,18 +468,12 @@ impl World {
                 self.timer(node, timeout, Timer::VotersTimeout(id));
                 self.propose(node, Entry::Voters(voters), Origin::Voters(id));
             }
-            // The simulated cluster has no fencing devices, so a fence is never confirmed:
-            // lost nodes' resources wait for their leases, as without fencing.
+            // As the runtime, which runs each fence in a task of its own (`crate::fence`).
             machine::Command::Fence {
-                id, node: target, ..
-            } => {
-                state.master.events.push_back(machine::Event::FenceDone {
-                    id,
-                    node: target,
-                    confirmed: false,
-                    detail: "the simulation has no fencing devices".into(),
-                });
-            }
+                id,
+                node: target,
+                run,
+            } => self.start_fence(node, id, target, run),
         }
     }
 

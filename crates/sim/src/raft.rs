@@ -273,7 +273,9 @@ impl World {
         let new_leader = state.raft.leader != Some(leader);
         state.raft.leader = Some(leader);
         state.raft.last_contact = now;
-        state.contact.record_from(term, leader.0, model::BootMs(now));
+        state
+            .contact
+            .record_from(term, leader.0, model::BootMs(now));
         let upto = commit.min(self.raft.log.len() as u64);
         self.catch_up(node, upto);
         let ack = Msg::AppendAck {
@@ -405,6 +407,7 @@ impl World {
             Entry::Command(command) => {
                 let result = self.reference.apply(command.clone());
                 crate::invariants::tokens::committed(self, command, &result);
+                crate::invariants::fenced::committed(self, command);
                 result
             }
             Entry::Voters(voters) => {

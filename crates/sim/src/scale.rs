@@ -109,6 +109,7 @@ pub fn run(seed: u64, nodes: u64) -> Result<ScaleReport, Failure> {
     config.start_failure_percent = 0;
     config.crash_percent = 0;
     config.initial_resources = 0;
+    config.fencing = None;
     let mut world = World::new(seed, config);
     world.phase = Phase::Quiesce;
     // A cluster this build initialises starts at its format (the master's bootstrap writes

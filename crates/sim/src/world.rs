@@ -11,9 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cmdb::ClusterDb;
 use model::{Millis, NodeId};
+use resource_agents::fence::FenceAnswer;
 
 use crate::agents::{OpDone, Processes};
 use crate::config::SimConfig;
+use crate::fence::{FenceInFlight, Fencing};
 use crate::invariants::Checker;
 use crate::net::{Msg, Network};
 use crate::node::Node;
@@ -45,6 +47,14 @@ pub(crate) enum Ev {
     Resume(NodeId),
     Restart(NodeId),
     Heal(u64),
+    /// The operator configures the seed's fencing devices (`crate::fence`).
+    ConfigureFencing,
+    /// A fencing device answers a call (its effect on the world happens first).
+    FenceAnswered(FenceInFlight, FenceAnswer),
+    /// The master's runtime takes a device's answer, in the life that asked.
+    FenceStep(FenceInFlight),
+    /// The operator powers a fenced node on.
+    PowerOn(NodeId),
 }
 
 /// The timers of a node's agent.
@@ -102,6 +112,10 @@ pub struct World {
     /// Invariants are checked every this many steps (1: after every step). A scale run
     /// of hundreds of nodes checks less often: the checks walk every node.
     pub(crate) check_every: u64,
+    /// The fencing devices' side (`crate::fence`), with a random stream of its own so
+    /// that a seed without fencing runs as it did before devices were simulated.
+    pub(crate) fencing: Fencing,
+    pub(crate) fence_rng: Rng,
 }
 
 impl World {
@@ -128,11 +142,20 @@ impl World {
             witness: crate::witness::WitnessModel::default(),
             meter: None,
             check_every: 1,
+            fencing: Fencing::default(),
+            fence_rng: Rng::new(seed ^ 0xFE4C_E0DE_0000_0000),
             config,
         };
+        if world.config.fencing.is_some() {
+            // A cluster this build initialises starts at its format (the master's
+            // bootstrap writes it), which the fencing commands and events need.
+            world.reference.format = cmdb::FORMAT_CURRENT;
+        }
         world.witness.initial_voters = world.raft.voters.clone();
         for id in ids {
-            world.nodes.insert(id, Node::new(id, &world.config, 0));
+            let mut node = Node::new(id, &world.config, 0);
+            node.db.format = world.reference.format;
+            world.nodes.insert(id, node);
             world.start_timers(id);
         }
         world
@@ -212,6 +235,10 @@ impl World {
             Ev::Resume(node) => self.resume(node),
             Ev::Restart(node) => self.restart(node),
             Ev::Heal(partition) => self.net.heal(partition),
+            Ev::ConfigureFencing => self.configure_fencing(),
+            Ev::FenceAnswered(fence, answer) => self.fence_answered(fence, answer),
+            Ev::FenceStep(fence) => self.fence_step(fence),
+            Ev::PowerOn(node) => self.power_on(node),
         }
     }
 
@@ -309,7 +336,9 @@ impl World {
                 } else {
                     ""
                 };
-                let state = if !n.up {
+                let state = if self.fencing.off.contains(&n.id) {
+                    " off"
+                } else if !n.up {
                     " crashed"
                 } else if n.paused {
                     " paused"
