@@ -131,6 +131,14 @@ async fn append(State(state): State<PeerState>, body: Bytes) -> Response {
 type AppendBody = (AppendEntriesRequest<TypeConfig>, Option<(u64, u64)>);
 
 fn decode_append(body: &Bytes) -> Result<AppendBody, Response> {
+    decode_with_forced(body)
+}
+
+/// A request followed, from agents that know it, by the leader's newest force-quorum
+/// point; an older agent's body ends after the request.
+fn decode_with_forced<T: DeserializeOwned>(
+    body: &Bytes,
+) -> Result<(T, Option<(u64, u64)>), Response> {
     let undecodable = |e: postcard::Error| {
         (StatusCode::BAD_REQUEST, format!("undecodable body: {e}")).into_response()
     };
@@ -191,14 +199,7 @@ async fn snapshot(State(state): State<PeerState>, body: Bytes) -> Response {
 type SnapshotBody = ((Vote, SnapshotMeta, Vec<u8>), Option<(u64, u64)>);
 
 fn decode_snapshot(body: &Bytes) -> Result<SnapshotBody, Response> {
-    let undecodable = |e: postcard::Error| {
-        (StatusCode::BAD_REQUEST, format!("undecodable body: {e}")).into_response()
-    };
-    let (request, rest) = postcard::take_from_bytes(body).map_err(undecodable)?;
-    if rest.is_empty() {
-        return Ok((request, None));
-    }
-    Ok((request, postcard::from_bytes(rest).map_err(undecodable)?))
+    decode_with_forced(body)
 }
 
 async fn heartbeat(

@@ -519,42 +519,15 @@ async fn webhook_receiver(received: Received) -> (String, tokio::task::JoinHandl
         while let Ok((mut stream, _)) = listener.accept().await {
             let received = received.clone();
             tokio::spawn(async move {
-                if let Some(body) = request_body(&mut stream).await {
+                if let Some(body) = e2e::webhook::request_body(&mut stream).await {
+                    let body = String::from_utf8_lossy(&body).into_owned();
                     received.lock().expect("lock").push(body);
-                    let answer =
-                        "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
-                    let _ = stream.write_all(answer.as_bytes()).await;
+                    let _ = stream.write_all(e2e::webhook::OK_EMPTY.as_bytes()).await;
                 }
             });
         }
     });
     (url, task)
-}
-
-/// The body of one HTTP request (by its `content-length`).
-async fn request_body(stream: &mut tokio::net::TcpStream) -> Option<String> {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let read = stream.read(&mut chunk).await.ok()?;
-        if read == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..read]);
-        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length:"))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or(0);
-        if buffer.len() >= end + 4 + length {
-            let body = &buffer[end + 4..end + 4 + length];
-            return Some(String::from_utf8_lossy(body).into_owned());
-        }
-    }
 }
 
 /// A loopback port nothing listens on.
